@@ -1,0 +1,3 @@
+"""Constants shared by the functional layer, the ops and both backends."""
+RESET_SUBTRACT, RESET_ZERO, RESET_NONE = 0, 1, 2
+RESET_MODES = {"subtract": RESET_SUBTRACT, "zero": RESET_ZERO, "none": RESET_NONE}
