@@ -106,7 +106,7 @@ def leaky(x, beta, threshold=1.0, *, v0=None, reset_mechanism="subtract", reset_
     use_triton = _backend.resolve(backend, x.device) == "triton"
     delay = bool(reset_delay) or mode == RESET_NONE
     T, B = x.shape[:2]
-    spikes, pre, _, post = ops.lif_fwd(
+    spikes, pre, _, post = ops.lif.lif_fwd(
         x.reshape(T, B, math.prod(features)), v0_2, beta_v, thr_v, mode, delay, bool(return_mem),
         surrogate.kind, surrogate.param, use_triton)
     spikes = spikes.view(x.shape)

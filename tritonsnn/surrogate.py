@@ -96,7 +96,8 @@ def grad(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
     """``dS/dx`` at ``x`` (the membrane minus threshold), in PyTorch."""
     kind, a = surrogate.kind, surrogate.param
     if kind == ATAN:
-        return (a / 2) / (1 + (math.pi / 2 * a * x) ** 2)
+        h = (math.pi / 2 * a) * x
+        return (a / 2) / (1 + h * h)
     if kind == FAST_SIGMOID:
         return 1.0 / (a * x.abs() + 1.0) ** 2
     if kind == SIGMOID:

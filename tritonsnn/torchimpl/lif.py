@@ -39,8 +39,7 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool):
         m = pre[t]
         if reset == RESET_ZERO:
             p = p * (1 - r)
-        torch.mul(beta, p, out=m)
-        m.add_(x[t])
+        torch.addcmul(x[t], beta, p, out=m)
         if reset == RESET_SUBTRACT:
             m.addcmul_(r, thr, value=-1)
         s = torch.gt(m, thr, out=spikes[t])
@@ -55,61 +54,79 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool):
     return spikes, pre, bits, post
 
 
+# Backward works through time in chunks of about this many elements: big enough to
+# amortise per-op overhead, small enough that the temporaries stay in cache.
+CHUNK_ELEMS = 1 << 16
+
+
 def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: bool,
             surrogate: sg.Surrogate, x_dtype, need_dbeta: bool, need_dthr: bool):
     """Reverse time loop. Returns ``(dx, dv0, dbeta, dthr)``; dbeta/dthr shaped like
     ``beta``/``threshold``, ``None`` where not needed.
 
-    ``grad_mem`` is the gradient of the returned membrane (``pre`` when ``delay``,
-    ``post`` otherwise) or ``None``. The parts without a time recurrence
-    (surrogate, Jacobian factors, parameter gradients) are computed for all steps
-    at once; only ``g_pre[t] = a[t] + J[t] * (grad_mem[t] + coef[t+1] * g_pre[t+1])`` loops.
+    ``grad_spikes``/``grad_mem`` are the gradients of the spikes and of the returned
+    membrane (``pre`` when ``delay``, ``post`` otherwise), ``None`` when unused.
+    Within a chunk of steps, everything without a time recurrence (surrogate,
+    Jacobian factors, parameter-gradient terms) is computed at once; the loop
+    itself is ``g_pre[t] = a[t] + J[t] * (grad_mem[t] + coef[t+1] * g_pre[t+1])``.
     """
     T, B, N = pre.shape
     f32 = torch.float32
     v0 = pre.new_zeros(B, N) if v0 is None else v0.to(f32)
-    spk = (pre > thr).to(f32)
-    sgrad = sg.grad(pre - thr, surrogate)
-    a = grad_spikes.to(f32) * sgrad                      # spike path: dL/ds * ds/dpre
-    if delay:
-        prev = torch.cat([v0[None], pre[:-1]])           # membrane carried into each step
-        r = (prev > thr).to(f32) if reset != RESET_NONE else torch.zeros_like(pre)
-        post_jac = None                                  # post == pre
-    else:
-        r = bits.to(f32)
-        d = spk - r
-        prev = torch.cat([v0[None], _post_reset(pre, spk, r, thr, reset)[:-1]])
-        # d post / d pre: the surrogate also flows through the same-step reset, as in snnTorch.
-        post_jac = 1 - thr * sgrad if reset == RESET_SUBTRACT else (1 - d) - pre * sgrad
-    keep = 1 - r if reset == RESET_ZERO else torch.ones_like(r)
-    coef = beta * keep                                   # d pre[t] / d post[t-1]
     g_pre = torch.empty_like(pre)
-    g_carry = pre.new_zeros(B, N)                        # dL/d post[t] through step t+1
-    for t in range(T - 1, -1, -1):
-        g_post = g_carry if grad_mem is None else g_carry + grad_mem[t]
-        if post_jac is None:
-            torch.add(a[t], g_post, out=g_pre[t])
+    acc_beta = pre.new_zeros(B, N) if need_dbeta else None
+    acc_thr = pre.new_zeros(B, N) if need_dthr else None
+    g_next = coef_next = None            # g_pre and coef of the first step of the later chunk
+    chunk = max(1, CHUNK_ELEMS // max(1, B * N))
+    for t1 in range(T, 0, -chunk):
+        t0 = max(0, t1 - chunk)
+        pc = pre[t0:t1]
+        # Membrane carried into each step of the chunk (post[t-1], v0 at t = 0) and reset flags.
+        if delay:
+            prev = torch.cat([(v0 if t0 == 0 else pre[t0 - 1])[None], pre[t0:t1 - 1]])
+            r = (prev > thr).to(f32) if reset != RESET_NONE else None
         else:
-            torch.addcmul(a[t], post_jac[t], g_post, out=g_pre[t])
-        g_carry = coef[t] * g_pre[t]
-    dbeta = dthr = None
-    if need_dbeta:
-        dbeta = _reduce_to(g_pre * keep * prev, beta)
-    if need_dthr:
-        g_thr = -a
-        if reset == RESET_SUBTRACT:
-            g_thr = g_thr - g_pre * r
-        if post_jac is not None:
-            g_post_all = torch.cat([coef[1:] * g_pre[1:], pre.new_zeros(1, B, N)])
-            if grad_mem is not None:
-                g_post_all = g_post_all + grad_mem
-            dpost_dthr = thr * sgrad - d if reset == RESET_SUBTRACT else pre * sgrad
-            g_thr = g_thr + g_post_all * dpost_dthr
-        dthr = _reduce_to(g_thr, thr)
-    return g_pre.to(x_dtype), g_carry, dbeta, dthr
+            r = bits[t0:t1].to(f32)
+            lo = max(t0 - 1, 0)
+            post_prev = _post_reset(pre[lo:t1 - 1], (pre[lo:t1 - 1] > thr).to(f32), bits[lo:t1 - 1].to(f32), thr, reset)
+            prev = torch.cat([v0[None], post_prev]) if t0 == 0 else post_prev
+        sgrad = sg.grad(pc - thr, surrogate)
+        a = sgrad * grad_spikes[t0:t1] if grad_spikes is not None else torch.zeros_like(pc)
+        keep = 1 - r if reset == RESET_ZERO else None
+        coef = beta * keep if keep is not None else beta.expand(t1 - t0, 1, -1)   # d pre[t] / d post[t-1]
+        g_post = pc.new_zeros(pc.shape) if grad_mem is None else grad_mem[t0:t1].to(f32, copy=True)
+        # g_post[t] (dL/d post[t]) gets coef[t+1] * g_pre[t+1] inside the loop.
+        if delay:
+            g_post.add_(a)
+            post_jac = None
+        else:
+            d = (pc > thr).to(f32) - r
+            # The surrogate also flows through the same-step reset, as in snnTorch.
+            post_jac = 1 - thr * sgrad if reset == RESET_SUBTRACT else (1 - d) - pre[t0:t1] * sgrad
+        gc = g_pre[t0:t1]
+        for i in range(t1 - t0 - 1, -1, -1):
+            if g_next is not None:
+                g_post[i].addcmul_(coef_next, g_next)
+            if post_jac is None:
+                gc[i] = g_post[i]
+            else:
+                torch.addcmul(a[i], post_jac[i], g_post[i], out=gc[i])
+            g_next, coef_next = gc[i], coef[i]
+        if need_dbeta:
+            acc_beta += (gc * prev if keep is None else gc * keep * prev).sum(0)
+        if need_dthr:
+            acc_thr -= a.sum(0)
+            if reset == RESET_SUBTRACT:
+                acc_thr -= (gc * r).sum(0)
+            if post_jac is not None:
+                dpost_dthr = thr * sgrad - d if reset == RESET_SUBTRACT else pc * sgrad
+                acc_thr += (g_post * dpost_dthr).sum(0)
+    dv0 = coef_next * g_next if T > 0 else v0.new_zeros(B, N)
+    dbeta = _reduce_to(acc_beta.sum(0), beta) if need_dbeta else None
+    dthr = _reduce_to(acc_thr.sum(0), thr) if need_dthr else None
+    return g_pre.to(x_dtype), dv0, dbeta, dthr
 
 
 def _reduce_to(g, param):
-    """Sum a ``[T, B, N]`` per-element gradient down to ``param``'s shape ``[1]`` or ``[N]``."""
-    g = g.sum(dim=(0, 1))
+    """Sum a per-neuron ``[N]`` gradient down to ``param``'s shape ``[1]`` or ``[N]``."""
     return g.sum().reshape(1) if param.numel() == 1 else g

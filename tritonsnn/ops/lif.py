@@ -1,10 +1,4 @@
-"""torch.library custom ops: the single place where a call reaches a backend.
-
-Each op takes ``use_triton`` (decided once, in ``_backend.resolve``) and runs the
-Triton launcher or the PyTorch implementation with the same contract. Fake
-kernels let ``torch.compile`` trace through them; ``register_autograd`` wires the
-fused backward.
-"""
+"""Custom ops for first-order integrate-and-fire dynamics (Leaky, IF)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -12,17 +6,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from . import surrogate as sg
-from .torchimpl import lif as lif_torch
-
-_LIB = "tritonsnn"
-
-
-def _lif_impl(use_triton: bool):
-    if use_triton:
-        from .kernels import lif as lif_triton  # imported lazily: only Triton users pay for it
-        return lif_triton
-    return lif_torch
+from .. import surrogate as sg
+from . import LIB as _LIB, implementation
 
 
 @torch.library.custom_op(f"{_LIB}::lif_fwd", mutates_args=())
@@ -30,7 +15,7 @@ def lif_fwd(x: Tensor, v0: Optional[Tensor], beta: Tensor, threshold: Tensor, re
             delay: bool, need_mem: bool, sg_kind: int, sg_param: float,
             use_triton: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``x [T, B, N]`` -> ``(spikes, pre, reset_bits, post)``; see kernels/lif.py for the recurrence."""
-    return _lif_impl(use_triton).lif_fwd(x, v0, beta, threshold, reset, delay, need_mem)
+    return implementation("lif", use_triton).lif_fwd(x, v0, beta, threshold, reset, delay, need_mem)
 
 
 @lif_fwd.register_fake
@@ -48,11 +33,11 @@ def lif_bwd(grad_spikes: Tensor, grad_mem: Optional[Tensor], pre: Tensor, bits: 
             sg_kind: int, sg_param: float, x_dtype: torch.dtype, need_dbeta: bool,
             need_dthr: bool, use_triton: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Reverse time loop: ``(dx, dv0, dbeta, dthr)``; unneeded parameter grads are empty."""
-    dx, dv0, dbeta, dthr = _lif_impl(use_triton).lif_bwd(
+    dx, dv0, dbeta, dthr = implementation("lif", use_triton).lif_bwd(
         grad_spikes, grad_mem, pre, bits, v0, beta, threshold, reset, delay,
         sg.Surrogate(sg_kind, sg_param), x_dtype, need_dbeta, need_dthr)
-    empty = pre.new_empty(0)
-    return dx, dv0, empty if dbeta is None else dbeta, empty if dthr is None else dthr
+    return (dx, dv0, pre.new_empty(0) if dbeta is None else dbeta,
+            pre.new_empty(0) if dthr is None else dthr)
 
 
 @lif_bwd.register_fake
@@ -68,6 +53,7 @@ def _lif_setup_context(ctx, inputs, output):
     x, v0, beta, threshold, reset, delay, need_mem, sg_kind, sg_param, use_triton = inputs
     _, pre, bits, _ = output
     ctx.save_for_backward(pre, bits, v0, beta, threshold)
+    ctx.set_materialize_grads(False)  # unused outputs give None, not [T, B, N] of zeros
     ctx.options = (reset, delay, need_mem, sg_kind, sg_param, use_triton, x.dtype)
 
 
@@ -76,6 +62,8 @@ def _lif_backward(ctx, g_spikes, g_pre, g_bits, g_post):
     reset, delay, need_mem, sg_kind, sg_param, use_triton, x_dtype = ctx.options
     # The membrane output is `pre` when delay else `post`; it is only exposed when need_mem.
     grad_mem = (g_pre if delay else g_post) if need_mem else None
+    if g_spikes is None:  # only the membrane was used
+        g_spikes = torch.zeros_like(pre)
     _, need_dv0, need_dbeta, need_dthr = ctx.needs_input_grad[:4]
     dx, dv0, dbeta, dthr = lif_bwd(
         g_spikes, grad_mem, pre, bits, v0, beta, threshold, reset, delay, sg_kind, sg_param,

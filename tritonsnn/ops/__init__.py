@@ -1,0 +1,20 @@
+"""torch.library custom ops: the single place where a call reaches a backend.
+
+Each op takes ``use_triton`` (decided once, in ``_backend.resolve``) and runs the
+Triton launcher or the PyTorch implementation of the same name; the two share a
+contract. Fake kernels let ``torch.compile`` trace through the ops and
+``register_autograd`` wires each fused backward. One file per family of dynamics.
+"""
+import importlib
+
+LIB = "tritonsnn"
+
+
+def implementation(family: str, use_triton: bool):
+    """The module implementing ``family`` (e.g. ``"lif"``): ``tritonsnn.kernels.<family>``
+    (imported lazily, so CPU-only users never load Triton) or ``tritonsnn.torchimpl.<family>``."""
+    package = "kernels" if use_triton else "torchimpl"
+    return importlib.import_module(f"tritonsnn.{package}.{family}")
+
+
+from . import lif  # noqa: E402,F401  (registers the ops)
