@@ -31,3 +31,68 @@ def leaky_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract", reset
         spikes.append(s)
         mems.append(mem)
     return torch.stack(spikes), torch.stack(mems)
+
+
+def synaptic_ref(x, alpha, beta, threshold=1.0, syn0=None, mem0=None, reset_mechanism="subtract",
+                 reset_delay=True, surrogate=None, V=None, recurrent=None, spk0=None):
+    """snnTorch ``Synaptic`` (and ``RSynaptic`` with ``V`` one-to-one or a ``recurrent`` callable)
+    step by step. Returns ``(spikes, syn, mem)`` over ``x [T, B, *features]`` in fp32."""
+    spike = surrogate or atan()
+    alpha = torch.as_tensor(alpha, dtype=torch.float32).clamp(0, 1)
+    beta = torch.as_tensor(beta, dtype=torch.float32).clamp(0, 1)
+    thr = torch.as_tensor(threshold, dtype=torch.float32)
+    x = x.float()
+    syn = torch.zeros_like(x[0]) if syn0 is None else syn0.float()
+    mem = torch.zeros_like(x[0]) if mem0 is None else mem0.float()
+    spk = torch.zeros_like(x[0]) if spk0 is None else spk0.float()
+    spikes, syns, mems = [], [], []
+    for t in range(x.shape[0]):
+        reset = spike(mem - thr).detach() if reset_mechanism != "none" else torch.zeros_like(mem)
+        syn = alpha * syn + x[t]
+        if V is not None:
+            syn = syn + V * spk
+        elif recurrent is not None:
+            syn = syn + recurrent(spk)
+        mem = beta * mem + syn
+        if reset_mechanism == "subtract":
+            mem = mem - reset * thr
+        elif reset_mechanism == "zero":
+            mem = mem - mem * reset          # the new membrane, input included
+        spk = spike(mem - thr)
+        if not reset_delay and reset_mechanism != "none":
+            do_reset = spk - reset
+            mem = mem - do_reset * thr if reset_mechanism == "subtract" else mem - do_reset * mem
+        spikes.append(spk)
+        syns.append(syn)
+        mems.append(mem)
+    return torch.stack(spikes), torch.stack(syns), torch.stack(mems)
+
+
+def alpha_ref(x, alpha, beta, threshold=1.0, syn_exc0=None, syn_inh0=None, mem0=None,
+              reset_mechanism="zero", surrogate=None):
+    """snnTorch ``Alpha`` step by step. Returns ``(spikes, syn_exc, syn_inh, mem)`` in fp32."""
+    spike = surrogate or atan()
+    alpha = torch.as_tensor(alpha, dtype=torch.float32).clamp(0, 1)
+    beta = torch.as_tensor(beta, dtype=torch.float32).clamp(0, 1)
+    thr = torch.as_tensor(threshold, dtype=torch.float32)
+    tau = torch.log(alpha) / (torch.log(beta) - torch.log(alpha)) + 1
+    x = x.float()
+    exc = torch.zeros_like(x[0]) if syn_exc0 is None else syn_exc0.float()
+    inh = torch.zeros_like(x[0]) if syn_inh0 is None else syn_inh0.float()
+    mem = torch.zeros_like(x[0]) if mem0 is None else mem0.float()
+    out = [], [], [], []
+    for t in range(x.shape[0]):
+        reset = spike(mem - thr).detach() if reset_mechanism != "none" else torch.zeros_like(mem)
+        exc_new = alpha * exc + x[t]
+        inh_new = beta * inh - x[t]
+        mem = tau * (exc_new + inh_new)
+        if reset_mechanism == "subtract":
+            mem = mem + reset * inh          # snnTorch: mem -= (-syn_inh_old) * reset
+            exc_new = exc_new - reset * thr
+            inh_new = inh_new - inh_new * reset
+        elif reset_mechanism == "zero":
+            exc_new, inh_new, mem = (v - v * reset for v in (exc_new, inh_new, mem))
+        exc, inh = exc_new, inh_new
+        for seq, val in zip(out, (spike(mem - thr), exc, inh, mem)):
+            seq.append(val)
+    return tuple(torch.stack(seq) for seq in out)

@@ -118,3 +118,173 @@ def leaky(x, beta, threshold=1.0, *, v0=None, reset_mechanism="subtract", reset_
 def if_(x, threshold=1.0, **kwargs):
     """Integrate-and-fire (no leak): :func:`leaky` with ``beta = 1``. Same keyword options."""
     return leaky(x, 1.0, threshold, **kwargs)
+
+
+# --------------------------------------------------------------------------------------
+# Second-order neurons (Synaptic, RSynaptic, Alpha): one custom op, ops.synaptic.syn_fwd.
+# --------------------------------------------------------------------------------------
+from .ops_common import NEURON_ALPHA, NEURON_SYNAPTIC  # noqa: E402
+
+__all__ += ["synaptic", "rsynaptic", "alpha"]
+
+
+def _syn_call(x, neuron, alpha_v, beta_v, tau_v, thr_v, v_v, states, mode, delay, surrogate, store_cur,
+              need_mem, backend):
+    """Run ``ops.synaptic.syn_fwd`` on ``x [T, B, *features]``; returns the raw outputs as ``[T, B, N]``."""
+    T, B = x.shape[:2]
+    use_triton = _backend.resolve(backend, x.device) == "triton"
+    return ops.synaptic.syn_fwd(
+        x.reshape(T, B, -1) if x.numel() else x.reshape(T, B, math.prod(x.shape[2:])), *states,
+        alpha_v, beta_v, tau_v, thr_v, v_v, neuron, mode, delay, store_cur, need_mem,
+        surrogate.kind, surrogate.param, use_triton)
+
+
+def _syn_setup(x, alpha, beta, threshold, reset_mechanism, surrogate):
+    _check_input(x)
+    features = tuple(x.shape[2:])
+    mode = _reset_mode(reset_mechanism)
+    alpha_v = _param(alpha, "alpha", features, x).clamp(0.0, 1.0)
+    beta_v = _param(beta, "beta", features, x).clamp(0.0, 1.0)
+    thr_v = _param(threshold, "threshold", features, x, positive=True)
+    return features, mode, alpha_v, beta_v, thr_v, sg.from_any(surrogate)
+
+
+def synaptic(x, alpha, beta, threshold=1.0, *, syn0=None, mem0=None, reset_mechanism="subtract",
+             reset_delay=True, surrogate=None, return_mem=False, return_state=False, backend="auto"):
+    """Second-order LIF with a synaptic current (snnTorch ``Synaptic`` semantics) over a sequence.
+
+    ``syn[t] = alpha * syn[t-1] + x[t]``, ``mem[t] = beta * mem[t-1] + syn[t] - reset``;
+    the exact order of operations and reset variants are in ``tritonsnn/kernels/synaptic.py``.
+
+    Args:
+        x: input current ``[T, B, *features]`` (fp32, fp16 or bf16; any strides).
+        alpha: synaptic current decay, clamped to [0, 1]; number or tensor broadcastable to ``features``.
+        beta: membrane decay, clamped to [0, 1]; number or tensor broadcastable to ``features``.
+        threshold: firing threshold (> 0); number or tensor broadcastable to ``features``.
+        syn0, mem0: initial synaptic current / membrane ``[B, *features]``; zeros when None.
+            Both receive gradients.
+        reset_mechanism: ``"subtract"`` (default), ``"zero"`` or ``"none"``. As in snnTorch,
+            ``"zero"`` zeroes the *new* membrane (input included) and leaves ``syn`` alone.
+        reset_delay: True (snnTorch default) applies a spike's reset at the next step.
+        surrogate: a ``tsnn.surrogate`` choice; atan(alpha=2) by default.
+        return_mem: also return the membrane ``[T, B, *features]`` (fp32).
+        return_state: return ``(spikes, syn, mem)`` sequences (fp32), snnTorch's output order.
+        backend: ``"auto"`` (Triton on CUDA, PyTorch elsewhere), ``"triton"`` or ``"torch"``.
+
+    Returns:
+        spikes in x's dtype; ``(spikes, mem)`` when ``return_mem``; ``(spikes, syn, mem)`` when
+        ``return_state``. The final state for a following chunk is ``syn[-1], mem[-1]``.
+    """
+    features, mode, alpha_v, beta_v, thr_v, surrogate = _syn_setup(x, alpha, beta, threshold, reset_mechanism,
+                                                                   surrogate)
+    return _synaptic_run(x, features, alpha_v, beta_v, thr_v, None, mode, reset_delay, surrogate,
+                         (syn0, mem0, None), return_mem, return_state, backend)
+
+
+def _synaptic_run(x, features, alpha_v, beta_v, thr_v, v_v, mode, reset_delay, surrogate, states, return_mem,
+                  return_state, backend):
+    syn0, mem0, spk0 = states
+    delay = bool(reset_delay) or mode == RESET_NONE
+    need_mem = bool(return_mem or return_state)
+    store_cur = bool(return_state) or alpha_v.requires_grad
+    spk0_2 = _state(spk0, "spk0", x, features) if v_v is not None else None
+    spikes, cur, _, pre, _, post = _syn_call(
+        x, NEURON_SYNAPTIC, alpha_v, beta_v, None, thr_v, v_v,
+        (_state(syn0, "syn0", x, features), None, _state(mem0, "mem0", x, features), spk0_2),
+        mode, delay, surrogate, store_cur, need_mem, backend)
+    spikes = spikes.view(x.shape)
+    if not need_mem:
+        return spikes
+    mem = (pre if delay else post).view(x.shape)
+    return (spikes, cur.view(x.shape), mem) if return_state else (spikes, mem)
+
+
+def rsynaptic(x, alpha, beta, V=1.0, threshold=1.0, *, recurrent=None, spk0=None, syn0=None, mem0=None,
+              reset_mechanism="subtract", reset_delay=True, surrogate=None, return_mem=False, return_state=False,
+              backend="auto"):
+    """Recurrent Synaptic neuron (snnTorch ``RSynaptic``): each step's spikes feed the next step's current.
+
+    ``syn[t] = alpha * syn[t-1] + x[t] + rec(spk[t-1])`` with ``rec(s) = V * s`` (one-to-one,
+    fully fused: one kernel for the whole sequence, ``V`` learnable) or ``rec = recurrent``
+    (all-to-all, e.g. an ``nn.Linear``/``nn.Conv2d`` applied to the spikes ``[B, *features]``:
+    a Python loop over steps around the fused single-step update, so ``recurrent`` runs
+    under ordinary autograd).
+
+    Args:
+        x, alpha, beta, threshold, syn0, mem0, reset_mechanism, reset_delay, surrogate,
+            return_mem, return_state, backend: as in :func:`synaptic`.
+        V: one-to-one recurrent weight, number or tensor broadcastable to ``features``
+            (ignored when ``recurrent`` is given).
+        recurrent: callable applied to the previous spikes for all-to-all recurrence, or None.
+        spk0: spikes before the first step ``[B, *features]``; zeros when None.
+
+    Returns:
+        As :func:`synaptic`: spikes, ``(spikes, mem)`` or ``(spikes, syn, mem)``.
+    """
+    features, mode, alpha_v, beta_v, thr_v, surrogate = _syn_setup(x, alpha, beta, threshold, reset_mechanism,
+                                                                   surrogate)
+    if recurrent is None:
+        v_v = _param(V, "V", features, x)
+        return _synaptic_run(x, features, alpha_v, beta_v, thr_v, v_v, mode, reset_delay, surrogate,
+                             (syn0, mem0, spk0), return_mem, return_state, backend)
+    if not callable(recurrent):
+        raise TypeError(f"recurrent must be a callable such as an nn.Linear, or None; got {type(recurrent).__name__}")
+    # All-to-all: the recurrent layer sits between steps, so each step is one fused T=1 update.
+    spk = torch.zeros(x.shape[1:], dtype=x.dtype, device=x.device) if spk0 is None else spk0
+    syn, mem = syn0, mem0
+    spikes, syns, mems = [], [], []
+    for t in range(x.shape[0]):
+        spk, syn, mem = _synaptic_run(x[t:t + 1] + recurrent(spk)[None], features, alpha_v, beta_v, thr_v, None,
+                                      mode, reset_delay, surrogate, (syn, mem, None), True, True, backend)
+        spk, syn, mem = spk[0], syn[0], mem[0]
+        spikes.append(spk)
+        syns.append(syn)
+        mems.append(mem)
+    if not spikes:
+        empty = torch.empty(x.shape, dtype=torch.float32, device=x.device)
+        spikes, syns, mems = [x.new_empty(0, *x.shape[1:])], [empty], [empty]
+    spikes, syns, mems = torch.stack(spikes), torch.stack(syns), torch.stack(mems)
+    if return_state:
+        return spikes, syns, mems
+    return (spikes, mems) if return_mem else spikes
+
+
+def alpha(x, alpha, beta, threshold=1.0, *, syn_exc0=None, syn_inh0=None, mem0=None, reset_mechanism="zero",
+          surrogate=None, return_mem=False, return_state=False, backend="auto"):
+    """Alpha neuron (snnTorch ``Alpha``): excitatory and inhibitory currents whose difference,
+    scaled by ``tau = log(alpha) / (log(beta) - log(alpha)) + 1``, is the membrane.
+
+    Requires ``alpha > beta`` and ``beta < 1`` (after clamping to [0, 1]), as snnTorch does.
+    There is no ``reset_delay`` option: the reset always acts at the next step.
+
+    Args:
+        x: input current ``[T, B, *features]``.
+        alpha, beta: decays of the excitatory / inhibitory current; numbers or tensors.
+        threshold: firing threshold (> 0).
+        syn_exc0, syn_inh0, mem0: initial state ``[B, *features]``; zeros when None. ``mem0``
+            only sets the first reset flag, so it receives no gradient.
+        reset_mechanism: ``"zero"`` (snnTorch's default here: zeroes both currents and the
+            membrane), ``"subtract"`` or ``"none"``.
+        surrogate, return_mem, backend: as in :func:`synaptic`.
+        return_state: return ``(spikes, syn_exc, syn_inh, mem)`` sequences, snnTorch's order.
+
+    Returns:
+        spikes, ``(spikes, mem)`` or ``(spikes, syn_exc, syn_inh, mem)``.
+    """
+    features, mode, alpha_v, beta_v, thr_v, surrogate = _syn_setup(x, alpha, beta, threshold, reset_mechanism,
+                                                                   surrogate)
+    if not alpha_v.is_cuda:  # skipped on GPU: the check would sync
+        if bool((torch.broadcast_tensors(alpha_v, beta_v)[0] <= beta_v).any()):
+            raise ValueError(f"alpha must be greater than beta for the Alpha neuron; got alpha={alpha}, beta={beta}")
+        if bool((beta_v == 1).any()):
+            raise ValueError("beta must be < 1 for the Alpha neuron (tau = log(alpha)/(log(beta) - log(alpha)) + 1)")
+    tau_v = torch.log(alpha_v) / (torch.log(beta_v) - torch.log(alpha_v)) + 1
+    spikes, exc, inh, mem, _, _ = _syn_call(
+        x, NEURON_ALPHA, alpha_v, beta_v, tau_v, thr_v, None,
+        tuple(_state(s, n, x, features) for s, n in ((syn_exc0, "syn_exc0"), (syn_inh0, "syn_inh0"),
+                                                      (mem0, "mem0"))) + (None,),
+        mode, True, surrogate, True, True, backend)
+    spikes = spikes.view(x.shape)
+    if return_state:
+        return spikes, exc.view(x.shape), inh.view(x.shape), mem.view(x.shape)
+    return (spikes, mem.view(x.shape)) if return_mem else spikes

@@ -136,3 +136,217 @@ class IF(SpikingNeuron):
 
     def _dynamics(self, x, v0, return_mem):
         return F.if_(x, self.threshold, v0=v0, return_mem=return_mem, **self._options())
+
+
+# --------------------------------------------------------------------------------------
+# Second-order neurons: Synaptic, Alpha, RSynaptic (dynamics in functional.synaptic/alpha/rsynaptic).
+# --------------------------------------------------------------------------------------
+__all__ += ["Synaptic", "Alpha", "RSynaptic"]
+
+
+class _MultiStateNeuron(SpikingNeuron):
+    """A neuron whose carried state is several tensors, named in ``STATE_NAMES`` (snnTorch's
+    output order; the last is always ``mem``). Each is a plain attribute (``self.syn``,
+    ``self.mem``, ...), never part of ``state_dict``.
+
+    Subclasses implement ``_dynamics(x, init)`` (``init``: dict of initial states or None
+    entries) returning ``(spikes, *state_sequences)`` in ``STATE_NAMES`` order.
+    """
+
+    STATE_NAMES: tuple = ()
+
+    def __init__(self, *args, return_state=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.return_state = bool(return_state)
+        self.reset_state()
+
+    def forward(self, x):
+        single = self.step_mode == "single"
+        if single:
+            if not isinstance(x, torch.Tensor) or x.dim() < 1:
+                raise ValueError("step_mode='single' expects one step of shape [B, *features]")
+            x = x.unsqueeze(0)
+        carry = single or self.stateful
+        carried = [getattr(self, n) for n in self.STATE_NAMES]
+        usable = carry and all(s is not None and s.shape == x.shape[1:] for s in carried)
+        init = {n: (s if usable else None) for n, s in zip(self.STATE_NAMES, carried)}
+        spikes, *seqs = self._dynamics(x, init)
+        if carry:
+            for n, seq in zip(self.STATE_NAMES, seqs):
+                setattr(self, n, seq[-1])
+        if single:
+            spikes, seqs = spikes[0], [s[0] for s in seqs]
+        if self.return_state:
+            return (spikes, *seqs)
+        return (spikes, seqs[-1]) if self.return_mem else spikes
+
+    def reset_state(self):
+        """Forget the carried state: the next call starts from zero."""
+        for n in self.STATE_NAMES:
+            setattr(self, n, None)
+
+    def detach_state(self):
+        """Cut the carried state from the autograd graph (truncated BPTT)."""
+        for n in self.STATE_NAMES:
+            s = getattr(self, n)
+            if s is not None:
+                setattr(self, n, s.detach())
+
+
+_SECOND_ORDER_ARGS = """
+        alpha: synaptic current decay, clamped to [0, 1]; number or tensor broadcastable to the
+            feature shape (per-neuron).
+        beta: membrane decay, clamped to [0, 1]; number or tensor.
+        threshold: firing threshold (> 0), number or tensor.
+        surrogate: ``tsnn.surrogate.atan(alpha=2.0)`` by default.
+        learn_alpha, learn_beta, learn_threshold: make them ``nn.Parameter``s.
+        step_mode: ``"multi"`` (``[T, B, ...]``) or ``"single"`` (``[B, ...]``).
+        stateful: in multi-step mode, carry the final state into the next call.
+        return_mem: return ``(spikes, mem)``.
+        return_state: return all state sequences after the spikes, in snnTorch's output order."""
+
+
+class Synaptic(_MultiStateNeuron):
+    """Second-order LIF neuron with a synaptic current, as ``snntorch.Synaptic``.
+
+    ``syn[t] = alpha * syn[t-1] + x[t]``; ``mem[t] = beta * mem[t-1] + syn[t] - reset * threshold``
+    (subtract). Carried state: ``syn``, ``mem``. ``return_state=True`` returns ``(spikes, syn, mem)``.
+
+    Args:""" + _SECOND_ORDER_ARGS + """
+        reset_mechanism: ``"subtract"``, ``"zero"`` (zeroes the new membrane, as snnTorch) or ``"none"``.
+        reset_delay: snnTorch's flag; True delays the reset to the next step.
+        backend: ``"auto"``, ``"triton"`` or ``"torch"``.
+    """
+
+    STATE_NAMES = ("syn", "mem")
+
+    def __init__(self, alpha, beta, threshold=1.0, reset_mechanism="subtract", reset_delay=True, surrogate=None,
+                 learn_alpha=False, learn_beta=False, learn_threshold=False, step_mode="multi", stateful=False,
+                 return_mem=False, return_state=False, backend="auto"):
+        super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold, step_mode, stateful,
+                         return_mem, backend, return_state=return_state)
+        self._register("alpha", alpha, learn_alpha)
+        self._register("beta", beta, learn_beta)
+
+    def _dynamics(self, x, init):
+        return F.synaptic(x, self.alpha, self.beta, self.threshold, syn0=init["syn"], mem0=init["mem"],
+                          return_state=True, **self._options())
+
+    def extra_repr(self):
+        return f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, " + super().extra_repr()
+
+
+class Alpha(_MultiStateNeuron):
+    """Alpha neuron, as ``snntorch.Alpha``: excitatory and inhibitory synaptic currents
+    (decays ``alpha > beta``) whose sum, times ``tau = log(alpha)/(log(beta)-log(alpha)) + 1``,
+    is the membrane. Carried state: ``syn_exc``, ``syn_inh``, ``mem``; ``return_state=True``
+    returns ``(spikes, syn_exc, syn_inh, mem)``. The reset always acts at the next step.
+
+    Args:""" + _SECOND_ORDER_ARGS + """
+        reset_mechanism: ``"zero"`` (snnTorch's default for Alpha), ``"subtract"`` or ``"none"``.
+        backend: ``"auto"``, ``"triton"`` or ``"torch"``.
+
+    Raises:
+        ValueError: unless ``alpha > beta`` and ``beta < 1`` (snnTorch's requirement).
+    """
+
+    STATE_NAMES = ("syn_exc", "syn_inh", "mem")
+
+    def __init__(self, alpha, beta, threshold=1.0, reset_mechanism="zero", surrogate=None, learn_alpha=False,
+                 learn_beta=False, learn_threshold=False, step_mode="multi", stateful=False, return_mem=False,
+                 return_state=False, backend="auto"):
+        super().__init__(threshold, reset_mechanism, True, surrogate, learn_threshold, step_mode, stateful,
+                         return_mem, backend, return_state=return_state)
+        self._register("alpha", alpha, learn_alpha)
+        self._register("beta", beta, learn_beta)
+        a, b = self.alpha.detach().clamp(0, 1), self.beta.detach().clamp(0, 1)
+        if bool((a <= b).any()):
+            raise ValueError(f"alpha must be greater than beta for Alpha; got alpha={alpha}, beta={beta}")
+        if bool((b == 1).any()):
+            raise ValueError("beta must be < 1 for Alpha (tau = log(alpha)/(log(beta) - log(alpha)) + 1)")
+
+    def _options(self):
+        opts = super()._options()
+        del opts["reset_delay"]
+        return opts
+
+    def _dynamics(self, x, init):
+        return F.alpha(x, self.alpha, self.beta, self.threshold, syn_exc0=init["syn_exc"],
+                       syn_inh0=init["syn_inh"], mem0=init["mem"], return_state=True, **self._options())
+
+    def extra_repr(self):
+        return f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, " + super().extra_repr()
+
+
+class RSynaptic(_MultiStateNeuron):
+    """Recurrent Synaptic neuron, as ``snntorch.RSynaptic``: the previous step's spikes are
+    added to the synaptic current through ``recurrent``.
+
+    * ``all_to_all=True`` (snnTorch's default): ``self.recurrent`` is ``nn.Linear(linear_features,
+      linear_features)`` or ``nn.Conv2d(conv2d_channels, conv2d_channels, kernel_size, padding=k//2)``,
+      named and shaped as in snnTorch so its weights load as they are. Runs as a loop over steps
+      around the fused single-step update.
+    * ``all_to_all=False``: one-to-one weight ``V`` (scalar or per-neuron), fully fused: one
+      kernel for the whole sequence, ``V``'s gradient reduced in the kernel.
+
+    Carried state: ``spk``, ``syn``, ``mem``; ``return_state=True`` returns ``(spikes, syn, mem)``.
+
+    Args:""" + _SECOND_ORDER_ARGS + """
+        V: one-to-one recurrent weight (``all_to_all=False``), number or tensor.
+        all_to_all: dense recurrent layer (True) or one-to-one ``V`` (False).
+        linear_features: feature count of the recurrent ``nn.Linear``.
+        conv2d_channels, kernel_size: channels and kernel of the recurrent ``nn.Conv2d``.
+        learn_recurrent: train ``V`` / the recurrent layer (True, as snnTorch).
+        reset_mechanism: ``"subtract"``, ``"zero"`` or ``"none"``.
+        reset_delay: True delays the reset to the next step. snnTorch 1.0's ``RSynaptic`` ignores
+            ``reset_delay=False`` (or fails), so False follows ``Synaptic``'s same-step reset.
+        backend: ``"auto"``, ``"triton"`` or ``"torch"``.
+    """
+
+    STATE_NAMES = ("spk", "syn", "mem")
+
+    def __init__(self, alpha, beta, V=1.0, all_to_all=True, linear_features=None, conv2d_channels=None,
+                 kernel_size=None, threshold=1.0, reset_mechanism="subtract", reset_delay=True, surrogate=None,
+                 learn_alpha=False, learn_beta=False, learn_threshold=False, learn_recurrent=True,
+                 step_mode="multi", stateful=False, return_mem=False, return_state=False, backend="auto"):
+        super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold, step_mode, stateful,
+                         return_mem, backend, return_state=return_state)
+        self._register("alpha", alpha, learn_alpha)
+        self._register("beta", beta, learn_beta)
+        self.all_to_all = bool(all_to_all)
+        conv = conv2d_channels is not None or kernel_size is not None
+        if self.all_to_all:
+            if linear_features and conv:
+                raise ValueError("give either linear_features or (conv2d_channels and kernel_size), not both")
+            if linear_features:
+                self.recurrent = nn.Linear(linear_features, linear_features)
+            elif conv2d_channels and kernel_size:
+                k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+                self.recurrent = nn.Conv2d(conv2d_channels, conv2d_channels, k, padding=(k[0] // 2, k[1] // 2))
+            else:
+                raise ValueError("all_to_all=True needs linear_features=N (features of the spikes) or both "
+                                 "conv2d_channels and kernel_size; for one weight per neuron use all_to_all=False")
+            for p in self.recurrent.parameters():
+                p.requires_grad_(bool(learn_recurrent))
+        else:
+            if linear_features or conv:
+                raise ValueError("all_to_all=False uses the weight V; do not give linear_features, "
+                                 "conv2d_channels or kernel_size")
+            self._register("V", V, learn_recurrent)
+
+    def _dynamics(self, x, init):
+        rec = dict(recurrent=self.recurrent) if self.all_to_all else dict(V=self.V)
+        spikes, syn, mem = F.rsynaptic(x, self.alpha, self.beta, threshold=self.threshold, spk0=init["spk"],
+                                       syn0=init["syn"], mem0=init["mem"], return_state=True, **rec,
+                                       **self._options())
+        return spikes, spikes, syn, mem
+
+    def forward(self, x):
+        out = super().forward(x)
+        if self.return_state:   # snnTorch's order (spk, syn, mem): the spikes once
+            return out[:1] + out[2:]
+        return out
+
+    def extra_repr(self):
+        return (f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, all_to_all={self.all_to_all}, "
+                + super().extra_repr())

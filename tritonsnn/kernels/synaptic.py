@@ -1,0 +1,397 @@
+"""Fused second-order kernels (Synaptic, RSynaptic one-to-one, Alpha): one template, two states.
+
+Every neuron here carries two currents/potentials per element, ``cur`` and a
+second one, and a membrane that decides spikes and resets. Per step ``t`` (all
+state in fp32 registers, ``H(x) = x > 0``)::
+
+    r[t]  = H(mem[t-1] - thr)                  reset flag from the carried membrane, no gradient
+
+    SYNAPTIC (= Leaky with the input filtered by a current; the second state is the membrane)
+    cur[t] = alpha * cur[t-1] + x[t]  (+ V * s[t-1]   RECURRENT: RSynaptic one-to-one)
+    n[t]   = beta * mem[t-1] + cur[t]
+    pre[t] = n[t] - r[t] * thr                 RESET == subtract
+           = (1 - r[t]) * n[t]                 RESET == zero  (snnTorch zeroes the *new* membrane,
+                                                               input included; Leaky zeroes the old one)
+           = n[t]                              RESET == none
+    s[t]   = H(pre[t] - thr)
+    mem[t] = pre[t]                            DELAY (snnTorch reset_delay=True)
+           = pre[t] - (s[t] - r[t]) * thr      not DELAY, subtract   (as Leaky)
+           = pre[t] - (s[t] - r[t]) * pre[t]   not DELAY, zero
+
+    ALPHA (the second state is an inhibitory current; the membrane is a readout, not a state)
+    e[t]   = alpha * exc[t-1] + x[t]
+    h[t]   = beta * inh[t-1] - x[t]
+    m[t]   = tau * (e[t] + h[t])               tau = log(alpha) / (log(beta) - log(alpha)) + 1
+    subtract: exc[t] = e[t] - r*thr,  inh[t] = (1-r) h[t],  mem[t] = m[t] + r * inh[t-1]
+    zero:     exc[t] = (1-r) e[t],    inh[t] = (1-r) h[t],  mem[t] = (1-r) m[t]
+    none:     exc[t] = e[t],          inh[t] = h[t],        mem[t] = m[t]
+    s[t]   = H(mem[t] - thr)                   always delayed (snnTorch Alpha has no reset_delay)
+
+The reset terms of Alpha are snnTorch's, odd as they are (subtract adds the old
+inhibitory current back onto the membrane). ``tau`` is computed by the caller with
+torch ops, so autograd turns ``dtau`` into alpha/beta gradients.
+
+Saved for backward: ``pre`` (Synaptic) or ``mem`` (Alpha) in fp32; ``cur`` only when
+alpha needs a gradient or the caller wants the state sequence (always for Alpha,
+with ``inh``); the reset bits only for Synaptic without DELAY. Spikes, ``mem[t-1]``
+and the reset flags are recomputed. The backward kernel walks ``T-1 .. 0`` carrying
+``dL/dn[t+1]`` (membrane), ``dL/dcur[t+1]`` (current) and, for Alpha,
+``dL/dinh[t+1]``; parameter gradients are per-element partials summed over time in
+registers, then one torch reduction over the batch (deterministic).
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from .. import _alloc
+from ..ops_common import NEURON_ALPHA
+from .lif import BLOCK, NUM_WARPS, _flat_time_major, _grid, _load_param, _post_reset, _reduce_partials, \
+    _surrogate_grad
+
+
+@triton.jit
+def _load_state(ptr, o, mask, HAS: tl.constexpr, BLOCK: tl.constexpr):
+    if HAS:
+        return tl.load(ptr + o, mask=mask, other=0.0).to(tl.float32)
+    return tl.zeros([BLOCK], dtype=tl.float32)
+
+
+@triton.jit(do_not_specialize=["T"])
+def syn_fwd_kernel(
+    p_x, p_cur0, p_aux0, p_mem0, p_spk0, p_alpha, p_beta, p_tau, p_thr, p_v,
+    p_s, p_cur, p_aux, p_mem, p_bits, p_post,
+    T, M, N, stride_xt,
+    ALPHA: tl.constexpr, RESET: tl.constexpr, DELAY: tl.constexpr, RECURRENT: tl.constexpr,
+    STORE_CUR: tl.constexpr, STORE_POST: tl.constexpr,
+    HAS_CUR0: tl.constexpr, HAS_AUX0: tl.constexpr, HAS_MEM0: tl.constexpr, HAS_SPK0: tl.constexpr,
+    ALPHA_PN: tl.constexpr, BETA_PN: tl.constexpr, TAU_PN: tl.constexpr, THR_PN: tl.constexpr,
+    V_PN: tl.constexpr, BLOCK: tl.constexpr,
+):
+    o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    m_o = o < M
+    alpha = _load_param(p_alpha, o % N, m_o, ALPHA_PN)
+    beta = _load_param(p_beta, o % N, m_o, BETA_PN)
+    thr = _load_param(p_thr, o % N, m_o, THR_PN)
+    cur = _load_state(p_cur0, o, m_o, HAS_CUR0, BLOCK)
+    mem = _load_state(p_mem0, o, m_o, HAS_MEM0, BLOCK)
+    if ALPHA:
+        tau = _load_param(p_tau, o % N, m_o, TAU_PN)
+        aux = _load_state(p_aux0, o, m_o, HAS_AUX0, BLOCK)
+    if RECURRENT:
+        v = _load_param(p_v, o % N, m_o, V_PN)
+        spk = _load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
+    p_x += o
+    p_s += o
+    p_cur += o
+    p_aux += o
+    p_mem += o
+    p_bits += o
+    p_post += o
+    for _ in range(T):
+        x = tl.load(p_x, mask=m_o, other=0.0).to(tl.float32)
+        if RESET == 2:
+            r = tl.zeros([BLOCK], dtype=tl.float32)
+        else:
+            r = (mem > thr).to(tl.float32)
+        cur_new = alpha * cur + x
+        if RECURRENT:
+            cur_new += v * spk
+        if ALPHA:
+            aux_new = beta * aux - x
+            pre = tau * (cur_new + aux_new)
+            if RESET == 0:
+                pre += r * aux
+                cur_new -= r * thr
+                aux_new = aux_new * (1.0 - r)
+            elif RESET == 1:
+                cur_new = cur_new * (1.0 - r)
+                aux_new = aux_new * (1.0 - r)
+                pre = pre * (1.0 - r)
+            aux = aux_new
+            tl.store(p_aux, aux, mask=m_o)
+        else:
+            pre = beta * mem + cur_new
+            if RESET == 0:
+                pre -= r * thr
+            elif RESET == 1:
+                pre = pre * (1.0 - r)
+        cur = cur_new
+        s = (pre > thr).to(tl.float32)
+        tl.store(p_s, s.to(p_s.dtype.element_ty), mask=m_o)
+        tl.store(p_mem, pre, mask=m_o)
+        if STORE_CUR:
+            tl.store(p_cur, cur, mask=m_o)
+        if DELAY:
+            mem = pre
+        else:
+            tl.store(p_bits, r.to(tl.int8), mask=m_o)
+            mem = _post_reset(pre, s, r, thr, RESET)
+            if STORE_POST:
+                tl.store(p_post, mem, mask=m_o)
+        if RECURRENT:
+            spk = s
+        p_x += stride_xt
+        p_s += M
+        p_cur += M
+        p_aux += M
+        p_mem += M
+        p_bits += M
+        p_post += M
+
+
+@triton.jit(do_not_specialize=["T"])
+def syn_bwd_kernel(
+    p_gs, p_gcur, p_gaux, p_gm, p_cur, p_aux, p_mem, p_bits,
+    p_cur0, p_aux0, p_mem0, p_spk0, p_alpha, p_beta, p_tau, p_thr, p_v,
+    p_dx, p_dcur0, p_daux0, p_dspk0, p_dalpha, p_dbeta, p_dtau, p_dthr, p_dv,
+    T, M, N, stride_gst, stride_gct, stride_gat, stride_gmt, sg_param,
+    ALPHA: tl.constexpr, RESET: tl.constexpr, DELAY: tl.constexpr, RECURRENT: tl.constexpr,
+    HAS_GRAD_CUR: tl.constexpr, HAS_GRAD_AUX: tl.constexpr, HAS_GRAD_MEM: tl.constexpr,
+    HAS_CUR0: tl.constexpr, HAS_AUX0: tl.constexpr, HAS_MEM0: tl.constexpr, HAS_SPK0: tl.constexpr,
+    ALPHA_PN: tl.constexpr, BETA_PN: tl.constexpr, TAU_PN: tl.constexpr, THR_PN: tl.constexpr,
+    V_PN: tl.constexpr, NEED_DALPHA: tl.constexpr, NEED_DBETA: tl.constexpr, NEED_DTAU: tl.constexpr,
+    NEED_DTHR: tl.constexpr, NEED_DV: tl.constexpr, SURROGATE: tl.constexpr, BLOCK: tl.constexpr,
+):
+    o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    m_o = o < M
+    alpha = _load_param(p_alpha, o % N, m_o, ALPHA_PN)
+    beta = _load_param(p_beta, o % N, m_o, BETA_PN)
+    thr = _load_param(p_thr, o % N, m_o, THR_PN)
+    cur0 = _load_state(p_cur0, o, m_o, HAS_CUR0, BLOCK)
+    mem0 = _load_state(p_mem0, o, m_o, HAS_MEM0, BLOCK)
+    if ALPHA:
+        tau = _load_param(p_tau, o % N, m_o, TAU_PN)
+        aux0 = _load_state(p_aux0, o, m_o, HAS_AUX0, BLOCK)
+    if RECURRENT:
+        v = _load_param(p_v, o % N, m_o, V_PN)
+        spk0 = _load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
+    zero = tl.zeros([BLOCK], dtype=tl.float32)
+    g_n_next = zero        # Synaptic: dL/dn[t+1];  Alpha: dL/dinh-side h[t+1]
+    g_c_next = zero        # dL/dcur[t+1] (Synaptic) or dL/de[t+1] (Alpha)
+    g_u_next = zero        # Alpha subtract: mem[t+1] = ... + r[t+1] * inh[t]
+    r_next = zero
+    acc_alpha = zero
+    acc_beta = zero
+    acc_tau = zero
+    acc_thr = zero
+    acc_v = zero
+    last = (T - 1).to(tl.int64)
+    p_gs += o + last * stride_gst
+    p_gcur += o + last * stride_gct
+    p_gaux += o + last * stride_gat
+    p_gm += o + last * stride_gmt
+    p_cur += o + last * M
+    p_aux += o + last * M
+    p_mem += o + last * M
+    p_bits += o + last * M
+    p_dx += o + last * M
+    pre = tl.load(p_mem, mask=m_o, other=0.0)
+    for i in range(T):
+        t = T - 1 - i
+        m_prev = m_o & ((tl.zeros([BLOCK], dtype=tl.int32) + t) > 0)
+        # Row t-1 (or the initial state at t == 0): membrane carried in, reset flag, currents.
+        pre_prev = tl.load(p_mem - M, mask=m_prev, other=0.0)
+        if DELAY:
+            prev = tl.where(m_prev, pre_prev, mem0)
+            if RESET == 2:
+                r = zero
+            else:
+                r = (prev > thr).to(tl.float32)
+        else:
+            r = tl.load(p_bits, mask=m_o, other=0).to(tl.float32)
+            r_prev = tl.load(p_bits - M, mask=m_prev, other=0).to(tl.float32)
+            prev = tl.where(m_prev, _post_reset(pre_prev, (pre_prev > thr).to(tl.float32), r_prev, thr, RESET), mem0)
+        gs = tl.load(p_gs, mask=m_o, other=0.0).to(tl.float32)
+        g_cur_ext = zero
+        if HAS_GRAD_CUR:
+            g_cur_ext = tl.load(p_gcur, mask=m_o, other=0.0).to(tl.float32)
+        g_mem_ext = zero
+        if HAS_GRAD_MEM:
+            g_mem_ext = tl.load(p_gm, mask=m_o, other=0.0).to(tl.float32)
+        sgrad = _surrogate_grad(pre - thr, SURROGATE, sg_param)
+        if ALPHA:
+            cur_prev = tl.where(m_prev, tl.load(p_cur - M, mask=m_prev, other=0.0), cur0)
+            aux_prev = tl.where(m_prev, tl.load(p_aux - M, mask=m_prev, other=0.0), aux0)
+            g_aux_ext = zero
+            if HAS_GRAD_AUX:
+                g_aux_ext = tl.load(p_gaux, mask=m_o, other=0.0).to(tl.float32)
+            a = sgrad * gs
+            g_u = a + g_mem_ext
+            g_cur = g_cur_ext + alpha * g_c_next                # dL/dexc[t]
+            g_aux = g_aux_ext + beta * g_n_next                 # dL/dinh[t]
+            if RESET == 0:
+                g_aux += r_next * g_u_next
+            g_m = g_u
+            if RESET == 1:
+                g_m = g_u * (1.0 - r)
+            g_e = g_cur
+            g_h = g_aux
+            if RESET == 1:
+                g_e = g_cur * (1.0 - r)
+            if RESET != 2:
+                g_h = g_aux * (1.0 - r)
+            g_e += tau * g_m
+            g_h += tau * g_m
+            tl.store(p_dx, (g_e - g_h).to(p_dx.dtype.element_ty), mask=m_o)
+            if NEED_DALPHA:
+                acc_alpha += g_e * cur_prev
+            if NEED_DBETA:
+                acc_beta += g_h * aux_prev
+            if NEED_DTAU:
+                acc_tau += g_m * (alpha * cur_prev + beta * aux_prev)
+            if NEED_DTHR:
+                acc_thr -= a
+                if RESET == 0:
+                    acc_thr -= g_cur * r
+            g_c_next = g_e
+            g_n_next = g_h
+            g_u_next = g_u
+            r_next = r
+        else:
+            g_spk = gs
+            if RECURRENT:
+                g_spk += v * g_c_next                           # cur[t+1] += V * s[t]
+            a = sgrad * g_spk
+            g_post = g_mem_ext + beta * g_n_next                # n[t+1] = beta * mem[t] + cur[t+1]
+            if DELAY:
+                g_pre = a + g_post
+            else:
+                s = (pre > thr).to(tl.float32)
+                if RESET == 0:
+                    g_pre = a + (1.0 - thr * sgrad) * g_post
+                    if NEED_DTHR:
+                        acc_thr += g_post * (thr * sgrad - (s - r))
+                else:
+                    g_pre = a + ((1.0 - (s - r)) - pre * sgrad) * g_post
+                    if NEED_DTHR:
+                        acc_thr += g_post * (pre * sgrad)
+            g_n = g_pre
+            if RESET == 1:
+                g_n = g_pre * (1.0 - r)
+            g_c = g_n + alpha * g_c_next + g_cur_ext
+            tl.store(p_dx, g_c.to(p_dx.dtype.element_ty), mask=m_o)
+            if NEED_DALPHA:
+                cur_prev = tl.where(m_prev, tl.load(p_cur - M, mask=m_prev, other=0.0), cur0)
+                acc_alpha += g_c * cur_prev
+            if NEED_DBETA:
+                acc_beta += g_n * prev
+            if NEED_DV:
+                acc_v += g_c * tl.where(m_prev, (pre_prev > thr).to(tl.float32), spk0)
+            if NEED_DTHR:
+                acc_thr -= a
+                if RESET == 0:
+                    acc_thr -= g_pre * r
+            g_n_next = g_n
+            g_c_next = g_c
+        pre = pre_prev
+        p_gs -= stride_gst
+        p_gcur -= stride_gct
+        p_gaux -= stride_gat
+        p_gm -= stride_gmt
+        p_cur -= M
+        p_aux -= M
+        p_mem -= M
+        p_bits -= M
+        p_dx -= M
+    tl.store(p_dcur0 + o, alpha * g_c_next, mask=m_o)
+    if ALPHA:
+        d_aux0 = beta * g_n_next
+        if RESET == 0:
+            d_aux0 += r_next * g_u_next
+        tl.store(p_daux0 + o, d_aux0, mask=m_o)
+    else:
+        tl.store(p_daux0 + o, beta * g_n_next, mask=m_o)      # Synaptic: dL/dmem0
+    if RECURRENT:
+        tl.store(p_dspk0 + o, v * g_c_next, mask=m_o)
+    if NEED_DALPHA:
+        tl.store(p_dalpha + o, acc_alpha, mask=m_o)
+    if NEED_DBETA:
+        tl.store(p_dbeta + o, acc_beta, mask=m_o)
+    if NEED_DTAU:
+        tl.store(p_dtau + o, acc_tau, mask=m_o)
+    if NEED_DTHR:
+        tl.store(p_dthr + o, acc_thr, mask=m_o)
+    if NEED_DV:
+        tl.store(p_dv + o, acc_v, mask=m_o)
+
+
+def _pn(param):
+    return param is not None and param.numel() > 1
+
+
+def syn_fwd(x, cur0, aux0, mem0, spk0, alpha, beta, tau, thr, v, neuron: int, reset: int, delay: bool,
+            store_cur: bool, need_post: bool):
+    """Launch the forward kernel; same contract as ``torchimpl.synaptic.syn_fwd``."""
+    T, B, N = x.shape
+    M = B * N
+    dev, f32 = x.device, torch.float32
+    is_alpha = neuron == NEURON_ALPHA
+    store_cur = store_cur or is_alpha
+    x2 = _flat_time_major(x)
+    spikes = _alloc.empty(T, B, N, dtype=x.dtype, device=dev)
+    mem = _alloc.empty(T, B, N, dtype=f32, device=dev)
+    # Outputs must not alias each other (custom-op rule), hence one empty tensor each.
+    cur = _alloc.empty(T, B, N, dtype=f32, device=dev) if store_cur else x.new_empty(0, dtype=f32)
+    aux = _alloc.empty(T, B, N, dtype=f32, device=dev) if is_alpha else x.new_empty(0, dtype=f32)
+    bits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if not delay else x.new_empty(0, dtype=torch.int8)
+    post = _alloc.empty(T, B, N, dtype=f32, device=dev) if not delay and need_post else x.new_empty(0, dtype=f32)
+    if M > 0 and T > 0:
+        def ptr(t):  # an unused pointer argument still needs a tensor; the flag keeps it unread
+            return t.contiguous() if t is not None else mem
+        syn_fwd_kernel[_grid(M)](
+            x2, ptr(cur0), ptr(aux0), ptr(mem0), ptr(spk0), alpha, beta, ptr(tau), thr, ptr(v),
+            spikes, cur, aux, mem, bits, post,
+            T, M, N, x2.stride(0),
+            ALPHA=is_alpha, RESET=reset, DELAY=delay, RECURRENT=v is not None,
+            STORE_CUR=store_cur, STORE_POST=not delay and need_post,
+            HAS_CUR0=cur0 is not None, HAS_AUX0=aux0 is not None, HAS_MEM0=mem0 is not None,
+            HAS_SPK0=spk0 is not None, ALPHA_PN=_pn(alpha), BETA_PN=_pn(beta), TAU_PN=_pn(tau),
+            THR_PN=_pn(thr), V_PN=_pn(v), BLOCK=BLOCK, num_warps=NUM_WARPS,
+        )
+    return spikes, cur, aux, mem, bits, post
+
+
+def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, cur0, aux0, mem0, spk0, alpha, beta, tau, thr, v,
+            neuron: int, reset: int, delay: bool, surrogate, x_dtype, need: tuple):
+    """Launch the backward kernel; same contract as ``torchimpl.synaptic.syn_bwd``."""
+    need_dalpha, need_dbeta, need_dtau, need_dthr, need_dv = need
+    T, B, N = mem.shape
+    M = B * N
+    dev, f32 = mem.device, torch.float32
+    is_alpha = neuron == NEURON_ALPHA
+    gs = _flat_time_major(g_spikes)
+    gc = _flat_time_major(g_cur) if g_cur is not None else gs
+    ga = _flat_time_major(g_aux) if g_aux is not None else gs
+    gm = _flat_time_major(g_mem) if g_mem is not None else gs
+    dx = _alloc.empty(T, B, N, dtype=x_dtype, device=dev)
+    dcur0 = _alloc.empty(B, N, dtype=f32, device=dev)
+    dsecond0 = _alloc.empty(B, N, dtype=f32, device=dev)   # Alpha: d inh0; Synaptic: d mem0
+    dspk0 = _alloc.empty(B, N, dtype=f32, device=dev) if v is not None else None
+    parts = [_alloc.empty(B, N, dtype=f32, device=dev) if on else None for on in need]
+    if M > 0 and T > 0:
+        def ptr(t):
+            return t.contiguous() if t is not None else mem
+        syn_bwd_kernel[_grid(M)](
+            gs, gc, ga, gm, ptr(cur if cur.numel() else None), ptr(aux if aux.numel() else None), mem, bits,
+            ptr(cur0), ptr(aux0), ptr(mem0), ptr(spk0), alpha, beta, ptr(tau), thr, ptr(v),
+            dx, dcur0, dsecond0, ptr(dspk0), *(ptr(p) for p in parts),
+            T, M, N, gs.stride(0), gc.stride(0), ga.stride(0), gm.stride(0), surrogate.param,
+            ALPHA=is_alpha, RESET=reset, DELAY=delay, RECURRENT=v is not None,
+            HAS_GRAD_CUR=g_cur is not None, HAS_GRAD_AUX=g_aux is not None, HAS_GRAD_MEM=g_mem is not None,
+            HAS_CUR0=cur0 is not None, HAS_AUX0=aux0 is not None, HAS_MEM0=mem0 is not None,
+            HAS_SPK0=spk0 is not None, ALPHA_PN=_pn(alpha), BETA_PN=_pn(beta), TAU_PN=_pn(tau),
+            THR_PN=_pn(thr), V_PN=_pn(v), NEED_DALPHA=need_dalpha, NEED_DBETA=need_dbeta,
+            NEED_DTAU=need_dtau, NEED_DTHR=need_dthr, NEED_DV=need_dv, SURROGATE=surrogate.kind,
+            BLOCK=BLOCK, num_warps=NUM_WARPS,
+        )
+    else:
+        for t in [dx, dcur0, dsecond0, dspk0, *parts]:
+            if t is not None:
+                t.zero_()
+    dalpha, dbeta, dtau, dthr, dv = (_reduce_partials(p, param) if p is not None else None
+                                     for p, param in zip(parts, (alpha, beta, tau, thr, v)))
+    if is_alpha:
+        return dx, dcur0, dsecond0, torch.zeros_like(dcur0), None, dalpha, dbeta, dtau, dthr, None
+    return dx, dcur0, None, dsecond0, dspk0, dalpha, dbeta, None, dthr, dv

@@ -1,0 +1,256 @@
+"""Second-order dynamics (Synaptic, RSynaptic one-to-one, Alpha) in PyTorch.
+
+Shapes: ``x`` is ``[T, B, N]``, states ``[B, N]`` fp32 (or None = zeros),
+parameters fp32 ``[1]`` or ``[N]`` (clamped/broadcast by the caller). The
+recurrences are written out in ``tritonsnn/kernels/synaptic.py``'s module
+docstring; both implementations follow them step for step and share the
+contract of ``syn_fwd`` / ``syn_bwd`` below.
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import _alloc
+from .. import surrogate as sg
+from ..ops_common import NEURON_ALPHA, RESET_NONE, RESET_SUBTRACT, RESET_ZERO
+from .lif import CHUNK_ELEMS, _post_reset, _reduce_to
+
+
+def _zeros_or(state, B, N, dev):
+    return torch.zeros(B, N, dtype=torch.float32, device=dev) if state is None else state.to(torch.float32)
+
+
+def syn_fwd(x, cur0, aux0, mem0, spk0, alpha, beta, tau, thr, v, neuron: int, reset: int,
+            delay: bool, store_cur: bool, need_post: bool):
+    """Forward time loop. Returns ``(spikes, cur, aux, mem, bits, post)``.
+
+    ``cur``: synaptic current after each step (Synaptic: stored when ``store_cur``;
+    Alpha: excitatory current, always). ``aux``: Alpha's inhibitory current (else
+    empty). ``mem``: the membrane before a same-step reset (Synaptic) or Alpha's
+    membrane. ``bits``/``post``: reset flags and post-reset membrane, only for
+    Synaptic with ``delay`` False (``post`` only when ``need_post``). ``v`` is the
+    one-to-one recurrent weight (RSynaptic) or None.
+    """
+    T, B, N = x.shape
+    dev, f32 = x.device, torch.float32
+    is_alpha = neuron == NEURON_ALPHA
+    spikes = _alloc.empty(T, B, N, dtype=x.dtype, device=dev)
+    mem = _alloc.empty(T, B, N, dtype=f32, device=dev)
+    cur = _alloc.empty(T, B, N, dtype=f32, device=dev) if store_cur or is_alpha else x.new_empty(0, dtype=f32)
+    aux = _alloc.empty(T, B, N, dtype=f32, device=dev) if is_alpha else x.new_empty(0, dtype=f32)
+    bits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if not delay else x.new_empty(0, dtype=torch.int8)
+    post = _alloc.empty(T, B, N, dtype=f32, device=dev) if not delay and need_post else x.new_empty(0, dtype=f32)
+    if is_alpha:
+        _alpha_fwd_loop(x, cur0, aux0, mem0, alpha, beta, tau, thr, reset, spikes, cur, aux, mem)
+        return spikes, cur, aux, mem, bits, post
+    c = _zeros_or(cur0, B, N, dev)
+    p = _zeros_or(mem0, B, N, dev)
+    s_prev = _zeros_or(spk0, B, N, dev) if v is not None else None
+    r = (p > thr).to(f32)
+    c_buf = torch.empty(B, N, dtype=f32, device=dev) if not store_cur else None
+    for t in range(T):
+        m = mem[t]
+        # The current is kept as its own buffer: written in place, never aliased with the membrane.
+        c = torch.addcmul(x[t], alpha, c, out=cur[t] if store_cur else c_buf)
+        if s_prev is not None:
+            c.addcmul_(v, s_prev)
+        torch.addcmul(c, beta, p, out=m)
+        if reset == RESET_SUBTRACT:
+            m.addcmul_(r, thr, value=-1)
+        elif reset == RESET_ZERO:
+            m.mul_(1 - r)          # snnTorch zeroes the new membrane, input included (Leaky: the old one)
+        s = torch.gt(m, thr, out=spikes[t])
+        if s_prev is not None:
+            s_prev = s.to(f32)
+        if delay:
+            p, r = m, s.to(f32)    # r[t+1] = H(pre[t] - thr) = s[t]
+        else:
+            bits[t].copy_(r)
+            p = _post_reset(m, s.to(f32), r, thr, reset)
+            if need_post:
+                post[t].copy_(p)
+            r = (p > thr).to(f32)
+    return spikes, cur, aux, mem, bits, post
+
+
+def _alpha_fwd_loop(x, exc0, inh0, mem0, alpha, beta, tau, thr, reset, spikes, exc, inh, mem):
+    T, B, N = x.shape
+    dev, f32 = x.device, torch.float32
+    e = _zeros_or(exc0, B, N, dev)
+    h = _zeros_or(inh0, B, N, dev)
+    u = _zeros_or(mem0, B, N, dev)
+    for t in range(T):
+        r = (u > thr).to(f32)
+        xt = x[t].to(f32)
+        e_new = torch.addcmul(xt, alpha, e, out=exc[t])
+        h_new = torch.mul(beta, h, out=inh[t]).sub_(xt)
+        u = torch.add(e_new, h_new, out=mem[t]).mul_(tau)   # tau * (exc + inh), in snnTorch's order
+        if reset == RESET_SUBTRACT:
+            u.addcmul_(r, h)               # snnTorch: mem -= (-syn_inh_old) * reset
+            e_new.addcmul_(r, thr, value=-1)
+            h_new.mul_(1 - r)
+        elif reset == RESET_ZERO:
+            keep = 1 - r
+            e_new.mul_(keep)
+            h_new.mul_(keep)
+            u.mul_(keep)
+        torch.gt(u, thr, out=spikes[t])
+        e, h = e_new, h_new
+
+
+def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, cur0, aux0, mem0, spk0,
+            alpha, beta, tau, thr, v, neuron: int, reset: int, delay: bool,
+            surrogate: sg.Surrogate, x_dtype, need: tuple):
+    """Reverse time loop. Returns ``(dx, dcur0, daux0, dmem0, dspk0, dalpha, dbeta, dtau, dthr, dv)``.
+
+    ``g_*`` are the gradients of the returned sequences (``g_mem`` of the returned
+    membrane: ``post`` for Synaptic without delay), ``None`` when unused. ``need``
+    is ``(dalpha, dbeta, dtau, dthr, dv)`` flags; unneeded ones come back None.
+    """
+    if neuron == NEURON_ALPHA:
+        return _alpha_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, cur0, aux0, mem0,
+                          alpha, beta, tau, thr, reset, surrogate, x_dtype, need)
+    need_dalpha, need_dbeta, _, need_dthr, need_dv = need
+    T, B, N = mem.shape
+    dev, f32 = mem.device, torch.float32
+    c0 = _zeros_or(cur0, B, N, dev)
+    p0 = _zeros_or(mem0, B, N, dev)
+    s0 = _zeros_or(spk0, B, N, dev) if v is not None else None
+    g_a = torch.empty_like(mem)                      # dL/d cur[t] = dL/d x[t]
+    acc = {k: mem.new_zeros(B, N) for k, on in
+           (("alpha", need_dalpha), ("beta", need_dbeta), ("thr", need_dthr), ("v", need_dv)) if on}
+    g_n_next = g_a_next = None                       # carries from the first step of the later chunk
+    chunk = max(1, CHUNK_ELEMS // max(1, B * N))
+    for t1 in range(T, 0, -chunk):
+        t0 = max(0, t1 - chunk)
+        pc = mem[t0:t1]
+        # Membrane carried into each step (post[t-1], mem0 at t = 0) and reset flags.
+        if delay:
+            prev = torch.cat([(p0 if t0 == 0 else mem[t0 - 1])[None], mem[t0:t1 - 1]])
+            r = (prev > thr).to(f32) if reset != RESET_NONE else None
+        else:
+            r = bits[t0:t1].to(f32)
+            lo = max(t0 - 1, 0)
+            post_prev = _post_reset(mem[lo:t1 - 1], (mem[lo:t1 - 1] > thr).to(f32), bits[lo:t1 - 1].to(f32),
+                                    thr, reset)
+            prev = torch.cat([p0[None], post_prev]) if t0 == 0 else post_prev
+        sgrad = sg.grad(pc - thr, surrogate)
+        # dL/d spike[t]: the output gradient, plus V * dL/d cur[t+1] through the recurrence (in the loop).
+        g_spk = g_spikes[t0:t1].to(f32, copy=True) if g_spikes is not None else torch.zeros_like(pc)
+        a = sgrad * g_spk if v is None else torch.empty_like(pc)
+        keep = 1 - r if reset == RESET_ZERO else None
+        g_post = pc.new_zeros(pc.shape) if g_mem is None else g_mem[t0:t1].to(f32, copy=True)
+        post_jac = None
+        if not delay:
+            d = (pc > thr).to(f32) - r
+            post_jac = 1 - thr * sgrad if reset == RESET_SUBTRACT else (1 - d) - pc * sgrad
+        g_pre = torch.empty_like(pc)
+        g_n = g_pre if keep is None else torch.empty_like(pc)
+        gc = g_a[t0:t1]
+        if g_cur is not None:
+            gc.copy_(g_cur[t0:t1])
+        for i in range(t1 - t0 - 1, -1, -1):
+            if g_n_next is not None:
+                g_post[i].addcmul_(beta, g_n_next)           # n[t+1] = beta * post[t] + cur[t+1]
+                if v is not None:
+                    g_spk[i].addcmul_(v, g_a_next)           # cur[t+1] += V * s[t]
+            if v is not None:
+                torch.mul(sgrad[i], g_spk[i], out=a[i])
+            if post_jac is None:
+                torch.add(a[i], g_post[i], out=g_pre[i])
+            else:
+                torch.addcmul(a[i], post_jac[i], g_post[i], out=g_pre[i])
+            if keep is not None:
+                torch.mul(g_pre[i], keep[i], out=g_n[i])
+            # cur[t] feeds n[t] and, decayed, cur[t+1].
+            if g_cur is not None:
+                gc[i].add_(g_n[i])
+                if g_a_next is not None:
+                    gc[i].addcmul_(alpha, g_a_next)
+            elif g_a_next is not None:
+                torch.addcmul(g_n[i], alpha, g_a_next, out=gc[i])
+            else:
+                gc[i].copy_(g_n[i])
+            g_n_next, g_a_next = g_n[i], gc[i]
+        if need_dbeta:
+            acc["beta"] += (g_n * prev).sum(0)
+        if need_dalpha:
+            cur_prev = torch.cat([c0[None], cur[t0:t1 - 1]]) if t0 == 0 else cur[t0 - 1:t1 - 1]
+            acc["alpha"] += (gc * cur_prev).sum(0)
+        if need_dv:
+            lo = max(t0 - 1, 0)
+            s_prev = (mem[lo:t1 - 1] > thr).to(f32)
+            if t0 == 0:
+                s_prev = torch.cat([s0[None], s_prev])
+            acc["v"] += (gc * s_prev).sum(0)
+        if need_dthr:
+            acc["thr"] -= a.sum(0)
+            if reset == RESET_SUBTRACT:
+                acc["thr"] -= (g_pre * r).sum(0)
+            if post_jac is not None:
+                dpost_dthr = thr * sgrad - d if reset == RESET_SUBTRACT else pc * sgrad
+                acc["thr"] += (g_post * dpost_dthr).sum(0)
+    if T > 0:
+        dmem0 = beta * g_n_next
+        dcur0 = alpha * g_a_next
+        dspk0 = v * g_a_next if v is not None else None
+    else:
+        dmem0, dcur0 = p0.new_zeros(B, N), p0.new_zeros(B, N)
+        dspk0 = p0.new_zeros(B, N) if v is not None else None
+    grads = [_reduce_to(acc[k].sum(0), p) if k in acc else None
+             for k, p in (("alpha", alpha), ("beta", beta), ("thr", thr), ("v", v))]
+    dalpha, dbeta, dthr, dv = grads
+    return g_a.to(x_dtype), dcur0, None, dmem0, dspk0, dalpha, dbeta, None, dthr, dv
+
+
+def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
+               alpha, beta, tau, thr, reset, surrogate, x_dtype, need):
+    """Alpha's reverse loop: every term without a time recurrence is computed for all steps at once."""
+    need_dalpha, need_dbeta, need_dtau, need_dthr, _ = need
+    T, B, N = mem.shape
+    dev, f32 = mem.device, torch.float32
+    e0, h0, u0 = (_zeros_or(s, B, N, dev) for s in (exc0, inh0, mem0))
+    u_prev = torch.cat([u0[None], mem[:-1]])
+    e_prev = torch.cat([e0[None], exc[:-1]])
+    h_prev = torch.cat([h0[None], inh[:-1]])
+    r = (u_prev > thr).to(f32) if reset != RESET_NONE else torch.zeros_like(mem)
+    sgrad = sg.grad(mem - thr, surrogate)
+    a = sgrad * g_spikes if g_spikes is not None else torch.zeros_like(mem)
+    g_u = a if g_mem is None else a + g_mem
+    g_m = g_u * (1 - r) if reset == RESET_ZERO else g_u
+    keep_e = 1 - r if reset == RESET_ZERO else None
+    keep_h = 1 - r if reset != RESET_NONE else None
+    # Gradients reaching exc[t] / inh[t] from outside the recurrence; subtract adds r[t+1] * g_u[t+1] to inh[t].
+    ga_ext = torch.zeros_like(mem) if g_exc is None else g_exc.to(f32, copy=True)
+    gb_ext = torch.zeros_like(mem) if g_inh is None else g_inh.to(f32, copy=True)
+    if reset == RESET_SUBTRACT:
+        gb_ext[:-1] += r[1:] * g_u[1:]
+    g_e = torch.empty_like(mem)
+    g_h = torch.empty_like(mem)
+    ga = ga_ext
+    gb = gb_ext
+    tau_gm = tau * g_m
+    for t in range(T - 1, -1, -1):
+        if t + 1 < T:
+            ga[t].addcmul_(alpha, g_e[t + 1])
+            gb[t].addcmul_(beta, g_h[t + 1])
+        g_e[t] = ga[t] if keep_e is None else ga[t] * keep_e[t]
+        g_e[t] += tau_gm[t]
+        g_h[t] = gb[t] if keep_h is None else gb[t] * keep_h[t]
+        g_h[t] += tau_gm[t]
+    dx = (g_e - g_h).to(x_dtype)
+    if T > 0:
+        dexc0 = alpha * g_e[0]
+        dinh0 = beta * g_h[0] + (r[0] * g_u[0] if reset == RESET_SUBTRACT else 0)
+    else:
+        dexc0, dinh0 = e0.new_zeros(B, N), e0.new_zeros(B, N)
+    dalpha = _reduce_to((g_e * e_prev).sum((0, 1)), alpha) if need_dalpha else None
+    dbeta = _reduce_to((g_h * h_prev).sum((0, 1)), beta) if need_dbeta else None
+    dtau = _reduce_to((g_m * (alpha * e_prev + beta * h_prev)).sum((0, 1)), tau) if need_dtau else None
+    dthr = None
+    if need_dthr:
+        g = -a.sum((0, 1))
+        if reset == RESET_SUBTRACT:
+            g -= (ga * r).sum((0, 1))
+        dthr = _reduce_to(g, thr)
+    return dx, dexc0, dinh0, e0.new_zeros(B, N), None, dalpha, dbeta, dtau, dthr, None
