@@ -274,10 +274,10 @@ def alpha(x, alpha, beta, threshold=1.0, *, syn_exc0=None, syn_inh0=None, mem0=N
     features, mode, alpha_v, beta_v, thr_v, surrogate = _syn_setup(x, alpha, beta, threshold, reset_mechanism,
                                                                    surrogate)
     if not alpha_v.is_cuda:  # skipped on GPU: the check would sync
-        if bool((torch.broadcast_tensors(alpha_v, beta_v)[0] <= beta_v).any()):
-            raise ValueError(f"alpha must be greater than beta for the Alpha neuron; got alpha={alpha}, beta={beta}")
         if bool((beta_v == 1).any()):
             raise ValueError("beta must be < 1 for the Alpha neuron (tau = log(alpha)/(log(beta) - log(alpha)) + 1)")
+        if bool((alpha_v <= beta_v).any()):
+            raise ValueError(f"alpha must be greater than beta for the Alpha neuron; got alpha={alpha}, beta={beta}")
     tau_v = torch.log(alpha_v) / (torch.log(beta_v) - torch.log(alpha_v)) + 1
     spikes, exc, inh, mem, _, _ = _syn_call(
         x, NEURON_ALPHA, alpha_v, beta_v, tau_v, thr_v, None,

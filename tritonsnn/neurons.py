@@ -260,10 +260,10 @@ class Alpha(_MultiStateNeuron):
         self._register("alpha", alpha, learn_alpha)
         self._register("beta", beta, learn_beta)
         a, b = self.alpha.detach().clamp(0, 1), self.beta.detach().clamp(0, 1)
-        if bool((a <= b).any()):
-            raise ValueError(f"alpha must be greater than beta for Alpha; got alpha={alpha}, beta={beta}")
         if bool((b == 1).any()):
             raise ValueError("beta must be < 1 for Alpha (tau = log(alpha)/(log(beta) - log(alpha)) + 1)")
+        if bool((a <= b).any()):
+            raise ValueError(f"alpha must be greater than beta for Alpha; got alpha={alpha}, beta={beta}")
 
     def _options(self):
         opts = super()._options()

@@ -1,0 +1,383 @@
+"""Second-order neurons (Synaptic, Alpha, RSynaptic): both backends against snnTorch itself
+and against the autograd reference loops in tests/reference.py."""
+import pytest
+import snntorch as snn
+import torch
+from torch import nn
+
+import tritonsnn as tsnn
+from tritonsnn import functional as F
+from tritonsnn import surrogate as sg
+
+from reference import alpha_ref, synaptic_ref
+
+BACKENDS = ["torch", "triton"]
+RESETS = ["subtract", "zero", "none"]
+T, B, N = 6, 3, 7
+
+
+def assert_close(actual, expected, tol, what):
+    """Relative tolerance scaled by the reference's magnitude; names the worst element on failure."""
+    actual, expected = actual.detach().float().cpu(), expected.detach().float().cpu()
+    assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
+    err = (actual - expected).abs()
+    bound = tol * max(1.0, expected.abs().max().item())
+    if err.numel() and err.max().item() > bound:
+        idx = tuple(int(i) for i in torch.nonzero(err == err.max())[0])
+        raise AssertionError(f"{what}: max error {err.max().item():.3g} > {bound:.3g} at {idx}: "
+                             f"got {actual[idx].item():.6g}, expected {expected[idx].item():.6g}")
+
+
+def assert_spikes_equal(actual, expected, what="spikes"):
+    actual, expected = actual.detach().float().cpu(), expected.detach().float().cpu()
+    mismatch = (actual != expected).nonzero()
+    assert mismatch.numel() == 0, f"{what} differ at {mismatch[:5].tolist()} ({len(mismatch)} elements)"
+
+
+def _input(*shape, scale=1.5, seed=0, dtype=torch.float32, device="cpu"):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(*shape, generator=g) * scale).to(device=device, dtype=dtype)
+
+
+def _run_snntorch(neuron, x, n_out):
+    """Call an snnTorch neuron step by step from zero state; stack each output over time."""
+    outs = [neuron(x[t]) for t in range(x.shape[0])]
+    return [torch.stack([o[i] for o in outs]) for i in range(n_out)]
+
+
+def _loss(spikes, mem, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    ws = torch.randn(spikes.shape, generator=g).to(spikes.device)
+    wm = torch.randn(mem.shape, generator=g).to(mem.device)
+    return (spikes.float() * ws).sum() + (mem.float() * wm).sum()
+
+
+def _params(neuron, names):
+    return [getattr(neuron, n) for n in names]
+
+
+# ----------------------------------------------------------------------------- snnTorch parity
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reset", RESETS)
+@pytest.mark.parametrize("reset_delay", [True, False])
+def test_synaptic_matches_snntorch(backend, reset, reset_delay, device):
+    x = _input(T, B, N)
+    alpha, beta, thr = torch.tensor(0.8), torch.linspace(0.5, 0.95, N), torch.tensor(1.1)
+    ref = snn.Synaptic(alpha=alpha.clone(), beta=beta.clone(), threshold=thr.clone(), reset_mechanism=reset,
+                       reset_delay=reset_delay, learn_alpha=True, learn_beta=True, learn_threshold=True)
+    ours = tsnn.Synaptic(alpha, beta, thr, reset_mechanism=reset, reset_delay=reset_delay, learn_alpha=True,
+                         learn_beta=True, learn_threshold=True, return_state=True, backend=backend).to(device)
+    xr = x.clone().requires_grad_()
+    s_ref, syn_ref, mem_ref = _run_snntorch(ref, xr, 3)
+    grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref), [xr, *_params(ref, ["alpha", "beta", "threshold"])])
+    xo = x.to(device).requires_grad_()
+    s, syn, mem = ours(xo)
+    grads = torch.autograd.grad(_loss(s, mem), [xo, *_params(ours, ["alpha", "beta", "threshold"])])
+    assert_spikes_equal(s, s_ref)
+    assert_close(syn, syn_ref, 1e-5, "syn")
+    assert_close(mem, mem_ref, 1e-5, "mem")
+    for name, g, g_ref in zip(["x", "alpha", "beta", "threshold"], grads, grads_ref):
+        assert_close(g, g_ref, 1e-4, f"d{name}")
+
+
+def _snn_alpha(alpha, beta, thr, reset):
+    """snnTorch's Alpha cannot be built with learn_alpha=True (it assigns a clamped tensor to the
+    Parameter); build it with buffers and swap in Parameters to compare parameter gradients."""
+    ref = snn.Alpha(alpha=alpha.clone(), beta=beta.clone(), threshold=thr.clone(), reset_mechanism=reset)
+    for name in ("alpha", "beta", "threshold"):
+        setattr(ref, name, nn.Parameter(getattr(ref, name).detach().clone()))
+    return ref
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reset", RESETS)
+def test_alpha_matches_snntorch(backend, reset, device):
+    x = _input(T, B, N, seed=2)
+    alpha, beta, thr = torch.linspace(0.85, 0.97, N), torch.tensor(0.6), torch.tensor(0.9)
+    ref = _snn_alpha(alpha, beta, thr, reset)
+    ours = tsnn.Alpha(alpha, beta, thr, reset_mechanism=reset, learn_alpha=True, learn_beta=True,
+                      learn_threshold=True, return_state=True, backend=backend).to(device)
+    xr = x.clone().requires_grad_()
+    s_ref, exc_ref, inh_ref, mem_ref = _run_snntorch(ref, xr, 4)
+    assert s_ref.sum() > 0, "test input should make the neurons spike"
+    grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref), [xr, *_params(ref, ["alpha", "beta", "threshold"])])
+    xo = x.to(device).requires_grad_()
+    s, exc, inh, mem = ours(xo)
+    grads = torch.autograd.grad(_loss(s, mem), [xo, *_params(ours, ["alpha", "beta", "threshold"])])
+    assert_spikes_equal(s, s_ref)
+    for name, a, b in [("syn_exc", exc, exc_ref), ("syn_inh", inh, inh_ref), ("mem", mem, mem_ref)]:
+        assert_close(a, b, 1e-5, name)
+    for name, g, g_ref in zip(["x", "alpha", "beta", "threshold"], grads, grads_ref):
+        assert_close(g, g_ref, 1e-4, f"d{name}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reset", RESETS)
+@pytest.mark.parametrize("per_neuron_v", [False, True])
+def test_rsynaptic_one_to_one_matches_snntorch(backend, reset, per_neuron_v, device):
+    x = _input(T, B, N, seed=3)
+    V = torch.linspace(-0.6, 0.8, N) if per_neuron_v else torch.tensor(0.5)
+    ref = snn.RSynaptic(alpha=torch.tensor(0.8), beta=torch.tensor(0.7), V=V.clone(), all_to_all=False,
+                        reset_mechanism=reset, learn_alpha=True, learn_beta=True, learn_threshold=True)
+    ours = tsnn.RSynaptic(0.8, 0.7, V=V, all_to_all=False, reset_mechanism=reset, learn_alpha=True,
+                          learn_beta=True, learn_threshold=True, return_state=True, backend=backend).to(device)
+    names = ["alpha", "beta", "threshold", "V"]
+    xr = x.clone().requires_grad_()
+    s_ref, syn_ref, mem_ref = _run_snntorch(ref, xr, 3)
+    grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref), [xr, *_params(ref, names)])
+    xo = x.to(device).requires_grad_()
+    s, syn, mem = ours(xo)
+    grads = torch.autograd.grad(_loss(s, mem), [xo, *_params(ours, names)])
+    assert_spikes_equal(s, s_ref)
+    assert_close(syn, syn_ref, 1e-5, "syn")
+    assert_close(mem, mem_ref, 1e-5, "mem")
+    for name, g, g_ref in zip(["x"] + names, grads, grads_ref):
+        assert_close(g, g_ref, 1e-4, f"d{name}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_rsynaptic_all_to_all_matches_snntorch(backend, reset, device):
+    x = _input(T, B, N, seed=4)
+    ref = snn.RSynaptic(alpha=torch.tensor(0.8), beta=torch.tensor(0.7), linear_features=N, reset_mechanism=reset,
+                        learn_beta=True)
+    ours = tsnn.RSynaptic(0.8, 0.7, linear_features=N, reset_mechanism=reset, learn_beta=True, return_state=True,
+                          backend=backend)
+    # snnTorch weights load as they are: same parameter names and shapes.
+    missing, unexpected = ours.load_state_dict(ref.state_dict(), strict=False)
+    assert not missing and set(unexpected) <= {"graded_spikes_factor", "reset_mechanism_val"}
+    ours = ours.to(device)
+    xr = x.clone().requires_grad_()
+    s_ref, syn_ref, mem_ref = _run_snntorch(ref, xr, 3)
+    params_ref = [xr, ref.beta, ref.recurrent.weight, ref.recurrent.bias]
+    grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref), params_ref)
+    xo = x.to(device).requires_grad_()
+    s, syn, mem = ours(xo)
+    grads = torch.autograd.grad(_loss(s, mem), [xo, ours.beta, ours.recurrent.weight, ours.recurrent.bias])
+    assert_spikes_equal(s, s_ref)
+    assert_close(syn, syn_ref, 1e-5, "syn")
+    assert_close(mem, mem_ref, 1e-5, "mem")
+    for name, g, g_ref in zip(["x", "beta", "W", "bias"], grads, grads_ref):
+        assert_close(g, g_ref, 1e-4, f"d{name}")
+
+
+def test_rsynaptic_conv2d_matches_snntorch():
+    x = _input(4, 2, 2, 3, 3, seed=5)
+    ref = snn.RSynaptic(alpha=torch.tensor(0.8), beta=torch.tensor(0.7), conv2d_channels=2, kernel_size=3)
+    ours = tsnn.RSynaptic(0.8, 0.7, conv2d_channels=2, kernel_size=3, return_mem=True, backend="torch")
+    ours.recurrent.load_state_dict(ref.recurrent.state_dict())
+    xr = x.clone().requires_grad_()
+    s_ref, _, mem_ref = _run_snntorch(ref, xr, 3)
+    g_ref = torch.autograd.grad(_loss(s_ref, mem_ref), [xr, ref.recurrent.weight])
+    xo = x.clone().requires_grad_()
+    s, mem = ours(xo)
+    g = torch.autograd.grad(_loss(s, mem), [xo, ours.recurrent.weight])
+    assert_spikes_equal(s, s_ref)
+    assert_close(mem, mem_ref, 1e-5, "mem")
+    assert_close(g[0], g_ref[0], 1e-4, "dx")
+    assert_close(g[1], g_ref[1], 1e-4, "dW")
+
+
+# ----------------------------------------------------------------------------- reference loops
+
+
+SURROGATES = [sg.atan(2.0), sg.fast_sigmoid(10.0), sg.sigmoid(5.0), sg.triangular(1.0), sg.straight_through()]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("surrogate", SURROGATES, ids=lambda s: s.name)
+@pytest.mark.parametrize("reset,reset_delay", [("subtract", True), ("zero", False), ("subtract", False)])
+def test_synaptic_initial_state_and_surrogates(backend, surrogate, reset, reset_delay, device):
+    x = _input(T, B, N, seed=6)
+    syn0 = _input(B, N, seed=7, scale=0.5).requires_grad_()
+    mem0 = _input(B, N, seed=8, scale=1.0).requires_grad_()
+    alpha = torch.linspace(0.3, 0.9, N).requires_grad_()
+    beta = torch.tensor(0.75).requires_grad_()
+    thr = torch.linspace(0.8, 1.2, N).requires_grad_()
+    leaves = [x.requires_grad_(), syn0, mem0, alpha, beta, thr]
+    s_ref, syn_ref, mem_ref = synaptic_ref(x, alpha, beta, thr, syn0, mem0, reset, reset_delay, surrogate)
+    grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref) + syn_ref.sum(), leaves)
+    dev = [t.detach().to(device).requires_grad_() for t in leaves]
+    s, syn, mem = F.synaptic(dev[0], dev[3], dev[4], dev[5], syn0=dev[1], mem0=dev[2], reset_mechanism=reset,
+                             reset_delay=reset_delay, surrogate=surrogate, return_state=True, backend=backend)
+    grads = torch.autograd.grad(_loss(s, mem) + syn.sum(), dev)
+    assert_spikes_equal(s, s_ref)
+    assert_close(mem, mem_ref, 1e-5, "mem")
+    for name, g, g_ref in zip(["x", "syn0", "mem0", "alpha", "beta", "threshold"], grads, grads_ref):
+        assert_close(g, g_ref, 1e-4, f"d{name}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reset", RESETS)
+def test_rsynaptic_initial_state(backend, reset, device):
+    x = _input(T, B, N, seed=9)
+    spk0 = (_input(B, N, seed=10) > 0).float().requires_grad_()
+    syn0 = _input(B, N, seed=11, scale=0.5).requires_grad_()
+    mem0 = _input(B, N, seed=12).requires_grad_()
+    V = torch.linspace(-0.5, 0.5, N).requires_grad_()
+    leaves = [x.requires_grad_(), spk0, syn0, mem0, V]
+    s_ref, syn_ref, mem_ref = synaptic_ref(x, 0.9, 0.8, 1.0, syn0, mem0, reset, True, V=V, spk0=spk0)
+    grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref), leaves)
+    dev = [t.detach().to(device).requires_grad_() for t in leaves]
+    s, mem = F.rsynaptic(dev[0], 0.9, 0.8, dev[4], spk0=dev[1], syn0=dev[2], mem0=dev[3], reset_mechanism=reset,
+                         return_mem=True, backend=backend)
+    grads = torch.autograd.grad(_loss(s, mem), dev)
+    assert_spikes_equal(s, s_ref)
+    assert_close(mem, mem_ref, 1e-5, "mem")
+    for name, g, g_ref in zip(["x", "spk0", "syn0", "mem0", "V"], grads, grads_ref):
+        assert_close(g, g_ref, 1e-4, f"d{name}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reset", RESETS)
+def test_alpha_initial_state_and_state_grads(backend, reset, device):
+    x = _input(T, B, N, seed=13)
+    exc0 = _input(B, N, seed=14, scale=0.5).requires_grad_()
+    inh0 = _input(B, N, seed=15, scale=0.5).requires_grad_()
+    mem0 = _input(B, N, seed=16)
+    leaves = [x.requires_grad_(), exc0, inh0]
+    s_ref, e_ref, h_ref, mem_ref = alpha_ref(x, 0.9, 0.5, 0.7, exc0, inh0, mem0, reset)
+    # Gradients also enter through the returned current sequences.
+    loss_ref = _loss(s_ref, mem_ref) + (e_ref * 0.3).sum() - (h_ref * 0.7).sum()
+    grads_ref = torch.autograd.grad(loss_ref, leaves)
+    dev = [t.detach().to(device).requires_grad_() for t in leaves]
+    s, e, h, mem = F.alpha(dev[0], 0.9, 0.5, 0.7, syn_exc0=dev[1], syn_inh0=dev[2], mem0=mem0.to(device),
+                           reset_mechanism=reset, return_state=True, backend=backend)
+    grads = torch.autograd.grad(_loss(s, mem) + (e * 0.3).sum() - (h * 0.7).sum(), dev)
+    assert_spikes_equal(s, s_ref)
+    assert_close(mem, mem_ref, 1e-5, "mem")
+    for name, g, g_ref in zip(["x", "syn_exc0", "syn_inh0"], grads, grads_ref):
+        assert_close(g, g_ref, 1e-4, f"d{name}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shape", [(1, 2, 5), (5, 1, 1), (3, 2, 3, 5), (2, 1, 1030)])
+def test_odd_shapes(backend, shape, device):
+    x = _input(*shape, seed=17).requires_grad_()
+    s_ref, _, mem_ref = synaptic_ref(x, 0.7, 0.8)
+    g_ref, = torch.autograd.grad(_loss(s_ref, mem_ref), x)
+    xd = x.detach().to(device).requires_grad_()
+    s, mem = F.synaptic(xd, 0.7, 0.8, return_mem=True, backend=backend)
+    g, = torch.autograd.grad(_loss(s, mem), xd)
+    assert s.shape == x.shape
+    assert_spikes_equal(s, s_ref)
+    assert_close(mem, mem_ref, 1e-5, "mem")
+    assert_close(g, g_ref, 1e-4, "dx")
+
+
+@pytest.mark.parametrize("backend,dtype", [("torch", torch.float16), ("torch", torch.bfloat16),
+                                           ("triton", torch.float16)])
+def test_low_precision_inputs(backend, dtype, device):
+    x = _input(T, B, N, seed=18, dtype=dtype)
+    s_ref, _, mem_ref = synaptic_ref(x.float(), 0.8, 0.6)
+    xd = x.to(device).requires_grad_()
+    s, mem = F.synaptic(xd, 0.8, 0.6, return_mem=True, backend=backend)
+    assert s.dtype == dtype and mem.dtype == torch.float32
+    assert_spikes_equal(s, s_ref)
+    assert_close(mem, mem_ref, 1e-5, "mem")
+    g, = torch.autograd.grad(s.float().sum() + mem.sum(), xd)
+    assert g.dtype == dtype and torch.isfinite(g.float()).all()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_non_contiguous_input(backend, device):
+    base = _input(N, B, T, seed=19)
+    x = base.permute(2, 1, 0)  # [T, B, N] with non-unit inner stride
+    assert not x.is_contiguous()
+    s_ref, _, mem_ref = synaptic_ref(x.contiguous(), 0.8, 0.7)
+    s, mem = F.rsynaptic(x.to(device), 0.8, 0.7, V=0.0, return_mem=True, backend=backend)
+    assert_spikes_equal(s, s_ref)
+    assert_close(mem, mem_ref, 1e-5, "mem")
+    e_ref = alpha_ref(x.contiguous(), 0.9, 0.3)
+    s, e, h, mem = F.alpha(x.to(device), 0.9, 0.3, return_state=True, backend=backend)
+    assert_spikes_equal(s, e_ref[0])
+    assert_close(mem, e_ref[3], 1e-5, "alpha mem")
+
+
+# ----------------------------------------------------------------------------- Module protocol
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tsnn.Synaptic(0.8, 0.7, backend="torch"),
+    lambda: tsnn.Alpha(0.9, 0.5, threshold=0.5, backend="torch"),
+    lambda: tsnn.RSynaptic(0.8, 0.7, V=0.4, all_to_all=False, backend="torch"),
+    lambda: tsnn.RSynaptic(0.8, 0.7, linear_features=N, backend="torch"),
+], ids=["synaptic", "alpha", "rsynaptic_1to1", "rsynaptic_linear"])
+def test_single_step_and_stateful_chunks_equal_one_call(make):
+    torch.manual_seed(0)
+    full = make()
+    x = _input(T, B, N, seed=20)
+    full.return_state = True
+    expected = full(x)
+    single = make()
+    single.load_state_dict(full.state_dict())
+    single.step_mode, single.return_state = "single", True
+    steps = [single(x[t]) for t in range(T)]
+    for i, seq in enumerate(expected):
+        assert_close(torch.stack([s[i] for s in steps]), seq, 1e-6, f"single-step output {i}")
+    chunked = make()
+    chunked.load_state_dict(full.state_dict())
+    chunked.stateful, chunked.return_state = True, True
+    parts = [chunked(x[:2]), chunked(x[2:])]
+    for i, seq in enumerate(expected):
+        assert_close(torch.cat([p[i] for p in parts]), seq, 1e-6, f"stateful output {i}")
+    tsnn.reset(chunked)
+    assert all(getattr(chunked, n) is None for n in chunked.STATE_NAMES)
+    again = chunked(x)
+    assert_close(again[-1], expected[-1], 1e-6, "after reset")
+
+
+def test_return_options_and_sequential():
+    x = _input(T, B, 4, seed=21)
+    net = nn.Sequential(nn.Linear(4, 5), tsnn.Synaptic(0.8, 0.7), nn.Linear(5, 3), tsnn.Alpha(0.9, 0.8))
+    out = net(x)
+    assert out.shape == (T, B, 3)
+    s, mem = tsnn.Synaptic(0.8, 0.7, return_mem=True)(x)
+    s2, syn, mem2 = tsnn.Synaptic(0.8, 0.7, return_state=True)(x)
+    assert torch.equal(s, s2) and torch.equal(mem, mem2) and syn.shape == x.shape
+    out = tsnn.Alpha(0.9, 0.8, return_state=True)(x)
+    assert len(out) == 4
+    out = tsnn.RSynaptic(0.9, 0.8, all_to_all=False, return_state=True)(x)
+    assert len(out) == 3
+
+
+def test_learnable_parameters_and_stateful_gradients():
+    n = tsnn.RSynaptic(0.8, 0.7, all_to_all=False, learn_alpha=True, learn_beta=True, learn_threshold=True,
+                       stateful=True)
+    assert {k for k, _ in n.named_parameters()} == {"alpha", "beta", "threshold", "V"}
+    assert "mem" not in n.state_dict() and "syn" not in n.state_dict()
+    x = _input(T, B, N, seed=22).requires_grad_()
+    n(x[:3])
+    s = n(x[3:])
+    s.sum().backward()   # gradients flow through the carried state into the first chunk
+    assert x.grad[:3].abs().sum() > 0 and n.V.grad is not None
+    tsnn.detach(n)
+    assert not n.mem.requires_grad
+    frozen = tsnn.RSynaptic(0.8, 0.7, linear_features=4, learn_recurrent=False)
+    assert not any(p.requires_grad for p in frozen.recurrent.parameters())
+
+
+def test_bad_arguments_raise():
+    x = _input(T, B, N)
+    with pytest.raises(ValueError, match="alpha must be greater than beta"):
+        tsnn.Alpha(0.5, 0.9)
+    with pytest.raises(ValueError, match="alpha must be greater than beta"):
+        F.alpha(x, 0.5, 0.9)
+    with pytest.raises(ValueError, match="beta must be < 1"):
+        F.alpha(x, 1.5, 1.0)
+    with pytest.raises(ValueError, match="linear_features"):
+        tsnn.RSynaptic(0.8, 0.7)
+    with pytest.raises(ValueError, match="V"):
+        tsnn.RSynaptic(0.8, 0.7, all_to_all=False, linear_features=4)
+    with pytest.raises(ValueError, match="threshold"):
+        tsnn.Synaptic(0.8, 0.7, threshold=0.0)
+    with pytest.raises(ValueError, match="reset_mechanism"):
+        F.synaptic(x, 0.8, 0.7, reset_mechanism="hard")
+    with pytest.raises(ValueError, match="alpha"):
+        F.synaptic(x, torch.ones(N + 1), 0.7)
+    with pytest.raises(ValueError, match="syn0"):
+        F.synaptic(x, 0.8, 0.7, syn0=torch.zeros(B + 1, N))
+    with pytest.raises(TypeError, match="recurrent"):
+        F.rsynaptic(x, 0.8, 0.7, recurrent=3)
