@@ -22,11 +22,17 @@ import torch
 import triton
 import triton.language as tl
 
-from .. import _alloc
-from ..ops_common import RESET_NONE, RESET_SUBTRACT, RESET_ZERO
+from .. import _alloc, _backend
 
-BLOCK = 1024
-NUM_WARPS = 4
+
+def _configs():
+    """Block sizes to autotune over, keyed on the neuron count M = B*N: small blocks keep
+    every SM busy when M is small (latency bound), large ones amortise index math.
+    The interpreter gets one small block so that tests stay fast."""
+    if _backend.interpreter_enabled():
+        return [triton.Config({"BLOCK": 256}, num_warps=1)]
+    return [triton.Config({"BLOCK": b}, num_warps=w)
+            for b, w in [(128, 1), (256, 2), (512, 4), (1024, 4), (1024, 8), (2048, 8)]]
 
 
 @triton.jit
@@ -61,6 +67,7 @@ def _post_reset(pre, s, r, thr, RESET: tl.constexpr):
     return pre - (s - r) * pre
 
 
+@triton.autotune(_configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def lif_fwd_kernel(
     p_x, p_v0, p_beta, p_thr, p_s, p_pre, p_bits, p_post,
@@ -109,6 +116,7 @@ def lif_fwd_kernel(
         p_post += M
 
 
+@triton.autotune(_configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def lif_bwd_kernel(
     p_gs, p_gm, p_pre, p_bits, p_v0, p_beta, p_thr,
@@ -211,7 +219,7 @@ def _flat_time_major(x):
 
 
 def _grid(M):
-    return (triton.cdiv(M, BLOCK),)
+    return lambda meta: (triton.cdiv(M, meta["BLOCK"]),)
 
 
 def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool):
@@ -231,7 +239,6 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool):
             T, M, N, x2.stride(0),
             RESET=reset, DELAY=delay, HAS_V0=v0 is not None, STORE_POST=not delay and need_post,
             BETA_PER_NEURON=beta.numel() > 1, THR_PER_NEURON=thr.numel() > 1,
-            BLOCK=BLOCK, num_warps=NUM_WARPS,
         )
     return spikes, pre, bits, post
 
@@ -256,7 +263,6 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
             RESET=reset, DELAY=delay, HAS_V0=v0 is not None, HAS_GRAD_MEM=grad_mem is not None,
             BETA_PER_NEURON=beta.numel() > 1, THR_PER_NEURON=thr.numel() > 1,
             NEED_DBETA=need_dbeta, NEED_DTHR=need_dthr, SURROGATE=surrogate.kind,
-            BLOCK=BLOCK, num_warps=NUM_WARPS,
         )
     else:
         dv0.zero_()
