@@ -23,6 +23,7 @@ import triton
 import triton.language as tl
 
 from .. import _alloc, _backend
+from ..ops_common import lif_outputs
 
 
 def _configs():
@@ -226,12 +227,8 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool):
     """Launch the forward kernel; same contract as ``torchimpl.lif.lif_fwd``."""
     T, B, N = x.shape
     M = B * N
-    dev, f32 = x.device, torch.float32
     x2 = _flat_time_major(x)
-    spikes = _alloc.empty(T, B, N, dtype=x.dtype, device=dev)
-    pre = _alloc.empty(T, B, N, dtype=f32, device=dev)
-    bits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if not delay else x.new_empty(0, dtype=torch.int8)
-    post = _alloc.empty(T, B, N, dtype=f32, device=dev) if not delay and need_post else x.new_empty(0, dtype=f32)
+    spikes, pre, bits, post = lif_outputs(x, delay, need_post)
     if M > 0 and T > 0:
         v0c = v0.contiguous() if v0 is not None else pre
         lif_fwd_kernel[_grid(M)](
