@@ -219,6 +219,11 @@ def _flat_time_major(x):
     return x2
 
 
+def _or(t, fallback):
+    """``t`` as a contiguous kernel argument, or ``fallback`` where it is absent or empty."""
+    return fallback if t is None or t.numel() == 0 else t.contiguous()
+
+
 def _grid(M):
     return lambda meta: (triton.cdiv(M, meta["BLOCK"]),)
 
@@ -230,9 +235,9 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool):
     x2 = _flat_time_major(x)
     spikes, pre, bits, post = lif_outputs(x, delay, need_post)
     if M > 0 and T > 0:
-        v0c = v0.contiguous() if v0 is not None else pre
+        # Pointers the flags leave unused get a real buffer: never pass an empty tensor's null pointer.
         lif_fwd_kernel[_grid(M)](
-            x2, v0c, beta, thr, spikes, pre, bits, post,
+            x2, _or(v0, pre), beta, thr, spikes, pre, _or(bits, pre), _or(post, pre),
             T, M, N, x2.stride(0),
             RESET=reset, DELAY=delay, HAS_V0=v0 is not None, STORE_POST=not delay and need_post,
             BETA_PER_NEURON=beta.numel() > 1, THR_PER_NEURON=thr.numel() > 1,
@@ -254,7 +259,7 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
     part_thr = _alloc.empty(B, N, dtype=f32, device=dev) if need_dthr else dv0
     if M > 0 and T > 0:
         lif_bwd_kernel[_grid(M)](
-            gs, gm, pre, bits, v0.contiguous() if v0 is not None else pre, beta, thr,
+            gs, gm, pre, _or(bits, pre), _or(v0, pre), beta, thr,
             dx, dv0, part_beta, part_thr,
             T, M, N, gs.stride(0), gm.stride(0), surrogate.param,
             RESET=reset, DELAY=delay, HAS_V0=v0 is not None, HAS_GRAD_MEM=grad_mem is not None,
