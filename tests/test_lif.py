@@ -211,6 +211,7 @@ def test_cuda_large_matches_torch_path(dtype):
         gx, gb = torch.autograd.grad(s.float().sum() + m.sum(), [x, beta])
         outs[backend] = (s, m, gx, gb)
     (s1, m1, gx1, gb1), (s2, m2, gx2, gb2) = outs["triton"], outs["torch"]
-    mismatch = (s1 != s2).float().mean().item()
-    assert mismatch < 1e-5  # FMA contraction may flip a spike sitting exactly on the threshold
-    assert_close(gb1, gb2, 1e-3, 1e-3, "beta grad")
+    assert torch.equal(s1, s2)  # kernels are built without FMA contraction: same roundings
+    assert_close(m1, m2, 1e-5, 0, "membrane")
+    assert_close(gx1, gx2, 1e-5, 1e-4, "input grad")
+    assert_close(gb1, gb2, 1e-3, 1e-4, "beta grad")

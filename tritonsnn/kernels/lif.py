@@ -15,6 +15,10 @@ The membrane a user sees is ``post``. Forward saves ``pre`` in fp32 (4 B/element
 and, only when not DELAY, the reset bits (1 B/element); spikes and ``post`` are
 recomputed in backward. One program owns ``BLOCK`` neurons of the flattened
 ``B*N`` axis; parameters are scalars or per-neuron vectors (index ``% N``).
+Kernels are compiled without FMA contraction (``enable_fp_fusion=False``) so each
+multiply and add rounds as PyTorch's separate ops do: spikes then match snnTorch
+bit for bit rather than flipping where the membrane sits within a rounding step
+of the threshold.
 """
 from __future__ import annotations
 
@@ -56,9 +60,13 @@ def _surrogate_grad(x, SURROGATE: tl.constexpr, a):
 
 @triton.jit
 def _load_param(ptr, o_n, mask, PER_NEURON: tl.constexpr):
+    """A parameter as a block: per-neuron values, or element 0 broadcast to every lane
+    (one cached load; keeps a single return type for the compiler)."""
     if PER_NEURON:
-        return tl.load(ptr + o_n, mask=mask, other=1.0).to(tl.float32)
-    return tl.load(ptr).to(tl.float32)
+        offs = o_n
+    else:
+        offs = o_n * 0
+    return tl.load(ptr + offs, mask=mask, other=1.0).to(tl.float32)
 
 
 @triton.jit
@@ -241,6 +249,7 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool):
             T, M, N, x2.stride(0),
             RESET=reset, DELAY=delay, HAS_V0=v0 is not None, STORE_POST=not delay and need_post,
             BETA_PER_NEURON=beta.numel() > 1, THR_PER_NEURON=thr.numel() > 1,
+            enable_fp_fusion=False,
         )
     return spikes, pre, bits, post
 
@@ -265,6 +274,7 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
             RESET=reset, DELAY=delay, HAS_V0=v0 is not None, HAS_GRAD_MEM=grad_mem is not None,
             BETA_PER_NEURON=beta.numel() > 1, THR_PER_NEURON=thr.numel() > 1,
             NEED_DBETA=need_dbeta, NEED_DTHR=need_dthr, SURROGATE=surrogate.kind,
+            enable_fp_fusion=False,
         )
     else:
         dv0.zero_()
