@@ -1,6 +1,39 @@
-"""Constants shared by the functional layer, the ops and both backends."""
+"""Constants and output layouts shared by the functional layer, the ops and both backends."""
+import torch
+
+from . import _alloc
+
 RESET_SUBTRACT, RESET_ZERO, RESET_NONE = 0, 1, 2
 RESET_MODES = {"subtract": RESET_SUBTRACT, "zero": RESET_ZERO, "none": RESET_NONE}
 
+
+def lif_outputs(x, delay: bool, need_post: bool):
+    """Allocate ``(spikes, pre, reset_bits, post)`` for ``x [T, B, N]``: spikes in x's dtype,
+    fp32 pre-reset membrane, and, without ``delay``, int8 reset bits and (if asked) fp32
+    post-reset membrane; unused outputs are empty."""
+    T, B, N = x.shape
+    f32 = torch.float32
+    spikes = _alloc.empty(T, B, N, dtype=x.dtype, device=x.device)
+    pre = _alloc.empty(T, B, N, dtype=f32, device=x.device)
+    bits = _alloc.empty(*((0,) if delay else (T, B, N)), dtype=torch.int8, device=x.device)
+    post = _alloc.empty(*((T, B, N) if not delay and need_post else (0,)), dtype=f32, device=x.device)
+    return spikes, pre, bits, post
+
+
 # Second-order family (kernels/synaptic.py): which readout/reset structure a kernel compiles.
 NEURON_SYNAPTIC, NEURON_ALPHA = 0, 1
+
+
+def syn_outputs(x, neuron: int, delay: bool, store_cur: bool, need_post: bool):
+    """Allocate ``(spikes, cur, aux, mem, reset_bits, post)`` for ``x [T, B, N]`` (the
+    ``syn_fwd`` op): spikes in x's dtype, fp32 state sequences. ``cur`` exists when
+    ``store_cur`` or for Alpha, ``aux`` only for Alpha, bits/post as in :func:`lif_outputs`.
+    Unused outputs are empty (each its own tensor: custom-op outputs may not alias)."""
+    T, B, N = x.shape
+    f32, seq, none = torch.float32, (T, B, N), (0,)
+    is_alpha = neuron == NEURON_ALPHA
+
+    def alloc(shape, dtype=f32):
+        return _alloc.empty(*shape, dtype=dtype, device=x.device)
+    return (alloc(seq, x.dtype), alloc(seq if store_cur or is_alpha else none), alloc(seq if is_alpha else none),
+            alloc(seq), alloc(none if delay else seq, torch.int8), alloc(seq if not delay and need_post else none))

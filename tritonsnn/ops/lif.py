@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from .. import surrogate as sg
+from ..ops_common import lif_outputs
 from . import LIB as _LIB, implementation
 
 
@@ -20,11 +21,7 @@ def lif_fwd(x: Tensor, v0: Optional[Tensor], beta: Tensor, threshold: Tensor, re
 
 @lif_fwd.register_fake
 def _(x, v0, beta, threshold, reset, delay, need_mem, sg_kind, sg_param, use_triton):
-    T, B, N = x.shape
-    f32 = torch.float32
-    bits = x.new_empty((0,) if delay else (T, B, N), dtype=torch.int8)
-    post = x.new_empty((T, B, N) if not delay and need_mem else (0,), dtype=f32)
-    return x.new_empty(T, B, N), x.new_empty(T, B, N, dtype=f32), bits, post
+    return lif_outputs(x, delay, need_mem)
 
 
 @torch.library.custom_op(f"{_LIB}::lif_bwd", mutates_args=())

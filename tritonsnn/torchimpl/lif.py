@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from .. import _alloc
 from .. import surrogate as sg
-from ..ops_common import RESET_NONE, RESET_SUBTRACT, RESET_ZERO
+from ..ops_common import RESET_NONE, RESET_SUBTRACT, RESET_ZERO, lif_outputs
 
 
 def _post_reset(m, s, r, thr, reset):
@@ -28,12 +27,9 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool):
     is False (``post`` only when ``need_post``), else empty.
     """
     T, B, N = x.shape
-    dev, f32 = x.device, torch.float32
-    spikes = _alloc.empty(T, B, N, dtype=x.dtype, device=dev)
-    pre = _alloc.empty(T, B, N, dtype=f32, device=dev)
-    bits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if not delay else x.new_empty(0, dtype=torch.int8)
-    post = _alloc.empty(T, B, N, dtype=f32, device=dev) if not delay and need_post else x.new_empty(0, dtype=f32)
-    p = torch.zeros(B, N, dtype=f32, device=dev) if v0 is None else v0.to(f32)
+    f32 = torch.float32
+    spikes, pre, bits, post = lif_outputs(x, delay, need_post)
+    p = torch.zeros(B, N, dtype=f32, device=x.device) if v0 is None else v0.to(f32)
     r = (p > thr).to(f32)
     for t in range(T):
         m = pre[t]
