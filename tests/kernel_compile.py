@@ -72,7 +72,37 @@ def compile_lif():
     lif.lif_fwd(x.half(), None, torch.rand(1), torch.rand(1) + 0.5, 0, True, False)
 
 
+def compile_synaptic():
+    from tritonsnn import surrogate as sg
+    from tritonsnn.kernels import synaptic
+    from tritonsnn.ops_common import NEURON_ALPHA, NEURON_SYNAPTIC
+    T, B, N = 3, 2, 5
+    x = torch.randn(T, B, N)
+    state = torch.zeros(B, N)
+    for neuron, reset, delay, recurrent, per_neuron, kind in [
+            (NEURON_SYNAPTIC, 0, True, False, True, sg.ATAN), (NEURON_SYNAPTIC, 1, False, True, False, sg.SIGMOID),
+            (NEURON_SYNAPTIC, 2, True, True, True, sg.FAST_SIGMOID), (NEURON_SYNAPTIC, 0, False, False, False,
+                                                                      sg.TRIANGULAR),
+            (NEURON_ALPHA, 0, True, False, True, sg.ATAN), (NEURON_ALPHA, 1, True, False, False, sg.STRAIGHT_THROUGH),
+            (NEURON_ALPHA, 2, True, False, True, sg.ATAN)]:
+        def param(offset=0.0):
+            return torch.rand(N if per_neuron else 1) + offset
+        is_alpha = neuron == NEURON_ALPHA
+        alpha, beta, thr = param(), param(), param(0.5)
+        tau = param() if is_alpha else None
+        v = param() if recurrent else None
+        states = (state, state if is_alpha else None, state, state if recurrent else None)
+        _, cur, aux, mem, bits, _ = synaptic.syn_fwd(x, *states, alpha, beta, tau, thr, v, neuron, reset, delay,
+                                                     True, True)
+        synaptic.syn_bwd(x, x, x if is_alpha else None, x, cur, aux, mem, bits, *states, alpha, beta, tau, thr, v,
+                         neuron, reset, delay, sg.Surrogate(kind, 2.0), x.dtype, (True, True, is_alpha, True,
+                                                                                   recurrent))
+    synaptic.syn_fwd(x.half(), None, None, None, None, torch.rand(1), torch.rand(1), None, torch.rand(1) + 0.5,
+                     None, NEURON_SYNAPTIC, 0, True, False, False)
+
+
 if __name__ == "__main__":
     install()
     compile_lif()
+    compile_synaptic()
     print("\n".join(compiled))

@@ -17,3 +17,5 @@ def test_kernels_compile_for_sm90():
     lines = proc.stdout.splitlines()
     assert sum(line.startswith("lif_fwd_kernel") for line in lines) >= 10
     assert sum(line.startswith("lif_bwd_kernel") for line in lines) >= 10
+    assert sum(line.startswith("syn_fwd_kernel") for line in lines) >= 14
+    assert sum(line.startswith("syn_bwd_kernel") for line in lines) >= 14

@@ -9,7 +9,7 @@ import tritonsnn as tsnn
 from tritonsnn import functional as F
 from tritonsnn import surrogate as sg
 
-from reference import alpha_ref, synaptic_ref
+from .reference import alpha_ref, synaptic_ref
 
 BACKENDS = ["torch", "triton"]
 RESETS = ["subtract", "zero", "none"]

@@ -37,7 +37,9 @@ with ``inh``); the reset bits only for Synaptic without DELAY. Spikes, ``mem[t-1
 and the reset flags are recomputed. The backward kernel walks ``T-1 .. 0`` carrying
 ``dL/dn[t+1]`` (membrane), ``dL/dcur[t+1]`` (current) and, for Alpha,
 ``dL/dinh[t+1]``; parameter gradients are per-element partials summed over time in
-registers, then one torch reduction over the batch (deterministic).
+registers, then one torch reduction over the batch (deterministic). Like the
+Leaky kernels these are compiled without FMA contraction, so every multiply and add
+rounds as snnTorch's separate PyTorch ops do and spikes match it bit for bit.
 """
 from __future__ import annotations
 
@@ -46,8 +48,8 @@ import triton
 import triton.language as tl
 
 from .. import _alloc
-from ..ops_common import NEURON_ALPHA
-from .lif import BLOCK, NUM_WARPS, _flat_time_major, _grid, _load_param, _post_reset, _reduce_partials, \
+from ..ops_common import NEURON_ALPHA, syn_outputs
+from .lif import _configs, _flat_time_major, _grid, _load_param, _or, _post_reset, _reduce_partials, \
     _surrogate_grad
 
 
@@ -58,6 +60,7 @@ def _load_state(ptr, o, mask, HAS: tl.constexpr, BLOCK: tl.constexpr):
     return tl.zeros([BLOCK], dtype=tl.float32)
 
 
+@triton.autotune(_configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def syn_fwd_kernel(
     p_x, p_cur0, p_aux0, p_mem0, p_spk0, p_alpha, p_beta, p_tau, p_thr, p_v,
@@ -141,6 +144,7 @@ def syn_fwd_kernel(
         p_post += M
 
 
+@triton.autotune(_configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def syn_bwd_kernel(
     p_gs, p_gcur, p_gaux, p_gm, p_cur, p_aux, p_mem, p_bits,
@@ -326,29 +330,20 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, alpha, beta, tau, thr, v, neuron: int, re
     """Launch the forward kernel; same contract as ``torchimpl.synaptic.syn_fwd``."""
     T, B, N = x.shape
     M = B * N
-    dev, f32 = x.device, torch.float32
     is_alpha = neuron == NEURON_ALPHA
-    store_cur = store_cur or is_alpha
     x2 = _flat_time_major(x)
-    spikes = _alloc.empty(T, B, N, dtype=x.dtype, device=dev)
-    mem = _alloc.empty(T, B, N, dtype=f32, device=dev)
-    # Outputs must not alias each other (custom-op rule), hence one empty tensor each.
-    cur = _alloc.empty(T, B, N, dtype=f32, device=dev) if store_cur else x.new_empty(0, dtype=f32)
-    aux = _alloc.empty(T, B, N, dtype=f32, device=dev) if is_alpha else x.new_empty(0, dtype=f32)
-    bits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if not delay else x.new_empty(0, dtype=torch.int8)
-    post = _alloc.empty(T, B, N, dtype=f32, device=dev) if not delay and need_post else x.new_empty(0, dtype=f32)
+    spikes, cur, aux, mem, bits, post = syn_outputs(x, neuron, delay, store_cur, need_post)
     if M > 0 and T > 0:
-        def ptr(t):  # an unused pointer argument still needs a tensor; the flag keeps it unread
-            return t.contiguous() if t is not None else mem
+        # Pointers the flags leave unused get a real buffer: never pass an empty tensor's null pointer.
         syn_fwd_kernel[_grid(M)](
-            x2, ptr(cur0), ptr(aux0), ptr(mem0), ptr(spk0), alpha, beta, ptr(tau), thr, ptr(v),
-            spikes, cur, aux, mem, bits, post,
+            x2, _or(cur0, mem), _or(aux0, mem), _or(mem0, mem), _or(spk0, mem), alpha, beta, _or(tau, alpha),
+            thr, _or(v, alpha), spikes, _or(cur, mem), _or(aux, mem), mem, _or(bits, mem), _or(post, mem),
             T, M, N, x2.stride(0),
             ALPHA=is_alpha, RESET=reset, DELAY=delay, RECURRENT=v is not None,
-            STORE_CUR=store_cur, STORE_POST=not delay and need_post,
+            STORE_CUR=store_cur or is_alpha, STORE_POST=not delay and need_post,
             HAS_CUR0=cur0 is not None, HAS_AUX0=aux0 is not None, HAS_MEM0=mem0 is not None,
             HAS_SPK0=spk0 is not None, ALPHA_PN=_pn(alpha), BETA_PN=_pn(beta), TAU_PN=_pn(tau),
-            THR_PN=_pn(thr), V_PN=_pn(v), BLOCK=BLOCK, num_warps=NUM_WARPS,
+            THR_PN=_pn(thr), V_PN=_pn(v), enable_fp_fusion=False,
         )
     return spikes, cur, aux, mem, bits, post
 
@@ -371,12 +366,10 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, cur0, aux0, mem0
     dspk0 = _alloc.empty(B, N, dtype=f32, device=dev) if v is not None else None
     parts = [_alloc.empty(B, N, dtype=f32, device=dev) if on else None for on in need]
     if M > 0 and T > 0:
-        def ptr(t):
-            return t.contiguous() if t is not None else mem
         syn_bwd_kernel[_grid(M)](
-            gs, gc, ga, gm, ptr(cur if cur.numel() else None), ptr(aux if aux.numel() else None), mem, bits,
-            ptr(cur0), ptr(aux0), ptr(mem0), ptr(spk0), alpha, beta, ptr(tau), thr, ptr(v),
-            dx, dcur0, dsecond0, ptr(dspk0), *(ptr(p) for p in parts),
+            gs, gc, ga, gm, _or(cur, mem), _or(aux, mem), mem, _or(bits, mem),
+            _or(cur0, mem), _or(aux0, mem), _or(mem0, mem), _or(spk0, mem), alpha, beta, _or(tau, alpha), thr,
+            _or(v, alpha), dx, dcur0, dsecond0, _or(dspk0, dcur0), *(_or(p, dcur0) for p in parts),
             T, M, N, gs.stride(0), gc.stride(0), ga.stride(0), gm.stride(0), surrogate.param,
             ALPHA=is_alpha, RESET=reset, DELAY=delay, RECURRENT=v is not None,
             HAS_GRAD_CUR=g_cur is not None, HAS_GRAD_AUX=g_aux is not None, HAS_GRAD_MEM=g_mem is not None,
@@ -384,7 +377,7 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, cur0, aux0, mem0
             HAS_SPK0=spk0 is not None, ALPHA_PN=_pn(alpha), BETA_PN=_pn(beta), TAU_PN=_pn(tau),
             THR_PN=_pn(thr), V_PN=_pn(v), NEED_DALPHA=need_dalpha, NEED_DBETA=need_dbeta,
             NEED_DTAU=need_dtau, NEED_DTHR=need_dthr, NEED_DV=need_dv, SURROGATE=surrogate.kind,
-            BLOCK=BLOCK, num_warps=NUM_WARPS,
+            enable_fp_fusion=False,
         )
     else:
         for t in [dx, dcur0, dsecond0, dspk0, *parts]:

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from .. import surrogate as sg
-from ..ops_common import NEURON_ALPHA
+from ..ops_common import NEURON_ALPHA, syn_outputs
 from . import LIB as _LIB, implementation
 
 
@@ -29,14 +29,7 @@ def syn_fwd(x: Tensor, cur0: Optional[Tensor], aux0: Optional[Tensor], mem0: Opt
 @syn_fwd.register_fake
 def _(x, cur0, aux0, mem0, spk0, alpha, beta, tau, threshold, v, neuron, reset, delay, store_cur, need_mem,
       sg_kind, sg_param, use_triton):
-    T, B, N = x.shape
-    f32 = torch.float32
-    is_alpha = neuron == NEURON_ALPHA
-    seq = (T, B, N)
-    return (x.new_empty(seq), x.new_empty(seq if store_cur or is_alpha else (0,), dtype=f32),
-            x.new_empty(seq if is_alpha else (0,), dtype=f32), x.new_empty(seq, dtype=f32),
-            x.new_empty((0,) if delay else seq, dtype=torch.int8),
-            x.new_empty(seq if not delay and need_mem else (0,), dtype=f32))
+    return syn_outputs(x, neuron, delay, store_cur, need_mem)
 
 
 @torch.library.custom_op(f"{_LIB}::syn_bwd", mutates_args=())

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from .. import _alloc
 from .. import surrogate as sg
-from ..ops_common import NEURON_ALPHA, RESET_NONE, RESET_SUBTRACT, RESET_ZERO
+from ..ops_common import NEURON_ALPHA, RESET_NONE, RESET_SUBTRACT, RESET_ZERO, syn_outputs
 from .lif import CHUNK_ELEMS, _post_reset, _reduce_to
 
 
@@ -34,12 +33,7 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, alpha, beta, tau, thr, v, neuron: int, re
     T, B, N = x.shape
     dev, f32 = x.device, torch.float32
     is_alpha = neuron == NEURON_ALPHA
-    spikes = _alloc.empty(T, B, N, dtype=x.dtype, device=dev)
-    mem = _alloc.empty(T, B, N, dtype=f32, device=dev)
-    cur = _alloc.empty(T, B, N, dtype=f32, device=dev) if store_cur or is_alpha else x.new_empty(0, dtype=f32)
-    aux = _alloc.empty(T, B, N, dtype=f32, device=dev) if is_alpha else x.new_empty(0, dtype=f32)
-    bits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if not delay else x.new_empty(0, dtype=torch.int8)
-    post = _alloc.empty(T, B, N, dtype=f32, device=dev) if not delay and need_post else x.new_empty(0, dtype=f32)
+    spikes, cur, aux, mem, bits, post = syn_outputs(x, neuron, delay, store_cur, need_post)
     if is_alpha:
         _alpha_fwd_loop(x, cur0, aux0, mem0, alpha, beta, tau, thr, reset, spikes, cur, aux, mem)
         return spikes, cur, aux, mem, bits, post
