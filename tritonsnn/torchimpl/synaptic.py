@@ -115,13 +115,18 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, cur0, aux0, mem0
            (("alpha", need_dalpha), ("beta", need_dbeta), ("thr", need_dthr), ("v", need_dv)) if on}
     g_n_next = g_a_next = None                       # carries from the first step of the later chunk
     chunk = max(1, CHUNK_ELEMS // max(1, B * N))
+    # Reset flags are needed by the zero reset, the same-step reset and the threshold gradient.
+    need_r = reset != RESET_NONE and (reset == RESET_ZERO or not delay or need_dthr)
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
         pc = mem[t0:t1]
         # Membrane carried into each step (post[t-1], mem0 at t = 0) and reset flags.
+        prev = r = None
         if delay:
-            prev = torch.cat([(p0 if t0 == 0 else mem[t0 - 1])[None], mem[t0:t1 - 1]])
-            r = (prev > thr).to(f32) if reset != RESET_NONE else None
+            if need_dbeta or need_r:
+                prev = torch.cat([(p0 if t0 == 0 else mem[t0 - 1])[None], mem[t0:t1 - 1]])
+            if need_r:
+                r = (prev > thr).to(f32)
         else:
             r = bits[t0:t1].to(f32)
             lo = max(t0 - 1, 0)
@@ -129,30 +134,44 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, cur0, aux0, mem0
                                     thr, reset)
             prev = torch.cat([p0[None], post_prev]) if t0 == 0 else post_prev
         sgrad = sg.grad(pc - thr, surrogate)
+        gm = g_mem[t0:t1] if g_mem is not None else None
         # dL/d spike[t]: the output gradient, plus V * dL/d cur[t+1] through the recurrence (in the loop).
-        g_spk = g_spikes[t0:t1].to(f32, copy=True) if g_spikes is not None else torch.zeros_like(pc)
-        a = sgrad * g_spk if v is None else torch.empty_like(pc)
+        if v is None:
+            a = sgrad * g_spikes[t0:t1] if g_spikes is not None else torch.zeros_like(pc)
+        else:
+            g_spk = g_spikes[t0:t1].to(f32, copy=True) if g_spikes is not None else torch.zeros_like(pc)
+            a = torch.empty_like(pc)
         keep = 1 - r if reset == RESET_ZERO else None
-        g_post = pc.new_zeros(pc.shape) if g_mem is None else g_mem[t0:t1].to(f32, copy=True)
-        post_jac = None
-        if not delay:
+        post_jac = g_post = None
+        if delay:
+            # g_pre[t] = a[t] + g_mem[t] + beta * g_n[t+1]: the part without recurrence summed up front.
+            base = a if gm is None or v is not None else a + gm
+        else:
             d = (pc > thr).to(f32) - r
             post_jac = 1 - thr * sgrad if reset == RESET_SUBTRACT else (1 - d) - pc * sgrad
+            g_post = pc.new_zeros(pc.shape) if gm is None else gm.to(f32, copy=True)
         g_pre = torch.empty_like(pc)
         g_n = g_pre if keep is None else torch.empty_like(pc)
         gc = g_a[t0:t1]
         if g_cur is not None:
             gc.copy_(g_cur[t0:t1])
         for i in range(t1 - t0 - 1, -1, -1):
-            if g_n_next is not None:
-                g_post[i].addcmul_(beta, g_n_next)           # n[t+1] = beta * post[t] + cur[t+1]
-                if v is not None:
-                    g_spk[i].addcmul_(v, g_a_next)           # cur[t+1] += V * s[t]
             if v is not None:
+                if g_a_next is not None:
+                    g_spk[i].addcmul_(v, g_a_next)           # cur[t+1] += V * s[t]
                 torch.mul(sgrad[i], g_spk[i], out=a[i])
-            if post_jac is None:
-                torch.add(a[i], g_post[i], out=g_pre[i])
+            if g_post is None:                               # delay: post[t] = pre[t]
+                if v is not None and gm is not None:
+                    torch.add(a[i], gm[i], out=g_pre[i])
+                    if g_n_next is not None:
+                        g_pre[i].addcmul_(beta, g_n_next)
+                elif g_n_next is not None:
+                    torch.addcmul(base[i], beta, g_n_next, out=g_pre[i])   # n[t+1] = beta * post[t] + ...
+                else:
+                    g_pre[i].copy_(base[i])
             else:
+                if g_n_next is not None:
+                    g_post[i].addcmul_(beta, g_n_next)
                 torch.addcmul(a[i], post_jac[i], g_post[i], out=g_pre[i])
             if keep is not None:
                 torch.mul(g_pre[i], keep[i], out=g_n[i])
