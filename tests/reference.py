@@ -34,9 +34,15 @@ def leaky_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract", reset
 
 
 def synaptic_ref(x, alpha, beta, threshold=1.0, syn0=None, mem0=None, reset_mechanism="subtract",
-                 reset_delay=True, surrogate=None, V=None, recurrent=None, spk0=None):
+                 reset_delay=True, surrogate=None, V=None, recurrent=None, spk0=None, refractory_steps=0,
+                 refr0=None):
     """snnTorch ``Synaptic`` (and ``RSynaptic`` with ``V`` one-to-one or a ``recurrent`` callable)
-    step by step. Returns ``(spikes, syn, mem)`` over ``x [T, B, *features]`` in fp32."""
+    step by step. Returns ``(spikes, syn, mem)`` over ``x [T, B, *features]`` in fp32.
+
+    With ``refractory_steps = R > 0`` a neuron that spikes at step t is refractory for steps
+    t+1 .. t+R: its membrane is held (no leak, no input), it cannot fire, the reset computed
+    from the membrane still applies and the synaptic current evolves as usual. ``refr0`` is
+    the remaining refractory steps before the first step."""
     spike = surrogate or atan()
     alpha = torch.as_tensor(alpha, dtype=torch.float32).clamp(0, 1)
     beta = torch.as_tensor(beta, dtype=torch.float32).clamp(0, 1)
@@ -45,6 +51,7 @@ def synaptic_ref(x, alpha, beta, threshold=1.0, syn0=None, mem0=None, reset_mech
     syn = torch.zeros_like(x[0]) if syn0 is None else syn0.float()
     mem = torch.zeros_like(x[0]) if mem0 is None else mem0.float()
     spk = torch.zeros_like(x[0]) if spk0 is None else spk0.float()
+    count = torch.zeros(x.shape[1:], dtype=torch.long) if refr0 is None else refr0.long()
     spikes, syns, mems = [], [], []
     for t in range(x.shape[0]):
         reset = spike(mem - thr).detach() if reset_mechanism != "none" else torch.zeros_like(mem)
@@ -53,12 +60,15 @@ def synaptic_ref(x, alpha, beta, threshold=1.0, syn0=None, mem0=None, reset_mech
             syn = syn + V * spk
         elif recurrent is not None:
             syn = syn + recurrent(spk)
-        mem = beta * mem + syn
+        held = count > 0
+        mem = torch.where(held, mem, beta * mem + syn)
         if reset_mechanism == "subtract":
             mem = mem - reset * thr
         elif reset_mechanism == "zero":
             mem = mem - mem * reset          # the new membrane, input included
-        spk = spike(mem - thr)
+        spk = spike(mem - thr) * (~held)
+        if refractory_steps > 0:
+            count = torch.where(spk.detach() > 0, refractory_steps, (count - 1).clamp(min=0))
         if not reset_delay and reset_mechanism != "none":
             do_reset = spk - reset
             mem = mem - do_reset * thr if reset_mechanism == "subtract" else mem - do_reset * mem

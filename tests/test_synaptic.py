@@ -381,3 +381,95 @@ def test_bad_arguments_raise():
         F.synaptic(x, 0.8, 0.7, syn0=torch.zeros(B + 1, N))
     with pytest.raises(TypeError, match="recurrent"):
         F.rsynaptic(x, 0.8, 0.7, recurrent=3)
+
+
+# ----------------------------------------------------------------------------- refractory periods
+
+
+def test_refractory_steps_rounding_and_errors():
+    assert F.refractory_steps(0) == 0
+    assert F.refractory_steps(2.5, 1.0) == 3
+    assert F.refractory_steps(1.1, 0.1) == 11
+    assert F.refractory_steps(3, 1.5) == 2
+    with pytest.raises(ValueError, match="refractory"):
+        F.refractory_steps(-1.0)
+    with pytest.raises(ValueError, match="dt"):
+        tsnn.Synaptic(0.8, 0.7, refractory=2.0, dt=0.0)
+    with pytest.raises(ValueError, match="refractory"):
+        tsnn.Alpha(0.9, 0.5, refractory=1.0)
+
+
+def test_refractory_holds_the_neuron_silent_for_r_steps():
+    # A strong constant drive fires at every free step: the spike train has period R + 1.
+    x = torch.full((12, 1, 1), 5.0)
+    s = F.synaptic(x, 0.5, 0.5, refractory=3.0, dt=1.0, backend="torch")
+    assert s.flatten().tolist() == [1, 0, 0, 0] * 3
+    s_off = F.synaptic(x, 0.5, 0.5, backend="torch")
+    assert s_off.sum() == 12
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reset,reset_delay", [("subtract", True), ("zero", True), ("none", True),
+                                               ("subtract", False), ("zero", False)])
+@pytest.mark.parametrize("steps", [1, 3])
+def test_refractory_matches_reference(backend, reset, reset_delay, steps, device):
+    x = _input(8, B, N, seed=30, scale=2.0)
+    syn0 = _input(B, N, seed=31, scale=0.5).requires_grad_()
+    mem0 = _input(B, N, seed=32).requires_grad_()
+    refr0 = torch.randint(0, steps + 1, (B, N), generator=torch.Generator().manual_seed(33))
+    alpha = torch.tensor(0.7).requires_grad_()
+    beta = torch.linspace(0.5, 0.9, N).requires_grad_()
+    thr = torch.tensor(0.9).requires_grad_()
+    leaves = [x.requires_grad_(), syn0, mem0, alpha, beta, thr]
+    s_ref, syn_ref, mem_ref = synaptic_ref(x, alpha, beta, thr, syn0, mem0, reset, reset_delay,
+                                           refractory_steps=steps, refr0=refr0)
+    assert s_ref.sum() > 0
+    grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref) + syn_ref.sum(), leaves)
+    dev = [t.detach().to(device).requires_grad_() for t in leaves]
+    s, syn, mem, count = F.synaptic(dev[0], dev[3], dev[4], dev[5], syn0=dev[1], mem0=dev[2], refr0=refr0.to(device),
+                                    reset_mechanism=reset, reset_delay=reset_delay, refractory=float(steps),
+                                    return_state=True, backend=backend)
+    grads = torch.autograd.grad(_loss(s, mem) + syn.sum(), dev)
+    assert_spikes_equal(s, s_ref)
+    assert_close(mem, mem_ref, 1e-5, "mem")
+    assert count.dtype == torch.int32 and count.shape == (B, N)
+    for name, g, g_ref in zip(["x", "syn0", "mem0", "alpha", "beta", "threshold"], grads, grads_ref):
+        assert_close(g, g_ref, 1e-4, f"d{name}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_refractory_rsynaptic_one_to_one_matches_reference(backend, device):
+    x = _input(8, B, N, seed=34, scale=2.0)
+    V = torch.linspace(-0.5, 0.8, N).requires_grad_()
+    leaves = [x.requires_grad_(), V]
+    s_ref, _, mem_ref = synaptic_ref(x, 0.8, 0.7, 1.0, V=V, refractory_steps=2)
+    grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref), leaves)
+    dev = [t.detach().to(device).requires_grad_() for t in leaves]
+    s, mem = F.rsynaptic(dev[0], 0.8, 0.7, dev[1], refractory=2.0, return_mem=True, backend=backend)
+    grads = torch.autograd.grad(_loss(s, mem), dev)
+    assert_spikes_equal(s, s_ref)
+    assert_close(mem, mem_ref, 1e-5, "mem")
+    for name, g, g_ref in zip(["x", "V"], grads, grads_ref):
+        assert_close(g, g_ref, 1e-4, f"d{name}")
+
+
+def test_refractory_all_to_all_and_carried_counter():
+    torch.manual_seed(0)
+    x = _input(8, B, N, seed=35, scale=2.0).requires_grad_()
+    n = tsnn.RSynaptic(0.8, 0.7, linear_features=N, refractory=2.0, return_mem=True, backend="torch")
+    s_ref, _, mem_ref = synaptic_ref(x, 0.8, 0.7, 1.0, recurrent=n.recurrent, refractory_steps=2)
+    g_ref = torch.autograd.grad(_loss(s_ref, mem_ref), [x, n.recurrent.weight])
+    s, mem = n(x)
+    g = torch.autograd.grad(_loss(s, mem), [x, n.recurrent.weight])
+    assert_spikes_equal(s, s_ref)
+    assert_close(mem, mem_ref, 1e-5, "mem")
+    assert_close(g[0], g_ref[0], 1e-4, "dx")
+    assert_close(g[1], g_ref[1], 1e-4, "dW")
+    # The counter is state: stateful chunks and single steps equal one call.
+    chunked = tsnn.Synaptic(0.8, 0.7, refractory=3.0, stateful=True, return_mem=True, backend="torch")
+    whole = F.synaptic(x.detach(), 0.8, 0.7, refractory=3.0, return_mem=True, backend="torch")
+    parts = [chunked(x.detach()[:3]), chunked(x.detach()[3:])]
+    assert chunked.refr is not None and chunked.refr.shape == (B, N)
+    assert_spikes_equal(torch.cat([p[0] for p in parts]), whole[0])
+    single = tsnn.Synaptic(0.8, 0.7, refractory=3.0, step_mode="single", backend="torch")
+    assert_spikes_equal(torch.stack([single(x.detach()[t]) for t in range(8)]), whole[0])

@@ -131,14 +131,40 @@ __all__ += ["synaptic", "rsynaptic", "alpha"]
 
 
 def _syn_call(x, neuron, alpha_v, beta_v, tau_v, thr_v, v_v, states, mode, delay, surrogate, store_cur,
-              need_mem, backend):
-    """Run ``ops.synaptic.syn_fwd`` on ``x [T, B, *features]``; returns the raw outputs as ``[T, B, N]``."""
+              need_mem, backend, refr_steps=0):
+    """Run ``ops.synaptic.syn_fwd`` on ``x [T, B, *features]``; returns the raw outputs as ``[T, B, N]``.
+    ``states`` is ``(cur0, aux0, mem0, spk0, cnt0)``, each ``[B, N]`` or None."""
     T, B = x.shape[:2]
     use_triton = _backend.resolve(backend, x.device) == "triton"
     return ops.synaptic.syn_fwd(
-        x.reshape(T, B, -1) if x.numel() else x.reshape(T, B, math.prod(x.shape[2:])), *states,
-        alpha_v, beta_v, tau_v, thr_v, v_v, neuron, mode, delay, store_cur, need_mem,
+        x.reshape(T, B, math.prod(x.shape[2:])), *states,
+        alpha_v, beta_v, tau_v, thr_v, v_v, neuron, mode, delay, store_cur, need_mem, refr_steps,
         surrogate.kind, surrogate.param, use_triton)
+
+
+def refractory_steps(refractory, dt=1.0) -> int:
+    """Steps a neuron stays refractory after a spike: ``ceil(refractory / dt)`` (0 = off).
+
+    Both in milliseconds; a value within 1e-9 of a whole number of steps counts as that
+    number, so that ``refractory=1.1, dt=0.1`` gives 11 steps despite float rounding.
+    """
+    if not isinstance(refractory, (int, float)) or not isinstance(dt, (int, float)):
+        raise TypeError(f"refractory and dt must be numbers (milliseconds); got {refractory!r}, {dt!r}")
+    if refractory < 0:
+        raise ValueError(f"refractory must be >= 0 ms (0 turns it off); got {refractory}")
+    if not dt > 0:
+        raise ValueError(f"dt must be > 0 ms; got {dt}")
+    return max(0, math.ceil(refractory / dt - 1e-9))
+
+
+def _counter(cnt, x, features):
+    """Initial refractory counter ``[B, *features]`` (remaining refractory steps) as int32 ``[B, N]``."""
+    if cnt is None:
+        return None
+    if not isinstance(cnt, torch.Tensor) or cnt.is_floating_point() or cnt.is_complex():
+        raise TypeError("refr0 must be an integer tensor of remaining refractory steps [B, *features]")
+    c = _state(cnt, "refr0", x, features)
+    return c.to(torch.int32)
 
 
 def _syn_setup(x, alpha, beta, threshold, reset_mechanism, surrogate):
@@ -152,7 +178,8 @@ def _syn_setup(x, alpha, beta, threshold, reset_mechanism, surrogate):
 
 
 def synaptic(x, alpha, beta, threshold=1.0, *, syn0=None, mem0=None, reset_mechanism="subtract",
-             reset_delay=True, surrogate=None, return_mem=False, return_state=False, backend="auto"):
+             reset_delay=True, surrogate=None, return_mem=False, return_state=False, refractory=0.0, dt=1.0,
+             refr0=None, backend="auto"):
     """Second-order LIF with a synaptic current (snnTorch ``Synaptic`` semantics) over a sequence.
 
     ``syn[t] = alpha * syn[t-1] + x[t]``, ``mem[t] = beta * mem[t-1] + syn[t] - reset``;
@@ -171,39 +198,51 @@ def synaptic(x, alpha, beta, threshold=1.0, *, syn0=None, mem0=None, reset_mecha
         surrogate: a ``tsnn.surrogate`` choice; atan(alpha=2) by default.
         return_mem: also return the membrane ``[T, B, *features]`` (fp32).
         return_state: return ``(spikes, syn, mem)`` sequences (fp32), snnTorch's output order.
+        refractory: refractory period in ms (0 = off); a neuron that spikes at step t is refractory
+            for steps t+1 .. t+ceil(refractory/dt): its membrane neither leaks nor integrates and it
+            cannot fire, a pending reset still applies, the synaptic current evolves as usual.
+        dt: simulation step in ms.
+        refr0: remaining refractory steps per element before the first step (int tensor
+            ``[B, *features]``), e.g. the counter a previous chunk returned; zeros when None.
         backend: ``"auto"`` (Triton on CUDA, PyTorch elsewhere), ``"triton"`` or ``"torch"``.
 
     Returns:
         spikes in x's dtype; ``(spikes, mem)`` when ``return_mem``; ``(spikes, syn, mem)`` when
-        ``return_state``. The final state for a following chunk is ``syn[-1], mem[-1]``.
+        ``return_state`` (plus, with ``refractory > 0``, the final refractory counter
+        ``[B, *features]`` int32 as a fourth element). The final state for a following chunk
+        is ``syn[-1], mem[-1]`` (and the counter).
     """
     features, mode, alpha_v, beta_v, thr_v, surrogate = _syn_setup(x, alpha, beta, threshold, reset_mechanism,
                                                                    surrogate)
     return _synaptic_run(x, features, alpha_v, beta_v, thr_v, None, mode, reset_delay, surrogate,
-                         (syn0, mem0, None), return_mem, return_state, backend)
+                         (syn0, mem0, None, refr0), return_mem, return_state, backend, refractory_steps(refractory, dt))
 
 
 def _synaptic_run(x, features, alpha_v, beta_v, thr_v, v_v, mode, reset_delay, surrogate, states, return_mem,
-                  return_state, backend):
-    syn0, mem0, spk0 = states
+                  return_state, backend, refr_steps):
+    syn0, mem0, spk0, refr0 = states
     delay = bool(reset_delay) or mode == RESET_NONE
     need_mem = bool(return_mem or return_state)
     store_cur = bool(return_state) or alpha_v.requires_grad
     spk0_2 = _state(spk0, "spk0", x, features) if v_v is not None else None
-    spikes, cur, _, pre, _, post = _syn_call(
+    cnt0 = _counter(refr0, x, features) if refr_steps > 0 else None
+    spikes, cur, _, pre, _, post, _, cnt = _syn_call(
         x, NEURON_SYNAPTIC, alpha_v, beta_v, None, thr_v, v_v,
-        (_state(syn0, "syn0", x, features), None, _state(mem0, "mem0", x, features), spk0_2),
-        mode, delay, surrogate, store_cur, need_mem, backend)
+        (_state(syn0, "syn0", x, features), None, _state(mem0, "mem0", x, features), spk0_2, cnt0),
+        mode, delay, surrogate, store_cur, need_mem, backend, refr_steps)
     spikes = spikes.view(x.shape)
     if not need_mem:
         return spikes
     mem = (pre if delay else post).view(x.shape)
-    return (spikes, cur.view(x.shape), mem) if return_state else (spikes, mem)
+    if not return_state:
+        return spikes, mem
+    out = (spikes, cur.view(x.shape), mem)
+    return out + (cnt.view(x.shape[1:]),) if refr_steps > 0 else out
 
 
 def rsynaptic(x, alpha, beta, V=1.0, threshold=1.0, *, recurrent=None, spk0=None, syn0=None, mem0=None,
               reset_mechanism="subtract", reset_delay=True, surrogate=None, return_mem=False, return_state=False,
-              backend="auto"):
+              refractory=0.0, dt=1.0, refr0=None, backend="auto"):
     """Recurrent Synaptic neuron (snnTorch ``RSynaptic``): each step's spikes feed the next step's current.
 
     ``syn[t] = alpha * syn[t-1] + x[t] + rec(spk[t-1])`` with ``rec(s) = V * s`` (one-to-one,
@@ -214,31 +253,33 @@ def rsynaptic(x, alpha, beta, V=1.0, threshold=1.0, *, recurrent=None, spk0=None
 
     Args:
         x, alpha, beta, threshold, syn0, mem0, reset_mechanism, reset_delay, surrogate,
-            return_mem, return_state, backend: as in :func:`synaptic`.
+            return_mem, return_state, refractory, dt, refr0, backend: as in :func:`synaptic`.
         V: one-to-one recurrent weight, number or tensor broadcastable to ``features``
             (ignored when ``recurrent`` is given).
         recurrent: callable applied to the previous spikes for all-to-all recurrence, or None.
         spk0: spikes before the first step ``[B, *features]``; zeros when None.
 
     Returns:
-        As :func:`synaptic`: spikes, ``(spikes, mem)`` or ``(spikes, syn, mem)``.
+        As :func:`synaptic`: spikes, ``(spikes, mem)`` or ``(spikes, syn, mem)`` (+ the counter).
     """
     features, mode, alpha_v, beta_v, thr_v, surrogate = _syn_setup(x, alpha, beta, threshold, reset_mechanism,
                                                                    surrogate)
+    refr_steps = refractory_steps(refractory, dt)
     if recurrent is None:
         v_v = _param(V, "V", features, x)
         return _synaptic_run(x, features, alpha_v, beta_v, thr_v, v_v, mode, reset_delay, surrogate,
-                             (syn0, mem0, spk0), return_mem, return_state, backend)
+                             (syn0, mem0, spk0, refr0), return_mem, return_state, backend, refr_steps)
     if not callable(recurrent):
         raise TypeError(f"recurrent must be a callable such as an nn.Linear, or None; got {type(recurrent).__name__}")
     # All-to-all: the recurrent layer sits between steps, so each step is one fused T=1 update.
     spk = torch.zeros(x.shape[1:], dtype=x.dtype, device=x.device) if spk0 is None else spk0
-    syn, mem = syn0, mem0
+    syn, mem, cnt = syn0, mem0, refr0
     spikes, syns, mems = [], [], []
     for t in range(x.shape[0]):
-        spk, syn, mem = _synaptic_run(x[t:t + 1] + recurrent(spk)[None], features, alpha_v, beta_v, thr_v, None,
-                                      mode, reset_delay, surrogate, (syn, mem, None), True, True, backend)
-        spk, syn, mem = spk[0], syn[0], mem[0]
+        out = _synaptic_run(x[t:t + 1] + recurrent(spk)[None], features, alpha_v, beta_v, thr_v, None,
+                            mode, reset_delay, surrogate, (syn, mem, None, cnt), True, True, backend, refr_steps)
+        spk, syn, mem = out[0][0], out[1][0], out[2][0]
+        cnt = out[3] if refr_steps > 0 else None
         spikes.append(spk)
         syns.append(syn)
         mems.append(mem)
@@ -247,12 +288,15 @@ def rsynaptic(x, alpha, beta, V=1.0, threshold=1.0, *, recurrent=None, spk0=None
         spikes, syns, mems = [x.new_empty(0, *x.shape[1:])], [empty], [empty]
     spikes, syns, mems = torch.stack(spikes), torch.stack(syns), torch.stack(mems)
     if return_state:
+        if refr_steps > 0:
+            final = cnt if cnt is not None else torch.zeros(x.shape[1:], dtype=torch.int32, device=x.device)
+            return spikes, syns, mems, final
         return spikes, syns, mems
     return (spikes, mems) if return_mem else spikes
 
 
 def alpha(x, alpha, beta, threshold=1.0, *, syn_exc0=None, syn_inh0=None, mem0=None, reset_mechanism="zero",
-          surrogate=None, return_mem=False, return_state=False, backend="auto"):
+          surrogate=None, return_mem=False, return_state=False, refractory=0.0, dt=1.0, backend="auto"):
     """Alpha neuron (snnTorch ``Alpha``): excitatory and inhibitory currents whose difference,
     scaled by ``tau = log(alpha) / (log(beta) - log(alpha)) + 1``, is the membrane.
 
@@ -269,22 +313,27 @@ def alpha(x, alpha, beta, threshold=1.0, *, syn_exc0=None, syn_inh0=None, mem0=N
             membrane), ``"subtract"`` or ``"none"``.
         surrogate, return_mem, backend: as in :func:`synaptic`.
         return_state: return ``(spikes, syn_exc, syn_inh, mem)`` sequences, snnTorch's order.
+        refractory, dt: accepted for a uniform API; only ``refractory=0`` is supported for Alpha
+            (its membrane is a readout of the currents, so "holding" it has no natural meaning).
 
     Returns:
         spikes, ``(spikes, mem)`` or ``(spikes, syn_exc, syn_inh, mem)``.
     """
     features, mode, alpha_v, beta_v, thr_v, surrogate = _syn_setup(x, alpha, beta, threshold, reset_mechanism,
                                                                    surrogate)
+    if refractory_steps(refractory, dt) > 0:
+        raise ValueError("refractory periods are not implemented for Alpha; use refractory=0 "
+                         "(Synaptic and RSynaptic support them)")
     if not alpha_v.is_cuda:  # skipped on GPU: the check would sync
         if bool((beta_v == 1).any()):
             raise ValueError("beta must be < 1 for the Alpha neuron (tau = log(alpha)/(log(beta) - log(alpha)) + 1)")
         if bool((alpha_v <= beta_v).any()):
             raise ValueError(f"alpha must be greater than beta for the Alpha neuron; got alpha={alpha}, beta={beta}")
     tau_v = torch.log(alpha_v) / (torch.log(beta_v) - torch.log(alpha_v)) + 1
-    spikes, exc, inh, mem, _, _ = _syn_call(
+    spikes, exc, inh, mem, *_ = _syn_call(
         x, NEURON_ALPHA, alpha_v, beta_v, tau_v, thr_v, None,
         tuple(_state(s, n, x, features) for s, n in ((syn_exc0, "syn_exc0"), (syn_inh0, "syn_inh0"),
-                                                      (mem0, "mem0"))) + (None,),
+                                                      (mem0, "mem0"))) + (None, None),
         mode, True, surrogate, True, True, backend)
     spikes = spikes.view(x.shape)
     if return_state:

@@ -150,15 +150,21 @@ class _MultiStateNeuron(SpikingNeuron):
     ``self.mem``, ...), never part of ``state_dict``.
 
     Subclasses implement ``_dynamics(x, init)`` (``init``: dict of initial states or None
-    entries) returning ``(spikes, *state_sequences)`` in ``STATE_NAMES`` order.
+    entries) returning ``(spikes, *state_sequences)`` in ``STATE_NAMES`` order, followed by
+    the final refractory counter when ``refractory > 0`` (carried as ``self.refr``).
     """
 
     STATE_NAMES: tuple = ()
 
-    def __init__(self, *args, return_state=False, **kwargs):
+    def __init__(self, *args, return_state=False, refractory=0.0, dt=1.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.return_state = bool(return_state)
+        self.refr_steps = F.refractory_steps(refractory, dt)
+        self.refractory, self.dt = refractory, dt
         self.reset_state()
+
+    def _options(self):
+        return dict(super()._options(), refractory=self.refractory, dt=self.dt)
 
     def forward(self, x):
         single = self.step_mode == "single"
@@ -167,10 +173,16 @@ class _MultiStateNeuron(SpikingNeuron):
                 raise ValueError("step_mode='single' expects one step of shape [B, *features]")
             x = x.unsqueeze(0)
         carry = single or self.stateful
-        carried = [getattr(self, n) for n in self.STATE_NAMES]
+        names = self.STATE_NAMES + (("refr",) if self.refr_steps > 0 else ())
+        carried = [getattr(self, n) for n in names]
         usable = carry and all(s is not None and s.shape == x.shape[1:] for s in carried)
-        init = {n: (s if usable else None) for n, s in zip(self.STATE_NAMES, carried)}
+        init = {n: (s if usable else None) for n, s in zip(names, carried)}
+        init.setdefault("refr", None)
         spikes, *seqs = self._dynamics(x, init)
+        if self.refr_steps > 0:
+            *seqs, counter = seqs
+            if carry:
+                self.refr = counter
         if carry:
             for n, seq in zip(self.STATE_NAMES, seqs):
                 setattr(self, n, seq[-1])
@@ -182,7 +194,7 @@ class _MultiStateNeuron(SpikingNeuron):
 
     def reset_state(self):
         """Forget the carried state: the next call starts from zero."""
-        for n in self.STATE_NAMES:
+        for n in self.STATE_NAMES + ("refr",):
             setattr(self, n, None)
 
     def detach_state(self):
@@ -203,7 +215,11 @@ _SECOND_ORDER_ARGS = """
         step_mode: ``"multi"`` (``[T, B, ...]``) or ``"single"`` (``[B, ...]``).
         stateful: in multi-step mode, carry the final state into the next call.
         return_mem: return ``(spikes, mem)``.
-        return_state: return all state sequences after the spikes, in snnTorch's output order."""
+        return_state: return all state sequences after the spikes, in snnTorch's output order.
+        refractory: refractory period in ms (0 = off): after a spike the membrane is held (no leak,
+            no input, no firing; a pending reset still applies) for ``ceil(refractory/dt)`` steps
+            while the synaptic current evolves; the counter is carried as state (``self.refr``).
+        dt: simulation step in ms."""
 
 
 class Synaptic(_MultiStateNeuron):
@@ -222,15 +238,15 @@ class Synaptic(_MultiStateNeuron):
 
     def __init__(self, alpha, beta, threshold=1.0, reset_mechanism="subtract", reset_delay=True, surrogate=None,
                  learn_alpha=False, learn_beta=False, learn_threshold=False, step_mode="multi", stateful=False,
-                 return_mem=False, return_state=False, backend="auto"):
+                 return_mem=False, return_state=False, refractory=0.0, dt=1.0, backend="auto"):
         super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold, step_mode, stateful,
-                         return_mem, backend, return_state=return_state)
+                         return_mem, backend, return_state=return_state, refractory=refractory, dt=dt)
         self._register("alpha", alpha, learn_alpha)
         self._register("beta", beta, learn_beta)
 
     def _dynamics(self, x, init):
         return F.synaptic(x, self.alpha, self.beta, self.threshold, syn0=init["syn"], mem0=init["mem"],
-                          return_state=True, **self._options())
+                          refr0=init["refr"], return_state=True, **self._options())
 
     def extra_repr(self):
         return f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, " + super().extra_repr()
@@ -244,6 +260,7 @@ class Alpha(_MultiStateNeuron):
 
     Args:""" + _SECOND_ORDER_ARGS + """
         reset_mechanism: ``"zero"`` (snnTorch's default for Alpha), ``"subtract"`` or ``"none"``.
+            (``refractory`` must be 0 for Alpha.)
         backend: ``"auto"``, ``"triton"`` or ``"torch"``.
 
     Raises:
@@ -254,9 +271,12 @@ class Alpha(_MultiStateNeuron):
 
     def __init__(self, alpha, beta, threshold=1.0, reset_mechanism="zero", surrogate=None, learn_alpha=False,
                  learn_beta=False, learn_threshold=False, step_mode="multi", stateful=False, return_mem=False,
-                 return_state=False, backend="auto"):
+                 return_state=False, refractory=0.0, dt=1.0, backend="auto"):
         super().__init__(threshold, reset_mechanism, True, surrogate, learn_threshold, step_mode, stateful,
-                         return_mem, backend, return_state=return_state)
+                         return_mem, backend, return_state=return_state, refractory=refractory, dt=dt)
+        if self.refr_steps > 0:
+            raise ValueError("refractory periods are not implemented for Alpha; use refractory=0 "
+                             "(Synaptic and RSynaptic support them)")
         self._register("alpha", alpha, learn_alpha)
         self._register("beta", beta, learn_beta)
         a, b = self.alpha.detach().clamp(0, 1), self.beta.detach().clamp(0, 1)
@@ -308,9 +328,10 @@ class RSynaptic(_MultiStateNeuron):
     def __init__(self, alpha, beta, V=1.0, all_to_all=True, linear_features=None, conv2d_channels=None,
                  kernel_size=None, threshold=1.0, reset_mechanism="subtract", reset_delay=True, surrogate=None,
                  learn_alpha=False, learn_beta=False, learn_threshold=False, learn_recurrent=True,
-                 step_mode="multi", stateful=False, return_mem=False, return_state=False, backend="auto"):
+                 step_mode="multi", stateful=False, return_mem=False, return_state=False, refractory=0.0, dt=1.0,
+                 backend="auto"):
         super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold, step_mode, stateful,
-                         return_mem, backend, return_state=return_state)
+                         return_mem, backend, return_state=return_state, refractory=refractory, dt=dt)
         self._register("alpha", alpha, learn_alpha)
         self._register("beta", beta, learn_beta)
         self.all_to_all = bool(all_to_all)
@@ -336,10 +357,10 @@ class RSynaptic(_MultiStateNeuron):
 
     def _dynamics(self, x, init):
         rec = dict(recurrent=self.recurrent) if self.all_to_all else dict(V=self.V)
-        spikes, syn, mem = F.rsynaptic(x, self.alpha, self.beta, threshold=self.threshold, spk0=init["spk"],
-                                       syn0=init["syn"], mem0=init["mem"], return_state=True, **rec,
-                                       **self._options())
-        return spikes, spikes, syn, mem
+        spikes, *rest = F.rsynaptic(x, self.alpha, self.beta, threshold=self.threshold, spk0=init["spk"],
+                                    syn0=init["syn"], mem0=init["mem"], refr0=init["refr"], return_state=True,
+                                    **rec, **self._options())
+        return (spikes, spikes, *rest)
 
     def forward(self, x):
         out = super().forward(x)

@@ -27,14 +27,30 @@ state in fp32 registers, ``H(x) = x > 0``)::
     none:     exc[t] = e[t],          inh[t] = h[t],        mem[t] = m[t]
     s[t]   = H(mem[t] - thr)                   always delayed (snnTorch Alpha has no reset_delay)
 
+REFRACTORY (Synaptic/RSynaptic; R = ceil(refractory / dt) steps, counter c per element, carried
+as state): a neuron that spikes at step t is refractory for steps t+1 .. t+R::
+
+    held[t] = c[t-1] > 0                       saved as one int8 flag per element
+    n[t]    = mem[t-1]           if held[t]    no leak, no input (cur[t] still evolves as above)
+    pre[t]  = reset applied to n[t] as above   a pending reset still acts
+    s[t]    = H(pre[t] - thr) * (1 - held[t])  no firing, hence no surrogate gradient
+    c[t]    = R if s[t] else max(c[t-1] - 1, 0)
+
+The reset flag stays ``H(mem[t-1] - thr)`` (snnTorch's rule), so with DELAY the flag
+is recomputed from the membrane rather than taken from the (possibly suppressed)
+spike. In backward a held step passes ``dL/dn`` to ``mem[t-1]`` with factor 1 instead
+of beta and nothing to ``cur[t]``; the input still gets the gradient that reaches it
+through the current. Alpha has no refractory option (its membrane is a readout).
+
 The reset terms of Alpha are snnTorch's, odd as they are (subtract adds the old
 inhibitory current back onto the membrane). ``tau`` is computed by the caller with
 torch ops, so autograd turns ``dtau`` into alpha/beta gradients.
 
 Saved for backward: ``pre`` (Synaptic) or ``mem`` (Alpha) in fp32; ``cur`` only when
 alpha needs a gradient or the caller wants the state sequence (always for Alpha,
-with ``inh``); the reset bits only for Synaptic without DELAY. Spikes, ``mem[t-1]``
-and the reset flags are recomputed. The backward kernel walks ``T-1 .. 0`` carrying
+with ``inh``); the reset bits only for Synaptic without DELAY; the refractory flags
+only when R > 0. Spikes, ``mem[t-1]`` and the reset flags are recomputed. The
+backward kernel walks ``T-1 .. 0`` carrying
 ``dL/dn[t+1]`` (membrane), ``dL/dcur[t+1]`` (current) and, for Alpha,
 ``dL/dinh[t+1]``; parameter gradients are per-element partials summed over time in
 registers, then one torch reduction over the batch (deterministic). Like the
@@ -63,11 +79,11 @@ def _load_state(ptr, o, mask, HAS: tl.constexpr, BLOCK: tl.constexpr):
 @triton.autotune(_configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def syn_fwd_kernel(
-    p_x, p_cur0, p_aux0, p_mem0, p_spk0, p_alpha, p_beta, p_tau, p_thr, p_v,
-    p_s, p_cur, p_aux, p_mem, p_bits, p_post,
-    T, M, N, stride_xt,
+    p_x, p_cur0, p_aux0, p_mem0, p_spk0, p_cnt0, p_alpha, p_beta, p_tau, p_thr, p_v,
+    p_s, p_cur, p_aux, p_mem, p_bits, p_post, p_refr, p_cnt,
+    T, M, N, stride_xt, refr_steps,
     ALPHA: tl.constexpr, RESET: tl.constexpr, DELAY: tl.constexpr, RECURRENT: tl.constexpr,
-    STORE_CUR: tl.constexpr, STORE_POST: tl.constexpr,
+    REFRACTORY: tl.constexpr, HAS_CNT0: tl.constexpr, STORE_CUR: tl.constexpr, STORE_POST: tl.constexpr,
     HAS_CUR0: tl.constexpr, HAS_AUX0: tl.constexpr, HAS_MEM0: tl.constexpr, HAS_SPK0: tl.constexpr,
     ALPHA_PN: tl.constexpr, BETA_PN: tl.constexpr, TAU_PN: tl.constexpr, THR_PN: tl.constexpr,
     V_PN: tl.constexpr, BLOCK: tl.constexpr,
@@ -85,6 +101,12 @@ def syn_fwd_kernel(
     if RECURRENT:
         v = _load_param(p_v, o % N, m_o, V_PN)
         spk = _load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
+    if REFRACTORY:
+        if HAS_CNT0:
+            cnt = tl.load(p_cnt0 + o, mask=m_o, other=0).to(tl.int32)
+        else:
+            cnt = tl.zeros([BLOCK], dtype=tl.int32)
+        p_refr += o
     p_x += o
     p_s += o
     p_cur += o
@@ -116,12 +138,21 @@ def syn_fwd_kernel(
             tl.store(p_aux, aux, mask=m_o)
         else:
             pre = beta * mem + cur_new
+            if REFRACTORY:
+                held = cnt > 0
+                pre = tl.where(held, mem, pre)      # no leak, no input; the reset below still applies
+                tl.store(p_refr, held.to(tl.int8), mask=m_o)
             if RESET == 0:
                 pre -= r * thr
             elif RESET == 1:
                 pre = pre * (1.0 - r)
         cur = cur_new
-        s = (pre > thr).to(tl.float32)
+        fire = pre > thr
+        if REFRACTORY:
+            fire = fire & (cnt <= 0)
+            cnt = tl.where(fire, refr_steps, tl.maximum(cnt - 1, 0))
+            p_refr += M
+        s = fire.to(tl.float32)
         tl.store(p_s, s.to(p_s.dtype.element_ty), mask=m_o)
         tl.store(p_mem, pre, mask=m_o)
         if STORE_CUR:
@@ -142,17 +173,19 @@ def syn_fwd_kernel(
         p_mem += M
         p_bits += M
         p_post += M
+    if REFRACTORY:
+        tl.store(p_cnt + o, cnt, mask=m_o)
 
 
 @triton.autotune(_configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def syn_bwd_kernel(
-    p_gs, p_gcur, p_gaux, p_gm, p_cur, p_aux, p_mem, p_bits,
+    p_gs, p_gcur, p_gaux, p_gm, p_cur, p_aux, p_mem, p_bits, p_refr,
     p_cur0, p_aux0, p_mem0, p_spk0, p_alpha, p_beta, p_tau, p_thr, p_v,
     p_dx, p_dcur0, p_daux0, p_dspk0, p_dalpha, p_dbeta, p_dtau, p_dthr, p_dv,
     T, M, N, stride_gst, stride_gct, stride_gat, stride_gmt, sg_param,
     ALPHA: tl.constexpr, RESET: tl.constexpr, DELAY: tl.constexpr, RECURRENT: tl.constexpr,
-    HAS_GRAD_CUR: tl.constexpr, HAS_GRAD_AUX: tl.constexpr, HAS_GRAD_MEM: tl.constexpr,
+    REFRACTORY: tl.constexpr, HAS_GRAD_CUR: tl.constexpr, HAS_GRAD_AUX: tl.constexpr, HAS_GRAD_MEM: tl.constexpr,
     HAS_CUR0: tl.constexpr, HAS_AUX0: tl.constexpr, HAS_MEM0: tl.constexpr, HAS_SPK0: tl.constexpr,
     ALPHA_PN: tl.constexpr, BETA_PN: tl.constexpr, TAU_PN: tl.constexpr, THR_PN: tl.constexpr,
     V_PN: tl.constexpr, NEED_DALPHA: tl.constexpr, NEED_DBETA: tl.constexpr, NEED_DTAU: tl.constexpr,
@@ -176,6 +209,7 @@ def syn_bwd_kernel(
     g_c_next = zero        # dL/dcur[t+1] (Synaptic) or dL/de[t+1] (Alpha)
     g_u_next = zero        # Alpha subtract: mem[t+1] = ... + r[t+1] * inh[t]
     r_next = zero
+    coef_next = beta       # d n[t+1] / d mem[t]: beta, or 1 on a refractory step
     acc_alpha = zero
     acc_beta = zero
     acc_tau = zero
@@ -190,6 +224,7 @@ def syn_bwd_kernel(
     p_aux += o + last * M
     p_mem += o + last * M
     p_bits += o + last * M
+    p_refr += o + last * M
     p_dx += o + last * M
     pre = tl.load(p_mem, mask=m_o, other=0.0)
     for i in range(T):
@@ -206,7 +241,14 @@ def syn_bwd_kernel(
         else:
             r = tl.load(p_bits, mask=m_o, other=0).to(tl.float32)
             r_prev = tl.load(p_bits - M, mask=m_prev, other=0).to(tl.float32)
-            prev = tl.where(m_prev, _post_reset(pre_prev, (pre_prev > thr).to(tl.float32), r_prev, thr, RESET), mem0)
+        # Spikes of step t-1 and t; refractory steps cannot fire.
+        s_prev = (pre_prev > thr).to(tl.float32)
+        free = tl.full([BLOCK], 1.0, tl.float32)
+        if REFRACTORY:
+            free = 1.0 - tl.load(p_refr, mask=m_o, other=0).to(tl.float32)
+            s_prev = s_prev * (1.0 - tl.load(p_refr - M, mask=m_prev, other=0).to(tl.float32))
+        if not DELAY:
+            prev = tl.where(m_prev, _post_reset(pre_prev, s_prev, r_prev, thr, RESET), mem0)
         gs = tl.load(p_gs, mask=m_o, other=0.0).to(tl.float32)
         g_cur_ext = zero
         if HAS_GRAD_CUR:
@@ -215,6 +257,8 @@ def syn_bwd_kernel(
         if HAS_GRAD_MEM:
             g_mem_ext = tl.load(p_gm, mask=m_o, other=0.0).to(tl.float32)
         sgrad = _surrogate_grad(pre - thr, SURROGATE, sg_param)
+        if REFRACTORY:
+            sgrad = sgrad * free
         if ALPHA:
             cur_prev = tl.where(m_prev, tl.load(p_cur - M, mask=m_prev, other=0.0), cur0)
             aux_prev = tl.where(m_prev, tl.load(p_aux - M, mask=m_prev, other=0.0), aux0)
@@ -258,11 +302,11 @@ def syn_bwd_kernel(
             if RECURRENT:
                 g_spk += v * g_c_next                           # cur[t+1] += V * s[t]
             a = sgrad * g_spk
-            g_post = g_mem_ext + beta * g_n_next                # n[t+1] = beta * mem[t] + cur[t+1]
+            g_post = g_mem_ext + coef_next * g_n_next           # n[t+1] = beta * mem[t] + cur[t+1]
             if DELAY:
                 g_pre = a + g_post
             else:
-                s = (pre > thr).to(tl.float32)
+                s = (pre > thr).to(tl.float32) * free
                 if RESET == 0:
                     g_pre = a + (1.0 - thr * sgrad) * g_post
                     if NEED_DTHR:
@@ -274,21 +318,25 @@ def syn_bwd_kernel(
             g_n = g_pre
             if RESET == 1:
                 g_n = g_pre * (1.0 - r)
-            g_c = g_n + alpha * g_c_next + g_cur_ext
+            g_in = g_n * free                                   # a refractory step ignores its current
+            g_c = g_in + alpha * g_c_next + g_cur_ext
             tl.store(p_dx, g_c.to(p_dx.dtype.element_ty), mask=m_o)
             if NEED_DALPHA:
                 cur_prev = tl.where(m_prev, tl.load(p_cur - M, mask=m_prev, other=0.0), cur0)
                 acc_alpha += g_c * cur_prev
             if NEED_DBETA:
-                acc_beta += g_n * prev
+                acc_beta += g_in * prev
             if NEED_DV:
-                acc_v += g_c * tl.where(m_prev, (pre_prev > thr).to(tl.float32), spk0)
+                acc_v += g_c * tl.where(m_prev, s_prev, spk0)
             if NEED_DTHR:
                 acc_thr -= a
                 if RESET == 0:
                     acc_thr -= g_pre * r
             g_n_next = g_n
             g_c_next = g_c
+            coef_next = beta
+            if REFRACTORY:
+                coef_next = tl.where(free > 0, beta, 1.0)
         pre = pre_prev
         p_gs -= stride_gst
         p_gcur -= stride_gct
@@ -298,6 +346,7 @@ def syn_bwd_kernel(
         p_aux -= M
         p_mem -= M
         p_bits -= M
+        p_refr -= M
         p_dx -= M
     tl.store(p_dcur0 + o, alpha * g_c_next, mask=m_o)
     if ALPHA:
@@ -306,7 +355,7 @@ def syn_bwd_kernel(
             d_aux0 += r_next * g_u_next
         tl.store(p_daux0 + o, d_aux0, mask=m_o)
     else:
-        tl.store(p_daux0 + o, beta * g_n_next, mask=m_o)      # Synaptic: dL/dmem0
+        tl.store(p_daux0 + o, coef_next * g_n_next, mask=m_o)  # Synaptic: dL/dmem0
     if RECURRENT:
         tl.store(p_dspk0 + o, v * g_c_next, mask=m_o)
     if NEED_DALPHA:
@@ -325,30 +374,35 @@ def _pn(param):
     return param is not None and param.numel() > 1
 
 
-def syn_fwd(x, cur0, aux0, mem0, spk0, alpha, beta, tau, thr, v, neuron: int, reset: int, delay: bool,
-            store_cur: bool, need_post: bool):
+def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: int, reset: int, delay: bool,
+            store_cur: bool, need_post: bool, refr_steps: int):
     """Launch the forward kernel; same contract as ``torchimpl.synaptic.syn_fwd``."""
     T, B, N = x.shape
     M = B * N
     is_alpha = neuron == NEURON_ALPHA
     x2 = _flat_time_major(x)
-    spikes, cur, aux, mem, bits, post = syn_outputs(x, neuron, delay, store_cur, need_post)
+    outs = syn_outputs(x, neuron, delay, store_cur, need_post, refr_steps > 0)
+    spikes, cur, aux, mem, bits, post, refr, cnt = outs
+    if refr_steps > 0 and (M == 0 or T == 0):
+        cnt.copy_(cnt0 if cnt0 is not None else torch.zeros_like(cnt))
     if M > 0 and T > 0:
         # Pointers the flags leave unused get a real buffer: never pass an empty tensor's null pointer.
         syn_fwd_kernel[_grid(M)](
-            x2, _or(cur0, mem), _or(aux0, mem), _or(mem0, mem), _or(spk0, mem), alpha, beta, _or(tau, alpha),
-            thr, _or(v, alpha), spikes, _or(cur, mem), _or(aux, mem), mem, _or(bits, mem), _or(post, mem),
-            T, M, N, x2.stride(0),
+            x2, _or(cur0, mem), _or(aux0, mem), _or(mem0, mem), _or(spk0, mem), _or(cnt0, mem), alpha, beta,
+            _or(tau, alpha), thr, _or(v, alpha), spikes, _or(cur, mem), _or(aux, mem), mem, _or(bits, mem),
+            _or(post, mem), _or(refr, mem), _or(cnt, mem),
+            T, M, N, x2.stride(0), refr_steps,
             ALPHA=is_alpha, RESET=reset, DELAY=delay, RECURRENT=v is not None,
+            REFRACTORY=refr_steps > 0, HAS_CNT0=cnt0 is not None,
             STORE_CUR=store_cur or is_alpha, STORE_POST=not delay and need_post,
             HAS_CUR0=cur0 is not None, HAS_AUX0=aux0 is not None, HAS_MEM0=mem0 is not None,
             HAS_SPK0=spk0 is not None, ALPHA_PN=_pn(alpha), BETA_PN=_pn(beta), TAU_PN=_pn(tau),
             THR_PN=_pn(thr), V_PN=_pn(v), enable_fp_fusion=False,
         )
-    return spikes, cur, aux, mem, bits, post
+    return outs
 
 
-def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, cur0, aux0, mem0, spk0, alpha, beta, tau, thr, v,
+def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0, mem0, spk0, alpha, beta, tau, thr, v,
             neuron: int, reset: int, delay: bool, surrogate, x_dtype, need: tuple):
     """Launch the backward kernel; same contract as ``torchimpl.synaptic.syn_bwd``."""
     need_dalpha, need_dbeta, need_dtau, need_dthr, need_dv = need
@@ -367,11 +421,11 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, cur0, aux0, mem0
     parts = [_alloc.empty(B, N, dtype=f32, device=dev) if on else None for on in need]
     if M > 0 and T > 0:
         syn_bwd_kernel[_grid(M)](
-            gs, gc, ga, gm, _or(cur, mem), _or(aux, mem), mem, _or(bits, mem),
+            gs, gc, ga, gm, _or(cur, mem), _or(aux, mem), mem, _or(bits, mem), _or(refr, mem),
             _or(cur0, mem), _or(aux0, mem), _or(mem0, mem), _or(spk0, mem), alpha, beta, _or(tau, alpha), thr,
             _or(v, alpha), dx, dcur0, dsecond0, _or(dspk0, dcur0), *(_or(p, dcur0) for p in parts),
             T, M, N, gs.stride(0), gc.stride(0), ga.stride(0), gm.stride(0), surrogate.param,
-            ALPHA=is_alpha, RESET=reset, DELAY=delay, RECURRENT=v is not None,
+            ALPHA=is_alpha, RESET=reset, DELAY=delay, RECURRENT=v is not None, REFRACTORY=refr.numel() > 0,
             HAS_GRAD_CUR=g_cur is not None, HAS_GRAD_AUX=g_aux is not None, HAS_GRAD_MEM=g_mem is not None,
             HAS_CUR0=cur0 is not None, HAS_AUX0=aux0 is not None, HAS_MEM0=mem0 is not None,
             HAS_SPK0=spk0 is not None, ALPHA_PN=_pn(alpha), BETA_PN=_pn(beta), TAU_PN=_pn(tau),

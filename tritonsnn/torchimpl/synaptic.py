@@ -19,27 +19,33 @@ def _zeros_or(state, B, N, dev):
     return torch.zeros(B, N, dtype=torch.float32, device=dev) if state is None else state.to(torch.float32)
 
 
-def syn_fwd(x, cur0, aux0, mem0, spk0, alpha, beta, tau, thr, v, neuron: int, reset: int,
-            delay: bool, store_cur: bool, need_post: bool):
-    """Forward time loop. Returns ``(spikes, cur, aux, mem, bits, post)``.
+def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: int, reset: int,
+            delay: bool, store_cur: bool, need_post: bool, refr_steps: int):
+    """Forward time loop. Returns ``(spikes, cur, aux, mem, bits, post, refr, cnt)``.
 
     ``cur``: synaptic current after each step (Synaptic: stored when ``store_cur``;
     Alpha: excitatory current, always). ``aux``: Alpha's inhibitory current (else
     empty). ``mem``: the membrane before a same-step reset (Synaptic) or Alpha's
     membrane. ``bits``/``post``: reset flags and post-reset membrane, only for
     Synaptic with ``delay`` False (``post`` only when ``need_post``). ``v`` is the
-    one-to-one recurrent weight (RSynaptic) or None.
+    one-to-one recurrent weight (RSynaptic) or None. With ``refr_steps > 0``
+    (Synaptic only), ``refr`` holds one int8 refractory flag per step and ``cnt`` the
+    refractory counter after the last step; ``cnt0`` is the counter before the first.
     """
     T, B, N = x.shape
     dev, f32 = x.device, torch.float32
     is_alpha = neuron == NEURON_ALPHA
-    spikes, cur, aux, mem, bits, post = syn_outputs(x, neuron, delay, store_cur, need_post)
+    outs = syn_outputs(x, neuron, delay, store_cur, need_post, refr_steps > 0)
+    spikes, cur, aux, mem, bits, post, refr, cnt_out = outs
     if is_alpha:
         _alpha_fwd_loop(x, cur0, aux0, mem0, alpha, beta, tau, thr, reset, spikes, cur, aux, mem)
-        return spikes, cur, aux, mem, bits, post
+        return outs
     c = _zeros_or(cur0, B, N, dev)
     p = _zeros_or(mem0, B, N, dev)
     s_prev = _zeros_or(spk0, B, N, dev) if v is not None else None
+    cnt = None
+    if refr_steps > 0:
+        cnt = torch.zeros(B, N, dtype=torch.int32, device=dev) if cnt0 is None else cnt0.to(torch.int32, copy=True)
     r = (p > thr).to(f32)
     c_buf = torch.empty(B, N, dtype=f32, device=dev) if not store_cur else None
     for t in range(T):
@@ -49,22 +55,32 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, alpha, beta, tau, thr, v, neuron: int, re
         if s_prev is not None:
             c.addcmul_(v, s_prev)
         torch.addcmul(c, beta, p, out=m)
+        if cnt is not None:
+            held = torch.gt(cnt, 0, out=refr[t]).bool()
+            torch.where(held, p, m, out=m)   # refractory: no leak, no input; the reset below still applies
         if reset == RESET_SUBTRACT:
             m.addcmul_(r, thr, value=-1)
         elif reset == RESET_ZERO:
             m.mul_(1 - r)          # snnTorch zeroes the new membrane, input included (Leaky: the old one)
         s = torch.gt(m, thr, out=spikes[t])
+        if cnt is not None:
+            s.masked_fill_(held, 0)
+            fired = s.bool()
+            cnt.sub_(1).clamp_(min=0).masked_fill_(fired, refr_steps)
         if s_prev is not None:
             s_prev = s.to(f32)
         if delay:
-            p, r = m, s.to(f32)    # r[t+1] = H(pre[t] - thr) = s[t]
+            # r[t+1] = H(pre[t] - thr): the spike itself unless a refractory step held it back.
+            p, r = m, (s.to(f32) if cnt is None else (m > thr).to(f32))
         else:
             bits[t].copy_(r)
             p = _post_reset(m, s.to(f32), r, thr, reset)
             if need_post:
                 post[t].copy_(p)
             r = (p > thr).to(f32)
-    return spikes, cur, aux, mem, bits, post
+    if cnt is not None:
+        cnt_out.copy_(cnt)
+    return outs
 
 
 def _alpha_fwd_loop(x, exc0, inh0, mem0, alpha, beta, tau, thr, reset, spikes, exc, inh, mem):
@@ -92,14 +108,15 @@ def _alpha_fwd_loop(x, exc0, inh0, mem0, alpha, beta, tau, thr, reset, spikes, e
         e, h = e_new, h_new
 
 
-def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, cur0, aux0, mem0, spk0,
+def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0, mem0, spk0,
             alpha, beta, tau, thr, v, neuron: int, reset: int, delay: bool,
             surrogate: sg.Surrogate, x_dtype, need: tuple):
     """Reverse time loop. Returns ``(dx, dcur0, daux0, dmem0, dspk0, dalpha, dbeta, dtau, dthr, dv)``.
 
     ``g_*`` are the gradients of the returned sequences (``g_mem`` of the returned
-    membrane: ``post`` for Synaptic without delay), ``None`` when unused. ``need``
-    is ``(dalpha, dbeta, dtau, dthr, dv)`` flags; unneeded ones come back None.
+    membrane: ``post`` for Synaptic without delay), ``None`` when unused. ``refr`` is
+    the forward's refractory flags (empty without refractory). ``need`` is
+    ``(dalpha, dbeta, dtau, dthr, dv)`` flags; unneeded ones come back None.
     """
     if neuron == NEURON_ALPHA:
         return _alpha_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, cur0, aux0, mem0,
@@ -113,10 +130,12 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, cur0, aux0, mem0
     g_a = torch.empty_like(mem)                      # dL/d cur[t] = dL/d x[t]
     acc = {k: mem.new_zeros(B, N) for k, on in
            (("alpha", need_dalpha), ("beta", need_dbeta), ("thr", need_dthr), ("v", need_dv)) if on}
-    g_n_next = g_a_next = None                       # carries from the first step of the later chunk
+    g_n_next = g_a_next = coef_next = None           # carries from the first step of the later chunk
     chunk = max(1, CHUNK_ELEMS // max(1, B * N))
     # Reset flags are needed by the zero reset, the same-step reset and the threshold gradient.
-    need_r = reset != RESET_NONE and (reset == RESET_ZERO or not delay or need_dthr)
+    need_r = reset != RESET_NONE and (reset == RESET_ZERO or (not delay) or need_dthr)
+    has_refr = refr.numel() > 0
+    beta_row = beta.expand(B, N)
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
         pc = mem[t0:t1]
@@ -130,10 +149,22 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, cur0, aux0, mem0
         else:
             r = bits[t0:t1].to(f32)
             lo = max(t0 - 1, 0)
-            post_prev = _post_reset(mem[lo:t1 - 1], (mem[lo:t1 - 1] > thr).to(f32), bits[lo:t1 - 1].to(f32),
-                                    thr, reset)
+            s_lo = (mem[lo:t1 - 1] > thr).to(f32)
+            if has_refr:
+                s_lo.mul_(1 - refr[lo:t1 - 1].to(f32))
+            post_prev = _post_reset(mem[lo:t1 - 1], s_lo, bits[lo:t1 - 1].to(f32), thr, reset)
             prev = torch.cat([p0[None], post_prev]) if t0 == 0 else post_prev
         sgrad = sg.grad(pc - thr, surrogate)
+        if has_refr:
+            # A refractory step cannot fire (no surrogate) and holds the membrane: d n[t] / d post[t-1] = 1
+            # instead of beta, and the current does not reach it.
+            held = refr[t0:t1].to(f32)
+            free = 1 - held
+            sgrad.mul_(free)
+            coef = torch.where(held.bool(), 1.0, beta_row)
+            g_in = torch.empty_like(pc)
+        else:
+            coef = None
         gm = g_mem[t0:t1] if g_mem is not None else None
         # dL/d spike[t]: the output gradient, plus V * dL/d cur[t+1] through the recurrence (in the loop).
         if v is None:
@@ -147,7 +178,7 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, cur0, aux0, mem0
             # g_pre[t] = a[t] + g_mem[t] + beta * g_n[t+1]: the part without recurrence summed up front.
             base = a if gm is None or v is not None else a + gm
         else:
-            d = (pc > thr).to(f32) - r
+            d = (pc > thr).to(f32) * (free if has_refr else 1) - r
             post_jac = 1 - thr * sgrad if reset == RESET_SUBTRACT else (1 - d) - pc * sgrad
             g_post = pc.new_zeros(pc.shape) if gm is None else gm.to(f32, copy=True)
         g_pre = torch.empty_like(pc)
@@ -164,35 +195,40 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, cur0, aux0, mem0
                 if v is not None and gm is not None:
                     torch.add(a[i], gm[i], out=g_pre[i])
                     if g_n_next is not None:
-                        g_pre[i].addcmul_(beta, g_n_next)
+                        g_pre[i].addcmul_(coef_next, g_n_next)
                 elif g_n_next is not None:
-                    torch.addcmul(base[i], beta, g_n_next, out=g_pre[i])   # n[t+1] = beta * post[t] + ...
+                    torch.addcmul(base[i], coef_next, g_n_next, out=g_pre[i])   # n[t+1] = beta * post[t] + ...
                 else:
                     g_pre[i].copy_(base[i])
             else:
                 if g_n_next is not None:
-                    g_post[i].addcmul_(beta, g_n_next)
+                    g_post[i].addcmul_(coef_next, g_n_next)
                 torch.addcmul(a[i], post_jac[i], g_post[i], out=g_pre[i])
             if keep is not None:
                 torch.mul(g_pre[i], keep[i], out=g_n[i])
+            g_cur_in = g_n[i]                                # dL/dn[t] as seen by cur[t]
+            if has_refr:
+                g_cur_in = torch.mul(g_n[i], free[i], out=g_in[i])
             # cur[t] feeds n[t] and, decayed, cur[t+1].
             if g_cur is not None:
-                gc[i].add_(g_n[i])
+                gc[i].add_(g_cur_in)
                 if g_a_next is not None:
                     gc[i].addcmul_(alpha, g_a_next)
             elif g_a_next is not None:
-                torch.addcmul(g_n[i], alpha, g_a_next, out=gc[i])
+                torch.addcmul(g_cur_in, alpha, g_a_next, out=gc[i])
             else:
-                gc[i].copy_(g_n[i])
-            g_n_next, g_a_next = g_n[i], gc[i]
+                gc[i].copy_(g_cur_in)
+            g_n_next, g_a_next, coef_next = g_n[i], gc[i], (beta if coef is None else coef[i])
         if need_dbeta:
-            acc["beta"] += (g_n * prev).sum(0)
+            acc["beta"] += ((g_in if has_refr else g_n) * prev).sum(0)
         if need_dalpha:
             cur_prev = torch.cat([c0[None], cur[t0:t1 - 1]]) if t0 == 0 else cur[t0 - 1:t1 - 1]
             acc["alpha"] += (gc * cur_prev).sum(0)
         if need_dv:
             lo = max(t0 - 1, 0)
             s_prev = (mem[lo:t1 - 1] > thr).to(f32)
+            if has_refr:
+                s_prev.mul_(1 - refr[lo:t1 - 1].to(f32))
             if t0 == 0:
                 s_prev = torch.cat([s0[None], s_prev])
             acc["v"] += (gc * s_prev).sum(0)
@@ -204,7 +240,7 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, cur0, aux0, mem0
                 dpost_dthr = thr * sgrad - d if reset == RESET_SUBTRACT else pc * sgrad
                 acc["thr"] += (g_post * dpost_dthr).sum(0)
     if T > 0:
-        dmem0 = beta * g_n_next
+        dmem0 = coef_next * g_n_next
         dcur0 = alpha * g_a_next
         dspk0 = v * g_a_next if v is not None else None
     else:
