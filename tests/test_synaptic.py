@@ -473,3 +473,48 @@ def test_refractory_all_to_all_and_carried_counter():
     assert_spikes_equal(torch.cat([p[0] for p in parts]), whole[0])
     single = tsnn.Synaptic(0.8, 0.7, refractory=3.0, step_mode="single", backend="torch")
     assert_spikes_equal(torch.stack([single(x.detach()[t]) for t in range(8)]), whole[0])
+
+
+# ----------------------------------------------------------------------------- torch.compile / opcheck
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fullgraph_compile_matches_eager(backend):
+    torch.manual_seed(0)
+    torch._dynamo.reset()
+    net = nn.Sequential(nn.Linear(6, 5),
+                        tsnn.Synaptic(0.8, torch.full((5,), 0.7), learn_beta=True, learn_alpha=True, backend=backend),
+                        nn.Linear(5, 4), tsnn.RSynaptic(0.8, 0.7, V=0.3, all_to_all=False, refractory=1.0,
+                                                        backend=backend),
+                        nn.Linear(4, 3), tsnn.Alpha(0.9, 0.6, return_mem=True, backend=backend))
+    x = torch.randn(6, 2, 6) * 2
+    compiled = torch.compile(net, fullgraph=True, backend="aot_eager")  # raises on any graph break
+    s_c, m_c = compiled(x)
+    s_e, m_e = net(x)
+    assert torch.equal(s_c, s_e)
+    assert_close(m_c, m_e, 1e-6, "membrane")
+    grads_c = torch.autograd.grad(s_c.sum() + m_c.sum(), list(net.parameters()))
+    grads_e = torch.autograd.grad(s_e.sum() + m_e.sum(), list(net.parameters()))
+    for a, b in zip(grads_c, grads_e):
+        assert_close(a, b, 1e-5, "parameter grad")
+
+
+def test_fake_kernels_pass_opcheck():
+    """torch.library's own consistency checks of schema, fake kernel and autograd registration."""
+    x = torch.randn(4, 2, 3, requires_grad=True)
+    p = torch.tensor([0.8]).requires_grad_()
+    thr = torch.tensor([1.0])
+    state = torch.randn(2, 3)
+    cnt0 = torch.ones(2, 3, dtype=torch.int32)
+    cases = [  # cur0, aux0, mem0, spk0, cnt0, tau, v, neuron, reset, delay, store_cur, need_mem, refr_steps
+        (state, None, state, None, None, None, None, 0, 0, True, True, True, 0),
+        (None, None, None, state, cnt0, None, p, 0, 1, False, False, True, 2),
+        (None, None, None, None, None, None, None, 0, 0, False, False, False, 0),
+        (state, state, state, None, None, torch.tensor([1.5]), None, 1, 0, True, True, True, 0),
+    ]
+    for cur0, aux0, mem0, spk0, c0, tau, v, neuron, reset, delay, store_cur, need_mem, refr_steps in cases:
+        torch.library.opcheck(
+            torch.ops.tritonsnn.syn_fwd.default,
+            (x, cur0, aux0, mem0, spk0, c0, p, p, tau, thr, v, neuron, reset, delay, store_cur, need_mem,
+             refr_steps, 0, 2.0, False),
+            test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))

@@ -324,7 +324,7 @@ def alpha(x, alpha, beta, threshold=1.0, *, syn_exc0=None, syn_inh0=None, mem0=N
     if refractory_steps(refractory, dt) > 0:
         raise ValueError("refractory periods are not implemented for Alpha; use refractory=0 "
                          "(Synaptic and RSynaptic support them)")
-    if not alpha_v.is_cuda:  # skipped on GPU: the check would sync
+    if not alpha_v.is_cuda and not torch.compiler.is_compiling():  # a host check: would sync on GPU / break graphs
         if bool((beta_v == 1).any()):
             raise ValueError("beta must be < 1 for the Alpha neuron (tau = log(alpha)/(log(beta) - log(alpha)) + 1)")
         if bool((alpha_v <= beta_v).any()):
