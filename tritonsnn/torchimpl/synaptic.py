@@ -89,8 +89,10 @@ def _alpha_fwd_loop(x, exc0, inh0, mem0, alpha, beta, tau, thr, reset, spikes, e
     e = _zeros_or(exc0, B, N, dev)
     h = _zeros_or(inh0, B, N, dev)
     u = _zeros_or(mem0, B, N, dev)
+    r = (u > thr).to(f32)
     for t in range(T):
-        r = (u > thr).to(f32)
+        if t > 0 and reset != RESET_NONE:
+            r = spikes[t - 1].to(f32)      # r[t] = H(mem[t-1] - thr) = s[t-1]: Alpha always delays
         xt = x[t].to(f32)
         e_new = torch.addcmul(xt, alpha, e, out=exc[t])
         h_new = torch.mul(beta, h, out=inh[t]).sub_(xt)
@@ -254,52 +256,80 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
 
 def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
                alpha, beta, tau, thr, reset, surrogate, x_dtype, need):
-    """Alpha's reverse loop: every term without a time recurrence is computed for all steps at once."""
+    """Alpha's reverse loop, chunked like Synaptic's: per chunk, every term without a time
+    recurrence at once; the loop carries dL/dexc and dL/dinh (and, for subtract, the
+    ``r[t+1] * dL/dmem[t+1]`` that reaches ``inh[t]``)."""
     need_dalpha, need_dbeta, need_dtau, need_dthr, _ = need
     T, B, N = mem.shape
     dev, f32 = mem.device, torch.float32
     e0, h0, u0 = (_zeros_or(s, B, N, dev) for s in (exc0, inh0, mem0))
-    u_prev = torch.cat([u0[None], mem[:-1]])
-    e_prev = torch.cat([e0[None], exc[:-1]])
-    h_prev = torch.cat([h0[None], inh[:-1]])
-    r = (u_prev > thr).to(f32) if reset != RESET_NONE else torch.zeros_like(mem)
-    sgrad = sg.grad(mem - thr, surrogate)
-    a = sgrad * g_spikes if g_spikes is not None else torch.zeros_like(mem)
-    g_u = a if g_mem is None else a + g_mem
-    g_m = g_u * (1 - r) if reset == RESET_ZERO else g_u
-    keep_e = 1 - r if reset == RESET_ZERO else None
-    keep_h = 1 - r if reset != RESET_NONE else None
-    # Gradients reaching exc[t] / inh[t] from outside the recurrence; subtract adds r[t+1] * g_u[t+1] to inh[t].
-    ga_ext = torch.zeros_like(mem) if g_exc is None else g_exc.to(f32, copy=True)
-    gb_ext = torch.zeros_like(mem) if g_inh is None else g_inh.to(f32, copy=True)
-    if reset == RESET_SUBTRACT:
-        gb_ext[:-1] += r[1:] * g_u[1:]
-    g_e = torch.empty_like(mem)
-    g_h = torch.empty_like(mem)
-    ga = ga_ext
-    gb = gb_ext
-    tau_gm = tau * g_m
-    for t in range(T - 1, -1, -1):
-        if t + 1 < T:
-            ga[t].addcmul_(alpha, g_e[t + 1])
-            gb[t].addcmul_(beta, g_h[t + 1])
-        g_e[t] = ga[t] if keep_e is None else ga[t] * keep_e[t]
-        g_e[t] += tau_gm[t]
-        g_h[t] = gb[t] if keep_h is None else gb[t] * keep_h[t]
-        g_h[t] += tau_gm[t]
-    dx = (g_e - g_h).to(x_dtype)
+    dx = torch.empty(T, B, N, dtype=x_dtype, device=dev)
+    acc = {k: mem.new_zeros(B, N) for k, on in
+           (("alpha", need_dalpha), ("beta", need_dbeta), ("tau", need_dtau), ("thr", need_dthr)) if on}
+    g_e_next = g_h_next = g_u_next = r_next = None
+    chunk = max(1, CHUNK_ELEMS // max(1, B * N))
+    for t1 in range(T, 0, -chunk):
+        t0 = max(0, t1 - chunk)
+        u = mem[t0:t1]
+        r = None
+        if reset != RESET_NONE:
+            r = torch.cat([(u0 if t0 == 0 else mem[t0 - 1])[None], mem[t0:t1 - 1]]).gt_(thr)
+            r = r.to(f32) if r.dtype != f32 else r
+        sgrad = sg.grad(u - thr, surrogate)
+        a = sgrad.mul_(g_spikes[t0:t1]) if g_spikes is not None else torch.zeros_like(u)
+        g_u = a if g_mem is None else a + g_mem[t0:t1]
+        g_m = g_u * (1 - r) if reset == RESET_ZERO else g_u
+        tau_gm = tau * g_m
+        keep_e = 1 - r if reset == RESET_ZERO else None
+        keep_h = 1 - r if reset != RESET_NONE else None
+        # Gradients reaching exc[t] / inh[t] from outside the recurrence.
+        ga = torch.zeros_like(u) if g_exc is None else g_exc[t0:t1].to(f32, copy=True)
+        gb = torch.zeros_like(u) if g_inh is None else g_inh[t0:t1].to(f32, copy=True)
+        if reset == RESET_SUBTRACT:          # mem[t+1] = ... + r[t+1] * inh[t]
+            gb[:-1].addcmul_(r[1:], g_u[1:])
+            if g_u_next is not None:
+                gb[-1].addcmul_(r_next, g_u_next)
+        g_e = torch.empty_like(u)
+        g_h = torch.empty_like(u)
+        for i in range(t1 - t0 - 1, -1, -1):
+            if g_e_next is not None:
+                ga[i].addcmul_(alpha, g_e_next)
+                gb[i].addcmul_(beta, g_h_next)
+            if keep_e is None:
+                torch.add(ga[i], tau_gm[i], out=g_e[i])
+            else:
+                torch.addcmul(tau_gm[i], ga[i], keep_e[i], out=g_e[i])
+            if keep_h is None:
+                torch.add(gb[i], tau_gm[i], out=g_h[i])
+            else:
+                torch.addcmul(tau_gm[i], gb[i], keep_h[i], out=g_h[i])
+            g_e_next, g_h_next = g_e[i], g_h[i]
+        if x_dtype == f32:
+            torch.sub(g_e, g_h, out=dx[t0:t1])
+        else:
+            dx[t0:t1].copy_(g_e - g_h)
+        g_u_next, r_next = g_u[0], (r[0] if r is not None else None)
+        if need_dalpha or need_dtau:
+            e_prev = torch.cat([e0[None], exc[t0:t1 - 1]]) if t0 == 0 else exc[t0 - 1:t1 - 1]
+        if need_dbeta or need_dtau:
+            h_prev = torch.cat([h0[None], inh[t0:t1 - 1]]) if t0 == 0 else inh[t0 - 1:t1 - 1]
+        if need_dalpha:
+            acc["alpha"] += (g_e * e_prev).sum(0)
+        if need_dbeta:
+            acc["beta"] += (g_h * h_prev).sum(0)
+        if need_dtau:
+            acc["tau"] += (g_m * (alpha * e_prev + beta * h_prev)).sum(0)
+        if need_dthr:
+            acc["thr"] -= a.sum(0)
+            if reset == RESET_SUBTRACT:
+                acc["thr"] -= (ga * r).sum(0)
     if T > 0:
-        dexc0 = alpha * g_e[0]
-        dinh0 = beta * g_h[0] + (r[0] * g_u[0] if reset == RESET_SUBTRACT else 0)
+        dexc0 = alpha * g_e_next
+        dinh0 = beta * g_h_next
+        if reset == RESET_SUBTRACT:
+            dinh0 = dinh0 + r_next * g_u_next
     else:
         dexc0, dinh0 = e0.new_zeros(B, N), e0.new_zeros(B, N)
-    dalpha = _reduce_to((g_e * e_prev).sum((0, 1)), alpha) if need_dalpha else None
-    dbeta = _reduce_to((g_h * h_prev).sum((0, 1)), beta) if need_dbeta else None
-    dtau = _reduce_to((g_m * (alpha * e_prev + beta * h_prev)).sum((0, 1)), tau) if need_dtau else None
-    dthr = None
-    if need_dthr:
-        g = -a.sum((0, 1))
-        if reset == RESET_SUBTRACT:
-            g -= (ga * r).sum((0, 1))
-        dthr = _reduce_to(g, thr)
+    dalpha, dbeta, dtau, dthr = (_reduce_to(acc[k].sum(0), p) if k in acc else None
+                                 for k, p in (("alpha", alpha), ("beta", beta), ("tau", tau), ("thr", thr)))
     return dx, dexc0, dinh0, e0.new_zeros(B, N), None, dalpha, dbeta, dtau, dthr, None
