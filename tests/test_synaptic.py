@@ -518,3 +518,19 @@ def test_fake_kernels_pass_opcheck():
             (x, cur0, aux0, mem0, spk0, c0, p, p, tau, thr, v, neuron, reset, delay, store_cur, need_mem,
              refr_steps, 0, 2.0, False),
             test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_empty_sequence(backend, device):
+    """T = 0: empty outputs of the right shapes, zero gradients into the initial state."""
+    x = torch.randn(0, 2, 3, device=device, requires_grad=True)
+    syn0 = torch.randn(2, 3, device=device, requires_grad=True)
+    outs = [F.synaptic(x, 0.8, 0.7, syn0=syn0, return_state=True, backend=backend),
+            F.alpha(x, 0.9, 0.5, return_state=True, backend=backend),
+            F.rsynaptic(x, 0.8, 0.7, V=0.5, refractory=2.0, return_state=True, backend=backend),
+            F.rsynaptic(x, 0.8, 0.7, recurrent=nn.Linear(3, 3).to(device), return_state=True, backend=backend)]
+    for out in outs:
+        assert all(o.shape == x.shape for o in out[:3])
+    assert outs[2][3].shape == (2, 3) and not outs[2][3].any()
+    g, = torch.autograd.grad(sum(o.float().sum() for out in outs for o in out[:3]), syn0, allow_unused=True)
+    assert g is None or not g.any()

@@ -127,7 +127,7 @@ def if_(x, threshold=1.0, **kwargs):
 # --------------------------------------------------------------------------------------
 from .ops_common import NEURON_ALPHA, NEURON_SYNAPTIC  # noqa: E402
 
-__all__ += ["synaptic", "rsynaptic", "alpha"]
+__all__ += ["synaptic", "rsynaptic", "alpha", "refractory_steps"]
 
 
 def _syn_call(x, neuron, alpha_v, beta_v, tau_v, thr_v, v_v, states, mode, delay, surrogate, store_cur,
@@ -283,10 +283,11 @@ def rsynaptic(x, alpha, beta, V=1.0, threshold=1.0, *, recurrent=None, spk0=None
         spikes.append(spk)
         syns.append(syn)
         mems.append(mem)
-    if not spikes:
-        empty = torch.empty(x.shape, dtype=torch.float32, device=x.device)
-        spikes, syns, mems = [x.new_empty(0, *x.shape[1:])], [empty], [empty]
-    spikes, syns, mems = torch.stack(spikes), torch.stack(syns), torch.stack(mems)
+    if spikes:
+        spikes, syns, mems = torch.stack(spikes), torch.stack(syns), torch.stack(mems)
+    else:  # T == 0
+        spikes, syns, mems = x.new_empty(x.shape), x.new_empty(x.shape, dtype=torch.float32), \
+            x.new_empty(x.shape, dtype=torch.float32)
     if return_state:
         if refr_steps > 0:
             final = cnt if cnt is not None else torch.zeros(x.shape[1:], dtype=torch.int32, device=x.device)

@@ -380,12 +380,12 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: i
     T, B, N = x.shape
     M = B * N
     is_alpha = neuron == NEURON_ALPHA
-    x2 = _flat_time_major(x)
     outs = syn_outputs(x, neuron, delay, store_cur, need_post, refr_steps > 0)
     spikes, cur, aux, mem, bits, post, refr, cnt = outs
     if refr_steps > 0 and (M == 0 or T == 0):
         cnt.copy_(cnt0 if cnt0 is not None else torch.zeros_like(cnt))
     if M > 0 and T > 0:
+        x2 = _flat_time_major(x)
         # Pointers the flags leave unused get a real buffer: never pass an empty tensor's null pointer.
         syn_fwd_kernel[_grid(M)](
             x2, _or(cur0, mem), _or(aux0, mem), _or(mem0, mem), _or(spk0, mem), _or(cnt0, mem), alpha, beta,
@@ -410,16 +410,16 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
     M = B * N
     dev, f32 = mem.device, torch.float32
     is_alpha = neuron == NEURON_ALPHA
-    gs = _flat_time_major(g_spikes)
-    gc = _flat_time_major(g_cur) if g_cur is not None else gs
-    ga = _flat_time_major(g_aux) if g_aux is not None else gs
-    gm = _flat_time_major(g_mem) if g_mem is not None else gs
     dx = _alloc.empty(T, B, N, dtype=x_dtype, device=dev)
     dcur0 = _alloc.empty(B, N, dtype=f32, device=dev)
     dsecond0 = _alloc.empty(B, N, dtype=f32, device=dev)   # Alpha: d inh0; Synaptic: d mem0
     dspk0 = _alloc.empty(B, N, dtype=f32, device=dev) if v is not None else None
     parts = [_alloc.empty(B, N, dtype=f32, device=dev) if on else None for on in need]
     if M > 0 and T > 0:
+        gs = _flat_time_major(g_spikes)
+        gc = _flat_time_major(g_cur) if g_cur is not None else gs
+        ga = _flat_time_major(g_aux) if g_aux is not None else gs
+        gm = _flat_time_major(g_mem) if g_mem is not None else gs
         syn_bwd_kernel[_grid(M)](
             gs, gc, ga, gm, _or(cur, mem), _or(aux, mem), mem, _or(bits, mem), _or(refr, mem),
             _or(cur0, mem), _or(aux0, mem), _or(mem0, mem), _or(spk0, mem), alpha, beta, _or(tau, alpha), thr,
