@@ -42,3 +42,22 @@ def compare_grads(loss_a, loss_b, inputs, names, rtol=1e-4, atol=1e-5):
         if b is None:
             b = torch.zeros_like(inputs[names.index(n)])
         assert_close(a, b, atol, rtol, f"grad {n}")
+
+
+def snntorch_run(neuron, x):
+    """Step an snnTorch neuron over ``x [T, ...]`` from zero state; returns stacked (spikes, mem)."""
+    spikes, mems = [], []
+    for t in range(x.shape[0]):
+        out = neuron(x[t])
+        spikes.append(out[0])
+        mems.append(out[-1])
+    return torch.stack(spikes), torch.stack(mems)
+
+
+def grads_match(out, ref, inputs_a, inputs_b, names, gs, gm):
+    """Same upstream gradients into both (spikes, mem) pairs; compare d/d inputs pairwise."""
+    (s, m), (s_ref, m_ref) = out, ref
+    ga = torch.autograd.grad((s.float() * gs).sum() + (m * gm).sum(), inputs_a, allow_unused=True)
+    gb = torch.autograd.grad((s_ref * gs).sum() + (m_ref * gm).sum(), inputs_b, allow_unused=True)
+    for a, b, n, ref_input in zip(ga, gb, names, inputs_b):
+        assert_close(a, torch.zeros_like(ref_input) if b is None else b, 1e-5, 1e-4, f"grad {n}")

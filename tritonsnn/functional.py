@@ -13,7 +13,7 @@ from . import _backend, ops
 from . import surrogate as sg
 from .ops_common import RESET_MODES, RESET_NONE
 
-__all__ = ["leaky", "if_"]
+__all__ = ["leaky", "if_", "lapicque", "lapicque_coefficients", "rleaky", "refractory_steps"]
 
 
 def _check_input(x, name="x"):
@@ -76,8 +76,93 @@ def _reset_mode(reset_mechanism):
         raise ValueError(f"reset_mechanism must be one of {sorted(RESET_MODES)}; got {reset_mechanism!r}") from None
 
 
+def refractory_steps(refractory, dt=1.0):
+    """Refractory period in whole steps: ``ceil(refractory / dt)`` (0 = off).
+
+    Raises:
+        ValueError: ``refractory`` < 0 or ``dt`` <= 0.
+    """
+    if not isinstance(refractory, (int, float)) or isinstance(refractory, bool):
+        raise TypeError(f"refractory must be a number of milliseconds; got {type(refractory).__name__}")
+    if not isinstance(dt, (int, float)) or isinstance(dt, bool):
+        raise TypeError(f"dt must be a number of milliseconds; got {type(dt).__name__}")
+    if refractory < 0:
+        raise ValueError(f"refractory must be >= 0 (milliseconds; 0 turns it off); got {refractory}")
+    if dt <= 0:
+        raise ValueError(f"dt must be > 0 (milliseconds per step); got {dt}")
+    # Guard against 2.0000000001 steps from float division rounding up to 3.
+    return int(math.ceil(refractory / dt - 1e-9))
+
+
+def _count_state(c0, x, features):
+    if c0 is None:
+        return None
+    if not isinstance(c0, torch.Tensor):
+        raise TypeError(f"count0 must be an integer tensor of shape [B, *features] or None; got {type(c0).__name__}")
+    shape = tuple(x.shape[1:])
+    try:
+        c0 = torch.broadcast_to(c0, shape)
+    except RuntimeError:
+        raise ValueError(f"count0 of shape {tuple(c0.shape)} must match (or broadcast to) "
+                         f"[B, *features] = {shape}") from None
+    return c0.to(device=x.device, dtype=torch.int32).reshape(x.shape[1], math.prod(features))
+
+
+def _first_order(x, beta, threshold, *, v0, reset_mechanism, reset_delay, surrogate, return_mem,
+                 return_state, backend, refractory, dt, count0, gain=None, zero_whole=False,
+                 V=None, s0=None, clamp_beta=True):
+    """Validate and shape everything, run the one ``lif`` op, unflatten the outputs."""
+    _check_input(x)
+    features = tuple(x.shape[2:])
+    mode = _reset_mode(reset_mechanism)
+    surrogate = sg.from_any(surrogate)
+    n_refr = refractory_steps(refractory, dt)
+    beta_v = _param(beta, "beta", features, x)
+    if clamp_beta:
+        beta_v = beta_v.clamp(0.0, 1.0)
+    thr_v = _param(threshold, "threshold", features, x, positive=True)
+    gain_v = None if gain is None else _param(gain, "gain", features, x)
+    rec_v = None if V is None else _param(V, "V", features, x)
+    v0_2 = _state(v0, "v0", x, features)
+    s0_2 = _state(s0, "s0", x, features) if V is not None else None
+    c0_2 = _count_state(count0, x, features) if n_refr > 0 else None
+    use_triton = _backend.resolve(backend, x.device) == "triton"
+    delay = bool(reset_delay) or mode == RESET_NONE
+    T, B = x.shape[:2]
+    need_mem = bool(return_mem or return_state)
+    spikes, pre, _, post, _, count = ops.lif.lif_fwd(
+        x.reshape(T, B, math.prod(features)), v0_2, beta_v, thr_v, mode, delay, need_mem,
+        surrogate.kind, surrogate.param, use_triton, gain_v, bool(zero_whole), rec_v, s0_2,
+        n_refr, c0_2)
+    spikes = spikes.view(x.shape)
+    mem = (pre if delay else post).view(x.shape) if need_mem else None
+    if return_state:
+        state = {"mem": mem}
+        if n_refr > 0:
+            state["count"] = count.view(x.shape[1:])
+        return spikes, state
+    return (spikes, mem) if return_mem else spikes
+
+
+_COMMON_ARGS = """
+        reset_mechanism: ``"subtract"`` (default), ``"zero"`` or ``"none"``.
+        surrogate: a ``tsnn.surrogate`` choice; atan(alpha=2) by default.
+        return_mem: also return the membrane ``[T, B, *features]`` (fp32).
+        return_state: return ``(spikes, state)`` instead, ``state`` a dict of the state
+            sequences: ``"mem"`` ``[T, B, *features]`` and, with a refractory period,
+            ``"count"``, the final refractory counter ``[B, *features]`` (int32).
+        backend: ``"auto"`` (Triton on CUDA, PyTorch elsewhere), ``"triton"`` or ``"torch"``.
+        refractory: refractory period in milliseconds (default 0 = off); a neuron that
+            spikes at step t is refractory for the next ``ceil(refractory/dt)`` steps: no
+            input, no leak, no firing, but a pending reset still applies.
+        dt: milliseconds per step (default 1.0).
+        count0: initial refractory counter ``[B, *features]`` (steps left), zeros when None.
+"""
+
+
 def leaky(x, beta, threshold=1.0, *, v0=None, reset_mechanism="subtract", reset_delay=True,
-          surrogate=None, return_mem=False, backend="auto"):
+          surrogate=None, return_mem=False, return_state=False, backend="auto", refractory=0.0,
+          dt=1.0, count0=None):
     """Leaky integrate-and-fire over a whole sequence (snnTorch ``Leaky`` semantics).
 
     Args:
@@ -85,36 +170,145 @@ def leaky(x, beta, threshold=1.0, *, v0=None, reset_mechanism="subtract", reset_
         beta: membrane decay, clamped to [0, 1]; number or tensor broadcastable to ``features``.
         threshold: firing threshold (> 0); number or tensor broadcastable to ``features``.
         v0: initial membrane ``[B, *features]``; zeros when None. Receives gradients.
-        reset_mechanism: ``"subtract"`` (default), ``"zero"`` or ``"none"``.
         reset_delay: True (snnTorch default) applies the reset of a spike at the next step;
             False applies it in the same step, so the returned membrane is post-reset.
-        surrogate: a ``tsnn.surrogate`` choice; atan(alpha=2) by default.
-        return_mem: also return the membrane ``[T, B, *features]`` (fp32).
-        backend: ``"auto"`` (Triton on CUDA, PyTorch elsewhere), ``"triton"`` or ``"torch"``.
-
+    """ + _COMMON_ARGS + """
     Returns:
         spikes in x's dtype, or ``(spikes, mem)`` when ``return_mem``. The final state
         for a following chunk is ``mem[-1]``.
     """
-    _check_input(x)
-    features = tuple(x.shape[2:])
-    mode = _reset_mode(reset_mechanism)
-    surrogate = sg.from_any(surrogate)
-    beta_v = _param(beta, "beta", features, x).clamp(0.0, 1.0)
-    thr_v = _param(threshold, "threshold", features, x, positive=True)
-    v0_2 = _state(v0, "v0", x, features)
-    use_triton = _backend.resolve(backend, x.device) == "triton"
-    delay = bool(reset_delay) or mode == RESET_NONE
-    T, B = x.shape[:2]
-    spikes, pre, _, post = ops.lif.lif_fwd(
-        x.reshape(T, B, math.prod(features)), v0_2, beta_v, thr_v, mode, delay, bool(return_mem),
-        surrogate.kind, surrogate.param, use_triton)
-    spikes = spikes.view(x.shape)
-    if return_mem:
-        return spikes, (pre if delay else post).view(x.shape)
-    return spikes
+    return _first_order(x, beta, threshold, v0=v0, reset_mechanism=reset_mechanism,
+                        reset_delay=reset_delay, surrogate=surrogate, return_mem=return_mem,
+                        return_state=return_state, backend=backend, refractory=refractory, dt=dt,
+                        count0=count0)
 
 
 def if_(x, threshold=1.0, **kwargs):
     """Integrate-and-fire (no leak): :func:`leaky` with ``beta = 1``. Same keyword options."""
     return leaky(x, 1.0, threshold, **kwargs)
+
+
+def _is_set(value):
+    """snnTorch's truthiness test for Lapicque's beta/R/C (``False``/``None``/0 mean "not given")."""
+    if value is None or value is False:
+        return False
+    if isinstance(value, torch.Tensor):
+        return bool(value.detach().bool().any()) if value.numel() else False
+    return bool(value)
+
+
+def lapicque_coefficients(beta=None, R=None, C=None, time_step=1.0):
+    """snnTorch ``Lapicque``'s R and C from any two of beta, R, C (its ``_lapicque_cases``).
+
+    Returns:
+        ``(R, C)`` as fp32 tensors. The membrane update is then
+        ``mem = x*R*(1/(R*C))*time_step + (1 - time_step/(R*C))*mem``: a forward-Euler
+        step, so ``beta`` only fixes ``R*C = time_step/ln(1/beta)`` and the decay used is
+        ``1 + ln(beta)``, not ``beta`` (snnTorch 1.0 behaves so).
+
+    Raises:
+        ValueError: neither beta nor both R and C are given.
+    """
+    dt = torch.as_tensor(time_step, dtype=torch.float32)
+    has_beta, has_R, has_C = _is_set(beta), _is_set(R), _is_set(C)
+    as_t = lambda v: torch.as_tensor(v, dtype=torch.float32)  # noqa: E731
+    if has_R and has_C and not has_beta:
+        return as_t(R), as_t(C)
+    if not has_beta:
+        raise ValueError("Lapicque needs beta, or both R and C (in any combination of two of "
+                         "beta, R and C); got " + ("only R" if has_R else "only C" if has_C else "none"))
+    beta_t = as_t(beta)
+    if not has_R and not has_C:
+        R_t = torch.as_tensor(1.0)
+        return R_t, dt / (R_t * torch.log(1 / beta_t))
+    if has_R and not has_C:
+        R_t = as_t(R)
+        return R_t, dt / (R_t * torch.log(1 / beta_t))
+    if has_C and not has_R:
+        C_t = as_t(C)
+        return dt / (C_t * torch.log(1 / beta_t)), C_t
+    return as_t(R), as_t(C)   # all three given: snnTorch keeps R and C as passed
+
+
+def lapicque(x, beta=None, threshold=1.0, *, R=None, C=None, time_step=1.0, v0=None,
+             reset_mechanism="subtract", surrogate=None, return_mem=False, return_state=False,
+             backend="auto", refractory=0.0, dt=1.0, count0=None):
+    """Lapicque's RC neuron, as ``snntorch.Lapicque`` (a forward-Euler RC step).
+
+    ``mem[t] = (1 - dt/(R*C)) * mem[t-1] + x[t] * dt/C``, then the reset: subtract removes
+    ``reset*threshold``; zero multiplies the whole new state (input included) by
+    ``1 - reset``. The reset is always delayed to the next step, as in snnTorch.
+
+    Args:
+        x: input current ``[T, B, *features]``.
+        beta, R, C: any two determine the third (see :func:`lapicque_coefficients`).
+        threshold: firing threshold (> 0).
+        time_step: the Euler step ``dt`` of the RC equation (snnTorch's ``time_step``).
+        v0: initial membrane ``[B, *features]``.
+    """ + _COMMON_ARGS + """
+    Returns:
+        spikes, or ``(spikes, mem)`` when ``return_mem``.
+    """
+    R_t, C_t = lapicque_coefficients(beta, R, C, time_step)
+    dts = torch.as_tensor(time_step, dtype=torch.float32)
+    RC = R_t * C_t
+    decay = 1 - dts / RC
+    gain = R_t * (1 / RC) * dts
+    return _first_order(x, decay, threshold, v0=v0, reset_mechanism=reset_mechanism,
+                        reset_delay=True, surrogate=surrogate, return_mem=return_mem,
+                        return_state=return_state, backend=backend, refractory=refractory, dt=dt,
+                        count0=count0, gain=gain, zero_whole=True, clamp_beta=False)
+
+
+def rleaky(x, beta, V=1.0, threshold=1.0, *, recurrent=None, v0=None, s0=None,
+           reset_mechanism="subtract", reset_delay=True, surrogate=None, return_mem=False,
+           return_state=False, backend="auto", refractory=0.0, dt=1.0, count0=None):
+    """Recurrent leaky integrate-and-fire, as ``snntorch.RLeaky``.
+
+    ``mem[t] = beta*mem[t-1] + x[t] + rec(s[t-1]) - reset*threshold``, where ``rec`` is
+    the one-to-one weight ``V*s`` (fused: one kernel for the whole sequence) or, when
+    ``recurrent`` is given, any callable such as the ``nn.Linear`` of an all-to-all
+    RLeaky (then a per-step loop: ``recurrent(s[t-1])`` as one matmul, the neuron update
+    as one fused single-step op). The zero reset multiplies the whole new state by
+    ``1 - reset``, as snnTorch does.
+
+    Args:
+        x: input current ``[T, B, *features]``.
+        beta: decay, clamped to [0, 1].
+        V: one-to-one recurrent weight, scalar or per-neuron; ignored when ``recurrent`` is set.
+        threshold: firing threshold (> 0).
+        recurrent: a callable ``[B, *features] -> [B, *features]`` for all-to-all recurrence.
+        v0: initial membrane ``[B, *features]``.
+        s0: initial spikes ``[B, *features]`` (snnTorch's ``spk``), zeros when None.
+        reset_delay: as in :func:`leaky`.
+    """ + _COMMON_ARGS + """
+    Returns:
+        spikes, or ``(spikes, mem)`` when ``return_mem``.
+    """
+    opts = dict(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
+                backend=backend, refractory=refractory, dt=dt, zero_whole=True)
+    if recurrent is None:
+        return _first_order(x, beta, threshold, v0=v0, return_mem=return_mem,
+                            return_state=return_state, count0=count0, V=V, s0=s0, **opts)
+    if not callable(recurrent):
+        raise TypeError(f"recurrent must be a callable such as nn.Linear; got {type(recurrent).__name__}")
+    _check_input(x)
+    spk = torch.zeros_like(x[0]) if s0 is None else s0.to(x.dtype)
+    mem, count = v0, count0
+    spikes, mems = [], []
+    for t in range(x.shape[0]):
+        drive = x[t] + recurrent(spk)
+        spk, st = _first_order(drive[None], beta, threshold, v0=mem, return_mem=False,
+                               return_state=True, count0=count, **opts)
+        spk = spk[0]
+        mem, count = st["mem"][0], st.get("count")
+        spikes.append(spk)
+        mems.append(mem)
+    spikes = torch.stack(spikes) if spikes else x.new_empty(x.shape)
+    mem_seq = torch.stack(mems) if mems else x.new_empty(x.shape, dtype=torch.float32)
+    if return_state:
+        state = {"mem": mem_seq}
+        if count is not None:
+            state["count"] = count
+        return spikes, state
+    return (spikes, mem_seq) if return_mem else spikes

@@ -1,9 +1,12 @@
-"""First-order integrate-and-fire dynamics (Leaky, IF) in PyTorch.
+"""First-order integrate-and-fire dynamics (Leaky, IF, Lapicque, RLeaky one-to-one,
+refractory periods) in PyTorch.
 
 Shapes: ``x`` is ``[T, B, N]`` (``N`` = features per sample), state ``[B, N]``,
-``beta``/``threshold`` fp32 of shape ``[1]`` or ``[N]`` (already clamped/broadcast
-by the caller). The recurrence is written out in ``tritonsnn/kernels/lif.py``'s
-module docstring; both implementations follow it step for step.
+parameters (``beta``, ``threshold``, ``gain``, ``rec``) fp32 of shape ``[1]`` or
+``[N]`` (already clamped/broadcast by the caller). The recurrence is written out in
+``tritonsnn/kernels/lif.py``'s module docstring; both implementations follow it
+step for step. Options left at their defaults (``gain=None``, ``rec=None``,
+``refractory=0``) run exactly Leaky's loop.
 """
 from __future__ import annotations
 
@@ -20,38 +23,75 @@ def _post_reset(m, s, r, thr, reset):
     return m - d * thr if reset == RESET_SUBTRACT else m - d * m
 
 
-def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool):
-    """Forward time loop. Returns ``(spikes, pre, reset_bits, post)``.
+def _empty(x, dtype):
+    return x.new_empty(0, dtype=dtype)
+
+
+def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=None,
+            zero_whole: bool = False, rec=None, s0=None, refractory: int = 0, c0=None):
+    """Forward time loop. Returns ``(spikes, pre, reset_bits, post, refr_bits, count)``.
 
     ``pre`` is the membrane before the same-step reset (all that backward needs
     when ``delay``); ``reset_bits`` and ``post`` are only filled when ``delay``
-    is False (``post`` only when ``need_post``), else empty.
+    is False (``post`` only when ``need_post``), else empty. ``refr_bits`` (int8,
+    1 on refractory steps) and ``count`` (the final int32 refractory counter) are
+    only filled when ``refractory > 0``, else empty.
     """
     T, B, N = x.shape
     dev, f32 = x.device, torch.float32
     spikes = _alloc.empty(T, B, N, dtype=x.dtype, device=dev)
     pre = _alloc.empty(T, B, N, dtype=f32, device=dev)
-    bits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if not delay else x.new_empty(0, dtype=torch.int8)
-    post = _alloc.empty(T, B, N, dtype=f32, device=dev) if not delay and need_post else x.new_empty(0, dtype=f32)
+    bits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if not delay else _empty(x, torch.int8)
+    post = _alloc.empty(T, B, N, dtype=f32, device=dev) if not delay and need_post else _empty(x, f32)
+    refr = refractory > 0
+    qbits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if refr else _empty(x, torch.int8)
     p = torch.zeros(B, N, dtype=f32, device=dev) if v0 is None else v0.to(f32)
+    s_prev = None
+    if rec is not None:
+        s_prev = torch.zeros(B, N, dtype=f32, device=dev) if s0 is None else s0.to(f32)
+    count = None
+    if refr:
+        count = torch.zeros(B, N, dtype=torch.int32, device=dev) if c0 is None else c0.to(torch.int32, copy=True)
+    zero_before = reset == RESET_ZERO and not zero_whole
     r = (p > thr).to(f32)
     for t in range(T):
         m = pre[t]
-        if reset == RESET_ZERO:
-            p = p * (1 - r)
-        torch.addcmul(x[t], beta, p, out=m)
+        xt = x[t] if gain is None else gain * x[t]
+        keep = 1 - r if reset == RESET_ZERO else None
+        pz = p * keep if keep is not None else p
+        torch.addcmul(xt, beta, pz if zero_before else p, out=m)
+        if rec is not None:
+            m.addcmul_(rec, s_prev)
+        if zero_whole and keep is not None:
+            m.mul_(keep)
         if reset == RESET_SUBTRACT:
             m.addcmul_(r, thr, value=-1)
-        s = torch.gt(m, thr, out=spikes[t])
+        if refr:
+            q = count > 0
+            qbits[t].copy_(q)
+            # Refractory: no input, no leak; the pending reset still applies.
+            hold = pz - r * thr if reset == RESET_SUBTRACT else pz
+            torch.where(q, hold, m, out=m)
+            fire = (m > thr) & ~q
+            s = spikes[t].copy_(fire)
+            count = torch.where(fire, refractory, (count - 1).clamp_(min=0))
+            sf = fire.to(f32)
+        else:
+            s = torch.gt(m, thr, out=spikes[t])
+            sf = s.to(f32)
         if delay:
-            p, r = m, s.to(f32)   # r[t+1] = H(pre[t] - thr) = s[t]: no second comparison
+            p = m
+            # r[t+1] = H(pre[t] - thr), which is s[t] unless s was forced to 0.
+            r = sf if not refr else (m > thr).to(f32)
         else:
             bits[t].copy_(r)
-            p = _post_reset(m, s.to(f32), r, thr, reset)
+            p = _post_reset(m, sf, r, thr, reset)
             if need_post:
                 post[t].copy_(p)
             r = (p > thr).to(f32)
-    return spikes, pre, bits, post
+        s_prev = sf
+    count_out = count if refr else _empty(x, torch.int32)
+    return spikes, pre, bits, post, qbits, count_out
 
 
 # Backward works through time in chunks of about this many elements: big enough to
@@ -60,71 +100,142 @@ CHUNK_ELEMS = 1 << 16
 
 
 def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: bool,
-            surrogate: sg.Surrogate, x_dtype, need_dbeta: bool, need_dthr: bool):
-    """Reverse time loop. Returns ``(dx, dv0, dbeta, dthr)``; dbeta/dthr shaped like
-    ``beta``/``threshold``, ``None`` where not needed.
+            surrogate: sg.Surrogate, x_dtype, need_dbeta: bool, need_dthr: bool, gain=None,
+            zero_whole: bool = False, rec=None, s0=None, need_drec: bool = False, qbits=None):
+    """Reverse time loop. Returns ``(dx, dv0, dbeta, dthr, ds0, drec)``; parameter
+    gradients shaped like their parameter, ``None`` where not needed (``ds0`` is
+    ``None`` without ``rec``).
 
     ``grad_spikes``/``grad_mem`` are the gradients of the spikes and of the returned
     membrane (``pre`` when ``delay``, ``post`` otherwise), ``None`` when unused.
+    ``qbits`` holds the refractory flags (``None`` without refractory periods).
     Within a chunk of steps, everything without a time recurrence (surrogate,
     Jacobian factors, parameter-gradient terms) is computed at once; the loop
-    itself is ``g_pre[t] = a[t] + J[t] * (grad_mem[t] + coef[t+1] * g_pre[t+1])``.
+    itself is ``g_pre[t] = A[t] + K[t] * g_pre[t+1]``.
     """
     T, B, N = pre.shape
     f32 = torch.float32
     v0 = pre.new_zeros(B, N) if v0 is None else v0.to(f32)
+    if rec is not None:
+        s0 = pre.new_zeros(B, N) if s0 is None else s0.to(f32)
     g_pre = torch.empty_like(pre)
+    # The input gradient is g_pre itself unless gain, a zeroing reset of the input or
+    # refractory steps scale it.
+    scale_dx = gain is not None or (zero_whole and reset == RESET_ZERO) or qbits is not None
+    dx = _alloc.empty(T, B, N, dtype=x_dtype, device=pre.device) if scale_dx else None
     acc_beta = pre.new_zeros(B, N) if need_dbeta else None
     acc_thr = pre.new_zeros(B, N) if need_dthr else None
-    g_next = coef_next = None            # g_pre and coef of the first step of the later chunk
+    acc_rec = pre.new_zeros(B, N) if need_drec else None
+    # g_pre, coef (d pre/d post[t-1]) and vcoef (d pre/d s[t-1]) of the first step after the chunk.
+    g_next = pre.new_zeros(B, N)
+    coef_next = pre.new_zeros(B, N)
+    vcoef_next = pre.new_zeros(B, N) if rec is not None else None
     chunk = max(1, CHUNK_ELEMS // max(1, B * N))
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
         pc = pre[t0:t1]
+        lo = max(t0 - 1, 0)
+        nq = None if qbits is None else 1 - qbits[t0:t1].to(f32)     # 1 on free steps
+        nq_prev = None if qbits is None else 1 - qbits[lo:t1 - 1].to(f32)
         # Membrane carried into each step of the chunk (post[t-1], v0 at t = 0) and reset flags.
         if delay:
             prev = torch.cat([(v0 if t0 == 0 else pre[t0 - 1])[None], pre[t0:t1 - 1]])
             r = (prev > thr).to(f32) if reset != RESET_NONE else None
         else:
             r = bits[t0:t1].to(f32)
-            lo = max(t0 - 1, 0)
-            post_prev = _post_reset(pre[lo:t1 - 1], (pre[lo:t1 - 1] > thr).to(f32), bits[lo:t1 - 1].to(f32), thr, reset)
+            s_lo = (pre[lo:t1 - 1] > thr).to(f32)
+            if nq_prev is not None:
+                s_lo = s_lo * nq_prev
+            post_prev = _post_reset(pre[lo:t1 - 1], s_lo, bits[lo:t1 - 1].to(f32), thr, reset)
             prev = torch.cat([v0[None], post_prev]) if t0 == 0 else post_prev
+        s_prev = None
+        if rec is not None:   # spikes of step t-1, s0 at t = 0
+            s_lo = (pre[lo:t1 - 1] > thr).to(f32)
+            if nq_prev is not None:
+                s_lo = s_lo * nq_prev
+            s_prev = torch.cat([s0[None], s_lo]) if t0 == 0 else s_lo
         sgrad = sg.grad(pc - thr, surrogate)
-        a = sgrad * grad_spikes[t0:t1] if grad_spikes is not None else torch.zeros_like(pc)
+        if nq is not None:
+            sgrad = sgrad * nq
         keep = 1 - r if reset == RESET_ZERO else None
-        coef = beta * keep if keep is not None else beta.expand(t1 - t0, 1, -1)   # d pre[t] / d post[t-1]
-        g_post = pc.new_zeros(pc.shape) if grad_mem is None else grad_mem[t0:t1].to(f32, copy=True)
-        # g_post[t] (dL/d post[t]) gets coef[t+1] * g_pre[t+1] inside the loop.
+        kin = keep if zero_whole else None                   # input terms zeroed with the reset
+        # d pre[t] / d post[t-1]: beta (times the zero-reset keep) on free steps, keep alone when refractory.
+        coef = beta * keep if keep is not None else beta.expand(t1 - t0, 1, -1)
+        if nq is not None:
+            hold = keep if keep is not None else 1.0
+            coef = nq * coef + (1 - nq) * hold
+        din = nq if kin is None else (kin if nq is None else kin * nq)   # d pre / d(gain*x + rec*s_prev)
+        vcoef = None
+        if rec is not None:
+            vcoef = rec * din if din is not None else rec.expand(t1 - t0, 1, -1)
+        # Shifted by one step: the factors of step t+1 acting on g_pre[t+1].
+        coef_sh = torch.cat([coef[1:].expand(t1 - t0 - 1, B, N), coef_next[None]]) if t1 - t0 > 1 else coef_next[None]
+        if rec is not None:
+            vcoef_sh = torch.cat([vcoef[1:].expand(t1 - t0 - 1, B, N), vcoef_next[None]]) if t1 - t0 > 1 else vcoef_next[None]
         if delay:
-            g_post.add_(a)
             post_jac = None
+            d = None
         else:
-            d = (pc > thr).to(f32) - r
+            sc = (pc > thr).to(f32)
+            if nq is not None:
+                sc = sc * nq
+            d = sc - r
             # The surrogate also flows through the same-step reset, as in snnTorch.
-            post_jac = 1 - thr * sgrad if reset == RESET_SUBTRACT else (1 - d) - pre[t0:t1] * sgrad
+            post_jac = 1 - thr * sgrad if reset == RESET_SUBTRACT else (1 - d) - pc * sgrad
+        gs = grad_spikes[t0:t1] if grad_spikes is not None else None
+        gm = grad_mem[t0:t1].to(f32) if grad_mem is not None else None
+        # g_pre[t] = sgrad*(gs + vcoef[t+1]*g_pre[t+1]) + post_jac*(gm + coef[t+1]*g_pre[t+1])
+        A = sgrad * gs if gs is not None else torch.zeros_like(pc)
+        if gm is not None:
+            A = A + (gm if post_jac is None else post_jac * gm)
+        K = coef_sh if post_jac is None else post_jac * coef_sh
+        if rec is not None:
+            K = K + sgrad * vcoef_sh
         gc = g_pre[t0:t1]
         for i in range(t1 - t0 - 1, -1, -1):
-            if g_next is not None:
-                g_post[i].addcmul_(coef_next, g_next)
-            if post_jac is None:
-                gc[i] = g_post[i]
-            else:
-                torch.addcmul(a[i], post_jac[i], g_post[i], out=gc[i])
-            g_next, coef_next = gc[i], coef[i]
+            torch.addcmul(A[i], K[i], g_next, out=gc[i])
+            g_next = gc[i]
+        if need_dthr and (rec is not None or post_jac is not None):
+            gp_sh = torch.cat([gc[1:], g_after[None] if t1 < T else pc.new_zeros(1, B, N)])
+        g_after = gc[0]
+        if scale_dx:
+            dxc = gc * din if din is not None else gc
+            torch.mul(dxc, gain, out=dx[t0:t1]) if gain is not None else dx[t0:t1].copy_(dxc)
+        coef_next = coef[0].expand(B, N)
+        if rec is not None:
+            vcoef_next = vcoef[0].expand(B, N)
         if need_dbeta:
-            acc_beta += (gc * prev if keep is None else gc * keep * prev).sum(0)
+            term = gc * prev
+            for f in (keep, nq):
+                if f is not None:
+                    term = term * f
+            acc_beta += term.sum(0)
+        if need_drec:
+            acc_rec += (gc * s_prev * din if din is not None else gc * s_prev).sum(0)
         if need_dthr:
-            acc_thr -= a.sum(0)
+            g_spk = gs if gs is not None else torch.zeros_like(pc)
+            if rec is not None:
+                g_spk = g_spk + vcoef_sh * gp_sh
+            acc_thr -= (sgrad * g_spk).sum(0)
             if reset == RESET_SUBTRACT:
                 acc_thr -= (gc * r).sum(0)
             if post_jac is not None:
+                g_post = coef_sh * gp_sh
+                if gm is not None:
+                    g_post = g_post + gm
                 dpost_dthr = thr * sgrad - d if reset == RESET_SUBTRACT else pc * sgrad
                 acc_thr += (g_post * dpost_dthr).sum(0)
-    dv0 = coef_next * g_next if T > 0 else v0.new_zeros(B, N)
+    if T > 0:
+        dv0 = coef_next * g_next
+        ds0 = vcoef_next * g_next if rec is not None else None
+    else:
+        dv0 = v0.new_zeros(B, N)
+        ds0 = v0.new_zeros(B, N) if rec is not None else None
+    dx = dx if scale_dx else g_pre.to(x_dtype)
     dbeta = _reduce_to(acc_beta.sum(0), beta) if need_dbeta else None
     dthr = _reduce_to(acc_thr.sum(0), thr) if need_dthr else None
-    return g_pre.to(x_dtype), dv0, dbeta, dthr
+    drec = _reduce_to(acc_rec.sum(0), rec) if need_drec else None
+    return dx, dv0, dbeta, dthr, ds0, drec
 
 
 def _reduce_to(g, param):
