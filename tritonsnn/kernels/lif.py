@@ -61,38 +61,79 @@ def _post_reset(pre, s, r, thr, RESET: tl.constexpr):
     return pre - (s - r) * pre
 
 
-@triton.jit(do_not_specialize=["T"])
+@triton.jit(do_not_specialize=["T", "REFR_STEPS"])
 def lif_fwd_kernel(
     p_x, p_v0, p_beta, p_thr, p_s, p_pre, p_bits, p_post,
-    T, M, N, stride_xt,
+    p_gain, p_rec, p_s0, p_c0, p_qbits, p_count,
+    T, M, N, stride_xt, REFR_STEPS,
     RESET: tl.constexpr, DELAY: tl.constexpr, HAS_V0: tl.constexpr, STORE_POST: tl.constexpr,
-    BETA_PER_NEURON: tl.constexpr, THR_PER_NEURON: tl.constexpr, BLOCK: tl.constexpr,
+    BETA_PER_NEURON: tl.constexpr, THR_PER_NEURON: tl.constexpr,
+    HAS_GAIN: tl.constexpr, GAIN_PER_NEURON: tl.constexpr, ZERO_WHOLE: tl.constexpr,
+    REC: tl.constexpr, REC_PER_NEURON: tl.constexpr, HAS_S0: tl.constexpr,
+    REFRACTORY: tl.constexpr, HAS_C0: tl.constexpr, BLOCK: tl.constexpr,
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
     beta = _load_param(p_beta, o % N, m_o, BETA_PER_NEURON)
     thr = _load_param(p_thr, o % N, m_o, THR_PER_NEURON)
+    if HAS_GAIN:
+        gain = _load_param(p_gain, o % N, m_o, GAIN_PER_NEURON)
     if HAS_V0:
         post = tl.load(p_v0 + o, mask=m_o, other=0.0).to(tl.float32)
     else:
         post = tl.zeros([BLOCK], dtype=tl.float32)
+    if REC:
+        v_rec = _load_param(p_rec, o % N, m_o, REC_PER_NEURON)
+        if HAS_S0:
+            s_prev = tl.load(p_s0 + o, mask=m_o, other=0.0).to(tl.float32)
+        else:
+            s_prev = tl.zeros([BLOCK], dtype=tl.float32)
+    if REFRACTORY:
+        if HAS_C0:
+            count = tl.load(p_c0 + o, mask=m_o, other=0).to(tl.int32)
+        else:
+            count = tl.zeros([BLOCK], dtype=tl.int32)
     # Pointers advance one row per step: pointer arithmetic is 64-bit, so T*B*N may exceed 2**31.
     p_x += o
     p_s += o
     p_pre += o
     p_bits += o
     p_post += o
+    p_qbits += o
     for _ in range(T):
         x = tl.load(p_x, mask=m_o, other=0.0).to(tl.float32)
+        if HAS_GAIN:
+            x = gain * x
         if RESET == 2:
             r = tl.zeros([BLOCK], dtype=tl.float32)
         else:
             r = (post > thr).to(tl.float32)
-        if RESET == 1:
+        if RESET == 1 and not ZERO_WHOLE:
             pre = beta * (post * (1.0 - r)) + x
         else:
-            pre = beta * post + x - r * thr
-        s = (pre > thr).to(tl.float32)
+            pre = beta * post + x
+        if REC:
+            pre += v_rec * s_prev
+        if RESET == 1 and ZERO_WHOLE:
+            pre = pre * (1.0 - r)
+        if RESET == 0:
+            pre -= r * thr
+        if REFRACTORY:
+            # Refractory step: no input, no leak, no spike; the pending reset still applies.
+            refr = count > 0
+            if RESET == 0:
+                hold = post - r * thr
+            elif RESET == 1:
+                hold = post * (1.0 - r)
+            else:
+                hold = post
+            pre = tl.where(refr, hold, pre)
+            fire = (pre > thr) & (~refr)
+            count = tl.where(fire, REFR_STEPS, tl.maximum(count - 1, 0))
+            tl.store(p_qbits, refr.to(tl.int8), mask=m_o)
+            s = fire.to(tl.float32)
+        else:
+            s = (pre > thr).to(tl.float32)
         tl.store(p_s, s.to(p_s.dtype.element_ty), mask=m_o)
         tl.store(p_pre, pre, mask=m_o)
         if DELAY:
@@ -102,51 +143,80 @@ def lif_fwd_kernel(
             post = _post_reset(pre, s, r, thr, RESET)
             if STORE_POST:
                 tl.store(p_post, post, mask=m_o)
+        if REC:
+            s_prev = s
         p_x += stride_xt
         p_s += M
         p_pre += M
         p_bits += M
         p_post += M
+        p_qbits += M
+    if REFRACTORY:
+        tl.store(p_count + o, count, mask=m_o)
 
 
 @triton.jit(do_not_specialize=["T"])
 def lif_bwd_kernel(
     p_gs, p_gm, p_pre, p_bits, p_v0, p_beta, p_thr,
     p_dx, p_dv0, p_dbeta, p_dthr,
+    p_gain, p_rec, p_s0, p_qbits, p_ds0, p_drec,
     T, M, N, stride_gst, stride_gmt, sg_param,
     RESET: tl.constexpr, DELAY: tl.constexpr, HAS_V0: tl.constexpr, HAS_GRAD_MEM: tl.constexpr,
     BETA_PER_NEURON: tl.constexpr, THR_PER_NEURON: tl.constexpr,
-    NEED_DBETA: tl.constexpr, NEED_DTHR: tl.constexpr, SURROGATE: tl.constexpr, BLOCK: tl.constexpr,
+    NEED_DBETA: tl.constexpr, NEED_DTHR: tl.constexpr, SURROGATE: tl.constexpr,
+    HAS_GAIN: tl.constexpr, GAIN_PER_NEURON: tl.constexpr, ZERO_WHOLE: tl.constexpr,
+    REC: tl.constexpr, REC_PER_NEURON: tl.constexpr, HAS_S0: tl.constexpr, NEED_DREC: tl.constexpr,
+    REFRACTORY: tl.constexpr, BLOCK: tl.constexpr,
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
     beta = _load_param(p_beta, o % N, m_o, BETA_PER_NEURON)
     thr = _load_param(p_thr, o % N, m_o, THR_PER_NEURON)
+    if HAS_GAIN:
+        gain = _load_param(p_gain, o % N, m_o, GAIN_PER_NEURON)
     if HAS_V0:
         v0 = tl.load(p_v0 + o, mask=m_o, other=0.0).to(tl.float32)
     else:
         v0 = tl.zeros([BLOCK], dtype=tl.float32)
-    g_carry = tl.zeros([BLOCK], dtype=tl.float32)   # dL/d post[t] through step t+1
+    if REC:
+        v_rec = _load_param(p_rec, o % N, m_o, REC_PER_NEURON)
+        if HAS_S0:
+            s0 = tl.load(p_s0 + o, mask=m_o, other=0.0).to(tl.float32)
+        else:
+            s0 = tl.zeros([BLOCK], dtype=tl.float32)
+    g_carry = tl.zeros([BLOCK], dtype=tl.float32)    # dL/d post[t] through step t+1
+    g_scarry = tl.zeros([BLOCK], dtype=tl.float32)   # dL/d s[t] through step t+1 (REC)
     acc_beta = tl.zeros([BLOCK], dtype=tl.float32)
     acc_thr = tl.zeros([BLOCK], dtype=tl.float32)
-    # Walk rows T-1 .. 0 with 64-bit pointers; pre[t] and r[t] are carried from the
-    # previous iteration's loads of row t-1.
+    acc_rec = tl.zeros([BLOCK], dtype=tl.float32)
+    # Walk rows T-1 .. 0 with 64-bit pointers; pre[t], r[t] and the refractory flag q[t]
+    # are carried from the previous iteration's loads of row t-1.
     last = (T - 1).to(tl.int64)
     p_gs += o + last * stride_gst
     p_gm += o + last * stride_gmt
     p_pre += o + last * M
     p_bits += o + last * M
+    p_qbits += o + last * M
     p_dx += o + last * M
     pre = tl.load(p_pre, mask=m_o, other=0.0)
     if DELAY:
         r = tl.zeros([BLOCK], dtype=tl.float32)
     else:
         r = tl.load(p_bits, mask=m_o, other=0).to(tl.float32)
+    if REFRACTORY:
+        nq = 1.0 - tl.load(p_qbits, mask=m_o, other=0).to(tl.float32)   # 1 on free steps
+    else:
+        nq = tl.full([BLOCK], 1.0, tl.float32)
     for i in range(T):
         t = T - 1 - i
         # Membrane carried into step t: post[t-1], rebuilt from row t-1, or v0 at t == 0.
         m_prev = m_o & ((tl.zeros([BLOCK], dtype=tl.int32) + t) > 0)
         pre_prev = tl.load(p_pre - M, mask=m_prev, other=0.0)
+        if REFRACTORY:
+            nq_prev = 1.0 - tl.load(p_qbits - M, mask=m_prev, other=0).to(tl.float32)
+        else:
+            nq_prev = tl.full([BLOCK], 1.0, tl.float32)
+        s_prev = (pre_prev > thr).to(tl.float32) * nq_prev      # spikes of step t-1
         if DELAY:
             prev = tl.where(m_prev, pre_prev, v0)
             r_prev = tl.zeros([BLOCK], dtype=tl.float32)
@@ -154,10 +224,11 @@ def lif_bwd_kernel(
                 r = (prev > thr).to(tl.float32)
         else:
             r_prev = tl.load(p_bits - M, mask=m_prev, other=0).to(tl.float32)
-            s_prev = (pre_prev > thr).to(tl.float32)
             prev = tl.where(m_prev, _post_reset(pre_prev, s_prev, r_prev, thr, RESET), v0)
         gs = tl.load(p_gs, mask=m_o, other=0.0).to(tl.float32)
-        sgrad = _surrogate_grad(pre - thr, SURROGATE, sg_param)
+        if REC:
+            gs += g_scarry
+        sgrad = _surrogate_grad(pre - thr, SURROGATE, sg_param) * nq
         a = gs * sgrad
         g_post = g_carry
         if HAS_GRAD_MEM:
@@ -165,7 +236,7 @@ def lif_bwd_kernel(
         if DELAY:
             g_pre = a + g_post
         else:
-            s = (pre > thr).to(tl.float32)
+            s = (pre > thr).to(tl.float32) * nq
             if RESET == 0:
                 g_pre = a + (1.0 - thr * sgrad) * g_post
                 if NEED_DTHR:
@@ -174,31 +245,49 @@ def lif_bwd_kernel(
                 g_pre = a + ((1.0 - (s - r)) - pre * sgrad) * g_post
                 if NEED_DTHR:
                     acc_thr += g_post * (pre * sgrad)
-        tl.store(p_dx, g_pre.to(p_dx.dtype.element_ty), mask=m_o)
         if RESET == 1:
             keep = 1.0 - r
         else:
             keep = tl.full([BLOCK], 1.0, tl.float32)
+        # d pre / d(input terms): zeroed by a refractory step or (ZERO_WHOLE) by the reset.
+        din = nq
+        if ZERO_WHOLE:
+            din = din * keep
+        dx = g_pre * din
+        if HAS_GAIN:
+            dx = dx * gain
+        tl.store(p_dx, dx.to(p_dx.dtype.element_ty), mask=m_o)
         if NEED_DBETA:
-            acc_beta += g_pre * keep * prev
+            acc_beta += g_pre * keep * prev * nq
+        if NEED_DREC:
+            acc_rec += g_pre * din * tl.where(m_prev, s_prev, s0)
         if NEED_DTHR:
             acc_thr -= a
             if RESET == 0:
                 acc_thr -= g_pre * r
-        g_carry = beta * keep * g_pre
+        # Free step: d pre / d post[t-1] = beta*keep; refractory step: keep alone.
+        g_carry = (beta * nq + (1.0 - nq)) * keep * g_pre
+        if REC:
+            g_scarry = v_rec * din * g_pre
         pre = pre_prev
         r = r_prev
+        nq = nq_prev
         p_gs -= stride_gst
         p_gm -= stride_gmt
         p_pre -= M
         p_bits -= M
+        p_qbits -= M
         p_dx -= M
     tl.store(p_dv0 + o, g_carry, mask=m_o)
+    if REC:
+        tl.store(p_ds0 + o, g_scarry, mask=m_o)
     # Per-element partials summed over time here; the batch sum is one torch reduction.
     if NEED_DBETA:
         tl.store(p_dbeta + o, acc_beta, mask=m_o)
     if NEED_DTHR:
         tl.store(p_dthr + o, acc_thr, mask=m_o)
+    if NEED_DREC:
+        tl.store(p_drec + o, acc_rec, mask=m_o)
 
 
 def _flat_time_major(x):
@@ -214,7 +303,8 @@ def _grid(M):
     return (triton.cdiv(M, BLOCK),)
 
 
-def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool):
+def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=None,
+            zero_whole: bool = False, rec=None, s0=None, refractory: int = 0, c0=None):
     """Launch the forward kernel; same contract as ``torchimpl.lif.lif_fwd``."""
     T, B, N = x.shape
     M = B * N
@@ -224,20 +314,38 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool):
     pre = _alloc.empty(T, B, N, dtype=f32, device=dev)
     bits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if not delay else x.new_empty(0, dtype=torch.int8)
     post = _alloc.empty(T, B, N, dtype=f32, device=dev) if not delay and need_post else x.new_empty(0, dtype=f32)
+    refr = refractory > 0
+    qbits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if refr else x.new_empty(0, dtype=torch.int8)
+    count = _alloc.empty(B, N, dtype=torch.int32, device=dev) if refr else x.new_empty(0, dtype=torch.int32)
+    if refr and (M == 0 or T == 0):
+        count.copy_(c0 if c0 is not None else torch.zeros_like(count))
     if M > 0 and T > 0:
         v0c = v0.contiguous() if v0 is not None else pre
         lif_fwd_kernel[_grid(M)](
             x2, v0c, beta, thr, spikes, pre, bits, post,
-            T, M, N, x2.stride(0),
+            _or(gain, beta), _or(rec, beta), _or(s0, pre, True), _or(c0, count, True), qbits, count,
+            T, M, N, x2.stride(0), int(refractory),
             RESET=reset, DELAY=delay, HAS_V0=v0 is not None, STORE_POST=not delay and need_post,
             BETA_PER_NEURON=beta.numel() > 1, THR_PER_NEURON=thr.numel() > 1,
+            HAS_GAIN=gain is not None, GAIN_PER_NEURON=gain is not None and gain.numel() > 1,
+            ZERO_WHOLE=zero_whole, REC=rec is not None,
+            REC_PER_NEURON=rec is not None and rec.numel() > 1, HAS_S0=s0 is not None,
+            REFRACTORY=refr, HAS_C0=c0 is not None,
             BLOCK=BLOCK, num_warps=NUM_WARPS,
         )
-    return spikes, pre, bits, post
+    return spikes, pre, bits, post, qbits, count
+
+
+def _or(t, fallback, contiguous=False):
+    """``t`` (made contiguous for per-element state) or a placeholder pointer the kernel never reads."""
+    if t is None:
+        return fallback
+    return t.contiguous() if contiguous else t
 
 
 def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: bool,
-            surrogate, x_dtype, need_dbeta: bool, need_dthr: bool):
+            surrogate, x_dtype, need_dbeta: bool, need_dthr: bool, gain=None,
+            zero_whole: bool = False, rec=None, s0=None, need_drec: bool = False, qbits=None):
     """Launch the backward kernel; same contract as ``torchimpl.lif.lif_bwd``."""
     T, B, N = pre.shape
     M = B * N
@@ -248,23 +356,30 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
     dv0 = _alloc.empty(B, N, dtype=f32, device=dev)
     part_beta = _alloc.empty(B, N, dtype=f32, device=dev) if need_dbeta else dv0
     part_thr = _alloc.empty(B, N, dtype=f32, device=dev) if need_dthr else dv0
+    ds0 = _alloc.empty(B, N, dtype=f32, device=dev) if rec is not None else None
+    part_rec = _alloc.empty(B, N, dtype=f32, device=dev) if need_drec else dv0
     if M > 0 and T > 0:
         lif_bwd_kernel[_grid(M)](
             gs, gm, pre, bits, v0.contiguous() if v0 is not None else pre, beta, thr,
             dx, dv0, part_beta, part_thr,
+            _or(gain, beta), _or(rec, beta), _or(s0, pre, True), _or(qbits, bits), _or(ds0, dv0), part_rec,
             T, M, N, gs.stride(0), gm.stride(0), surrogate.param,
             RESET=reset, DELAY=delay, HAS_V0=v0 is not None, HAS_GRAD_MEM=grad_mem is not None,
             BETA_PER_NEURON=beta.numel() > 1, THR_PER_NEURON=thr.numel() > 1,
             NEED_DBETA=need_dbeta, NEED_DTHR=need_dthr, SURROGATE=surrogate.kind,
+            HAS_GAIN=gain is not None, GAIN_PER_NEURON=gain is not None and gain.numel() > 1,
+            ZERO_WHOLE=zero_whole, REC=rec is not None,
+            REC_PER_NEURON=rec is not None and rec.numel() > 1, HAS_S0=s0 is not None,
+            NEED_DREC=need_drec, REFRACTORY=qbits is not None,
             BLOCK=BLOCK, num_warps=NUM_WARPS,
         )
     else:
-        dv0.zero_()
-        part_beta.zero_()
-        part_thr.zero_()
+        for t in (dv0, part_beta, part_thr, part_rec) + ((ds0,) if ds0 is not None else ()):
+            t.zero_()
     dbeta = _reduce_partials(part_beta, beta) if need_dbeta else None
     dthr = _reduce_partials(part_thr, thr) if need_dthr else None
-    return dx, dv0, dbeta, dthr
+    drec = _reduce_partials(part_rec, rec) if need_drec else None
+    return dx, dv0, dbeta, dthr, ds0, drec
 
 
 def _reduce_partials(partial, param):
