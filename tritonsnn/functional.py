@@ -110,7 +110,7 @@ def _count_state(c0, x, features):
 
 def _first_order(x, beta, threshold, *, v0, reset_mechanism, reset_delay, surrogate, return_mem,
                  return_state, backend, refractory, dt, count0, gain=None, zero_whole=False,
-                 V=None, s0=None, clamp_beta=True):
+                 V=None, s0=None, clamp_beta=True, rho=None, b=None, a0=None):
     """Validate and shape everything, run the one ``lif`` op, unflatten the outputs."""
     _check_input(x)
     features = tuple(x.shape[2:])
@@ -123,23 +123,29 @@ def _first_order(x, beta, threshold, *, v0, reset_mechanism, reset_delay, surrog
     thr_v = _param(threshold, "threshold", features, x, positive=True)
     gain_v = None if gain is None else _param(gain, "gain", features, x)
     rec_v = None if V is None else _param(V, "V", features, x)
+    adapt = rho is not None
+    rho_v = _param(rho, "rho", features, x) if adapt else None
+    b_v = _param(b, "b", features, x) if adapt else None
     v0_2 = _state(v0, "v0", x, features)
-    s0_2 = _state(s0, "s0", x, features) if V is not None else None
+    s0_2 = _state(s0, "s0", x, features) if V is not None or adapt else None
+    a0_2 = _state(a0, "a0", x, features) if adapt else None
     c0_2 = _count_state(count0, x, features) if n_refr > 0 else None
     use_triton = _backend.resolve(backend, x.device) == "triton"
     delay = bool(reset_delay) or mode == RESET_NONE
     T, B = x.shape[:2]
     need_mem = bool(return_mem or return_state)
-    spikes, pre, _, post, _, count = ops.lif.lif_fwd(
+    spikes, pre, _, post, _, count, adapt_seq = ops.lif.lif_fwd(
         x.reshape(T, B, math.prod(features)), v0_2, beta_v, thr_v, mode, delay, need_mem,
         surrogate.kind, surrogate.param, use_triton, gain_v, bool(zero_whole), rec_v, s0_2,
-        n_refr, c0_2)
+        n_refr, c0_2, rho_v, b_v, a0_2)
     spikes = spikes.view(x.shape)
     mem = (pre if delay else post).view(x.shape) if need_mem else None
     if return_state:
         state = {"mem": mem}
         if n_refr > 0:
             state["count"] = count.view(x.shape[1:])
+        if adapt:
+            state["adapt"] = adapt_seq.detach().view(x.shape)
         return spikes, state
     return (spikes, mem) if return_mem else spikes
 

@@ -64,13 +64,15 @@ def _post_reset(pre, s, r, thr, RESET: tl.constexpr):
 @triton.jit(do_not_specialize=["T", "REFR_STEPS"])
 def lif_fwd_kernel(
     p_x, p_v0, p_beta, p_thr, p_s, p_pre, p_bits, p_post,
-    p_gain, p_rec, p_s0, p_c0, p_qbits, p_count,
+    p_gain, p_rec, p_s0, p_c0, p_qbits, p_count, p_rho, p_b, p_a0, p_a,
     T, M, N, stride_xt, REFR_STEPS,
     RESET: tl.constexpr, DELAY: tl.constexpr, HAS_V0: tl.constexpr, STORE_POST: tl.constexpr,
     BETA_PER_NEURON: tl.constexpr, THR_PER_NEURON: tl.constexpr,
     HAS_GAIN: tl.constexpr, GAIN_PER_NEURON: tl.constexpr, ZERO_WHOLE: tl.constexpr,
     REC: tl.constexpr, REC_PER_NEURON: tl.constexpr, HAS_S0: tl.constexpr,
-    REFRACTORY: tl.constexpr, HAS_C0: tl.constexpr, BLOCK: tl.constexpr,
+    REFRACTORY: tl.constexpr, HAS_C0: tl.constexpr,
+    ADAPT: tl.constexpr, RHO_PER_NEURON: tl.constexpr, B_PER_NEURON: tl.constexpr, HAS_A0: tl.constexpr,
+    BLOCK: tl.constexpr,
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
@@ -82,8 +84,23 @@ def lif_fwd_kernel(
         post = tl.load(p_v0 + o, mask=m_o, other=0.0).to(tl.float32)
     else:
         post = tl.zeros([BLOCK], dtype=tl.float32)
-    if REC:
-        v_rec = _load_param(p_rec, o % N, m_o, REC_PER_NEURON)
+    # th: this step's threshold; th_prev: the previous step's (the one its spike crossed).
+    if ADAPT:
+        rho = _load_param(p_rho, o % N, m_o, RHO_PER_NEURON)
+        b_ad = _load_param(p_b, o % N, m_o, B_PER_NEURON)
+        if HAS_A0:
+            adapt = tl.load(p_a0 + o, mask=m_o, other=0.0).to(tl.float32)
+        else:
+            adapt = tl.zeros([BLOCK], dtype=tl.float32)
+        th_prev = thr + b_ad * adapt
+        th = th_prev
+        p_a += o
+    else:
+        th = thr
+        th_prev = thr
+    if REC or ADAPT:
+        if REC:
+            v_rec = _load_param(p_rec, o % N, m_o, REC_PER_NEURON)
         if HAS_S0:
             s_prev = tl.load(p_s0 + o, mask=m_o, other=0.0).to(tl.float32)
         else:
@@ -104,10 +121,14 @@ def lif_fwd_kernel(
         x = tl.load(p_x, mask=m_o, other=0.0).to(tl.float32)
         if HAS_GAIN:
             x = gain * x
+        if ADAPT:
+            adapt = rho * adapt + s_prev
+            tl.store(p_a, adapt, mask=m_o)
+            th = thr + b_ad * adapt
         if RESET == 2:
             r = tl.zeros([BLOCK], dtype=tl.float32)
         else:
-            r = (post > thr).to(tl.float32)
+            r = (post > th_prev).to(tl.float32)
         if RESET == 1 and not ZERO_WHOLE:
             pre = beta * (post * (1.0 - r)) + x
         else:
@@ -117,23 +138,23 @@ def lif_fwd_kernel(
         if RESET == 1 and ZERO_WHOLE:
             pre = pre * (1.0 - r)
         if RESET == 0:
-            pre -= r * thr
+            pre -= r * th_prev
         if REFRACTORY:
             # Refractory step: no input, no leak, no spike; the pending reset still applies.
             refr = count > 0
             if RESET == 0:
-                hold = post - r * thr
+                hold = post - r * th_prev
             elif RESET == 1:
                 hold = post * (1.0 - r)
             else:
                 hold = post
             pre = tl.where(refr, hold, pre)
-            fire = (pre > thr) & (~refr)
+            fire = (pre > th) & (~refr)
             count = tl.where(fire, REFR_STEPS, tl.maximum(count - 1, 0))
             tl.store(p_qbits, refr.to(tl.int8), mask=m_o)
             s = fire.to(tl.float32)
         else:
-            s = (pre > thr).to(tl.float32)
+            s = (pre > th).to(tl.float32)
         tl.store(p_s, s.to(p_s.dtype.element_ty), mask=m_o)
         tl.store(p_pre, pre, mask=m_o)
         if DELAY:
@@ -143,8 +164,11 @@ def lif_fwd_kernel(
             post = _post_reset(pre, s, r, thr, RESET)
             if STORE_POST:
                 tl.store(p_post, post, mask=m_o)
-        if REC:
+        if REC or ADAPT:
             s_prev = s
+        if ADAPT:
+            th_prev = th
+            p_a += M
         p_x += stride_xt
         p_s += M
         p_pre += M
@@ -160,13 +184,16 @@ def lif_bwd_kernel(
     p_gs, p_gm, p_pre, p_bits, p_v0, p_beta, p_thr,
     p_dx, p_dv0, p_dbeta, p_dthr,
     p_gain, p_rec, p_s0, p_qbits, p_ds0, p_drec,
+    p_rho, p_b, p_a0, p_a, p_da0, p_drho, p_db,
     T, M, N, stride_gst, stride_gmt, sg_param,
     RESET: tl.constexpr, DELAY: tl.constexpr, HAS_V0: tl.constexpr, HAS_GRAD_MEM: tl.constexpr,
     BETA_PER_NEURON: tl.constexpr, THR_PER_NEURON: tl.constexpr,
     NEED_DBETA: tl.constexpr, NEED_DTHR: tl.constexpr, SURROGATE: tl.constexpr,
     HAS_GAIN: tl.constexpr, GAIN_PER_NEURON: tl.constexpr, ZERO_WHOLE: tl.constexpr,
     REC: tl.constexpr, REC_PER_NEURON: tl.constexpr, HAS_S0: tl.constexpr, NEED_DREC: tl.constexpr,
-    REFRACTORY: tl.constexpr, BLOCK: tl.constexpr,
+    REFRACTORY: tl.constexpr,
+    ADAPT: tl.constexpr, RHO_PER_NEURON: tl.constexpr, B_PER_NEURON: tl.constexpr, HAS_A0: tl.constexpr,
+    NEED_DRHO: tl.constexpr, NEED_DB: tl.constexpr, BLOCK: tl.constexpr,
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
@@ -178,12 +205,24 @@ def lif_bwd_kernel(
         v0 = tl.load(p_v0 + o, mask=m_o, other=0.0).to(tl.float32)
     else:
         v0 = tl.zeros([BLOCK], dtype=tl.float32)
-    if REC:
-        v_rec = _load_param(p_rec, o % N, m_o, REC_PER_NEURON)
+    if REC or ADAPT:
+        if REC:
+            v_rec = _load_param(p_rec, o % N, m_o, REC_PER_NEURON)
         if HAS_S0:
             s0 = tl.load(p_s0 + o, mask=m_o, other=0.0).to(tl.float32)
         else:
             s0 = tl.zeros([BLOCK], dtype=tl.float32)
+    if ADAPT:
+        rho = _load_param(p_rho, o % N, m_o, RHO_PER_NEURON)
+        b_ad = _load_param(p_b, o % N, m_o, B_PER_NEURON)
+        if HAS_A0:
+            a0 = tl.load(p_a0 + o, mask=m_o, other=0.0).to(tl.float32)
+        else:
+            a0 = tl.zeros([BLOCK], dtype=tl.float32)
+    g_acarry = tl.zeros([BLOCK], dtype=tl.float32)    # dL/d a[t] through step t+1 (ADAPT)
+    g_thcarry = tl.zeros([BLOCK], dtype=tl.float32)   # dL/d th[t] through step t+1's reset (ADAPT)
+    acc_rho = tl.zeros([BLOCK], dtype=tl.float32)
+    acc_b = tl.zeros([BLOCK], dtype=tl.float32)
     g_carry = tl.zeros([BLOCK], dtype=tl.float32)    # dL/d post[t] through step t+1
     g_scarry = tl.zeros([BLOCK], dtype=tl.float32)   # dL/d s[t] through step t+1 (REC)
     acc_beta = tl.zeros([BLOCK], dtype=tl.float32)
@@ -198,7 +237,10 @@ def lif_bwd_kernel(
     p_bits += o + last * M
     p_qbits += o + last * M
     p_dx += o + last * M
+    p_a += o + last * M
     pre = tl.load(p_pre, mask=m_o, other=0.0)
+    if ADAPT:
+        a_cur = tl.load(p_a, mask=m_o, other=0.0)
     if DELAY:
         r = tl.zeros([BLOCK], dtype=tl.float32)
     else:
@@ -216,19 +258,26 @@ def lif_bwd_kernel(
             nq_prev = 1.0 - tl.load(p_qbits - M, mask=m_prev, other=0).to(tl.float32)
         else:
             nq_prev = tl.full([BLOCK], 1.0, tl.float32)
-        s_prev = (pre_prev > thr).to(tl.float32) * nq_prev      # spikes of step t-1
+        if ADAPT:   # thresholds of step t and t-1
+            a_prev = tl.where(m_prev, tl.load(p_a - M, mask=m_prev, other=0.0), a0)
+            th = thr + b_ad * a_cur
+            th_p = thr + b_ad * a_prev
+        else:
+            th = thr
+            th_p = thr
+        s_prev = (pre_prev > th_p).to(tl.float32) * nq_prev      # spikes of step t-1
         if DELAY:
             prev = tl.where(m_prev, pre_prev, v0)
             r_prev = tl.zeros([BLOCK], dtype=tl.float32)
             if RESET != 2:
-                r = (prev > thr).to(tl.float32)
+                r = (prev > th_p).to(tl.float32)
         else:
             r_prev = tl.load(p_bits - M, mask=m_prev, other=0).to(tl.float32)
             prev = tl.where(m_prev, _post_reset(pre_prev, s_prev, r_prev, thr, RESET), v0)
         gs = tl.load(p_gs, mask=m_o, other=0.0).to(tl.float32)
-        if REC:
+        if REC or ADAPT:
             gs += g_scarry
-        sgrad = _surrogate_grad(pre - thr, SURROGATE, sg_param) * nq
+        sgrad = _surrogate_grad(pre - th, SURROGATE, sg_param) * nq
         a = gs * sgrad
         g_post = g_carry
         if HAS_GRAD_MEM:
@@ -261,7 +310,19 @@ def lif_bwd_kernel(
             acc_beta += g_pre * keep * prev * nq
         if NEED_DREC:
             acc_rec += g_pre * din * tl.where(m_prev, s_prev, s0)
-        if NEED_DTHR:
+        if ADAPT:
+            # th[t] = thr + b*a[t] feeds s[t] and (subtract) step t+1's reset; a[t] = rho*a[t-1] + s[t-1].
+            g_th = g_thcarry - a
+            g_a = b_ad * g_th + rho * g_acarry
+            acc_thr += g_th
+            if NEED_DB:
+                acc_b += g_th * a_cur
+            if NEED_DRHO:
+                acc_rho += g_a * a_prev
+            g_acarry = g_a
+            if RESET == 0:
+                g_thcarry = -r * g_pre
+        elif NEED_DTHR:
             acc_thr -= a
             if RESET == 0:
                 acc_thr -= g_pre * r
@@ -269,6 +330,12 @@ def lif_bwd_kernel(
         g_carry = (beta * nq + (1.0 - nq)) * keep * g_pre
         if REC:
             g_scarry = v_rec * din * g_pre
+        if ADAPT:
+            if REC:
+                g_scarry += g_acarry
+            else:
+                g_scarry = g_acarry
+            a_cur = a_prev
         pre = pre_prev
         r = r_prev
         nq = nq_prev
@@ -278,9 +345,19 @@ def lif_bwd_kernel(
         p_bits -= M
         p_qbits -= M
         p_dx -= M
+        p_a -= M
     tl.store(p_dv0 + o, g_carry, mask=m_o)
-    if REC:
+    if REC or ADAPT:
         tl.store(p_ds0 + o, g_scarry, mask=m_o)
+    if ADAPT:
+        # th[-1] = thr + b*a0 fed step 0's reset.
+        acc_thr += g_thcarry
+        acc_b += g_thcarry * a0
+        tl.store(p_da0 + o, rho * g_acarry + b_ad * g_thcarry, mask=m_o)
+        if NEED_DRHO:
+            tl.store(p_drho + o, acc_rho, mask=m_o)
+        if NEED_DB:
+            tl.store(p_db + o, acc_b, mask=m_o)
     # Per-element partials summed over time here; the batch sum is one torch reduction.
     if NEED_DBETA:
         tl.store(p_dbeta + o, acc_beta, mask=m_o)
@@ -304,7 +381,8 @@ def _grid(M):
 
 
 def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=None,
-            zero_whole: bool = False, rec=None, s0=None, refractory: int = 0, c0=None):
+            zero_whole: bool = False, rec=None, s0=None, refractory: int = 0, c0=None,
+            rho=None, b=None, a0=None):
     """Launch the forward kernel; same contract as ``torchimpl.lif.lif_fwd``."""
     T, B, N = x.shape
     M = B * N
@@ -317,6 +395,8 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
     refr = refractory > 0
     qbits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if refr else x.new_empty(0, dtype=torch.int8)
     count = _alloc.empty(B, N, dtype=torch.int32, device=dev) if refr else x.new_empty(0, dtype=torch.int32)
+    adapt = rho is not None
+    aseq = _alloc.empty(T, B, N, dtype=f32, device=dev) if adapt else x.new_empty(0, dtype=f32)
     if refr and (M == 0 or T == 0):
         count.copy_(c0 if c0 is not None else torch.zeros_like(count))
     if M > 0 and T > 0:
@@ -324,6 +404,7 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
         lif_fwd_kernel[_grid(M)](
             x2, v0c, beta, thr, spikes, pre, bits, post,
             _or(gain, beta), _or(rec, beta), _or(s0, pre, True), _or(c0, count, True), qbits, count,
+            _or(rho, beta), _or(b, beta), _or(a0, pre, True), _or(aseq if adapt else None, pre),
             T, M, N, x2.stride(0), int(refractory),
             RESET=reset, DELAY=delay, HAS_V0=v0 is not None, STORE_POST=not delay and need_post,
             BETA_PER_NEURON=beta.numel() > 1, THR_PER_NEURON=thr.numel() > 1,
@@ -331,9 +412,11 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
             ZERO_WHOLE=zero_whole, REC=rec is not None,
             REC_PER_NEURON=rec is not None and rec.numel() > 1, HAS_S0=s0 is not None,
             REFRACTORY=refr, HAS_C0=c0 is not None,
+            ADAPT=adapt, RHO_PER_NEURON=adapt and rho.numel() > 1, B_PER_NEURON=adapt and b.numel() > 1,
+            HAS_A0=a0 is not None,
             BLOCK=BLOCK, num_warps=NUM_WARPS,
         )
-    return spikes, pre, bits, post, qbits, count
+    return spikes, pre, bits, post, qbits, count, aseq
 
 
 def _or(t, fallback, contiguous=False):
@@ -345,7 +428,8 @@ def _or(t, fallback, contiguous=False):
 
 def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: bool,
             surrogate, x_dtype, need_dbeta: bool, need_dthr: bool, gain=None,
-            zero_whole: bool = False, rec=None, s0=None, need_drec: bool = False, qbits=None):
+            zero_whole: bool = False, rec=None, s0=None, need_drec: bool = False, qbits=None,
+            rho=None, b=None, a0=None, aseq=None, need_drho: bool = False, need_db: bool = False):
     """Launch the backward kernel; same contract as ``torchimpl.lif.lif_bwd``."""
     T, B, N = pre.shape
     M = B * N
@@ -356,13 +440,18 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
     dv0 = _alloc.empty(B, N, dtype=f32, device=dev)
     part_beta = _alloc.empty(B, N, dtype=f32, device=dev) if need_dbeta else dv0
     part_thr = _alloc.empty(B, N, dtype=f32, device=dev) if need_dthr else dv0
-    ds0 = _alloc.empty(B, N, dtype=f32, device=dev) if rec is not None else None
+    adapt = rho is not None
+    ds0 = _alloc.empty(B, N, dtype=f32, device=dev) if rec is not None or adapt else None
     part_rec = _alloc.empty(B, N, dtype=f32, device=dev) if need_drec else dv0
+    da0 = _alloc.empty(B, N, dtype=f32, device=dev) if adapt else None
+    part_rho = _alloc.empty(B, N, dtype=f32, device=dev) if need_drho else dv0
+    part_b = _alloc.empty(B, N, dtype=f32, device=dev) if need_db else dv0
     if M > 0 and T > 0:
         lif_bwd_kernel[_grid(M)](
             gs, gm, pre, bits, v0.contiguous() if v0 is not None else pre, beta, thr,
             dx, dv0, part_beta, part_thr,
             _or(gain, beta), _or(rec, beta), _or(s0, pre, True), _or(qbits, bits), _or(ds0, dv0), part_rec,
+            _or(rho, beta), _or(b, beta), _or(a0, pre, True), _or(aseq, pre), _or(da0, dv0), part_rho, part_b,
             T, M, N, gs.stride(0), gm.stride(0), surrogate.param,
             RESET=reset, DELAY=delay, HAS_V0=v0 is not None, HAS_GRAD_MEM=grad_mem is not None,
             BETA_PER_NEURON=beta.numel() > 1, THR_PER_NEURON=thr.numel() > 1,
@@ -371,15 +460,20 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
             ZERO_WHOLE=zero_whole, REC=rec is not None,
             REC_PER_NEURON=rec is not None and rec.numel() > 1, HAS_S0=s0 is not None,
             NEED_DREC=need_drec, REFRACTORY=qbits is not None,
+            ADAPT=adapt, RHO_PER_NEURON=adapt and rho.numel() > 1, B_PER_NEURON=adapt and b.numel() > 1,
+            HAS_A0=a0 is not None, NEED_DRHO=need_drho, NEED_DB=need_db,
             BLOCK=BLOCK, num_warps=NUM_WARPS,
         )
     else:
-        for t in (dv0, part_beta, part_thr, part_rec) + ((ds0,) if ds0 is not None else ()):
-            t.zero_()
+        for t in (dv0, part_beta, part_thr, part_rec, part_rho, part_b, ds0, da0):
+            if t is not None:
+                t.zero_()
     dbeta = _reduce_partials(part_beta, beta) if need_dbeta else None
     dthr = _reduce_partials(part_thr, thr) if need_dthr else None
     drec = _reduce_partials(part_rec, rec) if need_drec else None
-    return dx, dv0, dbeta, dthr, ds0, drec
+    drho = _reduce_partials(part_rho, rho) if need_drho else None
+    db = _reduce_partials(part_b, b) if need_db else None
+    return dx, dv0, dbeta, dthr, ds0, drec, da0, drho, db
 
 
 def _reduce_partials(partial, param):

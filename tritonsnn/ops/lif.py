@@ -1,5 +1,6 @@
 """Custom ops for first-order integrate-and-fire dynamics (Leaky, IF, Lapicque,
-RLeaky one-to-one; refractory periods)."""
+RLeaky one-to-one, ALIF; refractory periods). One op pair for the whole family:
+the options select code paths (constexpr flags in the kernel)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -10,28 +11,33 @@ from torch import Tensor
 from .. import surrogate as sg
 from . import LIB as _LIB, implementation
 
+_N_INPUTS = 19
+
 
 @torch.library.custom_op(f"{_LIB}::lif_fwd", mutates_args=())
 def lif_fwd(x: Tensor, v0: Optional[Tensor], beta: Tensor, threshold: Tensor, reset: int,
             delay: bool, need_mem: bool, sg_kind: int, sg_param: float, use_triton: bool,
             gain: Optional[Tensor] = None, zero_whole: bool = False, rec: Optional[Tensor] = None,
-            s0: Optional[Tensor] = None, refractory: int = 0,
-            c0: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """``x [T, B, N]`` -> ``(spikes, pre, reset_bits, post, refr_bits, count)``; see kernels/lif.py."""
+            s0: Optional[Tensor] = None, refractory: int = 0, c0: Optional[Tensor] = None,
+            rho: Optional[Tensor] = None, b: Optional[Tensor] = None,
+            a0: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """``x [T, B, N]`` -> ``(spikes, pre, reset_bits, post, refr_bits, count, adapt)``; see kernels/lif.py."""
     return implementation("lif", use_triton).lif_fwd(
-        x, v0, beta, threshold, reset, delay, need_mem, gain, zero_whole, rec, s0, refractory, c0)
+        x, v0, beta, threshold, reset, delay, need_mem, gain, zero_whole, rec, s0, refractory, c0,
+        rho, b, a0)
 
 
 @lif_fwd.register_fake
 def _(x, v0, beta, threshold, reset, delay, need_mem, sg_kind, sg_param, use_triton,
-      gain=None, zero_whole=False, rec=None, s0=None, refractory=0, c0=None):
+      gain=None, zero_whole=False, rec=None, s0=None, refractory=0, c0=None, rho=None, b=None, a0=None):
     T, B, N = x.shape
     f32 = torch.float32
     bits = x.new_empty((0,) if delay else (T, B, N), dtype=torch.int8)
     post = x.new_empty((T, B, N) if not delay and need_mem else (0,), dtype=f32)
     qbits = x.new_empty((T, B, N) if refractory > 0 else (0,), dtype=torch.int8)
     count = x.new_empty((B, N) if refractory > 0 else (0,), dtype=torch.int32)
-    return x.new_empty(T, B, N), x.new_empty(T, B, N, dtype=f32), bits, post, qbits, count
+    adapt = x.new_empty((T, B, N) if rho is not None else (0,), dtype=f32)
+    return x.new_empty(T, B, N), x.new_empty(T, B, N, dtype=f32), bits, post, qbits, count, adapt
 
 
 @torch.library.custom_op(f"{_LIB}::lif_bwd", mutates_args=())
@@ -40,56 +46,70 @@ def lif_bwd(grad_spikes: Tensor, grad_mem: Optional[Tensor], pre: Tensor, bits: 
             sg_kind: int, sg_param: float, x_dtype: torch.dtype, need_dbeta: bool,
             need_dthr: bool, use_triton: bool, gain: Optional[Tensor] = None,
             zero_whole: bool = False, rec: Optional[Tensor] = None, s0: Optional[Tensor] = None,
-            need_drec: bool = False,
-            qbits: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Reverse time loop: ``(dx, dv0, dbeta, dthr, ds0, drec)``; unneeded gradients are empty."""
-    dx, dv0, dbeta, dthr, ds0, drec = implementation("lif", use_triton).lif_bwd(
+            need_drec: bool = False, qbits: Optional[Tensor] = None, rho: Optional[Tensor] = None,
+            b: Optional[Tensor] = None, a0: Optional[Tensor] = None, adapt: Optional[Tensor] = None,
+            need_drho: bool = False, need_db: bool = False,
+            ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Reverse time loop: ``(dx, dv0, dbeta, dthr, ds0, drec, da0, drho, db)``; unneeded gradients are empty."""
+    grads = implementation("lif", use_triton).lif_bwd(
         grad_spikes, grad_mem, pre, bits, v0, beta, threshold, reset, delay,
         sg.Surrogate(sg_kind, sg_param), x_dtype, need_dbeta, need_dthr, gain, zero_whole,
-        rec, s0, need_drec, qbits)
-    def or_empty(g):  # a fresh empty each: outputs of a custom op may not alias
-        return pre.new_empty(0) if g is None else g
-    return dx, dv0, or_empty(dbeta), or_empty(dthr), or_empty(ds0), or_empty(drec)
+        rec, s0, need_drec, qbits, rho, b, a0, adapt, need_drho, need_db)
+    # A fresh empty for each missing gradient: outputs of a custom op may not alias.
+    return tuple(pre.new_empty(0) if g is None else g for g in grads)
 
 
 @lif_bwd.register_fake
 def _(grad_spikes, grad_mem, pre, bits, v0, beta, threshold, reset, delay, sg_kind, sg_param,
       x_dtype, need_dbeta, need_dthr, use_triton, gain=None, zero_whole=False, rec=None,
-      s0=None, need_drec=False, qbits=None):
+      s0=None, need_drec=False, qbits=None, rho=None, b=None, a0=None, adapt=None,
+      need_drho=False, need_db=False):
     T, B, N = pre.shape
+    state = (B, N) if rec is not None or rho is not None else (0,)
     return (pre.new_empty(T, B, N, dtype=x_dtype), pre.new_empty(B, N),
             pre.new_empty(beta.shape if need_dbeta else (0,)),
             pre.new_empty(threshold.shape if need_dthr else (0,)),
-            pre.new_empty((B, N) if rec is not None else (0,)),
-            pre.new_empty(rec.shape if need_drec else (0,)))
+            pre.new_empty(state),
+            pre.new_empty(rec.shape if need_drec else (0,)),
+            pre.new_empty((B, N) if rho is not None else (0,)),
+            pre.new_empty(rho.shape if need_drho else (0,)),
+            pre.new_empty(b.shape if need_db else (0,)))
 
 
 def _lif_setup_context(ctx, inputs, output):
+    inputs = tuple(inputs) + (None,) * (_N_INPUTS - len(inputs))   # omitted defaults
     (x, v0, beta, threshold, reset, delay, need_mem, sg_kind, sg_param, use_triton,
-     gain, zero_whole, rec, s0, refractory, c0) = inputs
-    _, pre, bits, _, qbits, _ = output
+     gain, zero_whole, rec, s0, refractory, c0, rho, b, a0) = inputs
+    _, pre, bits, _, qbits, _, adapt = output
+    refractory = refractory or 0
     ctx.save_for_backward(pre, bits, v0, beta, threshold, gain, rec, s0,
-                          qbits if refractory > 0 else None)
+                          qbits if refractory > 0 else None, rho, b, a0,
+                          adapt if rho is not None else None)
     ctx.set_materialize_grads(False)  # unused outputs give None, not [T, B, N] of zeros
-    ctx.options = (reset, delay, need_mem, sg_kind, sg_param, use_triton, x.dtype, zero_whole)
+    ctx.options = (reset, delay, need_mem, sg_kind, sg_param, use_triton, x.dtype, bool(zero_whole))
 
 
-def _lif_backward(ctx, g_spikes, g_pre, g_bits, g_post, g_qbits, g_count):
-    pre, bits, v0, beta, threshold, gain, rec, s0, qbits = ctx.saved_tensors
+def _lif_backward(ctx, g_spikes, g_pre, g_bits, g_post, g_qbits, g_count, g_adapt):
+    pre, bits, v0, beta, threshold, gain, rec, s0, qbits, rho, b, a0, adapt = ctx.saved_tensors
     reset, delay, need_mem, sg_kind, sg_param, use_triton, x_dtype, zero_whole = ctx.options
     # The membrane output is `pre` when delay else `post`; it is only exposed when need_mem.
     grad_mem = (g_pre if delay else g_post) if need_mem else None
     if g_spikes is None:  # only the membrane was used
         g_spikes = torch.zeros_like(pre)
-    need = ctx.needs_input_grad + (False,) * (16 - len(ctx.needs_input_grad))  # omitted defaults
-    need_dv0, need_dbeta, need_dthr, need_drec, need_ds0 = need[1], need[2], need[3], need[12], need[13]
-    dx, dv0, dbeta, dthr, ds0, drec = lif_bwd(
+    if g_adapt is not None:
+        raise RuntimeError("gradients through the returned adaptation sequence are not supported; "
+                           "detach it (it is meant for monitoring)")
+    n = len(ctx.needs_input_grad)
+    need = ctx.needs_input_grad + (False,) * (_N_INPUTS - n)
+    need_dbeta, need_dthr, need_drec, need_drho, need_db = need[2], need[3], need[12], need[16], need[17]
+    dx, dv0, dbeta, dthr, ds0, drec, da0, drho, db = lif_bwd(
         g_spikes, grad_mem, pre, bits, v0, beta, threshold, reset, delay, sg_kind, sg_param,
-        x_dtype, need_dbeta, need_dthr, use_triton, gain, zero_whole, rec, s0, need_drec, qbits)
-    grads = (dx, dv0 if need_dv0 else None, dbeta if need_dbeta else None,
-             dthr if need_dthr else None, None, None, None, None, None, None,
-             None, None, drec if need_drec else None, ds0 if need_ds0 else None, None, None)
-    return grads[:len(ctx.needs_input_grad)]
+        x_dtype, need_dbeta, need_dthr, use_triton, gain, zero_whole, rec, s0, need_drec, qbits,
+        rho, b, a0, adapt, need_drho, need_db)
+    grads = [None] * _N_INPUTS
+    grads[0], grads[1], grads[2], grads[3] = dx, dv0, dbeta, dthr
+    grads[12], grads[13], grads[15], grads[16], grads[17], grads[18] = drec, ds0, None, drho, db, da0
+    return tuple(g if need[i] else None for i, g in enumerate(grads))[:n]
 
 
 torch.library.register_autograd(f"{_LIB}::lif_fwd", _lif_backward, setup_context=_lif_setup_context)

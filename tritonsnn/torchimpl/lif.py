@@ -28,14 +28,16 @@ def _empty(x, dtype):
 
 
 def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=None,
-            zero_whole: bool = False, rec=None, s0=None, refractory: int = 0, c0=None):
-    """Forward time loop. Returns ``(spikes, pre, reset_bits, post, refr_bits, count)``.
+            zero_whole: bool = False, rec=None, s0=None, refractory: int = 0, c0=None,
+            rho=None, b=None, a0=None):
+    """Forward time loop. Returns ``(spikes, pre, reset_bits, post, refr_bits, count, adapt)``.
 
     ``pre`` is the membrane before the same-step reset (all that backward needs
     when ``delay``); ``reset_bits`` and ``post`` are only filled when ``delay``
     is False (``post`` only when ``need_post``), else empty. ``refr_bits`` (int8,
     1 on refractory steps) and ``count`` (the final int32 refractory counter) are
-    only filled when ``refractory > 0``, else empty.
+    only filled when ``refractory > 0``, else empty. ``adapt`` is the adaptation
+    sequence ``a[t]`` (fp32) when ``rho`` is given (ALIF, ``delay`` only), else empty.
     """
     T, B, N = x.shape
     dev, f32 = x.device, torch.float32
@@ -46,16 +48,27 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
     refr = refractory > 0
     qbits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if refr else _empty(x, torch.int8)
     p = torch.zeros(B, N, dtype=f32, device=dev) if v0 is None else v0.to(f32)
+    adapt = rho is not None
     s_prev = None
-    if rec is not None:
+    if rec is not None or adapt:
         s_prev = torch.zeros(B, N, dtype=f32, device=dev) if s0 is None else s0.to(f32)
     count = None
     if refr:
         count = torch.zeros(B, N, dtype=torch.int32, device=dev) if c0 is None else c0.to(torch.int32, copy=True)
+    if adapt:
+        aseq = _alloc.empty(T, B, N, dtype=f32, device=dev)
+        a = torch.zeros(B, N, dtype=f32, device=dev) if a0 is None else a0.to(f32)
+        th_prev = thr + b * a        # threshold of the previous step: the one its spike crossed
+    else:
+        aseq = _empty(x, f32)
+        th = th_prev = thr
     zero_before = reset == RESET_ZERO and not zero_whole
-    r = (p > thr).to(f32)
+    r = (p > th_prev).to(f32)
     for t in range(T):
         m = pre[t]
+        if adapt:
+            a = torch.addcmul(s_prev, rho, a, out=aseq[t])
+            th = thr + b * a
         xt = x[t] if gain is None else gain * x[t]
         keep = 1 - r if reset == RESET_ZERO else None
         pz = p * keep if keep is not None else p
@@ -65,24 +78,24 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
         if zero_whole and keep is not None:
             m.mul_(keep)
         if reset == RESET_SUBTRACT:
-            m.addcmul_(r, thr, value=-1)
+            m.addcmul_(r, th_prev, value=-1)
         if refr:
             q = count > 0
             qbits[t].copy_(q)
             # Refractory: no input, no leak; the pending reset still applies.
-            hold = pz - r * thr if reset == RESET_SUBTRACT else pz
+            hold = pz - r * th_prev if reset == RESET_SUBTRACT else pz
             torch.where(q, hold, m, out=m)
-            fire = (m > thr) & ~q
+            fire = (m > th) & ~q
             s = spikes[t].copy_(fire)
             count = torch.where(fire, refractory, (count - 1).clamp_(min=0))
             sf = fire.to(f32)
         else:
-            s = torch.gt(m, thr, out=spikes[t])
+            s = torch.gt(m, th, out=spikes[t])
             sf = s.to(f32)
         if delay:
             p = m
             # r[t+1] = H(pre[t] - thr), which is s[t] unless s was forced to 0.
-            r = sf if not refr else (m > thr).to(f32)
+            r = sf if not refr else (m > th).to(f32)
         else:
             bits[t].copy_(r)
             p = _post_reset(m, sf, r, thr, reset)
@@ -90,8 +103,9 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
                 post[t].copy_(p)
             r = (p > thr).to(f32)
         s_prev = sf
+        th_prev = th
     count_out = count if refr else _empty(x, torch.int32)
-    return spikes, pre, bits, post, qbits, count_out
+    return spikes, pre, bits, post, qbits, count_out, aseq
 
 
 # Backward works through time in chunks of about this many elements: big enough to
@@ -101,46 +115,64 @@ CHUNK_ELEMS = 1 << 16
 
 def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: bool,
             surrogate: sg.Surrogate, x_dtype, need_dbeta: bool, need_dthr: bool, gain=None,
-            zero_whole: bool = False, rec=None, s0=None, need_drec: bool = False, qbits=None):
-    """Reverse time loop. Returns ``(dx, dv0, dbeta, dthr, ds0, drec)``; parameter
-    gradients shaped like their parameter, ``None`` where not needed (``ds0`` is
-    ``None`` without ``rec``).
+            zero_whole: bool = False, rec=None, s0=None, need_drec: bool = False, qbits=None,
+            rho=None, b=None, a0=None, aseq=None, need_drho: bool = False, need_db: bool = False):
+    """Reverse time loop. Returns ``(dx, dv0, dbeta, dthr, ds0, drec, da0, drho, db)``;
+    parameter gradients shaped like their parameter, ``None`` where not needed (``ds0``
+    only with ``rec`` or adaptation, ``da0`` only with adaptation).
 
     ``grad_spikes``/``grad_mem`` are the gradients of the spikes and of the returned
     membrane (``pre`` when ``delay``, ``post`` otherwise), ``None`` when unused.
-    ``qbits`` holds the refractory flags (``None`` without refractory periods).
+    ``qbits`` holds the refractory flags (``None`` without refractory periods);
+    ``aseq`` the adaptation sequence when ``rho`` is given (ALIF).
     Within a chunk of steps, everything without a time recurrence (surrogate,
     Jacobian factors, parameter-gradient terms) is computed at once; the loop
-    itself is ``g_pre[t] = A[t] + K[t] * g_pre[t+1]``.
+    itself is ``g_pre[t] = P[t] + K[t] * g_pre[t+1]`` (plus, with adaptation, the
+    coupled ``g_a[t] = Q[t] + K3[t] * g_pre[t+1] + K4[t] * g_a[t+1]``).
     """
     T, B, N = pre.shape
     f32 = torch.float32
+    adapt = rho is not None
+    spk_state = rec is not None or adapt     # s[t-1] feeds step t
     v0 = pre.new_zeros(B, N) if v0 is None else v0.to(f32)
-    if rec is not None:
+    if spk_state:
         s0 = pre.new_zeros(B, N) if s0 is None else s0.to(f32)
+    if adapt:
+        a0 = pre.new_zeros(B, N) if a0 is None else a0.to(f32)
     g_pre = torch.empty_like(pre)
     # The input gradient is g_pre itself unless gain, a zeroing reset of the input or
     # refractory steps scale it.
     scale_dx = gain is not None or (zero_whole and reset == RESET_ZERO) or qbits is not None
     dx = _alloc.empty(T, B, N, dtype=x_dtype, device=pre.device) if scale_dx else None
-    acc_beta = pre.new_zeros(B, N) if need_dbeta else None
-    acc_thr = pre.new_zeros(B, N) if need_dthr else None
-    acc_rec = pre.new_zeros(B, N) if need_drec else None
-    # g_pre, coef (d pre/d post[t-1]) and vcoef (d pre/d s[t-1]) of the first step after the chunk.
-    g_next = pre.new_zeros(B, N)
-    coef_next = pre.new_zeros(B, N)
-    vcoef_next = pre.new_zeros(B, N) if rec is not None else None
+    zeros = lambda: pre.new_zeros(B, N)  # noqa: E731
+    acc_beta = zeros() if need_dbeta else None
+    acc_thr = zeros() if need_dthr else None
+    acc_rec = zeros() if need_drec else None
+    acc_rho = zeros() if need_drho else None
+    acc_b = zeros() if need_db else None
+    # Factors of the first step after the chunk: g_pre, g_a, coef (d pre/d post[t-1]),
+    # vcoef (d pre/d s[t-1] through rec) and rsub (the reset flag when it subtracts th[t-1]).
+    g_next, ga_next, coef_next, vcoef_next, rsub_next = zeros(), zeros(), zeros(), zeros(), zeros()
+    g_after = ga_after = None
     chunk = max(1, CHUNK_ELEMS // max(1, B * N))
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
+        c = t1 - t0
         pc = pre[t0:t1]
         lo = max(t0 - 1, 0)
         nq = None if qbits is None else 1 - qbits[t0:t1].to(f32)     # 1 on free steps
         nq_prev = None if qbits is None else 1 - qbits[lo:t1 - 1].to(f32)
+        if adapt:   # thresholds of each step (th_c) and of the step before (th_p)
+            a_c = aseq[t0:t1]
+            a_p = torch.cat([(a0 if t0 == 0 else aseq[t0 - 1])[None], aseq[t0:t1 - 1]])
+            th_c, th_p = thr + b * a_c, thr + b * a_p
+            th_lo = th_p[1:] if t0 == 0 else th_p     # thresholds of rows lo .. t1-2
+        else:
+            th_c = th_p = th_lo = thr
         # Membrane carried into each step of the chunk (post[t-1], v0 at t = 0) and reset flags.
         if delay:
             prev = torch.cat([(v0 if t0 == 0 else pre[t0 - 1])[None], pre[t0:t1 - 1]])
-            r = (prev > thr).to(f32) if reset != RESET_NONE else None
+            r = (prev > th_p).to(f32) if reset != RESET_NONE else None
         else:
             r = bits[t0:t1].to(f32)
             s_lo = (pre[lo:t1 - 1] > thr).to(f32)
@@ -149,29 +181,31 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
             post_prev = _post_reset(pre[lo:t1 - 1], s_lo, bits[lo:t1 - 1].to(f32), thr, reset)
             prev = torch.cat([v0[None], post_prev]) if t0 == 0 else post_prev
         s_prev = None
-        if rec is not None:   # spikes of step t-1, s0 at t = 0
-            s_lo = (pre[lo:t1 - 1] > thr).to(f32)
+        if spk_state:   # spikes of step t-1, s0 at t = 0
+            s_lo = (pre[lo:t1 - 1] > th_lo).to(f32)
             if nq_prev is not None:
                 s_lo = s_lo * nq_prev
             s_prev = torch.cat([s0[None], s_lo]) if t0 == 0 else s_lo
-        sgrad = sg.grad(pc - thr, surrogate)
+        sgrad = sg.grad(pc - th_c, surrogate)
         if nq is not None:
             sgrad = sgrad * nq
         keep = 1 - r if reset == RESET_ZERO else None
         kin = keep if zero_whole else None                   # input terms zeroed with the reset
         # d pre[t] / d post[t-1]: beta (times the zero-reset keep) on free steps, keep alone when refractory.
-        coef = beta * keep if keep is not None else beta.expand(t1 - t0, 1, -1)
+        coef = beta * keep if keep is not None else beta.expand(c, 1, -1)
         if nq is not None:
             hold = keep if keep is not None else 1.0
             coef = nq * coef + (1 - nq) * hold
         din = nq if kin is None else (kin if nq is None else kin * nq)   # d pre / d(gain*x + rec*s_prev)
         vcoef = None
         if rec is not None:
-            vcoef = rec * din if din is not None else rec.expand(t1 - t0, 1, -1)
-        # Shifted by one step: the factors of step t+1 acting on g_pre[t+1].
-        coef_sh = torch.cat([coef[1:].expand(t1 - t0 - 1, B, N), coef_next[None]]) if t1 - t0 > 1 else coef_next[None]
-        if rec is not None:
-            vcoef_sh = torch.cat([vcoef[1:].expand(t1 - t0 - 1, B, N), vcoef_next[None]]) if t1 - t0 > 1 else vcoef_next[None]
+            vcoef = rec * din if din is not None else rec.expand(c, 1, -1)
+        rsub = r if reset == RESET_SUBTRACT else None
+
+        def shifted(f, f_next):   # the factor of step t+1, for each t of the chunk
+            return torch.cat([f[1:].expand(c - 1, B, N), f_next[None]]) if c > 1 else f_next[None]
+        coef_sh = shifted(coef, coef_next)
+        vcoef_sh = shifted(vcoef, vcoef_next) if rec is not None else None
         if delay:
             post_jac = None
             d = None
@@ -184,26 +218,46 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
             post_jac = 1 - thr * sgrad if reset == RESET_SUBTRACT else (1 - d) - pc * sgrad
         gs = grad_spikes[t0:t1] if grad_spikes is not None else None
         gm = grad_mem[t0:t1].to(f32) if grad_mem is not None else None
-        # g_pre[t] = sgrad*(gs + vcoef[t+1]*g_pre[t+1]) + post_jac*(gm + coef[t+1]*g_pre[t+1])
-        A = sgrad * gs if gs is not None else torch.zeros_like(pc)
+        # g_pre[t] = sgrad*(gs + vcoef[t+1]*g_pre[t+1] + g_a[t+1]) + post_jac*(gm + coef[t+1]*g_pre[t+1])
+        P = sgrad * gs if gs is not None else torch.zeros_like(pc)
         if gm is not None:
-            A = A + (gm if post_jac is None else post_jac * gm)
+            P = P + (gm if post_jac is None else post_jac * gm)
         K = coef_sh if post_jac is None else post_jac * coef_sh
         if rec is not None:
             K = K + sgrad * vcoef_sh
         gc = g_pre[t0:t1]
-        for i in range(t1 - t0 - 1, -1, -1):
-            torch.addcmul(A[i], K[i], g_next, out=gc[i])
-            g_next = gc[i]
-        if need_dthr and (rec is not None or post_jac is not None):
+        if adapt:
+            # g_a[t] = b*g_th[t] + rho*g_a[t+1], g_th[t] = -sgrad*g_s[t] - rsub[t+1]*g_pre[t+1]
+            rsub_sh = shifted(rsub, rsub_next) if rsub is not None else None
+            Q = -b * (sgrad * gs) if gs is not None else torch.zeros_like(pc)
+            k3 = sgrad * vcoef_sh if rec is not None else torch.zeros_like(pc)
+            if rsub_sh is not None:
+                k3 = k3 + rsub_sh
+            K3 = -b * k3
+            K4 = rho - b * sgrad
+            ga_c = torch.empty_like(pc)
+            for i in range(c - 1, -1, -1):
+                gi = torch.addcmul(P[i], K[i], g_next, out=gc[i]).addcmul_(sgrad[i], ga_next)
+                ga_i = torch.addcmul(Q[i], K3[i], g_next, out=ga_c[i]).addcmul_(K4[i], ga_next)
+                g_next, ga_next = gi, ga_i
+        else:
+            for i in range(c - 1, -1, -1):
+                torch.addcmul(P[i], K[i], g_next, out=gc[i])
+                g_next = gc[i]
+        need_param_grads = need_dthr or need_db or need_drho
+        if need_param_grads:   # g_pre[t+1] for each t of the chunk
             gp_sh = torch.cat([gc[1:], g_after[None] if t1 < T else pc.new_zeros(1, B, N)])
+        if adapt:
+            ga_sh = torch.cat([ga_c[1:], ga_after[None] if t1 < T else pc.new_zeros(1, B, N)])
+            ga_after = ga_c[0]
+            rsub_next = rsub[0] if rsub is not None else rsub_next
         g_after = gc[0]
-        if scale_dx:
-            dxc = gc * din if din is not None else gc
-            torch.mul(dxc, gain, out=dx[t0:t1]) if gain is not None else dx[t0:t1].copy_(dxc)
         coef_next = coef[0].expand(B, N)
         if rec is not None:
             vcoef_next = vcoef[0].expand(B, N)
+        if scale_dx:
+            dxc = gc * din if din is not None else gc
+            torch.mul(dxc, gain, out=dx[t0:t1]) if gain is not None else dx[t0:t1].copy_(dxc)
         if need_dbeta:
             term = gc * prev
             for f in (keep, nq):
@@ -212,30 +266,49 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
             acc_beta += term.sum(0)
         if need_drec:
             acc_rec += (gc * s_prev * din if din is not None else gc * s_prev).sum(0)
-        if need_dthr:
+        if need_param_grads:
+            # dL/d s[t] from everything after the spike function: gs, rec and adaptation.
             g_spk = gs if gs is not None else torch.zeros_like(pc)
             if rec is not None:
                 g_spk = g_spk + vcoef_sh * gp_sh
-            acc_thr -= (sgrad * g_spk).sum(0)
-            if reset == RESET_SUBTRACT:
-                acc_thr -= (gc * r).sum(0)
+            if adapt:
+                g_spk = g_spk + ga_sh
+            g_th_spike = -sgrad * g_spk                      # through s[t] = H(pre - th[t])
+            g_th_reset = -gc * rsub if rsub is not None else None   # through pre[t] -= r[t]*th[t-1]
+        if need_dthr:
+            acc_thr += g_th_spike.sum(0)
+            if g_th_reset is not None:
+                acc_thr += g_th_reset.sum(0)
             if post_jac is not None:
                 g_post = coef_sh * gp_sh
                 if gm is not None:
                     g_post = g_post + gm
                 dpost_dthr = thr * sgrad - d if reset == RESET_SUBTRACT else pc * sgrad
                 acc_thr += (g_post * dpost_dthr).sum(0)
+        if need_db:
+            acc_b += (g_th_spike * a_c).sum(0)
+            if g_th_reset is not None:
+                acc_b += (g_th_reset * a_p).sum(0)
+        if need_drho:
+            acc_rho += (ga_c * a_p).sum(0)
+    da0 = None
     if T > 0:
         dv0 = coef_next * g_next
-        ds0 = vcoef_next * g_next if rec is not None else None
+        ds0 = None
+        if spk_state:
+            ds0 = vcoef_next * g_next if rec is not None else zeros()
+            if adapt:
+                ds0 = ds0 + ga_next
+        if adapt:
+            da0 = rho * ga_next - b * rsub_next * g_next
     else:
-        dv0 = v0.new_zeros(B, N)
-        ds0 = v0.new_zeros(B, N) if rec is not None else None
+        dv0 = zeros()
+        ds0 = zeros() if spk_state else None
+        da0 = zeros() if adapt else None
     dx = dx if scale_dx else g_pre.to(x_dtype)
-    dbeta = _reduce_to(acc_beta.sum(0), beta) if need_dbeta else None
-    dthr = _reduce_to(acc_thr.sum(0), thr) if need_dthr else None
-    drec = _reduce_to(acc_rec.sum(0), rec) if need_drec else None
-    return dx, dv0, dbeta, dthr, ds0, drec
+    red = lambda acc, param, need: _reduce_to(acc.sum(0), param) if need else None  # noqa: E731
+    return (dx, dv0, red(acc_beta, beta, need_dbeta), red(acc_thr, thr, need_dthr), ds0,
+            red(acc_rec, rec, need_drec), da0, red(acc_rho, rho, need_drho), red(acc_b, b, need_db))
 
 
 def _reduce_to(g, param):
