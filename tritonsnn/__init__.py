@@ -1,9 +1,9 @@
 """tritonsnn: spiking neural networks for PyTorch with fused Triton time-loop kernels."""
 from . import encode, functional, loss, plot, surrogate
-from .neurons import IF, Lapicque, Leaky, RLeaky, SpikingNeuron
+from .neurons import ALIF, IF, Lapicque, Leaky, RLeaky, SpikingNeuron
 from .utils import MultiStep, detach, reset
 
 __version__ = "0.1.0"
 
-__all__ = ["encode", "functional", "loss", "plot", "surrogate", "Leaky", "IF", "Lapicque", "RLeaky", "SpikingNeuron",
+__all__ = ["encode", "functional", "loss", "plot", "surrogate", "Leaky", "IF", "Lapicque", "RLeaky", "ALIF", "SpikingNeuron",
            "MultiStep", "reset", "detach"]

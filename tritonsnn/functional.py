@@ -13,7 +13,7 @@ from . import _backend, ops
 from . import surrogate as sg
 from .ops_common import RESET_MODES, RESET_NONE
 
-__all__ = ["leaky", "if_", "lapicque", "lapicque_coefficients", "rleaky", "refractory_steps"]
+__all__ = ["leaky", "if_", "lapicque", "lapicque_coefficients", "rleaky", "alif", "refractory_steps"]
 
 
 def _check_input(x, name="x"):
@@ -145,7 +145,7 @@ def _first_order(x, beta, threshold, *, v0, reset_mechanism, reset_delay, surrog
         if n_refr > 0:
             state["count"] = count.view(x.shape[1:])
         if adapt:
-            state["adapt"] = adapt_seq.detach().view(x.shape)
+            state["adapt"] = adapt_seq.view(x.shape)
         return spikes, state
     return (spikes, mem) if return_mem else spikes
 
@@ -318,3 +318,42 @@ def rleaky(x, beta, V=1.0, threshold=1.0, *, recurrent=None, v0=None, s0=None,
             state["count"] = count
         return spikes, state
     return (spikes, mem_seq) if return_mem else spikes
+
+
+def alif(x, beta, threshold=1.0, rho=0.95, b=0.2, *, v0=None, s0=None, a0=None,
+         reset_mechanism="subtract", surrogate=None, return_mem=False, return_state=False,
+         backend="auto", refractory=0.0, dt=1.0, count0=None):
+    """Adaptive-threshold leaky integrate-and-fire (Bellec et al. 2018, LSNN's ALIF).
+
+    Per step ``t``, in this order::
+
+        a[t]   = rho * a[t-1] + s[t-1]            adaptation (per sample)
+        th[t]  = threshold + b * a[t]             adaptive threshold
+        r[t]   = H(mem[t-1] - th[t-1])            reset flag (detached): did step t-1 fire
+        mem[t] = beta * mem[t-1] + x[t] - r[t] * th[t-1]    subtract: the threshold that was crossed
+        s[t]   = H(mem[t] - th[t])
+
+    The zero reset multiplies ``mem[t-1]`` by ``1 - r[t]`` as in Leaky. The reset is
+    always delayed to the next step (snnTorch's ``reset_delay=True``). Gradients flow
+    through ``s[t-1]`` into ``a[t]`` (full BPTT) and into ``rho``, ``b``, ``threshold``,
+    ``beta``, ``v0``, ``s0`` and ``a0``.
+
+    Args:
+        x: input current ``[T, B, *features]``.
+        beta: membrane decay, clamped to [0, 1].
+        threshold: baseline threshold (> 0).
+        rho: adaptation decay (LSNN's ``exp(-dt/tau_a)``); scalar or per-neuron.
+        b: adaptation strength (LSNN's ``beta``); scalar or per-neuron.
+        v0, s0, a0: initial membrane, spikes and adaptation ``[B, *features]``.
+    """ + _COMMON_ARGS + """
+    Returns:
+        spikes, ``(spikes, mem)`` when ``return_mem``, or ``(spikes, state)`` with
+        ``state["adapt"]`` the adaptation sequence ``[T, B, *features]`` when
+        ``return_state`` (gradients flow back through it too).
+    """
+    if rho is None or b is None:
+        raise ValueError("alif needs rho and b (numbers or tensors); got None")
+    return _first_order(x, beta, threshold, v0=v0, reset_mechanism=reset_mechanism,
+                        reset_delay=True, surrogate=surrogate, return_mem=return_mem,
+                        return_state=return_state, backend=backend, refractory=refractory, dt=dt,
+                        count0=count0, s0=s0, rho=rho, b=b, a0=a0)

@@ -23,7 +23,7 @@ from . import _backend, functional as F
 from . import surrogate as sg
 from .functional import _reset_mode
 
-__all__ = ["SpikingNeuron", "Leaky", "IF", "Lapicque", "RLeaky"]
+__all__ = ["SpikingNeuron", "Leaky", "IF", "Lapicque", "RLeaky", "ALIF"]
 
 _STEP_MODES = ("multi", "single")
 
@@ -274,3 +274,44 @@ class RLeaky(SpikingNeuron):
     def extra_repr(self):
         v = "" if self.all_to_all else f"V={_short(self.V)}, "
         return f"beta={_short(self.beta)}, {v}all_to_all={self.all_to_all}, " + super().extra_repr()
+
+
+class ALIF(SpikingNeuron):
+    """Adaptive-threshold LIF (Bellec et al. 2018, LSNN): a leaky neuron whose threshold
+    rises with each spike and decays back.
+
+    Per step: ``a[t] = rho*a[t-1] + s[t-1]``, ``th[t] = threshold + b*a[t]``,
+    ``mem[t] = beta*mem[t-1] + x[t] - r[t]*th[t-1]`` with ``r[t] = H(mem[t-1] - th[t-1])``
+    (the reset removes the threshold the previous spike crossed), ``s[t] = H(mem[t] - th[t])``.
+    The reset is always delayed (snnTorch's ``reset_delay=True``). The adaptation ``a`` is
+    per-sample state, carried like the membrane; ``return_state=True`` returns its sequence
+    as ``state["adapt"]``. See :func:`tritonsnn.functional.alif`.
+
+    Args:
+        beta: membrane decay, clamped to [0, 1].
+        threshold: baseline threshold (> 0).
+        rho: adaptation decay, scalar or per-neuron.
+        b: adaptation strength, scalar or per-neuron.
+        learn_beta, learn_rho, learn_b: make them ``nn.Parameter``s.
+    """ + _COMMON_DOC
+
+    _CARRY = {"v0": "mem", "count0": "count", "s0": "spk", "a0": "adapt"}
+
+    def __init__(self, beta, threshold=1.0, rho=0.95, b=0.2, reset_mechanism="subtract",
+                 surrogate=None, learn_beta=False, learn_threshold=False, learn_rho=False,
+                 learn_b=False, step_mode="multi", stateful=False, return_mem=False,
+                 backend="auto", refractory=0.0, dt=1.0, return_state=False):
+        super().__init__(threshold, reset_mechanism, True, surrogate, learn_threshold,
+                         step_mode, stateful, return_mem, backend, refractory, dt, return_state)
+        self._register("beta", beta, learn_beta)
+        self._register("rho", rho, learn_rho)
+        self._register("b", b, learn_b)
+
+    def _dynamics(self, x, init):
+        opts = self._options()
+        opts.pop("reset_delay")
+        return F.alif(x, self.beta, self.threshold, self.rho, self.b, return_state=True, **init, **opts)
+
+    def extra_repr(self):
+        return (f"beta={_short(self.beta)}, rho={_short(self.rho)}, b={_short(self.b)}, "
+                + super().extra_repr())

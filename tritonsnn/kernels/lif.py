@@ -184,8 +184,8 @@ def lif_bwd_kernel(
     p_gs, p_gm, p_pre, p_bits, p_v0, p_beta, p_thr,
     p_dx, p_dv0, p_dbeta, p_dthr,
     p_gain, p_rec, p_s0, p_qbits, p_ds0, p_drec,
-    p_rho, p_b, p_a0, p_a, p_da0, p_drho, p_db,
-    T, M, N, stride_gst, stride_gmt, sg_param,
+    p_rho, p_b, p_a0, p_a, p_da0, p_drho, p_db, p_ga,
+    T, M, N, stride_gst, stride_gmt, stride_gat, sg_param,
     RESET: tl.constexpr, DELAY: tl.constexpr, HAS_V0: tl.constexpr, HAS_GRAD_MEM: tl.constexpr,
     BETA_PER_NEURON: tl.constexpr, THR_PER_NEURON: tl.constexpr,
     NEED_DBETA: tl.constexpr, NEED_DTHR: tl.constexpr, SURROGATE: tl.constexpr,
@@ -193,7 +193,7 @@ def lif_bwd_kernel(
     REC: tl.constexpr, REC_PER_NEURON: tl.constexpr, HAS_S0: tl.constexpr, NEED_DREC: tl.constexpr,
     REFRACTORY: tl.constexpr,
     ADAPT: tl.constexpr, RHO_PER_NEURON: tl.constexpr, B_PER_NEURON: tl.constexpr, HAS_A0: tl.constexpr,
-    NEED_DRHO: tl.constexpr, NEED_DB: tl.constexpr, BLOCK: tl.constexpr,
+    NEED_DRHO: tl.constexpr, NEED_DB: tl.constexpr, HAS_GRAD_ADAPT: tl.constexpr, BLOCK: tl.constexpr,
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
@@ -238,6 +238,7 @@ def lif_bwd_kernel(
     p_qbits += o + last * M
     p_dx += o + last * M
     p_a += o + last * M
+    p_ga += o + last * stride_gat
     pre = tl.load(p_pre, mask=m_o, other=0.0)
     if ADAPT:
         a_cur = tl.load(p_a, mask=m_o, other=0.0)
@@ -314,6 +315,8 @@ def lif_bwd_kernel(
             # th[t] = thr + b*a[t] feeds s[t] and (subtract) step t+1's reset; a[t] = rho*a[t-1] + s[t-1].
             g_th = g_thcarry - a
             g_a = b_ad * g_th + rho * g_acarry
+            if HAS_GRAD_ADAPT:
+                g_a += tl.load(p_ga, mask=m_o, other=0.0).to(tl.float32)
             acc_thr += g_th
             if NEED_DB:
                 acc_b += g_th * a_cur
@@ -346,6 +349,7 @@ def lif_bwd_kernel(
         p_qbits -= M
         p_dx -= M
         p_a -= M
+        p_ga -= stride_gat
     tl.store(p_dv0 + o, g_carry, mask=m_o)
     if REC or ADAPT:
         tl.store(p_ds0 + o, g_scarry, mask=m_o)
@@ -429,13 +433,15 @@ def _or(t, fallback, contiguous=False):
 def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: bool,
             surrogate, x_dtype, need_dbeta: bool, need_dthr: bool, gain=None,
             zero_whole: bool = False, rec=None, s0=None, need_drec: bool = False, qbits=None,
-            rho=None, b=None, a0=None, aseq=None, need_drho: bool = False, need_db: bool = False):
+            rho=None, b=None, a0=None, aseq=None, need_drho: bool = False, need_db: bool = False,
+            grad_adapt=None):
     """Launch the backward kernel; same contract as ``torchimpl.lif.lif_bwd``."""
     T, B, N = pre.shape
     M = B * N
     dev, f32 = pre.device, torch.float32
     gs = _flat_time_major(grad_spikes)
     gm = _flat_time_major(grad_mem) if grad_mem is not None else gs
+    ga = _flat_time_major(grad_adapt) if grad_adapt is not None else gs
     dx = _alloc.empty(T, B, N, dtype=x_dtype, device=dev)
     dv0 = _alloc.empty(B, N, dtype=f32, device=dev)
     part_beta = _alloc.empty(B, N, dtype=f32, device=dev) if need_dbeta else dv0
@@ -452,7 +458,7 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
             dx, dv0, part_beta, part_thr,
             _or(gain, beta), _or(rec, beta), _or(s0, pre, True), _or(qbits, bits), _or(ds0, dv0), part_rec,
             _or(rho, beta), _or(b, beta), _or(a0, pre, True), _or(aseq, pre), _or(da0, dv0), part_rho, part_b,
-            T, M, N, gs.stride(0), gm.stride(0), surrogate.param,
+            ga, T, M, N, gs.stride(0), gm.stride(0), ga.stride(0), surrogate.param,
             RESET=reset, DELAY=delay, HAS_V0=v0 is not None, HAS_GRAD_MEM=grad_mem is not None,
             BETA_PER_NEURON=beta.numel() > 1, THR_PER_NEURON=thr.numel() > 1,
             NEED_DBETA=need_dbeta, NEED_DTHR=need_dthr, SURROGATE=surrogate.kind,
@@ -462,6 +468,7 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
             NEED_DREC=need_drec, REFRACTORY=qbits is not None,
             ADAPT=adapt, RHO_PER_NEURON=adapt and rho.numel() > 1, B_PER_NEURON=adapt and b.numel() > 1,
             HAS_A0=a0 is not None, NEED_DRHO=need_drho, NEED_DB=need_db,
+            HAS_GRAD_ADAPT=grad_adapt is not None,
             BLOCK=BLOCK, num_warps=NUM_WARPS,
         )
     else:

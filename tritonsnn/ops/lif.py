@@ -48,13 +48,13 @@ def lif_bwd(grad_spikes: Tensor, grad_mem: Optional[Tensor], pre: Tensor, bits: 
             zero_whole: bool = False, rec: Optional[Tensor] = None, s0: Optional[Tensor] = None,
             need_drec: bool = False, qbits: Optional[Tensor] = None, rho: Optional[Tensor] = None,
             b: Optional[Tensor] = None, a0: Optional[Tensor] = None, adapt: Optional[Tensor] = None,
-            need_drho: bool = False, need_db: bool = False,
+            need_drho: bool = False, need_db: bool = False, grad_adapt: Optional[Tensor] = None,
             ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Reverse time loop: ``(dx, dv0, dbeta, dthr, ds0, drec, da0, drho, db)``; unneeded gradients are empty."""
     grads = implementation("lif", use_triton).lif_bwd(
         grad_spikes, grad_mem, pre, bits, v0, beta, threshold, reset, delay,
         sg.Surrogate(sg_kind, sg_param), x_dtype, need_dbeta, need_dthr, gain, zero_whole,
-        rec, s0, need_drec, qbits, rho, b, a0, adapt, need_drho, need_db)
+        rec, s0, need_drec, qbits, rho, b, a0, adapt, need_drho, need_db, grad_adapt)
     # A fresh empty for each missing gradient: outputs of a custom op may not alias.
     return tuple(pre.new_empty(0) if g is None else g for g in grads)
 
@@ -63,7 +63,7 @@ def lif_bwd(grad_spikes: Tensor, grad_mem: Optional[Tensor], pre: Tensor, bits: 
 def _(grad_spikes, grad_mem, pre, bits, v0, beta, threshold, reset, delay, sg_kind, sg_param,
       x_dtype, need_dbeta, need_dthr, use_triton, gain=None, zero_whole=False, rec=None,
       s0=None, need_drec=False, qbits=None, rho=None, b=None, a0=None, adapt=None,
-      need_drho=False, need_db=False):
+      need_drho=False, need_db=False, grad_adapt=None):
     T, B, N = pre.shape
     state = (B, N) if rec is not None or rho is not None else (0,)
     return (pre.new_empty(T, B, N, dtype=x_dtype), pre.new_empty(B, N),
@@ -96,16 +96,13 @@ def _lif_backward(ctx, g_spikes, g_pre, g_bits, g_post, g_qbits, g_count, g_adap
     grad_mem = (g_pre if delay else g_post) if need_mem else None
     if g_spikes is None:  # only the membrane was used
         g_spikes = torch.zeros_like(pre)
-    if g_adapt is not None:
-        raise RuntimeError("gradients through the returned adaptation sequence are not supported; "
-                           "detach it (it is meant for monitoring)")
     n = len(ctx.needs_input_grad)
     need = ctx.needs_input_grad + (False,) * (_N_INPUTS - n)
     need_dbeta, need_dthr, need_drec, need_drho, need_db = need[2], need[3], need[12], need[16], need[17]
     dx, dv0, dbeta, dthr, ds0, drec, da0, drho, db = lif_bwd(
         g_spikes, grad_mem, pre, bits, v0, beta, threshold, reset, delay, sg_kind, sg_param,
         x_dtype, need_dbeta, need_dthr, use_triton, gain, zero_whole, rec, s0, need_drec, qbits,
-        rho, b, a0, adapt, need_drho, need_db)
+        rho, b, a0, adapt, need_drho, need_db, g_adapt)
     grads = [None] * _N_INPUTS
     grads[0], grads[1], grads[2], grads[3] = dx, dv0, dbeta, dthr
     grads[12], grads[13], grads[15], grads[16], grads[17], grads[18] = drec, ds0, None, drho, db, da0

@@ -116,7 +116,8 @@ CHUNK_ELEMS = 1 << 16
 def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: bool,
             surrogate: sg.Surrogate, x_dtype, need_dbeta: bool, need_dthr: bool, gain=None,
             zero_whole: bool = False, rec=None, s0=None, need_drec: bool = False, qbits=None,
-            rho=None, b=None, a0=None, aseq=None, need_drho: bool = False, need_db: bool = False):
+            rho=None, b=None, a0=None, aseq=None, need_drho: bool = False, need_db: bool = False,
+            grad_adapt=None):
     """Reverse time loop. Returns ``(dx, dv0, dbeta, dthr, ds0, drec, da0, drho, db)``;
     parameter gradients shaped like their parameter, ``None`` where not needed (``ds0``
     only with ``rec`` or adaptation, ``da0`` only with adaptation).
@@ -124,7 +125,8 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
     ``grad_spikes``/``grad_mem`` are the gradients of the spikes and of the returned
     membrane (``pre`` when ``delay``, ``post`` otherwise), ``None`` when unused.
     ``qbits`` holds the refractory flags (``None`` without refractory periods);
-    ``aseq`` the adaptation sequence when ``rho`` is given (ALIF).
+    ``aseq`` the adaptation sequence when ``rho`` is given (ALIF), ``grad_adapt``
+    the gradient of the returned adaptation sequence (``None`` when unused).
     Within a chunk of steps, everything without a time recurrence (surrogate,
     Jacobian factors, parameter-gradient terms) is computed at once; the loop
     itself is ``g_pre[t] = P[t] + K[t] * g_pre[t+1]`` (plus, with adaptation, the
@@ -230,6 +232,8 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
             # g_a[t] = b*g_th[t] + rho*g_a[t+1], g_th[t] = -sgrad*g_s[t] - rsub[t+1]*g_pre[t+1]
             rsub_sh = shifted(rsub, rsub_next) if rsub is not None else None
             Q = -b * (sgrad * gs) if gs is not None else torch.zeros_like(pc)
+            if grad_adapt is not None:
+                Q = Q + grad_adapt[t0:t1]
             k3 = sgrad * vcoef_sh if rec is not None else torch.zeros_like(pc)
             if rsub_sh is not None:
                 k3 = k3 + rsub_sh
