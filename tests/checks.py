@@ -61,3 +61,15 @@ def grads_match(out, ref, inputs_a, inputs_b, names, gs, gm):
     gb = torch.autograd.grad((s_ref * gs).sum() + (m_ref * gm).sum(), inputs_b, allow_unused=True)
     for a, b, n, ref_input in zip(ga, gb, names, inputs_b):
         assert_close(a, torch.zeros_like(ref_input) if b is None else b, 1e-5, 1e-4, f"grad {n}")
+
+
+def odd_inputs(seed=0):
+    """(name, x) pairs: T=1/N=1, multi-dimensional features, a non-contiguous view, fp16."""
+    g = torch.Generator().manual_seed(seed)
+    base = torch.randn(6, 3, 2, 5, generator=g) + 0.7
+    return [
+        ("T1N1", torch.randn(1, 1, 1, generator=g) + 2.0),
+        ("features3d", torch.randn(4, 2, 3, 2, 2, generator=g) + 0.7),
+        ("noncontig", base.transpose(2, 3)),
+        ("fp16", (torch.randn(5, 2, 11, generator=g) + 0.7).half()),
+    ]

@@ -111,3 +111,31 @@ def test_module_learnable_and_state_carry():
     for name in ("rho", "b", "beta", "threshold"):
         assert_close(getattr(stateful, name).grad, getattr(full, name).grad, 1e-5, 1e-4, name)
     assert s.sum() > 0
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("case", range(4))
+def test_odd_inputs(backend, case):
+    from tests.checks import odd_inputs
+    name, x = odd_inputs(3)[case]
+    x = x.requires_grad_()
+    b = torch.tensor(0.3, requires_grad=True)
+    s, m = F.alif(x, 0.8, 0.9, 0.9, b, return_mem=True, backend=backend)
+    s_ref, m_ref, _, _ = first_order_ref(x, 0.8, 0.9, rho=0.9, b=b)
+    assert s.dtype == x.dtype and s.shape == x.shape
+    assert_spikes_equal(s, s_ref, name)
+    assert_close(m, m_ref, 1e-5, 0, name)
+    g = torch.randn(x.shape)
+    gx, gb = torch.autograd.grad((s.float() * g).sum() + m.sum(), [x, b])
+    rx, rb = torch.autograd.grad((s_ref * g).sum() + m_ref.sum(), [x, b])
+    assert_close(gx, rx, 1e-5, 2e-3 if x.dtype == torch.float16 else 1e-4, name)
+    assert_close(gb, rb, 1e-5, 1e-4, name + " b")
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="rho"):
+        F.alif(torch.zeros(2, 1, 3), 0.9, 1.0, None, 0.2)
+    with pytest.raises(ValueError, match="b of shape"):
+        F.alif(torch.zeros(2, 1, 3), 0.9, 1.0, 0.9, torch.ones(4))
+    with pytest.raises(ValueError, match="threshold"):
+        tsnn.ALIF(beta=0.9, threshold=-1.0)

@@ -74,3 +74,22 @@ def test_bad_arguments():
         tsnn.Lapicque(beta=0.9, learn_beta=True)
     with pytest.raises(ValueError, match="threshold"):
         tsnn.Lapicque(beta=0.9, threshold=0.0)
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("case", range(4))
+def test_odd_inputs(backend, case):
+    from tests.checks import odd_inputs
+    name, x = odd_inputs(1)[case]
+    x = x.requires_grad_()
+    s, m = F.lapicque(x, 0.9, 0.8, refractory=1, return_mem=True, backend=backend)
+    R, C = F.lapicque_coefficients(0.9)
+    s_ref, m_ref, _ = first_order_ref(x, 1 - 1 / (R * C), 0.8, gain=R * (1 / (R * C)), zero_whole=True,
+                                      refractory_steps=1, clamp_beta=False)
+    assert s.dtype == x.dtype and s.shape == x.shape
+    assert_spikes_equal(s, s_ref, name)
+    assert_close(m, m_ref, 1e-5, 0, name)
+    g = torch.randn(x.shape)
+    (gx,) = torch.autograd.grad((s.float() * g).sum() + m.sum(), x)
+    (gr,) = torch.autograd.grad((s_ref * g).sum() + m_ref.sum(), x)
+    assert_close(gx, gr, 1e-5, 2e-3 if x.dtype == torch.float16 else 1e-4, name)

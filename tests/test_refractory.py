@@ -118,3 +118,35 @@ def test_modules_carry_counter_single_step(cls, kw):
     assert_spikes_equal(torch.stack([o[0] for o in outs]), s_m)
     assert_close(torch.stack([o[1] for o in outs]), m_m, 1e-6, 0, "mem")
     assert s_m.sum() > 0
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("case", range(4))
+@pytest.mark.parametrize("delay", [True, False])
+def test_odd_inputs(backend, case, delay):
+    from tests.checks import odd_inputs
+    name, x = odd_inputs(4)[case]
+    x = x.requires_grad_()
+    s, m = F.leaky(x, 0.8, 0.9, refractory=1.5, reset_delay=delay, return_mem=True, backend=backend)
+    s_ref, m_ref, _ = first_order_ref(x, 0.8, 0.9, reset_delay=delay, refractory_steps=2)
+    assert s.dtype == x.dtype and s.shape == x.shape
+    assert_spikes_equal(s, s_ref, name)
+    assert_close(m, m_ref, 1e-5, 0, name)
+    g = torch.randn(x.shape)
+    (gx,) = torch.autograd.grad((s.float() * g).sum() + m.sum(), x)
+    (gr,) = torch.autograd.grad((s_ref * g).sum() + m_ref.sum(), x)
+    assert_close(gx, gr, 1e-5, 2e-3 if x.dtype == torch.float16 else 1e-4, name)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_torch_path(dtype):
+    x = (torch.randn(6, 2, 9, generator=torch.Generator().manual_seed(9)) + 0.7).to(dtype).requires_grad_()
+    s, m = F.leaky(x, 0.8, 0.9, refractory=2, return_mem=True, backend="torch")
+    s_ref, m_ref, _ = first_order_ref(x, 0.8, 0.9, refractory_steps=2)
+    assert s.dtype == dtype
+    assert_spikes_equal(s, s_ref)
+    assert_close(m, m_ref, 1e-5, 0, "mem")
+    (gx,) = torch.autograd.grad(s.float().sum() + m.sum(), x)
+    (gr,) = torch.autograd.grad(s_ref.sum() + m_ref.sum(), x)
+    assert gx.dtype == dtype
+    assert_close(gx, gr, 1e-5, 1.6e-2, "grad x")

@@ -128,3 +128,23 @@ def test_bad_arguments():
         tsnn.RLeaky(beta=0.9, conv2d_channels=3, kernel_size=3)
     with pytest.raises(ValueError, match="V"):
         F.rleaky(torch.zeros(2, 1, 3), 0.9, torch.ones(4))
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("case", range(4))
+def test_odd_inputs(backend, case):
+    from tests.checks import odd_inputs
+    name, x = odd_inputs(2)[case]
+    x = x.requires_grad_()
+    V = torch.tensor(-0.3, requires_grad=True)
+    s, m = F.rleaky(x, 0.8, V, 0.9, refractory=1, return_mem=True, backend=backend)
+    s_ref, m_ref, _ = first_order_ref(x, 0.8, 0.9, V=V, zero_whole=True, refractory_steps=1)
+    assert s.dtype == x.dtype and s.shape == x.shape
+    assert_spikes_equal(s, s_ref, name)
+    assert_close(m, m_ref, 1e-5, 0, name)
+    g = torch.randn(x.shape)
+    gx, gv = torch.autograd.grad((s.float() * g).sum() + m.sum(), [x, V])
+    rx, rv = torch.autograd.grad((s_ref * g).sum() + m_ref.sum(), [x, V])
+    rtol = 2e-3 if x.dtype == torch.float16 else 1e-4
+    assert_close(gx, rx, 1e-5, rtol, name)
+    assert_close(gv, rv, 1e-5, 1e-4, name + " V")

@@ -1,20 +1,56 @@
-"""Fused first-order integrate-and-fire kernels (Leaky, IF): the whole time loop in one launch.
+"""Fused first-order integrate-and-fire kernels: the whole time loop in one launch.
 
-Per step ``t`` (``post[-1] = v0``; all state in fp32 registers)::
+One template serves the whole first-order family; constexpr flags switch on what
+each neuron adds to Leaky, so each difference is a few visible lines:
 
-    r[t]    = H(post[t-1] - thr)                     reset flag, carries no gradient
-    pre[t]  = beta * post[t-1] + x[t] - r[t] * thr   RESET == subtract
-            = beta * (1 - r[t]) * post[t-1] + x[t]   RESET == zero
-            = beta * post[t-1] + x[t]                RESET == none
-    s[t]    = H(pre[t] - thr)                        surrogate gradient in backward
+=============  ==================================================================
+Leaky / IF     the base recurrence below (IF: ``beta = 1``)
+Lapicque       ``HAS_GAIN`` (input times ``dt/C``, decay ``1 - dt/(R*C)``, not
+               clamped) and ``ZERO_WHOLE`` (zero reset clears input too)
+RLeaky (1:1)   ``REC``: ``+ V*s[t-1]``, ``ZERO_WHOLE``; V's gradient in-kernel
+ALIF           ``ADAPT``: adaptive threshold ``th[t] = thr + b*a[t]``
+refractory     ``REFRACTORY``: per-sample step counter, any neuron above
+=============  ==================================================================
+
+Per step ``t`` (``post[-1] = v0``, ``s[-1] = s0``, ``a[-1] = a0``; all state in fp32
+registers; without ADAPT ``th[t] = thr``)::
+
+    a[t]    = rho * a[t-1] + s[t-1]                  ADAPT; th[t] = thr + b * a[t]
+    r[t]    = H(post[t-1] - th[t-1])                 reset flag, carries no gradient
+    q[t]    = count[t-1] > 0                         REFRACTORY: step t is refractory
+    drive   = beta * post[t-1] + g*x[t] + V*s[t-1]   (g = gain, V = rec; 1 and 0 when off)
+    pre[t]  = drive - r[t] * th[t-1]                 RESET == subtract
+            = beta*(1 - r[t])*post[t-1] + g*x[t]     RESET == zero (Leaky, IF, ALIF)
+            = (1 - r[t]) * drive                     RESET == zero, ZERO_WHOLE (Lapicque, RLeaky)
+            = drive                                  RESET == none
+    pre[t]  = post[t-1] - r[t]*th[t-1]  (subtract) | (1 - r[t])*post[t-1]  (zero) | post[t-1]
+                                                     instead, when q[t]: no input, no leak,
+                                                     the pending reset still applies
+    s[t]    = H(pre[t] - th[t]) * (1 - q[t])         surrogate gradient in backward
+    count   = R if s[t] else max(count - 1, 0)       R = ceil(refractory / dt) steps
     post[t] = pre[t]                                 DELAY (snnTorch reset_delay=True)
             = pre[t] - (s[t] - r[t]) * thr           not DELAY, subtract
             = pre[t] - (s[t] - r[t]) * pre[t]        not DELAY, zero
 
-The membrane a user sees is ``post``. Forward saves ``pre`` in fp32 (4 B/element)
-and, only when not DELAY, the reset bits (1 B/element); spikes and ``post`` are
-recomputed in backward. One program owns ``BLOCK`` neurons of the flattened
-``B*N`` axis; parameters are scalars or per-neuron vectors (index ``% N``).
+So a spike at step t makes steps t+1..t+R refractory: their spike is 0 and the
+input (and V's recurrent input) has zero gradient there. With ADAPT the spike at t
+is compared with ``th[t]``, and the reset it causes at t+1 removes ``th[t]``, the
+threshold it crossed (Bellec et al.'s LSNN); ALIF is DELAY only. Gradients flow
+through ``s[t-1]`` into ``a[t]`` and, with REC, into ``V*s[t-1]`` (full BPTT).
+
+The membrane a user sees is ``post``. Forward saves ``pre`` in fp32 (4 B/element);
+only when not DELAY the reset bits (1 B/element); only with REFRACTORY the
+refractory flags ``q`` (1 B/element); only with ADAPT the adaptation ``a`` (fp32,
+also returned for monitoring). Spikes, ``post``, ``s[t-1]`` and thresholds are
+recomputed in backward. Leaky/IF without a refractory period run exactly the
+code and saved bytes they always did. One program owns ``BLOCK`` neurons of the
+flattened ``B*N`` axis; parameters are scalars or per-neuron vectors (index
+``% N``); parameter gradients are per-element partials summed over time in the
+kernel, then over the batch by one torch reduction.
+
+RLeaky's all-to-all recurrence (an ``nn.Linear``) is not in this kernel: it runs
+as a per-step loop of one matmul plus this kernel with ``T = 1``
+(``tritonsnn.functional.rleaky``).
 """
 from __future__ import annotations
 

@@ -80,14 +80,15 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
         if reset == RESET_SUBTRACT:
             m.addcmul_(r, th_prev, value=-1)
         if refr:
-            q = count > 0
-            qbits[t].copy_(q)
+            free = count <= 0
+            torch.logical_not(free, out=qbits[t])
             # Refractory: no input, no leak; the pending reset still applies.
-            hold = pz - r * th_prev if reset == RESET_SUBTRACT else pz
-            torch.where(q, hold, m, out=m)
-            fire = (m > th) & ~q
-            s = spikes[t].copy_(fire)
-            count = torch.where(fire, refractory, (count - 1).clamp_(min=0))
+            hold = torch.addcmul(pz, r, th_prev, value=-1) if reset == RESET_SUBTRACT else pz
+            torch.where(free, m, hold, out=m)
+            above = m > th
+            fire = above.logical_and_(free) if not delay else above & free
+            spikes[t].copy_(fire)
+            count.sub_(1).clamp_(min=0).masked_fill_(fire, refractory)
             sf = fire.to(f32)
         else:
             s = torch.gt(m, th, out=spikes[t])
@@ -95,7 +96,7 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
         if delay:
             p = m
             # r[t+1] = H(pre[t] - thr), which is s[t] unless s was forced to 0.
-            r = sf if not refr else (m > th).to(f32)
+            r = sf if not refr else above.to(f32)
         else:
             bits[t].copy_(r)
             p = _post_reset(m, sf, r, thr, reset)
