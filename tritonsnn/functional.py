@@ -40,8 +40,10 @@ def _param(value, name, features, x, positive=False):
         t = torch.tensor(float(value), device=x.device)
     else:
         raise TypeError(f"{name} must be a number or a tensor; got {type(value).__name__}")
-    if positive and (not t.is_cuda) and not bool((t > 0).all()):
-        raise ValueError(f"{name} must be > 0; got {value}")  # skipped on GPU: the check would sync
+    # A value check needs the data on the host: skipped on GPU (it would sync) and while
+    # torch.compile traces; Modules check at construction.
+    if positive and not t.is_cuda and not torch.compiler.is_compiling() and not bool((t > 0).all()):
+        raise ValueError(f"{name} must be > 0; got {value}")
     if t.numel() == 1:
         return t.reshape(1)
     try:
@@ -198,8 +200,8 @@ def _is_set(value):
     """snnTorch's truthiness test for Lapicque's beta/R/C (``False``/``None``/0 mean "not given")."""
     if value is None or value is False:
         return False
-    if isinstance(value, torch.Tensor):
-        return bool(value.detach().bool().any()) if value.numel() else False
+    if isinstance(value, torch.Tensor):   # given; no value test (it would sync or break a trace)
+        return value.numel() > 0
     return bool(value)
 
 

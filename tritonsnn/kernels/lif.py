@@ -47,6 +47,10 @@ code and saved bytes they always did. One program owns ``BLOCK`` neurons of the
 flattened ``B*N`` axis; parameters are scalars or per-neuron vectors (index
 ``% N``); parameter gradients are per-element partials summed over time in the
 kernel, then over the batch by one torch reduction.
+Kernels are compiled without FMA contraction (``enable_fp_fusion=False``) so each
+multiply and add rounds as PyTorch's separate ops do: spikes then match snnTorch
+bit for bit rather than flipping where the membrane sits within a rounding step
+of the threshold.
 
 RLeaky's all-to-all recurrence (an ``nn.Linear``) is not in this kernel: it runs
 as a per-step loop of one matmul plus this kernel with ``T = 1``
@@ -58,11 +62,18 @@ import torch
 import triton
 import triton.language as tl
 
-from .. import _alloc
-from ..ops_common import RESET_NONE, RESET_SUBTRACT, RESET_ZERO
+from .. import _alloc, _backend
+from ..ops_common import lif_outputs
 
-BLOCK = 1024
-NUM_WARPS = 4
+
+def _configs():
+    """Block sizes to autotune over, keyed on the neuron count M = B*N: small blocks keep
+    every SM busy when M is small (latency bound), large ones amortise index math.
+    The interpreter gets one small block so that tests stay fast."""
+    if _backend.interpreter_enabled():
+        return [triton.Config({"BLOCK": 256}, num_warps=1)]
+    return [triton.Config({"BLOCK": b}, num_warps=w)
+            for b, w in [(128, 1), (256, 2), (512, 4), (1024, 4), (1024, 8), (2048, 8)]]
 
 
 @triton.jit
@@ -85,9 +96,13 @@ def _surrogate_grad(x, SURROGATE: tl.constexpr, a):
 
 @triton.jit
 def _load_param(ptr, o_n, mask, PER_NEURON: tl.constexpr):
+    """A parameter as a block: per-neuron values, or element 0 broadcast to every lane
+    (one cached load; keeps a single return type for the compiler)."""
     if PER_NEURON:
-        return tl.load(ptr + o_n, mask=mask, other=1.0).to(tl.float32)
-    return tl.load(ptr).to(tl.float32)
+        offs = o_n
+    else:
+        offs = o_n * 0
+    return tl.load(ptr + offs, mask=mask, other=1.0).to(tl.float32)
 
 
 @triton.jit
@@ -97,6 +112,7 @@ def _post_reset(pre, s, r, thr, RESET: tl.constexpr):
     return pre - (s - r) * pre
 
 
+@triton.autotune(_configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T", "REFR_STEPS"])
 def lif_fwd_kernel(
     p_x, p_v0, p_beta, p_thr, p_s, p_pre, p_bits, p_post,
@@ -215,6 +231,7 @@ def lif_fwd_kernel(
         tl.store(p_count + o, count, mask=m_o)
 
 
+@triton.autotune(_configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def lif_bwd_kernel(
     p_gs, p_gm, p_pre, p_bits, p_v0, p_beta, p_thr,
@@ -417,7 +434,7 @@ def _flat_time_major(x):
 
 
 def _grid(M):
-    return (triton.cdiv(M, BLOCK),)
+    return lambda meta: (triton.cdiv(M, meta["BLOCK"]),)
 
 
 def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=None,
@@ -426,25 +443,17 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
     """Launch the forward kernel; same contract as ``torchimpl.lif.lif_fwd``."""
     T, B, N = x.shape
     M = B * N
-    dev, f32 = x.device, torch.float32
     x2 = _flat_time_major(x)
-    spikes = _alloc.empty(T, B, N, dtype=x.dtype, device=dev)
-    pre = _alloc.empty(T, B, N, dtype=f32, device=dev)
-    bits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if not delay else x.new_empty(0, dtype=torch.int8)
-    post = _alloc.empty(T, B, N, dtype=f32, device=dev) if not delay and need_post else x.new_empty(0, dtype=f32)
-    refr = refractory > 0
-    qbits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if refr else x.new_empty(0, dtype=torch.int8)
-    count = _alloc.empty(B, N, dtype=torch.int32, device=dev) if refr else x.new_empty(0, dtype=torch.int32)
-    adapt = rho is not None
-    aseq = _alloc.empty(T, B, N, dtype=f32, device=dev) if adapt else x.new_empty(0, dtype=f32)
+    refr, adapt = refractory > 0, rho is not None
+    spikes, pre, bits, post, qbits, count, aseq = lif_outputs(x, delay, need_post, refractory, adapt)
     if refr and (M == 0 or T == 0):
         count.copy_(c0 if c0 is not None else torch.zeros_like(count))
     if M > 0 and T > 0:
-        v0c = v0.contiguous() if v0 is not None else pre
+        # Pointers the flags leave unused get a real buffer: never pass an empty tensor's null pointer.
         lif_fwd_kernel[_grid(M)](
-            x2, v0c, beta, thr, spikes, pre, bits, post,
-            _or(gain, beta), _or(rec, beta), _or(s0, pre, True), _or(c0, count, True), qbits, count,
-            _or(rho, beta), _or(b, beta), _or(a0, pre, True), _or(aseq if adapt else None, pre),
+            x2, _or(v0, pre), beta, thr, spikes, pre, _or(bits, pre), _or(post, pre),
+            _or(gain, beta), _or(rec, beta), _or(s0, pre), _or(c0, pre), _or(qbits, pre), _or(count, pre),
+            _or(rho, beta), _or(b, beta), _or(a0, pre), _or(aseq, pre),
             T, M, N, x2.stride(0), int(refractory),
             RESET=reset, DELAY=delay, HAS_V0=v0 is not None, STORE_POST=not delay and need_post,
             BETA_PER_NEURON=beta.numel() > 1, THR_PER_NEURON=thr.numel() > 1,
@@ -454,16 +463,15 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
             REFRACTORY=refr, HAS_C0=c0 is not None,
             ADAPT=adapt, RHO_PER_NEURON=adapt and rho.numel() > 1, B_PER_NEURON=adapt and b.numel() > 1,
             HAS_A0=a0 is not None,
-            BLOCK=BLOCK, num_warps=NUM_WARPS,
+            enable_fp_fusion=False,
         )
     return spikes, pre, bits, post, qbits, count, aseq
 
 
-def _or(t, fallback, contiguous=False):
-    """``t`` (made contiguous for per-element state) or a placeholder pointer the kernel never reads."""
-    if t is None:
-        return fallback
-    return t.contiguous() if contiguous else t
+def _or(t, fallback):
+    """``t`` as a contiguous kernel argument, or ``fallback`` (a pointer the flags leave
+    unread) where it is absent or empty."""
+    return fallback if t is None or t.numel() == 0 else t.contiguous()
 
 
 def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: bool,
@@ -490,10 +498,10 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
     part_b = _alloc.empty(B, N, dtype=f32, device=dev) if need_db else dv0
     if M > 0 and T > 0:
         lif_bwd_kernel[_grid(M)](
-            gs, gm, pre, bits, v0.contiguous() if v0 is not None else pre, beta, thr,
+            gs, gm, pre, _or(bits, pre), _or(v0, pre), beta, thr,
             dx, dv0, part_beta, part_thr,
-            _or(gain, beta), _or(rec, beta), _or(s0, pre, True), _or(qbits, bits), _or(ds0, dv0), part_rec,
-            _or(rho, beta), _or(b, beta), _or(a0, pre, True), _or(aseq, pre), _or(da0, dv0), part_rho, part_b,
+            _or(gain, beta), _or(rec, beta), _or(s0, pre), _or(qbits, pre), _or(ds0, dv0), part_rec,
+            _or(rho, beta), _or(b, beta), _or(a0, pre), _or(aseq, pre), _or(da0, dv0), part_rho, part_b,
             ga, T, M, N, gs.stride(0), gm.stride(0), ga.stride(0), surrogate.param,
             RESET=reset, DELAY=delay, HAS_V0=v0 is not None, HAS_GRAD_MEM=grad_mem is not None,
             BETA_PER_NEURON=beta.numel() > 1, THR_PER_NEURON=thr.numel() > 1,
@@ -505,7 +513,7 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
             ADAPT=adapt, RHO_PER_NEURON=adapt and rho.numel() > 1, B_PER_NEURON=adapt and b.numel() > 1,
             HAS_A0=a0 is not None, NEED_DRHO=need_drho, NEED_DB=need_db,
             HAS_GRAD_ADAPT=grad_adapt is not None,
-            BLOCK=BLOCK, num_warps=NUM_WARPS,
+            enable_fp_fusion=False,
         )
     else:
         for t in (dv0, part_beta, part_thr, part_rec, part_rho, part_b, ds0, da0):

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from .. import surrogate as sg
+from ..ops_common import lif_outputs
 from . import LIB as _LIB, implementation
 
 _N_INPUTS = 19
@@ -30,14 +31,7 @@ def lif_fwd(x: Tensor, v0: Optional[Tensor], beta: Tensor, threshold: Tensor, re
 @lif_fwd.register_fake
 def _(x, v0, beta, threshold, reset, delay, need_mem, sg_kind, sg_param, use_triton,
       gain=None, zero_whole=False, rec=None, s0=None, refractory=0, c0=None, rho=None, b=None, a0=None):
-    T, B, N = x.shape
-    f32 = torch.float32
-    bits = x.new_empty((0,) if delay else (T, B, N), dtype=torch.int8)
-    post = x.new_empty((T, B, N) if not delay and need_mem else (0,), dtype=f32)
-    qbits = x.new_empty((T, B, N) if refractory > 0 else (0,), dtype=torch.int8)
-    count = x.new_empty((B, N) if refractory > 0 else (0,), dtype=torch.int32)
-    adapt = x.new_empty((T, B, N) if rho is not None else (0,), dtype=f32)
-    return x.new_empty(T, B, N), x.new_empty(T, B, N, dtype=f32), bits, post, qbits, count, adapt
+    return lif_outputs(x, delay, need_mem, refractory, rho is not None)
 
 
 @torch.library.custom_op(f"{_LIB}::lif_bwd", mutates_args=())

@@ -14,17 +14,13 @@ import torch
 
 from .. import _alloc
 from .. import surrogate as sg
-from ..ops_common import RESET_NONE, RESET_SUBTRACT, RESET_ZERO
+from ..ops_common import RESET_NONE, RESET_SUBTRACT, RESET_ZERO, lif_outputs
 
 
 def _post_reset(m, s, r, thr, reset):
     """Membrane after the same-step reset (``reset_delay=False``): ``m - (s - r)*thr`` or ``m - (s - r)*m``."""
     d = s - r
     return m - d * thr if reset == RESET_SUBTRACT else m - d * m
-
-
-def _empty(x, dtype):
-    return x.new_empty(0, dtype=dtype)
 
 
 def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=None,
@@ -41,14 +37,9 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
     """
     T, B, N = x.shape
     dev, f32 = x.device, torch.float32
-    spikes = _alloc.empty(T, B, N, dtype=x.dtype, device=dev)
-    pre = _alloc.empty(T, B, N, dtype=f32, device=dev)
-    bits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if not delay else _empty(x, torch.int8)
-    post = _alloc.empty(T, B, N, dtype=f32, device=dev) if not delay and need_post else _empty(x, f32)
-    refr = refractory > 0
-    qbits = _alloc.empty(T, B, N, dtype=torch.int8, device=dev) if refr else _empty(x, torch.int8)
+    refr, adapt = refractory > 0, rho is not None
+    spikes, pre, bits, post, qbits, count_out, aseq = lif_outputs(x, delay, need_post, refractory, adapt)
     p = torch.zeros(B, N, dtype=f32, device=dev) if v0 is None else v0.to(f32)
-    adapt = rho is not None
     s_prev = None
     if rec is not None or adapt:
         s_prev = torch.zeros(B, N, dtype=f32, device=dev) if s0 is None else s0.to(f32)
@@ -56,11 +47,9 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
     if refr:
         count = torch.zeros(B, N, dtype=torch.int32, device=dev) if c0 is None else c0.to(torch.int32, copy=True)
     if adapt:
-        aseq = _alloc.empty(T, B, N, dtype=f32, device=dev)
         a = torch.zeros(B, N, dtype=f32, device=dev) if a0 is None else a0.to(f32)
         th_prev = thr + b * a        # threshold of the previous step: the one its spike crossed
     else:
-        aseq = _empty(x, f32)
         th = th_prev = thr
     zero_before = reset == RESET_ZERO and not zero_whole
     r = (p > th_prev).to(f32)
@@ -105,7 +94,8 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
             r = (p > thr).to(f32)
         s_prev = sf
         th_prev = th
-    count_out = count if refr else _empty(x, torch.int32)
+    if refr:
+        count_out.copy_(count)
     return spikes, pre, bits, post, qbits, count_out, aseq
 
 

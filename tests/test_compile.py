@@ -1,0 +1,39 @@
+"""torch.compile traces networks of tritonsnn ops without graph breaks."""
+import pytest
+import torch
+from torch import nn
+
+import tritonsnn as tsnn
+
+from .test_lif import assert_close
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("delay", [True, False])
+def test_fullgraph_compile_matches_eager(backend, delay):
+    torch.manual_seed(0)
+    torch._dynamo.reset()
+    net = nn.Sequential(nn.Linear(6, 5),
+                        tsnn.Leaky(beta=torch.full((5,), 0.8), learn_beta=True, reset_delay=delay, backend=backend),
+                        nn.Linear(5, 3), tsnn.Leaky(beta=0.9, learn_threshold=True, return_mem=True, backend=backend))
+    x = torch.randn(8, 2, 6) * 2
+    compiled = torch.compile(net, fullgraph=True, backend="aot_eager")  # raises on any graph break
+    s_c, m_c = compiled(x)
+    s_e, m_e = net(x)
+    assert torch.equal(s_c, s_e)
+    assert_close(m_c, m_e, 1e-6, 0, "membrane")
+    grads_c = torch.autograd.grad(s_c.sum() + m_c.sum(), list(net.parameters()))
+    grads_e = torch.autograd.grad(s_e.sum() + m_e.sum(), list(net.parameters()))
+    for a, b in zip(grads_c, grads_e):
+        assert_close(a, b, 1e-6, 1e-5, "parameter grad")
+
+
+def test_fake_kernels_pass_opcheck():
+    """torch.library's own consistency checks of schema, fake kernel and autograd registration."""
+    x = torch.randn(4, 2, 3, requires_grad=True)
+    beta = torch.tensor([0.9]).requires_grad_()
+    thr = torch.tensor([1.0])
+    for delay, need_mem in [(True, True), (False, True), (False, False)]:
+        torch.library.opcheck(torch.ops.tritonsnn.lif_fwd.default,
+                              (x, None, beta, thr, 0, delay, need_mem, 0, 2.0, False),
+                              test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))

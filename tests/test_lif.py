@@ -1,0 +1,230 @@
+"""Leaky / IF: Triton kernels and the PyTorch path against the autograd reference."""
+import itertools
+
+import pytest
+import torch
+
+import tritonsnn as tsnn
+from tritonsnn.torchimpl import lif as lif_torch
+
+from .reference import leaky_ref
+
+SURROGATES = ["atan", "fast_sigmoid", "sigmoid", "triangular", "straight_through"]
+RESETS = ["subtract", "zero", "none"]
+# Per-dtype tolerances: (membrane atol, gradient rtol). The state is fp32 whatever the
+# input dtype, so the membrane is as exact as in fp32; the input gradient is returned in
+# the input dtype, so it may differ by one rounding step of that dtype.
+TOL = {torch.float32: (1e-5, 1e-4), torch.float16: (1e-5, 2e-3), torch.bfloat16: (1e-5, 1.6e-2)}
+
+
+def assert_close(actual, expected, atol, rtol, what):
+    """Like torch.testing.assert_close but says where the tensors disagree first."""
+    actual, expected = actual.float(), expected.float()
+    if torch.isnan(actual).any():
+        idx = torch.nonzero(torch.isnan(actual))[0].tolist()
+        raise AssertionError(f"{what}: NaN at index {idx} (output left unwritten?)")
+    scale = expected.abs().max().clamp_min(1.0)
+    err = (actual - expected).abs()
+    bad = err > atol + rtol * scale
+    if bad.any():
+        idx = torch.nonzero(bad)[0].tolist()
+        raise AssertionError(
+            f"{what}: {int(bad.sum())} of {bad.numel()} elements differ; first at {idx}: "
+            f"got {actual[tuple(idx)].item():.6g}, expected {expected[tuple(idx)].item():.6g}, "
+            f"max abs err {err.max().item():.3g}")
+
+
+def make_case(T, B, features, per_neuron, dtype=torch.float32, device="cpu", seed=0, with_v0=True):
+    g = torch.Generator().manual_seed(seed)
+    shape = (T, B, *features)
+    x = (torch.randn(shape, generator=g) * 1.2 + 0.3).to(dtype)
+    v0 = torch.randn((B, *features), generator=g) if with_v0 else None
+    if per_neuron:
+        beta = torch.rand(features, generator=g) * 1.2 - 0.1   # some outside [0, 1]: clamped
+        thr = torch.rand(features, generator=g) + 0.5
+    else:
+        beta, thr = torch.tensor(0.85), torch.tensor(1.1)
+    gs = torch.randn(shape, generator=g)
+    gm = torch.randn(shape, generator=g)
+    to = lambda t: None if t is None else t.to(device).requires_grad_()  # noqa: E731
+    return to(x), to(v0), to(beta), to(thr), gs.to(device), gm.to(device)
+
+
+def run_both(backend, x, v0, beta, thr, gs, gm, use_mem=True, **opts):
+    """Forward + backward of tsnn and of the reference on the same leaves."""
+    leaves = [t for t in (x, v0, beta, thr) if t is not None]
+    s, m = tsnn.functional.leaky(x, beta, thr, v0=v0, return_mem=True, backend=backend, **opts)
+    loss = (s.float() * gs).sum() + ((m * gm).sum() if use_mem else 0)
+    grads = torch.autograd.grad(loss, leaves)
+    s_ref, m_ref = leaky_ref(x, beta, thr, v0,
+                             opts.get("reset_mechanism", "subtract"), opts.get("reset_delay", True),
+                             opts.get("surrogate"))
+    loss_ref = (s_ref * gs).sum() + ((m_ref * gm).sum() if use_mem else 0)
+    grads_ref = torch.autograd.grad(loss_ref, leaves)
+    return (s, m, grads), (s_ref, m_ref, grads_ref)
+
+
+def check(got, ref, dtype=torch.float32):
+    (s, m, grads), (s_ref, m_ref, grads_ref) = got, ref
+    atol, rtol = TOL[dtype]
+    assert s.dtype == dtype
+    assert torch.equal(s.float(), s_ref.float()), "spikes differ"
+    assert_close(m, m_ref, atol, 0, "membrane")
+    for g, g_ref, name in zip(grads, grads_ref, ["x", "v0", "beta", "threshold"]):
+        assert g.shape == g_ref.shape, name
+        # Low-precision spikes also round the incoming spike gradient, hence rtol for all grads.
+        assert_close(g, g_ref, 1e-5, rtol, f"grad {name}")
+
+
+BACKENDS = ["torch", "triton"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reset,delay", list(itertools.product(RESETS, [True, False])))
+@pytest.mark.parametrize("per_neuron", [False, True])
+def test_matches_reference_all_resets(backend, reset, delay, per_neuron, device):
+    case = make_case(6, 3, (37,), per_neuron, device=device, seed=hash((reset, delay)) % 1000)
+    got, ref = run_both(backend, *case, reset_mechanism=reset, reset_delay=delay)
+    check(got, ref)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("surrogate", SURROGATES)
+@pytest.mark.parametrize("delay", [True, False])
+def test_matches_reference_all_surrogates(backend, surrogate, delay, device):
+    case = make_case(5, 2, (19,), True, device=device, seed=7)
+    got, ref = run_both(backend, *case, surrogate=getattr(tsnn.surrogate, surrogate)(), reset_delay=delay)
+    check(got, ref)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("T,B,features", [(1, 1, (1,)), (1, 4, (3,)), (9, 1, (1,)), (3, 2, (4, 3, 5)), (2, 3, (400,))])
+def test_odd_shapes(backend, T, B, features, device):
+    # (2, 3, (400,)) spans two kernel blocks with a ragged tail.
+    case = make_case(T, B, features, per_neuron=True, device=device, seed=T * 100 + B)
+    got, ref = run_both(backend, *case)
+    check(got, ref)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_low_precision_inputs(backend, dtype, device):
+    if backend == "triton" and dtype == torch.bfloat16 and device == "cpu":
+        pytest.skip("the Triton interpreter has no bf16 arithmetic")
+    x, v0, beta, thr, gs, gm = make_case(5, 2, (23,), True, dtype=dtype, device=device, seed=3)
+    got, ref = run_both(backend, x, v0, beta, thr, gs, gm)
+    check(got, ref, dtype)
+    assert got[2][0].dtype == dtype  # input gradient in the input dtype
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_without_v0_and_without_membrane_gradient(backend, device):
+    x, _, beta, thr, gs, gm = make_case(5, 2, (11,), False, device=device, with_v0=False)
+    got, ref = run_both(backend, x, None, beta, thr, gs, gm, use_mem=False)
+    check(got, ref)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_spikes_only_output_matches(backend, device):
+    """The return_mem=False op path saves the same state and gives the same gradients."""
+    x, v0, beta, thr, gs, _ = make_case(6, 2, (13,), True, device=device, seed=11)
+    s = tsnn.functional.leaky(x, beta, thr, v0=v0, backend=backend, reset_delay=False)
+    g = torch.autograd.grad((s * gs).sum(), [x, v0, beta, thr])
+    s_ref, _ = leaky_ref(x, beta, thr, v0, reset_delay=False)
+    g_ref = torch.autograd.grad((s_ref * gs).sum(), [x, v0, beta, thr])
+    assert torch.equal(s, s_ref)
+    for a, b, name in zip(g, g_ref, "x v0 beta thr".split()):
+        assert_close(a, b, 1e-5, 1e-4, name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("layout", ["time_strided", "transposed", "expanded"])
+def test_non_contiguous_input(backend, layout, device):
+    base = torch.randn(8, 3, 10, device=device)
+    if layout == "time_strided":
+        x = base[::2]
+    elif layout == "transposed":
+        x = torch.randn(3, 4, 10, device=device).transpose(0, 1)
+    else:
+        x = torch.randn(4, 1, 10, device=device).expand(4, 3, 10)
+    assert not x.is_contiguous()
+    s, m = tsnn.functional.leaky(x, 0.9, 0.5, return_mem=True, backend=backend)
+    s_ref, m_ref = leaky_ref(x.contiguous(), 0.9, 0.5)
+    assert torch.equal(s, s_ref)
+    assert_close(m, m_ref, 1e-5, 0, "membrane")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_conv_feature_parameters_broadcast(backend, device):
+    """beta [C, 1, 1] broadcasts over [C, H, W] features; its gradient keeps its shape."""
+    x = torch.randn(4, 2, 3, 2, 5, device=device).requires_grad_()
+    beta = torch.tensor([0.5, 0.7, 0.9], device=device).view(3, 1, 1).requires_grad_()
+    s, m = tsnn.functional.leaky(x, beta, 0.8, return_mem=True, backend=backend)
+    (s.sum() + m.sum()).backward()
+    x2 = x.detach().clone().requires_grad_()
+    beta2 = beta.detach().clone().requires_grad_()
+    s2, m2 = leaky_ref(x2, beta2, 0.8)
+    (s2.sum() + m2.sum()).backward()
+    assert torch.equal(s, s2)
+    assert beta.grad.shape == (3, 1, 1)
+    assert_close(beta.grad, beta2.grad, 1e-5, 1e-4, "beta grad")
+    assert_close(x.grad, x2.grad, 1e-5, 1e-4, "x grad")
+
+
+@pytest.mark.parametrize("chunk_elems", [1, 40, 1 << 16])
+@pytest.mark.parametrize("delay", [True, False])
+@pytest.mark.parametrize("reset", RESETS)
+def test_torch_path_chunking(chunk_elems, delay, reset, monkeypatch):
+    """The PyTorch reverse loop works in time chunks; chunk boundaries must not change results."""
+    monkeypatch.setattr(lif_torch, "CHUNK_ELEMS", chunk_elems)
+    case = make_case(7, 2, (10,), True, seed=5)
+    got, ref = run_both("torch", *case, reset_mechanism=reset, reset_delay=delay)
+    check(got, ref)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_if_is_leaky_without_leak(backend, device):
+    x = torch.randn(6, 2, 9, device=device) * 0.7
+    s, m = tsnn.functional.if_(x, 1.0, return_mem=True, backend=backend)
+    s_ref, m_ref = leaky_ref(x, 1.0, 1.0)
+    assert torch.equal(s, s_ref)
+    assert_close(m, m_ref, 1e-5, 0, "membrane")
+
+
+def test_triton_and_torch_paths_agree_bitwise_on_spikes(device):
+    x = torch.randn(8, 4, 50, device=device) * 2
+    for reset, delay in itertools.product(RESETS, [True, False]):
+        a = tsnn.functional.leaky(x, 0.9, backend="triton", reset_mechanism=reset, reset_delay=delay)
+        b = tsnn.functional.leaky(x, 0.9, backend="torch", reset_mechanism=reset, reset_delay=delay)
+        assert torch.equal(a, b), (reset, delay)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cuda_large_matches_torch_path(dtype):
+    """Compiled kernels on a realistic shape against the PyTorch path on the same GPU."""
+    x = (torch.randn(100, 16, 4096, device="cuda") * 1.5).to(dtype).requires_grad_()
+    beta = torch.rand(4096, device="cuda").requires_grad_()
+    outs = {}
+    for backend in ("triton", "torch"):
+        s, m = tsnn.functional.leaky(x, beta, 1.0, return_mem=True, backend=backend)
+        gx, gb = torch.autograd.grad(s.float().sum() + m.sum(), [x, beta])
+        outs[backend] = (s, m, gx, gb)
+    (s1, m1, gx1, gb1), (s2, m2, gx2, gb2) = outs["triton"], outs["torch"]
+    assert torch.equal(s1, s2)  # kernels are built without FMA contraction: same roundings
+    assert_close(m1, m2, 1e-5, 0, "membrane")
+    assert_close(gx1, gx2, 1e-5, 1e-4, "input grad")
+    assert_close(gb1, gb2, 1e-3, 1e-4, "beta grad")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("delay", [True, False])
+def test_loss_on_membrane_only(backend, delay, device):
+    """Spikes unused: their gradient arrives as None and must count as zero."""
+    x, v0, beta, thr, _, gm = make_case(5, 2, (7,), True, device=device, seed=13)
+    _, m = tsnn.functional.leaky(x, beta, thr, v0=v0, return_mem=True, reset_delay=delay, backend=backend)
+    g = torch.autograd.grad((m * gm).sum(), [x, v0, beta, thr])
+    _, m_ref = leaky_ref(x, beta, thr, v0, reset_delay=delay)
+    g_ref = torch.autograd.grad((m_ref * gm).sum(), [x, v0, beta, thr])
+    for a, b, name in zip(g, g_ref, "x v0 beta thr".split()):
+        assert_close(a, b, 1e-5, 1e-4, name)
