@@ -43,9 +43,12 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
     s_prev = None
     if rec is not None or adapt:
         s_prev = torch.zeros(B, N, dtype=f32, device=dev) if s0 is None else s0.to(f32)
-    count = None
     if refr:
-        count = torch.zeros(B, N, dtype=torch.int32, device=dev) if c0 is None else c0.to(torch.int32, copy=True)
+        # The counter kept as the step of the last spike, count[t] = max(R - (t - last), 0),
+        # in fp32 (exact for whole steps) so that every per-step op is a fast float op.
+        c = torch.zeros(B, N, dtype=f32, device=dev) if c0 is None else c0.to(f32)
+        last = c - (refractory + 1)
+        free = torch.empty(B, N, dtype=f32, device=dev)
     if adapt:
         a = torch.zeros(B, N, dtype=f32, device=dev) if a0 is None else a0.to(f32)
         th_prev = thr + b * a        # threshold of the previous step: the one its spike crossed
@@ -59,33 +62,37 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
             a = torch.addcmul(s_prev, rho, a, out=aseq[t])
             th = thr + b * a
         xt = x[t] if gain is None else gain * x[t]
+        beta_t, s_in = beta, s_prev
+        if refr:
+            # Refractory step: no input (x*0) and no leak (decay exactly 1); the pending
+            # reset below still applies. Multiplying by exact 0/1 keeps free steps bitwise.
+            torch.lt(last, float(t - refractory), out=free)
+            torch.ge(last, float(t - refractory), out=qbits[t])
+            xt = xt * free
+            beta_t = torch.addcmul(1 - free, free, beta)
+            if rec is not None:
+                s_in = s_prev * free
         keep = 1 - r if reset == RESET_ZERO else None
         pz = p * keep if keep is not None else p
-        torch.addcmul(xt, beta, pz if zero_before else p, out=m)
+        torch.addcmul(xt, beta_t, pz if zero_before else p, out=m)
         if rec is not None:
-            m.addcmul_(rec, s_prev)
+            m.addcmul_(rec, s_in)
         if zero_whole and keep is not None:
             m.mul_(keep)
         if reset == RESET_SUBTRACT:
             m.addcmul_(r, th_prev, value=-1)
         if refr:
-            free = count <= 0
-            torch.logical_not(free, out=qbits[t])
-            # Refractory: no input, no leak; the pending reset still applies.
-            hold = torch.addcmul(pz, r, th_prev, value=-1) if reset == RESET_SUBTRACT else pz
-            torch.where(free, m, hold, out=m)
-            above = m > th
-            fire = above.logical_and_(free) if not delay else above & free
-            spikes[t].copy_(fire)
-            count.sub_(1).clamp_(min=0).masked_fill_(fire, refractory)
-            sf = fire.to(f32)
+            above = torch.gt(m, th, out=torch.empty_like(m))
+            sf = above * free
+            spikes[t].copy_(sf)
+            last.addcmul_(sf, float(t) - last)     # last = t where it fired
         else:
             s = torch.gt(m, th, out=spikes[t])
             sf = s.to(f32)
         if delay:
             p = m
             # r[t+1] = H(pre[t] - thr), which is s[t] unless s was forced to 0.
-            r = sf if not refr else above.to(f32)
+            r = sf if not refr else above
         else:
             bits[t].copy_(r)
             p = _post_reset(m, sf, r, thr, reset)
@@ -95,7 +102,7 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
         s_prev = sf
         th_prev = th
     if refr:
-        count_out.copy_(count)
+        count_out.copy_((last + (refractory - (T - 1))).clamp_(min=0))
     return spikes, pre, bits, post, qbits, count_out, aseq
 
 
@@ -240,7 +247,7 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
                 torch.addcmul(P[i], K[i], g_next, out=gc[i])
                 g_next = gc[i]
         need_param_grads = need_dthr or need_db or need_drho
-        if need_param_grads:   # g_pre[t+1] for each t of the chunk
+        if need_param_grads and (spk_state or post_jac is not None):   # g_pre[t+1] for each t of the chunk
             gp_sh = torch.cat([gc[1:], g_after[None] if t1 < T else pc.new_zeros(1, B, N)])
         if adapt:
             ga_sh = torch.cat([ga_c[1:], ga_after[None] if t1 < T else pc.new_zeros(1, B, N)])
