@@ -47,3 +47,15 @@ def test_fullgraph_compile_matches_eager(backend):
     grads_e = torch.autograd.grad(s_e.sum() + m_e.sum(), list(net.parameters()))
     for a, b in zip(grads_c, grads_e):
         assert_close(a, b, 1e-6, 1e-5, "parameter grad")
+
+
+@pytest.mark.parametrize("delay,refractory", [(True, 0), (False, 2)])
+def test_dense_rleaky_op_passes_opcheck(delay, refractory):
+    x = torch.randn(4, 2, 3, requires_grad=True)
+    w = torch.randn(3, 3, requires_grad=True)
+    bias = torch.randn(3, requires_grad=True)
+    beta = torch.tensor([0.9]).requires_grad_()
+    thr = torch.tensor([1.0])
+    torch.library.opcheck(torch.ops.tritonsnn.rleaky_dense_fwd.default,
+                          (x, None, None, w, bias, beta, thr, 0, delay, 0, 2.0, False, refractory, None),
+                          test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))

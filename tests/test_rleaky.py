@@ -148,3 +148,37 @@ def test_odd_inputs(backend, case):
     rtol = 2e-3 if x.dtype == torch.float16 else 1e-4
     assert_close(gx, rx, 1e-5, rtol, name)
     assert_close(gv, rv, 1e-5, 1e-4, name + " V")
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("reset,delay", [("subtract", True), ("zero", False), ("none", True)])
+def test_dense_op_matches_generic_recurrence_loop(backend, reset, delay):
+    # nn.Linear takes the fused dense op (hand-written backward); any other callable takes the
+    # autograd per-step loop. Same numbers, initial state and refractory period included.
+    T, B, N = 6, 2, 7
+    x, g = _inputs(T, B, N, 14)
+    lin = torch.nn.Linear(N, N)
+    v0 = torch.randn(B, N, generator=g).requires_grad_()
+    s0 = (torch.rand(B, N, generator=g) > 0.5).float().requires_grad_()
+    beta = torch.tensor(0.8, requires_grad=True)
+    thr = (torch.rand(N, generator=g) + 0.5).requires_grad_()
+    kw = dict(v0=v0, s0=s0, reset_mechanism=reset, reset_delay=delay, refractory=1,
+              return_mem=True, backend=backend)
+    s, m = F.rleaky(x, beta, threshold=thr, recurrent=lin, **kw)
+    s_ref, m_ref = F.rleaky(x, beta, threshold=thr, recurrent=lambda s: lin(s), **kw)
+    assert_spikes_equal(s, s_ref)
+    assert_close(m, m_ref, 1e-6, 0, "mem")
+    gs, gm = torch.randn(T, B, N, generator=g), torch.randn(T, B, N, generator=g)
+    inputs = [x, v0, s0, beta, thr, lin.weight, lin.bias]
+    grads_match((s, m), (s_ref, m_ref), inputs, inputs, ["x", "v0", "s0", "beta", "thr", "W", "b"], gs, gm)
+
+
+def test_dense_op_half_input():
+    x = (torch.randn(5, 2, 6) + 0.5).half().requires_grad_()
+    lin = torch.nn.Linear(6, 6)
+    s = F.rleaky(x, 0.8, recurrent=lin, backend="torch")
+    s_ref = F.rleaky(x.float(), 0.8, recurrent=lambda s: lin(s), backend="torch")
+    assert s.dtype == torch.float16
+    assert_spikes_equal(s, s_ref)
+    (gx,) = torch.autograd.grad(s.float().sum(), x)
+    assert gx.dtype == torch.float16

@@ -275,9 +275,10 @@ def rleaky(x, beta, V=1.0, threshold=1.0, *, recurrent=None, v0=None, s0=None,
 
     ``mem[t] = beta*mem[t-1] + x[t] + rec(s[t-1]) - reset*threshold``, where ``rec`` is
     the one-to-one weight ``V*s`` (fused: one kernel for the whole sequence) or, when
-    ``recurrent`` is given, any callable such as the ``nn.Linear`` of an all-to-all
-    RLeaky (then a per-step loop: ``recurrent(s[t-1])`` as one matmul, the neuron update
-    as one fused single-step op). The zero reset multiplies the whole new state by
+    ``recurrent`` is given, the ``nn.Linear`` of an all-to-all RLeaky: then a per-step
+    loop of one matmul and the fused single-step neuron op, with a hand-written
+    backward (one op, ``ops.lif.rleaky_dense_fwd``). Any other callable runs as an
+    autograd per-step loop. The zero reset multiplies the whole new state by
     ``1 - reset``, as snnTorch does.
 
     Args:
@@ -301,6 +302,11 @@ def rleaky(x, beta, V=1.0, threshold=1.0, *, recurrent=None, v0=None, s0=None,
     if not callable(recurrent):
         raise TypeError(f"recurrent must be a callable such as nn.Linear; got {type(recurrent).__name__}")
     _check_input(x)
+    features = tuple(x.shape[2:])
+    n = math.prod(features)
+    if isinstance(recurrent, torch.nn.Linear) and recurrent.in_features == recurrent.out_features == n:
+        return _rleaky_dense(x, beta, threshold, recurrent, v0=v0, s0=s0, count0=count0,
+                             return_mem=return_mem, return_state=return_state, **opts)
     spk = torch.zeros_like(x[0]) if s0 is None else s0.to(x.dtype)
     mem, count = v0, count0
     spikes, mems = [], []
@@ -359,3 +365,31 @@ def alif(x, beta, threshold=1.0, rho=0.95, b=0.2, *, v0=None, s0=None, a0=None,
                         reset_delay=True, surrogate=surrogate, return_mem=return_mem,
                         return_state=return_state, backend=backend, refractory=refractory, dt=dt,
                         count0=count0, s0=s0, rho=rho, b=b, a0=a0)
+
+
+def _rleaky_dense(x, beta, threshold, linear, *, v0, s0, count0, reset_mechanism, reset_delay,
+                  surrogate, backend, refractory, dt, zero_whole, return_mem, return_state):
+    """All-to-all RLeaky through one op: a per-step loop of one GEMM and the fused
+    single-step neuron, with a hand-written backward (one weight-gradient GEMM)."""
+    features = tuple(x.shape[2:])
+    mode = _reset_mode(reset_mechanism)
+    surrogate = sg.from_any(surrogate)
+    n_refr = refractory_steps(refractory, dt)
+    beta_v = _param(beta, "beta", features, x).clamp(0.0, 1.0)
+    thr_v = _param(threshold, "threshold", features, x, positive=True)
+    v0_2 = _state(v0, "v0", x, features)
+    s0_2 = _state(s0, "s0", x, features)
+    c0_2 = _count_state(count0, x, features) if n_refr > 0 else None
+    use_triton = _backend.resolve(backend, x.device) == "triton"
+    delay = bool(reset_delay) or mode == RESET_NONE
+    T, B = x.shape[:2]
+    spikes, mem, _, _, _, count = ops.lif.rleaky_dense_fwd(
+        x.reshape(T, B, math.prod(features)), v0_2, s0_2, linear.weight, linear.bias, beta_v, thr_v,
+        mode, delay, surrogate.kind, surrogate.param, use_triton, n_refr, c0_2)
+    spikes, mem = spikes.view(x.shape), mem.view(x.shape)
+    if return_state:
+        state = {"mem": mem}
+        if n_refr > 0:
+            state["count"] = count.view(x.shape[1:])
+        return spikes, state
+    return (spikes, mem) if return_mem else spikes

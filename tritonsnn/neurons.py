@@ -227,8 +227,9 @@ class RLeaky(SpikingNeuron):
       into the kernel over the whole sequence, ``V``'s gradient reduced in the kernel.
     * ``all_to_all=True`` (default, as snnTorch): ``V(s) = self.recurrent(s)``, an
       ``nn.Linear(linear_features, linear_features)`` with bias, named as in snnTorch so
-      its weights load unchanged. Runs as a per-step loop: one matmul plus one fused
-      single-step neuron op per step. (snnTorch's conv2d recurrence is not provided.)
+      its weights load unchanged. Runs as a per-step loop of one matmul plus the fused
+      single-step neuron op, with a hand-written backward whose weight gradient is one
+      matmul over all steps. (snnTorch's conv2d recurrence is not provided.)
 
     Args:
         beta: decay, clamped to [0, 1].

@@ -52,9 +52,11 @@ multiply and add rounds as PyTorch's separate ops do: spikes then match snnTorch
 bit for bit rather than flipping where the membrane sits within a rounding step
 of the threshold.
 
-RLeaky's all-to-all recurrence (an ``nn.Linear``) is not in this kernel: it runs
-as a per-step loop of one matmul plus this kernel with ``T = 1``
-(``tritonsnn.functional.rleaky``).
+RLeaky's all-to-all recurrence (an ``nn.Linear``) is not in this kernel: step t
+needs all of step t-1's spikes, so ``ops.lif.rleaky_dense_fwd`` runs a per-step
+loop of one GEMM plus this kernel with ``T = 1``, and a hand-written backward
+(per step the single-step backward and one GEMM; the weight gradient as one GEMM
+over all steps).
 """
 from __future__ import annotations
 

@@ -104,3 +104,107 @@ def _lif_backward(ctx, g_spikes, g_pre, g_bits, g_post, g_qbits, g_count, g_adap
 
 
 torch.library.register_autograd(f"{_LIB}::lif_fwd", _lif_backward, setup_context=_lif_setup_context)
+
+
+# --- RLeaky with all-to-all recurrence (an nn.Linear) --------------------------------
+# The recurrent matmul needs every spike of step t-1 before step t can start, so this is
+# a per-step loop: one GEMM plus the fused neuron op for one step (T = 1) of the chosen
+# backend. Backward is written by hand: per step the neuron's single-step backward and
+# one GEMM for the spike gradient; the weight gradient is one GEMM over all steps at the
+# end instead of T accumulations.
+
+@torch.library.custom_op(f"{_LIB}::rleaky_dense_fwd", mutates_args=())
+def rleaky_dense_fwd(x: Tensor, v0: Optional[Tensor], s0: Optional[Tensor], weight: Tensor,
+                     bias: Optional[Tensor], beta: Tensor, threshold: Tensor, reset: int, delay: bool,
+                     sg_kind: int, sg_param: float, use_triton: bool, refractory: int = 0,
+                     c0: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """``x [T, B, N]`` -> ``(spikes, mem, pre, reset_bits, refr_bits, count)``; ``mem`` is the
+    membrane a user sees (``pre`` when ``delay``, post-reset otherwise)."""
+    impl = implementation("lif", use_triton)
+    T, B, N = x.shape
+    spikes, pre, bits, mem, qbits, count, _ = lif_outputs(x, delay, True, refractory)
+    if delay:
+        mem = pre
+    f32 = torch.float32
+    s_prev = x.new_zeros(B, N, dtype=f32) if s0 is None else s0.to(f32)
+    v, c = v0, c0
+    w_t = weight.to(f32).t()
+    for t in range(T):
+        rec = torch.mm(s_prev, w_t) if bias is None else torch.addmm(bias.to(f32), s_prev, w_t)
+        cur = x[t] + rec
+        s_t, pre_t, bits_t, post_t, q_t, c, _ = impl.lif_fwd(
+            cur[None], v, beta, threshold, reset, delay, True, None, True, None, None, refractory, c)
+        spikes[t], pre[t] = s_t[0], pre_t[0]
+        if not delay:
+            bits[t], mem[t] = bits_t[0], post_t[0]
+        if refractory > 0:
+            qbits[t] = q_t[0]
+        v = mem[t]
+        s_prev = spikes[t].to(f32)
+    if refractory > 0 and T > 0:
+        count = c
+    elif refractory > 0:
+        count.copy_(c0 if c0 is not None else torch.zeros_like(count))
+    return spikes, mem.clone() if delay else mem, pre, bits, qbits, count
+
+
+@rleaky_dense_fwd.register_fake
+def _(x, v0, s0, weight, bias, beta, threshold, reset, delay, sg_kind, sg_param, use_triton,
+      refractory=0, c0=None):
+    spikes, pre, bits, mem, qbits, count, _ = lif_outputs(x, delay, True, refractory)
+    return spikes, torch.empty_like(pre), pre, bits, qbits, count
+
+
+def _dense_setup_context(ctx, inputs, output):
+    inputs = tuple(inputs) + (None,) * (14 - len(inputs))
+    (x, v0, s0, weight, bias, beta, threshold, reset, delay, sg_kind, sg_param, use_triton,
+     refractory, c0) = inputs
+    spikes, mem, pre, bits, qbits, _ = output
+    refractory = refractory or 0
+    ctx.save_for_backward(v0, s0, weight, bias, beta, threshold, spikes, mem, pre, bits,
+                          qbits if refractory > 0 else None)
+    ctx.set_materialize_grads(False)
+    ctx.options = (reset, delay, sg_kind, sg_param, use_triton, x.dtype)
+
+
+def _dense_backward(ctx, g_spikes, g_mem, g_pre, g_bits, g_qbits, g_count):
+    v0, s0, weight, bias, beta, threshold, spikes, mem, pre, bits, qbits = ctx.saved_tensors
+    reset, delay, sg_kind, sg_param, use_triton, x_dtype = ctx.options
+    impl = implementation("lif", use_triton)
+    surrogate = sg.Surrogate(sg_kind, sg_param)
+    need = ctx.needs_input_grad + (False,) * (14 - len(ctx.needs_input_grad))
+    need_dbeta, need_dthr = need[5], need[6]
+    T, B, N = pre.shape
+    f32 = torch.float32
+    w = weight.to(f32)
+    g_cur = torch.empty_like(pre)                      # dL/d (x[t] + recurrent(s[t-1]))
+    g_v = pre.new_zeros(B, N)                          # dL/d mem[t] through step t+1
+    g_s = pre.new_zeros(B, N)                          # dL/d s[t] through the recurrence at t+1
+    dbeta = torch.zeros_like(beta) if need_dbeta else None
+    dthr = torch.zeros_like(threshold) if need_dthr else None
+    for t in range(T - 1, -1, -1):
+        gs_t = g_s if g_spikes is None else g_spikes[t].to(f32) + g_s
+        gm_t = g_v if g_mem is None else g_mem[t].to(f32) + g_v
+        v_prev = v0 if t == 0 else mem[t - 1]
+        dx, g_v, db_t, dt_t, *_ = impl.lif_bwd(
+            gs_t[None], gm_t[None], pre[t:t + 1], bits[t:t + 1] if not delay else bits, v_prev,
+            beta, threshold, reset, delay, surrogate, f32, need_dbeta, need_dthr, None, True,
+            None, None, False, qbits[t:t + 1] if qbits is not None else None)
+        g_cur[t] = dx[0]
+        g_s = torch.mm(g_cur[t], w)
+        if need_dbeta:
+            dbeta += db_t
+        if need_dthr:
+            dthr += dt_t
+    s_prev = torch.cat([(pre.new_zeros(1, B, N) if s0 is None else s0.to(f32)[None]),
+                        spikes[:T - 1].to(f32)])[:T].reshape(T * B, N)
+    g_flat = g_cur.reshape(T * B, N)
+    dweight = torch.mm(g_flat.t(), s_prev).to(weight.dtype) if need[3] else None
+    dbias = g_flat.sum(0).to(bias.dtype) if bias is not None and need[4] else None
+    grads = (g_cur.to(x_dtype), g_v if need[1] else None, g_s if need[2] else None, dweight,
+             dbias, dbeta, dthr, None, None, None, None, None, None, None)
+    return grads[:len(ctx.needs_input_grad)]
+
+
+torch.library.register_autograd(f"{_LIB}::rleaky_dense_fwd", _dense_backward,
+                                setup_context=_dense_setup_context)
