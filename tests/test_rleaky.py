@@ -182,3 +182,12 @@ def test_dense_op_half_input():
     assert_spikes_equal(s, s_ref)
     (gx,) = torch.autograd.grad(s.float().sum(), x)
     assert gx.dtype == torch.float16
+
+
+def test_learn_recurrent_flag():
+    one_to_one = tsnn.RLeaky(beta=0.9, V=0.5, all_to_all=False)
+    assert [n for n, _ in one_to_one.named_parameters()] == ["V"]          # snnTorch default: learnable
+    fixed = tsnn.RLeaky(beta=0.9, V=0.5, all_to_all=False, learn_recurrent=False)
+    assert list(fixed.parameters()) == [] and "V" in dict(fixed.named_buffers())
+    dense = tsnn.RLeaky(beta=0.9, linear_features=3, learn_recurrent=False)
+    assert not any(p.requires_grad for p in dense.recurrent.parameters())
