@@ -154,6 +154,10 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
     # vcoef (d pre/d s[t-1] through rec) and rsub (the reset flag when it subtracts th[t-1]).
     g_next, ga_next, coef_next, vcoef_next, rsub_next = zeros(), zeros(), zeros(), zeros(), zeros()
     g_after = ga_after = None
+    # The reset flags matter to the zero reset, and to subtract's threshold/adaptation gradients.
+    need_r = reset == RESET_ZERO or (reset == RESET_SUBTRACT and (need_dthr or need_db or adapt))
+    # Leaky's plain case: d pre[t]/d post[t-1] is beta itself, broadcast in the loop.
+    const_k = delay and reset != RESET_ZERO and qbits is None and rec is None and not adapt
     chunk = max(1, CHUNK_ELEMS // max(1, B * N))
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
@@ -169,10 +173,14 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
             th_lo = th_p[1:] if t0 == 0 else th_p     # thresholds of rows lo .. t1-2
         else:
             th_c = th_p = th_lo = thr
-        # Membrane carried into each step of the chunk (post[t-1], v0 at t = 0) and reset flags.
+        # Membrane carried into each step of the chunk (post[t-1], v0 at t = 0) and reset flags,
+        # built only where something reads them.
         if delay:
-            prev = torch.cat([(v0 if t0 == 0 else pre[t0 - 1])[None], pre[t0:t1 - 1]])
-            r = (prev > th_p).to(f32) if reset != RESET_NONE else None
+            prev = r = None
+            if need_dbeta or need_r:
+                prev = torch.cat([(v0 if t0 == 0 else pre[t0 - 1])[None], pre[t0:t1 - 1]])
+            if need_r:
+                r = (prev > th_p).to(f32)
         else:
             r = bits[t0:t1].to(f32)
             s_lo = (pre[lo:t1 - 1] > thr).to(f32)
@@ -204,7 +212,7 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
 
         def shifted(f, f_next):   # the factor of step t+1, for each t of the chunk
             return torch.cat([f[1:].expand(c - 1, B, N), f_next[None]]) if c > 1 else f_next[None]
-        coef_sh = shifted(coef, coef_next)
+        coef_sh = None if const_k else shifted(coef, coef_next)
         vcoef_sh = shifted(vcoef, vcoef_next) if rec is not None else None
         if delay:
             post_jac = None
@@ -219,10 +227,11 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
         gs = grad_spikes[t0:t1] if grad_spikes is not None else None
         gm = grad_mem[t0:t1].to(f32) if grad_mem is not None else None
         # g_pre[t] = sgrad*(gs + vcoef[t+1]*g_pre[t+1] + g_a[t+1]) + post_jac*(gm + coef[t+1]*g_pre[t+1])
-        P = sgrad * gs if gs is not None else torch.zeros_like(pc)
+        sg_gs = sgrad * gs if gs is not None else torch.zeros_like(pc)
+        P = sg_gs
         if gm is not None:
             P = P + (gm if post_jac is None else post_jac * gm)
-        K = coef_sh if post_jac is None else post_jac * coef_sh
+        K = beta if const_k else (coef_sh if post_jac is None else post_jac * coef_sh)
         if rec is not None:
             K = K + sgrad * vcoef_sh
         gc = g_pre[t0:t1]
@@ -244,7 +253,7 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
                 g_next, ga_next = gi, ga_i
         else:
             for i in range(c - 1, -1, -1):
-                torch.addcmul(P[i], K[i], g_next, out=gc[i])
+                torch.addcmul(P[i], K if const_k else K[i], g_next, out=gc[i])
                 g_next = gc[i]
         need_param_grads = need_dthr or need_db or need_drho
         if need_param_grads and (spk_state or post_jac is not None):   # g_pre[t+1] for each t of the chunk
@@ -270,17 +279,19 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
             acc_rec += (gc * s_prev * din if din is not None else gc * s_prev).sum(0)
         if need_param_grads:
             # dL/d s[t] from everything after the spike function: gs, rec and adaptation.
-            g_spk = gs if gs is not None else torch.zeros_like(pc)
-            if rec is not None:
-                g_spk = g_spk + vcoef_sh * gp_sh
-            if adapt:
-                g_spk = g_spk + ga_sh
-            g_th_spike = -sgrad * g_spk                      # through s[t] = H(pre - th[t])
-            g_th_reset = -gc * rsub if rsub is not None else None   # through pre[t] -= r[t]*th[t-1]
+            if spk_state:
+                g_spk = gs if gs is not None else torch.zeros_like(pc)
+                if rec is not None:
+                    g_spk = g_spk + vcoef_sh * gp_sh
+                if adapt:
+                    g_spk = g_spk + ga_sh
+                sg_gspk = sgrad * g_spk
+            else:
+                sg_gspk = sg_gs
+            # th[t] enters s[t] = H(pre - th[t]) (-sg_gspk) and, subtracting, pre[t+1] (-rsub*g_pre).
         if need_dthr:
-            acc_thr += g_th_spike.sum(0)
-            if g_th_reset is not None:
-                acc_thr += g_th_reset.sum(0)
+            minus_g_th = sg_gspk if rsub is None else torch.addcmul(sg_gspk, gc, rsub)
+            acc_thr -= minus_g_th.sum(0)
             if post_jac is not None:
                 g_post = coef_sh * gp_sh
                 if gm is not None:
@@ -288,9 +299,9 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
                 dpost_dthr = thr * sgrad - d if reset == RESET_SUBTRACT else pc * sgrad
                 acc_thr += (g_post * dpost_dthr).sum(0)
         if need_db:
-            acc_b += (g_th_spike * a_c).sum(0)
-            if g_th_reset is not None:
-                acc_b += (g_th_reset * a_p).sum(0)
+            acc_b -= (sg_gspk * a_c).sum(0)
+            if rsub is not None:
+                acc_b -= (gc * rsub * a_p).sum(0)
         if need_drho:
             acc_rho += (ga_c * a_p).sum(0)
     da0 = None
