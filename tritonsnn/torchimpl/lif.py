@@ -168,9 +168,12 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
         nq_prev = None if qbits is None else 1 - qbits[lo:t1 - 1].to(f32)
         if adapt:   # thresholds of each step (th_c) and of the step before (th_p)
             a_c = aseq[t0:t1]
-            a_p = torch.cat([(a0 if t0 == 0 else aseq[t0 - 1])[None], aseq[t0:t1 - 1]])
-            th_c, th_p = thr + b * a_c, thr + b * a_p
+            a_first = a0 if t0 == 0 else aseq[t0 - 1]
+            # Same ops as the forward loop (no fused multiply-add), so recomputed flags agree bitwise.
+            th_c = thr + b * a_c
+            th_p = torch.cat([(thr + b * a_first)[None].expand(1, B, N), th_c[:-1]])
             th_lo = th_p[1:] if t0 == 0 else th_p     # thresholds of rows lo .. t1-2
+            a_p = torch.cat([a_first[None], aseq[t0:t1 - 1]]) if need_db or need_drho else None
         else:
             th_c = th_p = th_lo = thr
         # Membrane carried into each step of the chunk (post[t-1], v0 at t = 0) and reset flags,
@@ -189,7 +192,7 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
             post_prev = _post_reset(pre[lo:t1 - 1], s_lo, bits[lo:t1 - 1].to(f32), thr, reset)
             prev = torch.cat([v0[None], post_prev]) if t0 == 0 else post_prev
         s_prev = None
-        if spk_state:   # spikes of step t-1, s0 at t = 0
+        if need_drec:   # spikes of step t-1, s0 at t = 0
             s_lo = (pre[lo:t1 - 1] > th_lo).to(f32)
             if nq_prev is not None:
                 s_lo = s_lo * nq_prev
@@ -238,14 +241,14 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
         if adapt:
             # g_a[t] = b*g_th[t] + rho*g_a[t+1], g_th[t] = -sgrad*g_s[t] - rsub[t+1]*g_pre[t+1]
             rsub_sh = shifted(rsub, rsub_next) if rsub is not None else None
-            Q = -b * (sgrad * gs) if gs is not None else torch.zeros_like(pc)
+            Q = sg_gs * -b
             if grad_adapt is not None:
                 Q = Q + grad_adapt[t0:t1]
-            k3 = sgrad * vcoef_sh if rec is not None else torch.zeros_like(pc)
+            k3 = sgrad * vcoef_sh if rec is not None else None
             if rsub_sh is not None:
-                k3 = k3 + rsub_sh
-            K3 = -b * k3
-            K4 = rho - b * sgrad
+                k3 = rsub_sh if k3 is None else k3 + rsub_sh
+            K3 = k3 * -b if k3 is not None else torch.zeros_like(pc)
+            K4 = torch.addcmul(rho, b, sgrad, value=-1)
             ga_c = torch.empty_like(pc)
             for i in range(c - 1, -1, -1):
                 gi = torch.addcmul(P[i], K[i], g_next, out=gc[i]).addcmul_(sgrad[i], ga_next)
