@@ -283,7 +283,7 @@ def delay(x, delay, *, dt=None, backend="auto"):
     if dt is not None:
         steps = steps / float(dt)
     if not steps.is_cuda:  # checked on the host only: on a GPU the check would sync
-        lo, hi = float(steps.min()), float(steps.max())
+        lo, hi = float(steps.detach().min()), float(steps.detach().max())
         unit = "ms" if dt is not None else "steps"
         scale = float(dt) if dt is not None else 1.0
         if lo < 0:
