@@ -127,6 +127,9 @@ def test_non_contiguous_input(backend, device):
     assert not x.is_contiguous()
     alpha = torch.tensor([0.5, 0.7, 0.9])
     assert_close(F.exp_synapse(x, alpha, backend=backend), exp_synapse_ref(x, alpha), 1e-5, 1e-5, "strided")
+    strided_alpha = torch.tensor([0.5, 0.0, 0.7, 0.0, 0.9])[::2]     # a view with stride 2
+    assert_close(F.exp_synapse(x, strided_alpha, backend=backend), exp_synapse_ref(x, alpha), 1e-5, 1e-5,
+                 "strided alpha")
     expanded = torch.randn(4, 1, 3, generator=gen).to(device).expand(4, 5, 3)
     assert_close(F.dual_exp_synapse(expanded, 0.6, alpha, backend=backend),
                  dual_exp_synapse_ref(expanded, 0.6, alpha)[0], 1e-5, 1e-5, "expanded")
@@ -265,3 +268,16 @@ def test_bad_synapse_arguments():
         tsnn.ExpSynapse(alpha=0.5, step_mode="many")
     with pytest.raises(TypeError, match="nn.Module"):
         tsnn.Connection(lambda x: x)
+
+
+@pytest.mark.parametrize("second,nearest,with_state", [(False, False, True), (True, False, True),
+                                                       (False, True, False)])
+def test_custom_op_registration(second, nearest, with_state):
+    # Schema, fake (meta) kernel, autograd registration and AOT tracing, as torch.compile needs them.
+    from tritonsnn import ops
+    x = torch.randn(4, 2, 3, requires_grad=True)
+    a = torch.rand(3, requires_grad=True)
+    b = torch.rand(1, requires_grad=True) if second else None
+    s0 = torch.randn(2, 3, requires_grad=True) if with_state else None
+    torch.library.opcheck(ops.scan.scan_fwd, (x, s0, s0 if second else None, a, b, second, nearest, False))
+    torch.library.opcheck(ops.scan.delay_fwd, (x, torch.tensor([0.5, 1.0, 2.5], requires_grad=True), False))

@@ -138,7 +138,7 @@ def _flat3(x, features):
 
 def _decay_factor(value, name, features, x, clamp):
     """A decay factor (alpha, trace decay): clamped to [0, 1] when learnable, else checked."""
-    a = _param(value, name, features, x)
+    a = _param(value, name, features, x).contiguous()   # kernels index it as a dense vector
     if clamp:
         return a.clamp(0.0, 1.0)
     if not a.is_cuda and not bool(((a >= 0) & (a <= 1)).all()):
@@ -279,7 +279,7 @@ def delay(x, delay, *, dt=None, backend="auto"):
     features = tuple(x.shape[2:])
     if dt is not None and not (isinstance(dt, (int, float)) and dt > 0):
         raise ValueError(f"dt must be a positive step length in milliseconds (or None for steps); got {dt!r}")
-    steps = _param(delay, "delay", features, x)
+    steps = _param(delay, "delay", features, x).contiguous()
     if dt is not None:
         steps = steps / float(dt)
     if not steps.is_cuda:  # checked on the host only: on a GPU the check would sync
