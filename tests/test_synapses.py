@@ -281,3 +281,37 @@ def test_custom_op_registration(second, nearest, with_state):
     s0 = torch.randn(2, 3, requires_grad=True) if with_state else None
     torch.library.opcheck(ops.scan.scan_fwd, (x, s0, s0 if second else None, a, b, second, nearest, False))
     torch.library.opcheck(ops.scan.delay_fwd, (x, torch.tensor([0.5, 1.0, 2.5], requires_grad=True), False))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_exp_synapse_into_leaky_is_snntorch_synaptic(backend, device):
+    # snnTorch's Synaptic neuron is syn = alpha*syn + x; mem = beta*mem + syn - reset*thr:
+    # exactly an ExpSynapse feeding a Leaky, spikes, membrane and gradients alike.
+    snn = pytest.importorskip("snntorch")
+    gen = torch.Generator().manual_seed(21)
+    T, B, N = 8, 3, 5
+    x = (torch.rand(T, B, N, generator=gen) * 0.8).requires_grad_()
+    ref_neuron = snn.Synaptic(alpha=0.8, beta=0.7, learn_alpha=True, learn_beta=True)
+    syn = mem = None
+    spikes, mems = [], []
+    for t in range(T):
+        if syn is None:
+            spk, syn, mem = ref_neuron(x[t])
+        else:
+            spk, syn, mem = ref_neuron(x[t], syn, mem)
+        spikes.append(spk)
+        mems.append(mem)
+    ref_spk, ref_mem = torch.stack(spikes), torch.stack(mems)
+    assert ref_spk.sum() > 0
+    xt = x.detach().to(device).requires_grad_()
+    alpha = torch.tensor(0.8, requires_grad=True)
+    beta = torch.tensor(0.7, requires_grad=True)
+    current = F.exp_synapse(xt, alpha, backend=backend)
+    spk, mem = F.leaky(current, beta, 1.0, return_mem=True, backend=backend)
+    assert torch.equal(spk.cpu(), ref_spk)
+    assert_close(mem.cpu(), ref_mem, 1e-5, 1e-5, "membrane")
+    w = torch.randn(T, B, N, generator=gen)
+    got = _grads((spk.cpu() * w).sum() + mem.cpu().sum(), [xt, alpha, beta])
+    want = _grads((ref_spk * w).sum() + ref_mem.sum(), [x, ref_neuron.alpha, ref_neuron.beta])
+    for g, r, name in zip(got, want, ["dx", "dalpha", "dbeta"]):
+        assert_close(g.cpu(), r.reshape(g.shape), 1e-4, 1e-5, name)

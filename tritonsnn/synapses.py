@@ -280,14 +280,14 @@ class Cell(nn.Module):
         self.connection = connection
         self.neuron = neuron
         self.record = bool(record)
-        if isinstance(connection, Connection) and self.record:
-            connection.record = True
         self.pre = self.post = None
 
     def forward(self, x):
-        out = self.neuron(self.connection(x))
+        conn = self.connection
+        if self.record and isinstance(conn, Connection):
+            conn.record = True   # STDP needs the spikes as they arrive, i.e. after the delay
+        out = self.neuron(conn(x))
         if self.record:
-            conn = self.connection
             self.pre = conn.presynaptic if isinstance(conn, Connection) and conn.presynaptic is not None \
                 else x.detach()
             self.post = (out[0] if isinstance(out, tuple) else out).detach()
