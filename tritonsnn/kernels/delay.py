@@ -14,7 +14,8 @@ import triton
 import triton.language as tl
 
 from .. import _alloc
-from .lif import _flat_time_major, _grid, _load_param, _reduce_partials, BLOCK, NUM_WARPS
+from .lif import _flat_time_major, _grid, _reduce_partials, BLOCK, NUM_WARPS
+from .scan import _load_channel_param
 
 
 @triton.jit
@@ -29,8 +30,7 @@ def delay_fwd_kernel(p_x, p_d, p_y, T, M, N, stride_xt,
                      PER_CHANNEL: tl.constexpr, BLOCK: tl.constexpr):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    # A block of per-element delays even for a scalar delay, so every mask below is a block.
-    d = _load_param(p_d, o % N, m_o, PER_CHANNEL) + tl.zeros([BLOCK], dtype=tl.float32)
+    d = _load_channel_param(p_d, o % N, m_o, PER_CHANNEL)   # a block even for a scalar delay
     k_f = tl.floor(d)
     f = d - k_f
     k = k_f.to(tl.int64)
@@ -49,8 +49,7 @@ def delay_bwd_kernel(p_gy, p_x, p_d, p_dx, p_dd, T, M, N, stride_gt, stride_xt,
                      PER_CHANNEL: tl.constexpr, NEED_DD: tl.constexpr, BLOCK: tl.constexpr):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    # A block of per-element delays even for a scalar delay, so every mask below is a block.
-    d = _load_param(p_d, o % N, m_o, PER_CHANNEL) + tl.zeros([BLOCK], dtype=tl.float32)
+    d = _load_channel_param(p_d, o % N, m_o, PER_CHANNEL)   # a block even for a scalar delay
     k_f = tl.floor(d)
     f = d - k_f
     k = k_f.to(tl.int64)

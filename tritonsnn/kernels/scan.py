@@ -25,7 +25,21 @@ import triton
 import triton.language as tl
 
 from .. import _alloc
-from .lif import _flat_time_major, _grid, _load_param, _reduce_partials, BLOCK, NUM_WARPS
+from .lif import _flat_time_major, _grid, _reduce_partials, BLOCK, NUM_WARPS
+
+
+@triton.jit
+def _load_channel_param(ptr, o_n, mask, PER_CHANNEL: tl.constexpr):
+    """A scalar or per-channel parameter as a block of fp32 values (one per element).
+
+    One return statement and a block either way: compiled Triton rejects a helper whose
+    constexpr branches return different types (a scalar and a block).
+    """
+    if PER_CHANNEL:
+        value = tl.load(ptr + o_n, mask=mask, other=1.0).to(tl.float32)
+    else:
+        value = tl.load(ptr).to(tl.float32) + tl.zeros(o_n.shape, dtype=tl.float32)
+    return value
 
 
 @triton.jit(do_not_specialize=["T"])
@@ -37,13 +51,13 @@ def scan_fwd_kernel(
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    a = _load_param(p_a, o % N, m_o, A_PER_CHANNEL)
+    a = _load_channel_param(p_a, o % N, m_o, A_PER_CHANNEL)
     if HAS_H0:
         h = tl.load(p_h0 + o, mask=m_o, other=0.0).to(tl.float32)
     else:
         h = tl.zeros([BLOCK], dtype=tl.float32)
     if SECOND:
-        b = _load_param(p_b, o % N, m_o, B_PER_CHANNEL)
+        b = _load_channel_param(p_b, o % N, m_o, B_PER_CHANNEL)
         if HAS_Y0:
             y = tl.load(p_y0 + o, mask=m_o, other=0.0).to(tl.float32)
         else:
@@ -77,13 +91,13 @@ def scan_bwd_kernel(
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    a = _load_param(p_a, o % N, m_o, A_PER_CHANNEL)
+    a = _load_channel_param(p_a, o % N, m_o, A_PER_CHANNEL)
     if HAS_H0:
         h0 = tl.load(p_h0 + o, mask=m_o, other=0.0).to(tl.float32)
     else:
         h0 = tl.zeros([BLOCK], dtype=tl.float32)
     if SECOND:
-        b = _load_param(p_b, o % N, m_o, B_PER_CHANNEL)
+        b = _load_channel_param(p_b, o % N, m_o, B_PER_CHANNEL)
         if HAS_Y0:
             y0 = tl.load(p_y0 + o, mask=m_o, other=0.0).to(tl.float32)
         else:
