@@ -68,7 +68,7 @@ def main():
     torch.testing.assert_close(F.exp_synapse(x, alpha, backend="torch"), loop_scan(x, alpha))
     t_loop = median_time(lambda: loop_scan(x, alpha))
     t_fused = median_time(lambda: F.exp_synapse(x, alpha, backend="torch"))
-    print(f"exp synapse scan, forward:          loop {t_loop * 1e3:7.2f} ms  tritonsnn {t_fused * 1e3:7.2f} ms"
+    print(f"{'exp synapse scan, forward':40s} loop {t_loop * 1e3:7.2f} ms  tritonsnn {t_fused * 1e3:7.2f} ms"
           f"  ratio {t_loop / t_fused:5.2f}x")
 
     xg = x.clone().requires_grad_()
@@ -83,7 +83,7 @@ def main():
 
     t_loop = median_time(fb_loop, repeat=9)
     t_fused = median_time(fb_fused, repeat=9)
-    print(f"exp synapse scan, fwd+bwd (dx, dalpha): loop {t_loop * 1e3:7.2f} ms  tritonsnn {t_fused * 1e3:7.2f} ms"
+    print(f"{'exp synapse scan, fwd+bwd (dx, dalpha)':40s} loop {t_loop * 1e3:7.2f} ms  tritonsnn {t_fused * 1e3:7.2f} ms"
           f"  ratio {t_loop / t_fused:5.2f}x")
 
     pre = (torch.rand(T, B, N, generator=gen) < 0.05).float()
@@ -95,7 +95,7 @@ def main():
     torch.testing.assert_close(fused(), loop_stdp(pre, post, weight, **kw), rtol=1e-4, atol=1e-6)
     t_loop = median_time(lambda: loop_stdp(pre, post, weight, **kw), repeat=5, warmup=1)
     t_fused = median_time(fused, repeat=5, warmup=1)
-    print(f"STDP update [{N}x{N}] per sequence:  loop {t_loop * 1e3:7.2f} ms  tritonsnn {t_fused * 1e3:7.2f} ms"
+    print(f"{f'STDP update [{N}x{N}] per sequence':40s} loop {t_loop * 1e3:7.2f} ms  tritonsnn {t_fused * 1e3:7.2f} ms"
           f"  ratio {t_loop / t_fused:5.2f}x")
 
 
