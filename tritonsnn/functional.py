@@ -393,3 +393,303 @@ def _rleaky_dense(x, beta, threshold, linear, *, v0, s0, count0, reset_mechanism
             state["count"] = count.view(x.shape[1:])
         return spikes, state
     return (spikes, mem) if return_mem else spikes
+
+
+# ---------------------------------------------------------------------------
+# Synapses, delays, traces and plasticity
+# ---------------------------------------------------------------------------
+
+__all__ += ["exp_synapse", "dual_exp_synapse", "delay", "trace", "stdp", "homeostatic_threshold"]
+
+_TRACE_MODES = ("cumulative", "nearest")
+_STDP_RULES = ("additive", "multiplicative")
+_REDUCTIONS = ("mean", "sum")
+
+
+def _flat3(x, features):
+    T, B = x.shape[:2]
+    return x.reshape(T, B, math.prod(features))
+
+
+def _decay_factor(value, name, features, x, clamp):
+    """A decay factor (alpha, trace decay): clamped to [0, 1] when learnable, else checked."""
+    a = _param(value, name, features, x).contiguous()   # kernels index it as a dense vector
+    if clamp:
+        return a.clamp(0.0, 1.0)
+    if not a.is_cuda and not bool(((a >= 0) & (a <= 1)).all()):
+        raise ValueError(f"{name} must lie in [0, 1] (a decay factor exp(-dt/tau)); got {value}")
+    return a
+
+
+def exp_synapse(x, alpha, *, i0=None, return_state=False, backend="auto"):
+    """Single-exponential current synapse over a whole sequence.
+
+    ``i[t] = alpha * i[t-1] + x[t]`` (``i[-1] = i0``, zeros by default), fused over time.
+
+    Args:
+        x: input (spikes or weighted input) ``[T, B, *features]``, fp32/fp16/bf16, any strides.
+        alpha: decay ``exp(-dt/tau)``, clamped to [0, 1]; number or tensor broadcastable to
+            ``features`` (per channel). A tensor that requires grad receives its gradient.
+        i0: initial current ``[B, *features]``; receives gradients.
+        return_state: also return the final current ``[B, *features]`` for the next chunk.
+        backend: ``"auto"``, ``"triton"`` or ``"torch"``.
+
+    Returns:
+        The current ``[T, B, *features]`` in fp32, or ``(current, final_current)``.
+    """
+    _check_input(x)
+    features = tuple(x.shape[2:])
+    a = _decay_factor(alpha, "alpha", features, x, clamp=True)
+    h0 = _state(i0, "i0", x, features)
+    use_triton = _backend.resolve(backend, x.device) == "triton"
+    h, _ = ops.scan.scan_fwd(_flat3(x, features), h0, None, a, None, False, False, use_triton)
+    current = h.view(x.shape)
+    if return_state:
+        return current, (current[-1] if x.shape[0] > 0 else _zero_state(i0, x))
+    return current
+
+
+def _zero_state(v0, x):
+    return torch.zeros(x.shape[1:], device=x.device) if v0 is None else v0.float().expand(x.shape[1:])
+
+
+def dual_exp_synapse(x, alpha1, alpha2, *, state0=None, return_state=False, backend="auto"):
+    """Double-exponential synapse: a cascade of two exponential filters, fused over time.
+
+    ``h[t] = alpha1 * h[t-1] + x[t]`` and ``i[t] = alpha2 * i[t-1] + h[t]``; the output is
+    ``i``. From zero state the response to a unit impulse at step 0 is
+    ``sum_{j<=k} alpha1**j * alpha2**(k-j) = (alpha1**(k+1) - alpha2**(k+1)) / (alpha1 - alpha2)``:
+    the difference of two exponentials scaled by ``1 / (alpha1 - alpha2)`` (rise and
+    decay set by the two time constants, the order does not matter); with
+    ``alpha1 == alpha2`` it is the alpha function ``(k + 1) * alpha**k``. Multiply
+    by ``alpha1 - alpha2`` (or normalise the peak) for another convention.
+
+    Args:
+        x: input ``[T, B, *features]``.
+        alpha1: decay of the first (input-side) stage, clamped to [0, 1]; scalar or per channel.
+        alpha2: decay of the second (output) stage, clamped to [0, 1]; scalar or per channel.
+        state0: ``(h0, i0)`` initial states ``[B, *features]`` (either may be None); receive gradients.
+        return_state: also return the final ``(h, i)`` for the next chunk.
+        backend: ``"auto"``, ``"triton"`` or ``"torch"``.
+
+    Returns:
+        The current ``i`` ``[T, B, *features]`` in fp32, or ``(current, (h_final, i_final))``.
+    """
+    _check_input(x)
+    features = tuple(x.shape[2:])
+    if state0 is None:
+        state0 = (None, None)
+    if not (isinstance(state0, (tuple, list)) and len(state0) == 2):
+        raise TypeError("state0 must be a pair (h0, i0) of [B, *features] tensors (or None)")
+    a1 = _decay_factor(alpha1, "alpha1", features, x, clamp=True)
+    a2 = _decay_factor(alpha2, "alpha2", features, x, clamp=True)
+    h0 = _state(state0[0], "state0[0]", x, features)
+    y0 = _state(state0[1], "state0[1]", x, features)
+    use_triton = _backend.resolve(backend, x.device) == "triton"
+    h, y = ops.scan.scan_fwd(_flat3(x, features), h0, y0, a1, a2, True, False, use_triton)
+    current = y.view(x.shape)
+    if return_state:
+        if x.shape[0] == 0:
+            return current, (_zero_state(state0[0], x), _zero_state(state0[1], x))
+        return current, (h.view(x.shape)[-1], current[-1])
+    return current
+
+
+def trace(spikes, decay, *, mode="cumulative", amplitude=1.0, trace0=None, return_state=False,
+          backend="auto"):
+    """Spike trace over a whole sequence (the fused scan of :func:`exp_synapse`).
+
+    * ``mode="cumulative"``: ``tr[t] = decay * tr[t-1] + amplitude * s[t]`` (all pairs).
+    * ``mode="nearest"``: ``tr[t] = amplitude * s[t]`` where ``s[t] != 0``, else
+      ``decay * tr[t-1]`` (nearest-spike interaction).
+
+    Args:
+        spikes: ``[T, B, *features]``.
+        decay: ``exp(-dt/tau)`` in [0, 1]; scalar or per channel.
+        mode: ``"cumulative"`` or ``"nearest"``.
+        amplitude: value added (cumulative) or set (nearest) per spike.
+        trace0: initial trace ``[B, *features]`` (carried state of a previous chunk).
+        return_state: also return the final trace.
+        backend: ``"auto"``, ``"triton"`` or ``"torch"``.
+
+    Returns:
+        The trace ``[T, B, *features]`` in fp32, or ``(trace, final_trace)``.
+    """
+    _check_input(spikes, "spikes")
+    if mode not in _TRACE_MODES:
+        raise ValueError(f"mode must be one of {_TRACE_MODES}; got {mode!r}")
+    features = tuple(spikes.shape[2:])
+    a = _decay_factor(decay, "decay", features, spikes, clamp=False)
+    h0 = _state(trace0, "trace0", spikes, features)
+    x = spikes if amplitude == 1.0 else spikes * amplitude
+    use_triton = _backend.resolve(backend, spikes.device) == "triton"
+    h, _ = ops.scan.scan_fwd(_flat3(x, features), h0, None, a, None, False, mode == "nearest",
+                             use_triton)
+    tr = h.view(spikes.shape)
+    if return_state:
+        return tr, (tr[-1] if spikes.shape[0] > 0 else _zero_state(trace0, spikes))
+    return tr
+
+
+def delay(x, delay, *, dt=None, backend="auto"):
+    """Delay every channel of ``x`` by its own (possibly fractional, trainable) delay.
+
+    ``y[t] = (1 - f) * x[t - k] + f * x[t - k - 1]`` with ``k = floor(d)``, ``f = d - k``
+    and ``x[s] = 0`` for ``s < 0`` (zero padding at the start). The gradient w.r.t. ``d``
+    is the interpolation slope ``x[t - k - 1] - x[t - k]``, so delays learn by gradient
+    descent. Fused over time: one gather per element, no Python loop over ``T``.
+
+    Args:
+        x: ``[T, B, *features]``.
+        delay: delays, number or tensor broadcastable to ``features`` (per channel), in steps,
+            or in milliseconds when ``dt`` is given. Must be >= 0 and shorter than the
+            sequence (``< T`` steps). A tensor that requires grad receives its gradient.
+        dt: step length in milliseconds; None means ``delay`` is in steps.
+        backend: ``"auto"``, ``"triton"`` or ``"torch"``.
+
+    Returns:
+        The delayed sequence, same shape and dtype as ``x``.
+    """
+    _check_input(x)
+    features = tuple(x.shape[2:])
+    if dt is not None and not (isinstance(dt, (int, float)) and dt > 0):
+        raise ValueError(f"dt must be a positive step length in milliseconds (or None for steps); got {dt!r}")
+    steps = _param(delay, "delay", features, x).contiguous()
+    if dt is not None:
+        steps = steps / float(dt)
+    if not steps.is_cuda:  # checked on the host only: on a GPU the check would sync
+        lo, hi = float(steps.detach().min()), float(steps.detach().max())
+        unit = "ms" if dt is not None else "steps"
+        scale = float(dt) if dt is not None else 1.0
+        if lo < 0:
+            raise ValueError(f"delay must be >= 0; got a minimum of {lo * scale:g} {unit}. Clamp learned "
+                             "delays with delay.data.clamp_(min=0) after each optimiser step")
+        if hi >= x.shape[0]:
+            raise ValueError(f"delay must be shorter than the sequence: the longest is {hi * scale:g} {unit} "
+                             f"= {hi:g} steps but T = {x.shape[0]}; use a longer sequence or shorter "
+                             "delays (a stateful tsnn.Delay keeps the history across chunks)")
+    use_triton = _backend.resolve(backend, x.device) == "triton"
+    return ops.scan.delay_fwd(_flat3(x, features), steps, use_triton).view(x.shape)
+
+
+def stdp(pre, post, weight, *, a_plus, a_minus, decay_pre, decay_post, rule="additive",
+         w_min=None, w_max=None, reduction="mean", reward=None, trace_mode="cumulative",
+         pre_trace0=None, post_trace0=None, return_traces=False, backend="auto"):
+    """Pair-based STDP weight change of a fully connected layer over a whole sequence.
+
+    With traces ``x_pre = trace(pre, decay_pre)`` and ``x_post = trace(post, decay_post)``
+    (see :func:`trace`; each includes the spike of the current step), and the weight
+    ``W [O, I]`` held fixed over the sequence::
+
+        LTP[o, i] = sum_{t, b} r[b] * post[t, b, o] * x_pre[t, b, i]     (post fires after pre)
+        LTD[o, i] = sum_{t, b} r[b] * x_post[t, b, o] * pre[t, b, i]     (pre fires after post)
+        additive:        dW = a_plus * LTP - a_minus * LTD
+        multiplicative:  dW = a_plus * (w_max - W) * LTP - a_minus * (W - w_min) * LTD
+
+    ``r[b]`` is the per-sample reward (1 without ``reward``: plain STDP; with it,
+    reward-modulated MSTDP). Coincident spikes count in both terms. The sums over time
+    and batch are one matrix product each; ``reduction="mean"`` divides by the batch
+    size, so the shared weight receives the average of the per-sample updates.
+    The result is not applied: see :class:`tritonsnn.STDP` or add it yourself and clamp.
+
+    Args:
+        pre: presynaptic spikes ``[T, B, I]``.
+        post: postsynaptic spikes ``[T, B, O]``.
+        weight: ``[O, I]`` (read for the multiplicative rule's soft bounds and shapes).
+        a_plus, a_minus: learning rates (>= 0) of potentiation and depression.
+        decay_pre, decay_post: trace decays ``exp(-dt/tau)`` in [0, 1].
+        rule: ``"additive"`` or ``"multiplicative"`` (soft bounds; needs w_min and w_max).
+        w_min, w_max: weight bounds, ``w_min < w_max``.
+        reduction: ``"mean"`` or ``"sum"`` over the batch.
+        reward: None, a number, or per-sample ``[B]`` rewards.
+        trace_mode: ``"cumulative"`` or ``"nearest"``.
+        pre_trace0, post_trace0: traces carried from a previous chunk ``[B, I]`` / ``[B, O]``.
+        return_traces: also return the trace sequences ``(x_pre, x_post)``.
+        backend: backend of the trace scans.
+
+    Returns:
+        ``dW [O, I]`` in fp32, or ``(dW, x_pre, x_post)``.
+    """
+    _check_input(pre, "pre")
+    _check_input(post, "post")
+    check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction)
+    if pre.dim() != 3 or post.dim() != 3 or pre.shape[:2] != post.shape[:2]:
+        raise ValueError(f"pre [T, B, I] and post [T, B, O] must share T and B; got {tuple(pre.shape)} "
+                         f"and {tuple(post.shape)}")
+    if not isinstance(weight, torch.Tensor) or tuple(weight.shape) != (post.shape[2], pre.shape[2]):
+        raise ValueError(f"weight must have shape [O, I] = {(post.shape[2], pre.shape[2])} "
+                         f"(post features, pre features); got {getattr(weight, 'shape', weight)}")
+    T, B = pre.shape[:2]
+    f32 = torch.float32
+    with torch.no_grad():
+        x_pre = trace(pre, decay_pre, mode=trace_mode, trace0=pre_trace0, backend=backend)
+        x_post = trace(post, decay_post, mode=trace_mode, trace0=post_trace0, backend=backend)
+        s_pre, s_post = pre.to(f32), post.to(f32)
+        if reward is not None:
+            r = torch.as_tensor(reward, dtype=f32, device=pre.device)
+            if r.numel() not in (1, B):
+                raise ValueError(f"reward must be a number or one value per sample [B] = [{B}]; "
+                                 f"got shape {tuple(r.shape)}")
+            r = r.reshape(-1)[None, :, None]
+            s_post, x_post_r = s_post * r, x_post * r
+        else:
+            x_post_r = x_post
+        # Sum over time and batch at once: [O, T*B] @ [T*B, I].
+        ltp = s_post.reshape(T * B, -1).T @ x_pre.reshape(T * B, -1)
+        ltd = x_post_r.reshape(T * B, -1).T @ s_pre.reshape(T * B, -1)
+        if rule == "multiplicative":
+            w = weight.detach().to(f32)
+            delta = a_plus * (w_max - w) * ltp - a_minus * (w - w_min) * ltd
+        else:
+            delta = a_plus * ltp - a_minus * ltd
+        if reduction == "mean" and B > 0:
+            delta = delta / B
+    if return_traces:
+        return delta, x_pre, x_post
+    return delta
+
+
+def check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction):
+    """Raise a ValueError naming the bad STDP option."""
+    for name, v in (("a_plus", a_plus), ("a_minus", a_minus)):
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"{name} must be a finite learning rate >= 0; got {v!r}")
+    if rule not in _STDP_RULES:
+        raise ValueError(f"rule must be one of {_STDP_RULES}; got {rule!r}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}")
+    if rule == "multiplicative" and (w_min is None or w_max is None):
+        raise ValueError("rule='multiplicative' (soft bounds) needs both w_min and w_max")
+    if w_min is not None and w_max is not None and not w_min < w_max:
+        raise ValueError(f"w_min must be smaller than w_max; got w_min={w_min}, w_max={w_max}")
+
+
+def homeostatic_threshold(threshold, spikes, *, target_rate, rate, min_threshold=1e-3):
+    """Threshold moved towards a target firing rate from a batch of spikes (returns a new tensor).
+
+    ``thr += rate * (mean_{t, b} spikes[t, b] - target_rate)`` per neuron, then clamped
+    to ``>= min_threshold``. The firing rate is averaged over time and the whole batch:
+    the threshold is a parameter shared by every sample, unlike the per-sample
+    adaptation state of an ALIF neuron.
+
+    Args:
+        threshold: current threshold, scalar or ``features``-shaped tensor.
+        spikes: ``[T, B, *features]``.
+        target_rate: desired spikes per step in [0, 1].
+        rate: adaptation rate (> 0).
+        min_threshold: lower clamp (> 0) so that the threshold stays valid.
+
+    Returns:
+        The new threshold, ``features``-shaped, fp32.
+    """
+    _check_input(spikes, "spikes")
+    if not (isinstance(target_rate, (int, float)) and 0.0 <= target_rate <= 1.0):
+        raise ValueError(f"target_rate must be a firing probability per step in [0, 1]; got {target_rate!r}")
+    if not (isinstance(rate, (int, float)) and rate > 0 and math.isfinite(rate)):
+        raise ValueError(f"rate must be a positive adaptation rate; got {rate!r}")
+    if not min_threshold > 0:
+        raise ValueError(f"min_threshold must be > 0; got {min_threshold!r}")
+    with torch.no_grad():
+        firing = spikes.to(torch.float32).mean((0, 1))
+        thr = torch.as_tensor(threshold, dtype=torch.float32, device=spikes.device).detach()
+        return (thr + rate * (firing - target_rate)).clamp_(min=min_threshold)

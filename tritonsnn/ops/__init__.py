@@ -18,3 +18,4 @@ def implementation(family: str, use_triton: bool):
 
 
 from . import lif  # noqa: E402,F401  (registers the ops)
+from . import scan  # noqa: E402,F401  (synapse filters, traces, delays)
