@@ -76,6 +76,18 @@ def test_round_trip_gives_identical_outputs(build, shape, via_file, tmp_path):
         assert torch.equal(*torch.broadcast_tensors(ref, got)), name  # NIR stores one value per neuron
 
 
+def test_grouped_same_padded_conv_round_trips_in_memory():
+    torch.manual_seed(8)
+    net = nn.Sequential(tsnn.MultiStep(nn.Conv2d(4, 6, 3, padding="same", groups=2)),
+                        tsnn.Leaky(beta=0.5, reset_mechanism="zero"))
+    x = torch.rand(3, 2, 4, 5, 5) * 4
+    back = import_from_nir(export_to_nir(net, x))
+    assert back[0].layer.groups == 2 and back[0].layer.padding == "same"
+    expected = net(x)
+    assert expected.sum() > 0
+    assert torch.equal(back(x), expected)
+
+
 def test_export_node_types_and_parameters():
     net = _mlp(reset_mechanism="zero", reset_delay=False)
     graph = export_to_nir(net, torch.zeros(2, 1, 7))

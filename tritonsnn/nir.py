@@ -179,6 +179,9 @@ def export_to_nir(module: nn.Module, sample_data: torch.Tensor, *, dt: float = D
     Returns:
         A ``nir.NIRGraph`` with nodes ``"input"``, one per layer (named by its
         position, e.g. ``"0"``, ``"2.1"``) and ``"output"``, chained by edges.
+        A graph with a grouped convolution (``groups > 1``) is built without
+        NIR's type check, which miscounts its input channels; nir 1.0's
+        ``nir.read`` refuses such a file for the same reason.
 
     Raises:
         TypeError: a layer has no NIR mapping (the message names it).
@@ -224,9 +227,9 @@ def _export(nir, module, sample_data, leading, dt):
         x = layer(x)
     nodes["output"] = nir.Output(output_type={"output": np.array(x.shape[leading:])})
     names = list(nodes)
-    graph = nir.NIRGraph(nodes=dict(nodes), edges=list(zip(names[:-1], names[1:])))
-    graph.infer_types()
-    return graph
+    # NIR's type inference takes a Conv2d's input channels from weight.shape[1], wrong when groups > 1.
+    grouped = any(isinstance(n, nir.Conv2d) and n.groups > 1 for n in nodes.values())
+    return nir.NIRGraph(nodes=dict(nodes), edges=list(zip(names[:-1], names[1:])), type_check=not grouped)
 
 
 # ----------------------------------------------------------------------------- import
@@ -334,7 +337,9 @@ def _stateless(name, node, multi):
         return layer  # nn.Linear already acts on the last axis of [T, B, N]
     if isinstance(node, nir.Conv2d):
         weight = torch.as_tensor(np.asarray(node.weight), dtype=torch.float32)
-        padding = node.padding if isinstance(node.padding, str) else tuple(int(p) for p in np.atleast_1d(node.padding))
+        padding = node.padding
+        if not isinstance(padding, str):
+            padding = tuple(int(p) for p in np.atleast_1d(padding))
         layer = nn.Conv2d(weight.shape[1] * int(node.groups), weight.shape[0], tuple(weight.shape[2:]),
                           stride=tuple(int(s) for s in np.atleast_1d(node.stride)), padding=padding,
                           dilation=tuple(int(d) for d in np.atleast_1d(node.dilation)), groups=int(node.groups))
