@@ -281,3 +281,28 @@ def test_export_refuses_unknown_layers_and_time_merging_flatten():
         export_to_nir(net, torch.zeros(2, 1, 1, 5, 5))
     with pytest.raises(ValueError, match="sample_data must have shape \\[T, B"):
         export_to_nir(_mlp(reset_mechanism="zero"), torch.zeros(1, 7))
+
+
+def test_agrees_with_snntorchs_own_importer():
+    """Same graph through snnTorch's importer (uniform thresholds: it refuses per-neuron ones) and ours."""
+    snn = pytest.importorskip("snntorch")
+    from snntorch import utils
+    from snntorch.import_nir import import_from_nir as snntorch_import
+
+    torch.manual_seed(9)
+    net = nn.Sequential(
+        nn.Linear(8, 10), snn.Leaky(beta=torch.rand(10), threshold=torch.full((10,), 0.5), init_hidden=True),
+        nn.Linear(10, 4), snn.Leaky(beta=torch.full((4,), 0.85), threshold=torch.full((4,), 0.3), init_hidden=True,
+                                    output=True),
+    )
+    graph = _export_from_snntorch(net)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = snntorch_import(graph)
+    x = torch.rand(25, 4, 8) * 3
+    utils.reset(theirs)
+    with torch.no_grad():
+        steps = [theirs(x_t) for x_t in x]
+    expected = torch.stack([s[0] if isinstance(s, tuple) else s for s in steps])
+    assert expected.sum() > 0
+    assert torch.equal(import_from_nir(graph)(x), expected)

@@ -243,12 +243,12 @@ def _chain(nir, graph):
                          f"({inputs})")
     successors, predecessors = {}, {}
     for src, dst in graph.edges:
-        for table, key, value in ((successors, src, dst), (predecessors, dst, src)):
+        for table, role, key, value in ((successors, "successor", src, dst), (predecessors, "predecessor", dst, src)):
             if key in table and table[key] != value:
                 raise ValueError(
-                    f"import_from_nir: node {key!r} has more than one {'successor' if table is successors else 'predecessor'}"
-                    f" ({table[key]!r}, {value!r}); only feed-forward chains (an nn.Sequential) can be "
-                    "imported, not branches, skip connections or recurrence")
+                    f"import_from_nir: node {key!r} has more than one {role} ({table[key]!r}, {value!r}); only "
+                    "feed-forward chains (an nn.Sequential) can be imported, not branches, skip connections "
+                    "or recurrence")
             table[key] = value
     order, name = [], inputs[0]
     while True:
