@@ -67,7 +67,7 @@ def compile_lif():
         beta = torch.rand(N if per_neuron else 1)
         thr = torch.rand(N if per_neuron else 1) + 0.5
         v0 = torch.zeros(B, N)
-        _, pre, bits, _ = lif.lif_fwd(x, v0, beta, thr, reset, delay, True)
+        _, pre, bits, *_ = lif.lif_fwd(x, v0, beta, thr, reset, delay, True)
         lif.lif_bwd(x, x, pre, bits, v0, beta, thr, reset, delay, sg.Surrogate(kind, 2.0), x.dtype, True, True)
     lif.lif_fwd(x.half(), None, torch.rand(1), torch.rand(1) + 0.5, 0, True, False)
 
@@ -103,8 +103,36 @@ def compile_synaptic():
                      torch.rand(1) + 0.5, None, NEURON_SYNAPTIC, 0, True, False, False, 0)
 
 
+def compile_first_order_family():
+    """Lapicque (gain, zero-whole reset), RLeaky one-to-one, ALIF and refractory periods."""
+    from tritonsnn import surrogate as sg
+    from tritonsnn.kernels import lif
+    T, B, N = 3, 2, 5
+    x = torch.randn(T, B, N)
+    one, vec = torch.rand(1), torch.rand(N)
+    state, count0 = torch.zeros(B, N), torch.zeros(B, N, dtype=torch.int32)
+    cases = [  # (reset, delay, keyword options)
+        (1, True, dict(gain=one, zero_whole=True, refractory=2, c0=count0)),          # Lapicque
+        (0, False, dict(rec=vec, s0=state, zero_whole=True, refractory=3)),          # RLeaky 1:1
+        (1, True, dict(rec=one, zero_whole=True)),
+        (0, True, dict(s0=state, rho=vec, b=one, a0=state, refractory=2)),           # ALIF
+        (1, True, dict(rho=one, b=vec)),
+        (0, False, dict(refractory=1)),                                              # Leaky refractory
+    ]
+    for reset, delay, kw in cases:
+        out = lif.lif_fwd(x, state, one, one + 0.5, reset, delay, True, **kw)
+        _, pre, bits, _, qbits, _, aseq = out
+        rho, b = kw.get("rho"), kw.get("b")
+        lif.lif_bwd(x, x, pre, bits, state, one, one + 0.5, reset, delay, sg.atan(2.0), x.dtype,
+                    True, True, kw.get("gain"), kw.get("zero_whole", False), kw.get("rec"), kw.get("s0"),
+                    kw.get("rec") is not None, qbits if kw.get("refractory") else None, rho, b,
+                    kw.get("a0"), aseq if rho is not None else None, rho is not None, rho is not None,
+                    x if rho is not None else None)
+
+
 if __name__ == "__main__":
     install()
     compile_lif()
     compile_synaptic()
+    compile_first_order_family()
     print("\n".join(compiled))

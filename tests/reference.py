@@ -33,6 +33,70 @@ def leaky_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract", reset
     return torch.stack(spikes), torch.stack(mems)
 
 
+def first_order_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract", reset_delay=True,
+                    surrogate=None, *, gain=1.0, zero_whole=False, V=None, s0=None,
+                    refractory_steps=0, c0=None, clamp_beta=True, rho=None, b=None, a0=None):
+    """The first-order family in one loop: Leaky plus the options Lapicque, RLeaky and
+    refractory periods add. Returns ``(spikes, mem, final_count)``.
+
+    Per step ``t`` (``th = threshold``):
+
+    * ``reset = H(mem[t-1] - th)``, detached; ``refr = count[t-1] > 0``.
+    * normal step: ``drive = beta*mem' + gain*x[t] + V*s[t-1]`` with ``mem' = (1-reset)*mem``
+      for Leaky's zero reset; ``zero_whole`` (Lapicque, RLeaky) instead multiplies the
+      whole drive by ``(1-reset)``; subtract then removes ``reset*th``.
+    * refractory step: no input, no leak: ``mem[t-1]`` with the pending reset only.
+    * ``s = H(mem - th)``, forced to 0 on refractory steps; same-step reset if not delayed.
+    * ``count = refractory_steps`` after a spike, else ``max(count - 1, 0)``.
+    * adaptation (ALIF, when ``rho`` is given): first ``a[t] = rho*a[t-1] + s[t-1]`` and
+      ``th[t] = threshold + b*a[t]``; the spike compares with ``th[t]``, while the reset
+      flag and the subtracted amount use ``th[t-1]``, the threshold the previous spike crossed.
+      Gradients flow through ``s[t-1]`` into ``a[t]``.
+    Returns ``(spikes, mem, final_count)``, plus the adaptation sequence when ``rho`` is given.
+    """
+    spike = surrogate or atan()
+    beta = torch.as_tensor(beta, dtype=torch.float32)
+    beta = beta.clamp(0, 1) if clamp_beta else beta
+    thr = torch.as_tensor(threshold, dtype=torch.float32)
+    x = x.float()
+    mem = torch.zeros_like(x[0]) if v0 is None else v0.float()
+    spk = torch.zeros_like(x[0]) if s0 is None else s0.float()
+    count = torch.zeros(x.shape[1:], dtype=torch.int32) if c0 is None else c0.to(torch.int32)
+    adapt = (torch.zeros_like(x[0]) if a0 is None else a0.float()) if rho is not None else None
+    th_prev = thr if rho is None else thr + b * adapt
+    spikes, mems, adapts = [], [], []
+    for t in range(x.shape[0]):
+        th = thr
+        if rho is not None:
+            adapt = rho * adapt + spk
+            th = thr + b * adapt
+            adapts.append(adapt)
+        refr = count > 0
+        reset = spike(mem - th_prev).detach() if reset_mechanism != "none" else torch.zeros_like(mem)
+        kept = (1 - reset) * mem if reset_mechanism == "zero" else mem
+        drive = beta * (mem if zero_whole else kept) + gain * x[t]
+        if V is not None:
+            drive = drive + V * spk
+        if zero_whole and reset_mechanism == "zero":
+            drive = (1 - reset) * drive
+        hold = kept
+        if reset_mechanism == "subtract":
+            drive = drive - reset * th_prev
+            hold = hold - reset * th_prev
+        new = torch.where(refr, hold, drive)
+        s = spike(new - th) * (~refr)
+        if not reset_delay and reset_mechanism != "none":
+            do_reset = s - reset
+            new = new - do_reset * thr if reset_mechanism == "subtract" else new - do_reset * new
+        count = torch.where(s > 0, torch.full_like(count, refractory_steps), (count - 1).clamp_min(0))
+        mem, spk, th_prev = new, s, th
+        spikes.append(s)
+        mems.append(mem)
+    if rho is not None:
+        return torch.stack(spikes), torch.stack(mems), count, torch.stack(adapts)
+    return torch.stack(spikes), torch.stack(mems), count
+
+
 def synaptic_ref(x, alpha, beta, threshold=1.0, syn0=None, mem0=None, reset_mechanism="subtract",
                  reset_delay=True, surrogate=None, V=None, recurrent=None, spk0=None, refractory_steps=0,
                  refr0=None):

@@ -215,3 +215,16 @@ def test_cuda_large_matches_torch_path(dtype):
     assert_close(m1, m2, 1e-5, 0, "membrane")
     assert_close(gx1, gx2, 1e-5, 1e-4, "input grad")
     assert_close(gb1, gb2, 1e-3, 1e-4, "beta grad")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("delay", [True, False])
+def test_loss_on_membrane_only(backend, delay, device):
+    """Spikes unused: their gradient arrives as None and must count as zero."""
+    x, v0, beta, thr, _, gm = make_case(5, 2, (7,), True, device=device, seed=13)
+    _, m = tsnn.functional.leaky(x, beta, thr, v0=v0, return_mem=True, reset_delay=delay, backend=backend)
+    g = torch.autograd.grad((m * gm).sum(), [x, v0, beta, thr])
+    _, m_ref = leaky_ref(x, beta, thr, v0, reset_delay=delay)
+    g_ref = torch.autograd.grad((m_ref * gm).sum(), [x, v0, beta, thr])
+    for a, b, name in zip(g, g_ref, "x v0 beta thr".split()):
+        assert_close(a, b, 1e-5, 1e-4, name)

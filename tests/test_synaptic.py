@@ -73,7 +73,8 @@ def test_synaptic_matches_snntorch(backend, reset, reset_delay, device):
     s_ref, syn_ref, mem_ref = _run_snntorch(ref, xr, 3)
     grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref), [xr, *_params(ref, ["alpha", "beta", "threshold"])])
     xo = x.to(device).requires_grad_()
-    s, syn, mem = ours(xo)
+    s, state = ours(xo)
+    syn, mem = state["syn"], state["mem"]
     grads = torch.autograd.grad(_loss(s, mem), [xo, *_params(ours, ["alpha", "beta", "threshold"])])
     assert_spikes_equal(s, s_ref)
     assert_close(syn, syn_ref, 1e-5, "syn")
@@ -104,7 +105,8 @@ def test_alpha_matches_snntorch(backend, reset, device):
     assert s_ref.sum() > 0, "test input should make the neurons spike"
     grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref), [xr, *_params(ref, ["alpha", "beta", "threshold"])])
     xo = x.to(device).requires_grad_()
-    s, exc, inh, mem = ours(xo)
+    s, state = ours(xo)
+    exc, inh, mem = state["syn_exc"], state["syn_inh"], state["mem"]
     grads = torch.autograd.grad(_loss(s, mem), [xo, *_params(ours, ["alpha", "beta", "threshold"])])
     assert_spikes_equal(s, s_ref)
     for name, a, b in [("syn_exc", exc, exc_ref), ("syn_inh", inh, inh_ref), ("mem", mem, mem_ref)]:
@@ -128,7 +130,8 @@ def test_rsynaptic_one_to_one_matches_snntorch(backend, reset, per_neuron_v, dev
     s_ref, syn_ref, mem_ref = _run_snntorch(ref, xr, 3)
     grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref), [xr, *_params(ref, names)])
     xo = x.to(device).requires_grad_()
-    s, syn, mem = ours(xo)
+    s, state = ours(xo)
+    syn, mem = state["syn"], state["mem"]
     grads = torch.autograd.grad(_loss(s, mem), [xo, *_params(ours, names)])
     assert_spikes_equal(s, s_ref)
     assert_close(syn, syn_ref, 1e-5, "syn")
@@ -154,7 +157,8 @@ def test_rsynaptic_all_to_all_matches_snntorch(backend, reset, device):
     params_ref = [xr, ref.beta, ref.recurrent.weight, ref.recurrent.bias]
     grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref), params_ref)
     xo = x.to(device).requires_grad_()
-    s, syn, mem = ours(xo)
+    s, state = ours(xo)
+    syn, mem = state["syn"], state["mem"]
     grads = torch.autograd.grad(_loss(s, mem), [xo, ours.beta, ours.recurrent.weight, ours.recurrent.bias])
     assert_spikes_equal(s, s_ref)
     assert_close(syn, syn_ref, 1e-5, "syn")
@@ -200,8 +204,9 @@ def test_synaptic_initial_state_and_surrogates(backend, surrogate, reset, reset_
     s_ref, syn_ref, mem_ref = synaptic_ref(x, alpha, beta, thr, syn0, mem0, reset, reset_delay, surrogate)
     grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref) + syn_ref.sum(), leaves)
     dev = [t.detach().to(device).requires_grad_() for t in leaves]
-    s, syn, mem = F.synaptic(dev[0], dev[3], dev[4], dev[5], syn0=dev[1], mem0=dev[2], reset_mechanism=reset,
-                             reset_delay=reset_delay, surrogate=surrogate, return_state=True, backend=backend)
+    s, state = F.synaptic(dev[0], dev[3], dev[4], dev[5], syn0=dev[1], v0=dev[2], reset_mechanism=reset,
+                          reset_delay=reset_delay, surrogate=surrogate, return_state=True, backend=backend)
+    syn, mem = state["syn"], state["mem"]
     grads = torch.autograd.grad(_loss(s, mem) + syn.sum(), dev)
     assert_spikes_equal(s, s_ref)
     assert_close(mem, mem_ref, 1e-5, "mem")
@@ -221,7 +226,7 @@ def test_rsynaptic_initial_state(backend, reset, device):
     s_ref, syn_ref, mem_ref = synaptic_ref(x, 0.9, 0.8, 1.0, syn0, mem0, reset, True, V=V, spk0=spk0)
     grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref), leaves)
     dev = [t.detach().to(device).requires_grad_() for t in leaves]
-    s, mem = F.rsynaptic(dev[0], 0.9, 0.8, dev[4], spk0=dev[1], syn0=dev[2], mem0=dev[3], reset_mechanism=reset,
+    s, mem = F.rsynaptic(dev[0], 0.9, 0.8, dev[4], s0=dev[1], syn0=dev[2], v0=dev[3], reset_mechanism=reset,
                          return_mem=True, backend=backend)
     grads = torch.autograd.grad(_loss(s, mem), dev)
     assert_spikes_equal(s, s_ref)
@@ -243,8 +248,9 @@ def test_alpha_initial_state_and_state_grads(backend, reset, device):
     loss_ref = _loss(s_ref, mem_ref) + (e_ref * 0.3).sum() - (h_ref * 0.7).sum()
     grads_ref = torch.autograd.grad(loss_ref, leaves)
     dev = [t.detach().to(device).requires_grad_() for t in leaves]
-    s, e, h, mem = F.alpha(dev[0], 0.9, 0.5, 0.7, syn_exc0=dev[1], syn_inh0=dev[2], mem0=mem0.to(device),
-                           reset_mechanism=reset, return_state=True, backend=backend)
+    s, state = F.alpha(dev[0], 0.9, 0.5, 0.7, syn_exc0=dev[1], syn_inh0=dev[2], v0=mem0.to(device),
+                       reset_mechanism=reset, return_state=True, backend=backend)
+    e, h, mem = state["syn_exc"], state["syn_inh"], state["mem"]
     grads = torch.autograd.grad(_loss(s, mem) + (e * 0.3).sum() - (h * 0.7).sum(), dev)
     assert_spikes_equal(s, s_ref)
     assert_close(mem, mem_ref, 1e-5, "mem")
@@ -291,7 +297,7 @@ def test_non_contiguous_input(backend, device):
     assert_spikes_equal(s, s_ref)
     assert_close(mem, mem_ref, 1e-5, "mem")
     e_ref = alpha_ref(x.contiguous(), 0.9, 0.3)
-    s, e, h, mem = F.alpha(x.to(device), 0.9, 0.3, return_state=True, backend=backend)
+    s, mem = F.alpha(x.to(device), 0.9, 0.3, return_mem=True, backend=backend)
     assert_spikes_equal(s, e_ref[0])
     assert_close(mem, e_ref[3], 1e-5, "alpha mem")
 
@@ -310,22 +316,26 @@ def test_single_step_and_stateful_chunks_equal_one_call(make):
     full = make()
     x = _input(T, B, N, seed=20)
     full.return_state = True
-    expected = full(x)
+
+    def flat(out):  # (spikes, state) -> [spikes, *state sequences] in a fixed order
+        spikes, state = out
+        return [spikes] + [state[k] for k in sorted(state)]
+    expected = flat(full(x))
     single = make()
     single.load_state_dict(full.state_dict())
     single.step_mode, single.return_state = "single", True
-    steps = [single(x[t]) for t in range(T)]
+    steps = [flat(single(x[t])) for t in range(T)]
     for i, seq in enumerate(expected):
         assert_close(torch.stack([s[i] for s in steps]), seq, 1e-6, f"single-step output {i}")
     chunked = make()
     chunked.load_state_dict(full.state_dict())
     chunked.stateful, chunked.return_state = True, True
-    parts = [chunked(x[:2]), chunked(x[2:])]
+    parts = [flat(chunked(x[:2])), flat(chunked(x[2:]))]
     for i, seq in enumerate(expected):
         assert_close(torch.cat([p[i] for p in parts]), seq, 1e-6, f"stateful output {i}")
     tsnn.reset(chunked)
-    assert all(getattr(chunked, n) is None for n in chunked.STATE_NAMES)
-    again = chunked(x)
+    assert chunked.mem is None
+    again = flat(chunked(x))
     assert_close(again[-1], expected[-1], 1e-6, "after reset")
 
 
@@ -335,12 +345,13 @@ def test_return_options_and_sequential():
     out = net(x)
     assert out.shape == (T, B, 3)
     s, mem = tsnn.Synaptic(0.8, 0.7, return_mem=True)(x)
-    s2, syn, mem2 = tsnn.Synaptic(0.8, 0.7, return_state=True)(x)
+    s2, state = tsnn.Synaptic(0.8, 0.7, return_state=True)(x)
+    syn, mem2 = state["syn"], state["mem"]
     assert torch.equal(s, s2) and torch.equal(mem, mem2) and syn.shape == x.shape
-    out = tsnn.Alpha(0.9, 0.8, return_state=True)(x)
-    assert len(out) == 4
-    out = tsnn.RSynaptic(0.9, 0.8, all_to_all=False, return_state=True)(x)
-    assert len(out) == 3
+    _, state = tsnn.Alpha(0.9, 0.8, return_state=True)(x)
+    assert set(state) == {"syn_exc", "syn_inh", "mem"}
+    _, state = tsnn.RSynaptic(0.9, 0.8, all_to_all=False, return_state=True)(x)
+    assert set(state) == {"syn", "mem"}
 
 
 def test_learnable_parameters_and_stateful_gradients():
@@ -426,9 +437,10 @@ def test_refractory_matches_reference(backend, reset, reset_delay, steps, device
     assert s_ref.sum() > 0
     grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref) + syn_ref.sum(), leaves)
     dev = [t.detach().to(device).requires_grad_() for t in leaves]
-    s, syn, mem, count = F.synaptic(dev[0], dev[3], dev[4], dev[5], syn0=dev[1], mem0=dev[2], refr0=refr0.to(device),
+    s, state = F.synaptic(dev[0], dev[3], dev[4], dev[5], syn0=dev[1], v0=dev[2], count0=refr0.to(device),
                                     reset_mechanism=reset, reset_delay=reset_delay, refractory=float(steps),
-                                    return_state=True, backend=backend)
+                          return_state=True, backend=backend)
+    syn, mem, count = state["syn"], state["mem"], state["count"]
     grads = torch.autograd.grad(_loss(s, mem) + syn.sum(), dev)
     assert_spikes_equal(s, s_ref)
     assert_close(mem, mem_ref, 1e-5, "mem")
@@ -469,7 +481,7 @@ def test_refractory_all_to_all_and_carried_counter():
     chunked = tsnn.Synaptic(0.8, 0.7, refractory=3.0, stateful=True, return_mem=True, backend="torch")
     whole = F.synaptic(x.detach(), 0.8, 0.7, refractory=3.0, return_mem=True, backend="torch")
     parts = [chunked(x.detach()[:3]), chunked(x.detach()[3:])]
-    assert chunked.refr is not None and chunked.refr.shape == (B, N)
+    assert chunked._state["count"].shape == (B, N)
     assert_spikes_equal(torch.cat([p[0] for p in parts]), whole[0])
     single = tsnn.Synaptic(0.8, 0.7, refractory=3.0, step_mode="single", backend="torch")
     assert_spikes_equal(torch.stack([single(x.detach()[t]) for t in range(8)]), whole[0])
@@ -529,8 +541,8 @@ def test_empty_sequence(backend, device):
             F.alpha(x, 0.9, 0.5, return_state=True, backend=backend),
             F.rsynaptic(x, 0.8, 0.7, V=0.5, refractory=2.0, return_state=True, backend=backend),
             F.rsynaptic(x, 0.8, 0.7, recurrent=nn.Linear(3, 3).to(device), return_state=True, backend=backend)]
-    for out in outs:
-        assert all(o.shape == x.shape for o in out[:3])
-    assert outs[2][3].shape == (2, 3) and not outs[2][3].any()
-    g, = torch.autograd.grad(sum(o.float().sum() for out in outs for o in out[:3]), syn0, allow_unused=True)
+    seqs = [[s, *(v for k, v in state.items() if k != "count")] for s, state in outs]
+    assert all(o.shape == x.shape for seq in seqs for o in seq)
+    assert outs[2][1]["count"].shape == (2, 3) and not outs[2][1]["count"].any()
+    g, = torch.autograd.grad(sum(o.float().sum() for seq in seqs for o in seq), syn0, allow_unused=True)
     assert g is None or not g.any()

@@ -1,9 +1,19 @@
 """tritonsnn: spiking neural networks for PyTorch with fused Triton time-loop kernels."""
-from . import encode, functional, loss, plot, surrogate
-from .neurons import IF, Alpha, Leaky, RSynaptic, SpikingNeuron, Synaptic
+from . import encode, functional, loss, nir, plasticity, plot, surrogate
+from .neurons import ALIF, IF, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
+from .plasticity import STDP, HomeostaticThreshold, Trace
+from .synapses import Cell, Connection, Delay, DualExpSynapse, ExpSynapse
 from .utils import MultiStep, detach, reset
 
 __version__ = "0.1.0"
 
-__all__ = ["encode", "functional", "loss", "plot", "surrogate", "Leaky", "IF", "Synaptic", "Alpha", "RSynaptic", "SpikingNeuron",
-           "MultiStep", "reset", "detach"]
+__all__ = [
+    # modules of functions
+    "encode", "functional", "loss", "nir", "plasticity", "plot", "surrogate",
+    # neurons
+    "SpikingNeuron", "Leaky", "IF", "Lapicque", "RLeaky", "ALIF", "Synaptic", "Alpha", "RSynaptic",
+    # synapses, delays, plasticity
+    "ExpSynapse", "DualExpSynapse", "Delay", "Connection", "Cell", "Trace", "STDP", "HomeostaticThreshold",
+    # network helpers
+    "MultiStep", "reset", "detach",
+]

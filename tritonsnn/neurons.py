@@ -9,8 +9,10 @@ Every neuron works as an activation layer in ``nn.Sequential``:
 * ``step_mode="single"``: input ``[B, *features]``, one step per call, state
   always carried (reset it with :func:`tritonsnn.reset`).
 
-State is never part of ``state_dict`` and restarts from zero when the input's
-batch or feature shape changes.
+State (membrane, the refractory counter, RLeaky's last spikes) is never part of
+``state_dict`` and restarts from zero when the input's batch or feature shape changes.
+``return_mem=True`` returns ``(spikes, mem)``; ``return_state=True`` returns
+``(spikes, state)`` with every state sequence (see ``tsnn.functional``).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from . import _backend, functional as F
 from . import surrogate as sg
 from .functional import _reset_mode
 
-__all__ = ["Leaky", "IF"]
+__all__ = ["SpikingNeuron", "Leaky", "IF", "Lapicque", "RLeaky", "ALIF"]
 
 _STEP_MODES = ("multi", "single")
 
@@ -29,27 +31,35 @@ _STEP_MODES = ("multi", "single")
 class SpikingNeuron(nn.Module):
     """Base class: configuration, state handling and the single/multi-step protocol.
 
-    Subclasses implement ``_dynamics(x, v0, return_mem)`` with a functional op.
+    Subclasses implement ``_dynamics(x, state, **options)`` with a functional op; it
+    receives the carried state (``{"v0": ..., "count0": ..., ...}``, None entries for
+    zero) and returns ``(spikes, state)`` as the functional ops do with ``return_state``.
     """
+
+    # Carried state: functional keyword -> (state-dict key, how to take the last value).
+    _CARRY = {"v0": "mem", "count0": "count"}
 
     def __init__(self, threshold=1.0, reset_mechanism="subtract", reset_delay=True, surrogate=None,
                  learn_threshold=False, step_mode="multi", stateful=False, return_mem=False,
-                 backend="auto"):
+                 backend="auto", refractory=0.0, dt=1.0, return_state=False):
         super().__init__()
         _reset_mode(reset_mechanism)
         if step_mode not in _STEP_MODES:
             raise ValueError(f"step_mode must be one of {_STEP_MODES}; got {step_mode!r}")
+        self.refractory_steps = F.refractory_steps(refractory, dt)   # validates both
+        self.refractory, self.dt = refractory, dt
         self.reset_mechanism = reset_mechanism
         self.reset_delay = bool(reset_delay)
         self.surrogate = sg.from_any(surrogate)
         self.step_mode = step_mode
         self.stateful = bool(stateful)
         self.return_mem = bool(return_mem)
+        self.return_state = bool(return_state)
         self.backend = _backend.check_backend_name(backend)
         self._register("threshold", threshold, learn_threshold)
         if not bool((self.threshold.detach() > 0).all()):
             raise ValueError(f"threshold must be > 0; got {threshold}")
-        self.mem = None  # carried membrane, a plain attribute so it never enters state_dict
+        self._state = {}  # carried state, a plain attribute so it never enters state_dict
 
     def _register(self, name, value, learn):
         t = value.detach().clone().float() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
@@ -60,7 +70,13 @@ class SpikingNeuron(nn.Module):
 
     def _options(self):
         return dict(reset_mechanism=self.reset_mechanism, reset_delay=self.reset_delay,
-                    surrogate=self.surrogate, backend=self.backend)
+                    surrogate=self.surrogate, backend=self.backend, refractory=self.refractory,
+                    dt=self.dt)
+
+    @property
+    def mem(self):
+        """The carried membrane ``[B, *features]`` (None before the first carried call)."""
+        return self._state.get("mem")
 
     def forward(self, x):
         single = self.step_mode == "single"
@@ -69,33 +85,56 @@ class SpikingNeuron(nn.Module):
                 raise ValueError("step_mode='single' expects one step of shape [B, *features]")
             x = x.unsqueeze(0)
         carry = single or self.stateful
-        v0 = self.mem if carry and self.mem is not None and self.mem.shape == x.shape[1:] else None
-        if carry or self.return_mem:
-            spikes, mem = self._dynamics(x, v0, True)
-        else:
-            spikes, mem = self._dynamics(x, v0, False), None
+        init = {}
         if carry:
-            self.mem = mem[-1]
+            for kw, key in self._CARRY.items():
+                v = self._state.get(key)
+                init[kw] = v if v is not None and v.shape == x.shape[1:] else None
+        spikes, state = self._dynamics(x, init)
+        if carry:
+            self._state = {"mem": state["mem"][-1], "count": state.get("count"),
+                           "spk": spikes[-1] if "s0" in self._CARRY else None}
+            for key, seq in state.items():   # other sequences (e.g. adaptation): keep the last step
+                if key not in ("mem", "count"):
+                    self._state[key] = seq[-1]
         if single:
-            spikes, mem = spikes[0], (mem[0] if mem is not None else None)
-        return (spikes, mem) if self.return_mem else spikes
+            spikes = spikes[0]
+            state = {k: (v if k == "count" else v[0]) for k, v in state.items()}
+        if self.return_state:
+            return spikes, state
+        return (spikes, state["mem"]) if self.return_mem else spikes
 
     def reset_state(self):
         """Forget the carried state: the next call starts from zero."""
-        self.mem = None
+        self._state = {}
 
     def detach_state(self):
         """Cut the carried state from the autograd graph (truncated BPTT)."""
-        if self.mem is not None:
-            self.mem = self.mem.detach()
+        self._state = {k: (v.detach() if isinstance(v, torch.Tensor) else v) for k, v in self._state.items()}
 
     def extra_repr(self):
-        return (f"threshold={_short(self.threshold)}, reset_mechanism={self.reset_mechanism!r}, "
-                f"reset_delay={self.reset_delay}, surrogate={self.surrogate}, step_mode={self.step_mode!r}")
+        r = (f"threshold={_short(self.threshold)}, reset_mechanism={self.reset_mechanism!r}, "
+             f"reset_delay={self.reset_delay}, surrogate={self.surrogate}, step_mode={self.step_mode!r}")
+        return r + (f", refractory={self.refractory}, dt={self.dt}" if self.refractory_steps else "")
 
 
 def _short(t):
     return f"{t.item():.4g}" if t.numel() == 1 else f"tensor{tuple(t.shape)}"
+
+
+_COMMON_DOC = """
+        reset_mechanism: ``"subtract"``, ``"zero"`` or ``"none"``.
+        surrogate: ``tsnn.surrogate.atan(alpha=2.0)`` by default.
+        learn_threshold: make the threshold an ``nn.Parameter``.
+        step_mode: ``"multi"`` (``[T, B, ...]``) or ``"single"`` (``[B, ...]``).
+        stateful: in multi-step mode, carry the final state into the next call.
+        return_mem: return ``(spikes, mem)``.
+        return_state: return ``(spikes, state)``, ``state`` a dict of state sequences.
+        backend: ``"auto"``, ``"triton"`` or ``"torch"``.
+        refractory: refractory period in ms (0 = off): after a spike, ``ceil(refractory/dt)``
+            steps without input, leak or firing (a pending reset still applies).
+        dt: ms per step.
+"""
 
 
 class Leaky(SpikingNeuron):
@@ -107,25 +146,20 @@ class Leaky(SpikingNeuron):
     Args:
         beta: decay, number or tensor broadcastable to the feature shape (per-neuron).
         threshold: firing threshold (> 0), number or tensor.
-        reset_mechanism: ``"subtract"``, ``"zero"`` or ``"none"``.
         reset_delay: snnTorch's flag; True delays the reset to the next step.
-        surrogate: ``tsnn.surrogate.atan(alpha=2.0)`` by default.
-        learn_beta, learn_threshold: make them ``nn.Parameter``s.
-        step_mode: ``"multi"`` (``[T, B, ...]``) or ``"single"`` (``[B, ...]``).
-        stateful: in multi-step mode, carry the final state into the next call.
-        return_mem: return ``(spikes, mem)``.
-        backend: ``"auto"``, ``"triton"`` or ``"torch"``.
-    """
+        learn_beta: make beta an ``nn.Parameter``.
+    """ + _COMMON_DOC
 
     def __init__(self, beta, threshold=1.0, reset_mechanism="subtract", reset_delay=True,
                  surrogate=None, learn_beta=False, learn_threshold=False, step_mode="multi",
-                 stateful=False, return_mem=False, backend="auto"):
+                 stateful=False, return_mem=False, backend="auto", refractory=0.0, dt=1.0,
+                 return_state=False):
         super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold,
-                         step_mode, stateful, return_mem, backend)
+                         step_mode, stateful, return_mem, backend, refractory, dt, return_state)
         self._register("beta", beta, learn_beta)
 
-    def _dynamics(self, x, v0, return_mem):
-        return F.leaky(x, self.beta, self.threshold, v0=v0, return_mem=return_mem, **self._options())
+    def _dynamics(self, x, init):
+        return F.leaky(x, self.beta, self.threshold, return_state=True, **init, **self._options())
 
     def extra_repr(self):
         return f"beta={_short(self.beta)}, " + super().extra_repr()
@@ -134,8 +168,154 @@ class Leaky(SpikingNeuron):
 class IF(SpikingNeuron):
     """Integrate-and-fire neuron (no leak): ``Leaky`` with ``beta = 1``. Same options, no beta."""
 
-    def _dynamics(self, x, v0, return_mem):
-        return F.if_(x, self.threshold, v0=v0, return_mem=return_mem, **self._options())
+    def _dynamics(self, x, init):
+        return F.if_(x, self.threshold, return_state=True, **init, **self._options())
+
+
+class Lapicque(SpikingNeuron):
+    """Lapicque's RC neuron, as ``snntorch.Lapicque``.
+
+    ``mem[t] = (1 - time_step/(R*C)) * mem[t-1] + x[t] * time_step/C``; any two of
+    ``beta``, ``R``, ``C`` fix the third exactly as snnTorch derives them (``R = 1`` when
+    only beta is given; ``R*C = time_step/ln(1/beta)``). As in snnTorch the decay actually
+    used is ``1 - time_step/(R*C)`` (``1 + ln(beta)`` from beta), the reset is always
+    delayed, and the zero reset clears the whole new state, input included.
+
+    Args:
+        beta: decay used to derive R or C (snnTorch's argument); buffer ``beta``.
+        R, C: resistance and capacitance; buffers ``R``, ``C`` (derived when not given).
+        time_step: Euler step of the RC equation.
+        threshold: firing threshold (> 0).
+        learn_beta: not supported: snnTorch's Lapicque never reads beta in its forward pass,
+            so a learnable beta would get no gradient; raises ValueError.
+    """ + _COMMON_DOC
+
+    def __init__(self, beta=False, R=False, C=False, time_step=1, threshold=1.0, surrogate=None,
+                 learn_beta=False, learn_threshold=False, reset_mechanism="subtract",
+                 step_mode="multi", stateful=False, return_mem=False, backend="auto",
+                 refractory=0.0, dt=1.0, return_state=False):
+        if learn_beta:
+            raise ValueError("learn_beta=True is not supported by Lapicque: its update uses R and C, "
+                             "not beta (snnTorch's Lapicque ignores beta in forward too); use "
+                             "tsnn.Leaky(beta, learn_beta=True) to learn a decay")
+        super().__init__(threshold, reset_mechanism, True, surrogate, learn_threshold,
+                         step_mode, stateful, return_mem, backend, refractory, dt, return_state)
+        R_t, C_t = F.lapicque_coefficients(beta, R, C, time_step)
+        self.register_buffer("time_step", torch.as_tensor(time_step, dtype=torch.float32))
+        self.register_buffer("R", R_t)
+        self.register_buffer("C", C_t)
+        self.register_buffer("beta", torch.as_tensor(beta if F._is_set(beta) else
+                                                     torch.exp(-self.time_step / (R_t * C_t)),
+                                                     dtype=torch.float32))
+
+    def _dynamics(self, x, init):
+        opts = self._options()
+        opts.pop("reset_delay")
+        return F.lapicque(x, None, self.threshold, R=self.R, C=self.C, time_step=self.time_step,
+                          return_state=True, **init, **opts)
+
+    def extra_repr(self):
+        return f"R={_short(self.R)}, C={_short(self.C)}, " + super().extra_repr()
+
+
+class RLeaky(SpikingNeuron):
+    """Recurrent leaky integrate-and-fire neuron, as ``snntorch.RLeaky``.
+
+    ``mem[t] = beta*mem[t-1] + x[t] + V(s[t-1]) - reset*threshold``.
+
+    * ``all_to_all=False``: ``V(s) = V*s`` one-to-one (``V`` scalar or per-neuron), fused
+      into the kernel over the whole sequence, ``V``'s gradient reduced in the kernel.
+    * ``all_to_all=True`` (default, as snnTorch): ``V(s) = self.recurrent(s)``, an
+      ``nn.Linear(linear_features, linear_features)`` with bias, named as in snnTorch so
+      its weights load unchanged. Runs as a per-step loop of one matmul plus the fused
+      single-step neuron op, with a hand-written backward whose weight gradient is one
+      matmul over all steps. (snnTorch's conv2d recurrence is not provided.)
+
+    Args:
+        beta: decay, clamped to [0, 1].
+        V: one-to-one recurrent weight (``all_to_all=False``); number or tensor.
+        all_to_all: dense recurrence through ``recurrent`` (needs ``linear_features``).
+        linear_features: features of the dense recurrent layer.
+        learn_recurrent: train ``V`` / ``recurrent`` (default True, as snnTorch).
+        learn_beta: make beta an ``nn.Parameter``.
+        reset_delay: snnTorch's flag.
+    """ + _COMMON_DOC
+
+    _CARRY = {"v0": "mem", "count0": "count", "s0": "spk"}
+
+    def __init__(self, beta, V=1.0, all_to_all=True, linear_features=None, conv2d_channels=None,
+                 kernel_size=None, threshold=1.0, surrogate=None, learn_beta=False,
+                 learn_threshold=False, learn_recurrent=True, reset_mechanism="subtract",
+                 reset_delay=True, step_mode="multi", stateful=False, return_mem=False,
+                 backend="auto", refractory=0.0, dt=1.0, return_state=False):
+        super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold,
+                         step_mode, stateful, return_mem, backend, refractory, dt, return_state)
+        if conv2d_channels is not None or kernel_size is not None:
+            raise ValueError("conv2d_channels/kernel_size (convolutional recurrence) are not supported; "
+                             "use all_to_all=True with linear_features, or all_to_all=False")
+        self.all_to_all = bool(all_to_all)
+        self._register("beta", beta, learn_beta)
+        if self.all_to_all:
+            if not isinstance(linear_features, int) or linear_features <= 0:
+                raise ValueError("all_to_all=True needs linear_features (the number of neurons, "
+                                 f"a positive int); got {linear_features!r}")
+            self.recurrent = nn.Linear(linear_features, linear_features)
+            self.recurrent.requires_grad_(bool(learn_recurrent))
+        else:
+            if linear_features is not None:
+                raise ValueError("linear_features is only used with all_to_all=True; drop it")
+            self._register("V", V, learn_recurrent)
+
+    def _dynamics(self, x, init):
+        if self.all_to_all:
+            return F.rleaky(x, self.beta, threshold=self.threshold, recurrent=self.recurrent,
+                            return_state=True, **init, **self._options())
+        return F.rleaky(x, self.beta, self.V, self.threshold, return_state=True, **init, **self._options())
+
+    def extra_repr(self):
+        v = "" if self.all_to_all else f"V={_short(self.V)}, "
+        return f"beta={_short(self.beta)}, {v}all_to_all={self.all_to_all}, " + super().extra_repr()
+
+
+class ALIF(SpikingNeuron):
+    """Adaptive-threshold LIF (Bellec et al. 2018, LSNN): a leaky neuron whose threshold
+    rises with each spike and decays back.
+
+    Per step: ``a[t] = rho*a[t-1] + s[t-1]``, ``th[t] = threshold + b*a[t]``,
+    ``mem[t] = beta*mem[t-1] + x[t] - r[t]*th[t-1]`` with ``r[t] = H(mem[t-1] - th[t-1])``
+    (the reset removes the threshold the previous spike crossed), ``s[t] = H(mem[t] - th[t])``.
+    The reset is always delayed (snnTorch's ``reset_delay=True``). The adaptation ``a`` is
+    per-sample state, carried like the membrane; ``return_state=True`` returns its sequence
+    as ``state["adapt"]``. See :func:`tritonsnn.functional.alif`.
+
+    Args:
+        beta: membrane decay, clamped to [0, 1].
+        threshold: baseline threshold (> 0).
+        rho: adaptation decay, scalar or per-neuron.
+        b: adaptation strength, scalar or per-neuron.
+        learn_beta, learn_rho, learn_b: make them ``nn.Parameter``s.
+    """ + _COMMON_DOC
+
+    _CARRY = {"v0": "mem", "count0": "count", "s0": "spk", "a0": "adapt"}
+
+    def __init__(self, beta, threshold=1.0, rho=0.95, b=0.2, reset_mechanism="subtract",
+                 surrogate=None, learn_beta=False, learn_threshold=False, learn_rho=False,
+                 learn_b=False, step_mode="multi", stateful=False, return_mem=False,
+                 backend="auto", refractory=0.0, dt=1.0, return_state=False):
+        super().__init__(threshold, reset_mechanism, True, surrogate, learn_threshold,
+                         step_mode, stateful, return_mem, backend, refractory, dt, return_state)
+        self._register("beta", beta, learn_beta)
+        self._register("rho", rho, learn_rho)
+        self._register("b", b, learn_b)
+
+    def _dynamics(self, x, init):
+        opts = self._options()
+        opts.pop("reset_delay")
+        return F.alif(x, self.beta, self.threshold, self.rho, self.b, return_state=True, **init, **opts)
+
+    def extra_repr(self):
+        return (f"beta={_short(self.beta)}, rho={_short(self.rho)}, b={_short(self.b)}, "
+                + super().extra_repr())
 
 
 # --------------------------------------------------------------------------------------
@@ -144,137 +324,62 @@ class IF(SpikingNeuron):
 __all__ += ["Synaptic", "Alpha", "RSynaptic"]
 
 
-class _MultiStateNeuron(SpikingNeuron):
-    """A neuron whose carried state is several tensors, named in ``STATE_NAMES`` (snnTorch's
-    output order; the last is always ``mem``). Each is a plain attribute (``self.syn``,
-    ``self.mem``, ...), never part of ``state_dict``.
-
-    Subclasses implement ``_dynamics(x, init)`` (``init``: dict of initial states or None
-    entries) returning ``(spikes, *state_sequences)`` in ``STATE_NAMES`` order, followed by
-    the final refractory counter when ``refractory > 0`` (carried as ``self.refr``).
-    """
-
-    STATE_NAMES: tuple = ()
-
-    def __init__(self, *args, return_state=False, refractory=0.0, dt=1.0, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.return_state = bool(return_state)
-        self.refr_steps = F.refractory_steps(refractory, dt)
-        self.refractory, self.dt = refractory, dt
-        self.reset_state()
-
-    def _options(self):
-        return dict(super()._options(), refractory=self.refractory, dt=self.dt)
-
-    def forward(self, x):
-        single = self.step_mode == "single"
-        if single:
-            if not isinstance(x, torch.Tensor) or x.dim() < 1:
-                raise ValueError("step_mode='single' expects one step of shape [B, *features]")
-            x = x.unsqueeze(0)
-        carry = single or self.stateful
-        names = self.STATE_NAMES + (("refr",) if self.refr_steps > 0 else ())
-        carried = [getattr(self, n) for n in names]
-        usable = carry and all(s is not None and s.shape == x.shape[1:] for s in carried)
-        init = {n: (s if usable else None) for n, s in zip(names, carried)}
-        init.setdefault("refr", None)
-        spikes, *seqs = self._dynamics(x, init)
-        if self.refr_steps > 0:
-            *seqs, counter = seqs
-            if carry:
-                self.refr = counter
-        if carry:
-            for n, seq in zip(self.STATE_NAMES, seqs):
-                setattr(self, n, seq[-1])
-        if single:
-            spikes, seqs = spikes[0], [s[0] for s in seqs]
-        if self.return_state:
-            return (spikes, *seqs)
-        return (spikes, seqs[-1]) if self.return_mem else spikes
-
-    def reset_state(self):
-        """Forget the carried state: the next call starts from zero."""
-        for n in self.STATE_NAMES + ("refr",):
-            setattr(self, n, None)
-
-    def detach_state(self):
-        """Cut the carried state from the autograd graph (truncated BPTT)."""
-        for n in self.STATE_NAMES:
-            s = getattr(self, n)
-            if s is not None:
-                setattr(self, n, s.detach())
-
-
-_SECOND_ORDER_ARGS = """
+_SECOND_ORDER_DOC = """
         alpha: synaptic current decay, clamped to [0, 1]; number or tensor broadcastable to the
             feature shape (per-neuron).
         beta: membrane decay, clamped to [0, 1]; number or tensor.
         threshold: firing threshold (> 0), number or tensor.
-        surrogate: ``tsnn.surrogate.atan(alpha=2.0)`` by default.
-        learn_alpha, learn_beta, learn_threshold: make them ``nn.Parameter``s.
-        step_mode: ``"multi"`` (``[T, B, ...]``) or ``"single"`` (``[B, ...]``).
-        stateful: in multi-step mode, carry the final state into the next call.
-        return_mem: return ``(spikes, mem)``.
-        return_state: return all state sequences after the spikes, in snnTorch's output order.
-        refractory: refractory period in ms (0 = off): after a spike the membrane is held (no leak,
-            no input, no firing; a pending reset still applies) for ``ceil(refractory/dt)`` steps
-            while the synaptic current evolves; the counter is carried as state (``self.refr``).
-        dt: simulation step in ms."""
+        learn_alpha, learn_beta: make them ``nn.Parameter``s.""" + _COMMON_DOC
 
 
-class Synaptic(_MultiStateNeuron):
+class Synaptic(SpikingNeuron):
     """Second-order LIF neuron with a synaptic current, as ``snntorch.Synaptic``.
 
     ``syn[t] = alpha * syn[t-1] + x[t]``; ``mem[t] = beta * mem[t-1] + syn[t] - reset * threshold``
-    (subtract). Carried state: ``syn``, ``mem``. ``return_state=True`` returns ``(spikes, syn, mem)``.
+    (subtract). Carried state: ``syn``, ``mem`` (and the refractory counter).
+    ``return_state=True`` returns ``(spikes, {"syn": ..., "mem": ...})``. With ``reset_mechanism="zero"``
+    the new membrane (input included) is zeroed, as snnTorch does for Synaptic.
 
-    Args:""" + _SECOND_ORDER_ARGS + """
-        reset_mechanism: ``"subtract"``, ``"zero"`` (zeroes the new membrane, as snnTorch) or ``"none"``.
-        reset_delay: snnTorch's flag; True delays the reset to the next step.
-        backend: ``"auto"``, ``"triton"`` or ``"torch"``.
-    """
+    Args:
+        reset_delay: snnTorch's flag; True delays the reset to the next step.""" + _SECOND_ORDER_DOC
 
-    STATE_NAMES = ("syn", "mem")
+    _CARRY = {"syn0": "syn", "v0": "mem", "count0": "count"}
 
     def __init__(self, alpha, beta, threshold=1.0, reset_mechanism="subtract", reset_delay=True, surrogate=None,
                  learn_alpha=False, learn_beta=False, learn_threshold=False, step_mode="multi", stateful=False,
-                 return_mem=False, return_state=False, refractory=0.0, dt=1.0, backend="auto"):
+                 return_mem=False, backend="auto", refractory=0.0, dt=1.0, return_state=False):
         super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold, step_mode, stateful,
-                         return_mem, backend, return_state=return_state, refractory=refractory, dt=dt)
+                         return_mem, backend, refractory, dt, return_state)
         self._register("alpha", alpha, learn_alpha)
         self._register("beta", beta, learn_beta)
 
     def _dynamics(self, x, init):
-        return F.synaptic(x, self.alpha, self.beta, self.threshold, syn0=init["syn"], mem0=init["mem"],
-                          refr0=init["refr"], return_state=True, **self._options())
+        return F.synaptic(x, self.alpha, self.beta, self.threshold, return_state=True, **init, **self._options())
 
     def extra_repr(self):
         return f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, " + super().extra_repr()
 
 
-class Alpha(_MultiStateNeuron):
+class Alpha(SpikingNeuron):
     """Alpha neuron, as ``snntorch.Alpha``: excitatory and inhibitory synaptic currents
     (decays ``alpha > beta``) whose sum, times ``tau = log(alpha)/(log(beta)-log(alpha)) + 1``,
     is the membrane. Carried state: ``syn_exc``, ``syn_inh``, ``mem``; ``return_state=True``
-    returns ``(spikes, syn_exc, syn_inh, mem)``. The reset always acts at the next step.
+    returns ``(spikes, {"syn_exc", "syn_inh", "mem"})``. The reset always acts at the next step
+    and defaults to ``"zero"`` (snnTorch's default for Alpha); ``refractory`` must be 0.
 
-    Args:""" + _SECOND_ORDER_ARGS + """
-        reset_mechanism: ``"zero"`` (snnTorch's default for Alpha), ``"subtract"`` or ``"none"``.
-            (``refractory`` must be 0 for Alpha.)
-        backend: ``"auto"``, ``"triton"`` or ``"torch"``.
-
+    Args:""" + _SECOND_ORDER_DOC + """
     Raises:
         ValueError: unless ``alpha > beta`` and ``beta < 1`` (snnTorch's requirement).
     """
 
-    STATE_NAMES = ("syn_exc", "syn_inh", "mem")
+    _CARRY = {"syn_exc0": "syn_exc", "syn_inh0": "syn_inh", "v0": "mem"}
 
     def __init__(self, alpha, beta, threshold=1.0, reset_mechanism="zero", surrogate=None, learn_alpha=False,
                  learn_beta=False, learn_threshold=False, step_mode="multi", stateful=False, return_mem=False,
-                 return_state=False, refractory=0.0, dt=1.0, backend="auto"):
+                 backend="auto", refractory=0.0, dt=1.0, return_state=False):
         super().__init__(threshold, reset_mechanism, True, surrogate, learn_threshold, step_mode, stateful,
-                         return_mem, backend, return_state=return_state, refractory=refractory, dt=dt)
-        if self.refr_steps > 0:
+                         return_mem, backend, refractory, dt, return_state)
+        if self.refractory_steps > 0:
             raise ValueError("refractory periods are not implemented for Alpha; use refractory=0 "
                              "(Synaptic and RSynaptic support them)")
         self._register("alpha", alpha, learn_alpha)
@@ -291,14 +396,13 @@ class Alpha(_MultiStateNeuron):
         return opts
 
     def _dynamics(self, x, init):
-        return F.alpha(x, self.alpha, self.beta, self.threshold, syn_exc0=init["syn_exc"],
-                       syn_inh0=init["syn_inh"], mem0=init["mem"], return_state=True, **self._options())
+        return F.alpha(x, self.alpha, self.beta, self.threshold, return_state=True, **init, **self._options())
 
     def extra_repr(self):
         return f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, " + super().extra_repr()
 
 
-class RSynaptic(_MultiStateNeuron):
+class RSynaptic(SpikingNeuron):
     """Recurrent Synaptic neuron, as ``snntorch.RSynaptic``: the previous step's spikes are
     added to the synaptic current through ``recurrent``.
 
@@ -309,29 +413,28 @@ class RSynaptic(_MultiStateNeuron):
     * ``all_to_all=False``: one-to-one weight ``V`` (scalar or per-neuron), fully fused: one
       kernel for the whole sequence, ``V``'s gradient reduced in the kernel.
 
-    Carried state: ``spk``, ``syn``, ``mem``; ``return_state=True`` returns ``(spikes, syn, mem)``.
+    Carried state: ``syn``, ``mem``, the last spikes (and the refractory counter);
+    ``return_state=True`` returns ``(spikes, {"syn": ..., "mem": ...})``.
 
-    Args:""" + _SECOND_ORDER_ARGS + """
+    Args:
         V: one-to-one recurrent weight (``all_to_all=False``), number or tensor.
         all_to_all: dense recurrent layer (True) or one-to-one ``V`` (False).
         linear_features: feature count of the recurrent ``nn.Linear``.
         conv2d_channels, kernel_size: channels and kernel of the recurrent ``nn.Conv2d``.
         learn_recurrent: train ``V`` / the recurrent layer (True, as snnTorch).
-        reset_mechanism: ``"subtract"``, ``"zero"`` or ``"none"``.
         reset_delay: True delays the reset to the next step. snnTorch 1.0's ``RSynaptic`` ignores
-            ``reset_delay=False`` (or fails), so False follows ``Synaptic``'s same-step reset.
-        backend: ``"auto"``, ``"triton"`` or ``"torch"``.
-    """
+            ``reset_delay=False`` (or fails), so False follows ``Synaptic``'s same-step reset.""" + \
+        _SECOND_ORDER_DOC
 
-    STATE_NAMES = ("spk", "syn", "mem")
+    _CARRY = {"syn0": "syn", "v0": "mem", "s0": "spk", "count0": "count"}
 
     def __init__(self, alpha, beta, V=1.0, all_to_all=True, linear_features=None, conv2d_channels=None,
                  kernel_size=None, threshold=1.0, reset_mechanism="subtract", reset_delay=True, surrogate=None,
                  learn_alpha=False, learn_beta=False, learn_threshold=False, learn_recurrent=True,
-                 step_mode="multi", stateful=False, return_mem=False, return_state=False, refractory=0.0, dt=1.0,
-                 backend="auto"):
+                 step_mode="multi", stateful=False, return_mem=False, backend="auto", refractory=0.0, dt=1.0,
+                 return_state=False):
         super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold, step_mode, stateful,
-                         return_mem, backend, return_state=return_state, refractory=refractory, dt=dt)
+                         return_mem, backend, refractory, dt, return_state)
         self._register("alpha", alpha, learn_alpha)
         self._register("beta", beta, learn_beta)
         self.all_to_all = bool(all_to_all)
@@ -357,16 +460,8 @@ class RSynaptic(_MultiStateNeuron):
 
     def _dynamics(self, x, init):
         rec = dict(recurrent=self.recurrent) if self.all_to_all else dict(V=self.V)
-        spikes, *rest = F.rsynaptic(x, self.alpha, self.beta, threshold=self.threshold, spk0=init["spk"],
-                                    syn0=init["syn"], mem0=init["mem"], refr0=init["refr"], return_state=True,
-                                    **rec, **self._options())
-        return (spikes, spikes, *rest)
-
-    def forward(self, x):
-        out = super().forward(x)
-        if self.return_state:   # snnTorch's order (spk, syn, mem): the spikes once
-            return out[:1] + out[2:]
-        return out
+        return F.rsynaptic(x, self.alpha, self.beta, threshold=self.threshold, return_state=True, **rec, **init,
+                           **self._options())
 
     def extra_repr(self):
         return (f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, all_to_all={self.all_to_all}, "

@@ -7,17 +7,23 @@ RESET_SUBTRACT, RESET_ZERO, RESET_NONE = 0, 1, 2
 RESET_MODES = {"subtract": RESET_SUBTRACT, "zero": RESET_ZERO, "none": RESET_NONE}
 
 
-def lif_outputs(x, delay: bool, need_post: bool):
-    """Allocate ``(spikes, pre, reset_bits, post)`` for ``x [T, B, N]``: spikes in x's dtype,
-    fp32 pre-reset membrane, and, without ``delay``, int8 reset bits and (if asked) fp32
-    post-reset membrane; unused outputs are empty."""
+def lif_outputs(x, delay: bool, need_post: bool, refractory: int = 0, adapt: bool = False):
+    """Allocate ``(spikes, pre, reset_bits, post, refr_bits, count, adapt)`` for ``x [T, B, N]``:
+    spikes in x's dtype, fp32 pre-reset membrane, and, without ``delay``, int8 reset bits and
+    (if asked) fp32 post-reset membrane; with a refractory period int8 refractory flags and
+    the final int32 counter ``[B, N]``; with adaptation the fp32 adaptation sequence.
+    Unused outputs are empty."""
     T, B, N = x.shape
-    f32 = torch.float32
-    spikes = _alloc.empty(T, B, N, dtype=x.dtype, device=x.device)
-    pre = _alloc.empty(T, B, N, dtype=f32, device=x.device)
-    bits = _alloc.empty(*((0,) if delay else (T, B, N)), dtype=torch.int8, device=x.device)
-    post = _alloc.empty(*((T, B, N) if not delay and need_post else (0,)), dtype=f32, device=x.device)
-    return spikes, pre, bits, post
+    f32, dev = torch.float32, x.device
+    refr = refractory > 0
+    spikes = _alloc.empty(T, B, N, dtype=x.dtype, device=dev)
+    pre = _alloc.empty(T, B, N, dtype=f32, device=dev)
+    bits = _alloc.empty(*((0,) if delay else (T, B, N)), dtype=torch.int8, device=dev)
+    post = _alloc.empty(*((T, B, N) if not delay and need_post else (0,)), dtype=f32, device=dev)
+    qbits = _alloc.empty(*((T, B, N) if refr else (0,)), dtype=torch.int8, device=dev)
+    count = _alloc.empty(*((B, N) if refr else (0,)), dtype=torch.int32, device=dev)
+    aseq = _alloc.empty(*((T, B, N) if adapt else (0,)), dtype=f32, device=dev)
+    return spikes, pre, bits, post, qbits, count, aseq
 
 
 # Second-order family (kernels/synaptic.py): which readout/reset structure a kernel compiles.

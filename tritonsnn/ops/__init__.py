@@ -18,4 +18,5 @@ def implementation(family: str, use_triton: bool):
 
 
 from . import lif  # noqa: E402,F401  (registers the ops)
+from . import scan  # noqa: E402,F401  (synapse filters, traces, delays)
 from . import synaptic  # noqa: E402,F401

@@ -1,14 +1,18 @@
-"""First-order integrate-and-fire dynamics (Leaky, IF) in PyTorch.
+"""First-order integrate-and-fire dynamics (Leaky, IF, Lapicque, RLeaky one-to-one,
+refractory periods) in PyTorch.
 
 Shapes: ``x`` is ``[T, B, N]`` (``N`` = features per sample), state ``[B, N]``,
-``beta``/``threshold`` fp32 of shape ``[1]`` or ``[N]`` (already clamped/broadcast
-by the caller). The recurrence is written out in ``tritonsnn/kernels/lif.py``'s
-module docstring; both implementations follow it step for step.
+parameters (``beta``, ``threshold``, ``gain``, ``rec``) fp32 of shape ``[1]`` or
+``[N]`` (already clamped/broadcast by the caller). The recurrence is written out in
+``tritonsnn/kernels/lif.py``'s module docstring; both implementations follow it
+step for step. Options left at their defaults (``gain=None``, ``rec=None``,
+``refractory=0``) run exactly Leaky's loop.
 """
 from __future__ import annotations
 
 import torch
 
+from .. import _alloc
 from .. import surrogate as sg
 from ..ops_common import RESET_NONE, RESET_SUBTRACT, RESET_ZERO, lif_outputs
 
@@ -19,35 +23,87 @@ def _post_reset(m, s, r, thr, reset):
     return m - d * thr if reset == RESET_SUBTRACT else m - d * m
 
 
-def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool):
-    """Forward time loop. Returns ``(spikes, pre, reset_bits, post)``.
+def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=None,
+            zero_whole: bool = False, rec=None, s0=None, refractory: int = 0, c0=None,
+            rho=None, b=None, a0=None):
+    """Forward time loop. Returns ``(spikes, pre, reset_bits, post, refr_bits, count, adapt)``.
 
     ``pre`` is the membrane before the same-step reset (all that backward needs
     when ``delay``); ``reset_bits`` and ``post`` are only filled when ``delay``
-    is False (``post`` only when ``need_post``), else empty.
+    is False (``post`` only when ``need_post``), else empty. ``refr_bits`` (int8,
+    1 on refractory steps) and ``count`` (the final int32 refractory counter) are
+    only filled when ``refractory > 0``, else empty. ``adapt`` is the adaptation
+    sequence ``a[t]`` (fp32) when ``rho`` is given (ALIF, ``delay`` only), else empty.
     """
     T, B, N = x.shape
-    f32 = torch.float32
-    spikes, pre, bits, post = lif_outputs(x, delay, need_post)
-    p = torch.zeros(B, N, dtype=f32, device=x.device) if v0 is None else v0.to(f32)
-    r = (p > thr).to(f32)
+    dev, f32 = x.device, torch.float32
+    refr, adapt = refractory > 0, rho is not None
+    spikes, pre, bits, post, qbits, count_out, aseq = lif_outputs(x, delay, need_post, refractory, adapt)
+    p = torch.zeros(B, N, dtype=f32, device=dev) if v0 is None else v0.to(f32)
+    s_prev = None
+    if rec is not None or adapt:
+        s_prev = torch.zeros(B, N, dtype=f32, device=dev) if s0 is None else s0.to(f32)
+    if refr:
+        # The counter kept as the step of the last spike, count[t] = max(R - (t - last), 0),
+        # in fp32 (exact for whole steps) so that every per-step op is a fast float op.
+        c = torch.zeros(B, N, dtype=f32, device=dev) if c0 is None else c0.to(f32)
+        last = c - (refractory + 1)
+        free = torch.empty(B, N, dtype=f32, device=dev)
+    if adapt:
+        a = torch.zeros(B, N, dtype=f32, device=dev) if a0 is None else a0.to(f32)
+        th_prev = thr + b * a        # threshold of the previous step: the one its spike crossed
+    else:
+        th = th_prev = thr
+    zero_before = reset == RESET_ZERO and not zero_whole
+    r = (p > th_prev).to(f32)
     for t in range(T):
         m = pre[t]
-        if reset == RESET_ZERO:
-            p = p * (1 - r)
-        torch.addcmul(x[t], beta, p, out=m)
+        if adapt:
+            a = torch.addcmul(s_prev, rho, a, out=aseq[t])
+            th = thr + b * a
+        xt = x[t] if gain is None else gain * x[t]
+        beta_t, s_in = beta, s_prev
+        if refr:
+            # Refractory step: no input (x*0) and no leak (decay exactly 1); the pending
+            # reset below still applies. Multiplying by exact 0/1 keeps free steps bitwise.
+            torch.lt(last, float(t - refractory), out=free)
+            torch.ge(last, float(t - refractory), out=qbits[t])
+            xt = xt * free
+            beta_t = torch.addcmul(1 - free, free, beta)
+            if rec is not None:
+                s_in = s_prev * free
+        keep = 1 - r if reset == RESET_ZERO else None
+        pz = p * keep if keep is not None else p
+        torch.addcmul(xt, beta_t, pz if zero_before else p, out=m)
+        if rec is not None:
+            m.addcmul_(rec, s_in)
+        if zero_whole and keep is not None:
+            m.mul_(keep)
         if reset == RESET_SUBTRACT:
-            m.addcmul_(r, thr, value=-1)
-        s = torch.gt(m, thr, out=spikes[t])
+            m.addcmul_(r, th_prev, value=-1)
+        if refr:
+            above = torch.gt(m, th, out=torch.empty_like(m))
+            sf = above * free
+            spikes[t].copy_(sf)
+            last.addcmul_(sf, float(t) - last)     # last = t where it fired
+        else:
+            s = torch.gt(m, th, out=spikes[t])
+            sf = s.to(f32)
         if delay:
-            p, r = m, s.to(f32)   # r[t+1] = H(pre[t] - thr) = s[t]: no second comparison
+            p = m
+            # r[t+1] = H(pre[t] - thr), which is s[t] unless s was forced to 0.
+            r = sf if not refr else above
         else:
             bits[t].copy_(r)
-            p = _post_reset(m, s.to(f32), r, thr, reset)
+            p = _post_reset(m, sf, r, thr, reset)
             if need_post:
                 post[t].copy_(p)
             r = (p > thr).to(f32)
-    return spikes, pre, bits, post
+        s_prev = sf
+        th_prev = th
+    if refr:
+        count_out.copy_((last + (refractory - (T - 1))).clamp_(min=0))
+    return spikes, pre, bits, post, qbits, count_out, aseq
 
 
 # Backward works through time in chunks of about this many elements: big enough to
@@ -56,71 +112,219 @@ CHUNK_ELEMS = 1 << 16
 
 
 def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: bool,
-            surrogate: sg.Surrogate, x_dtype, need_dbeta: bool, need_dthr: bool):
-    """Reverse time loop. Returns ``(dx, dv0, dbeta, dthr)``; dbeta/dthr shaped like
-    ``beta``/``threshold``, ``None`` where not needed.
+            surrogate: sg.Surrogate, x_dtype, need_dbeta: bool, need_dthr: bool, gain=None,
+            zero_whole: bool = False, rec=None, s0=None, need_drec: bool = False, qbits=None,
+            rho=None, b=None, a0=None, aseq=None, need_drho: bool = False, need_db: bool = False,
+            grad_adapt=None):
+    """Reverse time loop. Returns ``(dx, dv0, dbeta, dthr, ds0, drec, da0, drho, db)``;
+    parameter gradients shaped like their parameter, ``None`` where not needed (``ds0``
+    only with ``rec`` or adaptation, ``da0`` only with adaptation).
 
     ``grad_spikes``/``grad_mem`` are the gradients of the spikes and of the returned
     membrane (``pre`` when ``delay``, ``post`` otherwise), ``None`` when unused.
+    ``qbits`` holds the refractory flags (``None`` without refractory periods);
+    ``aseq`` the adaptation sequence when ``rho`` is given (ALIF), ``grad_adapt``
+    the gradient of the returned adaptation sequence (``None`` when unused).
     Within a chunk of steps, everything without a time recurrence (surrogate,
     Jacobian factors, parameter-gradient terms) is computed at once; the loop
-    itself is ``g_pre[t] = a[t] + J[t] * (grad_mem[t] + coef[t+1] * g_pre[t+1])``.
+    itself is ``g_pre[t] = P[t] + K[t] * g_pre[t+1]`` (plus, with adaptation, the
+    coupled ``g_a[t] = Q[t] + K3[t] * g_pre[t+1] + K4[t] * g_a[t+1]``).
     """
     T, B, N = pre.shape
     f32 = torch.float32
+    adapt = rho is not None
+    spk_state = rec is not None or adapt     # s[t-1] feeds step t
     v0 = pre.new_zeros(B, N) if v0 is None else v0.to(f32)
+    if spk_state:
+        s0 = pre.new_zeros(B, N) if s0 is None else s0.to(f32)
+    if adapt:
+        a0 = pre.new_zeros(B, N) if a0 is None else a0.to(f32)
     g_pre = torch.empty_like(pre)
-    acc_beta = pre.new_zeros(B, N) if need_dbeta else None
-    acc_thr = pre.new_zeros(B, N) if need_dthr else None
-    g_next = coef_next = None            # g_pre and coef of the first step of the later chunk
+    # The input gradient is g_pre itself unless gain, a zeroing reset of the input or
+    # refractory steps scale it.
+    scale_dx = gain is not None or (zero_whole and reset == RESET_ZERO) or qbits is not None
+    dx = _alloc.empty(T, B, N, dtype=x_dtype, device=pre.device) if scale_dx else None
+    zeros = lambda: pre.new_zeros(B, N)  # noqa: E731
+    acc_beta = zeros() if need_dbeta else None
+    acc_thr = zeros() if need_dthr else None
+    acc_rec = zeros() if need_drec else None
+    acc_rho = zeros() if need_drho else None
+    acc_b = zeros() if need_db else None
+    # Factors of the first step after the chunk: g_pre, g_a, coef (d pre/d post[t-1]),
+    # vcoef (d pre/d s[t-1] through rec) and rsub (the reset flag when it subtracts th[t-1]).
+    g_next, ga_next, coef_next, vcoef_next, rsub_next = zeros(), zeros(), zeros(), zeros(), zeros()
+    g_after = ga_after = None
+    # The reset flags matter to the zero reset, and to subtract's threshold/adaptation gradients.
+    need_r = reset == RESET_ZERO or (reset == RESET_SUBTRACT and (need_dthr or need_db or adapt))
+    # Leaky's plain case: d pre[t]/d post[t-1] is beta itself, broadcast in the loop.
+    const_k = delay and reset != RESET_ZERO and qbits is None and rec is None and not adapt
     chunk = max(1, CHUNK_ELEMS // max(1, B * N))
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
+        c = t1 - t0
         pc = pre[t0:t1]
-        # Membrane carried into each step of the chunk (post[t-1], v0 at t = 0) and reset flags.
+        lo = max(t0 - 1, 0)
+        nq = None if qbits is None else 1 - qbits[t0:t1].to(f32)     # 1 on free steps
+        nq_prev = None if qbits is None else 1 - qbits[lo:t1 - 1].to(f32)
+        if adapt:   # thresholds of each step (th_c) and of the step before (th_p)
+            a_c = aseq[t0:t1]
+            a_first = a0 if t0 == 0 else aseq[t0 - 1]
+            # Same ops as the forward loop (no fused multiply-add), so recomputed flags agree bitwise.
+            th_c = thr + b * a_c
+            th_p = torch.cat([(thr + b * a_first)[None].expand(1, B, N), th_c[:-1]])
+            th_lo = th_p[1:] if t0 == 0 else th_p     # thresholds of rows lo .. t1-2
+            a_p = torch.cat([a_first[None], aseq[t0:t1 - 1]]) if need_db or need_drho else None
+        else:
+            th_c = th_p = th_lo = thr
+        # Membrane carried into each step of the chunk (post[t-1], v0 at t = 0) and reset flags,
+        # built only where something reads them.
         if delay:
-            prev = torch.cat([(v0 if t0 == 0 else pre[t0 - 1])[None], pre[t0:t1 - 1]])
-            r = (prev > thr).to(f32) if reset != RESET_NONE else None
+            prev = r = None
+            if need_dbeta or need_r:
+                prev = torch.cat([(v0 if t0 == 0 else pre[t0 - 1])[None], pre[t0:t1 - 1]])
+            if need_r:
+                r = (prev > th_p).to(f32)
         else:
             r = bits[t0:t1].to(f32)
-            lo = max(t0 - 1, 0)
-            post_prev = _post_reset(pre[lo:t1 - 1], (pre[lo:t1 - 1] > thr).to(f32), bits[lo:t1 - 1].to(f32), thr, reset)
+            s_lo = (pre[lo:t1 - 1] > thr).to(f32)
+            if nq_prev is not None:
+                s_lo = s_lo * nq_prev
+            post_prev = _post_reset(pre[lo:t1 - 1], s_lo, bits[lo:t1 - 1].to(f32), thr, reset)
             prev = torch.cat([v0[None], post_prev]) if t0 == 0 else post_prev
-        sgrad = sg.grad(pc - thr, surrogate)
-        a = sgrad * grad_spikes[t0:t1] if grad_spikes is not None else torch.zeros_like(pc)
+        s_prev = None
+        if need_drec:   # spikes of step t-1, s0 at t = 0
+            s_lo = (pre[lo:t1 - 1] > th_lo).to(f32)
+            if nq_prev is not None:
+                s_lo = s_lo * nq_prev
+            s_prev = torch.cat([s0[None], s_lo]) if t0 == 0 else s_lo
+        sgrad = sg.grad(pc - th_c, surrogate)
+        if nq is not None:
+            sgrad = sgrad * nq
         keep = 1 - r if reset == RESET_ZERO else None
-        coef = beta * keep if keep is not None else beta.expand(t1 - t0, 1, -1)   # d pre[t] / d post[t-1]
-        g_post = pc.new_zeros(pc.shape) if grad_mem is None else grad_mem[t0:t1].to(f32, copy=True)
-        # g_post[t] (dL/d post[t]) gets coef[t+1] * g_pre[t+1] inside the loop.
+        kin = keep if zero_whole else None                   # input terms zeroed with the reset
+        # d pre[t] / d post[t-1]: beta (times the zero-reset keep) on free steps, keep alone when refractory.
+        coef = beta * keep if keep is not None else beta.expand(c, 1, -1)
+        if nq is not None:
+            hold = keep if keep is not None else 1.0
+            coef = nq * coef + (1 - nq) * hold
+        din = nq if kin is None else (kin if nq is None else kin * nq)   # d pre / d(gain*x + rec*s_prev)
+        vcoef = None
+        if rec is not None:
+            vcoef = rec * din if din is not None else rec.expand(c, 1, -1)
+        rsub = r if reset == RESET_SUBTRACT else None
+
+        def shifted(f, f_next):   # the factor of step t+1, for each t of the chunk
+            return torch.cat([f[1:].expand(c - 1, B, N), f_next[None]]) if c > 1 else f_next[None]
+        coef_sh = None if const_k else shifted(coef, coef_next)
+        vcoef_sh = shifted(vcoef, vcoef_next) if rec is not None else None
         if delay:
-            g_post.add_(a)
             post_jac = None
+            d = None
         else:
-            d = (pc > thr).to(f32) - r
+            sc = (pc > thr).to(f32)
+            if nq is not None:
+                sc = sc * nq
+            d = sc - r
             # The surrogate also flows through the same-step reset, as in snnTorch.
-            post_jac = 1 - thr * sgrad if reset == RESET_SUBTRACT else (1 - d) - pre[t0:t1] * sgrad
+            post_jac = 1 - thr * sgrad if reset == RESET_SUBTRACT else (1 - d) - pc * sgrad
+        gs = grad_spikes[t0:t1] if grad_spikes is not None else None
+        gm = grad_mem[t0:t1].to(f32) if grad_mem is not None else None
+        # g_pre[t] = sgrad*(gs + vcoef[t+1]*g_pre[t+1] + g_a[t+1]) + post_jac*(gm + coef[t+1]*g_pre[t+1])
+        sg_gs = sgrad * gs if gs is not None else torch.zeros_like(pc)
+        P = sg_gs
+        if gm is not None:
+            P = P + (gm if post_jac is None else post_jac * gm)
+        K = beta if const_k else (coef_sh if post_jac is None else post_jac * coef_sh)
+        if rec is not None:
+            K = K + sgrad * vcoef_sh
         gc = g_pre[t0:t1]
-        for i in range(t1 - t0 - 1, -1, -1):
-            if g_next is not None:
-                g_post[i].addcmul_(coef_next, g_next)
-            if post_jac is None:
-                gc[i] = g_post[i]
-            else:
-                torch.addcmul(a[i], post_jac[i], g_post[i], out=gc[i])
-            g_next, coef_next = gc[i], coef[i]
+        if adapt:
+            # g_a[t] = b*g_th[t] + rho*g_a[t+1], g_th[t] = -sgrad*g_s[t] - rsub[t+1]*g_pre[t+1]
+            rsub_sh = shifted(rsub, rsub_next) if rsub is not None else None
+            Q = sg_gs * -b
+            if grad_adapt is not None:
+                Q = Q + grad_adapt[t0:t1]
+            k3 = sgrad * vcoef_sh if rec is not None else None
+            if rsub_sh is not None:
+                k3 = rsub_sh if k3 is None else k3 + rsub_sh
+            K3 = k3 * -b if k3 is not None else torch.zeros_like(pc)
+            K4 = torch.addcmul(rho, b, sgrad, value=-1)
+            ga_c = torch.empty_like(pc)
+            for i in range(c - 1, -1, -1):
+                gi = torch.addcmul(P[i], K[i], g_next, out=gc[i]).addcmul_(sgrad[i], ga_next)
+                ga_i = torch.addcmul(Q[i], K3[i], g_next, out=ga_c[i]).addcmul_(K4[i], ga_next)
+                g_next, ga_next = gi, ga_i
+        else:
+            for i in range(c - 1, -1, -1):
+                torch.addcmul(P[i], K if const_k else K[i], g_next, out=gc[i])
+                g_next = gc[i]
+        need_param_grads = need_dthr or need_db or need_drho
+        if need_param_grads and (spk_state or post_jac is not None):   # g_pre[t+1] for each t of the chunk
+            gp_sh = torch.cat([gc[1:], g_after[None] if t1 < T else pc.new_zeros(1, B, N)])
+        if adapt:
+            ga_sh = torch.cat([ga_c[1:], ga_after[None] if t1 < T else pc.new_zeros(1, B, N)])
+            ga_after = ga_c[0]
+            rsub_next = rsub[0] if rsub is not None else rsub_next
+        g_after = gc[0]
+        coef_next = coef[0].expand(B, N)
+        if rec is not None:
+            vcoef_next = vcoef[0].expand(B, N)
+        if scale_dx:
+            dxc = gc * din if din is not None else gc
+            torch.mul(dxc, gain, out=dx[t0:t1]) if gain is not None else dx[t0:t1].copy_(dxc)
         if need_dbeta:
-            acc_beta += (gc * prev if keep is None else gc * keep * prev).sum(0)
+            term = gc * prev
+            for f in (keep, nq):
+                if f is not None:
+                    term = term * f
+            acc_beta += term.sum(0)
+        if need_drec:
+            acc_rec += (gc * s_prev * din if din is not None else gc * s_prev).sum(0)
+        if need_param_grads:
+            # dL/d s[t] from everything after the spike function: gs, rec and adaptation.
+            if spk_state:
+                g_spk = gs if gs is not None else torch.zeros_like(pc)
+                if rec is not None:
+                    g_spk = g_spk + vcoef_sh * gp_sh
+                if adapt:
+                    g_spk = g_spk + ga_sh
+                sg_gspk = sgrad * g_spk
+            else:
+                sg_gspk = sg_gs
+            # th[t] enters s[t] = H(pre - th[t]) (-sg_gspk) and, subtracting, pre[t+1] (-rsub*g_pre).
         if need_dthr:
-            acc_thr -= a.sum(0)
-            if reset == RESET_SUBTRACT:
-                acc_thr -= (gc * r).sum(0)
+            minus_g_th = sg_gspk if rsub is None else torch.addcmul(sg_gspk, gc, rsub)
+            acc_thr -= minus_g_th.sum(0)
             if post_jac is not None:
+                g_post = coef_sh * gp_sh
+                if gm is not None:
+                    g_post = g_post + gm
                 dpost_dthr = thr * sgrad - d if reset == RESET_SUBTRACT else pc * sgrad
                 acc_thr += (g_post * dpost_dthr).sum(0)
-    dv0 = coef_next * g_next if T > 0 else v0.new_zeros(B, N)
-    dbeta = _reduce_to(acc_beta.sum(0), beta) if need_dbeta else None
-    dthr = _reduce_to(acc_thr.sum(0), thr) if need_dthr else None
-    return g_pre.to(x_dtype), dv0, dbeta, dthr
+        if need_db:
+            acc_b -= (sg_gspk * a_c).sum(0)
+            if rsub is not None:
+                acc_b -= (gc * rsub * a_p).sum(0)
+        if need_drho:
+            acc_rho += (ga_c * a_p).sum(0)
+    da0 = None
+    if T > 0:
+        dv0 = coef_next * g_next
+        ds0 = None
+        if spk_state:
+            ds0 = vcoef_next * g_next if rec is not None else zeros()
+            if adapt:
+                ds0 = ds0 + ga_next
+        if adapt:
+            da0 = rho * ga_next - b * rsub_next * g_next
+    else:
+        dv0 = zeros()
+        ds0 = zeros() if spk_state else None
+        da0 = zeros() if adapt else None
+    dx = dx if scale_dx else g_pre.to(x_dtype)
+    red = lambda acc, param, need: _reduce_to(acc.sum(0), param) if need else None  # noqa: E731
+    return (dx, dv0, red(acc_beta, beta, need_dbeta), red(acc_thr, thr, need_dthr), ds0,
+            red(acc_rec, rec, need_drec), da0, red(acc_rho, rho, need_drho), red(acc_b, b, need_db))
 
 
 def _reduce_to(g, param):

@@ -1,0 +1,75 @@
+"""Shared helpers for the neuron tests: comparisons that say where tensors disagree."""
+import torch
+
+# Per-dtype (membrane atol, gradient rtol): state is fp32 whatever the input dtype;
+# the input gradient comes back in the input dtype.
+TOL = {torch.float32: (1e-5, 1e-4), torch.float16: (1e-5, 2e-3), torch.bfloat16: (1e-5, 1.6e-2)}
+
+
+def assert_close(actual, expected, atol, rtol, what):
+    """Like torch.testing.assert_close, relative to the largest expected magnitude, naming the first bad index."""
+    assert actual is not None, f"{what}: got no gradient"
+    actual, expected = actual.detach().float().cpu(), expected.detach().float().cpu()
+    assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
+    if torch.isnan(actual).any():
+        idx = torch.nonzero(torch.isnan(actual))[0].tolist()
+        raise AssertionError(f"{what}: NaN at index {idx} (output left unwritten?)")
+    scale = expected.abs().max().clamp_min(1.0) if expected.numel() else 1.0
+    err = (actual - expected).abs()
+    bad = err > atol + rtol * scale
+    if bad.any():
+        idx = torch.nonzero(bad)[0].tolist()
+        raise AssertionError(
+            f"{what}: {int(bad.sum())} of {bad.numel()} elements differ; first at {idx}: "
+            f"got {actual[tuple(idx)].item():.6g}, expected {expected[tuple(idx)].item():.6g}")
+
+
+def assert_spikes_equal(actual, expected, what="spikes"):
+    actual, expected = actual.detach().float().cpu(), expected.detach().float().cpu()
+    if not torch.equal(actual, expected):
+        bad = torch.nonzero(actual != expected)
+        raise AssertionError(f"{what}: {len(bad)} differ; first at {bad[0].tolist()}")
+
+
+def leaves(*tensors):
+    return [t for t in tensors if isinstance(t, torch.Tensor) and t.requires_grad]
+
+
+def compare_grads(loss_a, loss_b, inputs, names, rtol=1e-4, atol=1e-5):
+    ga = torch.autograd.grad(loss_a, inputs, allow_unused=True)
+    gb = torch.autograd.grad(loss_b, inputs, allow_unused=True)
+    for a, b, n in zip(ga, gb, names):
+        if b is None:
+            b = torch.zeros_like(inputs[names.index(n)])
+        assert_close(a, b, atol, rtol, f"grad {n}")
+
+
+def snntorch_run(neuron, x):
+    """Step an snnTorch neuron over ``x [T, ...]`` from zero state; returns stacked (spikes, mem)."""
+    spikes, mems = [], []
+    for t in range(x.shape[0]):
+        out = neuron(x[t])
+        spikes.append(out[0])
+        mems.append(out[-1])
+    return torch.stack(spikes), torch.stack(mems)
+
+
+def grads_match(out, ref, inputs_a, inputs_b, names, gs, gm):
+    """Same upstream gradients into both (spikes, mem) pairs; compare d/d inputs pairwise."""
+    (s, m), (s_ref, m_ref) = out, ref
+    ga = torch.autograd.grad((s.float() * gs).sum() + (m * gm).sum(), inputs_a, allow_unused=True)
+    gb = torch.autograd.grad((s_ref * gs).sum() + (m_ref * gm).sum(), inputs_b, allow_unused=True)
+    for a, b, n, ref_input in zip(ga, gb, names, inputs_b):
+        assert_close(a, torch.zeros_like(ref_input) if b is None else b, 1e-5, 1e-4, f"grad {n}")
+
+
+def odd_inputs(seed=0):
+    """(name, x) pairs: T=1/N=1, multi-dimensional features, a non-contiguous view, fp16."""
+    g = torch.Generator().manual_seed(seed)
+    base = torch.randn(6, 3, 2, 5, generator=g) + 0.7
+    return [
+        ("T1N1", torch.randn(1, 1, 1, generator=g) + 2.0),
+        ("features3d", torch.randn(4, 2, 3, 2, 2, generator=g) + 0.7),
+        ("noncontig", base.transpose(2, 3)),
+        ("fp16", (torch.randn(5, 2, 11, generator=g) + 0.7).half()),
+    ]

@@ -1,0 +1,123 @@
+"""Per-channel fractional delays: both backends against the step-by-step reference."""
+import pytest
+import torch
+
+import tritonsnn as tsnn
+import tritonsnn.functional as F
+from reference_synapses import delay_ref
+from test_synapses import assert_close
+
+BACKENDS = ["torch", "triton"]
+
+
+def _grads(loss, tensors):
+    return torch.autograd.grad(loss, tensors)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("T,B,N", [(1, 1, 1), (6, 3, 7), (8, 2, 5)])
+@pytest.mark.parametrize("kind", ["integer", "fractional", "scalar"])
+def test_delay_matches_reference(backend, T, B, N, kind, device):
+    gen = torch.Generator().manual_seed(T * 31 + N)
+    x = torch.randn(T, B, N, generator=gen).to(device).requires_grad_()
+    if kind == "scalar":
+        d = torch.tensor(min(1.25, T - 0.5), requires_grad=True)
+    else:
+        d = torch.rand(N, generator=gen) * (T - 0.01)
+        d = (d.floor() if kind == "integer" else d).requires_grad_()
+    y = F.delay(x, d, backend=backend)
+    ref = delay_ref(x, d.expand(N))
+    assert y.dtype == x.dtype
+    assert_close(y, ref, 1e-6, 1e-6, "delayed sequence")
+    w = torch.randn(T, B, N, generator=gen).to(device)
+    got = _grads((y * w).sum(), [x, d])
+    want = _grads((ref * w).sum(), [x, d])
+    assert_close(got[0], want[0], 1e-5, 1e-6, "dx")
+    assert_close(got[1], want[1], 1e-4, 1e-5, "ddelay")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_integer_delay_is_a_shift_with_zero_padding(backend, device):
+    x = torch.arange(1, 6, dtype=torch.float32).reshape(5, 1, 1).expand(5, 2, 3).to(device)
+    y = F.delay(x, torch.tensor([0.0, 2.0, 4.0]), backend=backend)
+    assert torch.equal(y[:, 0, 0], torch.tensor([1.0, 2, 3, 4, 5]))
+    assert torch.equal(y[:, 1, 1], torch.tensor([0.0, 0, 1, 2, 3]))
+    assert torch.equal(y[:, 0, 2], torch.tensor([0.0, 0, 0, 0, 1]))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_delay_gradient_is_interpolation_slope(backend, device):
+    # x is a ramp: any delay's gradient of sum(y) is the slope -1 per step that sees two samples.
+    x = torch.arange(6, dtype=torch.float32).reshape(6, 1, 1).to(device) + 1.0
+    d = torch.tensor([1.5], requires_grad=True)
+    F.delay(x, d, backend=backend).sum().backward()
+    # steps t = 2..5 read x[t-1] and x[t-2] (slope -1 each); t = 1 reads x[0] and the zero pad (slope -1).
+    assert_close(d.grad, torch.tensor([-5.0]), 1e-6, 1e-6, "ddelay")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_delay_low_precision_and_non_contiguous(backend, dtype, device):
+    if backend == "triton" and dtype == torch.bfloat16 and device == "cpu":
+        pytest.skip("the Triton interpreter has no bf16 arithmetic")
+    gen = torch.Generator().manual_seed(9)
+    x = torch.randn(4, 6, 5, generator=gen).to(device, dtype).permute(1, 2, 0)   # [6, 5, 4], strided
+    d = torch.tensor([0.0, 0.5, 1.0, 2.75])
+    y = F.delay(x, d, backend=backend)
+    assert y.dtype == dtype
+    ref = delay_ref(x.float(), d)
+    assert_close(y, ref, 1e-2, 1e-2, "low precision delay")
+
+
+def test_delays_in_milliseconds_and_feature_broadcast():
+    x = torch.randn(10, 2, 3, 4)
+    by_ms = F.delay(x, torch.tensor([1.0, 2.0, 3.0])[:, None], dt=0.5)   # per channel of [3, 4]
+    by_steps = F.delay(x, torch.tensor([2.0, 4.0, 6.0])[:, None])
+    assert torch.equal(by_ms, by_steps)
+    assert torch.equal(by_steps[:, :, 1], torch.cat([torch.zeros(4, 2, 4), x[:6, :, 1]]))
+
+
+def test_stateful_delay_matches_whole_sequence():
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(12, 2, 4, generator=gen)
+    d = torch.tensor([0.0, 1.5, 3.0, 4.25])
+    whole = tsnn.Delay(d)(x)
+    layer = tsnn.Delay(d, stateful=True)
+    chunks = torch.cat([layer(x[i:i + 3]) for i in range(0, 12, 3)])   # chunks shorter than the delays
+    assert_close(chunks, whole, 1e-6, 1e-6, "stateful chunks")
+    tsnn.reset(layer)
+    assert layer.history is None
+
+
+def test_learnable_delays_find_the_target_delay():
+    # A smooth input makes the loss in the delay smooth: gradient descent on the
+    # interpolation slope recovers the delays that produced the target.
+    t = torch.arange(40, dtype=torch.float32)
+    x = torch.exp(-((t[:, None, None] - torch.tensor([8.0, 12.0])[None, :, None]) / 4.0) ** 2).expand(40, 2, 3)
+    target_delays = torch.tensor([2.6, 5.3, 0.8])
+    target = F.delay(x, target_delays)
+    layer = tsnn.Delay(torch.tensor([3.5, 4.0, 2.0]), learn_delay=True)
+    opt = torch.optim.Adam(layer.parameters(), lr=0.05)
+    for _ in range(300):
+        opt.zero_grad()
+        ((layer(x) - target) ** 2).sum().backward()
+        opt.step()
+    assert_close(layer.delay.detach(), target_delays, 0, 0.05, "learned delays")
+
+
+def test_bad_delays():
+    x = torch.zeros(5, 2, 3)
+    with pytest.raises(ValueError, match=">= 0"):
+        F.delay(x, torch.tensor([0.0, -1.0, 2.0]))
+    with pytest.raises(ValueError, match="shorter than the sequence"):
+        F.delay(x, torch.tensor([0.0, 5.0, 2.0]))
+    with pytest.raises(ValueError, match="shorter than the sequence"):
+        F.delay(x, 3.0, dt=0.5)   # 6 steps
+    with pytest.raises(ValueError, match="dt"):
+        F.delay(x, 1.0, dt=-1)
+    with pytest.raises(ValueError, match="broadcastable"):
+        F.delay(x, torch.zeros(4))
+    with pytest.raises(ValueError, match=">= 0"):
+        tsnn.Delay(torch.tensor([1.0, -0.5]))
+    with pytest.raises(ValueError, match="dt"):
+        tsnn.Delay(1.0, dt=0)

@@ -1,0 +1,308 @@
+"""NIR export/import: tritonsnn round trips, snnTorch interchange, NIR's own equations, clear errors."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import tritonsnn as tsnn
+
+nir = pytest.importorskip("nir")
+from tritonsnn.nir import DEFAULT_DT, export_to_nir, import_from_nir  # noqa: E402
+
+
+def _mlp(reset_mechanism="subtract", reset_delay=True):
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Linear(7, 6), tsnn.Leaky(beta=0.9, threshold=0.8, reset_mechanism=reset_mechanism, reset_delay=reset_delay),
+        nn.Linear(6, 5, bias=False), tsnn.IF(threshold=0.4, reset_mechanism=reset_mechanism, reset_delay=reset_delay),
+        nn.Linear(5, 4), tsnn.Leaky(beta=torch.rand(4), threshold=torch.rand(4) * 0.5 + 0.1,
+                                    reset_mechanism=reset_mechanism, reset_delay=reset_delay),
+    )
+
+
+def _conv():
+    torch.manual_seed(1)
+    zero = dict(reset_mechanism="zero", reset_delay=False)
+    return nn.Sequential(
+        tsnn.MultiStep(nn.Conv2d(2, 3, 3, padding=1)), tsnn.Leaky(beta=torch.rand(3, 1, 1), **zero),
+        tsnn.MultiStep(nn.AvgPool2d(2)),
+        nn.Sequential(tsnn.MultiStep(nn.Conv2d(3, 4, 2, stride=1, bias=False)), tsnn.IF(threshold=0.2, **zero)),
+        nn.Flatten(start_dim=2),
+        nn.Linear(4 * 2 * 2, 3), tsnn.Leaky(beta=0.8, threshold=0.25, **zero),
+    )
+
+
+def _flat(net):
+    for layer in net:
+        yield from (_flat(layer) if isinstance(layer, nn.Sequential) else [layer])
+
+
+def _run_with_mem(net, x):
+    """Spikes of every neuron layer and the last membrane."""
+    spikes = []
+    for layer in _flat(net):
+        if isinstance(layer, tsnn.SpikingNeuron):
+            layer.return_mem = True
+            x, mem = layer(x)
+            layer.return_mem = False
+            spikes.append(x)
+        else:
+            x = layer(x)
+    return spikes, mem
+
+
+@pytest.mark.parametrize("build, shape", [(_mlp, (9, 3, 7)), (_conv, (6, 2, 2, 6, 6))])
+@pytest.mark.parametrize("via_file", [False, True])
+def test_round_trip_gives_identical_outputs(build, shape, via_file, tmp_path):
+    net = build()
+    torch.manual_seed(2)
+    x = torch.rand(shape) * 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # _mlp's subtract reset warns; tested below
+        graph = export_to_nir(net, x)
+    if via_file:
+        nir.write(tmp_path / "net.nir", graph)
+        graph = tmp_path / "net.nir"
+    back = import_from_nir(graph)
+    ref_spikes, ref_mem = _run_with_mem(net, x)
+    got_spikes, got_mem = _run_with_mem(back, x)
+    assert all(s.sum() > 0 for s in ref_spikes), "the test input must make every layer fire"
+    for ref, got in zip(ref_spikes, got_spikes):
+        assert torch.equal(ref, got)
+    torch.testing.assert_close(got_mem, ref_mem, rtol=0, atol=1e-6)
+    for (name, ref), (_, got) in zip(net.named_buffers(), back.named_buffers()):
+        assert torch.equal(*torch.broadcast_tensors(ref, got)), name  # NIR stores one value per neuron
+
+
+def test_grouped_same_padded_conv_round_trips_in_memory():
+    torch.manual_seed(8)
+    net = nn.Sequential(tsnn.MultiStep(nn.Conv2d(4, 6, 3, padding="same", groups=2)),
+                        tsnn.Leaky(beta=0.5, reset_mechanism="zero"))
+    x = torch.rand(3, 2, 4, 5, 5) * 4
+    back = import_from_nir(export_to_nir(net, x))
+    assert back[0].layer.groups == 2 and back[0].layer.padding == "same"
+    expected = net(x)
+    assert expected.sum() > 0
+    assert torch.equal(back(x), expected)
+
+
+def test_export_node_types_and_parameters():
+    net = _mlp(reset_mechanism="zero", reset_delay=False)
+    graph = export_to_nir(net, torch.zeros(2, 1, 7))
+    kinds = {k: type(v).__name__ for k, v in graph.nodes.items()}
+    assert kinds == {"input": "Input", "0": "Affine", "1": "LIF", "2": "Linear", "3": "IF", "4": "Affine",
+                     "5": "LIF", "output": "Output"}
+    assert graph.edges == [("input", "0"), ("0", "1"), ("1", "2"), ("2", "3"), ("3", "4"), ("4", "5"),
+                           ("5", "output")]
+    lif = graph.nodes["1"]
+    np.testing.assert_allclose(lif.tau, np.full(6, DEFAULT_DT / (1 - np.float32(0.9))))
+    np.testing.assert_allclose(lif.r, lif.tau / DEFAULT_DT)
+    np.testing.assert_allclose(lif.v_threshold, np.full(6, np.float32(0.8)))
+    assert np.all(lif.v_leak == 0) and np.all(lif.v_reset == 0)
+    np.testing.assert_allclose(graph.nodes["3"].r, np.full(5, 1 / DEFAULT_DT))
+    np.testing.assert_array_equal(graph.nodes["0"].weight, net[0].weight.detach().numpy())
+
+
+def test_export_warns_for_resets_nir_cannot_describe():
+    with pytest.warns(UserWarning, match="reset_mechanism='subtract'"):
+        export_to_nir(_mlp(), torch.zeros(2, 1, 7))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        export_to_nir(_mlp(reset_mechanism="zero"), torch.zeros(2, 1, 7))
+
+
+def test_single_step_import_streams_like_multi_step():
+    graph = export_to_nir(_conv(), torch.zeros(1, 1, 2, 6, 6))
+    multi, single = import_from_nir(graph), import_from_nir(graph, step_mode="single")
+    torch.manual_seed(3)
+    x = torch.rand(7, 2, 2, 6, 6) * 3
+    expected = multi(x)
+    tsnn.reset(single)
+    streamed = torch.stack([single(x_t) for x_t in x])
+    assert expected.sum() > 0
+    assert torch.equal(streamed, expected)
+
+
+def _nir_reference(graph_nodes, x, dt=DEFAULT_DT):
+    """NIR's equations, Euler-discretised, for a chain of Affine and LIF/IF nodes; x: [T, B, N]."""
+    out = x.double()
+    for node in graph_nodes:
+        if isinstance(node, nir.Affine):
+            out = out @ torch.tensor(node.weight).double().T + torch.tensor(node.bias).double()
+            continue
+        r, thr, v_reset = (torch.tensor(np.asarray(a, dtype=np.float64)) for a in (node.r, node.v_threshold,
+                                                                                     node.v_reset))
+        if isinstance(node, nir.LIF):
+            tau = torch.tensor(np.asarray(node.tau, dtype=np.float64))
+            decay, gain = 1 - dt / tau, r * dt / tau
+        else:
+            decay, gain = torch.ones_like(r), r * dt
+        v, spikes = torch.zeros_like(out[0]), []
+        for i_t in out:
+            v = decay * v + gain * i_t
+            z = (v > thr).double()
+            v = torch.where(z.bool(), v_reset, v)
+            spikes.append(z)
+        out = torch.stack(spikes)
+    return out
+
+
+def test_import_follows_nir_equations_with_input_gain():
+    """A hand-built graph whose gains R*dt/tau differ from 1 (folded into the threshold) and an IF with r = 1."""
+    rng = np.random.default_rng(0)
+    n_in, n_hid, n_out = 5, 6, 4
+    tau = rng.uniform(2e-4, 2e-3, n_hid)
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([n_in])}),
+        "fc1": nir.Affine(weight=rng.normal(size=(n_hid, n_in)).astype(np.float32),
+                          bias=rng.normal(size=n_hid).astype(np.float32)),
+        "lif": nir.LIF(tau=tau, r=rng.uniform(0.5, 3.0, n_hid) * tau / DEFAULT_DT, v_leak=np.zeros(n_hid),
+                       v_threshold=rng.uniform(0.5, 1.5, n_hid)),
+        "fc2": nir.Affine(weight=rng.normal(size=(n_out, n_hid)).astype(np.float32),
+                          bias=np.zeros(n_out, np.float32)),
+        "if": nir.IF(r=np.ones(n_out), v_threshold=np.full(n_out, 1e-4)),  # sinabs-style r = 1
+        "output": nir.Output(output_type={"output": np.array([n_out])}),
+    }
+    edges = [("input", "fc1"), ("fc1", "lif"), ("lif", "fc2"), ("fc2", "if"), ("if", "output")]
+    graph = nir.NIRGraph(nodes=nodes, edges=edges)
+    net = import_from_nir(graph)
+    assert net.lif.reset_mechanism == "zero" and not net.lif.reset_delay
+    torch.manual_seed(4)
+    x = torch.rand(12, 3, n_in) * 2
+    expected = _nir_reference([nodes[k] for k in ("fc1", "lif", "fc2", "if")], x)
+    got = net(x)
+    assert 0 < got.sum() < got.numel()
+    assert torch.equal(got.double(), expected)
+
+
+def _snntorch_net(reset_mechanism, reset_delay):
+    snn = pytest.importorskip("snntorch")
+    torch.manual_seed(5)
+    # snnTorch's exporter needs per-neuron beta/threshold to type-check the graph.
+    opts = dict(init_hidden=True, reset_mechanism=reset_mechanism, reset_delay=reset_delay)
+    return nn.Sequential(
+        nn.Linear(8, 10), snn.Leaky(beta=torch.rand(10) * 0.9 + 0.05, threshold=torch.rand(10) + 0.5, **opts),
+        nn.Linear(10, 4), snn.Leaky(beta=torch.full((4,), 0.85), threshold=torch.full((4,), 0.9), output=True,
+                                    **opts),
+    )
+
+
+def _snntorch_steps(net, x):
+    from snntorch import utils
+
+    utils.reset(net)
+    with torch.no_grad():
+        return torch.stack([net(x_t)[0] for x_t in x])
+
+
+def _export_from_snntorch(net):
+    pytest.importorskip("nirtorch")
+    from snntorch.export_nir import export_to_nir as snntorch_export
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # nirtorch 2.x deprecates snnTorch's entry point
+        return snntorch_export(net, torch.zeros(8))
+
+
+def test_snntorch_export_imports_with_same_spikes():
+    """snnTorch Leaky with NIR's reset (zero, immediate) -> snnTorch's exporter -> tsnn: same spikes."""
+    net = _snntorch_net("zero", False)
+    graph = _export_from_snntorch(net)
+    imported = import_from_nir(graph)
+    torch.manual_seed(6)
+    x = torch.rand(25, 4, 8) * 2
+    expected = _snntorch_steps(net, x)
+    assert expected.sum() > 0
+    assert torch.equal(imported(x), expected)
+
+
+def test_snntorch_default_leaky_needs_the_subtract_override():
+    """snnTorch exports its default subtract-reset Leaky as a zero-reset LIF; the override restores it."""
+    net = _snntorch_net("subtract", True)
+    graph = _export_from_snntorch(net)
+    torch.manual_seed(7)
+    x = torch.rand(25, 4, 8) * 2
+    expected = _snntorch_steps(net, x)
+    as_snntorch = import_from_nir(graph, reset_mechanism="subtract", reset_delay=True)
+    assert torch.equal(as_snntorch(x), expected)
+    as_nir_says = import_from_nir(graph)
+    assert not torch.equal(as_nir_says(x), expected)
+
+
+def _graph_with(node, name="odd"):
+    return nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([3])}), name: node,
+                               "output": nir.Output(output_type={"output": np.array([3])})},
+                        edges=[("input", name), (name, "output")], type_check=False)
+
+
+@pytest.mark.parametrize("node, kind", [
+    (nir.CubaLIF(tau_syn=np.ones(3), tau_mem=np.ones(3), r=np.ones(3), v_leak=np.zeros(3),
+                 v_threshold=np.ones(3)), "CubaLIF"),
+    (nir.LI(tau=np.ones(3), r=np.ones(3), v_leak=np.zeros(3)), "LI"),
+    (nir.Scale(scale=np.ones(3)), "Scale"),
+])
+def test_unsupported_node_names_its_type(node, kind):
+    with pytest.raises(ValueError, match=rf"node 'odd' of NIR type {kind}\b"):
+        import_from_nir(_graph_with(node))
+
+
+def test_subgraph_node_is_refused_with_a_hint():
+    inner = _graph_with(nir.Scale(scale=np.ones(3)))
+    with pytest.raises(ValueError, match="NIR type NIRGraph.*recurrent"):
+        import_from_nir(_graph_with(inner, "rnn"))
+
+
+def test_branching_graph_is_refused():
+    a, b = (nir.Linear(weight=np.eye(3, dtype=np.float32)) for _ in range(2))
+    graph = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([3])}), "a": a, "b": b,
+                                "output": nir.Output(output_type={"output": np.array([3])})},
+                         edges=[("input", "a"), ("input", "b"), ("a", "output"), ("b", "output")])
+    with pytest.raises(ValueError, match="more than one successor"):
+        import_from_nir(graph)
+
+
+@pytest.mark.parametrize("field, message", [("v_leak", "v_leak != 0"), ("v_reset", "v_reset != 0")])
+def test_parameters_tsnn_cannot_represent_are_refused(field, message):
+    params = dict(tau=np.full(3, 1e-3), r=np.full(3, 10.0), v_leak=np.zeros(3), v_threshold=np.ones(3),
+                  v_reset=np.zeros(3))
+    params[field] = np.full(3, 0.5)
+    with pytest.raises(ValueError, match=message):
+        import_from_nir(_graph_with(nir.LIF(**params)))
+
+
+def test_export_refuses_unknown_layers_and_time_merging_flatten():
+    with pytest.raises(TypeError, match="ReLU"):
+        export_to_nir(nn.Sequential(nn.Linear(3, 3), nn.ReLU()), torch.zeros(2, 1, 3))
+    net = nn.Sequential(tsnn.MultiStep(nn.Conv2d(1, 2, 3)), tsnn.Leaky(beta=0.9, reset_mechanism="zero"),
+                        nn.Flatten())
+    with pytest.raises(ValueError, match="MultiStep\\(nn.Flatten\\(\\)\\)"):
+        export_to_nir(net, torch.zeros(2, 1, 1, 5, 5))
+    with pytest.raises(ValueError, match="sample_data must have shape \\[T, B"):
+        export_to_nir(_mlp(reset_mechanism="zero"), torch.zeros(1, 7))
+
+
+def test_agrees_with_snntorchs_own_importer():
+    """Same graph through snnTorch's importer (uniform thresholds: it refuses per-neuron ones) and ours."""
+    snn = pytest.importorskip("snntorch")
+    from snntorch import utils
+    from snntorch.import_nir import import_from_nir as snntorch_import
+
+    torch.manual_seed(9)
+    net = nn.Sequential(
+        nn.Linear(8, 10), snn.Leaky(beta=torch.rand(10), threshold=torch.full((10,), 0.5), init_hidden=True),
+        nn.Linear(10, 4), snn.Leaky(beta=torch.full((4,), 0.85), threshold=torch.full((4,), 0.3), init_hidden=True,
+                                    output=True),
+    )
+    graph = _export_from_snntorch(net)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = snntorch_import(graph)
+    x = torch.rand(25, 4, 8) * 3
+    utils.reset(theirs)
+    with torch.no_grad():
+        steps = [theirs(x_t) for x_t in x]
+    expected = torch.stack([s[0] if isinstance(s, tuple) else s for s in steps])
+    assert expected.sum() > 0
+    assert torch.equal(import_from_nir(graph)(x), expected)

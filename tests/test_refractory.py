@@ -1,0 +1,152 @@
+"""Refractory periods for the first-order family, both backends, against ``first_order_ref``."""
+import math
+
+import pytest
+import torch
+
+import tritonsnn as tsnn
+from tests.checks import assert_close, assert_spikes_equal
+from tests.reference import first_order_ref
+
+F = tsnn.functional
+
+
+def _case(T, B, N, per_neuron, seed=0, drive=1.0):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.randn(T, B, N, generator=g) * drive + 0.6).requires_grad_()
+    v0 = torch.randn(B, N, generator=g).requires_grad_()
+    beta = (torch.rand(N, generator=g) * 0.5 + 0.5 if per_neuron else torch.tensor(0.85)).requires_grad_()
+    thr = (torch.rand(N, generator=g) + 0.5 if per_neuron else torch.tensor(0.9)).requires_grad_()
+    gs, gm = torch.randn(T, B, N, generator=g), torch.randn(T, B, N, generator=g)
+    return x, v0, beta, thr, gs, gm
+
+
+def _check(got, ref, inputs, names, gs, gm):
+    (s, m), (s_ref, m_ref) = got, ref
+    assert_spikes_equal(s, s_ref)
+    assert_close(m, m_ref, 1e-5, 0, "mem")
+    ga = torch.autograd.grad((s * gs).sum() + (m * gm).sum(), inputs, allow_unused=True)
+    gb = torch.autograd.grad((s_ref * gs).sum() + (m_ref * gm).sum(), inputs, allow_unused=True)
+    for a, b, n in zip(ga, gb, names):
+        assert_close(a, torch.zeros_like(inputs[names.index(n)]) if b is None else b, 1e-5, 1e-4, f"grad {n}")
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("delay", [True, False])
+@pytest.mark.parametrize("per_neuron", [False, True])
+def test_leaky_refractory_matches_reference(backend, reset, delay, per_neuron):
+    x, v0, beta, thr, gs, gm = _case(8, 3, 37, per_neuron)
+    c0 = torch.randint(0, 3, (3, 37), generator=torch.Generator().manual_seed(5))
+    opts = dict(reset_mechanism=reset, reset_delay=delay)
+    s, st = F.leaky(x, beta, thr, v0=v0, refractory=2.5, dt=1.0, count0=c0, return_state=True,
+                    backend=backend, **opts)
+    s_ref, m_ref, c_ref = first_order_ref(x, beta, thr, v0, reset, delay, refractory_steps=3, c0=c0)
+    assert torch.equal(st["count"].cpu(), c_ref)
+    assert (s_ref.sum() > 0) and bool((c_ref > 0).any() or (s_ref[-3:].sum() > 0))
+    _check((s, st["mem"]), (s_ref, m_ref), [x, v0, beta, thr], ["x", "v0", "beta", "thr"], gs, gm)
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_if_refractory(backend):
+    x, v0, _, thr, gs, gm = _case(7, 2, 9, False, seed=3)
+    s, m = F.if_(x, thr, v0=v0, refractory=2.0, dt=1.0, return_mem=True, backend=backend)
+    s_ref, m_ref, _ = first_order_ref(x, 1.0, thr, v0, refractory_steps=2)
+    _check((s, m), (s_ref, m_ref), [x, v0, thr], ["x", "v0", "thr"], gs, gm)
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_no_input_no_firing_while_refractory(backend):
+    # A strong constant drive fires every step without refractoriness; with R steps it
+    # fires every R+1 steps, and the input gradient vanishes on the silent steps.
+    x = torch.full((9, 1, 4), 5.0, requires_grad=True)
+    s = F.leaky(x, 0.5, 1.0, refractory=2.0, backend=backend)
+    assert s[:, 0, 0].tolist() == [1, 0, 0, 1, 0, 0, 1, 0, 0]
+    (gx,) = torch.autograd.grad(s.sum(), x)
+    refr_steps = torch.tensor([0, 1, 1, 0, 1, 1, 0, 1, 1], dtype=torch.bool)
+    assert bool((gx[refr_steps] == 0).all())
+    assert bool((gx[~refr_steps] != 0).any())
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_counter_carries_across_calls(backend):
+    x, v0, beta, thr, _, _ = _case(8, 2, 11, True, seed=7)
+    x = x.detach()
+    s_all, st_all = F.leaky(x, beta, thr, refractory=3, return_state=True, backend=backend)
+    s1, st1 = F.leaky(x[:3], beta, thr, refractory=3, return_state=True, backend=backend)
+    s2, st2 = F.leaky(x[3:], beta, thr, v0=st1["mem"][-1], count0=st1["count"], refractory=3,
+                      return_state=True, backend=backend)
+    assert_spikes_equal(torch.cat([s1, s2]), s_all)
+    assert_close(torch.cat([st1["mem"], st2["mem"]]), st_all["mem"], 1e-6, 0, "mem")
+    assert torch.equal(st2["count"], st_all["count"])
+
+
+@pytest.mark.parametrize("refractory,dt,steps", [(0, 1.0, 0), (1.0, 1.0, 1), (2.5, 1.0, 3),
+                                                 (1.0, 0.25, 4), (0.1, 1.0, 1), (3.0, 0.1, 30)])
+def test_refractory_steps_round_up(refractory, dt, steps):
+    assert F.refractory_steps(refractory, dt) == steps == math.ceil(refractory / dt - 1e-9)
+
+
+def test_negative_refractory_is_rejected():
+    with pytest.raises(ValueError, match="refractory"):
+        F.leaky(torch.zeros(2, 1, 3), 0.9, refractory=-1.0)
+    with pytest.raises(ValueError, match="refractory"):
+        tsnn.Leaky(beta=0.9, refractory=-0.5)
+    with pytest.raises(ValueError, match="dt"):
+        tsnn.IF(refractory=1.0, dt=0.0)
+
+
+def test_refractory_flags_saved_only_when_on():
+    x = torch.randn(4, 2, 5)
+    args = (x, None, torch.tensor([0.9]), torch.tensor([1.0]), 0, True, False, 0, 2.0, False)
+    out_off = tsnn.ops.lif.lif_fwd(*args)
+    out_on = tsnn.ops.lif.lif_fwd(*args, None, False, None, None, 2, None)
+    assert out_off[4].numel() == 0 and out_off[5].numel() == 0
+    assert out_on[4].dtype == torch.int8 and out_on[4].shape == x.shape
+
+
+@pytest.mark.parametrize("cls,kw", [("Leaky", dict(beta=0.8)), ("IF", {}),
+                                    ("Lapicque", dict(beta=0.9)),
+                                    ("RLeaky", dict(beta=0.8, V=0.3, all_to_all=False))])
+def test_modules_carry_counter_single_step(cls, kw):
+    torch.manual_seed(0)
+    x = torch.rand(6, 2, 5) * 3
+    multi = getattr(tsnn, cls)(refractory=2.0, return_mem=True, **kw)
+    single = getattr(tsnn, cls)(refractory=2.0, step_mode="single", return_mem=True, **kw)
+    s_m, m_m = multi(x)
+    outs = [single(x[t]) for t in range(6)]
+    assert_spikes_equal(torch.stack([o[0] for o in outs]), s_m)
+    assert_close(torch.stack([o[1] for o in outs]), m_m, 1e-6, 0, "mem")
+    assert s_m.sum() > 0
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("case", range(4))
+@pytest.mark.parametrize("delay", [True, False])
+def test_odd_inputs(backend, case, delay):
+    from tests.checks import odd_inputs
+    name, x = odd_inputs(4)[case]
+    x = x.requires_grad_()
+    s, m = F.leaky(x, 0.8, 0.9, refractory=1.5, reset_delay=delay, return_mem=True, backend=backend)
+    s_ref, m_ref, _ = first_order_ref(x, 0.8, 0.9, reset_delay=delay, refractory_steps=2)
+    assert s.dtype == x.dtype and s.shape == x.shape
+    assert_spikes_equal(s, s_ref, name)
+    assert_close(m, m_ref, 1e-5, 0, name)
+    g = torch.randn(x.shape)
+    (gx,) = torch.autograd.grad((s.float() * g).sum() + m.sum(), x)
+    (gr,) = torch.autograd.grad((s_ref * g).sum() + m_ref.sum(), x)
+    assert_close(gx, gr, 1e-5, 2e-3 if x.dtype == torch.float16 else 1e-4, name)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_torch_path(dtype):
+    x = (torch.randn(6, 2, 9, generator=torch.Generator().manual_seed(9)) + 0.7).to(dtype).requires_grad_()
+    s, m = F.leaky(x, 0.8, 0.9, refractory=2, return_mem=True, backend="torch")
+    s_ref, m_ref, _ = first_order_ref(x, 0.8, 0.9, refractory_steps=2)
+    assert s.dtype == dtype
+    assert_spikes_equal(s, s_ref)
+    assert_close(m, m_ref, 1e-5, 0, "mem")
+    (gx,) = torch.autograd.grad(s.float().sum() + m.sum(), x)
+    (gr,) = torch.autograd.grad(s_ref.sum() + m_ref.sum(), x)
+    assert gx.dtype == dtype
+    assert_close(gx, gr, 1e-5, 1.6e-2, "grad x")

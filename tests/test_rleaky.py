@@ -1,0 +1,193 @@
+"""RLeaky: one-to-one (fused) and all-to-all (nn.Linear) against snntorch.RLeaky, both backends."""
+import pytest
+import snntorch as snn
+import torch
+
+import tritonsnn as tsnn
+from tests.checks import assert_close, assert_spikes_equal, grads_match, snntorch_run
+from tests.reference import first_order_ref
+
+F = tsnn.functional
+
+
+def _inputs(T, B, N, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.randn(T, B, N, generator=g) * 1.2 + 0.5).requires_grad_()
+    return x, g
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("delay", [True, False])
+@pytest.mark.parametrize("per_neuron", [False, True])
+def test_one_to_one_matches_snntorch(backend, reset, delay, per_neuron):
+    T, B, N = 8, 3, 21
+    x, g = _inputs(T, B, N, 11)
+    beta0 = torch.rand(N, generator=g) * 0.6 + 0.4 if per_neuron else torch.tensor(0.8)
+    V0 = torch.randn(N, generator=g) * 0.5 if per_neuron else torch.tensor(-0.4)
+    thr0 = torch.rand(N, generator=g) + 0.5 if per_neuron else torch.tensor(1.1)
+    kw = dict(all_to_all=False, learn_beta=True, learn_threshold=True, learn_recurrent=True,
+              reset_mechanism=reset, reset_delay=delay)
+    ref = snn.RLeaky(beta=beta0.clone(), V=V0.clone(), threshold=thr0.clone(), **kw)
+    ours = tsnn.RLeaky(beta=beta0, V=V0, threshold=thr0, return_mem=True, backend=backend, **kw)
+    x_ref = x.detach().clone().requires_grad_()
+    s_ref, m_ref = snntorch_run(ref, x_ref)
+    s, m = ours(x)
+    assert_spikes_equal(s, s_ref)
+    assert_close(m, m_ref, 1e-5, 0, "mem")
+    assert 0 < s_ref.sum() < s_ref.numel()
+    gs, gm = torch.randn(T, B, N, generator=g), torch.randn(T, B, N, generator=g)
+    grads_match((s, m), (s_ref, m_ref), [x, ours.beta, ours.V, ours.threshold],
+                [x_ref, ref.beta, ref.V, ref.threshold], ["x", "beta", "V", "thr"], gs, gm)
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_one_to_one_initial_state_and_refractory(backend, reset):
+    T, B, N = 7, 2, 13
+    x, g = _inputs(T, B, N, 12)
+    v0 = torch.randn(B, N, generator=g).requires_grad_()
+    s0 = (torch.rand(B, N, generator=g) > 0.5).float().requires_grad_()
+    V = (torch.randn(N, generator=g) * 0.5).requires_grad_()
+    beta = torch.tensor(0.7, requires_grad=True)
+    s, m = F.rleaky(x, beta, V, 0.8, v0=v0, s0=s0, refractory=2, reset_mechanism=reset,
+                    return_mem=True, backend=backend)
+    s_ref, m_ref, _ = first_order_ref(x, beta, 0.8, v0, reset, V=V, s0=s0, zero_whole=True,
+                                      refractory_steps=2)
+    assert_spikes_equal(s, s_ref)
+    assert_close(m, m_ref, 1e-5, 0, "mem")
+    gs, gm = torch.randn(T, B, N, generator=g), torch.randn(T, B, N, generator=g)
+    grads_match((s, m), (s_ref, m_ref), [x, v0, s0, V, beta], [x, v0, s0, V, beta],
+                ["x", "v0", "s0", "V", "beta"], gs, gm)
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+@pytest.mark.parametrize("delay", [True, False])
+def test_all_to_all_matches_snntorch_with_its_weights(backend, reset, delay):
+    T, B, N = 6, 3, 10
+    x, g = _inputs(T, B, N, 13)
+    torch.manual_seed(0)
+    ref = snn.RLeaky(beta=0.85, linear_features=N, learn_beta=True, learn_threshold=True,
+                     reset_mechanism=reset, reset_delay=delay)
+    ours = tsnn.RLeaky(beta=0.85, linear_features=N, learn_beta=True, learn_threshold=True,
+                       reset_mechanism=reset, reset_delay=delay, return_mem=True, backend=backend)
+    # Weights from an snnTorch model load as they are.
+    ours.recurrent.load_state_dict(ref.recurrent.state_dict())
+    x_ref = x.detach().clone().requires_grad_()
+    s_ref, m_ref = snntorch_run(ref, x_ref)
+    s, m = ours(x)
+    assert_spikes_equal(s, s_ref)
+    assert_close(m, m_ref, 1e-5, 0, "mem")
+    assert 0 < s_ref.sum() < s_ref.numel()
+    gs, gm = torch.randn(T, B, N, generator=g), torch.randn(T, B, N, generator=g)
+    grads_match((s, m), (s_ref, m_ref),
+                [x, ours.beta, ours.threshold, ours.recurrent.weight, ours.recurrent.bias],
+                [x_ref, ref.beta, ref.threshold, ref.recurrent.weight, ref.recurrent.bias],
+                ["x", "beta", "thr", "W", "b"], gs, gm)
+
+
+def test_state_dict_keys_match_snntorch():
+    ref = snn.RLeaky(beta=0.9, linear_features=5)
+    ours = tsnn.RLeaky(beta=0.9, linear_features=5)
+    assert {"recurrent.weight", "recurrent.bias"} <= set(ours.state_dict())
+    ours.load_state_dict({k: v for k, v in ref.state_dict().items() if k.startswith("recurrent.")},
+                         strict=False)
+    assert torch.equal(ours.recurrent.weight, ref.recurrent.weight)
+
+
+@pytest.mark.parametrize("all_to_all", [False, True])
+def test_single_step_and_stateful_match_multi_step(all_to_all):
+    torch.manual_seed(1)
+    x = torch.rand(6, 2, 5) * 2
+    kw = dict(beta=0.8, all_to_all=all_to_all, return_mem=True)
+    kw.update(linear_features=5) if all_to_all else kw.update(V=0.5)
+    multi = tsnn.RLeaky(**kw)
+    single = tsnn.RLeaky(step_mode="single", **kw)
+    stateful = tsnn.RLeaky(stateful=True, **kw)
+    if all_to_all:
+        single.recurrent.load_state_dict(multi.recurrent.state_dict())
+        stateful.recurrent.load_state_dict(multi.recurrent.state_dict())
+    s, m = multi(x)
+    outs = [single(x[t]) for t in range(6)]
+    assert_spikes_equal(torch.stack([o[0] for o in outs]), s)
+    assert_close(torch.stack([o[1] for o in outs]), m, 1e-6, 0, "mem")
+    s1, _ = stateful(x[:2])
+    s2, m2 = stateful(x[2:])
+    assert_spikes_equal(torch.cat([s1, s2]), s)
+    assert_close(m2, m[2:], 1e-6, 0, "mem")
+    assert s.sum() > 0
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="linear_features"):
+        tsnn.RLeaky(beta=0.9)
+    with pytest.raises(ValueError, match="linear_features"):
+        tsnn.RLeaky(beta=0.9, all_to_all=False, linear_features=4)
+    with pytest.raises(ValueError, match="conv2d"):
+        tsnn.RLeaky(beta=0.9, conv2d_channels=3, kernel_size=3)
+    with pytest.raises(ValueError, match="V"):
+        F.rleaky(torch.zeros(2, 1, 3), 0.9, torch.ones(4))
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("case", range(4))
+def test_odd_inputs(backend, case):
+    from tests.checks import odd_inputs
+    name, x = odd_inputs(2)[case]
+    x = x.requires_grad_()
+    V = torch.tensor(-0.3, requires_grad=True)
+    s, m = F.rleaky(x, 0.8, V, 0.9, refractory=1, return_mem=True, backend=backend)
+    s_ref, m_ref, _ = first_order_ref(x, 0.8, 0.9, V=V, zero_whole=True, refractory_steps=1)
+    assert s.dtype == x.dtype and s.shape == x.shape
+    assert_spikes_equal(s, s_ref, name)
+    assert_close(m, m_ref, 1e-5, 0, name)
+    g = torch.randn(x.shape)
+    gx, gv = torch.autograd.grad((s.float() * g).sum() + m.sum(), [x, V])
+    rx, rv = torch.autograd.grad((s_ref * g).sum() + m_ref.sum(), [x, V])
+    rtol = 2e-3 if x.dtype == torch.float16 else 1e-4
+    assert_close(gx, rx, 1e-5, rtol, name)
+    assert_close(gv, rv, 1e-5, 1e-4, name + " V")
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("reset,delay", [("subtract", True), ("zero", False), ("none", True)])
+def test_dense_op_matches_generic_recurrence_loop(backend, reset, delay):
+    # nn.Linear takes the fused dense op (hand-written backward); any other callable takes the
+    # autograd per-step loop. Same numbers, initial state and refractory period included.
+    T, B, N = 6, 2, 7
+    x, g = _inputs(T, B, N, 14)
+    lin = torch.nn.Linear(N, N)
+    v0 = torch.randn(B, N, generator=g).requires_grad_()
+    s0 = (torch.rand(B, N, generator=g) > 0.5).float().requires_grad_()
+    beta = torch.tensor(0.8, requires_grad=True)
+    thr = (torch.rand(N, generator=g) + 0.5).requires_grad_()
+    kw = dict(v0=v0, s0=s0, reset_mechanism=reset, reset_delay=delay, refractory=1,
+              return_mem=True, backend=backend)
+    s, m = F.rleaky(x, beta, threshold=thr, recurrent=lin, **kw)
+    s_ref, m_ref = F.rleaky(x, beta, threshold=thr, recurrent=lambda s: lin(s), **kw)
+    assert_spikes_equal(s, s_ref)
+    assert_close(m, m_ref, 1e-6, 0, "mem")
+    gs, gm = torch.randn(T, B, N, generator=g), torch.randn(T, B, N, generator=g)
+    inputs = [x, v0, s0, beta, thr, lin.weight, lin.bias]
+    grads_match((s, m), (s_ref, m_ref), inputs, inputs, ["x", "v0", "s0", "beta", "thr", "W", "b"], gs, gm)
+
+
+def test_dense_op_half_input():
+    x = (torch.randn(5, 2, 6) + 0.5).half().requires_grad_()
+    lin = torch.nn.Linear(6, 6)
+    s = F.rleaky(x, 0.8, recurrent=lin, backend="torch")
+    s_ref = F.rleaky(x.float(), 0.8, recurrent=lambda s: lin(s), backend="torch")
+    assert s.dtype == torch.float16
+    assert_spikes_equal(s, s_ref)
+    (gx,) = torch.autograd.grad(s.float().sum(), x)
+    assert gx.dtype == torch.float16
+
+
+def test_learn_recurrent_flag():
+    one_to_one = tsnn.RLeaky(beta=0.9, V=0.5, all_to_all=False)
+    assert [n for n, _ in one_to_one.named_parameters()] == ["V"]          # snnTorch default: learnable
+    fixed = tsnn.RLeaky(beta=0.9, V=0.5, all_to_all=False, learn_recurrent=False)
+    assert list(fixed.parameters()) == [] and "V" in dict(fixed.named_buffers())
+    dense = tsnn.RLeaky(beta=0.9, linear_features=3, learn_recurrent=False)
+    assert not any(p.requires_grad for p in dense.recurrent.parameters())

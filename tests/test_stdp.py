@@ -1,0 +1,185 @@
+"""STDP (plain, soft-bounded, reward-modulated) against a per-step loop of the same
+rule; Trace module; homeostatic threshold adaptation."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import tritonsnn as tsnn
+import tritonsnn.functional as F
+from reference_synapses import stdp_ref, trace_ref
+from test_synapses import assert_close
+
+
+def _spikes(T, B, N, p, gen):
+    return (torch.rand(T, B, N, generator=gen) < p).float()
+
+
+@pytest.mark.parametrize("rule", ["additive", "multiplicative"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("reward", [None, "per_sample", "scalar"])
+@pytest.mark.parametrize("trace_mode", ["cumulative", "nearest"])
+def test_stdp_matches_per_step_loop(rule, reduction, reward, trace_mode):
+    gen = torch.Generator().manual_seed(11)
+    T, B, I, O = 9, 3, 7, 5
+    pre, post = _spikes(T, B, I, 0.3, gen), _spikes(T, B, O, 0.25, gen)
+    weight = torch.rand(O, I, generator=gen)
+    r = {None: None, "per_sample": torch.tensor([1.0, -0.5, 2.0]), "scalar": 0.7}[reward]
+    kw = dict(a_plus=0.01, a_minus=0.012, decay_pre=math.exp(-1 / 5), decay_post=math.exp(-1 / 8),
+              rule=rule, w_min=0.0, w_max=1.0, reduction=reduction, reward=r, trace_mode=trace_mode)
+    delta, x_pre, x_post = F.stdp(pre, post, weight, return_traces=True, **kw)
+    want, want_pre, want_post = stdp_ref(pre, post, weight, **kw)
+    assert_close(delta, want, 1e-5, 1e-7, "dW")
+    assert_close(x_pre[-1], want_pre, 1e-6, 1e-6, "final pre trace")
+    assert_close(x_post[-1], want_post, 1e-6, 1e-6, "final post trace")
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_stdp_traces_on_both_backends(backend, device):
+    gen = torch.Generator().manual_seed(12)
+    pre, post = _spikes(6, 2, 5, 0.4, gen).to(device), _spikes(6, 2, 3, 0.4, gen).to(device)
+    weight = torch.rand(3, 5, generator=gen).to(device)
+    kw = dict(a_plus=0.1, a_minus=0.05, decay_pre=0.8, decay_post=0.6)
+    delta = F.stdp(pre, post, weight, backend=backend, **kw)
+    assert_close(delta.cpu(), stdp_ref(pre.cpu(), post.cpu(), weight.cpu(), **kw)[0], 1e-5, 1e-7, "dW")
+
+
+def test_stdp_timing_sign():
+    # pre fires 2 steps before post -> potentiation; post 2 steps before pre -> depression.
+    T = 10
+    pre = torch.zeros(T, 2, 1)
+    post = torch.zeros(T, 2, 1)
+    pre[3, 0], post[5, 0] = 1, 1     # sample 0: causal pair
+    post[3, 1], pre[5, 1] = 1, 1     # sample 1: anti-causal pair
+    w = torch.zeros(1, 1)
+    kw = dict(a_plus=1.0, a_minus=1.0, decay_pre=0.5, decay_post=0.5, reduction="sum")
+    causal = F.stdp(pre[:, :1], post[:, :1], w, **kw)
+    anti = F.stdp(pre[:, 1:], post[:, 1:], w, **kw)
+    assert math.isclose(causal.item(), 0.25) and math.isclose(anti.item(), -0.25)
+    # reduction="mean" averages the per-sample updates of the shared weight.
+    assert math.isclose(F.stdp(pre, post, w, **{**kw, "reduction": "mean"}).item(), 0.0, abs_tol=1e-7)
+
+
+def test_stateful_stdp_chunks_add_up_to_the_whole_sequence():
+    gen = torch.Generator().manual_seed(13)
+    pre, post = _spikes(12, 2, 6, 0.3, gen), _spikes(12, 2, 4, 0.3, gen)
+    linear = nn.Linear(6, 4, bias=False)
+    kw = dict(a_plus=0.01, a_minus=0.02, tau_pre=5.0, tau_post=10.0)
+    whole = tsnn.STDP(linear, **kw)(pre, post)
+    rule = tsnn.STDP(linear, stateful=True, **kw)
+    parts = rule(pre[:5], post[:5]) + rule(pre[5:], post[5:])
+    assert_close(parts, whole, 1e-5, 1e-7, "chunked dW")
+    tsnn.reset(rule)
+    assert rule.pre_trace is None
+
+
+def test_stdp_update_applies_to_shared_weight_within_bounds():
+    gen = torch.Generator().manual_seed(14)
+    conn = tsnn.Connection(nn.Linear(8, 3, bias=False))
+    with torch.no_grad():
+        conn.layer.weight.uniform_(0.0, 1.0, generator=gen)
+    cell = tsnn.Cell(conn, tsnn.Leaky(beta=0.9, threshold=0.5), record=True)
+    rule = tsnn.STDP(cell, a_plus=0.5, a_minus=0.4, rule="additive", w_min=0.0, w_max=1.0)
+    x = _spikes(20, 4, 8, 0.5, gen)
+    before = conn.layer.weight.detach().clone()
+    with torch.no_grad():
+        cell(x)
+        delta = rule.update()
+    expected = (before + F.stdp(cell.pre, cell.post, before, a_plus=0.5, a_minus=0.4, decay_pre=math.exp(-1 / 20),
+                                decay_post=math.exp(-1 / 20))).clamp(0.0, 1.0)
+    assert_close(conn.layer.weight.detach(), expected, 1e-6, 1e-6, "updated weight")
+    assert delta.abs().max() > 1.0   # big rates: the clamp was exercised
+    assert conn.layer.weight.min() >= 0.0 and conn.layer.weight.max() <= 1.0
+
+
+def test_multiplicative_rule_stays_inside_bounds_without_clamping():
+    gen = torch.Generator().manual_seed(15)
+    w = torch.rand(4, 6, generator=gen) * 0.5 + 0.25
+    pre, post = _spikes(30, 2, 6, 0.3, gen), _spikes(30, 2, 4, 0.3, gen)
+    delta = F.stdp(pre, post, w, a_plus=0.01, a_minus=0.01, decay_pre=0.9, decay_post=0.9,
+                   rule="multiplicative", w_min=0.0, w_max=1.0)
+    near_top = torch.full_like(w, 0.999)
+    delta_top = F.stdp(pre, post, near_top, a_plus=0.01, a_minus=0.0, decay_pre=0.9, decay_post=0.9,
+                       rule="multiplicative", w_min=0.0, w_max=1.0)
+    assert delta_top.max() <= 0.001 + 1e-7 and delta_top.max() > 0   # potentiation shrinks near w_max
+    assert ((w + delta) > 0).all() and ((w + delta) < 1).all()
+
+
+def test_bad_stdp_arguments():
+    lin = nn.Linear(4, 3)
+    pre, post, w = torch.zeros(5, 2, 4), torch.zeros(5, 2, 3), lin.weight
+    base = dict(a_plus=0.1, a_minus=0.1, decay_pre=0.9, decay_post=0.9)
+    with pytest.raises(ValueError, match="w_min must be smaller"):
+        F.stdp(pre, post, w, w_min=1.0, w_max=1.0, **base)
+    with pytest.raises(ValueError, match="a_plus"):
+        F.stdp(pre, post, w, **{**base, "a_plus": -0.1})
+    with pytest.raises(ValueError, match="a_minus"):
+        F.stdp(pre, post, w, **{**base, "a_minus": float("nan")})
+    with pytest.raises(ValueError, match="needs both w_min and w_max"):
+        F.stdp(pre, post, w, rule="multiplicative", w_max=1.0, **base)
+    with pytest.raises(ValueError, match="rule"):
+        F.stdp(pre, post, w, rule="hebb", **base)
+    with pytest.raises(ValueError, match="reduction"):
+        F.stdp(pre, post, w, reduction="max", **base)
+    with pytest.raises(ValueError, match="reward"):
+        F.stdp(pre, post, w, reward=torch.ones(3), **base)
+    with pytest.raises(ValueError, match="weight must have shape"):
+        F.stdp(pre, post, w.T, **base)
+    with pytest.raises(ValueError, match="share T and B"):
+        F.stdp(pre, post[:4], w, **base)
+    with pytest.raises(ValueError, match="decay"):
+        F.stdp(pre, post, w, **{**base, "decay_pre": 2.0})
+    with pytest.raises(TypeError, match="nn.Linear"):
+        tsnn.STDP(nn.Conv2d(1, 1, 3), a_plus=0.1, a_minus=0.1)
+    with pytest.raises(ValueError, match="record=True"):
+        tsnn.STDP(tsnn.Cell(tsnn.Connection(lin), tsnn.Leaky(beta=0.9)), a_plus=0.1, a_minus=0.1)
+    with pytest.raises(ValueError, match="tau_post"):
+        tsnn.STDP(lin, a_plus=0.1, a_minus=0.1, tau_post=0.0)
+    with pytest.raises(ValueError, match="w_min must be smaller"):
+        tsnn.STDP(lin, a_plus=0.1, a_minus=0.1, w_min=2.0, w_max=1.0)
+    with pytest.raises(ValueError, match="pass pre and post"):
+        tsnn.STDP(lin, a_plus=0.1, a_minus=0.1).update()
+
+
+def test_trace_module_matches_functional_and_carries_state():
+    gen = torch.Generator().manual_seed(16)
+    s = _spikes(10, 2, 3, 0.3, gen)
+    tr = tsnn.Trace(tau=4.0, dt=1.0, mode="nearest", stateful=True)
+    out = torch.cat([tr(s[:4]), tr(s[4:])])
+    assert_close(out, trace_ref(s, math.exp(-0.25), "nearest"), 1e-6, 1e-6, "stateful nearest trace")
+    with pytest.raises(ValueError, match="tau"):
+        tsnn.Trace(tau=0.0)
+
+
+def test_homeostatic_threshold_moves_towards_target_rate():
+    neuron = tsnn.Leaky(beta=0.9, threshold=1.0)
+    homeo = tsnn.HomeostaticThreshold(neuron, target_rate=0.1, rate=0.5)
+    spikes = torch.zeros(10, 4, 3)
+    spikes[:, :, 0] = 1.0            # neuron 0 fires every step: rate 1.0
+    spikes[::5, :, 1] = 1.0          # neuron 1: rate 0.2
+    new = homeo.update(spikes)       # neuron 2 silent
+    assert_close(new, torch.tensor([1.45, 1.05, 0.95]), 1e-6, 1e-6, "threshold")
+    assert torch.equal(neuron.threshold, new)   # written into the neuron's shared buffer
+    # The neuron runs with the per-neuron threshold afterwards.
+    assert neuron(torch.full((1, 2, 3), 0.97)).sum(dim=(0, 1)).tolist() == [0.0, 0.0, 2.0]
+    # A learnable threshold (a Parameter) is updated in place and stays a Parameter.
+    learn = tsnn.Leaky(beta=0.9, learn_threshold=True)
+    tsnn.HomeostaticThreshold(learn, target_rate=0.0, rate=0.1, min_threshold=0.5).update(torch.zeros(2, 2, 4))
+    assert isinstance(learn.threshold, nn.Parameter)
+    assert learn.threshold.shape == (4,)
+    # Never below min_threshold.
+    low = tsnn.HomeostaticThreshold(learn, target_rate=1.0, rate=10.0, min_threshold=0.5).update(torch.zeros(2, 2, 4))
+    assert torch.equal(low, torch.full((4,), 0.5))
+
+
+def test_bad_homeostasis_arguments():
+    neuron = tsnn.Leaky(beta=0.9)
+    with pytest.raises(ValueError, match="target_rate"):
+        tsnn.HomeostaticThreshold(neuron, target_rate=1.5, rate=0.1)
+    with pytest.raises(ValueError, match="rate"):
+        tsnn.HomeostaticThreshold(neuron, target_rate=0.1, rate=0.0)
+    with pytest.raises(ValueError, match="min_threshold"):
+        tsnn.HomeostaticThreshold(neuron, target_rate=0.1, rate=0.1, min_threshold=0.0)
+    with pytest.raises(TypeError, match="threshold"):
+        tsnn.HomeostaticThreshold(nn.ReLU(), target_rate=0.1, rate=0.1)

@@ -1,0 +1,207 @@
+"""Fused linear scans (synaptic currents, spike traces): the whole time loop in one launch.
+
+Per step ``t`` (``h[-1] = h0``, ``y[-1] = y0``; state in fp32 registers)::
+
+    keep[t] = 1                       (default)
+            = (x[t] == 0)             NEAREST: a nonzero input replaces the state
+    h[t]    = a * keep[t] * h[t-1] + x[t]      first stage (the only one unless SECOND)
+    y[t]    = b * y[t-1] + h[t]                SECOND: cascade of two exponentials
+
+The output is ``h`` (first order) or ``y`` (second order); both are saved in fp32
+because backward needs the states they hold. Backward walks time in reverse::
+
+    gy[t] = grad_y[t] + b * gy[t+1]
+    gh[t] = grad_h[t] + gy[t] + a * keep[t+1] * gh[t+1]      dx[t] = gh[t]
+    da   += gh[t] * keep[t] * h[t-1]                        db   += gy[t] * y[t-1]
+
+One program owns ``BLOCK`` elements of the flattened ``B*N`` axis; ``a``/``b`` are
+scalars or per-channel vectors (index ``% N``). Parameter gradients are written as
+per-element partials summed over time in-kernel and over the batch by one torch sum.
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from .. import _alloc
+from .lif import _flat_time_major, _grid, _reduce_partials, BLOCK, NUM_WARPS
+
+
+@triton.jit
+def _load_channel_param(ptr, o_n, mask, PER_CHANNEL: tl.constexpr):
+    """A scalar or per-channel parameter as a block of fp32 values (one per element).
+
+    One return statement and a block either way: compiled Triton rejects a helper whose
+    constexpr branches return different types (a scalar and a block).
+    """
+    if PER_CHANNEL:
+        value = tl.load(ptr + o_n, mask=mask, other=1.0).to(tl.float32)
+    else:
+        value = tl.load(ptr).to(tl.float32) + tl.zeros(o_n.shape, dtype=tl.float32)
+    return value
+
+
+@triton.jit(do_not_specialize=["T"])
+def scan_fwd_kernel(
+    p_x, p_h0, p_y0, p_a, p_b, p_h, p_y,
+    T, M, N, stride_xt,
+    SECOND: tl.constexpr, NEAREST: tl.constexpr, HAS_H0: tl.constexpr, HAS_Y0: tl.constexpr,
+    A_PER_CHANNEL: tl.constexpr, B_PER_CHANNEL: tl.constexpr, BLOCK: tl.constexpr,
+):
+    o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    m_o = o < M
+    a = _load_channel_param(p_a, o % N, m_o, A_PER_CHANNEL)
+    if HAS_H0:
+        h = tl.load(p_h0 + o, mask=m_o, other=0.0).to(tl.float32)
+    else:
+        h = tl.zeros([BLOCK], dtype=tl.float32)
+    if SECOND:
+        b = _load_channel_param(p_b, o % N, m_o, B_PER_CHANNEL)
+        if HAS_Y0:
+            y = tl.load(p_y0 + o, mask=m_o, other=0.0).to(tl.float32)
+        else:
+            y = tl.zeros([BLOCK], dtype=tl.float32)
+    p_x += o
+    p_h += o
+    p_y += o
+    for _ in range(T):
+        x = tl.load(p_x, mask=m_o, other=0.0).to(tl.float32)
+        if NEAREST:
+            h = tl.where(x != 0.0, x, a * h)
+        else:
+            h = a * h + x
+        tl.store(p_h, h, mask=m_o)
+        if SECOND:
+            y = b * y + h
+            tl.store(p_y, y, mask=m_o)
+        p_x += stride_xt
+        p_h += M
+        p_y += M
+
+
+@triton.jit(do_not_specialize=["T"])
+def scan_bwd_kernel(
+    p_gy, p_gh, p_x, p_h, p_y, p_h0, p_y0, p_a, p_b,
+    p_dx, p_dh0, p_dy0, p_da, p_db,
+    T, M, N, stride_gyt, stride_ght, stride_xt,
+    SECOND: tl.constexpr, NEAREST: tl.constexpr, HAS_H0: tl.constexpr, HAS_Y0: tl.constexpr,
+    HAS_GRAD_H: tl.constexpr, A_PER_CHANNEL: tl.constexpr, B_PER_CHANNEL: tl.constexpr,
+    NEED_DA: tl.constexpr, NEED_DB: tl.constexpr, BLOCK: tl.constexpr,
+):
+    o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    m_o = o < M
+    a = _load_channel_param(p_a, o % N, m_o, A_PER_CHANNEL)
+    if HAS_H0:
+        h0 = tl.load(p_h0 + o, mask=m_o, other=0.0).to(tl.float32)
+    else:
+        h0 = tl.zeros([BLOCK], dtype=tl.float32)
+    if SECOND:
+        b = _load_channel_param(p_b, o % N, m_o, B_PER_CHANNEL)
+        if HAS_Y0:
+            y0 = tl.load(p_y0 + o, mask=m_o, other=0.0).to(tl.float32)
+        else:
+            y0 = tl.zeros([BLOCK], dtype=tl.float32)
+    carry_h = tl.zeros([BLOCK], dtype=tl.float32)   # a * keep[t+1] * gh[t+1]
+    carry_y = tl.zeros([BLOCK], dtype=tl.float32)   # b * gy[t+1]
+    acc_a = tl.zeros([BLOCK], dtype=tl.float32)
+    acc_b = tl.zeros([BLOCK], dtype=tl.float32)
+    last = (T - 1).to(tl.int64)
+    p_gy += o + last * stride_gyt
+    p_gh += o + last * stride_ght
+    p_x += o + last * stride_xt
+    p_h += o + last * M
+    p_y += o + last * M
+    p_dx += o + last * M
+    for i in range(T):
+        t = T - 1 - i
+        m_prev = m_o & ((tl.zeros([BLOCK], dtype=tl.int32) + t) > 0)
+        h_prev = tl.where(m_prev, tl.load(p_h - M, mask=m_prev, other=0.0), h0)
+        g_out = tl.load(p_gy, mask=m_o, other=0.0).to(tl.float32)
+        if SECOND:
+            gy = g_out + carry_y
+            gh = gy
+            if HAS_GRAD_H:
+                gh += tl.load(p_gh, mask=m_o, other=0.0).to(tl.float32)
+            gh += carry_h
+            if NEED_DB:
+                y_prev = tl.where(m_prev, tl.load(p_y - M, mask=m_prev, other=0.0), y0)
+                acc_b += gy * y_prev
+            carry_y = b * gy
+        else:
+            gh = g_out + carry_h
+        if NEAREST:
+            keep = (tl.load(p_x, mask=m_o, other=0.0) == 0.0).to(tl.float32)
+        else:
+            keep = tl.full([BLOCK], 1.0, tl.float32)
+        tl.store(p_dx, gh.to(p_dx.dtype.element_ty), mask=m_o)
+        if NEED_DA:
+            acc_a += gh * keep * h_prev
+        carry_h = a * keep * gh
+        p_gy -= stride_gyt
+        p_gh -= stride_ght
+        p_x -= stride_xt
+        p_h -= M
+        p_y -= M
+        p_dx -= M
+    tl.store(p_dh0 + o, carry_h, mask=m_o)
+    if SECOND:
+        tl.store(p_dy0 + o, carry_y, mask=m_o)
+    if NEED_DA:
+        tl.store(p_da + o, acc_a, mask=m_o)
+    if NEED_DB:
+        tl.store(p_db + o, acc_b, mask=m_o)
+
+
+def scan_fwd(x, h0, y0, a, b, second: bool, nearest: bool):
+    """Launch the forward kernel; same contract as ``torchimpl.scan.scan_fwd``."""
+    T, B, N = x.shape
+    M = B * N
+    dev, f32 = x.device, torch.float32
+    x2 = _flat_time_major(x)
+    h = _alloc.empty(T, B, N, dtype=f32, device=dev)
+    y = _alloc.empty(T, B, N, dtype=f32, device=dev) if second else h.new_empty(0)
+    if M > 0 and T > 0:
+        scan_fwd_kernel[_grid(M)](
+            x2, h0.contiguous() if h0 is not None else h, y0.contiguous() if y0 is not None else h,
+            a, b if b is not None else a, h, y if second else h,
+            T, M, N, x2.stride(0),
+            SECOND=second, NEAREST=nearest, HAS_H0=h0 is not None, HAS_Y0=y0 is not None,
+            A_PER_CHANNEL=a.numel() > 1, B_PER_CHANNEL=b is not None and b.numel() > 1,
+            BLOCK=BLOCK, num_warps=NUM_WARPS,
+        )
+    return h, y
+
+
+def scan_bwd(grad_out, grad_h, x, h, y, h0, y0, a, b, second: bool, nearest: bool,
+             x_dtype, need_da: bool, need_db: bool):
+    """Launch the backward kernel; same contract as ``torchimpl.scan.scan_bwd``."""
+    T, B, N = h.shape
+    M = B * N
+    dev, f32 = h.device, torch.float32
+    gy = _flat_time_major(grad_out)
+    gh = _flat_time_major(grad_h) if grad_h is not None else gy
+    x2 = _flat_time_major(x) if nearest else h.reshape(T, M)
+    dx = _alloc.empty(T, B, N, dtype=x_dtype, device=dev)
+    dh0 = _alloc.empty(B, N, dtype=f32, device=dev)
+    dy0 = _alloc.empty(B, N, dtype=f32, device=dev) if second else dh0
+    part_a = _alloc.empty(B, N, dtype=f32, device=dev) if need_da else dh0
+    part_b = _alloc.empty(B, N, dtype=f32, device=dev) if need_db else dh0
+    if M > 0 and T > 0:
+        scan_bwd_kernel[_grid(M)](
+            gy, gh, x2, h, y if second else h,
+            h0.contiguous() if h0 is not None else h, y0.contiguous() if y0 is not None else h,
+            a, b if b is not None else a,
+            dx, dh0, dy0, part_a, part_b,
+            T, M, N, gy.stride(0), gh.stride(0), x2.stride(0),
+            SECOND=second, NEAREST=nearest, HAS_H0=h0 is not None, HAS_Y0=y0 is not None,
+            HAS_GRAD_H=grad_h is not None, A_PER_CHANNEL=a.numel() > 1,
+            B_PER_CHANNEL=b is not None and b.numel() > 1,
+            NEED_DA=need_da, NEED_DB=need_db, BLOCK=BLOCK, num_warps=NUM_WARPS,
+        )
+    else:
+        for t in (dh0, dy0, part_a, part_b):
+            t.zero_()
+    da = _reduce_partials(part_a, a) if need_da else None
+    db = _reduce_partials(part_b, b) if need_db else None
+    return dx, dh0, (dy0 if second else None), da, db

@@ -1,0 +1,412 @@
+"""Exchange networks with other SNN tools through NIR, the Neuromorphic Intermediate Representation.
+
+NIR (``pip install nir``, or ``tritonsnn[nir]``) describes a network as a graph of
+continuous-time nodes. :func:`export_to_nir` turns an ``nn.Sequential`` of
+``Linear``/``Conv2d``/``AvgPool2d``/``Flatten`` layers (bare or wrapped in
+:class:`tritonsnn.MultiStep`) and :class:`tritonsnn.Leaky` / :class:`tritonsnn.IF`
+neurons into a :class:`nir.NIRGraph`; :func:`import_from_nir` builds such a
+``nn.Sequential`` from a feed-forward graph.
+
+Neurons follow snnTorch's NIR conventions, so graphs move between the two
+packages with the same parameters. With a time step ``dt`` (``1e-4`` as in
+snnTorch), NIR's ``LIF`` ``tau dv/dt = (v_leak - v) + R I`` discretised by Euler is
+``v[t] = (1 - dt/tau) v[t-1] + (R dt/tau) I[t]``, so
+
+* ``Leaky(beta, threshold)`` <-> ``LIF(tau = dt / (1 - beta), r = tau / dt, v_leak = 0,
+  v_threshold = threshold, v_reset = 0)``; beta = 1 (no leak) exports as ``IF``;
+* ``IF(threshold)`` <-> ``IF(r = 1 / dt, v_threshold = threshold, v_reset = 0)``
+  (NIR's ``IF`` is ``dv/dt = R I``, so the input gain per step is ``R dt``).
+
+On import, an input gain ``w = R dt / tau`` (``R dt`` for ``IF``) other than 1
+is folded into the threshold (``threshold = v_threshold / w``), which gives the
+same spikes; the membrane tsnn reports is then NIR's ``v / w``. Gains within
+1e-5 of 1 are taken as 1: they are the float32 rounding of ``r = tau / dt``.
+
+Reset: NIR's neurons reset to ``v_reset`` as soon as they spike, i.e. tsnn's
+``reset_mechanism="zero", reset_delay=False`` (what snnTorch's own importer
+builds). A tsnn neuron with another reset (snnTorch's default ``"subtract"``,
+or ``"none"``) is exported with ``v_reset = 0`` and a warning; its true reset
+is kept in the node's ``metadata`` (``tritonsnn.reset_mechanism``,
+``tritonsnn.reset_delay``), which :func:`import_from_nir` honours, so a
+tritonsnn round trip is exact. snnTorch's exporter records no reset: to rebuild
+a network of default ``snntorch.Leaky`` neurons exactly, pass
+``reset_mechanism="subtract", reset_delay=True`` to :func:`import_from_nir`.
+"""
+from __future__ import annotations
+
+import warnings
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .neurons import IF, Leaky, SpikingNeuron
+from .utils import MultiStep
+
+__all__ = ["export_to_nir", "import_from_nir", "DEFAULT_DT"]
+
+DEFAULT_DT = 1e-4
+"""Time step (seconds) that maps ``beta`` to ``tau``; snnTorch's value."""
+
+_GAIN_RTOL = 1e-5
+_META_RESET = "tritonsnn.reset_mechanism"
+_META_DELAY = "tritonsnn.reset_delay"
+_EXPORTABLE = ("nn.Linear", "nn.Conv2d", "nn.AvgPool2d", "nn.Flatten", "nn.Identity", "nn.Dropout",
+               "tsnn.MultiStep(...)", "tsnn.Leaky", "tsnn.IF", "nested nn.Sequential")
+_IMPORTABLE = ("Input", "Output", "Affine", "Linear", "Conv2d", "AvgPool2d", "Flatten", "LIF", "IF")
+
+
+def _nir():
+    try:
+        import nir
+    except ImportError as err:
+        raise ImportError("tritonsnn.nir needs the nir package: pip install nir "
+                          "(or pip install tritonsnn[nir])") from err
+    return nir
+
+
+# ----------------------------------------------------------------------------- export
+
+
+def _layers(module: nn.Module, prefix: str = ""):
+    """``(name, layer)`` pairs of a Sequential, nested Sequentials flattened."""
+    if isinstance(module, nn.Sequential):
+        for name, child in module.named_children():
+            yield from _layers(child, f"{prefix}{name}.")
+    else:
+        yield prefix.rstrip(".") or "0", module
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().to(torch.float32).numpy().copy()
+
+
+def _per_neuron(value: torch.Tensor, features) -> np.ndarray:
+    """A scalar or per-neuron parameter as a float64 array of the per-sample feature shape."""
+    return np.broadcast_to(value.detach().cpu().double().numpy(), tuple(features)).copy()
+
+
+def _neuron_node(nir, name, neuron: SpikingNeuron, features, dt):
+    threshold = _per_neuron(neuron.threshold, features)
+    metadata = {_META_RESET: neuron.reset_mechanism, _META_DELAY: neuron.reset_delay}
+    if neuron.reset_mechanism != "zero":
+        warnings.warn(
+            f"export_to_nir: layer {name!r} uses reset_mechanism={neuron.reset_mechanism!r}, which NIR "
+            "cannot describe (NIR neurons reset to v_reset); it is exported with v_reset=0 and its reset "
+            "kept in the node metadata for tritonsnn.nir.import_from_nir. Other NIR tools will run a "
+            "zero reset: use reset_mechanism='zero', reset_delay=False for a network that behaves the "
+            "same everywhere.", UserWarning, stacklevel=4)
+    beta = _per_neuron(neuron.beta, features).clip(0.0, 1.0) if isinstance(neuron, Leaky) else None
+    if beta is None or np.all(beta == 1.0):
+        return nir.IF(r=np.full(threshold.shape, 1.0 / dt), v_threshold=threshold,
+                      v_reset=np.zeros_like(threshold), metadata=metadata)
+    if np.any(beta == 1.0):
+        raise ValueError(f"export_to_nir: layer {name!r} mixes beta = 1 (no leak, tau = inf) with beta < 1; "
+                         "NIR's LIF needs a finite tau for every neuron: use beta < 1 everywhere "
+                         "(e.g. clamp to 1 - 1e-6) or split the layer")
+    tau = dt / (1.0 - beta)
+    return nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros_like(tau), v_threshold=threshold,
+                   v_reset=np.zeros_like(tau), metadata=metadata)
+
+
+def _flatten_node(nir, name, flatten: nn.Flatten, x: torch.Tensor, leading: int):
+    ndim = x.dim()
+    start, end = flatten.start_dim % ndim, flatten.end_dim % ndim
+    if start < leading:
+        raise ValueError(
+            f"export_to_nir: layer {name!r} nn.Flatten(start_dim={flatten.start_dim}) would merge the "
+            f"time/batch axes of its {ndim}-d input; in a multi-step network use "
+            "tsnn.MultiStep(nn.Flatten()) or nn.Flatten(start_dim=2)")
+    end = -1 if end == ndim - 1 else end - leading  # -1 (to the last axis) reads the same in NIR
+    return nir.Flatten(input_type={"input": np.array(x.shape[leading:])}, start_dim=start - leading,
+                       end_dim=end)
+
+
+def _stateless_node(nir, name, layer, x, leading):
+    """NIR node of a stateless layer that sees ``x`` (with ``leading`` batch-like axes)."""
+    if isinstance(layer, nn.Linear):
+        if layer.bias is None:
+            return nir.Linear(weight=_numpy(layer.weight))
+        return nir.Affine(weight=_numpy(layer.weight), bias=_numpy(layer.bias))
+    if isinstance(layer, nn.Conv2d):
+        if layer.padding_mode != "zeros":
+            raise ValueError(f"export_to_nir: layer {name!r} has padding_mode={layer.padding_mode!r}; "
+                             "NIR's Conv2d pads with zeros only")
+        bias = layer.bias if layer.bias is not None else torch.zeros(layer.out_channels)
+        return nir.Conv2d(input_shape=tuple(x.shape[-2:]), weight=_numpy(layer.weight), stride=layer.stride,
+                          padding=layer.padding, dilation=layer.dilation, groups=layer.groups,
+                          bias=_numpy(bias))
+    if isinstance(layer, nn.AvgPool2d):
+        if layer.ceil_mode or not layer.count_include_pad or layer.divisor_override is not None:
+            raise ValueError(f"export_to_nir: layer {name!r} AvgPool2d needs ceil_mode=False, "
+                             "count_include_pad=True and no divisor_override to be exported to NIR")
+        pair = nn.modules.utils._pair
+        stride = layer.stride if layer.stride is not None else layer.kernel_size
+        return nir.AvgPool2d(kernel_size=np.array(pair(layer.kernel_size)), stride=np.array(pair(stride)),
+                             padding=np.array(pair(layer.padding)))
+    if isinstance(layer, nn.Flatten):
+        return _flatten_node(nir, name, layer, x, leading)
+    raise TypeError(f"export_to_nir: layer {name!r} of type {type(layer).__name__} has no NIR mapping here; "
+                    f"supported: {', '.join(_EXPORTABLE)}")
+
+
+def _step_mode(module: nn.Module) -> str:
+    modes = {m.step_mode for m in module.modules() if isinstance(m, SpikingNeuron)}
+    if len(modes) > 1:
+        raise ValueError("export_to_nir: the network mixes step_mode='multi' and 'single' neurons; "
+                         "build it with one step mode")
+    return modes.pop() if modes else "multi"
+
+
+def export_to_nir(module: nn.Module, sample_data: torch.Tensor, *, dt: float = DEFAULT_DT):
+    """Describe a feed-forward tritonsnn network as a NIR graph.
+
+    The layers are visited in order; ``sample_data`` is passed through the
+    stateless ones to learn every node's input shape (neurons are not run, so
+    their state is left untouched).
+
+    Args:
+        module: an ``nn.Sequential`` (nested ones are flattened) or a single
+            supported layer: ``nn.Linear``, ``nn.Conv2d``, ``nn.AvgPool2d``,
+            ``nn.Flatten`` (bare or in ``tsnn.MultiStep``), ``tsnn.Leaky``,
+            ``tsnn.IF``; ``nn.Identity`` and ``nn.Dropout`` are skipped.
+        sample_data: an input the network accepts: ``[T, B, *features]`` for
+            multi-step networks, ``[B, *features]`` for ``step_mode="single"``.
+        dt: time step in seconds mapping ``beta`` to ``tau = dt / (1 - beta)``.
+
+    Returns:
+        A ``nir.NIRGraph`` with nodes ``"input"``, one per layer (named by its
+        position, e.g. ``"0"``, ``"2.1"``) and ``"output"``, chained by edges.
+        A graph with a grouped convolution (``groups > 1``) is built without
+        NIR's type check, which miscounts its input channels; nir 1.0's
+        ``nir.read`` refuses such a file for the same reason.
+
+    Raises:
+        TypeError: a layer has no NIR mapping (the message names it).
+        ValueError: ``sample_data`` has the wrong rank, or a layer cannot be
+            described exactly (mixed beta = 1, non-zero padding mode, ...).
+    """
+    nir = _nir()
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"export_to_nir: module must be an nn.Module; got {type(module).__name__}")
+    if not isinstance(sample_data, torch.Tensor):
+        raise TypeError(f"export_to_nir: sample_data must be a tensor; got {type(sample_data).__name__}")
+    if not dt > 0:
+        raise ValueError(f"export_to_nir: dt must be > 0; got {dt}")
+    leading = 2 if _step_mode(module) == "multi" else 1
+    if sample_data.dim() <= leading:
+        layout = "[T, B, *features]" if leading == 2 else "[B, *features]"
+        raise ValueError(f"export_to_nir: sample_data must have shape {layout} for this network; "
+                         f"got {tuple(sample_data.shape)}")
+    with torch.no_grad():
+        return _export(nir, module, sample_data, leading, dt)
+
+
+def _export(nir, module, sample_data, leading, dt):
+    device = next((p.device for p in module.parameters()), sample_data.device)
+    x = sample_data.to(device)
+    nodes = OrderedDict(input=nir.Input(input_type={"input": np.array(x.shape[leading:])}))
+    for name, layer in _layers(module):
+        if isinstance(layer, (nn.Identity, nn.Dropout)):
+            continue
+        if isinstance(layer, SpikingNeuron):
+            if not isinstance(layer, (Leaky, IF)):
+                raise TypeError(f"export_to_nir: layer {name!r} of type {type(layer).__name__} has no NIR "
+                                f"mapping here; supported: {', '.join(_EXPORTABLE)}")
+            nodes[name] = _neuron_node(nir, name, layer, x.shape[leading:], dt)
+            continue  # neurons keep the shape; not running them leaves their state alone
+        if isinstance(layer, MultiStep):
+            if leading != 2:
+                raise ValueError(f"export_to_nir: layer {name!r} is a tsnn.MultiStep in a single-step "
+                                 "network; use the bare layer with step_mode='single'")
+            nodes[name] = _stateless_node(nir, name, layer.layer, x.flatten(0, 1), 1)
+        else:
+            nodes[name] = _stateless_node(nir, name, layer, x, leading)
+        x = layer(x)
+    nodes["output"] = nir.Output(output_type={"output": np.array(x.shape[leading:])})
+    names = list(nodes)
+    # NIR's type inference takes a Conv2d's input channels from weight.shape[1], wrong when groups > 1.
+    grouped = any(isinstance(n, nir.Conv2d) and n.groups > 1 for n in nodes.values())
+    return nir.NIRGraph(nodes=dict(nodes), edges=list(zip(names[:-1], names[1:])), type_check=not grouped)
+
+
+# ----------------------------------------------------------------------------- import
+
+
+def _chain(nir, graph):
+    """The graph's nodes from input to output as ``(name, node)``; raises unless it is one chain."""
+    inputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Input)]
+    if len(inputs) != 1:
+        raise ValueError(f"import_from_nir: the graph needs exactly one Input node; found {len(inputs)} "
+                         f"({inputs})")
+    successors, predecessors = {}, {}
+    for src, dst in graph.edges:
+        for table, role, key, value in ((successors, "successor", src, dst), (predecessors, "predecessor", dst, src)):
+            if key in table and table[key] != value:
+                raise ValueError(
+                    f"import_from_nir: node {key!r} has more than one {role} ({table[key]!r}, {value!r}); only "
+                    "feed-forward chains (an nn.Sequential) can be imported, not branches, skip connections "
+                    "or recurrence")
+            table[key] = value
+    order, name = [], inputs[0]
+    while True:
+        if name not in graph.nodes:
+            raise ValueError(f"import_from_nir: an edge refers to {name!r}, which is not a node of the graph")
+        if name in (n for n, _ in order):
+            raise ValueError(f"import_from_nir: the graph has a cycle through {name!r} (recurrence); only "
+                             "feed-forward chains can be imported")
+        order.append((name, graph.nodes[name]))
+        if name not in successors:
+            break
+        name = successors[name]
+    if not isinstance(order[-1][1], nir.Output):
+        raise ValueError(f"import_from_nir: the chain from the Input ends at {order[-1][0]!r}, not at an "
+                         "Output node")
+    missing = set(graph.nodes) - {n for n, _ in order}
+    if missing:
+        raise ValueError(f"import_from_nir: nodes {sorted(missing)} are not on the path from Input to Output; "
+                         "only single-chain graphs can be imported")
+    return order
+
+
+def _parameter(values: np.ndarray):
+    """A float for a uniform parameter, else a float32 tensor of the feature shape."""
+    values = np.asarray(values, dtype=np.float64)
+    flat = values.reshape(-1)
+    if flat.size and np.all(flat == flat[0]):
+        return float(flat[0])
+    return torch.tensor(values, dtype=torch.float32)
+
+
+def _gain(raw: np.ndarray) -> np.ndarray:
+    return np.where(np.abs(raw - 1.0) <= _GAIN_RTOL, 1.0, raw)
+
+
+def _reset_options(name, node, reset_mechanism, reset_delay):
+    meta = getattr(node, "metadata", None) or {}
+    mechanism = reset_mechanism or str(meta.get(_META_RESET, "zero"))
+    delay = reset_delay if reset_delay is not None else bool(meta.get(_META_DELAY, False))
+    if not np.allclose(node.v_reset, 0.0):
+        raise ValueError(f"import_from_nir: node {name!r} ({type(node).__name__}) has v_reset != 0; tritonsnn "
+                         "neurons reset to 0 (or subtract the threshold): shift v_reset, v_threshold and "
+                         "v_leak by -v_reset before importing")
+    return mechanism, delay
+
+
+def _neuron(name, node, dt, options):
+    nir = _nir()
+    mechanism, delay = _reset_options(name, node, options.pop("reset_mechanism"), options.pop("reset_delay"))
+    if isinstance(node, nir.IF):
+        gain = _gain(np.asarray(node.r, dtype=np.float64) * dt)
+        beta = None
+    else:
+        tau = np.asarray(node.tau, dtype=np.float64)
+        if not np.allclose(node.v_leak, 0.0):
+            raise ValueError(f"import_from_nir: node {name!r} (LIF) has v_leak != 0 (a resting potential), "
+                             "which tsnn.Leaky does not model")
+        if np.any(tau < dt):
+            raise ValueError(f"import_from_nir: node {name!r} (LIF) has tau = {tau.min():g} < dt = {dt:g}, "
+                             "which would give beta < 0; pass a smaller dt")
+        beta = 1.0 - dt / tau
+        gain = _gain(np.asarray(node.r, dtype=np.float64) * dt / tau)
+    if np.any(gain <= 0):
+        raise ValueError(f"import_from_nir: node {name!r} ({type(node).__name__}) has an input gain r*dt/tau "
+                         "<= 0; tritonsnn neurons need r > 0")
+    threshold = _parameter(np.asarray(node.v_threshold, dtype=np.float64) / gain)
+    common = dict(threshold=threshold, reset_mechanism=mechanism, reset_delay=delay, **options)
+    if beta is None:
+        return IF(**common)
+    return Leaky(beta=_parameter(beta), **common)
+
+
+def _stateless(name, node, multi):
+    nir = _nir()
+    each_step = MultiStep if multi else (lambda layer: layer)
+    if isinstance(node, (nir.Affine, nir.Linear)):
+        weight = torch.as_tensor(np.asarray(node.weight), dtype=torch.float32)
+        if weight.dim() != 2:
+            raise ValueError(f"import_from_nir: node {name!r} ({type(node).__name__}) has a weight of shape "
+                             f"{tuple(weight.shape)}; expected [out, in]")
+        has_bias = isinstance(node, nir.Affine)
+        layer = nn.Linear(weight.shape[1], weight.shape[0], bias=has_bias)
+        layer.weight.data.copy_(weight)
+        if has_bias:
+            layer.bias.data.copy_(torch.as_tensor(np.asarray(node.bias), dtype=torch.float32))
+        return layer  # nn.Linear already acts on the last axis of [T, B, N]
+    if isinstance(node, nir.Conv2d):
+        weight = torch.as_tensor(np.asarray(node.weight), dtype=torch.float32)
+        padding = node.padding
+        if not isinstance(padding, str):
+            padding = tuple(int(p) for p in np.atleast_1d(padding))
+        layer = nn.Conv2d(weight.shape[1] * int(node.groups), weight.shape[0], tuple(weight.shape[2:]),
+                          stride=tuple(int(s) for s in np.atleast_1d(node.stride)), padding=padding,
+                          dilation=tuple(int(d) for d in np.atleast_1d(node.dilation)), groups=int(node.groups))
+        layer.weight.data.copy_(weight)
+        layer.bias.data.copy_(torch.as_tensor(np.asarray(node.bias), dtype=torch.float32))
+        return each_step(layer)
+    if isinstance(node, nir.AvgPool2d):
+        pair = lambda v: tuple(int(i) for i in np.broadcast_to(np.asarray(v), (2,)))  # noqa: E731
+        return each_step(nn.AvgPool2d(pair(node.kernel_size), stride=pair(node.stride), padding=pair(node.padding)))
+    if isinstance(node, nir.Flatten):
+        # NIR counts dims per sample; the torch layer also sees the batch axis (time is folded in by MultiStep).
+        shift = lambda d: d + 1 if d >= 0 else d  # noqa: E731
+        return each_step(nn.Flatten(shift(int(node.start_dim)), shift(int(node.end_dim))))
+    return None
+
+
+def import_from_nir(graph, *, dt: float = DEFAULT_DT, step_mode: str = "multi",
+                    reset_mechanism: str | None = None, reset_delay: bool | None = None,
+                    backend: str = "auto", **neuron_options) -> nn.Sequential:
+    """Build a tritonsnn ``nn.Sequential`` from a feed-forward NIR graph.
+
+    Args:
+        graph: a ``nir.NIRGraph``, or the path of a ``.nir`` file (read with ``nir.read``).
+        dt: time step in seconds mapping ``tau`` to ``beta = 1 - dt / tau`` (snnTorch's 1e-4 by default).
+        step_mode: ``"multi"`` (the network takes ``[T, B, *features]``; Conv2d, AvgPool2d and
+            Flatten are wrapped in ``tsnn.MultiStep``) or ``"single"`` (``[B, *features]`` per call).
+        reset_mechanism: override the reset of every neuron. By default it is
+            NIR's (``"zero"``), or the one tritonsnn recorded in the node metadata.
+            ``"subtract"`` (with ``reset_delay=True``) reproduces a network of
+            default ``snntorch.Leaky`` neurons exported by snnTorch.
+        reset_delay: override the reset timing (default: False, NIR's, or the recorded one).
+        backend: ``backend`` of the neurons (``"auto"``, ``"triton"``, ``"torch"``).
+        **neuron_options: further neuron options (``surrogate``, ``learn_beta``, ...).
+
+    Returns:
+        ``nn.Sequential`` whose children are named after the graph's nodes
+        (dots replaced by underscores).
+
+    Raises:
+        ValueError: the graph is not a single feed-forward chain, or a node has
+            no tritonsnn equivalent (the message names the node and its NIR type)
+            or parameters tritonsnn cannot represent (v_leak != 0, v_reset != 0, tau < dt).
+    """
+    nir = _nir()
+    if isinstance(graph, (str, Path)):
+        graph = nir.read(str(graph))
+    if not isinstance(graph, nir.NIRGraph):
+        raise TypeError(f"import_from_nir: graph must be a nir.NIRGraph or a path; got {type(graph).__name__}")
+    if step_mode not in ("multi", "single"):
+        raise ValueError(f"import_from_nir: step_mode must be 'multi' or 'single'; got {step_mode!r}")
+    if not dt > 0:
+        raise ValueError(f"import_from_nir: dt must be > 0; got {dt}")
+    layers = OrderedDict()
+    for name, node in _chain(nir, graph):
+        if isinstance(node, (nir.Input, nir.Output)):
+            continue
+        if isinstance(node, (nir.LIF, nir.IF)):
+            options = dict(neuron_options, reset_mechanism=reset_mechanism, reset_delay=reset_delay,
+                           step_mode=step_mode, backend=backend)
+            layer = _neuron(name, node, dt, options)
+        else:
+            layer = _stateless(name, node, step_mode == "multi")
+        if layer is None:
+            kind = type(node).__name__
+            hint = (" (a subgraph, e.g. a recurrent RLeaky/RSynaptic layer exported by snnTorch)"
+                    if isinstance(node, nir.NIRGraph) else "")
+            raise ValueError(f"import_from_nir: cannot import node {name!r} of NIR type {kind}{hint}: "
+                             f"tritonsnn has no equivalent layer; importable node types: {', '.join(_IMPORTABLE)}")
+        layers[name.replace(".", "_")] = layer
+    return nn.Sequential(layers)

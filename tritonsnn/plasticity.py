@@ -1,0 +1,215 @@
+"""Plasticity: spike traces, pair-based STDP (plain and reward-modulated), and
+homeostatic threshold adaptation.
+
+The rules are computed for a whole sequence at once (traces by the fused scan,
+weight changes as matrix products over time and batch; see
+:func:`tritonsnn.functional.stdp`). State (traces) is per sample; what is learned
+(weights, thresholds) is shared by the batch and receives the mean (or sum) of the
+per-sample updates. These Modules hold configuration and state; the math lives in
+:mod:`tritonsnn.functional`.
+
+Example::
+
+    cell = tsnn.Cell(tsnn.Connection(nn.Linear(64, 8, bias=False)), tsnn.Leaky(beta=0.9), record=True)
+    stdp = tsnn.STDP(cell, a_plus=1e-2, a_minus=1.2e-2, tau_pre=20.0, tau_post=20.0,
+                     rule="multiplicative", w_min=0.0, w_max=1.0)
+    with torch.no_grad():
+        cell(spikes_in)          # records pre and post spikes
+        stdp.update()            # W += dW (mean over the batch), kept in [w_min, w_max]
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from . import _backend, functional as F
+from .synapses import Cell, Connection
+
+__all__ = ["Trace", "STDP", "HomeostaticThreshold"]
+
+
+def _trace_decay(tau, dt, name):
+    if not (isinstance(dt, (int, float)) and dt > 0):
+        raise ValueError(f"dt must be a positive step length in milliseconds; got {dt!r}")
+    if not (isinstance(tau, (int, float)) and tau > 0):
+        raise ValueError(f"{name} must be a time constant > 0 milliseconds; got {tau!r}")
+    return math.exp(-dt / tau)
+
+
+class Trace(nn.Module):
+    """Spike trace as a layer: ``tr[t] = decay * tr[t-1] + amplitude * s[t]`` (or ``"nearest"``).
+
+    Args:
+        tau: time constant in milliseconds (``decay = exp(-dt / tau)``).
+        dt: step length in milliseconds.
+        mode: ``"cumulative"`` or ``"nearest"`` (see :func:`tritonsnn.functional.trace`).
+        amplitude: per-spike increment (cumulative) or value (nearest).
+        stateful: carry the final trace into the next call.
+        backend: ``"auto"``, ``"triton"`` or ``"torch"``.
+    """
+
+    def __init__(self, tau, dt=1.0, mode="cumulative", amplitude=1.0, stateful=False, backend="auto"):
+        super().__init__()
+        self.decay = _trace_decay(tau, dt, "tau")
+        if mode not in ("cumulative", "nearest"):
+            raise ValueError(f"mode must be 'cumulative' or 'nearest'; got {mode!r}")
+        self.mode = mode
+        self.amplitude = float(amplitude)
+        self.stateful = bool(stateful)
+        self.backend = _backend.check_backend_name(backend)
+        self.state = None
+
+    def forward(self, spikes):
+        trace0 = self.state if self.stateful and self.state is not None \
+            and self.state.shape == spikes.shape[1:] else None
+        tr, final = F.trace(spikes, self.decay, mode=self.mode, amplitude=self.amplitude, trace0=trace0,
+                            return_state=True, backend=self.backend)
+        if self.stateful:
+            self.state = final.detach()
+        return tr
+
+    def reset_state(self):
+        self.state = None
+
+    def detach_state(self):
+        if self.state is not None:
+            self.state = self.state.detach()
+
+
+def _linear_of(target):
+    layer = target
+    if isinstance(layer, Cell):
+        layer = layer.connection
+    if isinstance(layer, Connection):
+        layer = layer.layer
+    if not isinstance(layer, nn.Linear):
+        raise TypeError("STDP learns the weight of an nn.Linear (directly, or inside a tsnn.Connection "
+                        f"or tsnn.Cell); got {type(layer).__name__}")
+    return layer
+
+
+class STDP(nn.Module):
+    """Pair-based STDP for a fully connected layer, applied once per sequence (minibatch).
+
+    The weight change of the whole sequence is :func:`tritonsnn.functional.stdp`
+    (traces by the fused scan, sums over time and batch as matrix products), with
+    the weight held fixed during the sequence; :meth:`update` adds it to the shared
+    weight and clamps to ``[w_min, w_max]``.
+
+    Args:
+        target: an ``nn.Linear``, or a :class:`tritonsnn.Connection`/:class:`tritonsnn.Cell`
+            wrapping one. With a recording ``Cell``, :meth:`update` needs no arguments.
+        a_plus, a_minus: learning rates (>= 0) of potentiation / depression.
+        tau_pre, tau_post: trace time constants in milliseconds.
+        dt: step length in milliseconds.
+        rule: ``"additive"`` (hard bounds by clamping) or ``"multiplicative"`` (soft bounds).
+        w_min, w_max: weight bounds (``w_min < w_max``); required for ``"multiplicative"``.
+        reduction: ``"mean"`` (default) or ``"sum"`` of the per-sample updates.
+        trace_mode: ``"cumulative"`` or ``"nearest"``.
+        stateful: carry the per-sample traces across calls (chunked sequences).
+        backend: backend of the trace scans.
+    """
+
+    def __init__(self, target, *, a_plus, a_minus, tau_pre=20.0, tau_post=20.0, dt=1.0,
+                 rule="additive", w_min=None, w_max=None, reduction="mean", trace_mode="cumulative",
+                 stateful=False, backend="auto"):
+        super().__init__()
+        F.check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction)
+        self.linear = _linear_of(target)
+        self.cell = target if isinstance(target, Cell) else None
+        if self.cell is not None and not self.cell.record:
+            raise ValueError("the Cell must record its spikes for STDP: build it with tsnn.Cell(..., record=True)")
+        self.a_plus, self.a_minus = float(a_plus), float(a_minus)
+        self.decay_pre = _trace_decay(tau_pre, dt, "tau_pre")
+        self.decay_post = _trace_decay(tau_post, dt, "tau_post")
+        self.rule, self.w_min, self.w_max = rule, w_min, w_max
+        self.reduction, self.trace_mode = reduction, trace_mode
+        self.stateful = bool(stateful)
+        self.backend = _backend.check_backend_name(backend)
+        self.pre_trace = self.post_trace = None
+
+    def forward(self, pre, post, reward=None):
+        """The weight change ``dW [O, I]`` of one sequence, not applied (see :meth:`update`)."""
+        carry = self.stateful and self.pre_trace is not None and self.pre_trace.shape[0] == pre.shape[1]
+        delta, x_pre, x_post = F.stdp(
+            pre, post, self.linear.weight, a_plus=self.a_plus, a_minus=self.a_minus,
+            decay_pre=self.decay_pre, decay_post=self.decay_post, rule=self.rule, w_min=self.w_min,
+            w_max=self.w_max, reduction=self.reduction, reward=reward, trace_mode=self.trace_mode,
+            pre_trace0=self.pre_trace if carry else None, post_trace0=self.post_trace if carry else None,
+            return_traces=True, backend=self.backend)
+        if self.stateful and pre.shape[0] > 0:
+            self.pre_trace, self.post_trace = x_pre[-1], x_post[-1]
+        return delta
+
+    @torch.no_grad()
+    def update(self, pre=None, post=None, reward=None):
+        """Apply one sequence's STDP to the weight in place; returns ``dW``.
+
+        ``pre``/``post`` default to the spikes a recording Cell kept from its last call.
+        """
+        if pre is None or post is None:
+            if self.cell is None or self.cell.pre is None:
+                raise ValueError("pass pre and post spikes, or build STDP on a tsnn.Cell(..., record=True) "
+                                 "and run it first")
+            pre, post = self.cell.pre, self.cell.post
+        delta = self(pre, post, reward)
+        w = self.linear.weight
+        w.add_(delta.to(w.dtype))
+        if self.w_min is not None or self.w_max is not None:
+            w.clamp_(min=self.w_min, max=self.w_max)
+        return delta
+
+    def reset_state(self):
+        self.pre_trace = self.post_trace = None
+
+    def detach_state(self):
+        pass
+
+    def extra_repr(self):
+        return (f"a_plus={self.a_plus:g}, a_minus={self.a_minus:g}, rule={self.rule!r}, "
+                f"w_min={self.w_min}, w_max={self.w_max}, reduction={self.reduction!r}")
+
+
+class HomeostaticThreshold(nn.Module):
+    """Homeostatic threshold of a neuron group, adapted from the batch firing rate.
+
+    After each sequence, :meth:`update` moves every neuron's threshold by
+    ``rate * (firing_rate - target_rate)`` (firing rate = spikes per step averaged over
+    time and the batch), so neurons that fire too often become harder to excite and
+    silent ones easier. The threshold is the neuron's own shared ``threshold``
+    buffer/parameter (made per-neuron on the first update); this is distinct from the
+    per-sample adaptation state of an ALIF neuron.
+
+    Args:
+        neuron: a neuron Module with a ``threshold`` (e.g. ``tsnn.Leaky``).
+        target_rate: desired spikes per step, in [0, 1].
+        rate: adaptation rate (> 0).
+        min_threshold: the threshold never goes below this (> 0).
+    """
+
+    def __init__(self, neuron: nn.Module, *, target_rate, rate, min_threshold=1e-3):
+        super().__init__()
+        if not isinstance(getattr(neuron, "threshold", None), torch.Tensor):
+            raise TypeError(f"neuron must have a threshold tensor (e.g. tsnn.Leaky); got {type(neuron).__name__}")
+        # Validate now rather than at the first update.
+        F.homeostatic_threshold(neuron.threshold, torch.zeros(1, 1), target_rate=target_rate, rate=rate,
+                                min_threshold=min_threshold)
+        self.neuron = [neuron]  # a list, so the neuron is not registered twice as a submodule
+        self.target_rate, self.rate, self.min_threshold = float(target_rate), float(rate), float(min_threshold)
+
+    @torch.no_grad()
+    def update(self, spikes):
+        """Adapt the threshold from ``spikes [T, B, *features]``; returns the new threshold."""
+        neuron = self.neuron[0]
+        new = F.homeostatic_threshold(neuron.threshold, spikes, target_rate=self.target_rate,
+                                      rate=self.rate, min_threshold=self.min_threshold)
+        if isinstance(neuron.threshold, nn.Parameter):
+            neuron.threshold.data = new.to(neuron.threshold.device)
+        else:
+            neuron.threshold = new.to(neuron.threshold.device)
+        return new
+
+    def extra_repr(self):
+        return f"target_rate={self.target_rate:g}, rate={self.rate:g}"

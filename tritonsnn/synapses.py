@@ -1,0 +1,304 @@
+"""Synapse Modules: current filters, delays, and the Connection / Cell composition.
+
+Like the neurons, these hold configuration, parameters and state only; the
+dynamics live in :mod:`tritonsnn.functional` (fused scans and gathers over time).
+
+* :class:`ExpSynapse`, :class:`DualExpSynapse`: spikes (or weighted input) to
+  synaptic current, ``[T, B, *features]`` in, fp32 current out.
+* :class:`Delay`: per-channel, fractional, trainable transmission delays.
+* :class:`Connection`: delay -> weights (``Linear``/``Conv``) -> synapse filter, giving
+  the input current of a neuron group (Inferno's Connection).
+* :class:`Cell`: a connection plus the neurons it drives (Inferno's Cell); it can
+  record the pre- and postsynaptic spikes that :class:`tritonsnn.STDP` learns from.
+
+Nothing forces this structure: every piece is an ordinary layer that also works
+inside ``nn.Sequential`` next to ``nn.Linear`` and ``tsnn.Leaky``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from . import _backend, functional as F
+
+__all__ = ["ExpSynapse", "DualExpSynapse", "Delay", "Connection", "Cell"]
+
+_STEP_MODES = ("multi", "single")
+
+
+def _decay(alpha, tau, dt, name):
+    """``alpha`` as given, or ``exp(-dt / tau)`` from a time constant in milliseconds."""
+    if (alpha is None) == (tau is None):
+        raise ValueError(f"give exactly one of {name} (decay per step) or its time constant tau (ms, with dt)")
+    if alpha is not None:
+        return alpha
+    if not (isinstance(dt, (int, float)) and dt > 0):
+        raise ValueError(f"dt must be a positive step length in milliseconds; got {dt!r}")
+    tau_t = torch.as_tensor(tau, dtype=torch.float32)
+    if not bool((tau_t > 0).all()):
+        raise ValueError(f"tau must be > 0 milliseconds; got {tau}")
+    return torch.exp(-dt / tau_t)
+
+
+def _register(module, name, value, learn):
+    t = value.detach().clone().float() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+    if learn:
+        setattr(module, name, nn.Parameter(t))
+    else:
+        module.register_buffer(name, t)
+
+
+class _Stateful(nn.Module):
+    """Single/multi-step protocol shared by the synapse filters (as in ``SpikingNeuron``)."""
+
+    def __init__(self, step_mode, stateful, backend):
+        super().__init__()
+        if step_mode not in _STEP_MODES:
+            raise ValueError(f"step_mode must be one of {_STEP_MODES}; got {step_mode!r}")
+        self.step_mode = step_mode
+        self.stateful = bool(stateful)
+        self.backend = _backend.check_backend_name(backend)
+        self.state = None  # a plain attribute, so it never enters state_dict
+
+    def forward(self, x):
+        single = self.step_mode == "single"
+        if single:
+            if not isinstance(x, torch.Tensor) or x.dim() < 1:
+                raise ValueError("step_mode='single' expects one step of shape [B, *features]")
+            x = x.unsqueeze(0)
+        carry = single or self.stateful
+        state = self.state if carry and self._state_fits(x) else None
+        y, final = self._filter(x, state)
+        if carry:
+            self.state = final
+        return y[0] if single else y
+
+    def _state_fits(self, x):
+        s = self.state
+        first = s[0] if isinstance(s, tuple) else s
+        return first is not None and first.shape == x.shape[1:]
+
+    def reset_state(self):
+        """Forget the carried state: the next call starts from zero."""
+        self.state = None
+
+    def detach_state(self):
+        """Cut the carried state from the autograd graph (truncated BPTT)."""
+        if isinstance(self.state, tuple):
+            self.state = tuple(s.detach() for s in self.state)
+        elif self.state is not None:
+            self.state = self.state.detach()
+
+
+class ExpSynapse(_Stateful):
+    """Single-exponential current synapse: ``i[t] = alpha * i[t-1] + x[t]``.
+
+    Args:
+        alpha: decay per step in [0, 1] (clamped), number or tensor broadcastable to the
+            feature shape (per channel). Give this or ``tau``.
+        tau: time constant in milliseconds (``alpha = exp(-dt / tau)``), number or tensor.
+        dt: step length in milliseconds (used with ``tau``).
+        learn_alpha: make ``alpha`` an ``nn.Parameter`` (gradient reduced in the fused kernel).
+        step_mode: ``"multi"`` (``[T, B, ...]``) or ``"single"`` (``[B, ...]``, stateful).
+        stateful: in multi-step mode, carry the final current into the next call.
+        backend: ``"auto"``, ``"triton"`` or ``"torch"``.
+    """
+
+    def __init__(self, alpha=None, *, tau=None, dt=1.0, learn_alpha=False, step_mode="multi",
+                 stateful=False, backend="auto"):
+        super().__init__(step_mode, stateful, backend)
+        _register(self, "alpha", _decay(alpha, tau, dt, "alpha"), learn_alpha)
+
+    def _filter(self, x, state):
+        return F.exp_synapse(x, self.alpha, i0=state, return_state=True, backend=self.backend)
+
+    def extra_repr(self):
+        return f"alpha={_short(self.alpha)}, step_mode={self.step_mode!r}, stateful={self.stateful}"
+
+
+class DualExpSynapse(_Stateful):
+    """Double-exponential synapse, a cascade of two exponential filters (see
+    :func:`tritonsnn.functional.dual_exp_synapse` for the exact form and impulse response).
+
+    ``h[t] = alpha1 * h[t-1] + x[t]``; ``i[t] = alpha2 * i[t-1] + h[t]``; output ``i``.
+
+    Args:
+        alpha1, alpha2: decays per step of the two stages, clamped to [0, 1]; scalar or per
+            channel. Give these or ``tau1``/``tau2`` (milliseconds, with ``dt``).
+        tau1, tau2: time constants in milliseconds.
+        dt: step length in milliseconds.
+        learn_alpha: make both decays ``nn.Parameter``s.
+        step_mode, stateful, backend: as :class:`ExpSynapse`.
+    """
+
+    def __init__(self, alpha1=None, alpha2=None, *, tau1=None, tau2=None, dt=1.0, learn_alpha=False,
+                 step_mode="multi", stateful=False, backend="auto"):
+        super().__init__(step_mode, stateful, backend)
+        _register(self, "alpha1", _decay(alpha1, tau1, dt, "alpha1"), learn_alpha)
+        _register(self, "alpha2", _decay(alpha2, tau2, dt, "alpha2"), learn_alpha)
+
+    def _filter(self, x, state):
+        return F.dual_exp_synapse(x, self.alpha1, self.alpha2, state0=state, return_state=True,
+                                  backend=self.backend)
+
+    def extra_repr(self):
+        return (f"alpha1={_short(self.alpha1)}, alpha2={_short(self.alpha2)}, "
+                f"step_mode={self.step_mode!r}, stateful={self.stateful}")
+
+
+class Delay(nn.Module):
+    """Per-channel (heterogeneous) transmission delays, fractional and trainable.
+
+    ``y[t] = (1 - f) * x[t - k] + f * x[t - k - 1]`` for a delay ``d = k + f`` steps,
+    zero before the start; see :func:`tritonsnn.functional.delay`.
+
+    Args:
+        delay: delays (>= 0), number or tensor broadcastable to the feature shape, in steps,
+            or in milliseconds when ``dt`` is given.
+        dt: step length in milliseconds, or None for delays in steps.
+        learn_delay: make the delays an ``nn.Parameter`` (gradient = interpolation slope).
+            Learned delays are clamped at 0 in the forward pass.
+        stateful: keep the last steps of input so that delays reach back into the previous
+            call (chunked sequences); otherwise each call starts from zero history and a
+            delay must be shorter than the sequence.
+        backend: ``"auto"``, ``"triton"`` or ``"torch"``.
+    """
+
+    def __init__(self, delay, *, dt=None, learn_delay=False, stateful=False, backend="auto"):
+        super().__init__()
+        if dt is not None and not (isinstance(dt, (int, float)) and dt > 0):
+            raise ValueError(f"dt must be a positive step length in milliseconds (or None for steps); got {dt!r}")
+        d = torch.as_tensor(delay, dtype=torch.float32)
+        if not bool((d >= 0).all()):
+            raise ValueError(f"delay must be >= 0; got {delay}")
+        self.dt = dt
+        self.stateful = bool(stateful)
+        self.backend = _backend.check_backend_name(backend)
+        _register(self, "delay", d, learn_delay)
+        self.history = None  # last input steps of a stateful module (not in state_dict)
+
+    def _steps(self):
+        d = self.delay.clamp(min=0) if isinstance(self.delay, nn.Parameter) else self.delay
+        return d if self.dt is None else d / self.dt
+
+    def forward(self, x):
+        steps = self._steps()
+        if not self.stateful:
+            return F.delay(x, steps, backend=self.backend)
+        # Prepend the kept history (zeros at first: the same as zero padding), delay, drop it again.
+        keep = int(math.floor(float(steps.detach().max()))) + 1
+        hist = self.history
+        if hist is None or hist.shape[1:] != x.shape[1:] or hist.shape[0] < keep:
+            hist = x.new_zeros(keep, *x.shape[1:])
+        hist = hist[hist.shape[0] - keep:]
+        y = F.delay(torch.cat([hist.to(x.dtype), x]), steps, backend=self.backend)[keep:]
+        self.history = torch.cat([hist, x])[-keep:]
+        return y
+
+    def reset_state(self):
+        """Forget the kept history."""
+        self.history = None
+
+    def detach_state(self):
+        if self.history is not None:
+            self.history = self.history.detach()
+
+    def extra_repr(self):
+        unit = "steps" if self.dt is None else f"ms, dt={self.dt}"
+        return f"delay={_short(self.delay)} ({unit}), stateful={self.stateful}"
+
+
+class Connection(nn.Module):
+    """Presynaptic spikes to postsynaptic current: ``synapse(layer(delay(x)))``.
+
+    ``delay`` acts per presynaptic channel, ``layer`` (any stateless map such as
+    ``nn.Linear`` or ``nn.Conv2d``) is applied to every step at once, and ``synapse``
+    filters the weighted input per postsynaptic channel (a current-based synapse).
+
+    Args:
+        layer: the weights, applied over ``[T*B, ...]`` in one call.
+        synapse: an :class:`ExpSynapse`/:class:`DualExpSynapse` (or None: current = weighted input).
+        delay: a :class:`Delay` (or None).
+        record: keep the (delayed) presynaptic spikes of the last call in ``self.presynaptic``
+            for plasticity rules.
+
+    Example::
+
+        conn = tsnn.Connection(nn.Linear(100, 10), synapse=tsnn.ExpSynapse(tau=5.0),
+                               delay=tsnn.Delay(torch.rand(100) * 3))
+        cell = tsnn.Cell(conn, tsnn.Leaky(beta=0.9))
+        spikes = cell(x_seq)            # [T, B, 100] -> [T, B, 10]
+    """
+
+    def __init__(self, layer: nn.Module, synapse: nn.Module | None = None, delay: nn.Module | None = None,
+                 record: bool = False):
+        super().__init__()
+        if not isinstance(layer, nn.Module):
+            raise TypeError(f"layer must be an nn.Module (e.g. nn.Linear); got {type(layer).__name__}")
+        self.layer = layer
+        self.synapse = synapse
+        self.delay = delay
+        self.record = bool(record)
+        self.presynaptic = None
+
+    @property
+    def weight(self):
+        return self.layer.weight
+
+    def forward(self, x):
+        if not isinstance(x, torch.Tensor) or x.dim() < 2:
+            raise ValueError(f"Connection expects [T, B, ...]; got shape {tuple(getattr(x, 'shape', ()))}")
+        if self.delay is not None:
+            x = self.delay(x)
+        if self.record:
+            self.presynaptic = x.detach()
+        y = self.layer(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+        return self.synapse(y) if self.synapse is not None else y
+
+    def reset_state(self):
+        self.presynaptic = None
+
+    def detach_state(self):
+        pass
+
+
+class Cell(nn.Module):
+    """A connection and the neurons it drives: ``neuron(connection(x))``.
+
+    Args:
+        connection: a :class:`Connection` (or any layer producing input current).
+        neuron: a multi-step neuron such as ``tsnn.Leaky``.
+        record: keep the presynaptic spikes (``self.pre``, after the delay) and the
+            postsynaptic spikes (``self.post``) of the last call, detached, for
+            :class:`tritonsnn.STDP`.
+    """
+
+    def __init__(self, connection: nn.Module, neuron: nn.Module, record: bool = False):
+        super().__init__()
+        self.connection = connection
+        self.neuron = neuron
+        self.record = bool(record)
+        self.pre = self.post = None
+
+    def forward(self, x):
+        conn = self.connection
+        if self.record and isinstance(conn, Connection):
+            conn.record = True   # STDP needs the spikes as they arrive, i.e. after the delay
+        out = self.neuron(conn(x))
+        if self.record:
+            self.pre = conn.presynaptic if isinstance(conn, Connection) and conn.presynaptic is not None \
+                else x.detach()
+            self.post = (out[0] if isinstance(out, tuple) else out).detach()
+        return out
+
+    def reset_state(self):
+        self.pre = self.post = None
+
+    def detach_state(self):
+        pass
+
+
+def _short(t):
+    return f"{t.item():.4g}" if t.numel() == 1 else f"tensor{tuple(t.shape)}"

@@ -1,0 +1,84 @@
+"""Linear scans (synaptic currents, spike traces) in PyTorch.
+
+Shapes: ``x`` is ``[T, B, N]``, states ``[B, N]``, ``a``/``b`` fp32 ``[1]`` or ``[N]``.
+The recurrence is written out in ``tritonsnn/kernels/scan.py``'s module docstring;
+both implementations follow it step for step. Each step is one fused op writing
+straight into the output buffer; everything without a time recurrence (parameter
+gradients) is one reduction over the whole sequence.
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import _alloc
+
+
+def scan_fwd(x, h0, y0, a, b, second: bool, nearest: bool):
+    """Forward time loop. Returns ``(h, y)`` in fp32; ``y`` is empty unless ``second``."""
+    T, B, N = x.shape
+    dev, f32 = x.device, torch.float32
+    h = _alloc.empty(T, B, N, dtype=f32, device=dev)
+    y = _alloc.empty(T, B, N, dtype=f32, device=dev) if second else h.new_empty(0)
+    xf = x if x.dtype == f32 else x.to(f32)
+    h_prev = torch.zeros(B, N, dtype=f32, device=dev) if h0 is None else h0.to(f32)
+    for t in range(T):
+        if nearest:
+            torch.where(xf[t] != 0, xf[t], a * h_prev, out=h[t])
+        else:
+            torch.addcmul(xf[t], a, h_prev, out=h[t])
+        h_prev = h[t]
+    if second:
+        y_prev = torch.zeros(B, N, dtype=f32, device=dev) if y0 is None else y0.to(f32)
+        for t in range(T):
+            torch.addcmul(h[t], b, y_prev, out=y[t])
+            y_prev = y[t]
+    return h, y
+
+
+def _shifted(seq, first):
+    """``seq[t-1]`` for every ``t``: ``first`` (or zeros) at ``t = 0``."""
+    first = seq.new_zeros(seq.shape[1:]) if first is None else first.to(seq.dtype)
+    return torch.cat([first[None], seq[:-1]])
+
+
+def _reverse_scan(g, coef):
+    """In place: ``g[t] += coef[t+1] * g[t+1]`` from the last step back (coef broadcastable per step)."""
+    for t in range(g.shape[0] - 2, -1, -1):
+        g[t].addcmul_(coef if coef.dim() < g.dim() else coef[t + 1], g[t + 1])
+
+
+def scan_bwd(grad_out, grad_h, x, h, y, h0, y0, a, b, second: bool, nearest: bool,
+             x_dtype, need_da: bool, need_db: bool):
+    """Reverse time loop. Returns ``(dx, dh0, dy0, da, db)``; ``dy0``/``db`` only for
+    ``second``, parameter grads shaped like ``a``/``b``, ``None`` where not needed."""
+    T, B, N = h.shape
+    f32 = torch.float32
+    if T == 0:
+        z = h.new_zeros(B, N)
+        return (h.new_empty(0, B, N, dtype=x_dtype), z, z.clone() if second else None,
+                h.new_zeros(a.shape) if need_da else None,
+                h.new_zeros(b.shape) if need_db and second else None)
+    keep = (x == 0).to(f32) if nearest else None
+    coef_a = a * keep if nearest else a
+    dy0 = db = None
+    if second:
+        gy = grad_out.to(f32, copy=True)
+        _reverse_scan(gy, b)
+        dy0 = b * gy[0]
+        if need_db:
+            db = _reduce_to((gy * _shifted(y, y0)).sum((0, 1)), b)
+        gh = gy if grad_h is None else gy.add_(grad_h)   # gy is no longer needed: reuse it
+    else:
+        gh = grad_out.to(f32, copy=True)
+    _reverse_scan(gh, coef_a)
+    dh0 = (coef_a if not nearest else coef_a[0]) * gh[0]
+    da = None
+    if need_da:
+        h_prev = _shifted(h, h0)
+        da = _reduce_to((gh * (h_prev if keep is None else keep * h_prev)).sum((0, 1)), a)
+    return gh.to(x_dtype), dh0, dy0, da, db
+
+
+def _reduce_to(g, param):
+    """Sum a per-channel ``[N]`` gradient down to ``param``'s shape ``[1]`` or ``[N]``."""
+    return g.sum().reshape(1) if param.numel() == 1 else g
