@@ -12,32 +12,34 @@ import time
 import torch
 
 
-def _cpu_times(fn, repeats: int, warmup: int, budget_s: float):
+def _cpu_times(fn, setup, repeats: int, warmup: int, budget_s: float):
     for _ in range(warmup):
-        fn()
+        fn(setup())
     times = []
     start = time.perf_counter()
     while len(times) < repeats:
+        arg = setup()
         t0 = time.perf_counter()
-        fn()
+        fn(arg)
         times.append(time.perf_counter() - t0)
         if len(times) >= 3 and time.perf_counter() - start > budget_s:
             break  # slow providers get fewer repeats, never fewer than three
     return times
 
 
-def _cuda_times(fn, repeats: int, warmup: int, budget_s: float):
+def _cuda_times(fn, setup, repeats: int, warmup: int, budget_s: float):
     for _ in range(warmup):
-        fn()
+        fn(setup())
     torch.cuda.synchronize()
     flush = torch.empty(256 * 1024 * 1024 // 4, dtype=torch.int32, device="cuda")
     times = []
     start = time.perf_counter()
     while len(times) < repeats:
+        arg = setup()
         flush.zero_()  # evict the previous repeat's data from L2
         begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         begin.record()
-        fn()
+        fn(arg)
         end.record()
         end.synchronize()
         times.append(begin.elapsed_time(end) / 1e3)
@@ -46,14 +48,23 @@ def _cuda_times(fn, repeats: int, warmup: int, budget_s: float):
     return times
 
 
-def measure(fn, device: str, repeats: int = 10, warmup: int = 2, budget_s: float = 10.0):
-    """Time ``fn()``; returns seconds per repeat (a list), after ``warmup`` untimed calls.
+def _no_setup():
+    return None
+
+
+def measure(fn, device: str, repeats: int = 10, warmup: int = 2, budget_s: float = 10.0, setup=None):
+    """Time ``fn()``, or ``fn(setup())`` with ``setup`` run untimed before each call; returns
+    seconds per repeat (a list), after ``warmup`` untimed calls.
 
     Stops early (but after at least three repeats) once ``budget_s`` is spent.
     """
+    if setup is None:
+        setup, call = _no_setup, (lambda _: fn())
+    else:
+        call = fn
     if torch.device(device).type == "cuda":
-        return _cuda_times(fn, repeats, warmup, budget_s)
-    return _cpu_times(fn, repeats, warmup, budget_s)
+        return _cuda_times(call, setup, repeats, warmup, budget_s)
+    return _cpu_times(call, setup, repeats, warmup, budget_s)
 
 
 def summary(times):
