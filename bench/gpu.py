@@ -279,9 +279,10 @@ def run_shape(shape, provs, device, args, estimates, log):
         status, reason = "skipped", _guard(prov, shape, device, args, estimates.get(key))
         if reason is None:
             try:
-                fn = wrap(prov.make(device, DTYPES[shape.dtype], shape.T))
-                prov_rows = _measure_provider(prov, fn, x, grad, targets, exclude, device, args, base,
-                                              reference_spikes)
+                made = prov.make(device, DTYPES[shape.dtype], shape.T)
+                base_p = dict(base, label=getattr(made, "label", None))
+                prov_rows = _measure_provider(prov, wrap(made), x, grad, targets, exclude, device, args,
+                                              base_p, reference_spikes)
             except Skip as e:
                 reason = str(e)
             except torch.OutOfMemoryError:
@@ -296,7 +297,7 @@ def run_shape(shape, provs, device, args, estimates, log):
                 log(f"  {prov.name:17s} fwd+bwd {fwd_bwd['median_ms']:9.3f} ms")
                 continue
             finally:
-                fn = prov_rows = None
+                made = prov_rows = None
                 _release(device)
         log(f"  {prov.name:17s} {status}: {reason}")
         rows += [dict(base, provider=prov.name, mode=m, status=status, reason=reason) for m in MODES]
@@ -348,8 +349,7 @@ def _measure_provider(prov, fn, x, grad, targets, exclude, device, args, base, r
         times = measure(call, device, repeats=args.repeats, warmup=1, budget_s=args.budget_s, setup=setup)
         row = dict(base, provider=prov.name, mode=mode, status="ok", reason=None, **summary(times),
                    peak_mem_bytes=peak_bytes(call, device, setup), saved_bytes_per_elem=saved / base["elems"],
-                   spike_rate=spike_rate, spike_agreement=agreement, agreement_with=ref_name,
-                   label=getattr(fn, "label", None))
+                   spike_rate=spike_rate, spike_agreement=agreement, agreement_with=ref_name)
         if base["setting"] == "neuron":
             row["min_bytes_per_elem"] = min_bytes_per_elem(DTYPES[base["dtype"]], mode)
             row["gbps"] = row["min_bytes_per_elem"] * base["elems"] / (row["median_ms"] / 1e3) / 1e9
