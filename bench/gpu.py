@@ -27,13 +27,12 @@ import datetime as dt
 import gc
 import importlib.metadata
 import json
-import math
 import platform
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import torch
 from rich.console import Console
