@@ -1,6 +1,7 @@
 """Leaky on the CPU: tritonsnn's PyTorch path against snnTorch's per-step loop, as a ratio.
 
     python bench/cpu.py [--T 100 --B 32 --N 1024 --threads 1 --repeats 9 --min-ratio 10]
+    python bench/cpu.py --neuron IF --plain      # another neuron of bench/cases.py, plus the plain loop
 
 Both run in the same process on the same input, taking turns (one call each per
 round) so that load from other processes falls on both; the ratio is of medians (the ratio of minimums, less sensitive to a busy
@@ -33,28 +34,32 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=int, default=9, help="timed rounds (median reported)")
     p.add_argument("--min-ratio", type=float, default=None,
                    help="exit 1 if tritonsnn fwd+bwd is fewer than this many times faster than snnTorch")
+    p.add_argument("--neuron", default="Leaky", choices=[c.name for c in cases.CASES],
+                   help="which entry of bench/cases.py (default Leaky)")
+    p.add_argument("--plain", action="store_true", help="also time the plain autograd loop")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    leaky = next(c for c in cases.CASES if c.name == "Leaky")
+    case = next(c for c in cases.CASES if c.name == args.neuron)
     fns = {}
-    for provider in ("tritonsnn", "snntorch"):
-        fn, reason = cases.build(leaky, provider)
+    for provider in ("tritonsnn", "snntorch") + (("plain",) if args.plain else ()):
+        fn, reason = cases.build(case, provider)
         if fn is None:
             print(f"cannot run {provider}: {reason}", file=sys.stderr)
             return 2
         fns[provider] = fn
 
-    x = cases.make_input(leaky, args.T, args.B, args.N).requires_grad_()
+    x = cases.make_input(case, args.T, args.B, args.N).requires_grad_()
     grad = torch.randn_like(x)
     spikes = {name: fn(x) for name, fn in fns.items()}
-    mismatch = (spikes["tritonsnn"] != spikes["snntorch"]).sum().item()
-    if mismatch:  # a speed ratio between different computations would mean nothing
-        print(f"spikes differ from snnTorch at {mismatch} of {x.numel()} elements", file=sys.stderr)
-        return 2
+    for name, s in spikes.items():
+        mismatch = (s != spikes["tritonsnn"]).sum().item()
+        if mismatch:  # a speed ratio between different computations would mean nothing
+            print(f"{name} spikes differ from tritonsnn at {mismatch} of {x.numel()} elements", file=sys.stderr)
+            return 2
 
     timed = {}
     for name, fn in fns.items():
@@ -62,7 +67,7 @@ def main(argv=None):
         timed[(name, "fwd+bwd")] = lambda fn=fn: torch.autograd.grad(fn(x), x, grad)
     stats = {key: summary(t) for key, t in measure_interleaved(timed, repeats=args.repeats).items()}
 
-    table = Table(title=f"Leaky on CPU, T={args.T} B={args.B} N={args.N}, {args.threads} thread(s), "
+    table = Table(title=f"{case.name} on CPU, T={args.T} B={args.B} N={args.N}, {args.threads} thread(s), "
                         f"median of {args.repeats}; spike rate {spikes['tritonsnn'].float().mean().item():.3f}")
     for col in ("mode", "provider", "median ms", "p20-p80 ms", "min ms", "tritonsnn speed-up"):
         table.add_column(col, justify="right" if "ms" in col or "speed" in col else "left")

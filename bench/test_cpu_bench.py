@@ -60,4 +60,4 @@ def test_cpu(benchmark, case, provider, mode):
     benchmark.pedantic(run, rounds=ROUNDS, warmup_rounds=1, iterations=1)
     stats = getattr(benchmark.stats, "stats", None)  # absent with --benchmark-disable
     if stats is not None:
-        RESULTS[(case.name, mode, provider)] = stats.median
+        RESULTS[(case.name, mode, provider)] = (stats.median, stats.min)
