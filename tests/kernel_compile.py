@@ -130,9 +130,29 @@ def compile_first_order_family():
                     x if rho is not None else None)
 
 
+def compile_scan_and_delay():
+    """Synapse filters and traces (first/second order, nearest), fractional delays."""
+    from tritonsnn.kernels import delay, scan
+    T, B, N = 3, 2, 5
+    x = torch.randn(T, B, N).half()
+    state = torch.zeros(B, N)
+    for second, nearest, per_channel in [(False, False, True), (False, True, False), (True, False, False),
+                                         (True, False, True)]:
+        a, b = torch.rand(N if per_channel else 1), torch.rand(1 if per_channel else N)
+        h0, y0 = (state if per_channel else None), (state if second else None)
+        h, y = scan.scan_fwd(x, h0, y0, a, b, second, nearest)[:2]
+        g = torch.randn(T, B, N)
+        scan.scan_bwd(g, g if second else None, x, h, y, h0, y0, a, b, second, nearest, x.dtype,
+                      True, second)
+    for d in (torch.rand(1) * 2, torch.rand(N) * 2):
+        delay.delay_fwd(x, d)
+        delay.delay_bwd(torch.randn(T, B, N), x, d, x.dtype, True)
+
+
 if __name__ == "__main__":
     install()
     compile_lif()
     compile_synaptic()
     compile_first_order_family()
+    compile_scan_and_delay()
     print("\n".join(compiled))

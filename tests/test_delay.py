@@ -4,8 +4,8 @@ import torch
 
 import tritonsnn as tsnn
 import tritonsnn.functional as F
-from reference_synapses import delay_ref
-from test_synapses import assert_close
+from .reference_synapses import delay_ref
+from .test_synapses import assert_close
 
 BACKENDS = ["torch", "triton"]
 

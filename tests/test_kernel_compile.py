@@ -19,3 +19,5 @@ def test_kernels_compile_for_sm90():
     assert sum(line.startswith("lif_bwd_kernel") for line in lines) >= 10
     assert sum(line.startswith("syn_fwd_kernel") for line in lines) >= 14
     assert sum(line.startswith("syn_bwd_kernel") for line in lines) >= 14
+    for kernel in ("scan_fwd_kernel", "scan_bwd_kernel", "delay_fwd_kernel", "delay_bwd_kernel"):
+        assert any(line.startswith(kernel) for line in lines), kernel

@@ -8,8 +8,8 @@ from torch import nn
 
 import tritonsnn as tsnn
 import tritonsnn.functional as F
-from reference_synapses import stdp_ref, trace_ref
-from test_synapses import assert_close
+from .reference_synapses import stdp_ref, trace_ref
+from .test_synapses import assert_close
 
 
 def _spikes(T, B, N, p, gen):

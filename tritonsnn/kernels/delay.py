@@ -14,8 +14,7 @@ import triton
 import triton.language as tl
 
 from .. import _alloc
-from .lif import _flat_time_major, _grid, _reduce_partials, BLOCK, NUM_WARPS
-from .scan import _load_channel_param
+from ._common import LAUNCH, configs, flat_time_major, grid, load_param, reduce_partials
 
 
 @triton.jit
@@ -25,12 +24,13 @@ def _load_step(p_base, s, stride_t, T, m_o):
     return tl.load(p_base + s * stride_t, mask=m, other=0.0).to(tl.float32)
 
 
+@triton.autotune(configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def delay_fwd_kernel(p_x, p_d, p_y, T, M, N, stride_xt,
                      PER_CHANNEL: tl.constexpr, BLOCK: tl.constexpr):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    d = _load_channel_param(p_d, o % N, m_o, PER_CHANNEL)   # a block even for a scalar delay
+    d = load_param(p_d, o % N, m_o, PER_CHANNEL)   # a block even for a scalar delay
     k_f = tl.floor(d)
     f = d - k_f
     k = k_f.to(tl.int64)
@@ -44,12 +44,13 @@ def delay_fwd_kernel(p_x, p_d, p_y, T, M, N, stride_xt,
         p_y += M
 
 
+@triton.autotune(configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def delay_bwd_kernel(p_gy, p_x, p_d, p_dx, p_dd, T, M, N, stride_gt, stride_xt,
                      PER_CHANNEL: tl.constexpr, NEED_DD: tl.constexpr, BLOCK: tl.constexpr):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    d = _load_channel_param(p_d, o % N, m_o, PER_CHANNEL)   # a block even for a scalar delay
+    d = load_param(p_d, o % N, m_o, PER_CHANNEL)   # a block even for a scalar delay
     k_f = tl.floor(d)
     f = d - k_f
     k = k_f.to(tl.int64)
@@ -78,11 +79,11 @@ def delay_fwd(x, delay):
     """Launch the forward kernel; same contract as ``torchimpl.delay.delay_fwd``."""
     T, B, N = x.shape
     M = B * N
-    x2 = _flat_time_major(x)
+    x2 = flat_time_major(x)
     y = _alloc.empty(T, B, N, dtype=x.dtype, device=x.device)
     if M > 0 and T > 0:
-        delay_fwd_kernel[_grid(M)](x2, delay, y, T, M, N, x2.stride(0),
-                                   PER_CHANNEL=delay.numel() > 1, BLOCK=BLOCK, num_warps=NUM_WARPS)
+        delay_fwd_kernel[grid(M)](x2, delay, y, T, M, N, x2.stride(0),
+                                   PER_CHANNEL=delay.numel() > 1, **LAUNCH)
     return y
 
 
@@ -90,14 +91,14 @@ def delay_bwd(grad_y, x, delay, x_dtype, need_ddelay: bool):
     """Launch the backward kernel; same contract as ``torchimpl.delay.delay_bwd``."""
     T, B, N = x.shape
     M = B * N
-    g2 = _flat_time_major(grad_y)
-    x2 = _flat_time_major(x)
+    g2 = flat_time_major(grad_y)
+    x2 = flat_time_major(x)
     dx = _alloc.empty(T, B, N, dtype=x_dtype, device=x.device)
     part = _alloc.empty(B, N, dtype=torch.float32, device=x.device) if need_ddelay else dx
     if M > 0 and T > 0:
-        delay_bwd_kernel[_grid(M)](g2, x2, delay, dx, part, T, M, N, g2.stride(0), x2.stride(0),
+        delay_bwd_kernel[grid(M)](g2, x2, delay, dx, part, T, M, N, g2.stride(0), x2.stride(0),
                                    PER_CHANNEL=delay.numel() > 1, NEED_DD=need_ddelay,
-                                   BLOCK=BLOCK, num_warps=NUM_WARPS)
+                                   **LAUNCH)
     elif need_ddelay:
         part.zero_()
-    return dx, (_reduce_partials(part, delay) if need_ddelay else None)
+    return dx, (reduce_partials(part, delay) if need_ddelay else None)

@@ -64,18 +64,9 @@ import torch
 import triton
 import triton.language as tl
 
-from .. import _alloc, _backend
+from .. import _alloc
+from ._common import LAUNCH, configs, flat_time_major, grid, load_param, or_buffer, reduce_partials
 from ..ops_common import lif_outputs
-
-
-def _configs():
-    """Block sizes to autotune over, keyed on the neuron count M = B*N: small blocks keep
-    every SM busy when M is small (latency bound), large ones amortise index math.
-    The interpreter gets one small block so that tests stay fast."""
-    if _backend.interpreter_enabled():
-        return [triton.Config({"BLOCK": 256}, num_warps=1)]
-    return [triton.Config({"BLOCK": b}, num_warps=w)
-            for b, w in [(128, 1), (256, 2), (512, 4), (1024, 4), (1024, 8), (2048, 8)]]
 
 
 @triton.jit
@@ -97,24 +88,13 @@ def _surrogate_grad(x, SURROGATE: tl.constexpr, a):
 
 
 @triton.jit
-def _load_param(ptr, o_n, mask, PER_NEURON: tl.constexpr):
-    """A parameter as a block: per-neuron values, or element 0 broadcast to every lane
-    (one cached load; keeps a single return type for the compiler)."""
-    if PER_NEURON:
-        offs = o_n
-    else:
-        offs = o_n * 0
-    return tl.load(ptr + offs, mask=mask, other=1.0).to(tl.float32)
-
-
-@triton.jit
 def _post_reset(pre, s, r, thr, RESET: tl.constexpr):
     if RESET == 0:
         return pre - (s - r) * thr
     return pre - (s - r) * pre
 
 
-@triton.autotune(_configs(), key=["M", "N"])
+@triton.autotune(configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T", "REFR_STEPS"])
 def lif_fwd_kernel(
     p_x, p_v0, p_beta, p_thr, p_s, p_pre, p_bits, p_post,
@@ -130,18 +110,18 @@ def lif_fwd_kernel(
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    beta = _load_param(p_beta, o % N, m_o, BETA_PER_NEURON)
-    thr = _load_param(p_thr, o % N, m_o, THR_PER_NEURON)
+    beta = load_param(p_beta, o % N, m_o, BETA_PER_NEURON)
+    thr = load_param(p_thr, o % N, m_o, THR_PER_NEURON)
     if HAS_GAIN:
-        gain = _load_param(p_gain, o % N, m_o, GAIN_PER_NEURON)
+        gain = load_param(p_gain, o % N, m_o, GAIN_PER_NEURON)
     if HAS_V0:
         post = tl.load(p_v0 + o, mask=m_o, other=0.0).to(tl.float32)
     else:
         post = tl.zeros([BLOCK], dtype=tl.float32)
     # th: this step's threshold; th_prev: the previous step's (the one its spike crossed).
     if ADAPT:
-        rho = _load_param(p_rho, o % N, m_o, RHO_PER_NEURON)
-        b_ad = _load_param(p_b, o % N, m_o, B_PER_NEURON)
+        rho = load_param(p_rho, o % N, m_o, RHO_PER_NEURON)
+        b_ad = load_param(p_b, o % N, m_o, B_PER_NEURON)
         if HAS_A0:
             adapt = tl.load(p_a0 + o, mask=m_o, other=0.0).to(tl.float32)
         else:
@@ -154,7 +134,7 @@ def lif_fwd_kernel(
         th_prev = thr
     if REC or ADAPT:
         if REC:
-            v_rec = _load_param(p_rec, o % N, m_o, REC_PER_NEURON)
+            v_rec = load_param(p_rec, o % N, m_o, REC_PER_NEURON)
         if HAS_S0:
             s_prev = tl.load(p_s0 + o, mask=m_o, other=0.0).to(tl.float32)
         else:
@@ -233,7 +213,7 @@ def lif_fwd_kernel(
         tl.store(p_count + o, count, mask=m_o)
 
 
-@triton.autotune(_configs(), key=["M", "N"])
+@triton.autotune(configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def lif_bwd_kernel(
     p_gs, p_gm, p_pre, p_bits, p_v0, p_beta, p_thr,
@@ -252,24 +232,24 @@ def lif_bwd_kernel(
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    beta = _load_param(p_beta, o % N, m_o, BETA_PER_NEURON)
-    thr = _load_param(p_thr, o % N, m_o, THR_PER_NEURON)
+    beta = load_param(p_beta, o % N, m_o, BETA_PER_NEURON)
+    thr = load_param(p_thr, o % N, m_o, THR_PER_NEURON)
     if HAS_GAIN:
-        gain = _load_param(p_gain, o % N, m_o, GAIN_PER_NEURON)
+        gain = load_param(p_gain, o % N, m_o, GAIN_PER_NEURON)
     if HAS_V0:
         v0 = tl.load(p_v0 + o, mask=m_o, other=0.0).to(tl.float32)
     else:
         v0 = tl.zeros([BLOCK], dtype=tl.float32)
     if REC or ADAPT:
         if REC:
-            v_rec = _load_param(p_rec, o % N, m_o, REC_PER_NEURON)
+            v_rec = load_param(p_rec, o % N, m_o, REC_PER_NEURON)
         if HAS_S0:
             s0 = tl.load(p_s0 + o, mask=m_o, other=0.0).to(tl.float32)
         else:
             s0 = tl.zeros([BLOCK], dtype=tl.float32)
     if ADAPT:
-        rho = _load_param(p_rho, o % N, m_o, RHO_PER_NEURON)
-        b_ad = _load_param(p_b, o % N, m_o, B_PER_NEURON)
+        rho = load_param(p_rho, o % N, m_o, RHO_PER_NEURON)
+        b_ad = load_param(p_b, o % N, m_o, B_PER_NEURON)
         if HAS_A0:
             a0 = tl.load(p_a0 + o, mask=m_o, other=0.0).to(tl.float32)
         else:
@@ -426,36 +406,23 @@ def lif_bwd_kernel(
         tl.store(p_drec + o, acc_rec, mask=m_o)
 
 
-def _flat_time_major(x):
-    """View ``[T, B, N]`` as ``[T, B*N]`` with unit inner stride, copying only if needed."""
-    T = x.shape[0]
-    x2 = x.reshape(T, -1)
-    if x2.stride(-1) != 1:
-        x2 = x2.contiguous()
-    return x2
-
-
-def _grid(M):
-    return lambda meta: (triton.cdiv(M, meta["BLOCK"]),)
-
-
 def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=None,
             zero_whole: bool = False, rec=None, s0=None, refractory: int = 0, c0=None,
             rho=None, b=None, a0=None):
     """Launch the forward kernel; same contract as ``torchimpl.lif.lif_fwd``."""
     T, B, N = x.shape
     M = B * N
-    x2 = _flat_time_major(x)
+    x2 = flat_time_major(x)
     refr, adapt = refractory > 0, rho is not None
     spikes, pre, bits, post, qbits, count, aseq = lif_outputs(x, delay, need_post, refractory, adapt)
     if refr and (M == 0 or T == 0):
         count.copy_(c0 if c0 is not None else torch.zeros_like(count))
     if M > 0 and T > 0:
         # Pointers the flags leave unused get a real buffer: never pass an empty tensor's null pointer.
-        lif_fwd_kernel[_grid(M)](
-            x2, _or(v0, pre), beta, thr, spikes, pre, _or(bits, pre), _or(post, pre),
-            _or(gain, beta), _or(rec, beta), _or(s0, pre), _or(c0, pre), _or(qbits, pre), _or(count, pre),
-            _or(rho, beta), _or(b, beta), _or(a0, pre), _or(aseq, pre),
+        lif_fwd_kernel[grid(M)](
+            x2, or_buffer(v0, pre), beta, thr, spikes, pre, or_buffer(bits, pre), or_buffer(post, pre),
+            or_buffer(gain, beta), or_buffer(rec, beta), or_buffer(s0, pre), or_buffer(c0, pre), or_buffer(qbits, pre), or_buffer(count, pre),
+            or_buffer(rho, beta), or_buffer(b, beta), or_buffer(a0, pre), or_buffer(aseq, pre),
             T, M, N, x2.stride(0), int(refractory),
             RESET=reset, DELAY=delay, HAS_V0=v0 is not None, STORE_POST=not delay and need_post,
             BETA_PER_NEURON=beta.numel() > 1, THR_PER_NEURON=thr.numel() > 1,
@@ -465,15 +432,9 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
             REFRACTORY=refr, HAS_C0=c0 is not None,
             ADAPT=adapt, RHO_PER_NEURON=adapt and rho.numel() > 1, B_PER_NEURON=adapt and b.numel() > 1,
             HAS_A0=a0 is not None,
-            enable_fp_fusion=False,
+            **LAUNCH,
         )
     return spikes, pre, bits, post, qbits, count, aseq
-
-
-def _or(t, fallback):
-    """``t`` as a contiguous kernel argument, or ``fallback`` (a pointer the flags leave
-    unread) where it is absent or empty."""
-    return fallback if t is None or t.numel() == 0 else t.contiguous()
 
 
 def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: bool,
@@ -485,9 +446,9 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
     T, B, N = pre.shape
     M = B * N
     dev, f32 = pre.device, torch.float32
-    gs = _flat_time_major(grad_spikes)
-    gm = _flat_time_major(grad_mem) if grad_mem is not None else gs
-    ga = _flat_time_major(grad_adapt) if grad_adapt is not None else gs
+    gs = flat_time_major(grad_spikes)
+    gm = flat_time_major(grad_mem) if grad_mem is not None else gs
+    ga = flat_time_major(grad_adapt) if grad_adapt is not None else gs
     dx = _alloc.empty(T, B, N, dtype=x_dtype, device=dev)
     dv0 = _alloc.empty(B, N, dtype=f32, device=dev)
     part_beta = _alloc.empty(B, N, dtype=f32, device=dev) if need_dbeta else dv0
@@ -499,11 +460,11 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
     part_rho = _alloc.empty(B, N, dtype=f32, device=dev) if need_drho else dv0
     part_b = _alloc.empty(B, N, dtype=f32, device=dev) if need_db else dv0
     if M > 0 and T > 0:
-        lif_bwd_kernel[_grid(M)](
-            gs, gm, pre, _or(bits, pre), _or(v0, pre), beta, thr,
+        lif_bwd_kernel[grid(M)](
+            gs, gm, pre, or_buffer(bits, pre), or_buffer(v0, pre), beta, thr,
             dx, dv0, part_beta, part_thr,
-            _or(gain, beta), _or(rec, beta), _or(s0, pre), _or(qbits, pre), _or(ds0, dv0), part_rec,
-            _or(rho, beta), _or(b, beta), _or(a0, pre), _or(aseq, pre), _or(da0, dv0), part_rho, part_b,
+            or_buffer(gain, beta), or_buffer(rec, beta), or_buffer(s0, pre), or_buffer(qbits, pre), or_buffer(ds0, dv0), part_rec,
+            or_buffer(rho, beta), or_buffer(b, beta), or_buffer(a0, pre), or_buffer(aseq, pre), or_buffer(da0, dv0), part_rho, part_b,
             ga, T, M, N, gs.stride(0), gm.stride(0), ga.stride(0), surrogate.param,
             RESET=reset, DELAY=delay, HAS_V0=v0 is not None, HAS_GRAD_MEM=grad_mem is not None,
             BETA_PER_NEURON=beta.numel() > 1, THR_PER_NEURON=thr.numel() > 1,
@@ -515,20 +476,15 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
             ADAPT=adapt, RHO_PER_NEURON=adapt and rho.numel() > 1, B_PER_NEURON=adapt and b.numel() > 1,
             HAS_A0=a0 is not None, NEED_DRHO=need_drho, NEED_DB=need_db,
             HAS_GRAD_ADAPT=grad_adapt is not None,
-            enable_fp_fusion=False,
+            **LAUNCH,
         )
     else:
         for t in (dv0, part_beta, part_thr, part_rec, part_rho, part_b, ds0, da0):
             if t is not None:
                 t.zero_()
-    dbeta = _reduce_partials(part_beta, beta) if need_dbeta else None
-    dthr = _reduce_partials(part_thr, thr) if need_dthr else None
-    drec = _reduce_partials(part_rec, rec) if need_drec else None
-    drho = _reduce_partials(part_rho, rho) if need_drho else None
-    db = _reduce_partials(part_b, b) if need_db else None
+    dbeta = reduce_partials(part_beta, beta) if need_dbeta else None
+    dthr = reduce_partials(part_thr, thr) if need_dthr else None
+    drec = reduce_partials(part_rec, rec) if need_drec else None
+    drho = reduce_partials(part_rho, rho) if need_drho else None
+    db = reduce_partials(part_b, b) if need_db else None
     return dx, dv0, dbeta, dthr, ds0, drec, da0, drho, db
-
-
-def _reduce_partials(partial, param):
-    g = partial.sum(0)
-    return g.sum().reshape(1) if param.numel() == 1 else g

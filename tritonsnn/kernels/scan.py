@@ -25,23 +25,10 @@ import triton
 import triton.language as tl
 
 from .. import _alloc
-from .lif import _flat_time_major, _grid, _reduce_partials, BLOCK, NUM_WARPS
+from ._common import LAUNCH, configs, flat_time_major, grid, load_param, or_buffer, reduce_partials
 
 
-@triton.jit
-def _load_channel_param(ptr, o_n, mask, PER_CHANNEL: tl.constexpr):
-    """A scalar or per-channel parameter as a block of fp32 values (one per element).
-
-    One return statement and a block either way: compiled Triton rejects a helper whose
-    constexpr branches return different types (a scalar and a block).
-    """
-    if PER_CHANNEL:
-        value = tl.load(ptr + o_n, mask=mask, other=1.0).to(tl.float32)
-    else:
-        value = tl.load(ptr).to(tl.float32) + tl.zeros(o_n.shape, dtype=tl.float32)
-    return value
-
-
+@triton.autotune(configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def scan_fwd_kernel(
     p_x, p_h0, p_y0, p_a, p_b, p_h, p_y,
@@ -51,13 +38,13 @@ def scan_fwd_kernel(
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    a = _load_channel_param(p_a, o % N, m_o, A_PER_CHANNEL)
+    a = load_param(p_a, o % N, m_o, A_PER_CHANNEL)
     if HAS_H0:
         h = tl.load(p_h0 + o, mask=m_o, other=0.0).to(tl.float32)
     else:
         h = tl.zeros([BLOCK], dtype=tl.float32)
     if SECOND:
-        b = _load_channel_param(p_b, o % N, m_o, B_PER_CHANNEL)
+        b = load_param(p_b, o % N, m_o, B_PER_CHANNEL)
         if HAS_Y0:
             y = tl.load(p_y0 + o, mask=m_o, other=0.0).to(tl.float32)
         else:
@@ -80,6 +67,7 @@ def scan_fwd_kernel(
         p_y += M
 
 
+@triton.autotune(configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def scan_bwd_kernel(
     p_gy, p_gh, p_x, p_h, p_y, p_h0, p_y0, p_a, p_b,
@@ -91,13 +79,13 @@ def scan_bwd_kernel(
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    a = _load_channel_param(p_a, o % N, m_o, A_PER_CHANNEL)
+    a = load_param(p_a, o % N, m_o, A_PER_CHANNEL)
     if HAS_H0:
         h0 = tl.load(p_h0 + o, mask=m_o, other=0.0).to(tl.float32)
     else:
         h0 = tl.zeros([BLOCK], dtype=tl.float32)
     if SECOND:
-        b = _load_channel_param(p_b, o % N, m_o, B_PER_CHANNEL)
+        b = load_param(p_b, o % N, m_o, B_PER_CHANNEL)
         if HAS_Y0:
             y0 = tl.load(p_y0 + o, mask=m_o, other=0.0).to(tl.float32)
         else:
@@ -158,17 +146,17 @@ def scan_fwd(x, h0, y0, a, b, second: bool, nearest: bool):
     T, B, N = x.shape
     M = B * N
     dev, f32 = x.device, torch.float32
-    x2 = _flat_time_major(x)
+    x2 = flat_time_major(x)
     h = _alloc.empty(T, B, N, dtype=f32, device=dev)
     y = _alloc.empty(T, B, N, dtype=f32, device=dev) if second else h.new_empty(0)
     if M > 0 and T > 0:
-        scan_fwd_kernel[_grid(M)](
-            x2, h0.contiguous() if h0 is not None else h, y0.contiguous() if y0 is not None else h,
+        scan_fwd_kernel[grid(M)](
+            x2, or_buffer(h0, h), or_buffer(y0, h),
             a, b if b is not None else a, h, y if second else h,
             T, M, N, x2.stride(0),
             SECOND=second, NEAREST=nearest, HAS_H0=h0 is not None, HAS_Y0=y0 is not None,
             A_PER_CHANNEL=a.numel() > 1, B_PER_CHANNEL=b is not None and b.numel() > 1,
-            BLOCK=BLOCK, num_warps=NUM_WARPS,
+            **LAUNCH,
         )
     return h, y
 
@@ -179,29 +167,29 @@ def scan_bwd(grad_out, grad_h, x, h, y, h0, y0, a, b, second: bool, nearest: boo
     T, B, N = h.shape
     M = B * N
     dev, f32 = h.device, torch.float32
-    gy = _flat_time_major(grad_out)
-    gh = _flat_time_major(grad_h) if grad_h is not None else gy
-    x2 = _flat_time_major(x) if nearest else h.reshape(T, M)
+    gy = flat_time_major(grad_out)
+    gh = flat_time_major(grad_h) if grad_h is not None else gy
+    x2 = flat_time_major(x) if nearest else h.reshape(T, M)
     dx = _alloc.empty(T, B, N, dtype=x_dtype, device=dev)
     dh0 = _alloc.empty(B, N, dtype=f32, device=dev)
     dy0 = _alloc.empty(B, N, dtype=f32, device=dev) if second else dh0
     part_a = _alloc.empty(B, N, dtype=f32, device=dev) if need_da else dh0
     part_b = _alloc.empty(B, N, dtype=f32, device=dev) if need_db else dh0
     if M > 0 and T > 0:
-        scan_bwd_kernel[_grid(M)](
+        scan_bwd_kernel[grid(M)](
             gy, gh, x2, h, y if second else h,
-            h0.contiguous() if h0 is not None else h, y0.contiguous() if y0 is not None else h,
+            or_buffer(h0, h), or_buffer(y0, h),
             a, b if b is not None else a,
             dx, dh0, dy0, part_a, part_b,
             T, M, N, gy.stride(0), gh.stride(0), x2.stride(0),
             SECOND=second, NEAREST=nearest, HAS_H0=h0 is not None, HAS_Y0=y0 is not None,
             HAS_GRAD_H=grad_h is not None, A_PER_CHANNEL=a.numel() > 1,
             B_PER_CHANNEL=b is not None and b.numel() > 1,
-            NEED_DA=need_da, NEED_DB=need_db, BLOCK=BLOCK, num_warps=NUM_WARPS,
+            NEED_DA=need_da, NEED_DB=need_db, **LAUNCH,
         )
     else:
         for t in (dh0, dy0, part_a, part_b):
             t.zero_()
-    da = _reduce_partials(part_a, a) if need_da else None
-    db = _reduce_partials(part_b, b) if need_db else None
+    da = reduce_partials(part_a, a) if need_da else None
+    db = reduce_partials(part_b, b) if need_db else None
     return dx, dh0, (dy0 if second else None), da, db

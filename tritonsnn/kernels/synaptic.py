@@ -65,8 +65,8 @@ import triton.language as tl
 
 from .. import _alloc
 from ..ops_common import NEURON_ALPHA, syn_outputs
-from .lif import _configs, _flat_time_major, _grid, _load_param, _or, _post_reset, _reduce_partials, \
-    _surrogate_grad
+from ._common import LAUNCH, configs, flat_time_major, grid, load_param, or_buffer, reduce_partials
+from .lif import _post_reset, _surrogate_grad
 
 
 @triton.jit
@@ -76,7 +76,7 @@ def _load_state(ptr, o, mask, HAS: tl.constexpr, BLOCK: tl.constexpr):
     return tl.zeros([BLOCK], dtype=tl.float32)
 
 
-@triton.autotune(_configs(), key=["M", "N"])
+@triton.autotune(configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def syn_fwd_kernel(
     p_x, p_cur0, p_aux0, p_mem0, p_spk0, p_cnt0, p_alpha, p_beta, p_tau, p_thr, p_v,
@@ -90,16 +90,16 @@ def syn_fwd_kernel(
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    alpha = _load_param(p_alpha, o % N, m_o, ALPHA_PN)
-    beta = _load_param(p_beta, o % N, m_o, BETA_PN)
-    thr = _load_param(p_thr, o % N, m_o, THR_PN)
+    alpha = load_param(p_alpha, o % N, m_o, ALPHA_PN)
+    beta = load_param(p_beta, o % N, m_o, BETA_PN)
+    thr = load_param(p_thr, o % N, m_o, THR_PN)
     cur = _load_state(p_cur0, o, m_o, HAS_CUR0, BLOCK)
     mem = _load_state(p_mem0, o, m_o, HAS_MEM0, BLOCK)
     if ALPHA:
-        tau = _load_param(p_tau, o % N, m_o, TAU_PN)
+        tau = load_param(p_tau, o % N, m_o, TAU_PN)
         aux = _load_state(p_aux0, o, m_o, HAS_AUX0, BLOCK)
     if RECURRENT:
-        v = _load_param(p_v, o % N, m_o, V_PN)
+        v = load_param(p_v, o % N, m_o, V_PN)
         spk = _load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
     if REFRACTORY:
         if HAS_CNT0:
@@ -177,7 +177,7 @@ def syn_fwd_kernel(
         tl.store(p_cnt + o, cnt, mask=m_o)
 
 
-@triton.autotune(_configs(), key=["M", "N"])
+@triton.autotune(configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def syn_bwd_kernel(
     p_gs, p_gcur, p_gaux, p_gm, p_cur, p_aux, p_mem, p_bits, p_refr,
@@ -193,16 +193,16 @@ def syn_bwd_kernel(
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    alpha = _load_param(p_alpha, o % N, m_o, ALPHA_PN)
-    beta = _load_param(p_beta, o % N, m_o, BETA_PN)
-    thr = _load_param(p_thr, o % N, m_o, THR_PN)
+    alpha = load_param(p_alpha, o % N, m_o, ALPHA_PN)
+    beta = load_param(p_beta, o % N, m_o, BETA_PN)
+    thr = load_param(p_thr, o % N, m_o, THR_PN)
     cur0 = _load_state(p_cur0, o, m_o, HAS_CUR0, BLOCK)
     mem0 = _load_state(p_mem0, o, m_o, HAS_MEM0, BLOCK)
     if ALPHA:
-        tau = _load_param(p_tau, o % N, m_o, TAU_PN)
+        tau = load_param(p_tau, o % N, m_o, TAU_PN)
         aux0 = _load_state(p_aux0, o, m_o, HAS_AUX0, BLOCK)
     if RECURRENT:
-        v = _load_param(p_v, o % N, m_o, V_PN)
+        v = load_param(p_v, o % N, m_o, V_PN)
         spk0 = _load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
     zero = tl.zeros([BLOCK], dtype=tl.float32)
     g_n_next = zero        # Synaptic: dL/dn[t+1];  Alpha: dL/dinh-side h[t+1]
@@ -385,19 +385,19 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: i
     if refr_steps > 0 and (M == 0 or T == 0):
         cnt.copy_(cnt0 if cnt0 is not None else torch.zeros_like(cnt))
     if M > 0 and T > 0:
-        x2 = _flat_time_major(x)
+        x2 = flat_time_major(x)
         # Pointers the flags leave unused get a real buffer: never pass an empty tensor's null pointer.
-        syn_fwd_kernel[_grid(M)](
-            x2, _or(cur0, mem), _or(aux0, mem), _or(mem0, mem), _or(spk0, mem), _or(cnt0, mem), alpha, beta,
-            _or(tau, alpha), thr, _or(v, alpha), spikes, _or(cur, mem), _or(aux, mem), mem, _or(bits, mem),
-            _or(post, mem), _or(refr, mem), _or(cnt, mem),
+        syn_fwd_kernel[grid(M)](
+            x2, or_buffer(cur0, mem), or_buffer(aux0, mem), or_buffer(mem0, mem), or_buffer(spk0, mem), or_buffer(cnt0, mem), alpha, beta,
+            or_buffer(tau, alpha), thr, or_buffer(v, alpha), spikes, or_buffer(cur, mem), or_buffer(aux, mem), mem, or_buffer(bits, mem),
+            or_buffer(post, mem), or_buffer(refr, mem), or_buffer(cnt, mem),
             T, M, N, x2.stride(0), refr_steps,
             ALPHA=is_alpha, RESET=reset, DELAY=delay, RECURRENT=v is not None,
             REFRACTORY=refr_steps > 0, HAS_CNT0=cnt0 is not None,
             STORE_CUR=store_cur or is_alpha, STORE_POST=not delay and need_post,
             HAS_CUR0=cur0 is not None, HAS_AUX0=aux0 is not None, HAS_MEM0=mem0 is not None,
             HAS_SPK0=spk0 is not None, ALPHA_PN=_pn(alpha), BETA_PN=_pn(beta), TAU_PN=_pn(tau),
-            THR_PN=_pn(thr), V_PN=_pn(v), enable_fp_fusion=False,
+            THR_PN=_pn(thr), V_PN=_pn(v), **LAUNCH,
         )
     return outs
 
@@ -416,14 +416,14 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
     dspk0 = _alloc.empty(B, N, dtype=f32, device=dev) if v is not None else None
     parts = [_alloc.empty(B, N, dtype=f32, device=dev) if on else None for on in need]
     if M > 0 and T > 0:
-        gs = _flat_time_major(g_spikes)
-        gc = _flat_time_major(g_cur) if g_cur is not None else gs
-        ga = _flat_time_major(g_aux) if g_aux is not None else gs
-        gm = _flat_time_major(g_mem) if g_mem is not None else gs
-        syn_bwd_kernel[_grid(M)](
-            gs, gc, ga, gm, _or(cur, mem), _or(aux, mem), mem, _or(bits, mem), _or(refr, mem),
-            _or(cur0, mem), _or(aux0, mem), _or(mem0, mem), _or(spk0, mem), alpha, beta, _or(tau, alpha), thr,
-            _or(v, alpha), dx, dcur0, dsecond0, _or(dspk0, dcur0), *(_or(p, dcur0) for p in parts),
+        gs = flat_time_major(g_spikes)
+        gc = flat_time_major(g_cur) if g_cur is not None else gs
+        ga = flat_time_major(g_aux) if g_aux is not None else gs
+        gm = flat_time_major(g_mem) if g_mem is not None else gs
+        syn_bwd_kernel[grid(M)](
+            gs, gc, ga, gm, or_buffer(cur, mem), or_buffer(aux, mem), mem, or_buffer(bits, mem), or_buffer(refr, mem),
+            or_buffer(cur0, mem), or_buffer(aux0, mem), or_buffer(mem0, mem), or_buffer(spk0, mem), alpha, beta, or_buffer(tau, alpha), thr,
+            or_buffer(v, alpha), dx, dcur0, dsecond0, or_buffer(dspk0, dcur0), *(or_buffer(p, dcur0) for p in parts),
             T, M, N, gs.stride(0), gc.stride(0), ga.stride(0), gm.stride(0), surrogate.param,
             ALPHA=is_alpha, RESET=reset, DELAY=delay, RECURRENT=v is not None, REFRACTORY=refr.numel() > 0,
             HAS_GRAD_CUR=g_cur is not None, HAS_GRAD_AUX=g_aux is not None, HAS_GRAD_MEM=g_mem is not None,
@@ -431,13 +431,13 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
             HAS_SPK0=spk0 is not None, ALPHA_PN=_pn(alpha), BETA_PN=_pn(beta), TAU_PN=_pn(tau),
             THR_PN=_pn(thr), V_PN=_pn(v), NEED_DALPHA=need_dalpha, NEED_DBETA=need_dbeta,
             NEED_DTAU=need_dtau, NEED_DTHR=need_dthr, NEED_DV=need_dv, SURROGATE=surrogate.kind,
-            enable_fp_fusion=False,
+            **LAUNCH,
         )
     else:
         for t in [dx, dcur0, dsecond0, dspk0, *parts]:
             if t is not None:
                 t.zero_()
-    dalpha, dbeta, dtau, dthr, dv = (_reduce_partials(p, param) if p is not None else None
+    dalpha, dbeta, dtau, dthr, dv = (reduce_partials(p, param) if p is not None else None
                                      for p, param in zip(parts, (alpha, beta, tau, thr, v)))
     if is_alpha:
         return dx, dcur0, dsecond0, torch.zeros_like(dcur0), None, dalpha, dbeta, dtau, dthr, None

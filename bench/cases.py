@@ -1,0 +1,157 @@
+"""What the CPU benchmarks compare: one row per neuron, three ways of running it.
+
+* ``tritonsnn``: the package's Module on the PyTorch path (``backend="torch"``),
+  called once on the whole sequence ``[T, B, N]``.
+* ``snntorch``: snnTorch's neuron stepped in a Python loop, one call per step,
+  from zero state (how snnTorch is used).
+* ``plain``: a hand-written PyTorch autograd loop with the same order of
+  operations as snnTorch (what a user would write without either package).
+
+A neuron added to tritonsnn is benchmarked by adding one :class:`NeuronCase` to
+:data:`CASES`; rows whose class does not exist yet in ``tritonsnn`` are skipped
+with a reason, so entries can be written before the neuron lands.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import torch
+
+import tritonsnn as tsnn
+
+try:
+    import snntorch
+except ImportError:  # the CPU tier reports snnTorch as skipped
+    snntorch = None
+
+ATAN_ALPHA = 2.0  # snnTorch's and tritonsnn's default surrogate: atan(alpha=2)
+
+
+class AtanSpike(torch.autograd.Function):
+    """Heaviside forward, arc-tangent surrogate backward (snnTorch's default formula)."""
+
+    @staticmethod
+    def forward(ctx, v):
+        ctx.save_for_backward(v)
+        return (v > 0).to(v.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (v,) = ctx.saved_tensors
+        h = (math.pi / 2 * ATAN_ALPHA) * v
+        return grad * ((ATAN_ALPHA / 2) / (1 + h * h))
+
+
+spike = AtanSpike.apply
+
+
+def leaky_step(x_t, mem, beta: float, threshold: float):
+    """One snnTorch ``Leaky`` step (subtract reset, ``reset_delay=True``): returns ``(spk, mem)``."""
+    reset = (mem > threshold).to(x_t.dtype)  # computed from the previous membrane; carries no gradient
+    mem = beta * mem + x_t - reset * threshold
+    return spike(mem - threshold), mem
+
+
+def plain_leaky(x, beta: float = 0.9, threshold: float = 1.0):
+    """Plain autograd loop of :func:`leaky_step` over ``x [T, B, ...]`` from zero state."""
+    mem = torch.zeros_like(x[0])
+    out = []
+    for t in range(x.shape[0]):
+        s, mem = leaky_step(x[t], mem, beta, threshold)
+        out.append(s)
+    return torch.stack(out)
+
+
+def plain_synaptic(x, alpha: float = 0.8, beta: float = 0.9, threshold: float = 1.0):
+    """Plain autograd loop of snnTorch ``Synaptic`` (subtract reset, ``reset_delay=True``)."""
+    syn = torch.zeros_like(x[0])
+    mem = torch.zeros_like(x[0])
+    out = []
+    for t in range(x.shape[0]):
+        reset = (mem > threshold).to(x.dtype)
+        syn = alpha * syn + x[t]
+        mem = beta * mem + syn - reset * threshold
+        out.append(spike(mem - threshold))
+    return torch.stack(out)
+
+
+def snntorch_loop(neuron):
+    """Wrap an snnTorch neuron (``init_hidden=False``) as ``x [T, B, ...] -> spikes``, one call per step."""
+    def run(x):
+        neuron.reset_mem()  # zero state; the first step sizes it to the input
+        return torch.stack([neuron(x[t])[0] for t in range(x.shape[0])])
+    return run
+
+
+@dataclass(frozen=True)
+class NeuronCase:
+    """One neuron to benchmark.
+
+    Attributes:
+        name: the tritonsnn class name (``getattr(tsnn, name)``).
+        tsnn_kwargs: constructor arguments for the tritonsnn Module.
+        snntorch: builds the equivalent snnTorch neuron, or None where snnTorch has none.
+        plain: plain autograd loop ``x -> spikes``, or None where none is written.
+        input_scale, input_shift: the input is ``randn * scale + shift`` (keeps neurons firing).
+    """
+
+    name: str
+    tsnn_kwargs: dict = field(default_factory=dict)
+    snntorch: Optional[Callable[[], torch.nn.Module]] = None
+    plain: Optional[Callable] = None
+    input_scale: float = 0.5
+    input_shift: float = 0.2
+
+
+CASES = [
+    NeuronCase("Leaky", dict(beta=0.9), lambda: snntorch.Leaky(beta=0.9), plain_leaky),
+    NeuronCase("IF", dict(), lambda: snntorch.Leaky(beta=1.0),  # snnTorch's IF is Leaky(beta=1)
+               lambda x: plain_leaky(x, beta=1.0), input_shift=0.0),
+    # Written ahead of the neurons: each runs once tritonsnn exports the class.
+    NeuronCase("Synaptic", dict(alpha=0.8, beta=0.9), lambda: snntorch.Synaptic(alpha=0.8, beta=0.9),
+               plain_synaptic),
+    NeuronCase("Lapicque", dict(beta=0.9), lambda: snntorch.Lapicque(beta=0.9)),
+    NeuronCase("Alpha", dict(alpha=0.9, beta=0.8), lambda: snntorch.Alpha(alpha=0.9, beta=0.8),
+               input_shift=1.0),
+    NeuronCase("RLeaky", dict(beta=0.9, all_to_all=False),
+               lambda: snntorch.RLeaky(beta=0.9, all_to_all=False)),
+    NeuronCase("RSynaptic", dict(alpha=0.8, beta=0.9, all_to_all=False),
+               lambda: snntorch.RSynaptic(alpha=0.8, beta=0.9, all_to_all=False)),
+    NeuronCase("ALIF", dict(beta=0.9)),  # no snnTorch counterpart
+]
+
+PROVIDERS = ("tritonsnn", "snntorch", "plain")
+
+
+def build(case: NeuronCase, provider: str):
+    """``(fn, None)`` with ``fn: x -> spikes`` on the CPU, or ``(None, reason)`` when it cannot run."""
+    if provider == "tritonsnn":
+        if not hasattr(tsnn, case.name):
+            return None, f"tritonsnn has no {case.name} yet"
+        try:
+            return tsnn_module(case), None
+        except (TypeError, ValueError) as e:  # a constructor that differs from the table's guess
+            return None, f"tsnn.{case.name}(**{case.tsnn_kwargs}) failed: {e}"
+    if provider == "snntorch":
+        if snntorch is None:
+            return None, "snntorch is not installed"
+        if case.snntorch is None:
+            return None, f"snnTorch has no {case.name}"
+        return snntorch_loop(case.snntorch()), None
+    if provider == "plain":
+        if case.plain is None:
+            return None, f"no plain loop written for {case.name}"
+        return case.plain, None
+    raise ValueError(f"provider must be one of {PROVIDERS}; got {provider!r}")
+
+
+def tsnn_module(case: NeuronCase):
+    return getattr(tsnn, case.name)(**case.tsnn_kwargs, backend="torch")
+
+
+def make_input(case: NeuronCase, T: int, B: int, N: int, seed: int = 0, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(T, B, N, generator=g) * case.input_scale + case.input_shift
+    return x.to(dtype)

@@ -1,0 +1,90 @@
+"""Timers shared by the benchmark scripts: medians and spread over repeats.
+
+On CUDA each repeat is bracketed by CUDA events, after the L2 cache is flushed
+(as ``triton.testing.do_bench`` does); on the CPU by ``time.perf_counter``.
+Warm-up calls run first, so compilation and autotuning are never timed.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+
+def _cpu_times(fn, setup, repeats: int, warmup: int, budget_s: float):
+    for _ in range(warmup):
+        fn(setup())
+    times = []
+    start = time.perf_counter()
+    while len(times) < repeats:
+        arg = setup()
+        t0 = time.perf_counter()
+        fn(arg)
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 3 and time.perf_counter() - start > budget_s:
+            break  # slow providers get fewer repeats, never fewer than three
+    return times
+
+
+def _cuda_times(fn, setup, repeats: int, warmup: int, budget_s: float):
+    for _ in range(warmup):
+        fn(setup())
+    torch.cuda.synchronize()
+    flush = torch.empty(256 * 1024 * 1024 // 4, dtype=torch.int32, device="cuda")
+    times = []
+    start = time.perf_counter()
+    while len(times) < repeats:
+        arg = setup()
+        flush.zero_()  # evict the previous repeat's data from L2
+        begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        begin.record()
+        fn(arg)
+        end.record()
+        end.synchronize()
+        times.append(begin.elapsed_time(end) / 1e3)
+        if len(times) >= 3 and time.perf_counter() - start > budget_s:
+            break
+    return times
+
+
+def _no_setup():
+    return None
+
+
+def measure(fn, device: str, repeats: int = 10, warmup: int = 2, budget_s: float = 10.0, setup=None):
+    """Time ``fn()``, or ``fn(setup())`` with ``setup`` run untimed before each call; returns
+    seconds per repeat (a list), after ``warmup`` untimed calls.
+
+    Stops early (but after at least three repeats) once ``budget_s`` is spent.
+    """
+    if setup is None:
+        setup, call = _no_setup, (lambda _: fn())
+    else:
+        call = fn
+    if torch.device(device).type == "cuda":
+        return _cuda_times(call, setup, repeats, warmup, budget_s)
+    return _cpu_times(call, setup, repeats, warmup, budget_s)
+
+
+def summary(times):
+    """Median, 20th/80th percentiles and minimum of ``times`` (seconds), in milliseconds."""
+    ms = sorted(t * 1e3 for t in times)
+    q = statistics.quantiles(ms, n=5, method="inclusive") if len(ms) > 1 else [ms[0]] * 4
+    return {"median_ms": statistics.median(ms), "p20_ms": q[0], "p80_ms": q[3], "min_ms": ms[0],
+            "repeats": len(ms)}
+
+
+def measure_interleaved(fns: dict, repeats: int = 7, warmup: int = 1):
+    """CPU timing of several callables taking turns, one call each per round, so that load
+    from other processes on a shared machine falls on all of them alike. Returns name -> seconds."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
