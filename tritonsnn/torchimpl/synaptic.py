@@ -168,17 +168,16 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
         else:
             coef = None
         gm = g_mem[t0:t1] if g_mem is not None else None
-        # dL/d spike[t]: the output gradient, plus V * dL/d cur[t+1] through the recurrence (in the loop).
-        if v is None:
-            a = sgrad * g_spikes[t0:t1] if g_spikes is not None else torch.zeros_like(pc)
-        else:
-            g_spk = g_spikes[t0:t1].to(f32, copy=True) if g_spikes is not None else torch.zeros_like(pc)
-            a = torch.empty_like(pc)
+        # dL/d spike[t] times the surrogate: the output's part here; with V the recurrence adds
+        # sgrad[t] * V * dL/dcur[t+1] inside the loop (sv = sgrad * V, one product per step).
+        a = sgrad * g_spikes[t0:t1] if g_spikes is not None else torch.zeros_like(pc)
+        sv = sgrad * v if v is not None else None
+        g_a_later = g_a_next                             # dL/dcur at the first step of the later chunk
         keep = 1 - r if reset == RESET_ZERO else None
         post_jac = g_post = None
         if delay:
             # g_pre[t] = a[t] + g_mem[t] + beta * g_n[t+1]: the part without recurrence summed up front.
-            base = a if gm is None or v is not None else a + gm
+            base = a if gm is None else a + gm
         else:
             d = (pc > thr).to(f32) * (free if has_refr else 1) - r
             post_jac = 1 - thr * sgrad if reset == RESET_SUBTRACT else (1 - d) - pc * sgrad
@@ -189,16 +188,8 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
         if g_cur is not None:
             gc.copy_(g_cur[t0:t1])
         for i in range(t1 - t0 - 1, -1, -1):
-            if v is not None:
-                if g_a_next is not None:
-                    g_spk[i].addcmul_(v, g_a_next)           # cur[t+1] += V * s[t]
-                torch.mul(sgrad[i], g_spk[i], out=a[i])
             if g_post is None:                               # delay: post[t] = pre[t]
-                if v is not None and gm is not None:
-                    torch.add(a[i], gm[i], out=g_pre[i])
-                    if g_n_next is not None:
-                        g_pre[i].addcmul_(coef_next, g_n_next)
-                elif g_n_next is not None:
+                if g_n_next is not None:
                     torch.addcmul(base[i], coef_next, g_n_next, out=g_pre[i])   # n[t+1] = beta * post[t] + ...
                 else:
                     g_pre[i].copy_(base[i])
@@ -206,6 +197,8 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
                 if g_n_next is not None:
                     g_post[i].addcmul_(coef_next, g_n_next)
                 torch.addcmul(a[i], post_jac[i], g_post[i], out=g_pre[i])
+            if sv is not None and g_a_next is not None:
+                g_pre[i].addcmul_(sv[i], g_a_next)           # cur[t+1] += V * s[t]
             if keep is not None:
                 torch.mul(g_pre[i], keep[i], out=g_n[i])
             g_cur_in = g_n[i]                                # dL/dn[t] as seen by cur[t]
@@ -236,6 +229,9 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
             acc["v"] += (gc * s_prev).sum(0)
         if need_dthr:
             acc["thr"] -= a.sum(0)
+            if sv is not None:                               # the recurrent part of the spike gradient
+                later = gc[1:] if g_a_later is None else torch.cat([gc[1:], g_a_later[None]])
+                acc["thr"] -= (sv[:later.shape[0]] * later).sum(0)
             if reset == RESET_SUBTRACT:
                 acc["thr"] -= (g_pre * r).sum(0)
             if post_jac is not None:
