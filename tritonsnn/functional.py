@@ -759,8 +759,7 @@ def synaptic(x, alpha, beta, threshold=1.0, *, syn0=None, v0=None, reset_mechani
         syn0, v0: initial synaptic current / membrane ``[B, *features]``; zeros when None.
             Both receive gradients.
         reset_mechanism: ``"subtract"`` (default), ``"zero"`` or ``"none"``. As in snnTorch,
-            ``"zero"`` zeroes the *new* membrane (input included) and leaves ``syn`` alone.""" + \
-    _SECOND_ORDER_ARGS + """
+            ``"zero"`` zeroes the *new* membrane (input included) and leaves ``syn`` alone.{args}
     Returns:
         spikes in x's dtype; ``(spikes, mem)`` when ``return_mem``; ``(spikes, state)`` when
         ``return_state``. The state for a following chunk is ``state["syn"][-1]``,
@@ -771,6 +770,9 @@ def synaptic(x, alpha, beta, threshold=1.0, *, syn0=None, v0=None, reset_mechani
     return _synaptic_run(x, features, alpha_v, beta_v, thr_v, None, mode, reset_delay, surrogate,
                          (syn0, v0, None, count0), return_mem, return_state, backend,
                          refractory_steps(refractory, dt))
+
+
+synaptic.__doc__ = synaptic.__doc__.format(args=_SECOND_ORDER_ARGS.rstrip("\n"))
 
 
 def _synaptic_run(x, features, alpha_v, beta_v, thr_v, v_v, mode, reset_delay, surrogate, states, return_mem,

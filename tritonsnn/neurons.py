@@ -341,7 +341,7 @@ class Synaptic(SpikingNeuron):
     the new membrane (input included) is zeroed, as snnTorch does for Synaptic.
 
     Args:
-        reset_delay: snnTorch's flag; True delays the reset to the next step.""" + _SECOND_ORDER_DOC
+        reset_delay: snnTorch's flag; True delays the reset to the next step."""
 
     _CARRY = {"syn0": "syn", "v0": "mem", "count0": "count"}
 
@@ -367,10 +367,10 @@ class Alpha(SpikingNeuron):
     returns ``(spikes, {"syn_exc", "syn_inh", "mem"})``. The reset always acts at the next step
     and defaults to ``"zero"`` (snnTorch's default for Alpha); ``refractory`` must be 0.
 
-    Args:""" + _SECOND_ORDER_DOC + """
     Raises:
         ValueError: unless ``alpha > beta`` and ``beta < 1`` (snnTorch's requirement).
-    """
+
+    Args:"""
 
     _CARRY = {"syn_exc0": "syn_exc", "syn_inh0": "syn_inh", "v0": "mem"}
 
@@ -423,8 +423,7 @@ class RSynaptic(SpikingNeuron):
         conv2d_channels, kernel_size: channels and kernel of the recurrent ``nn.Conv2d``.
         learn_recurrent: train ``V`` / the recurrent layer (True, as snnTorch).
         reset_delay: True delays the reset to the next step. snnTorch 1.0's ``RSynaptic`` ignores
-            ``reset_delay=False`` (or fails), so False follows ``Synaptic``'s same-step reset.""" + \
-        _SECOND_ORDER_DOC
+            ``reset_delay=False`` (or fails), so False follows ``Synaptic``'s same-step reset."""
 
     _CARRY = {"syn0": "syn", "v0": "mem", "s0": "spk", "count0": "count"}
 
@@ -466,3 +465,8 @@ class RSynaptic(SpikingNeuron):
     def extra_repr(self):
         return (f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, all_to_all={self.all_to_all}, "
                 + super().extra_repr())
+
+
+# Class docstrings must be literals; the arguments the three share are appended here.
+for _cls in (Synaptic, Alpha, RSynaptic):
+    _cls.__doc__ += _SECOND_ORDER_DOC
