@@ -10,6 +10,7 @@ import math
 import torch
 
 from . import _backend, ops
+from ._doc import shared_args
 from . import surrogate as sg
 from .ops_common import RESET_MODES, RESET_NONE
 
@@ -168,6 +169,7 @@ _COMMON_ARGS = """
 """
 
 
+@shared_args(_COMMON_ARGS)
 def leaky(x, beta, threshold=1.0, *, v0=None, reset_mechanism="subtract", reset_delay=True,
           surrogate=None, return_mem=False, return_state=False, backend="auto", refractory=0.0,
           dt=1.0, count0=None):
@@ -180,7 +182,7 @@ def leaky(x, beta, threshold=1.0, *, v0=None, reset_mechanism="subtract", reset_
         v0: initial membrane ``[B, *features]``; zeros when None. Receives gradients.
         reset_delay: True (snnTorch default) applies the reset of a spike at the next step;
             False applies it in the same step, so the returned membrane is post-reset.
-    """ + _COMMON_ARGS + """
+
     Returns:
         spikes in x's dtype, or ``(spikes, mem)`` when ``return_mem``. The final state
         for a following chunk is ``mem[-1]``.
@@ -238,6 +240,7 @@ def lapicque_coefficients(beta=None, R=None, C=None, time_step=1.0):
     return as_t(R), as_t(C)   # all three given: snnTorch keeps R and C as passed
 
 
+@shared_args(_COMMON_ARGS)
 def lapicque(x, beta=None, threshold=1.0, *, R=None, C=None, time_step=1.0, v0=None,
              reset_mechanism="subtract", surrogate=None, return_mem=False, return_state=False,
              backend="auto", refractory=0.0, dt=1.0, count0=None):
@@ -253,7 +256,7 @@ def lapicque(x, beta=None, threshold=1.0, *, R=None, C=None, time_step=1.0, v0=N
         threshold: firing threshold (> 0).
         time_step: the Euler step ``dt`` of the RC equation (snnTorch's ``time_step``).
         v0: initial membrane ``[B, *features]``.
-    """ + _COMMON_ARGS + """
+
     Returns:
         spikes, or ``(spikes, mem)`` when ``return_mem``.
     """
@@ -268,6 +271,7 @@ def lapicque(x, beta=None, threshold=1.0, *, R=None, C=None, time_step=1.0, v0=N
                         count0=count0, gain=gain, zero_whole=True, clamp_beta=False)
 
 
+@shared_args(_COMMON_ARGS)
 def rleaky(x, beta, V=1.0, threshold=1.0, *, recurrent=None, v0=None, s0=None,
            reset_mechanism="subtract", reset_delay=True, surrogate=None, return_mem=False,
            return_state=False, backend="auto", refractory=0.0, dt=1.0, count0=None):
@@ -290,7 +294,7 @@ def rleaky(x, beta, V=1.0, threshold=1.0, *, recurrent=None, v0=None, s0=None,
         v0: initial membrane ``[B, *features]``.
         s0: initial spikes ``[B, *features]`` (snnTorch's ``spk``), zeros when None.
         reset_delay: as in :func:`leaky`.
-    """ + _COMMON_ARGS + """
+
     Returns:
         spikes, or ``(spikes, mem)`` when ``return_mem``.
     """
@@ -328,6 +332,7 @@ def rleaky(x, beta, V=1.0, threshold=1.0, *, recurrent=None, v0=None, s0=None,
     return (spikes, mem_seq) if return_mem else spikes
 
 
+@shared_args(_COMMON_ARGS)
 def alif(x, beta, threshold=1.0, rho=0.95, b=0.2, *, v0=None, s0=None, a0=None,
          reset_mechanism="subtract", surrogate=None, return_mem=False, return_state=False,
          backend="auto", refractory=0.0, dt=1.0, count0=None):
@@ -353,7 +358,7 @@ def alif(x, beta, threshold=1.0, rho=0.95, b=0.2, *, v0=None, s0=None, a0=None,
         rho: adaptation decay (LSNN's ``exp(-dt/tau_a)``); scalar or per-neuron.
         b: adaptation strength (LSNN's ``beta``); scalar or per-neuron.
         v0, s0, a0: initial membrane, spikes and adaptation ``[B, *features]``.
-    """ + _COMMON_ARGS + """
+
     Returns:
         spikes, ``(spikes, mem)`` when ``return_mem``, or ``(spikes, state)`` with
         ``state["adapt"]`` the adaptation sequence ``[T, B, *features]`` when
@@ -743,6 +748,7 @@ _SECOND_ORDER_ARGS = """
 """
 
 
+@shared_args(_SECOND_ORDER_ARGS)
 def synaptic(x, alpha, beta, threshold=1.0, *, syn0=None, v0=None, reset_mechanism="subtract",
              reset_delay=True, surrogate=None, return_mem=False, return_state=False, backend="auto",
              refractory=0.0, dt=1.0, count0=None):
@@ -759,7 +765,7 @@ def synaptic(x, alpha, beta, threshold=1.0, *, syn0=None, v0=None, reset_mechani
         syn0, v0: initial synaptic current / membrane ``[B, *features]``; zeros when None.
             Both receive gradients.
         reset_mechanism: ``"subtract"`` (default), ``"zero"`` or ``"none"``. As in snnTorch,
-            ``"zero"`` zeroes the *new* membrane (input included) and leaves ``syn`` alone.{args}
+            ``"zero"`` zeroes the *new* membrane (input included) and leaves ``syn`` alone.
     Returns:
         spikes in x's dtype; ``(spikes, mem)`` when ``return_mem``; ``(spikes, state)`` when
         ``return_state``. The state for a following chunk is ``state["syn"][-1]``,
@@ -772,7 +778,6 @@ def synaptic(x, alpha, beta, threshold=1.0, *, syn0=None, v0=None, reset_mechani
                          refractory_steps(refractory, dt))
 
 
-synaptic.__doc__ = synaptic.__doc__.format(args=_SECOND_ORDER_ARGS.rstrip("\n"))
 
 
 def _synaptic_run(x, features, alpha_v, beta_v, thr_v, v_v, mode, reset_delay, surrogate, states, return_mem,

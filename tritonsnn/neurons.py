@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from . import _backend, functional as F
+from ._doc import shared_args
 from . import surrogate as sg
 from .functional import _reset_mode
 
@@ -137,6 +138,7 @@ _COMMON_DOC = """
 """
 
 
+@shared_args(_COMMON_DOC)
 class Leaky(SpikingNeuron):
     """First-order leaky integrate-and-fire neuron, as ``snntorch.Leaky``.
 
@@ -148,7 +150,7 @@ class Leaky(SpikingNeuron):
         threshold: firing threshold (> 0), number or tensor.
         reset_delay: snnTorch's flag; True delays the reset to the next step.
         learn_beta: make beta an ``nn.Parameter``.
-    """ + _COMMON_DOC
+    """
 
     def __init__(self, beta, threshold=1.0, reset_mechanism="subtract", reset_delay=True,
                  surrogate=None, learn_beta=False, learn_threshold=False, step_mode="multi",
@@ -172,6 +174,7 @@ class IF(SpikingNeuron):
         return F.if_(x, self.threshold, return_state=True, **init, **self._options())
 
 
+@shared_args(_COMMON_DOC)
 class Lapicque(SpikingNeuron):
     """Lapicque's RC neuron, as ``snntorch.Lapicque``.
 
@@ -188,7 +191,7 @@ class Lapicque(SpikingNeuron):
         threshold: firing threshold (> 0).
         learn_beta: not supported: snnTorch's Lapicque never reads beta in its forward pass,
             so a learnable beta would get no gradient; raises ValueError.
-    """ + _COMMON_DOC
+    """
 
     def __init__(self, beta=False, R=False, C=False, time_step=1, threshold=1.0, surrogate=None,
                  learn_beta=False, learn_threshold=False, reset_mechanism="subtract",
@@ -218,6 +221,7 @@ class Lapicque(SpikingNeuron):
         return f"R={_short(self.R)}, C={_short(self.C)}, " + super().extra_repr()
 
 
+@shared_args(_COMMON_DOC)
 class RLeaky(SpikingNeuron):
     """Recurrent leaky integrate-and-fire neuron, as ``snntorch.RLeaky``.
 
@@ -239,7 +243,7 @@ class RLeaky(SpikingNeuron):
         learn_recurrent: train ``V`` / ``recurrent`` (default True, as snnTorch).
         learn_beta: make beta an ``nn.Parameter``.
         reset_delay: snnTorch's flag.
-    """ + _COMMON_DOC
+    """
 
     _CARRY = {"v0": "mem", "count0": "count", "s0": "spk"}
 
@@ -277,6 +281,7 @@ class RLeaky(SpikingNeuron):
         return f"beta={_short(self.beta)}, {v}all_to_all={self.all_to_all}, " + super().extra_repr()
 
 
+@shared_args(_COMMON_DOC)
 class ALIF(SpikingNeuron):
     """Adaptive-threshold LIF (Bellec et al. 2018, LSNN): a leaky neuron whose threshold
     rises with each spike and decays back.
@@ -294,7 +299,7 @@ class ALIF(SpikingNeuron):
         rho: adaptation decay, scalar or per-neuron.
         b: adaptation strength, scalar or per-neuron.
         learn_beta, learn_rho, learn_b: make them ``nn.Parameter``s.
-    """ + _COMMON_DOC
+    """
 
     _CARRY = {"v0": "mem", "count0": "count", "s0": "spk", "a0": "adapt"}
 
@@ -332,6 +337,7 @@ _SECOND_ORDER_DOC = """
         learn_alpha, learn_beta: make them ``nn.Parameter``s.""" + _COMMON_DOC
 
 
+@shared_args(_SECOND_ORDER_DOC)
 class Synaptic(SpikingNeuron):
     """Second-order LIF neuron with a synaptic current, as ``snntorch.Synaptic``.
 
@@ -360,6 +366,7 @@ class Synaptic(SpikingNeuron):
         return f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, " + super().extra_repr()
 
 
+@shared_args(_SECOND_ORDER_DOC)
 class Alpha(SpikingNeuron):
     """Alpha neuron, as ``snntorch.Alpha``: excitatory and inhibitory synaptic currents
     (decays ``alpha > beta``) whose sum, times ``tau = log(alpha)/(log(beta)-log(alpha)) + 1``,
@@ -402,6 +409,7 @@ class Alpha(SpikingNeuron):
         return f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, " + super().extra_repr()
 
 
+@shared_args(_SECOND_ORDER_DOC)
 class RSynaptic(SpikingNeuron):
     """Recurrent Synaptic neuron, as ``snntorch.RSynaptic``: the previous step's spikes are
     added to the synaptic current through ``recurrent``.
@@ -467,6 +475,3 @@ class RSynaptic(SpikingNeuron):
                 + super().extra_repr())
 
 
-# Class docstrings must be literals; the arguments the three share are appended here.
-for _cls in (Synaptic, Alpha, RSynaptic):
-    _cls.__doc__ += _SECOND_ORDER_DOC
