@@ -5,7 +5,7 @@ from torch import nn
 
 import tritonsnn as tsnn
 
-from .test_lif import assert_close
+from .checks import assert_close
 
 
 @pytest.mark.parametrize("backend", ["torch", "triton"])

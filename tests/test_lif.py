@@ -7,31 +7,11 @@ import torch
 import tritonsnn as tsnn
 from tritonsnn.torchimpl import lif as lif_torch
 
+from .checks import TOL, assert_close
 from .reference import leaky_ref
 
 SURROGATES = ["atan", "fast_sigmoid", "sigmoid", "triangular", "straight_through"]
 RESETS = ["subtract", "zero", "none"]
-# Per-dtype tolerances: (membrane atol, gradient rtol). The state is fp32 whatever the
-# input dtype, so the membrane is as exact as in fp32; the input gradient is returned in
-# the input dtype, so it may differ by one rounding step of that dtype.
-TOL = {torch.float32: (1e-5, 1e-4), torch.float16: (1e-5, 2e-3), torch.bfloat16: (1e-5, 1.6e-2)}
-
-
-def assert_close(actual, expected, atol, rtol, what):
-    """Like torch.testing.assert_close but says where the tensors disagree first."""
-    actual, expected = actual.float(), expected.float()
-    if torch.isnan(actual).any():
-        idx = torch.nonzero(torch.isnan(actual))[0].tolist()
-        raise AssertionError(f"{what}: NaN at index {idx} (output left unwritten?)")
-    scale = expected.abs().max().clamp_min(1.0)
-    err = (actual - expected).abs()
-    bad = err > atol + rtol * scale
-    if bad.any():
-        idx = torch.nonzero(bad)[0].tolist()
-        raise AssertionError(
-            f"{what}: {int(bad.sum())} of {bad.numel()} elements differ; first at {idx}: "
-            f"got {actual[tuple(idx)].item():.6g}, expected {expected[tuple(idx)].item():.6g}, "
-            f"max abs err {err.max().item():.3g}")
 
 
 def make_case(T, B, features, per_neuron, dtype=torch.float32, device="cpu", seed=0, with_v0=True):

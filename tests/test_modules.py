@@ -6,7 +6,7 @@ from torch import nn
 import tritonsnn as tsnn
 
 from .reference import leaky_ref
-from .test_lif import assert_close
+from .checks import assert_close
 
 BACKENDS = ["torch", "triton"]
 

@@ -9,7 +9,7 @@ import tritonsnn as tsnn
 snn = pytest.importorskip("snntorch")
 from snntorch import surrogate as snn_surrogate  # noqa: E402
 
-from .test_lif import assert_close  # noqa: E402
+from .checks import assert_close  # noqa: E402
 
 SURROGATE_PAIRS = {
     "atan": (lambda: tsnn.surrogate.atan(2.0), lambda: snn_surrogate.atan(alpha=2.0)),

@@ -9,6 +9,8 @@ import tritonsnn as tsnn
 from tritonsnn import functional as F
 from tritonsnn import surrogate as sg
 
+from . import checks
+from .checks import assert_spikes_equal
 from .reference import alpha_ref, synaptic_ref
 
 BACKENDS = ["torch", "triton"]
@@ -17,21 +19,8 @@ T, B, N = 6, 3, 7
 
 
 def assert_close(actual, expected, tol, what):
-    """Relative tolerance scaled by the reference's magnitude; names the worst element on failure."""
-    actual, expected = actual.detach().float().cpu(), expected.detach().float().cpu()
-    assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
-    err = (actual - expected).abs()
-    bound = tol * max(1.0, expected.abs().max().item())
-    if err.numel() and err.max().item() > bound:
-        idx = tuple(int(i) for i in torch.nonzero(err == err.max())[0])
-        raise AssertionError(f"{what}: max error {err.max().item():.3g} > {bound:.3g} at {idx}: "
-                             f"got {actual[idx].item():.6g}, expected {expected[idx].item():.6g}")
-
-
-def assert_spikes_equal(actual, expected, what="spikes"):
-    actual, expected = actual.detach().float().cpu(), expected.detach().float().cpu()
-    mismatch = (actual != expected).nonzero()
-    assert mismatch.numel() == 0, f"{what} differ at {mismatch[:5].tolist()} ({len(mismatch)} elements)"
+    """Error within ``tol`` times the reference's largest magnitude (at least 1)."""
+    checks.assert_close(actual, expected, 0.0, tol, what)
 
 
 def _input(*shape, scale=1.5, seed=0, dtype=torch.float32, device="cpu"):

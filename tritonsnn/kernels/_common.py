@@ -37,6 +37,14 @@ def load_param(ptr, o_n, mask, PER_NEURON: tl.constexpr):
     return tl.load(ptr + offs, mask=mask, other=1.0).to(tl.float32)
 
 
+@triton.jit
+def load_state(ptr, o, mask, HAS: tl.constexpr, BLOCK: tl.constexpr):
+    """An initial state as an fp32 block: loaded when given, zeros otherwise."""
+    if HAS:
+        return tl.load(ptr + o, mask=mask, other=0.0).to(tl.float32)
+    return tl.zeros([BLOCK], dtype=tl.float32)
+
+
 def flat_time_major(x):
     """View ``[T, B, N]`` as ``[T, B*N]`` with unit inner stride, copying only if needed."""
     x2 = x.reshape(x.shape[0], -1)

@@ -65,7 +65,7 @@ import triton
 import triton.language as tl
 
 from .. import _alloc
-from ._common import LAUNCH, configs, flat_time_major, grid, load_param, or_buffer, reduce_partials
+from ._common import LAUNCH, configs, flat_time_major, grid, load_param, load_state, or_buffer, reduce_partials
 from ..ops_common import lif_outputs
 
 
@@ -114,18 +114,12 @@ def lif_fwd_kernel(
     thr = load_param(p_thr, o % N, m_o, THR_PER_NEURON)
     if HAS_GAIN:
         gain = load_param(p_gain, o % N, m_o, GAIN_PER_NEURON)
-    if HAS_V0:
-        post = tl.load(p_v0 + o, mask=m_o, other=0.0).to(tl.float32)
-    else:
-        post = tl.zeros([BLOCK], dtype=tl.float32)
+    post = load_state(p_v0, o, m_o, HAS_V0, BLOCK)
     # th: this step's threshold; th_prev: the previous step's (the one its spike crossed).
     if ADAPT:
         rho = load_param(p_rho, o % N, m_o, RHO_PER_NEURON)
         b_ad = load_param(p_b, o % N, m_o, B_PER_NEURON)
-        if HAS_A0:
-            adapt = tl.load(p_a0 + o, mask=m_o, other=0.0).to(tl.float32)
-        else:
-            adapt = tl.zeros([BLOCK], dtype=tl.float32)
+        adapt = load_state(p_a0, o, m_o, HAS_A0, BLOCK)
         th_prev = thr + b_ad * adapt
         th = th_prev
         p_a += o
@@ -135,10 +129,7 @@ def lif_fwd_kernel(
     if REC or ADAPT:
         if REC:
             v_rec = load_param(p_rec, o % N, m_o, REC_PER_NEURON)
-        if HAS_S0:
-            s_prev = tl.load(p_s0 + o, mask=m_o, other=0.0).to(tl.float32)
-        else:
-            s_prev = tl.zeros([BLOCK], dtype=tl.float32)
+        s_prev = load_state(p_s0, o, m_o, HAS_S0, BLOCK)
     if REFRACTORY:
         if HAS_C0:
             count = tl.load(p_c0 + o, mask=m_o, other=0).to(tl.int32)
@@ -236,24 +227,15 @@ def lif_bwd_kernel(
     thr = load_param(p_thr, o % N, m_o, THR_PER_NEURON)
     if HAS_GAIN:
         gain = load_param(p_gain, o % N, m_o, GAIN_PER_NEURON)
-    if HAS_V0:
-        v0 = tl.load(p_v0 + o, mask=m_o, other=0.0).to(tl.float32)
-    else:
-        v0 = tl.zeros([BLOCK], dtype=tl.float32)
+    v0 = load_state(p_v0, o, m_o, HAS_V0, BLOCK)
     if REC or ADAPT:
         if REC:
             v_rec = load_param(p_rec, o % N, m_o, REC_PER_NEURON)
-        if HAS_S0:
-            s0 = tl.load(p_s0 + o, mask=m_o, other=0.0).to(tl.float32)
-        else:
-            s0 = tl.zeros([BLOCK], dtype=tl.float32)
+        s0 = load_state(p_s0, o, m_o, HAS_S0, BLOCK)
     if ADAPT:
         rho = load_param(p_rho, o % N, m_o, RHO_PER_NEURON)
         b_ad = load_param(p_b, o % N, m_o, B_PER_NEURON)
-        if HAS_A0:
-            a0 = tl.load(p_a0 + o, mask=m_o, other=0.0).to(tl.float32)
-        else:
-            a0 = tl.zeros([BLOCK], dtype=tl.float32)
+        a0 = load_state(p_a0, o, m_o, HAS_A0, BLOCK)
     g_acarry = tl.zeros([BLOCK], dtype=tl.float32)    # dL/d a[t] through step t+1 (ADAPT)
     g_thcarry = tl.zeros([BLOCK], dtype=tl.float32)   # dL/d th[t] through step t+1's reset (ADAPT)
     acc_rho = tl.zeros([BLOCK], dtype=tl.float32)

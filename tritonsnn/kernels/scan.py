@@ -25,7 +25,7 @@ import triton
 import triton.language as tl
 
 from .. import _alloc
-from ._common import LAUNCH, configs, flat_time_major, grid, load_param, or_buffer, reduce_partials
+from ._common import LAUNCH, configs, flat_time_major, grid, load_param, load_state, or_buffer, reduce_partials
 
 
 @triton.autotune(configs(), key=["M", "N"])
@@ -39,16 +39,10 @@ def scan_fwd_kernel(
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
     a = load_param(p_a, o % N, m_o, A_PER_CHANNEL)
-    if HAS_H0:
-        h = tl.load(p_h0 + o, mask=m_o, other=0.0).to(tl.float32)
-    else:
-        h = tl.zeros([BLOCK], dtype=tl.float32)
+    h = load_state(p_h0, o, m_o, HAS_H0, BLOCK)
     if SECOND:
         b = load_param(p_b, o % N, m_o, B_PER_CHANNEL)
-        if HAS_Y0:
-            y = tl.load(p_y0 + o, mask=m_o, other=0.0).to(tl.float32)
-        else:
-            y = tl.zeros([BLOCK], dtype=tl.float32)
+        y = load_state(p_y0, o, m_o, HAS_Y0, BLOCK)
     p_x += o
     p_h += o
     p_y += o
@@ -80,16 +74,10 @@ def scan_bwd_kernel(
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
     a = load_param(p_a, o % N, m_o, A_PER_CHANNEL)
-    if HAS_H0:
-        h0 = tl.load(p_h0 + o, mask=m_o, other=0.0).to(tl.float32)
-    else:
-        h0 = tl.zeros([BLOCK], dtype=tl.float32)
+    h0 = load_state(p_h0, o, m_o, HAS_H0, BLOCK)
     if SECOND:
         b = load_param(p_b, o % N, m_o, B_PER_CHANNEL)
-        if HAS_Y0:
-            y0 = tl.load(p_y0 + o, mask=m_o, other=0.0).to(tl.float32)
-        else:
-            y0 = tl.zeros([BLOCK], dtype=tl.float32)
+        y0 = load_state(p_y0, o, m_o, HAS_Y0, BLOCK)
     carry_h = tl.zeros([BLOCK], dtype=tl.float32)   # a * keep[t+1] * gh[t+1]
     carry_y = tl.zeros([BLOCK], dtype=tl.float32)   # b * gy[t+1]
     acc_a = tl.zeros([BLOCK], dtype=tl.float32)

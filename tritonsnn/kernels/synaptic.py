@@ -65,15 +65,8 @@ import triton.language as tl
 
 from .. import _alloc
 from ..ops_common import NEURON_ALPHA, syn_outputs
-from ._common import LAUNCH, configs, flat_time_major, grid, load_param, or_buffer, reduce_partials
+from ._common import LAUNCH, configs, flat_time_major, grid, load_param, load_state, or_buffer, reduce_partials
 from .lif import _post_reset, _surrogate_grad
-
-
-@triton.jit
-def _load_state(ptr, o, mask, HAS: tl.constexpr, BLOCK: tl.constexpr):
-    if HAS:
-        return tl.load(ptr + o, mask=mask, other=0.0).to(tl.float32)
-    return tl.zeros([BLOCK], dtype=tl.float32)
 
 
 @triton.autotune(configs(), key=["M", "N"])
@@ -93,14 +86,14 @@ def syn_fwd_kernel(
     alpha = load_param(p_alpha, o % N, m_o, ALPHA_PN)
     beta = load_param(p_beta, o % N, m_o, BETA_PN)
     thr = load_param(p_thr, o % N, m_o, THR_PN)
-    cur = _load_state(p_cur0, o, m_o, HAS_CUR0, BLOCK)
-    mem = _load_state(p_mem0, o, m_o, HAS_MEM0, BLOCK)
+    cur = load_state(p_cur0, o, m_o, HAS_CUR0, BLOCK)
+    mem = load_state(p_mem0, o, m_o, HAS_MEM0, BLOCK)
     if ALPHA:
         tau = load_param(p_tau, o % N, m_o, TAU_PN)
-        aux = _load_state(p_aux0, o, m_o, HAS_AUX0, BLOCK)
+        aux = load_state(p_aux0, o, m_o, HAS_AUX0, BLOCK)
     if RECURRENT:
         v = load_param(p_v, o % N, m_o, V_PN)
-        spk = _load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
+        spk = load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
     if REFRACTORY:
         if HAS_CNT0:
             cnt = tl.load(p_cnt0 + o, mask=m_o, other=0).to(tl.int32)
@@ -196,14 +189,14 @@ def syn_bwd_kernel(
     alpha = load_param(p_alpha, o % N, m_o, ALPHA_PN)
     beta = load_param(p_beta, o % N, m_o, BETA_PN)
     thr = load_param(p_thr, o % N, m_o, THR_PN)
-    cur0 = _load_state(p_cur0, o, m_o, HAS_CUR0, BLOCK)
-    mem0 = _load_state(p_mem0, o, m_o, HAS_MEM0, BLOCK)
+    cur0 = load_state(p_cur0, o, m_o, HAS_CUR0, BLOCK)
+    mem0 = load_state(p_mem0, o, m_o, HAS_MEM0, BLOCK)
     if ALPHA:
         tau = load_param(p_tau, o % N, m_o, TAU_PN)
-        aux0 = _load_state(p_aux0, o, m_o, HAS_AUX0, BLOCK)
+        aux0 = load_state(p_aux0, o, m_o, HAS_AUX0, BLOCK)
     if RECURRENT:
         v = load_param(p_v, o % N, m_o, V_PN)
-        spk0 = _load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
+        spk0 = load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
     zero = tl.zeros([BLOCK], dtype=tl.float32)
     g_n_next = zero        # Synaptic: dL/dn[t+1];  Alpha: dL/dinh-side h[t+1]
     g_c_next = zero        # dL/dcur[t+1] (Synaptic) or dL/de[t+1] (Alpha)
