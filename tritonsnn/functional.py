@@ -55,8 +55,8 @@ def _param(value, name, features, x, positive=False):
     return t.reshape(-1)
 
 
-def _state(v, name, x, features):
-    """Initial state ``[B, *features]`` (broadcastable) as fp32 ``[B, N]``, or None."""
+def _state(v, name, x, features, dtype=torch.float32):
+    """Initial state ``[B, *features]`` (broadcastable) as ``dtype`` ``[B, N]``, or None."""
     if v is None:
         return None
     if not isinstance(v, torch.Tensor):
@@ -69,7 +69,7 @@ def _state(v, name, x, features):
     except RuntimeError:
         raise ValueError(f"{name} of shape {tuple(v.shape)} must match (or broadcast to) "
                          f"[B, *features] = {shape}") from None
-    return v.to(torch.float32).reshape(x.shape[1], math.prod(features))
+    return v.to(dtype).reshape(x.shape[1], math.prod(features))
 
 
 def _reset_mode(reset_mechanism):
@@ -97,20 +97,6 @@ def refractory_steps(refractory, dt=1.0):
     return int(math.ceil(refractory / dt - 1e-9))
 
 
-def _count_state(c0, x, features):
-    if c0 is None:
-        return None
-    if not isinstance(c0, torch.Tensor):
-        raise TypeError(f"count0 must be an integer tensor of shape [B, *features] or None; got {type(c0).__name__}")
-    shape = tuple(x.shape[1:])
-    try:
-        c0 = torch.broadcast_to(c0, shape)
-    except RuntimeError:
-        raise ValueError(f"count0 of shape {tuple(c0.shape)} must match (or broadcast to) "
-                         f"[B, *features] = {shape}") from None
-    return c0.to(device=x.device, dtype=torch.int32).reshape(x.shape[1], math.prod(features))
-
-
 def _first_order(x, beta, threshold, *, v0, reset_mechanism, reset_delay, surrogate, return_mem,
                  return_state, backend, refractory, dt, count0, gain=None, zero_whole=False,
                  V=None, s0=None, clamp_beta=True, rho=None, b=None, a0=None):
@@ -132,7 +118,7 @@ def _first_order(x, beta, threshold, *, v0, reset_mechanism, reset_delay, surrog
     v0_2 = _state(v0, "v0", x, features)
     s0_2 = _state(s0, "s0", x, features) if V is not None or adapt else None
     a0_2 = _state(a0, "a0", x, features) if adapt else None
-    c0_2 = _count_state(count0, x, features) if n_refr > 0 else None
+    c0_2 = _state(count0, "count0", x, features, torch.int32) if n_refr > 0 else None
     use_triton = _backend.resolve(backend, x.device) == "triton"
     delay = bool(reset_delay) or mode == RESET_NONE
     T, B = x.shape[:2]
@@ -384,7 +370,7 @@ def _rleaky_dense(x, beta, threshold, linear, *, v0, s0, count0, reset_mechanism
     thr_v = _param(threshold, "threshold", features, x, positive=True)
     v0_2 = _state(v0, "v0", x, features)
     s0_2 = _state(s0, "s0", x, features)
-    c0_2 = _count_state(count0, x, features) if n_refr > 0 else None
+    c0_2 = _state(count0, "count0", x, features, torch.int32) if n_refr > 0 else None
     use_triton = _backend.resolve(backend, x.device) == "triton"
     delay = bool(reset_delay) or mode == RESET_NONE
     T, B = x.shape[:2]
@@ -787,7 +773,7 @@ def _synaptic_run(x, features, alpha_v, beta_v, thr_v, v_v, mode, reset_delay, s
     need_mem = bool(return_mem or return_state)
     store_cur = bool(return_state) or alpha_v.requires_grad
     s0_2 = _state(s0, "s0", x, features) if v_v is not None else None
-    c0_2 = _count_state(count0, x, features) if refr_steps > 0 else None
+    c0_2 = _state(count0, "count0", x, features, torch.int32) if refr_steps > 0 else None
     spikes, cur, _, pre, _, post, _, count = _syn_call(
         x, NEURON_SYNAPTIC, alpha_v, beta_v, None, thr_v, v_v,
         (_state(syn0, "syn0", x, features), None, _state(v0, "v0", x, features), s0_2, c0_2),

@@ -21,6 +21,7 @@ from torch import nn
 
 from . import _backend, functional as F
 from ._doc import shared_args
+from .utils import as_sequence
 from . import surrogate as sg
 from .functional import _reset_mode
 
@@ -81,10 +82,7 @@ class SpikingNeuron(nn.Module):
 
     def forward(self, x):
         single = self.step_mode == "single"
-        if single:
-            if not isinstance(x, torch.Tensor) or x.dim() < 1:
-                raise ValueError("step_mode='single' expects one step of shape [B, *features]")
-            x = x.unsqueeze(0)
+        x = as_sequence(x, single)
         carry = single or self.stateful
         init = {}
         if carry:

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from . import _backend, functional as F
+from .utils import as_sequence
 
 __all__ = ["ExpSynapse", "DualExpSynapse", "Delay", "Connection", "Cell"]
 
@@ -64,10 +65,7 @@ class _Stateful(nn.Module):
 
     def forward(self, x):
         single = self.step_mode == "single"
-        if single:
-            if not isinstance(x, torch.Tensor) or x.dim() < 1:
-                raise ValueError("step_mode='single' expects one step of shape [B, *features]")
-            x = x.unsqueeze(0)
+        x = as_sequence(x, single)
         carry = single or self.stateful
         state = self.state if carry and self._state_fits(x) else None
         y, final = self._filter(x, state)

@@ -1,6 +1,7 @@
 """Network-level helpers: time-distributed layers and state management."""
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 __all__ = ["MultiStep", "reset", "detach"]
@@ -22,6 +23,15 @@ class MultiStep(nn.Module):
             raise ValueError(f"MultiStep expects [T, B, ...]; got shape {tuple(x.shape)}")
         y = self.layer(x.flatten(0, 1))
         return y.unflatten(0, x.shape[:2])
+
+
+def as_sequence(x, single: bool):
+    """``x`` as ``[T, B, ...]``: in single-step mode the one step ``[B, ...]`` gains a time axis."""
+    if not single:
+        return x
+    if not isinstance(x, torch.Tensor) or x.dim() < 1:
+        raise ValueError("step_mode='single' expects one step of shape [B, *features]")
+    return x.unsqueeze(0)
 
 
 def _each_neuron(net: nn.Module):
