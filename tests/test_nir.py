@@ -403,15 +403,18 @@ def test_export_refuses_unknown_layers_and_time_merging_flatten():
         export_to_nir(_mlp(reset_mechanism="zero"), torch.zeros(1, 7))
 
 
-def test_agrees_with_snntorchs_own_importer():
-    """Same graph through snnTorch's importer (uniform thresholds: it refuses per-neuron ones) and ours."""
+@pytest.mark.parametrize("hidden", ["Leaky", "Synaptic"])
+def test_agrees_with_snntorchs_own_importer(hidden):
+    """Same graph (LIF or CubaLIF hidden layer) through snnTorch's importer (uniform thresholds: it refuses
+    per-neuron ones) and ours."""
     snn = pytest.importorskip("snntorch")
     from snntorch import utils
     from snntorch.import_nir import import_from_nir as snntorch_import
 
     torch.manual_seed(9)
+    decays = dict(beta=torch.rand(10)) if hidden == "Leaky" else dict(alpha=torch.rand(10), beta=torch.rand(10))
     net = nn.Sequential(
-        nn.Linear(8, 10), snn.Leaky(beta=torch.rand(10), threshold=torch.full((10,), 0.5), init_hidden=True),
+        nn.Linear(8, 10), getattr(snn, hidden)(**decays, threshold=torch.full((10,), 0.5), init_hidden=True),
         nn.Linear(10, 4), snn.Leaky(beta=torch.full((4,), 0.85), threshold=torch.full((4,), 0.3), init_hidden=True,
                                     output=True),
     )
