@@ -197,7 +197,8 @@ def test_import_follows_nir_equations_with_input_gain():
 
 
 def test_import_cubalif_follows_nir_equations_with_input_gains():
-    """A hand-built CubaLIF with w_in = 1 (other tools' default) and r != tau_mem/dt: both gains fold into the threshold."""
+    """A hand-built CubaLIF with w_in = 1 (other tools' default) and r != tau_mem/dt: both input gains
+    fold into the threshold."""
     rng = np.random.default_rng(1)
     n_in, n_hid = 5, 6
     tau_syn, tau_mem = rng.uniform(1e-4, 1e-3, n_hid), rng.uniform(2e-4, 2e-3, n_hid)
@@ -367,13 +368,15 @@ def _cubalif_params():
                              w_in=np.full(3, 5.0), v_leak=np.zeros(3), v_threshold=np.ones(3), v_reset=np.zeros(3))
 
 
-_COMMON_REFUSALS = [("v_leak", 0.5, "v_leak != 0"), ("v_reset", 0.5, "v_reset != 0"), ("r", -1.0, "an input gain .* <= 0")]
+_COMMON_REFUSALS = [("v_leak", 0.5, "v_leak != 0"), ("v_reset", 0.5, "v_reset != 0"),
+                    ("r", -1.0, "an input gain .* <= 0")]
 
 
 @pytest.mark.parametrize("params, field, value, message", [
     *[(_lif_params, *case) for case in _COMMON_REFUSALS], (_lif_params, "tau", 5e-5, "tau = 5e-05 < dt"),
     *[(_cubalif_params, *case) for case in _COMMON_REFUSALS], (_cubalif_params, "w_in", -1.0, "an input gain"),
-    (_cubalif_params, "tau_syn", 5e-5, "tau_syn = 5e-05 < dt"), (_cubalif_params, "tau_mem", 5e-5, "tau_mem = 5e-05 < dt"),
+    (_cubalif_params, "tau_syn", 5e-5, "tau_syn = 5e-05 < dt"),
+    (_cubalif_params, "tau_mem", 5e-5, "tau_mem = 5e-05 < dt"),
 ])
 def test_parameters_tsnn_cannot_represent_are_refused(params, field, value, message):
     kind, fields = params()

@@ -4,8 +4,8 @@ NIR (``pip install nir``, or ``tritonsnn[nir]``) describes a network as a graph 
 continuous-time nodes. :func:`export_to_nir` turns an ``nn.Sequential`` of
 ``Linear``/``Conv2d``/``AvgPool2d``/``Flatten`` layers (bare or wrapped in
 :class:`tritonsnn.MultiStep`) and :class:`tritonsnn.Leaky` / :class:`tritonsnn.IF` /
-:class:`tritonsnn.Synaptic` neurons into a :class:`nir.NIRGraph`; :func:`import_from_nir` builds such a
-``nn.Sequential`` from a feed-forward graph.
+:class:`tritonsnn.Synaptic` neurons into a :class:`nir.NIRGraph`; :func:`import_from_nir`
+builds such a ``nn.Sequential`` from a feed-forward graph.
 
 Neurons follow snnTorch's NIR conventions, so graphs move between the two
 packages with the same parameters. With a time step ``dt`` (``1e-4`` as in
@@ -34,9 +34,9 @@ own importer folds ``w_in`` the same way but requires ``r = tau_mem / dt``.)
 
 Reset: NIR's neurons reset to ``v_reset`` as soon as they spike, i.e. tsnn's
 ``reset_mechanism="zero", reset_delay=False`` (what snnTorch's own importer
-builds; for Synaptic the current is not reset, in NIR and snnTorch alike). A tsnn neuron with another reset (snnTorch's default ``"subtract"``,
-or ``"none"``) is exported with ``v_reset = 0`` and a warning; its true reset
-is kept in the node's ``metadata`` (``tritonsnn.reset_mechanism``,
+builds; a Synaptic's current is not reset, in NIR and snnTorch alike). A tsnn
+neuron with another reset (snnTorch's default ``"subtract"``, or ``"none"``) is
+exported with ``v_reset = 0`` and a warning; its true reset is kept in the node's ``metadata`` (``tritonsnn.reset_mechanism``,
 ``tritonsnn.reset_delay``), which :func:`import_from_nir` honours, so a
 tritonsnn round trip is exact. snnTorch's exporter records no reset: to rebuild
 a network of default ``snntorch.Leaky`` / ``snntorch.Synaptic`` neurons exactly, pass
