@@ -36,10 +36,11 @@ Reset: NIR's neurons reset to ``v_reset`` as soon as they spike, i.e. tsnn's
 ``reset_mechanism="zero", reset_delay=False`` (what snnTorch's own importer
 builds; a Synaptic's current is not reset, in NIR and snnTorch alike). A tsnn
 neuron with another reset (snnTorch's default ``"subtract"``, or ``"none"``) is
-exported with ``v_reset = 0`` and a warning; its true reset is kept in the node's ``metadata`` (``tritonsnn.reset_mechanism``,
-``tritonsnn.reset_delay``), which :func:`import_from_nir` honours, so a
-tritonsnn round trip is exact. snnTorch's exporter records no reset: to rebuild
-a network of default ``snntorch.Leaky`` / ``snntorch.Synaptic`` neurons exactly, pass
+exported with ``v_reset = 0`` and a warning; its true reset is kept in the node's
+``metadata`` (``tritonsnn.reset_mechanism``, ``tritonsnn.reset_delay``), which
+:func:`import_from_nir` honours, so a tritonsnn round trip is exact. snnTorch's
+exporter records no reset: to rebuild a network of default ``snntorch.Leaky`` /
+``snntorch.Synaptic`` neurons exactly, pass
 ``reset_mechanism="subtract", reset_delay=True`` to :func:`import_from_nir`.
 """
 from __future__ import annotations
