@@ -22,6 +22,17 @@ def _mlp(reset_mechanism="subtract", reset_delay=True):
     )
 
 
+def _synaptic_mlp():
+    """Synaptic layers with snnTorch's default reset (kept by metadata) and NIR's, beside a Leaky."""
+    torch.manual_seed(10)
+    zero = dict(reset_mechanism="zero", reset_delay=False)
+    return nn.Sequential(
+        nn.Linear(7, 6), tsnn.Synaptic(alpha=torch.rand(6), beta=0.8, threshold=0.9),
+        nn.Linear(6, 5), tsnn.Synaptic(alpha=0.6, beta=torch.rand(5), threshold=torch.rand(5) * 0.5 + 0.2, **zero),
+        nn.Linear(5, 4, bias=False), tsnn.Leaky(beta=0.7, threshold=0.3, **zero),
+    )
+
+
 def _conv():
     torch.manual_seed(1)
     zero = dict(reset_mechanism="zero", reset_delay=False)
@@ -53,14 +64,14 @@ def _run_with_mem(net, x):
     return spikes, mem
 
 
-@pytest.mark.parametrize("build, shape", [(_mlp, (9, 3, 7)), (_conv, (6, 2, 2, 6, 6))])
+@pytest.mark.parametrize("build, shape", [(_mlp, (9, 3, 7)), (_conv, (6, 2, 2, 6, 6)), (_synaptic_mlp, (9, 3, 7))])
 @pytest.mark.parametrize("via_file", [False, True])
 def test_round_trip_gives_identical_outputs(build, shape, via_file, tmp_path):
     net = build()
     torch.manual_seed(2)
     x = torch.rand(shape) * 3
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # _mlp's subtract reset warns; tested below
+        warnings.simplefilter("ignore")  # subtract resets warn; tested below
         graph = export_to_nir(net, x)
     if via_file:
         nir.write(tmp_path / "net.nir", graph)
@@ -126,22 +137,30 @@ def test_single_step_import_streams_like_multi_step():
 
 
 def _nir_reference(graph_nodes, x, dt=DEFAULT_DT):
-    """NIR's equations, Euler-discretised, for a chain of Affine and LIF/IF nodes; x: [T, B, N]."""
+    """NIR's equations, Euler-discretised, for a chain of Affine and LIF/IF/CubaLIF nodes; x: [T, B, N].
+
+    CubaLIF updates its current first and feeds the new current to v (snnTorch's order)."""
     out = x.double()
+    as_array = lambda a: torch.tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
     for node in graph_nodes:
         if isinstance(node, nir.Affine):
             out = out @ torch.tensor(node.weight).double().T + torch.tensor(node.bias).double()
             continue
-        r, thr, v_reset = (torch.tensor(np.asarray(a, dtype=np.float64)) for a in (node.r, node.v_threshold,
-                                                                                     node.v_reset))
+        r, thr, v_reset = (as_array(a) for a in (node.r, node.v_threshold, node.v_reset))
+        cur_decay, cur_gain = torch.zeros_like(r), torch.ones_like(r)  # LIF/IF: the current is the input
         if isinstance(node, nir.LIF):
-            tau = torch.tensor(np.asarray(node.tau, dtype=np.float64))
+            tau = as_array(node.tau)
             decay, gain = 1 - dt / tau, r * dt / tau
+        elif isinstance(node, nir.CubaLIF):
+            tau_syn, tau_mem = as_array(node.tau_syn), as_array(node.tau_mem)
+            cur_decay, cur_gain = 1 - dt / tau_syn, as_array(node.w_in) * dt / tau_syn
+            decay, gain = 1 - dt / tau_mem, r * dt / tau_mem
         else:
             decay, gain = torch.ones_like(r), r * dt
-        v, spikes = torch.zeros_like(out[0]), []
+        current, v, spikes = torch.zeros_like(out[0]), torch.zeros_like(out[0]), []
         for i_t in out:
-            v = decay * v + gain * i_t
+            current = cur_decay * current + cur_gain * i_t
+            v = decay * v + gain * current
             z = (v > thr).double()
             v = torch.where(z.bool(), v_reset, v)
             spikes.append(z)
@@ -175,6 +194,83 @@ def test_import_follows_nir_equations_with_input_gain():
     got = net(x)
     assert 0 < got.sum() < got.numel()
     assert torch.equal(got.double(), expected)
+
+
+def test_import_cubalif_follows_nir_equations_with_input_gains():
+    """A hand-built CubaLIF with w_in = 1 (other tools' default) and r != tau_mem/dt: both input gains
+    fold into the threshold."""
+    rng = np.random.default_rng(1)
+    n_in, n_hid = 5, 6
+    tau_syn, tau_mem = rng.uniform(1e-4, 1e-3, n_hid), rng.uniform(2e-4, 2e-3, n_hid)
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([n_in])}),
+        "fc": nir.Affine(weight=rng.normal(size=(n_hid, n_in)).astype(np.float32),
+                         bias=rng.normal(size=n_hid).astype(np.float32)),
+        "cuba": nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=rng.uniform(0.5, 3.0, n_hid) * tau_mem / DEFAULT_DT,
+                            v_leak=np.zeros(n_hid), v_threshold=rng.uniform(0.5, 1.5, n_hid), w_in=1.0),
+        "output": nir.Output(output_type={"output": np.array([n_hid])}),
+    }
+    graph = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "cuba"), ("cuba", "output")])
+    net = import_from_nir(graph)
+    assert isinstance(net.cuba, tsnn.Synaptic)
+    assert net.cuba.reset_mechanism == "zero" and not net.cuba.reset_delay
+    torch.testing.assert_close(net.cuba.alpha, torch.tensor(1 - DEFAULT_DT / tau_syn, dtype=torch.float32))
+    torch.testing.assert_close(net.cuba.beta, torch.tensor(1 - DEFAULT_DT / tau_mem, dtype=torch.float32))
+    torch.manual_seed(13)
+    x = torch.rand(16, 3, n_in) * 2
+    expected = _nir_reference([nodes["fc"], nodes["cuba"]], x)
+    got = net(x)
+    assert 0 < got.sum() < got.numel()
+    assert torch.equal(got.double(), expected)
+
+
+def test_synaptic_exports_as_snntorch_does():
+    """Same Synaptic parameters through snnTorch's exporter and ours: the same CubaLIF node."""
+    snn = pytest.importorskip("snntorch")
+    torch.manual_seed(12)
+    alpha, beta, threshold = torch.rand(6), torch.rand(6), torch.rand(6) + 0.5
+    zero = dict(reset_mechanism="zero", reset_delay=False)
+    theirs = _export_from_snntorch(nn.Sequential(
+        nn.Linear(8, 6), snn.Synaptic(alpha=alpha, beta=beta, threshold=threshold, init_hidden=True, **zero)))
+    ours = export_to_nir(nn.Sequential(nn.Linear(8, 6), tsnn.Synaptic(alpha, beta, threshold, **zero)),
+                         torch.zeros(2, 1, 8))
+    assert type(ours.nodes["1"]) is type(theirs.nodes["1"]) is nir.CubaLIF
+    for field in ("tau_syn", "tau_mem", "r", "w_in", "v_leak", "v_threshold", "v_reset"):
+        # snnTorch computes in float32, tritonsnn in float64
+        np.testing.assert_allclose(getattr(ours.nodes["1"], field), getattr(theirs.nodes["1"], field),
+                                   rtol=1e-6, err_msg=field)
+
+
+def _snntorch_synaptic_net(reset_mechanism, reset_delay):
+    snn = pytest.importorskip("snntorch")
+    torch.manual_seed(11)
+    opts = dict(init_hidden=True, reset_mechanism=reset_mechanism, reset_delay=reset_delay)
+    return nn.Sequential(
+        nn.Linear(8, 10), snn.Synaptic(alpha=torch.rand(10) * 0.9, beta=torch.rand(10) * 0.9 + 0.05,
+                                       threshold=torch.rand(10) + 0.5, **opts),
+        nn.Linear(10, 4), snn.Leaky(beta=torch.full((4,), 0.85), threshold=torch.full((4,), 0.9), output=True,
+                                    **opts),
+    )
+
+
+@pytest.mark.parametrize("reset_mechanism, reset_delay", [("zero", False), ("subtract", True)])
+def test_snntorch_synaptic_export_imports_with_same_spikes(reset_mechanism, reset_delay):
+    """snnTorch Linear+Synaptic+Linear+Leaky -> snnTorch's exporter (CubaLIF, LIF) -> tsnn: same spikes.
+
+    NIR's zero/immediate reset needs no option; snnTorch's default subtract/delayed reset (which its
+    exporter does not record) needs the override, and differs without it."""
+    net = _snntorch_synaptic_net(reset_mechanism, reset_delay)
+    graph = _export_from_snntorch(net)
+    assert isinstance(graph.nodes["1"], nir.CubaLIF)
+    torch.manual_seed(14)
+    x = torch.rand(25, 4, 8) * 2
+    expected = _snntorch_steps(net, x)
+    assert 0 < expected.sum() < expected.numel()
+    imported = import_from_nir(graph, reset_mechanism=reset_mechanism, reset_delay=reset_delay)
+    assert isinstance(imported[1], tsnn.Synaptic)
+    assert torch.equal(imported(x), expected)
+    if reset_mechanism != "zero":
+        assert not torch.equal(import_from_nir(graph)(x), expected)
 
 
 def _snntorch_net(reset_mechanism, reset_delay):
@@ -238,8 +334,7 @@ def _graph_with(node, name="odd"):
 
 
 @pytest.mark.parametrize("node, kind", [
-    (nir.CubaLIF(tau_syn=np.ones(3), tau_mem=np.ones(3), r=np.ones(3), v_leak=np.zeros(3),
-                 v_threshold=np.ones(3)), "CubaLIF"),
+    (nir.CubaLI(tau_syn=np.ones(3), tau_mem=np.ones(3), r=np.ones(3), v_leak=np.zeros(3)), "CubaLI"),
     (nir.LI(tau=np.ones(3), r=np.ones(3), v_leak=np.zeros(3)), "LI"),
     (nir.Scale(scale=np.ones(3)), "Scale"),
 ])
@@ -263,13 +358,41 @@ def test_branching_graph_is_refused():
         import_from_nir(graph)
 
 
-@pytest.mark.parametrize("field, message", [("v_leak", "v_leak != 0"), ("v_reset", "v_reset != 0")])
-def test_parameters_tsnn_cannot_represent_are_refused(field, message):
-    params = dict(tau=np.full(3, 1e-3), r=np.full(3, 10.0), v_leak=np.zeros(3), v_threshold=np.ones(3),
-                  v_reset=np.zeros(3))
-    params[field] = np.full(3, 0.5)
-    with pytest.raises(ValueError, match=message):
-        import_from_nir(_graph_with(nir.LIF(**params)))
+def _lif_params():
+    return nir.LIF, dict(tau=np.full(3, 1e-3), r=np.full(3, 10.0), v_leak=np.zeros(3), v_threshold=np.ones(3),
+                         v_reset=np.zeros(3))
+
+
+def _cubalif_params():
+    return nir.CubaLIF, dict(tau_syn=np.full(3, 5e-4), tau_mem=np.full(3, 1e-3), r=np.full(3, 10.0),
+                             w_in=np.full(3, 5.0), v_leak=np.zeros(3), v_threshold=np.ones(3), v_reset=np.zeros(3))
+
+
+_COMMON_REFUSALS = [("v_leak", 0.5, "v_leak != 0"), ("v_reset", 0.5, "v_reset != 0"),
+                    ("r", -1.0, "an input gain .* <= 0")]
+
+
+@pytest.mark.parametrize("params, field, value, message", [
+    *[(_lif_params, *case) for case in _COMMON_REFUSALS], (_lif_params, "tau", 5e-5, "tau = 5e-05 < dt"),
+    *[(_cubalif_params, *case) for case in _COMMON_REFUSALS], (_cubalif_params, "w_in", -1.0, "an input gain"),
+    (_cubalif_params, "tau_syn", 5e-5, "tau_syn = 5e-05 < dt"),
+    (_cubalif_params, "tau_mem", 5e-5, "tau_mem = 5e-05 < dt"),
+])
+def test_parameters_tsnn_cannot_represent_are_refused(params, field, value, message):
+    kind, fields = params()
+    fields[field] = np.full(3, value)
+    with pytest.raises(ValueError, match=rf"node 'odd' \({kind.__name__}\) has {message}"):
+        import_from_nir(_graph_with(kind(**fields)))
+
+
+def test_export_refuses_what_nir_neurons_cannot_describe():
+    zero = dict(reset_mechanism="zero", reset_delay=False)
+    for neuron, message in [(tsnn.Synaptic(alpha=1.0, beta=0.9, **zero), "alpha = 1"),
+                            (tsnn.Synaptic(alpha=0.5, beta=torch.tensor([0.9, 1.0, 0.5]), **zero), "beta = 1"),
+                            (tsnn.Leaky(beta=torch.tensor([0.9, 1.0, 0.5]), **zero), "beta = 1"),
+                            (tsnn.Synaptic(alpha=0.5, beta=0.9, refractory=2.0, **zero), "refractory")]:
+        with pytest.raises(ValueError, match=rf"layer '1' .*{message}"):
+            export_to_nir(nn.Sequential(nn.Linear(3, 3), neuron), torch.zeros(2, 1, 3))
 
 
 def test_export_refuses_unknown_layers_and_time_merging_flatten():
@@ -283,15 +406,18 @@ def test_export_refuses_unknown_layers_and_time_merging_flatten():
         export_to_nir(_mlp(reset_mechanism="zero"), torch.zeros(1, 7))
 
 
-def test_agrees_with_snntorchs_own_importer():
-    """Same graph through snnTorch's importer (uniform thresholds: it refuses per-neuron ones) and ours."""
+@pytest.mark.parametrize("hidden", ["Leaky", "Synaptic"])
+def test_agrees_with_snntorchs_own_importer(hidden):
+    """Same graph (LIF or CubaLIF hidden layer) through snnTorch's importer (uniform thresholds: it refuses
+    per-neuron ones) and ours."""
     snn = pytest.importorskip("snntorch")
     from snntorch import utils
     from snntorch.import_nir import import_from_nir as snntorch_import
 
     torch.manual_seed(9)
+    decays = dict(beta=torch.rand(10)) if hidden == "Leaky" else dict(alpha=torch.rand(10), beta=torch.rand(10))
     net = nn.Sequential(
-        nn.Linear(8, 10), snn.Leaky(beta=torch.rand(10), threshold=torch.full((10,), 0.5), init_hidden=True),
+        nn.Linear(8, 10), getattr(snn, hidden)(**decays, threshold=torch.full((10,), 0.5), init_hidden=True),
         nn.Linear(10, 4), snn.Leaky(beta=torch.full((4,), 0.85), threshold=torch.full((4,), 0.3), init_hidden=True,
                                     output=True),
     )

@@ -3,9 +3,9 @@
 NIR (``pip install nir``, or ``tritonsnn[nir]``) describes a network as a graph of
 continuous-time nodes. :func:`export_to_nir` turns an ``nn.Sequential`` of
 ``Linear``/``Conv2d``/``AvgPool2d``/``Flatten`` layers (bare or wrapped in
-:class:`tritonsnn.MultiStep`) and :class:`tritonsnn.Leaky` / :class:`tritonsnn.IF`
-neurons into a :class:`nir.NIRGraph`; :func:`import_from_nir` builds such a
-``nn.Sequential`` from a feed-forward graph.
+:class:`tritonsnn.MultiStep`) and :class:`tritonsnn.Leaky` / :class:`tritonsnn.IF` /
+:class:`tritonsnn.Synaptic` neurons into a :class:`nir.NIRGraph`; :func:`import_from_nir`
+builds such a ``nn.Sequential`` from a feed-forward graph.
 
 Neurons follow snnTorch's NIR conventions, so graphs move between the two
 packages with the same parameters. With a time step ``dt`` (``1e-4`` as in
@@ -15,21 +15,32 @@ snnTorch), NIR's ``LIF`` ``tau dv/dt = (v_leak - v) + R I`` discretised by Euler
 * ``Leaky(beta, threshold)`` <-> ``LIF(tau = dt / (1 - beta), r = tau / dt, v_leak = 0,
   v_threshold = threshold, v_reset = 0)``; beta = 1 (no leak) exports as ``IF``;
 * ``IF(threshold)`` <-> ``IF(r = 1 / dt, v_threshold = threshold, v_reset = 0)``
-  (NIR's ``IF`` is ``dv/dt = R I``, so the input gain per step is ``R dt``).
+  (NIR's ``IF`` is ``dv/dt = R I``, so the input gain per step is ``R dt``);
+* ``Synaptic(alpha, beta, threshold)`` <-> ``CubaLIF(tau_syn = dt / (1 - alpha),
+  tau_mem = dt / (1 - beta), w_in = tau_syn / dt, r = tau_mem / dt, v_leak = 0,
+  v_threshold = threshold, v_reset = 0)``. NIR's ``tau_syn dI/dt = -I + w_in S``,
+  ``tau_mem dv/dt = (v_leak - v) + R I``, Euler-discretised with the current updated
+  first (snnTorch's order), is ``I[t] = alpha I[t-1] + (w_in dt / tau_syn) S[t]``,
+  ``v[t] = beta v[t-1] + (R dt / tau_mem) I[t]``: both gains are 1 with these ``w_in``
+  and ``r``. alpha = 1 or beta = 1 (tau = inf) cannot be exported.
 
-On import, an input gain ``w = R dt / tau`` (``R dt`` for ``IF``) other than 1
-is folded into the threshold (``threshold = v_threshold / w``), which gives the
-same spikes; the membrane tsnn reports is then NIR's ``v / w``. Gains within
-1e-5 of 1 are taken as 1: they are the float32 rounding of ``r = tau / dt``.
+On import, an input gain ``w = R dt / tau`` (``R dt`` for ``IF``, the product
+``(w_in dt / tau_syn) (R dt / tau_mem)`` for ``CubaLIF``) other than 1 is folded
+into the threshold (``threshold = v_threshold / w``), which gives the same spikes
+(the node is linear below the threshold); the membrane tsnn reports is then NIR's
+``v / w`` (and a Synaptic's current ``I / (w_in dt / tau_syn)``). Gains within 1e-5
+of 1 are taken as 1: they are the float32 rounding of ``r = tau / dt``. (snnTorch's
+own importer folds ``w_in`` the same way but requires ``r = tau_mem / dt``.)
 
 Reset: NIR's neurons reset to ``v_reset`` as soon as they spike, i.e. tsnn's
 ``reset_mechanism="zero", reset_delay=False`` (what snnTorch's own importer
-builds). A tsnn neuron with another reset (snnTorch's default ``"subtract"``,
-or ``"none"``) is exported with ``v_reset = 0`` and a warning; its true reset
-is kept in the node's ``metadata`` (``tritonsnn.reset_mechanism``,
-``tritonsnn.reset_delay``), which :func:`import_from_nir` honours, so a
-tritonsnn round trip is exact. snnTorch's exporter records no reset: to rebuild
-a network of default ``snntorch.Leaky`` neurons exactly, pass
+builds; a Synaptic's current is not reset, in NIR and snnTorch alike). A tsnn
+neuron with another reset (snnTorch's default ``"subtract"``, or ``"none"``) is
+exported with ``v_reset = 0`` and a warning; its true reset is kept in the node's
+``metadata`` (``tritonsnn.reset_mechanism``, ``tritonsnn.reset_delay``), which
+:func:`import_from_nir` honours, so a tritonsnn round trip is exact. snnTorch's
+exporter records no reset: to rebuild a network of default ``snntorch.Leaky`` /
+``snntorch.Synaptic`` neurons exactly, pass
 ``reset_mechanism="subtract", reset_delay=True`` to :func:`import_from_nir`.
 """
 from __future__ import annotations
@@ -42,7 +53,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .neurons import IF, Leaky, SpikingNeuron
+from .neurons import IF, Leaky, SpikingNeuron, Synaptic
 from .utils import MultiStep
 
 __all__ = ["export_to_nir", "import_from_nir", "DEFAULT_DT"]
@@ -54,8 +65,8 @@ _GAIN_RTOL = 1e-5
 _META_RESET = "tritonsnn.reset_mechanism"
 _META_DELAY = "tritonsnn.reset_delay"
 _EXPORTABLE = ("nn.Linear", "nn.Conv2d", "nn.AvgPool2d", "nn.Flatten", "nn.Identity", "nn.Dropout",
-               "tsnn.MultiStep(...)", "tsnn.Leaky", "tsnn.IF", "nested nn.Sequential")
-_IMPORTABLE = ("Input", "Output", "Affine", "Linear", "Conv2d", "AvgPool2d", "Flatten", "LIF", "IF")
+               "tsnn.MultiStep(...)", "tsnn.Leaky", "tsnn.IF", "tsnn.Synaptic", "nested nn.Sequential")
+_IMPORTABLE = ("Input", "Output", "Affine", "Linear", "Conv2d", "AvgPool2d", "Flatten", "LIF", "IF", "CubaLIF")
 
 
 def _nir():
@@ -88,27 +99,50 @@ def _per_neuron(value: torch.Tensor, features) -> np.ndarray:
     return np.broadcast_to(value.detach().cpu().double().numpy(), tuple(features)).copy()
 
 
-def _neuron_node(nir, name, neuron: SpikingNeuron, features, dt):
-    threshold = _per_neuron(neuron.threshold, features)
-    metadata = {_META_RESET: neuron.reset_mechanism, _META_DELAY: neuron.reset_delay}
+def _neuron_metadata(name, neuron: SpikingNeuron):
+    """The node metadata recording ``neuron``'s reset; warns when NIR cannot describe that reset."""
+    if neuron.refractory_steps > 0:
+        raise ValueError(f"export_to_nir: layer {name!r} has a refractory period (refractory={neuron.refractory}), "
+                         "which NIR's neurons cannot describe; export it with refractory=0")
     if neuron.reset_mechanism != "zero":
         warnings.warn(
             f"export_to_nir: layer {name!r} uses reset_mechanism={neuron.reset_mechanism!r}, which NIR "
             "cannot describe (NIR neurons reset to v_reset); it is exported with v_reset=0 and its reset "
             "kept in the node metadata for tritonsnn.nir.import_from_nir. Other NIR tools will run a "
             "zero reset: use reset_mechanism='zero', reset_delay=False for a network that behaves the "
-            "same everywhere.", UserWarning, stacklevel=4)
-    beta = _per_neuron(neuron.beta, features).clip(0.0, 1.0) if isinstance(neuron, Leaky) else None
+            "same everywhere.", UserWarning, stacklevel=5)
+    return {_META_RESET: neuron.reset_mechanism, _META_DELAY: neuron.reset_delay}
+
+
+def _decay(value: torch.Tensor, features) -> np.ndarray:
+    """A decay (alpha, beta) per neuron, clipped to [0, 1] as the neurons do."""
+    return _per_neuron(value, features).clip(0.0, 1.0)
+
+
+def _time_constant(name, decay: np.ndarray, symbol: str, kind: str, dt) -> np.ndarray:
+    """``tau = dt / (1 - decay)``, snnTorch's map; a decay of 1 (no leak) has no finite tau."""
+    if np.any(decay == 1.0):
+        raise ValueError(f"export_to_nir: layer {name!r} has {symbol} = 1 (no leak, tau = inf) for some neurons; "
+                         f"NIR's {kind} needs a finite tau for every neuron: use {symbol} < 1 (e.g. clamp to "
+                         "1 - 1e-6) or split the layer")
+    return dt / (1.0 - decay)
+
+
+def _neuron_node(nir, name, neuron: SpikingNeuron, features, dt):
+    threshold = _per_neuron(neuron.threshold, features)
+    common = dict(v_threshold=threshold, v_reset=np.zeros_like(threshold), metadata=_neuron_metadata(name, neuron))
+    if isinstance(neuron, Synaptic):
+        tau_syn = _time_constant(name, _decay(neuron.alpha, features), "alpha", "CubaLIF", dt)
+        tau_mem = _time_constant(name, _decay(neuron.beta, features), "beta", "CubaLIF", dt)
+        # snnTorch's gains w_in = tau_syn/dt, r = tau_mem/dt: each Euler step adds x[t] to the current
+        # and the current to v, as Synaptic does.
+        return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, w_in=tau_syn / dt,
+                           v_leak=np.zeros_like(tau_mem), **common)
+    beta = _decay(neuron.beta, features) if isinstance(neuron, Leaky) else None
     if beta is None or np.all(beta == 1.0):
-        return nir.IF(r=np.full(threshold.shape, 1.0 / dt), v_threshold=threshold,
-                      v_reset=np.zeros_like(threshold), metadata=metadata)
-    if np.any(beta == 1.0):
-        raise ValueError(f"export_to_nir: layer {name!r} mixes beta = 1 (no leak, tau = inf) with beta < 1; "
-                         "NIR's LIF needs a finite tau for every neuron: use beta < 1 everywhere "
-                         "(e.g. clamp to 1 - 1e-6) or split the layer")
-    tau = dt / (1.0 - beta)
-    return nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros_like(tau), v_threshold=threshold,
-                   v_reset=np.zeros_like(tau), metadata=metadata)
+        return nir.IF(r=np.full(threshold.shape, 1.0 / dt), **common)
+    tau = _time_constant(name, beta, "beta", "LIF", dt)
+    return nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros_like(tau), **common)
 
 
 def _flatten_node(nir, name, flatten: nn.Flatten, x: torch.Tensor, leading: int):
@@ -171,10 +205,11 @@ def export_to_nir(module: nn.Module, sample_data: torch.Tensor, *, dt: float = D
         module: an ``nn.Sequential`` (nested ones are flattened) or a single
             supported layer: ``nn.Linear``, ``nn.Conv2d``, ``nn.AvgPool2d``,
             ``nn.Flatten`` (bare or in ``tsnn.MultiStep``), ``tsnn.Leaky``,
-            ``tsnn.IF``; ``nn.Identity`` and ``nn.Dropout`` are skipped.
+            ``tsnn.IF``, ``tsnn.Synaptic``; ``nn.Identity`` and ``nn.Dropout`` are skipped.
         sample_data: an input the network accepts: ``[T, B, *features]`` for
             multi-step networks, ``[B, *features]`` for ``step_mode="single"``.
-        dt: time step in seconds mapping ``beta`` to ``tau = dt / (1 - beta)``.
+        dt: time step in seconds mapping ``beta`` to ``tau = dt / (1 - beta)`` (and ``alpha``
+            to ``tau_syn`` alike).
 
     Returns:
         A ``nir.NIRGraph`` with nodes ``"input"``, one per layer (named by its
@@ -186,7 +221,8 @@ def export_to_nir(module: nn.Module, sample_data: torch.Tensor, *, dt: float = D
     Raises:
         TypeError: a layer has no NIR mapping (the message names it).
         ValueError: ``sample_data`` has the wrong rank, or a layer cannot be
-            described exactly (mixed beta = 1, non-zero padding mode, ...).
+            described exactly (mixed beta = 1, a Synaptic's alpha or beta = 1, a
+            refractory period, non-zero padding mode, ...).
     """
     nir = _nir()
     if not isinstance(module, nn.Module):
@@ -212,7 +248,7 @@ def _export(nir, module, sample_data, leading, dt):
         if isinstance(layer, (nn.Identity, nn.Dropout)):
             continue
         if isinstance(layer, SpikingNeuron):
-            if not isinstance(layer, (Leaky, IF)):
+            if not isinstance(layer, (Leaky, IF, Synaptic)):
                 raise TypeError(f"export_to_nir: layer {name!r} of type {type(layer).__name__} has no NIR "
                                 f"mapping here; supported: {', '.join(_EXPORTABLE)}")
             nodes[name] = _neuron_node(nir, name, layer, x.shape[leading:], dt)
@@ -295,30 +331,42 @@ def _reset_options(name, node, reset_mechanism, reset_delay):
     return mechanism, delay
 
 
+def _decay_of(name, node, field: str, dt) -> np.ndarray:
+    """``1 - dt / tau`` of the node's time constant ``field``; refuses tau < dt (a negative decay)."""
+    tau = np.asarray(getattr(node, field), dtype=np.float64)
+    if np.any(tau < dt):
+        raise ValueError(f"import_from_nir: node {name!r} ({type(node).__name__}) has {field} = {tau.min():g} < "
+                         f"dt = {dt:g}, which would give a decay < 0; pass a smaller dt")
+    return 1.0 - dt / tau
+
+
 def _neuron(name, node, dt, options):
+    """The tritonsnn neuron of a NIR ``IF``/``LIF``/``CubaLIF`` node, its input gain folded into the threshold."""
     nir = _nir()
+    kind = type(node).__name__
     mechanism, delay = _reset_options(name, node, options.pop("reset_mechanism"), options.pop("reset_delay"))
+    if not isinstance(node, nir.IF) and not np.allclose(node.v_leak, 0.0):
+        raise ValueError(f"import_from_nir: node {name!r} ({kind}) has v_leak != 0 (a resting potential), "
+                         "which tritonsnn neurons do not model")
+    r = np.asarray(node.r, dtype=np.float64)
     if isinstance(node, nir.IF):
-        gain = _gain(np.asarray(node.r, dtype=np.float64) * dt)
-        beta = None
+        cls, decays, gain_formula = IF, {}, "r*dt"
+        gain = _gain(r * dt)
+    elif isinstance(node, nir.LIF):
+        cls, decays, gain_formula = Leaky, {"beta": _decay_of(name, node, "tau", dt)}, "r*dt/tau"
+        gain = _gain(r * dt / np.asarray(node.tau, dtype=np.float64))
     else:
-        tau = np.asarray(node.tau, dtype=np.float64)
-        if not np.allclose(node.v_leak, 0.0):
-            raise ValueError(f"import_from_nir: node {name!r} (LIF) has v_leak != 0 (a resting potential), "
-                             "which tsnn.Leaky does not model")
-        if np.any(tau < dt):
-            raise ValueError(f"import_from_nir: node {name!r} (LIF) has tau = {tau.min():g} < dt = {dt:g}, "
-                             "which would give beta < 0; pass a smaller dt")
-        beta = 1.0 - dt / tau
-        gain = _gain(np.asarray(node.r, dtype=np.float64) * dt / tau)
+        cls, gain_formula = Synaptic, "(w_in*dt/tau_syn)*(r*dt/tau_mem)"
+        decays = {"alpha": _decay_of(name, node, "tau_syn", dt), "beta": _decay_of(name, node, "tau_mem", dt)}
+        # Below the threshold the node is linear, so the current's gain times the membrane's scales v.
+        gain = (_gain(np.asarray(node.w_in, dtype=np.float64) * dt / np.asarray(node.tau_syn, dtype=np.float64))
+                * _gain(r * dt / np.asarray(node.tau_mem, dtype=np.float64)))
     if np.any(gain <= 0):
-        raise ValueError(f"import_from_nir: node {name!r} ({type(node).__name__}) has an input gain r*dt/tau "
-                         "<= 0; tritonsnn neurons need r > 0")
+        raise ValueError(f"import_from_nir: node {name!r} ({kind}) has an input gain {gain_formula} <= 0; "
+                         "tritonsnn neurons need a positive gain")
     threshold = _parameter(np.asarray(node.v_threshold, dtype=np.float64) / gain)
-    common = dict(threshold=threshold, reset_mechanism=mechanism, reset_delay=delay, **options)
-    if beta is None:
-        return IF(**common)
-    return Leaky(beta=_parameter(beta), **common)
+    return cls(**{k: _parameter(v) for k, v in decays.items()}, threshold=threshold, reset_mechanism=mechanism,
+               reset_delay=delay, **options)
 
 
 def _stateless(name, node, multi):
@@ -363,13 +411,15 @@ def import_from_nir(graph, *, dt: float = DEFAULT_DT, step_mode: str = "multi",
 
     Args:
         graph: a ``nir.NIRGraph``, or the path of a ``.nir`` file (read with ``nir.read``).
-        dt: time step in seconds mapping ``tau`` to ``beta = 1 - dt / tau`` (snnTorch's 1e-4 by default).
+        dt: time step in seconds mapping ``tau`` to ``beta = 1 - dt / tau`` (``tau_syn`` to
+            ``alpha`` alike; snnTorch's 1e-4 by default). ``LIF`` becomes ``tsnn.Leaky``,
+            ``IF`` ``tsnn.IF`` and ``CubaLIF`` ``tsnn.Synaptic``.
         step_mode: ``"multi"`` (the network takes ``[T, B, *features]``; Conv2d, AvgPool2d and
             Flatten are wrapped in ``tsnn.MultiStep``) or ``"single"`` (``[B, *features]`` per call).
         reset_mechanism: override the reset of every neuron. By default it is
             NIR's (``"zero"``), or the one tritonsnn recorded in the node metadata.
             ``"subtract"`` (with ``reset_delay=True``) reproduces a network of
-            default ``snntorch.Leaky`` neurons exported by snnTorch.
+            default ``snntorch.Leaky`` / ``snntorch.Synaptic`` neurons exported by snnTorch.
         reset_delay: override the reset timing (default: False, NIR's, or the recorded one).
         backend: ``backend`` of the neurons (``"auto"``, ``"triton"``, ``"torch"``).
         **neuron_options: further neuron options (``surrogate``, ``learn_beta``, ...).
@@ -381,7 +431,8 @@ def import_from_nir(graph, *, dt: float = DEFAULT_DT, step_mode: str = "multi",
     Raises:
         ValueError: the graph is not a single feed-forward chain, or a node has
             no tritonsnn equivalent (the message names the node and its NIR type)
-            or parameters tritonsnn cannot represent (v_leak != 0, v_reset != 0, tau < dt).
+            or parameters tritonsnn cannot represent (v_leak != 0, v_reset != 0, tau < dt,
+            an input gain <= 0).
     """
     nir = _nir()
     if isinstance(graph, (str, Path)):
@@ -396,7 +447,7 @@ def import_from_nir(graph, *, dt: float = DEFAULT_DT, step_mode: str = "multi",
     for name, node in _chain(nir, graph):
         if isinstance(node, (nir.Input, nir.Output)):
             continue
-        if isinstance(node, (nir.LIF, nir.IF)):
+        if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
             options = dict(neuron_options, reset_mechanism=reset_mechanism, reset_delay=reset_delay,
                            step_mode=step_mode, backend=backend)
             layer = _neuron(name, node, dt, options)
