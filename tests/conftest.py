@@ -1,9 +1,12 @@
 """Test tiers.
 
-* Without a GPU, Triton kernels run through the interpreter (``TRITON_INTERPRET=1``,
-  set here before anything imports Triton), on small shapes.
-* With a GPU, the same tests run the compiled kernels on CUDA (``device`` fixture)
-  and the ``cuda`` marker's tests run too.
+* Default (every machine, CI): Triton kernels run through the interpreter
+  (``TRITON_INTERPRET=1``, set here before anything imports Triton) on CPU tensors,
+  on small shapes; tests marked ``cuda`` are skipped.
+* GPU tier, ``TRITONSNN_TEST_CUDA=1 python -m pytest`` on a machine with CUDA: no
+  interpreter; the tests that take the ``device`` fixture run the compiled kernels
+  on CUDA tensors, and the ``cuda`` tests run too. Tests written for CPU tensors
+  only are deselected there (they ran in the default tier).
 
 Outputs allocated by the package are filled with NaN, so a kernel that leaves
 part of an output unwritten fails loudly.
@@ -13,21 +16,26 @@ import os
 import pytest
 import torch
 
-HAS_CUDA = torch.cuda.is_available()
-if not HAS_CUDA:
+CUDA_TIER = os.environ.get("TRITONSNN_TEST_CUDA") == "1"
+if CUDA_TIER and not torch.cuda.is_available():
+    raise RuntimeError("TRITONSNN_TEST_CUDA=1 needs a CUDA device; run plain `python -m pytest` instead")
+if not CUDA_TIER:
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from tritonsnn import _alloc  # noqa: E402
 
 _alloc.FILL_NAN = True
 
-DEVICE = "cuda" if HAS_CUDA else "cpu"
+DEVICE = "cuda" if CUDA_TIER else "cpu"
 
 
 def pytest_collection_modifyitems(config, items):
-    if HAS_CUDA:
+    if CUDA_TIER:
+        keep = [i for i in items if "cuda" in i.keywords or "device" in getattr(i, "fixturenames", ())]
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
         return
-    skip = pytest.mark.skip(reason="needs a CUDA device")
+    skip = pytest.mark.skip(reason="GPU tier: TRITONSNN_TEST_CUDA=1 on a machine with CUDA")
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
@@ -35,5 +43,5 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def device():
-    """Where kernel tests run: CUDA when present, else the CPU (Triton through its interpreter)."""
+    """Where kernel tests run: CUDA in the GPU tier, else the CPU (Triton through its interpreter)."""
     return DEVICE
