@@ -157,7 +157,10 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
     # The reset flags matter to the zero reset, and to subtract's threshold/adaptation gradients.
     need_r = reset == RESET_ZERO or (reset == RESET_SUBTRACT and (need_dthr or need_db or adapt))
     # Leaky's plain case: d pre[t]/d post[t-1] is beta itself, broadcast in the loop.
-    const_k = delay and reset != RESET_ZERO and qbits is None and rec is None and not adapt
+    # With delay and no zero reset, refractory steps or adaptation, d pre[t+1]/d pre[t] is
+    # beta (+ rec*sgrad[t]) with constant factors: no per-step factor tensors to build.
+    const_coef = delay and reset != RESET_ZERO and qbits is None and not adapt
+    const_k = const_coef and rec is None
     chunk = max(1, CHUNK_ELEMS // max(1, B * N))
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
@@ -215,8 +218,10 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
 
         def shifted(f, f_next):   # the factor of step t+1, for each t of the chunk
             return torch.cat([f[1:].expand(c - 1, B, N), f_next[None]]) if c > 1 else f_next[None]
-        coef_sh = None if const_k else shifted(coef, coef_next)
-        vcoef_sh = shifted(vcoef, vcoef_next) if rec is not None else None
+        coef_sh = None if const_coef else shifted(coef, coef_next)
+        vcoef_sh = None
+        if rec is not None:   # broadcasts like a [c, B, N] factor when constant
+            vcoef_sh = rec if const_coef else shifted(vcoef, vcoef_next)
         if delay:
             post_jac = None
             d = None
@@ -234,9 +239,14 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
         P = sg_gs
         if gm is not None:
             P = P + (gm if post_jac is None else post_jac * gm)
-        K = beta if const_k else (coef_sh if post_jac is None else post_jac * coef_sh)
-        if rec is not None:
-            K = K + sgrad * vcoef_sh
+        if const_k:
+            K = beta
+        elif const_coef:      # RLeaky: beta + rec*sgrad[t] in one op
+            K = torch.addcmul(beta, sgrad, rec)
+        else:
+            K = coef_sh if post_jac is None else post_jac * coef_sh
+            if rec is not None:
+                K = K + sgrad * vcoef_sh
         gc = g_pre[t0:t1]
         if adapt:
             # g_a[t] = b*g_th[t] + rho*g_a[t+1], g_th[t] = -sgrad*g_s[t] - rsub[t+1]*g_pre[t+1]
