@@ -162,6 +162,9 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
     const_coef = delay and reset != RESET_ZERO and qbits is None and not adapt
     const_k = const_coef and rec is None
     chunk = max(1, CHUNK_ELEMS // max(1, B * N))
+    if need_drec:
+        spk_rows = pre.new_empty(min(chunk, T), B, N)
+        acc_rec_rows = pre.new_zeros(min(chunk, T), B, N)
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
         c = t1 - t0
@@ -194,12 +197,10 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
                 s_lo = s_lo * nq_prev
             post_prev = _post_reset(pre[lo:t1 - 1], s_lo, bits[lo:t1 - 1].to(f32), thr, reset)
             prev = torch.cat([v0[None], post_prev]) if t0 == 0 else post_prev
-        s_prev = None
-        if need_drec:   # spikes of step t-1, s0 at t = 0
-            s_lo = (pre[lo:t1 - 1] > th_lo).to(f32)
+        if need_drec:   # spikes of steps lo .. t1-2 (s[t-1] for each t of the chunk but t = 0), as fp32
+            s_lo = torch.gt(pre[lo:t1 - 1], th_lo, out=spk_rows[:t1 - 1 - lo])
             if nq_prev is not None:
-                s_lo = s_lo * nq_prev
-            s_prev = torch.cat([s0[None], s_lo]) if t0 == 0 else s_lo
+                s_lo.mul_(nq_prev)
         sgrad = sg.grad(pc - th_c, surrogate)
         if nq is not None:
             sgrad = sgrad * nq
@@ -289,7 +290,12 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
                     term = term * f
             acc_beta += term.sum(0)
         if need_drec:
-            acc_rec += (gc * s_prev * din if din is not None else gc * s_prev).sum(0)
+            # sum_t g_pre[t] * s[t-1] (* din[t]), accumulated per row of the chunk and summed over time once.
+            g_rec = gc if din is None else gc * din
+            if t0 == 0:
+                acc_rec.addcmul_(g_rec[0], s0)
+                g_rec = g_rec[1:]
+            acc_rec_rows[:g_rec.shape[0]].addcmul_(g_rec, s_lo)
         if need_param_grads:
             # dL/d s[t] from everything after the spike function: gs, rec and adaptation.
             if spk_state:
@@ -332,6 +338,8 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
         ds0 = zeros() if spk_state else None
         da0 = zeros() if adapt else None
     dx = dx if scale_dx else g_pre.to(x_dtype)
+    if need_drec:
+        acc_rec += acc_rec_rows.sum(0)
     red = lambda acc, param, need: _reduce_to(acc.sum(0), param) if need else None  # noqa: E731
     return (dx, dv0, red(acc_beta, beta, need_dbeta), red(acc_thr, thr, need_dthr), ds0,
             red(acc_rec, rec, need_drec), da0, red(acc_rho, rho, need_drho), red(acc_b, b, need_db))

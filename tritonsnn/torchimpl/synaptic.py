@@ -90,17 +90,22 @@ def _alpha_fwd_loop(x, exc0, inh0, mem0, alpha, beta, tau, thr, reset, spikes, e
     h = _zeros_or(inh0, B, N, dev)
     u = _zeros_or(mem0, B, N, dev)
     r = (u > thr).to(f32)
+    chunk = max(1, CHUNK_ELEMS // max(1, B * N))
+    neg_x = torch.empty(min(chunk, T), B, N, dtype=f32, device=dev)
     for t in range(T):
+        i = t % chunk
+        if i == 0:   # -x for a chunk of steps in one op: inh[t] = beta*inh[t-1] + (-x[t]), bitwise beta*inh - x
+            t1 = min(t + chunk, T)
+            torch.neg(x[t:t1], out=neg_x[:t1 - t])
         if t > 0 and reset != RESET_NONE:
             r = spikes[t - 1].to(f32)      # r[t] = H(mem[t-1] - thr) = s[t-1]: Alpha always delays
-        xt = x[t].to(f32)
-        e_new = torch.addcmul(xt, alpha, e, out=exc[t])
-        h_new = torch.mul(beta, h, out=inh[t]).sub_(xt)
+        e_new = torch.addcmul(x[t], alpha, e, out=exc[t])
+        h_new = torch.addcmul(neg_x[i], beta, h, out=inh[t])
         u = torch.add(e_new, h_new, out=mem[t]).mul_(tau)   # tau * (exc + inh), in snnTorch's order
         if reset == RESET_SUBTRACT:
             u.addcmul_(r, h)               # snnTorch: mem -= (-syn_inh_old) * reset
             e_new.addcmul_(r, thr, value=-1)
-            h_new.mul_(1 - r)
+            h_new.addcmul_(r, h_new, value=-1)   # h * (1 - r) for r in {0, 1}, in one op
         elif reset == RESET_ZERO:
             keep = 1 - r
             e_new.mul_(keep)
@@ -138,6 +143,9 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
     need_r = reset != RESET_NONE and (reset == RESET_ZERO or (not delay) or need_dthr)
     has_refr = refr.numel() > 0
     beta_row = beta.expand(B, N)
+    if need_dv:
+        spk_rows = mem.new_empty(min(chunk, T), B, N)
+        acc_v_rows = mem.new_zeros(min(chunk, T), B, N)
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
         pc = mem[t0:t1]
@@ -220,13 +228,17 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
             cur_prev = torch.cat([c0[None], cur[t0:t1 - 1]]) if t0 == 0 else cur[t0 - 1:t1 - 1]
             acc["alpha"] += (gc * cur_prev).sum(0)
         if need_dv:
+            # sum_t dL/dcur[t] * s[t-1]: spikes recomputed straight into fp32, products accumulated
+            # per row of the chunk and summed over time once at the end.
             lo = max(t0 - 1, 0)
-            s_prev = (mem[lo:t1 - 1] > thr).to(f32)
+            s_lo = torch.gt(mem[lo:t1 - 1], thr, out=spk_rows[:t1 - 1 - lo])
             if has_refr:
-                s_prev.mul_(1 - refr[lo:t1 - 1].to(f32))
+                s_lo.mul_(1 - refr[lo:t1 - 1].to(f32))
+            g_v = gc
             if t0 == 0:
-                s_prev = torch.cat([s0[None], s_prev])
-            acc["v"] += (gc * s_prev).sum(0)
+                acc["v"].addcmul_(gc[0], s0)
+                g_v = gc[1:]
+            acc_v_rows[:g_v.shape[0]].addcmul_(g_v, s_lo)
         if need_dthr:
             acc["thr"] -= a.sum(0)
             if sv is not None:                               # the recurrent part of the spike gradient
@@ -237,6 +249,8 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
             if post_jac is not None:
                 dpost_dthr = thr * sgrad - d if reset == RESET_SUBTRACT else pc * sgrad
                 acc["thr"] += (g_post * dpost_dthr).sum(0)
+    if need_dv:
+        acc["v"] += acc_v_rows.sum(0)
     if T > 0:
         dmem0 = coef_next * g_n_next
         dcur0 = alpha * g_a_next
