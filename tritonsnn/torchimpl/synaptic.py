@@ -267,8 +267,10 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
 def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
                alpha, beta, tau, thr, reset, surrogate, x_dtype, need):
     """Alpha's reverse loop, chunked like Synaptic's: per chunk, every term without a time
-    recurrence at once; the loop carries dL/dexc and dL/dinh (and, for subtract, the
-    ``r[t+1] * dL/dmem[t+1]`` that reaches ``inh[t]``)."""
+    recurrence at once, so that the loop is one addcmul per state and step:
+    ``g_e[t] = Pe[t] + Ke[t] * g_e[t+1]`` and ``g_h[t] = Ph[t] + Kh[t] * g_h[t+1]`` (dL/d of the
+    pre-reset exc and inh of step t; for subtract, ``Ph`` holds the ``r[t+1] * dL/dmem[t+1]``
+    that reaches ``inh[t]``)."""
     need_dalpha, need_dbeta, need_dtau, need_dthr, _ = need
     T, B, N = mem.shape
     dev, f32 = mem.device, torch.float32
@@ -276,7 +278,8 @@ def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
     dx = torch.empty(T, B, N, dtype=x_dtype, device=dev)
     acc = {k: mem.new_zeros(B, N) for k, on in
            (("alpha", need_dalpha), ("beta", need_dbeta), ("tau", need_dtau), ("thr", need_dthr)) if on}
-    g_e_next = g_h_next = g_u_next = r_next = None
+    g_e_next, g_h_next = mem.new_zeros(B, N), mem.new_zeros(B, N)
+    g_u_next = r_next = None
     chunk = max(1, CHUNK_ELEMS // max(1, B * N))
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
@@ -290,30 +293,34 @@ def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
         g_u = a if g_mem is None else a + g_mem[t0:t1]
         g_m = g_u * (1 - r) if reset == RESET_ZERO else g_u
         tau_gm = tau * g_m
-        keep_e = 1 - r if reset == RESET_ZERO else None
-        keep_h = 1 - r if reset != RESET_NONE else None
-        # Gradients reaching exc[t] / inh[t] from outside the recurrence.
-        ga = torch.zeros_like(u) if g_exc is None else g_exc[t0:t1].to(f32, copy=True)
-        gb = torch.zeros_like(u) if g_inh is None else g_inh[t0:t1].to(f32, copy=True)
+        keep = 1 - r if reset != RESET_NONE else None
+        keep_e = keep if reset == RESET_ZERO else None
+        # Gradients reaching the stored exc[t] / inh[t] from outside the recurrence.
+        ga = None if g_exc is None else g_exc[t0:t1].to(f32)
+        gb = None if g_inh is None else g_inh[t0:t1].to(f32, copy=True)
         if reset == RESET_SUBTRACT:          # mem[t+1] = ... + r[t+1] * inh[t]
+            if gb is None:
+                gb = torch.zeros_like(u)
             gb[:-1].addcmul_(r[1:], g_u[1:])
             if g_u_next is not None:
                 gb[-1].addcmul_(r_next, g_u_next)
+        # The reset multiplies the stored state by keep: fold it into the terms and factors.
+        if ga is None:
+            Pe = tau_gm
+        else:
+            Pe = tau_gm + ga if keep_e is None else torch.addcmul(tau_gm, ga, keep_e)
+        Ke = alpha if keep_e is None else alpha * keep_e
+        if gb is None:
+            Ph = tau_gm
+        else:
+            Ph = tau_gm + gb if keep is None else torch.addcmul(tau_gm, gb, keep)
+        Kh = beta if keep is None else beta * keep
+        g_e_later = g_e_next
         g_e = torch.empty_like(u)
         g_h = torch.empty_like(u)
         for i in range(t1 - t0 - 1, -1, -1):
-            if g_e_next is not None:
-                ga[i].addcmul_(alpha, g_e_next)
-                gb[i].addcmul_(beta, g_h_next)
-            if keep_e is None:
-                torch.add(ga[i], tau_gm[i], out=g_e[i])
-            else:
-                torch.addcmul(tau_gm[i], ga[i], keep_e[i], out=g_e[i])
-            if keep_h is None:
-                torch.add(gb[i], tau_gm[i], out=g_h[i])
-            else:
-                torch.addcmul(tau_gm[i], gb[i], keep_h[i], out=g_h[i])
-            g_e_next, g_h_next = g_e[i], g_h[i]
+            g_e_next = torch.addcmul(Pe[i], Ke if keep_e is None else Ke[i], g_e_next, out=g_e[i])
+            g_h_next = torch.addcmul(Ph[i], Kh if keep is None else Kh[i], g_h_next, out=g_h[i])
         if x_dtype == f32:
             torch.sub(g_e, g_h, out=dx[t0:t1])
         else:
@@ -332,7 +339,11 @@ def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
         if need_dthr:
             acc["thr"] -= a.sum(0)
             if reset == RESET_SUBTRACT:
-                acc["thr"] -= (ga * r).sum(0)
+                # dL/d stored exc[t] = g_exc[t] + alpha * g_e[t+1]; subtract takes r[t]*thr from it.
+                g_exc_full = alpha * torch.cat([g_e[1:], g_e_later[None]])
+                if ga is not None:
+                    g_exc_full += ga
+                acc["thr"] -= (g_exc_full * r).sum(0)
     if T > 0:
         dexc0 = alpha * g_e_next
         dinh0 = beta * g_h_next
