@@ -285,9 +285,13 @@ def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
         t0 = max(0, t1 - chunk)
         u = mem[t0:t1]
         r = None
-        if reset != RESET_NONE:
-            r = torch.cat([(u0 if t0 == 0 else mem[t0 - 1])[None], mem[t0:t1 - 1]]).gt_(thr)
-            r = r.to(f32) if r.dtype != f32 else r
+        if reset != RESET_NONE:   # r[t] = H(mem[t-1] - thr), compared straight into fp32 (no copy of mem)
+            r = torch.empty_like(u)
+            if t0 == 0:
+                torch.gt(u0, thr, out=r[0])
+                torch.gt(mem[0:t1 - 1], thr, out=r[1:])
+            else:
+                torch.gt(mem[t0 - 1:t1 - 1], thr, out=r)
         sgrad = sg.grad(u - thr, surrogate)
         a = sgrad.mul_(g_spikes[t0:t1]) if g_spikes is not None else torch.zeros_like(u)
         g_u = a if g_mem is None else a + g_mem[t0:t1]
