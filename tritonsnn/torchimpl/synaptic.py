@@ -90,17 +90,22 @@ def _alpha_fwd_loop(x, exc0, inh0, mem0, alpha, beta, tau, thr, reset, spikes, e
     h = _zeros_or(inh0, B, N, dev)
     u = _zeros_or(mem0, B, N, dev)
     r = (u > thr).to(f32)
+    chunk = max(1, CHUNK_ELEMS // max(1, B * N))
+    neg_x = torch.empty(min(chunk, T), B, N, dtype=f32, device=dev)
     for t in range(T):
+        i = t % chunk
+        if i == 0:   # -x for a chunk of steps in one op: inh[t] = beta*inh[t-1] + (-x[t]), bitwise beta*inh - x
+            t1 = min(t + chunk, T)
+            torch.neg(x[t:t1], out=neg_x[:t1 - t])
         if t > 0 and reset != RESET_NONE:
             r = spikes[t - 1].to(f32)      # r[t] = H(mem[t-1] - thr) = s[t-1]: Alpha always delays
-        xt = x[t].to(f32)
-        e_new = torch.addcmul(xt, alpha, e, out=exc[t])
-        h_new = torch.mul(beta, h, out=inh[t]).sub_(xt)
+        e_new = torch.addcmul(x[t], alpha, e, out=exc[t])
+        h_new = torch.addcmul(neg_x[i], beta, h, out=inh[t])
         u = torch.add(e_new, h_new, out=mem[t]).mul_(tau)   # tau * (exc + inh), in snnTorch's order
         if reset == RESET_SUBTRACT:
             u.addcmul_(r, h)               # snnTorch: mem -= (-syn_inh_old) * reset
             e_new.addcmul_(r, thr, value=-1)
-            h_new.mul_(1 - r)
+            h_new.addcmul_(r, h_new, value=-1)   # h * (1 - r) for r in {0, 1}, in one op
         elif reset == RESET_ZERO:
             keep = 1 - r
             e_new.mul_(keep)
@@ -138,6 +143,9 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
     need_r = reset != RESET_NONE and (reset == RESET_ZERO or (not delay) or need_dthr)
     has_refr = refr.numel() > 0
     beta_row = beta.expand(B, N)
+    if need_dv:
+        spk_rows = mem.new_empty(min(chunk, T), B, N)
+        acc_v_rows = mem.new_zeros(min(chunk, T), B, N)
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
         pc = mem[t0:t1]
@@ -220,13 +228,17 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
             cur_prev = torch.cat([c0[None], cur[t0:t1 - 1]]) if t0 == 0 else cur[t0 - 1:t1 - 1]
             acc["alpha"] += (gc * cur_prev).sum(0)
         if need_dv:
+            # sum_t dL/dcur[t] * s[t-1]: spikes recomputed straight into fp32, products accumulated
+            # per row of the chunk and summed over time once at the end.
             lo = max(t0 - 1, 0)
-            s_prev = (mem[lo:t1 - 1] > thr).to(f32)
+            s_lo = torch.gt(mem[lo:t1 - 1], thr, out=spk_rows[:t1 - 1 - lo])
             if has_refr:
-                s_prev.mul_(1 - refr[lo:t1 - 1].to(f32))
+                s_lo.mul_(1 - refr[lo:t1 - 1].to(f32))
+            g_v = gc
             if t0 == 0:
-                s_prev = torch.cat([s0[None], s_prev])
-            acc["v"] += (gc * s_prev).sum(0)
+                acc["v"].addcmul_(gc[0], s0)
+                g_v = gc[1:]
+            acc_v_rows[:g_v.shape[0]].addcmul_(g_v, s_lo)
         if need_dthr:
             acc["thr"] -= a.sum(0)
             if sv is not None:                               # the recurrent part of the spike gradient
@@ -237,6 +249,8 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
             if post_jac is not None:
                 dpost_dthr = thr * sgrad - d if reset == RESET_SUBTRACT else pc * sgrad
                 acc["thr"] += (g_post * dpost_dthr).sum(0)
+    if need_dv:
+        acc["v"] += acc_v_rows.sum(0)
     if T > 0:
         dmem0 = coef_next * g_n_next
         dcur0 = alpha * g_a_next
@@ -253,8 +267,10 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
 def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
                alpha, beta, tau, thr, reset, surrogate, x_dtype, need):
     """Alpha's reverse loop, chunked like Synaptic's: per chunk, every term without a time
-    recurrence at once; the loop carries dL/dexc and dL/dinh (and, for subtract, the
-    ``r[t+1] * dL/dmem[t+1]`` that reaches ``inh[t]``)."""
+    recurrence at once, so that the loop is one addcmul per state and step:
+    ``g_e[t] = Pe[t] + Ke[t] * g_e[t+1]`` and ``g_h[t] = Ph[t] + Kh[t] * g_h[t+1]`` (dL/d of the
+    pre-reset exc and inh of step t; for subtract, ``Ph`` holds the ``r[t+1] * dL/dmem[t+1]``
+    that reaches ``inh[t]``)."""
     need_dalpha, need_dbeta, need_dtau, need_dthr, _ = need
     T, B, N = mem.shape
     dev, f32 = mem.device, torch.float32
@@ -262,44 +278,53 @@ def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
     dx = torch.empty(T, B, N, dtype=x_dtype, device=dev)
     acc = {k: mem.new_zeros(B, N) for k, on in
            (("alpha", need_dalpha), ("beta", need_dbeta), ("tau", need_dtau), ("thr", need_dthr)) if on}
-    g_e_next = g_h_next = g_u_next = r_next = None
+    g_e_next, g_h_next = mem.new_zeros(B, N), mem.new_zeros(B, N)
+    g_u_next = r_next = None
     chunk = max(1, CHUNK_ELEMS // max(1, B * N))
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
         u = mem[t0:t1]
         r = None
-        if reset != RESET_NONE:
-            r = torch.cat([(u0 if t0 == 0 else mem[t0 - 1])[None], mem[t0:t1 - 1]]).gt_(thr)
-            r = r.to(f32) if r.dtype != f32 else r
+        if reset != RESET_NONE:   # r[t] = H(mem[t-1] - thr), compared straight into fp32 (no copy of mem)
+            r = torch.empty_like(u)
+            if t0 == 0:
+                torch.gt(u0, thr, out=r[0])
+                torch.gt(mem[0:t1 - 1], thr, out=r[1:])
+            else:
+                torch.gt(mem[t0 - 1:t1 - 1], thr, out=r)
         sgrad = sg.grad(u - thr, surrogate)
         a = sgrad.mul_(g_spikes[t0:t1]) if g_spikes is not None else torch.zeros_like(u)
         g_u = a if g_mem is None else a + g_mem[t0:t1]
         g_m = g_u * (1 - r) if reset == RESET_ZERO else g_u
         tau_gm = tau * g_m
-        keep_e = 1 - r if reset == RESET_ZERO else None
-        keep_h = 1 - r if reset != RESET_NONE else None
-        # Gradients reaching exc[t] / inh[t] from outside the recurrence.
-        ga = torch.zeros_like(u) if g_exc is None else g_exc[t0:t1].to(f32, copy=True)
-        gb = torch.zeros_like(u) if g_inh is None else g_inh[t0:t1].to(f32, copy=True)
+        keep = 1 - r if reset != RESET_NONE else None
+        keep_e = keep if reset == RESET_ZERO else None
+        # Gradients reaching the stored exc[t] / inh[t] from outside the recurrence.
+        ga = None if g_exc is None else g_exc[t0:t1].to(f32)
+        gb = None if g_inh is None else g_inh[t0:t1].to(f32, copy=True)
         if reset == RESET_SUBTRACT:          # mem[t+1] = ... + r[t+1] * inh[t]
+            if gb is None:
+                gb = torch.zeros_like(u)
             gb[:-1].addcmul_(r[1:], g_u[1:])
             if g_u_next is not None:
                 gb[-1].addcmul_(r_next, g_u_next)
+        # The reset multiplies the stored state by keep: fold it into the terms and factors.
+        if ga is None:
+            Pe = tau_gm
+        else:
+            Pe = tau_gm + ga if keep_e is None else torch.addcmul(tau_gm, ga, keep_e)
+        Ke = alpha if keep_e is None else alpha * keep_e
+        if gb is None:
+            Ph = tau_gm
+        else:
+            Ph = tau_gm + gb if keep is None else torch.addcmul(tau_gm, gb, keep)
+        Kh = beta if keep is None else beta * keep
+        g_e_later = g_e_next
         g_e = torch.empty_like(u)
         g_h = torch.empty_like(u)
         for i in range(t1 - t0 - 1, -1, -1):
-            if g_e_next is not None:
-                ga[i].addcmul_(alpha, g_e_next)
-                gb[i].addcmul_(beta, g_h_next)
-            if keep_e is None:
-                torch.add(ga[i], tau_gm[i], out=g_e[i])
-            else:
-                torch.addcmul(tau_gm[i], ga[i], keep_e[i], out=g_e[i])
-            if keep_h is None:
-                torch.add(gb[i], tau_gm[i], out=g_h[i])
-            else:
-                torch.addcmul(tau_gm[i], gb[i], keep_h[i], out=g_h[i])
-            g_e_next, g_h_next = g_e[i], g_h[i]
+            g_e_next = torch.addcmul(Pe[i], Ke if keep_e is None else Ke[i], g_e_next, out=g_e[i])
+            g_h_next = torch.addcmul(Ph[i], Kh if keep is None else Kh[i], g_h_next, out=g_h[i])
         if x_dtype == f32:
             torch.sub(g_e, g_h, out=dx[t0:t1])
         else:
@@ -318,7 +343,11 @@ def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
         if need_dthr:
             acc["thr"] -= a.sum(0)
             if reset == RESET_SUBTRACT:
-                acc["thr"] -= (ga * r).sum(0)
+                # dL/d stored exc[t] = g_exc[t] + alpha * g_e[t+1]; subtract takes r[t]*thr from it.
+                g_exc_full = alpha * torch.cat([g_e[1:], g_e_later[None]])
+                if ga is not None:
+                    g_exc_full += ga
+                acc["thr"] -= (g_exc_full * r).sum(0)
     if T > 0:
         dexc0 = alpha * g_e_next
         dinh0 = beta * g_h_next
