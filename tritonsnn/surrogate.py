@@ -15,7 +15,7 @@ import torch
 
 __all__ = [
     "Surrogate", "atan", "fast_sigmoid", "sigmoid", "triangular",
-    "straight_through", "grad", "from_any",
+    "straight_through", "grad", "grad_", "from_any",
 ]
 
 # Integer ids shared with the Triton kernels (kernels/lif.py `_surrogate_grad`).
@@ -94,19 +94,24 @@ def from_any(surrogate) -> Surrogate:
 
 def grad(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
     """``dS/dx`` at ``x`` (the membrane minus threshold), in PyTorch."""
+    return grad_(x.clone(), surrogate)
+
+
+def grad_(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
+    """:func:`grad` computed in place in ``x`` (a temporary), without further allocations:
+    the PyTorch backward paths call it once per chunk of time steps."""
     kind, a = surrogate.kind, surrogate.param
     if kind == ATAN:
-        h = (math.pi / 2 * a) * x
-        return (a / 2) / (1 + h * h)
+        return x.mul_(math.pi / 2 * a).square_().add_(1).reciprocal_().mul_(a / 2)
     if kind == FAST_SIGMOID:
-        return 1.0 / (a * x.abs() + 1.0) ** 2
+        return x.abs_().mul_(a).add_(1).square_().reciprocal_()
     if kind == SIGMOID:
-        sig = torch.sigmoid(a * x)
-        return a * sig * (1 - sig)
+        sig = x.mul_(a).sigmoid_()
+        return torch.addcmul(sig, sig, sig, value=-1, out=sig).mul_(a)   # a * sig * (1 - sig)
     if kind == TRIANGULAR:
-        return torch.where(x < 0, a, -a).to(x.dtype)
+        return x.lt_(0).mul_(2 * a).sub_(a)                               # a where x < 0, else -a
     if kind == STRAIGHT_THROUGH:
-        return torch.ones_like(x)
+        return x.fill_(1)
     raise ValueError(f"unknown surrogate kind {kind}")
 
 

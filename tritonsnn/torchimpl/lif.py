@@ -202,7 +202,7 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
             s_lo = torch.gt(pre[lo:t1 - 1], th_lo, out=spk_rows[:t1 - 1 - lo])
             if nq_prev is not None:
                 s_lo.mul_(nq_prev)
-        sgrad = sg.grad(pc - th_c, surrogate)
+        sgrad = sg.grad_(pc - th_c, surrogate)
         if nq is not None:
             sgrad = sgrad * nq
         keep = 1 - r if reset == RESET_ZERO else None

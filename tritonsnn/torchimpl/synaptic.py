@@ -164,7 +164,7 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
                 s_lo.mul_(1 - refr[lo:t1 - 1].to(f32))
             post_prev = _post_reset(mem[lo:t1 - 1], s_lo, bits[lo:t1 - 1].to(f32), thr, reset)
             prev = torch.cat([p0[None], post_prev]) if t0 == 0 else post_prev
-        sgrad = sg.grad(pc - thr, surrogate)
+        sgrad = sg.grad_(pc - thr, surrogate)
         if has_refr:
             # A refractory step cannot fire (no surrogate) and holds the membrane: d n[t] / d post[t-1] = 1
             # instead of beta, and the current does not reach it.
@@ -292,7 +292,7 @@ def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
                 torch.gt(mem[0:t1 - 1], thr, out=r[1:])
             else:
                 torch.gt(mem[t0 - 1:t1 - 1], thr, out=r)
-        sgrad = sg.grad(u - thr, surrogate)
+        sgrad = sg.grad_(u - thr, surrogate)
         a = sgrad.mul_(g_spikes[t0:t1]) if g_spikes is not None else torch.zeros_like(u)
         g_u = a if g_mem is None else a + g_mem[t0:t1]
         g_m = g_u * (1 - r) if reset == RESET_ZERO else g_u
