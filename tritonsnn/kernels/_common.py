@@ -45,6 +45,14 @@ def load_state(ptr, o, mask, HAS: tl.constexpr, BLOCK: tl.constexpr):
     return tl.zeros([BLOCK], dtype=tl.float32)
 
 
+@triton.jit
+def load_count(ptr, o, mask, HAS: tl.constexpr, BLOCK: tl.constexpr):
+    """An initial refractory counter as an int32 block: loaded when given, zeros otherwise."""
+    if HAS:
+        return tl.load(ptr + o, mask=mask, other=0).to(tl.int32)
+    return tl.zeros([BLOCK], dtype=tl.int32)
+
+
 def flat_time_major(x):
     """View ``[T, B, N]`` as ``[T, B*N]`` with unit inner stride, copying only if needed."""
     x2 = x.reshape(x.shape[0], -1)

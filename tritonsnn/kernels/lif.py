@@ -65,7 +65,7 @@ import triton
 import triton.language as tl
 
 from .. import _alloc
-from ._common import LAUNCH, configs, flat_time_major, grid, load_param, load_state, or_buffer, reduce_partials
+from ._common import LAUNCH, configs, flat_time_major, grid, load_count, load_param, load_state, or_buffer, reduce_partials
 from ..ops_common import lif_outputs
 
 
@@ -131,10 +131,7 @@ def lif_fwd_kernel(
             v_rec = load_param(p_rec, o % N, m_o, REC_PER_NEURON)
         s_prev = load_state(p_s0, o, m_o, HAS_S0, BLOCK)
     if REFRACTORY:
-        if HAS_C0:
-            count = tl.load(p_c0 + o, mask=m_o, other=0).to(tl.int32)
-        else:
-            count = tl.zeros([BLOCK], dtype=tl.int32)
+        count = load_count(p_c0, o, m_o, HAS_C0, BLOCK)
     # Pointers advance one row per step: pointer arithmetic is 64-bit, so T*B*N may exceed 2**31.
     p_x += o
     p_s += o

@@ -65,7 +65,7 @@ import triton.language as tl
 
 from .. import _alloc
 from ..ops_common import NEURON_ALPHA, syn_outputs
-from ._common import LAUNCH, configs, flat_time_major, grid, load_param, load_state, or_buffer, reduce_partials
+from ._common import LAUNCH, configs, flat_time_major, grid, load_count, load_param, load_state, or_buffer, reduce_partials
 from .lif import _post_reset, _surrogate_grad
 
 
@@ -95,10 +95,7 @@ def syn_fwd_kernel(
         v = load_param(p_v, o % N, m_o, V_PN)
         spk = load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
     if REFRACTORY:
-        if HAS_CNT0:
-            cnt = tl.load(p_cnt0 + o, mask=m_o, other=0).to(tl.int32)
-        else:
-            cnt = tl.zeros([BLOCK], dtype=tl.int32)
+        cnt = load_count(p_cnt0, o, m_o, HAS_CNT0, BLOCK)
         p_refr += o
     p_x += o
     p_s += o
