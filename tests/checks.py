@@ -73,3 +73,19 @@ def odd_inputs(seed=0):
         ("noncontig", base.transpose(2, 3)),
         ("fp16", (torch.randn(5, 2, 11, generator=g) + 0.7).half()),
     ]
+
+
+def assert_compiles_like_eager(net, x):
+    """``torch.compile(net, fullgraph=True)`` (which raises on any graph break) gives the
+    eager spikes, membrane and parameter gradients; ``net`` returns ``(spikes, mem)``."""
+    torch._dynamo.reset()
+    compiled = torch.compile(net, fullgraph=True, backend="aot_eager")
+    s_c, m_c = compiled(x)
+    s_e, m_e = net(x)
+    assert torch.equal(s_c, s_e)
+    assert_close(m_c, m_e, 1e-6, 0, "membrane")
+    params = list(net.parameters())
+    grads_c = torch.autograd.grad(s_c.sum() + m_c.sum(), params)
+    grads_e = torch.autograd.grad(s_e.sum() + m_e.sum(), params)
+    for a, b in zip(grads_c, grads_e):
+        assert_close(a, b, 0, 1e-5, "parameter grad")

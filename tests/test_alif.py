@@ -3,8 +3,8 @@ import pytest
 import torch
 
 import tritonsnn as tsnn
-from tests.checks import TOL, assert_close, assert_spikes_equal, grads_match
-from tests.reference import first_order_ref
+from .checks import TOL, assert_close, assert_spikes_equal, grads_match
+from .reference import first_order_ref
 
 F = tsnn.functional
 

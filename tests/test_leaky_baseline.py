@@ -3,8 +3,8 @@ import pytest
 import torch
 
 import tritonsnn as tsnn
-from tests.checks import assert_close, assert_spikes_equal
-from tests.reference import leaky_ref
+from .checks import assert_close, assert_spikes_equal
+from .reference import leaky_ref
 
 
 @pytest.mark.parametrize("backend", ["torch", "triton"])

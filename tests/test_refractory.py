@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import tritonsnn as tsnn
-from tests.checks import assert_close, assert_spikes_equal
-from tests.reference import first_order_ref
+from .checks import assert_close, assert_spikes_equal
+from .reference import first_order_ref
 
 F = tsnn.functional
 

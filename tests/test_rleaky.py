@@ -4,8 +4,8 @@ import snntorch as snn
 import torch
 
 import tritonsnn as tsnn
-from tests.checks import assert_close, assert_spikes_equal, grads_match, snntorch_run
-from tests.reference import first_order_ref
+from .checks import assert_close, assert_spikes_equal, grads_match, snntorch_run
+from .reference import first_order_ref
 
 F = tsnn.functional
 

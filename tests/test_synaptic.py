@@ -10,7 +10,7 @@ from tritonsnn import functional as F
 from tritonsnn import surrogate as sg
 
 from . import checks
-from .checks import assert_spikes_equal
+from .checks import assert_compiles_like_eager, assert_spikes_equal
 from .reference import alpha_ref, synaptic_ref
 
 BACKENDS = ["torch", "triton"]
@@ -482,22 +482,13 @@ def test_refractory_all_to_all_and_carried_counter():
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_fullgraph_compile_matches_eager(backend):
     torch.manual_seed(0)
-    torch._dynamo.reset()
     net = nn.Sequential(nn.Linear(6, 5),
                         tsnn.Synaptic(0.8, torch.full((5,), 0.7), learn_beta=True, learn_alpha=True, backend=backend),
                         nn.Linear(5, 4), tsnn.RSynaptic(0.8, 0.7, V=0.3, all_to_all=False, refractory=1.0,
                                                         backend=backend),
                         nn.Linear(4, 3), tsnn.Alpha(0.9, 0.6, return_mem=True, backend=backend))
     x = torch.randn(6, 2, 6) * 2
-    compiled = torch.compile(net, fullgraph=True, backend="aot_eager")  # raises on any graph break
-    s_c, m_c = compiled(x)
-    s_e, m_e = net(x)
-    assert torch.equal(s_c, s_e)
-    assert_close(m_c, m_e, 1e-6, "membrane")
-    grads_c = torch.autograd.grad(s_c.sum() + m_c.sum(), list(net.parameters()))
-    grads_e = torch.autograd.grad(s_e.sum() + m_e.sum(), list(net.parameters()))
-    for a, b in zip(grads_c, grads_e):
-        assert_close(a, b, 1e-5, "parameter grad")
+    assert_compiles_like_eager(net, x)
 
 
 def test_fake_kernels_pass_opcheck():

@@ -14,7 +14,7 @@ import torch
 
 from .. import _alloc
 from .. import surrogate as sg
-from ..ops_common import RESET_NONE, RESET_SUBTRACT, RESET_ZERO, lif_outputs
+from ..ops_common import RESET_SUBTRACT, RESET_ZERO, lif_outputs
 
 
 def _post_reset(m, s, r, thr, reset):
