@@ -89,3 +89,31 @@ def assert_compiles_like_eager(net, x):
     grads_e = torch.autograd.grad(s_e.sum() + m_e.sum(), params)
     for a, b in zip(grads_c, grads_e):
         assert_close(a, b, 0, 1e-5, "parameter grad")
+
+
+def assert_single_step_matches(single, x, spikes, mem):
+    """Stepping ``single`` (``step_mode="single"``, ``return_mem=True``) over ``x`` one step
+    per call reproduces the multi-step ``spikes`` and ``mem``."""
+    outs = [single(x[t]) for t in range(x.shape[0])]
+    assert_spikes_equal(torch.stack([o[0] for o in outs]), spikes)
+    assert_close(torch.stack([o[1] for o in outs]), mem, 1e-6, 0, "mem")
+
+
+def assert_chunks_match(stateful, x, split, spikes, mem):
+    """A ``stateful=True`` module fed ``x[:split]`` then ``x[split:]`` reproduces one pass."""
+    s1, _ = stateful(x[:split])
+    s2, m2 = stateful(x[split:])
+    assert_spikes_equal(torch.cat([s1, s2]), spikes)
+    assert_close(m2, mem[split:], 1e-6, 0, "mem")
+
+
+def assert_matches_ref_with_input_grad(s, m, s_ref, m_ref, x, name):
+    """Spikes, membrane and the input gradient of ``(s, m)`` against the reference's, for
+    ``x`` of any dtype (fp16 gradients are compared at fp16 precision)."""
+    assert s.dtype == x.dtype and s.shape == x.shape
+    assert_spikes_equal(s, s_ref, name)
+    assert_close(m, m_ref, 1e-5, 0, name)
+    g = torch.randn(x.shape)
+    (gx,) = torch.autograd.grad((s.float() * g).sum() + m.sum(), x)
+    (gr,) = torch.autograd.grad((s_ref * g).sum() + m_ref.sum(), x)
+    assert_close(gx, gr, 1e-5, 2e-3 if x.dtype == torch.float16 else 1e-4, name)

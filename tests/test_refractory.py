@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import tritonsnn as tsnn
-from .checks import assert_close, assert_spikes_equal
+from .checks import (assert_close, assert_matches_ref_with_input_grad, assert_single_step_matches,
+                     assert_spikes_equal, odd_inputs)
 from .reference import first_order_ref
 
 F = tsnn.functional
@@ -114,9 +115,7 @@ def test_modules_carry_counter_single_step(cls, kw):
     multi = getattr(tsnn, cls)(refractory=2.0, return_mem=True, **kw)
     single = getattr(tsnn, cls)(refractory=2.0, step_mode="single", return_mem=True, **kw)
     s_m, m_m = multi(x)
-    outs = [single(x[t]) for t in range(6)]
-    assert_spikes_equal(torch.stack([o[0] for o in outs]), s_m)
-    assert_close(torch.stack([o[1] for o in outs]), m_m, 1e-6, 0, "mem")
+    assert_single_step_matches(single, x, s_m, m_m)
     assert s_m.sum() > 0
 
 
@@ -124,18 +123,11 @@ def test_modules_carry_counter_single_step(cls, kw):
 @pytest.mark.parametrize("case", range(4))
 @pytest.mark.parametrize("delay", [True, False])
 def test_odd_inputs(backend, case, delay):
-    from tests.checks import odd_inputs
     name, x = odd_inputs(4)[case]
     x = x.requires_grad_()
     s, m = F.leaky(x, 0.8, 0.9, refractory=1.5, reset_delay=delay, return_mem=True, backend=backend)
     s_ref, m_ref, _ = first_order_ref(x, 0.8, 0.9, reset_delay=delay, refractory_steps=2)
-    assert s.dtype == x.dtype and s.shape == x.shape
-    assert_spikes_equal(s, s_ref, name)
-    assert_close(m, m_ref, 1e-5, 0, name)
-    g = torch.randn(x.shape)
-    (gx,) = torch.autograd.grad((s.float() * g).sum() + m.sum(), x)
-    (gr,) = torch.autograd.grad((s_ref * g).sum() + m_ref.sum(), x)
-    assert_close(gx, gr, 1e-5, 2e-3 if x.dtype == torch.float16 else 1e-4, name)
+    assert_matches_ref_with_input_grad(s, m, s_ref, m_ref, x, name)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

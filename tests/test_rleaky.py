@@ -4,7 +4,8 @@ import snntorch as snn
 import torch
 
 import tritonsnn as tsnn
-from .checks import assert_close, assert_spikes_equal, grads_match, snntorch_run
+from .checks import (assert_chunks_match, assert_close, assert_single_step_matches, assert_spikes_equal,
+                     grads_match, snntorch_run)
 from .reference import first_order_ref
 
 F = tsnn.functional
@@ -109,13 +110,8 @@ def test_single_step_and_stateful_match_multi_step(all_to_all):
         single.recurrent.load_state_dict(multi.recurrent.state_dict())
         stateful.recurrent.load_state_dict(multi.recurrent.state_dict())
     s, m = multi(x)
-    outs = [single(x[t]) for t in range(6)]
-    assert_spikes_equal(torch.stack([o[0] for o in outs]), s)
-    assert_close(torch.stack([o[1] for o in outs]), m, 1e-6, 0, "mem")
-    s1, _ = stateful(x[:2])
-    s2, m2 = stateful(x[2:])
-    assert_spikes_equal(torch.cat([s1, s2]), s)
-    assert_close(m2, m[2:], 1e-6, 0, "mem")
+    assert_single_step_matches(single, x, s, m)
+    assert_chunks_match(stateful, x, 2, s, m)
     assert s.sum() > 0
 
 
