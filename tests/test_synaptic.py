@@ -248,6 +248,29 @@ def test_alpha_initial_state_and_state_grads(backend, reset, device):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reset", RESETS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_alpha_with_fixed_decays_keeps_no_currents(backend, reset, dtype, device):
+    """Fixed decays and no state requested: the currents are not stored, the gradients of the
+    input and of the initial currents are still exact."""
+    x = _input(T + 5, B, N, seed=31).to(dtype)
+    exc0, inh0 = _input(B, N, seed=32, scale=0.5), _input(B, N, seed=33, scale=0.5)
+    alpha = torch.linspace(0.8, 0.95, N)
+    leaves = [x.float().requires_grad_(), exc0.requires_grad_(), inh0.requires_grad_()]
+    s_ref, _, _, mem_ref = alpha_ref(leaves[0], alpha, 0.5, 0.6, leaves[1], leaves[2], None, reset)
+    grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref), leaves)
+    dev = [t.detach().to(device).requires_grad_() for t in (x, exc0, inh0)]
+    s, mem = F.alpha(dev[0], alpha.to(device), 0.5, 0.6, syn_exc0=dev[1], syn_inh0=dev[2], reset_mechanism=reset,
+                     return_mem=True, backend=backend)
+    grads = torch.autograd.grad(_loss(s, mem), dev)
+    assert s.dtype == dtype and grads[0].dtype == dtype
+    assert_spikes_equal(s, s_ref)
+    assert_close(mem, mem_ref, 1e-5, "mem")
+    for name, g, g_ref in zip(["x", "syn_exc0", "syn_inh0"], grads, grads_ref):
+        assert_close(g.float(), g_ref, 1e-4 if dtype == torch.float32 else 1e-2, f"d{name}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("shape", [(1, 2, 5), (5, 1, 1), (3, 2, 3, 5), (2, 1, 1030)])
 def test_odd_shapes(backend, shape, device):
     x = _input(*shape, seed=17).requires_grad_()

@@ -883,11 +883,13 @@ def alpha(x, alpha, beta, threshold=1.0, *, syn_exc0=None, syn_inh0=None, v0=Non
         if bool((alpha_v <= beta_v).any()):
             raise ValueError(f"alpha must be greater than beta for the Alpha neuron; got alpha={alpha}, beta={beta}")
     tau_v = torch.log(alpha_v) / (torch.log(beta_v) - torch.log(alpha_v)) + 1
+    # The current sequences are only read back for the decays' gradients (tau depends on both).
+    store_currents = bool(return_state) or tau_v.requires_grad
     spikes, exc, inh, mem, *_ = _syn_call(
         x, NEURON_ALPHA, alpha_v, beta_v, tau_v, thr_v, None,
         tuple(_state(s, n, x, features) for s, n in ((syn_exc0, "syn_exc0"), (syn_inh0, "syn_inh0"),
                                                       (v0, "v0"))) + (None, None),
-        mode, True, surrogate, True, True, backend)
+        mode, True, surrogate, store_currents, True, backend)
     spikes = spikes.view(x.shape)
     if return_state:
         return spikes, {"syn_exc": exc.view(x.shape), "syn_inh": inh.view(x.shape), "mem": mem.view(x.shape)}

@@ -33,9 +33,10 @@ _STEP_MODES = ("multi", "single")
 class SpikingNeuron(nn.Module):
     """Base class: configuration, state handling and the single/multi-step protocol.
 
-    Subclasses implement ``_dynamics(x, state, **options)`` with a functional op; it
+    Subclasses implement ``_dynamics(x, init, **returns)`` with a functional op; it
     receives the carried state (``{"v0": ..., "count0": ..., ...}``, None entries for
-    zero) and returns ``(spikes, state)`` as the functional ops do with ``return_state``.
+    zero) and passes ``returns`` (``return_state=True`` or ``return_mem=...``) on, so that
+    state sequences are only produced when the caller or the carried state needs them.
     """
 
     # Carried state: functional keyword -> (state-dict key, how to take the last value).
@@ -89,7 +90,13 @@ class SpikingNeuron(nn.Module):
             for kw, key in self._CARRY.items():
                 v = self._state.get(key)
                 init[kw] = v if v is not None and v.shape == x.shape[1:] else None
-        spikes, state = self._dynamics(x, init)
+        if carry or self.return_state:
+            spikes, state = self._dynamics(x, init, return_state=True)
+        elif self.return_mem:
+            spikes, mem = self._dynamics(x, init, return_mem=True)
+            state = {"mem": mem}
+        else:   # spikes only: no state sequence beyond what backward needs is kept
+            spikes, state = self._dynamics(x, init), {}
         if carry:
             self._state = {"mem": state["mem"][-1], "count": state.get("count"),
                            "spk": spikes[-1] if "s0" in self._CARRY else None}
@@ -158,8 +165,8 @@ class Leaky(SpikingNeuron):
                          step_mode, stateful, return_mem, backend, refractory, dt, return_state)
         self._register("beta", beta, learn_beta)
 
-    def _dynamics(self, x, init):
-        return F.leaky(x, self.beta, self.threshold, return_state=True, **init, **self._options())
+    def _dynamics(self, x, init, **returns):
+        return F.leaky(x, self.beta, self.threshold, **returns, **init, **self._options())
 
     def extra_repr(self):
         return f"beta={_short(self.beta)}, " + super().extra_repr()
@@ -168,8 +175,8 @@ class Leaky(SpikingNeuron):
 class IF(SpikingNeuron):
     """Integrate-and-fire neuron (no leak): ``Leaky`` with ``beta = 1``. Same options, no beta."""
 
-    def _dynamics(self, x, init):
-        return F.if_(x, self.threshold, return_state=True, **init, **self._options())
+    def _dynamics(self, x, init, **returns):
+        return F.if_(x, self.threshold, **returns, **init, **self._options())
 
 
 @shared_args(_COMMON_DOC)
@@ -209,11 +216,11 @@ class Lapicque(SpikingNeuron):
                                                      torch.exp(-self.time_step / (R_t * C_t)),
                                                      dtype=torch.float32))
 
-    def _dynamics(self, x, init):
+    def _dynamics(self, x, init, **returns):
         opts = self._options()
         opts.pop("reset_delay")
         return F.lapicque(x, None, self.threshold, R=self.R, C=self.C, time_step=self.time_step,
-                          return_state=True, **init, **opts)
+                          **returns, **init, **opts)
 
     def extra_repr(self):
         return f"R={_short(self.R)}, C={_short(self.C)}, " + super().extra_repr()
@@ -268,11 +275,11 @@ class RLeaky(SpikingNeuron):
                 raise ValueError("linear_features is only used with all_to_all=True; drop it")
             self._register("V", V, learn_recurrent)
 
-    def _dynamics(self, x, init):
+    def _dynamics(self, x, init, **returns):
         if self.all_to_all:
             return F.rleaky(x, self.beta, threshold=self.threshold, recurrent=self.recurrent,
-                            return_state=True, **init, **self._options())
-        return F.rleaky(x, self.beta, self.V, self.threshold, return_state=True, **init, **self._options())
+                            **returns, **init, **self._options())
+        return F.rleaky(x, self.beta, self.V, self.threshold, **returns, **init, **self._options())
 
     def extra_repr(self):
         v = "" if self.all_to_all else f"V={_short(self.V)}, "
@@ -311,10 +318,10 @@ class ALIF(SpikingNeuron):
         self._register("rho", rho, learn_rho)
         self._register("b", b, learn_b)
 
-    def _dynamics(self, x, init):
+    def _dynamics(self, x, init, **returns):
         opts = self._options()
         opts.pop("reset_delay")
-        return F.alif(x, self.beta, self.threshold, self.rho, self.b, return_state=True, **init, **opts)
+        return F.alif(x, self.beta, self.threshold, self.rho, self.b, **returns, **init, **opts)
 
     def extra_repr(self):
         return (f"beta={_short(self.beta)}, rho={_short(self.rho)}, b={_short(self.b)}, "
@@ -357,8 +364,8 @@ class Synaptic(SpikingNeuron):
         self._register("alpha", alpha, learn_alpha)
         self._register("beta", beta, learn_beta)
 
-    def _dynamics(self, x, init):
-        return F.synaptic(x, self.alpha, self.beta, self.threshold, return_state=True, **init, **self._options())
+    def _dynamics(self, x, init, **returns):
+        return F.synaptic(x, self.alpha, self.beta, self.threshold, **returns, **init, **self._options())
 
     def extra_repr(self):
         return f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, " + super().extra_repr()
@@ -400,8 +407,8 @@ class Alpha(SpikingNeuron):
         del opts["reset_delay"]
         return opts
 
-    def _dynamics(self, x, init):
-        return F.alpha(x, self.alpha, self.beta, self.threshold, return_state=True, **init, **self._options())
+    def _dynamics(self, x, init, **returns):
+        return F.alpha(x, self.alpha, self.beta, self.threshold, **returns, **init, **self._options())
 
     def extra_repr(self):
         return f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, " + super().extra_repr()
@@ -463,9 +470,9 @@ class RSynaptic(SpikingNeuron):
                                  "conv2d_channels or kernel_size")
             self._register("V", V, learn_recurrent)
 
-    def _dynamics(self, x, init):
+    def _dynamics(self, x, init, **returns):
         rec = dict(recurrent=self.recurrent) if self.all_to_all else dict(V=self.V)
-        return F.rsynaptic(x, self.alpha, self.beta, threshold=self.threshold, return_state=True, **rec, **init,
+        return F.rsynaptic(x, self.alpha, self.beta, threshold=self.threshold, **returns, **rec, **init,
                            **self._options())
 
     def extra_repr(self):

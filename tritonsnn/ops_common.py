@@ -33,7 +33,7 @@ NEURON_SYNAPTIC, NEURON_ALPHA = 0, 1
 def syn_outputs(x, neuron: int, delay: bool, store_cur: bool, need_post: bool, refractory: bool = False):
     """Allocate ``(spikes, cur, aux, mem, reset_bits, post, refr_flags, refr_count)`` for
     ``x [T, B, N]`` (the ``syn_fwd`` op): spikes in x's dtype, fp32 state sequences. ``cur``
-    exists when ``store_cur`` or for Alpha, ``aux`` only for Alpha, bits/post as in
+    (and for Alpha ``aux``) exist when ``store_cur``, bits/post as in
     :func:`lif_outputs`; with ``refractory``, int8 flags per step and the final int32 counter.
     Unused outputs are empty (each its own tensor: custom-op outputs may not alias)."""
     T, B, N = x.shape
@@ -42,6 +42,6 @@ def syn_outputs(x, neuron: int, delay: bool, store_cur: bool, need_post: bool, r
 
     def alloc(shape, dtype=f32):
         return _alloc.empty(*shape, dtype=dtype, device=x.device)
-    return (alloc(seq, x.dtype), alloc(seq if store_cur or is_alpha else none), alloc(seq if is_alpha else none),
+    return (alloc(seq, x.dtype), alloc(seq if store_cur else none), alloc(seq if store_cur and is_alpha else none),
             alloc(seq), alloc(none if delay else seq, torch.int8), alloc(seq if not delay and need_post else none),
             alloc(seq if refractory else none, torch.int8), alloc((B, N) if refractory else none, torch.int32))

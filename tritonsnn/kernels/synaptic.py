@@ -46,10 +46,10 @@ The reset terms of Alpha are snnTorch's, odd as they are (subtract adds the old
 inhibitory current back onto the membrane). ``tau`` is computed by the caller with
 torch ops, so autograd turns ``dtau`` into alpha/beta gradients.
 
-Saved for backward: ``pre`` (Synaptic) or ``mem`` (Alpha) in fp32; ``cur`` only when
-alpha needs a gradient or the caller wants the state sequence (always for Alpha,
-with ``inh``); the reset bits only for Synaptic without DELAY; the refractory flags
-only when R > 0. Spikes, ``mem[t-1]`` and the reset flags are recomputed. The
+Saved for backward: ``pre`` (Synaptic) or ``mem`` (Alpha) in fp32; ``cur`` (Alpha: with
+``inh``) only when a decay needs a gradient or the caller wants the state sequence;
+the reset bits only for Synaptic without DELAY; the refractory flags only when R > 0.
+Spikes, ``mem[t-1]`` and the reset flags are recomputed. The
 backward kernel walks ``T-1 .. 0`` carrying
 ``dL/dn[t+1]`` (membrane), ``dL/dcur[t+1]`` (current) and, for Alpha,
 ``dL/dinh[t+1]``; parameter gradients are per-element partials summed over time in
@@ -125,7 +125,8 @@ def syn_fwd_kernel(
                 aux_new = aux_new * (1.0 - r)
                 pre = pre * (1.0 - r)
             aux = aux_new
-            tl.store(p_aux, aux, mask=m_o)
+            if STORE_CUR:
+                tl.store(p_aux, aux, mask=m_o)
         else:
             pre = beta * mem + cur_new
             if REFRACTORY:
@@ -250,8 +251,10 @@ def syn_bwd_kernel(
         if REFRACTORY:
             sgrad = sgrad * free
         if ALPHA:
-            cur_prev = tl.where(m_prev, tl.load(p_cur - M, mask=m_prev, other=0.0), cur0)
-            aux_prev = tl.where(m_prev, tl.load(p_aux - M, mask=m_prev, other=0.0), aux0)
+            if NEED_DALPHA or NEED_DTAU:
+                cur_prev = tl.where(m_prev, tl.load(p_cur - M, mask=m_prev, other=0.0), cur0)
+            if NEED_DBETA or NEED_DTAU:
+                aux_prev = tl.where(m_prev, tl.load(p_aux - M, mask=m_prev, other=0.0), aux0)
             g_aux_ext = zero
             if HAS_GRAD_AUX:
                 g_aux_ext = tl.load(p_gaux, mask=m_o, other=0.0).to(tl.float32)
@@ -384,7 +387,7 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: i
             T, M, N, x2.stride(0), refr_steps,
             ALPHA=is_alpha, RESET=reset, DELAY=delay, RECURRENT=v is not None,
             REFRACTORY=refr_steps > 0, HAS_CNT0=cnt0 is not None,
-            STORE_CUR=store_cur or is_alpha, STORE_POST=not delay and need_post,
+            STORE_CUR=store_cur, STORE_POST=not delay and need_post,
             HAS_CUR0=cur0 is not None, HAS_AUX0=aux0 is not None, HAS_MEM0=mem0 is not None,
             HAS_SPK0=spk0 is not None, ALPHA_PN=_pn(alpha), BETA_PN=_pn(beta), TAU_PN=_pn(tau),
             THR_PN=_pn(thr), V_PN=_pn(v), **LAUNCH,

@@ -23,9 +23,8 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: i
             delay: bool, store_cur: bool, need_post: bool, refr_steps: int):
     """Forward time loop. Returns ``(spikes, cur, aux, mem, bits, post, refr, cnt)``.
 
-    ``cur``: synaptic current after each step (Synaptic: stored when ``store_cur``;
-    Alpha: excitatory current, always). ``aux``: Alpha's inhibitory current (else
-    empty). ``mem``: the membrane before a same-step reset (Synaptic) or Alpha's
+    ``cur``: synaptic current after each step (Alpha: the excitatory one) and ``aux``:
+    Alpha's inhibitory current, stored only when ``store_cur`` (else empty). ``mem``: the membrane before a same-step reset (Synaptic) or Alpha's
     membrane. ``bits``/``post``: reset flags and post-reset membrane, only for
     Synaptic with ``delay`` False (``post`` only when ``need_post``). ``v`` is the
     one-to-one recurrent weight (RSynaptic) or None. With ``refr_steps > 0``
@@ -84,34 +83,45 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: i
 
 
 def _alpha_fwd_loop(x, exc0, inh0, mem0, alpha, beta, tau, thr, reset, spikes, exc, inh, mem):
+    # Every step writes into preallocated rows (out=): a fresh [B, N] tensor per op costs
+    # more than the op itself on CPU.
     T, B, N = x.shape
     dev, f32 = x.device, torch.float32
     e = _zeros_or(exc0, B, N, dev)
     h = _zeros_or(inh0, B, N, dev)
+    if not exc.numel():   # currents not kept: two alternating rows each stay in cache
+        exc = torch.empty(2, B, N, dtype=f32, device=dev)
+        inh = torch.empty(2, B, N, dtype=f32, device=dev)
+    rows = exc.shape[0]
     u = _zeros_or(mem0, B, N, dev)
-    r = (u > thr).to(f32)
+    # r[t] = H(mem[t-1] - thr): Alpha always delays the reset. `flag` holds r (subtract) or
+    # 1 - r (zero), refreshed from each step's membrane.
+    flag = torch.empty(B, N, dtype=f32, device=dev)
+    refresh = torch.gt if reset == RESET_SUBTRACT else torch.le
+    if reset != RESET_NONE:
+        refresh(u, thr, out=flag)
     chunk = max(1, CHUNK_ELEMS // max(1, B * N))
     neg_x = torch.empty(min(chunk, T), B, N, dtype=f32, device=dev)
     for t in range(T):
         i = t % chunk
         if i == 0:   # -x for a chunk of steps in one op: inh[t] = beta*inh[t-1] + (-x[t]), bitwise beta*inh - x
             t1 = min(t + chunk, T)
-            torch.neg(x[t:t1], out=neg_x[:t1 - t])
-        if t > 0 and reset != RESET_NONE:
-            r = spikes[t - 1].to(f32)      # r[t] = H(mem[t-1] - thr) = s[t-1]: Alpha always delays
-        e_new = torch.addcmul(x[t], alpha, e, out=exc[t])
-        h_new = torch.addcmul(neg_x[i], beta, h, out=inh[t])
+            neg_x[:t1 - t].copy_(x[t:t1]).neg_()   # x may be half precision; the currents are fp32
+        e_new = torch.addcmul(x[t], alpha, e, out=exc[t % rows])
+        h_new = torch.addcmul(neg_x[i], beta, h, out=inh[t % rows])
+        if reset == RESET_ZERO:
+            # snnTorch zeroes both currents and tau * (exc + inh); with r in {0, 1} summing the
+            # zeroed currents gives the same values in one op less.
+            e_new.mul_(flag)
+            h_new.mul_(flag)
         u = torch.add(e_new, h_new, out=mem[t]).mul_(tau)   # tau * (exc + inh), in snnTorch's order
         if reset == RESET_SUBTRACT:
-            u.addcmul_(r, h)               # snnTorch: mem -= (-syn_inh_old) * reset
-            e_new.addcmul_(r, thr, value=-1)
-            h_new.addcmul_(r, h_new, value=-1)   # h * (1 - r) for r in {0, 1}, in one op
-        elif reset == RESET_ZERO:
-            keep = 1 - r
-            e_new.mul_(keep)
-            h_new.mul_(keep)
-            u.mul_(keep)
+            u.addcmul_(flag, h)            # snnTorch: mem -= (-syn_inh_old) * reset
+            e_new.addcmul_(flag, thr, value=-1)
+            h_new.addcmul_(flag, h_new, value=-1)   # h * (1 - r) for r in {0, 1}, in one op
         torch.gt(u, thr, out=spikes[t])
+        if reset != RESET_NONE:
+            refresh(u, thr, out=flag)
         e, h = e_new, h_new
 
 
@@ -270,66 +280,76 @@ def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
     recurrence at once, so that the loop is one addcmul per state and step:
     ``g_e[t] = Pe[t] + Ke[t] * g_e[t+1]`` and ``g_h[t] = Ph[t] + Kh[t] * g_h[t+1]`` (dL/d of the
     pre-reset exc and inh of step t; for subtract, ``Ph`` holds the ``r[t+1] * dL/dmem[t+1]``
-    that reaches ``inh[t]``)."""
+    that reaches ``inh[t]``). The chunk terms live in scratch rows reused by every chunk."""
     need_dalpha, need_dbeta, need_dtau, need_dthr, _ = need
     T, B, N = mem.shape
-    dev, f32 = mem.device, torch.float32
+    dev = mem.device
+    subtract, zero, resets = reset == RESET_SUBTRACT, reset == RESET_ZERO, reset != RESET_NONE
     e0, h0, u0 = (_zeros_or(s, B, N, dev) for s in (exc0, inh0, mem0))
     dx = torch.empty(T, B, N, dtype=x_dtype, device=dev)
     acc = {k: mem.new_zeros(B, N) for k, on in
            (("alpha", need_dalpha), ("beta", need_dbeta), ("tau", need_dtau), ("thr", need_dthr)) if on}
-    g_e_next, g_h_next = mem.new_zeros(B, N), mem.new_zeros(B, N)
-    g_u_next = r_next = None
     chunk = max(1, CHUNK_ELEMS // max(1, B * N))
+
+    def scratch(on=True):
+        return mem.new_empty(min(chunk, T), B, N) if on else None
+    r_rows, keep_rows, ke_rows, kh_rows = scratch(subtract), scratch(resets), scratch(zero), scratch(resets)
+    a_rows, gu_rows, gm_rows, taugm_rows = scratch(), scratch(g_mem is not None), scratch(zero), scratch()
+    pe_rows, ph_rows = scratch(g_exc is not None), scratch(subtract or g_inh is not None)
+    ge_rows, gh_rows = scratch(), scratch()
+    # Carried from the first step of the later chunk: dL/d pre-reset exc and inh, and for
+    # subtract r * dL/dmem (mem[t+1] = ... + r[t+1] * inh[t]).
+    g_e_next, g_h_next = mem.new_zeros(B, N), mem.new_zeros(B, N)
+    ru_next = mem.new_zeros(B, N) if subtract else None
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
+        n = t1 - t0
         u = mem[t0:t1]
-        r = None
-        if reset != RESET_NONE:   # r[t] = H(mem[t-1] - thr), compared straight into fp32 (no copy of mem)
-            r = torch.empty_like(u)
+
+        def from_prev_mem(compare, out):   # compare(mem[t-1], thr) straight into fp32 rows
             if t0 == 0:
-                torch.gt(u0, thr, out=r[0])
-                torch.gt(mem[0:t1 - 1], thr, out=r[1:])
+                compare(u0, thr, out=out[0])
+                compare(mem[0:t1 - 1], thr, out=out[1:])
             else:
-                torch.gt(mem[t0 - 1:t1 - 1], thr, out=r)
-        sgrad = sg.grad_(u - thr, surrogate)
-        a = sgrad.mul_(g_spikes[t0:t1]) if g_spikes is not None else torch.zeros_like(u)
-        g_u = a if g_mem is None else a + g_mem[t0:t1]
-        g_m = g_u * (1 - r) if reset == RESET_ZERO else g_u
-        tau_gm = tau * g_m
-        keep = 1 - r if reset != RESET_NONE else None
-        keep_e = keep if reset == RESET_ZERO else None
-        # Gradients reaching the stored exc[t] / inh[t] from outside the recurrence.
-        ga = None if g_exc is None else g_exc[t0:t1].to(f32)
-        gb = None if g_inh is None else g_inh[t0:t1].to(f32, copy=True)
-        if reset == RESET_SUBTRACT:          # mem[t+1] = ... + r[t+1] * inh[t]
-            if gb is None:
-                gb = torch.zeros_like(u)
-            gb[:-1].addcmul_(r[1:], g_u[1:])
-            if g_u_next is not None:
-                gb[-1].addcmul_(r_next, g_u_next)
-        # The reset multiplies the stored state by keep: fold it into the terms and factors.
-        if ga is None:
-            Pe = tau_gm
+                compare(mem[t0 - 1:t1 - 1], thr, out=out)
+            return out
+        r = from_prev_mem(torch.gt, r_rows[:n]) if subtract else None
+        keep = from_prev_mem(torch.le, keep_rows[:n]) if resets else None     # 1 - r
+        a = sg.grad_(torch.sub(u, thr, out=a_rows[:n]), surrogate)
+        if g_spikes is not None:
+            a.mul_(g_spikes[t0:t1])
         else:
-            Pe = tau_gm + ga if keep_e is None else torch.addcmul(tau_gm, ga, keep_e)
-        Ke = alpha if keep_e is None else alpha * keep_e
-        if gb is None:
-            Ph = tau_gm
-        else:
-            Ph = tau_gm + gb if keep is None else torch.addcmul(tau_gm, gb, keep)
-        Kh = beta if keep is None else beta * keep
-        g_e_later = g_e_next
-        g_e = torch.empty_like(u)
-        g_h = torch.empty_like(u)
-        for i in range(t1 - t0 - 1, -1, -1):
-            g_e_next = torch.addcmul(Pe[i], Ke if keep_e is None else Ke[i], g_e_next, out=g_e[i])
-            g_h_next = torch.addcmul(Ph[i], Kh if keep is None else Kh[i], g_h_next, out=g_h[i])
-        if x_dtype == f32:
-            torch.sub(g_e, g_h, out=dx[t0:t1])
-        else:
-            dx[t0:t1].copy_(g_e - g_h)
-        g_u_next, r_next = g_u[0], (r[0] if r is not None else None)
+            a.zero_()
+        g_u = a if g_mem is None else torch.add(a, g_mem[t0:t1], out=gu_rows[:n])
+        g_m = torch.mul(g_u, keep, out=gm_rows[:n]) if zero else g_u
+        tau_gm = torch.mul(g_m, tau, out=taugm_rows[:n])
+        # Gradients reaching the stored exc[t] / inh[t] from outside the recurrence, times the
+        # reset's keep (the reset multiplies the stored state by it).
+        Pe = tau_gm
+        if g_exc is not None:
+            ga = g_exc[t0:t1]
+            Pe = torch.addcmul(tau_gm, ga, keep, out=pe_rows[:n]) if zero else torch.add(tau_gm, ga, out=pe_rows[:n])
+        Ph = tau_gm
+        if subtract or g_inh is not None:
+            gb = ph_rows[:n]
+            if subtract:
+                torch.mul(r[1:], g_u[1:], out=gb[:-1])
+                gb[-1].copy_(ru_next)
+                if g_inh is not None:
+                    gb.add_(g_inh[t0:t1])
+            else:
+                gb.copy_(g_inh[t0:t1])
+            if resets:
+                gb.mul_(keep)
+            Ph = gb.add_(tau_gm)
+        Ke = torch.mul(keep, alpha, out=ke_rows[:n]) if zero else None
+        Kh = torch.mul(keep, beta, out=kh_rows[:n]) if resets else None
+        g_e, g_h = ge_rows[:n], gh_rows[:n]
+        ne, nh = g_e_next, g_h_next
+        for i in range(n - 1, -1, -1):
+            ne = torch.addcmul(Pe[i], alpha if Ke is None else Ke[i], ne, out=g_e[i])
+            nh = torch.addcmul(Ph[i], beta if Kh is None else Kh[i], nh, out=g_h[i])
+        torch.sub(g_e, g_h, out=dx[t0:t1])      # x enters exc and, negated, inh
         if need_dalpha or need_dtau:
             e_prev = torch.cat([e0[None], exc[t0:t1 - 1]]) if t0 == 0 else exc[t0 - 1:t1 - 1]
         if need_dbeta or need_dtau:
@@ -342,19 +362,20 @@ def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
             acc["tau"] += (g_m * (alpha * e_prev + beta * h_prev)).sum(0)
         if need_dthr:
             acc["thr"] -= a.sum(0)
-            if reset == RESET_SUBTRACT:
+            if subtract:
                 # dL/d stored exc[t] = g_exc[t] + alpha * g_e[t+1]; subtract takes r[t]*thr from it.
-                g_exc_full = alpha * torch.cat([g_e[1:], g_e_later[None]])
-                if ga is not None:
-                    g_exc_full += ga
+                g_exc_full = alpha * torch.cat([g_e[1:], g_e_next[None]])
+                if g_exc is not None:
+                    g_exc_full += g_exc[t0:t1]
                 acc["thr"] -= (g_exc_full * r).sum(0)
-    if T > 0:
-        dexc0 = alpha * g_e_next
-        dinh0 = beta * g_h_next
-        if reset == RESET_SUBTRACT:
-            dinh0 = dinh0 + r_next * g_u_next
-    else:
-        dexc0, dinh0 = e0.new_zeros(B, N), e0.new_zeros(B, N)
+        g_e_next.copy_(g_e[0])
+        g_h_next.copy_(g_h[0])
+        if subtract:
+            torch.mul(r[0], g_u[0], out=ru_next)
+    dexc0 = alpha * g_e_next
+    dinh0 = beta * g_h_next
+    if subtract:
+        dinh0 += ru_next
     dalpha, dbeta, dtau, dthr = (_reduce_to(acc[k].sum(0), p) if k in acc else None
                                  for k, p in (("alpha", alpha), ("beta", beta), ("tau", tau), ("thr", thr)))
     return dx, dexc0, dinh0, e0.new_zeros(B, N), None, dalpha, dbeta, dtau, dthr, None
