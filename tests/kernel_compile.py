@@ -92,13 +92,14 @@ def compile_synaptic():
         tau = param() if is_alpha else None
         v = param() if recurrent else None
         states = (state, state if is_alpha else None, state, state if recurrent else None)
-        refr_steps = 0 if is_alpha else 2 * recurrent
+        refr_steps = 2 if (not is_alpha and recurrent) or (is_alpha and reset == 1) else 0
+        store = not (is_alpha and reset == 2)        # Alpha with fixed decays keeps no currents
         cnt0 = torch.zeros(B, N, dtype=torch.int32) if refr_steps else None
         _, cur, aux, mem, bits, _, refr, _ = synaptic.syn_fwd(x, *states, cnt0, alpha, beta, tau, thr, v, neuron,
-                                                              reset, delay, True, True, refr_steps)
+                                                              reset, delay, store, True, refr_steps)
         synaptic.syn_bwd(x, x, x if is_alpha else None, x, cur, aux, mem, bits, refr, *states, alpha, beta, tau,
                          thr, v, neuron, reset, delay, sg.Surrogate(kind, 2.0), x.dtype,
-                         (True, True, is_alpha, True, recurrent))
+                         (store, store, is_alpha and store, True, recurrent))
     synaptic.syn_fwd(x.half(), None, None, None, None, None, torch.rand(1), torch.rand(1), None,
                      torch.rand(1) + 0.5, None, NEURON_SYNAPTIC, 0, True, False, False, 0)
 

@@ -143,8 +143,12 @@ def synaptic_ref(x, alpha, beta, threshold=1.0, syn0=None, mem0=None, reset_mech
 
 
 def alpha_ref(x, alpha, beta, threshold=1.0, syn_exc0=None, syn_inh0=None, mem0=None,
-              reset_mechanism="zero", surrogate=None):
-    """snnTorch ``Alpha`` step by step. Returns ``(spikes, syn_exc, syn_inh, mem)`` in fp32."""
+              reset_mechanism="zero", surrogate=None, refractory_steps=0, refr0=None):
+    """snnTorch ``Alpha`` step by step. Returns ``(spikes, syn_exc, syn_inh, mem)`` in fp32.
+
+    With ``refractory_steps = R > 0`` a neuron that spikes at step t is refractory for steps
+    t+1 .. t+R: its membrane keeps the previous value instead of ``tau * (exc + inh)``, it
+    cannot fire, the pending reset still applies and the currents evolve as usual."""
     spike = surrogate or atan()
     alpha = torch.as_tensor(alpha, dtype=torch.float32).clamp(0, 1)
     beta = torch.as_tensor(beta, dtype=torch.float32).clamp(0, 1)
@@ -154,12 +158,14 @@ def alpha_ref(x, alpha, beta, threshold=1.0, syn_exc0=None, syn_inh0=None, mem0=
     exc = torch.zeros_like(x[0]) if syn_exc0 is None else syn_exc0.float()
     inh = torch.zeros_like(x[0]) if syn_inh0 is None else syn_inh0.float()
     mem = torch.zeros_like(x[0]) if mem0 is None else mem0.float()
+    count = torch.zeros(x.shape[1:], dtype=torch.long) if refr0 is None else refr0.long()
     out = [], [], [], []
     for t in range(x.shape[0]):
         reset = spike(mem - thr).detach() if reset_mechanism != "none" else torch.zeros_like(mem)
         exc_new = alpha * exc + x[t]
         inh_new = beta * inh - x[t]
-        mem = tau * (exc_new + inh_new)
+        held = count > 0
+        mem = torch.where(held, mem, tau * (exc_new + inh_new))
         if reset_mechanism == "subtract":
             mem = mem + reset * inh          # snnTorch: mem -= (-syn_inh_old) * reset
             exc_new = exc_new - reset * thr
@@ -167,6 +173,8 @@ def alpha_ref(x, alpha, beta, threshold=1.0, syn_exc0=None, syn_inh0=None, mem0=
         elif reset_mechanism == "zero":
             exc_new, inh_new, mem = (v - v * reset for v in (exc_new, inh_new, mem))
         exc, inh = exc_new, inh_new
-        for seq, val in zip(out, (spike(mem - thr), exc, inh, mem)):
+        spk = spike(mem - thr) * (~held)
+        count = torch.where(spk.detach() > 0, refractory_steps, (count - 1).clamp(min=0))
+        for seq, val in zip(out, (spk, exc, inh, mem)):
             seq.append(val)
     return tuple(torch.stack(seq) for seq in out)

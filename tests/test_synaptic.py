@@ -418,8 +418,6 @@ def test_refractory_steps_rounding_and_errors():
         F.refractory_steps(-1.0)
     with pytest.raises(ValueError, match="dt"):
         tsnn.Synaptic(0.8, 0.7, refractory=2.0, dt=0.0)
-    with pytest.raises(ValueError, match="refractory"):
-        tsnn.Alpha(0.9, 0.5, refractory=1.0)
 
 
 def test_refractory_holds_the_neuron_silent_for_r_steps():
@@ -429,6 +427,10 @@ def test_refractory_holds_the_neuron_silent_for_r_steps():
     assert s.flatten().tolist() == [1, 0, 0, 0] * 3
     s_off = F.synaptic(x, 0.5, 0.5, backend="torch")
     assert s_off.sum() == 12
+    # Alpha's membrane starts at 0 (exc and inh cancel at the first step), then fires at every free step.
+    s = F.alpha(x, 0.9, 0.5, refractory=3.0, dt=1.0, reset_mechanism="none", backend="torch")
+    assert s.flatten().tolist() == [0] + [1, 0, 0, 0] * 2 + [1, 0, 0]
+    assert F.alpha(x, 0.9, 0.5, reset_mechanism="none", backend="torch")[1:].all()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -459,6 +461,46 @@ def test_refractory_matches_reference(backend, reset, reset_delay, steps, device
     assert count.dtype == torch.int32 and count.shape == (B, N)
     for name, g, g_ref in zip(["x", "syn0", "mem0", "alpha", "beta", "threshold"], grads, grads_ref):
         assert_close(g, g_ref, 1e-4, f"d{name}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reset", RESETS)
+@pytest.mark.parametrize("steps", [1, 3])
+def test_refractory_alpha_matches_reference(backend, reset, steps, device):
+    x = _input(9, B, N, seed=40, scale=2.0)
+    exc0 = _input(B, N, seed=41, scale=0.5).requires_grad_()
+    inh0 = _input(B, N, seed=42, scale=0.5).requires_grad_()
+    mem0 = _input(B, N, seed=43).requires_grad_()     # held at step 0 where the counter starts > 0
+    refr0 = torch.randint(0, steps + 1, (B, N), generator=torch.Generator().manual_seed(44))
+    alpha = torch.linspace(0.8, 0.95, N).requires_grad_()
+    beta = torch.tensor(0.5).requires_grad_()
+    thr = torch.tensor(0.8).requires_grad_()
+    leaves = [x.requires_grad_(), exc0, inh0, mem0, alpha, beta, thr]
+    s_ref, e_ref, h_ref, mem_ref = alpha_ref(x, alpha, beta, thr, exc0, inh0, mem0, reset,
+                                             refractory_steps=steps, refr0=refr0)
+    assert s_ref.sum() > 0 and (s_ref.sum(0) > 1).any(), "the input should make neurons fire repeatedly"
+    grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref) + (e_ref * 0.3).sum() - (h_ref * 0.7).sum(), leaves,
+                                    retain_graph=True)
+    dev = [t.detach().to(device).requires_grad_() for t in leaves]
+    s, state = F.alpha(dev[0], dev[4], dev[5], dev[6], syn_exc0=dev[1], syn_inh0=dev[2], v0=dev[3],
+                       count0=refr0.to(device), reset_mechanism=reset, refractory=float(steps),
+                       return_state=True, backend=backend)
+    e, h, mem, count = state["syn_exc"], state["syn_inh"], state["mem"], state["count"]
+    grads = torch.autograd.grad(_loss(s, mem) + (e * 0.3).sum() - (h * 0.7).sum(), dev)
+    assert_spikes_equal(s, s_ref)
+    assert_close(mem, mem_ref, 1e-5, "mem")
+    assert count.dtype == torch.int32 and count.shape == (B, N)
+    for name, g, g_ref in zip(["x", "syn_exc0", "syn_inh0", "v0", "alpha", "beta", "threshold"], grads, grads_ref):
+        assert_close(g, g_ref, 1e-4, f"d{name}")
+    # Without the state sequences (fixed decays, spikes and membrane only) the same gradients.
+    s2, mem2 = F.alpha(dev[0], alpha.detach().to(device), 0.5, 0.8, syn_exc0=dev[1], syn_inh0=dev[2], v0=dev[3],
+                       count0=refr0.to(device), reset_mechanism=reset, refractory=float(steps),
+                       return_mem=True, backend=backend)
+    assert_spikes_equal(s2, s_ref)
+    g2 = torch.autograd.grad(_loss(s2, mem2), dev[:4])
+    g2_ref = torch.autograd.grad(_loss(s_ref, mem_ref), leaves[:4])
+    for name, g, g_ref in zip(["x", "syn_exc0", "syn_inh0", "v0"], g2, g2_ref):
+        assert_close(g, g_ref, 1e-4, f"d{name} (no stored currents)")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -497,6 +539,13 @@ def test_refractory_all_to_all_and_carried_counter():
     assert_spikes_equal(torch.cat([p[0] for p in parts]), whole[0])
     single = tsnn.Synaptic(0.8, 0.7, refractory=3.0, step_mode="single", backend="torch")
     assert_spikes_equal(torch.stack([single(x.detach()[t]) for t in range(8)]), whole[0])
+    # Alpha carries the counter the same way.
+    s, mem = F.alpha(x.detach(), 0.9, 0.5, 0.5, refractory=2.0, return_mem=True, backend="torch")
+    assert s.sum() > 0
+    checks.assert_chunks_match(tsnn.Alpha(0.9, 0.5, 0.5, refractory=2.0, stateful=True, return_mem=True,
+                                          backend="torch"), x.detach(), 3, s, mem)
+    checks.assert_single_step_matches(tsnn.Alpha(0.9, 0.5, 0.5, refractory=2.0, step_mode="single",
+                                                 return_mem=True, backend="torch"), x.detach(), s, mem)
 
 
 # ----------------------------------------------------------------------------- torch.compile / opcheck

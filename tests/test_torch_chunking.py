@@ -25,6 +25,10 @@ MAKERS = {
     "Alpha": lambda reset, delay: tsnn.Alpha(
         alpha=torch.linspace(0.85, 0.95, N), beta=0.6, threshold=0.9, learn_alpha=True, learn_beta=True,
         learn_threshold=True, reset_mechanism=reset, return_mem=True, backend="torch"),
+    # Fixed decays (no stored currents) and a refractory period (its own dL/dmem carry).
+    "Alpha-refractory": lambda reset, delay: tsnn.Alpha(
+        alpha=torch.linspace(0.85, 0.95, N), beta=0.6, threshold=0.9, learn_threshold=True, refractory=2.0,
+        reset_mechanism=reset, return_mem=True, backend="torch"),
 }
 
 
@@ -46,7 +50,7 @@ def _run(make, reset, delay, chunk_elems, monkeypatch):
 @pytest.mark.parametrize("delay", [True, False])
 @pytest.mark.parametrize("name", sorted(MAKERS))
 def test_chunk_boundaries_do_not_change_results(name, delay, reset, chunk_elems, monkeypatch):
-    if name == "Alpha" and not delay:
+    if name.startswith("Alpha") and not delay:
         pytest.skip("Alpha always delays its reset")
     make = MAKERS[name]
     s_ref, m_ref, grads_ref = _run(make, reset, delay, 1 << 16, monkeypatch)   # one chunk
@@ -54,6 +58,6 @@ def test_chunk_boundaries_do_not_change_results(name, delay, reset, chunk_elems,
     s, m, grads = _run(make, reset, delay, chunk_elems, monkeypatch)
     assert_spikes_equal(s, s_ref)
     assert_close(m, m_ref, 1e-5, 0, "mem")
-    assert len(grads) == len(grads_ref) >= 4
+    assert len(grads) == len(grads_ref) >= 2
     for i, (a, b) in enumerate(zip(grads, grads_ref)):
         assert_close(a, b, 1e-5, 1e-4, f"grad {i}")

@@ -848,7 +848,8 @@ def rsynaptic(x, alpha, beta, V=1.0, threshold=1.0, *, recurrent=None, syn0=None
 
 
 def alpha(x, alpha, beta, threshold=1.0, *, syn_exc0=None, syn_inh0=None, v0=None, reset_mechanism="zero",
-          surrogate=None, return_mem=False, return_state=False, backend="auto", refractory=0.0, dt=1.0):
+          surrogate=None, return_mem=False, return_state=False, backend="auto", refractory=0.0, dt=1.0,
+          count0=None):
     """Alpha neuron (snnTorch ``Alpha``): excitatory and inhibitory currents whose sum,
     scaled by ``tau = log(alpha) / (log(beta) - log(alpha)) + 1``, is the membrane.
 
@@ -860,23 +861,24 @@ def alpha(x, alpha, beta, threshold=1.0, *, syn_exc0=None, syn_inh0=None, v0=Non
         alpha, beta: decays of the excitatory / inhibitory current; numbers or tensors.
         threshold: firing threshold (> 0).
         syn_exc0, syn_inh0, v0: initial state ``[B, *features]``; zeros when None. ``v0``
-            only sets the first reset flag, so it receives no gradient.
+            sets the first reset flag and, if the first step is refractory, the held membrane.
         reset_mechanism: ``"zero"`` (snnTorch's default here: zeroes both currents and the
             membrane), ``"subtract"`` or ``"none"``.
         surrogate, return_mem, backend: as in :func:`synaptic`.
         return_state: return ``(spikes, state)``, ``state`` the sequences ``"syn_exc"``,
-            ``"syn_inh"`` and ``"mem"``.
-        refractory, dt: accepted for a uniform API; only ``refractory=0`` is supported for Alpha
-            (its membrane is a readout of the currents, so "holding" it has no natural meaning).
+            ``"syn_inh"`` and ``"mem"`` (and, with a refractory period, the final ``"count"``).
+        refractory, dt: refractory period in ms and ms per step (``ceil(refractory/dt)`` steps).
+            A refractory step holds the membrane at its previous value instead of reading it
+            out of the currents, cannot fire, and still applies a pending reset; the currents
+            keep filtering the input (as Synaptic's current does).
+        count0: initial refractory counter ``[B, *features]`` (steps left), zeros when None.
 
     Returns:
         spikes, ``(spikes, mem)`` or ``(spikes, state)``.
     """
     features, mode, alpha_v, beta_v, thr_v, surrogate = _syn_setup(x, alpha, beta, threshold, reset_mechanism,
                                                                    surrogate)
-    if refractory_steps(refractory, dt) > 0:
-        raise ValueError("refractory periods are not implemented for Alpha; use refractory=0 "
-                         "(Synaptic and RSynaptic support them)")
+    refr_steps = refractory_steps(refractory, dt)
     if not alpha_v.is_cuda and not torch.compiler.is_compiling():  # a host check: would sync on GPU / break graphs
         if bool((beta_v == 1).any()):
             raise ValueError("beta must be < 1 for the Alpha neuron (tau = log(alpha)/(log(beta) - log(alpha)) + 1)")
@@ -885,12 +887,16 @@ def alpha(x, alpha, beta, threshold=1.0, *, syn_exc0=None, syn_inh0=None, v0=Non
     tau_v = torch.log(alpha_v) / (torch.log(beta_v) - torch.log(alpha_v)) + 1
     # The current sequences are only read back for the decays' gradients (tau depends on both).
     store_currents = bool(return_state) or tau_v.requires_grad
-    spikes, exc, inh, mem, *_ = _syn_call(
+    c0 = _state(count0, "count0", x, features, torch.int32) if refr_steps > 0 else None
+    spikes, exc, inh, mem, _, _, _, count = _syn_call(
         x, NEURON_ALPHA, alpha_v, beta_v, tau_v, thr_v, None,
         tuple(_state(s, n, x, features) for s, n in ((syn_exc0, "syn_exc0"), (syn_inh0, "syn_inh0"),
-                                                      (v0, "v0"))) + (None, None),
-        mode, True, surrogate, store_currents, True, backend)
+                                                      (v0, "v0"))) + (None, c0),
+        mode, True, surrogate, store_currents, True, backend, refr_steps)
     spikes = spikes.view(x.shape)
     if return_state:
-        return spikes, {"syn_exc": exc.view(x.shape), "syn_inh": inh.view(x.shape), "mem": mem.view(x.shape)}
+        state = {"syn_exc": exc.view(x.shape), "syn_inh": inh.view(x.shape), "mem": mem.view(x.shape)}
+        if refr_steps > 0:
+            state["count"] = count.view(x.shape[1:])
+        return spikes, state
     return (spikes, mem.view(x.shape)) if return_mem else spikes

@@ -377,23 +377,21 @@ class Alpha(SpikingNeuron):
     (decays ``alpha > beta``) whose sum, times ``tau = log(alpha)/(log(beta)-log(alpha)) + 1``,
     is the membrane. Carried state: ``syn_exc``, ``syn_inh``, ``mem``; ``return_state=True``
     returns ``(spikes, {"syn_exc", "syn_inh", "mem"})``. The reset always acts at the next step
-    and defaults to ``"zero"`` (snnTorch's default for Alpha); ``refractory`` must be 0.
+    and defaults to ``"zero"`` (snnTorch's default for Alpha). During a refractory period the
+    membrane is held (the currents keep filtering the input) and the neuron cannot fire.
 
     Raises:
         ValueError: unless ``alpha > beta`` and ``beta < 1`` (snnTorch's requirement).
 
     Args:"""
 
-    _CARRY = {"syn_exc0": "syn_exc", "syn_inh0": "syn_inh", "v0": "mem"}
+    _CARRY = {"syn_exc0": "syn_exc", "syn_inh0": "syn_inh", "v0": "mem", "count0": "count"}
 
     def __init__(self, alpha, beta, threshold=1.0, reset_mechanism="zero", surrogate=None, learn_alpha=False,
                  learn_beta=False, learn_threshold=False, step_mode="multi", stateful=False, return_mem=False,
                  backend="auto", refractory=0.0, dt=1.0, return_state=False):
         super().__init__(threshold, reset_mechanism, True, surrogate, learn_threshold, step_mode, stateful,
                          return_mem, backend, refractory, dt, return_state)
-        if self.refractory_steps > 0:
-            raise ValueError("refractory periods are not implemented for Alpha; use refractory=0 "
-                             "(Synaptic and RSynaptic support them)")
         self._register("alpha", alpha, learn_alpha)
         self._register("beta", beta, learn_beta)
         a, b = self.alpha.detach().clamp(0, 1), self.beta.detach().clamp(0, 1)

@@ -27,20 +27,23 @@ state in fp32 registers, ``H(x) = x > 0``)::
     none:     exc[t] = e[t],          inh[t] = h[t],        mem[t] = m[t]
     s[t]   = H(mem[t] - thr)                   always delayed (snnTorch Alpha has no reset_delay)
 
-REFRACTORY (Synaptic/RSynaptic; R = ceil(refractory / dt) steps, counter c per element, carried
-as state): a neuron that spikes at step t is refractory for steps t+1 .. t+R::
+REFRACTORY (R = ceil(refractory / dt) steps, counter c per element, carried as state): a
+neuron that spikes at step t is refractory for steps t+1 .. t+R::
 
     held[t] = c[t-1] > 0                       saved as one int8 flag per element
-    n[t]    = mem[t-1]           if held[t]    no leak, no input (cur[t] still evolves as above)
-    pre[t]  = reset applied to n[t] as above   a pending reset still acts
+    n[t]    = mem[t-1]           if held[t]    Synaptic: no leak, no input (cur[t] still evolves)
+    m[t]    = mem[t-1]           if held[t]    Alpha: the membrane is held instead of read out
+                                               (exc and inh still filter the input)
+    pre[t]  = reset applied as above           a pending reset still acts (Alpha: on the
+                                               currents and the held membrane alike)
     s[t]    = H(pre[t] - thr) * (1 - held[t])  no firing, hence no surrogate gradient
     c[t]    = R if s[t] else max(c[t-1] - 1, 0)
 
 The reset flag stays ``H(mem[t-1] - thr)`` (snnTorch's rule), so with DELAY the flag
 is recomputed from the membrane rather than taken from the (possibly suppressed)
 spike. In backward a held step passes ``dL/dn`` to ``mem[t-1]`` with factor 1 instead
-of beta and nothing to ``cur[t]``; the input still gets the gradient that reaches it
-through the current. Alpha has no refractory option (its membrane is a readout).
+of beta (Alpha: the zero reset's ``1 - r``, else 1) and nothing to the currents; the
+input still gets the gradient that reaches it through the currents.
 
 The reset terms of Alpha are snnTorch's, odd as they are (subtract adds the old
 inhibitory current back onto the membrane). ``tau`` is computed by the caller with
@@ -116,6 +119,13 @@ def syn_fwd_kernel(
         if ALPHA:
             aux_new = beta * aux - x
             pre = tau * (cur_new + aux_new)
+        else:
+            pre = beta * mem + cur_new
+        if REFRACTORY:
+            held = cnt > 0
+            pre = tl.where(held, mem, pre)          # no leak, no input; the reset below still applies
+            tl.store(p_refr, held.to(tl.int8), mask=m_o)
+        if ALPHA:
             if RESET == 0:
                 pre += r * aux
                 cur_new -= r * thr
@@ -128,11 +138,6 @@ def syn_fwd_kernel(
             if STORE_CUR:
                 tl.store(p_aux, aux, mask=m_o)
         else:
-            pre = beta * mem + cur_new
-            if REFRACTORY:
-                held = cnt > 0
-                pre = tl.where(held, mem, pre)      # no leak, no input; the reset below still applies
-                tl.store(p_refr, held.to(tl.int8), mask=m_o)
             if RESET == 0:
                 pre -= r * thr
             elif RESET == 1:
@@ -173,7 +178,7 @@ def syn_fwd_kernel(
 def syn_bwd_kernel(
     p_gs, p_gcur, p_gaux, p_gm, p_cur, p_aux, p_mem, p_bits, p_refr,
     p_cur0, p_aux0, p_mem0, p_spk0, p_alpha, p_beta, p_tau, p_thr, p_v,
-    p_dx, p_dcur0, p_daux0, p_dspk0, p_dalpha, p_dbeta, p_dtau, p_dthr, p_dv,
+    p_dx, p_dcur0, p_daux0, p_dmem0, p_dspk0, p_dalpha, p_dbeta, p_dtau, p_dthr, p_dv,
     T, M, N, stride_gst, stride_gct, stride_gat, stride_gmt, sg_param,
     ALPHA: tl.constexpr, RESET: tl.constexpr, DELAY: tl.constexpr, RECURRENT: tl.constexpr,
     REFRACTORY: tl.constexpr, HAS_GRAD_CUR: tl.constexpr, HAS_GRAD_AUX: tl.constexpr, HAS_GRAD_MEM: tl.constexpr,
@@ -198,7 +203,8 @@ def syn_bwd_kernel(
     zero = tl.zeros([BLOCK], dtype=tl.float32)
     g_n_next = zero        # Synaptic: dL/dn[t+1];  Alpha: dL/dinh-side h[t+1]
     g_c_next = zero        # dL/dcur[t+1] (Synaptic) or dL/de[t+1] (Alpha)
-    g_u_next = zero        # Alpha subtract: mem[t+1] = ... + r[t+1] * inh[t]
+    g_u_next = zero        # Alpha: dL/dmem[t+1] (subtract: mem[t+1] = ... + r[t+1] * inh[t])
+    hold_next = zero       # Alpha: d mem[t+1] / d mem[t], nonzero only on a refractory step
     r_next = zero
     coef_next = beta       # d n[t+1] / d mem[t]: beta, or 1 on a refractory step
     acc_alpha = zero
@@ -260,13 +266,20 @@ def syn_bwd_kernel(
                 g_aux_ext = tl.load(p_gaux, mask=m_o, other=0.0).to(tl.float32)
             a = sgrad * gs
             g_u = a + g_mem_ext
+            if REFRACTORY:
+                g_u += hold_next * g_u_next                     # a held mem[t+1] is mem[t]
             g_cur = g_cur_ext + alpha * g_c_next                # dL/dexc[t]
             g_aux = g_aux_ext + beta * g_n_next                 # dL/dinh[t]
             if RESET == 0:
                 g_aux += r_next * g_u_next
-            g_m = g_u
+            g_m = g_u                                           # dL/d the readout tau * (e + h)
             if RESET == 1:
                 g_m = g_u * (1.0 - r)
+            if REFRACTORY:
+                g_m = g_m * free                                # a held membrane ignores the currents
+                hold_next = 1.0 - free
+                if RESET == 1:
+                    hold_next = hold_next * (1.0 - r)
             g_e = g_cur
             g_h = g_aux
             if RESET == 1:
@@ -347,8 +360,9 @@ def syn_bwd_kernel(
         if RESET == 0:
             d_aux0 += r_next * g_u_next
         tl.store(p_daux0 + o, d_aux0, mask=m_o)
+        tl.store(p_dmem0 + o, hold_next * g_u_next, mask=m_o)   # mem0 only matters if step 0 is held
     else:
-        tl.store(p_daux0 + o, coef_next * g_n_next, mask=m_o)  # Synaptic: dL/dmem0
+        tl.store(p_dmem0 + o, coef_next * g_n_next, mask=m_o)
     if RECURRENT:
         tl.store(p_dspk0 + o, v * g_c_next, mask=m_o)
     if NEED_DALPHA:
@@ -405,7 +419,8 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
     is_alpha = neuron == NEURON_ALPHA
     dx = _alloc.empty(T, B, N, dtype=x_dtype, device=dev)
     dcur0 = _alloc.empty(B, N, dtype=f32, device=dev)
-    dsecond0 = _alloc.empty(B, N, dtype=f32, device=dev)   # Alpha: d inh0; Synaptic: d mem0
+    daux0 = _alloc.empty(B, N, dtype=f32, device=dev) if is_alpha else None
+    dmem0 = _alloc.empty(B, N, dtype=f32, device=dev)
     dspk0 = _alloc.empty(B, N, dtype=f32, device=dev) if v is not None else None
     parts = [_alloc.empty(B, N, dtype=f32, device=dev) if on else None for on in need]
     if M > 0 and T > 0:
@@ -416,7 +431,8 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
         syn_bwd_kernel[grid(M)](
             gs, gc, ga, gm, or_buffer(cur, mem), or_buffer(aux, mem), mem, or_buffer(bits, mem), or_buffer(refr, mem),
             or_buffer(cur0, mem), or_buffer(aux0, mem), or_buffer(mem0, mem), or_buffer(spk0, mem), alpha, beta, or_buffer(tau, alpha), thr,
-            or_buffer(v, alpha), dx, dcur0, dsecond0, or_buffer(dspk0, dcur0), *(or_buffer(p, dcur0) for p in parts),
+            or_buffer(v, alpha), dx, dcur0, or_buffer(daux0, dcur0), dmem0, or_buffer(dspk0, dcur0),
+            *(or_buffer(p, dcur0) for p in parts),
             T, M, N, gs.stride(0), gc.stride(0), ga.stride(0), gm.stride(0), surrogate.param,
             ALPHA=is_alpha, RESET=reset, DELAY=delay, RECURRENT=v is not None, REFRACTORY=refr.numel() > 0,
             HAS_GRAD_CUR=g_cur is not None, HAS_GRAD_AUX=g_aux is not None, HAS_GRAD_MEM=g_mem is not None,
@@ -427,11 +443,9 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
             **LAUNCH,
         )
     else:
-        for t in [dx, dcur0, dsecond0, dspk0, *parts]:
+        for t in [dx, dcur0, daux0, dmem0, dspk0, *parts]:
             if t is not None:
                 t.zero_()
     dalpha, dbeta, dtau, dthr, dv = (reduce_partials(p, param) if p is not None else None
                                      for p, param in zip(parts, (alpha, beta, tau, thr, v)))
-    if is_alpha:
-        return dx, dcur0, dsecond0, torch.zeros_like(dcur0), None, dalpha, dbeta, dtau, dthr, None
-    return dx, dcur0, None, dsecond0, dspk0, dalpha, dbeta, None, dthr, dv
+    return dx, dcur0, daux0, dmem0, dspk0, dalpha, dbeta, dtau, dthr, dv

@@ -27,8 +27,8 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: i
     Alpha's inhibitory current, stored only when ``store_cur`` (else empty). ``mem``: the membrane before a same-step reset (Synaptic) or Alpha's
     membrane. ``bits``/``post``: reset flags and post-reset membrane, only for
     Synaptic with ``delay`` False (``post`` only when ``need_post``). ``v`` is the
-    one-to-one recurrent weight (RSynaptic) or None. With ``refr_steps > 0``
-    (Synaptic only), ``refr`` holds one int8 refractory flag per step and ``cnt`` the
+    one-to-one recurrent weight (RSynaptic) or None. With ``refr_steps > 0``,
+    ``refr`` holds one int8 refractory flag per step and ``cnt`` the
     refractory counter after the last step; ``cnt0`` is the counter before the first.
     """
     T, B, N = x.shape
@@ -37,7 +37,7 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: i
     outs = syn_outputs(x, neuron, delay, store_cur, need_post, refr_steps > 0)
     spikes, cur, aux, mem, bits, post, refr, cnt_out = outs
     if is_alpha:
-        _alpha_fwd_loop(x, cur0, aux0, mem0, alpha, beta, tau, thr, reset, spikes, cur, aux, mem)
+        _alpha_fwd_loop(x, cur0, aux0, mem0, cnt0, alpha, beta, tau, thr, reset, refr_steps, outs)
         return outs
     c = _zeros_or(cur0, B, N, dev)
     p = _zeros_or(mem0, B, N, dev)
@@ -82,9 +82,10 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: i
     return outs
 
 
-def _alpha_fwd_loop(x, exc0, inh0, mem0, alpha, beta, tau, thr, reset, spikes, exc, inh, mem):
+def _alpha_fwd_loop(x, exc0, inh0, mem0, cnt0, alpha, beta, tau, thr, reset, refr_steps, outs):
     # Every step writes into preallocated rows (out=): a fresh [B, N] tensor per op costs
     # more than the op itself on CPU.
+    spikes, exc, inh, mem, _, _, refr, cnt_out = outs
     T, B, N = x.shape
     dev, f32 = x.device, torch.float32
     e = _zeros_or(exc0, B, N, dev)
@@ -94,6 +95,9 @@ def _alpha_fwd_loop(x, exc0, inh0, mem0, alpha, beta, tau, thr, reset, spikes, e
         inh = torch.empty(2, B, N, dtype=f32, device=dev)
     rows = exc.shape[0]
     u = _zeros_or(mem0, B, N, dev)
+    cnt = None
+    if refr_steps > 0:
+        cnt = torch.zeros(B, N, dtype=torch.int32, device=dev) if cnt0 is None else cnt0.to(torch.int32, copy=True)
     # r[t] = H(mem[t-1] - thr): Alpha always delays the reset. `flag` holds r (subtract) or
     # 1 - r (zero), refreshed from each step's membrane.
     flag = torch.empty(B, N, dtype=f32, device=dev)
@@ -114,15 +118,25 @@ def _alpha_fwd_loop(x, exc0, inh0, mem0, alpha, beta, tau, thr, reset, spikes, e
             # zeroed currents gives the same values in one op less.
             e_new.mul_(flag)
             h_new.mul_(flag)
-        u = torch.add(e_new, h_new, out=mem[t]).mul_(tau)   # tau * (exc + inh), in snnTorch's order
+        u_prev, u = u, torch.add(e_new, h_new, out=mem[t]).mul_(tau)   # tau * (exc + inh), snnTorch's order
+        if cnt is not None:
+            held = torch.gt(cnt, 0, out=refr[t]).bool()
+            torch.where(held, u_prev, u, out=u)    # held membrane; the currents still filter the input
+            if reset == RESET_ZERO:
+                u.mul_(flag)                       # the pending reset zeroes a held membrane too
         if reset == RESET_SUBTRACT:
             u.addcmul_(flag, h)            # snnTorch: mem -= (-syn_inh_old) * reset
             e_new.addcmul_(flag, thr, value=-1)
             h_new.addcmul_(flag, h_new, value=-1)   # h * (1 - r) for r in {0, 1}, in one op
-        torch.gt(u, thr, out=spikes[t])
+        s = torch.gt(u, thr, out=spikes[t])
+        if cnt is not None:
+            s.masked_fill_(held, 0)
+            cnt.sub_(1).clamp_(min=0).masked_fill_(s.bool(), refr_steps)
         if reset != RESET_NONE:
             refresh(u, thr, out=flag)
         e, h = e_new, h_new
+    if cnt is not None:
+        cnt_out.copy_(cnt)
 
 
 def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0, mem0, spk0,
@@ -136,7 +150,7 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
     ``(dalpha, dbeta, dtau, dthr, dv)`` flags; unneeded ones come back None.
     """
     if neuron == NEURON_ALPHA:
-        return _alpha_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, cur0, aux0, mem0,
+        return _alpha_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, refr, cur0, aux0, mem0,
                           alpha, beta, tau, thr, reset, surrogate, x_dtype, need)
     need_dalpha, need_dbeta, _, need_dthr, need_dv = need
     T, B, N = mem.shape
@@ -274,17 +288,20 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
     return g_a.to(x_dtype), dcur0, None, dmem0, dspk0, dalpha, dbeta, None, dthr, dv
 
 
-def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
+def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, refr, exc0, inh0, mem0,
                alpha, beta, tau, thr, reset, surrogate, x_dtype, need):
     """Alpha's reverse loop, chunked like Synaptic's: per chunk, every term without a time
     recurrence at once, so that the loop is one addcmul per state and step:
     ``g_e[t] = Pe[t] + Ke[t] * g_e[t+1]`` and ``g_h[t] = Ph[t] + Kh[t] * g_h[t+1]`` (dL/d of the
     pre-reset exc and inh of step t; for subtract, ``Ph`` holds the ``r[t+1] * dL/dmem[t+1]``
-    that reaches ``inh[t]``). The chunk terms live in scratch rows reused by every chunk."""
+    that reaches ``inh[t]``). With a refractory period, dL/dmem first gets its own reverse
+    pass: a held step passes it on to the previous membrane. The chunk terms live in scratch
+    rows reused by every chunk."""
     need_dalpha, need_dbeta, need_dtau, need_dthr, _ = need
     T, B, N = mem.shape
     dev = mem.device
     subtract, zero, resets = reset == RESET_SUBTRACT, reset == RESET_ZERO, reset != RESET_NONE
+    has_refr = refr.numel() > 0
     e0, h0, u0 = (_zeros_or(s, B, N, dev) for s in (exc0, inh0, mem0))
     dx = torch.empty(T, B, N, dtype=x_dtype, device=dev)
     acc = {k: mem.new_zeros(B, N) for k, on in
@@ -294,13 +311,17 @@ def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
     def scratch(on=True):
         return mem.new_empty(min(chunk, T), B, N) if on else None
     r_rows, keep_rows, ke_rows, kh_rows = scratch(subtract), scratch(resets), scratch(zero), scratch(resets)
-    a_rows, gu_rows, gm_rows, taugm_rows = scratch(), scratch(g_mem is not None), scratch(zero), scratch()
+    a_rows, gu_rows, gm_rows, taugm_rows = scratch(), scratch(g_mem is not None or has_refr), \
+        scratch(zero or has_refr), scratch()
+    free_rows, hold_rows = scratch(has_refr), scratch(has_refr)
     pe_rows, ph_rows = scratch(g_exc is not None), scratch(subtract or g_inh is not None)
     ge_rows, gh_rows = scratch(), scratch()
     # Carried from the first step of the later chunk: dL/d pre-reset exc and inh, and for
     # subtract r * dL/dmem (mem[t+1] = ... + r[t+1] * inh[t]).
     g_e_next, g_h_next = mem.new_zeros(B, N), mem.new_zeros(B, N)
     ru_next = mem.new_zeros(B, N) if subtract else None
+    # Refractory: dL/dmem and d mem / d mem-before at the first step of the later chunk.
+    g_u_next, hold_next = (mem.new_zeros(B, N), mem.new_zeros(B, N)) if has_refr else (None, None)
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
         n = t1 - t0
@@ -320,8 +341,24 @@ def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
             a.mul_(g_spikes[t0:t1])
         else:
             a.zero_()
+        if has_refr:
+            # A held step cannot fire; its membrane is the previous one (times 1 - r for zero).
+            free = torch.eq(refr[t0:t1], 0, out=free_rows[:n])
+            hold = torch.ne(refr[t0:t1], 0, out=hold_rows[:n])
+            if zero:
+                hold.mul_(keep)
+            a.mul_(free)
         g_u = a if g_mem is None else torch.add(a, g_mem[t0:t1], out=gu_rows[:n])
+        if has_refr:
+            if g_u is a:
+                g_u = gu_rows[:n].copy_(a)
+            carry, coef = g_u_next, hold_next
+            for i in range(n - 1, -1, -1):
+                carry = g_u[i].addcmul_(coef, carry)
+                coef = hold[i]
         g_m = torch.mul(g_u, keep, out=gm_rows[:n]) if zero else g_u
+        if has_refr:
+            g_m = torch.mul(g_m, free, out=gm_rows[:n])     # a held membrane ignores the currents
         tau_gm = torch.mul(g_m, tau, out=taugm_rows[:n])
         # Gradients reaching the stored exc[t] / inh[t] from outside the recurrence, times the
         # reset's keep (the reset multiplies the stored state by it).
@@ -372,10 +409,14 @@ def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, exc0, inh0, mem0,
         g_h_next.copy_(g_h[0])
         if subtract:
             torch.mul(r[0], g_u[0], out=ru_next)
+        if has_refr:
+            g_u_next.copy_(g_u[0])
+            hold_next.copy_(hold[0])
     dexc0 = alpha * g_e_next
     dinh0 = beta * g_h_next
     if subtract:
         dinh0 += ru_next
     dalpha, dbeta, dtau, dthr = (_reduce_to(acc[k].sum(0), p) if k in acc else None
                                  for k, p in (("alpha", alpha), ("beta", beta), ("tau", tau), ("thr", thr)))
-    return dx, dexc0, dinh0, e0.new_zeros(B, N), None, dalpha, dbeta, dtau, dthr, None
+    dmem0 = hold_next * g_u_next if has_refr else e0.new_zeros(B, N)   # mem0 matters only if held
+    return dx, dexc0, dinh0, dmem0, None, dalpha, dbeta, dtau, dthr, None
