@@ -97,6 +97,32 @@ def test_state_dict_keys_match_snntorch():
     assert torch.equal(ours.recurrent.weight, ref.recurrent.weight)
 
 
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_conv2d_recurrence_matches_snntorch(backend, reset):
+    """snnTorch's convolutional recurrence: ``recurrent`` is an nn.Conv2d over [B, C, H, W] spikes."""
+    torch.manual_seed(0)
+    x, g = _inputs(5, 2, 2 * 4 * 5, 13)
+    x = x.detach().view(5, 2, 2, 4, 5).requires_grad_()
+    kw = dict(beta=0.8, conv2d_channels=2, kernel_size=3, learn_beta=True, reset_mechanism=reset)
+    ref = snn.RLeaky(**kw)
+    ours = tsnn.RLeaky(return_mem=True, backend=backend, **kw)
+    assert isinstance(ours.recurrent, torch.nn.Conv2d) and ours.recurrent.padding == (1, 1)
+    ours.recurrent.load_state_dict(ref.recurrent.state_dict())
+    x_ref = x.detach().clone().requires_grad_()
+    s_ref, m_ref = snntorch_run(ref, x_ref)
+    s, m = ours(x)
+    assert_spikes_equal(s, s_ref)
+    assert_close(m, m_ref, 1e-5, 0, "mem")
+    assert 0 < s_ref.sum() < s_ref.numel()
+    gs, gm = torch.randn(x.shape, generator=g), torch.randn(x.shape, generator=g)
+    grads_match((s, m), (s_ref, m_ref), [x, ours.beta, ours.recurrent.weight, ours.recurrent.bias],
+                [x_ref, ref.beta, ref.recurrent.weight, ref.recurrent.bias], ["x", "beta", "W", "bias"], gs, gm)
+    stateful = tsnn.RLeaky(stateful=True, return_mem=True, backend=backend, **kw)
+    stateful.load_state_dict(ours.state_dict())
+    assert_chunks_match(stateful, x.detach(), 2, s, m)
+
+
 @pytest.mark.parametrize("all_to_all", [False, True])
 def test_single_step_and_stateful_match_multi_step(all_to_all):
     torch.manual_seed(1)
@@ -120,8 +146,10 @@ def test_bad_arguments():
         tsnn.RLeaky(beta=0.9)
     with pytest.raises(ValueError, match="linear_features"):
         tsnn.RLeaky(beta=0.9, all_to_all=False, linear_features=4)
-    with pytest.raises(ValueError, match="conv2d"):
-        tsnn.RLeaky(beta=0.9, conv2d_channels=3, kernel_size=3)
+    with pytest.raises(ValueError, match="not both"):
+        tsnn.RLeaky(beta=0.9, linear_features=4, conv2d_channels=3, kernel_size=3)
+    with pytest.raises(ValueError, match="kernel_size"):
+        tsnn.RLeaky(beta=0.9, conv2d_channels=3)
     with pytest.raises(ValueError, match="V"):
         F.rleaky(torch.zeros(2, 1, 3), 0.9, torch.ones(4))
 

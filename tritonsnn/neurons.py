@@ -226,6 +226,32 @@ class Lapicque(SpikingNeuron):
         return f"R={_short(self.R)}, C={_short(self.C)}, " + super().extra_repr()
 
 
+def _init_recurrence(neuron, V, linear_features, conv2d_channels, kernel_size, learn):
+    """RLeaky/RSynaptic recurrence as snnTorch builds it: ``neuron.recurrent``, an
+    ``nn.Linear(linear_features, linear_features)`` or an ``nn.Conv2d(conv2d_channels,
+    conv2d_channels, kernel_size, padding=k//2)`` (all-to-all), or the one-to-one weight ``V``."""
+    conv = conv2d_channels is not None or kernel_size is not None
+    if not neuron.all_to_all:
+        if linear_features or conv:
+            raise ValueError("all_to_all=False uses the weight V; do not give linear_features, "
+                             "conv2d_channels or kernel_size")
+        neuron._register("V", V, learn)
+        return
+    if linear_features and conv:
+        raise ValueError("give either linear_features or (conv2d_channels and kernel_size), not both")
+    if linear_features:
+        if not isinstance(linear_features, int) or linear_features <= 0:
+            raise ValueError(f"linear_features must be a positive int (the number of neurons); got {linear_features!r}")
+        neuron.recurrent = nn.Linear(linear_features, linear_features)
+    elif conv2d_channels and kernel_size:
+        k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+        neuron.recurrent = nn.Conv2d(conv2d_channels, conv2d_channels, k, padding=(k[0] // 2, k[1] // 2))
+    else:
+        raise ValueError("all_to_all=True needs linear_features=N (features of the spikes) or both "
+                         "conv2d_channels and kernel_size; for one weight per neuron use all_to_all=False")
+    neuron.recurrent.requires_grad_(bool(learn))
+
+
 @shared_args(_COMMON_DOC)
 class RLeaky(SpikingNeuron):
     """Recurrent leaky integrate-and-fire neuron, as ``snntorch.RLeaky``.
@@ -238,13 +264,17 @@ class RLeaky(SpikingNeuron):
       ``nn.Linear(linear_features, linear_features)`` with bias, named as in snnTorch so
       its weights load unchanged. Runs as a per-step loop of one matmul plus the fused
       single-step neuron op, with a hand-written backward whose weight gradient is one
-      matmul over all steps. (snnTorch's conv2d recurrence is not provided.)
+      matmul over all steps. With ``conv2d_channels`` and ``kernel_size`` instead,
+      ``self.recurrent`` is snnTorch's ``nn.Conv2d`` (padding ``k//2``) and the input is
+      ``[T, B, C, H, W]``; that runs as an autograd loop over steps around the fused
+      single-step neuron.
 
     Args:
         beta: decay, clamped to [0, 1].
         V: one-to-one recurrent weight (``all_to_all=False``); number or tensor.
         all_to_all: dense recurrence through ``recurrent`` (needs ``linear_features``).
         linear_features: features of the dense recurrent layer.
+        conv2d_channels, kernel_size: channels and kernel of the recurrent ``nn.Conv2d``.
         learn_recurrent: train ``V`` / ``recurrent`` (default True, as snnTorch).
         learn_beta: make beta an ``nn.Parameter``.
         reset_delay: snnTorch's flag.
@@ -259,21 +289,9 @@ class RLeaky(SpikingNeuron):
                  backend="auto", refractory=0.0, dt=1.0, return_state=False):
         super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold,
                          step_mode, stateful, return_mem, backend, refractory, dt, return_state)
-        if conv2d_channels is not None or kernel_size is not None:
-            raise ValueError("conv2d_channels/kernel_size (convolutional recurrence) are not supported; "
-                             "use all_to_all=True with linear_features, or all_to_all=False")
         self.all_to_all = bool(all_to_all)
         self._register("beta", beta, learn_beta)
-        if self.all_to_all:
-            if not isinstance(linear_features, int) or linear_features <= 0:
-                raise ValueError("all_to_all=True needs linear_features (the number of neurons, "
-                                 f"a positive int); got {linear_features!r}")
-            self.recurrent = nn.Linear(linear_features, linear_features)
-            self.recurrent.requires_grad_(bool(learn_recurrent))
-        else:
-            if linear_features is not None:
-                raise ValueError("linear_features is only used with all_to_all=True; drop it")
-            self._register("V", V, learn_recurrent)
+        _init_recurrence(self, V, linear_features, conv2d_channels, kernel_size, learn_recurrent)
 
     def _dynamics(self, x, init, **returns):
         if self.all_to_all:
@@ -448,25 +466,7 @@ class RSynaptic(SpikingNeuron):
         self._register("alpha", alpha, learn_alpha)
         self._register("beta", beta, learn_beta)
         self.all_to_all = bool(all_to_all)
-        conv = conv2d_channels is not None or kernel_size is not None
-        if self.all_to_all:
-            if linear_features and conv:
-                raise ValueError("give either linear_features or (conv2d_channels and kernel_size), not both")
-            if linear_features:
-                self.recurrent = nn.Linear(linear_features, linear_features)
-            elif conv2d_channels and kernel_size:
-                k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
-                self.recurrent = nn.Conv2d(conv2d_channels, conv2d_channels, k, padding=(k[0] // 2, k[1] // 2))
-            else:
-                raise ValueError("all_to_all=True needs linear_features=N (features of the spikes) or both "
-                                 "conv2d_channels and kernel_size; for one weight per neuron use all_to_all=False")
-            for p in self.recurrent.parameters():
-                p.requires_grad_(bool(learn_recurrent))
-        else:
-            if linear_features or conv:
-                raise ValueError("all_to_all=False uses the weight V; do not give linear_features, "
-                                 "conv2d_channels or kernel_size")
-            self._register("V", V, learn_recurrent)
+        _init_recurrence(self, V, linear_features, conv2d_channels, kernel_size, learn_recurrent)
 
     def _dynamics(self, x, init, **returns):
         rec = dict(recurrent=self.recurrent) if self.all_to_all else dict(V=self.V)
