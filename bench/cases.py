@@ -95,6 +95,8 @@ class NeuronCase:
         snntorch: builds the equivalent snnTorch neuron, or None where snnTorch has none.
         plain: plain autograd loop ``x -> spikes``, or None where none is written.
         input_scale, input_shift: the input is ``randn * scale + shift`` (keeps neurons firing).
+        dense: all-to-all recurrence: both sides get ``linear_features=N`` and, built from the
+            same seed, the same ``nn.Linear(N, N)`` weights.
     """
 
     name: str
@@ -103,6 +105,12 @@ class NeuronCase:
     plain: Optional[Callable] = None
     input_scale: float = 0.5
     input_shift: float = 0.2
+    dense: bool = False
+
+    @property
+    def label(self) -> str:
+        """Unique row name: the class name, ``-dense`` for all-to-all recurrence."""
+        return self.name + ("-dense" if self.dense else "")
 
 
 CASES = [
@@ -120,18 +128,27 @@ CASES = [
     NeuronCase("RSynaptic", dict(alpha=0.8, beta=0.9, all_to_all=False),
                lambda: snntorch.RSynaptic(alpha=0.8, beta=0.9, all_to_all=False)),
     NeuronCase("ALIF", dict(beta=0.9)),  # no snnTorch counterpart
+    # All-to-all recurrence: one N x N matmul per step on both sides bounds the speed-up.
+    NeuronCase("RLeaky", dict(beta=0.9), lambda **kw: snntorch.RLeaky(beta=0.9, **kw), dense=True,
+               input_shift=0.1),
+    NeuronCase("RSynaptic", dict(alpha=0.8, beta=0.9), lambda **kw: snntorch.RSynaptic(alpha=0.8, beta=0.9, **kw),
+               dense=True, input_shift=0.1),
 ]
 
 PROVIDERS = ("tritonsnn", "snntorch", "plain")
 
 
-def build(case: NeuronCase, provider: str):
-    """``(fn, None)`` with ``fn: x -> spikes`` on the CPU, or ``(None, reason)`` when it cannot run."""
+def build(case: NeuronCase, provider: str, N: int):
+    """``(fn, None)`` with ``fn: x -> spikes`` on the CPU for ``N`` features, or ``(None, reason)``
+    when it cannot run."""
+    extra = dict(linear_features=N) if case.dense else {}
+    if case.dense:
+        torch.manual_seed(0)   # the same recurrent weights on both sides
     if provider == "tritonsnn":
         if not hasattr(tsnn, case.name):
             return None, f"tritonsnn has no {case.name} yet"
         try:
-            return tsnn_module(case), None
+            return tsnn_module(case, **extra), None
         except (TypeError, ValueError) as e:  # a constructor that differs from the table's guess
             return None, f"tsnn.{case.name}(**{case.tsnn_kwargs}) failed: {e}"
     if provider == "snntorch":
@@ -139,7 +156,7 @@ def build(case: NeuronCase, provider: str):
             return None, "snntorch is not installed"
         if case.snntorch is None:
             return None, f"snnTorch has no {case.name}"
-        return snntorch_loop(case.snntorch()), None
+        return snntorch_loop(case.snntorch(**extra)), None
     if provider == "plain":
         if case.plain is None:
             return None, f"no plain loop written for {case.name}"
@@ -147,8 +164,8 @@ def build(case: NeuronCase, provider: str):
     raise ValueError(f"provider must be one of {PROVIDERS}; got {provider!r}")
 
 
-def tsnn_module(case: NeuronCase):
-    return getattr(tsnn, case.name)(**case.tsnn_kwargs, backend="torch")
+def tsnn_module(case: NeuronCase, **extra):
+    return getattr(tsnn, case.name)(**case.tsnn_kwargs, **extra, backend="torch")
 
 
 def make_input(case: NeuronCase, T: int, B: int, N: int, seed: int = 0, dtype=torch.float32):

@@ -34,7 +34,7 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=int, default=9, help="timed rounds (median reported)")
     p.add_argument("--min-ratio", type=float, default=None,
                    help="exit 1 if tritonsnn fwd+bwd is fewer than this many times faster than snnTorch")
-    p.add_argument("--neuron", default="Leaky", choices=[c.name for c in cases.CASES],
+    p.add_argument("--neuron", default="Leaky", choices=[c.label for c in cases.CASES],
                    help="which entry of bench/cases.py (default Leaky)")
     p.add_argument("--plain", action="store_true", help="also time the plain autograd loop")
     return p.parse_args(argv)
@@ -43,10 +43,10 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    case = next(c for c in cases.CASES if c.name == args.neuron)
+    case = next(c for c in cases.CASES if c.label == args.neuron)
     fns = {}
     for provider in ("tritonsnn", "snntorch") + (("plain",) if args.plain else ()):
-        fn, reason = cases.build(case, provider)
+        fn, reason = cases.build(case, provider, args.N)
         if fn is None:
             print(f"cannot run {provider}: {reason}", file=sys.stderr)
             return 2
@@ -67,7 +67,7 @@ def main(argv=None):
         timed[(name, "fwd+bwd")] = lambda fn=fn: torch.autograd.grad(fn(x), x, grad)
     stats = {key: summary(t) for key, t in measure_interleaved(timed, repeats=args.repeats).items()}
 
-    table = Table(title=f"{case.name} on CPU, T={args.T} B={args.B} N={args.N}, {args.threads} thread(s), "
+    table = Table(title=f"{case.label} on CPU, T={args.T} B={args.B} N={args.N}, {args.threads} thread(s), "
                         f"median of {args.repeats}; spike rate {spikes['tritonsnn'].float().mean().item():.3f}")
     for col in ("mode", "provider", "median ms", "p20-p80 ms", "min ms", "tritonsnn speed-up"):
         table.add_column(col, justify="right" if "ms" in col or "speed" in col else "left")

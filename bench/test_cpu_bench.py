@@ -28,20 +28,20 @@ _reference_spikes = {}
 
 def _check_same_spikes(case, provider, spikes):
     """The first provider to run a case sets the reference; every other must match it exactly."""
-    ref_provider, ref = _reference_spikes.setdefault(case.name, (provider, spikes.detach()))
+    ref_provider, ref = _reference_spikes.setdefault(case.label, (provider, spikes.detach()))
     mismatch = (spikes.detach() != ref).sum().item()
     assert mismatch == 0, (
-        f"{case.name}: {provider} spikes differ from {ref_provider} at {mismatch} of {ref.numel()} "
+        f"{case.label}: {provider} spikes differ from {ref_provider} at {mismatch} of {ref.numel()} "
         f"elements; fix the entry in bench/cases.py so both compute the same neuron")
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("provider", cases.PROVIDERS)
-@pytest.mark.parametrize("case", cases.CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("case", cases.CASES, ids=lambda c: c.label)
 def test_cpu(benchmark, case, provider, mode):
     if not hasattr(cases.tsnn, case.name):
         pytest.skip(f"tritonsnn has no {case.name} yet: nothing to compare")
-    fn, reason = cases.build(case, provider)
+    fn, reason = cases.build(case, provider, N)
     if fn is None:
         pytest.skip(reason)
     x = cases.make_input(case, T, B, N).requires_grad_()
@@ -55,9 +55,9 @@ def test_cpu(benchmark, case, provider, mode):
         def run():
             return torch.autograd.grad(fn(x), x, grad)
 
-    benchmark.group = f"{case.name} {mode} T={T} B={B} N={N}"
-    benchmark.extra_info.update(neuron=case.name, provider=provider, mode=mode, T=T, B=B, N=N, threads=1)
+    benchmark.group = f"{case.label} {mode} T={T} B={B} N={N}"
+    benchmark.extra_info.update(neuron=case.label, provider=provider, mode=mode, T=T, B=B, N=N, threads=1)
     benchmark.pedantic(run, rounds=ROUNDS, warmup_rounds=1, iterations=1)
     stats = getattr(benchmark.stats, "stats", None)  # absent with --benchmark-disable
     if stats is not None:
-        RESULTS[(case.name, mode, provider)] = (stats.median, stats.min)
+        RESULTS[(case.label, mode, provider)] = (stats.median, stats.min)

@@ -156,6 +156,38 @@ def test_rsynaptic_all_to_all_matches_snntorch(backend, reset, device):
         assert_close(g, g_ref, 1e-4, f"d{name}")
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reset,reset_delay", [("subtract", True), ("zero", False)])
+def test_rsynaptic_all_to_all_state_parameters_and_refractory(backend, reset, reset_delay, device):
+    """The all-to-all op against the reference loop: initial state, every parameter, the
+    recurrent layer's gradients, a refractory period and the same-step reset."""
+    x = _input(7, B, N, seed=50, scale=1.2)
+    torch.manual_seed(5)
+    linear = nn.Linear(N, N)
+    syn0, mem0 = _input(B, N, seed=51, scale=0.5), _input(B, N, seed=52)
+    s0 = (_input(B, N, seed=53) > 0).float()
+    refr0 = torch.randint(0, 3, (B, N), generator=torch.Generator().manual_seed(54))
+    alpha, beta, thr = torch.tensor(0.8), torch.linspace(0.5, 0.9, N), torch.tensor(0.9)
+    leaves = [t.clone().requires_grad_() for t in (x, syn0, mem0, s0, alpha, beta, thr)]
+    s_ref, syn_ref, mem_ref = synaptic_ref(leaves[0], *leaves[4:], leaves[1], leaves[2], reset, reset_delay,
+                                           recurrent=linear, spk0=leaves[3], refractory_steps=2, refr0=refr0)
+    loss_ref = _loss(s_ref, mem_ref) + syn_ref.sum()
+    grads_ref = torch.autograd.grad(loss_ref, leaves + [linear.weight, linear.bias])
+    lin = nn.Linear(N, N).to(device)
+    lin.load_state_dict(linear.state_dict())
+    dev = [t.detach().to(device).requires_grad_() for t in leaves]
+    s, state = F.rsynaptic(dev[0], dev[4], dev[5], threshold=dev[6], recurrent=lin, syn0=dev[1], v0=dev[2],
+                           s0=dev[3], count0=refr0.to(device), reset_mechanism=reset, reset_delay=reset_delay,
+                           refractory=2.0, return_state=True, backend=backend)
+    grads = torch.autograd.grad(_loss(s, state["mem"]) + state["syn"].sum(), dev + [lin.weight, lin.bias])
+    assert_spikes_equal(s, s_ref)
+    assert_close(state["mem"], mem_ref, 1e-5, "mem")
+    assert_close(state["syn"], syn_ref, 1e-5, "syn")
+    names = ["x", "syn0", "v0", "s0", "alpha", "beta", "threshold", "W", "bias"]
+    for name, g, g_ref in zip(names, grads, grads_ref):
+        assert_close(g, g_ref, 1e-4, f"d{name}")
+
+
 def test_rsynaptic_conv2d_matches_snntorch():
     x = _input(4, 2, 2, 3, 3, seed=5)
     ref = snn.RSynaptic(alpha=torch.tensor(0.8), beta=torch.tensor(0.7), conv2d_channels=2, kernel_size=3)
@@ -575,12 +607,19 @@ def test_fake_kernels_pass_opcheck():
         (None, None, None, state, cnt0, None, p, 0, 1, False, False, True, 2),
         (None, None, None, None, None, None, None, 0, 0, False, False, False, 0),
         (state, state, state, None, None, torch.tensor([1.5]), None, 1, 0, True, True, True, 0),
+        (None, None, state, None, cnt0, torch.tensor([1.5]), None, 1, 1, True, False, True, 2),
     ]
     for cur0, aux0, mem0, spk0, c0, tau, v, neuron, reset, delay, store_cur, need_mem, refr_steps in cases:
         torch.library.opcheck(
             torch.ops.tritonsnn.syn_fwd.default,
             (x, cur0, aux0, mem0, spk0, c0, p, p, tau, thr, v, neuron, reset, delay, store_cur, need_mem,
              refr_steps, 0, 2.0, False),
+            test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
+    w, bias = torch.randn(3, 3, requires_grad=True), torch.randn(3, requires_grad=True)
+    for syn0, s0, c0, delay, refr_steps in [(None, None, None, True, 0), (state, state, cnt0, False, 2)]:
+        torch.library.opcheck(
+            torch.ops.tritonsnn.rsyn_dense_fwd.default,
+            (x, syn0, state, s0, c0, w, bias, p, p, thr, 0, delay, refr_steps, 0, 2.0, False),
             test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
 
 

@@ -821,7 +821,11 @@ def rsynaptic(x, alpha, beta, V=1.0, threshold=1.0, *, recurrent=None, syn0=None
                              (syn0, v0, s0, count0), return_mem, return_state, backend, refr_steps)
     if not callable(recurrent):
         raise TypeError(f"recurrent must be a callable such as an nn.Linear, or None; got {type(recurrent).__name__}")
-    # All-to-all: the recurrent layer sits between steps, so each step is one fused T=1 update.
+    n = math.prod(features)
+    if isinstance(recurrent, torch.nn.Linear) and recurrent.in_features == recurrent.out_features == n:
+        return _rsynaptic_dense(x, features, alpha_v, beta_v, thr_v, recurrent, mode, reset_delay, surrogate,
+                                (syn0, v0, s0, count0), return_mem, return_state, backend, refr_steps)
+    # Any other layer (e.g. nn.Conv2d): an autograd loop of one fused T=1 update per step.
     spk = torch.zeros(x.shape[1:], dtype=x.dtype, device=x.device) if s0 is None else s0
     syn, mem, count = syn0, v0, count0
     spikes, syns, mems = [], [], []
@@ -845,6 +849,28 @@ def rsynaptic(x, alpha, beta, V=1.0, threshold=1.0, *, recurrent=None, syn0=None
                 torch.zeros(x.shape[1:], dtype=torch.int32, device=x.device)
         return spikes, state
     return (spikes, mems) if return_mem else spikes
+
+
+def _rsynaptic_dense(x, features, alpha_v, beta_v, thr_v, linear, mode, reset_delay, surrogate, states,
+                     return_mem, return_state, backend, refr_steps):
+    """All-to-all RSynaptic through one op (``ops.synaptic.rsyn_dense_fwd``): a per-step loop of
+    one GEMM and the fused single-step update, with a hand-written backward."""
+    syn0, v0, s0, count0 = states
+    T, B = x.shape[:2]
+    delay = bool(reset_delay) or mode == RESET_NONE
+    use_triton = _backend.resolve(backend, x.device) == "triton"
+    c0 = _state(count0, "count0", x, features, torch.int32) if refr_steps > 0 else None
+    spikes, syn, mem, _, _, _, count = ops.synaptic.rsyn_dense_fwd(
+        x.reshape(T, B, math.prod(features)), _state(syn0, "syn0", x, features), _state(v0, "v0", x, features),
+        _state(s0, "s0", x, features), c0, linear.weight, linear.bias, alpha_v, beta_v, thr_v, mode, delay,
+        refr_steps, surrogate.kind, surrogate.param, use_triton)
+    spikes, syn, mem = spikes.view(x.shape), syn.view(x.shape), mem.view(x.shape)
+    if return_state:
+        state = {"syn": syn, "mem": mem}
+        if refr_steps > 0:
+            state["count"] = count.view(x.shape[1:])
+        return spikes, state
+    return (spikes, mem) if return_mem else spikes
 
 
 def alpha(x, alpha, beta, threshold=1.0, *, syn_exc0=None, syn_inh0=None, v0=None, reset_mechanism="zero",

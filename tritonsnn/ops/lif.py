@@ -11,6 +11,7 @@ from torch import Tensor
 from .. import surrogate as sg
 from ..ops_common import lif_outputs
 from . import LIB as _LIB, implementation
+from ._recurrence import initial_spikes, recurrent_input, weight_grads
 
 _N_INPUTS = 19
 
@@ -106,12 +107,7 @@ def _lif_backward(ctx, g_spikes, g_pre, g_bits, g_post, g_qbits, g_count, g_adap
 torch.library.register_autograd(f"{_LIB}::lif_fwd", _lif_backward, setup_context=_lif_setup_context)
 
 
-# --- RLeaky with all-to-all recurrence (an nn.Linear) --------------------------------
-# The recurrent matmul needs every spike of step t-1 before step t can start, so this is
-# a per-step loop: one GEMM plus the fused neuron op for one step (T = 1) of the chosen
-# backend. Backward is written by hand: per step the neuron's single-step backward and
-# one GEMM for the spike gradient; the weight gradient is one GEMM over all steps at the
-# end instead of T accumulations.
+# --- RLeaky with all-to-all recurrence (an nn.Linear): see ops/_recurrence.py --------
 
 @torch.library.custom_op(f"{_LIB}::rleaky_dense_fwd", mutates_args=())
 def rleaky_dense_fwd(x: Tensor, v0: Optional[Tensor], s0: Optional[Tensor], weight: Tensor,
@@ -126,12 +122,11 @@ def rleaky_dense_fwd(x: Tensor, v0: Optional[Tensor], s0: Optional[Tensor], weig
     if delay:
         mem = pre
     f32 = torch.float32
-    s_prev = x.new_zeros(B, N, dtype=f32) if s0 is None else s0.to(f32)
+    s_prev = initial_spikes(s0, x)
     v, c = v0, c0
     w_t = weight.to(f32).t()
     for t in range(T):
-        rec = torch.mm(s_prev, w_t) if bias is None else torch.addmm(bias.to(f32), s_prev, w_t)
-        cur = x[t] + rec
+        cur = recurrent_input(x[t], s_prev, w_t, bias)
         s_t, pre_t, bits_t, post_t, q_t, c, _ = impl.lif_fwd(
             cur[None], v, beta, threshold, reset, delay, True, None, True, None, None, refractory, c)
         spikes[t], pre[t] = s_t[0], pre_t[0]
@@ -196,11 +191,7 @@ def _dense_backward(ctx, g_spikes, g_mem, g_pre, g_bits, g_qbits, g_count):
             dbeta += db_t
         if need_dthr:
             dthr += dt_t
-    s_prev = torch.cat([(pre.new_zeros(1, B, N) if s0 is None else s0.to(f32)[None]),
-                        spikes[:T - 1].to(f32)])[:T].reshape(T * B, N)
-    g_flat = g_cur.reshape(T * B, N)
-    dweight = torch.mm(g_flat.t(), s_prev).to(weight.dtype) if need[3] else None
-    dbias = g_flat.sum(0).to(bias.dtype) if bias is not None and need[4] else None
+    dweight, dbias = weight_grads(g_cur, spikes, s0, weight, bias, need[3], need[4])
     grads = (g_cur.to(x_dtype), g_v if need[1] else None, g_s if need[2] else None, dweight,
              dbias, dbeta, dthr, None, None, None, None, None, None, None)
     return grads[:len(ctx.needs_input_grad)]

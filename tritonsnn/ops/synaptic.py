@@ -1,8 +1,9 @@
-"""Custom ops for second-order dynamics (Synaptic, RSynaptic one-to-one, Alpha).
+"""Custom ops for second-order dynamics (Synaptic, RSynaptic, Alpha).
 
 One op pair serves the whole family: ``neuron`` selects the Synaptic or Alpha
 structure and ``v`` (None or the one-to-one recurrent weight) the recurrence;
-see kernels/synaptic.py for the equations.
+see kernels/synaptic.py for the equations. RSynaptic's all-to-all recurrence (an
+``nn.Linear``) is a second op that steps the first one (ops/_recurrence.py).
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import torch
 from torch import Tensor
 
 from .. import surrogate as sg
-from ..ops_common import NEURON_ALPHA, syn_outputs
+from ..ops_common import NEURON_ALPHA, NEURON_SYNAPTIC, syn_outputs
 from . import LIB as _LIB, implementation
+from ._recurrence import initial_spikes, recurrent_input, weight_grads
 
 
 @torch.library.custom_op(f"{_LIB}::syn_fwd", mutates_args=())
@@ -96,3 +98,88 @@ def _backward(ctx, g_spikes, g_cur, g_aux, g_mem, g_bits, g_post, g_refr, g_cnt)
 
 
 torch.library.register_autograd(f"{_LIB}::syn_fwd", _backward, setup_context=_setup_context)
+
+
+# --- RSynaptic with all-to-all recurrence (an nn.Linear): see ops/_recurrence.py -----
+
+@torch.library.custom_op(f"{_LIB}::rsyn_dense_fwd", mutates_args=())
+def rsyn_dense_fwd(x: Tensor, syn0: Optional[Tensor], mem0: Optional[Tensor], s0: Optional[Tensor],
+                   cnt0: Optional[Tensor], weight: Tensor, bias: Optional[Tensor], alpha: Tensor, beta: Tensor,
+                   threshold: Tensor, reset: int, delay: bool, refr_steps: int, sg_kind: int, sg_param: float,
+                   use_triton: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """``x [T, B, N]`` -> ``(spikes, syn, mem, pre, reset_bits, refr_flags, count)``; ``mem`` is the
+    membrane a user sees (``pre`` when ``delay``, post-reset otherwise)."""
+    impl = implementation("synaptic", use_triton)
+    T = x.shape[0]
+    spikes, syn, _, pre, bits, post, refr, count = syn_outputs(x, NEURON_SYNAPTIC, delay, True, True, refr_steps > 0)
+    w_t = weight.to(torch.float32).t()
+    s_prev, c, m, k = initial_spikes(s0, x), syn0, mem0, cnt0
+    for t in range(T):
+        drive = recurrent_input(x[t], s_prev, w_t, bias)
+        s_t, c_t, _, pre_t, bits_t, post_t, refr_t, k = impl.syn_fwd(
+            drive[None], c, None, m, None, k, alpha, beta, None, threshold, None, NEURON_SYNAPTIC, reset, delay,
+            True, True, refr_steps)
+        spikes[t], syn[t], pre[t] = s_t[0], c_t[0], pre_t[0]
+        if not delay:
+            bits[t], post[t] = bits_t[0], post_t[0]
+        if refr_steps > 0:
+            refr[t] = refr_t[0]
+        c, m = syn[t], (pre[t] if delay else post[t])
+        s_prev = s_t[0].to(torch.float32)
+    if refr_steps > 0:
+        count.copy_(k if k is not None else torch.zeros_like(count))
+    return spikes, syn, pre.clone() if delay else post, pre, bits, refr, count
+
+
+@rsyn_dense_fwd.register_fake
+def _(x, syn0, mem0, s0, cnt0, weight, bias, alpha, beta, threshold, reset, delay, refr_steps, sg_kind, sg_param,
+      use_triton):
+    spikes, syn, _, pre, bits, _, refr, count = syn_outputs(x, NEURON_SYNAPTIC, delay, True, True, refr_steps > 0)
+    return spikes, syn, torch.empty_like(pre), pre, bits, refr, count
+
+
+def _dense_setup_context(ctx, inputs, output):
+    (x, syn0, mem0, s0, cnt0, weight, bias, alpha, beta, threshold, reset, delay, refr_steps, sg_kind, sg_param,
+     use_triton) = inputs
+    spikes, syn, mem, pre, bits, refr, _ = output
+    ctx.save_for_backward(syn0, mem0, s0, weight, bias, alpha, beta, threshold, spikes, syn, mem, pre, bits, refr)
+    ctx.set_materialize_grads(False)
+    ctx.options = (reset, delay, sg_kind, sg_param, use_triton, x.dtype)
+
+
+def _dense_backward(ctx, g_spikes, g_syn, g_mem, g_pre, g_bits, g_refr, g_count):
+    syn0, mem0, s0, weight, bias, alpha, beta, threshold, spikes, syn, mem, pre, bits, refr = ctx.saved_tensors
+    reset, delay, sg_kind, sg_param, use_triton, x_dtype = ctx.options
+    impl = implementation("synaptic", use_triton)
+    surrogate = sg.Surrogate(sg_kind, sg_param)
+    need = ctx.needs_input_grad
+    T, B, N = pre.shape
+    f32 = torch.float32
+    w = weight.to(f32)
+    no_aux = pre.new_empty(0)
+    g_in = torch.empty_like(pre)                       # dL/d (x[t] + recurrent(s[t-1]))
+    g_c = pre.new_zeros(B, N)                          # dL/d syn[t] through step t+1
+    g_m = pre.new_zeros(B, N)                          # dL/d mem[t] through step t+1
+    g_s = pre.new_zeros(B, N)                          # dL/d s[t] through the recurrence at t+1
+    param_grads = [None, None, None]                   # alpha, beta, threshold
+    for t in range(T - 1, -1, -1):
+        gs_t = g_s if g_spikes is None else g_spikes[t].to(f32) + g_s
+        gc_t = g_c if g_syn is None else g_syn[t] + g_c
+        gm_t = g_m if g_mem is None else g_mem[t] + g_m
+        step = slice(t, t + 1)
+        dx, g_c, _, g_m, _, dalpha, dbeta, _, dthr, _ = impl.syn_bwd(
+            gs_t[None], gc_t[None], None, gm_t[None], syn[step], no_aux, pre[step], bits if delay else bits[step],
+            refr[step] if refr.numel() else refr, syn0 if t == 0 else syn[t - 1], None,
+            mem0 if t == 0 else mem[t - 1], None, alpha, beta, None, threshold, None, NEURON_SYNAPTIC, reset,
+            delay, surrogate, f32, (need[7], need[8], False, need[9], False))
+        g_in[t] = dx[0]
+        g_s = torch.mm(dx[0], w)
+        for i, g in enumerate((dalpha, dbeta, dthr)):
+            if g is not None:
+                param_grads[i] = g if param_grads[i] is None else param_grads[i] + g
+    dweight, dbias = weight_grads(g_in, spikes, s0, weight, bias, need[5], need[6])
+    grads = (g_in.to(x_dtype), g_c, g_m, g_s, None, dweight, dbias, *param_grads) + (None,) * 6
+    return tuple(g if n else None for g, n in zip(grads, need))
+
+
+torch.library.register_autograd(f"{_LIB}::rsyn_dense_fwd", _dense_backward, setup_context=_dense_setup_context)
