@@ -63,6 +63,21 @@ def grads_match(out, ref, inputs_a, inputs_b, names, gs, gm):
         assert_close(a, torch.zeros_like(ref_input) if b is None else b, 1e-5, 1e-4, f"grad {n}")
 
 
+def assert_matches_snntorch(ours, ref, x, ours_inputs, ref_inputs, names, g):
+    """``ours`` (``return_mem=True``) on ``x`` against the snnTorch neuron ``ref`` stepped from zero
+    state: identical spikes, membrane to 1e-5, some but not all neurons firing, and equal gradients
+    of ``x`` and of ``ours_inputs`` / ``ref_inputs`` (named ``names``) under random upstream
+    gradients drawn from the generator ``g``."""
+    x_ref = x.detach().clone().requires_grad_()
+    s_ref, m_ref = snntorch_run(ref, x_ref)
+    s, m = ours(x)
+    assert_spikes_equal(s, s_ref)
+    assert_close(m, m_ref, 1e-5, 0, "mem")
+    assert 0 < s_ref.sum() < s_ref.numel()
+    gs, gm = torch.randn(x.shape, generator=g), torch.randn(x.shape, generator=g)
+    grads_match((s, m), (s_ref, m_ref), [x, *ours_inputs], [x_ref, *ref_inputs], ["x", *names], gs, gm)
+
+
 def odd_inputs(seed=0):
     """(name, x) pairs: T=1/N=1, multi-dimensional features, a non-contiguous view, fp16."""
     g = torch.Generator().manual_seed(seed)

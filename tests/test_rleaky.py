@@ -4,8 +4,8 @@ import snntorch as snn
 import torch
 
 import tritonsnn as tsnn
-from .checks import (assert_chunks_match, assert_close, assert_single_step_matches, assert_spikes_equal,
-                     grads_match, snntorch_run)
+from .checks import (assert_chunks_match, assert_close, assert_matches_snntorch, assert_single_step_matches,
+                    assert_spikes_equal, grads_match)
 from .reference import first_order_ref
 
 F = tsnn.functional
@@ -31,15 +31,8 @@ def test_one_to_one_matches_snntorch(backend, reset, delay, per_neuron):
               reset_mechanism=reset, reset_delay=delay)
     ref = snn.RLeaky(beta=beta0.clone(), V=V0.clone(), threshold=thr0.clone(), **kw)
     ours = tsnn.RLeaky(beta=beta0, V=V0, threshold=thr0, return_mem=True, backend=backend, **kw)
-    x_ref = x.detach().clone().requires_grad_()
-    s_ref, m_ref = snntorch_run(ref, x_ref)
-    s, m = ours(x)
-    assert_spikes_equal(s, s_ref)
-    assert_close(m, m_ref, 1e-5, 0, "mem")
-    assert 0 < s_ref.sum() < s_ref.numel()
-    gs, gm = torch.randn(T, B, N, generator=g), torch.randn(T, B, N, generator=g)
-    grads_match((s, m), (s_ref, m_ref), [x, ours.beta, ours.V, ours.threshold],
-                [x_ref, ref.beta, ref.V, ref.threshold], ["x", "beta", "V", "thr"], gs, gm)
+    assert_matches_snntorch(ours, ref, x, [ours.beta, ours.V, ours.threshold], [ref.beta, ref.V, ref.threshold],
+                            ["beta", "V", "thr"], g)
 
 
 @pytest.mark.parametrize("backend", ["torch", "triton"])
@@ -75,17 +68,9 @@ def test_all_to_all_matches_snntorch_with_its_weights(backend, reset, delay):
                        reset_mechanism=reset, reset_delay=delay, return_mem=True, backend=backend)
     # Weights from an snnTorch model load as they are.
     ours.recurrent.load_state_dict(ref.recurrent.state_dict())
-    x_ref = x.detach().clone().requires_grad_()
-    s_ref, m_ref = snntorch_run(ref, x_ref)
-    s, m = ours(x)
-    assert_spikes_equal(s, s_ref)
-    assert_close(m, m_ref, 1e-5, 0, "mem")
-    assert 0 < s_ref.sum() < s_ref.numel()
-    gs, gm = torch.randn(T, B, N, generator=g), torch.randn(T, B, N, generator=g)
-    grads_match((s, m), (s_ref, m_ref),
-                [x, ours.beta, ours.threshold, ours.recurrent.weight, ours.recurrent.bias],
-                [x_ref, ref.beta, ref.threshold, ref.recurrent.weight, ref.recurrent.bias],
-                ["x", "beta", "thr", "W", "b"], gs, gm)
+    assert_matches_snntorch(ours, ref, x, [ours.beta, ours.threshold, ours.recurrent.weight, ours.recurrent.bias],
+                            [ref.beta, ref.threshold, ref.recurrent.weight, ref.recurrent.bias],
+                            ["beta", "thr", "W", "b"], g)
 
 
 def test_state_dict_keys_match_snntorch():
@@ -109,15 +94,9 @@ def test_conv2d_recurrence_matches_snntorch(backend, reset):
     ours = tsnn.RLeaky(return_mem=True, backend=backend, **kw)
     assert isinstance(ours.recurrent, torch.nn.Conv2d) and ours.recurrent.padding == (1, 1)
     ours.recurrent.load_state_dict(ref.recurrent.state_dict())
-    x_ref = x.detach().clone().requires_grad_()
-    s_ref, m_ref = snntorch_run(ref, x_ref)
-    s, m = ours(x)
-    assert_spikes_equal(s, s_ref)
-    assert_close(m, m_ref, 1e-5, 0, "mem")
-    assert 0 < s_ref.sum() < s_ref.numel()
-    gs, gm = torch.randn(x.shape, generator=g), torch.randn(x.shape, generator=g)
-    grads_match((s, m), (s_ref, m_ref), [x, ours.beta, ours.recurrent.weight, ours.recurrent.bias],
-                [x_ref, ref.beta, ref.recurrent.weight, ref.recurrent.bias], ["x", "beta", "W", "bias"], gs, gm)
+    assert_matches_snntorch(ours, ref, x, [ours.beta, ours.recurrent.weight, ours.recurrent.bias],
+                            [ref.beta, ref.recurrent.weight, ref.recurrent.bias], ["beta", "W", "bias"], g)
+    s, m = ours(x.detach())
     stateful = tsnn.RLeaky(stateful=True, return_mem=True, backend=backend, **kw)
     stateful.load_state_dict(ours.state_dict())
     assert_chunks_match(stateful, x.detach(), 2, s, m)

@@ -101,8 +101,9 @@ def grad_(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
     """:func:`grad` computed in place in ``x`` (a temporary), without further allocations:
     the PyTorch backward paths call it once per chunk of time steps."""
     kind, a = surrogate.kind, surrogate.param
-    if kind == ATAN:
-        return x.mul_(math.pi / 2 * a).square_().add_(1).reciprocal_().mul_(a / 2)
+    if kind == ATAN:   # (a/2) / (1 + (pi/2 * a * x)^2), the denominator in one addcmul
+        one = torch.ones((), dtype=x.dtype, device=x.device)
+        return torch.addcmul(one, x, x, value=(math.pi / 2 * a) ** 2, out=x).reciprocal_().mul_(a / 2)
     if kind == FAST_SIGMOID:
         return x.abs_().mul_(a).add_(1).square_().reciprocal_()
     if kind == SIGMOID:

@@ -24,11 +24,12 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: i
     """Forward time loop. Returns ``(spikes, cur, aux, mem, bits, post, refr, cnt)``.
 
     ``cur``: synaptic current after each step (Alpha: the excitatory one) and ``aux``:
-    Alpha's inhibitory current, stored only when ``store_cur`` (else empty). ``mem``: the membrane before a same-step reset (Synaptic) or Alpha's
-    membrane. ``bits``/``post``: reset flags and post-reset membrane, only for
-    Synaptic with ``delay`` False (``post`` only when ``need_post``). ``v`` is the
-    one-to-one recurrent weight (RSynaptic) or None. With ``refr_steps > 0``,
-    ``refr`` holds one int8 refractory flag per step and ``cnt`` the
+    Alpha's inhibitory current, stored only when ``store_cur`` (else empty). ``mem``:
+    the membrane before a same-step reset (Synaptic) or Alpha's membrane.
+    ``bits``/``post``: reset flags and post-reset membrane, only for Synaptic with
+    ``delay`` False (``post`` only when ``need_post``). ``v`` is the one-to-one
+    recurrent weight (RSynaptic) or None. With ``refr_steps > 0``, ``refr`` holds one
+    int8 refractory flag per step and ``cnt`` the
     refractory counter after the last step; ``cnt0`` is the counter before the first.
     """
     T, B, N = x.shape
