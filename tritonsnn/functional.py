@@ -797,9 +797,11 @@ def rsynaptic(x, alpha, beta, V=1.0, threshold=1.0, *, recurrent=None, syn0=None
 
     ``syn[t] = alpha * syn[t-1] + x[t] + rec(spk[t-1])`` with ``rec(s) = V * s`` (one-to-one,
     fully fused: one kernel for the whole sequence, ``V`` learnable, its gradient reduced in
-    the kernel) or ``rec = recurrent`` (all-to-all, e.g. an ``nn.Linear``/``nn.Conv2d`` applied
-    to the spikes ``[B, *features]``: a Python loop over steps around the fused single-step
-    update, so ``recurrent`` runs under ordinary autograd).
+    the kernel) or ``rec = recurrent`` (all-to-all, applied to the spikes ``[B, *features]``).
+    A square ``nn.Linear`` runs as one op: per step one GEMM and the fused single-step update,
+    with a hand-written backward (``ops.synaptic.rsyn_dense_fwd``). Any other callable (e.g.
+    an ``nn.Conv2d``) runs as a Python loop over steps around the fused single-step update,
+    under ordinary autograd.
 
     Args:
         x, alpha, beta, threshold, syn0, v0, reset_mechanism, reset_delay, surrogate, return_mem,

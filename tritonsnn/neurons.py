@@ -438,7 +438,7 @@ class RSynaptic(SpikingNeuron):
     * ``all_to_all=True`` (snnTorch's default): ``self.recurrent`` is ``nn.Linear(linear_features,
       linear_features)`` or ``nn.Conv2d(conv2d_channels, conv2d_channels, kernel_size, padding=k//2)``,
       named and shaped as in snnTorch so its weights load as they are. Runs as a loop over steps
-      around the fused single-step update.
+      around the fused single-step update (for ``nn.Linear`` one op with a hand-written backward).
     * ``all_to_all=False``: one-to-one weight ``V`` (scalar or per-neuron), fully fused: one
       kernel for the whole sequence, ``V``'s gradient reduced in the kernel.
 
