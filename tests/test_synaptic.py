@@ -319,6 +319,14 @@ def test_odd_shapes(backend, shape, device):
     assert_spikes_equal(s, s_ref)
     assert_close(mem, mem_ref, 1e-5, "mem")
     assert_close(g, g_ref, 1e-4, "dx")
+    # Alpha with a refractory period on the same shapes.
+    s_ref, _, _, mem_ref = alpha_ref(x, 0.9, 0.6, 0.5, refractory_steps=2)
+    g_ref, = torch.autograd.grad(_loss(s_ref, mem_ref), x)
+    s, mem = F.alpha(xd, 0.9, 0.6, 0.5, refractory=2.0, return_mem=True, backend=backend)
+    g, = torch.autograd.grad(_loss(s, mem), xd)
+    assert_spikes_equal(s, s_ref)
+    assert_close(mem, mem_ref, 1e-5, "alpha mem")
+    assert_close(g, g_ref, 1e-4, "alpha dx")
 
 
 @pytest.mark.parametrize("backend,dtype", [("torch", torch.float16), ("torch", torch.bfloat16),
