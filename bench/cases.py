@@ -138,9 +138,9 @@ CASES = [
 PROVIDERS = ("tritonsnn", "snntorch", "plain")
 
 
-def build(case: NeuronCase, provider: str, N: int):
-    """``(fn, None)`` with ``fn: x -> spikes`` on the CPU for ``N`` features, or ``(None, reason)``
-    when it cannot run."""
+def build(case: NeuronCase, provider: str, N: int, device="cpu", backend="torch"):
+    """``(fn, None)`` with ``fn: x -> spikes`` on ``device`` for ``N`` features (tritonsnn with
+    ``backend``), or ``(None, reason)`` when it cannot run."""
     extra = dict(linear_features=N) if case.dense else {}
     if case.dense:
         torch.manual_seed(0)   # the same recurrent weights on both sides
@@ -148,7 +148,7 @@ def build(case: NeuronCase, provider: str, N: int):
         if not hasattr(tsnn, case.name):
             return None, f"tritonsnn has no {case.name} yet"
         try:
-            return tsnn_module(case, **extra), None
+            return tsnn_module(case, backend, **extra).to(device), None
         except (TypeError, ValueError) as e:  # a constructor that differs from the table's guess
             return None, f"tsnn.{case.name}(**{case.tsnn_kwargs}) failed: {e}"
     if provider == "snntorch":
@@ -156,7 +156,7 @@ def build(case: NeuronCase, provider: str, N: int):
             return None, "snntorch is not installed"
         if case.snntorch is None:
             return None, f"snnTorch has no {case.name}"
-        return snntorch_loop(case.snntorch(**extra)), None
+        return snntorch_loop(case.snntorch(**extra).to(device)), None
     if provider == "plain":
         if case.plain is None:
             return None, f"no plain loop written for {case.name}"
@@ -164,8 +164,8 @@ def build(case: NeuronCase, provider: str, N: int):
     raise ValueError(f"provider must be one of {PROVIDERS}; got {provider!r}")
 
 
-def tsnn_module(case: NeuronCase, **extra):
-    return getattr(tsnn, case.name)(**case.tsnn_kwargs, **extra, backend="torch")
+def tsnn_module(case: NeuronCase, backend="torch", **extra):
+    return getattr(tsnn, case.name)(**case.tsnn_kwargs, **extra, backend=backend)
 
 
 def make_input(case: NeuronCase, T: int, B: int, N: int, seed: int = 0, dtype=torch.float32):

@@ -1,4 +1,4 @@
-"""GPU tier: Leaky (LIF) layers across SNN packages, timed, with memory and roofline.
+"""GPU tier: Leaky (LIF) layers across SNN packages, and every neuron against snnTorch, timed.
 
     python -m bench.gpu                  # full sweep on the first CUDA device
     python -m bench.gpu --quick          # a short subset
@@ -12,6 +12,9 @@ Two settings:
   device-to-device copy bandwidth measured in the same run.
 * ``linear+lif``: the Open Neuromorphic setting, ``Linear(N, N)`` applied to the
   whole sequence then LIF, T=500, B=16, N in 4096/8192/16384, fp32.
+* ``family``: every row of ``bench/cases.py`` (each neuron, and RLeaky/RSynaptic with
+  all-to-all recurrence) at the CPU table's shape, T=100, B=32, N=1024, fp32: tritonsnn's
+  Triton kernels and PyTorch path against snnTorch's per-step loop, spikes compared.
 
 Each is timed in three modes: ``fwd`` (training forward, graph recorded), ``bwd``
 (backward of a recorded graph) and ``fwd+bwd``, after warm-up calls (compilation
@@ -52,7 +55,9 @@ BATCH = 32  # B for the neuron sweep; N = elems // B
 SWEEP = dict(T=(16, 100, 500, 2000), elems=tuple(1 << k for k in range(16, 27, 2)), dtypes=("fp32", "bf16"),
              on_T=500, on_B=16, on_N=(4096, 8192, 16384))
 QUICK = dict(T=(100, 500), elems=(1 << 18, 1 << 22), dtypes=("fp32",), on_T=500, on_B=16, on_N=(4096,))
-CPU_QUICK = dict(T=(4, 16), elems=(256,), dtypes=("fp32",), on_T=8, on_B=2, on_N=(32,))  # tiny: tests the script
+CPU_QUICK = dict(T=(4, 16), elems=(256,), dtypes=("fp32",), on_T=8, on_B=2, on_N=(32,),   # tiny: tests the script
+                 family=(4, 2, 16))
+FAMILY_SHAPE = (100, 32, 1024)  # T, B, N of the family setting: the CPU table's shape
 REFERENCES = ("tritonsnn-triton", "tritonsnn-torch")  # the speed-up is of the first of these that ran
 
 
@@ -153,6 +158,21 @@ def _compiled_loop(max_T):
     return make
 
 
+def family_providers(case, N):
+    """tritonsnn (both backends) and snnTorch for one row of ``bench/cases.py`` at ``N`` features."""
+    def make_with(provider, backend="torch"):
+        def make(device, dtype, T):
+            fn, reason = cases.build(case, provider, N, device=device, backend=backend)
+            if fn is None:
+                raise Skip(reason)
+            return fn
+        return make
+    return [Provider("tritonsnn-triton", make_with("tritonsnn", "triton"), needs_cuda=True,
+                     note="fused Triton kernels"),
+            Provider("tritonsnn-torch", make_with("tritonsnn"), note="tritonsnn PyTorch path (backend='torch')"),
+            Provider("snntorch", make_with("snntorch"), note="the snnTorch neuron, one call per step")]
+
+
 def providers(args):
     return [
         Provider("tritonsnn-triton", _tritonsnn("triton"), needs_cuda=True, note="fused Triton kernels"),
@@ -234,11 +254,12 @@ def _release(device):
 
 @dataclass
 class Shape:
-    setting: str   # "neuron" | "linear+lif"
+    setting: str   # "neuron" | "linear+lif" | "family"
     T: int
     B: int
     N: int
     dtype: str
+    neuron: str = ""   # family: the row label of bench/cases.py
 
     @property
     def elems(self):
@@ -252,8 +273,10 @@ def _workload(shape, device, seed=0):
     g = torch.Generator(device=device).manual_seed(seed)
     size = (shape.T, shape.B, shape.N)
     grad = torch.randn(size, generator=g, device=device).to(dtype)
-    if shape.setting == "neuron":
-        x = (torch.randn(size, generator=g, device=device) * 0.5 + 0.2).to(dtype).requires_grad_()
+    if shape.setting in ("neuron", "family"):
+        case = _case(shape) if shape.setting == "family" else None
+        scale, shift = (case.input_scale, case.input_shift) if case else (0.5, 0.2)
+        x = (torch.randn(size, generator=g, device=device) * scale + shift).to(dtype).requires_grad_()
         return x, grad, (lambda fn: fn), (x,), {x.untyped_storage().data_ptr()}
     x = torch.randn(size, generator=g, device=device).to(dtype)
     linear = torch.nn.Linear(shape.N, shape.N, device=device, dtype=dtype)
@@ -266,6 +289,9 @@ def run_shape(shape, provs, device, args, estimates, log):
     """Measure every provider on one shape; returns result rows (dicts)."""
     rows = []
     base = dict(setting=shape.setting, T=shape.T, B=shape.B, N=shape.N, elems=shape.elems, dtype=shape.dtype)
+    if shape.setting == "family":
+        base["neuron"] = shape.neuron
+        provs = [p for p in family_providers(_case(shape), shape.N) if p.name in {q.name for q in provs}]
     io = torch.empty((), dtype=DTYPES[shape.dtype]).element_size()
     need_inputs = 2 * shape.elems * io
     if need_inputs > 0.5 * free_bytes(device):
@@ -274,7 +300,7 @@ def run_shape(shape, provs, device, args, estimates, log):
     x, grad, wrap, targets, exclude = _workload(shape, device)
     reference_spikes = {}  # the first provider that runs sets it; the others report agreement
     for prov in provs:
-        key = (prov.name, shape.setting, shape.dtype)
+        key = (prov.name, shape.setting, shape.dtype, shape.neuron)
         status, reason = "skipped", _guard(prov, shape, device, args, estimates.get(key))
         if reason is None:
             try:
@@ -378,7 +404,12 @@ def shapes(plan):
                 out.append(Shape("neuron", T, B, elems // B, dtype))
     out.sort(key=lambda s: (s.dtype != "fp32", s.elems))  # small first: later guards use their estimates
     out += [Shape("linear+lif", plan["on_T"], plan["on_B"], N, "fp32") for N in plan["on_N"]]
+    out += [Shape("family", *plan.get("family", FAMILY_SHAPE), "fp32", neuron=c.label) for c in cases.CASES]
     return out
+
+
+def _case(shape):
+    return next(c for c in cases.CASES if c.label == shape.neuron)
 
 
 def device_info(device):
@@ -406,7 +437,8 @@ def parse_args(argv=None):
     p.add_argument("--device", default="cuda", help="cuda (default), cuda:N or cpu")
     p.add_argument("--quick", action="store_true", help="a short subset (tiny shapes with --device cpu)")
     p.add_argument("--providers", default=None, help="comma-separated subset of provider names")
-    p.add_argument("--settings", default="neuron,linear+lif", help="comma-separated: neuron, linear+lif")
+    p.add_argument("--settings", default="neuron,linear+lif,family",
+                   help="comma-separated: neuron, linear+lif, family")
     p.add_argument("--T", type=int, nargs="+", default=None, help="override the T sweep")
     p.add_argument("--elems", type=int, nargs="+", default=None, help="override the B*N sweep")
     p.add_argument("--dtypes", nargs="+", default=None, choices=sorted(DTYPES), help="override the dtypes")
@@ -469,7 +501,7 @@ def main(argv=None):
                   copy_gbps=copy_gbps, providers=provider_info, rows=[])
     estimates = {}
     for shape in todo:
-        console.print(f"{shape.setting} T={shape.T} B={shape.B} N={shape.N} {shape.dtype}")
+        console.print(f"{shape.setting} {shape.neuron} T={shape.T} B={shape.B} N={shape.N} {shape.dtype}")
         rows = run_shape(shape, provs, device, args, estimates, console.print)
         for r in rows:
             if r.get("gbps") is not None:
@@ -501,7 +533,7 @@ def _write(path, result):
 
 
 def print_tables(console, result):
-    for setting in ("neuron", "linear+lif"):
+    for setting in ("neuron", "linear+lif", "family"):
         rows = [r for r in result["rows"] if r["setting"] == setting and r["status"] == "ok"]
         if not rows:
             continue
@@ -511,6 +543,8 @@ def print_tables(console, result):
                 "saved B/el"]
         if setting == "neuron":
             cols[8:8] = ["GB/s", "roofline"]
+        if setting == "family":
+            cols.insert(0, "neuron")
         for c in cols:
             table.add_column(c, justify="left" if c in ("dtype", "mode", "provider") else "right")
         for r in rows:
@@ -521,6 +555,8 @@ def print_tables(console, result):
                 cells += [_fmt(r.get("gbps"), "{:.3g}"), _fmt(r.get("roofline_frac"), "{:.0%}")]
             cells += [_fmt(r["peak_mem_bytes"] and r["peak_mem_bytes"] / 2**20, "{:.0f}"),
                       f"{r['saved_bytes_per_elem']:.1f}"]
+            if setting == "family":
+                cells.insert(0, r["neuron"])
             table.add_row(*cells)
         console.print(table)
     skipped = {(r["provider"], r["status"], r["reason"]) for r in result["rows"] if r["status"] != "ok"}

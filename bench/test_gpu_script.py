@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import gpu
+from bench import cases, gpu
 
 ROOT = Path(__file__).resolve().parent.parent
 STATUSES = {"ok", "skipped", "oom", "error"}
@@ -44,12 +44,16 @@ def test_header(cpu_quick_run):
 def test_rows_cover_every_shape_provider_and_mode_once(cpu_quick_run):
     data, _ = cpu_quick_run
     rows = data["rows"]
-    keys = [(r["setting"], r["T"], r["B"], r["N"], r["dtype"], r["provider"], r["mode"]) for r in rows]
+    keys = [(r["setting"], r.get("neuron"), r["T"], r["B"], r["N"], r["dtype"], r["provider"], r["mode"])
+            for r in rows]
     assert len(keys) == len(set(keys))
     plan = gpu.CPU_QUICK
-    shapes = {(r["setting"], r["T"], r["B"], r["N"], r["dtype"]) for r in rows}
-    assert len(shapes) == len(plan["T"]) * len(plan["elems"]) * len(plan["dtypes"]) + len(plan["on_N"])
-    assert len(rows) == len(shapes) * len(data["providers"]) * len(gpu.MODES)
+    shapes = {key[:6] for key in keys}
+    leaky = {s for s in shapes if s[0] != "family"}
+    assert len(leaky) == len(plan["T"]) * len(plan["elems"]) * len(plan["dtypes"]) + len(plan["on_N"])
+    assert len(shapes - leaky) == len(cases.CASES)
+    family_providers = len(gpu.family_providers(cases.CASES[0], 1))
+    assert len(rows) == (len(leaky) * len(data["providers"]) + len(cases.CASES) * family_providers) * len(gpu.MODES)
     for r in rows:
         assert r["status"] in STATUSES
         assert r["elems"] == r["T"] * r["B"] * r["N"]
@@ -78,7 +82,7 @@ def test_measured_rows(cpu_quick_run):
         assert r["saved_bytes_per_elem"] >= 0 and 0 <= r["spike_rate"] <= 1
         assert r["reference"] == "tritonsnn-torch"
         ref = next(x for x in ok if x["provider"] == "tritonsnn-torch" and x["mode"] == r["mode"]
-                   and (x["setting"], x["T"], x["N"]) == (r["setting"], r["T"], r["N"]))
+                   and (x["setting"], x.get("neuron"), x["T"], x["N"]) == (r["setting"], r.get("neuron"), r["T"], r["N"]))
         assert r["tritonsnn_speedup"] == pytest.approx(r["median_ms"] / ref["median_ms"])
         if r["setting"] == "neuron":
             assert r["min_bytes_per_elem"] == gpu.min_bytes_per_elem(gpu.DTYPES[r["dtype"]], r["mode"])
@@ -97,8 +101,25 @@ def test_same_neuron_same_spikes(cpu_quick_run):
         assert r["agreement_with"] == "tritonsnn-torch"
         if r["provider"] in ("tritonsnn-torch", "snntorch"):
             assert r["spike_agreement"] == 1.0, r
-        if r["provider"] == "tritonsnn-torch":
+        if r["provider"] == "tritonsnn-torch" and r["setting"] != "family":
             assert r["saved_bytes_per_elem"] == pytest.approx(4.0, abs=0.1)
+
+
+def test_family_rows_every_neuron_against_snntorch(cpu_quick_run):
+    """Each row of bench/cases.py runs on tritonsnn's PyTorch path and, where snnTorch has the
+    neuron, on snnTorch with identical spikes."""
+    data, stdout = cpu_quick_run
+    family = [r for r in data["rows"] if r["setting"] == "family"]
+    assert {r["neuron"] for r in family} == {c.label for c in cases.CASES}
+    for case in cases.CASES:
+        rows = {(r["provider"], r["mode"]): r for r in family if r["neuron"] == case.label}
+        assert all(rows[("tritonsnn-torch", m)]["status"] == "ok" for m in gpu.MODES)
+        snn = rows[("snntorch", "fwd+bwd")]
+        if case.snntorch is None:
+            assert snn["status"] == "skipped" and "snnTorch has no" in snn["reason"]
+        else:
+            assert snn["status"] == "ok" and snn["spike_agreement"] == 1.0, snn
+    assert "family RSynaptic-dense" in stdout
 
 
 def test_min_bytes_per_elem():
