@@ -78,6 +78,22 @@ def assert_matches_snntorch(ours, ref, x, ours_inputs, ref_inputs, names, g):
     grads_match((s, m), (s_ref, m_ref), [x, *ours_inputs], [x_ref, *ref_inputs], ["x", *names], gs, gm)
 
 
+def saved_bytes_per_elem(fn, x):
+    """Bytes per element of ``x`` that autograd keeps for backward while running ``fn(x)``:
+    distinct storages of the saved tensors, ``x``'s own excluded."""
+    storages = {}
+
+    def pack(t):
+        st = t.untyped_storage()
+        if st.data_ptr() != x.untyped_storage().data_ptr():
+            storages[st.data_ptr()] = st.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn(x)
+    return sum(storages.values()) / x.numel()
+
+
 def odd_inputs(seed=0):
     """(name, x) pairs: T=1/N=1, multi-dimensional features, a non-contiguous view, fp16."""
     g = torch.Generator().manual_seed(seed)

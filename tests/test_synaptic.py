@@ -307,6 +307,20 @@ def test_alpha_with_fixed_decays_keeps_no_currents(backend, reset, dtype, device
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_saved_state_per_element(backend):
+    """Backward keeps the fp32 membrane (4 B per element); the currents (4 B each) only when a
+    decay learns, a refractory period adds its 1 B flags. State sequences a Module does not
+    return are not kept."""
+    x = _input(20, 4, 64, seed=60).requires_grad_()
+    expected = [(tsnn.Synaptic(0.8, 0.9), 4), (tsnn.Synaptic(0.8, 0.9, learn_alpha=True), 8),
+                (tsnn.Alpha(0.9, 0.8), 4), (tsnn.Alpha(0.9, 0.8, learn_alpha=True), 12),
+                (tsnn.Alpha(0.9, 0.8, refractory=2.0), 5), (tsnn.RSynaptic(0.8, 0.9, all_to_all=False), 4)]
+    for neuron, bytes_per_elem in expected:
+        neuron.backend = backend
+        assert checks.saved_bytes_per_elem(neuron, x) == pytest.approx(bytes_per_elem, abs=0.05), neuron
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("shape", [(1, 2, 5), (5, 1, 1), (3, 2, 3, 5), (2, 1, 1030)])
 def test_odd_shapes(backend, shape, device):
     x = _input(*shape, seed=17).requires_grad_()
