@@ -54,12 +54,13 @@ def leaky_step(x_t, mem, beta: float, threshold: float):
     return spike(mem - threshold), mem
 
 
-def plain_leaky(x, beta: float = 0.9, threshold: float = 1.0):
-    """Plain autograd loop of :func:`leaky_step` over ``x [T, B, ...]`` from zero state."""
+def plain_leaky(x, beta: float = 0.9, threshold: float = 1.0, step=leaky_step):
+    """Plain autograd loop of ``step`` (:func:`leaky_step` or a compiled copy) over ``x [T, B, ...]``
+    from zero state."""
     mem = torch.zeros_like(x[0])
     out = []
     for t in range(x.shape[0]):
-        s, mem = leaky_step(x[t], mem, beta, threshold)
+        s, mem = step(x[t], mem, beta, threshold)
         out.append(s)
     return torch.stack(out)
 

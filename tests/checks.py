@@ -138,13 +138,17 @@ def assert_chunks_match(stateful, x, split, spikes, mem):
     assert_close(m2, mem[split:], 1e-6, 0, "mem")
 
 
-def assert_matches_ref_with_input_grad(s, m, s_ref, m_ref, x, name):
-    """Spikes, membrane and the input gradient of ``(s, m)`` against the reference's, for
-    ``x`` of any dtype (fp16 gradients are compared at fp16 precision)."""
+def assert_matches_ref_with_input_grad(s, m, s_ref, m_ref, x, name, params=()):
+    """Spikes, membrane and the gradients of the input and of ``params`` (``(name, tensor)``
+    pairs shared by both runs) of ``(s, m)`` against the reference's, for ``x`` of any dtype
+    (fp16 input gradients are compared at fp16 precision)."""
     assert s.dtype == x.dtype and s.shape == x.shape
     assert_spikes_equal(s, s_ref, name)
     assert_close(m, m_ref, 1e-5, 0, name)
     g = torch.randn(x.shape)
-    (gx,) = torch.autograd.grad((s.float() * g).sum() + m.sum(), x)
-    (gr,) = torch.autograd.grad((s_ref * g).sum() + m_ref.sum(), x)
+    inputs = [x, *(p for _, p in params)]
+    gx, *gp = torch.autograd.grad((s.float() * g).sum() + m.sum(), inputs)
+    gr, *gp_ref = torch.autograd.grad((s_ref * g).sum() + m_ref.sum(), inputs)
     assert_close(gx, gr, 1e-5, 2e-3 if x.dtype == torch.float16 else 1e-4, name)
+    for (p_name, _), a, b in zip(params, gp, gp_ref):
+        assert_close(a, b, 1e-5, 1e-4, f"{name} {p_name}")
