@@ -111,14 +111,16 @@ def test_alpha_matches_snntorch(backend, reset, return_state, device):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("reset", RESETS)
 @pytest.mark.parametrize("per_neuron_v", [False, True])
-def test_rsynaptic_one_to_one_matches_snntorch(backend, reset, per_neuron_v, device):
+@pytest.mark.parametrize("learn_threshold", [True, False])   # the torch path takes a scalar V two ways
+def test_rsynaptic_one_to_one_matches_snntorch(backend, reset, per_neuron_v, learn_threshold, device):
     x = _input(T, B, N, seed=3)
     V = torch.linspace(-0.6, 0.8, N) if per_neuron_v else torch.tensor(0.5)
     ref = snn.RSynaptic(alpha=torch.tensor(0.8), beta=torch.tensor(0.7), V=V.clone(), all_to_all=False,
-                        reset_mechanism=reset, learn_alpha=True, learn_beta=True, learn_threshold=True)
+                        reset_mechanism=reset, learn_alpha=True, learn_beta=True, learn_threshold=learn_threshold)
     ours = tsnn.RSynaptic(0.8, 0.7, V=V, all_to_all=False, reset_mechanism=reset, learn_alpha=True,
-                          learn_beta=True, learn_threshold=True, return_state=True, backend=backend).to(device)
-    names = ["alpha", "beta", "threshold", "V"]
+                          learn_beta=True, learn_threshold=learn_threshold, return_state=True,
+                          backend=backend).to(device)
+    names = ["alpha", "beta"] + ["threshold"] * learn_threshold + ["V"]
     xr = x.clone().requires_grad_()
     s_ref, syn_ref, mem_ref = _run_snntorch(ref, xr, 3)
     grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref), [xr, *_params(ref, names)])

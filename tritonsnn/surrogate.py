@@ -101,11 +101,12 @@ def grad_(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
     """:func:`grad` computed in place in ``x`` (a temporary), without further allocations:
     the PyTorch backward paths call it once per chunk of time steps."""
     kind, a = surrogate.kind, surrogate.param
-    if kind == ATAN:   # (a/2) / (1 + (pi/2 * a * x)^2), the denominator in one addcmul
+    if kind == ATAN:   # (a/2) / (1 + (pi/2 * a * x)^2) = 1 / (2/a + (2/a) (pi/2 * a * x)^2): two ops
+        two_over_a = torch.full((), 2 / a, dtype=x.dtype, device=x.device)
+        return torch.addcmul(two_over_a, x, x, value=2 / a * (math.pi / 2 * a) ** 2, out=x).reciprocal_()
+    if kind == FAST_SIGMOID:   # 1 / (1 + a|x|)^2
         one = torch.ones((), dtype=x.dtype, device=x.device)
-        return torch.addcmul(one, x, x, value=(math.pi / 2 * a) ** 2, out=x).reciprocal_().mul_(a / 2)
-    if kind == FAST_SIGMOID:
-        return x.abs_().mul_(a).add_(1).square_().reciprocal_()
+        return torch.add(one, x.abs_(), alpha=a, out=x).square_().reciprocal_()
     if kind == SIGMOID:
         sig = x.mul_(a).sigmoid_()
         return torch.addcmul(sig, sig, sig, value=-1, out=sig).mul_(a)   # a * sig * (1 - sig)

@@ -8,11 +8,19 @@ contract of ``syn_fwd`` / ``syn_bwd`` below.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from .. import surrogate as sg
 from ..ops_common import NEURON_ALPHA, RESET_NONE, RESET_SUBTRACT, RESET_ZERO, syn_outputs
 from .lif import CHUNK_ELEMS, _post_reset, _reduce_to
+
+
+def _chunk_rows(like, chunk: int, on: bool = True):
+    """Scratch rows for one chunk of steps of ``like [T, B, N]`` (None unless ``on``). The reverse
+    loops reuse them for every chunk: a fresh tensor per chunk costs more than the op filling it."""
+    return like.new_empty(min(chunk, like.shape[0]), *like.shape[1:]) if on else None
 
 
 def _zeros_or(state, B, N, dev):
@@ -168,11 +176,18 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
     need_r = reset != RESET_NONE and (reset == RESET_ZERO or (not delay) or need_dthr)
     has_refr = refr.numel() > 0
     beta_row = beta.expand(B, N)
+    # A scalar V (snnTorch's default) rides on addcmul's value in the step loop; a per-neuron
+    # one needs sgrad * V per chunk.
+    v_value = float(v) if v is not None and v.numel() == 1 else None
+    need_sv = v is not None and (v_value is None or need_dthr)
+    scratch = functools.partial(_chunk_rows, mem, chunk)
+    sg_rows, a_rows, pre_rows, sv_rows = scratch(), scratch(), scratch(), scratch(need_sv)
+    n_rows, in_rows, spk_rows = scratch(reset == RESET_ZERO), scratch(has_refr), scratch(need_dv)
     if need_dv:
-        spk_rows = mem.new_empty(min(chunk, T), B, N)
         acc_v_rows = mem.new_zeros(min(chunk, T), B, N)
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
+        n = t1 - t0
         pc = mem[t0:t1]
         # Membrane carried into each step (post[t-1], mem0 at t = 0) and reset flags.
         prev = r = None
@@ -189,7 +204,7 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
                 s_lo.mul_(1 - refr[lo:t1 - 1].to(f32))
             post_prev = _post_reset(mem[lo:t1 - 1], s_lo, bits[lo:t1 - 1].to(f32), thr, reset)
             prev = torch.cat([p0[None], post_prev]) if t0 == 0 else post_prev
-        sgrad = sg.grad_(pc - thr, surrogate)
+        sgrad = sg.grad_(torch.sub(pc, thr, out=sg_rows[:n]), surrogate)
         if has_refr:
             # A refractory step cannot fire (no surrogate) and holds the membrane: d n[t] / d post[t-1] = 1
             # instead of beta, and the current does not reach it.
@@ -197,14 +212,14 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
             free = 1 - held
             sgrad.mul_(free)
             coef = torch.where(held.bool(), 1.0, beta_row)
-            g_in = torch.empty_like(pc)
+            g_in = in_rows[:n]
         else:
             coef = None
         gm = g_mem[t0:t1] if g_mem is not None else None
         # dL/d spike[t] times the surrogate: the output's part here; with V the recurrence adds
-        # sgrad[t] * V * dL/dcur[t+1] inside the loop (sv = sgrad * V, one product per step).
-        a = sgrad * g_spikes[t0:t1] if g_spikes is not None else torch.zeros_like(pc)
-        sv = sgrad * v if v is not None else None
+        # sgrad[t] * V * dL/dcur[t+1] inside the loop (one product per step).
+        a = torch.mul(sgrad, g_spikes[t0:t1], out=a_rows[:n]) if g_spikes is not None else a_rows[:n].zero_()
+        sv = torch.mul(sgrad, v, out=sv_rows[:n]) if need_sv else None
         g_a_later = g_a_next                             # dL/dcur at the first step of the later chunk
         keep = 1 - r if reset == RESET_ZERO else None
         post_jac = g_post = None
@@ -215,8 +230,8 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
             d = (pc > thr).to(f32) * (free if has_refr else 1) - r
             post_jac = 1 - thr * sgrad if reset == RESET_SUBTRACT else (1 - d) - pc * sgrad
             g_post = pc.new_zeros(pc.shape) if gm is None else gm.to(f32, copy=True)
-        g_pre = torch.empty_like(pc)
-        g_n = g_pre if keep is None else torch.empty_like(pc)
+        g_pre = pre_rows[:n]
+        g_n = g_pre if keep is None else n_rows[:n]
         gc = g_a[t0:t1]
         if g_cur is not None:
             gc.copy_(g_cur[t0:t1])
@@ -230,8 +245,11 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
                 if g_n_next is not None:
                     g_post[i].addcmul_(coef_next, g_n_next)
                 torch.addcmul(a[i], post_jac[i], g_post[i], out=g_pre[i])
-            if sv is not None and g_a_next is not None:
-                g_pre[i].addcmul_(sv[i], g_a_next)           # cur[t+1] += V * s[t]
+            if g_a_next is not None:                         # cur[t+1] += V * s[t]
+                if sv is not None:
+                    g_pre[i].addcmul_(sv[i], g_a_next)
+                elif v_value is not None:
+                    g_pre[i].addcmul_(sgrad[i], g_a_next, value=v_value)
             if keep is not None:
                 torch.mul(g_pre[i], keep[i], out=g_n[i])
             g_cur_in = g_n[i]                                # dL/dn[t] as seen by cur[t]
@@ -308,9 +326,7 @@ def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, refr, exc0, inh0, m
     acc = {k: mem.new_zeros(B, N) for k, on in
            (("alpha", need_dalpha), ("beta", need_dbeta), ("tau", need_dtau), ("thr", need_dthr)) if on}
     chunk = max(1, CHUNK_ELEMS // max(1, B * N))
-
-    def scratch(on=True):
-        return mem.new_empty(min(chunk, T), B, N) if on else None
+    scratch = functools.partial(_chunk_rows, mem, chunk)
     r_rows, keep_rows, ke_rows, kh_rows = scratch(subtract), scratch(resets), scratch(zero), scratch(resets)
     a_rows, gu_rows, gm_rows, taugm_rows = scratch(), scratch(g_mem is not None or has_refr), \
         scratch(zero or has_refr), scratch()
