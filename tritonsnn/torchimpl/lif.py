@@ -17,6 +17,12 @@ from .. import surrogate as sg
 from ..ops_common import RESET_SUBTRACT, RESET_ZERO, lif_outputs
 
 
+def _rows(seq):
+    """``seq``'s rows as views, made at once: indexing a row per step costs about as much as a
+    small op on it."""
+    return None if seq is None else seq.unbind(0)
+
+
 def _post_reset(m, s, r, thr, reset):
     """Membrane after the same-step reset (``reset_delay=False``): ``m - (s - r)*thr`` or ``m - (s - r)*m``."""
     d = s - r
@@ -56,12 +62,13 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
         th = th_prev = thr
     zero_before = reset == RESET_ZERO and not zero_whole
     r = (p > th_prev).to(f32)
+    xs, pres, spks = _rows(x), _rows(pre), _rows(spikes)
     for t in range(T):
-        m = pre[t]
+        m = pres[t]
         if adapt:
             a = torch.addcmul(s_prev, rho, a, out=aseq[t])
             th = thr + b * a
-        xt = x[t] if gain is None else gain * x[t]
+        xt = xs[t] if gain is None else gain * xs[t]
         beta_t, s_in = beta, s_prev
         if refr:
             # Refractory step: no input (x*0) and no leak (decay exactly 1); the pending
@@ -84,11 +91,11 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
         if refr:
             above = torch.gt(m, th, out=torch.empty_like(m))
             sf = above * free
-            spikes[t].copy_(sf)
+            spks[t].copy_(sf)
             last.addcmul_(sf, float(t) - last)     # last = t where it fired
         else:
-            s = torch.gt(m, th, out=spikes[t])
-            sf = s.to(f32)
+            s = torch.gt(m, th, out=spks[t])
+            sf = s if s.dtype == f32 else s.to(f32)
         if delay:
             p = m
             # r[t+1] = H(pre[t] - thr), which is s[t] unless s was forced to 0.
@@ -262,14 +269,15 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
             K3 = k3 * -b if k3 is not None else torch.zeros_like(pc)
             K4 = torch.addcmul(rho, b, sgrad, value=-1)
             ga_c = torch.empty_like(pc)
+            P_r, K_r, gc_r, sg_r, Q_r, K3_r, K4_r, ga_r = map(_rows, (P, K, gc, sgrad, Q, K3, K4, ga_c))
             for i in range(c - 1, -1, -1):
-                gi = torch.addcmul(P[i], K[i], g_next, out=gc[i]).addcmul_(sgrad[i], ga_next)
-                ga_i = torch.addcmul(Q[i], K3[i], g_next, out=ga_c[i]).addcmul_(K4[i], ga_next)
+                gi = torch.addcmul(P_r[i], K_r[i], g_next, out=gc_r[i]).addcmul_(sg_r[i], ga_next)
+                ga_i = torch.addcmul(Q_r[i], K3_r[i], g_next, out=ga_r[i]).addcmul_(K4_r[i], ga_next)
                 g_next, ga_next = gi, ga_i
         else:
+            P_r, K_r, gc_r = _rows(P), (None if const_k else _rows(K)), _rows(gc)
             for i in range(c - 1, -1, -1):
-                torch.addcmul(P[i], K if const_k else K[i], g_next, out=gc[i])
-                g_next = gc[i]
+                g_next = torch.addcmul(P_r[i], K if const_k else K_r[i], g_next, out=gc_r[i])
         need_param_grads = need_dthr or need_db or need_drho
         if need_param_grads and (spk_state or post_jac is not None):   # g_pre[t+1] for each t of the chunk
             gp_sh = torch.cat([gc[1:], g_after[None] if t1 < T else pc.new_zeros(1, B, N)])

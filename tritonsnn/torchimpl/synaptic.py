@@ -14,7 +14,7 @@ import torch
 
 from .. import surrogate as sg
 from ..ops_common import NEURON_ALPHA, RESET_NONE, RESET_SUBTRACT, RESET_ZERO, syn_outputs
-from .lif import CHUNK_ELEMS, _post_reset, _reduce_to
+from .lif import CHUNK_ELEMS, _post_reset, _reduce_to, _rows
 
 
 def _chunk_rows(like, chunk: int, on: bool = True):
@@ -55,11 +55,12 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: i
     if refr_steps > 0:
         cnt = torch.zeros(B, N, dtype=torch.int32, device=dev) if cnt0 is None else cnt0.to(torch.int32, copy=True)
     r = (p > thr).to(f32)
-    c_buf = torch.empty(B, N, dtype=f32, device=dev) if not store_cur else None
+    xs, mems, spks = _rows(x), _rows(mem), _rows(spikes)
+    # The current is kept as its own buffer: written in place, never aliased with the membrane.
+    c_rows = _rows(cur) if store_cur else [torch.empty(B, N, dtype=f32, device=dev)] * T
     for t in range(T):
-        m = mem[t]
-        # The current is kept as its own buffer: written in place, never aliased with the membrane.
-        c = torch.addcmul(x[t], alpha, c, out=cur[t] if store_cur else c_buf)
+        m = mems[t]
+        c = torch.addcmul(xs[t], alpha, c, out=c_rows[t])
         if s_prev is not None:
             c.addcmul_(v, s_prev)
         torch.addcmul(c, beta, p, out=m)
@@ -70,19 +71,20 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: i
             m.addcmul_(r, thr, value=-1)
         elif reset == RESET_ZERO:
             m.mul_(1 - r)          # snnTorch zeroes the new membrane, input included (Leaky: the old one)
-        s = torch.gt(m, thr, out=spikes[t])
+        s = torch.gt(m, thr, out=spks[t])
         if cnt is not None:
             s.masked_fill_(held, 0)
             fired = s.bool()
             cnt.sub_(1).clamp_(min=0).masked_fill_(fired, refr_steps)
+        s32 = s if s.dtype == f32 else s.to(f32)
         if s_prev is not None:
-            s_prev = s.to(f32)
+            s_prev = s32
         if delay:
             # r[t+1] = H(pre[t] - thr): the spike itself unless a refractory step held it back.
-            p, r = m, (s.to(f32) if cnt is None else (m > thr).to(f32))
+            p, r = m, (s32 if cnt is None else (m > thr).to(f32))
         else:
             bits[t].copy_(r)
-            p = _post_reset(m, s.to(f32), r, thr, reset)
+            p = _post_reset(m, s32, r, thr, reset)
             if need_post:
                 post[t].copy_(p)
             r = (p > thr).to(f32)
@@ -115,19 +117,20 @@ def _alpha_fwd_loop(x, exc0, inh0, mem0, cnt0, alpha, beta, tau, thr, reset, ref
         refresh(u, thr, out=flag)
     chunk = max(1, CHUNK_ELEMS // max(1, B * N))
     neg_x = torch.empty(min(chunk, T), B, N, dtype=f32, device=dev)
+    xs, es, hs, mems, spks, negs = map(_rows, (x, exc, inh, mem, spikes, neg_x))
     for t in range(T):
         i = t % chunk
         if i == 0:   # -x for a chunk of steps in one op: inh[t] = beta*inh[t-1] + (-x[t]), bitwise beta*inh - x
             t1 = min(t + chunk, T)
             neg_x[:t1 - t].copy_(x[t:t1]).neg_()   # x may be half precision; the currents are fp32
-        e_new = torch.addcmul(x[t], alpha, e, out=exc[t % rows])
-        h_new = torch.addcmul(neg_x[i], beta, h, out=inh[t % rows])
+        e_new = torch.addcmul(xs[t], alpha, e, out=es[t % rows])
+        h_new = torch.addcmul(negs[i], beta, h, out=hs[t % rows])
         if reset == RESET_ZERO:
             # snnTorch zeroes both currents and tau * (exc + inh); with r in {0, 1} summing the
             # zeroed currents gives the same values in one op less.
             e_new.mul_(flag)
             h_new.mul_(flag)
-        u_prev, u = u, torch.add(e_new, h_new, out=mem[t]).mul_(tau)   # tau * (exc + inh), snnTorch's order
+        u_prev, u = u, torch.add(e_new, h_new, out=mems[t]).mul_(tau)   # tau * (exc + inh), snnTorch's order
         if cnt is not None:
             held = torch.gt(cnt, 0, out=refr[t]).bool()
             torch.where(held, u_prev, u, out=u)    # held membrane; the currents still filter the input
@@ -137,7 +140,7 @@ def _alpha_fwd_loop(x, exc0, inh0, mem0, cnt0, alpha, beta, tau, thr, reset, ref
             u.addcmul_(flag, h)            # snnTorch: mem -= (-syn_inh_old) * reset
             e_new.addcmul_(flag, thr, value=-1)
             h_new.addcmul_(flag, h_new, value=-1)   # h * (1 - r) for r in {0, 1}, in one op
-        s = torch.gt(u, thr, out=spikes[t])
+        s = torch.gt(u, thr, out=spks[t])
         if cnt is not None:
             s.masked_fill_(held, 0)
             cnt.sub_(1).clamp_(min=0).masked_fill_(s.bool(), refr_steps)
@@ -214,7 +217,7 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
             coef = torch.where(held.bool(), 1.0, beta_row)
             g_in = in_rows[:n]
         else:
-            coef = None
+            coef = free = g_in = None
         gm = g_mem[t0:t1] if g_mem is not None else None
         # dL/d spike[t] times the surrogate: the output's part here; with V the recurrence adds
         # sgrad[t] * V * dL/dcur[t+1] inside the loop (one product per step).
@@ -222,7 +225,7 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
         sv = torch.mul(sgrad, v, out=sv_rows[:n]) if need_sv else None
         g_a_later = g_a_next                             # dL/dcur at the first step of the later chunk
         keep = 1 - r if reset == RESET_ZERO else None
-        post_jac = g_post = None
+        base = post_jac = g_post = None
         if delay:
             # g_pre[t] = a[t] + g_mem[t] + beta * g_n[t+1]: the part without recurrence summed up front.
             base = a if gm is None else a + gm
@@ -235,36 +238,39 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
         gc = g_a[t0:t1]
         if g_cur is not None:
             gc.copy_(g_cur[t0:t1])
-        for i in range(t1 - t0 - 1, -1, -1):
+        pre_r, n_r, gc_r, base_r, a_r, jac_r, post_r, sv_r, sg_r, keep_r, free_r, coef_r, in_r = map(
+            _rows, (g_pre, g_n, gc, base, a, post_jac, g_post, sv, sgrad, keep, free, coef, g_in))
+        for i in range(n - 1, -1, -1):
+            pre = pre_r[i]
             if g_post is None:                               # delay: post[t] = pre[t]
                 if g_n_next is not None:
-                    torch.addcmul(base[i], coef_next, g_n_next, out=g_pre[i])   # n[t+1] = beta * post[t] + ...
+                    torch.addcmul(base_r[i], coef_next, g_n_next, out=pre)   # n[t+1] = beta * post[t] + ...
                 else:
-                    g_pre[i].copy_(base[i])
+                    pre.copy_(base_r[i])
             else:
                 if g_n_next is not None:
-                    g_post[i].addcmul_(coef_next, g_n_next)
-                torch.addcmul(a[i], post_jac[i], g_post[i], out=g_pre[i])
+                    post_r[i].addcmul_(coef_next, g_n_next)
+                torch.addcmul(a_r[i], jac_r[i], post_r[i], out=pre)
             if g_a_next is not None:                         # cur[t+1] += V * s[t]
                 if sv is not None:
-                    g_pre[i].addcmul_(sv[i], g_a_next)
+                    pre.addcmul_(sv_r[i], g_a_next)
                 elif v_value is not None:
-                    g_pre[i].addcmul_(sgrad[i], g_a_next, value=v_value)
-            if keep is not None:
-                torch.mul(g_pre[i], keep[i], out=g_n[i])
-            g_cur_in = g_n[i]                                # dL/dn[t] as seen by cur[t]
+                    pre.addcmul_(sg_r[i], g_a_next, value=v_value)
+            g_n_i = pre if keep is None else torch.mul(pre, keep_r[i], out=n_r[i])
+            g_cur_in = g_n_i                                 # dL/dn[t] as seen by cur[t]
             if has_refr:
-                g_cur_in = torch.mul(g_n[i], free[i], out=g_in[i])
+                g_cur_in = torch.mul(g_n_i, free_r[i], out=in_r[i])
             # cur[t] feeds n[t] and, decayed, cur[t+1].
+            gc_i = gc_r[i]
             if g_cur is not None:
-                gc[i].add_(g_cur_in)
+                gc_i.add_(g_cur_in)
                 if g_a_next is not None:
-                    gc[i].addcmul_(alpha, g_a_next)
+                    gc_i.addcmul_(alpha, g_a_next)
             elif g_a_next is not None:
-                torch.addcmul(g_cur_in, alpha, g_a_next, out=gc[i])
+                torch.addcmul(g_cur_in, alpha, g_a_next, out=gc_i)
             else:
-                gc[i].copy_(g_cur_in)
-            g_n_next, g_a_next, coef_next = g_n[i], gc[i], (beta if coef is None else coef[i])
+                gc_i.copy_(g_cur_in)
+            g_n_next, g_a_next, coef_next = g_n_i, gc_i, (beta if coef is None else coef_r[i])
         if need_dbeta:
             acc["beta"] += ((g_in if has_refr else g_n) * prev).sum(0)
         if need_dalpha:
@@ -400,9 +406,10 @@ def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, refr, exc0, inh0, m
         Kh = torch.mul(keep, beta, out=kh_rows[:n]) if resets else None
         g_e, g_h = ge_rows[:n], gh_rows[:n]
         ne, nh = g_e_next, g_h_next
+        Pe_r, Ph_r, Ke_r, Kh_r, ge_r, gh_r = map(_rows, (Pe, Ph, Ke, Kh, g_e, g_h))
         for i in range(n - 1, -1, -1):
-            ne = torch.addcmul(Pe[i], alpha if Ke is None else Ke[i], ne, out=g_e[i])
-            nh = torch.addcmul(Ph[i], beta if Kh is None else Kh[i], nh, out=g_h[i])
+            ne = torch.addcmul(Pe_r[i], alpha if Ke is None else Ke_r[i], ne, out=ge_r[i])
+            nh = torch.addcmul(Ph_r[i], beta if Kh is None else Kh_r[i], nh, out=gh_r[i])
         torch.sub(g_e, g_h, out=dx[t0:t1])      # x enters exc and, negated, inh
         if need_dalpha or need_dtau:
             e_prev = torch.cat([e0[None], exc[t0:t1 - 1]]) if t0 == 0 else exc[t0 - 1:t1 - 1]
