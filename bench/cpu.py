@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import cases
-from bench.timing import measure_interleaved, summary
+from bench.timing import measure_interleaved, steady_allocator, summary
 
 
 def parse_args(argv=None):
@@ -37,12 +37,16 @@ def parse_args(argv=None):
     p.add_argument("--neuron", default="Leaky", choices=[c.label for c in cases.CASES],
                    help="which entry of bench/cases.py (default Leaky)")
     p.add_argument("--plain", action="store_true", help="also time the plain autograd loop")
+    p.add_argument("--allocator", choices=("steady", "default"), default="steady",
+                   help="steady: glibc keeps freed memory, so no call pays page faults on its fresh "
+                        "buffers (bench/timing.py:steady_allocator); default: leave malloc as it is")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    allocator = steady_allocator() if args.allocator == "steady" else "allocator defaults"
     case = next(c for c in cases.CASES if c.label == args.neuron)
     fns = {}
     for provider in ("tritonsnn", "snntorch") + (("plain",) if args.plain else ()):
@@ -68,7 +72,8 @@ def main(argv=None):
     stats = {key: summary(t) for key, t in measure_interleaved(timed, repeats=args.repeats).items()}
 
     table = Table(title=f"{case.label} on CPU, T={args.T} B={args.B} N={args.N}, {args.threads} thread(s), "
-                        f"median of {args.repeats}; spike rate {spikes['tritonsnn'].float().mean().item():.3f}")
+                        f"median of {args.repeats}; spike rate {spikes['tritonsnn'].float().mean().item():.3f}",
+                  caption=allocator)
     for col in ("mode", "provider", "median ms", "p20-p80 ms", "min ms", "tritonsnn speed-up"):
         table.add_column(col, justify="right" if "ms" in col or "speed" in col else "left")
     ratios, min_ratios = {}, {}
@@ -83,7 +88,7 @@ def main(argv=None):
                           f"{s['min_ms']:.2f}", f"{ratio:.2f}x")
     Console().print(table)
     print(f"ratio fwd+bwd snnTorch/tritonsnn = {ratios['fwd+bwd']:.2f} of medians, {min_ratios['fwd+bwd']:.2f} "
-          f"of minimums  (fwd: {ratios['fwd']:.2f}, {min_ratios['fwd']:.2f})")
+          f"of minimums  (fwd: {ratios['fwd']:.2f}, {min_ratios['fwd']:.2f}; {args.allocator} allocator)")
     if args.min_ratio is not None and ratios["fwd+bwd"] < args.min_ratio:
         print(f"FAIL: fwd+bwd ratio {ratios['fwd+bwd']:.2f} < --min-ratio {args.min_ratio}", file=sys.stderr)
         return 1

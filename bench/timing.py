@@ -6,6 +6,7 @@ Warm-up calls run first, so compilation and autotuning are never timed.
 """
 from __future__ import annotations
 
+import ctypes
 import statistics
 import time
 
@@ -88,3 +89,23 @@ def measure_interleaved(fns: dict, repeats: int = 7, warmup: int = 1):
             fn()
             times[name].append(time.perf_counter() - t0)
     return times
+
+
+def steady_allocator() -> str:
+    """Ask glibc to keep freed memory instead of handing it back to the OS; returns what was done.
+
+    By default glibc gives a freed buffer of tens of MB back (unmaps it or trims the heap) or
+    keeps it, depending on the heap's layout at that moment, and the next call then page-faults
+    its fresh buffer in, or not. On a VM one such 13 MB buffer costs about as much as a whole
+    Leaky forward at the CPU table's shape, so timings turn bimodal for reasons outside the code
+    timed. Raising the mmap and trim thresholds (``mallopt``) makes every call reuse memory; it
+    applies to the whole process, so to every provider alike.
+    """
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # glibc's malloc.h
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        done = libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 and libc.mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1
+    except (OSError, AttributeError):   # not glibc
+        done = False
+    return ("glibc kept freed memory (mallopt: mmap threshold 32 MiB, trim threshold 1 GiB)" if done
+            else "allocator defaults (glibc mallopt not available)")

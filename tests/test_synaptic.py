@@ -111,7 +111,7 @@ def test_alpha_matches_snntorch(backend, reset, return_state, device):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("reset", RESETS)
 @pytest.mark.parametrize("per_neuron_v", [False, True])
-@pytest.mark.parametrize("learn_threshold", [True, False])   # the torch path takes a scalar V two ways
+@pytest.mark.parametrize("learn_threshold", [True, False])   # the torch path builds dL/dmem only for some gradients
 def test_rsynaptic_one_to_one_matches_snntorch(backend, reset, per_neuron_v, learn_threshold, device):
     x = _input(T, B, N, seed=3)
     V = torch.linspace(-0.6, 0.8, N) if per_neuron_v else torch.tensor(0.5)

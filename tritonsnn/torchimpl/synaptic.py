@@ -14,7 +14,7 @@ import torch
 
 from .. import surrogate as sg
 from ..ops_common import NEURON_ALPHA, RESET_NONE, RESET_SUBTRACT, RESET_ZERO, syn_outputs
-from .lif import CHUNK_ELEMS, _post_reset, _reduce_to, _rows
+from .lif import CHUNK_ELEMS, _full_row, _post_reset, _reduce_to, _rows
 
 
 def _chunk_rows(like, chunk: int, on: bool = True):
@@ -178,14 +178,23 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
     # Reset flags are needed by the zero reset, the same-step reset and the threshold gradient.
     need_r = reset != RESET_NONE and (reset == RESET_ZERO or (not delay) or need_dthr)
     has_refr = refr.numel() > 0
-    beta_row = beta.expand(B, N)
-    # A scalar V (snnTorch's default) rides on addcmul's value in the step loop; a per-neuron
-    # one needs sgrad * V per chunk.
-    v_value = float(v) if v is not None and v.numel() == 1 else None
-    need_sv = v is not None and (v_value is None or need_dthr)
+    beta_row = _full_row(beta, N)
+    # With V the loop below takes three ops per step: the spike gradient through V couples the
+    # membrane and current recurrences. Where the membrane passes straight on (reset_delay,
+    # subtract or no reset, no refractory period) and no gradient reaches the returned current,
+    # eliminating dL/dmem leaves one recurrence in C[t] = dL/dcur[t] of two ops per step:
+    #   C[t] = base[t] + (alpha + beta + V*sgrad[t]) * C[t+1] - alpha*beta * C[t+2],
+    # with dL/dmem[t] = C[t] - alpha * C[t+1] built per chunk only where a gradient reads it.
+    second_order = v is not None and delay and reset != RESET_ZERO and not has_refr and g_cur is None
+    if second_order:
+        ab_sum, neg_ab = _full_row(alpha + beta, N), -(alpha * beta)
+        g_a_next2 = None                             # C[t0 + 1] of the later chunk
+    need_sv = v is not None and (not second_order or need_dthr)
     scratch = functools.partial(_chunk_rows, mem, chunk)
     sg_rows, a_rows, pre_rows, sv_rows = scratch(), scratch(), scratch(), scratch(need_sv)
     n_rows, in_rows, spk_rows = scratch(reset == RESET_ZERO), scratch(has_refr), scratch(need_dv)
+    k_rows = scratch(second_order)
+    zero_row = mem.new_zeros(B, N)
     if need_dv:
         acc_v_rows = mem.new_zeros(min(chunk, T), B, N)
     for t1 in range(T, 0, -chunk):
@@ -220,7 +229,7 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
             coef = free = g_in = None
         gm = g_mem[t0:t1] if g_mem is not None else None
         # dL/d spike[t] times the surrogate: the output's part here; with V the recurrence adds
-        # sgrad[t] * V * dL/dcur[t+1] inside the loop (one product per step).
+        # sgrad[t] * V * dL/dcur[t+1] inside the loop.
         a = torch.mul(sgrad, g_spikes[t0:t1], out=a_rows[:n]) if g_spikes is not None else a_rows[:n].zero_()
         sv = torch.mul(sgrad, v, out=sv_rows[:n]) if need_sv else None
         g_a_later = g_a_next                             # dL/dcur at the first step of the later chunk
@@ -238,39 +247,52 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
         gc = g_a[t0:t1]
         if g_cur is not None:
             gc.copy_(g_cur[t0:t1])
-        pre_r, n_r, gc_r, base_r, a_r, jac_r, post_r, sv_r, sg_r, keep_r, free_r, coef_r, in_r = map(
-            _rows, (g_pre, g_n, gc, base, a, post_jac, g_post, sv, sgrad, keep, free, coef, g_in))
-        for i in range(n - 1, -1, -1):
-            pre = pre_r[i]
-            if g_post is None:                               # delay: post[t] = pre[t]
-                if g_n_next is not None:
-                    torch.addcmul(base_r[i], coef_next, g_n_next, out=pre)   # n[t+1] = beta * post[t] + ...
+        pre_r, n_r, gc_r, base_r, a_r, jac_r, post_r, sv_r, keep_r, free_r, coef_r, in_r = map(
+            _rows, (g_pre, g_n, gc, base, a, post_jac, g_post, sv, keep, free, coef, g_in))
+        if second_order:
+            k_r = _rows(torch.addcmul(ab_sum, sgrad, v, out=k_rows[:n]))
+            for i in range(n - 1, -1, -1):
+                gc_i = gc_r[i]
+                if g_a_next is None:
+                    gc_i.copy_(base_r[i])
                 else:
-                    pre.copy_(base_r[i])
-            else:
-                if g_n_next is not None:
-                    post_r[i].addcmul_(coef_next, g_n_next)
-                torch.addcmul(a_r[i], jac_r[i], post_r[i], out=pre)
-            if g_a_next is not None:                         # cur[t+1] += V * s[t]
-                if sv is not None:
+                    torch.addcmul(base_r[i], k_r[i], g_a_next, out=gc_i)
+                    if g_a_next2 is not None:
+                        gc_i.addcmul_(neg_ab, g_a_next2)
+                g_a_next2, g_a_next = g_a_next, gc_i
+        else:
+            for i in range(n - 1, -1, -1):
+                pre = pre_r[i]
+                if g_post is None:                               # delay: post[t] = pre[t]
+                    if g_n_next is not None:
+                        torch.addcmul(base_r[i], coef_next, g_n_next, out=pre)   # n[t+1] = beta * post[t] + ...
+                    else:
+                        pre.copy_(base_r[i])
+                else:
+                    if g_n_next is not None:
+                        post_r[i].addcmul_(coef_next, g_n_next)
+                    torch.addcmul(a_r[i], jac_r[i], post_r[i], out=pre)
+                if sv is not None and g_a_next is not None:      # cur[t+1] += V * s[t]
                     pre.addcmul_(sv_r[i], g_a_next)
-                elif v_value is not None:
-                    pre.addcmul_(sg_r[i], g_a_next, value=v_value)
-            g_n_i = pre if keep is None else torch.mul(pre, keep_r[i], out=n_r[i])
-            g_cur_in = g_n_i                                 # dL/dn[t] as seen by cur[t]
-            if has_refr:
-                g_cur_in = torch.mul(g_n_i, free_r[i], out=in_r[i])
-            # cur[t] feeds n[t] and, decayed, cur[t+1].
-            gc_i = gc_r[i]
-            if g_cur is not None:
-                gc_i.add_(g_cur_in)
-                if g_a_next is not None:
-                    gc_i.addcmul_(alpha, g_a_next)
-            elif g_a_next is not None:
-                torch.addcmul(g_cur_in, alpha, g_a_next, out=gc_i)
-            else:
-                gc_i.copy_(g_cur_in)
-            g_n_next, g_a_next, coef_next = g_n_i, gc_i, (beta if coef is None else coef_r[i])
+                g_n_i = pre if keep is None else torch.mul(pre, keep_r[i], out=n_r[i])
+                g_cur_in = g_n_i                                 # dL/dn[t] as seen by cur[t]
+                if has_refr:
+                    g_cur_in = torch.mul(g_n_i, free_r[i], out=in_r[i])
+                # cur[t] feeds n[t] and, decayed, cur[t+1].
+                gc_i = gc_r[i]
+                if g_cur is not None:
+                    gc_i.add_(g_cur_in)
+                    if g_a_next is not None:
+                        gc_i.addcmul_(alpha, g_a_next)
+                elif g_a_next is not None:
+                    torch.addcmul(g_cur_in, alpha, g_a_next, out=gc_i)
+                else:
+                    gc_i.copy_(g_cur_in)
+                g_n_next, g_a_next, coef_next = g_n_i, gc_i, (beta if coef is None else coef_r[i])
+        if need_dthr or (second_order and need_dbeta):   # C[t+1] for each step t of the chunk
+            later = torch.cat([gc[1:], (zero_row if g_a_later is None else g_a_later)[None]])
+        if second_order and (need_dbeta or need_dthr):   # dL/dmem[t] = C[t] - alpha * C[t+1]
+            g_pre = g_n = torch.addcmul(gc, alpha, later, value=-1, out=g_pre)
         if need_dbeta:
             acc["beta"] += ((g_in if has_refr else g_n) * prev).sum(0)
         if need_dalpha:
@@ -291,8 +313,7 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
         if need_dthr:
             acc["thr"] -= a.sum(0)
             if sv is not None:                               # the recurrent part of the spike gradient
-                later = gc[1:] if g_a_later is None else torch.cat([gc[1:], g_a_later[None]])
-                acc["thr"] -= (sv[:later.shape[0]] * later).sum(0)
+                acc["thr"] -= (sv * later).sum(0)
             if reset == RESET_SUBTRACT:
                 acc["thr"] -= (g_pre * r).sum(0)
             if post_jac is not None:
@@ -301,6 +322,9 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
     if need_dv:
         acc["v"] += acc_v_rows.sum(0)
     if T > 0:
+        if second_order:   # dL/dmem[0] = C[0] - alpha * C[1]; d mem[0] / d mem0 = beta
+            g_n_next = g_a_next if g_a_next2 is None else torch.addcmul(g_a_next, alpha, g_a_next2, value=-1)
+            coef_next = beta
         dmem0 = coef_next * g_n_next
         dcur0 = alpha * g_a_next
         dspk0 = v * g_a_next if v is not None else None
