@@ -98,6 +98,9 @@ class NeuronCase:
         input_scale, input_shift: the input is ``randn * scale + shift`` (keeps neurons firing).
         dense: all-to-all recurrence: both sides get ``linear_features=N`` and, built from the
             same seed, the same ``nn.Linear(N, N)`` weights.
+        conv: all-to-all recurrence through ``nn.Conv2d(C, C, 3, padding=1)`` (same seed, same
+            weights on both sides); the ``[T, B, N]`` input is viewed as images ``[T, B, C, H, W]``
+            (:func:`conv_shape`).
     """
 
     name: str
@@ -107,11 +110,18 @@ class NeuronCase:
     input_scale: float = 0.5
     input_shift: float = 0.2
     dense: bool = False
+    conv: bool = False
 
     @property
     def label(self) -> str:
-        """Unique row name: the class name, ``-dense`` for all-to-all recurrence."""
-        return self.name + ("-dense" if self.dense else "")
+        """Unique row name: the class name, ``-dense`` / ``-conv`` for all-to-all recurrence."""
+        return self.name + ("-dense" if self.dense else "") + ("-conv" if self.conv else "")
+
+
+def conv_shape(N: int):
+    """``(C, H, W)`` with 4 channels and square images holding ``N`` features, or None."""
+    side = math.isqrt(N // 4)
+    return (4, side, side) if 4 * side * side == N else None
 
 
 CASES = [
@@ -134,6 +144,10 @@ CASES = [
                input_shift=0.1),
     NeuronCase("RSynaptic", dict(alpha=0.8, beta=0.9), lambda **kw: snntorch.RSynaptic(alpha=0.8, beta=0.9, **kw),
                dense=True, input_shift=0.1),
+    # ... and through a 3x3 convolution: an autograd loop over steps on both sides.
+    NeuronCase("RLeaky", dict(beta=0.9), lambda **kw: snntorch.RLeaky(beta=0.9, **kw), conv=True, input_shift=0.1),
+    NeuronCase("RSynaptic", dict(alpha=0.8, beta=0.9), lambda **kw: snntorch.RSynaptic(alpha=0.8, beta=0.9, **kw),
+               conv=True, input_shift=0.1),
 ]
 
 PROVIDERS = ("tritonsnn", "snntorch", "plain")
@@ -143,13 +157,17 @@ def build(case: NeuronCase, provider: str, N: int, device="cpu", backend="torch"
     """``(fn, None)`` with ``fn: x -> spikes`` on ``device`` for ``N`` features (tritonsnn with
     ``backend``), or ``(None, reason)`` when it cannot run."""
     extra = dict(linear_features=N) if case.dense else {}
-    if case.dense:
+    if case.conv:
+        if conv_shape(N) is None:
+            return None, f"{case.label} views N features as 4 square channels; N={N} is not 4*s*s"
+        extra = dict(conv2d_channels=4, kernel_size=3)
+    if case.dense or case.conv:
         torch.manual_seed(0)   # the same recurrent weights on both sides
     if provider == "tritonsnn":
         if not hasattr(tsnn, case.name):
             return None, f"tritonsnn has no {case.name} yet"
         try:
-            return tsnn_module(case, backend, **extra).to(device), None
+            return _on_features(case, tsnn_module(case, backend, **extra).to(device), N), None
         except (TypeError, ValueError) as e:  # a constructor that differs from the table's guess
             return None, f"tsnn.{case.name}(**{case.tsnn_kwargs}) failed: {e}"
     if provider == "snntorch":
@@ -157,12 +175,20 @@ def build(case: NeuronCase, provider: str, N: int, device="cpu", backend="torch"
             return None, "snntorch is not installed"
         if case.snntorch is None:
             return None, f"snnTorch has no {case.name}"
-        return snntorch_loop(case.snntorch(**extra).to(device)), None
+        return _on_features(case, snntorch_loop(case.snntorch(**extra).to(device)), N), None
     if provider == "plain":
         if case.plain is None:
             return None, f"no plain loop written for {case.name}"
         return case.plain, None
     raise ValueError(f"provider must be one of {PROVIDERS}; got {provider!r}")
+
+
+def _on_features(case: NeuronCase, fn, N: int):
+    """``fn`` as a function of ``[T, B, N]``: conv rows see the features as images."""
+    if not case.conv:
+        return fn
+    C, H, W = conv_shape(N)
+    return lambda x: fn(x.reshape(*x.shape[:2], C, H, W)).reshape(x.shape)
 
 
 def tsnn_module(case: NeuronCase, backend="torch", **extra):

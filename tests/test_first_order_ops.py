@@ -50,3 +50,8 @@ def test_dense_rleaky_op_passes_opcheck(delay, refractory):
     torch.library.opcheck(torch.ops.tritonsnn.rleaky_dense_fwd.default,
                           (x, None, None, w, bias, beta, thr, 0, delay, 0, 2.0, False, refractory, None),
                           test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
+    conv_w = torch.randn(3, 3, 3, 3, requires_grad=True)   # 3 channels of 1x1 images
+    torch.library.opcheck(torch.ops.tritonsnn.rleaky_dense_fwd.default,
+                          (x, None, None, conv_w, bias, beta, thr, 0, delay, 0, 2.0, False, refractory, None,
+                           [3, 1, 1]),
+                          test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))

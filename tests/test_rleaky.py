@@ -1,4 +1,6 @@
 """RLeaky: one-to-one (fused) and all-to-all (nn.Linear) against snntorch.RLeaky, both backends."""
+import math
+
 import pytest
 import snntorch as snn
 import torch
@@ -147,25 +149,43 @@ def test_odd_inputs(backend, case):
 
 @pytest.mark.parametrize("backend", ["torch", "triton"])
 @pytest.mark.parametrize("reset,delay", [("subtract", True), ("zero", False), ("none", True)])
-def test_dense_op_matches_generic_recurrence_loop(backend, reset, delay):
-    # nn.Linear takes the fused dense op (hand-written backward); any other callable takes the
-    # autograd per-step loop. Same numbers, initial state and refractory period included.
-    T, B, N = 6, 2, 7
-    x, g = _inputs(T, B, N, 14)
-    lin = torch.nn.Linear(N, N)
-    v0 = torch.randn(B, N, generator=g).requires_grad_()
-    s0 = (torch.rand(B, N, generator=g) > 0.5).float().requires_grad_()
+@pytest.mark.parametrize("layer", ["linear", "conv"])
+def test_dense_op_matches_generic_recurrence_loop(backend, reset, delay, layer):
+    # nn.Linear and a same-size nn.Conv2d take the all-to-all op (hand-written backward); any
+    # other callable the autograd per-step loop. Same numbers, initial state and refractory
+    # period included.
+    T, B = 6, 2
+    features = (7,) if layer == "linear" else (2, 3, 4)
+    x, g = _inputs(T, B, math.prod(features), 14)
+    x = x.detach().view(T, B, *features).requires_grad_()
+    torch.manual_seed(14)
+    rec = torch.nn.Linear(7, 7) if layer == "linear" else torch.nn.Conv2d(2, 2, (3, 1), padding=(1, 0))
+    v0 = torch.randn(B, *features, generator=g).requires_grad_()
+    s0 = (torch.rand(B, *features, generator=g) > 0.5).float().requires_grad_()
     beta = torch.tensor(0.8, requires_grad=True)
-    thr = (torch.rand(N, generator=g) + 0.5).requires_grad_()
+    thr = (torch.rand(features, generator=g) + 0.5).requires_grad_()
     kw = dict(v0=v0, s0=s0, reset_mechanism=reset, reset_delay=delay, refractory=1,
               return_mem=True, backend=backend)
-    s, m = F.rleaky(x, beta, threshold=thr, recurrent=lin, **kw)
-    s_ref, m_ref = F.rleaky(x, beta, threshold=thr, recurrent=lambda s: lin(s), **kw)
+    s, m = F.rleaky(x, beta, threshold=thr, recurrent=rec, **kw)
+    s_ref, m_ref = F.rleaky(x, beta, threshold=thr, recurrent=lambda s: rec(s), **kw)
     assert_spikes_equal(s, s_ref)
     assert_close(m, m_ref, 1e-6, 0, "mem")
-    gs, gm = torch.randn(T, B, N, generator=g), torch.randn(T, B, N, generator=g)
-    inputs = [x, v0, s0, beta, thr, lin.weight, lin.bias]
+    gs, gm = torch.randn(x.shape, generator=g), torch.randn(x.shape, generator=g)
+    inputs = [x, v0, s0, beta, thr, rec.weight, rec.bias]
     grads_match((s, m), (s_ref, m_ref), inputs, inputs, ["x", "v0", "s0", "beta", "thr", "W", "b"], gs, gm)
+
+
+def test_only_same_size_convolutions_take_the_all_to_all_op(monkeypatch):
+    calls = []
+    op = F.ops.lif.rleaky_dense_fwd
+    monkeypatch.setattr(F.ops.lif, "rleaky_dense_fwd", lambda *a: calls.append(a[-1]) or op(*a))
+    x = torch.rand(3, 2, 2, 4, 4)
+    F.rleaky(x, 0.8, recurrent=torch.nn.Conv2d(2, 2, 3, padding=1))
+    assert calls == [[2, 4, 4]]
+    for other in (torch.nn.Conv2d(2, 2, 3, padding=1, padding_mode="circular"),
+                  torch.nn.Conv2d(2, 2, 3, padding=2, dilation=2), torch.nn.Conv2d(2, 2, 1, groups=2)):
+        F.rleaky(x, 0.8, recurrent=other)    # the autograd loop: still runs
+    assert len(calls) == 1
 
 
 def test_dense_op_half_input():

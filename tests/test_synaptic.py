@@ -164,22 +164,26 @@ def test_rsynaptic_all_to_all_matches_snntorch(backend, reset, device):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("reset,reset_delay", [("subtract", True), ("zero", False)])
-def test_rsynaptic_all_to_all_state_parameters_and_refractory(backend, reset, reset_delay, device):
-    """The all-to-all op against the reference loop: initial state, every parameter, the
-    recurrent layer's gradients, a refractory period and the same-step reset."""
-    x = _input(7, B, N, seed=50, scale=1.2)
+@pytest.mark.parametrize("layer", ["linear", "conv"])
+def test_rsynaptic_all_to_all_state_parameters_and_refractory(backend, reset, reset_delay, layer, device):
+    """The all-to-all op (an nn.Linear or a same-size nn.Conv2d) against the reference loop: initial
+    state, every parameter, the recurrent layer's gradients, a refractory period and the
+    same-step reset."""
+    features = (N,) if layer == "linear" else (2, 2, 3)
+    x = _input(7, B, *features, seed=50, scale=1.2)
     torch.manual_seed(5)
-    linear = nn.Linear(N, N)
-    syn0, mem0 = _input(B, N, seed=51, scale=0.5), _input(B, N, seed=52)
-    s0 = (_input(B, N, seed=53) > 0).float()
-    refr0 = torch.randint(0, 3, (B, N), generator=torch.Generator().manual_seed(54))
-    alpha, beta, thr = torch.tensor(0.8), torch.linspace(0.5, 0.9, N), torch.tensor(0.9)
+    make = (lambda: nn.Linear(N, N)) if layer == "linear" else (lambda: nn.Conv2d(2, 2, 3, padding=1))
+    linear = make()
+    syn0, mem0 = _input(B, *features, seed=51, scale=0.5), _input(B, *features, seed=52)
+    s0 = (_input(B, *features, seed=53) > 0).float()
+    refr0 = torch.randint(0, 3, (B, *features), generator=torch.Generator().manual_seed(54))
+    alpha, beta, thr = torch.tensor(0.8), torch.linspace(0.5, 0.9, features[-1]), torch.tensor(0.9)
     leaves = [t.clone().requires_grad_() for t in (x, syn0, mem0, s0, alpha, beta, thr)]
     s_ref, syn_ref, mem_ref = synaptic_ref(leaves[0], *leaves[4:], leaves[1], leaves[2], reset, reset_delay,
                                            recurrent=linear, spk0=leaves[3], refractory_steps=2, refr0=refr0)
     loss_ref = _loss(s_ref, mem_ref) + syn_ref.sum()
     grads_ref = torch.autograd.grad(loss_ref, leaves + [linear.weight, linear.bias])
-    lin = nn.Linear(N, N).to(device)
+    lin = make().to(device)
     lin.load_state_dict(linear.state_dict())
     dev = [t.detach().to(device).requires_grad_() for t in leaves]
     s, state = F.rsynaptic(dev[0], dev[4], dev[5], threshold=dev[6], recurrent=lin, syn0=dev[1], v0=dev[2],
@@ -643,11 +647,14 @@ def test_fake_kernels_pass_opcheck():
             (x, cur0, aux0, mem0, spk0, c0, p, p, tau, thr, v, neuron, reset, delay, store_cur, need_mem,
              refr_steps, 0, 2.0, False),
             test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
-    w, bias = torch.randn(3, 3, requires_grad=True), torch.randn(3, requires_grad=True)
-    for syn0, s0, c0, delay, refr_steps in [(None, None, None, True, 0), (state, state, cnt0, False, 2)]:
+    bias = torch.randn(3, requires_grad=True)
+    linear_w, conv_w = torch.randn(3, 3, requires_grad=True), torch.randn(3, 3, 3, 3, requires_grad=True)
+    for syn0, s0, c0, delay, refr_steps, w, image in [(None, None, None, True, 0, linear_w, None),
+                                                      (state, state, cnt0, False, 2, linear_w, None),
+                                                      (state, state, cnt0, True, 2, conv_w, [3, 1, 1])]:
         torch.library.opcheck(
             torch.ops.tritonsnn.rsyn_dense_fwd.default,
-            (x, syn0, state, s0, c0, w, bias, p, p, thr, 0, delay, refr_steps, 0, 2.0, False),
+            (x, syn0, state, s0, c0, w, bias, p, p, thr, 0, delay, refr_steps, 0, 2.0, False, image),
             test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
 
 

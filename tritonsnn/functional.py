@@ -265,10 +265,11 @@ def rleaky(x, beta, V=1.0, threshold=1.0, *, recurrent=None, v0=None, s0=None,
 
     ``mem[t] = beta*mem[t-1] + x[t] + rec(s[t-1]) - reset*threshold``, where ``rec`` is
     the one-to-one weight ``V*s`` (fused: one kernel for the whole sequence) or, when
-    ``recurrent`` is given, the ``nn.Linear`` of an all-to-all RLeaky: then a per-step
-    loop of one matmul and the fused single-step neuron op, with a hand-written
-    backward (one op, ``ops.lif.rleaky_dense_fwd``). Any other callable runs as an
-    autograd per-step loop. The zero reset multiplies the whole new state by
+    ``recurrent`` is given, the ``nn.Linear`` (or same-size ``nn.Conv2d``: odd kernel,
+    padding ``k//2``, on ``x [T, B, C, H, W]``) of an all-to-all RLeaky: then a per-step
+    loop of one matmul (or convolution) and the fused single-step neuron op, with a
+    hand-written backward (one op, ``ops.lif.rleaky_dense_fwd``). Any other callable runs
+    as an autograd per-step loop. The zero reset multiplies the whole new state by
     ``1 - reset``, as snnTorch does.
 
     Args:
@@ -294,8 +295,9 @@ def rleaky(x, beta, V=1.0, threshold=1.0, *, recurrent=None, v0=None, s0=None,
     _check_input(x)
     features = tuple(x.shape[2:])
     n = math.prod(features)
-    if isinstance(recurrent, torch.nn.Linear) and recurrent.in_features == recurrent.out_features == n:
-        return _rleaky_dense(x, beta, threshold, recurrent, v0=v0, s0=s0, count0=count0,
+    image = _conv_image(recurrent, features)
+    if image or _square_linear(recurrent, n):
+        return _rleaky_dense(x, beta, threshold, recurrent, image, v0=v0, s0=s0, count0=count0,
                              return_mem=return_mem, return_state=return_state, **opts)
     spk = torch.zeros_like(x[0]) if s0 is None else s0.to(x.dtype)
     mem, count = v0, count0
@@ -358,10 +360,28 @@ def alif(x, beta, threshold=1.0, rho=0.95, b=0.2, *, v0=None, s0=None, a0=None,
                         count0=count0, s0=s0, rho=rho, b=b, a0=a0)
 
 
-def _rleaky_dense(x, beta, threshold, linear, *, v0, s0, count0, reset_mechanism, reset_delay,
+def _square_linear(layer, n):
+    return isinstance(layer, torch.nn.Linear) and layer.in_features == layer.out_features == n
+
+
+def _conv_image(layer, features):
+    """``[C, H, W]`` when ``layer`` is an ``nn.Conv2d`` mapping images ``features = (C, H, W)`` to
+    images of the same size (snnTorch's recurrent convolution: odd kernel, padding ``k//2``),
+    which the all-to-all ops run; else None."""
+    if not (isinstance(layer, torch.nn.Conv2d) and len(features) == 3):
+        return None
+    kh, kw = layer.kernel_size
+    same = (layer.in_channels == layer.out_channels == features[0] and layer.groups == 1
+            and layer.stride == (1, 1) and layer.dilation == (1, 1) and layer.padding_mode == "zeros"
+            and kh % 2 == 1 and kw % 2 == 1 and layer.padding == (kh // 2, kw // 2))
+    return list(features) if same else None
+
+
+def _rleaky_dense(x, beta, threshold, layer, image, *, v0, s0, count0, reset_mechanism, reset_delay,
                   surrogate, backend, refractory, dt, zero_whole, return_mem, return_state):
-    """All-to-all RLeaky through one op: a per-step loop of one GEMM and the fused
-    single-step neuron, with a hand-written backward (one weight-gradient GEMM)."""
+    """All-to-all RLeaky through one op: a per-step loop of one GEMM (``nn.Linear``) or
+    convolution (``nn.Conv2d`` on ``image``) and the fused single-step neuron, with a
+    hand-written backward (one weight-gradient GEMM or convolution)."""
     features = tuple(x.shape[2:])
     mode = _reset_mode(reset_mechanism)
     surrogate = sg.from_any(surrogate)
@@ -375,8 +395,8 @@ def _rleaky_dense(x, beta, threshold, linear, *, v0, s0, count0, reset_mechanism
     delay = bool(reset_delay) or mode == RESET_NONE
     T, B = x.shape[:2]
     spikes, mem, _, _, _, count = ops.lif.rleaky_dense_fwd(
-        x.reshape(T, B, math.prod(features)), v0_2, s0_2, linear.weight, linear.bias, beta_v, thr_v,
-        mode, delay, surrogate.kind, surrogate.param, use_triton, n_refr, c0_2)
+        x.reshape(T, B, math.prod(features)), v0_2, s0_2, layer.weight, layer.bias, beta_v, thr_v,
+        mode, delay, surrogate.kind, surrogate.param, use_triton, n_refr, c0_2, image)
     spikes, mem = spikes.view(x.shape), mem.view(x.shape)
     if return_state:
         state = {"mem": mem}
@@ -798,9 +818,10 @@ def rsynaptic(x, alpha, beta, V=1.0, threshold=1.0, *, recurrent=None, syn0=None
     ``syn[t] = alpha * syn[t-1] + x[t] + rec(spk[t-1])`` with ``rec(s) = V * s`` (one-to-one,
     fully fused: one kernel for the whole sequence, ``V`` learnable, its gradient reduced in
     the kernel) or ``rec = recurrent`` (all-to-all, applied to the spikes ``[B, *features]``).
-    A square ``nn.Linear`` runs as one op: per step one GEMM and the fused single-step update,
-    with a hand-written backward (``ops.synaptic.rsyn_dense_fwd``). Any other callable (e.g.
-    an ``nn.Conv2d``) runs as a Python loop over steps around the fused single-step update,
+    A square ``nn.Linear`` or a same-size ``nn.Conv2d`` (odd kernel, padding ``k//2``, on
+    ``x [T, B, C, H, W]``) runs as one op: per step one GEMM or convolution and the fused
+    single-step update, with a hand-written backward (``ops.synaptic.rsyn_dense_fwd``). Any
+    other callable runs as a Python loop over steps around the fused single-step update,
     under ordinary autograd.
 
     Args:
@@ -824,10 +845,11 @@ def rsynaptic(x, alpha, beta, V=1.0, threshold=1.0, *, recurrent=None, syn0=None
     if not callable(recurrent):
         raise TypeError(f"recurrent must be a callable such as an nn.Linear, or None; got {type(recurrent).__name__}")
     n = math.prod(features)
-    if isinstance(recurrent, torch.nn.Linear) and recurrent.in_features == recurrent.out_features == n:
-        return _rsynaptic_dense(x, features, alpha_v, beta_v, thr_v, recurrent, mode, reset_delay, surrogate,
-                                (syn0, v0, s0, count0), return_mem, return_state, backend, refr_steps)
-    # Any other layer (e.g. nn.Conv2d): an autograd loop of one fused T=1 update per step.
+    image = _conv_image(recurrent, features)
+    if image or _square_linear(recurrent, n):
+        return _rsynaptic_dense(x, features, alpha_v, beta_v, thr_v, recurrent, image, mode, reset_delay,
+                                surrogate, (syn0, v0, s0, count0), return_mem, return_state, backend, refr_steps)
+    # Any other layer: an autograd loop of one fused T=1 update per step.
     spk = torch.zeros(x.shape[1:], dtype=x.dtype, device=x.device) if s0 is None else s0
     syn, mem, count = syn0, v0, count0
     spikes, syns, mems = [], [], []
@@ -853,10 +875,10 @@ def rsynaptic(x, alpha, beta, V=1.0, threshold=1.0, *, recurrent=None, syn0=None
     return (spikes, mems) if return_mem else spikes
 
 
-def _rsynaptic_dense(x, features, alpha_v, beta_v, thr_v, linear, mode, reset_delay, surrogate, states,
+def _rsynaptic_dense(x, features, alpha_v, beta_v, thr_v, layer, image, mode, reset_delay, surrogate, states,
                      return_mem, return_state, backend, refr_steps):
     """All-to-all RSynaptic through one op (``ops.synaptic.rsyn_dense_fwd``): a per-step loop of
-    one GEMM and the fused single-step update, with a hand-written backward."""
+    one GEMM or convolution and the fused single-step update, with a hand-written backward."""
     syn0, v0, s0, count0 = states
     T, B = x.shape[:2]
     delay = bool(reset_delay) or mode == RESET_NONE
@@ -864,8 +886,8 @@ def _rsynaptic_dense(x, features, alpha_v, beta_v, thr_v, linear, mode, reset_de
     c0 = _state(count0, "count0", x, features, torch.int32) if refr_steps > 0 else None
     spikes, syn, mem, _, _, _, count = ops.synaptic.rsyn_dense_fwd(
         x.reshape(T, B, math.prod(features)), _state(syn0, "syn0", x, features), _state(v0, "v0", x, features),
-        _state(s0, "s0", x, features), c0, linear.weight, linear.bias, alpha_v, beta_v, thr_v, mode, delay,
-        refr_steps, surrogate.kind, surrogate.param, use_triton)
+        _state(s0, "s0", x, features), c0, layer.weight, layer.bias, alpha_v, beta_v, thr_v, mode, delay,
+        refr_steps, surrogate.kind, surrogate.param, use_triton, image)
     spikes, syn, mem = spikes.view(x.shape), syn.view(x.shape), mem.view(x.shape)
     if return_state:
         state = {"syn": syn, "mem": mem}

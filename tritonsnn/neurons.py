@@ -266,8 +266,8 @@ class RLeaky(SpikingNeuron):
       single-step neuron op, with a hand-written backward whose weight gradient is one
       matmul over all steps. With ``conv2d_channels`` and ``kernel_size`` instead,
       ``self.recurrent`` is snnTorch's ``nn.Conv2d`` (padding ``k//2``) and the input is
-      ``[T, B, C, H, W]``; that runs as an autograd loop over steps around the fused
-      single-step neuron.
+      ``[T, B, C, H, W]``; the same op then convolves per step (odd kernels: the output
+      has the input's size) and takes the weight gradient as one convolution over all steps.
 
     Args:
         beta: decay, clamped to [0, 1].
@@ -437,8 +437,9 @@ class RSynaptic(SpikingNeuron):
 
     * ``all_to_all=True`` (snnTorch's default): ``self.recurrent`` is ``nn.Linear(linear_features,
       linear_features)`` or ``nn.Conv2d(conv2d_channels, conv2d_channels, kernel_size, padding=k//2)``,
-      named and shaped as in snnTorch so its weights load as they are. Runs as a loop over steps
-      around the fused single-step update (for ``nn.Linear`` one op with a hand-written backward).
+      named and shaped as in snnTorch so its weights load as they are. Runs as one op: a loop over
+      steps of one matmul (or convolution, odd kernels) and the fused single-step update, with a
+      hand-written backward.
     * ``all_to_all=False``: one-to-one weight ``V`` (scalar or per-neuron), fully fused: one
       kernel for the whole sequence, ``V``'s gradient reduced in the kernel.
 

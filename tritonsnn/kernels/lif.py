@@ -52,11 +52,11 @@ multiply and add rounds as PyTorch's separate ops do: spikes then match snnTorch
 bit for bit rather than flipping where the membrane sits within a rounding step
 of the threshold.
 
-RLeaky's all-to-all recurrence (an ``nn.Linear``) is not in this kernel: step t
+RLeaky's all-to-all recurrence (``nn.Linear`` or ``nn.Conv2d``) is not in this kernel: step t
 needs all of step t-1's spikes, so ``ops.lif.rleaky_dense_fwd`` runs a per-step
-loop of one GEMM plus this kernel with ``T = 1``, and a hand-written backward
-(per step the single-step backward and one GEMM; the weight gradient as one GEMM
-over all steps).
+loop of one GEMM (or convolution) plus this kernel with ``T = 1``, and a hand-written
+backward (per step the single-step backward and one GEMM or transposed convolution;
+the weight gradient as one GEMM or convolution over all steps).
 """
 from __future__ import annotations
 

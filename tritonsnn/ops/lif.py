@@ -11,7 +11,7 @@ from torch import Tensor
 from .. import surrogate as sg
 from ..ops_common import lif_outputs
 from . import LIB as _LIB, implementation
-from ._recurrence import initial_spikes, recurrent_input, weight_grads
+from ._recurrence import Recurrence, initial_spikes
 
 _N_INPUTS = 19
 
@@ -113,9 +113,11 @@ torch.library.register_autograd(f"{_LIB}::lif_fwd", _lif_backward, setup_context
 def rleaky_dense_fwd(x: Tensor, v0: Optional[Tensor], s0: Optional[Tensor], weight: Tensor,
                      bias: Optional[Tensor], beta: Tensor, threshold: Tensor, reset: int, delay: bool,
                      sg_kind: int, sg_param: float, use_triton: bool, refractory: int = 0,
-                     c0: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+                     c0: Optional[Tensor] = None, image: Optional[list[int]] = None
+                     ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """``x [T, B, N]`` -> ``(spikes, mem, pre, reset_bits, refr_bits, count)``; ``mem`` is the
-    membrane a user sees (``pre`` when ``delay``, post-reset otherwise)."""
+    membrane a user sees (``pre`` when ``delay``, post-reset otherwise). ``weight``/``bias`` are
+    an ``nn.Linear``'s or, with ``image = [C, H, W]``, a same-size ``nn.Conv2d``'s."""
     impl = implementation("lif", use_triton)
     T, B, N = x.shape
     spikes, pre, bits, mem, qbits, count, _ = lif_outputs(x, delay, True, refractory)
@@ -124,9 +126,9 @@ def rleaky_dense_fwd(x: Tensor, v0: Optional[Tensor], s0: Optional[Tensor], weig
     f32 = torch.float32
     s_prev = initial_spikes(s0, x)
     v, c = v0, c0
-    w_t = weight.to(f32).t()
+    rec = Recurrence(weight, bias, image)
     for t in range(T):
-        cur = recurrent_input(x[t], s_prev, w_t, bias)
+        cur = rec.input(x[t], s_prev)
         s_t, pre_t, bits_t, post_t, q_t, c, _ = impl.lif_fwd(
             cur[None], v, beta, threshold, reset, delay, True, None, True, None, None, refractory, c)
         spikes[t], pre[t] = s_t[0], pre_t[0]
@@ -145,33 +147,33 @@ def rleaky_dense_fwd(x: Tensor, v0: Optional[Tensor], s0: Optional[Tensor], weig
 
 @rleaky_dense_fwd.register_fake
 def _(x, v0, s0, weight, bias, beta, threshold, reset, delay, sg_kind, sg_param, use_triton,
-      refractory=0, c0=None):
+      refractory=0, c0=None, image=None):
     spikes, pre, bits, mem, qbits, count, _ = lif_outputs(x, delay, True, refractory)
     return spikes, torch.empty_like(pre), pre, bits, qbits, count
 
 
 def _dense_setup_context(ctx, inputs, output):
-    inputs = tuple(inputs) + (None,) * (14 - len(inputs))
+    inputs = tuple(inputs) + (None,) * (15 - len(inputs))
     (x, v0, s0, weight, bias, beta, threshold, reset, delay, sg_kind, sg_param, use_triton,
-     refractory, c0) = inputs
+     refractory, c0, image) = inputs
     spikes, mem, pre, bits, qbits, _ = output
     refractory = refractory or 0
     ctx.save_for_backward(v0, s0, weight, bias, beta, threshold, spikes, mem, pre, bits,
                           qbits if refractory > 0 else None)
     ctx.set_materialize_grads(False)
-    ctx.options = (reset, delay, sg_kind, sg_param, use_triton, x.dtype)
+    ctx.options = (reset, delay, sg_kind, sg_param, use_triton, x.dtype, image)
 
 
 def _dense_backward(ctx, g_spikes, g_mem, g_pre, g_bits, g_qbits, g_count):
     v0, s0, weight, bias, beta, threshold, spikes, mem, pre, bits, qbits = ctx.saved_tensors
-    reset, delay, sg_kind, sg_param, use_triton, x_dtype = ctx.options
+    reset, delay, sg_kind, sg_param, use_triton, x_dtype, image = ctx.options
     impl = implementation("lif", use_triton)
     surrogate = sg.Surrogate(sg_kind, sg_param)
-    need = ctx.needs_input_grad + (False,) * (14 - len(ctx.needs_input_grad))
+    need = ctx.needs_input_grad + (False,) * (15 - len(ctx.needs_input_grad))
     need_dbeta, need_dthr = need[5], need[6]
     T, B, N = pre.shape
     f32 = torch.float32
-    w = weight.to(f32)
+    rec = Recurrence(weight, bias, image)
     g_cur = torch.empty_like(pre)                      # dL/d (x[t] + recurrent(s[t-1]))
     g_v = pre.new_zeros(B, N)                          # dL/d mem[t] through step t+1
     g_s = pre.new_zeros(B, N)                          # dL/d s[t] through the recurrence at t+1
@@ -186,14 +188,14 @@ def _dense_backward(ctx, g_spikes, g_mem, g_pre, g_bits, g_qbits, g_count):
             beta, threshold, reset, delay, surrogate, f32, need_dbeta, need_dthr, None, True,
             None, None, False, qbits[t:t + 1] if qbits is not None else None)
         g_cur[t] = dx[0]
-        g_s = torch.mm(g_cur[t], w)
+        g_s = rec.spike_grad(g_cur[t])
         if need_dbeta:
             dbeta += db_t
         if need_dthr:
             dthr += dt_t
-    dweight, dbias = weight_grads(g_cur, spikes, s0, weight, bias, need[3], need[4])
+    dweight, dbias = rec.weight_grads(g_cur, spikes, s0, need[3], need[4])
     grads = (g_cur.to(x_dtype), g_v if need[1] else None, g_s if need[2] else None, dweight,
-             dbias, dbeta, dthr, None, None, None, None, None, None, None)
+             dbias, dbeta, dthr, None, None, None, None, None, None, None, None)
     return grads[:len(ctx.needs_input_grad)]
 
 

@@ -15,7 +15,7 @@ from torch import Tensor
 from .. import surrogate as sg
 from ..ops_common import NEURON_ALPHA, NEURON_SYNAPTIC, syn_outputs
 from . import LIB as _LIB, implementation
-from ._recurrence import initial_spikes, recurrent_input, weight_grads
+from ._recurrence import Recurrence, initial_spikes
 
 
 @torch.library.custom_op(f"{_LIB}::syn_fwd", mutates_args=())
@@ -106,16 +106,18 @@ torch.library.register_autograd(f"{_LIB}::syn_fwd", _backward, setup_context=_se
 def rsyn_dense_fwd(x: Tensor, syn0: Optional[Tensor], mem0: Optional[Tensor], s0: Optional[Tensor],
                    cnt0: Optional[Tensor], weight: Tensor, bias: Optional[Tensor], alpha: Tensor, beta: Tensor,
                    threshold: Tensor, reset: int, delay: bool, refr_steps: int, sg_kind: int, sg_param: float,
-                   use_triton: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+                   use_triton: bool, image: Optional[list[int]] = None
+                   ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """``x [T, B, N]`` -> ``(spikes, syn, mem, pre, reset_bits, refr_flags, count)``; ``mem`` is the
-    membrane a user sees (``pre`` when ``delay``, post-reset otherwise)."""
+    membrane a user sees (``pre`` when ``delay``, post-reset otherwise). ``weight``/``bias`` are
+    an ``nn.Linear``'s or, with ``image = [C, H, W]``, a same-size ``nn.Conv2d``'s."""
     impl = implementation("synaptic", use_triton)
     T = x.shape[0]
     spikes, syn, _, pre, bits, post, refr, count = syn_outputs(x, NEURON_SYNAPTIC, delay, True, True, refr_steps > 0)
-    w_t = weight.to(torch.float32).t()
+    rec = Recurrence(weight, bias, image)
     s_prev, c, m, k = initial_spikes(s0, x), syn0, mem0, cnt0
     for t in range(T):
-        drive = recurrent_input(x[t], s_prev, w_t, bias)
+        drive = rec.input(x[t], s_prev)
         s_t, c_t, _, pre_t, bits_t, post_t, refr_t, k = impl.syn_fwd(
             drive[None], c, None, m, None, k, alpha, beta, None, threshold, None, NEURON_SYNAPTIC, reset, delay,
             True, True, refr_steps)
@@ -133,29 +135,30 @@ def rsyn_dense_fwd(x: Tensor, syn0: Optional[Tensor], mem0: Optional[Tensor], s0
 
 @rsyn_dense_fwd.register_fake
 def _(x, syn0, mem0, s0, cnt0, weight, bias, alpha, beta, threshold, reset, delay, refr_steps, sg_kind, sg_param,
-      use_triton):
+      use_triton, image=None):
     spikes, syn, _, pre, bits, _, refr, count = syn_outputs(x, NEURON_SYNAPTIC, delay, True, True, refr_steps > 0)
     return spikes, syn, torch.empty_like(pre), pre, bits, refr, count
 
 
 def _dense_setup_context(ctx, inputs, output):
+    inputs = tuple(inputs) + (None,) * (17 - len(inputs))   # omitted image
     (x, syn0, mem0, s0, cnt0, weight, bias, alpha, beta, threshold, reset, delay, refr_steps, sg_kind, sg_param,
-     use_triton) = inputs
+     use_triton, image) = inputs
     spikes, syn, mem, pre, bits, refr, _ = output
     ctx.save_for_backward(syn0, mem0, s0, weight, bias, alpha, beta, threshold, spikes, syn, mem, pre, bits, refr)
     ctx.set_materialize_grads(False)
-    ctx.options = (reset, delay, sg_kind, sg_param, use_triton, x.dtype)
+    ctx.options = (reset, delay, sg_kind, sg_param, use_triton, x.dtype, image)
 
 
 def _dense_backward(ctx, g_spikes, g_syn, g_mem, g_pre, g_bits, g_refr, g_count):
     syn0, mem0, s0, weight, bias, alpha, beta, threshold, spikes, syn, mem, pre, bits, refr = ctx.saved_tensors
-    reset, delay, sg_kind, sg_param, use_triton, x_dtype = ctx.options
+    reset, delay, sg_kind, sg_param, use_triton, x_dtype, image = ctx.options
     impl = implementation("synaptic", use_triton)
     surrogate = sg.Surrogate(sg_kind, sg_param)
     need = ctx.needs_input_grad
     T, B, N = pre.shape
     f32 = torch.float32
-    w = weight.to(f32)
+    rec = Recurrence(weight, bias, image)
     no_aux = pre.new_empty(0)
     g_in = torch.empty_like(pre)                       # dL/d (x[t] + recurrent(s[t-1]))
     g_c = pre.new_zeros(B, N)                          # dL/d syn[t] through step t+1
@@ -173,12 +176,12 @@ def _dense_backward(ctx, g_spikes, g_syn, g_mem, g_pre, g_bits, g_refr, g_count)
             mem0 if t == 0 else mem[t - 1], None, alpha, beta, None, threshold, None, NEURON_SYNAPTIC, reset,
             delay, surrogate, f32, (need[7], need[8], False, need[9], False))
         g_in[t] = dx[0]
-        g_s = torch.mm(dx[0], w)
+        g_s = rec.spike_grad(dx[0])
         for i, g in enumerate((dalpha, dbeta, dthr)):
             if g is not None:
                 param_grads[i] = g if param_grads[i] is None else param_grads[i] + g
-    dweight, dbias = weight_grads(g_in, spikes, s0, weight, bias, need[5], need[6])
-    grads = (g_in.to(x_dtype), g_c, g_m, g_s, None, dweight, dbias, *param_grads) + (None,) * 6
+    dweight, dbias = rec.weight_grads(g_in, spikes, s0, need[5], need[6])
+    grads = (g_in.to(x_dtype), g_c, g_m, g_s, None, dweight, dbias, *param_grads) + (None,) * 7
     return tuple(g if n else None for g, n in zip(grads, need))
 
 
