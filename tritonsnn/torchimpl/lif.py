@@ -36,6 +36,16 @@ def _post_reset(m, s, r, thr, reset):
     return m - d * thr if reset == RESET_SUBTRACT else m - d * m
 
 
+def _reset_now(m, s, r, thr, reset, bits_t, post_t):
+    """Without ``reset_delay``: store step t's reset flags (and, given ``post_t``, the post-reset
+    membrane); return the post-reset membrane and the flags of step t+1."""
+    bits_t.copy_(r)
+    p = _post_reset(m, s, r, thr, reset)
+    if post_t is not None:
+        post_t.copy_(p)
+    return p, (p > thr).to(torch.float32)
+
+
 def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=None,
             zero_whole: bool = False, rec=None, s0=None, refractory: int = 0, c0=None,
             rho=None, b=None, a0=None):
@@ -108,11 +118,7 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
             # r[t+1] = H(pre[t] - thr), which is s[t] unless s was forced to 0.
             r = sf if not refr else above
         else:
-            bits[t].copy_(r)
-            p = _post_reset(m, sf, r, thr, reset)
-            if need_post:
-                post[t].copy_(p)
-            r = (p > thr).to(f32)
+            p, r = _reset_now(m, sf, r, thr, reset, bits[t], post[t] if need_post else None)
         s_prev = sf
         th_prev = th
     if refr:

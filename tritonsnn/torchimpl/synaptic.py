@@ -14,7 +14,7 @@ import torch
 
 from .. import surrogate as sg
 from ..ops_common import NEURON_ALPHA, RESET_NONE, RESET_SUBTRACT, RESET_ZERO, syn_outputs
-from .lif import CHUNK_ELEMS, _full_row, _post_reset, _reduce_to, _rows
+from .lif import CHUNK_ELEMS, _full_row, _post_reset, _reduce_to, _reset_now, _rows
 
 
 def _chunk_rows(like, chunk: int, on: bool = True):
@@ -83,11 +83,7 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: i
             # r[t+1] = H(pre[t] - thr): the spike itself unless a refractory step held it back.
             p, r = m, (s32 if cnt is None else (m > thr).to(f32))
         else:
-            bits[t].copy_(r)
-            p = _post_reset(m, s32, r, thr, reset)
-            if need_post:
-                post[t].copy_(p)
-            r = (p > thr).to(f32)
+            p, r = _reset_now(m, s32, r, thr, reset, bits[t], post[t] if need_post else None)
     if cnt is not None:
         cnt_out.copy_(cnt)
     return outs
