@@ -2,6 +2,7 @@
 
     python bench/cpu.py [--T 100 --B 32 --N 1024 --threads 1 --repeats 9 --min-ratio 10]
     python bench/cpu.py --neuron IF --plain      # another neuron of bench/cases.py, plus the plain loop
+    python bench/cpu.py --allocator default      # leave glibc's malloc as it is (see steady_allocator)
 
 Both run in the same process on the same input, taking turns (one call each per
 round) so that load from other processes falls on both; the ratio is of medians (the ratio of minimums, less sensitive to a busy
