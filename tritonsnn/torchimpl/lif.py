@@ -23,6 +23,12 @@ def _rows(seq):
     return None if seq is None else seq.unbind(0)
 
 
+def _chunk_rows(like, chunk: int, on: bool = True):
+    """Scratch rows for one chunk of steps of ``like [T, B, N]`` (None unless ``on``). The reverse
+    loops reuse them for every chunk: a fresh tensor per chunk costs more than the op filling it."""
+    return like.new_empty(min(chunk, like.shape[0]), *like.shape[1:]) if on else None
+
+
 def _full_row(param, N):
     """A ``[1]`` or ``[N]`` parameter as a contiguous ``[N]`` row. An op over a chunk whose other
     operands all broadcast from ``[1]`` (``addcmul(beta, sgrad, V)``) takes a slow unvectorised
@@ -184,8 +190,7 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
     const_k = const_coef and rec is None
     chunk = max(1, CHUNK_ELEMS // max(1, B * N))
     if need_drec:
-        spk_rows = pre.new_empty(min(chunk, T), B, N)
-        acc_rec_rows = pre.new_zeros(min(chunk, T), B, N)
+        spk_rows, acc_rec_rows = _chunk_rows(pre, chunk), _chunk_rows(pre, chunk).zero_()
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
         c = t1 - t0

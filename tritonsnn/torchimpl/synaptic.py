@@ -14,13 +14,7 @@ import torch
 
 from .. import surrogate as sg
 from ..ops_common import NEURON_ALPHA, RESET_NONE, RESET_SUBTRACT, RESET_ZERO, syn_outputs
-from .lif import CHUNK_ELEMS, _full_row, _post_reset, _reduce_to, _reset_now, _rows
-
-
-def _chunk_rows(like, chunk: int, on: bool = True):
-    """Scratch rows for one chunk of steps of ``like [T, B, N]`` (None unless ``on``). The reverse
-    loops reuse them for every chunk: a fresh tensor per chunk costs more than the op filling it."""
-    return like.new_empty(min(chunk, like.shape[0]), *like.shape[1:]) if on else None
+from .lif import CHUNK_ELEMS, _chunk_rows, _full_row, _post_reset, _reduce_to, _reset_now, _rows
 
 
 def _zeros_or(state, B, N, dev):
@@ -192,7 +186,7 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
     k_rows = scratch(second_order)
     zero_row = mem.new_zeros(B, N)
     if need_dv:
-        acc_v_rows = mem.new_zeros(min(chunk, T), B, N)
+        acc_v_rows = scratch().zero_()
     for t1 in range(T, 0, -chunk):
         t0 = max(0, t1 - chunk)
         n = t1 - t0
@@ -243,8 +237,7 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
         gc = g_a[t0:t1]
         if g_cur is not None:
             gc.copy_(g_cur[t0:t1])
-        pre_r, n_r, gc_r, base_r, a_r, jac_r, post_r, sv_r, keep_r, free_r, coef_r, in_r = map(
-            _rows, (g_pre, g_n, gc, base, a, post_jac, g_post, sv, keep, free, coef, g_in))
+        gc_r, base_r = _rows(gc), _rows(base)
         if second_order:
             k_r = _rows(torch.addcmul(ab_sum, sgrad, v, out=k_rows[:n]))
             for i in range(n - 1, -1, -1):
@@ -257,6 +250,8 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
                         gc_i.addcmul_(neg_ab, g_a_next2)
                 g_a_next2, g_a_next = g_a_next, gc_i
         else:
+            pre_r, n_r, a_r, jac_r, post_r, sv_r, keep_r, free_r, coef_r, in_r = map(
+                _rows, (g_pre, g_n, a, post_jac, g_post, sv, keep, free, coef, g_in))
             for i in range(n - 1, -1, -1):
                 pre = pre_r[i]
                 if g_post is None:                               # delay: post[t] = pre[t]
