@@ -56,79 +56,94 @@ def install():
     Autotuner.run = _compile_configs
 
 
+def _lif(kind=0, param=2.0, param2=0.0, **options):
+    from tritonsnn.contracts import LifOptions
+    return LifOptions(**dict(dict(reset=0, delay=True, zero_whole=False, refractory=0, need_mem=True,
+                                  surrogate_kind=kind, surrogate_param=param, surrogate_param2=param2,
+                                  use_triton=True), **options))
+
+
+def _lif_pass(x, state, params, opts, g_adapt=None):
+    """One forward and one backward launch of the first-order kernels."""
+    from tritonsnn.contracts import LifParams, LifSaved, LifUpstream
+    from tritonsnn.kernels import lif
+    out = lif.lif_fwd(x, state, params, opts)
+    saved = LifSaved(out.pre, out.reset_bits, out.refr_bits if opts.refractory else None,
+                     out.adapt if params.rho is not None else None)
+    need = LifParams(True, True, False, params.v is not None, params.rho is not None, params.rho is not None)
+    lif.lif_bwd(LifUpstream(x, x, g_adapt), saved, state, params, opts, need, x.dtype)
+
+
 def compile_lif():
     from tritonsnn import surrogate as sg
+    from tritonsnn.contracts import LifParams, LifState
     from tritonsnn.kernels import lif
     T, B, N = 3, 2, 5
     x = torch.randn(T, B, N)
     for reset, delay, per_neuron, kind in [(0, False, True, sg.ATAN), (1, False, False, sg.FAST_SIGMOID),
                                            (2, True, True, sg.SIGMOID), (1, True, False, sg.TRIANGULAR),
-                                           (0, True, True, sg.STRAIGHT_THROUGH)]:
+                                           (0, True, True, sg.STRAIGHT_THROUGH), (0, True, False, sg.HEAVISIDE),
+                                           (0, False, False, sg.SPIKE_RATE_ESCAPE),
+                                           (1, True, True, sg.SPARSE_FAST_SIGMOID),
+                                           (0, True, False, sg.LEAKY_SPIKE_OPERATOR)]:
         beta = torch.rand(N if per_neuron else 1)
         thr = torch.rand(N if per_neuron else 1) + 0.5
-        v0 = torch.zeros(B, N)
-        _, pre, bits, *_ = lif.lif_fwd(x, v0, beta, thr, reset, delay, True)
-        lif.lif_bwd(x, x, pre, bits, v0, beta, thr, reset, delay, sg.Surrogate(kind, 2.0), x.dtype, True, True)
-    lif.lif_fwd(x.half(), None, torch.rand(1), torch.rand(1) + 0.5, 0, True, False)
+        _lif_pass(x, LifState(torch.zeros(B, N), None, None, None), LifParams(beta, thr),
+                  _lif(kind, 2.0, 1.0, reset=reset, delay=delay))
+    lif.lif_fwd(x.half(), LifState(None, None, None, None), LifParams(torch.rand(1), torch.rand(1) + 0.5),
+                _lif(need_mem=False))
 
 
 def compile_synaptic():
     from tritonsnn import surrogate as sg
+    from tritonsnn.contracts import SecondOrder, SynOptions, SynParams, SynSaved, SynState, SynUpstream
     from tritonsnn.kernels import synaptic
-    from tritonsnn.ops_common import NEURON_ALPHA, NEURON_SYNAPTIC
     T, B, N = 3, 2, 5
     x = torch.randn(T, B, N)
     state = torch.zeros(B, N)
+    SYN, ALPHA = SecondOrder.SYNAPTIC, SecondOrder.ALPHA
     for neuron, reset, delay, recurrent, per_neuron, kind in [
-            (NEURON_SYNAPTIC, 0, True, False, True, sg.ATAN), (NEURON_SYNAPTIC, 1, False, True, False, sg.SIGMOID),
-            (NEURON_SYNAPTIC, 2, True, True, True, sg.FAST_SIGMOID), (NEURON_SYNAPTIC, 0, False, False, False,
-                                                                      sg.TRIANGULAR),
-            (NEURON_ALPHA, 0, True, False, True, sg.ATAN), (NEURON_ALPHA, 1, True, False, False, sg.STRAIGHT_THROUGH),
-            (NEURON_ALPHA, 2, True, False, True, sg.ATAN)]:
+            (SYN, 0, True, False, True, sg.ATAN), (SYN, 1, False, True, False, sg.SIGMOID),
+            (SYN, 2, True, True, True, sg.FAST_SIGMOID), (SYN, 0, False, False, False, sg.TRIANGULAR),
+            (ALPHA, 0, True, False, True, sg.ATAN), (ALPHA, 1, True, False, False, sg.STRAIGHT_THROUGH),
+            (ALPHA, 2, True, False, True, sg.ATAN)]:
         def param(offset=0.0):
             return torch.rand(N if per_neuron else 1) + offset
-        is_alpha = neuron == NEURON_ALPHA
-        alpha, beta, thr = param(), param(), param(0.5)
-        tau = param() if is_alpha else None
-        v = param() if recurrent else None
-        states = (state, state if is_alpha else None, state, state if recurrent else None)
+        is_alpha = neuron == ALPHA
+        params = SynParams(param(), param(), param() if is_alpha else None, param(0.5), param() if recurrent else None)
         refr_steps = 2 if (not is_alpha and recurrent) or (is_alpha and reset == 1) else 0
         store = not (is_alpha and reset == 2)        # Alpha with fixed decays keeps no currents
-        cnt0 = torch.zeros(B, N, dtype=torch.int32) if refr_steps else None
-        _, cur, aux, mem, bits, _, refr, _ = synaptic.syn_fwd(x, *states, cnt0, alpha, beta, tau, thr, v, neuron,
-                                                              reset, delay, store, True, refr_steps)
-        synaptic.syn_bwd(x, x, x if is_alpha else None, x, cur, aux, mem, bits, refr, *states, alpha, beta, tau,
-                         thr, v, neuron, reset, delay, sg.Surrogate(kind, 2.0), x.dtype,
-                         (store, store, is_alpha and store, True, recurrent))
-    synaptic.syn_fwd(x.half(), None, None, None, None, None, torch.rand(1), torch.rand(1), None,
-                     torch.rand(1) + 0.5, None, NEURON_SYNAPTIC, 0, True, False, False, 0)
+        states = SynState(state, state if is_alpha else None, state, state if recurrent else None,
+                          torch.zeros(B, N, dtype=torch.int32) if refr_steps else None)
+        opts = SynOptions(neuron, reset, delay, store, True, refr_steps, kind, 2.0, 0.0, True)
+        out = synaptic.syn_fwd(x, states, params, opts)
+        saved = SynSaved(out.cur, out.aux, out.mem, out.reset_bits, out.refr_bits)
+        need = SynParams(store, store, is_alpha and store, True, recurrent)
+        synaptic.syn_bwd(SynUpstream(x, x, x if is_alpha else None, x), saved, states, params, opts, need, x.dtype)
+    synaptic.syn_fwd(x.half(), SynState(None, None, None, None, None),
+                     SynParams(torch.rand(1), torch.rand(1), None, torch.rand(1) + 0.5, None),
+                     SynOptions(SYN, 0, True, False, False, 0, sg.ATAN, 2.0, 0.0, True))
 
 
 def compile_first_order_family():
     """Lapicque (gain, zero-whole reset), RLeaky one-to-one, ALIF and refractory periods."""
-    from tritonsnn import surrogate as sg
-    from tritonsnn.kernels import lif
+    from tritonsnn.contracts import LifParams, LifState
     T, B, N = 3, 2, 5
     x = torch.randn(T, B, N)
     one, vec = torch.rand(1), torch.rand(N)
     state, count0 = torch.zeros(B, N), torch.zeros(B, N, dtype=torch.int32)
-    cases = [  # (reset, delay, keyword options)
-        (1, True, dict(gain=one, zero_whole=True, refractory=2, c0=count0)),          # Lapicque
-        (0, False, dict(rec=vec, s0=state, zero_whole=True, refractory=3)),          # RLeaky 1:1
-        (1, True, dict(rec=one, zero_whole=True)),
-        (0, True, dict(s0=state, rho=vec, b=one, a0=state, refractory=2)),           # ALIF
-        (1, True, dict(rho=one, b=vec)),
-        (0, False, dict(refractory=1)),                                              # Leaky refractory
+    cases = [  # (state, params, options)
+        (LifState(state, None, None, count0), LifParams(one, one + 0.5, gain=one),
+         _lif(reset=1, zero_whole=True, refractory=2)),                                  # Lapicque
+        (LifState(state, state, None, None), LifParams(one, one + 0.5, v=vec),
+         _lif(delay=False, zero_whole=True, refractory=3)),                              # RLeaky 1:1
+        (LifState(state, None, None, None), LifParams(one, one + 0.5, v=one), _lif(reset=1, zero_whole=True)),
+        (LifState(state, state, state, None), LifParams(one, one + 0.5, rho=vec, b=one), _lif(refractory=2)),  # ALIF
+        (LifState(state, None, None, None), LifParams(one, one + 0.5, rho=one, b=vec), _lif(reset=1)),
+        (LifState(state, None, None, None), LifParams(one, one + 0.5), _lif(delay=False, refractory=1)),
     ]
-    for reset, delay, kw in cases:
-        out = lif.lif_fwd(x, state, one, one + 0.5, reset, delay, True, **kw)
-        _, pre, bits, _, qbits, _, aseq = out
-        rho, b = kw.get("rho"), kw.get("b")
-        lif.lif_bwd(x, x, pre, bits, state, one, one + 0.5, reset, delay, sg.atan(2.0), x.dtype,
-                    True, True, kw.get("gain"), kw.get("zero_whole", False), kw.get("rec"), kw.get("s0"),
-                    kw.get("rec") is not None, qbits if kw.get("refractory") else None, rho, b,
-                    kw.get("a0"), aseq if rho is not None else None, rho is not None, rho is not None,
-                    x if rho is not None else None)
+    for st, params, opts in cases:
+        _lif_pass(x, st, params, opts, g_adapt=x if params.rho is not None else None)
 
 
 def compile_scan_and_delay():

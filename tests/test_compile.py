@@ -4,6 +4,8 @@ import torch
 from torch import nn
 
 import tritonsnn as tsnn
+from tritonsnn import ops
+from tritonsnn.contracts import LifOptions, LifParams, LifState, surrogate_fields
 
 from .checks import assert_compiles_like_eager
 
@@ -25,6 +27,9 @@ def test_fake_kernels_pass_opcheck():
     beta = torch.tensor([0.9]).requires_grad_()
     thr = torch.tensor([1.0])
     for delay, need_mem in [(True, True), (False, True), (False, False)]:
+        opts = LifOptions(0, delay, False, 0, need_mem, **surrogate_fields(tsnn.surrogate.atan(2.0)),
+                          use_triton=False)
         torch.library.opcheck(torch.ops.tritonsnn.lif_fwd.default,
-                              (x, None, beta, thr, 0, delay, need_mem, 0, 2.0, False),
+                              ops.lif.FWD.flatten(x=x, state=LifState(None, None, None, None),
+                                                  params=LifParams(beta, thr), opts=opts),
                               test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))

@@ -4,15 +4,19 @@ import torch
 from torch import nn
 
 import tritonsnn as tsnn
+from tritonsnn import ops
+from tritonsnn.contracts import Dense, LifOptions, LifParams, LifState, surrogate_fields
 from .checks import assert_compiles_like_eager
+
+ATAN = surrogate_fields(tsnn.surrogate.atan(2.0))
 
 
 @pytest.mark.parametrize("opts", [
     dict(refractory=2),
     dict(gain=torch.tensor([0.5]), zero_whole=True, refractory=1),
-    dict(rec=torch.tensor([0.3, -0.2, 0.1]).requires_grad_(), s0=torch.zeros(2, 3), zero_whole=True),
+    dict(v=torch.tensor([0.3, -0.2, 0.1]).requires_grad_(), spk0=torch.zeros(2, 3), zero_whole=True),
     dict(rho=torch.tensor([0.9]).requires_grad_(), b=torch.tensor([0.2]).requires_grad_(),
-         a0=torch.rand(2, 3), s0=torch.zeros(2, 3)),
+         adapt0=torch.rand(2, 3), spk0=torch.zeros(2, 3)),
 ])
 @pytest.mark.parametrize("delay", [True, False])
 def test_fake_kernels_pass_opcheck(opts, delay):
@@ -21,11 +25,12 @@ def test_fake_kernels_pass_opcheck(opts, delay):
     x = torch.randn(4, 2, 3, requires_grad=True)
     beta = torch.tensor([0.9]).requires_grad_()
     thr = torch.tensor([1.0])
-    names = ["gain", "zero_whole", "rec", "s0", "refractory", "c0", "rho", "b", "a0"]
-    defaults = [None, False, None, None, 0, None, None, None, None]
-    extra = tuple(opts.get(n, d) for n, d in zip(names, defaults))
+    state = LifState(None, opts.get("spk0"), opts.get("adapt0"), None)
+    params = LifParams(beta, thr, opts.get("gain"), opts.get("v"), opts.get("rho"), opts.get("b"))
+    options = LifOptions(0, delay, opts.get("zero_whole", False), opts.get("refractory", 0), True, **ATAN,
+                         use_triton=False)
     torch.library.opcheck(torch.ops.tritonsnn.lif_fwd.default,
-                          (x, None, beta, thr, 0, delay, True, 0, 2.0, False) + extra,
+                          ops.lif.FWD.flatten(x=x, state=state, params=params, opts=options),
                           test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
 
 
@@ -47,11 +52,10 @@ def test_dense_rleaky_op_passes_opcheck(delay, refractory):
     bias = torch.randn(3, requires_grad=True)
     beta = torch.tensor([0.9]).requires_grad_()
     thr = torch.tensor([1.0])
-    torch.library.opcheck(torch.ops.tritonsnn.rleaky_dense_fwd.default,
-                          (x, None, None, w, bias, beta, thr, 0, delay, 0, 2.0, False, refractory, None),
-                          test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
+    opts = LifOptions(0, delay, True, refractory, True, **ATAN, use_triton=False)
     conv_w = torch.randn(3, 3, 3, 3, requires_grad=True)   # 3 channels of 1x1 images
-    torch.library.opcheck(torch.ops.tritonsnn.rleaky_dense_fwd.default,
-                          (x, None, None, conv_w, bias, beta, thr, 0, delay, 0, 2.0, False, refractory, None,
-                           [3, 1, 1]),
-                          test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
+    for dense in (Dense(w, bias, None), Dense(conv_w, bias, [3, 1, 1])):
+        torch.library.opcheck(torch.ops.tritonsnn.rleaky_dense_fwd.default,
+                              ops.recurrent.RLEAKY.flatten(x=x, state=LifState(None, None, None, None), dense=dense,
+                                                           params=LifParams(beta, thr), opts=opts),
+                              test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import tritonsnn as tsnn
+from tritonsnn.contracts import LifOptions, LifParams, LifState, surrogate_fields
 from .checks import (assert_close, assert_matches_ref_with_input_grad, assert_single_step_matches,
                      assert_spikes_equal, odd_inputs)
 from .reference import first_order_ref
@@ -99,11 +100,12 @@ def test_negative_refractory_is_rejected():
 
 def test_refractory_flags_saved_only_when_on():
     x = torch.randn(4, 2, 5)
-    args = (x, None, torch.tensor([0.9]), torch.tensor([1.0]), 0, True, False, 0, 2.0, False)
-    out_off = tsnn.ops.lif.lif_fwd(*args)
-    out_on = tsnn.ops.lif.lif_fwd(*args, None, False, None, None, 2, None)
-    assert out_off[4].numel() == 0 and out_off[5].numel() == 0
-    assert out_on[4].dtype == torch.int8 and out_on[4].shape == x.shape
+    state, params = LifState(None, None, None, None), LifParams(torch.tensor([0.9]), torch.tensor([1.0]))
+    opts = LifOptions(0, True, False, 0, False, **surrogate_fields(tsnn.surrogate.atan(2.0)), use_triton=False)
+    out_off = tsnn.ops.lif.lif_fwd(x, state, params, opts)
+    out_on = tsnn.ops.lif.lif_fwd(x, state, params, opts._replace(refractory=2))
+    assert out_off.refr_bits.numel() == 0 and out_off.count.numel() == 0
+    assert out_on.refr_bits.dtype == torch.int8 and out_on.refr_bits.shape == x.shape
 
 
 @pytest.mark.parametrize("cls,kw", [("Leaky", dict(beta=0.8)), ("IF", {}),

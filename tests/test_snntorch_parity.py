@@ -17,6 +17,11 @@ SURROGATE_PAIRS = {
     "sigmoid": (lambda: tsnn.surrogate.sigmoid(5), lambda: snn_surrogate.sigmoid(slope=5)),
     "triangular": (lambda: tsnn.surrogate.triangular(), lambda: snn_surrogate.triangular()),
     "straight_through": (lambda: tsnn.surrogate.straight_through(), lambda: snn_surrogate.straight_through_estimator()),
+    "heaviside": (lambda: tsnn.surrogate.heaviside(), lambda: snn_surrogate.heaviside()),
+    "spike_rate_escape": (lambda: tsnn.surrogate.spike_rate_escape(beta=0.7, slope=3.0),
+                          lambda: snn_surrogate.spike_rate_escape(beta=0.7, slope=3.0)),
+    "sparse_fast_sigmoid": (lambda: tsnn.surrogate.sparse_fast_sigmoid(slope=5.0, B=-0.3),
+                            lambda: snn_surrogate.SFS(slope=5.0, B=-0.3)),
 }
 
 
@@ -64,6 +69,17 @@ def test_leaky_matches_snntorch(backend, reset, delay, per_neuron):
 @pytest.mark.parametrize("surrogate", list(SURROGATE_PAIRS))
 def test_surrogates_match_snntorch(backend, surrogate):
     compare(backend, "subtract", True, surrogate=surrogate, seed=3)
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_leaky_spike_operator_gradient(backend):
+    """snnTorch 1.0's ``LSO()`` cannot run (it hands its slope to the stochastic operator); ours follows
+    its documentation: dS/dU = 1 where the neuron fires, ``slope`` elsewhere. From zero state one
+    step's input gradient is the surrogate gradient itself."""
+    x = (torch.randn(1, 3, 41) * 1.5).requires_grad_()
+    s = tsnn.functional.leaky(x, 0.8, 0.9, surrogate=tsnn.surrogate.leaky_spike_operator(0.25), backend=backend)
+    gx, = torch.autograd.grad(s.sum(), x)
+    assert_close(gx, torch.where(x > 0.9, 1.0, 0.25), 0, 0, "LSO gradient")
 
 
 def test_leaky_matches_snntorch_in_sequential_training_step():

@@ -7,7 +7,9 @@ from torch import nn
 
 import tritonsnn as tsnn
 from tritonsnn import functional as F
+from tritonsnn import ops
 from tritonsnn import surrogate as sg
+from tritonsnn.contracts import Dense, SynOptions, SynParams, SynState, surrogate_fields
 
 from . import checks
 from .checks import assert_compiles_like_eager, assert_spikes_equal
@@ -641,20 +643,25 @@ def test_fake_kernels_pass_opcheck():
         (state, state, state, None, None, torch.tensor([1.5]), None, 1, 0, True, True, True, 0),
         (None, None, state, None, cnt0, torch.tensor([1.5]), None, 1, 1, True, False, True, 2),
     ]
+    surrogate = surrogate_fields(tsnn.surrogate.atan(2.0))
     for cur0, aux0, mem0, spk0, c0, tau, v, neuron, reset, delay, store_cur, need_mem, refr_steps in cases:
+        opts = SynOptions(neuron, reset, delay, store_cur, need_mem, refr_steps, **surrogate, use_triton=False)
         torch.library.opcheck(
             torch.ops.tritonsnn.syn_fwd.default,
-            (x, cur0, aux0, mem0, spk0, c0, p, p, tau, thr, v, neuron, reset, delay, store_cur, need_mem,
-             refr_steps, 0, 2.0, False),
+            ops.synaptic.FWD.flatten(x=x, state=SynState(cur0, aux0, mem0, spk0, c0),
+                                     params=SynParams(p, p, tau, thr, v), opts=opts),
             test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
     bias = torch.randn(3, requires_grad=True)
     linear_w, conv_w = torch.randn(3, 3, requires_grad=True), torch.randn(3, 3, 3, 3, requires_grad=True)
     for syn0, s0, c0, delay, refr_steps, w, image in [(None, None, None, True, 0, linear_w, None),
                                                       (state, state, cnt0, False, 2, linear_w, None),
                                                       (state, state, cnt0, True, 2, conv_w, [3, 1, 1])]:
+        opts = SynOptions(0, 0, delay, True, True, refr_steps, **surrogate, use_triton=False)
         torch.library.opcheck(
             torch.ops.tritonsnn.rsyn_dense_fwd.default,
-            (x, syn0, state, s0, c0, w, bias, p, p, thr, 0, delay, refr_steps, 0, 2.0, False, image),
+            ops.recurrent.RSYNAPTIC.flatten(x=x, state=SynState(syn0, None, state, s0, c0),
+                                            dense=Dense(w, bias, image), params=SynParams(p, p, None, thr, None),
+                                            opts=opts),
             test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
 
 

@@ -12,7 +12,10 @@ import torch
 from . import _backend, ops
 from ._doc import shared_args
 from . import surrogate as sg
-from .ops_common import RESET_MODES, RESET_NONE
+from .contracts import (RESET_MODES, Dense, LifOptions, LifParams, LifState, Reset, SecondOrder, SynOptions,
+                        SynParams, SynState, surrogate_fields)
+
+RESET_NONE = Reset.NONE
 
 __all__ = ["leaky", "if_", "lapicque", "lapicque_coefficients", "rleaky", "alif", "refractory_steps"]
 
@@ -123,10 +126,11 @@ def _first_order(x, beta, threshold, *, v0, reset_mechanism, reset_delay, surrog
     delay = bool(reset_delay) or mode == RESET_NONE
     T, B = x.shape[:2]
     need_mem = bool(return_mem or return_state)
+    opts = LifOptions(reset=mode, delay=delay, zero_whole=bool(zero_whole), refractory=n_refr, need_mem=need_mem,
+                      **surrogate_fields(surrogate), use_triton=use_triton)
     spikes, pre, _, post, _, count, adapt_seq = ops.lif.lif_fwd(
-        x.reshape(T, B, math.prod(features)), v0_2, beta_v, thr_v, mode, delay, need_mem,
-        surrogate.kind, surrogate.param, use_triton, gain_v, bool(zero_whole), rec_v, s0_2,
-        n_refr, c0_2, rho_v, b_v, a0_2)
+        x.reshape(T, B, math.prod(features)), LifState(v0_2, s0_2, a0_2, c0_2),
+        LifParams(beta_v, thr_v, gain_v, rec_v, rho_v, b_v), opts)
     spikes = spikes.view(x.shape)
     mem = (pre if delay else post).view(x.shape) if need_mem else None
     if return_state:
@@ -394,9 +398,11 @@ def _rleaky_dense(x, beta, threshold, layer, image, *, v0, s0, count0, reset_mec
     use_triton = _backend.resolve(backend, x.device) == "triton"
     delay = bool(reset_delay) or mode == RESET_NONE
     T, B = x.shape[:2]
-    spikes, mem, _, _, _, count = ops.lif.rleaky_dense_fwd(
-        x.reshape(T, B, math.prod(features)), v0_2, s0_2, layer.weight, layer.bias, beta_v, thr_v,
-        mode, delay, surrogate.kind, surrogate.param, use_triton, n_refr, c0_2, image)
+    opts = LifOptions(reset=mode, delay=delay, zero_whole=bool(zero_whole), refractory=n_refr, need_mem=True,
+                      **surrogate_fields(surrogate), use_triton=use_triton)
+    spikes, mem, _, _, _, count = ops.recurrent.rleaky_dense_fwd(
+        x.reshape(T, B, math.prod(features)), LifState(v0_2, s0_2, None, c0_2),
+        Dense(layer.weight, layer.bias, image), LifParams(beta_v, thr_v), opts)
     spikes, mem = spikes.view(x.shape), mem.view(x.shape)
     if return_state:
         state = {"mem": mem}
@@ -709,7 +715,7 @@ def homeostatic_threshold(threshold, spikes, *, target_rate, rate, min_threshold
 # --------------------------------------------------------------------------------------
 # Second-order neurons (Synaptic, RSynaptic, Alpha): one custom op, ops.synaptic.syn_fwd.
 # --------------------------------------------------------------------------------------
-from .ops_common import NEURON_ALPHA, NEURON_SYNAPTIC  # noqa: E402
+NEURON_ALPHA, NEURON_SYNAPTIC = SecondOrder.ALPHA, SecondOrder.SYNAPTIC
 
 __all__ += ["synaptic", "rsynaptic", "alpha"]
 
@@ -720,10 +726,10 @@ def _syn_call(x, neuron, alpha_v, beta_v, tau_v, thr_v, v_v, states, mode, delay
     ``states`` is ``(cur0, aux0, mem0, spk0, count0)``, each ``[B, N]`` or None."""
     T, B = x.shape[:2]
     use_triton = _backend.resolve(backend, x.device) == "triton"
-    return ops.synaptic.syn_fwd(
-        x.reshape(T, B, math.prod(x.shape[2:])), *states,
-        alpha_v, beta_v, tau_v, thr_v, v_v, neuron, mode, delay, store_cur, need_mem, refr_steps,
-        surrogate.kind, surrogate.param, use_triton)
+    opts = SynOptions(neuron=neuron, reset=mode, delay=delay, store_cur=store_cur, need_mem=need_mem,
+                      refractory=refr_steps, **surrogate_fields(surrogate), use_triton=use_triton)
+    return ops.synaptic.syn_fwd(x.reshape(T, B, math.prod(x.shape[2:])), SynState(*states),
+                                SynParams(alpha_v, beta_v, tau_v, thr_v, v_v), opts)
 
 
 def _syn_setup(x, alpha, beta, threshold, reset_mechanism, surrogate):
@@ -884,10 +890,13 @@ def _rsynaptic_dense(x, features, alpha_v, beta_v, thr_v, layer, image, mode, re
     delay = bool(reset_delay) or mode == RESET_NONE
     use_triton = _backend.resolve(backend, x.device) == "triton"
     c0 = _state(count0, "count0", x, features, torch.int32) if refr_steps > 0 else None
-    spikes, syn, mem, _, _, _, count = ops.synaptic.rsyn_dense_fwd(
-        x.reshape(T, B, math.prod(features)), _state(syn0, "syn0", x, features), _state(v0, "v0", x, features),
-        _state(s0, "s0", x, features), c0, layer.weight, layer.bias, alpha_v, beta_v, thr_v, mode, delay,
-        refr_steps, surrogate.kind, surrogate.param, use_triton, image)
+    opts = SynOptions(neuron=NEURON_SYNAPTIC, reset=mode, delay=delay, store_cur=True, need_mem=True,
+                      refractory=refr_steps, **surrogate_fields(surrogate), use_triton=use_triton)
+    state = SynState(_state(syn0, "syn0", x, features), None, _state(v0, "v0", x, features),
+                     _state(s0, "s0", x, features), c0)
+    spikes, syn, mem, _, _, _, count = ops.recurrent.rsyn_dense_fwd(
+        x.reshape(T, B, math.prod(features)), state, Dense(layer.weight, layer.bias, image),
+        SynParams(alpha_v, beta_v, None, thr_v, None), opts)
     spikes, syn, mem = spikes.view(x.shape), syn.view(x.shape), mem.view(x.shape)
     if return_state:
         state = {"syn": syn, "mem": mem}

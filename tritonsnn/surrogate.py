@@ -15,18 +15,22 @@ import torch
 
 __all__ = [
     "Surrogate", "atan", "fast_sigmoid", "sigmoid", "triangular",
-    "straight_through", "grad", "grad_", "from_any",
+    "straight_through", "heaviside", "spike_rate_escape", "sparse_fast_sigmoid", "leaky_spike_operator",
+    "grad", "grad_", "from_any",
 ]
 
 # Integer ids shared with the Triton kernels (kernels/lif.py `_surrogate_grad`).
-ATAN, FAST_SIGMOID, SIGMOID, TRIANGULAR, STRAIGHT_THROUGH = range(5)
+(ATAN, FAST_SIGMOID, SIGMOID, TRIANGULAR, STRAIGHT_THROUGH, HEAVISIDE, SPIKE_RATE_ESCAPE,
+ SPARSE_FAST_SIGMOID, LEAKY_SPIKE_OPERATOR) = range(9)
 _NAMES = {ATAN: "atan", FAST_SIGMOID: "fast_sigmoid", SIGMOID: "sigmoid",
-          TRIANGULAR: "triangular", STRAIGHT_THROUGH: "straight_through"}
+          TRIANGULAR: "triangular", STRAIGHT_THROUGH: "straight_through", HEAVISIDE: "heaviside",
+          SPIKE_RATE_ESCAPE: "spike_rate_escape", SPARSE_FAST_SIGMOID: "sparse_fast_sigmoid",
+          LEAKY_SPIKE_OPERATOR: "leaky_spike_operator"}
 
 
 @dataclass(frozen=True)
 class Surrogate:
-    """A surrogate gradient choice: ``kind`` (an id above) and its ``param``.
+    """A surrogate gradient choice: ``kind`` (an id above) and its parameters ``param``, ``param2``.
 
     Calling it on a tensor gives Heaviside spikes whose backward uses the
     surrogate, for use in hand-written neuron code.
@@ -34,6 +38,7 @@ class Surrogate:
 
     kind: int
     param: float = 0.0
+    param2: float = 0.0
 
     @property
     def name(self) -> str:
@@ -43,7 +48,8 @@ class Surrogate:
         return _SpikeFn.apply(x, self)
 
     def __repr__(self) -> str:
-        return f"surrogate.{self.name}({self.param})"
+        two = self.kind in (SPIKE_RATE_ESCAPE, SPARSE_FAST_SIGMOID)
+        return f"surrogate.{self.name}({self.param}" + (f", {self.param2})" if two else ")")
 
 
 def atan(alpha: float = 2.0) -> Surrogate:
@@ -78,6 +84,28 @@ def straight_through() -> Surrogate:
     return Surrogate(STRAIGHT_THROUGH, 0.0)
 
 
+def heaviside() -> Surrogate:
+    """snnTorch's ``heaviside``: ``dS/dx = S``, 1 where the neuron fires and 0 elsewhere."""
+    return Surrogate(HEAVISIDE, 0.0)
+
+
+def spike_rate_escape(beta: float = 1.0, slope: float = 25.0) -> Surrogate:
+    """Spike-rate escape (snnTorch's ``spike_rate_escape``): ``dS/dx = slope * exp(-beta * |x - 1|)``."""
+    return Surrogate(SPIKE_RATE_ESCAPE, float(slope), float(beta))
+
+
+def sparse_fast_sigmoid(slope: float = 25.0, B: float = 1.0) -> Surrogate:
+    """Sparse fast sigmoid (snnTorch's ``SFS``): the fast sigmoid's ``1 / (slope*|x| + 1)^2`` where
+    ``x > B``, 0 elsewhere."""
+    return Surrogate(SPARSE_FAST_SIGMOID, float(slope), float(B))
+
+
+def leaky_spike_operator(slope: float = 0.1) -> Surrogate:
+    """Leaky spike operator (snnTorch's ``LSO`` as documented): ``dS/dx = 1`` where the neuron fires,
+    ``slope`` elsewhere (the gradient of a threshold-shifted leaky ReLU)."""
+    return Surrogate(LEAKY_SPIKE_OPERATOR, float(slope))
+
+
 def from_any(surrogate) -> Surrogate:
     """Accept a :class:`Surrogate`, ``None`` (atan, the default) or a name such as ``"fast_sigmoid"``."""
     if surrogate is None:
@@ -100,7 +128,7 @@ def grad(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
 def grad_(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
     """:func:`grad` computed in place in ``x`` (a temporary), without further allocations:
     the PyTorch backward paths call it once per chunk of time steps."""
-    kind, a = surrogate.kind, surrogate.param
+    kind, a, b = surrogate.kind, surrogate.param, surrogate.param2
     if kind == ATAN:   # (a/2) / (1 + (pi/2 * a * x)^2) = 1 / (2/a + (2/a) (pi/2 * a * x)^2): two ops
         two_over_a = torch.full((), 2 / a, dtype=x.dtype, device=x.device)
         return torch.addcmul(two_over_a, x, x, value=2 / a * (math.pi / 2 * a) ** 2, out=x).reciprocal_()
@@ -114,6 +142,17 @@ def grad_(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
         return x.lt_(0).mul_(2 * a).sub_(a)                               # a where x < 0, else -a
     if kind == STRAIGHT_THROUGH:
         return x.fill_(1)
+    if kind == HEAVISIDE:
+        return x.gt_(0)
+    if kind == SPIKE_RATE_ESCAPE:   # a * exp(-b * |x - 1|)
+        return x.sub_(1).abs_().mul_(-b).exp_().mul_(a)
+    if kind == SPARSE_FAST_SIGMOID:   # the fast sigmoid where x > b
+        above = x > b
+        one = torch.ones((), dtype=x.dtype, device=x.device)
+        return torch.add(one, x.abs_(), alpha=a, out=x).square_().reciprocal_().mul_(above)
+    if kind == LEAKY_SPIKE_OPERATOR:
+        fired = x > 0
+        return x.fill_(a).masked_fill_(fired, 1.0)
     raise ValueError(f"unknown surrogate kind {kind}")
 
 

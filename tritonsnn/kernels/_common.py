@@ -1,11 +1,14 @@
-"""Pieces every kernel family shares: autotune configs, grid, parameter loads,
-argument preparation and the batch reduction of per-element gradient partials."""
+"""Pieces every kernel family shares: autotune configs, grid, parameter loads, the
+surrogate gradient and the same-step reset, kernel arguments derived from the records of
+``tritonsnn/contracts.py`` and the batch reduction of per-element gradient partials."""
 from __future__ import annotations
 
+import torch
 import triton
 import triton.language as tl
 
 from .. import _backend
+from .. import surrogate as sg
 
 # Compile without FMA contraction: each multiply and add then rounds as PyTorch's
 # separate ops do, so spikes match snnTorch and the PyTorch path bit for bit.
@@ -53,6 +56,59 @@ def load_count(ptr, o, mask, HAS: tl.constexpr, BLOCK: tl.constexpr):
     return tl.zeros([BLOCK], dtype=tl.int32)
 
 
+@triton.jit
+def surrogate_grad(x, SURROGATE: tl.constexpr, a, b):
+    """dH/dx at ``x`` (membrane minus threshold); ids, parameters and formulas are those of
+    tritonsnn/surrogate.py."""
+    if SURROGATE == sg.ATAN:
+        h = 1.5707963267948966 * a * x
+        return (a * 0.5) / (1.0 + h * h)
+    elif SURROGATE == sg.FAST_SIGMOID:
+        d = a * tl.abs(x) + 1.0
+        return 1.0 / (d * d)
+    elif SURROGATE == sg.SIGMOID:
+        sig = tl.sigmoid(a * x)
+        return a * sig * (1.0 - sig)
+    elif SURROGATE == sg.TRIANGULAR:     # snnTorch's, sign flip above threshold included
+        return tl.where(x < 0, a, -a)
+    elif SURROGATE == sg.HEAVISIDE:
+        return (x > 0).to(tl.float32)
+    elif SURROGATE == sg.SPIKE_RATE_ESCAPE:
+        return a * tl.exp(-b * tl.abs(x - 1.0))
+    elif SURROGATE == sg.SPARSE_FAST_SIGMOID:
+        d = a * tl.abs(x) + 1.0
+        return tl.where(x > b, 1.0 / (d * d), 0.0)
+    elif SURROGATE == sg.LEAKY_SPIKE_OPERATOR:
+        return tl.where(x > 0, 1.0, a)
+    else:                                # straight-through
+        return tl.full(x.shape, 1.0, tl.float32)
+
+
+@triton.jit
+def post_reset(pre, s, r, thr, RESET: tl.constexpr):
+    """Membrane after the same-step reset (``reset_delay=False``): subtract or zero."""
+    if RESET == 0:
+        return pre - (s - r) * thr
+    return pre - (s - r) * pre
+
+
+def pointers(record, fallback, drop=()) -> dict:
+    """Kernel arguments ``p_<field>`` for the tensors of ``record``; a field that is None or empty
+    points at ``fallback`` (its flag leaves it unread): never an empty tensor's null pointer."""
+    return {f"p_{k}": or_buffer(v, fallback) for k, v in record._asdict().items()
+            if k not in drop and (v is None or isinstance(v, torch.Tensor))}
+
+
+def has_flags(state, drop=()) -> dict:
+    """``HAS_<FIELD>`` constexpr flags: which initial states are given."""
+    return {f"HAS_{k.upper()}": v is not None for k, v in state._asdict().items() if k not in drop}
+
+
+def per_neuron_flags(params) -> dict:
+    """``<FIELD>_PER_NEURON`` constexpr flags: which parameters are ``[N]`` rather than ``[1]``."""
+    return {f"{k.upper()}_PER_NEURON": v is not None and v.numel() > 1 for k, v in params._asdict().items()}
+
+
 def flat_time_major(x):
     """View ``[T, B, N]`` as ``[T, B*N]`` with unit inner stride, copying only if needed."""
     x2 = x.reshape(x.shape[0], -1)
@@ -66,6 +122,9 @@ def or_buffer(t, fallback):
 
 
 def reduce_partials(partial, param):
-    """Per-element ``[B, N]`` gradient partials summed over the batch into ``param``'s shape."""
+    """Per-element ``[B, N]`` gradient partials summed over the batch into ``param``'s shape
+    (None stays None)."""
+    if partial is None:
+        return None
     g = partial.sum(0)
     return g.sum().reshape(1) if param.numel() == 1 else g

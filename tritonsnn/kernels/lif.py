@@ -7,7 +7,7 @@ each neuron adds to Leaky, so each difference is a few visible lines:
 Leaky / IF     the base recurrence below (IF: ``beta = 1``)
 Lapicque       ``HAS_GAIN`` (input times ``dt/C``, decay ``1 - dt/(R*C)``, not
                clamped) and ``ZERO_WHOLE`` (zero reset clears input too)
-RLeaky (1:1)   ``REC``: ``+ V*s[t-1]``, ``ZERO_WHOLE``; V's gradient in-kernel
+RLeaky (1:1)   ``RECURRENT``: ``+ V*s[t-1]``, ``ZERO_WHOLE``; V's gradient in-kernel
 ALIF           ``ADAPT``: adaptive threshold ``th[t] = thr + b*a[t]``
 refractory     ``REFRACTORY``: per-sample step counter, any neuron above
 =============  ==================================================================
@@ -36,7 +36,7 @@ So a spike at step t makes steps t+1..t+R refractory: their spike is 0 and the
 input (and V's recurrent input) has zero gradient there. With ADAPT the spike at t
 is compared with ``th[t]``, and the reset it causes at t+1 removes ``th[t]``, the
 threshold it crossed (Bellec et al.'s LSNN); ALIF is DELAY only. Gradients flow
-through ``s[t-1]`` into ``a[t]`` and, with REC, into ``V*s[t-1]`` (full BPTT).
+through ``s[t-1]`` into ``a[t]`` and, with RECURRENT, into ``V*s[t-1]`` (full BPTT).
 
 The membrane a user sees is ``post``. Forward saves ``pre`` in fp32 (4 B/element);
 only when not DELAY the reset bits (1 B/element); only with REFRACTORY the
@@ -65,87 +65,63 @@ import triton
 import triton.language as tl
 
 from .. import _alloc
-from ._common import LAUNCH, configs, flat_time_major, grid, load_count, load_param, load_state, or_buffer, reduce_partials
-from ..ops_common import lif_outputs
-
-
-@triton.jit
-def _surrogate_grad(x, SURROGATE: tl.constexpr, a):
-    """dH/dx; ids and formulas mirror tritonsnn/surrogate.py."""
-    if SURROGATE == 0:    # atan
-        h = 1.5707963267948966 * a * x
-        return (a * 0.5) / (1.0 + h * h)
-    elif SURROGATE == 1:  # fast_sigmoid
-        d = a * tl.abs(x) + 1.0
-        return 1.0 / (d * d)
-    elif SURROGATE == 2:  # sigmoid
-        sig = tl.sigmoid(a * x)
-        return a * sig * (1.0 - sig)
-    elif SURROGATE == 3:  # snnTorch triangular
-        return tl.where(x < 0, a, -a)
-    else:                 # straight-through
-        return tl.full(x.shape, 1.0, tl.float32)
-
-
-@triton.jit
-def _post_reset(pre, s, r, thr, RESET: tl.constexpr):
-    if RESET == 0:
-        return pre - (s - r) * thr
-    return pre - (s - r) * pre
+from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, lif_outputs
+from ._common import (LAUNCH, configs, flat_time_major, grid, has_flags, load_count, load_param, load_state,
+                      per_neuron_flags, pointers, post_reset, reduce_partials, surrogate_grad)
 
 
 @triton.autotune(configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T", "REFR_STEPS"])
 def lif_fwd_kernel(
-    p_x, p_v0, p_beta, p_thr, p_s, p_pre, p_bits, p_post,
-    p_gain, p_rec, p_s0, p_c0, p_qbits, p_count, p_rho, p_b, p_a0, p_a,
+    p_x, p_mem0, p_beta, p_threshold, p_spikes, p_pre, p_reset_bits, p_post,
+    p_gain, p_v, p_spk0, p_count0, p_refr_bits, p_count, p_rho, p_b, p_adapt0, p_adapt,
     T, M, N, stride_xt, REFR_STEPS,
-    RESET: tl.constexpr, DELAY: tl.constexpr, HAS_V0: tl.constexpr, STORE_POST: tl.constexpr,
-    BETA_PER_NEURON: tl.constexpr, THR_PER_NEURON: tl.constexpr,
+    RESET: tl.constexpr, DELAY: tl.constexpr, HAS_MEM0: tl.constexpr, STORE_POST: tl.constexpr,
+    BETA_PER_NEURON: tl.constexpr, THRESHOLD_PER_NEURON: tl.constexpr,
     HAS_GAIN: tl.constexpr, GAIN_PER_NEURON: tl.constexpr, ZERO_WHOLE: tl.constexpr,
-    REC: tl.constexpr, REC_PER_NEURON: tl.constexpr, HAS_S0: tl.constexpr,
-    REFRACTORY: tl.constexpr, HAS_C0: tl.constexpr,
-    ADAPT: tl.constexpr, RHO_PER_NEURON: tl.constexpr, B_PER_NEURON: tl.constexpr, HAS_A0: tl.constexpr,
+    RECURRENT: tl.constexpr, V_PER_NEURON: tl.constexpr, HAS_SPK0: tl.constexpr,
+    REFRACTORY: tl.constexpr, HAS_COUNT0: tl.constexpr,
+    ADAPT: tl.constexpr, RHO_PER_NEURON: tl.constexpr, B_PER_NEURON: tl.constexpr, HAS_ADAPT0: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
     beta = load_param(p_beta, o % N, m_o, BETA_PER_NEURON)
-    thr = load_param(p_thr, o % N, m_o, THR_PER_NEURON)
+    thr = load_param(p_threshold, o % N, m_o, THRESHOLD_PER_NEURON)
     if HAS_GAIN:
         gain = load_param(p_gain, o % N, m_o, GAIN_PER_NEURON)
-    post = load_state(p_v0, o, m_o, HAS_V0, BLOCK)
+    post = load_state(p_mem0, o, m_o, HAS_MEM0, BLOCK)
     # th: this step's threshold; th_prev: the previous step's (the one its spike crossed).
     if ADAPT:
         rho = load_param(p_rho, o % N, m_o, RHO_PER_NEURON)
         b_ad = load_param(p_b, o % N, m_o, B_PER_NEURON)
-        adapt = load_state(p_a0, o, m_o, HAS_A0, BLOCK)
+        adapt = load_state(p_adapt0, o, m_o, HAS_ADAPT0, BLOCK)
         th_prev = thr + b_ad * adapt
         th = th_prev
-        p_a += o
+        p_adapt += o
     else:
         th = thr
         th_prev = thr
-    if REC or ADAPT:
-        if REC:
-            v_rec = load_param(p_rec, o % N, m_o, REC_PER_NEURON)
-        s_prev = load_state(p_s0, o, m_o, HAS_S0, BLOCK)
+    if RECURRENT or ADAPT:
+        if RECURRENT:
+            v_rec = load_param(p_v, o % N, m_o, V_PER_NEURON)
+        s_prev = load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
     if REFRACTORY:
-        count = load_count(p_c0, o, m_o, HAS_C0, BLOCK)
+        count = load_count(p_count0, o, m_o, HAS_COUNT0, BLOCK)
     # Pointers advance one row per step: pointer arithmetic is 64-bit, so T*B*N may exceed 2**31.
     p_x += o
-    p_s += o
+    p_spikes += o
     p_pre += o
-    p_bits += o
+    p_reset_bits += o
     p_post += o
-    p_qbits += o
+    p_refr_bits += o
     for _ in range(T):
         x = tl.load(p_x, mask=m_o, other=0.0).to(tl.float32)
         if HAS_GAIN:
             x = gain * x
         if ADAPT:
             adapt = rho * adapt + s_prev
-            tl.store(p_a, adapt, mask=m_o)
+            tl.store(p_adapt, adapt, mask=m_o)
             th = thr + b_ad * adapt
         if RESET == 2:
             r = tl.zeros([BLOCK], dtype=tl.float32)
@@ -155,7 +131,7 @@ def lif_fwd_kernel(
             pre = beta * (post * (1.0 - r)) + x
         else:
             pre = beta * post + x
-        if REC:
+        if RECURRENT:
             pre += v_rec * s_prev
         if RESET == 1 and ZERO_WHOLE:
             pre = pre * (1.0 - r)
@@ -173,30 +149,30 @@ def lif_fwd_kernel(
             pre = tl.where(refr, hold, pre)
             fire = (pre > th) & (~refr)
             count = tl.where(fire, REFR_STEPS, tl.maximum(count - 1, 0))
-            tl.store(p_qbits, refr.to(tl.int8), mask=m_o)
+            tl.store(p_refr_bits, refr.to(tl.int8), mask=m_o)
             s = fire.to(tl.float32)
         else:
             s = (pre > th).to(tl.float32)
-        tl.store(p_s, s.to(p_s.dtype.element_ty), mask=m_o)
+        tl.store(p_spikes, s.to(p_spikes.dtype.element_ty), mask=m_o)
         tl.store(p_pre, pre, mask=m_o)
         if DELAY:
             post = pre
         else:
-            tl.store(p_bits, r.to(tl.int8), mask=m_o)
-            post = _post_reset(pre, s, r, thr, RESET)
+            tl.store(p_reset_bits, r.to(tl.int8), mask=m_o)
+            post = post_reset(pre, s, r, thr, RESET)
             if STORE_POST:
                 tl.store(p_post, post, mask=m_o)
-        if REC or ADAPT:
+        if RECURRENT or ADAPT:
             s_prev = s
         if ADAPT:
             th_prev = th
-            p_a += M
+            p_adapt += M
         p_x += stride_xt
-        p_s += M
+        p_spikes += M
         p_pre += M
-        p_bits += M
+        p_reset_bits += M
         p_post += M
-        p_qbits += M
+        p_refr_bits += M
     if REFRACTORY:
         tl.store(p_count + o, count, mask=m_o)
 
@@ -204,64 +180,64 @@ def lif_fwd_kernel(
 @triton.autotune(configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def lif_bwd_kernel(
-    p_gs, p_gm, p_pre, p_bits, p_v0, p_beta, p_thr,
-    p_dx, p_dv0, p_dbeta, p_dthr,
-    p_gain, p_rec, p_s0, p_qbits, p_ds0, p_drec,
-    p_rho, p_b, p_a0, p_a, p_da0, p_drho, p_db, p_ga,
-    T, M, N, stride_gst, stride_gmt, stride_gat, sg_param,
-    RESET: tl.constexpr, DELAY: tl.constexpr, HAS_V0: tl.constexpr, HAS_GRAD_MEM: tl.constexpr,
-    BETA_PER_NEURON: tl.constexpr, THR_PER_NEURON: tl.constexpr,
-    NEED_DBETA: tl.constexpr, NEED_DTHR: tl.constexpr, SURROGATE: tl.constexpr,
+    p_g_spikes, p_g_mem, p_pre, p_reset_bits, p_mem0, p_beta, p_threshold,
+    p_dx, p_dmem0, p_dbeta, p_dthreshold,
+    p_gain, p_v, p_spk0, p_refr_bits, p_dspk0, p_dv,
+    p_rho, p_b, p_adapt0, p_adapt, p_dadapt0, p_drho, p_db, p_g_adapt,
+    T, M, N, stride_g_spikes, stride_g_mem, stride_g_adapt, sg_param, sg_param2,
+    RESET: tl.constexpr, DELAY: tl.constexpr, HAS_MEM0: tl.constexpr, HAS_G_MEM: tl.constexpr,
+    BETA_PER_NEURON: tl.constexpr, THRESHOLD_PER_NEURON: tl.constexpr,
+    NEED_DBETA: tl.constexpr, NEED_DTHRESHOLD: tl.constexpr, SURROGATE: tl.constexpr,
     HAS_GAIN: tl.constexpr, GAIN_PER_NEURON: tl.constexpr, ZERO_WHOLE: tl.constexpr,
-    REC: tl.constexpr, REC_PER_NEURON: tl.constexpr, HAS_S0: tl.constexpr, NEED_DREC: tl.constexpr,
+    RECURRENT: tl.constexpr, V_PER_NEURON: tl.constexpr, HAS_SPK0: tl.constexpr, NEED_DV: tl.constexpr,
     REFRACTORY: tl.constexpr,
-    ADAPT: tl.constexpr, RHO_PER_NEURON: tl.constexpr, B_PER_NEURON: tl.constexpr, HAS_A0: tl.constexpr,
-    NEED_DRHO: tl.constexpr, NEED_DB: tl.constexpr, HAS_GRAD_ADAPT: tl.constexpr, BLOCK: tl.constexpr,
+    ADAPT: tl.constexpr, RHO_PER_NEURON: tl.constexpr, B_PER_NEURON: tl.constexpr, HAS_ADAPT0: tl.constexpr,
+    NEED_DRHO: tl.constexpr, NEED_DB: tl.constexpr, HAS_G_ADAPT: tl.constexpr, BLOCK: tl.constexpr,
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
     beta = load_param(p_beta, o % N, m_o, BETA_PER_NEURON)
-    thr = load_param(p_thr, o % N, m_o, THR_PER_NEURON)
+    thr = load_param(p_threshold, o % N, m_o, THRESHOLD_PER_NEURON)
     if HAS_GAIN:
         gain = load_param(p_gain, o % N, m_o, GAIN_PER_NEURON)
-    v0 = load_state(p_v0, o, m_o, HAS_V0, BLOCK)
-    if REC or ADAPT:
-        if REC:
-            v_rec = load_param(p_rec, o % N, m_o, REC_PER_NEURON)
-        s0 = load_state(p_s0, o, m_o, HAS_S0, BLOCK)
+    v0 = load_state(p_mem0, o, m_o, HAS_MEM0, BLOCK)
+    if RECURRENT or ADAPT:
+        if RECURRENT:
+            v_rec = load_param(p_v, o % N, m_o, V_PER_NEURON)
+        s0 = load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
     if ADAPT:
         rho = load_param(p_rho, o % N, m_o, RHO_PER_NEURON)
         b_ad = load_param(p_b, o % N, m_o, B_PER_NEURON)
-        a0 = load_state(p_a0, o, m_o, HAS_A0, BLOCK)
+        a0 = load_state(p_adapt0, o, m_o, HAS_ADAPT0, BLOCK)
     g_acarry = tl.zeros([BLOCK], dtype=tl.float32)    # dL/d a[t] through step t+1 (ADAPT)
     g_thcarry = tl.zeros([BLOCK], dtype=tl.float32)   # dL/d th[t] through step t+1's reset (ADAPT)
     acc_rho = tl.zeros([BLOCK], dtype=tl.float32)
     acc_b = tl.zeros([BLOCK], dtype=tl.float32)
     g_carry = tl.zeros([BLOCK], dtype=tl.float32)    # dL/d post[t] through step t+1
-    g_scarry = tl.zeros([BLOCK], dtype=tl.float32)   # dL/d s[t] through step t+1 (REC)
+    g_scarry = tl.zeros([BLOCK], dtype=tl.float32)   # dL/d s[t] through step t+1 (RECURRENT)
     acc_beta = tl.zeros([BLOCK], dtype=tl.float32)
     acc_thr = tl.zeros([BLOCK], dtype=tl.float32)
     acc_rec = tl.zeros([BLOCK], dtype=tl.float32)
     # Walk rows T-1 .. 0 with 64-bit pointers; pre[t], r[t] and the refractory flag q[t]
     # are carried from the previous iteration's loads of row t-1.
     last = (T - 1).to(tl.int64)
-    p_gs += o + last * stride_gst
-    p_gm += o + last * stride_gmt
+    p_g_spikes += o + last * stride_g_spikes
+    p_g_mem += o + last * stride_g_mem
     p_pre += o + last * M
-    p_bits += o + last * M
-    p_qbits += o + last * M
+    p_reset_bits += o + last * M
+    p_refr_bits += o + last * M
     p_dx += o + last * M
-    p_a += o + last * M
-    p_ga += o + last * stride_gat
+    p_adapt += o + last * M
+    p_g_adapt += o + last * stride_g_adapt
     pre = tl.load(p_pre, mask=m_o, other=0.0)
     if ADAPT:
-        a_cur = tl.load(p_a, mask=m_o, other=0.0)
+        a_cur = tl.load(p_adapt, mask=m_o, other=0.0)
     if DELAY:
         r = tl.zeros([BLOCK], dtype=tl.float32)
     else:
-        r = tl.load(p_bits, mask=m_o, other=0).to(tl.float32)
+        r = tl.load(p_reset_bits, mask=m_o, other=0).to(tl.float32)
     if REFRACTORY:
-        nq = 1.0 - tl.load(p_qbits, mask=m_o, other=0).to(tl.float32)   # 1 on free steps
+        nq = 1.0 - tl.load(p_refr_bits, mask=m_o, other=0).to(tl.float32)   # 1 on free steps
     else:
         nq = tl.full([BLOCK], 1.0, tl.float32)
     for i in range(T):
@@ -270,11 +246,11 @@ def lif_bwd_kernel(
         m_prev = m_o & ((tl.zeros([BLOCK], dtype=tl.int32) + t) > 0)
         pre_prev = tl.load(p_pre - M, mask=m_prev, other=0.0)
         if REFRACTORY:
-            nq_prev = 1.0 - tl.load(p_qbits - M, mask=m_prev, other=0).to(tl.float32)
+            nq_prev = 1.0 - tl.load(p_refr_bits - M, mask=m_prev, other=0).to(tl.float32)
         else:
             nq_prev = tl.full([BLOCK], 1.0, tl.float32)
         if ADAPT:   # thresholds of step t and t-1
-            a_prev = tl.where(m_prev, tl.load(p_a - M, mask=m_prev, other=0.0), a0)
+            a_prev = tl.where(m_prev, tl.load(p_adapt - M, mask=m_prev, other=0.0), a0)
             th = thr + b_ad * a_cur
             th_p = thr + b_ad * a_prev
         else:
@@ -287,27 +263,27 @@ def lif_bwd_kernel(
             if RESET != 2:
                 r = (prev > th_p).to(tl.float32)
         else:
-            r_prev = tl.load(p_bits - M, mask=m_prev, other=0).to(tl.float32)
-            prev = tl.where(m_prev, _post_reset(pre_prev, s_prev, r_prev, thr, RESET), v0)
-        gs = tl.load(p_gs, mask=m_o, other=0.0).to(tl.float32)
-        if REC or ADAPT:
+            r_prev = tl.load(p_reset_bits - M, mask=m_prev, other=0).to(tl.float32)
+            prev = tl.where(m_prev, post_reset(pre_prev, s_prev, r_prev, thr, RESET), v0)
+        gs = tl.load(p_g_spikes, mask=m_o, other=0.0).to(tl.float32)
+        if RECURRENT or ADAPT:
             gs += g_scarry
-        sgrad = _surrogate_grad(pre - th, SURROGATE, sg_param) * nq
+        sgrad = surrogate_grad(pre - th, SURROGATE, sg_param, sg_param2) * nq
         a = gs * sgrad
         g_post = g_carry
-        if HAS_GRAD_MEM:
-            g_post += tl.load(p_gm, mask=m_o, other=0.0).to(tl.float32)
+        if HAS_G_MEM:
+            g_post += tl.load(p_g_mem, mask=m_o, other=0.0).to(tl.float32)
         if DELAY:
             g_pre = a + g_post
         else:
             s = (pre > thr).to(tl.float32) * nq
             if RESET == 0:
                 g_pre = a + (1.0 - thr * sgrad) * g_post
-                if NEED_DTHR:
+                if NEED_DTHRESHOLD:
                     acc_thr += g_post * (thr * sgrad - (s - r))
             else:
                 g_pre = a + ((1.0 - (s - r)) - pre * sgrad) * g_post
-                if NEED_DTHR:
+                if NEED_DTHRESHOLD:
                     acc_thr += g_post * (pre * sgrad)
         if RESET == 1:
             keep = 1.0 - r
@@ -323,14 +299,14 @@ def lif_bwd_kernel(
         tl.store(p_dx, dx.to(p_dx.dtype.element_ty), mask=m_o)
         if NEED_DBETA:
             acc_beta += g_pre * keep * prev * nq
-        if NEED_DREC:
+        if NEED_DV:
             acc_rec += g_pre * din * tl.where(m_prev, s_prev, s0)
         if ADAPT:
             # th[t] = thr + b*a[t] feeds s[t] and (subtract) step t+1's reset; a[t] = rho*a[t-1] + s[t-1].
             g_th = g_thcarry - a
             g_a = b_ad * g_th + rho * g_acarry
-            if HAS_GRAD_ADAPT:
-                g_a += tl.load(p_ga, mask=m_o, other=0.0).to(tl.float32)
+            if HAS_G_ADAPT:
+                g_a += tl.load(p_g_adapt, mask=m_o, other=0.0).to(tl.float32)
             acc_thr += g_th
             if NEED_DB:
                 acc_b += g_th * a_cur
@@ -339,16 +315,16 @@ def lif_bwd_kernel(
             g_acarry = g_a
             if RESET == 0:
                 g_thcarry = -r * g_pre
-        elif NEED_DTHR:
+        elif NEED_DTHRESHOLD:
             acc_thr -= a
             if RESET == 0:
                 acc_thr -= g_pre * r
         # Free step: d pre / d post[t-1] = beta*keep; refractory step: keep alone.
         g_carry = (beta * nq + (1.0 - nq)) * keep * g_pre
-        if REC:
+        if RECURRENT:
             g_scarry = v_rec * din * g_pre
         if ADAPT:
-            if REC:
+            if RECURRENT:
                 g_scarry += g_acarry
             else:
                 g_scarry = g_acarry
@@ -356,22 +332,22 @@ def lif_bwd_kernel(
         pre = pre_prev
         r = r_prev
         nq = nq_prev
-        p_gs -= stride_gst
-        p_gm -= stride_gmt
+        p_g_spikes -= stride_g_spikes
+        p_g_mem -= stride_g_mem
         p_pre -= M
-        p_bits -= M
-        p_qbits -= M
+        p_reset_bits -= M
+        p_refr_bits -= M
         p_dx -= M
-        p_a -= M
-        p_ga -= stride_gat
-    tl.store(p_dv0 + o, g_carry, mask=m_o)
-    if REC or ADAPT:
-        tl.store(p_ds0 + o, g_scarry, mask=m_o)
+        p_adapt -= M
+        p_g_adapt -= stride_g_adapt
+    tl.store(p_dmem0 + o, g_carry, mask=m_o)
+    if RECURRENT or ADAPT:
+        tl.store(p_dspk0 + o, g_scarry, mask=m_o)
     if ADAPT:
         # th[-1] = thr + b*a0 fed step 0's reset.
         acc_thr += g_thcarry
         acc_b += g_thcarry * a0
-        tl.store(p_da0 + o, rho * g_acarry + b_ad * g_thcarry, mask=m_o)
+        tl.store(p_dadapt0 + o, rho * g_acarry + b_ad * g_thcarry, mask=m_o)
         if NEED_DRHO:
             tl.store(p_drho + o, acc_rho, mask=m_o)
         if NEED_DB:
@@ -379,91 +355,69 @@ def lif_bwd_kernel(
     # Per-element partials summed over time here; the batch sum is one torch reduction.
     if NEED_DBETA:
         tl.store(p_dbeta + o, acc_beta, mask=m_o)
-    if NEED_DTHR:
-        tl.store(p_dthr + o, acc_thr, mask=m_o)
-    if NEED_DREC:
-        tl.store(p_drec + o, acc_rec, mask=m_o)
+    if NEED_DTHRESHOLD:
+        tl.store(p_dthreshold + o, acc_thr, mask=m_o)
+    if NEED_DV:
+        tl.store(p_dv + o, acc_rec, mask=m_o)
 
 
-def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=None,
-            zero_whole: bool = False, rec=None, s0=None, refractory: int = 0, c0=None,
-            rho=None, b=None, a0=None):
+def _flags(state: LifState, params: LifParams, opts: LifOptions) -> dict:
+    """The constexpr flags both kernels take, derived from the records."""
+    return dict(RESET=int(opts.reset), DELAY=opts.delay, ZERO_WHOLE=opts.zero_whole,
+                HAS_GAIN=params.gain is not None, RECURRENT=params.v is not None, ADAPT=params.rho is not None,
+                REFRACTORY=opts.refractory > 0, **per_neuron_flags(params),
+                **has_flags(state, drop=("count0",)))
+
+
+def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutputs:
     """Launch the forward kernel; same contract as ``torchimpl.lif.lif_fwd``."""
     T, B, N = x.shape
     M = B * N
     x2 = flat_time_major(x)
-    refr, adapt = refractory > 0, rho is not None
-    spikes, pre, bits, post, qbits, count, aseq = lif_outputs(x, delay, need_post, refractory, adapt)
-    if refr and (M == 0 or T == 0):
-        count.copy_(c0 if c0 is not None else torch.zeros_like(count))
+    out = lif_outputs(x, opts, adapt=params.rho is not None)
+    if opts.refractory > 0 and (M == 0 or T == 0):
+        out.count.copy_(state.count0 if state.count0 is not None else torch.zeros_like(out.count))
     if M > 0 and T > 0:
-        # Pointers the flags leave unused get a real buffer: never pass an empty tensor's null pointer.
         lif_fwd_kernel[grid(M)](
-            x2, or_buffer(v0, pre), beta, thr, spikes, pre, or_buffer(bits, pre), or_buffer(post, pre),
-            or_buffer(gain, beta), or_buffer(rec, beta), or_buffer(s0, pre), or_buffer(c0, pre), or_buffer(qbits, pre), or_buffer(count, pre),
-            or_buffer(rho, beta), or_buffer(b, beta), or_buffer(a0, pre), or_buffer(aseq, pre),
-            T, M, N, x2.stride(0), int(refractory),
-            RESET=reset, DELAY=delay, HAS_V0=v0 is not None, STORE_POST=not delay and need_post,
-            BETA_PER_NEURON=beta.numel() > 1, THR_PER_NEURON=thr.numel() > 1,
-            HAS_GAIN=gain is not None, GAIN_PER_NEURON=gain is not None and gain.numel() > 1,
-            ZERO_WHOLE=zero_whole, REC=rec is not None,
-            REC_PER_NEURON=rec is not None and rec.numel() > 1, HAS_S0=s0 is not None,
-            REFRACTORY=refr, HAS_C0=c0 is not None,
-            ADAPT=adapt, RHO_PER_NEURON=adapt and rho.numel() > 1, B_PER_NEURON=adapt and b.numel() > 1,
-            HAS_A0=a0 is not None,
-            **LAUNCH,
-        )
-    return spikes, pre, bits, post, qbits, count, aseq
+            p_x=x2, **pointers(state, out.pre), **pointers(params, params.beta), **pointers(out, out.pre),
+            T=T, M=M, N=N, stride_xt=x2.stride(0), REFR_STEPS=int(opts.refractory),
+            STORE_POST=not opts.delay and opts.need_mem, HAS_COUNT0=state.count0 is not None,
+            **_flags(state, params, opts), **LAUNCH)
+    return out
 
 
-def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: bool,
-            surrogate, x_dtype, need_dbeta: bool, need_dthr: bool, gain=None,
-            zero_whole: bool = False, rec=None, s0=None, need_drec: bool = False, qbits=None,
-            rho=None, b=None, a0=None, aseq=None, need_drho: bool = False, need_db: bool = False,
-            grad_adapt=None):
+def lif_bwd(up: LifUpstream, saved: LifSaved, state: LifState, params: LifParams, opts: LifOptions,
+            need: LifParams, x_dtype) -> LifGrads:
     """Launch the backward kernel; same contract as ``torchimpl.lif.lif_bwd``."""
-    T, B, N = pre.shape
+    T, B, N = saved.pre.shape
     M = B * N
-    dev, f32 = pre.device, torch.float32
-    gs = flat_time_major(grad_spikes)
-    gm = flat_time_major(grad_mem) if grad_mem is not None else gs
-    ga = flat_time_major(grad_adapt) if grad_adapt is not None else gs
-    dx = _alloc.empty(T, B, N, dtype=x_dtype, device=dev)
-    dv0 = _alloc.empty(B, N, dtype=f32, device=dev)
-    part_beta = _alloc.empty(B, N, dtype=f32, device=dev) if need_dbeta else dv0
-    part_thr = _alloc.empty(B, N, dtype=f32, device=dev) if need_dthr else dv0
-    adapt = rho is not None
-    ds0 = _alloc.empty(B, N, dtype=f32, device=dev) if rec is not None or adapt else None
-    part_rec = _alloc.empty(B, N, dtype=f32, device=dev) if need_drec else dv0
-    da0 = _alloc.empty(B, N, dtype=f32, device=dev) if adapt else None
-    part_rho = _alloc.empty(B, N, dtype=f32, device=dev) if need_drho else dv0
-    part_b = _alloc.empty(B, N, dtype=f32, device=dev) if need_db else dv0
+    dev, f32 = saved.pre.device, torch.float32
+    g_spikes = flat_time_major(up.g_spikes)
+    g_mem = flat_time_major(up.g_mem) if up.g_mem is not None else g_spikes
+    g_adapt = flat_time_major(up.g_adapt) if up.g_adapt is not None else g_spikes
+
+    def partial(on):   # per-element [B, N] gradient partials, summed over time in the kernel
+        return _alloc.empty(B, N, dtype=f32, device=dev) if on else None
+    spiking_state = params.v is not None or params.rho is not None
+    grads = LifGrads(dx=_alloc.empty(T, B, N, dtype=x_dtype, device=dev), dmem0=partial(True),
+                     dspk0=partial(spiking_state), dadapt0=partial(params.rho is not None),
+                     dbeta=partial(need.beta), dthreshold=partial(need.threshold), dv=partial(need.v),
+                     drho=partial(need.rho), db=partial(need.b))
     if M > 0 and T > 0:
         lif_bwd_kernel[grid(M)](
-            gs, gm, pre, or_buffer(bits, pre), or_buffer(v0, pre), beta, thr,
-            dx, dv0, part_beta, part_thr,
-            or_buffer(gain, beta), or_buffer(rec, beta), or_buffer(s0, pre), or_buffer(qbits, pre), or_buffer(ds0, dv0), part_rec,
-            or_buffer(rho, beta), or_buffer(b, beta), or_buffer(a0, pre), or_buffer(aseq, pre), or_buffer(da0, dv0), part_rho, part_b,
-            ga, T, M, N, gs.stride(0), gm.stride(0), ga.stride(0), surrogate.param,
-            RESET=reset, DELAY=delay, HAS_V0=v0 is not None, HAS_GRAD_MEM=grad_mem is not None,
-            BETA_PER_NEURON=beta.numel() > 1, THR_PER_NEURON=thr.numel() > 1,
-            NEED_DBETA=need_dbeta, NEED_DTHR=need_dthr, SURROGATE=surrogate.kind,
-            HAS_GAIN=gain is not None, GAIN_PER_NEURON=gain is not None and gain.numel() > 1,
-            ZERO_WHOLE=zero_whole, REC=rec is not None,
-            REC_PER_NEURON=rec is not None and rec.numel() > 1, HAS_S0=s0 is not None,
-            NEED_DREC=need_drec, REFRACTORY=qbits is not None,
-            ADAPT=adapt, RHO_PER_NEURON=adapt and rho.numel() > 1, B_PER_NEURON=adapt and b.numel() > 1,
-            HAS_A0=a0 is not None, NEED_DRHO=need_drho, NEED_DB=need_db,
-            HAS_GRAD_ADAPT=grad_adapt is not None,
-            **LAUNCH,
-        )
+            p_g_spikes=g_spikes, p_g_mem=g_mem, p_g_adapt=g_adapt, **pointers(saved, saved.pre),
+            **pointers(state, saved.pre, drop=("count0",)), **pointers(params, params.beta),
+            **pointers(grads, grads.dmem0),
+            T=T, M=M, N=N, stride_g_spikes=g_spikes.stride(0), stride_g_mem=g_mem.stride(0),
+            stride_g_adapt=g_adapt.stride(0), sg_param=opts.surrogate_param, sg_param2=opts.surrogate_param2,
+            SURROGATE=opts.surrogate_kind, HAS_G_MEM=up.g_mem is not None, HAS_G_ADAPT=up.g_adapt is not None,
+            NEED_DBETA=need.beta, NEED_DTHRESHOLD=need.threshold, NEED_DV=need.v, NEED_DRHO=need.rho,
+            NEED_DB=need.b, **_flags(state, params, opts), **LAUNCH)
     else:
-        for t in (dv0, part_beta, part_thr, part_rec, part_rho, part_b, ds0, da0):
-            if t is not None:
-                t.zero_()
-    dbeta = reduce_partials(part_beta, beta) if need_dbeta else None
-    dthr = reduce_partials(part_thr, thr) if need_dthr else None
-    drec = reduce_partials(part_rec, rec) if need_drec else None
-    drho = reduce_partials(part_rho, rho) if need_drho else None
-    db = reduce_partials(part_b, b) if need_db else None
-    return dx, dv0, dbeta, dthr, ds0, drec, da0, drho, db
+        for g in grads[1:]:
+            if g is not None:
+                g.zero_()
+    return grads._replace(dbeta=reduce_partials(grads.dbeta, params.beta),
+                          dthreshold=reduce_partials(grads.dthreshold, params.threshold),
+                          dv=reduce_partials(grads.dv, params.v), drho=reduce_partials(grads.drho, params.rho),
+                          db=reduce_partials(grads.db, params.b))

@@ -67,45 +67,45 @@ import triton
 import triton.language as tl
 
 from .. import _alloc
-from ..ops_common import NEURON_ALPHA, syn_outputs
-from ._common import LAUNCH, configs, flat_time_major, grid, load_count, load_param, load_state, or_buffer, reduce_partials
-from .lif import _post_reset, _surrogate_grad
+from ..contracts import SecondOrder, SynGrads, SynOptions, SynOutputs, SynParams, SynSaved, SynState, SynUpstream, syn_outputs
+from ._common import (LAUNCH, configs, flat_time_major, grid, has_flags, load_count, load_param, load_state,
+                      per_neuron_flags, pointers, post_reset, reduce_partials, surrogate_grad)
 
 
 @triton.autotune(configs(), key=["M", "N"])
-@triton.jit(do_not_specialize=["T"])
+@triton.jit(do_not_specialize=["T", "REFR_STEPS"])
 def syn_fwd_kernel(
-    p_x, p_cur0, p_aux0, p_mem0, p_spk0, p_cnt0, p_alpha, p_beta, p_tau, p_thr, p_v,
-    p_s, p_cur, p_aux, p_mem, p_bits, p_post, p_refr, p_cnt,
-    T, M, N, stride_xt, refr_steps,
+    p_x, p_cur0, p_aux0, p_mem0, p_spk0, p_count0, p_alpha, p_beta, p_tau, p_threshold, p_v,
+    p_spikes, p_cur, p_aux, p_mem, p_reset_bits, p_post, p_refr_bits, p_count,
+    T, M, N, stride_xt, REFR_STEPS,
     ALPHA: tl.constexpr, RESET: tl.constexpr, DELAY: tl.constexpr, RECURRENT: tl.constexpr,
-    REFRACTORY: tl.constexpr, HAS_CNT0: tl.constexpr, STORE_CUR: tl.constexpr, STORE_POST: tl.constexpr,
+    REFRACTORY: tl.constexpr, HAS_COUNT0: tl.constexpr, STORE_CUR: tl.constexpr, STORE_POST: tl.constexpr,
     HAS_CUR0: tl.constexpr, HAS_AUX0: tl.constexpr, HAS_MEM0: tl.constexpr, HAS_SPK0: tl.constexpr,
-    ALPHA_PN: tl.constexpr, BETA_PN: tl.constexpr, TAU_PN: tl.constexpr, THR_PN: tl.constexpr,
-    V_PN: tl.constexpr, BLOCK: tl.constexpr,
+    ALPHA_PER_NEURON: tl.constexpr, BETA_PER_NEURON: tl.constexpr, TAU_PER_NEURON: tl.constexpr, THRESHOLD_PER_NEURON: tl.constexpr,
+    V_PER_NEURON: tl.constexpr, BLOCK: tl.constexpr,
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    alpha = load_param(p_alpha, o % N, m_o, ALPHA_PN)
-    beta = load_param(p_beta, o % N, m_o, BETA_PN)
-    thr = load_param(p_thr, o % N, m_o, THR_PN)
+    alpha = load_param(p_alpha, o % N, m_o, ALPHA_PER_NEURON)
+    beta = load_param(p_beta, o % N, m_o, BETA_PER_NEURON)
+    thr = load_param(p_threshold, o % N, m_o, THRESHOLD_PER_NEURON)
     cur = load_state(p_cur0, o, m_o, HAS_CUR0, BLOCK)
     mem = load_state(p_mem0, o, m_o, HAS_MEM0, BLOCK)
     if ALPHA:
-        tau = load_param(p_tau, o % N, m_o, TAU_PN)
+        tau = load_param(p_tau, o % N, m_o, TAU_PER_NEURON)
         aux = load_state(p_aux0, o, m_o, HAS_AUX0, BLOCK)
     if RECURRENT:
-        v = load_param(p_v, o % N, m_o, V_PN)
+        v = load_param(p_v, o % N, m_o, V_PER_NEURON)
         spk = load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
     if REFRACTORY:
-        cnt = load_count(p_cnt0, o, m_o, HAS_CNT0, BLOCK)
-        p_refr += o
+        cnt = load_count(p_count0, o, m_o, HAS_COUNT0, BLOCK)
+        p_refr_bits += o
     p_x += o
-    p_s += o
+    p_spikes += o
     p_cur += o
     p_aux += o
     p_mem += o
-    p_bits += o
+    p_reset_bits += o
     p_post += o
     for _ in range(T):
         x = tl.load(p_x, mask=m_o, other=0.0).to(tl.float32)
@@ -124,7 +124,7 @@ def syn_fwd_kernel(
         if REFRACTORY:
             held = cnt > 0
             pre = tl.where(held, mem, pre)          # no leak, no input; the reset below still applies
-            tl.store(p_refr, held.to(tl.int8), mask=m_o)
+            tl.store(p_refr_bits, held.to(tl.int8), mask=m_o)
         if ALPHA:
             if RESET == 0:
                 pre += r * aux
@@ -146,59 +146,59 @@ def syn_fwd_kernel(
         fire = pre > thr
         if REFRACTORY:
             fire = fire & (cnt <= 0)
-            cnt = tl.where(fire, refr_steps, tl.maximum(cnt - 1, 0))
-            p_refr += M
+            cnt = tl.where(fire, REFR_STEPS, tl.maximum(cnt - 1, 0))
+            p_refr_bits += M
         s = fire.to(tl.float32)
-        tl.store(p_s, s.to(p_s.dtype.element_ty), mask=m_o)
+        tl.store(p_spikes, s.to(p_spikes.dtype.element_ty), mask=m_o)
         tl.store(p_mem, pre, mask=m_o)
         if STORE_CUR:
             tl.store(p_cur, cur, mask=m_o)
         if DELAY:
             mem = pre
         else:
-            tl.store(p_bits, r.to(tl.int8), mask=m_o)
-            mem = _post_reset(pre, s, r, thr, RESET)
+            tl.store(p_reset_bits, r.to(tl.int8), mask=m_o)
+            mem = post_reset(pre, s, r, thr, RESET)
             if STORE_POST:
                 tl.store(p_post, mem, mask=m_o)
         if RECURRENT:
             spk = s
         p_x += stride_xt
-        p_s += M
+        p_spikes += M
         p_cur += M
         p_aux += M
         p_mem += M
-        p_bits += M
+        p_reset_bits += M
         p_post += M
     if REFRACTORY:
-        tl.store(p_cnt + o, cnt, mask=m_o)
+        tl.store(p_count + o, cnt, mask=m_o)
 
 
 @triton.autotune(configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def syn_bwd_kernel(
-    p_gs, p_gcur, p_gaux, p_gm, p_cur, p_aux, p_mem, p_bits, p_refr,
-    p_cur0, p_aux0, p_mem0, p_spk0, p_alpha, p_beta, p_tau, p_thr, p_v,
-    p_dx, p_dcur0, p_daux0, p_dmem0, p_dspk0, p_dalpha, p_dbeta, p_dtau, p_dthr, p_dv,
-    T, M, N, stride_gst, stride_gct, stride_gat, stride_gmt, sg_param,
+    p_g_spikes, p_g_cur, p_g_aux, p_g_mem, p_cur, p_aux, p_mem, p_reset_bits, p_refr_bits,
+    p_cur0, p_aux0, p_mem0, p_spk0, p_alpha, p_beta, p_tau, p_threshold, p_v,
+    p_dx, p_dcur0, p_daux0, p_dmem0, p_dspk0, p_dalpha, p_dbeta, p_dtau, p_dthreshold, p_dv,
+    T, M, N, stride_g_spikes, stride_g_cur, stride_g_aux, stride_g_mem, sg_param, sg_param2,
     ALPHA: tl.constexpr, RESET: tl.constexpr, DELAY: tl.constexpr, RECURRENT: tl.constexpr,
-    REFRACTORY: tl.constexpr, HAS_GRAD_CUR: tl.constexpr, HAS_GRAD_AUX: tl.constexpr, HAS_GRAD_MEM: tl.constexpr,
+    REFRACTORY: tl.constexpr, HAS_G_CUR: tl.constexpr, HAS_G_AUX: tl.constexpr, HAS_G_MEM: tl.constexpr,
     HAS_CUR0: tl.constexpr, HAS_AUX0: tl.constexpr, HAS_MEM0: tl.constexpr, HAS_SPK0: tl.constexpr,
-    ALPHA_PN: tl.constexpr, BETA_PN: tl.constexpr, TAU_PN: tl.constexpr, THR_PN: tl.constexpr,
-    V_PN: tl.constexpr, NEED_DALPHA: tl.constexpr, NEED_DBETA: tl.constexpr, NEED_DTAU: tl.constexpr,
-    NEED_DTHR: tl.constexpr, NEED_DV: tl.constexpr, SURROGATE: tl.constexpr, BLOCK: tl.constexpr,
+    ALPHA_PER_NEURON: tl.constexpr, BETA_PER_NEURON: tl.constexpr, TAU_PER_NEURON: tl.constexpr, THRESHOLD_PER_NEURON: tl.constexpr,
+    V_PER_NEURON: tl.constexpr, NEED_DALPHA: tl.constexpr, NEED_DBETA: tl.constexpr, NEED_DTAU: tl.constexpr,
+    NEED_DTHRESHOLD: tl.constexpr, NEED_DV: tl.constexpr, SURROGATE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    alpha = load_param(p_alpha, o % N, m_o, ALPHA_PN)
-    beta = load_param(p_beta, o % N, m_o, BETA_PN)
-    thr = load_param(p_thr, o % N, m_o, THR_PN)
+    alpha = load_param(p_alpha, o % N, m_o, ALPHA_PER_NEURON)
+    beta = load_param(p_beta, o % N, m_o, BETA_PER_NEURON)
+    thr = load_param(p_threshold, o % N, m_o, THRESHOLD_PER_NEURON)
     cur0 = load_state(p_cur0, o, m_o, HAS_CUR0, BLOCK)
     mem0 = load_state(p_mem0, o, m_o, HAS_MEM0, BLOCK)
     if ALPHA:
-        tau = load_param(p_tau, o % N, m_o, TAU_PN)
+        tau = load_param(p_tau, o % N, m_o, TAU_PER_NEURON)
         aux0 = load_state(p_aux0, o, m_o, HAS_AUX0, BLOCK)
     if RECURRENT:
-        v = load_param(p_v, o % N, m_o, V_PN)
+        v = load_param(p_v, o % N, m_o, V_PER_NEURON)
         spk0 = load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
     zero = tl.zeros([BLOCK], dtype=tl.float32)
     g_n_next = zero        # Synaptic: dL/dn[t+1];  Alpha: dL/dinh-side h[t+1]
@@ -213,15 +213,15 @@ def syn_bwd_kernel(
     acc_thr = zero
     acc_v = zero
     last = (T - 1).to(tl.int64)
-    p_gs += o + last * stride_gst
-    p_gcur += o + last * stride_gct
-    p_gaux += o + last * stride_gat
-    p_gm += o + last * stride_gmt
+    p_g_spikes += o + last * stride_g_spikes
+    p_g_cur += o + last * stride_g_cur
+    p_g_aux += o + last * stride_g_aux
+    p_g_mem += o + last * stride_g_mem
     p_cur += o + last * M
     p_aux += o + last * M
     p_mem += o + last * M
-    p_bits += o + last * M
-    p_refr += o + last * M
+    p_reset_bits += o + last * M
+    p_refr_bits += o + last * M
     p_dx += o + last * M
     pre = tl.load(p_mem, mask=m_o, other=0.0)
     for i in range(T):
@@ -236,24 +236,24 @@ def syn_bwd_kernel(
             else:
                 r = (prev > thr).to(tl.float32)
         else:
-            r = tl.load(p_bits, mask=m_o, other=0).to(tl.float32)
-            r_prev = tl.load(p_bits - M, mask=m_prev, other=0).to(tl.float32)
+            r = tl.load(p_reset_bits, mask=m_o, other=0).to(tl.float32)
+            r_prev = tl.load(p_reset_bits - M, mask=m_prev, other=0).to(tl.float32)
         # Spikes of step t-1 and t; refractory steps cannot fire.
         s_prev = (pre_prev > thr).to(tl.float32)
         free = tl.full([BLOCK], 1.0, tl.float32)
         if REFRACTORY:
-            free = 1.0 - tl.load(p_refr, mask=m_o, other=0).to(tl.float32)
-            s_prev = s_prev * (1.0 - tl.load(p_refr - M, mask=m_prev, other=0).to(tl.float32))
+            free = 1.0 - tl.load(p_refr_bits, mask=m_o, other=0).to(tl.float32)
+            s_prev = s_prev * (1.0 - tl.load(p_refr_bits - M, mask=m_prev, other=0).to(tl.float32))
         if not DELAY:
-            prev = tl.where(m_prev, _post_reset(pre_prev, s_prev, r_prev, thr, RESET), mem0)
-        gs = tl.load(p_gs, mask=m_o, other=0.0).to(tl.float32)
+            prev = tl.where(m_prev, post_reset(pre_prev, s_prev, r_prev, thr, RESET), mem0)
+        gs = tl.load(p_g_spikes, mask=m_o, other=0.0).to(tl.float32)
         g_cur_ext = zero
-        if HAS_GRAD_CUR:
-            g_cur_ext = tl.load(p_gcur, mask=m_o, other=0.0).to(tl.float32)
+        if HAS_G_CUR:
+            g_cur_ext = tl.load(p_g_cur, mask=m_o, other=0.0).to(tl.float32)
         g_mem_ext = zero
-        if HAS_GRAD_MEM:
-            g_mem_ext = tl.load(p_gm, mask=m_o, other=0.0).to(tl.float32)
-        sgrad = _surrogate_grad(pre - thr, SURROGATE, sg_param)
+        if HAS_G_MEM:
+            g_mem_ext = tl.load(p_g_mem, mask=m_o, other=0.0).to(tl.float32)
+        sgrad = surrogate_grad(pre - thr, SURROGATE, sg_param, sg_param2)
         if REFRACTORY:
             sgrad = sgrad * free
         if ALPHA:
@@ -262,8 +262,8 @@ def syn_bwd_kernel(
             if NEED_DBETA or NEED_DTAU:
                 aux_prev = tl.where(m_prev, tl.load(p_aux - M, mask=m_prev, other=0.0), aux0)
             g_aux_ext = zero
-            if HAS_GRAD_AUX:
-                g_aux_ext = tl.load(p_gaux, mask=m_o, other=0.0).to(tl.float32)
+            if HAS_G_AUX:
+                g_aux_ext = tl.load(p_g_aux, mask=m_o, other=0.0).to(tl.float32)
             a = sgrad * gs
             g_u = a + g_mem_ext
             if REFRACTORY:
@@ -295,7 +295,7 @@ def syn_bwd_kernel(
                 acc_beta += g_h * aux_prev
             if NEED_DTAU:
                 acc_tau += g_m * (alpha * cur_prev + beta * aux_prev)
-            if NEED_DTHR:
+            if NEED_DTHRESHOLD:
                 acc_thr -= a
                 if RESET == 0:
                     acc_thr -= g_cur * r
@@ -315,11 +315,11 @@ def syn_bwd_kernel(
                 s = (pre > thr).to(tl.float32) * free
                 if RESET == 0:
                     g_pre = a + (1.0 - thr * sgrad) * g_post
-                    if NEED_DTHR:
+                    if NEED_DTHRESHOLD:
                         acc_thr += g_post * (thr * sgrad - (s - r))
                 else:
                     g_pre = a + ((1.0 - (s - r)) - pre * sgrad) * g_post
-                    if NEED_DTHR:
+                    if NEED_DTHRESHOLD:
                         acc_thr += g_post * (pre * sgrad)
             g_n = g_pre
             if RESET == 1:
@@ -334,7 +334,7 @@ def syn_bwd_kernel(
                 acc_beta += g_in * prev
             if NEED_DV:
                 acc_v += g_c * tl.where(m_prev, s_prev, spk0)
-            if NEED_DTHR:
+            if NEED_DTHRESHOLD:
                 acc_thr -= a
                 if RESET == 0:
                     acc_thr -= g_pre * r
@@ -344,15 +344,15 @@ def syn_bwd_kernel(
             if REFRACTORY:
                 coef_next = tl.where(free > 0, beta, 1.0)
         pre = pre_prev
-        p_gs -= stride_gst
-        p_gcur -= stride_gct
-        p_gaux -= stride_gat
-        p_gm -= stride_gmt
+        p_g_spikes -= stride_g_spikes
+        p_g_cur -= stride_g_cur
+        p_g_aux -= stride_g_aux
+        p_g_mem -= stride_g_mem
         p_cur -= M
         p_aux -= M
         p_mem -= M
-        p_bits -= M
-        p_refr -= M
+        p_reset_bits -= M
+        p_refr_bits -= M
         p_dx -= M
     tl.store(p_dcur0 + o, alpha * g_c_next, mask=m_o)
     if ALPHA:
@@ -371,81 +371,65 @@ def syn_bwd_kernel(
         tl.store(p_dbeta + o, acc_beta, mask=m_o)
     if NEED_DTAU:
         tl.store(p_dtau + o, acc_tau, mask=m_o)
-    if NEED_DTHR:
-        tl.store(p_dthr + o, acc_thr, mask=m_o)
+    if NEED_DTHRESHOLD:
+        tl.store(p_dthreshold + o, acc_thr, mask=m_o)
     if NEED_DV:
         tl.store(p_dv + o, acc_v, mask=m_o)
 
 
-def _pn(param):
-    return param is not None and param.numel() > 1
+def _flags(state: SynState, params: SynParams, opts: SynOptions) -> dict:
+    """The constexpr flags both kernels take, derived from the records."""
+    return dict(ALPHA=opts.neuron == SecondOrder.ALPHA, RESET=int(opts.reset), DELAY=opts.delay,
+                RECURRENT=params.v is not None, REFRACTORY=opts.refractory > 0, **per_neuron_flags(params),
+                **has_flags(state, drop=("count0",)))
 
 
-def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: int, reset: int, delay: bool,
-            store_cur: bool, need_post: bool, refr_steps: int):
+def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutputs:
     """Launch the forward kernel; same contract as ``torchimpl.synaptic.syn_fwd``."""
     T, B, N = x.shape
     M = B * N
-    is_alpha = neuron == NEURON_ALPHA
-    outs = syn_outputs(x, neuron, delay, store_cur, need_post, refr_steps > 0)
-    spikes, cur, aux, mem, bits, post, refr, cnt = outs
-    if refr_steps > 0 and (M == 0 or T == 0):
-        cnt.copy_(cnt0 if cnt0 is not None else torch.zeros_like(cnt))
+    out = syn_outputs(x, opts)
+    if opts.refractory > 0 and (M == 0 or T == 0):
+        out.count.copy_(state.count0 if state.count0 is not None else torch.zeros_like(out.count))
     if M > 0 and T > 0:
         x2 = flat_time_major(x)
-        # Pointers the flags leave unused get a real buffer: never pass an empty tensor's null pointer.
         syn_fwd_kernel[grid(M)](
-            x2, or_buffer(cur0, mem), or_buffer(aux0, mem), or_buffer(mem0, mem), or_buffer(spk0, mem), or_buffer(cnt0, mem), alpha, beta,
-            or_buffer(tau, alpha), thr, or_buffer(v, alpha), spikes, or_buffer(cur, mem), or_buffer(aux, mem), mem, or_buffer(bits, mem),
-            or_buffer(post, mem), or_buffer(refr, mem), or_buffer(cnt, mem),
-            T, M, N, x2.stride(0), refr_steps,
-            ALPHA=is_alpha, RESET=reset, DELAY=delay, RECURRENT=v is not None,
-            REFRACTORY=refr_steps > 0, HAS_CNT0=cnt0 is not None,
-            STORE_CUR=store_cur, STORE_POST=not delay and need_post,
-            HAS_CUR0=cur0 is not None, HAS_AUX0=aux0 is not None, HAS_MEM0=mem0 is not None,
-            HAS_SPK0=spk0 is not None, ALPHA_PN=_pn(alpha), BETA_PN=_pn(beta), TAU_PN=_pn(tau),
-            THR_PN=_pn(thr), V_PN=_pn(v), **LAUNCH,
-        )
-    return outs
+            p_x=x2, **pointers(state, out.mem), **pointers(params, params.alpha), **pointers(out, out.mem),
+            T=T, M=M, N=N, stride_xt=x2.stride(0), REFR_STEPS=int(opts.refractory),
+            STORE_CUR=opts.store_cur, STORE_POST=not opts.delay and opts.need_mem,
+            HAS_COUNT0=state.count0 is not None, **_flags(state, params, opts), **LAUNCH)
+    return out
 
 
-def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0, mem0, spk0, alpha, beta, tau, thr, v,
-            neuron: int, reset: int, delay: bool, surrogate, x_dtype, need: tuple):
+def syn_bwd(up: SynUpstream, saved: SynSaved, state: SynState, params: SynParams, opts: SynOptions,
+            need: SynParams, x_dtype) -> SynGrads:
     """Launch the backward kernel; same contract as ``torchimpl.synaptic.syn_bwd``."""
-    need_dalpha, need_dbeta, need_dtau, need_dthr, need_dv = need
-    T, B, N = mem.shape
+    T, B, N = saved.mem.shape
     M = B * N
-    dev, f32 = mem.device, torch.float32
-    is_alpha = neuron == NEURON_ALPHA
-    dx = _alloc.empty(T, B, N, dtype=x_dtype, device=dev)
-    dcur0 = _alloc.empty(B, N, dtype=f32, device=dev)
-    daux0 = _alloc.empty(B, N, dtype=f32, device=dev) if is_alpha else None
-    dmem0 = _alloc.empty(B, N, dtype=f32, device=dev)
-    dspk0 = _alloc.empty(B, N, dtype=f32, device=dev) if v is not None else None
-    parts = [_alloc.empty(B, N, dtype=f32, device=dev) if on else None for on in need]
+    dev, f32 = saved.mem.device, torch.float32
+
+    def partial(on):   # per-element [B, N] gradients and partials, summed over time in the kernel
+        return _alloc.empty(B, N, dtype=f32, device=dev) if on else None
+    grads = SynGrads(dx=_alloc.empty(T, B, N, dtype=x_dtype, device=dev), dcur0=partial(True),
+                     daux0=partial(opts.neuron == SecondOrder.ALPHA), dmem0=partial(True),
+                     dspk0=partial(params.v is not None), dalpha=partial(need.alpha), dbeta=partial(need.beta),
+                     dtau=partial(need.tau), dthreshold=partial(need.threshold), dv=partial(need.v))
     if M > 0 and T > 0:
-        gs = flat_time_major(g_spikes)
-        gc = flat_time_major(g_cur) if g_cur is not None else gs
-        ga = flat_time_major(g_aux) if g_aux is not None else gs
-        gm = flat_time_major(g_mem) if g_mem is not None else gs
+        g_spikes = flat_time_major(up.g_spikes)
+        g_cur, g_aux, g_mem = (flat_time_major(g) if g is not None else g_spikes for g in up[1:])
         syn_bwd_kernel[grid(M)](
-            gs, gc, ga, gm, or_buffer(cur, mem), or_buffer(aux, mem), mem, or_buffer(bits, mem), or_buffer(refr, mem),
-            or_buffer(cur0, mem), or_buffer(aux0, mem), or_buffer(mem0, mem), or_buffer(spk0, mem), alpha, beta, or_buffer(tau, alpha), thr,
-            or_buffer(v, alpha), dx, dcur0, or_buffer(daux0, dcur0), dmem0, or_buffer(dspk0, dcur0),
-            *(or_buffer(p, dcur0) for p in parts),
-            T, M, N, gs.stride(0), gc.stride(0), ga.stride(0), gm.stride(0), surrogate.param,
-            ALPHA=is_alpha, RESET=reset, DELAY=delay, RECURRENT=v is not None, REFRACTORY=refr.numel() > 0,
-            HAS_GRAD_CUR=g_cur is not None, HAS_GRAD_AUX=g_aux is not None, HAS_GRAD_MEM=g_mem is not None,
-            HAS_CUR0=cur0 is not None, HAS_AUX0=aux0 is not None, HAS_MEM0=mem0 is not None,
-            HAS_SPK0=spk0 is not None, ALPHA_PN=_pn(alpha), BETA_PN=_pn(beta), TAU_PN=_pn(tau),
-            THR_PN=_pn(thr), V_PN=_pn(v), NEED_DALPHA=need_dalpha, NEED_DBETA=need_dbeta,
-            NEED_DTAU=need_dtau, NEED_DTHR=need_dthr, NEED_DV=need_dv, SURROGATE=surrogate.kind,
-            **LAUNCH,
-        )
+            p_g_spikes=g_spikes, p_g_cur=g_cur, p_g_aux=g_aux, p_g_mem=g_mem, **pointers(saved, saved.mem),
+            **pointers(state, saved.mem, drop=("count0",)), **pointers(params, params.alpha),
+            **pointers(grads, grads.dcur0),
+            T=T, M=M, N=N, stride_g_spikes=g_spikes.stride(0), stride_g_cur=g_cur.stride(0),
+            stride_g_aux=g_aux.stride(0), stride_g_mem=g_mem.stride(0), sg_param=opts.surrogate_param,
+            sg_param2=opts.surrogate_param2, SURROGATE=opts.surrogate_kind, HAS_G_CUR=up.g_cur is not None,
+            HAS_G_AUX=up.g_aux is not None, HAS_G_MEM=up.g_mem is not None, NEED_DALPHA=need.alpha,
+            NEED_DBETA=need.beta, NEED_DTAU=need.tau, NEED_DTHRESHOLD=need.threshold, NEED_DV=need.v,
+            **_flags(state, params, opts), **LAUNCH)
     else:
-        for t in [dx, dcur0, daux0, dmem0, dspk0, *parts]:
-            if t is not None:
-                t.zero_()
-    dalpha, dbeta, dtau, dthr, dv = (reduce_partials(p, param) if p is not None else None
-                                     for p, param in zip(parts, (alpha, beta, tau, thr, v)))
-    return dx, dcur0, daux0, dmem0, dspk0, dalpha, dbeta, dtau, dthr, dv
+        for g in grads:
+            if g is not None:
+                g.zero_()
+    return grads._replace(**{f"d{k}": reduce_partials(getattr(grads, f"d{k}"), p)
+                             for k, p in params._asdict().items()})

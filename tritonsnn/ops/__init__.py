@@ -2,7 +2,7 @@
 
 Each op takes ``use_triton`` (decided once, in ``_backend.resolve``) and runs the
 Triton launcher or the PyTorch implementation of the same name; the two share a
-contract. Fake kernels let ``torch.compile`` trace through the ops and
+contract, the records of ``tritonsnn/contracts.py``. Fake kernels let ``torch.compile`` trace through the ops and
 ``register_autograd`` wires each fused backward. One file per family of dynamics.
 """
 import importlib
@@ -18,5 +18,6 @@ def implementation(family: str, use_triton: bool):
 
 
 from . import lif  # noqa: E402,F401  (registers the ops)
+from . import recurrent  # noqa: E402,F401  (all-to-all RLeaky / RSynaptic)
 from . import scan  # noqa: E402,F401  (synapse filters, traces, delays)
 from . import synaptic  # noqa: E402,F401

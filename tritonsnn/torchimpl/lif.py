@@ -14,7 +14,9 @@ import torch
 
 from .. import _alloc
 from .. import surrogate as sg
-from ..ops_common import RESET_SUBTRACT, RESET_ZERO, lif_outputs
+from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, Reset, lif_outputs
+
+RESET_SUBTRACT, RESET_ZERO = Reset.SUBTRACT, Reset.ZERO
 
 
 def _rows(seq):
@@ -52,9 +54,7 @@ def _reset_now(m, s, r, thr, reset, bits_t, post_t):
     return p, (p > thr).to(torch.float32)
 
 
-def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=None,
-            zero_whole: bool = False, rec=None, s0=None, refractory: int = 0, c0=None,
-            rho=None, b=None, a0=None):
+def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutputs:
     """Forward time loop. Returns ``(spikes, pre, reset_bits, post, refr_bits, count, adapt)``.
 
     ``pre`` is the membrane before the same-step reset (all that backward needs
@@ -64,10 +64,14 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
     only filled when ``refractory > 0``, else empty. ``adapt`` is the adaptation
     sequence ``a[t]`` (fp32) when ``rho`` is given (ALIF, ``delay`` only), else empty.
     """
+    v0, s0, a0, c0 = state
+    beta, thr, gain, rec, rho, b = params
+    reset, delay, zero_whole, refractory, need_post = opts.reset, opts.delay, opts.zero_whole, opts.refractory, \
+        opts.need_mem
     T, B, N = x.shape
     dev, f32 = x.device, torch.float32
     refr, adapt = refractory > 0, rho is not None
-    spikes, pre, bits, post, qbits, count_out, aseq = lif_outputs(x, delay, need_post, refractory, adapt)
+    spikes, pre, bits, post, qbits, count_out, aseq = lif_outputs(x, opts, adapt)
     p = torch.zeros(B, N, dtype=f32, device=dev) if v0 is None else v0.to(f32)
     s_prev = None
     if rec is not None or adapt:
@@ -129,7 +133,7 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
         th_prev = th
     if refr:
         count_out.copy_((last + (refractory - (T - 1))).clamp_(min=0))
-    return spikes, pre, bits, post, qbits, count_out, aseq
+    return LifOutputs(spikes, pre, bits, post, qbits, count_out, aseq)
 
 
 # Backward works through time in chunks of about this many elements: big enough to
@@ -138,11 +142,8 @@ def lif_fwd(x, v0, beta, thr, reset: int, delay: bool, need_post: bool, gain=Non
 CHUNK_ELEMS = 1 << 17
 
 
-def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: bool,
-            surrogate: sg.Surrogate, x_dtype, need_dbeta: bool, need_dthr: bool, gain=None,
-            zero_whole: bool = False, rec=None, s0=None, need_drec: bool = False, qbits=None,
-            rho=None, b=None, a0=None, aseq=None, need_drho: bool = False, need_db: bool = False,
-            grad_adapt=None):
+def lif_bwd(up: LifUpstream, saved: LifSaved, state: LifState, params: LifParams, opts: LifOptions,
+            need: LifParams, x_dtype) -> LifGrads:
     """Reverse time loop. Returns ``(dx, dv0, dbeta, dthr, ds0, drec, da0, drho, db)``;
     parameter gradients shaped like their parameter, ``None`` where not needed (``ds0``
     only with ``rec`` or adaptation, ``da0`` only with adaptation).
@@ -157,6 +158,12 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
     itself is ``g_pre[t] = P[t] + K[t] * g_pre[t+1]`` (plus, with adaptation, the
     coupled ``g_a[t] = Q[t] + K3[t] * g_pre[t+1] + K4[t] * g_a[t+1]``).
     """
+    grad_spikes, grad_mem, grad_adapt = up
+    pre, bits, qbits, aseq = saved
+    v0, s0, a0, _ = state
+    beta, thr, gain, rec, rho, b = params
+    reset, delay, zero_whole, surrogate = opts.reset, opts.delay, opts.zero_whole, opts.surrogate
+    need_dbeta, need_dthr, need_drec, need_drho, need_db = need.beta, need.threshold, need.v, need.rho, need.b
     T, B, N = pre.shape
     f32 = torch.float32
     adapt = rho is not None
@@ -368,8 +375,8 @@ def lif_bwd(grad_spikes, grad_mem, pre, bits, v0, beta, thr, reset: int, delay: 
     if need_drec:
         acc_rec += acc_rec_rows.sum(0)
     red = lambda acc, param, need: _reduce_to(acc.sum(0), param) if need else None  # noqa: E731
-    return (dx, dv0, red(acc_beta, beta, need_dbeta), red(acc_thr, thr, need_dthr), ds0,
-            red(acc_rec, rec, need_drec), da0, red(acc_rho, rho, need_drho), red(acc_b, b, need_db))
+    return LifGrads(dx, dv0, ds0, da0, red(acc_beta, beta, need_dbeta), red(acc_thr, thr, need_dthr),
+                    red(acc_rec, rec, need_drec), red(acc_rho, rho, need_drho), red(acc_b, b, need_db))
 
 
 def _reduce_to(g, param):

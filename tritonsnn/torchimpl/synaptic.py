@@ -13,16 +13,19 @@ import functools
 import torch
 
 from .. import surrogate as sg
-from ..ops_common import NEURON_ALPHA, RESET_NONE, RESET_SUBTRACT, RESET_ZERO, syn_outputs
+from ..contracts import (Reset, SecondOrder, SynGrads, SynOptions, SynOutputs, SynParams, SynSaved, SynState,
+                         SynUpstream, syn_outputs)
 from .lif import CHUNK_ELEMS, _chunk_rows, _full_row, _post_reset, _reduce_to, _reset_now, _rows
+
+
+RESET_SUBTRACT, RESET_ZERO, RESET_NONE = Reset.SUBTRACT, Reset.ZERO, Reset.NONE
 
 
 def _zeros_or(state, B, N, dev):
     return torch.zeros(B, N, dtype=torch.float32, device=dev) if state is None else state.to(torch.float32)
 
 
-def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: int, reset: int,
-            delay: bool, store_cur: bool, need_post: bool, refr_steps: int):
+def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutputs:
     """Forward time loop. Returns ``(spikes, cur, aux, mem, bits, post, refr, cnt)``.
 
     ``cur``: synaptic current after each step (Alpha: the excitatory one) and ``aux``:
@@ -34,13 +37,17 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: i
     int8 refractory flag per step and ``cnt`` the
     refractory counter after the last step; ``cnt0`` is the counter before the first.
     """
+    cur0, aux0, mem0, spk0, cnt0 = state
+    alpha, beta, tau, thr, v = params
+    reset, delay, store_cur, need_post, refr_steps = opts.reset, opts.delay, opts.store_cur, opts.need_mem, \
+        opts.refractory
     T, B, N = x.shape
     dev, f32 = x.device, torch.float32
-    is_alpha = neuron == NEURON_ALPHA
-    outs = syn_outputs(x, neuron, delay, store_cur, need_post, refr_steps > 0)
+    is_alpha = opts.neuron == SecondOrder.ALPHA
+    outs = syn_outputs(x, opts)
     spikes, cur, aux, mem, bits, post, refr, cnt_out = outs
     if is_alpha:
-        _alpha_fwd_loop(x, cur0, aux0, mem0, cnt0, alpha, beta, tau, thr, reset, refr_steps, outs)
+        _alpha_fwd(x, state, params, opts, outs)
         return outs
     c = _zeros_or(cur0, B, N, dev)
     p = _zeros_or(mem0, B, N, dev)
@@ -83,9 +90,12 @@ def syn_fwd(x, cur0, aux0, mem0, spk0, cnt0, alpha, beta, tau, thr, v, neuron: i
     return outs
 
 
-def _alpha_fwd_loop(x, exc0, inh0, mem0, cnt0, alpha, beta, tau, thr, reset, refr_steps, outs):
+def _alpha_fwd(x, state: SynState, params: SynParams, opts: SynOptions, outs: SynOutputs):
     # Every step writes into preallocated rows (out=): a fresh [B, N] tensor per op costs
     # more than the op itself on CPU.
+    exc0, inh0, mem0, _, cnt0 = state
+    alpha, beta, tau, thr, _ = params
+    reset, refr_steps = opts.reset, opts.refractory
     spikes, exc, inh, mem, _, _, refr, cnt_out = outs
     T, B, N = x.shape
     dev, f32 = x.device, torch.float32
@@ -141,9 +151,8 @@ def _alpha_fwd_loop(x, exc0, inh0, mem0, cnt0, alpha, beta, tau, thr, reset, ref
         cnt_out.copy_(cnt)
 
 
-def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0, mem0, spk0,
-            alpha, beta, tau, thr, v, neuron: int, reset: int, delay: bool,
-            surrogate: sg.Surrogate, x_dtype, need: tuple):
+def syn_bwd(up: SynUpstream, saved: SynSaved, state: SynState, params: SynParams, opts: SynOptions,
+            need: SynParams, x_dtype) -> SynGrads:
     """Reverse time loop. Returns ``(dx, dcur0, daux0, dmem0, dspk0, dalpha, dbeta, dtau, dthr, dv)``.
 
     ``g_*`` are the gradients of the returned sequences (``g_mem`` of the returned
@@ -151,10 +160,14 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
     the forward's refractory flags (empty without refractory). ``need`` is
     ``(dalpha, dbeta, dtau, dthr, dv)`` flags; unneeded ones come back None.
     """
-    if neuron == NEURON_ALPHA:
-        return _alpha_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, refr, cur0, aux0, mem0,
-                          alpha, beta, tau, thr, reset, surrogate, x_dtype, need)
-    need_dalpha, need_dbeta, _, need_dthr, need_dv = need
+    g_spikes, g_cur, g_aux, g_mem = up
+    cur, aux, mem, bits, refr = saved
+    cur0, aux0, mem0, spk0, _ = state
+    alpha, beta, tau, thr, v = params
+    reset, delay, surrogate = opts.reset, opts.delay, opts.surrogate
+    if opts.neuron == SecondOrder.ALPHA:
+        return _alpha_bwd(up, saved, state, params, opts, need, x_dtype)
+    need_dalpha, need_dbeta, need_dthr, need_dv = need.alpha, need.beta, need.threshold, need.v
     T, B, N = mem.shape
     dev, f32 = mem.device, torch.float32
     c0 = _zeros_or(cur0, B, N, dev)
@@ -325,11 +338,11 @@ def syn_bwd(g_spikes, g_cur, g_aux, g_mem, cur, aux, mem, bits, refr, cur0, aux0
     grads = [_reduce_to(acc[k].sum(0), p) if k in acc else None
              for k, p in (("alpha", alpha), ("beta", beta), ("thr", thr), ("v", v))]
     dalpha, dbeta, dthr, dv = grads
-    return g_a.to(x_dtype), dcur0, None, dmem0, dspk0, dalpha, dbeta, None, dthr, dv
+    return SynGrads(g_a.to(x_dtype), dcur0, None, dmem0, dspk0, dalpha, dbeta, None, dthr, dv)
 
 
-def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, refr, exc0, inh0, mem0,
-               alpha, beta, tau, thr, reset, surrogate, x_dtype, need):
+def _alpha_bwd(up: SynUpstream, saved: SynSaved, state: SynState, params: SynParams, opts: SynOptions,
+               need: SynParams, x_dtype) -> SynGrads:
     """Alpha's reverse loop, chunked like Synaptic's: per chunk, every term without a time
     recurrence at once, so that the loop is one addcmul per state and step:
     ``g_e[t] = Pe[t] + Ke[t] * g_e[t+1]`` and ``g_h[t] = Ph[t] + Kh[t] * g_h[t+1]`` (dL/d of the
@@ -337,7 +350,12 @@ def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, refr, exc0, inh0, m
     that reaches ``inh[t]``). With a refractory period, dL/dmem first gets its own reverse
     pass: a held step passes it on to the previous membrane. The chunk terms live in scratch
     rows reused by every chunk."""
-    need_dalpha, need_dbeta, need_dtau, need_dthr, _ = need
+    g_spikes, g_exc, g_inh, g_mem = up
+    exc, inh, mem, _, refr = saved
+    exc0, inh0, mem0, _, _ = state
+    alpha, beta, tau, thr, _ = params
+    reset, surrogate = opts.reset, opts.surrogate
+    need_dalpha, need_dbeta, need_dtau, need_dthr = need.alpha, need.beta, need.tau, need.threshold
     T, B, N = mem.shape
     dev = mem.device
     subtract, zero, resets = reset == RESET_SUBTRACT, reset == RESET_ZERO, reset != RESET_NONE
@@ -458,4 +476,4 @@ def _alpha_bwd(g_spikes, g_exc, g_inh, g_mem, exc, inh, mem, refr, exc0, inh0, m
     dalpha, dbeta, dtau, dthr = (_reduce_to(acc[k].sum(0), p) if k in acc else None
                                  for k, p in (("alpha", alpha), ("beta", beta), ("tau", tau), ("thr", thr)))
     dmem0 = hold_next * g_u_next if has_refr else e0.new_zeros(B, N)   # mem0 matters only if held
-    return dx, dexc0, dinh0, dmem0, None, dalpha, dbeta, dtau, dthr, None
+    return SynGrads(dx, dexc0, dinh0, dmem0, None, dalpha, dbeta, dtau, dthr, None)

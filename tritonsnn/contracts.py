@@ -1,0 +1,261 @@
+"""The named contracts between the layers.
+
+Each family of dynamics has records (NamedTuples) for what goes in and comes out:
+
+* ``*State``: the initial state ``[B, N]`` (None = zeros; the refractory counter is int32),
+* ``*Params``: fp32 parameters of shape ``[1]`` or ``[N]``, already clamped and broadcast,
+* ``*Options``: the modes, compile-time flags of the kernels,
+* ``*Outputs``: what the forward returns (unused outputs are empty tensors),
+* ``*Saved``, ``*Upstream``: what the backward reads of the forward and of the gradients,
+* ``*Grads``: what the backward returns (None where not needed).
+
+The field order of the records is the schema of the family's ``torch.library`` op
+(``ops/``); the launchers (``kernels/``) and the PyTorch implementations (``torchimpl/``)
+take and return the records, so everything is passed and read by name. Field names are
+one vocabulary across families: ``mem0``, ``spk0``, ``count0``, ``threshold``, ``v`` (the
+one-to-one recurrent weight), ``reset_bits``, ``refr_bits``.
+"""
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import NamedTuple, Optional
+
+import torch
+from torch import Tensor
+
+from . import _alloc
+from . import surrogate as sg
+
+
+class Reset(IntEnum):
+    """What a spike does to the membrane (snnTorch's ``reset_mechanism``)."""
+
+    SUBTRACT = 0
+    ZERO = 1
+    NONE = 2
+
+
+RESET_MODES = {"subtract": Reset.SUBTRACT, "zero": Reset.ZERO, "none": Reset.NONE}
+
+
+class SecondOrder(IntEnum):
+    """Which structure the second-order kernels compile."""
+
+    SYNAPTIC = 0
+    ALPHA = 1
+
+
+def _surrogate(opts) -> sg.Surrogate:
+    """Options records carry the surrogate as plain fields (op schemas take no objects)."""
+    return sg.Surrogate(opts.surrogate_kind, opts.surrogate_param, opts.surrogate_param2)
+
+
+def surrogate_fields(surrogate: sg.Surrogate) -> dict:
+    """The surrogate fields of an options record."""
+    return dict(surrogate_kind=surrogate.kind, surrogate_param=surrogate.param,
+                surrogate_param2=surrogate.param2)
+
+
+def _empty(*shape, dtype=torch.float32, device):
+    return _alloc.empty(*shape, dtype=dtype, device=device)
+
+
+# --- first order: Leaky, IF, Lapicque, RLeaky one-to-one, ALIF ------------------------------
+
+class LifState(NamedTuple):
+    mem0: Optional[Tensor]
+    spk0: Optional[Tensor]        # spikes of the step before the first (RECURRENT, ADAPT)
+    adapt0: Optional[Tensor]      # ADAPT
+    count0: Optional[Tensor]      # refractory steps left (int32)
+
+
+class LifParams(NamedTuple):
+    beta: Tensor
+    threshold: Tensor
+    gain: Optional[Tensor] = None     # Lapicque: the input is scaled by dt/C
+    v: Optional[Tensor] = None        # RLeaky one-to-one: + v * s[t-1]
+    rho: Optional[Tensor] = None      # ALIF adaptation decay
+    b: Optional[Tensor] = None        # ALIF adaptation strength
+
+
+class LifOptions(NamedTuple):
+    reset: int
+    delay: bool              # snnTorch's reset_delay (the reset acts at the next step)
+    zero_whole: bool         # the zero reset clears the input too (Lapicque, RLeaky)
+    refractory: int          # refractory period in steps (0 = off)
+    need_mem: bool           # the caller reads the membrane (post-reset without delay)
+    surrogate_kind: int
+    surrogate_param: float
+    surrogate_param2: float
+    use_triton: bool
+
+
+LifOptions.surrogate = property(_surrogate)
+
+
+class LifOutputs(NamedTuple):
+    spikes: Tensor       # x's dtype
+    pre: Tensor          # membrane before a same-step reset, fp32
+    reset_bits: Tensor   # int8, without delay
+    post: Tensor         # post-reset membrane, without delay and with need_mem
+    refr_bits: Tensor    # int8 refractory flags, with a refractory period
+    count: Tensor        # final refractory counter [B, N], int32
+    adapt: Tensor        # ALIF adaptation sequence, fp32
+
+
+class LifSaved(NamedTuple):
+    pre: Tensor
+    reset_bits: Optional[Tensor]
+    refr_bits: Optional[Tensor]
+    adapt: Optional[Tensor]
+
+
+class LifUpstream(NamedTuple):
+    g_spikes: Tensor
+    g_mem: Optional[Tensor]      # of the returned membrane (pre with delay, post without)
+    g_adapt: Optional[Tensor]
+
+
+class LifGrads(NamedTuple):
+    dx: Tensor
+    dmem0: Tensor
+    dspk0: Optional[Tensor]
+    dadapt0: Optional[Tensor]
+    dbeta: Optional[Tensor]
+    dthreshold: Optional[Tensor]
+    dv: Optional[Tensor]
+    drho: Optional[Tensor]
+    db: Optional[Tensor]
+
+
+def lif_outputs(x: Tensor, opts: LifOptions, adapt: bool) -> LifOutputs:
+    """Allocate the outputs of the first-order forward for ``x [T, B, N]``; unused ones are empty."""
+    T, B, N = x.shape
+    dev, seq, none = x.device, (T, B, N), (0,)
+    refr = opts.refractory > 0
+    return LifOutputs(
+        spikes=_empty(*seq, dtype=x.dtype, device=dev),
+        pre=_empty(*seq, device=dev),
+        reset_bits=_empty(*(none if opts.delay else seq), dtype=torch.int8, device=dev),
+        post=_empty(*(seq if not opts.delay and opts.need_mem else none), device=dev),
+        refr_bits=_empty(*(seq if refr else none), dtype=torch.int8, device=dev),
+        count=_empty(*((B, N) if refr else none), dtype=torch.int32, device=dev),
+        adapt=_empty(*(seq if adapt else none), device=dev))
+
+
+# --- second order: Synaptic, RSynaptic one-to-one, Alpha -------------------------------------
+
+class SynState(NamedTuple):
+    cur0: Optional[Tensor]        # synaptic current (Alpha: excitatory)
+    aux0: Optional[Tensor]        # Alpha: inhibitory current
+    mem0: Optional[Tensor]
+    spk0: Optional[Tensor]        # RECURRENT
+    count0: Optional[Tensor]
+
+
+class SynParams(NamedTuple):
+    alpha: Tensor
+    beta: Tensor
+    tau: Optional[Tensor]         # Alpha
+    threshold: Tensor
+    v: Optional[Tensor]           # RSynaptic one-to-one
+
+
+class SynOptions(NamedTuple):
+    neuron: int                   # SecondOrder
+    reset: int
+    delay: bool
+    store_cur: bool               # keep the current sequences (returned, or read by a decay's gradient)
+    need_mem: bool
+    refractory: int
+    surrogate_kind: int
+    surrogate_param: float
+    surrogate_param2: float
+    use_triton: bool
+
+
+SynOptions.surrogate = property(_surrogate)
+
+
+class SynOutputs(NamedTuple):
+    spikes: Tensor
+    cur: Tensor          # with store_cur
+    aux: Tensor          # Alpha with store_cur
+    mem: Tensor          # pre-reset membrane (Alpha: its membrane)
+    reset_bits: Tensor   # Synaptic without delay
+    post: Tensor         # Synaptic without delay, with need_mem
+    refr_bits: Tensor
+    count: Tensor
+
+
+class SynSaved(NamedTuple):
+    cur: Tensor
+    aux: Tensor
+    mem: Tensor
+    reset_bits: Tensor
+    refr_bits: Tensor
+
+
+class SynUpstream(NamedTuple):
+    g_spikes: Tensor
+    g_cur: Optional[Tensor]
+    g_aux: Optional[Tensor]
+    g_mem: Optional[Tensor]      # of the returned membrane
+
+
+class SynGrads(NamedTuple):
+    dx: Tensor
+    dcur0: Tensor
+    daux0: Optional[Tensor]
+    dmem0: Tensor
+    dspk0: Optional[Tensor]
+    dalpha: Optional[Tensor]
+    dbeta: Optional[Tensor]
+    dtau: Optional[Tensor]
+    dthreshold: Optional[Tensor]
+    dv: Optional[Tensor]
+
+
+def syn_outputs(x: Tensor, opts: SynOptions) -> SynOutputs:
+    """Allocate the outputs of the second-order forward for ``x [T, B, N]``; unused ones are
+    empty (each its own tensor: outputs of a custom op may not alias)."""
+    T, B, N = x.shape
+    dev, seq, none = x.device, (T, B, N), (0,)
+    alpha = opts.neuron == SecondOrder.ALPHA
+    refr = opts.refractory > 0
+    return SynOutputs(
+        spikes=_empty(*seq, dtype=x.dtype, device=dev),
+        cur=_empty(*(seq if opts.store_cur else none), device=dev),
+        aux=_empty(*(seq if opts.store_cur and alpha else none), device=dev),
+        mem=_empty(*seq, device=dev),
+        reset_bits=_empty(*(none if opts.delay else seq), dtype=torch.int8, device=dev),
+        post=_empty(*(seq if not opts.delay and opts.need_mem else none), device=dev),
+        refr_bits=_empty(*(seq if refr else none), dtype=torch.int8, device=dev),
+        count=_empty(*((B, N) if refr else none), dtype=torch.int32, device=dev))
+
+
+# --- all-to-all recurrence (RLeaky, RSynaptic with an nn.Linear or a same-size nn.Conv2d) -----
+
+class Dense(NamedTuple):
+    weight: Tensor
+    bias: Optional[Tensor]
+    image: Optional[list[int]]    # [C, H, W] for a convolution, None for a Linear
+
+
+class DenseLifOutputs(NamedTuple):
+    spikes: Tensor
+    mem: Tensor          # the membrane a user sees (pre with delay, post without)
+    pre: Tensor
+    reset_bits: Tensor
+    refr_bits: Tensor
+    count: Tensor
+
+
+class DenseSynOutputs(NamedTuple):
+    spikes: Tensor
+    cur: Tensor
+    mem: Tensor
+    pre: Tensor
+    reset_bits: Tensor
+    refr_bits: Tensor
+    count: Tensor

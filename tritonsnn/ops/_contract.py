@@ -1,0 +1,104 @@
+"""Custom ops whose schema is a sequence of named records (see ``tritonsnn/contracts.py``).
+
+A ``torch.library`` op takes a flat list of arguments. :class:`Signature` lays records
+(NamedTuple types) and single named arguments out in that list, builds the schema from
+their fields and annotations, and splits a call's flat arguments back into the records,
+so that every layer reads arguments and gradients by name, never by position.
+"""
+from __future__ import annotations
+
+import inspect
+import typing
+
+import torch
+
+from . import LIB
+
+
+def _fields(part):
+    """``(name, annotation)`` of a record type's fields."""
+    return list(typing.get_type_hints(part).items())
+
+
+class Signature:
+    """The flat argument list of an op: ``parts`` maps each part's name to a NamedTuple type
+    (its fields become arguments) or to the annotation of a single argument."""
+
+    def __init__(self, **parts):
+        self.parts = parts
+        self.slices, self.params, start = {}, [], 0
+        for name, part in parts.items():
+            fields = _fields(part) if _is_record(part) else [(name, part)]
+            self.slices[name] = slice(start, start + len(fields))
+            start += len(fields)
+            self.params += [inspect.Parameter(f, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=a)
+                            for f, a in fields]
+
+    def split(self, args) -> dict:
+        """A call's flat arguments as ``{part: record or value}``."""
+        out = {}
+        for name, part in self.parts.items():
+            values = args[self.slices[name]]
+            out[name] = part(*values) if _is_record(part) else values[0]
+        return out
+
+    def flatten(self, **values) -> tuple:
+        """The flat arguments of a call from ``{part: record or value}``."""
+        flat = []
+        for name, part in self.parts.items():
+            flat += list(values[name]) if _is_record(part) else [values[name]]
+        return tuple(flat)
+
+    def needs(self, ctx, name):
+        """``ctx.needs_input_grad`` of part ``name`` as its record (fields are bools)."""
+        return self.parts[name](*ctx.needs_input_grad[self.slices[name]])
+
+    def grads(self, ctx, **by_part) -> tuple:
+        """Gradients of every flat argument, from ``{part: record of gradients or one gradient}``;
+        None for the parts not given and wherever autograd does not need one."""
+        flat = [None] * len(self.params)
+        for name, g in by_part.items():
+            s = self.slices[name]
+            flat[s] = list(g) if _is_record(self.parts[name]) else [g]
+        return tuple(g if need else None for g, need in zip(flat, ctx.needs_input_grad))
+
+
+def _is_record(part) -> bool:
+    return isinstance(part, type) and issubclass(part, tuple) and hasattr(part, "_fields")
+
+
+def custom_op(name: str, signature: Signature, returns, impl):
+    """Register ``tritonsnn::name`` taking ``signature``'s flat arguments; ``impl(**parts)``
+    receives them as records. Returns the op (for ``register_fake``/``register_autograd``)."""
+    def flat_impl(*args):
+        return impl(**signature.split(args))
+    flat_impl.__name__ = name
+    flat_impl.__signature__ = inspect.Signature(signature.params, return_annotation=returns)
+    return torch.library.custom_op(f"{LIB}::{name}", flat_impl, mutates_args=())
+
+
+def register(op, signature: Signature, fake, backward=None, setup_context=None):
+    """``fake(**parts)`` as the op's fake kernel; ``setup_context(ctx, output, **parts)`` and
+    ``backward(ctx, *grads)`` as its autograd formula."""
+    op.register_fake(lambda *args: fake(**signature.split(args)))
+    if backward is not None:
+        op.register_autograd(
+            backward, setup_context=lambda ctx, inputs, output: setup_context(ctx, output, **signature.split(inputs)))
+
+
+def empty_for_none(values, like):
+    """``values`` with every None replaced by a fresh empty tensor (outputs of a custom op are
+    tensors and may not alias each other)."""
+    return tuple(like.new_empty(0) if v is None else v for v in values)
+
+
+def save(ctx, **records):
+    """Save the tensors of ``records`` (NamedTuples) for backward, keeping their names."""
+    ctx.saved_records = {name: type(r) for name, r in records.items()}
+    ctx.save_for_backward(*(t for r in records.values() for t in r))
+
+
+def saved(ctx) -> dict:
+    """The records given to :func:`save`, rebuilt from ``ctx.saved_tensors``."""
+    tensors = iter(ctx.saved_tensors)
+    return {name: kind(*(next(tensors) for _ in kind._fields)) for name, kind in ctx.saved_records.items()}

@@ -1,0 +1,267 @@
+"""Custom ops for all-to-all recurrence: RLeaky and RSynaptic whose previous spikes reach
+every neuron through an ``nn.Linear`` or a same-size ``nn.Conv2d``.
+
+Step t needs every spike of step t-1 before it starts, so these ops loop over steps: one
+GEMM (or convolution) for the recurrent input and the family's fused single-step update
+(T = 1) on the chosen backend. Their backward is written by hand: per step the single-step
+backward and one GEMM (or transposed convolution) for the spike gradient; the weight
+gradient is one GEMM (or one weight-gradient convolution over all T*B images) at the end
+instead of T accumulations.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..contracts import (Dense, DenseLifOutputs, DenseSynOutputs, LifOptions, LifParams, LifSaved, LifState,
+                         LifUpstream, SecondOrder, SynOptions, SynParams, SynSaved, SynState, SynUpstream,
+                         lif_outputs, syn_outputs)
+from . import implementation
+from ._contract import Signature, custom_op, register, save, saved
+
+F32 = torch.float32
+
+
+def initial_spikes(spk0, x):
+    B, N = x.shape[1:]
+    return x.new_zeros(B, N, dtype=F32) if spk0 is None else spk0.to(F32)
+
+
+class Recurrence:
+    """The all-to-all map of the previous step's spikes ``[B, N]``, in fp32: an ``nn.Linear``'s
+    (``weight [N, N]``) or, with ``image = (C, H, W)``, a same-size ``nn.Conv2d``'s (``weight
+    [C, C, kh, kw]``, odd kernel, stride 1, padding ``k//2``) on the spikes seen as images."""
+
+    def __init__(self, dense: Dense):
+        self.weight, self.bias = dense.weight, dense.bias
+        self.w = dense.weight.to(F32)
+        self.b = None if dense.bias is None else dense.bias.to(F32)
+        self.image = tuple(dense.image) if dense.image else None
+        if self.image:
+            self.padding = (self.w.shape[2] // 2, self.w.shape[3] // 2)
+        else:
+            self.w_t = self.w.t()
+
+    def _images(self, flat):   # [rows, N] -> [rows, C, H, W]
+        return flat.view(flat.shape[0], *self.image)
+
+    def input(self, x_t, s_prev):
+        """``x[t] + rec(s[t-1])``."""
+        if self.image:
+            rec = F.conv2d(self._images(s_prev), self.w, self.b, padding=self.padding).flatten(1)
+        elif self.b is None:
+            rec = torch.mm(s_prev, self.w_t)
+        else:
+            rec = torch.addmm(self.b, s_prev, self.w_t)
+        return x_t + rec
+
+    def spike_grad(self, g):
+        """dL/d s[t-1] from ``g [B, N]`` = dL/d(recurrent input at step t)."""
+        if self.image:
+            g_img = self._images(g)
+            return torch.nn.grad.conv2d_input(g_img.shape, self.w, g_img, padding=self.padding).flatten(1)
+        return torch.mm(g, self.w)
+
+    def weight_grads(self, g_in, spikes, spk0, need: Dense):
+        """``Dense(dW, db, None)`` from ``g_in [T, B, N]`` = dL/d(recurrent input) and the spikes:
+        one GEMM (or convolution) against the spikes each step saw (``spk0`` for the first)."""
+        T, B, N = g_in.shape
+        g_flat = g_in.reshape(T * B, N)
+        dweight = dbias = None
+        if need.weight:
+            s_prev = torch.cat([initial_spikes(spk0, g_in)[None], spikes[:T - 1].to(F32)])[:T]
+            s_prev = s_prev.reshape(T * B, N)
+            if self.image:
+                dweight = torch.nn.grad.conv2d_weight(self._images(s_prev), self.w.shape, self._images(g_flat),
+                                                      padding=self.padding)
+            else:
+                dweight = torch.mm(g_flat.t(), s_prev)
+            dweight = dweight.to(self.weight.dtype)
+        if self.bias is not None and need.bias:
+            per_out = g_flat.view(T * B, self.image[0], -1).sum(2) if self.image else g_flat
+            dbias = per_out.sum(0).to(self.bias.dtype)
+        return Dense(dweight, dbias, None)
+
+
+def _accumulate(total, part):
+    return part if total is None else (total if part is None else total + part)
+
+
+# --- RLeaky ----------------------------------------------------------------------------------
+
+RLEAKY = Signature(x=Tensor, state=LifState, dense=Dense, params=LifParams, opts=LifOptions)
+
+
+def rleaky_dense_fwd(x: Tensor, state: LifState, dense: Dense, params: LifParams,
+                     opts: LifOptions) -> DenseLifOutputs:
+    """``x [T, B, N]`` -> :class:`DenseLifOutputs` (``state.adapt0`` unused)."""
+    return DenseLifOutputs(*_rleaky_op(*RLEAKY.flatten(x=x, state=state, dense=dense, params=params, opts=opts)))
+
+
+def _step_lif(opts):
+    """Options of the single-step update: the membrane is always read; the zero reset clears
+    the recurrent input too (snnTorch's RLeaky)."""
+    return opts._replace(need_mem=True, zero_whole=True)
+
+
+def _rleaky_fwd(x, state, dense, params, opts):
+    impl = implementation("lif", opts.use_triton)
+    step = _step_lif(opts)
+    out = lif_outputs(x, step, adapt=False)
+    mem = out.pre if opts.delay else out.post
+    refr = opts.refractory > 0
+    s_prev, v, count = initial_spikes(state.spk0, x), state.mem0, state.count0
+    rec = Recurrence(dense)
+    for t in range(x.shape[0]):
+        o = impl.lif_fwd(rec.input(x[t], s_prev)[None], LifState(v, None, None, count), params, step)
+        out.spikes[t], out.pre[t] = o.spikes[0], o.pre[0]
+        if not opts.delay:
+            out.reset_bits[t], mem[t] = o.reset_bits[0], o.post[0]
+        if refr:
+            out.refr_bits[t] = o.refr_bits[0]
+            count = o.count
+        v = mem[t]
+        s_prev = out.spikes[t].to(F32)
+    if refr:
+        out.count.copy_(count if count is not None else torch.zeros_like(out.count))
+    return tuple(DenseLifOutputs(out.spikes, mem.clone() if opts.delay else mem, out.pre, out.reset_bits,
+                                 out.refr_bits, out.count))
+
+
+def _rleaky_fake(x, state, dense, params, opts):
+    out = lif_outputs(x, _step_lif(opts), adapt=False)
+    return tuple(DenseLifOutputs(out.spikes, torch.empty_like(out.pre), out.pre, out.reset_bits, out.refr_bits,
+                                 out.count))
+
+
+def _rleaky_setup(ctx, output, x, state, dense, params, opts):
+    out = DenseLifOutputs(*output)
+    save(ctx, state=state._replace(count0=None), dense=dense._replace(image=None), params=params,
+         out=out._replace(refr_bits=out.refr_bits if opts.refractory > 0 else None, count=None))
+    ctx.set_materialize_grads(False)
+    ctx.opts, ctx.image, ctx.x_dtype = opts, dense.image, x.dtype
+
+
+def _rleaky_backward(ctx, g_spikes, g_mem, *_):
+    rec = saved(ctx)
+    state, params, out, opts = rec["state"], rec["params"], rec["out"], ctx.opts
+    impl = implementation("lif", opts.use_triton)
+    step = _step_lif(opts)
+    need = RLEAKY.needs(ctx, "params")
+    T, B, N = out.pre.shape
+    recurrence = Recurrence(rec["dense"]._replace(image=ctx.image))
+    g_cur = torch.empty_like(out.pre)                  # dL/d (x[t] + recurrent(s[t-1]))
+    g_v = out.pre.new_zeros(B, N)                      # dL/d mem[t] through step t+1
+    g_s = out.pre.new_zeros(B, N)                      # dL/d s[t] through the recurrence at t+1
+    dbeta = dthr = None
+    for t in range(T - 1, -1, -1):
+        gs_t = g_s if g_spikes is None else g_spikes[t].to(F32) + g_s
+        gm_t = g_v if g_mem is None else g_mem[t].to(F32) + g_v
+        now = slice(t, t + 1)
+        kept = LifSaved(out.pre[now], out.reset_bits if opts.delay else out.reset_bits[now],
+                        None if out.refr_bits is None else out.refr_bits[now], None)
+        d = impl.lif_bwd(LifUpstream(gs_t[None], gm_t[None], None), kept,
+                         LifState(state.mem0 if t == 0 else out.mem[t - 1], None, None, None), params, step,
+                         need, F32)
+        g_cur[t], g_v = d.dx[0], d.dmem0
+        g_s = recurrence.spike_grad(g_cur[t])
+        dbeta, dthr = _accumulate(dbeta, d.dbeta), _accumulate(dthr, d.dthreshold)
+    dense = recurrence.weight_grads(g_cur, out.spikes, state.spk0, RLEAKY.needs(ctx, "dense"))
+    return RLEAKY.grads(ctx, x=g_cur.to(ctx.x_dtype), state=LifState(g_v, g_s, None, None), dense=dense,
+                        params=LifParams(dbeta, dthr))
+
+
+_rleaky_op = custom_op("rleaky_dense_fwd", RLEAKY, tuple[(Tensor,) * len(DenseLifOutputs._fields)], _rleaky_fwd)
+register(_rleaky_op, RLEAKY, _rleaky_fake, _rleaky_backward, _rleaky_setup)
+
+
+# --- RSynaptic -------------------------------------------------------------------------------
+
+RSYNAPTIC = Signature(x=Tensor, state=SynState, dense=Dense, params=SynParams, opts=SynOptions)
+
+
+def rsyn_dense_fwd(x: Tensor, state: SynState, dense: Dense, params: SynParams,
+                   opts: SynOptions) -> DenseSynOutputs:
+    """``x [T, B, N]`` -> :class:`DenseSynOutputs` (``state.aux0`` unused)."""
+    return DenseSynOutputs(*_rsyn_op(*RSYNAPTIC.flatten(x=x, state=state, dense=dense, params=params, opts=opts)))
+
+
+def _step_syn(opts):
+    return opts._replace(neuron=SecondOrder.SYNAPTIC, store_cur=True, need_mem=True)
+
+
+def _rsyn_fwd(x, state, dense, params, opts):
+    impl = implementation("synaptic", opts.use_triton)
+    step = _step_syn(opts)
+    out = syn_outputs(x, step)
+    refr = opts.refractory > 0
+    rec = Recurrence(dense)
+    s_prev, cur, mem, count = initial_spikes(state.spk0, x), state.cur0, state.mem0, state.count0
+    for t in range(x.shape[0]):
+        o = impl.syn_fwd(rec.input(x[t], s_prev)[None], SynState(cur, None, mem, None, count), params, step)
+        out.spikes[t], out.cur[t], out.mem[t] = o.spikes[0], o.cur[0], o.mem[0]
+        if not opts.delay:
+            out.reset_bits[t], out.post[t] = o.reset_bits[0], o.post[0]
+        if refr:
+            out.refr_bits[t] = o.refr_bits[0]
+            count = o.count
+        cur, mem = out.cur[t], (out.mem[t] if opts.delay else out.post[t])
+        s_prev = o.spikes[0].to(F32)
+    if refr:
+        out.count.copy_(count if count is not None else torch.zeros_like(out.count))
+    return tuple(DenseSynOutputs(out.spikes, out.cur, out.mem.clone() if opts.delay else out.post, out.mem,
+                                 out.reset_bits, out.refr_bits, out.count))
+
+
+def _rsyn_fake(x, state, dense, params, opts):
+    out = syn_outputs(x, _step_syn(opts))
+    return tuple(DenseSynOutputs(out.spikes, out.cur, torch.empty_like(out.mem), out.mem, out.reset_bits,
+                                 out.refr_bits, out.count))
+
+
+def _rsyn_setup(ctx, output, x, state, dense, params, opts):
+    out = DenseSynOutputs(*output)
+    save(ctx, state=state._replace(count0=None), dense=dense._replace(image=None), params=params,
+         out=out._replace(count=None))
+    ctx.set_materialize_grads(False)
+    ctx.opts, ctx.image, ctx.x_dtype = opts, dense.image, x.dtype
+
+
+def _rsyn_backward(ctx, g_spikes, g_cur, g_mem, *_):
+    rec = saved(ctx)
+    state, params, out, opts = rec["state"], rec["params"], rec["out"], ctx.opts
+    impl = implementation("synaptic", opts.use_triton)
+    step = _step_syn(opts)
+    need = RSYNAPTIC.needs(ctx, "params")._replace(tau=False, v=False)
+    T, B, N = out.pre.shape
+    recurrence = Recurrence(rec["dense"]._replace(image=ctx.image))
+    no_aux = out.pre.new_empty(0)
+    g_in = torch.empty_like(out.pre)                   # dL/d (x[t] + recurrent(s[t-1]))
+    g_c = out.pre.new_zeros(B, N)                      # dL/d cur[t] through step t+1
+    g_m = out.pre.new_zeros(B, N)                      # dL/d mem[t] through step t+1
+    g_s = out.pre.new_zeros(B, N)                      # dL/d s[t] through the recurrence at t+1
+    dalpha = dbeta = dthr = None
+    for t in range(T - 1, -1, -1):
+        gs_t = g_s if g_spikes is None else g_spikes[t].to(F32) + g_s
+        gc_t = g_c if g_cur is None else g_cur[t] + g_c
+        gm_t = g_m if g_mem is None else g_mem[t] + g_m
+        now = slice(t, t + 1)
+        kept = SynSaved(out.cur[now], no_aux, out.pre[now], out.reset_bits if opts.delay else out.reset_bits[now],
+                        out.refr_bits[now] if out.refr_bits.numel() else out.refr_bits)
+        first = t == 0
+        d = impl.syn_bwd(SynUpstream(gs_t[None], gc_t[None], None, gm_t[None]), kept,
+                         SynState(state.cur0 if first else out.cur[t - 1], None,
+                                  state.mem0 if first else out.mem[t - 1], None, None),
+                         params, step, need, F32)
+        g_in[t], g_c, g_m = d.dx[0], d.dcur0, d.dmem0
+        g_s = recurrence.spike_grad(d.dx[0])
+        dalpha, dbeta, dthr = (_accumulate(dalpha, d.dalpha), _accumulate(dbeta, d.dbeta),
+                               _accumulate(dthr, d.dthreshold))
+    dense = recurrence.weight_grads(g_in, out.spikes, state.spk0, RSYNAPTIC.needs(ctx, "dense"))
+    return RSYNAPTIC.grads(ctx, x=g_in.to(ctx.x_dtype), state=SynState(g_c, None, g_m, g_s, None), dense=dense,
+                           params=SynParams(dalpha, dbeta, None, dthr, None))
+
+
+_rsyn_op = custom_op("rsyn_dense_fwd", RSYNAPTIC, tuple[(Tensor,) * len(DenseSynOutputs._fields)], _rsyn_fwd)
+register(_rsyn_op, RSYNAPTIC, _rsyn_fake, _rsyn_backward, _rsyn_setup)
