@@ -108,6 +108,7 @@ class LifSaved(NamedTuple):
     reset_bits: Optional[Tensor]
     refr_bits: Optional[Tensor]
     adapt: Optional[Tensor]
+    sgrad: Optional[Tensor] = None   # precomputed surrogate gradient (see tritonsnn/surrogate.py)
 
 
 class LifUpstream(NamedTuple):
@@ -194,6 +195,7 @@ class SynSaved(NamedTuple):
     mem: Tensor
     reset_bits: Tensor
     refr_bits: Tensor
+    sgrad: Optional[Tensor] = None
 
 
 class SynUpstream(NamedTuple):

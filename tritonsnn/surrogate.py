@@ -3,8 +3,13 @@
 The forward pass is always ``H(x) = x > 0``; a surrogate only replaces ``dH/dx``
 in backward. Formulas are those of snnTorch 1.0 so that gradients match it.
 A :class:`Surrogate` is a small value object: the fused kernels receive its
-integer ``kind`` as a compile-time constant and ``param`` as a float, and the
+integer ``kind`` as a compile-time constant and ``param``/``param2`` as floats, and the
 CPU path evaluates :func:`grad` below — the one PyTorch copy of the formulas.
+
+Surrogates the kernels cannot evaluate (a user's function, random ones) are
+*precomputed*: the surrogate gradient depends only on the saved membrane, so the
+backward evaluates :func:`grad` on the whole sequence first and both backends read
+it in their reverse loop (one more ``[T, B, N]`` fp32 buffer during backward).
 """
 from __future__ import annotations
 
@@ -16,16 +21,22 @@ import torch
 __all__ = [
     "Surrogate", "atan", "fast_sigmoid", "sigmoid", "triangular",
     "straight_through", "heaviside", "spike_rate_escape", "sparse_fast_sigmoid", "leaky_spike_operator",
-    "grad", "grad_", "from_any",
+    "stochastic_spike_operator", "custom", "grad", "grad_", "from_any", "precomputed",
 ]
 
 # Integer ids shared with the Triton kernels (kernels/lif.py `_surrogate_grad`).
 (ATAN, FAST_SIGMOID, SIGMOID, TRIANGULAR, STRAIGHT_THROUGH, HEAVISIDE, SPIKE_RATE_ESCAPE,
- SPARSE_FAST_SIGMOID, LEAKY_SPIKE_OPERATOR) = range(9)
+ SPARSE_FAST_SIGMOID, LEAKY_SPIKE_OPERATOR, STOCHASTIC_SPIKE_OPERATOR, CUSTOM) = range(11)
+# What a kernel is told when the surrogate gradient comes precomputed (see the module docstring).
+GIVEN = -1
 _NAMES = {ATAN: "atan", FAST_SIGMOID: "fast_sigmoid", SIGMOID: "sigmoid",
           TRIANGULAR: "triangular", STRAIGHT_THROUGH: "straight_through", HEAVISIDE: "heaviside",
           SPIKE_RATE_ESCAPE: "spike_rate_escape", SPARSE_FAST_SIGMOID: "sparse_fast_sigmoid",
-          LEAKY_SPIKE_OPERATOR: "leaky_spike_operator"}
+          LEAKY_SPIKE_OPERATOR: "leaky_spike_operator", STOCHASTIC_SPIKE_OPERATOR: "stochastic_spike_operator",
+          CUSTOM: "custom"}
+# User functions of custom surrogates, by id (ops carry the id, not the function). Kept for the
+# life of the process so that a graph built with one can always run its backward.
+_CUSTOM: dict[int, object] = {}
 
 
 @dataclass(frozen=True)
@@ -48,7 +59,9 @@ class Surrogate:
         return _SpikeFn.apply(x, self)
 
     def __repr__(self) -> str:
-        two = self.kind in (SPIKE_RATE_ESCAPE, SPARSE_FAST_SIGMOID)
+        if self.kind == CUSTOM:
+            return f"surrogate.custom({_CUSTOM[int(self.param)]!r})"
+        two = self.kind in (SPIKE_RATE_ESCAPE, SPARSE_FAST_SIGMOID, STOCHASTIC_SPIKE_OPERATOR)
         return f"surrogate.{self.name}({self.param}" + (f", {self.param2})" if two else ")")
 
 
@@ -106,6 +119,32 @@ def leaky_spike_operator(slope: float = 0.1) -> Surrogate:
     return Surrogate(LEAKY_SPIKE_OPERATOR, float(slope))
 
 
+def stochastic_spike_operator(mean: float = 0.0, variance: float = 0.2) -> Surrogate:
+    """Stochastic spike operator (snnTorch's ``SSO``): ``dS/dx = 1`` where the neuron fires, and
+    ``(u - 0.5 + mean) * variance`` elsewhere with ``u ~ U[0, 1)`` drawn afresh in every backward
+    (``torch.rand_like``, so ``torch.manual_seed`` makes it repeatable). Precomputed."""
+    return Surrogate(STOCHASTIC_SPIKE_OPERATOR, float(mean), float(variance))
+
+
+def custom(grad_fn) -> Surrogate:
+    """A surrogate from a function ``grad_fn(x) -> dS/dx`` of ``x`` = membrane minus threshold
+    (any PyTorch code returning a tensor of x's shape). Precomputed: evaluated once per backward
+    on the whole sequence. The same function object always gives the same surrogate."""
+    if not callable(grad_fn):
+        raise TypeError(f"custom surrogate needs a function x -> dS/dx; got {type(grad_fn).__name__}")
+    for key, fn in _CUSTOM.items():
+        if fn is grad_fn:
+            return Surrogate(CUSTOM, float(key))
+    key = len(_CUSTOM)
+    _CUSTOM[key] = grad_fn
+    return Surrogate(CUSTOM, float(key))
+
+
+def precomputed(surrogate: Surrogate) -> bool:
+    """Whether the backward evaluates this surrogate on the whole sequence before its reverse loop."""
+    return surrogate.kind in (STOCHASTIC_SPIKE_OPERATOR, CUSTOM)
+
+
 def from_any(surrogate) -> Surrogate:
     """Accept a :class:`Surrogate`, ``None`` (atan, the default) or a name such as ``"fast_sigmoid"``."""
     if surrogate is None:
@@ -150,6 +189,15 @@ def grad_(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
         above = x > b
         one = torch.ones((), dtype=x.dtype, device=x.device)
         return torch.add(one, x.abs_(), alpha=a, out=x).square_().reciprocal_().mul_(above)
+    if kind == STOCHASTIC_SPIKE_OPERATOR:   # 1 where fired, (u - 0.5 + mean) * variance elsewhere
+        fired = x > 0
+        return x.copy_(torch.rand_like(x)).sub_(0.5).add_(a).mul_(b).masked_fill_(fired, 1.0)
+    if kind == CUSTOM:
+        g = _CUSTOM[int(a)](x)
+        if not isinstance(g, torch.Tensor) or g.shape != x.shape:
+            raise ValueError(f"custom surrogate function must return a tensor of shape {tuple(x.shape)}; "
+                             f"got {getattr(g, 'shape', type(g).__name__)}")
+        return x.copy_(g)
     if kind == LEAKY_SPIKE_OPERATOR:
         fired = x > 0
         return x.fill_(a).masked_fill_(fired, 1.0)

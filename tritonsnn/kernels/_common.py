@@ -85,6 +85,20 @@ def surrogate_grad(x, SURROGATE: tl.constexpr, a, b):
 
 
 @triton.jit
+def surrogate_at(p_sgrad, x, mask, SURROGATE: tl.constexpr, a, b):
+    """The surrogate gradient of one step: loaded where it comes precomputed (``sg.GIVEN``),
+    else evaluated at ``x``."""
+    if SURROGATE == sg.GIVEN:
+        return tl.load(p_sgrad, mask=mask, other=0.0).to(tl.float32)
+    return surrogate_grad(x, SURROGATE, a, b)
+
+
+def surrogate_kind(saved, opts) -> int:
+    """The ``SURROGATE`` flag of a backward kernel."""
+    return sg.GIVEN if saved.sgrad is not None else opts.surrogate_kind
+
+
+@triton.jit
 def post_reset(pre, s, r, thr, RESET: tl.constexpr):
     """Membrane after the same-step reset (``reset_delay=False``): subtract or zero."""
     if RESET == 0:

@@ -67,7 +67,7 @@ import triton.language as tl
 from .. import _alloc
 from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, lif_outputs
 from ._common import (LAUNCH, configs, flat_time_major, grid, has_flags, load_count, load_param, load_state,
-                      per_neuron_flags, pointers, post_reset, reduce_partials, surrogate_grad)
+                      per_neuron_flags, pointers, post_reset, reduce_partials, surrogate_at, surrogate_kind)
 
 
 @triton.autotune(configs(), key=["M", "N"])
@@ -180,7 +180,7 @@ def lif_fwd_kernel(
 @triton.autotune(configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def lif_bwd_kernel(
-    p_g_spikes, p_g_mem, p_pre, p_reset_bits, p_mem0, p_beta, p_threshold,
+    p_g_spikes, p_g_mem, p_pre, p_reset_bits, p_sgrad, p_mem0, p_beta, p_threshold,
     p_dx, p_dmem0, p_dbeta, p_dthreshold,
     p_gain, p_v, p_spk0, p_refr_bits, p_dspk0, p_dv,
     p_rho, p_b, p_adapt0, p_adapt, p_dadapt0, p_drho, p_db, p_g_adapt,
@@ -224,6 +224,7 @@ def lif_bwd_kernel(
     p_g_spikes += o + last * stride_g_spikes
     p_g_mem += o + last * stride_g_mem
     p_pre += o + last * M
+    p_sgrad += o + last * M
     p_reset_bits += o + last * M
     p_refr_bits += o + last * M
     p_dx += o + last * M
@@ -268,7 +269,7 @@ def lif_bwd_kernel(
         gs = tl.load(p_g_spikes, mask=m_o, other=0.0).to(tl.float32)
         if RECURRENT or ADAPT:
             gs += g_scarry
-        sgrad = surrogate_grad(pre - th, SURROGATE, sg_param, sg_param2) * nq
+        sgrad = surrogate_at(p_sgrad, pre - th, m_o, SURROGATE, sg_param, sg_param2) * nq
         a = gs * sgrad
         g_post = g_carry
         if HAS_G_MEM:
@@ -335,6 +336,7 @@ def lif_bwd_kernel(
         p_g_spikes -= stride_g_spikes
         p_g_mem -= stride_g_mem
         p_pre -= M
+        p_sgrad -= M
         p_reset_bits -= M
         p_refr_bits -= M
         p_dx -= M
@@ -410,7 +412,7 @@ def lif_bwd(up: LifUpstream, saved: LifSaved, state: LifState, params: LifParams
             **pointers(grads, grads.dmem0),
             T=T, M=M, N=N, stride_g_spikes=g_spikes.stride(0), stride_g_mem=g_mem.stride(0),
             stride_g_adapt=g_adapt.stride(0), sg_param=opts.surrogate_param, sg_param2=opts.surrogate_param2,
-            SURROGATE=opts.surrogate_kind, HAS_G_MEM=up.g_mem is not None, HAS_G_ADAPT=up.g_adapt is not None,
+            SURROGATE=surrogate_kind(saved, opts), HAS_G_MEM=up.g_mem is not None, HAS_G_ADAPT=up.g_adapt is not None,
             NEED_DBETA=need.beta, NEED_DTHRESHOLD=need.threshold, NEED_DV=need.v, NEED_DRHO=need.rho,
             NEED_DB=need.b, **_flags(state, params, opts), **LAUNCH)
     else:

@@ -69,7 +69,7 @@ import triton.language as tl
 from .. import _alloc
 from ..contracts import SecondOrder, SynGrads, SynOptions, SynOutputs, SynParams, SynSaved, SynState, SynUpstream, syn_outputs
 from ._common import (LAUNCH, configs, flat_time_major, grid, has_flags, load_count, load_param, load_state,
-                      per_neuron_flags, pointers, post_reset, reduce_partials, surrogate_grad)
+                      per_neuron_flags, pointers, post_reset, reduce_partials, surrogate_at, surrogate_kind)
 
 
 @triton.autotune(configs(), key=["M", "N"])
@@ -176,7 +176,7 @@ def syn_fwd_kernel(
 @triton.autotune(configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def syn_bwd_kernel(
-    p_g_spikes, p_g_cur, p_g_aux, p_g_mem, p_cur, p_aux, p_mem, p_reset_bits, p_refr_bits,
+    p_g_spikes, p_g_cur, p_g_aux, p_g_mem, p_cur, p_aux, p_mem, p_reset_bits, p_refr_bits, p_sgrad,
     p_cur0, p_aux0, p_mem0, p_spk0, p_alpha, p_beta, p_tau, p_threshold, p_v,
     p_dx, p_dcur0, p_daux0, p_dmem0, p_dspk0, p_dalpha, p_dbeta, p_dtau, p_dthreshold, p_dv,
     T, M, N, stride_g_spikes, stride_g_cur, stride_g_aux, stride_g_mem, sg_param, sg_param2,
@@ -220,6 +220,7 @@ def syn_bwd_kernel(
     p_cur += o + last * M
     p_aux += o + last * M
     p_mem += o + last * M
+    p_sgrad += o + last * M
     p_reset_bits += o + last * M
     p_refr_bits += o + last * M
     p_dx += o + last * M
@@ -253,7 +254,7 @@ def syn_bwd_kernel(
         g_mem_ext = zero
         if HAS_G_MEM:
             g_mem_ext = tl.load(p_g_mem, mask=m_o, other=0.0).to(tl.float32)
-        sgrad = surrogate_grad(pre - thr, SURROGATE, sg_param, sg_param2)
+        sgrad = surrogate_at(p_sgrad, pre - thr, m_o, SURROGATE, sg_param, sg_param2)
         if REFRACTORY:
             sgrad = sgrad * free
         if ALPHA:
@@ -351,6 +352,7 @@ def syn_bwd_kernel(
         p_cur -= M
         p_aux -= M
         p_mem -= M
+        p_sgrad -= M
         p_reset_bits -= M
         p_refr_bits -= M
         p_dx -= M
@@ -423,7 +425,7 @@ def syn_bwd(up: SynUpstream, saved: SynSaved, state: SynState, params: SynParams
             **pointers(grads, grads.dcur0),
             T=T, M=M, N=N, stride_g_spikes=g_spikes.stride(0), stride_g_cur=g_cur.stride(0),
             stride_g_aux=g_aux.stride(0), stride_g_mem=g_mem.stride(0), sg_param=opts.surrogate_param,
-            sg_param2=opts.surrogate_param2, SURROGATE=opts.surrogate_kind, HAS_G_CUR=up.g_cur is not None,
+            sg_param2=opts.surrogate_param2, SURROGATE=surrogate_kind(saved, opts), HAS_G_CUR=up.g_cur is not None,
             HAS_G_AUX=up.g_aux is not None, HAS_G_MEM=up.g_mem is not None, NEED_DALPHA=need.alpha,
             NEED_DBETA=need.beta, NEED_DTAU=need.tau, NEED_DTHRESHOLD=need.threshold, NEED_DV=need.v,
             **_flags(state, params, opts), **LAUNCH)

@@ -12,6 +12,7 @@ import typing
 
 import torch
 
+from .. import surrogate as sg
 from . import LIB
 
 
@@ -102,3 +103,9 @@ def saved(ctx) -> dict:
     """The records given to :func:`save`, rebuilt from ``ctx.saved_tensors``."""
     tensors = iter(ctx.saved_tensors)
     return {name: kind(*(next(tensors) for _ in kind._fields)) for name, kind in ctx.saved_records.items()}
+
+
+def precomputed_sgrad(surrogate: sg.Surrogate, membrane, threshold):
+    """The surrogate gradient of the whole sequence where the backends cannot evaluate the
+    surrogate themselves (a user's function, random ones), else None."""
+    return sg.grad(membrane - threshold, surrogate) if sg.precomputed(surrogate) else None

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, lif_outputs
 from . import implementation
-from ._contract import Signature, custom_op, empty_for_none, register, save, saved
+from ._contract import Signature, custom_op, empty_for_none, precomputed_sgrad, register, save, saved
 
 FWD = Signature(x=Tensor, state=LifState, params=LifParams, opts=LifOptions)
 BWD = Signature(up=LifUpstream, saved=LifSaved, state=LifState, params=LifParams, opts=LifOptions,
@@ -76,8 +76,11 @@ def _backward(ctx, *grads):
     rec, opts = saved(ctx), ctx.opts
     # The membrane output is `pre` with delay, else `post`; it is only exposed with need_mem.
     g_mem = (g.pre if opts.delay else g.post) if opts.need_mem else None
-    g_spikes = torch.zeros_like(rec["saved"].pre) if g.spikes is None else g.spikes
-    d = lif_bwd(LifUpstream(g_spikes, g_mem, g.adapt), rec["saved"], rec["state"], rec["params"], opts,
+    kept, params = rec["saved"], rec["params"]
+    g_spikes = torch.zeros_like(kept.pre) if g.spikes is None else g.spikes
+    threshold = params.threshold if params.rho is None else params.threshold + params.b * kept.adapt
+    kept = kept._replace(sgrad=precomputed_sgrad(opts.surrogate, kept.pre, threshold))
+    d = lif_bwd(LifUpstream(g_spikes, g_mem, g.adapt), kept, rec["state"], params, opts,
                 FWD.needs(ctx, "params"), ctx.x_dtype)
     return FWD.grads(ctx, x=d.dx, state=LifState(d.dmem0, d.dspk0, d.dadapt0, None),
                      params=LifParams(d.dbeta, d.dthreshold, None, d.dv, d.drho, d.db))

@@ -18,7 +18,7 @@ from ..contracts import (Dense, DenseLifOutputs, DenseSynOutputs, LifOptions, Li
                          LifUpstream, SecondOrder, SynOptions, SynParams, SynSaved, SynState, SynUpstream,
                          lif_outputs, syn_outputs)
 from . import implementation
-from ._contract import Signature, custom_op, register, save, saved
+from ._contract import Signature, custom_op, precomputed_sgrad, register, save, saved
 
 F32 = torch.float32
 
@@ -154,13 +154,15 @@ def _rleaky_backward(ctx, g_spikes, g_mem, *_):
     g_cur = torch.empty_like(out.pre)                  # dL/d (x[t] + recurrent(s[t-1]))
     g_v = out.pre.new_zeros(B, N)                      # dL/d mem[t] through step t+1
     g_s = out.pre.new_zeros(B, N)                      # dL/d s[t] through the recurrence at t+1
+    sgrad = precomputed_sgrad(opts.surrogate, out.pre, params.threshold)
     dbeta = dthr = None
     for t in range(T - 1, -1, -1):
         gs_t = g_s if g_spikes is None else g_spikes[t].to(F32) + g_s
         gm_t = g_v if g_mem is None else g_mem[t].to(F32) + g_v
         now = slice(t, t + 1)
         kept = LifSaved(out.pre[now], out.reset_bits if opts.delay else out.reset_bits[now],
-                        None if out.refr_bits is None else out.refr_bits[now], None)
+                        None if out.refr_bits is None else out.refr_bits[now], None,
+                        None if sgrad is None else sgrad[now])
         d = impl.lif_bwd(LifUpstream(gs_t[None], gm_t[None], None), kept,
                          LifState(state.mem0 if t == 0 else out.mem[t - 1], None, None, None), params, step,
                          need, F32)
@@ -241,6 +243,7 @@ def _rsyn_backward(ctx, g_spikes, g_cur, g_mem, *_):
     g_c = out.pre.new_zeros(B, N)                      # dL/d cur[t] through step t+1
     g_m = out.pre.new_zeros(B, N)                      # dL/d mem[t] through step t+1
     g_s = out.pre.new_zeros(B, N)                      # dL/d s[t] through the recurrence at t+1
+    sgrad = precomputed_sgrad(opts.surrogate, out.pre, params.threshold)
     dalpha = dbeta = dthr = None
     for t in range(T - 1, -1, -1):
         gs_t = g_s if g_spikes is None else g_spikes[t].to(F32) + g_s
@@ -248,7 +251,8 @@ def _rsyn_backward(ctx, g_spikes, g_cur, g_mem, *_):
         gm_t = g_m if g_mem is None else g_mem[t] + g_m
         now = slice(t, t + 1)
         kept = SynSaved(out.cur[now], no_aux, out.pre[now], out.reset_bits if opts.delay else out.reset_bits[now],
-                        out.refr_bits[now] if out.refr_bits.numel() else out.refr_bits)
+                        out.refr_bits[now] if out.refr_bits.numel() else out.refr_bits,
+                        None if sgrad is None else sgrad[now])
         first = t == 0
         d = impl.syn_bwd(SynUpstream(gs_t[None], gc_t[None], None, gm_t[None]), kept,
                          SynState(state.cur0 if first else out.cur[t - 1], None,

@@ -13,7 +13,7 @@ from torch import Tensor
 from ..contracts import (SecondOrder, SynGrads, SynOptions, SynOutputs, SynParams, SynSaved, SynState, SynUpstream,
                          syn_outputs)
 from . import implementation
-from ._contract import Signature, custom_op, empty_for_none, register, save, saved
+from ._contract import Signature, custom_op, empty_for_none, precomputed_sgrad, register, save, saved
 
 FWD = Signature(x=Tensor, state=SynState, params=SynParams, opts=SynOptions)
 BWD = Signature(up=SynUpstream, saved=SynSaved, state=SynState, params=SynParams, opts=SynOptions,
@@ -77,12 +77,13 @@ def _setup_context(ctx, output, x, state, params, opts):
 def _backward(ctx, *grads):
     g = SynOutputs(*grads)
     rec, opts = saved(ctx), ctx.opts
+    params = rec["params"]
     kept = rec["saved"]
+    kept = kept._replace(sgrad=precomputed_sgrad(opts.surrogate, kept.mem, params.threshold))
     # The membrane a caller sees is `post` only for Synaptic without delay.
     g_mem = g.mem if opts.delay or opts.neuron == SecondOrder.ALPHA else g.post
     g_spikes = torch.zeros_like(kept.mem) if g.spikes is None else g.spikes
     up = SynUpstream(g_spikes, g.cur if kept.cur.numel() else None, g.aux if kept.aux.numel() else None, g_mem)
-    params = rec["params"]
     need = FWD.needs(ctx, "params")
     need = need._replace(tau=need.tau and params.tau is not None, v=need.v and params.v is not None)
     d = syn_bwd(up, kept, rec["state"], params, opts, need, ctx.x_dtype)

@@ -38,6 +38,12 @@ def _full_row(param, N):
     return param.expand(N).contiguous()
 
 
+def _surrogate(x, surrogate, given, t0, t1):
+    """The surrogate gradient of steps t0..t1 into ``x`` (a temporary holding membrane minus
+    threshold), copied from ``given`` where it comes precomputed."""
+    return x.copy_(given[t0:t1]) if given is not None else sg.grad_(x, surrogate)
+
+
 def _post_reset(m, s, r, thr, reset):
     """Membrane after the same-step reset (``reset_delay=False``): ``m - (s - r)*thr`` or ``m - (s - r)*m``."""
     d = s - r
@@ -159,7 +165,7 @@ def lif_bwd(up: LifUpstream, saved: LifSaved, state: LifState, params: LifParams
     coupled ``g_a[t] = Q[t] + K3[t] * g_pre[t+1] + K4[t] * g_a[t+1]``).
     """
     grad_spikes, grad_mem, grad_adapt = up
-    pre, bits, qbits, aseq = saved
+    pre, bits, qbits, aseq, given_sgrad = saved
     v0, s0, a0, _ = state
     beta, thr, gain, rec, rho, b = params
     reset, delay, zero_whole, surrogate = opts.reset, opts.delay, opts.zero_whole, opts.surrogate
@@ -234,7 +240,7 @@ def lif_bwd(up: LifUpstream, saved: LifSaved, state: LifState, params: LifParams
             s_lo = torch.gt(pre[lo:t1 - 1], th_lo, out=spk_rows[:t1 - 1 - lo])
             if nq_prev is not None:
                 s_lo.mul_(nq_prev)
-        sgrad = sg.grad_(pc - th_c, surrogate)
+        sgrad = _surrogate(pc - th_c, surrogate, given_sgrad, t0, t1)
         if nq is not None:
             sgrad = sgrad * nq
         keep = 1 - r if reset == RESET_ZERO else None

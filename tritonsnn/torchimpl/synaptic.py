@@ -15,7 +15,7 @@ import torch
 from .. import surrogate as sg
 from ..contracts import (Reset, SecondOrder, SynGrads, SynOptions, SynOutputs, SynParams, SynSaved, SynState,
                          SynUpstream, syn_outputs)
-from .lif import CHUNK_ELEMS, _chunk_rows, _full_row, _post_reset, _reduce_to, _reset_now, _rows
+from .lif import CHUNK_ELEMS, _chunk_rows, _full_row, _post_reset, _reduce_to, _reset_now, _rows, _surrogate
 
 
 RESET_SUBTRACT, RESET_ZERO, RESET_NONE = Reset.SUBTRACT, Reset.ZERO, Reset.NONE
@@ -161,7 +161,7 @@ def syn_bwd(up: SynUpstream, saved: SynSaved, state: SynState, params: SynParams
     ``(dalpha, dbeta, dtau, dthr, dv)`` flags; unneeded ones come back None.
     """
     g_spikes, g_cur, g_aux, g_mem = up
-    cur, aux, mem, bits, refr = saved
+    cur, aux, mem, bits, refr, given_sgrad = saved
     cur0, aux0, mem0, spk0, _ = state
     alpha, beta, tau, thr, v = params
     reset, delay, surrogate = opts.reset, opts.delay, opts.surrogate
@@ -219,7 +219,7 @@ def syn_bwd(up: SynUpstream, saved: SynSaved, state: SynState, params: SynParams
                 s_lo.mul_(1 - refr[lo:t1 - 1].to(f32))
             post_prev = _post_reset(mem[lo:t1 - 1], s_lo, bits[lo:t1 - 1].to(f32), thr, reset)
             prev = torch.cat([p0[None], post_prev]) if t0 == 0 else post_prev
-        sgrad = sg.grad_(torch.sub(pc, thr, out=sg_rows[:n]), surrogate)
+        sgrad = _surrogate(torch.sub(pc, thr, out=sg_rows[:n]), surrogate, given_sgrad, t0, t1)
         if has_refr:
             # A refractory step cannot fire (no surrogate) and holds the membrane: d n[t] / d post[t-1] = 1
             # instead of beta, and the current does not reach it.
@@ -351,7 +351,7 @@ def _alpha_bwd(up: SynUpstream, saved: SynSaved, state: SynState, params: SynPar
     pass: a held step passes it on to the previous membrane. The chunk terms live in scratch
     rows reused by every chunk."""
     g_spikes, g_exc, g_inh, g_mem = up
-    exc, inh, mem, _, refr = saved
+    exc, inh, mem, _, refr, given_sgrad = saved
     exc0, inh0, mem0, _, _ = state
     alpha, beta, tau, thr, _ = params
     reset, surrogate = opts.reset, opts.surrogate
@@ -392,7 +392,7 @@ def _alpha_bwd(up: SynUpstream, saved: SynSaved, state: SynState, params: SynPar
             return out
         r = from_prev_mem(torch.gt, r_rows[:n]) if subtract else None
         keep = from_prev_mem(torch.le, keep_rows[:n]) if resets else None     # 1 - r
-        a = sg.grad_(torch.sub(u, thr, out=a_rows[:n]), surrogate)
+        a = _surrogate(torch.sub(u, thr, out=a_rows[:n]), surrogate, given_sgrad, t0, t1)
         if g_spikes is not None:
             a.mul_(g_spikes[t0:t1])
         else:
