@@ -1,0 +1,187 @@
+"""First-order neurons (Leaky, IF, Lapicque, ALIF; RLeaky one-to-one in ``recurrent.py``) over
+whole sequences: one call of the ``lif`` op each (``tritonsnn/ops/lif.py``)."""
+from __future__ import annotations
+
+import torch
+
+from .. import ops
+from .._doc import shared_args
+from ..contracts import LifOptions, LifParams, LifState
+from ._validate import check_input, common_options, count, flat, is_set, param, result, state
+
+__all__ = ["leaky", "if_", "lapicque", "lapicque_coefficients", "alif"]
+
+
+def _first_order(x, beta, threshold, options, *, v0=None, s0=None, a0=None, count0=None, gain=None, V=None,
+                 rho=None, b=None, zero_whole=False, clamp_beta=True, return_mem=False, return_state=False):
+    """Validate and shape everything, run the one ``lif`` op, unflatten the outputs. ``options``
+    holds the keywords of :func:`_validate.common_options`."""
+    features = check_input(x)
+    common = common_options(x, **options)
+    beta_v = param(beta, "beta", features, x)
+    adapt = rho is not None
+    params = LifParams(beta=beta_v.clamp(0.0, 1.0) if clamp_beta else beta_v,
+                       threshold=param(threshold, "threshold", features, x, positive=True),
+                       gain=None if gain is None else param(gain, "gain", features, x),
+                       v=None if V is None else param(V, "V", features, x),
+                       rho=param(rho, "rho", features, x) if adapt else None,
+                       b=param(b, "b", features, x) if adapt else None)
+    init = LifState(mem0=state(v0, "v0", x, features),
+                    spk0=state(s0, "s0", x, features) if V is not None or adapt else None,
+                    adapt0=state(a0, "a0", x, features) if adapt else None,
+                    count0=count(count0, x, features, common["refractory"]))
+    opts = LifOptions(zero_whole=bool(zero_whole), need_mem=bool(return_mem or return_state), **common)
+    out = ops.lif.lif_fwd(flat(x), init, params, opts)
+    seqs = {"mem": out.pre if opts.delay else out.post} if opts.need_mem else {}
+    if adapt:
+        seqs["adapt"] = out.adapt
+    return result(x, out.spikes, seqs, out.count if opts.refractory > 0 else None, return_mem, return_state)
+
+
+_COMMON_ARGS = """
+        reset_mechanism: ``"subtract"`` (default), ``"zero"`` or ``"none"``.
+        surrogate: a ``tsnn.surrogate`` choice; atan(alpha=2) by default.
+        return_mem: also return the membrane ``[T, B, *features]`` (fp32).
+        return_state: return ``(spikes, state)`` instead, ``state`` a dict of the state
+            sequences: ``"mem"`` ``[T, B, *features]`` and, with a refractory period,
+            ``"count"``, the final refractory counter ``[B, *features]`` (int32).
+        backend: ``"auto"`` (Triton on CUDA, PyTorch elsewhere), ``"triton"`` or ``"torch"``.
+        refractory: refractory period in milliseconds (default 0 = off); a neuron that
+            spikes at step t is refractory for the next ``ceil(refractory/dt)`` steps: no
+            input, no leak, no firing, but a pending reset still applies.
+        dt: milliseconds per step (default 1.0).
+        count0: initial refractory counter ``[B, *features]`` (steps left), zeros when None.
+"""
+
+
+@shared_args(_COMMON_ARGS)
+def leaky(x, beta, threshold=1.0, *, v0=None, reset_mechanism="subtract", reset_delay=True,
+          surrogate=None, return_mem=False, return_state=False, backend="auto", refractory=0.0,
+          dt=1.0, count0=None):
+    """Leaky integrate-and-fire over a whole sequence (snnTorch ``Leaky`` semantics).
+
+    Args:
+        x: input current ``[T, B, *features]`` (fp32, fp16 or bf16; any strides).
+        beta: membrane decay, clamped to [0, 1]; number or tensor broadcastable to ``features``.
+        threshold: firing threshold (> 0); number or tensor broadcastable to ``features``.
+        v0: initial membrane ``[B, *features]``; zeros when None. Receives gradients.
+        reset_delay: True (snnTorch default) applies the reset of a spike at the next step;
+            False applies it in the same step, so the returned membrane is post-reset.
+
+    Returns:
+        spikes in x's dtype, or ``(spikes, mem)`` when ``return_mem``. The final state
+        for a following chunk is ``mem[-1]``.
+    """
+    options = dict(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
+                   refractory=refractory, dt=dt, backend=backend)
+    return _first_order(x, beta, threshold, options, v0=v0, count0=count0, return_mem=return_mem,
+                        return_state=return_state)
+
+
+def if_(x, threshold=1.0, **kwargs):
+    """Integrate-and-fire (no leak): :func:`leaky` with ``beta = 1``. Same keyword options."""
+    return leaky(x, 1.0, threshold, **kwargs)
+
+
+def lapicque_coefficients(beta=None, R=None, C=None, time_step=1.0):
+    """snnTorch ``Lapicque``'s R and C from any two of beta, R, C (its ``_lapicque_cases``).
+
+    Returns:
+        ``(R, C)`` as fp32 tensors. The membrane update is then
+        ``mem = x*R*(1/(R*C))*time_step + (1 - time_step/(R*C))*mem``: a forward-Euler
+        step, so ``beta`` only fixes ``R*C = time_step/ln(1/beta)`` and the decay used is
+        ``1 + ln(beta)``, not ``beta`` (snnTorch 1.0 behaves so).
+
+    Raises:
+        ValueError: neither beta nor both R and C are given.
+    """
+    dt = torch.as_tensor(time_step, dtype=torch.float32)
+    has_beta, has_R, has_C = is_set(beta), is_set(R), is_set(C)
+
+    def as_t(v):
+        return torch.as_tensor(v, dtype=torch.float32)
+    if has_R and has_C and not has_beta:
+        return as_t(R), as_t(C)
+    if not has_beta:
+        raise ValueError("Lapicque needs beta, or both R and C (in any combination of two of "
+                         "beta, R and C); got " + ("only R" if has_R else "only C" if has_C else "none"))
+    beta_t = as_t(beta)
+    if not has_R and not has_C:
+        R_t = torch.as_tensor(1.0)
+        return R_t, dt / (R_t * torch.log(1 / beta_t))
+    if has_R and not has_C:
+        R_t = as_t(R)
+        return R_t, dt / (R_t * torch.log(1 / beta_t))
+    if has_C and not has_R:
+        C_t = as_t(C)
+        return dt / (C_t * torch.log(1 / beta_t)), C_t
+    return as_t(R), as_t(C)   # all three given: snnTorch keeps R and C as passed
+
+
+@shared_args(_COMMON_ARGS)
+def lapicque(x, beta=None, threshold=1.0, *, R=None, C=None, time_step=1.0, v0=None,
+             reset_mechanism="subtract", surrogate=None, return_mem=False, return_state=False,
+             backend="auto", refractory=0.0, dt=1.0, count0=None):
+    """Lapicque's RC neuron, as ``snntorch.Lapicque`` (a forward-Euler RC step).
+
+    ``mem[t] = (1 - dt/(R*C)) * mem[t-1] + x[t] * dt/C``, then the reset: subtract removes
+    ``reset*threshold``; zero multiplies the whole new state (input included) by
+    ``1 - reset``. The reset is always delayed to the next step, as in snnTorch.
+
+    Args:
+        x: input current ``[T, B, *features]``.
+        beta, R, C: any two determine the third (see :func:`lapicque_coefficients`).
+        threshold: firing threshold (> 0).
+        time_step: the Euler step ``dt`` of the RC equation (snnTorch's ``time_step``).
+        v0: initial membrane ``[B, *features]``.
+
+    Returns:
+        spikes, or ``(spikes, mem)`` when ``return_mem``.
+    """
+    R_t, C_t = lapicque_coefficients(beta, R, C, time_step)
+    dts = torch.as_tensor(time_step, dtype=torch.float32)
+    RC = R_t * C_t
+    options = dict(reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate,
+                   refractory=refractory, dt=dt, backend=backend)
+    return _first_order(x, 1 - dts / RC, threshold, options, v0=v0, count0=count0, gain=R_t * (1 / RC) * dts,
+                        zero_whole=True, clamp_beta=False, return_mem=return_mem, return_state=return_state)
+
+
+@shared_args(_COMMON_ARGS)
+def alif(x, beta, threshold=1.0, rho=0.95, b=0.2, *, v0=None, s0=None, a0=None,
+         reset_mechanism="subtract", surrogate=None, return_mem=False, return_state=False,
+         backend="auto", refractory=0.0, dt=1.0, count0=None):
+    """Adaptive-threshold leaky integrate-and-fire (Bellec et al. 2018, LSNN's ALIF).
+
+    Per step ``t``, in this order::
+
+        a[t]   = rho * a[t-1] + s[t-1]            adaptation (per sample)
+        th[t]  = threshold + b * a[t]             adaptive threshold
+        r[t]   = H(mem[t-1] - th[t-1])            reset flag (detached): did step t-1 fire
+        mem[t] = beta * mem[t-1] + x[t] - r[t] * th[t-1]    subtract: the threshold that was crossed
+        s[t]   = H(mem[t] - th[t])
+
+    The zero reset multiplies ``mem[t-1]`` by ``1 - r[t]`` as in Leaky. The reset is
+    always delayed to the next step (snnTorch's ``reset_delay=True``). Gradients flow
+    through ``s[t-1]`` into ``a[t]`` (full BPTT) and into ``rho``, ``b``, ``threshold``,
+    ``beta``, ``v0``, ``s0`` and ``a0``.
+
+    Args:
+        x: input current ``[T, B, *features]``.
+        beta: membrane decay, clamped to [0, 1].
+        threshold: baseline threshold (> 0).
+        rho: adaptation decay (LSNN's ``exp(-dt/tau_a)``); scalar or per-neuron.
+        b: adaptation strength (LSNN's ``beta``); scalar or per-neuron.
+        v0, s0, a0: initial membrane, spikes and adaptation ``[B, *features]``.
+
+    Returns:
+        spikes, ``(spikes, mem)`` when ``return_mem``, or ``(spikes, state)`` with
+        ``state["adapt"]`` the adaptation sequence ``[T, B, *features]`` when
+        ``return_state`` (gradients flow back through it too).
+    """
+    if rho is None or b is None:
+        raise ValueError("alif needs rho and b (numbers or tensors); got None")
+    options = dict(reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate,
+                   refractory=refractory, dt=dt, backend=backend)
+    return _first_order(x, beta, threshold, options, v0=v0, s0=s0, a0=a0, count0=count0, rho=rho, b=b,
+                        return_mem=return_mem, return_state=return_state)

@@ -1,0 +1,174 @@
+"""Recurrent neurons (RLeaky, RSynaptic): one-to-one recurrence fused into the neuron's op;
+all-to-all recurrence through a square ``nn.Linear`` or a same-size ``nn.Conv2d`` as one op with
+a hand-written backward (``tritonsnn/ops/recurrent.py``); any other callable as an autograd loop
+of single-step ops."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import ops
+from .._doc import shared_args
+from ..contracts import Dense, LifOptions, LifParams, LifState, SecondOrder, SynOptions, SynState
+from ._validate import check_input, common_options, count, decay, flat, param, refractory_steps, result, state
+from .first_order import _COMMON_ARGS, _first_order
+from .second_order import run_synaptic, second_order_params
+
+__all__ = ["rleaky", "rsynaptic"]
+
+
+def _square_linear(layer, n):
+    return isinstance(layer, torch.nn.Linear) and layer.in_features == layer.out_features == n
+
+
+def _conv_image(layer, features):
+    """``[C, H, W]`` when ``layer`` is an ``nn.Conv2d`` mapping images ``features = (C, H, W)`` to
+    images of the same size (snnTorch's recurrent convolution: odd kernel, padding ``k//2``),
+    which the all-to-all ops run; else None."""
+    if not (isinstance(layer, torch.nn.Conv2d) and len(features) == 3):
+        return None
+    kh, kw = layer.kernel_size
+    same = (layer.in_channels == layer.out_channels == features[0] and layer.groups == 1
+            and layer.stride == (1, 1) and layer.dilation == (1, 1) and layer.padding_mode == "zeros"
+            and kh % 2 == 1 and kw % 2 == 1 and layer.padding == (kh // 2, kw // 2))
+    return list(features) if same else None
+
+
+def _dense(layer, x):
+    """The all-to-all ops' record of ``layer``, or None when another kind of layer needs the loop."""
+    if not callable(layer):
+        raise TypeError(f"recurrent must be a callable such as an nn.Linear, or None; got {type(layer).__name__}")
+    features = check_input(x)
+    image = _conv_image(layer, features)
+    if image or _square_linear(layer, math.prod(features)):
+        return Dense(layer.weight, layer.bias, image)
+    return None
+
+
+def _stack(rows, x, dtype):
+    return torch.stack(rows) if rows else x.new_empty(x.shape, dtype=dtype)
+
+
+@shared_args(_COMMON_ARGS)
+def rleaky(x, beta, V=1.0, threshold=1.0, *, recurrent=None, v0=None, s0=None,
+           reset_mechanism="subtract", reset_delay=True, surrogate=None, return_mem=False,
+           return_state=False, backend="auto", refractory=0.0, dt=1.0, count0=None):
+    """Recurrent leaky integrate-and-fire, as ``snntorch.RLeaky``.
+
+    ``mem[t] = beta*mem[t-1] + x[t] + rec(s[t-1]) - reset*threshold``, where ``rec`` is
+    the one-to-one weight ``V*s`` (fused: one kernel for the whole sequence) or, when
+    ``recurrent`` is given, the ``nn.Linear`` (or same-size ``nn.Conv2d``: odd kernel,
+    padding ``k//2``, on ``x [T, B, C, H, W]``) of an all-to-all RLeaky: then a per-step
+    loop of one matmul (or convolution) and the fused single-step neuron op, with a
+    hand-written backward (one op, ``ops.recurrent.rleaky_dense_fwd``). Any other callable runs
+    as an autograd per-step loop. The zero reset multiplies the whole new state by
+    ``1 - reset``, as snnTorch does.
+
+    Args:
+        x: input current ``[T, B, *features]``.
+        beta: decay, clamped to [0, 1].
+        V: one-to-one recurrent weight, scalar or per-neuron; ignored when ``recurrent`` is set.
+        threshold: firing threshold (> 0).
+        recurrent: a callable ``[B, *features] -> [B, *features]`` for all-to-all recurrence.
+        v0: initial membrane ``[B, *features]``.
+        s0: initial spikes ``[B, *features]`` (snnTorch's ``spk``), zeros when None.
+        reset_delay: as in :func:`leaky`.
+
+    Returns:
+        spikes, or ``(spikes, mem)`` when ``return_mem``.
+    """
+    options = dict(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
+                   refractory=refractory, dt=dt, backend=backend)
+    returns = dict(return_mem=return_mem, return_state=return_state)
+    if recurrent is None:
+        return _first_order(x, beta, threshold, options, v0=v0, s0=s0, count0=count0, V=V, zero_whole=True,
+                            **returns)
+    dense = _dense(recurrent, x)
+    if dense is not None:
+        features = tuple(x.shape[2:])
+        common = common_options(x, **options)
+        init = LifState(state(v0, "v0", x, features), state(s0, "s0", x, features), None,
+                        count(count0, x, features, common["refractory"]))
+        params = LifParams(decay(beta, "beta", features, x), param(threshold, "threshold", features, x, positive=True))
+        out = ops.recurrent.rleaky_dense_fwd(flat(x), init, dense, params,
+                                             LifOptions(zero_whole=True, need_mem=True, **common))
+        return result(x, out.spikes, {"mem": out.mem}, out.count if common["refractory"] > 0 else None, **returns)
+    # Any other layer: an autograd loop of one fused T = 1 update per step.
+    spk = torch.zeros_like(x[0]) if s0 is None else s0.to(x.dtype)
+    mem, carried = v0, count0
+    spikes, mems = [], []
+    for t in range(x.shape[0]):
+        spk, st = _first_order((x[t] + recurrent(spk))[None], beta, threshold, options, v0=mem, count0=carried,
+                               zero_whole=True, return_state=True)
+        spk, mem, carried = spk[0], st["mem"][0], st.get("count")
+        spikes.append(spk)
+        mems.append(mem)
+    return _loop_result(x, _stack(spikes, x, x.dtype), {"mem": _stack(mems, x, torch.float32)}, carried,
+                        options, **returns)
+
+
+def _loop_result(x, spikes, seqs, carried, options, return_mem, return_state):
+    """What the autograd loops return; the final counter is zeros when no step ran."""
+    if return_state:
+        state_out = dict(seqs)
+        if refractory_steps(options["refractory"], options["dt"]) > 0:
+            state_out["count"] = carried if carried is not None else \
+                torch.zeros(x.shape[1:], dtype=torch.int32, device=x.device)
+        return spikes, state_out
+    return (spikes, seqs["mem"]) if return_mem else spikes
+
+
+def rsynaptic(x, alpha, beta, V=1.0, threshold=1.0, *, recurrent=None, syn0=None, v0=None, s0=None,
+              reset_mechanism="subtract", reset_delay=True, surrogate=None, return_mem=False, return_state=False,
+              backend="auto", refractory=0.0, dt=1.0, count0=None):
+    """Recurrent Synaptic neuron (snnTorch ``RSynaptic``): each step's spikes feed the next step's current.
+
+    ``syn[t] = alpha * syn[t-1] + x[t] + rec(spk[t-1])`` with ``rec(s) = V * s`` (one-to-one,
+    fully fused: one kernel for the whole sequence, ``V`` learnable, its gradient reduced in
+    the kernel) or ``rec = recurrent`` (all-to-all, applied to the spikes ``[B, *features]``).
+    A square ``nn.Linear`` or a same-size ``nn.Conv2d`` (odd kernel, padding ``k//2``, on
+    ``x [T, B, C, H, W]``) runs as one op: per step one GEMM or convolution and the fused
+    single-step update, with a hand-written backward (``ops.recurrent.rsyn_dense_fwd``). Any
+    other callable runs as a Python loop over steps around the fused single-step update,
+    under ordinary autograd.
+
+    Args:
+        x, alpha, beta, threshold, syn0, v0, reset_mechanism, reset_delay, surrogate, return_mem,
+            return_state, backend, refractory, dt, count0: as in :func:`synaptic`.
+        V: one-to-one recurrent weight, number or tensor broadcastable to ``features``
+            (ignored when ``recurrent`` is given).
+        recurrent: callable applied to the previous spikes for all-to-all recurrence, or None.
+        s0: spikes before the first step ``[B, *features]``; zeros when None.
+
+    Returns:
+        As :func:`synaptic`: spikes, ``(spikes, mem)`` or ``(spikes, state)``.
+    """
+    features, params = second_order_params(x, alpha, beta, threshold, V=V if recurrent is None else None)
+    options = dict(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
+                   refractory=refractory, dt=dt, backend=backend)
+    returns = dict(return_mem=return_mem, return_state=return_state)
+    if recurrent is None:
+        return run_synaptic(x, params, options, syn0=syn0, v0=v0, s0=s0, count0=count0, **returns)
+    dense = _dense(recurrent, x)
+    if dense is not None:
+        common = common_options(x, **options)
+        init = SynState(state(syn0, "syn0", x, features), None, state(v0, "v0", x, features),
+                        state(s0, "s0", x, features), count(count0, x, features, common["refractory"]))
+        opts = SynOptions(neuron=SecondOrder.SYNAPTIC, store_cur=True, need_mem=True, **common)
+        out = ops.recurrent.rsyn_dense_fwd(flat(x), init, dense, params, opts)
+        return result(x, out.spikes, {"syn": out.cur, "mem": out.mem} if return_state else {"mem": out.mem},
+                      out.count if common["refractory"] > 0 else None, **returns)
+    # Any other layer: an autograd loop of one fused T = 1 update per step.
+    spk = torch.zeros(x.shape[1:], dtype=x.dtype, device=x.device) if s0 is None else s0
+    syn, mem, carried = syn0, v0, count0
+    spikes, syns, mems = [], [], []
+    for t in range(x.shape[0]):
+        spk, st = run_synaptic(x[t:t + 1] + recurrent(spk)[None], params, options, syn0=syn, v0=mem,
+                               count0=carried, return_state=True)
+        spk, syn, mem, carried = spk[0], st["syn"][0], st["mem"][0], st.get("count")
+        spikes.append(spk)
+        syns.append(syn)
+        mems.append(mem)
+    seqs = {"syn": _stack(syns, x, torch.float32), "mem": _stack(mems, x, torch.float32)}
+    return _loop_result(x, _stack(spikes, x, x.dtype), seqs, carried, options, **returns)

@@ -1,0 +1,136 @@
+"""Second-order neurons (Synaptic, Alpha; RSynaptic in ``recurrent.py``) over whole sequences:
+one call of the ``syn`` op each (``tritonsnn/ops/synaptic.py``)."""
+from __future__ import annotations
+
+import torch
+
+from .. import ops
+from .._doc import shared_args
+from ..contracts import SecondOrder, SynOptions, SynParams, SynState
+from ._validate import check_input, common_options, count, decay, flat, param, result, state
+
+__all__ = ["synaptic", "alpha"]
+
+
+def second_order_params(x, alpha, beta, threshold, V=None):
+    """``(features, SynParams)``: the decays clamped to [0, 1], the threshold checked."""
+    features = check_input(x)
+    return features, SynParams(alpha=decay(alpha, "alpha", features, x), beta=decay(beta, "beta", features, x),
+                               tau=None, threshold=param(threshold, "threshold", features, x, positive=True),
+                               v=None if V is None else param(V, "V", features, x))
+
+
+def run_synaptic(x, params: SynParams, options: dict, *, syn0=None, v0=None, s0=None, count0=None,
+                 return_mem=False, return_state=False):
+    """Synaptic (``params.v`` None) or one-to-one RSynaptic through one ``syn`` op."""
+    features = tuple(x.shape[2:])
+    common = common_options(x, **options)
+    need_mem = bool(return_mem or return_state)
+    init = SynState(cur0=state(syn0, "syn0", x, features), aux0=None, mem0=state(v0, "v0", x, features),
+                    spk0=state(s0, "s0", x, features) if params.v is not None else None,
+                    count0=count(count0, x, features, common["refractory"]))
+    opts = SynOptions(neuron=SecondOrder.SYNAPTIC, store_cur=bool(return_state) or params.alpha.requires_grad,
+                      need_mem=need_mem, **common)
+    out = ops.synaptic.syn_fwd(flat(x), init, params, opts)
+    seqs = {"syn": out.cur} if return_state else {}
+    if need_mem:
+        seqs["mem"] = out.mem if opts.delay else out.post
+    return result(x, out.spikes, seqs, out.count if opts.refractory > 0 else None, return_mem, return_state)
+
+
+_SECOND_ORDER_ARGS = """
+        reset_delay: True (snnTorch default) applies a spike's reset at the next step.
+        surrogate: a ``tsnn.surrogate`` choice; atan(alpha=2) by default.
+        return_mem: also return the membrane ``[T, B, *features]`` (fp32).
+        return_state: return ``(spikes, state)`` instead, ``state`` a dict of the state
+            sequences (fp32 ``[T, B, *features]``): ``"syn"`` and ``"mem"``, and with a
+            refractory period ``"count"``, the final refractory counter ``[B, *features]`` (int32).
+        refractory: refractory period in ms (0 = off); a neuron that spikes at step t is
+            refractory for steps t+1 .. t+ceil(refractory/dt): its membrane neither leaks nor
+            integrates and it cannot fire, a pending reset still applies, and the synaptic
+            current evolves as usual (so the input keeps the gradient that reaches it through
+            the current).
+        dt: ms per step.
+        count0: initial refractory counter ``[B, *features]`` (steps left), zeros when None.
+        backend: ``"auto"`` (Triton on CUDA, PyTorch elsewhere), ``"triton"`` or ``"torch"``.
+"""
+
+
+@shared_args(_SECOND_ORDER_ARGS)
+def synaptic(x, alpha, beta, threshold=1.0, *, syn0=None, v0=None, reset_mechanism="subtract",
+             reset_delay=True, surrogate=None, return_mem=False, return_state=False, backend="auto",
+             refractory=0.0, dt=1.0, count0=None):
+    """Second-order LIF with a synaptic current (snnTorch ``Synaptic`` semantics) over a sequence.
+
+    ``syn[t] = alpha * syn[t-1] + x[t]``, ``mem[t] = beta * mem[t-1] + syn[t] - reset``;
+    the exact order of operations and reset variants are in ``tritonsnn/kernels/synaptic.py``.
+
+    Args:
+        x: input current ``[T, B, *features]`` (fp32, fp16 or bf16; any strides).
+        alpha: synaptic current decay, clamped to [0, 1]; number or tensor broadcastable to ``features``.
+        beta: membrane decay, clamped to [0, 1]; number or tensor broadcastable to ``features``.
+        threshold: firing threshold (> 0); number or tensor broadcastable to ``features``.
+        syn0, v0: initial synaptic current / membrane ``[B, *features]``; zeros when None.
+            Both receive gradients.
+        reset_mechanism: ``"subtract"`` (default), ``"zero"`` or ``"none"``. As in snnTorch,
+            ``"zero"`` zeroes the *new* membrane (input included) and leaves ``syn`` alone.
+    Returns:
+        spikes in x's dtype; ``(spikes, mem)`` when ``return_mem``; ``(spikes, state)`` when
+        ``return_state``. The state for a following chunk is ``state["syn"][-1]``,
+        ``state["mem"][-1]`` (and ``state["count"]``).
+    """
+    _, params = second_order_params(x, alpha, beta, threshold)
+    options = dict(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
+                   refractory=refractory, dt=dt, backend=backend)
+    return run_synaptic(x, params, options, syn0=syn0, v0=v0, count0=count0, return_mem=return_mem,
+                        return_state=return_state)
+
+
+def alpha(x, alpha, beta, threshold=1.0, *, syn_exc0=None, syn_inh0=None, v0=None, reset_mechanism="zero",
+          surrogate=None, return_mem=False, return_state=False, backend="auto", refractory=0.0, dt=1.0,
+          count0=None):
+    """Alpha neuron (snnTorch ``Alpha``): excitatory and inhibitory currents whose sum,
+    scaled by ``tau = log(alpha) / (log(beta) - log(alpha)) + 1``, is the membrane.
+
+    Requires ``alpha > beta`` and ``beta < 1`` (after clamping to [0, 1]), as snnTorch does.
+    There is no ``reset_delay`` option: the reset always acts at the next step.
+
+    Args:
+        x: input current ``[T, B, *features]``.
+        alpha, beta: decays of the excitatory / inhibitory current; numbers or tensors.
+        threshold: firing threshold (> 0).
+        syn_exc0, syn_inh0, v0: initial state ``[B, *features]``; zeros when None. ``v0``
+            sets the first reset flag and, if the first step is refractory, the held membrane.
+        reset_mechanism: ``"zero"`` (snnTorch's default here: zeroes both currents and the
+            membrane), ``"subtract"`` or ``"none"``.
+        surrogate, return_mem, backend: as in :func:`synaptic`.
+        return_state: return ``(spikes, state)``, ``state`` the sequences ``"syn_exc"``,
+            ``"syn_inh"`` and ``"mem"`` (and, with a refractory period, the final ``"count"``).
+        refractory, dt: refractory period in ms and ms per step (``ceil(refractory/dt)`` steps).
+            A refractory step holds the membrane at its previous value instead of reading it
+            out of the currents, cannot fire, and still applies a pending reset; the currents
+            keep filtering the input (as Synaptic's current does).
+        count0: initial refractory counter ``[B, *features]`` (steps left), zeros when None.
+
+    Returns:
+        spikes, ``(spikes, mem)`` or ``(spikes, state)``.
+    """
+    features, params = second_order_params(x, alpha, beta, threshold)
+    alpha_v, beta_v = params.alpha, params.beta
+    if not alpha_v.is_cuda and not torch.compiler.is_compiling():  # a host check: would sync on GPU / break graphs
+        if bool((beta_v == 1).any()):
+            raise ValueError("beta must be < 1 for the Alpha neuron (tau = log(alpha)/(log(beta) - log(alpha)) + 1)")
+        if bool((alpha_v <= beta_v).any()):
+            raise ValueError(f"alpha must be greater than beta for the Alpha neuron; got alpha={alpha}, beta={beta}")
+    params = params._replace(tau=torch.log(alpha_v) / (torch.log(beta_v) - torch.log(alpha_v)) + 1)
+    common = common_options(x, reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate,
+                            refractory=refractory, dt=dt, backend=backend)
+    init = SynState(cur0=state(syn_exc0, "syn_exc0", x, features), aux0=state(syn_inh0, "syn_inh0", x, features),
+                    mem0=state(v0, "v0", x, features), spk0=None,
+                    count0=count(count0, x, features, common["refractory"]))
+    # The current sequences are only read back for the decays' gradients (tau depends on both).
+    opts = SynOptions(neuron=SecondOrder.ALPHA, store_cur=bool(return_state) or params.tau.requires_grad,
+                      need_mem=True, **common)
+    out = ops.synaptic.syn_fwd(flat(x), init, params, opts)
+    seqs = {"syn_exc": out.cur, "syn_inh": out.aux, "mem": out.mem} if return_state else {"mem": out.mem}
+    return result(x, out.spikes, seqs, out.count if opts.refractory > 0 else None, return_mem, return_state)
