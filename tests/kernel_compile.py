@@ -148,6 +148,7 @@ def compile_first_order_family():
 
 def compile_scan_and_delay():
     """Synapse filters and traces (first/second order, nearest), fractional delays."""
+    from tritonsnn.contracts import ScanOptions, ScanParams, ScanSaved, ScanState, ScanUpstream
     from tritonsnn.kernels import delay, scan
     T, B, N = 3, 2, 5
     x = torch.randn(T, B, N).half()
@@ -155,11 +156,12 @@ def compile_scan_and_delay():
     for second, nearest, per_channel in [(False, False, True), (False, True, False), (True, False, False),
                                          (True, False, True)]:
         a, b = torch.rand(N if per_channel else 1), torch.rand(1 if per_channel else N)
-        h0, y0 = (state if per_channel else None), (state if second else None)
-        h, y = scan.scan_fwd(x, h0, y0, a, b, second, nearest)[:2]
+        st = ScanState(state if per_channel else None, state if second else None)
+        params, opts = ScanParams(a, b if second else None), ScanOptions(second, nearest, True)
+        h, y = scan.scan_fwd(x, st, params, opts)
         g = torch.randn(T, B, N)
-        scan.scan_bwd(g, g if second else None, x, h, y, h0, y0, a, b, second, nearest, x.dtype,
-                      True, second)
+        scan.scan_bwd(ScanUpstream(g, g if second else None), ScanSaved(x if nearest else None, h, y), st, params,
+                      opts, ScanParams(True, second), x.dtype)
     for d in (torch.rand(1) * 2, torch.rand(N) * 2):
         delay.delay_fwd(x, d)
         delay.delay_bwd(torch.randn(T, B, N), x, d, x.dtype, True)

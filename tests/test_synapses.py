@@ -11,6 +11,7 @@ from torch import nn
 
 import tritonsnn as tsnn
 import tritonsnn.functional as F
+from tritonsnn.contracts import ScanOptions, ScanParams, ScanState
 from .reference_synapses import dual_exp_synapse_ref, exp_synapse_ref, trace_ref
 
 BACKENDS = ["torch", "triton"]
@@ -279,7 +280,9 @@ def test_custom_op_registration(second, nearest, with_state):
     a = torch.rand(3, requires_grad=True)
     b = torch.rand(1, requires_grad=True) if second else None
     s0 = torch.randn(2, 3, requires_grad=True) if with_state else None
-    torch.library.opcheck(ops.scan.scan_fwd, (x, s0, s0 if second else None, a, b, second, nearest, False))
+    args = ops.scan.SCAN.flatten(x=x, state=ScanState(s0, s0 if second else None), params=ScanParams(a, b),
+                                 opts=ScanOptions(second, nearest, False))
+    torch.library.opcheck(torch.ops.tritonsnn.scan_fwd.default, args)
     torch.library.opcheck(ops.scan.delay_fwd, (x, torch.tensor([0.5, 1.0, 2.5], requires_grad=True), False))
 
 

@@ -261,3 +261,45 @@ class DenseSynOutputs(NamedTuple):
     reset_bits: Tensor
     refr_bits: Tensor
     count: Tensor
+
+
+# --- linear scans: synapse filters and traces -------------------------------------------------
+
+class ScanState(NamedTuple):
+    h0: Optional[Tensor]          # first stage
+    y0: Optional[Tensor]          # second stage (SECOND)
+
+
+class ScanParams(NamedTuple):
+    a: Tensor                     # decay of the first stage
+    b: Optional[Tensor]           # decay of the second stage (SECOND)
+
+
+class ScanOptions(NamedTuple):
+    second: bool                  # a cascade of two exponential stages; the output is the second
+    nearest: bool                 # a nonzero input replaces the state (nearest-spike traces)
+    use_triton: bool
+
+
+class ScanOutputs(NamedTuple):
+    h: Tensor                     # fp32 first-stage sequence
+    y: Tensor                     # fp32 second-stage sequence (empty unless SECOND)
+
+
+class ScanSaved(NamedTuple):
+    x: Optional[Tensor]           # the input, read back for the nearest-trace mask only
+    h: Tensor
+    y: Tensor
+
+
+class ScanUpstream(NamedTuple):
+    g_out: Tensor                 # of the output (y with SECOND, else h)
+    g_h: Optional[Tensor]         # of the first stage, SECOND only
+
+
+class ScanGrads(NamedTuple):
+    dx: Tensor
+    dh0: Tensor
+    dy0: Optional[Tensor]
+    da: Optional[Tensor]
+    db: Optional[Tensor]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from .. import _backend, ops
+from ..contracts import ScanOptions, ScanParams, ScanState
 from ._validate import check_input, flat, param, state
 
 __all__ = ["exp_synapse", "dual_exp_synapse", "trace", "delay"]
@@ -43,7 +44,7 @@ def exp_synapse(x, alpha, *, i0=None, return_state=False, backend="auto"):
     a = _decay_factor(alpha, "alpha", features, x, clamp=True)
     h0 = state(i0, "i0", x, features)
     use_triton = _backend.resolve(backend, x.device) == "triton"
-    h, _ = ops.scan.scan_fwd(flat(x), h0, None, a, None, False, False, use_triton)
+    h, _ = ops.scan.scan_fwd(flat(x), ScanState(h0, None), ScanParams(a, None), ScanOptions(False, False, use_triton))
     current = h.view(x.shape)
     if return_state:
         return current, (current[-1] if x.shape[0] > 0 else _zero_state(i0, x))
@@ -87,7 +88,7 @@ def dual_exp_synapse(x, alpha1, alpha2, *, state0=None, return_state=False, back
     h0 = state(state0[0], "state0[0]", x, features)
     y0 = state(state0[1], "state0[1]", x, features)
     use_triton = _backend.resolve(backend, x.device) == "triton"
-    h, y = ops.scan.scan_fwd(flat(x), h0, y0, a1, a2, True, False, use_triton)
+    h, y = ops.scan.scan_fwd(flat(x), ScanState(h0, y0), ScanParams(a1, a2), ScanOptions(True, False, use_triton))
     current = y.view(x.shape)
     if return_state:
         if x.shape[0] == 0:
@@ -124,8 +125,8 @@ def trace(spikes, decay, *, mode="cumulative", amplitude=1.0, trace0=None, retur
     h0 = state(trace0, "trace0", spikes, features)
     x = spikes if amplitude == 1.0 else spikes * amplitude
     use_triton = _backend.resolve(backend, spikes.device) == "triton"
-    h, _ = ops.scan.scan_fwd(flat(x), h0, None, a, None, False, mode == "nearest",
-                             use_triton)
+    h, _ = ops.scan.scan_fwd(flat(x), ScanState(h0, None), ScanParams(a, None),
+                             ScanOptions(False, mode == "nearest", use_triton))
     tr = h.view(spikes.shape)
     if return_state:
         return tr, (tr[-1] if spikes.shape[0] > 0 else _zero_state(trace0, spikes))

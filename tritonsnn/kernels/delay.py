@@ -82,7 +82,7 @@ def delay_fwd(x, delay):
     x2 = flat_time_major(x)
     y = _alloc.empty(T, B, N, dtype=x.dtype, device=x.device)
     if M > 0 and T > 0:
-        delay_fwd_kernel[grid(M)](x2, delay, y, T, M, N, x2.stride(0),
+        delay_fwd_kernel[grid(M)](p_x=x2, p_d=delay, p_y=y, T=T, M=M, N=N, stride_xt=x2.stride(0),
                                    PER_CHANNEL=delay.numel() > 1, **LAUNCH)
     return y
 
@@ -96,9 +96,9 @@ def delay_bwd(grad_y, x, delay, x_dtype, need_ddelay: bool):
     dx = _alloc.empty(T, B, N, dtype=x_dtype, device=x.device)
     part = _alloc.empty(B, N, dtype=torch.float32, device=x.device) if need_ddelay else dx
     if M > 0 and T > 0:
-        delay_bwd_kernel[grid(M)](g2, x2, delay, dx, part, T, M, N, g2.stride(0), x2.stride(0),
-                                   PER_CHANNEL=delay.numel() > 1, NEED_DD=need_ddelay,
-                                   **LAUNCH)
+        delay_bwd_kernel[grid(M)](p_gy=g2, p_x=x2, p_d=delay, p_dx=dx, p_dd=part, T=T, M=M, N=N,
+                                   stride_gt=g2.stride(0), stride_xt=x2.stride(0),
+                                   PER_CHANNEL=delay.numel() > 1, NEED_DD=need_ddelay, **LAUNCH)
     elif need_ddelay:
         part.zero_()
     return dx, (reduce_partials(part, delay) if need_ddelay else None)

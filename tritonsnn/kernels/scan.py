@@ -25,6 +25,7 @@ import triton
 import triton.language as tl
 
 from .. import _alloc
+from ..contracts import ScanGrads, ScanOptions, ScanOutputs, ScanParams, ScanSaved, ScanState, ScanUpstream
 from ._common import LAUNCH, configs, flat_time_major, grid, load_param, load_state, or_buffer, reduce_partials
 
 
@@ -129,55 +130,50 @@ def scan_bwd_kernel(
         tl.store(p_db + o, acc_b, mask=m_o)
 
 
-def scan_fwd(x, h0, y0, a, b, second: bool, nearest: bool):
+def _flags(state: ScanState, params: ScanParams, opts: ScanOptions) -> dict:
+    return dict(SECOND=opts.second, NEAREST=opts.nearest, HAS_H0=state.h0 is not None, HAS_Y0=state.y0 is not None,
+                A_PER_CHANNEL=params.a.numel() > 1, B_PER_CHANNEL=params.b is not None and params.b.numel() > 1)
+
+
+def scan_fwd(x, state: ScanState, params: ScanParams, opts: ScanOptions) -> ScanOutputs:
     """Launch the forward kernel; same contract as ``torchimpl.scan.scan_fwd``."""
     T, B, N = x.shape
     M = B * N
     dev, f32 = x.device, torch.float32
     x2 = flat_time_major(x)
     h = _alloc.empty(T, B, N, dtype=f32, device=dev)
-    y = _alloc.empty(T, B, N, dtype=f32, device=dev) if second else h.new_empty(0)
+    y = _alloc.empty(T, B, N, dtype=f32, device=dev) if opts.second else h.new_empty(0)
     if M > 0 and T > 0:
         scan_fwd_kernel[grid(M)](
-            x2, or_buffer(h0, h), or_buffer(y0, h),
-            a, b if b is not None else a, h, y if second else h,
-            T, M, N, x2.stride(0),
-            SECOND=second, NEAREST=nearest, HAS_H0=h0 is not None, HAS_Y0=y0 is not None,
-            A_PER_CHANNEL=a.numel() > 1, B_PER_CHANNEL=b is not None and b.numel() > 1,
-            **LAUNCH,
-        )
-    return h, y
+            p_x=x2, p_h0=or_buffer(state.h0, h), p_y0=or_buffer(state.y0, h), p_a=params.a,
+            p_b=or_buffer(params.b, params.a), p_h=h, p_y=or_buffer(y, h), T=T, M=M, N=N, stride_xt=x2.stride(0),
+            **_flags(state, params, opts), **LAUNCH)
+    return ScanOutputs(h, y)
 
 
-def scan_bwd(grad_out, grad_h, x, h, y, h0, y0, a, b, second: bool, nearest: bool,
-             x_dtype, need_da: bool, need_db: bool):
+def scan_bwd(up: ScanUpstream, saved: ScanSaved, state: ScanState, params: ScanParams, opts: ScanOptions,
+             need: ScanParams, x_dtype) -> ScanGrads:
     """Launch the backward kernel; same contract as ``torchimpl.scan.scan_bwd``."""
-    T, B, N = h.shape
+    T, B, N = saved.h.shape
     M = B * N
-    dev, f32 = h.device, torch.float32
-    gy = flat_time_major(grad_out)
-    gh = flat_time_major(grad_h) if grad_h is not None else gy
-    x2 = flat_time_major(x) if nearest else h.reshape(T, M)
-    dx = _alloc.empty(T, B, N, dtype=x_dtype, device=dev)
-    dh0 = _alloc.empty(B, N, dtype=f32, device=dev)
-    dy0 = _alloc.empty(B, N, dtype=f32, device=dev) if second else dh0
-    part_a = _alloc.empty(B, N, dtype=f32, device=dev) if need_da else dh0
-    part_b = _alloc.empty(B, N, dtype=f32, device=dev) if need_db else dh0
+    dev, f32 = saved.h.device, torch.float32
+    gy = flat_time_major(up.g_out)
+    gh = flat_time_major(up.g_h) if up.g_h is not None else gy
+    x2 = flat_time_major(saved.x) if opts.nearest else saved.h.reshape(T, M)
+
+    def partial(on):
+        return _alloc.empty(B, N, dtype=f32, device=dev) if on else None
+    grads = ScanGrads(dx=_alloc.empty(T, B, N, dtype=x_dtype, device=dev), dh0=partial(True), dy0=partial(opts.second),
+                      da=partial(need.a), db=partial(need.b))
     if M > 0 and T > 0:
         scan_bwd_kernel[grid(M)](
-            gy, gh, x2, h, y if second else h,
-            or_buffer(h0, h), or_buffer(y0, h),
-            a, b if b is not None else a,
-            dx, dh0, dy0, part_a, part_b,
-            T, M, N, gy.stride(0), gh.stride(0), x2.stride(0),
-            SECOND=second, NEAREST=nearest, HAS_H0=h0 is not None, HAS_Y0=y0 is not None,
-            HAS_GRAD_H=grad_h is not None, A_PER_CHANNEL=a.numel() > 1,
-            B_PER_CHANNEL=b is not None and b.numel() > 1,
-            NEED_DA=need_da, NEED_DB=need_db, **LAUNCH,
-        )
+            p_gy=gy, p_gh=gh, p_x=x2, p_h=saved.h, p_y=or_buffer(saved.y, saved.h), p_h0=or_buffer(state.h0, saved.h),
+            p_y0=or_buffer(state.y0, saved.h), p_a=params.a, p_b=or_buffer(params.b, params.a),
+            **{f"p_{k}": or_buffer(v, grads.dh0) for k, v in grads._asdict().items()},
+            T=T, M=M, N=N, stride_gyt=gy.stride(0), stride_ght=gh.stride(0), stride_xt=x2.stride(0),
+            HAS_GRAD_H=up.g_h is not None, NEED_DA=need.a, NEED_DB=need.b, **_flags(state, params, opts), **LAUNCH)
     else:
-        for t in (dh0, dy0, part_a, part_b):
-            t.zero_()
-    da = reduce_partials(part_a, a) if need_da else None
-    db = reduce_partials(part_b, b) if need_db else None
-    return dx, dh0, (dy0 if second else None), da, db
+        for g in grads[1:]:
+            if g is not None:
+                g.zero_()
+    return grads._replace(da=reduce_partials(grads.da, params.a), db=reduce_partials(grads.db, params.b))

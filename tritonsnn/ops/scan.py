@@ -6,70 +6,80 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from ..contracts import ScanGrads, ScanOptions, ScanOutputs, ScanParams, ScanSaved, ScanState, ScanUpstream
 from . import LIB as _LIB, implementation
+from ._contract import Signature, custom_op, empty_for_none, register, save, saved
 
 
-@torch.library.custom_op(f"{_LIB}::scan_fwd", mutates_args=())
-def scan_fwd(x: Tensor, h0: Optional[Tensor], y0: Optional[Tensor], a: Tensor, b: Optional[Tensor],
-             second: bool, nearest: bool, use_triton: bool) -> tuple[Tensor, Tensor]:
-    """``x [T, B, N]`` -> ``(h, y)`` fp32; ``y`` is empty unless ``second``. See kernels/scan.py."""
-    return implementation("scan", use_triton).scan_fwd(x, h0, y0, a, b, second, nearest)
+SCAN = Signature(x=Tensor, state=ScanState, params=ScanParams, opts=ScanOptions)
+SCAN_BWD = Signature(up=ScanUpstream, saved=ScanSaved, state=ScanState, params=ScanParams, opts=ScanOptions,
+                     need=list[bool], x_dtype=torch.dtype)
 
 
-@scan_fwd.register_fake
-def _(x, h0, y0, a, b, second, nearest, use_triton):
+def scan_fwd(x: Tensor, state: ScanState, params: ScanParams, opts: ScanOptions) -> ScanOutputs:
+    """``x [T, B, N]`` -> ``(h, y)`` fp32; ``y`` is empty unless ``opts.second``. See kernels/scan.py."""
+    return ScanOutputs(*_scan_op(*SCAN.flatten(x=x, state=state, params=params, opts=opts)))
+
+
+def scan_bwd(up: ScanUpstream, saved: ScanSaved, state: ScanState, params: ScanParams, opts: ScanOptions,
+             need: ScanParams, x_dtype: torch.dtype) -> ScanGrads:
+    """Reverse scan; what is not computed comes back empty."""
+    return ScanGrads(*_scan_bwd_op(*SCAN_BWD.flatten(up=up, saved=saved, state=state, params=params, opts=opts,
+                                                     need=list(need), x_dtype=x_dtype)))
+
+
+def _scan(x, state, params, opts):
+    return tuple(implementation("scan", opts.use_triton).scan_fwd(x, state, params, opts))
+
+
+def _scan_bwd(up, saved, state, params, opts, need, x_dtype):
+    grads = implementation("scan", opts.use_triton).scan_bwd(up, saved, state, params, opts, ScanParams(*need),
+                                                             x_dtype)
+    return empty_for_none(grads, saved.h)
+
+
+_scan_op = custom_op("scan_fwd", SCAN, tuple[Tensor, Tensor], _scan)
+_scan_bwd_op = custom_op("scan_bwd", SCAN_BWD, tuple[(Tensor,) * len(ScanGrads._fields)], _scan_bwd)
+
+
+def _scan_fake(x, state, params, opts):
     f32 = torch.float32
-    return x.new_empty(x.shape, dtype=f32), x.new_empty(x.shape if second else (0,), dtype=f32)
+    return x.new_empty(x.shape, dtype=f32), x.new_empty(x.shape if opts.second else (0,), dtype=f32)
 
 
-@torch.library.custom_op(f"{_LIB}::scan_bwd", mutates_args=())
-def scan_bwd(grad_out: Tensor, grad_h: Optional[Tensor], x: Tensor, h: Tensor, y: Tensor,
-             h0: Optional[Tensor], y0: Optional[Tensor], a: Tensor, b: Optional[Tensor],
-             second: bool, nearest: bool, x_dtype: torch.dtype, need_da: bool, need_db: bool,
-             use_triton: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Reverse scan: ``(dx, dh0, dy0, da, db)``; what is not computed comes back empty."""
-    dx, dh0, dy0, da, db = implementation("scan", use_triton).scan_bwd(
-        grad_out, grad_h, x, h, y, h0, y0, a, b, second, nearest, x_dtype, need_da, need_db)
-    def empty():  # distinct tensors: returns of a custom op may not alias each other
-        return h.new_empty(0)
-    return (dx, dh0, empty() if dy0 is None else dy0, empty() if da is None else da,
-            empty() if db is None else db)
+def _scan_bwd_fake(up, saved, state, params, opts, need, x_dtype):
+    T, B, N = saved.h.shape
+    need = ScanParams(*need)
+    new = saved.h.new_empty
+    return (new(T, B, N, dtype=x_dtype), new(B, N), new((B, N) if opts.second else (0,)),
+            new(params.a.shape if need.a else (0,)), new(params.b.shape if need.b and params.b is not None else (0,)))
 
 
-@scan_bwd.register_fake
-def _(grad_out, grad_h, x, h, y, h0, y0, a, b, second, nearest, x_dtype, need_da, need_db, use_triton):
-    T, B, N = h.shape
-    return (h.new_empty(T, B, N, dtype=x_dtype), h.new_empty(B, N),
-            h.new_empty((B, N) if second else (0,)), h.new_empty(a.shape if need_da else (0,)),
-            h.new_empty(b.shape if need_db and b is not None else (0,)))
-
-
-def _scan_setup_context(ctx, inputs, output):
-    x, h0, y0, a, b, second, nearest, use_triton = inputs
+def _scan_setup_context(ctx, output, x, state, params, opts):
     h, y = output
     # x is only read back for the nearest-trace mask; otherwise keep no reference to it.
-    ctx.save_for_backward(x if nearest else None, h, y, h0, y0, a, b)
+    save(ctx, saved=ScanSaved(x if opts.nearest else None, h, y), state=state, params=params)
     ctx.set_materialize_grads(False)
-    ctx.options = (second, nearest, use_triton, x.dtype)
+    ctx.opts, ctx.x_dtype = opts, x.dtype
 
 
 def _scan_backward(ctx, g_h, g_y):
-    x, h, y, h0, y0, a, b = ctx.saved_tensors
-    second, nearest, use_triton, x_dtype = ctx.options
+    rec, opts = saved(ctx), ctx.opts
+    kept = rec["saved"]
     # The user-facing output is y (second order) or h; h of a second-order scan is the
     # first-stage state sequence, which gets a gradient only through its final step.
-    grad_out, grad_h = (g_y, g_h) if second else (g_h, None)
-    if grad_out is None:
-        grad_out = torch.zeros_like(h)
-    need_dh0, need_dy0, need_da, need_db = ctx.needs_input_grad[1:5]
-    dx, dh0, dy0, da, db = scan_bwd(
-        grad_out, grad_h, x if nearest else h, h, y, h0, y0, a, b, second, nearest, x_dtype,
-        need_da, bool(need_db and second), use_triton)
-    return (dx, dh0 if need_dh0 else None, dy0 if need_dy0 and second else None,
-            da if need_da else None, db if need_db and second else None, None, None, None)
+    g_out, g_first = (g_y, g_h) if opts.second else (g_h, None)
+    if g_out is None:
+        g_out = torch.zeros_like(kept.h)
+    need = SCAN.needs(ctx, "params")
+    need = need._replace(b=need.b and opts.second)
+    d = scan_bwd(ScanUpstream(g_out, g_first), kept, rec["state"], rec["params"], opts, need, ctx.x_dtype)
+    return SCAN.grads(ctx, x=d.dx, state=ScanState(d.dh0, d.dy0 if opts.second else None),
+                      params=ScanParams(d.da, d.db if opts.second else None))
 
 
-torch.library.register_autograd(f"{_LIB}::scan_fwd", _scan_backward, setup_context=_scan_setup_context)
+register(_scan_op, SCAN, _scan_fake, _scan_backward, _scan_setup_context)
+register(_scan_bwd_op, SCAN_BWD, _scan_bwd_fake)
 
 
 @torch.library.custom_op(f"{_LIB}::delay_fwd", mutates_args=())

@@ -11,10 +11,12 @@ from __future__ import annotations
 import torch
 
 from .. import _alloc
+from ..contracts import ScanGrads, ScanOptions, ScanOutputs, ScanParams, ScanSaved, ScanState, ScanUpstream
 
 
-def scan_fwd(x, h0, y0, a, b, second: bool, nearest: bool):
+def scan_fwd(x, state: ScanState, params: ScanParams, opts: ScanOptions) -> ScanOutputs:
     """Forward time loop. Returns ``(h, y)`` in fp32; ``y`` is empty unless ``second``."""
+    (h0, y0), (a, b), second, nearest = state, params, opts.second, opts.nearest
     T, B, N = x.shape
     dev, f32 = x.device, torch.float32
     h = _alloc.empty(T, B, N, dtype=f32, device=dev)
@@ -32,7 +34,7 @@ def scan_fwd(x, h0, y0, a, b, second: bool, nearest: bool):
         for t in range(T):
             torch.addcmul(h[t], b, y_prev, out=y[t])
             y_prev = y[t]
-    return h, y
+    return ScanOutputs(h, y)
 
 
 def _shifted(seq, first):
@@ -47,17 +49,19 @@ def _reverse_scan(g, coef):
         g[t].addcmul_(coef if coef.dim() < g.dim() else coef[t + 1], g[t + 1])
 
 
-def scan_bwd(grad_out, grad_h, x, h, y, h0, y0, a, b, second: bool, nearest: bool,
-             x_dtype, need_da: bool, need_db: bool):
+def scan_bwd(up: ScanUpstream, saved: ScanSaved, state: ScanState, params: ScanParams, opts: ScanOptions,
+             need: ScanParams, x_dtype) -> ScanGrads:
     """Reverse time loop. Returns ``(dx, dh0, dy0, da, db)``; ``dy0``/``db`` only for
     ``second``, parameter grads shaped like ``a``/``b``, ``None`` where not needed."""
+    (grad_out, grad_h), (x, h, y), (h0, y0), (a, b) = up, saved, state, params
+    second, nearest, need_da, need_db = opts.second, opts.nearest, need.a, need.b
     T, B, N = h.shape
     f32 = torch.float32
     if T == 0:
         z = h.new_zeros(B, N)
-        return (h.new_empty(0, B, N, dtype=x_dtype), z, z.clone() if second else None,
-                h.new_zeros(a.shape) if need_da else None,
-                h.new_zeros(b.shape) if need_db and second else None)
+        return ScanGrads(h.new_empty(0, B, N, dtype=x_dtype), z, z.clone() if second else None,
+                         h.new_zeros(a.shape) if need_da else None,
+                         h.new_zeros(b.shape) if need_db and second else None)
     keep = (x == 0).to(f32) if nearest else None
     coef_a = a * keep if nearest else a
     dy0 = db = None
@@ -76,7 +80,7 @@ def scan_bwd(grad_out, grad_h, x, h, y, h0, y0, a, b, second: bool, nearest: boo
     if need_da:
         h_prev = _shifted(h, h0)
         da = _reduce_to((gh * (h_prev if keep is None else keep * h_prev)).sum((0, 1)), a)
-    return gh.to(x_dtype), dh0, dy0, da, db
+    return ScanGrads(gh.to(x_dtype), dh0, dy0, da, db)
 
 
 def _reduce_to(g, param):
