@@ -408,6 +408,11 @@ def _target_times(targets, spk_out, target_is_time, on_target, off_target, fn):
     return torch.where(target < 0, target + num_steps, target), labels
 
 
+def _within_tolerance(times: torch.Tensor, target: torch.Tensor, tolerance: float) -> torch.Tensor:
+    """``times``, with those closer than ``tolerance`` to ``target`` replaced by the target (no gradient there)."""
+    return torch.where((times - target).abs() < tolerance, target.to(times.dtype), times)
+
+
 def mse_temporal(
     spk_out: torch.Tensor,
     targets: torch.Tensor,
@@ -461,7 +466,7 @@ def mse_temporal(
     num_steps = spk_out.shape[0]
     times = spike_times(spk_out, target.shape[0] if target.dim() == 3 else None)
     if tolerance:
-        times = torch.where((times - target).abs() < tolerance, target.to(times.dtype), times)
+        times = _within_tolerance(times, target, tolerance)
     err = (times / num_steps - target / num_steps).square()
     w = None if labels is None else _sample_weight(weight, labels, spk_out.shape[-1], spk_out, "mse_temporal")
     return _reduce(err, reduction, w)
