@@ -5,7 +5,6 @@ import warnings
 import pytest
 import torch
 
-from tritonsnn import encode
 from tritonsnn.snntorch import spikegen as fg
 
 snntorch = pytest.importorskip("snntorch")
@@ -24,7 +23,7 @@ def _seeded(fn, seed, *args, **kwargs):
 
 
 def _both_raise(call):
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - snnTorch raises a bare Exception
         call(sg)
     with pytest.raises((ValueError, TypeError)):
         call(fg)
@@ -39,11 +38,11 @@ def test_public_names_cover_snntorch():
 # ----------------------------------------------------------------------------- rate
 
 RATE_CASES = [
-    dict(num_steps=7),
-    dict(num_steps=5, gain=0.6, offset=0.2),
-    dict(num_steps=6, gain=2.0, offset=-0.5),  # saturates on both sides
-    dict(num_steps=8, first_spike_time=3),
-    dict(num_steps=1),
+    {"num_steps": 7},
+    {"num_steps": 5, "gain": 0.6, "offset": 0.2},
+    {"num_steps": 6, "gain": 2.0, "offset": -0.5},  # saturates on both sides
+    {"num_steps": 8, "first_spike_time": 3},
+    {"num_steps": 1},
 ]
 
 
@@ -63,7 +62,7 @@ def test_rate_positional_arguments_and_odd_shapes():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
 def test_rate_time_varying_same_draws(first_spike_time, dtype):
     data = torch.rand(6, 3, 2).to(dtype)
-    kwargs = dict(time_var_input=True, first_spike_time=first_spike_time)
+    kwargs = {"time_var_input": True, "first_spike_time": first_spike_time}
     out = _seeded(fg.rate, 5, data, **kwargs)
     _same(out, _seeded(sg.rate, 5, data, **kwargs))
     assert out.shape == (6 + first_spike_time, 3, 2)
@@ -85,12 +84,12 @@ def test_rate_conv_same_draws():
 @pytest.mark.parametrize(
     "kwargs",
     [
-        dict(),  # no num_steps, not time-varying
-        dict(num_steps=-1),
-        dict(num_steps=5, first_spike_time=-1),
-        dict(num_steps=5, first_spike_time=5),
-        dict(num_steps=5, time_var_input=True),
-        dict(first_spike_time=2),
+        {},  # no num_steps, not time-varying
+        {"num_steps": -1},
+        {"num_steps": 5, "first_spike_time": -1},
+        {"num_steps": 5, "first_spike_time": 5},
+        {"num_steps": 5, "time_var_input": True},
+        {"first_spike_time": 2},
     ],
 )
 def test_rate_bad_arguments_raise_like_snntorch(kwargs):
@@ -101,44 +100,6 @@ def test_rate_bad_arguments_raise_like_snntorch(kwargs):
 def test_rate_integer_data_is_a_type_error():
     with pytest.raises(TypeError, match="floating"):
         fg.rate(torch.ones(2, 3, dtype=torch.uint8), 4)
-
-
-# --------------------------------------------------------------------------- native rate
-
-
-def test_native_rate_time_varying_applies_gain_and_generator():
-    data = torch.full((400, 3), 0.25)
-    out = encode.rate(data, time_var_input=True, gain=2.0, generator=torch.Generator().manual_seed(0))
-    assert out.shape == data.shape
-    assert abs(out.mean().item() - 0.5) < 0.06
-    again = encode.rate(data, time_var_input=True, gain=2.0, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(out, again)
-
-
-def test_native_rate_first_spike_time_static_and_time_varying():
-    data = torch.ones(2, 3)
-    static = encode.rate(data, 6, first_spike_time=4)
-    assert static.shape == (6, 2, 3)
-    assert static[:4].sum() == 0 and torch.all(static[4:] == 1)
-    timed = encode.rate(torch.ones(3, 2), time_var_input=True, first_spike_time=2)
-    assert timed.shape == (5, 2) and timed.dtype == torch.float32
-    assert timed[:2].sum() == 0 and torch.all(timed[2:] == 1)
-    half = encode.rate(torch.ones(3, 2, dtype=torch.float16), time_var_input=True, first_spike_time=1)
-    assert half.dtype == torch.float16  # the native API keeps the dtype (snnTorch's would promote)
-
-
-@pytest.mark.parametrize(
-    "args, kwargs, match",
-    [
-        ((), dict(), "num_steps"),
-        ((4,), dict(time_var_input=True), "num_steps"),
-        ((4,), dict(first_spike_time=4), "first_spike_time"),
-        ((4,), dict(first_spike_time=-1), "first_spike_time"),
-    ],
-)
-def test_native_rate_bad_arguments(args, kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        encode.rate(torch.rand(2, 3), *args, **kwargs)
 
 
 # -------------------------------------------------------------------------- latency
@@ -152,26 +113,26 @@ def _latency_data(dtype=torch.float32):
 
 
 LATENCY_CASES = [
-    dict(num_steps=25),
-    dict(num_steps=60, tau=5),
-    dict(num_steps=60, tau=5, clip=True),
-    dict(num_steps=30, tau=2, threshold=0.05, first_spike_time=3),
-    dict(num_steps=10, normalize=True),
-    dict(num_steps=10, normalize=True, first_spike_time=2, clip=True),
-    dict(num_steps=10, linear=True, tau=9),
-    dict(num_steps=20, linear=True, tau=4, first_spike_time=5, clip=True),
-    dict(num_steps=8, linear=True, normalize=True),
-    dict(num_steps=8, linear=True, normalize=True, first_spike_time=3, threshold=0.2),
-    dict(num_steps=14, on_target=1.5, off_target=0.25),
-    dict(num_steps=14, on_target=0.5, off_target=0.75),  # off above on: all off
-    dict(num_steps=14, on_target=-1.0, off_target=-0.5),
-    dict(bypass=True),  # num_steps from the latest spike
-    dict(bypass=True, tau=3, clip=True),
-    dict(num_steps=5, tau=3, bypass=True),  # spikes past the end are dropped
-    dict(num_steps=6, tau=3, bypass=True, linear=True),
-    dict(num_steps=30, epsilon=1e-3),
-    dict(num_steps=10, normalize=True, interpolate=True),
-    dict(num_steps=9, linear=True, normalize=True, interpolate=True, on_target=1.2, off_target=0.2),
+    {"num_steps": 25},
+    {"num_steps": 60, "tau": 5},
+    {"num_steps": 60, "tau": 5, "clip": True},
+    {"num_steps": 30, "tau": 2, "threshold": 0.05, "first_spike_time": 3},
+    {"num_steps": 10, "normalize": True},
+    {"num_steps": 10, "normalize": True, "first_spike_time": 2, "clip": True},
+    {"num_steps": 10, "linear": True, "tau": 9},
+    {"num_steps": 20, "linear": True, "tau": 4, "first_spike_time": 5, "clip": True},
+    {"num_steps": 8, "linear": True, "normalize": True},
+    {"num_steps": 8, "linear": True, "normalize": True, "first_spike_time": 3, "threshold": 0.2},
+    {"num_steps": 14, "on_target": 1.5, "off_target": 0.25},
+    {"num_steps": 14, "on_target": 0.5, "off_target": 0.75},  # off above on: all off
+    {"num_steps": 14, "on_target": -1.0, "off_target": -0.5},
+    {"bypass": True},  # num_steps from the latest spike
+    {"bypass": True, "tau": 3, "clip": True},
+    {"num_steps": 5, "tau": 3, "bypass": True},  # spikes past the end are dropped
+    {"num_steps": 6, "tau": 3, "bypass": True, "linear": True},
+    {"num_steps": 30, "epsilon": 1e-3},
+    {"num_steps": 10, "normalize": True, "interpolate": True},
+    {"num_steps": 9, "linear": True, "normalize": True, "interpolate": True, "on_target": 1.2, "off_target": 0.2},
 ]
 
 
@@ -218,7 +179,7 @@ def test_latency_odd_shapes(shape):
 @pytest.mark.parametrize("linear", [False, True])
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(num_steps=9), dict(num_steps=9, normalize=True, first_spike_time=2), dict(tau=3, threshold=0.2)],
+    [{"num_steps": 9}, {"num_steps": 9, "normalize": True, "first_spike_time": 2}, {"tau": 3, "threshold": 0.2}],
 )
 def test_latency_code_matches_snntorch(linear, kwargs):
     data = _latency_data(torch.float64)
@@ -239,15 +200,15 @@ def test_latency_code_linear_rescales_negative_times_like_snntorch():
 @pytest.mark.parametrize(
     "kwargs",
     [
-        dict(num_steps=10, threshold=1.5),
-        dict(num_steps=10, threshold=0.0),
-        dict(num_steps=10, tau=0),
-        dict(num_steps=10, first_spike_time=10),
-        dict(num_steps=10, first_spike_time=-1),
-        dict(),  # neither num_steps nor bypass
-        dict(num_steps=3, tau=5),  # latest spike beyond the end
-        dict(num_steps=3, tau=5, clip=True),  # clipped inputs still count, as in snnTorch
-        dict(normalize=True, bypass=True),
+        {"num_steps": 10, "threshold": 1.5},
+        {"num_steps": 10, "threshold": 0.0},
+        {"num_steps": 10, "tau": 0},
+        {"num_steps": 10, "first_spike_time": 10},
+        {"num_steps": 10, "first_spike_time": -1},
+        {},  # neither num_steps nor bypass
+        {"num_steps": 3, "tau": 5},  # latest spike beyond the end
+        {"num_steps": 3, "tau": 5, "clip": True},  # clipped inputs still count, as in snnTorch
+        {"normalize": True, "bypass": True},
     ],
 )
 def test_latency_bad_arguments_raise_like_snntorch(kwargs):
@@ -260,45 +221,6 @@ def test_latency_data_out_of_range(bad):
     data = _latency_data()
     data[1, 1] = bad
     _both_raise(lambda m: m.latency(data, 10, normalize=True))
-
-
-# ------------------------------------------------------------------------ native latency
-
-
-def test_native_latency_times_are_the_unrounded_steps():
-    data = _latency_data()
-    t = encode.latency_times(data, 30, tau=2.0)
-    spikes = encode.latency(data, 30, tau=2.0)
-    assert torch.equal(spikes.argmax(0), torch.round(t).long())
-    assert torch.equal(encode.latency_times(data, tau=2.0), t)  # num_steps only matters for normalize
-
-
-def test_native_latency_drops_late_spikes_on_request():
-    data = torch.tensor([0.0, 0.3, 1.0])  # the zero would spike at step 5 (tau=1: log(1/0.01 * ...))
-    with pytest.raises(ValueError, match="num_steps"):
-        encode.latency(data, 3)
-    out = encode.latency(data, 3, late_spikes="drop")
-    assert out[:, 0].sum() == 0 and out[:, 1:].sum(0).tolist() == [1.0, 1.0]
-    with pytest.raises(ValueError, match="late_spikes"):
-        encode.latency(data, 3, late_spikes="clip")
-
-
-def test_native_latency_epsilon_and_time_dtype():
-    data = torch.tensor([0.0, 0.5])
-    # x = 0 is clamped to threshold + epsilon = 0.011: t = log(0.011 / 0.001)
-    assert encode.latency_times(data, epsilon=1e-3)[0].item() == pytest.approx(torch.log(torch.tensor(11.0)).item())
-    half = encode.latency_times(data.half(), time_dtype=torch.float16)
-    assert half.dtype == torch.float16
-    assert encode.latency_times(data.half()).dtype == torch.float32
-
-
-def test_native_latency_times_argument_errors():
-    with pytest.raises(ValueError, match="normalize"):
-        encode.latency_times(torch.rand(3), normalize=True)
-    with pytest.raises(ValueError, match="first_spike_time"):
-        encode.latency_times(torch.rand(3), 4, first_spike_time=4)
-    with pytest.raises(ValueError, match="method"):
-        encode.latency_times(torch.rand(3), method="exp")
 
 
 # ---------------------------------------------------------------------------- delta
@@ -394,13 +316,13 @@ def test_latency_interpolate_matches_snntorch(on, off):
 
 
 TARGET_RATE_CASES = [
-    dict(),
-    dict(on_target=1.5, off_target=0.25),
-    dict(on_target=0.5, off_target=-0.5),  # off replaced by 0 (on > off), as in snnTorch
-    dict(on_target=0.2, off_target=0.7),  # on < off: exact values
-    dict(num_steps=6, first_spike_time=2),
-    dict(num_steps=6, first_spike_time=2, on_target=1.2, off_target=0.5),
-    dict(num_steps=5, first_spike_time=1, on_target=0.5, off_target=0.8),
+    {},
+    {"on_target": 1.5, "off_target": 0.25},
+    {"on_target": 0.5, "off_target": -0.5},  # off replaced by 0 (on > off), as in snnTorch
+    {"on_target": 0.2, "off_target": 0.7},  # on < off: exact values
+    {"num_steps": 6, "first_spike_time": 2},
+    {"num_steps": 6, "first_spike_time": 2, "on_target": 1.2, "off_target": 0.5},
+    {"num_steps": 5, "first_spike_time": 1, "on_target": 0.5, "off_target": 0.8},
 ]
 
 
@@ -413,9 +335,9 @@ def test_targets_rate_and_convert_match_snntorch(kwargs):
 
 def test_targets_rate_time_varying_is_not_reproduced():
     targets = torch.tensor([1, 2])
-    with pytest.raises(Exception):  # snnTorch 1.0: broadcasting error (or a [T, B, C, B, C] tensor)
+    with pytest.raises(RuntimeError):  # snnTorch 1.0: a broadcasting error
         sg.targets_rate(targets, 4, num_steps=6, correct_rate=0.5)
-    for kwargs in (dict(correct_rate=0.5), dict(correct_rate=0.8, incorrect_rate=0.2, interpolate=True)):
+    for kwargs in ({"correct_rate": 0.5}, {"correct_rate": 0.8, "incorrect_rate": 0.2, "interpolate": True}):
         with pytest.raises(NotImplementedError, match=r"tritonsnn\.loss\.mse_count"):
             fg.targets_rate(targets, 4, num_steps=6, **kwargs)
 
@@ -423,10 +345,10 @@ def test_targets_rate_time_varying_is_not_reproduced():
 @pytest.mark.parametrize(
     "kwargs",
     [
-        dict(correct_rate=1.2),
-        dict(correct_rate=0.5),  # needs num_steps
-        dict(num_steps=4, correct_rate=0.2, incorrect_rate=0.5),
-        dict(firing_pattern="burst"),
+        {"correct_rate": 1.2},
+        {"correct_rate": 0.5},  # needs num_steps
+        {"num_steps": 4, "correct_rate": 0.2, "incorrect_rate": 0.5},
+        {"firing_pattern": "burst"},
     ],
 )
 def test_targets_rate_argument_errors_like_snntorch(kwargs):
@@ -436,11 +358,11 @@ def test_targets_rate_argument_errors_like_snntorch(kwargs):
 @pytest.mark.parametrize(
     "kwargs",
     [
-        dict(num_steps=5, normalize=True),
-        dict(num_steps=5, normalize=True, interpolate=True),
-        dict(num_steps=20, tau=1.5, clip=True, on_target=2.0),
-        dict(num_steps=7, linear=True, normalize=True, first_spike_time=2),
-        dict(bypass=True),
+        {"num_steps": 5, "normalize": True},
+        {"num_steps": 5, "normalize": True, "interpolate": True},
+        {"num_steps": 20, "tau": 1.5, "clip": True, "on_target": 2.0},
+        {"num_steps": 7, "linear": True, "normalize": True, "first_spike_time": 2},
+        {"bypass": True},
     ],
 )
 def test_targets_latency_and_convert_match_snntorch(kwargs):
