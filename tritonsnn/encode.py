@@ -104,8 +104,12 @@ def rate(
             ``data`` has no time dimension.
     """
     _check_data(data, "rate")
-    if isinstance(first_spike_time, bool) or not isinstance(first_spike_time, int) or first_spike_time < 0:
-        raise ValueError(f"rate: `first_spike_time` must be an int >= 0, got {first_spike_time!r}.")
+    try:
+        first_spike_time = operator.index(first_spike_time)
+    except TypeError:
+        raise TypeError(f"rate: `first_spike_time` must be an int >= 0, got {first_spike_time!r}.") from None
+    if first_spike_time < 0:
+        raise ValueError(f"rate: `first_spike_time` must be an int >= 0, got {first_spike_time}.")
     if time_var_input:
         if num_steps is not None:
             raise ValueError(

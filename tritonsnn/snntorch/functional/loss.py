@@ -21,7 +21,9 @@ reproduced; they raise ``NotImplementedError`` naming the tritonsnn
 alternative: ``ce_rate_loss(population_code=True)``,
 ``mse_membrane_loss(time_var_targets=True)``, ``mse_temporal_loss(multi_spike=True)``
 and ``weight`` in the MSE losses for batches of more than one sample.
-Temporal losses also require binary spikes (``ValueError`` otherwise).
+Temporal losses also require binary spikes, and ``mse_count_loss`` rates in
+``[0, 1]`` (``ValueError`` otherwise; snnTorch would aim at more spikes than
+steps, or at negative counts).
 """
 
 from __future__ import annotations
@@ -275,7 +277,8 @@ class SpikeTime(torch.nn.Module):
             times = _loss._within_tolerance(times, target, self.tolerance)
         return times, target
 
-    def _target_times(self, spk_out, targets):
+    def _target_times(self, spk_out, targets, from_end=True):
+        """Target times; negative ones counted from the end unless ``from_end=False`` (left to the caller)."""
         num_steps, _, num_outputs = spk_out.shape
         if self.target_is_time:
             target = torch.as_tensor(targets, device=spk_out.device)
@@ -283,7 +286,7 @@ class SpikeTime(torch.nn.Module):
             target = spikegen.targets_convert(
                 targets, num_classes=num_outputs, on_target=self.on_target, off_target=self.off_target
             ).to(spk_out.device)
-        return torch.where(target < 0, target + num_steps, target)
+        return torch.where(target < 0, target + num_steps, target) if from_end else target
 
 
 class mse_temporal_loss:
@@ -316,7 +319,7 @@ class mse_temporal_loss:
         fn = self.spk_time_fn
         _binary(spk_rec, self.__name__)
         _mse_weight_supported(self.weight, spk_rec.size(1), self.__name__, "tritonsnn.loss.mse_temporal")
-        target = fn._target_times(spk_rec, targets)
+        target = fn._target_times(spk_rec, targets, from_end=False)  # tritonsnn.loss counts from the end
         loss = _loss.mse_temporal(
             spk_rec, target, target_is_time=True, tolerance=fn.tolerance,
             reduction="none" if self.weight is not None else self.reduction,
