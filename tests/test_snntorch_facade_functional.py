@@ -211,7 +211,7 @@ def test_temporal_losses_match_snntorch(name, kwargs, shape, reduction):
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_mse_temporal_target_is_time_matches_snntorch(tolerance, reduction):
     x, _ = _inputs((7, 3, 4), seed=6, binary=True)
-    times = torch.tensor([[0, 3, 6, -1], [2, 2, 5, 1], [-3, 0, 4, 6]])
+    times = torch.tensor([[0, 3, 6, -1], [2, 2, 5, 1], [-3, 0, 4, -9]])  # -9: still negative after + T, once
     for target in (times, times.float()):
         opts = {"target_is_time": True, "tolerance": tolerance, "reduction": reduction}
         _compare(FF.mse_temporal_loss(**opts), SF.mse_temporal_loss(**opts), x, target)
