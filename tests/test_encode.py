@@ -215,3 +215,80 @@ def test_delta_bad_threshold(threshold):
 def test_delta_needs_time_dimension():
     with pytest.raises(ValueError, match=r"\[T, \.\.\.\]"):
         encode.delta(torch.tensor(1.0))
+
+
+# ------------------------------------------------------- rate: time-varying data, first_spike_time
+
+
+def test_native_rate_time_varying_applies_gain_and_generator():
+    data = torch.full((400, 3), 0.25)
+    out = encode.rate(data, time_var_input=True, gain=2.0, generator=torch.Generator().manual_seed(0))
+    assert out.shape == data.shape
+    assert abs(out.mean().item() - 0.5) < 0.06
+    again = encode.rate(data, time_var_input=True, gain=2.0, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+
+
+def test_native_rate_first_spike_time_static_and_time_varying():
+    data = torch.ones(2, 3)
+    static = encode.rate(data, 6, first_spike_time=4)
+    assert static.shape == (6, 2, 3)
+    assert static[:4].sum() == 0 and torch.all(static[4:] == 1)
+    timed = encode.rate(torch.ones(3, 2), time_var_input=True, first_spike_time=2)
+    assert timed.shape == (5, 2) and timed.dtype == torch.float32
+    assert timed[:2].sum() == 0 and torch.all(timed[2:] == 1)
+    half = encode.rate(torch.ones(3, 2, dtype=torch.float16), time_var_input=True, first_spike_time=1)
+    assert half.dtype == torch.float16  # the native API keeps the dtype (snnTorch's would promote)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [
+        ((), {}, "num_steps"),
+        ((4,), {"time_var_input": True}, "num_steps"),
+        ((4,), {"first_spike_time": 4}, "first_spike_time"),
+        ((4,), {"first_spike_time": -1}, "first_spike_time"),
+    ],
+)
+def test_native_rate_bad_arguments(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        encode.rate(torch.rand(2, 3), *args, **kwargs)
+
+
+# ------------------------------------------- latency: times, late spikes, epsilon, time dtype
+
+
+def test_native_latency_times_are_the_unrounded_steps():
+    data = _latency_data()
+    t = encode.latency_times(data, 30, tau=2.0)
+    spikes = encode.latency(data, 30, tau=2.0)
+    assert torch.equal(spikes.argmax(0), torch.round(t).long())
+    assert torch.equal(encode.latency_times(data, tau=2.0), t)  # num_steps only matters for normalize
+
+
+def test_native_latency_drops_late_spikes_on_request():
+    data = torch.tensor([0.0, 0.3, 1.0])  # the zero would spike at step round(log(0.0100001 / 1e-7)) = 12
+    with pytest.raises(ValueError, match="num_steps"):
+        encode.latency(data, 3)
+    out = encode.latency(data, 3, late_spikes="drop")
+    assert out[:, 0].sum() == 0 and out[:, 1:].sum(0).tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="late_spikes"):
+        encode.latency(data, 3, late_spikes="clip")
+
+
+def test_native_latency_epsilon_and_time_dtype():
+    data = torch.tensor([0.0, 0.5])
+    # x = 0 is clamped to threshold + epsilon = 0.011: t = log(0.011 / 0.001)
+    assert encode.latency_times(data, epsilon=1e-3)[0].item() == pytest.approx(torch.log(torch.tensor(11.0)).item())
+    half = encode.latency_times(data.half(), time_dtype=torch.float16)
+    assert half.dtype == torch.float16
+    assert encode.latency_times(data.half()).dtype == torch.float32
+
+
+def test_native_latency_times_argument_errors():
+    with pytest.raises(ValueError, match="normalize"):
+        encode.latency_times(torch.rand(3), normalize=True)
+    with pytest.raises(ValueError, match="first_spike_time"):
+        encode.latency_times(torch.rand(3), 4, first_spike_time=4)
+    with pytest.raises(ValueError, match="method"):
+        encode.latency_times(torch.rand(3), method="exp")

@@ -175,3 +175,207 @@ def test_mse_count_rejects_bad_rates(kwargs, name):
 def test_accuracy_rate_rejects_empty_batch():
     with pytest.raises(ValueError, match="empty"):
         loss.accuracy_rate(torch.rand(2, 0, 4), torch.zeros(0, dtype=torch.long))
+
+
+# ------------------------------------------------------------- population code and class weights
+
+
+def _pop_inputs(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(5, 4, 6, generator=g), torch.tensor([0, 2, 1, 2])
+
+
+def test_population_code_sums_groups_of_consecutive_outputs():
+    out, targets = _pop_inputs()
+    grouped = out.view(5, 4, 3, 2).sum(-1)
+    torch.testing.assert_close(loss.ce_count(out, targets, num_classes=3), loss.ce_count(grouped, targets))
+    torch.testing.assert_close(loss.ce_rate(out, targets, num_classes=3), loss.ce_rate(grouped, targets))
+    assert loss.accuracy_rate(out, targets, num_classes=3) == loss.accuracy_rate(grouped, targets)
+    # count targets scale with the group size: 2 neurons per class, T = 5, rate 0.5 -> int(5 * 0.5 * 2) = 5
+    expected = loss.mse_count(grouped, targets, correct_rate=1.0)  # int(5 * 1.0) = 5 as well
+    torch.testing.assert_close(loss.mse_count(out, targets, correct_rate=0.5, num_classes=3), expected)
+    torch.testing.assert_close(loss.ce_count(out, targets, num_classes=6), loss.ce_count(out, targets))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_population_code_matches_snntorch(reduction):
+    out, targets = _pop_inputs(1)
+    for ours, ref in (
+        (loss.ce_count_loss(reduction, num_classes=3), SF.ce_count_loss(True, 3, reduction)),
+        (loss.mse_count_loss(0.6, 0.2, reduction, num_classes=3), SF.mse_count_loss(0.6, 0.2, True, 3, reduction)),
+    ):
+        ours_val, ours_grad = _value_and_grad(ours, out, targets)
+        ref_val, ref_grad = _value_and_grad(ref, out, targets)
+        torch.testing.assert_close(ours_val, ref_val, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(ours_grad, ref_grad, rtol=1e-6, atol=1e-6)
+
+
+def test_population_code_needs_equal_groups():
+    out, targets = _pop_inputs()
+    with pytest.raises(ValueError, match="multiple of `num_classes`"):
+        loss.ce_count(out, targets, num_classes=4)
+    with pytest.raises(ValueError, match="num_classes"):
+        loss.ce_rate(out, targets, num_classes=0)
+
+
+def test_class_weights_follow_torch_cross_entropy():
+    out, targets = _inputs((4, 6, 3), seed=2)
+    weight = torch.tensor([0.2, 1.5, 3.0])
+    counts = out.sum(0)
+    for reduction in REDUCTIONS:
+        torch.testing.assert_close(loss.ce_count(out, targets, weight=weight, reduction=reduction),
+                                   F.cross_entropy(counts, targets, weight=weight, reduction=reduction))
+    torch.testing.assert_close(loss.ce_max_membrane(out, targets, weight=weight),
+                               F.cross_entropy(out.max(0).values, targets, weight=weight))
+    per_step = torch.stack([F.cross_entropy(out[t], targets, weight=weight, reduction="none") for t in range(4)])
+    torch.testing.assert_close(loss.ce_rate(out, targets, weight=weight, reduction="none"), per_step.mean(0))
+
+
+def test_class_weights_of_mse_losses_weight_each_sample():
+    out, targets = _inputs((4, 6, 3), seed=3)
+    weight = torch.tensor([0.2, 1.5, 3.0])
+    w = weight[targets][:, None]
+    for fn in (loss.mse_count, loss.mse_membrane):
+        plain = fn(out, targets, reduction="none")
+        torch.testing.assert_close(fn(out, targets, weight=weight, reduction="none"), plain * w)
+        torch.testing.assert_close(fn(out, targets, weight=weight, reduction="sum"), (plain * w).sum())
+        torch.testing.assert_close(fn(out, targets, weight=weight), (plain * w).sum() / (w.sum() * 3))
+        torch.testing.assert_close(fn(out, targets, weight=torch.full((3,), 4.0)), fn(out, targets))
+
+
+def test_class_weight_shape_is_checked():
+    out, targets = _inputs((4, 6, 3))
+    with pytest.raises(ValueError, match=r"weight.*\[3\]"):
+        loss.ce_count(out, targets, weight=torch.ones(4))
+    with pytest.raises(ValueError, match=r"weight.*\[2\]"):
+        loss.ce_count(torch.rand(4, 6, 4), targets % 2, num_classes=2, weight=torch.ones(4))
+
+
+def test_module_forms_take_the_new_options():
+    out, targets = _pop_inputs(4)
+    weight = torch.tensor([1.0, 2.0, 0.5])
+    torch.testing.assert_close(loss.ce_rate_loss(num_classes=3, weight=weight)(out, targets),
+                               loss.ce_rate(out, targets, num_classes=3, weight=weight))
+    torch.testing.assert_close(loss.mse_membrane_loss(weight=torch.ones(6))(out, targets), loss.mse_membrane(out, targets))
+
+
+# ------------------------------------------------------------------------------- spike times
+
+
+def _spike_train():
+    spk = torch.zeros(6, 2, 3)
+    spk[[1, 4], 0, 0] = 1  # neuron (0, 0): spikes at 1 and 4
+    spk[5, 0, 1] = 1  # (0, 1): only at the last step
+    spk[[0, 2, 3], 1, 2] = 1  # (1, 2): at 0, 2, 3; the others never fire
+    return spk
+
+
+def test_spike_times_values_and_missing_spikes():
+    spk = _spike_train()
+    assert loss.spike_times(spk).tolist() == [[1, 5, 5], [5, 5, 0]]
+    assert loss.spike_times(spk, 2).tolist() == [[[1, 5, 5], [5, 5, 0]], [[4, 5, 5], [5, 5, 2]]]
+    assert loss.spike_times(spk).dtype == spk.dtype
+    assert loss.spike_times(spk[:, :, :1].squeeze(-1)).tolist() == [1, 5]  # any feature shape
+
+
+def test_spike_times_sign_estimator_gradient():
+    spk = _spike_train().requires_grad_()
+    g = torch.arange(1.0, 7.0).view(2, 3)
+    (grad,) = torch.autograd.grad((loss.spike_times(spk) * g).sum(), spk)
+    expected = torch.zeros(6, 2, 3)
+    index = torch.tensor([[1, 5, 5], [5, 5, 0]])
+    expected.scatter_(0, index[None], -g[None])
+    assert torch.equal(grad, expected)
+    (grad2,) = torch.autograd.grad(loss.spike_times(spk, 2).sum(), spk)
+    assert grad2[5, 1, 0] == -2  # both missing spikes of a silent neuron read the last step
+    assert grad2[1, 0, 0] == -1 and grad2[4, 0, 0] == -1
+
+
+def test_spike_times_bad_arguments():
+    with pytest.raises(ValueError, match="num_spikes"):
+        loss.spike_times(torch.zeros(3, 2), 0)
+    with pytest.raises(ValueError, match=r"\[T, \.\.\.\]"):
+        loss.spike_times(torch.tensor(1.0))
+
+
+# ---------------------------------------------------------------------------- temporal losses
+
+
+def test_mse_temporal_definition_tolerance_and_targets():
+    spk = _spike_train()
+    labels = torch.tensor([0, 2])
+    times = loss.spike_times(spk)
+    target = torch.tensor([[1.0, 5.0, 5.0], [5.0, 5.0, 1.0]])  # on_target=1, off_target=-1 -> T - 1 = 5
+    expected = ((times / 6 - target / 6) ** 2).mean()
+    torch.testing.assert_close(loss.mse_temporal(spk, labels, on_target=1, off_target=-1), expected)
+    torch.testing.assert_close(loss.mse_temporal(spk, target, target_is_time=True), expected)
+    torch.testing.assert_close(loss.mse_temporal(spk, target - 6, target_is_time=True), expected)  # from the end
+    assert loss.mse_temporal(spk, labels, on_target=1, off_target=-1, tolerance=2) == 0  # all within 1 step
+    assert loss.mse_temporal_loss(False, 1, -1, 0, "none")(spk, labels).shape == (2, 3)
+
+
+def test_mse_temporal_several_spikes_per_neuron_are_each_neurons_own():
+    spk = torch.zeros(8, 1, 2)
+    spk[[1, 3, 5], 0, 0] = 1
+    spk[[3, 6], 0, 1] = 1
+    # target: each neuron's own first two spikes (snnTorch 1.0's multi_spike would read 5 for neuron 0's second)
+    target = torch.tensor([[[1.0, 3.0]], [[3.0, 6.0]]])
+    assert loss.mse_temporal(spk, target, target_is_time=True) == 0
+    assert loss.mse_temporal(spk, torch.tensor([0]), on_target=[1, 3], off_target=[3, 6]) == 0
+    with pytest.raises(ValueError, match="same length"):
+        loss.mse_temporal(spk, torch.tensor([0]), on_target=[1, 3], off_target=4)
+
+
+def test_mse_temporal_gradient_moves_spikes_towards_targets():
+    spk = _spike_train().requires_grad_()
+    labels = torch.tensor([0, 2])
+    (grad,) = torch.autograd.grad(loss.mse_temporal(spk, labels, on_target=0, off_target=-1), spk)
+    # neuron (0, 0) fires at 1 but should fire at 0: raising spk at step 1 (earlier spike) lowers the loss
+    assert grad[1, 0, 0] < 0
+    assert grad[0, 1, 2] == 0  # (1, 2) is on time
+
+
+def test_ce_temporal_definition():
+    spk = _spike_train()
+    labels = torch.tensor([0, 2])
+    times = loss.spike_times(spk)
+    torch.testing.assert_close(loss.ce_temporal(spk, labels), F.cross_entropy(-times, labels))
+    torch.testing.assert_close(loss.ce_temporal(spk, labels, inverse="reciprocal", reduction="none"),
+                               F.cross_entropy(1 / (times + 1), labels, reduction="none"))
+    with pytest.raises(ValueError, match="inverse"):
+        loss.ce_temporal(spk, labels, inverse="log")
+    torch.testing.assert_close(loss.ce_temporal_loss("negate", "sum")(spk, labels),
+                               F.cross_entropy(-times, labels, reduction="sum"))
+
+
+def test_mse_temporal_weight_needs_labels():
+    spk = _spike_train()
+    with pytest.raises(ValueError, match="label"):
+        loss.mse_temporal(spk, torch.zeros(2, 3), target_is_time=True, weight=torch.ones(3))
+    with pytest.raises(ValueError, match=r"\[B, C\]"):
+        loss.mse_temporal(spk, torch.zeros(3, 2), target_is_time=True)
+
+
+# ------------------------------------------------------------------- accuracy and regulariser
+
+
+def test_accuracy_temporal_by_hand():
+    spk = _spike_train()
+    # sample 0: neuron 0 first (step 1); sample 1: neuron 2 first (step 0)
+    assert loss.accuracy_temporal(spk, torch.tensor([0, 2])) == 1.0
+    assert loss.accuracy_temporal(spk, torch.tensor([1, 2])) == 0.5
+    silent = torch.zeros(3, 1, 4)
+    assert loss.accuracy_temporal(silent, torch.tensor([0])) == 1.0  # all tie at T - 1: lowest index
+
+
+def test_accuracy_is_exact_for_any_batch_size():
+    spk = torch.zeros(2, 3, 2)
+    spk[:, 0, 1] = 1
+    assert loss.accuracy_rate(spk, torch.tensor([1, 1, 1])) == 1 / 3  # not float32's 0.3333333432674408
+
+
+def test_l1_rate():
+    spk = torch.rand(3, 2, 4)
+    torch.testing.assert_close(loss.l1_rate(spk, scale=0.5), 0.5 * spk.sum())
+    with pytest.raises(TypeError):
+        loss.l1_rate([1.0, 2.0])

@@ -89,3 +89,25 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"pip install tritonsnn\[plot\]"):
         plot.raster(torch.ones(3, 2))
+
+
+def test_animate_one_frame_per_step_with_shared_colour_scale(plt, tmp_path):
+    from matplotlib.animation import ArtistAnimation
+
+    frames = torch.rand(5, 4, 3)
+    anim = plot.animate(frames, num_steps=4, interval=20, cmap="gray")
+    assert isinstance(anim, ArtistAnimation)
+    images = [frame[0] for frame in anim._framedata]
+    assert len(images) == 4
+    assert all(im.get_clim() == (frames.min().item(), frames.max().item()) for im in images)
+    assert (images[2].get_array() == frames[2].numpy()).all()
+    assert not images[0].axes.axison
+    anim.save(tmp_path / "frames.gif", writer="pillow")
+    assert (tmp_path / "frames.gif").read_bytes()[:3] == b"GIF"
+
+
+def test_animate_rejects_bad_frames(plt):
+    with pytest.raises(ValueError, match=r"\[T, H, W\]"):
+        plot.animate(torch.rand(5, 4))
+    with pytest.raises(ValueError, match="num_steps"):
+        plot.animate(torch.rand(5, 4, 4), num_steps=6)

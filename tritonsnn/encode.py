@@ -1,8 +1,10 @@
 """Spike encoders: turn static or time-series data into spike trains.
 
 Static encoders (:func:`rate`, :func:`latency`) take ``data`` of shape
-``[B, ...]`` and return ``[num_steps, B, ...]``; :func:`delta` takes a time
-series ``[T, B, ...]`` and returns the same shape. Every encoder returns
+``[B, ...]`` and return ``[num_steps, B, ...]`` (:func:`rate` also encodes
+time-varying ``[T, B, ...]`` data with ``time_var_input=True``);
+:func:`latency_times` gives the latency code's unrounded spike times;
+:func:`delta` takes a time series ``[T, B, ...]`` and returns the same shape. Every encoder returns
 spikes in the floating dtype of ``data`` and reproduces the matching
 ``snntorch.spikegen`` function (see each docstring for the quirks kept).
 """
@@ -13,7 +15,7 @@ import operator
 
 import torch
 
-__all__ = ["rate", "latency", "delta"]
+__all__ = ["delta", "latency", "latency_times", "rate"]
 
 _LATENCY_METHODS = ("log", "linear")
 
@@ -45,43 +47,187 @@ def _check_num_steps(num_steps: int, fn: str) -> int:
 
 def rate(
     data: torch.Tensor,
-    num_steps: int,
+    num_steps: int | None = None,
     *,
     gain: float = 1.0,
     offset: float = 0.0,
+    first_spike_time: int = 0,
+    time_var_input: bool = False,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Rate (Bernoulli) coding of static data.
+    """Rate (Bernoulli) coding of static or time-varying data.
 
-    At every step each element spikes independently with probability
+    Each element spikes independently with probability
     ``p = clamp(gain * data + offset, 0, 1)``, so the expected spike count
     over ``num_steps`` is ``num_steps * p``.
+
+    * Static data (default): ``data`` is ``[B, ...]`` and the same
+      probabilities are used at each of ``num_steps`` steps; the output is
+      ``[num_steps, *data.shape]``.
+    * Time-varying data (``time_var_input=True``): ``data`` is already
+      time-first ``[T, B, ...]``, holding the probability of each step;
+      ``num_steps`` must be left out and the output has the shape of ``data``.
+
+    ``first_spike_time = t0`` silences the start of the train: for static
+    data the first ``t0`` of the ``num_steps`` steps are zero (the output
+    keeps ``num_steps`` steps); for time-varying data ``t0`` silent steps are
+    *prepended*, so the output has ``T + t0`` steps. Both are the conventions
+    of ``snntorch.spikegen.rate``.
 
     Like ``snntorch.spikegen.rate``, values of ``gain * data + offset``
     outside ``[0, 1]`` are clamped silently: saturating with ``gain > 1`` is a
     legitimate use, so it is not an error. With the same global seed (and no
-    ``generator``) the output equals snnTorch's bit for bit.
+    ``generator``) the output equals snnTorch's bit for bit (the silenced
+    steps of static data are drawn too, then zeroed, as in snnTorch).
 
     Args:
-        data: Firing probabilities, shape ``[B, ...]``, floating dtype.
-        num_steps: Number of time steps ``T`` (>= 1).
+        data: Firing probabilities, ``[B, ...]`` (static) or ``[T, B, ...]``
+            (``time_var_input=True``), floating dtype.
+        num_steps: Number of time steps ``T`` (>= 1) for static data; must be
+            ``None`` for time-varying data.
         gain: Scale applied to ``data`` before clamping.
         offset: Shift applied after ``gain``.
+        first_spike_time: Number of silent steps ``t0`` at the start (>= 0;
+            ``< num_steps`` for static data).
+        time_var_input: ``data`` already has a leading time dimension.
         generator: Optional ``torch.Generator`` (on ``data``'s device) for
             reproducible draws independent of the global RNG.
 
     Returns:
-        Spikes of shape ``[num_steps, *data.shape]`` in ``data.dtype``.
+        Spikes in ``data.dtype``: ``[num_steps, *data.shape]`` for static
+        data, ``[T + first_spike_time, *data.shape[1:]]`` for time-varying data.
 
     Raises:
         TypeError: ``data`` is not a floating tensor or ``num_steps`` is not an int.
-        ValueError: ``num_steps < 1``.
+        ValueError: ``num_steps`` is missing (static), given (time-varying) or
+            ``< 1``; ``first_spike_time`` is out of range; time-varying
+            ``data`` has no time dimension.
     """
     _check_data(data, "rate")
-    num_steps = _check_num_steps(num_steps, "rate")
-    p = torch.clamp(data * gain + offset, 0.0, 1.0)
+    try:
+        first_spike_time = operator.index(first_spike_time)
+    except TypeError:
+        raise TypeError(f"rate: `first_spike_time` must be an int >= 0, got {first_spike_time!r}.") from None
+    if first_spike_time < 0:
+        raise ValueError(f"rate: `first_spike_time` must be an int >= 0, got {first_spike_time}.")
+    if time_var_input:
+        if num_steps is not None:
+            raise ValueError(
+                "rate: with `time_var_input=True` the time dimension is data's first dimension; "
+                f"leave `num_steps` out (got {num_steps!r})."
+            )
+        if data.dim() < 1:
+            raise ValueError("rate: time-varying `data` must be [T, ...], got a 0-dim tensor.")
+    else:
+        if num_steps is None:
+            raise ValueError(
+                "rate: `num_steps` is required for static data; for data that already has a time "
+                "dimension pass `time_var_input=True`."
+            )
+        num_steps = _check_num_steps(num_steps, "rate")
+        if first_spike_time > num_steps - 1:
+            raise ValueError(
+                f"rate: `first_spike_time` must be in [0, num_steps - 1] = [0, {num_steps - 1}], "
+                f"got {first_spike_time}."
+            )
+    p = data if gain == 1 and offset == 0 else data * gain + offset
+    p = torch.clamp(p, 0.0, 1.0)
+    if time_var_input:
+        spikes = torch.bernoulli(p, generator=generator)
+        if first_spike_time:
+            silent = spikes.new_zeros((first_spike_time, *spikes.shape[1:]))
+            spikes = torch.cat((silent, spikes))
+        return spikes
     # bernoulli writes a fresh contiguous tensor, so the expanded view costs no copy.
-    return torch.bernoulli(p.expand(num_steps, *p.shape), generator=generator)
+    spikes = torch.bernoulli(p.expand(num_steps, *p.shape), generator=generator)
+    if first_spike_time:
+        spikes[:first_spike_time] = 0
+    return spikes
+
+
+def latency_times(
+    data: torch.Tensor,
+    num_steps: int | None = None,
+    *,
+    tau: float = 1.0,
+    threshold: float = 0.01,
+    method: str = "log",
+    normalize: bool = False,
+    first_spike_time: int = 0,
+    epsilon: float = 1e-7,
+    time_dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Unrounded spike times of the latency code of :func:`latency`.
+
+    With ``x`` the input and ``t0 = first_spike_time``:
+
+    * ``method="log"`` (an RC circuit charging towards ``x``):
+      ``t = tau * log(x' / (x' - threshold)) + t0`` with
+      ``x' = max(x, threshold + epsilon)``, so inputs below ``threshold`` get
+      the latest time.
+    * ``method="linear"``: ``t = min(tau * (1 - x), tau * (1 - threshold)) + t0``.
+
+    With ``normalize=True`` the times are stretched to end exactly at
+    ``num_steps - 1``: for ``"log"``, ``t = (t - t0) * (num_steps - t0 - 1) /
+    max(t - t0) + t0`` (the maximum over the *whole* tensor, as in snnTorch);
+    for ``"linear"``, ``tau`` is replaced by ``num_steps - 1 - t0``.
+    These are the times of ``snntorch.spikegen.latency_code`` (``linear=True``
+    there is ``method="linear"`` here), computed in the same operation order.
+
+    ``data`` is not range-checked here (:func:`latency` checks it).
+
+    Args:
+        data: Intensities, normally in ``[0, 1]``, any shape, floating dtype.
+        num_steps: Number of time steps; needed only for ``normalize=True``.
+        tau: Time constant (> 0) of the code, in steps.
+        threshold: Intensity in ``(0, 1)`` below which an input counts as silent.
+        method: ``"log"`` or ``"linear"``.
+        normalize: Stretch the times to fill ``[t0, num_steps - 1]``.
+        first_spike_time: Earliest spike time ``t0`` (>= 0, and
+            ``<= num_steps - 1`` when ``num_steps`` is given).
+        epsilon: Margin above ``threshold`` to which the ``"log"`` code clamps
+            its input (keeps the logarithm finite).
+        time_dtype: Dtype in which the times are computed; the default is
+            ``data``'s dtype promoted to at least float32, since half-precision
+            logarithms can move a spike by a step.
+
+    Returns:
+        Spike times of the shape of ``data``, in ``time_dtype``.
+
+    Raises:
+        TypeError: ``data`` is not a floating tensor.
+        ValueError: an argument is out of range or ``method`` is unknown.
+    """
+    _check_data(data, "latency")
+    if method not in _LATENCY_METHODS:
+        raise ValueError(f"latency: `method` must be 'log' or 'linear', got {method!r}.")
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"latency: `threshold` must be in (0, 1), got {threshold}.")
+    if not tau > 0:
+        raise ValueError(f"latency: `tau` must be > 0, got {tau}.")
+    if num_steps is not None:
+        num_steps = _check_num_steps(num_steps, "latency")
+    elif normalize:
+        raise ValueError("latency: `normalize=True` needs `num_steps`.")
+    upper = num_steps - 1 if num_steps is not None else None
+    if first_spike_time < 0 or (upper is not None and first_spike_time > upper):
+        raise ValueError(
+            f"latency: `first_spike_time` must be in [0, num_steps - 1] = [0, {upper}], got {first_spike_time}."
+            if upper is not None
+            else f"latency: `first_spike_time` must be >= 0, got {first_spike_time}."
+        )
+    # The operation order follows snnTorch so that rounding ties land on the same step.
+    x = data.to(time_dtype or torch.promote_types(data.dtype, torch.float32))
+    t0 = first_spike_time
+    if method == "log":
+        x = torch.clamp(x, min=threshold + epsilon)
+        t = tau * torch.log(x / (x - threshold)) + t0
+        if normalize and t.numel():
+            t = (t - t0) * (num_steps - t0 - 1) / torch.max(t - t0) + t0
+        return t
+    if normalize:
+        tau = num_steps - 1 - t0
+    return torch.clamp_max(-tau * (x - 1), -tau * (threshold - 1)) + t0
 
 
 def latency(
@@ -94,26 +240,20 @@ def latency(
     normalize: bool = False,
     clip: bool = False,
     first_spike_time: int = 0,
+    epsilon: float = 1e-7,
+    late_spikes: str = "raise",
+    time_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """Latency (time-to-first-spike) coding: larger values spike earlier.
 
     Each element spikes at most once, at step ``round(t)`` (round half to
-    even, as ``torch.round``), where, with ``x`` the input and
-    ``t0 = first_spike_time``:
-
-    * ``method="log"`` (an RC circuit charging towards ``x``):
-      ``t = tau * log(x' / (x' - threshold)) + t0`` with
-      ``x' = max(x, threshold + 1e-7)``, so inputs below ``threshold`` get the
-      latest time.
-    * ``method="linear"``: ``t = min(tau * (1 - x), tau * (1 - threshold)) + t0``.
-
-    With ``normalize=True`` the times are stretched to end exactly at step
-    ``num_steps - 1``: for ``"log"``, ``t = (t - t0) * (num_steps - t0 - 1) /
-    max(t - t0) + t0``; for ``"linear"``, ``tau`` is replaced by
-    ``num_steps - 1 - t0`` (the ``tau`` argument is then ignored).
+    even, as ``torch.round``) with ``t`` the time given by
+    :func:`latency_times` (see there for the ``"log"`` and ``"linear"``
+    codes, ``normalize``, ``first_spike_time`` and ``epsilon``).
 
     This reproduces ``snntorch.spikegen.latency`` (``linear=True`` there is
-    ``method="linear"`` here) including its quirks:
+    ``method="linear"`` here; ``bypass=True`` there is ``late_spikes="drop"``
+    here) including its quirks:
 
     * the ``"log"`` normalisation divides by the maximum over the *whole*
       tensor, so a sample's spike times depend on the rest of the batch
@@ -135,6 +275,11 @@ def latency(
         normalize: Stretch spike times to fill ``[t0, num_steps - 1]``.
         clip: Emit no spike for inputs below ``threshold``.
         first_spike_time: Earliest spike step ``t0``, in ``[0, num_steps - 1]``.
+        epsilon: See :func:`latency_times`.
+        late_spikes: What to do with spikes that would fall after step
+            ``num_steps - 1``: ``"raise"`` a ValueError, or ``"drop"`` them
+            (those elements do not spike).
+        time_dtype: See :func:`latency_times`.
 
     Returns:
         Spikes of shape ``[num_steps, *data.shape]`` in ``data.dtype``, at most
@@ -142,53 +287,45 @@ def latency(
 
     Raises:
         TypeError: ``data`` is not a floating tensor or ``num_steps`` is not an int.
-        ValueError: an argument is out of range, ``method`` is unknown, or a
-            spike would fall after step ``num_steps - 1``.
+        ValueError: an argument is out of range, ``method`` is unknown, or
+            (``late_spikes="raise"``) a spike would fall after step ``num_steps - 1``.
     """
     _check_data(data, "latency")
     num_steps = _check_num_steps(num_steps, "latency")
-    if method not in _LATENCY_METHODS:
-        raise ValueError(f"latency: `method` must be 'log' or 'linear', got {method!r}.")
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"latency: `threshold` must be in (0, 1), got {threshold}.")
-    if tau <= 0:
-        raise ValueError(f"latency: `tau` must be > 0, got {tau}.")
-    if not 0 <= first_spike_time <= num_steps - 1:
-        raise ValueError(
-            f"latency: `first_spike_time` must be in [0, num_steps - 1] = [0, {num_steps - 1}], "
-            f"got {first_spike_time}."
-        )
+    if late_spikes not in ("raise", "drop"):
+        raise ValueError(f"latency: `late_spikes` must be 'raise' or 'drop', got {late_spikes!r}.")
+    t = latency_times(
+        data, num_steps, tau=tau, threshold=threshold, method=method, normalize=normalize,
+        first_spike_time=first_spike_time, epsilon=epsilon, time_dtype=time_dtype,
+    )
     if data.numel() and (data.min() < 0 or data.max() > 1):
         raise ValueError(
             f"latency: `data` must lie in [0, 1], got [{data.min().item()}, {data.max().item()}]; "
             "rescale it, e.g. (data - data.min()) / (data.max() - data.min())."
         )
-
-    # Spike times in at least fp32 (fp16 log would move spikes); the operation
-    # order follows snnTorch so that rounding ties land on the same step.
-    x = data.to(torch.promote_types(data.dtype, torch.float32))
-    t0 = first_spike_time
-    if method == "log":
-        x = torch.clamp(x, min=threshold + 1e-7)
-        t = tau * torch.log(x / (x - threshold)) + t0
-        if normalize and t.numel():
-            t = (t - t0) * (num_steps - t0 - 1) / torch.max(t - t0) + t0
-    else:
-        if normalize:
-            tau = num_steps - 1 - t0
-        t = torch.clamp_max(-tau * (x - 1), -tau * (threshold - 1)) + t0
-
     step = torch.round(t).long()
     fires = data >= threshold if clip else torch.ones_like(data, dtype=torch.bool)
-    last = step[fires].max().item() if fires.any() else 0
-    if last > num_steps - 1:
-        raise ValueError(
-            f"latency: the latest spike falls at step {last}, beyond num_steps - 1 = {num_steps - 1}; "
-            "increase `num_steps`, decrease `tau`, set `normalize=True`, or set `clip=True` "
-            "(inputs below `threshold` spike last)."
-        )
+    if late_spikes == "raise":
+        last = step[fires].max().item() if fires.any() else 0
+        if last > num_steps - 1:
+            raise ValueError(
+                f"latency: the latest spike falls at step {last}, beyond num_steps - 1 = {num_steps - 1}; "
+                "increase `num_steps`, decrease `tau`, set `normalize=True`, or set `clip=True` "
+                "(inputs below `threshold` spike last)."
+            )
     steps = torch.arange(num_steps, device=data.device).view(-1, *([1] * data.dim()))
+    # Steps beyond num_steps - 1 match no row of `steps`, so late spikes are dropped here.
     return ((steps == step) & fires).to(data.dtype)
+
+
+def _delta(data: torch.Tensor, threshold: float, padding: bool, off_spike: bool) -> torch.Tensor:
+    """The delta code without argument checks (any dtype, any threshold)."""
+    first = data[:1] if padding else torch.zeros_like(data[:1])
+    change = data - torch.cat((first, data[:-1]))
+    spikes = (change >= threshold).to(data.dtype)
+    if off_spike:
+        spikes = spikes - (change <= -threshold).to(data.dtype)
+    return spikes
 
 
 def delta(
@@ -228,9 +365,4 @@ def delta(
         )
     if not threshold > 0:
         raise ValueError(f"delta: `threshold` must be > 0, got {threshold}.")
-    first = data[:1] if padding else torch.zeros_like(data[:1])
-    change = data - torch.cat((first, data[:-1]))
-    spikes = (change >= threshold).to(data.dtype)
-    if off_spike:
-        spikes = spikes - (change <= -threshold).to(data.dtype)
-    return spikes
+    return _delta(data, threshold, padding, off_spike)

@@ -5,17 +5,19 @@ imported only when a function here is called, so ``import tritonsnn.plot``
 always works. Inputs are time-first: ``[T, N]`` for one sample, or
 ``[T, B, ...]`` for a batch, from which ``sample`` picks one sample and whose
 feature dimensions are flattened into neurons. Every plotting function draws
-on ``ax`` (a new figure when ``None``) and returns the Axes.
+on ``ax`` (a new figure when ``None``) and returns the Axes, except
+:func:`animate`, which returns the animation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
-__all__ = ["raster", "traces", "spike_counts", "save"]
+__all__ = ["animate", "raster", "save", "spike_counts", "traces"]
 
 
 def _pyplot():
@@ -132,6 +134,44 @@ def spike_counts(spikes: torch.Tensor, ax=None, *, sample: int = 0):
     ax.set_xlabel("neuron")
     ax.set_ylabel("spike count")
     return ax
+
+
+def animate(frames: torch.Tensor, ax=None, *, interval: float = 40, cmap: str = "plasma",
+            num_steps: int | None = None):
+    """Animation of a sequence of images, one frame per time step (e.g. a rate-coded image sample).
+
+    Each step is drawn with ``Axes.imshow`` using one colour scale for the
+    whole sequence (the minimum and maximum over all frames); the axes are
+    hidden. Show it with ``plt.show()``, save it with
+    ``anim.save("spikes.gif")`` (needs Pillow) or embed it with
+    ``anim.to_jshtml()``. Keep a reference to the returned object while it
+    plays.
+
+    Args:
+        frames: ``[T, H, W]`` (or ``[T, H, W, 3|4]`` RGB(A)) tensor.
+        ax: Axes to draw on; a new figure is made when ``None``.
+        interval: Delay between frames in milliseconds.
+        cmap: Colour map of single-channel frames.
+        num_steps: Number of leading steps to animate; all when ``None``.
+
+    Returns:
+        A ``matplotlib.animation.ArtistAnimation``.
+    """
+    if not isinstance(frames, torch.Tensor) or frames.dim() not in (3, 4):
+        shape = tuple(frames.shape) if isinstance(frames, torch.Tensor) else type(frames).__name__
+        raise ValueError(f"animate: expected frames [T, H, W] (or [T, H, W, C]), got {shape}.")
+    steps = frames.shape[0] if num_steps is None else num_steps
+    if not 1 <= steps <= frames.shape[0]:
+        raise ValueError(f"animate: `num_steps` must be in [1, {frames.shape[0]}], got {num_steps}.")
+    _pyplot()
+    from matplotlib.animation import ArtistAnimation
+
+    ax = _axes(ax)
+    data = frames.detach().cpu()
+    vmin, vmax = data.min().item(), data.max().item()
+    ax.set_axis_off()
+    images = [[ax.imshow(data[t].numpy(), cmap=cmap, vmin=vmin, vmax=vmax)] for t in range(steps)]
+    return ArtistAnimation(ax.figure, images, interval=interval)
 
 
 def save(fig_or_ax, path: str | Path, **savefig_kwargs: Any) -> Path:
