@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import tritonsnn as tsnn
-from tritonsnn.torchimpl import lif as lif_torch
+from tritonsnn.torchimpl import _common as torch_common
 
 from .checks import TOL, assert_close
 from .reference import leaky_ref
@@ -156,7 +156,7 @@ def test_conv_feature_parameters_broadcast(backend, device):
 @pytest.mark.parametrize("reset", RESETS)
 def test_torch_path_chunking(chunk_elems, delay, reset, monkeypatch):
     """The PyTorch reverse loop works in time chunks; chunk boundaries must not change results."""
-    monkeypatch.setattr(lif_torch, "CHUNK_ELEMS", chunk_elems)
+    monkeypatch.setattr(torch_common, "CHUNK_ELEMS", chunk_elems)
     case = make_case(7, 2, (10,), True, seed=5)
     got, ref = run_both("torch", *case, reset_mechanism=reset, reset_delay=delay)
     check(got, ref)

@@ -6,8 +6,7 @@ import pytest
 import torch
 
 import tritonsnn as tsnn
-from tritonsnn.torchimpl import lif as lif_torch
-from tritonsnn.torchimpl import synaptic as syn_torch
+from tritonsnn.torchimpl import _common as torch_common
 
 from .checks import assert_close, assert_spikes_equal
 
@@ -33,8 +32,7 @@ MAKERS = {
 
 
 def _run(make, reset, delay, chunk_elems, monkeypatch):
-    monkeypatch.setattr(lif_torch, "CHUNK_ELEMS", chunk_elems)
-    monkeypatch.setattr(syn_torch, "CHUNK_ELEMS", chunk_elems)
+    monkeypatch.setattr(torch_common, "CHUNK_ELEMS", chunk_elems)
     g = torch.Generator().manual_seed(3)
     x = (torch.randn(T, B, N, generator=g) * 1.2 + 0.6).requires_grad_()
     neuron = make(reset, delay)

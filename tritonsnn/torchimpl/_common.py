@@ -1,0 +1,158 @@
+"""What the PyTorch implementations of every neuron family share: the chunking of reverse
+loops, scratch rows, the surrogate gradient of a chunk, the same-step reset and its
+gradient, the membrane carried into each step, the refractory counter and the reduction
+of parameter gradients. Written once here; the families (``lif.py``, ``synaptic.py``)
+only add what their recurrences do differently.
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import surrogate as sg
+from ..contracts import Reset
+
+F32 = torch.float32
+
+# Backward works through time in chunks of about this many elements: big enough to
+# amortise per-op overhead, small enough that the temporaries stay in cache (512 KiB of
+# fp32 each; at B*N = 32768 four steps were 4-8% faster than two for Synaptic/RLeaky/RSynaptic).
+CHUNK_ELEMS = 1 << 17
+
+
+def chunk_steps(B: int, N: int, chunk_elems: int) -> int:
+    """Steps per chunk of a reverse loop over ``[T, B, N]``."""
+    return max(1, chunk_elems // max(1, B * N))
+
+
+def chunks(T: int, chunk: int):
+    """``(t0, t1)`` of each chunk of steps, from the last one back to the first."""
+    for t1 in range(T, 0, -chunk):
+        yield max(0, t1 - chunk), t1
+
+
+def rows(seq):
+    """``seq``'s rows as views, made at once: indexing a row per step costs about as much as a
+    small op on it."""
+    return None if seq is None else seq.unbind(0)
+
+
+def chunk_rows(like, chunk: int, on: bool = True):
+    """Scratch rows for one chunk of steps of ``like [T, B, N]`` (None unless ``on``). The reverse
+    loops reuse them for every chunk: a fresh tensor per chunk costs more than the op filling it."""
+    return like.new_empty(min(chunk, like.shape[0]), *like.shape[1:]) if on else None
+
+
+def full_row(param, N):
+    """A ``[1]`` or ``[N]`` parameter as a contiguous ``[N]`` row. An op over a chunk whose other
+    operands all broadcast from ``[1]`` (``addcmul(beta, sgrad, V)``) takes a slow unvectorised
+    path in PyTorch, about four times slower than with one ``[N]`` operand."""
+    return param.expand(N).contiguous()
+
+
+def zeros_or(state, B, N, dev):
+    """An initial state as fp32 ``[B, N]``: zeros where it is None."""
+    return torch.zeros(B, N, dtype=F32, device=dev) if state is None else state.to(F32)
+
+
+def reduce_to(g, param):
+    """Sum a per-neuron ``[N]`` gradient down to ``param``'s shape ``[1]`` or ``[N]``."""
+    return g.sum().reshape(1) if param.numel() == 1 else g
+
+
+def surrogate(x, choice: sg.Surrogate, given, t0, t1):
+    """The surrogate gradient of steps t0..t1 into ``x`` (a temporary holding membrane minus
+    threshold), copied from ``given`` where it comes precomputed."""
+    return x.copy_(given[t0:t1]) if given is not None else sg.grad_(x, choice)
+
+
+def shifted(f, f_next):
+    """The factor of step t+1 for each step t of a chunk: ``f[1:]`` then ``f_next`` (the first
+    step of the later chunk)."""
+    c = f.shape[0]
+    return torch.cat([f[1:].expand(c - 1, *f_next.shape), f_next[None]]) if c > 1 else f_next[None]
+
+
+# --- resets ---------------------------------------------------------------------------------
+
+def post_reset(m, s, r, thr, reset):
+    """Membrane after the same-step reset (``reset_delay=False``): ``m - (s - r)*thr`` or ``m - (s - r)*m``."""
+    d = s - r
+    return m - d * thr if reset == Reset.SUBTRACT else m - d * m
+
+
+def reset_now(m, s, r, thr, reset, bits_t, post_t):
+    """Without ``reset_delay``: store step t's reset flags (and, given ``post_t``, the post-reset
+    membrane); return the post-reset membrane and the flags of step t+1."""
+    bits_t.copy_(r)
+    p = post_reset(m, s, r, thr, reset)
+    if post_t is not None:
+        post_t.copy_(p)
+    return p, (p > thr).to(F32)
+
+
+def same_step_reset_grad(pre, r, sgrad, thr, reset, free=None):
+    """The same-step reset in backward: ``(post_jac, d)`` with ``post_jac = d post[t] / d pre[t]``
+    (the surrogate flows through the reset, as in snnTorch) and ``d = s[t] - r[t]`` the reset
+    applied; ``free`` masks the spikes of refractory steps."""
+    s = (pre > thr).to(F32)
+    if free is not None:
+        s = s * free
+    d = s - r
+    post_jac = 1 - thr * sgrad if reset == Reset.SUBTRACT else (1 - d) - pre * sgrad
+    return post_jac, d
+
+
+def dpost_dthreshold(pre, d, sgrad, thr, reset):
+    """``d post[t] / d threshold`` of the same-step reset."""
+    return thr * sgrad - d if reset == Reset.SUBTRACT else pre * sgrad
+
+
+def carried_membrane(pre, bits, mem0, t0, t1, *, thr, reset, delay, th_prev=None, free_prev=None,
+                     need_prev=True, need_r=True):
+    """The membrane carried into each step of chunk ``t0..t1`` (``post[t-1]``, ``mem0`` at t = 0) and
+    the reset flags ``r[t]``, as ``(prev, r)`` (None where not needed). With delay the carried
+    membrane is ``pre[t-1]`` and ``r[t] = H(pre[t-1] - th_prev[t])``; without, ``r`` is the saved
+    bits and ``post[t-1]`` is rebuilt from ``pre``, the spikes (``free_prev`` masks refractory
+    steps) and the bits."""
+    th_prev = thr if th_prev is None else th_prev
+    if delay:
+        prev = r = None
+        if need_prev or need_r:
+            prev = torch.cat([(mem0 if t0 == 0 else pre[t0 - 1])[None], pre[t0:t1 - 1]])
+        if need_r:
+            r = (prev > th_prev).to(F32)
+        return prev, r
+    lo = max(t0 - 1, 0)
+    s_lo = (pre[lo:t1 - 1] > thr).to(F32)
+    if free_prev is not None:
+        s_lo = s_lo * free_prev
+    post_prev = post_reset(pre[lo:t1 - 1], s_lo, bits[lo:t1 - 1].to(F32), thr, reset)
+    prev = torch.cat([mem0[None], post_prev]) if t0 == 0 else post_prev
+    return prev, bits[t0:t1].to(F32)
+
+
+# --- refractory periods ---------------------------------------------------------------------
+
+class Refractory:
+    """The refractory counter through a forward loop, kept as the step of each neuron's last
+    spike: ``count[t] = max(R - (t - last), 0)``, in fp32 (exact for whole steps) so that every
+    per-step op is a fast float op. Step t is refractory where ``last >= t - R``."""
+
+    def __init__(self, count0, steps: int, B: int, N: int, dev):
+        self.steps = steps
+        self.last = zeros_or(count0, B, N, dev) - (steps + 1)
+        self.free = torch.empty(B, N, dtype=F32, device=dev)
+
+    def step(self, t: int, flags):
+        """Write step t's refractory flags (int8) into ``flags``; return its fp32 mask of free steps."""
+        torch.lt(self.last, float(t - self.steps), out=self.free)
+        torch.ge(self.last, float(t - self.steps), out=flags)
+        return self.free
+
+    def fired(self, t: int, spikes):
+        """Record step t's spikes (fp32, refractory steps already masked)."""
+        self.last.addcmul_(spikes, float(t) - self.last)     # last = t where it fired
+
+    def final(self, T: int, out):
+        """The int32 counter after ``T`` steps into ``out``."""
+        out.copy_((self.last + (self.steps - (T - 1))).clamp_(min=0))
