@@ -106,6 +106,24 @@ def post_reset(pre, s, r, thr, RESET: tl.constexpr):
     return pre - (s - r) * pre
 
 
+@triton.jit
+def through_same_step_reset(g_spike, g_post, pre, free, r, thr, sgrad, RESET: tl.constexpr):
+    """Backward through the same-step reset (``reset_delay=False``) as in snnTorch, the surrogate
+    flowing through it: ``(dL/d pre[t], the step's term of dL/d threshold)`` from ``g_spike``
+    (dL/d s[t] times the surrogate) and ``g_post`` (dL/d post[t]); ``free`` masks the spikes
+    of refractory steps."""
+    d = (pre > thr).to(tl.float32) * free - r
+    if RESET == 0:
+        return g_spike + (1.0 - thr * sgrad) * g_post, g_post * (thr * sgrad - d)
+    return g_spike + ((1.0 - d) - pre * sgrad) * g_post, g_post * (pre * sgrad)
+
+
+@triton.jit
+def refractory_count(count, fire, REFR_STEPS):
+    """The refractory counter after a step: ``REFR_STEPS`` where the neuron fired, else one less (>= 0)."""
+    return tl.where(fire, REFR_STEPS, tl.maximum(count - 1, 0))
+
+
 def pointers(record, fallback, drop=()) -> dict:
     """Kernel arguments ``p_<field>`` for the tensors of ``record``; a field that is None or empty
     points at ``fallback`` (its flag leaves it unread): never an empty tensor's null pointer."""

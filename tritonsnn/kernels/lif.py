@@ -67,7 +67,8 @@ import triton.language as tl
 from .. import _alloc
 from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, lif_outputs
 from ._common import (LAUNCH, configs, flat_time_major, grid, has_flags, load_count, load_param, load_state,
-                      per_neuron_flags, pointers, post_reset, reduce_partials, surrogate_at, surrogate_kind)
+                      per_neuron_flags, pointers, post_reset, reduce_partials, refractory_count, surrogate_at,
+                      surrogate_kind, through_same_step_reset)
 
 
 @triton.autotune(configs(), key=["M", "N"])
@@ -148,7 +149,7 @@ def lif_fwd_kernel(
                 hold = post
             pre = tl.where(refr, hold, pre)
             fire = (pre > th) & (~refr)
-            count = tl.where(fire, REFR_STEPS, tl.maximum(count - 1, 0))
+            count = refractory_count(count, fire, REFR_STEPS)
             tl.store(p_refr_bits, refr.to(tl.int8), mask=m_o)
             s = fire.to(tl.float32)
         else:
@@ -277,15 +278,9 @@ def lif_bwd_kernel(
         if DELAY:
             g_pre = a + g_post
         else:
-            s = (pre > thr).to(tl.float32) * nq
-            if RESET == 0:
-                g_pre = a + (1.0 - thr * sgrad) * g_post
-                if NEED_DTHRESHOLD:
-                    acc_thr += g_post * (thr * sgrad - (s - r))
-            else:
-                g_pre = a + ((1.0 - (s - r)) - pre * sgrad) * g_post
-                if NEED_DTHRESHOLD:
-                    acc_thr += g_post * (pre * sgrad)
+            g_pre, g_thr = through_same_step_reset(a, g_post, pre, nq, r, thr, sgrad, RESET)
+            if NEED_DTHRESHOLD:
+                acc_thr += g_thr
         if RESET == 1:
             keep = 1.0 - r
         else:

@@ -69,7 +69,8 @@ import triton.language as tl
 from .. import _alloc
 from ..contracts import SecondOrder, SynGrads, SynOptions, SynOutputs, SynParams, SynSaved, SynState, SynUpstream, syn_outputs
 from ._common import (LAUNCH, configs, flat_time_major, grid, has_flags, load_count, load_param, load_state,
-                      per_neuron_flags, pointers, post_reset, reduce_partials, surrogate_at, surrogate_kind)
+                      per_neuron_flags, pointers, post_reset, reduce_partials, refractory_count, surrogate_at,
+                      surrogate_kind, through_same_step_reset)
 
 
 @triton.autotune(configs(), key=["M", "N"])
@@ -146,7 +147,7 @@ def syn_fwd_kernel(
         fire = pre > thr
         if REFRACTORY:
             fire = fire & (cnt <= 0)
-            cnt = tl.where(fire, REFR_STEPS, tl.maximum(cnt - 1, 0))
+            cnt = refractory_count(cnt, fire, REFR_STEPS)
             p_refr_bits += M
         s = fire.to(tl.float32)
         tl.store(p_spikes, s.to(p_spikes.dtype.element_ty), mask=m_o)
@@ -313,15 +314,9 @@ def syn_bwd_kernel(
             if DELAY:
                 g_pre = a + g_post
             else:
-                s = (pre > thr).to(tl.float32) * free
-                if RESET == 0:
-                    g_pre = a + (1.0 - thr * sgrad) * g_post
-                    if NEED_DTHRESHOLD:
-                        acc_thr += g_post * (thr * sgrad - (s - r))
-                else:
-                    g_pre = a + ((1.0 - (s - r)) - pre * sgrad) * g_post
-                    if NEED_DTHRESHOLD:
-                        acc_thr += g_post * (pre * sgrad)
+                g_pre, g_thr = through_same_step_reset(a, g_post, pre, free, r, thr, sgrad, RESET)
+                if NEED_DTHRESHOLD:
+                    acc_thr += g_thr
             g_n = g_pre
             if RESET == 1:
                 g_n = g_pre * (1.0 - r)
