@@ -24,6 +24,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from .. import functional as _F
 from .. import neurons as _native
 from .. import surrogate as _sg
 
@@ -527,6 +528,10 @@ class RLeaky(LIF, _native.RLeaky):
     recurrence is ``recurrent`` (``nn.Linear(linear_features, linear_features)`` or
     ``nn.Conv2d(conv2d_channels, conv2d_channels, kernel_size)``, padding ``k//2``) or, with
     ``all_to_all=False``, the one-to-one weight ``V`` (learnable with ``learn_recurrent``).
+    As in snnTorch, the one-to-one recurrence reads ``recurrent.V``, bound to ``V`` at
+    construction: assigning a new tensor to ``neuron.V`` afterwards leaves the dynamics as they
+    were (snnTorch 1.0 does the same); change the values in place, ``neuron.V.data.copy_(v)``, or
+    pass ``V=`` when building the neuron.
     """
 
     _STATE = ("spk", "mem")
@@ -544,6 +549,11 @@ class RLeaky(LIF, _native.RLeaky):
         _setup_recurrence(self, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent)
         self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output, 1.0, False, reset_delay)
 
+    def _dynamics(self, x, init, **returns):
+        if self.all_to_all:
+            return super()._dynamics(x, init, **returns)
+        return _F.rleaky(x, self.beta, self.recurrent.V, self.threshold, **returns, **init, **self._options())
+
     def forward(self, input_, spk=None, mem=None):
         if spk is not None or mem is not None:
             self._set_given(("spk", "mem"), (spk, mem), "`spk` or `mem`")
@@ -556,7 +566,7 @@ class RSynaptic(LIF, _native.RSynaptic):
     """snnTorch's ``RSynaptic``: Synaptic whose previous spikes feed the current, one step per call.
 
     ``spk, syn, mem = neuron(x, spk, syn, mem)``; with ``init_hidden=True`` ``spk = neuron(x)``.
-    Recurrence as :class:`RLeaky`. ``reset_delay=False`` behaves as in snnTorch 1.0, whose
+    Recurrence as :class:`RLeaky` (``recurrent.V`` included). ``reset_delay=False`` behaves as in snnTorch 1.0, whose
     RSynaptic computes the same-step reset into a local variable and drops it: the reset stays
     delayed, and a call without ``spk`` and ``mem`` (``init_hidden=True`` included) raises
     TypeError. ``tritonsnn.RSynaptic(reset_delay=False)`` applies the same-step reset.
@@ -583,6 +593,12 @@ class RSynaptic(LIF, _native.RSynaptic):
             warnings.warn("RSynaptic(reset_delay=False): snnTorch 1.0 drops its same-step reset, so the reset stays "
                           "delayed here too; tritonsnn.RSynaptic(reset_delay=False) applies it", UserWarning,
                           stacklevel=2)
+
+    def _dynamics(self, x, init, **returns):
+        if self.all_to_all:
+            return super()._dynamics(x, init, **returns)
+        return _F.rsynaptic(x, self.alpha, self.beta, self.recurrent.V, self.threshold, **returns, **init,
+                            **self._options())
 
     def forward(self, input_, spk=None, syn=None, mem=None):
         if not self.reset_delay and (spk is None or mem is None):
