@@ -516,3 +516,44 @@ def test_alpha_learn_alpha_is_an_extension():
         *_, mem = a(x[t])
     mem.sum().backward()
     assert a.alpha.grad is not None and a.alpha.grad != 0
+
+
+def test_inhibition_fires_the_winner_and_resets_every_crossing():
+    """snnTorch's inhibition: the largest membrane of each sample spikes; every neuron above the
+    threshold is still reset at the next step."""
+    for m in (snn, fsnn):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lif = m.Leaky(0.5, inhibition=True)
+        spk, mem = lif(torch.tensor([[1.5, 1.2, 0.3]]))
+        assert spk.tolist() == [[1.0, 0.0, 0.0]]
+        spk, mem = lif(torch.zeros(1, 3))
+        assert_close(mem, torch.tensor([[1.5 * 0.5 - 1, 1.2 * 0.5 - 1, 0.15]]), 1e-6, 0, f"{m.__name__} reset")
+
+
+def test_reassigned_v_is_not_read_as_in_snntorch():
+    """snnTorch's one-to-one recurrence keeps the V it was built with (its tutorial reassigns V)."""
+    outs = []
+    for m in (snn, fsnn):
+        rlif = m.RLeaky(beta=0.9, all_to_all=False, learn_recurrent=False)
+        rlif.V = torch.rand(1)
+        spk, mem = rlif.init_rleaky()
+        rec = []
+        for _ in range(6):
+            spk, mem = rlif(torch.full((1,), 0.6), spk, mem)
+            rec.append(mem)
+        outs.append(torch.stack(rec))
+    assert_close(outs[1], outs[0], 1e-6, 0, "mem with a reassigned V")
+
+
+def test_model_saves_and_loads_whole(tmp_path):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), fsnn.RLeaky(0.9, all_to_all=False, init_hidden=True),
+                        nn.Linear(4, 2), fsnn.Leaky(0.8, surrogate_disable=True, init_hidden=True, output=True))
+    x = torch.randn(2, 3)
+    ref = net(x)
+    fsnn.utils.reset(net)
+    torch.save(net, tmp_path / "net.pt")
+    loaded = torch.load(tmp_path / "net.pt", weights_only=False)
+    out = loaded(x)
+    assert all(torch.equal(a, b) for a, b in zip(out, ref))

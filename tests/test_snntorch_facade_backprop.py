@@ -72,6 +72,17 @@ def test_training_loops_match_snntorch(case):
         assert_close(p, p_ref, 1e-6, 1e-5, f"{case} {name}")
 
 
+def test_tritonsnn_losses_are_recognised():
+    """tritonsnn.loss's snnTorch-named loss classes work as criteria (same result as snnTorch's)."""
+    import tritonsnn.loss as tloss
+
+    avg_ref, net_ref = train(snn, snn_backprop, "TBPTT", {"num_steps": 5, "K": 2}, time_var=False)
+    avg, net = train(fsnn, backprop, "TBPTT", {"num_steps": 5, "K": 2}, time_var=False,
+                     loss=tloss.mse_count_loss(correct_rate=0.8, incorrect_rate=0.2))
+    assert_close(avg, avg_ref, 1e-6, 1e-5, "loss")
+    assert_close(net[0].weight, net_ref[0].weight, 1e-6, 1e-5, "weights")
+
+
 def test_tbptt_time_varying_with_k_runs():
     """snnTorch 1.0 raises UnboundLocalError here; the facade truncates every K steps."""
     data = batches(True)

@@ -93,7 +93,6 @@ class SpikingNeuron(_native.SpikingNeuron):
     _OP_ARGS = ()        # (state name, keyword of the native op) for the carried state
     _QUANT = ()          # the states state_quant applies to, in snnTorch's order
     _SAME_STEP = True    # whether reset_delay=False acts (snnTorch's RSynaptic ignores it)
-    _INIT_NAME = None    # the deprecated init_<neuron>() alias of reset_mem()
 
     def __init__(self, threshold=1.0, spike_grad=None, surrogate_disable=False, init_hidden=False,
                  inhibition=False, learn_threshold=False, reset_mechanism="subtract", state_quant=False,

@@ -2,8 +2,8 @@
 
 Each steps ``net`` (a network of ``init_hidden=True`` neurons whose last layer has
 ``output=True``) one time step per call, accumulates ``criterion`` (a loss of
-``snntorch.functional`` / ``tritonsnn.snntorch.functional``, recognised by its
-``__name__`` as snnTorch does) every ``K`` steps, updates the weights and detaches the
+``snntorch.functional`` / ``tritonsnn.snntorch.functional`` / ``tritonsnn.loss``, recognised by
+its name as snnTorch does) every ``K`` steps, updates the weights and detaches the
 neurons' state. Results equal snnTorch 1.0's, with these repairs where snnTorch fails:
 
 * ``TBPTT``/``RTRL`` with ``time_var=True`` and a given ``K`` run (snnTorch 1.0 raises
@@ -31,6 +31,11 @@ _CRITERIA = {
 _REGULARIZERS = {"l1_rate_sparsity": True}   # name -> takes spikes
 # outputs of the last layer with output=True
 _RETURNS = ((_n.Alpha, 4), (_n.Synaptic, 3), (_n.RSynaptic, 3), (_n.Leaky, 2), (_n.RLeaky, 2), (_n.Lapicque, 2))
+
+
+def _name(fn):
+    """snnTorch's losses carry their name in ``__name__``; tritonsnn.loss's are classes of that name."""
+    return getattr(fn, "__name__", None) or type(fn).__name__
 
 
 def _detach(net):
@@ -85,16 +90,16 @@ def TBPTT(net, dataloader, optimizer, criterion, num_steps=False, time_var=True,
     if time_var is False and time_first is False:
         raise ValueError("time_first applies to time-varying data only (time_var=True)")
     reset(net)
-    name = getattr(criterion, "__name__", None)
+    name = _name(criterion)
     if name not in _CRITERIA:
         raise TypeError(f"criterion must be one of the losses of snntorch.functional / tritonsnn.snntorch.functional "
                         f"({', '.join(_CRITERIA)}), recognised by its __name__; got {criterion!r}")
     loss_spk, time_var_targets = _CRITERIA[name]
     if time_var_targets:
-        time_var_targets = criterion.time_var_targets
+        time_var_targets = getattr(criterion, "time_var_targets", False)
     reg_spk = False
     if regularization:
-        reg_name = getattr(regularization, "__name__", None)
+        reg_name = _name(regularization)
         if reg_name not in _REGULARIZERS:
             raise TypeError(f"regularization must be one of {', '.join(_REGULARIZERS)} (snnTorch's "
                             f"functional.reg); got {regularization!r}")
