@@ -557,3 +557,41 @@ def test_model_saves_and_loads_whole(tmp_path):
     loaded = torch.load(tmp_path / "net.pt", weights_only=False)
     out = loaded(x)
     assert all(torch.equal(a, b) for a, b in zip(out, ref))
+
+
+def test_assigning_spike_grad_after_construction_acts_as_in_snntorch():
+    x = (torch.randn(T, B, N, generator=torch.Generator().manual_seed(6)) + 0.6)
+    grads = []
+    for m in (snn, fsnn):
+        lif = m.Leaky(0.9, surrogate_disable=True)
+        lif.spike_grad = m.surrogate.fast_sigmoid(slope=3)
+        xi = x.clone().requires_grad_()
+        mem, total = None, 0
+        for t in range(T):
+            spk, mem = lif(xi[t]) if mem is None else lif(xi[t], mem)
+            total = total + spk.sum()
+        grads.append(torch.autograd.grad(total, xi)[0])
+    assert grads[1].abs().sum() > 0
+    assert_close(grads[1], grads[0], 1e-6, 1e-5, "grad after spike_grad assignment")
+    with pytest.raises(TypeError, match="tritonsnn.snntorch.surrogate"):
+        fsnn.Leaky(0.9).spike_grad = snn.surrogate.atan()
+
+
+@pytest.mark.parametrize("attr,value", [("state_quant", "quantiser"), ("inhibition", True), ("reset_delay", False),
+                                        ("threshold", torch.tensor(0.7)), ("init_hidden", True)])
+def test_options_changed_after_construction_act_as_in_snntorch(attr, value):
+    value = quantiser() if value == "quantiser" else value
+    x, _ = inputs("leaky", 7)
+    outs = []
+    for m in (snn, fsnn):
+        lif = m.Leaky(0.85)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            setattr(lif, attr, value)
+        rec = []
+        for t in range(T):
+            out = lif(x[t])
+            rec.append(out if isinstance(out, torch.Tensor) else out[0])
+            rec.append(lif.mem)
+        outs.append(torch.stack(rec))
+    assert_close(outs[1], outs[0], 1e-5, 1e-6, f"after setting {attr}")

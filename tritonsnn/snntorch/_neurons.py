@@ -60,6 +60,20 @@ def _given(value):
     return bool(value)
 
 
+def _configured(name, doc):
+    """A property for an snnTorch option read at every step: setting it re-plans the step."""
+    def get(self):
+        try:
+            return self.__dict__[name]
+        except KeyError:   # an nn.Module quantiser is a submodule, as in snnTorch
+            return self._modules[name]
+
+    def set_(self, value):
+        self.__dict__[name] = value
+        self._configure()
+    return property(get, set_, doc=doc)
+
+
 class SpikingNeuron(_native.SpikingNeuron):
     """Base of the snnTorch-style neurons: snnTorch's options, buffers and state protocol.
 
@@ -93,6 +107,7 @@ class SpikingNeuron(_native.SpikingNeuron):
     _OP_ARGS = ()        # (state name, keyword of the native op) for the carried state
     _QUANT = ()          # the states state_quant applies to, in snnTorch's order
     _SAME_STEP = True    # whether reset_delay=False acts (snnTorch's RSynaptic ignores it)
+    _HAS_DELAY = True    # snnTorch's class has reset_delay (Alpha and Lapicque have not)
 
     def __init__(self, threshold=1.0, spike_grad=None, surrogate_disable=False, init_hidden=False,
                  inhibition=False, learn_threshold=False, reset_mechanism="subtract", state_quant=False,
@@ -114,8 +129,8 @@ class SpikingNeuron(_native.SpikingNeuron):
         self.inhibition = inhibition
         self.output = output
         self.surrogate_disable = surrogate_disable
+        self._bypass = bool(surrogate_disable)   # spikes without gradient until spike_grad is set
         self.state_quant = state_quant
-        self.spike_grad = self._surrogate_bypass if surrogate_disable else self.surrogate
         if inhibition:
             warnings.warn("inhibition=True follows snnTorch's unstable feature: only the largest membrane of "
                           "each sample spikes; snnTorch tested it on dense layers only", UserWarning, stacklevel=3)
@@ -128,22 +143,57 @@ class SpikingNeuron(_native.SpikingNeuron):
         self.register_buffer("reset_mechanism_val", torch.as_tensor(_RESET_DICT[self._reset_mechanism]))
         for name in self._STATE:
             self.register_buffer(name, torch.zeros(0), persistent=False)
-        composed = bool(inhibition) or bool(state_quant)
-        delayed = bool(reset_delay)
+        self._snn_ready = True
+        self._configure()
+        self._outputs = tuple(n for n in self._STATE if n != "spk")
+        self._recurrent_spk = "spk" in self._STATE
+        self.register_load_state_dict_post_hook(_check_loaded_reset)
+
+    def _configure(self):
+        """How a step runs, from the options that snnTorch reads at every step (so changing them
+        after construction acts as in snnTorch)."""
+        d = self.__dict__
+        if "_snn_ready" not in d:   # still inside the native constructor
+            return
+        composed = bool(self.inhibition) or bool(self.state_quant)
+        delayed = d["_reset_delay"] or not self._HAS_DELAY
         # Options that act between the membrane update and the spike run the op for the membrane
         # (reset delayed) and take the spike, and a same-step reset, from it here.
         self._composed = composed
         self._same_step = composed and not delayed and self._SAME_STEP
         self._force_delay = not delayed and (composed or not self._SAME_STEP)
-        self._outputs = tuple(n for n in self._STATE if n != "spk")
-        self._recurrent_spk = "spk" in self._STATE
-        self.register_load_state_dict_post_hook(_check_loaded_reset)
+
+    inhibition = _configured("inhibition", "Only the largest membrane of each sample spikes.")
+    state_quant = _configured("state_quant", "The state quantiser (a function), or False.")
+
+    @property
+    def reset_delay(self):
+        """snnTorch's flag: True delays a spike's reset to the next step."""
+        return self.__dict__["_reset_delay"]
+
+    @reset_delay.setter
+    def reset_delay(self, value):
+        self.__dict__["_reset_delay"] = bool(value)
+        self._configure()
+
 
     def _options(self):
         opts = super()._options()
         if self._force_delay:
             opts["reset_delay"] = True
         return opts
+
+    @property
+    def spike_grad(self):
+        """The spike function: the tritonsnn surrogate (callable on ``mem - threshold``), or with
+        ``surrogate_disable=True`` a Heaviside step without gradient. Assigning a surrogate from
+        ``tritonsnn.snntorch.surrogate`` switches the neuron to it, as in snnTorch."""
+        return self._surrogate_bypass if self._bypass else self.surrogate
+
+    @spike_grad.setter
+    def spike_grad(self, fn):
+        self.surrogate = _sg.from_any(_surrogate(fn))
+        self._bypass = False
 
     @property
     def reset_mechanism(self):
@@ -189,7 +239,7 @@ class SpikingNeuron(_native.SpikingNeuron):
             spk = self._fire_composed(reset)
         else:
             spk = _one_step(spikes, shape)
-            if self.surrogate_disable:
+            if self._bypass:
                 spk = spk.detach()
             spk = spk * self.graded_spikes_factor
         if self._recurrent_spk:
@@ -409,6 +459,7 @@ class Alpha(LIF, _native.Alpha):
     a parameter.
     """
 
+    _HAS_DELAY = False
     _STATE = ("syn_exc", "syn_inh", "mem")
     _OP_ARGS = (("syn_exc", "syn_exc0"), ("syn_inh", "syn_inh0"), ("mem", "v0"))
     _QUANT = ("syn_exc", "syn_inh", "mem")
@@ -438,6 +489,7 @@ class Lapicque(LIF, _native.Lapicque):
     raises: snnTorch's Lapicque never reads beta after construction.
     """
 
+    _HAS_DELAY = False
     _STATE = ("mem",)
     _OP_ARGS = (("mem", "v0"),)
     _QUANT = ("mem",)
