@@ -115,11 +115,11 @@ class SpikingNeuron(_native.SpikingNeuron):
         _native.SpikingNeuron.__init__(self, threshold, reset_mechanism, True, _surrogate(spike_grad),
                                        learn_threshold, "single", backend=backend)
         self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output, graded_spikes_factor,
-                        learn_graded_spikes_factor, True)
+                        learn_graded_spikes_factor)
 
     # ------------------------------------------------------------------ construction
     def _snn_setup(self, surrogate_disable, init_hidden, inhibition, state_quant, output,
-                   graded_spikes_factor, learn_graded_spikes_factor, reset_delay):
+                   graded_spikes_factor=1.0, learn_graded_spikes_factor=False):
         """snnTorch's options and buffers on top of the native neuron (built before)."""
         if state_quant is not False and state_quant is not None and not callable(state_quant):
             raise TypeError(f"state_quant must be a function of the state (e.g. snntorch.functional.quant."
@@ -413,7 +413,7 @@ class Leaky(LIF, _native.Leaky):
         _native.Leaky.__init__(self, beta, threshold, reset_mechanism, reset_delay, _surrogate(spike_grad),
                                learn_beta, learn_threshold, "single", backend=backend)
         self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output, graded_spikes_factor,
-                        learn_graded_spikes_factor, reset_delay)
+                        learn_graded_spikes_factor)
 
     def forward(self, input_, mem=None):
         if mem is not None:
@@ -440,7 +440,7 @@ class Synaptic(LIF, _native.Synaptic):
         _native.Synaptic.__init__(self, alpha, beta, threshold, reset_mechanism, reset_delay,
                                   _surrogate(spike_grad), learn_alpha, learn_beta, learn_threshold, "single",
                                   backend=backend)
-        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output, 1.0, False, reset_delay)
+        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
 
     def forward(self, input_, syn=None, mem=None):
         if syn is not None or mem is not None:
@@ -471,7 +471,7 @@ class Alpha(LIF, _native.Alpha):
                                learn_beta, learn_threshold, "single", backend=backend)
         if not learn_alpha:
             self.alpha = self.alpha.clamp(0, 1)
-        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output, 1.0, False, True)
+        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
 
     def forward(self, input_, syn_exc=None, syn_inh=None, mem=None):
         if syn_exc is not None or syn_inh is not None or mem is not None:
@@ -503,7 +503,7 @@ class Lapicque(LIF, _native.Lapicque):
         _native.Lapicque.__init__(self, beta, R, C, time_step, threshold, _surrogate(spike_grad), learn_beta,
                                   learn_threshold, reset_mechanism, "single", backend=backend)
         self._snntorch_rc(beta, R, C, time_step)
-        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output, 1.0, False, True)
+        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
 
     def _snntorch_rc(self, beta, R, C, time_step):
         """The buffers as snnTorch derives them (its dtypes: an int R or time_step stays int64)."""
@@ -598,7 +598,7 @@ class RLeaky(LIF, _native.RLeaky):
                                 kernel_size or None, threshold, _surrogate(spike_grad), learn_beta, learn_threshold,
                                 learn_recurrent, reset_mechanism, reset_delay, "single", backend=backend)
         _setup_recurrence(self, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent)
-        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output, 1.0, False, reset_delay)
+        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
 
     def _dynamics(self, x, init, **returns):
         if self.all_to_all:
@@ -639,7 +639,7 @@ class RSynaptic(LIF, _native.RSynaptic):
                                    kernel_size or None, threshold, reset_mechanism, reset_delay, _surrogate(spike_grad),
                                    learn_alpha, learn_beta, learn_threshold, learn_recurrent, "single", backend=backend)
         _setup_recurrence(self, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent)
-        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output, 1.0, False, reset_delay)
+        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
         if not reset_delay:
             warnings.warn("RSynaptic(reset_delay=False): snnTorch 1.0 drops its same-step reset, so the reset stays "
                           "delayed here too; tritonsnn.RSynaptic(reset_delay=False) applies it", UserWarning,
