@@ -1,5 +1,5 @@
 """tritonsnn: spiking neural networks for PyTorch with fused Triton time-loop kernels."""
-from . import encode, functional, loss, nir, plasticity, plot, surrogate
+from . import encode, functional, loss, nir, plasticity, plot, snntorch, surrogate
 from .neurons import ALIF, IF, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
 from .plasticity import STDP, HomeostaticThreshold, Trace
 from .synapses import Cell, Connection, Delay, DualExpSynapse, ExpSynapse
@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     # modules of functions
-    "encode", "functional", "loss", "nir", "plasticity", "plot", "surrogate",
+    "encode", "functional", "loss", "nir", "plasticity", "plot", "snntorch", "surrogate",
     # neurons
     "SpikingNeuron", "Leaky", "IF", "Lapicque", "RLeaky", "ALIF", "Synaptic", "Alpha", "RSynaptic",
     # synapses, delays, plasticity

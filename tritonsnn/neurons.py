@@ -10,7 +10,10 @@ Every neuron works as an activation layer in ``nn.Sequential``:
   always carried (reset it with :func:`tritonsnn.reset`).
 
 State (membrane, the refractory counter, RLeaky's last spikes) is never part of
-``state_dict`` and restarts from zero when the input's batch or feature shape changes.
+``state_dict`` and restarts from zero when the input's batch size changes; input of
+other features than the carried state raises (call :func:`tritonsnn.reset` first), and
+so does a 2-D tensor given to a multi-step neuron (``[T, B, *features]`` is at least 3-D).
+``spike_grad=`` (snnTorch's name) is accepted for ``surrogate=``.
 ``return_mem=True`` returns ``(spikes, mem)``; ``return_state=True`` returns
 ``(spikes, state)`` with every state sequence (see ``tsnn.functional``).
 """
@@ -44,7 +47,7 @@ class SpikingNeuron(nn.Module):
 
     def __init__(self, threshold=1.0, reset_mechanism="subtract", reset_delay=True, surrogate=None,
                  learn_threshold=False, step_mode="multi", stateful=False, return_mem=False,
-                 backend="auto", refractory=0.0, dt=1.0, return_state=False):
+                 backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
         super().__init__()
         _reset_mode(reset_mechanism)
         if step_mode not in _STEP_MODES:
@@ -53,6 +56,11 @@ class SpikingNeuron(nn.Module):
         self.refractory, self.dt = refractory, dt
         self.reset_mechanism = reset_mechanism
         self.reset_delay = bool(reset_delay)
+        if spike_grad is not None:   # snnTorch's name for the surrogate
+            if surrogate is not None:
+                raise ValueError("give the surrogate once: spike_grad= is snnTorch's name for surrogate=; "
+                                 "pass only one of them")
+            surrogate = spike_grad
         self.surrogate = sg.from_any(surrogate)
         self.step_mode = step_mode
         self.stateful = bool(stateful)
@@ -83,10 +91,24 @@ class SpikingNeuron(nn.Module):
 
     def forward(self, x):
         single = self.step_mode == "single"
+        if not single and isinstance(x, torch.Tensor) and x.dim() == 2:
+            raise ValueError(
+                f"{type(self).__name__} is multi-step (step_mode='multi') and takes a whole sequence "
+                f"[T, B, *features]; got a 2-D tensor of shape {tuple(x.shape)}, which would run as T="
+                f"{x.shape[0]} steps of one sample each. For one step [B, features] per call use "
+                "step_mode='single' (or the snnTorch-style tritonsnn.snntorch neurons); for a sequence "
+                "add the time axis, x[:, :, None] for [T, B] with one feature")
         x = as_sequence(x, single)
         carry = single or self.stateful
         init = {}
         if carry:
+            mem = self._state.get("mem")
+            if mem is not None and mem.shape[1:] != x.shape[2:]:
+                raise ValueError(
+                    f"{type(self).__name__} carries state of features {tuple(mem.shape[1:])} from the previous "
+                    f"call but got input features {tuple(x.shape[2:])} (input shape {tuple(x.shape[1:])} per "
+                    "step): call tsnn.reset(net) before a sequence of another shape, or use a separate "
+                    "neuron instance for each layer")
             for kw, key in self._CARRY.items():
                 v = self._state.get(key)
                 init[kw] = v if v is not None and v.shape == x.shape[1:] else None
@@ -160,9 +182,10 @@ class Leaky(SpikingNeuron):
     def __init__(self, beta, threshold=1.0, reset_mechanism="subtract", reset_delay=True,
                  surrogate=None, learn_beta=False, learn_threshold=False, step_mode="multi",
                  stateful=False, return_mem=False, backend="auto", refractory=0.0, dt=1.0,
-                 return_state=False):
+                 return_state=False, spike_grad=None):
         super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold,
-                         step_mode, stateful, return_mem, backend, refractory, dt, return_state)
+                         step_mode, stateful, return_mem, backend, refractory, dt, return_state,
+                         spike_grad=spike_grad)
         self._register("beta", beta, learn_beta)
 
     def _dynamics(self, x, init, **returns):
@@ -201,13 +224,14 @@ class Lapicque(SpikingNeuron):
     def __init__(self, beta=False, R=False, C=False, time_step=1, threshold=1.0, surrogate=None,
                  learn_beta=False, learn_threshold=False, reset_mechanism="subtract",
                  step_mode="multi", stateful=False, return_mem=False, backend="auto",
-                 refractory=0.0, dt=1.0, return_state=False):
+                 refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
         if learn_beta:
             raise ValueError("learn_beta=True is not supported by Lapicque: its update uses R and C, "
                              "not beta (snnTorch's Lapicque ignores beta in forward too); use "
                              "tsnn.Leaky(beta, learn_beta=True) to learn a decay")
         super().__init__(threshold, reset_mechanism, True, surrogate, learn_threshold,
-                         step_mode, stateful, return_mem, backend, refractory, dt, return_state)
+                         step_mode, stateful, return_mem, backend, refractory, dt, return_state,
+                         spike_grad=spike_grad)
         R_t, C_t = F.lapicque_coefficients(beta, R, C, time_step)
         self.register_buffer("time_step", torch.as_tensor(time_step, dtype=torch.float32))
         self.register_buffer("R", R_t)
@@ -286,9 +310,10 @@ class RLeaky(SpikingNeuron):
                  kernel_size=None, threshold=1.0, surrogate=None, learn_beta=False,
                  learn_threshold=False, learn_recurrent=True, reset_mechanism="subtract",
                  reset_delay=True, step_mode="multi", stateful=False, return_mem=False,
-                 backend="auto", refractory=0.0, dt=1.0, return_state=False):
+                 backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
         super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold,
-                         step_mode, stateful, return_mem, backend, refractory, dt, return_state)
+                         step_mode, stateful, return_mem, backend, refractory, dt, return_state,
+                         spike_grad=spike_grad)
         self.all_to_all = bool(all_to_all)
         self._register("beta", beta, learn_beta)
         _init_recurrence(self, V, linear_features, conv2d_channels, kernel_size, learn_recurrent)
@@ -329,9 +354,10 @@ class ALIF(SpikingNeuron):
     def __init__(self, beta, threshold=1.0, rho=0.95, b=0.2, reset_mechanism="subtract",
                  surrogate=None, learn_beta=False, learn_threshold=False, learn_rho=False,
                  learn_b=False, step_mode="multi", stateful=False, return_mem=False,
-                 backend="auto", refractory=0.0, dt=1.0, return_state=False):
+                 backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
         super().__init__(threshold, reset_mechanism, True, surrogate, learn_threshold,
-                         step_mode, stateful, return_mem, backend, refractory, dt, return_state)
+                         step_mode, stateful, return_mem, backend, refractory, dt, return_state,
+                         spike_grad=spike_grad)
         self._register("beta", beta, learn_beta)
         self._register("rho", rho, learn_rho)
         self._register("b", b, learn_b)
@@ -376,9 +402,10 @@ class Synaptic(SpikingNeuron):
 
     def __init__(self, alpha, beta, threshold=1.0, reset_mechanism="subtract", reset_delay=True, surrogate=None,
                  learn_alpha=False, learn_beta=False, learn_threshold=False, step_mode="multi", stateful=False,
-                 return_mem=False, backend="auto", refractory=0.0, dt=1.0, return_state=False):
+                 return_mem=False, backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
         super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold, step_mode, stateful,
-                         return_mem, backend, refractory, dt, return_state)
+                         return_mem, backend, refractory, dt, return_state,
+                         spike_grad=spike_grad)
         self._register("alpha", alpha, learn_alpha)
         self._register("beta", beta, learn_beta)
 
@@ -407,9 +434,10 @@ class Alpha(SpikingNeuron):
 
     def __init__(self, alpha, beta, threshold=1.0, reset_mechanism="zero", surrogate=None, learn_alpha=False,
                  learn_beta=False, learn_threshold=False, step_mode="multi", stateful=False, return_mem=False,
-                 backend="auto", refractory=0.0, dt=1.0, return_state=False):
+                 backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
         super().__init__(threshold, reset_mechanism, True, surrogate, learn_threshold, step_mode, stateful,
-                         return_mem, backend, refractory, dt, return_state)
+                         return_mem, backend, refractory, dt, return_state,
+                         spike_grad=spike_grad)
         self._register("alpha", alpha, learn_alpha)
         self._register("beta", beta, learn_beta)
         a, b = self.alpha.detach().clamp(0, 1), self.beta.detach().clamp(0, 1)
@@ -461,9 +489,10 @@ class RSynaptic(SpikingNeuron):
                  kernel_size=None, threshold=1.0, reset_mechanism="subtract", reset_delay=True, surrogate=None,
                  learn_alpha=False, learn_beta=False, learn_threshold=False, learn_recurrent=True,
                  step_mode="multi", stateful=False, return_mem=False, backend="auto", refractory=0.0, dt=1.0,
-                 return_state=False):
+                 return_state=False, spike_grad=None):
         super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold, step_mode, stateful,
-                         return_mem, backend, refractory, dt, return_state)
+                         return_mem, backend, refractory, dt, return_state,
+                         spike_grad=spike_grad)
         self._register("alpha", alpha, learn_alpha)
         self._register("beta", beta, learn_beta)
         self.all_to_all = bool(all_to_all)

@@ -12,17 +12,45 @@ class MultiStep(nn.Module):
 
     The time and batch axes are merged for one call of ``layer``, so the layer sees
     ``[T*B, ...]`` and runs as one batched op.
+
+    The wrapper is transparent to ``state_dict``: ``MultiStep(nn.Conv2d(...))`` saves and
+    loads the keys of the bare ``nn.Conv2d`` (``weight``, ``bias``; not ``layer.weight``),
+    so weights move between a multi-step network and its single-step twin with
+    ``strict=True``. The wrapped layer stays reachable as ``.layer``.
     """
 
     def __init__(self, layer: nn.Module):
         super().__init__()
         self.layer = layer
+        self.register_state_dict_post_hook(_unwrap_state_dict)
+        self.register_load_state_dict_pre_hook(_wrap_state_dict)
 
     def forward(self, x):
         if x.dim() < 2:
             raise ValueError(f"MultiStep expects [T, B, ...]; got shape {tuple(x.shape)}")
         y = self.layer(x.flatten(0, 1))
         return y.unflatten(0, x.shape[:2])
+
+
+def _unwrap_state_dict(module, state_dict, prefix, local_metadata):
+    """``state_dict`` hook of MultiStep: ``<prefix>layer.<key>`` -> ``<prefix><key>`` (in order)."""
+    inner = prefix + "layer."
+    items = list(state_dict.items())
+    for key, _ in items:
+        del state_dict[key]
+    for key, value in items:
+        state_dict[prefix + key[len(inner):] if key.startswith(inner) else key] = value
+    meta = getattr(state_dict, "_metadata", None)
+    if meta is not None:   # the layer's version record serves the unwrapped keys
+        for key in [k for k in meta if k == inner[:-1] or k.startswith(inner)]:
+            meta[prefix + key[len(inner):] if key != inner[:-1] else prefix[:-1]] = meta.pop(key)
+
+
+def _wrap_state_dict(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                     error_msgs):
+    """Load pre-hook of MultiStep: the bare layer's ``<prefix><key>`` -> ``<prefix>layer.<key>``."""
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        state_dict[prefix + "layer." + key[len(prefix):]] = state_dict.pop(key)
 
 
 def as_sequence(x, single: bool):
