@@ -37,6 +37,11 @@ def quantiser():
     return quant.state_quant(num_bits=4, uniform=True, threshold=1.0)
 
 
+def _custom_fast_sigmoid(input_, grad_input, spikes):
+    """snnTorch's documented example of a custom surrogate."""
+    return grad_input / (3.0 * torch.abs(input_) + 1.0) ** 2
+
+
 # name -> (class, args, kwargs(module) -> dict, triton subset?, input shape per step)
 CASES = {
     "leaky": ("Leaky", (0.85,), lambda m: {}, True),
@@ -58,6 +63,14 @@ CASES = {
     "leaky-triangular": ("Leaky", (0.85,), lambda m: {"spike_grad": m.surrogate.triangular(threshold=0.5)}, False),
     "leaky-ste": ("Leaky", (0.85,), lambda m: {"spike_grad": m.surrogate.straight_through_estimator()}, False),
     "leaky-atan": ("Leaky", (0.85,), lambda m: {"spike_grad": m.surrogate.atan(alpha=3.0)}, False),
+    "leaky-heaviside": ("Leaky", (0.85,), lambda m: {"spike_grad": m.surrogate.heaviside(), "learn_beta": True}, True),
+    "leaky-spike-rate-escape": ("Leaky", (0.85,), lambda m: {"spike_grad": m.surrogate.spike_rate_escape(0.8, 4),
+                                                             "learn_threshold": True}, True),
+    "leaky-sfs": ("Leaky", (0.85,), lambda m: {"spike_grad": m.surrogate.SFS(slope=6, B=-0.4)}, True),
+    "leaky-custom": ("Leaky", (0.85,), lambda m: {"spike_grad": m.surrogate.custom_surrogate(_custom_fast_sigmoid),
+                                                  "learn_beta": True, "reset_delay": False}, True),
+    "synaptic-custom": ("Synaptic", (0.7, 0.85), lambda m: {
+        "spike_grad": m.surrogate.custom_surrogate(_custom_fast_sigmoid), "learn_alpha": True}, True),
     "leaky-surrogate-disable": ("Leaky", (0.85,), lambda m: {"surrogate_disable": True, "learn_beta": True}, True),
     "leaky-inhibition": ("Leaky", (0.85,), lambda m: {"inhibition": True, "learn_threshold": True}, True),
     "leaky-inhibition-nodelay": ("Leaky", (0.85,), lambda m: {"inhibition": True, "reset_delay": False}, False),
@@ -436,6 +449,8 @@ def test_surrogate_factories_return_tritonsnn_surrogates():
     assert s.sigmoid(slope=5) == tsnn.surrogate.sigmoid(5)
     assert s.triangular() == tsnn.surrogate.triangular(1.0)
     assert s.straight_through_estimator() == tsnn.surrogate.straight_through()
+    assert s.SFS(slope=3, B=0.5) == tsnn.surrogate.sparse_fast_sigmoid(3, 0.5)
+    assert s.custom_surrogate(_custom_fast_sigmoid) == s.custom_surrogate(_custom_fast_sigmoid)
     x = torch.randn(10, requires_grad=True)
     x2 = x.detach().clone().requires_grad_()
     s.fast_sigmoid(slope=7)(x).sum().backward()
@@ -443,6 +458,30 @@ def test_surrogate_factories_return_tritonsnn_surrogates():
     assert_close(x.grad, x2.grad, 1e-7, 1e-6, "callable surrogate")
     with pytest.raises(AttributeError, match="use tritonsnn.snntorch.surrogate.atan"):
         s.ATan  # noqa: B018
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_stochastic_spike_operator_draws_what_snntorch_draws(backend):
+    """SSO's noise comes from torch.rand_like in backward, one [B, N] draw per step, last step first:
+    with the same seed the facade's gradients equal snnTorch's."""
+    theirs = snn.Leaky(0.85, spike_grad=snn.surrogate.SSO(mean=0.1, variance=0.5))
+    ours = fsnn.Leaky(0.85, spike_grad=fsnn.surrogate.SSO(mean=0.1, variance=0.5), backend=backend)
+    x, _ = inputs("leaky", 0)
+    grads = []
+    for neuron in (theirs, ours):
+        xg = x.clone().requires_grad_()
+        spk, mem = run(neuron, "Leaky", xg, {"mem": torch.zeros(B, N)}, "explicit")
+        torch.manual_seed(11)
+        (spk * torch.linspace(-1, 1, N)).sum().backward()
+        grads.append(xg.grad)
+    assert_close(grads[1], grads[0], 1e-6, 1e-5, "input gradient")
+
+
+def test_leaky_spike_operator_follows_its_documentation():
+    x = torch.randn(3, N, requires_grad=True)
+    spk, _ = fsnn.Leaky(0.85, spike_grad=fsnn.surrogate.LSO(slope=0.3))(x, torch.zeros(3, N))
+    spk.sum().backward()
+    assert_close(x.grad, torch.where(x > 1.0, 1.0, 0.3), 0, 0, "LSO gradient")
 
 
 @pytest.mark.parametrize("bad", [snn.surrogate.atan(), snn.surrogate.fast_sigmoid(slope=25), lambda x: x, "atan"])

@@ -40,8 +40,8 @@ def _surrogate(spike_grad):
     raise TypeError(
         f"spike_grad must be a tritonsnn surrogate, e.g. tritonsnn.snntorch.surrogate.atan(alpha=2.0) "
         f"(import it with `from tritonsnn.snntorch import surrogate`); got {spike_grad!r}. The fused "
-        "kernels evaluate the surrogate gradient themselves, so snnTorch's surrogate functions and other "
-        "Python callables cannot be used")
+        "kernels evaluate the surrogate gradient themselves: wrap a function of your own in "
+        "tritonsnn.snntorch.surrogate.custom_surrogate(f) (snnTorch's signature f(input_, grad_input, spikes))")
 
 
 def _one_step(t, shape):
