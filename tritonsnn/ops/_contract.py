@@ -68,23 +68,49 @@ def _is_record(part) -> bool:
     return isinstance(part, type) and issubclass(part, tuple) and hasattr(part, "_fields")
 
 
-def custom_op(name: str, signature: Signature, returns, impl):
-    """Register ``tritonsnn::name`` taking ``signature``'s flat arguments; ``impl(**parts)``
-    receives them as records. Returns the op (for ``register_fake``/``register_autograd``)."""
-    def flat_impl(*args):
-        return impl(**signature.split(args))
-    flat_impl.__name__ = name
-    flat_impl.__signature__ = inspect.Signature(signature.params, return_annotation=returns)
-    return torch.library.custom_op(f"{LIB}::{name}", flat_impl, mutates_args=())
+class Op:
+    """``tritonsnn::name``: a ``torch.library`` custom op taking ``signature``'s flat arguments, and
+    its eager twin. ``impl(**parts)`` receives the arguments as records and returns a tuple of
+    tensors; ``fake(**parts)`` is the fake kernel; ``setup_context(ctx, output, **parts)`` and
+    ``backward(ctx, *grads)`` the autograd formula, if any.
 
+    Calling the op with records (``op(x=..., state=...)``) runs the custom op while torch.compile
+    traces, so that the compiled graph holds it as one opaque node with its fake kernel; in eager
+    mode the same implementation and the same autograd formula run through a
+    ``torch.autograd.Function`` (or, without autograd formula, directly), without the custom-op
+    dispatch, which costs about as much as a whole single-step neuron update on the CPU."""
 
-def register(op, signature: Signature, fake, backward=None, setup_context=None):
-    """``fake(**parts)`` as the op's fake kernel; ``setup_context(ctx, output, **parts)`` and
-    ``backward(ctx, *grads)`` as its autograd formula."""
-    op.register_fake(lambda *args: fake(**signature.split(args)))
-    if backward is not None:
-        op.register_autograd(
-            backward, setup_context=lambda ctx, inputs, output: setup_context(ctx, output, **signature.split(inputs)))
+    def __init__(self, name, signature: Signature, returns, impl, fake, backward=None, setup_context=None):
+        self.signature, self.impl = signature, impl
+
+        def flat_impl(*args):
+            return impl(**signature.split(args))
+        flat_impl.__name__ = name
+        flat_impl.__signature__ = inspect.Signature(signature.params, return_annotation=returns)
+        self.op = torch.library.custom_op(f"{LIB}::{name}", flat_impl, mutates_args=())
+        self.op.register_fake(lambda *args: fake(**signature.split(args)))
+        self.eager = None
+        if backward is None:
+            return
+
+        def setup(ctx, inputs, output):
+            setup_context(ctx, output, **signature.split(inputs))
+        self.op.register_autograd(backward, setup_context=setup)
+
+        def forward(ctx, *args):   # forward(ctx, ...) style: apply() then binds no signature
+            parts = signature.split(args)
+            output = impl(**parts)
+            setup_context(ctx, output, **parts)
+            return output
+        self.eager = type(name, (torch.autograd.Function,), dict(
+            forward=staticmethod(forward), backward=staticmethod(backward)))
+
+    def __call__(self, **parts) -> tuple:
+        if torch.compiler.is_compiling():
+            return self.op(*self.signature.flatten(**parts))
+        if self.eager is None:
+            return self.impl(**parts)
+        return self.eager.apply(*self.signature.flatten(**parts))
 
 
 def empty_for_none(values, like):

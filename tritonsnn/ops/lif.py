@@ -9,7 +9,7 @@ from torch import Tensor
 
 from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, lif_outputs
 from . import implementation
-from ._contract import Signature, custom_op, empty_for_none, precomputed_sgrad, register, save, saved
+from ._contract import Op, Signature, empty_for_none, precomputed_sgrad, save, saved
 
 FWD = Signature(x=Tensor, state=LifState, params=LifParams, opts=LifOptions)
 BWD = Signature(up=LifUpstream, saved=LifSaved, state=LifState, params=LifParams, opts=LifOptions,
@@ -18,14 +18,13 @@ BWD = Signature(up=LifUpstream, saved=LifSaved, state=LifState, params=LifParams
 
 def lif_fwd(x: Tensor, state: LifState, params: LifParams, opts: LifOptions) -> LifOutputs:
     """``x [T, B, N]`` -> :class:`LifOutputs`."""
-    return LifOutputs(*_fwd_op(*FWD.flatten(x=x, state=state, params=params, opts=opts)))
+    return LifOutputs(*_FWD(x=x, state=state, params=params, opts=opts))
 
 
 def lif_bwd(up: LifUpstream, saved: LifSaved, state: LifState, params: LifParams, opts: LifOptions,
             need: LifParams, x_dtype: torch.dtype) -> LifGrads:
     """The reverse time loop; ``need`` flags the parameter gradients wanted."""
-    grads = _bwd_op(*BWD.flatten(up=up, saved=saved, state=state, params=params, opts=opts, need=list(need),
-                                 x_dtype=x_dtype))
+    grads = _BWD(up=up, saved=saved, state=state, params=params, opts=opts, need=list(need), x_dtype=x_dtype)
     return LifGrads(*grads)
 
 
@@ -36,10 +35,6 @@ def _fwd(x, state, params, opts):
 def _bwd(up, saved, state, params, opts, need, x_dtype):
     grads = implementation("lif", opts.use_triton).lif_bwd(up, saved, state, params, opts, LifParams(*need), x_dtype)
     return empty_for_none(grads, saved.pre)
-
-
-_fwd_op = custom_op("lif_fwd", FWD, tuple[(Tensor,) * len(LifOutputs._fields)], _fwd)
-_bwd_op = custom_op("lif_bwd", BWD, tuple[(Tensor,) * len(LifGrads._fields)], _bwd)
 
 
 def _fwd_fake(x, state, params, opts):
@@ -86,5 +81,5 @@ def _backward(ctx, *grads):
                      params=LifParams(d.dbeta, d.dthreshold, None, d.dv, d.drho, d.db))
 
 
-register(_fwd_op, FWD, _fwd_fake, _backward, _setup_context)
-register(_bwd_op, BWD, _bwd_fake)
+_FWD = Op("lif_fwd", FWD, tuple[(Tensor,) * len(LifOutputs._fields)], _fwd, _fwd_fake, _backward, _setup_context)
+_BWD = Op("lif_bwd", BWD, tuple[(Tensor,) * len(LifGrads._fields)], _bwd, _bwd_fake)

@@ -18,7 +18,7 @@ from ..contracts import (Dense, DenseLifOutputs, DenseSynOutputs, LifOptions, Li
                          LifUpstream, SecondOrder, SynOptions, SynParams, SynSaved, SynState, SynUpstream,
                          lif_outputs, syn_outputs)
 from . import implementation
-from ._contract import Signature, custom_op, precomputed_sgrad, register, save, saved
+from ._contract import Op, Signature, precomputed_sgrad, save, saved
 
 F32 = torch.float32
 
@@ -96,7 +96,7 @@ RLEAKY = Signature(x=Tensor, state=LifState, dense=Dense, params=LifParams, opts
 def rleaky_dense_fwd(x: Tensor, state: LifState, dense: Dense, params: LifParams,
                      opts: LifOptions) -> DenseLifOutputs:
     """``x [T, B, N]`` -> :class:`DenseLifOutputs` (``state.adapt0`` unused)."""
-    return DenseLifOutputs(*_rleaky_op(*RLEAKY.flatten(x=x, state=state, dense=dense, params=params, opts=opts)))
+    return DenseLifOutputs(*_RLEAKY(x=x, state=state, dense=dense, params=params, opts=opts))
 
 
 def _step_lif(opts):
@@ -174,8 +174,8 @@ def _rleaky_backward(ctx, g_spikes, g_mem, *_):
                         params=LifParams(dbeta, dthr))
 
 
-_rleaky_op = custom_op("rleaky_dense_fwd", RLEAKY, tuple[(Tensor,) * len(DenseLifOutputs._fields)], _rleaky_fwd)
-register(_rleaky_op, RLEAKY, _rleaky_fake, _rleaky_backward, _rleaky_setup)
+_RLEAKY = Op("rleaky_dense_fwd", RLEAKY, tuple[(Tensor,) * len(DenseLifOutputs._fields)], _rleaky_fwd, _rleaky_fake,
+             _rleaky_backward, _rleaky_setup)
 
 
 # --- RSynaptic -------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ RSYNAPTIC = Signature(x=Tensor, state=SynState, dense=Dense, params=SynParams, o
 def rsyn_dense_fwd(x: Tensor, state: SynState, dense: Dense, params: SynParams,
                    opts: SynOptions) -> DenseSynOutputs:
     """``x [T, B, N]`` -> :class:`DenseSynOutputs` (``state.aux0`` unused)."""
-    return DenseSynOutputs(*_rsyn_op(*RSYNAPTIC.flatten(x=x, state=state, dense=dense, params=params, opts=opts)))
+    return DenseSynOutputs(*_RSYNAPTIC(x=x, state=state, dense=dense, params=params, opts=opts))
 
 
 def _step_syn(opts):
@@ -267,5 +267,5 @@ def _rsyn_backward(ctx, g_spikes, g_cur, g_mem, *_):
                            params=SynParams(dalpha, dbeta, None, dthr, None))
 
 
-_rsyn_op = custom_op("rsyn_dense_fwd", RSYNAPTIC, tuple[(Tensor,) * len(DenseSynOutputs._fields)], _rsyn_fwd)
-register(_rsyn_op, RSYNAPTIC, _rsyn_fake, _rsyn_backward, _rsyn_setup)
+_RSYNAPTIC = Op("rsyn_dense_fwd", RSYNAPTIC, tuple[(Tensor,) * len(DenseSynOutputs._fields)], _rsyn_fwd, _rsyn_fake,
+                _rsyn_backward, _rsyn_setup)

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from ..contracts import ScanGrads, ScanOptions, ScanOutputs, ScanParams, ScanSaved, ScanState, ScanUpstream
 from . import LIB as _LIB, implementation
-from ._contract import Signature, custom_op, empty_for_none, register, save, saved
+from ._contract import Op, Signature, empty_for_none, save, saved
 
 
 SCAN = Signature(x=Tensor, state=ScanState, params=ScanParams, opts=ScanOptions)
@@ -18,14 +18,14 @@ SCAN_BWD = Signature(up=ScanUpstream, saved=ScanSaved, state=ScanState, params=S
 
 def scan_fwd(x: Tensor, state: ScanState, params: ScanParams, opts: ScanOptions) -> ScanOutputs:
     """``x [T, B, N]`` -> ``(h, y)`` fp32; ``y`` is empty unless ``opts.second``. See kernels/scan.py."""
-    return ScanOutputs(*_scan_op(*SCAN.flatten(x=x, state=state, params=params, opts=opts)))
+    return ScanOutputs(*_SCAN(x=x, state=state, params=params, opts=opts))
 
 
 def scan_bwd(up: ScanUpstream, saved: ScanSaved, state: ScanState, params: ScanParams, opts: ScanOptions,
              need: ScanParams, x_dtype: torch.dtype) -> ScanGrads:
     """Reverse scan; what is not computed comes back empty."""
-    return ScanGrads(*_scan_bwd_op(*SCAN_BWD.flatten(up=up, saved=saved, state=state, params=params, opts=opts,
-                                                     need=list(need), x_dtype=x_dtype)))
+    return ScanGrads(*_SCAN_BWD(up=up, saved=saved, state=state, params=params, opts=opts, need=list(need),
+                                x_dtype=x_dtype))
 
 
 def _scan(x, state, params, opts):
@@ -36,10 +36,6 @@ def _scan_bwd(up, saved, state, params, opts, need, x_dtype):
     grads = implementation("scan", opts.use_triton).scan_bwd(up, saved, state, params, opts, ScanParams(*need),
                                                              x_dtype)
     return empty_for_none(grads, saved.h)
-
-
-_scan_op = custom_op("scan_fwd", SCAN, tuple[Tensor, Tensor], _scan)
-_scan_bwd_op = custom_op("scan_bwd", SCAN_BWD, tuple[(Tensor,) * len(ScanGrads._fields)], _scan_bwd)
 
 
 def _scan_fake(x, state, params, opts):
@@ -78,8 +74,8 @@ def _scan_backward(ctx, g_h, g_y):
                       params=ScanParams(d.da, d.db if opts.second else None))
 
 
-register(_scan_op, SCAN, _scan_fake, _scan_backward, _scan_setup_context)
-register(_scan_bwd_op, SCAN_BWD, _scan_bwd_fake)
+_SCAN = Op("scan_fwd", SCAN, tuple[Tensor, Tensor], _scan, _scan_fake, _scan_backward, _scan_setup_context)
+_SCAN_BWD = Op("scan_bwd", SCAN_BWD, tuple[(Tensor,) * len(ScanGrads._fields)], _scan_bwd, _scan_bwd_fake)
 
 
 @torch.library.custom_op(f"{_LIB}::delay_fwd", mutates_args=())

@@ -13,7 +13,7 @@ from torch import Tensor
 from ..contracts import (SecondOrder, SynGrads, SynOptions, SynOutputs, SynParams, SynSaved, SynState, SynUpstream,
                          syn_outputs)
 from . import implementation
-from ._contract import Signature, custom_op, empty_for_none, precomputed_sgrad, register, save, saved
+from ._contract import Op, Signature, empty_for_none, precomputed_sgrad, save, saved
 
 FWD = Signature(x=Tensor, state=SynState, params=SynParams, opts=SynOptions)
 BWD = Signature(up=SynUpstream, saved=SynSaved, state=SynState, params=SynParams, opts=SynOptions,
@@ -22,14 +22,14 @@ BWD = Signature(up=SynUpstream, saved=SynSaved, state=SynState, params=SynParams
 
 def syn_fwd(x: Tensor, state: SynState, params: SynParams, opts: SynOptions) -> SynOutputs:
     """``x [T, B, N]`` -> :class:`SynOutputs`."""
-    return SynOutputs(*_fwd_op(*FWD.flatten(x=x, state=state, params=params, opts=opts)))
+    return SynOutputs(*_FWD(x=x, state=state, params=params, opts=opts))
 
 
 def syn_bwd(up: SynUpstream, saved: SynSaved, state: SynState, params: SynParams, opts: SynOptions,
             need: SynParams, x_dtype: torch.dtype) -> SynGrads:
     """The reverse time loop; ``need`` flags the parameter gradients wanted."""
-    return SynGrads(*_bwd_op(*BWD.flatten(up=up, saved=saved, state=state, params=params, opts=opts,
-                                          need=list(need), x_dtype=x_dtype)))
+    return SynGrads(*_BWD(up=up, saved=saved, state=state, params=params, opts=opts, need=list(need),
+                              x_dtype=x_dtype))
 
 
 def _fwd(x, state, params, opts):
@@ -40,10 +40,6 @@ def _bwd(up, saved, state, params, opts, need, x_dtype):
     grads = implementation("synaptic", opts.use_triton).syn_bwd(up, saved, state, params, opts, SynParams(*need),
                                                                  x_dtype)
     return empty_for_none(grads, saved.mem)
-
-
-_fwd_op = custom_op("syn_fwd", FWD, tuple[(Tensor,) * len(SynOutputs._fields)], _fwd)
-_bwd_op = custom_op("syn_bwd", BWD, tuple[(Tensor,) * len(SynGrads._fields)], _bwd)
 
 
 def _fwd_fake(x, state, params, opts):
@@ -91,5 +87,5 @@ def _backward(ctx, *grads):
                      params=SynParams(d.dalpha, d.dbeta, d.dtau, d.dthreshold, d.dv))
 
 
-register(_fwd_op, FWD, _fwd_fake, _backward, _setup_context)
-register(_bwd_op, BWD, _bwd_fake)
+_FWD = Op("syn_fwd", FWD, tuple[(Tensor,) * len(SynOutputs._fields)], _fwd, _fwd_fake, _backward, _setup_context)
+_BWD = Op("syn_bwd", BWD, tuple[(Tensor,) * len(SynGrads._fields)], _bwd, _bwd_fake)

@@ -49,6 +49,12 @@ def full_row(param, N):
     return param.expand(N).contiguous()
 
 
+def above(a, b):
+    """``a > b`` as fp32 0/1. Comparisons into a float output run vectorised; a bool tensor, and
+    every op that reads one (``to``, ``where``, ``masked_fill``), is several times slower on the CPU."""
+    return torch.gt(a, b, out=torch.empty(torch.broadcast_shapes(a.shape, b.shape), dtype=F32, device=a.device))
+
+
 def zeros_or(state, B, N, dev):
     """An initial state as fp32 ``[B, N]``: zeros where it is None."""
     return torch.zeros(B, N, dtype=F32, device=dev) if state is None else state.to(F32)
@@ -87,14 +93,14 @@ def reset_now(m, s, r, thr, reset, bits_t, post_t):
     p = post_reset(m, s, r, thr, reset)
     if post_t is not None:
         post_t.copy_(p)
-    return p, (p > thr).to(F32)
+    return p, above(p, thr)
 
 
 def same_step_reset_grad(pre, r, sgrad, thr, reset, free=None):
     """The same-step reset in backward: ``(post_jac, d)`` with ``post_jac = d post[t] / d pre[t]``
     (the surrogate flows through the reset, as in snnTorch) and ``d = s[t] - r[t]`` the reset
     applied; ``free`` masks the spikes of refractory steps."""
-    s = (pre > thr).to(F32)
+    s = above(pre, thr)
     if free is not None:
         s = s * free
     d = s - r
@@ -120,10 +126,10 @@ def carried_membrane(pre, bits, mem0, t0, t1, *, thr, reset, delay, th_prev=None
         if need_prev or need_r:
             prev = torch.cat([(mem0 if t0 == 0 else pre[t0 - 1])[None], pre[t0:t1 - 1]])
         if need_r:
-            r = (prev > th_prev).to(F32)
+            r = above(prev, th_prev)
         return prev, r
     lo = max(t0 - 1, 0)
-    s_lo = (pre[lo:t1 - 1] > thr).to(F32)
+    s_lo = above(pre[lo:t1 - 1], thr)
     if free_prev is not None:
         s_lo = s_lo * free_prev
     post_prev = post_reset(pre[lo:t1 - 1], s_lo, bits[lo:t1 - 1].to(F32), thr, reset)
@@ -148,6 +154,11 @@ class Refractory:
         torch.lt(self.last, float(t - self.steps), out=self.free)
         torch.ge(self.last, float(t - self.steps), out=flags)
         return self.free
+
+    def hold(self, new, old):
+        """In place: ``new`` where the step is free, ``old`` where it is refractory (exact for finite
+        values: ``new * 1 + old * 0`` and ``new * 0 + old * 1``), without a bool mask."""
+        return new.mul_(self.free).addcmul_(old, 1 - self.free)
 
     def fired(self, t: int, spikes):
         """Record step t's spikes (fp32, refractory steps already masked)."""

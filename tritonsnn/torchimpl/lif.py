@@ -17,7 +17,7 @@ import torch
 from .. import _alloc
 from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, Reset, lif_outputs
 from . import _common
-from ._common import (F32, Refractory, carried_membrane, chunk_rows, chunk_steps, chunks, dpost_dthreshold, full_row,
+from ._common import (F32, Refractory, above, carried_membrane, chunk_rows, chunk_steps, chunks, dpost_dthreshold, full_row,
                       reduce_to, reset_now, rows, same_step_reset_grad, shifted, surrogate, zeros_or)
 
 RESET_SUBTRACT, RESET_ZERO = Reset.SUBTRACT, Reset.ZERO
@@ -50,7 +50,7 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
     else:
         th = th_prev = thr
     zero_before = reset == RESET_ZERO and not zero_whole
-    r = (p > th_prev).to(f32)
+    r = above(p, th_prev)
     xs, pres, spks = rows(x), rows(pre), rows(spikes)
     for t in range(T):
         m = pres[t]
@@ -77,8 +77,8 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
         if reset == RESET_SUBTRACT:
             m.addcmul_(r, th_prev, value=-1)
         if refr:
-            above = torch.gt(m, th, out=torch.empty_like(m))
-            sf = above * free
+            crossed = torch.gt(m, th, out=torch.empty_like(m))
+            sf = crossed * free
             spks[t].copy_(sf)
             counter.fired(t, sf)
         else:
@@ -87,7 +87,7 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
         if delay:
             p = m
             # r[t+1] = H(pre[t] - thr), which is s[t] unless s was forced to 0.
-            r = sf if not refr else above
+            r = sf if not refr else crossed
         else:
             p, r = reset_now(m, sf, r, thr, reset, bits[t], post[t] if need_post else None)
         s_prev = sf

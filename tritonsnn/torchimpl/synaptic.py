@@ -16,7 +16,7 @@ from .. import surrogate as sg
 from ..contracts import (Reset, SecondOrder, SynGrads, SynOptions, SynOutputs, SynParams, SynSaved, SynState,
                          SynUpstream, syn_outputs)
 from . import _common
-from ._common import (F32, Refractory, carried_membrane, chunk_rows, chunk_steps, chunks, dpost_dthreshold, full_row,
+from ._common import (F32, Refractory, above, carried_membrane, chunk_rows, chunk_steps, chunks, dpost_dthreshold, full_row,
                       reduce_to, reset_now, rows, same_step_reset_grad, surrogate, zeros_or)
 
 
@@ -51,7 +51,7 @@ def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutpu
     p = zeros_or(mem0, B, N, dev)
     s_prev = zeros_or(spk0, B, N, dev) if v is not None else None
     counter = Refractory(cnt0, refr_steps, B, N, dev) if refr_steps > 0 else None
-    r = (p > thr).to(f32)
+    r = above(p, thr)
     xs, mems, spks = rows(x), rows(mem), rows(spikes)
     # The current is kept as its own buffer: written in place, never aliased with the membrane.
     c_rows = rows(cur) if store_cur else [torch.empty(B, N, dtype=f32, device=dev)] * T
@@ -62,16 +62,15 @@ def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutpu
             c.addcmul_(v, s_prev)
         torch.addcmul(c, beta, p, out=m)
         if counter is not None:
-            counter.step(t, refr[t])
-            held = refr[t].view(torch.bool)
-            torch.where(held, p, m, out=m)   # refractory: no leak, no input; the reset below still applies
+            free = counter.step(t, refr[t])
+            counter.hold(m, p)       # refractory: no leak, no input; the reset below still applies
         if reset == RESET_SUBTRACT:
             m.addcmul_(r, thr, value=-1)
         elif reset == RESET_ZERO:
             m.mul_(1 - r)          # snnTorch zeroes the new membrane, input included (Leaky: the old one)
         s = torch.gt(m, thr, out=spks[t])
         if counter is not None:
-            s.masked_fill_(held, 0)
+            s.mul_(free)
         s32 = s if s.dtype == f32 else s.to(f32)
         if counter is not None:
             counter.fired(t, s32)
@@ -79,7 +78,7 @@ def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutpu
             s_prev = s32
         if delay:
             # r[t+1] = H(pre[t] - thr): the spike itself unless a refractory step held it back.
-            p, r = m, (s32 if counter is None else (m > thr).to(f32))
+            p, r = m, (s32 if counter is None else above(m, thr))
         else:
             p, r = reset_now(m, s32, r, thr, reset, bits[t], post[t] if need_post else None)
     if counter is not None:
@@ -127,9 +126,8 @@ def _alpha_fwd(x, state: SynState, params: SynParams, opts: SynOptions, outs: Sy
             h_new.mul_(flag)
         u_prev, u = u, torch.add(e_new, h_new, out=mems[t]).mul_(tau)   # tau * (exc + inh), snnTorch's order
         if counter is not None:
-            counter.step(t, refr[t])
-            held = refr[t].view(torch.bool)
-            torch.where(held, u_prev, u, out=u)    # held membrane; the currents still filter the input
+            free = counter.step(t, refr[t])
+            counter.hold(u, u_prev)                # held membrane; the currents still filter the input
             if reset == RESET_ZERO:
                 u.mul_(flag)                       # the pending reset zeroes a held membrane too
         if reset == RESET_SUBTRACT:
@@ -138,7 +136,7 @@ def _alpha_fwd(x, state: SynState, params: SynParams, opts: SynOptions, outs: Sy
             h_new.addcmul_(flag, h_new, value=-1)   # h * (1 - r) for r in {0, 1}, in one op
         s = torch.gt(u, thr, out=spks[t])
         if counter is not None:
-            s.masked_fill_(held, 0)
+            s.mul_(free)
             counter.fired(t, s if s.dtype == f32 else s.to(f32))
         if reset != RESET_NONE:
             refresh(u, thr, out=flag)
@@ -233,7 +231,7 @@ class _SynapticBackward:
             held = refr[t0:t1].to(F32)
             f.free = 1 - held
             f.sgrad.mul_(f.free)
-            f.coef = torch.where(held.bool(), 1.0, self.beta_row)
+            f.coef = torch.addcmul(held, f.free, self.beta_row)     # 1 where held, beta where free
             f.g_in = self.in_rows[:n]
         f.gm = self.up.g_mem[t0:t1] if self.up.g_mem is not None else None
         # dL/d spike[t] times the surrogate: the output's part here; with V the recurrence adds
