@@ -10,11 +10,18 @@ import importlib
 LIB = "tritonsnn"
 
 
+_IMPLEMENTATIONS: dict = {}
+
+
 def implementation(family: str, use_triton: bool):
     """The module implementing ``family`` (e.g. ``"lif"``): ``tritonsnn.kernels.<family>``
     (imported lazily, so CPU-only users never load Triton) or ``tritonsnn.torchimpl.<family>``."""
-    package = "kernels" if use_triton else "torchimpl"
-    return importlib.import_module(f"tritonsnn.{package}.{family}")
+    key = (family, use_triton)
+    module = _IMPLEMENTATIONS.get(key)
+    if module is None:
+        package = "kernels" if use_triton else "torchimpl"
+        module = _IMPLEMENTATIONS[key] = importlib.import_module(f"tritonsnn.{package}.{family}")
+    return module
 
 
 from . import lif  # noqa: E402,F401  (registers the ops)

@@ -28,26 +28,28 @@ class Signature:
     def __init__(self, **parts):
         self.parts = parts
         self.slices, self.params, start = {}, [], 0
+        self._layout = []     # (name, slice, record type or None): what split() walks
         for name, part in parts.items():
-            fields = _fields(part) if _is_record(part) else [(name, part)]
+            record = _is_record(part)
+            fields = _fields(part) if record else [(name, part)]
             self.slices[name] = slice(start, start + len(fields))
+            self._layout.append((name, self.slices[name], part._make if record else None))
             start += len(fields)
             self.params += [inspect.Parameter(f, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=a)
                             for f, a in fields]
 
     def split(self, args) -> dict:
         """A call's flat arguments as ``{part: record or value}``."""
-        out = {}
-        for name, part in self.parts.items():
-            values = args[self.slices[name]]
-            out[name] = part(*values) if _is_record(part) else values[0]
-        return out
+        return {name: make(args[s]) if make else args[s.start] for name, s, make in self._layout}
 
     def flatten(self, **values) -> tuple:
         """The flat arguments of a call from ``{part: record or value}``."""
         flat = []
-        for name, part in self.parts.items():
-            flat += list(values[name]) if _is_record(part) else [values[name]]
+        for name, _, make in self._layout:
+            if make:
+                flat.extend(values[name])
+            else:
+                flat.append(values[name])
         return tuple(flat)
 
     def needs(self, ctx, name):
@@ -80,8 +82,10 @@ class Op:
     ``torch.autograd.Function`` (or, without autograd formula, directly), without the custom-op
     dispatch, which costs about as much as a whole single-step neuron update on the CPU."""
 
-    def __init__(self, name, signature: Signature, returns, impl, fake, backward=None, setup_context=None):
+    def __init__(self, name, signature: Signature, returns, impl, fake, backward=None, setup_context=None,
+                 eager_impl=None):
         self.signature, self.impl = signature, impl
+        self.eager_impl = eager_impl or impl    # an op without autograd may return None entries in eager mode
 
         def flat_impl(*args):
             return impl(**signature.split(args))
@@ -109,7 +113,7 @@ class Op:
         if torch.compiler.is_compiling():
             return self.op(*self.signature.flatten(**parts))
         if self.eager is None:
-            return self.impl(**parts)
+            return self.eager_impl(**parts)
         return self.eager.apply(*self.signature.flatten(**parts))
 
 
@@ -121,14 +125,17 @@ def empty_for_none(values, like):
 
 def save(ctx, **records):
     """Save the tensors of ``records`` (NamedTuples) for backward, keeping their names."""
-    ctx.saved_records = {name: type(r) for name, r in records.items()}
+    ctx.saved_records = [(name, type(r)._make, len(r)) for name, r in records.items()]
     ctx.save_for_backward(*(t for r in records.values() for t in r))
 
 
 def saved(ctx) -> dict:
     """The records given to :func:`save`, rebuilt from ``ctx.saved_tensors``."""
-    tensors = iter(ctx.saved_tensors)
-    return {name: kind(*(next(tensors) for _ in kind._fields)) for name, kind in ctx.saved_records.items()}
+    tensors, out, i = ctx.saved_tensors, {}, 0
+    for name, make, n in ctx.saved_records:
+        out[name] = make(tensors[i:i + n])
+        i += n
+    return out
 
 
 def precomputed_sgrad(surrogate: sg.Surrogate, membrane, threshold):

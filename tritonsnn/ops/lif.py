@@ -32,9 +32,12 @@ def _fwd(x, state, params, opts):
     return tuple(implementation("lif", opts.use_triton).lif_fwd(x, state, params, opts))
 
 
-def _bwd(up, saved, state, params, opts, need, x_dtype):
-    grads = implementation("lif", opts.use_triton).lif_bwd(up, saved, state, params, opts, LifParams(*need), x_dtype)
-    return empty_for_none(grads, saved.pre)
+def _bwd_records(up, saved, state, params, opts, need, x_dtype):
+    return implementation("lif", opts.use_triton).lif_bwd(up, saved, state, params, opts, LifParams(*need), x_dtype)
+
+
+def _bwd(**parts):
+    return empty_for_none(_bwd_records(**parts), parts["saved"].pre)
 
 
 def _fwd_fake(x, state, params, opts):
@@ -82,4 +85,4 @@ def _backward(ctx, *grads):
 
 
 _FWD = Op("lif_fwd", FWD, tuple[(Tensor,) * len(LifOutputs._fields)], _fwd, _fwd_fake, _backward, _setup_context)
-_BWD = Op("lif_bwd", BWD, tuple[(Tensor,) * len(LifGrads._fields)], _bwd, _bwd_fake)
+_BWD = Op("lif_bwd", BWD, tuple[(Tensor,) * len(LifGrads._fields)], _bwd, _bwd_fake, eager_impl=_bwd_records)

@@ -32,10 +32,12 @@ def _scan(x, state, params, opts):
     return tuple(implementation("scan", opts.use_triton).scan_fwd(x, state, params, opts))
 
 
-def _scan_bwd(up, saved, state, params, opts, need, x_dtype):
-    grads = implementation("scan", opts.use_triton).scan_bwd(up, saved, state, params, opts, ScanParams(*need),
-                                                             x_dtype)
-    return empty_for_none(grads, saved.h)
+def _scan_bwd_records(up, saved, state, params, opts, need, x_dtype):
+    return implementation("scan", opts.use_triton).scan_bwd(up, saved, state, params, opts, ScanParams(*need), x_dtype)
+
+
+def _scan_bwd(**parts):
+    return empty_for_none(_scan_bwd_records(**parts), parts["saved"].h)
 
 
 def _scan_fake(x, state, params, opts):
@@ -75,7 +77,8 @@ def _scan_backward(ctx, g_h, g_y):
 
 
 _SCAN = Op("scan_fwd", SCAN, tuple[Tensor, Tensor], _scan, _scan_fake, _scan_backward, _scan_setup_context)
-_SCAN_BWD = Op("scan_bwd", SCAN_BWD, tuple[(Tensor,) * len(ScanGrads._fields)], _scan_bwd, _scan_bwd_fake)
+_SCAN_BWD = Op("scan_bwd", SCAN_BWD, tuple[(Tensor,) * len(ScanGrads._fields)], _scan_bwd, _scan_bwd_fake,
+               eager_impl=_scan_bwd_records)
 
 
 @torch.library.custom_op(f"{_LIB}::delay_fwd", mutates_args=())

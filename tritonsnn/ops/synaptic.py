@@ -36,10 +36,12 @@ def _fwd(x, state, params, opts):
     return tuple(implementation("synaptic", opts.use_triton).syn_fwd(x, state, params, opts))
 
 
-def _bwd(up, saved, state, params, opts, need, x_dtype):
-    grads = implementation("synaptic", opts.use_triton).syn_bwd(up, saved, state, params, opts, SynParams(*need),
-                                                                 x_dtype)
-    return empty_for_none(grads, saved.mem)
+def _bwd_records(up, saved, state, params, opts, need, x_dtype):
+    return implementation("synaptic", opts.use_triton).syn_bwd(up, saved, state, params, opts, SynParams(*need), x_dtype)
+
+
+def _bwd(**parts):
+    return empty_for_none(_bwd_records(**parts), parts["saved"].mem)
 
 
 def _fwd_fake(x, state, params, opts):
@@ -88,4 +90,4 @@ def _backward(ctx, *grads):
 
 
 _FWD = Op("syn_fwd", FWD, tuple[(Tensor,) * len(SynOutputs._fields)], _fwd, _fwd_fake, _backward, _setup_context)
-_BWD = Op("syn_bwd", BWD, tuple[(Tensor,) * len(SynGrads._fields)], _bwd, _bwd_fake)
+_BWD = Op("syn_bwd", BWD, tuple[(Tensor,) * len(SynGrads._fields)], _bwd, _bwd_fake, eager_impl=_bwd_records)

@@ -50,9 +50,10 @@ def full_row(param, N):
 
 
 def above(a, b):
-    """``a > b`` as fp32 0/1. Comparisons into a float output run vectorised; a bool tensor, and
-    every op that reads one (``to``, ``where``, ``masked_fill``), is several times slower on the CPU."""
-    return torch.gt(a, b, out=torch.empty(torch.broadcast_shapes(a.shape, b.shape), dtype=F32, device=a.device))
+    """``a > b`` as fp32 0/1 (``b`` broadcasts to ``a``). Comparisons into a float output run
+    vectorised; a bool tensor, and every op that reads one (``to``, ``where``, ``masked_fill``), is
+    several times slower on the CPU."""
+    return torch.gt(a, b, out=torch.empty_like(a, dtype=F32))
 
 
 def zeros_or(state, B, N, dev):

@@ -97,6 +97,10 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
     return LifOutputs(spikes, pre, bits, post, qbits, count_out, aseq)
 
 
+def _fp32(t):
+    return t if t.dtype == F32 else t.to(F32)
+
+
 def lif_bwd(up: LifUpstream, saved: LifSaved, state: LifState, params: LifParams, opts: LifOptions,
             need: LifParams, x_dtype) -> LifGrads:
     """Reverse time loop. Parameter gradients come back shaped like their parameter, None
@@ -139,8 +143,9 @@ class _Backward:
         self.dx = _alloc.empty(self.T, B, self.N, dtype=x_dtype, device=pre.device) if self.scale_dx else None
         self.acc = {k: self._zeros() for k in ("beta", "threshold", "v", "rho", "b") if getattr(need, k)}
         # Factors of the first step after the chunk: g_pre, g_a, coef (d pre/d post[t-1]),
-        # vcoef (d pre/d s[t-1] through v) and rsub (the reset flag when it subtracts th[t-1]).
-        self.g_next, self.ga_next, self.coef_next, self.vcoef_next, self.rsub_next = (self._zeros() for _ in range(5))
+        # vcoef (d pre/d s[t-1] through v) and rsub (the reset flag when it subtracts th[t-1]);
+        # None before the last step, where nothing comes from a later one.
+        self.g_next = self.ga_next = self.coef_next = self.vcoef_next = self.rsub_next = None
         self.g_after = self.ga_after = None
         # The reset flags matter to the zero reset, and to subtract's threshold/adaptation gradients.
         self.need_r = reset == RESET_ZERO or (reset == RESET_SUBTRACT and (need.threshold or need.b or self.adapt))
@@ -155,6 +160,10 @@ class _Backward:
 
     def _zeros(self):
         return self.saved.pre.new_zeros(self.B, self.N)
+
+    def _or_zeros(self, carry):
+        """A carry from the later chunk, or zeros at the last step (nothing comes after it)."""
+        return self._zeros() if carry is None else carry
 
     def run(self) -> LifGrads:
         for t0, t1 in chunks(self.T, self.chunk):
@@ -213,10 +222,10 @@ class _Backward:
         if v is not None:
             f.vcoef = v * f.din if f.din is not None else v.expand(f.c, 1, -1)
         f.rsub = f.r if reset == RESET_SUBTRACT else None
-        f.coef_sh = None if self.const_coef else shifted(f.coef, self.coef_next)
+        f.coef_sh = None if self.const_coef else shifted(f.coef, self._or_zeros(self.coef_next))
         f.vcoef_sh = None
         if v is not None:   # broadcasts like a [c, B, N] factor when constant
-            f.vcoef_sh = v if self.const_coef else shifted(f.vcoef, self.vcoef_next)
+            f.vcoef_sh = v if self.const_coef else shifted(f.vcoef, self._or_zeros(self.vcoef_next))
         f.post_jac = f.d = None
         if not opts.delay:
             f.post_jac, f.d = same_step_reset_grad(f.pc, f.r, f.sgrad, thr, reset, f.nq)
@@ -230,12 +239,19 @@ class _Backward:
         beta, v, b = params.beta, params.v, params.b
         t0, t1 = f.t0, f.t1
         f.gs = up.g_spikes[t0:t1] if up.g_spikes is not None else None
-        f.gm = up.g_mem[t0:t1].to(F32) if up.g_mem is not None else None
-        # g_pre[t] = sgrad*(gs + vcoef[t+1]*g_pre[t+1] + g_a[t+1]) + post_jac*(gm + coef[t+1]*g_pre[t+1])
-        f.sg_gs = f.sgrad * f.gs if f.gs is not None else torch.zeros_like(f.pc)
-        f.P = f.sg_gs
-        if f.gm is not None:
-            f.P = f.P + (f.gm if f.post_jac is None else f.post_jac * f.gm)
+        f.gm = _fp32(up.g_mem[t0:t1]) if up.g_mem is not None else None
+        # g_pre[t] = sgrad*(gs + vcoef[t+1]*g_pre[t+1] + g_a[t+1]) + post_jac*(gm + coef[t+1]*g_pre[t+1]);
+        # P, the part without recurrence, goes straight into g_pre's rows (the loop then runs in place).
+        f.gc = self.g_pre[t0:t1]
+        f.sg_gs = None
+        if self.need_param_grads or self.adapt:
+            f.sg_gs = f.sgrad * f.gs if f.gs is not None else torch.zeros_like(f.pc)
+        if f.gm is None:
+            f.P = f.gc.copy_(f.sg_gs) if f.sg_gs is not None else torch.mul(f.sgrad, f.gs, out=f.gc)
+        elif f.post_jac is None:
+            f.P = torch.addcmul(f.gm, f.sgrad, f.gs, out=f.gc)
+        else:
+            f.P = torch.mul(f.post_jac, f.gm, out=f.gc).addcmul_(f.sgrad, f.gs)
         if self.const_k:
             f.K = beta
         elif self.const_coef:      # RLeaky: beta + v*sgrad[t] in one op
@@ -247,7 +263,7 @@ class _Backward:
         if not self.adapt:
             return
         # g_a[t] = b*g_th[t] + rho*g_a[t+1], g_th[t] = -sgrad*g_s[t] - rsub[t+1]*g_pre[t+1]
-        rsub_sh = shifted(f.rsub, self.rsub_next) if f.rsub is not None else None
+        rsub_sh = shifted(f.rsub, self._or_zeros(self.rsub_next)) if f.rsub is not None else None
         f.Q = f.sg_gs * -b
         if up.g_adapt is not None:
             f.Q = f.Q + up.g_adapt[t0:t1]
@@ -258,23 +274,26 @@ class _Backward:
         f.K4 = torch.addcmul(full_row(params.rho, self.N), b, f.sgrad, value=-1)
 
     def _reverse(self, f):
-        """The recurrence over the chunk's steps, last to first, into ``g_pre`` (and ``g_a``)."""
-        f.gc = self.g_pre[f.t0:f.t1]
+        """The recurrence over the chunk's steps, last to first, in place in ``g_pre`` (which holds
+        ``P``) and ``g_a``."""
         g_next = self.g_next
         if self.adapt:
-            f.ga_c = torch.empty_like(f.pc)
+            f.ga_c = f.Q                 # a fresh tensor: the recurrence runs in it in place
             ga_next = self.ga_next
-            P_r, K_r, gc_r, sg_r, Q_r, K3_r, K4_r, ga_r = map(rows, (f.P, f.K, f.gc, f.sgrad, f.Q, f.K3, f.K4, f.ga_c))
+            gc_r, K_r, sg_r, ga_r, K3_r, K4_r = map(rows, (f.gc, f.K, f.sgrad, f.ga_c, f.K3, f.K4))
             for i in range(f.c - 1, -1, -1):
-                gi = torch.addcmul(P_r[i], K_r[i], g_next, out=gc_r[i]).addcmul_(sg_r[i], ga_next)
-                ga_i = torch.addcmul(Q_r[i], K3_r[i], g_next, out=ga_r[i]).addcmul_(K4_r[i], ga_next)
-                g_next, ga_next = gi, ga_i
+                if g_next is not None:
+                    gc_r[i].addcmul_(K_r[i], g_next).addcmul_(sg_r[i], ga_next)
+                    ga_r[i].addcmul_(K3_r[i], g_next).addcmul_(K4_r[i], ga_next)
+                g_next, ga_next = gc_r[i], ga_r[i]
             self.ga_next = ga_next
         else:
             K = f.K
-            P_r, K_r, gc_r = rows(f.P), (None if self.const_k else rows(K)), rows(f.gc)
+            gc_r, K_r = rows(f.gc), (None if self.const_k else rows(K))
             for i in range(f.c - 1, -1, -1):
-                g_next = torch.addcmul(P_r[i], K if self.const_k else K_r[i], g_next, out=gc_r[i])
+                if g_next is not None:
+                    gc_r[i].addcmul_(K if self.const_k else K_r[i], g_next)
+                g_next = gc_r[i]
         self.g_next = g_next
 
     def _carry(self, f):
@@ -352,7 +371,9 @@ class _Backward:
                 if self.adapt:
                     dspk0 = dspk0 + self.ga_next
             if self.adapt:
-                dadapt0 = rho * self.ga_next - b * self.rsub_next * self.g_next
+                dadapt0 = rho * self.ga_next
+                if self.rsub_next is not None:
+                    dadapt0 = dadapt0 - b * self.rsub_next * self.g_next
         else:
             dmem0 = self._zeros()
             dspk0 = self._zeros() if self.spk_state else None
