@@ -178,7 +178,7 @@ def test_dense_op_matches_generic_recurrence_loop(backend, reset, delay, layer):
 def test_only_same_size_convolutions_take_the_all_to_all_op(monkeypatch):
     calls = []
     op = F.ops.recurrent.rleaky_dense_fwd
-    monkeypatch.setattr(F.ops.recurrent, "rleaky_dense_fwd", lambda *a: calls.append(a[2].image) or op(*a))
+    monkeypatch.setattr(F.ops.recurrent, "rleaky_dense_fwd", lambda *a, **kw: calls.append(a[2].image) or op(*a, **kw))
     x = torch.rand(3, 2, 2, 4, 4)
     F.rleaky(x, 0.8, recurrent=torch.nn.Conv2d(2, 2, 3, padding=1))
     assert calls == [[2, 4, 4]]

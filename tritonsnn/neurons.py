@@ -24,9 +24,13 @@ from torch import nn
 
 from . import _backend, functional as F
 from ._doc import shared_args
-from .utils import as_sequence
 from . import surrogate as sg
+from .contracts import Reset, surrogate_fields
 from .functional import _reset_mode
+from .functional._validate import Common
+from .functional.first_order import _first_order, lapicque_terms
+from .functional.recurrent import run_rleaky, run_rsynaptic
+from .functional.second_order import run_alpha, run_synaptic, second_order_params
 
 __all__ = ["SpikingNeuron", "Leaky", "IF", "Lapicque", "RLeaky", "ALIF"]
 
@@ -36,10 +40,12 @@ _STEP_MODES = ("multi", "single")
 class SpikingNeuron(nn.Module):
     """Base class: configuration, state handling and the single/multi-step protocol.
 
-    Subclasses implement ``_dynamics(x, init, **returns)`` with a functional op; it
-    receives the carried state (``{"v0": ..., "count0": ..., ...}``, None entries for
-    zero) and passes ``returns`` (``return_state=True`` or ``return_mem=...``) on, so that
-    state sequences are only produced when the caller or the carried state needs them.
+    Subclasses implement ``_dynamics(x, init, single, **returns)`` with the functional layer's
+    runner of their dynamics: it receives the carried state (``{"v0": ..., "count0": ..., ...}``,
+    None entries for zero), ``single`` (one step ``[B, *features]`` in, no time axis out) and
+    passes ``returns`` (``return_state=True`` or ``return_mem=...``) on, so that state sequences
+    are only produced when the caller or the carried state needs them. The options were
+    validated at construction: :meth:`_options` only assembles them.
     """
 
     # Carried state: functional keyword -> (state-dict key, how to take the last value).
@@ -79,10 +85,11 @@ class SpikingNeuron(nn.Module):
         else:
             self.register_buffer(name, t)
 
-    def _options(self):
-        return dict(reset_mechanism=self.reset_mechanism, reset_delay=self.reset_delay,
-                    surrogate=self.surrogate, backend=self.backend, refractory=self.refractory,
-                    dt=self.dt)
+    def _options(self) -> Common:
+        """The validated options of every call (``functional._validate.Common``)."""
+        mode = _reset_mode(self.reset_mechanism)
+        return Common(mode, bool(self.reset_delay) or mode == Reset.NONE, self.refractory_steps,
+                      **surrogate_fields(self.surrogate), backend=self.backend)
 
     @property
     def mem(self):
@@ -91,43 +98,45 @@ class SpikingNeuron(nn.Module):
 
     def forward(self, x):
         single = self.step_mode == "single"
-        if not single and isinstance(x, torch.Tensor) and x.dim() == 2:
+        if not isinstance(x, torch.Tensor) or x.dim() < 1:
+            raise ValueError(f"{type(self).__name__} expects a tensor of shape "
+                             f"{'[B, *features]' if single else '[T, B, *features]'}; got {x!r}")
+        if not single and x.dim() == 2:
             raise ValueError(
                 f"{type(self).__name__} is multi-step (step_mode='multi') and takes a whole sequence "
                 f"[T, B, *features]; got a 2-D tensor of shape {tuple(x.shape)}, which would run as T="
                 f"{x.shape[0]} steps of one sample each. For one step [B, features] per call use "
                 "step_mode='single' (or the snnTorch-style tritonsnn.snntorch neurons); for a sequence "
                 "add the time axis, x[:, :, None] for [T, B] with one feature")
-        x = as_sequence(x, single)
         carry = single or self.stateful
+        step_shape = x.shape if single else x.shape[1:]     # [B, *features]
         init = {}
         if carry:
             mem = self._state.get("mem")
-            if mem is not None and mem.shape[1:] != x.shape[2:]:
+            if mem is not None and mem.shape[1:] != step_shape[1:]:
                 raise ValueError(
                     f"{type(self).__name__} carries state of features {tuple(mem.shape[1:])} from the previous "
-                    f"call but got input features {tuple(x.shape[2:])} (input shape {tuple(x.shape[1:])} per "
+                    f"call but got input features {tuple(step_shape[1:])} (input shape {tuple(step_shape)} per "
                     "step): call tsnn.reset(net) before a sequence of another shape, or use a separate "
                     "neuron instance for each layer")
             for kw, key in self._CARRY.items():
                 v = self._state.get(key)
-                init[kw] = v if v is not None and v.shape == x.shape[1:] else None
+                init[kw] = v if v is not None and v.shape == step_shape else None
         if carry or self.return_state:
-            spikes, state = self._dynamics(x, init, return_state=True)
+            spikes, state = self._dynamics(x, init, single, return_state=True)
         elif self.return_mem:
-            spikes, mem = self._dynamics(x, init, return_mem=True)
+            spikes, mem = self._dynamics(x, init, single, return_mem=True)
             state = {"mem": mem}
         else:   # spikes only: no state sequence beyond what backward needs is kept
-            spikes, state = self._dynamics(x, init), {}
+            spikes, state = self._dynamics(x, init, single), {}
         if carry:
-            self._state = {"mem": state["mem"][-1], "count": state.get("count"),
-                           "spk": spikes[-1] if "s0" in self._CARRY else None}
+            def last(seq):
+                return seq if single else seq[-1]
+            self._state = {"mem": last(state["mem"]), "count": state.get("count"),
+                           "spk": last(spikes) if "s0" in self._CARRY else None}
             for key, seq in state.items():   # other sequences (e.g. adaptation): keep the last step
                 if key not in ("mem", "count"):
-                    self._state[key] = seq[-1]
-        if single:
-            spikes = spikes[0]
-            state = {k: (v if k == "count" else v[0]) for k, v in state.items()}
+                    self._state[key] = last(seq)
         if self.return_state:
             return spikes, state
         return (spikes, state["mem"]) if self.return_mem else spikes
@@ -183,13 +192,14 @@ class Leaky(SpikingNeuron):
                  surrogate=None, learn_beta=False, learn_threshold=False, step_mode="multi",
                  stateful=False, return_mem=False, backend="auto", refractory=0.0, dt=1.0,
                  return_state=False, spike_grad=None):
-        super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold,
-                         step_mode, stateful, return_mem, backend, refractory, dt, return_state,
-                         spike_grad=spike_grad)
+        super().__init__(threshold=threshold, reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
+                         learn_threshold=learn_threshold, step_mode=step_mode, stateful=stateful,
+                         return_mem=return_mem, backend=backend, refractory=refractory, dt=dt,
+                         return_state=return_state, spike_grad=spike_grad)
         self._register("beta", beta, learn_beta)
 
-    def _dynamics(self, x, init, **returns):
-        return F.leaky(x, self.beta, self.threshold, **returns, **init, **self._options())
+    def _dynamics(self, x, init, single=False, **returns):
+        return _first_order(x, self.beta, self.threshold, self._options(), **init, single=single, **returns)
 
     def extra_repr(self):
         return f"beta={_short(self.beta)}, " + super().extra_repr()
@@ -198,8 +208,8 @@ class Leaky(SpikingNeuron):
 class IF(SpikingNeuron):
     """Integrate-and-fire neuron (no leak): ``Leaky`` with ``beta = 1``. Same options, no beta."""
 
-    def _dynamics(self, x, init, **returns):
-        return F.if_(x, self.threshold, **returns, **init, **self._options())
+    def _dynamics(self, x, init, single=False, **returns):
+        return _first_order(x, 1.0, self.threshold, self._options(), **init, single=single, **returns)
 
 
 @shared_args(_COMMON_DOC)
@@ -229,9 +239,10 @@ class Lapicque(SpikingNeuron):
             raise ValueError("learn_beta=True is not supported by Lapicque: its update uses R and C, "
                              "not beta (snnTorch's Lapicque ignores beta in forward too); use "
                              "tsnn.Leaky(beta, learn_beta=True) to learn a decay")
-        super().__init__(threshold, reset_mechanism, True, surrogate, learn_threshold,
-                         step_mode, stateful, return_mem, backend, refractory, dt, return_state,
-                         spike_grad=spike_grad)
+        super().__init__(threshold=threshold, reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate,
+                         learn_threshold=learn_threshold, step_mode=step_mode, stateful=stateful,
+                         return_mem=return_mem, backend=backend, refractory=refractory, dt=dt,
+                         return_state=return_state, spike_grad=spike_grad)
         R_t, C_t = F.lapicque_coefficients(beta, R, C, time_step)
         self.register_buffer("time_step", torch.as_tensor(time_step, dtype=torch.float32))
         self.register_buffer("R", R_t)
@@ -240,11 +251,10 @@ class Lapicque(SpikingNeuron):
                                                      torch.exp(-self.time_step / (R_t * C_t)),
                                                      dtype=torch.float32))
 
-    def _dynamics(self, x, init, **returns):
-        opts = self._options()
-        opts.pop("reset_delay")
-        return F.lapicque(x, None, self.threshold, R=self.R, C=self.C, time_step=self.time_step,
-                          **returns, **init, **opts)
+    def _dynamics(self, x, init, single=False, **returns):
+        decay, gain = lapicque_terms(self.R, self.C, self.time_step)
+        return _first_order(x, decay, self.threshold, self._options(), **init, gain=gain, zero_whole=True,
+                            clamp_beta=False, single=single, **returns)
 
     def extra_repr(self):
         return f"R={_short(self.R)}, C={_short(self.C)}, " + super().extra_repr()
@@ -311,18 +321,17 @@ class RLeaky(SpikingNeuron):
                  learn_threshold=False, learn_recurrent=True, reset_mechanism="subtract",
                  reset_delay=True, step_mode="multi", stateful=False, return_mem=False,
                  backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
-        super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold,
-                         step_mode, stateful, return_mem, backend, refractory, dt, return_state,
-                         spike_grad=spike_grad)
+        super().__init__(threshold=threshold, reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
+                         learn_threshold=learn_threshold, step_mode=step_mode, stateful=stateful,
+                         return_mem=return_mem, backend=backend, refractory=refractory, dt=dt,
+                         return_state=return_state, spike_grad=spike_grad)
         self.all_to_all = bool(all_to_all)
         self._register("beta", beta, learn_beta)
         _init_recurrence(self, V, linear_features, conv2d_channels, kernel_size, learn_recurrent)
 
-    def _dynamics(self, x, init, **returns):
-        if self.all_to_all:
-            return F.rleaky(x, self.beta, threshold=self.threshold, recurrent=self.recurrent,
-                            **returns, **init, **self._options())
-        return F.rleaky(x, self.beta, self.V, self.threshold, **returns, **init, **self._options())
+    def _dynamics(self, x, init, single=False, **returns):
+        rec = dict(recurrent=self.recurrent) if self.all_to_all else dict(V=self.V)
+        return run_rleaky(x, self.beta, self.threshold, self._options(), **rec, **init, single=single, **returns)
 
     def extra_repr(self):
         v = "" if self.all_to_all else f"V={_short(self.V)}, "
@@ -355,17 +364,17 @@ class ALIF(SpikingNeuron):
                  surrogate=None, learn_beta=False, learn_threshold=False, learn_rho=False,
                  learn_b=False, step_mode="multi", stateful=False, return_mem=False,
                  backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
-        super().__init__(threshold, reset_mechanism, True, surrogate, learn_threshold,
-                         step_mode, stateful, return_mem, backend, refractory, dt, return_state,
-                         spike_grad=spike_grad)
+        super().__init__(threshold=threshold, reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate,
+                         learn_threshold=learn_threshold, step_mode=step_mode, stateful=stateful,
+                         return_mem=return_mem, backend=backend, refractory=refractory, dt=dt,
+                         return_state=return_state, spike_grad=spike_grad)
         self._register("beta", beta, learn_beta)
         self._register("rho", rho, learn_rho)
         self._register("b", b, learn_b)
 
-    def _dynamics(self, x, init, **returns):
-        opts = self._options()
-        opts.pop("reset_delay")
-        return F.alif(x, self.beta, self.threshold, self.rho, self.b, **returns, **init, **opts)
+    def _dynamics(self, x, init, single=False, **returns):
+        return _first_order(x, self.beta, self.threshold, self._options(), **init, rho=self.rho, b=self.b,
+                            single=single, **returns)
 
     def extra_repr(self):
         return (f"beta={_short(self.beta)}, rho={_short(self.rho)}, b={_short(self.b)}, "
@@ -403,14 +412,16 @@ class Synaptic(SpikingNeuron):
     def __init__(self, alpha, beta, threshold=1.0, reset_mechanism="subtract", reset_delay=True, surrogate=None,
                  learn_alpha=False, learn_beta=False, learn_threshold=False, step_mode="multi", stateful=False,
                  return_mem=False, backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
-        super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold, step_mode, stateful,
-                         return_mem, backend, refractory, dt, return_state,
-                         spike_grad=spike_grad)
+        super().__init__(threshold=threshold, reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
+                         learn_threshold=learn_threshold, step_mode=step_mode, stateful=stateful,
+                         return_mem=return_mem, backend=backend, refractory=refractory, dt=dt,
+                         return_state=return_state, spike_grad=spike_grad)
         self._register("alpha", alpha, learn_alpha)
         self._register("beta", beta, learn_beta)
 
-    def _dynamics(self, x, init, **returns):
-        return F.synaptic(x, self.alpha, self.beta, self.threshold, **returns, **init, **self._options())
+    def _dynamics(self, x, init, single=False, **returns):
+        layout, params = second_order_params(x, self.alpha, self.beta, self.threshold, single=single)
+        return run_synaptic(x, layout, params, self._options(), **init, **returns)
 
     def extra_repr(self):
         return f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, " + super().extra_repr()
@@ -435,9 +446,10 @@ class Alpha(SpikingNeuron):
     def __init__(self, alpha, beta, threshold=1.0, reset_mechanism="zero", surrogate=None, learn_alpha=False,
                  learn_beta=False, learn_threshold=False, step_mode="multi", stateful=False, return_mem=False,
                  backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
-        super().__init__(threshold, reset_mechanism, True, surrogate, learn_threshold, step_mode, stateful,
-                         return_mem, backend, refractory, dt, return_state,
-                         spike_grad=spike_grad)
+        super().__init__(threshold=threshold, reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate,
+                         learn_threshold=learn_threshold, step_mode=step_mode, stateful=stateful,
+                         return_mem=return_mem, backend=backend, refractory=refractory, dt=dt,
+                         return_state=return_state, spike_grad=spike_grad)
         self._register("alpha", alpha, learn_alpha)
         self._register("beta", beta, learn_beta)
         a, b = self.alpha.detach().clamp(0, 1), self.beta.detach().clamp(0, 1)
@@ -446,13 +458,9 @@ class Alpha(SpikingNeuron):
         if bool((a <= b).any()):
             raise ValueError(f"alpha must be greater than beta for Alpha; got alpha={alpha}, beta={beta}")
 
-    def _options(self):
-        opts = super()._options()
-        del opts["reset_delay"]
-        return opts
-
-    def _dynamics(self, x, init, **returns):
-        return F.alpha(x, self.alpha, self.beta, self.threshold, **returns, **init, **self._options())
+    def _dynamics(self, x, init, single=False, **returns):
+        layout, params = second_order_params(x, self.alpha, self.beta, self.threshold, single=single)
+        return run_alpha(x, layout, params, self._options(), **init, **returns)
 
     def extra_repr(self):
         return f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, " + super().extra_repr()
@@ -490,18 +498,19 @@ class RSynaptic(SpikingNeuron):
                  learn_alpha=False, learn_beta=False, learn_threshold=False, learn_recurrent=True,
                  step_mode="multi", stateful=False, return_mem=False, backend="auto", refractory=0.0, dt=1.0,
                  return_state=False, spike_grad=None):
-        super().__init__(threshold, reset_mechanism, reset_delay, surrogate, learn_threshold, step_mode, stateful,
-                         return_mem, backend, refractory, dt, return_state,
-                         spike_grad=spike_grad)
+        super().__init__(threshold=threshold, reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
+                         learn_threshold=learn_threshold, step_mode=step_mode, stateful=stateful,
+                         return_mem=return_mem, backend=backend, refractory=refractory, dt=dt,
+                         return_state=return_state, spike_grad=spike_grad)
         self._register("alpha", alpha, learn_alpha)
         self._register("beta", beta, learn_beta)
         self.all_to_all = bool(all_to_all)
         _init_recurrence(self, V, linear_features, conv2d_channels, kernel_size, learn_recurrent)
 
-    def _dynamics(self, x, init, **returns):
+    def _dynamics(self, x, init, single=False, **returns):
         rec = dict(recurrent=self.recurrent) if self.all_to_all else dict(V=self.V)
-        return F.rsynaptic(x, self.alpha, self.beta, threshold=self.threshold, **returns, **rec, **init,
-                           **self._options())
+        return run_rsynaptic(x, self.alpha, self.beta, self.threshold, self._options(), **rec, **init, single=single,
+                             **returns)
 
     def extra_repr(self):
         return (f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, all_to_all={self.all_to_all}, "

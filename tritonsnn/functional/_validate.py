@@ -4,6 +4,7 @@ states are checked here and shaped into what the ops take (fp32 ``[1]``/``[N]`` 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -12,22 +13,49 @@ from .. import surrogate as sg
 from ..contracts import RESET_MODES, Reset, surrogate_fields
 
 
-def check_input(x, name="x"):
-    """``x`` must be a floating tensor ``[T, B, *features]``; returns ``features``."""
+def check_input(x, name="x", single=False):
+    """``x`` must be a floating tensor ``[T, B, *features]`` (``single``: one step ``[B, *features]``)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape [T, B, *features]; got {type(x).__name__}")
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating tensor (float32/float16/bfloat16); got {x.dtype}: "
                         f"convert it with {name}.float()")
-    if x.dim() < 2:
+    if x.dim() < (1 if single else 2):
         raise ValueError(f"{name} must have shape [T, B, *features] (time first); got shape {tuple(x.shape)}. "
                          "For a single step use step_mode='single' or add a time axis with x[None]")
-    return tuple(x.shape[2:])
+
+
+class Layout:
+    """How ``x`` maps onto the ops' ``[T, B, N]`` (``single``: one step ``[B, N]``, no time axis):
+    its feature shape, and the flattening of inputs and states and unflattening of outputs,
+    each a no-op (no autograd node) where the shapes already agree."""
+
+    def __init__(self, x, single=False):
+        self.single = single
+        self.step_shape = tuple(x.shape) if single else tuple(x.shape[1:])   # [B, *features]
+        self.B = self.step_shape[0] if self.step_shape else 1
+        self.features = self.step_shape[1:]
+        self.N = math.prod(self.features)
+        self.shape = tuple(x.shape)
+
+    def flat(self, x):
+        """``x`` as ``[T, B, N]`` (single: ``[B, N]``)."""
+        lead = () if self.single else (x.shape[0],)
+        target = (*lead, self.B, self.N)
+        return x if tuple(x.shape) == target else x.reshape(target)
+
+    def unflat(self, t):
+        """An output sequence (single: step) as ``x``'s shape."""
+        return t if tuple(t.shape) == self.shape else t.view(self.shape)
+
+    def unflat_state(self, t):
+        """A ``[B, N]`` output state as ``[B, *features]``."""
+        return t if tuple(t.shape) == self.step_shape else t.view(self.step_shape)
 
 
 def flat(x):
     """``x [T, B, *features]`` as ``[T, B, N]``."""
-    return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
+    return Layout(x).flat(x)
 
 
 def param(value, name, features, x, positive=False):
@@ -38,17 +66,17 @@ def param(value, name, features, x, positive=False):
                 raise ValueError(f"{name} is on {value.device} but x is on {x.device}: move it with "
                                  f"{name}.to(x.device)")
             value = value.to(x.device)
-        t = value.to(torch.float32)
+        t = value if value.dtype == torch.float32 else value.to(torch.float32)
     elif isinstance(value, (int, float)):
         t = torch.tensor(float(value), device=x.device)
     else:
         raise TypeError(f"{name} must be a number or a tensor; got {type(value).__name__}")
     # A value check needs the data on the host: skipped on GPU (it would sync) and while
     # torch.compile traces; Modules check at construction.
-    if positive and not t.is_cuda and not torch.compiler.is_compiling() and not bool((t > 0).all()):
+    if positive and not t.is_cuda and not torch.compiler.is_compiling() and t.numel() and float(t.detach().min()) <= 0:
         raise ValueError(f"{name} must be > 0; got {value}")
     if t.numel() == 1:
-        return t.reshape(1)
+        return t if t.shape == (1,) else t.reshape(1)
     try:
         t = torch.broadcast_to(t, features)
     except RuntimeError:
@@ -62,7 +90,7 @@ def decay(value, name, features, x):
     return param(value, name, features, x).clamp(0.0, 1.0)
 
 
-def state(v, name, x, features, dtype=torch.float32):
+def state(v, name, x, features, dtype=torch.float32, layout=None):
     """Initial state ``[B, *features]`` (broadcastable) as ``dtype`` ``[B, N]``, or None."""
     if v is None:
         return None
@@ -70,18 +98,21 @@ def state(v, name, x, features, dtype=torch.float32):
         raise TypeError(f"{name} must be a tensor of shape [B, *features] or None; got {type(v).__name__}")
     if v.device != x.device:
         raise ValueError(f"{name} is on {v.device} but x is on {x.device}: move it with {name}.to(x.device)")
-    shape = tuple(x.shape[1:])
+    layout = layout or Layout(x)
+    if v.dtype == dtype and tuple(v.shape) == layout.step_shape == (layout.B, layout.N):
+        return v
+    shape = layout.step_shape
     try:
         v = torch.broadcast_to(v, shape)
     except RuntimeError:
         raise ValueError(f"{name} of shape {tuple(v.shape)} must match (or broadcast to) "
                          f"[B, *features] = {shape}") from None
-    return v.to(dtype).reshape(x.shape[1], math.prod(features))
+    return v.to(dtype).reshape(layout.B, layout.N)
 
 
-def count(count0, x, features, steps):
+def count(count0, x, features, steps, layout=None):
     """The initial refractory counter as int32 ``[B, N]`` when a refractory period is on, else None."""
-    return state(count0, "count0", x, features, torch.int32) if steps > 0 else None
+    return state(count0, "count0", x, features, torch.int32, layout) if steps > 0 else None
 
 
 def reset_mode(reset_mechanism):
@@ -109,25 +140,42 @@ def refractory_steps(refractory, dt=1.0):
     return int(math.ceil(refractory / dt - 1e-9))
 
 
-def common_options(x, *, reset_mechanism, reset_delay, surrogate, refractory, dt, backend) -> dict:
-    """The option fields every neuron op takes, validated: reset mode, delay (a no-reset neuron
-    has nothing to delay), refractory steps, surrogate fields and the backend choice."""
+class Common(NamedTuple):
+    """The options every neuron op takes, validated (:func:`common`; Modules keep theirs)."""
+
+    reset: int
+    delay: bool                   # a neuron without reset has nothing to delay: True
+    refractory: int               # steps
+    surrogate_kind: int
+    surrogate_param: float
+    surrogate_param2: float
+    backend: str
+
+    def fields(self, x) -> dict:
+        """The options records' common fields for tensors like ``x`` (the backend resolved)."""
+        return dict(reset=self.reset, delay=self.delay, refractory=self.refractory,
+                    surrogate_kind=self.surrogate_kind, surrogate_param=self.surrogate_param,
+                    surrogate_param2=self.surrogate_param2,
+                    use_triton=_backend.resolve(self.backend, x.device) == "triton")
+
+
+def common(*, reset_mechanism, reset_delay, surrogate, refractory, dt, backend) -> Common:
+    """Validate the options every neuron takes."""
     mode = reset_mode(reset_mechanism)
-    return dict(reset=mode, delay=bool(reset_delay) or mode == Reset.NONE,
-                refractory=refractory_steps(refractory, dt), **surrogate_fields(sg.from_any(surrogate)),
-                use_triton=_backend.resolve(backend, x.device) == "triton")
+    return Common(mode, bool(reset_delay) or mode == Reset.NONE, refractory_steps(refractory, dt),
+                  **surrogate_fields(sg.from_any(surrogate)), backend=_backend.check_backend_name(backend))
 
 
-def result(x, spikes, seqs: dict, count, return_mem, return_state):
+def result(layout: Layout, spikes, seqs: dict, count, return_mem, return_state):
     """What a neuron function returns: spikes, ``(spikes, mem)`` or ``(spikes, state)``, every
-    sequence viewed as ``x``'s shape, the final refractory counter (if any) as ``state["count"]``."""
-    spikes = spikes.view(x.shape)
+    sequence viewed as the input's shape, the final refractory counter (if any) as ``state["count"]``."""
+    spikes = layout.unflat(spikes)
     if return_state:
-        out = {k: v.view(x.shape) for k, v in seqs.items()}
+        out = {k: layout.unflat(v) for k, v in seqs.items()}
         if count is not None:
-            out["count"] = count.view(x.shape[1:])
+            out["count"] = layout.unflat_state(count)
         return spikes, out
-    return (spikes, seqs["mem"].view(x.shape)) if return_mem else spikes
+    return (spikes, layout.unflat(seqs["mem"])) if return_mem else spikes
 
 
 def is_set(value):

@@ -7,17 +7,19 @@ import torch
 from .. import ops
 from .._doc import shared_args
 from ..contracts import LifOptions, LifParams, LifState
-from ._validate import check_input, common_options, count, flat, is_set, param, result, state
+from ._validate import Common, Layout, check_input, common, count, is_set, param, result, state
 
 __all__ = ["leaky", "if_", "lapicque", "lapicque_coefficients", "alif"]
 
 
-def _first_order(x, beta, threshold, options, *, v0=None, s0=None, a0=None, count0=None, gain=None, V=None,
-                 rho=None, b=None, zero_whole=False, clamp_beta=True, return_mem=False, return_state=False):
-    """Validate and shape everything, run the one ``lif`` op, unflatten the outputs. ``options``
-    holds the keywords of :func:`_validate.common_options`."""
-    features = check_input(x)
-    common = common_options(x, **options)
+def _first_order(x, beta, threshold, options: Common, *, v0=None, s0=None, a0=None, count0=None, gain=None,
+                 V=None, rho=None, b=None, zero_whole=False, clamp_beta=True, return_mem=False, return_state=False,
+                 single=False):
+    """Shape everything, run the one ``lif`` op, unflatten the outputs. ``single``: ``x`` is one
+    step ``[B, *features]`` (the Modules' single-step mode) and so are the outputs."""
+    check_input(x, single=single)
+    layout = Layout(x, single)
+    features = layout.features
     beta_v = param(beta, "beta", features, x)
     adapt = rho is not None
     params = LifParams(beta=beta_v.clamp(0.0, 1.0) if clamp_beta else beta_v,
@@ -26,16 +28,16 @@ def _first_order(x, beta, threshold, options, *, v0=None, s0=None, a0=None, coun
                        v=None if V is None else param(V, "V", features, x),
                        rho=param(rho, "rho", features, x) if adapt else None,
                        b=param(b, "b", features, x) if adapt else None)
-    init = LifState(mem0=state(v0, "v0", x, features),
-                    spk0=state(s0, "s0", x, features) if V is not None or adapt else None,
-                    adapt0=state(a0, "a0", x, features) if adapt else None,
-                    count0=count(count0, x, features, common["refractory"]))
-    opts = LifOptions(zero_whole=bool(zero_whole), need_mem=bool(return_mem or return_state), **common)
-    out = ops.lif.lif_fwd(flat(x), init, params, opts)
+    init = LifState(mem0=state(v0, "v0", x, features, layout=layout),
+                    spk0=state(s0, "s0", x, features, layout=layout) if V is not None or adapt else None,
+                    adapt0=state(a0, "a0", x, features, layout=layout) if adapt else None,
+                    count0=count(count0, x, features, options.refractory, layout))
+    opts = LifOptions(zero_whole=bool(zero_whole), need_mem=bool(return_mem or return_state), **options.fields(x))
+    out = ops.lif.lif_fwd(layout.flat(x), init, params, opts, step=single)
     seqs = {"mem": out.pre if opts.delay else out.post} if opts.need_mem else {}
     if adapt:
         seqs["adapt"] = out.adapt
-    return result(x, out.spikes, seqs, out.count if opts.refractory > 0 else None, return_mem, return_state)
+    return result(layout, out.spikes, seqs, out.count if opts.refractory > 0 else None, return_mem, return_state)
 
 
 _COMMON_ARGS = """
@@ -72,8 +74,8 @@ def leaky(x, beta, threshold=1.0, *, v0=None, reset_mechanism="subtract", reset_
         spikes in x's dtype, or ``(spikes, mem)`` when ``return_mem``. The final state
         for a following chunk is ``mem[-1]``.
     """
-    options = dict(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
-                   refractory=refractory, dt=dt, backend=backend)
+    options = common(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
+                     refractory=refractory, dt=dt, backend=backend)
     return _first_order(x, beta, threshold, options, v0=v0, count0=count0, return_mem=return_mem,
                         return_state=return_state)
 
@@ -138,13 +140,19 @@ def lapicque(x, beta=None, threshold=1.0, *, R=None, C=None, time_step=1.0, v0=N
     Returns:
         spikes, or ``(spikes, mem)`` when ``return_mem``.
     """
-    R_t, C_t = lapicque_coefficients(beta, R, C, time_step)
+    decay, gain = lapicque_terms(*lapicque_coefficients(beta, R, C, time_step), time_step)
+    options = common(reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate,
+                     refractory=refractory, dt=dt, backend=backend)
+    return _first_order(x, decay, threshold, options, v0=v0, count0=count0, gain=gain, zero_whole=True,
+                        clamp_beta=False, return_mem=return_mem, return_state=return_state)
+
+
+def lapicque_terms(R, C, time_step):
+    """Lapicque's ``(decay, gain)`` from R and C, in snnTorch's order of operations:
+    ``mem = x * R * (1 / (R*C)) * time_step + (1 - time_step / (R*C)) * mem``."""
     dts = torch.as_tensor(time_step, dtype=torch.float32)
-    RC = R_t * C_t
-    options = dict(reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate,
-                   refractory=refractory, dt=dt, backend=backend)
-    return _first_order(x, 1 - dts / RC, threshold, options, v0=v0, count0=count0, gain=R_t * (1 / RC) * dts,
-                        zero_whole=True, clamp_beta=False, return_mem=return_mem, return_state=return_state)
+    RC = R * C
+    return 1 - dts / RC, R * (1 / RC) * dts
 
 
 @shared_args(_COMMON_ARGS)
@@ -181,7 +189,7 @@ def alif(x, beta, threshold=1.0, rho=0.95, b=0.2, *, v0=None, s0=None, a0=None,
     """
     if rho is None or b is None:
         raise ValueError("alif needs rho and b (numbers or tensors); got None")
-    options = dict(reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate,
-                   refractory=refractory, dt=dt, backend=backend)
+    options = common(reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate,
+                     refractory=refractory, dt=dt, backend=backend)
     return _first_order(x, beta, threshold, options, v0=v0, s0=s0, a0=a0, count0=count0, rho=rho, b=b,
                         return_mem=return_mem, return_state=return_state)

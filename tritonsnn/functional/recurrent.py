@@ -11,7 +11,7 @@ import torch
 from .. import ops
 from .._doc import shared_args
 from ..contracts import Dense, LifOptions, LifParams, LifState, SecondOrder, SynOptions, SynState
-from ._validate import check_input, common_options, count, decay, flat, param, refractory_steps, result, state
+from ._validate import Common, Layout, check_input, common, count, decay, param, result, state
 from .first_order import _COMMON_ARGS, _first_order
 from .second_order import run_synaptic, second_order_params
 
@@ -35,11 +35,12 @@ def _conv_image(layer, features):
     return list(features) if same else None
 
 
-def _dense(layer, x):
+def _dense(layer, x, single=False):
     """The all-to-all ops' record of ``layer``, or None when another kind of layer needs the loop."""
     if not callable(layer):
         raise TypeError(f"recurrent must be a callable such as an nn.Linear, or None; got {type(layer).__name__}")
-    features = check_input(x)
+    check_input(x, single=single)
+    features = Layout(x, single).features
     image = _conv_image(layer, features)
     if image or _square_linear(layer, math.prod(features)):
         return Dense(layer.weight, layer.bias, image)
@@ -78,43 +79,54 @@ def rleaky(x, beta, V=1.0, threshold=1.0, *, recurrent=None, v0=None, s0=None,
     Returns:
         spikes, or ``(spikes, mem)`` when ``return_mem``.
     """
-    options = dict(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
-                   refractory=refractory, dt=dt, backend=backend)
+    options = common(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
+                     refractory=refractory, dt=dt, backend=backend)
+    return run_rleaky(x, beta, threshold, options, V=V, recurrent=recurrent, v0=v0, s0=s0, count0=count0,
+                      return_mem=return_mem, return_state=return_state)
+
+
+def run_rleaky(x, beta, threshold, options: Common, *, V=None, recurrent=None, v0=None, s0=None, count0=None,
+               return_mem=False, return_state=False, single=False):
+    """:func:`rleaky` with validated options; ``single`` as in ``first_order._first_order``."""
     returns = dict(return_mem=return_mem, return_state=return_state)
     if recurrent is None:
         return _first_order(x, beta, threshold, options, v0=v0, s0=s0, count0=count0, V=V, zero_whole=True,
-                            **returns)
-    dense = _dense(recurrent, x)
+                            single=single, **returns)
+    dense = _dense(recurrent, x, single)
     if dense is not None:
-        features = tuple(x.shape[2:])
-        common = common_options(x, **options)
-        init = LifState(state(v0, "v0", x, features), state(s0, "s0", x, features), None,
-                        count(count0, x, features, common["refractory"]))
+        layout = Layout(x, single)
+        features = layout.features
+        init = LifState(state(v0, "v0", x, features, layout=layout), state(s0, "s0", x, features, layout=layout),
+                        None, count(count0, x, features, options.refractory, layout))
         params = LifParams(decay(beta, "beta", features, x), param(threshold, "threshold", features, x, positive=True))
-        out = ops.recurrent.rleaky_dense_fwd(flat(x), init, dense, params,
-                                             LifOptions(zero_whole=True, need_mem=True, **common))
-        return result(x, out.spikes, {"mem": out.mem}, out.count if common["refractory"] > 0 else None, **returns)
-    # Any other layer: an autograd loop of one fused T = 1 update per step.
-    spk = torch.zeros_like(x[0]) if s0 is None else s0.to(x.dtype)
+        out = ops.recurrent.rleaky_dense_fwd(layout.flat(x), init, dense, params,
+                                             LifOptions(zero_whole=True, need_mem=True, **options.fields(x)),
+                                             step=single)
+        return result(layout, out.spikes, {"mem": out.mem}, out.count if options.refractory > 0 else None, **returns)
+    # Any other layer: an autograd loop of one fused update per step.
+    seq = x[None] if single else x
+    spk = torch.zeros_like(seq[0]) if s0 is None else s0.to(x.dtype)
     mem, carried = v0, count0
     spikes, mems = [], []
-    for t in range(x.shape[0]):
-        spk, st = _first_order((x[t] + recurrent(spk))[None], beta, threshold, options, v0=mem, count0=carried,
-                               zero_whole=True, return_state=True)
-        spk, mem, carried = spk[0], st["mem"][0], st.get("count")
+    for x_t in seq.unbind(0):
+        spk, st = _first_order(x_t + recurrent(spk), beta, threshold, options, v0=mem, count0=carried,
+                               zero_whole=True, return_state=True, single=True)
+        mem, carried = st["mem"], st.get("count")
         spikes.append(spk)
         mems.append(mem)
-    return _loop_result(x, _stack(spikes, x, x.dtype), {"mem": _stack(mems, x, torch.float32)}, carried,
-                        options, **returns)
+    return _loop_result(seq, _stack(spikes, seq, x.dtype), {"mem": _stack(mems, seq, torch.float32)}, carried,
+                        options, single, **returns)
 
 
-def _loop_result(x, spikes, seqs, carried, options, return_mem, return_state):
+def _loop_result(seq, spikes, seqs, carried, options, single, return_mem, return_state):
     """What the autograd loops return; the final counter is zeros when no step ran."""
+    if single:
+        spikes, seqs = spikes[0], {k: v[0] for k, v in seqs.items()}
     if return_state:
         state_out = dict(seqs)
-        if refractory_steps(options["refractory"], options["dt"]) > 0:
+        if options.refractory > 0:
             state_out["count"] = carried if carried is not None else \
-                torch.zeros(x.shape[1:], dtype=torch.int32, device=x.device)
+                torch.zeros(seq.shape[1:], dtype=torch.int32, device=seq.device)
         return spikes, state_out
     return (spikes, seqs["mem"]) if return_mem else spikes
 
@@ -144,31 +156,42 @@ def rsynaptic(x, alpha, beta, V=1.0, threshold=1.0, *, recurrent=None, syn0=None
     Returns:
         As :func:`synaptic`: spikes, ``(spikes, mem)`` or ``(spikes, state)``.
     """
-    features, params = second_order_params(x, alpha, beta, threshold, V=V if recurrent is None else None)
-    options = dict(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
-                   refractory=refractory, dt=dt, backend=backend)
+    options = common(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
+                     refractory=refractory, dt=dt, backend=backend)
+    return run_rsynaptic(x, alpha, beta, threshold, options, V=V, recurrent=recurrent, syn0=syn0, v0=v0, s0=s0,
+                         count0=count0, return_mem=return_mem, return_state=return_state)
+
+
+def run_rsynaptic(x, alpha, beta, threshold, options: Common, *, V=1.0, recurrent=None, syn0=None, v0=None, s0=None,
+                  count0=None, return_mem=False, return_state=False, single=False):
+    """:func:`rsynaptic` with validated options; ``single`` as in ``first_order._first_order``."""
+    layout, params = second_order_params(x, alpha, beta, threshold, V=V if recurrent is None else None,
+                                         single=single)
     returns = dict(return_mem=return_mem, return_state=return_state)
     if recurrent is None:
-        return run_synaptic(x, params, options, syn0=syn0, v0=v0, s0=s0, count0=count0, **returns)
-    dense = _dense(recurrent, x)
+        return run_synaptic(x, layout, params, options, syn0=syn0, v0=v0, s0=s0, count0=count0, **returns)
+    dense = _dense(recurrent, x, single)
     if dense is not None:
-        common = common_options(x, **options)
-        init = SynState(state(syn0, "syn0", x, features), None, state(v0, "v0", x, features),
-                        state(s0, "s0", x, features), count(count0, x, features, common["refractory"]))
-        opts = SynOptions(neuron=SecondOrder.SYNAPTIC, store_cur=True, need_mem=True, **common)
-        out = ops.recurrent.rsyn_dense_fwd(flat(x), init, dense, params, opts)
-        return result(x, out.spikes, {"syn": out.cur, "mem": out.mem} if return_state else {"mem": out.mem},
-                      out.count if common["refractory"] > 0 else None, **returns)
-    # Any other layer: an autograd loop of one fused T = 1 update per step.
-    spk = torch.zeros(x.shape[1:], dtype=x.dtype, device=x.device) if s0 is None else s0
+        features = layout.features
+        init = SynState(state(syn0, "syn0", x, features, layout=layout), None,
+                        state(v0, "v0", x, features, layout=layout), state(s0, "s0", x, features, layout=layout),
+                        count(count0, x, features, options.refractory, layout))
+        opts = SynOptions(neuron=SecondOrder.SYNAPTIC, store_cur=True, need_mem=True, **options.fields(x))
+        out = ops.recurrent.rsyn_dense_fwd(layout.flat(x), init, dense, params, opts, step=single)
+        return result(layout, out.spikes, {"syn": out.cur, "mem": out.mem} if return_state else {"mem": out.mem},
+                      out.count if options.refractory > 0 else None, **returns)
+    # Any other layer: an autograd loop of one fused update per step.
+    seq = x[None] if single else x
+    spk = torch.zeros(seq.shape[1:], dtype=x.dtype, device=x.device) if s0 is None else s0
     syn, mem, carried = syn0, v0, count0
     spikes, syns, mems = [], [], []
-    for t in range(x.shape[0]):
-        spk, st = run_synaptic(x[t:t + 1] + recurrent(spk)[None], params, options, syn0=syn, v0=mem,
-                               count0=carried, return_state=True)
-        spk, syn, mem, carried = spk[0], st["syn"][0], st["mem"][0], st.get("count")
+    for x_t in seq.unbind(0):
+        drive = x_t + recurrent(spk)
+        spk, st = run_synaptic(drive, Layout(drive, True), params, options, syn0=syn, v0=mem, count0=carried,
+                               return_state=True)
+        syn, mem, carried = st["syn"], st["mem"], st.get("count")
         spikes.append(spk)
         syns.append(syn)
         mems.append(mem)
-    seqs = {"syn": _stack(syns, x, torch.float32), "mem": _stack(mems, x, torch.float32)}
-    return _loop_result(x, _stack(spikes, x, x.dtype), seqs, carried, options, **returns)
+    seqs = {"syn": _stack(syns, seq, torch.float32), "mem": _stack(mems, seq, torch.float32)}
+    return _loop_result(seq, _stack(spikes, seq, x.dtype), seqs, carried, options, single, **returns)

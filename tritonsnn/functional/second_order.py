@@ -7,35 +7,61 @@ import torch
 from .. import ops
 from .._doc import shared_args
 from ..contracts import SecondOrder, SynOptions, SynParams, SynState
-from ._validate import check_input, common_options, count, decay, flat, param, result, state
+from ._validate import Common, Layout, check_input, common, count, decay, param, result, state
 
 __all__ = ["synaptic", "alpha"]
 
 
-def second_order_params(x, alpha, beta, threshold, V=None):
-    """``(features, SynParams)``: the decays clamped to [0, 1], the threshold checked."""
-    features = check_input(x)
-    return features, SynParams(alpha=decay(alpha, "alpha", features, x), beta=decay(beta, "beta", features, x),
-                               tau=None, threshold=param(threshold, "threshold", features, x, positive=True),
-                               v=None if V is None else param(V, "V", features, x))
+def second_order_params(x, alpha, beta, threshold, V=None, single=False):
+    """``(layout, SynParams)``: the decays clamped to [0, 1], the threshold checked."""
+    check_input(x, single=single)
+    layout = Layout(x, single)
+    features = layout.features
+    return layout, SynParams(alpha=decay(alpha, "alpha", features, x), beta=decay(beta, "beta", features, x),
+                             tau=None, threshold=param(threshold, "threshold", features, x, positive=True),
+                             v=None if V is None else param(V, "V", features, x))
 
 
-def run_synaptic(x, params: SynParams, options: dict, *, syn0=None, v0=None, s0=None, count0=None,
-                 return_mem=False, return_state=False):
+def run_synaptic(x, layout: Layout, params: SynParams, options: Common, *, syn0=None, v0=None, s0=None,
+                 count0=None, return_mem=False, return_state=False):
     """Synaptic (``params.v`` None) or one-to-one RSynaptic through one ``syn`` op."""
-    features = tuple(x.shape[2:])
-    common = common_options(x, **options)
+    features = layout.features
     need_mem = bool(return_mem or return_state)
-    init = SynState(cur0=state(syn0, "syn0", x, features), aux0=None, mem0=state(v0, "v0", x, features),
-                    spk0=state(s0, "s0", x, features) if params.v is not None else None,
-                    count0=count(count0, x, features, common["refractory"]))
+    init = SynState(cur0=state(syn0, "syn0", x, features, layout=layout), aux0=None,
+                    mem0=state(v0, "v0", x, features, layout=layout),
+                    spk0=state(s0, "s0", x, features, layout=layout) if params.v is not None else None,
+                    count0=count(count0, x, features, options.refractory, layout))
     opts = SynOptions(neuron=SecondOrder.SYNAPTIC, store_cur=bool(return_state) or params.alpha.requires_grad,
-                      need_mem=need_mem, **common)
-    out = ops.synaptic.syn_fwd(flat(x), init, params, opts)
+                      need_mem=need_mem, **options.fields(x))
+    out = ops.synaptic.syn_fwd(layout.flat(x), init, params, opts, step=layout.single)
     seqs = {"syn": out.cur} if return_state else {}
     if need_mem:
         seqs["mem"] = out.mem if opts.delay else out.post
-    return result(x, out.spikes, seqs, out.count if opts.refractory > 0 else None, return_mem, return_state)
+    return result(layout, out.spikes, seqs, out.count if opts.refractory > 0 else None, return_mem, return_state)
+
+
+def run_alpha(x, layout: Layout, params: SynParams, options: Common, *, syn_exc0=None, syn_inh0=None, v0=None,
+              count0=None, return_mem=False, return_state=False):
+    """Alpha through one ``syn`` op; ``params.tau`` is derived here from the decays."""
+    alpha_v, beta_v = params.alpha, params.beta
+    if not alpha_v.is_cuda and not torch.compiler.is_compiling():  # a host check: would sync on GPU / break graphs
+        if float(beta_v.detach().max()) >= 1:
+            raise ValueError("beta must be < 1 for the Alpha neuron (tau = log(alpha)/(log(beta) - log(alpha)) + 1)")
+        if float((alpha_v - beta_v).detach().min()) <= 0:
+            raise ValueError(f"alpha must be greater than beta for the Alpha neuron; got alpha={alpha_v.tolist()}, "
+                             f"beta={beta_v.tolist()}")
+    params = params._replace(tau=torch.log(alpha_v) / (torch.log(beta_v) - torch.log(alpha_v)) + 1)
+    features = layout.features
+    init = SynState(cur0=state(syn_exc0, "syn_exc0", x, features, layout=layout),
+                    aux0=state(syn_inh0, "syn_inh0", x, features, layout=layout),
+                    mem0=state(v0, "v0", x, features, layout=layout), spk0=None,
+                    count0=count(count0, x, features, options.refractory, layout))
+    # The current sequences are only read back for the decays' gradients (tau depends on both).
+    opts = SynOptions(neuron=SecondOrder.ALPHA, store_cur=bool(return_state) or params.tau.requires_grad,
+                      need_mem=True, **options.fields(x))
+    out = ops.synaptic.syn_fwd(layout.flat(x), init, params, opts, step=layout.single)
+    seqs = {"syn_exc": out.cur, "syn_inh": out.aux, "mem": out.mem} if return_state else {"mem": out.mem}
+    return result(layout, out.spikes, seqs, out.count if opts.refractory > 0 else None, return_mem, return_state)
 
 
 _SECOND_ORDER_ARGS = """
@@ -79,10 +105,10 @@ def synaptic(x, alpha, beta, threshold=1.0, *, syn0=None, v0=None, reset_mechani
         ``return_state``. The state for a following chunk is ``state["syn"][-1]``,
         ``state["mem"][-1]`` (and ``state["count"]``).
     """
-    _, params = second_order_params(x, alpha, beta, threshold)
-    options = dict(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
-                   refractory=refractory, dt=dt, backend=backend)
-    return run_synaptic(x, params, options, syn0=syn0, v0=v0, count0=count0, return_mem=return_mem,
+    layout, params = second_order_params(x, alpha, beta, threshold)
+    options = common(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
+                     refractory=refractory, dt=dt, backend=backend)
+    return run_synaptic(x, layout, params, options, syn0=syn0, v0=v0, count0=count0, return_mem=return_mem,
                         return_state=return_state)
 
 
@@ -115,22 +141,8 @@ def alpha(x, alpha, beta, threshold=1.0, *, syn_exc0=None, syn_inh0=None, v0=Non
     Returns:
         spikes, ``(spikes, mem)`` or ``(spikes, state)``.
     """
-    features, params = second_order_params(x, alpha, beta, threshold)
-    alpha_v, beta_v = params.alpha, params.beta
-    if not alpha_v.is_cuda and not torch.compiler.is_compiling():  # a host check: would sync on GPU / break graphs
-        if bool((beta_v == 1).any()):
-            raise ValueError("beta must be < 1 for the Alpha neuron (tau = log(alpha)/(log(beta) - log(alpha)) + 1)")
-        if bool((alpha_v <= beta_v).any()):
-            raise ValueError(f"alpha must be greater than beta for the Alpha neuron; got alpha={alpha}, beta={beta}")
-    params = params._replace(tau=torch.log(alpha_v) / (torch.log(beta_v) - torch.log(alpha_v)) + 1)
-    common = common_options(x, reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate,
-                            refractory=refractory, dt=dt, backend=backend)
-    init = SynState(cur0=state(syn_exc0, "syn_exc0", x, features), aux0=state(syn_inh0, "syn_inh0", x, features),
-                    mem0=state(v0, "v0", x, features), spk0=None,
-                    count0=count(count0, x, features, common["refractory"]))
-    # The current sequences are only read back for the decays' gradients (tau depends on both).
-    opts = SynOptions(neuron=SecondOrder.ALPHA, store_cur=bool(return_state) or params.tau.requires_grad,
-                      need_mem=True, **common)
-    out = ops.synaptic.syn_fwd(flat(x), init, params, opts)
-    seqs = {"syn_exc": out.cur, "syn_inh": out.aux, "mem": out.mem} if return_state else {"mem": out.mem}
-    return result(x, out.spikes, seqs, out.count if opts.refractory > 0 else None, return_mem, return_state)
+    layout, params = second_order_params(x, alpha, beta, threshold)
+    options = common(reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate, refractory=refractory,
+                     dt=dt, backend=backend)
+    return run_alpha(x, layout, params, options, syn_exc0=syn_exc0, syn_inh0=syn_inh0, v0=v0, count0=count0,
+                     return_mem=return_mem, return_state=return_state)

@@ -83,8 +83,10 @@ class Op:
     dispatch, which costs about as much as a whole single-step neuron update on the CPU."""
 
     def __init__(self, name, signature: Signature, returns, impl, fake, backward=None, setup_context=None,
-                 eager_impl=None):
+                 eager_impl=None, step_outputs=None):
         self.signature, self.impl = signature, impl
+        self.step_outputs = step_outputs     # (**parts) -> indices of the outputs a caller reads of one step
+        self.n_outputs = len(typing.get_args(returns))
         self.eager_impl = eager_impl or impl    # an op without autograd may return None entries in eager mode
 
         def flat_impl(*args):
@@ -109,12 +111,47 @@ class Op:
         self.eager = type(name, (torch.autograd.Function,), dict(
             forward=staticmethod(forward), backward=staticmethod(backward)))
 
+        def step_forward(ctx, *args):
+            parts = signature.split(args)
+            ctx.kept = step_outputs(**parts)
+            parts["x"] = parts["x"][None]
+            output = impl(**parts)
+            setup_context(ctx, output, **parts)
+            ctx.n_outputs, ctx.timed = len(output), [output[i].dim() == 3 for i in ctx.kept]
+            # Only the outputs read (each output costs autograd bookkeeping), without the time axis and
+            # not as views (snnTorch-style code detaches state in place, which a view refuses).
+            return tuple(torch.ops.aten._unsafe_view(output[i], output[i].shape[1:]) if timed else output[i]
+                         for i, timed in zip(ctx.kept, ctx.timed))
+
+        def step_backward(ctx, *grads):
+            full = [None] * ctx.n_outputs
+            for i, timed, g in zip(ctx.kept, ctx.timed, grads):
+                full[i] = g[None] if timed and g is not None else g
+            out = list(backward(ctx, *full))
+            if out[0] is not None:
+                out[0] = out[0][0]
+            return tuple(out)
+        self.eager_step = type(name + "_step", (torch.autograd.Function,), dict(
+            forward=staticmethod(step_forward), backward=staticmethod(step_backward)))
+
     def __call__(self, **parts) -> tuple:
         if torch.compiler.is_compiling():
             return self.op(*self.signature.flatten(**parts))
         if self.eager is None:
             return self.eager_impl(**parts)
         return self.eager.apply(*self.signature.flatten(**parts))
+
+    def step(self, **parts) -> tuple:
+        """One step: ``x`` is ``[B, N]`` (no time axis) and so is every output that has one; outputs
+        the caller does not read (``step_outputs``) come back None. The time axis is added and removed
+        inside the autograd node, so no view nodes surround it."""
+        kept = self.step_outputs(**parts)
+        if torch.compiler.is_compiling():
+            output = self(**dict(parts, x=parts["x"][None]))
+            values = {i: (output[i][0] if output[i].dim() == 3 else output[i]) for i in kept}
+        else:
+            values = dict(zip(kept, self.eager_step.apply(*self.signature.flatten(**parts))))
+        return tuple(values.get(i) for i in range(self.n_outputs))
 
 
 def empty_for_none(values, like):

@@ -16,9 +16,11 @@ BWD = Signature(up=LifUpstream, saved=LifSaved, state=LifState, params=LifParams
                 need=list[bool], x_dtype=torch.dtype)
 
 
-def lif_fwd(x: Tensor, state: LifState, params: LifParams, opts: LifOptions) -> LifOutputs:
-    """``x [T, B, N]`` -> :class:`LifOutputs`."""
-    return LifOutputs(*_FWD(x=x, state=state, params=params, opts=opts))
+def lif_fwd(x: Tensor, state: LifState, params: LifParams, opts: LifOptions,
+            step: bool = False) -> LifOutputs:
+    """``x [T, B, N]`` -> :class:`LifOutputs`; with ``step``, ``x [B, N]`` is one step and the outputs
+    have no time axis either."""
+    return LifOutputs(*(_FWD.step if step else _FWD)(x=x, state=state, params=params, opts=opts))
 
 
 def lif_bwd(up: LifUpstream, saved: LifSaved, state: LifState, params: LifParams, opts: LifOptions,
@@ -84,5 +86,18 @@ def _backward(ctx, *grads):
                      params=LifParams(d.dbeta, d.dthreshold, None, d.dv, d.drho, d.db))
 
 
-_FWD = Op("lif_fwd", FWD, tuple[(Tensor,) * len(LifOutputs._fields)], _fwd, _fwd_fake, _backward, _setup_context)
+def _step_outputs(x, state, params, opts):
+    """What a caller reads of one step: spikes, the membrane it sees, the counter, the adaptation."""
+    keep = ["spikes"]
+    if opts.need_mem:
+        keep.append("pre" if opts.delay else "post")
+    if opts.refractory > 0:
+        keep.append("count")
+    if params.rho is not None:
+        keep.append("adapt")
+    return [LifOutputs._fields.index(k) for k in keep]
+
+
+_FWD = Op("lif_fwd", FWD, tuple[(Tensor,) * len(LifOutputs._fields)], _fwd, _fwd_fake, _backward, _setup_context,
+          step_outputs=_step_outputs)
 _BWD = Op("lif_bwd", BWD, tuple[(Tensor,) * len(LifGrads._fields)], _bwd, _bwd_fake, eager_impl=_bwd_records)

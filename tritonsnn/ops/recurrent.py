@@ -93,10 +93,11 @@ def _accumulate(total, part):
 RLEAKY = Signature(x=Tensor, state=LifState, dense=Dense, params=LifParams, opts=LifOptions)
 
 
-def rleaky_dense_fwd(x: Tensor, state: LifState, dense: Dense, params: LifParams,
-                     opts: LifOptions) -> DenseLifOutputs:
-    """``x [T, B, N]`` -> :class:`DenseLifOutputs` (``state.adapt0`` unused)."""
-    return DenseLifOutputs(*_RLEAKY(x=x, state=state, dense=dense, params=params, opts=opts))
+def rleaky_dense_fwd(x: Tensor, state: LifState, dense: Dense, params: LifParams, opts: LifOptions,
+                     step: bool = False) -> DenseLifOutputs:
+    """``x [T, B, N]`` -> :class:`DenseLifOutputs` (``state.adapt0`` unused); ``step`` as in ``ops.lif.lif_fwd``."""
+    return DenseLifOutputs(*(_RLEAKY.step if step else _RLEAKY)(x=x, state=state, dense=dense, params=params,
+                                                                 opts=opts))
 
 
 def _step_lif(opts):
@@ -174,8 +175,14 @@ def _rleaky_backward(ctx, g_spikes, g_mem, *_):
                         params=LifParams(dbeta, dthr))
 
 
+def _rleaky_step_outputs(x, state, dense, params, opts):
+    """What a caller reads of one step: spikes, the membrane it sees and the counter."""
+    keep = ["spikes", "mem"] + (["count"] if opts.refractory > 0 else [])
+    return [DenseLifOutputs._fields.index(k) for k in keep]
+
+
 _RLEAKY = Op("rleaky_dense_fwd", RLEAKY, tuple[(Tensor,) * len(DenseLifOutputs._fields)], _rleaky_fwd, _rleaky_fake,
-             _rleaky_backward, _rleaky_setup)
+             _rleaky_backward, _rleaky_setup, step_outputs=_rleaky_step_outputs)
 
 
 # --- RSynaptic -------------------------------------------------------------------------------
@@ -183,10 +190,11 @@ _RLEAKY = Op("rleaky_dense_fwd", RLEAKY, tuple[(Tensor,) * len(DenseLifOutputs._
 RSYNAPTIC = Signature(x=Tensor, state=SynState, dense=Dense, params=SynParams, opts=SynOptions)
 
 
-def rsyn_dense_fwd(x: Tensor, state: SynState, dense: Dense, params: SynParams,
-                   opts: SynOptions) -> DenseSynOutputs:
-    """``x [T, B, N]`` -> :class:`DenseSynOutputs` (``state.aux0`` unused)."""
-    return DenseSynOutputs(*_RSYNAPTIC(x=x, state=state, dense=dense, params=params, opts=opts))
+def rsyn_dense_fwd(x: Tensor, state: SynState, dense: Dense, params: SynParams, opts: SynOptions,
+                   step: bool = False) -> DenseSynOutputs:
+    """``x [T, B, N]`` -> :class:`DenseSynOutputs` (``state.aux0`` unused); ``step`` as in ``ops.lif.lif_fwd``."""
+    return DenseSynOutputs(*(_RSYNAPTIC.step if step else _RSYNAPTIC)(x=x, state=state, dense=dense, params=params,
+                                                                       opts=opts))
 
 
 def _step_syn(opts):
@@ -267,5 +275,11 @@ def _rsyn_backward(ctx, g_spikes, g_cur, g_mem, *_):
                            params=SynParams(dalpha, dbeta, None, dthr, None))
 
 
+def _rsyn_step_outputs(x, state, dense, params, opts):
+    """What a caller reads of one step: spikes, the current, the membrane it sees and the counter."""
+    keep = ["spikes", "cur", "mem"] + (["count"] if opts.refractory > 0 else [])
+    return [DenseSynOutputs._fields.index(k) for k in keep]
+
+
 _RSYNAPTIC = Op("rsyn_dense_fwd", RSYNAPTIC, tuple[(Tensor,) * len(DenseSynOutputs._fields)], _rsyn_fwd, _rsyn_fake,
-                _rsyn_backward, _rsyn_setup)
+                _rsyn_backward, _rsyn_setup, step_outputs=_rsyn_step_outputs)

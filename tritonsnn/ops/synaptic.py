@@ -20,9 +20,11 @@ BWD = Signature(up=SynUpstream, saved=SynSaved, state=SynState, params=SynParams
                 need=list[bool], x_dtype=torch.dtype)
 
 
-def syn_fwd(x: Tensor, state: SynState, params: SynParams, opts: SynOptions) -> SynOutputs:
-    """``x [T, B, N]`` -> :class:`SynOutputs`."""
-    return SynOutputs(*_FWD(x=x, state=state, params=params, opts=opts))
+def syn_fwd(x: Tensor, state: SynState, params: SynParams, opts: SynOptions,
+            step: bool = False) -> SynOutputs:
+    """``x [T, B, N]`` -> :class:`SynOutputs`; with ``step``, ``x [B, N]`` is one step and the outputs
+    have no time axis either."""
+    return SynOutputs(*(_FWD.step if step else _FWD)(x=x, state=state, params=params, opts=opts))
 
 
 def syn_bwd(up: SynUpstream, saved: SynSaved, state: SynState, params: SynParams, opts: SynOptions,
@@ -89,5 +91,18 @@ def _backward(ctx, *grads):
                      params=SynParams(d.dalpha, d.dbeta, d.dtau, d.dthreshold, d.dv))
 
 
-_FWD = Op("syn_fwd", FWD, tuple[(Tensor,) * len(SynOutputs._fields)], _fwd, _fwd_fake, _backward, _setup_context)
+def _step_outputs(x, state, params, opts):
+    """What a caller reads of one step: spikes, the currents kept, the membrane it sees, the counter."""
+    keep = ["spikes"]
+    if opts.store_cur:
+        keep += ["cur", "aux"] if opts.neuron == SecondOrder.ALPHA else ["cur"]
+    if opts.need_mem:
+        keep.append("mem" if opts.delay or opts.neuron == SecondOrder.ALPHA else "post")
+    if opts.refractory > 0:
+        keep.append("count")
+    return [SynOutputs._fields.index(k) for k in keep]
+
+
+_FWD = Op("syn_fwd", FWD, tuple[(Tensor,) * len(SynOutputs._fields)], _fwd, _fwd_fake, _backward, _setup_context,
+          step_outputs=_step_outputs)
 _BWD = Op("syn_bwd", BWD, tuple[(Tensor,) * len(SynGrads._fields)], _bwd, _bwd_fake, eager_impl=_bwd_records)

@@ -24,7 +24,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from .. import functional as _F
+from ..functional.recurrent import run_rleaky, run_rsynaptic
 from .. import neurons as _native
 from .. import surrogate as _sg
 
@@ -45,8 +45,10 @@ def _surrogate(spike_grad):
 
 
 def _one_step(t, shape):
-    """Step 0 of ``t`` (``[1, ...]``) as ``shape``: a tensor of its own for autograd, not a view,
-    so that snnTorch's in-place ``state.detach_()`` works on the state."""
+    """One step's output ``t`` as ``shape``: a tensor of its own for autograd, not a view, so that
+    snnTorch's in-place ``state.detach_()`` works on the state."""
+    if t.shape == shape and not t._is_view():
+        return t
     return torch.ops.aten._unsafe_view(t.contiguous(), shape)
 
 
@@ -179,9 +181,7 @@ class SpikingNeuron(_native.SpikingNeuron):
 
     def _options(self):
         opts = super()._options()
-        if self._force_delay:
-            opts["reset_delay"] = True
-        return opts
+        return opts._replace(delay=True) if self._force_delay else opts
 
     @property
     def spike_grad(self):
@@ -231,8 +231,8 @@ class SpikingNeuron(_native.SpikingNeuron):
         reset = 0
         if self._same_step and init["v0"] is not None:
             reset = self.mem_reset(init["v0"])
-        x = input_[None] if input_.dim() else input_.reshape(1, 1)
-        spikes, state = self._dynamics(x, init, return_state=True)
+        x = input_ if input_.dim() else input_.reshape(1)
+        spikes, state = self._dynamics(x, init, True, return_state=True)
         for name in self._outputs:
             buffers[name] = _one_step(state[name], shape)
         if self._composed:
@@ -241,7 +241,11 @@ class SpikingNeuron(_native.SpikingNeuron):
             spk = _one_step(spikes, shape)
             if self._bypass:
                 spk = spk.detach()
-            spk = spk * self.graded_spikes_factor
+            gsf = self.graded_spikes_factor
+            # x * 1 is x: skip the op (and its autograd node) for the plain factor; on a GPU the test
+            # would synchronise, so the multiplication stays.
+            if gsf.requires_grad or gsf.is_cuda or float(gsf) != 1.0:
+                spk = spk * gsf
         if self._recurrent_spk:
             buffers["spk"] = spk
         if self.output or not self.init_hidden:
@@ -411,7 +415,8 @@ class Leaky(LIF, _native.Leaky):
                  state_quant=False, output=False, graded_spikes_factor=1.0, learn_graded_spikes_factor=False,
                  reset_delay=True, *, backend="auto"):
         _native.Leaky.__init__(self, beta, threshold, reset_mechanism, reset_delay, _surrogate(spike_grad),
-                               learn_beta, learn_threshold, "single", backend=backend)
+                               learn_beta=learn_beta, learn_threshold=learn_threshold, step_mode="single",
+                               backend=backend)
         self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output, graded_spikes_factor,
                         learn_graded_spikes_factor)
 
@@ -438,8 +443,8 @@ class Synaptic(LIF, _native.Synaptic):
                  inhibition=False, learn_alpha=False, learn_beta=False, learn_threshold=False,
                  reset_mechanism="subtract", state_quant=False, output=False, reset_delay=True, *, backend="auto"):
         _native.Synaptic.__init__(self, alpha, beta, threshold, reset_mechanism, reset_delay,
-                                  _surrogate(spike_grad), learn_alpha, learn_beta, learn_threshold, "single",
-                                  backend=backend)
+                                  _surrogate(spike_grad), learn_alpha=learn_alpha, learn_beta=learn_beta,
+                                  learn_threshold=learn_threshold, step_mode="single", backend=backend)
         self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
 
     def forward(self, input_, syn=None, mem=None):
@@ -467,8 +472,9 @@ class Alpha(LIF, _native.Alpha):
     def __init__(self, alpha, beta, threshold=1.0, spike_grad=None, surrogate_disable=False, init_hidden=False,
                  inhibition=False, learn_alpha=False, learn_beta=False, learn_threshold=False,
                  reset_mechanism="zero", state_quant=False, output=False, *, backend="auto"):
-        _native.Alpha.__init__(self, alpha, beta, threshold, reset_mechanism, _surrogate(spike_grad), learn_alpha,
-                               learn_beta, learn_threshold, "single", backend=backend)
+        _native.Alpha.__init__(self, alpha, beta, threshold, reset_mechanism, _surrogate(spike_grad),
+                               learn_alpha=learn_alpha, learn_beta=learn_beta, learn_threshold=learn_threshold,
+                               step_mode="single", backend=backend)
         if not learn_alpha:
             self.alpha = self.alpha.clamp(0, 1)
         self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
@@ -500,8 +506,9 @@ class Lapicque(LIF, _native.Lapicque):
         if _given(beta) and _given(R) and _given(C):
             raise ValueError("snnTorch 1.0's Lapicque fails (at its first step) when beta, R and C are all given; "
                              "give two of them: beta and R, beta and C, or R and C (or beta alone)")
-        _native.Lapicque.__init__(self, beta, R, C, time_step, threshold, _surrogate(spike_grad), learn_beta,
-                                  learn_threshold, reset_mechanism, "single", backend=backend)
+        _native.Lapicque.__init__(self, beta, R, C, time_step, threshold, _surrogate(spike_grad),
+                                  learn_beta=learn_beta, learn_threshold=learn_threshold,
+                                  reset_mechanism=reset_mechanism, step_mode="single", backend=backend)
         self._snntorch_rc(beta, R, C, time_step)
         self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
 
@@ -594,16 +601,20 @@ class RLeaky(LIF, _native.RLeaky):
                  learn_beta=False, learn_threshold=False, learn_recurrent=True, reset_mechanism="subtract",
                  state_quant=False, output=False, reset_delay=True, *, backend="auto"):
         _check_recurrence("RLeaky", all_to_all, linear_features, conv2d_channels, kernel_size)
-        _native.RLeaky.__init__(self, beta, V, all_to_all, linear_features or None, conv2d_channels or None,
-                                kernel_size or None, threshold, _surrogate(spike_grad), learn_beta, learn_threshold,
-                                learn_recurrent, reset_mechanism, reset_delay, "single", backend=backend)
+        _native.RLeaky.__init__(self, beta, V, all_to_all, linear_features=linear_features or None,
+                                conv2d_channels=conv2d_channels or None, kernel_size=kernel_size or None,
+                                threshold=threshold, surrogate=_surrogate(spike_grad), learn_beta=learn_beta,
+                                learn_threshold=learn_threshold, learn_recurrent=learn_recurrent,
+                                reset_mechanism=reset_mechanism, reset_delay=reset_delay, step_mode="single",
+                                backend=backend)
         _setup_recurrence(self, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent)
         self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
 
-    def _dynamics(self, x, init, **returns):
+    def _dynamics(self, x, init, single=False, **returns):
         if self.all_to_all:
-            return super()._dynamics(x, init, **returns)
-        return _F.rleaky(x, self.beta, self.recurrent.V, self.threshold, **returns, **init, **self._options())
+            return super()._dynamics(x, init, single, **returns)
+        return run_rleaky(x, self.beta, self.threshold, self._options(), V=self.recurrent.V, **init, single=single,
+                          **returns)
 
     def forward(self, input_, spk=None, mem=None):
         if spk is not None or mem is not None:
@@ -635,9 +646,12 @@ class RSynaptic(LIF, _native.RSynaptic):
                  inhibition=False, learn_alpha=False, learn_beta=False, learn_threshold=False, learn_recurrent=True,
                  reset_mechanism="subtract", state_quant=False, output=False, reset_delay=True, *, backend="auto"):
         _check_recurrence("RSynaptic", all_to_all, linear_features, conv2d_channels, kernel_size)
-        _native.RSynaptic.__init__(self, alpha, beta, V, all_to_all, linear_features or None, conv2d_channels or None,
-                                   kernel_size or None, threshold, reset_mechanism, reset_delay, _surrogate(spike_grad),
-                                   learn_alpha, learn_beta, learn_threshold, learn_recurrent, "single", backend=backend)
+        _native.RSynaptic.__init__(self, alpha, beta, V, all_to_all, linear_features=linear_features or None,
+                                   conv2d_channels=conv2d_channels or None, kernel_size=kernel_size or None,
+                                   threshold=threshold, reset_mechanism=reset_mechanism, reset_delay=reset_delay,
+                                   surrogate=_surrogate(spike_grad), learn_alpha=learn_alpha, learn_beta=learn_beta,
+                                   learn_threshold=learn_threshold, learn_recurrent=learn_recurrent,
+                                   step_mode="single", backend=backend)
         _setup_recurrence(self, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent)
         self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
         if not reset_delay:
@@ -645,11 +659,11 @@ class RSynaptic(LIF, _native.RSynaptic):
                           "delayed here too; tritonsnn.RSynaptic(reset_delay=False) applies it", UserWarning,
                           stacklevel=2)
 
-    def _dynamics(self, x, init, **returns):
+    def _dynamics(self, x, init, single=False, **returns):
         if self.all_to_all:
-            return super()._dynamics(x, init, **returns)
-        return _F.rsynaptic(x, self.alpha, self.beta, self.recurrent.V, self.threshold, **returns, **init,
-                            **self._options())
+            return super()._dynamics(x, init, single, **returns)
+        return run_rsynaptic(x, self.alpha, self.beta, self.threshold, self._options(), V=self.recurrent.V, **init,
+                             single=single, **returns)
 
     def forward(self, input_, spk=None, syn=None, mem=None):
         if not self.reset_delay and (spk is None or mem is None):
