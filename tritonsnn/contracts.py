@@ -56,8 +56,7 @@ def surrogate_fields(surrogate: sg.Surrogate) -> dict:
                 surrogate_param2=surrogate.param2)
 
 
-def _empty(*shape, dtype=torch.float32, device):
-    return _alloc.empty(*shape, dtype=dtype, device=device)
+_empty = _alloc.empty
 
 
 # --- first order: Leaky, IF, Lapicque, RLeaky one-to-one, ALIF ------------------------------
@@ -136,12 +135,12 @@ def lif_outputs(x: Tensor, opts: LifOptions, adapt: bool) -> LifOutputs:
     refr = opts.refractory > 0
     return LifOutputs(
         spikes=_empty(*seq, dtype=x.dtype, device=dev),
-        pre=_empty(*seq, device=dev),
+        pre=_empty(*seq, dtype=torch.float32, device=dev),
         reset_bits=_empty(*(none if opts.delay else seq), dtype=torch.int8, device=dev),
-        post=_empty(*(seq if not opts.delay and opts.need_mem else none), device=dev),
+        post=_empty(*(seq if not opts.delay and opts.need_mem else none), dtype=torch.float32, device=dev),
         refr_bits=_empty(*(seq if refr else none), dtype=torch.int8, device=dev),
         count=_empty(*((B, N) if refr else none), dtype=torch.int32, device=dev),
-        adapt=_empty(*(seq if adapt else none), device=dev))
+        adapt=_empty(*(seq if adapt else none), dtype=torch.float32, device=dev))
 
 
 # --- second order: Synaptic, RSynaptic one-to-one, Alpha -------------------------------------
@@ -227,11 +226,11 @@ def syn_outputs(x: Tensor, opts: SynOptions) -> SynOutputs:
     refr = opts.refractory > 0
     return SynOutputs(
         spikes=_empty(*seq, dtype=x.dtype, device=dev),
-        cur=_empty(*(seq if opts.store_cur else none), device=dev),
-        aux=_empty(*(seq if opts.store_cur and alpha else none), device=dev),
-        mem=_empty(*seq, device=dev),
+        cur=_empty(*(seq if opts.store_cur else none), dtype=torch.float32, device=dev),
+        aux=_empty(*(seq if opts.store_cur and alpha else none), dtype=torch.float32, device=dev),
+        mem=_empty(*seq, dtype=torch.float32, device=dev),
         reset_bits=_empty(*(none if opts.delay else seq), dtype=torch.int8, device=dev),
-        post=_empty(*(seq if not opts.delay and opts.need_mem else none), device=dev),
+        post=_empty(*(seq if not opts.delay and opts.need_mem else none), dtype=torch.float32, device=dev),
         refr_bits=_empty(*(seq if refr else none), dtype=torch.int8, device=dev),
         count=_empty(*((B, N) if refr else none), dtype=torch.int32, device=dev))
 

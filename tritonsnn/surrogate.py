@@ -169,11 +169,9 @@ def grad_(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
     the PyTorch backward paths call it once per chunk of time steps."""
     kind, a, b = surrogate.kind, surrogate.param, surrogate.param2
     if kind == ATAN:   # (a/2) / (1 + (pi/2 * a * x)^2) = 1 / (2/a + (2/a) (pi/2 * a * x)^2): two ops
-        two_over_a = torch.full((), 2 / a, dtype=x.dtype, device=x.device)
-        return torch.addcmul(two_over_a, x, x, value=2 / a * (math.pi / 2 * a) ** 2, out=x).reciprocal_()
+        return torch.addcmul(_scalar(2 / a, x), x, x, value=2 / a * (math.pi / 2 * a) ** 2, out=x).reciprocal_()
     if kind == FAST_SIGMOID:   # 1 / (1 + a|x|)^2
-        one = torch.ones((), dtype=x.dtype, device=x.device)
-        return torch.add(one, x.abs_(), alpha=a, out=x).square_().reciprocal_()
+        return torch.add(_scalar(1.0, x), x.abs_(), alpha=a, out=x).square_().reciprocal_()
     if kind == SIGMOID:
         sig = x.mul_(a).sigmoid_()
         return torch.addcmul(sig, sig, sig, value=-1, out=sig).mul_(a)   # a * sig * (1 - sig)
@@ -186,9 +184,8 @@ def grad_(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
     if kind == SPIKE_RATE_ESCAPE:   # a * exp(-b * |x - 1|)
         return x.sub_(1).abs_().mul_(-b).exp_().mul_(a)
     if kind == SPARSE_FAST_SIGMOID:   # the fast sigmoid where x > b
-        above = x > b
-        one = torch.ones((), dtype=x.dtype, device=x.device)
-        return torch.add(one, x.abs_(), alpha=a, out=x).square_().reciprocal_().mul_(above)
+        above = torch.gt(x, b, out=torch.empty_like(x))
+        return torch.add(_scalar(1.0, x), x.abs_(), alpha=a, out=x).square_().reciprocal_().mul_(above)
     if kind == STOCHASTIC_SPIKE_OPERATOR:   # 1 where fired, (u - 0.5 + mean) * variance elsewhere
         fired = x > 0
         return x.copy_(torch.rand_like(x)).sub_(0.5).add_(a).mul_(b).masked_fill_(fired, 1.0)
@@ -202,6 +199,19 @@ def grad_(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
         fired = x > 0
         return x.fill_(a).masked_fill_(fired, 1.0)
     raise ValueError(f"unknown surrogate kind {kind}")
+
+
+_SCALARS: dict = {}
+
+
+def _scalar(value: float, like: torch.Tensor) -> torch.Tensor:
+    """A 0-d tensor of ``value`` (dtype and device of ``like``), made once: the formulas above need
+    one as an operand, and a fresh one per call costs as much as an op on a whole chunk."""
+    key = (value, like.dtype, like.device)
+    t = _SCALARS.get(key)
+    if t is None:
+        t = _SCALARS[key] = torch.full((), value, dtype=like.dtype, device=like.device)
+    return t
 
 
 class _SpikeFn(torch.autograd.Function):

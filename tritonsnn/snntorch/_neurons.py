@@ -216,8 +216,11 @@ class SpikingNeuron(_native.SpikingNeuron):
         given = False
         for name, value in zip(names, values):
             if value is not None:
+                if not isinstance(value, torch.Tensor):
+                    raise TypeError(f"{name} must be a tensor (the state of the previous step); got "
+                                    f"{type(value).__name__}")
                 given = True
-                setattr(self, name, value)
+                self._buffers[name] = value     # the state buffers (nn.Module.__setattr__ costs a small op)
         if given and self.init_hidden:
             raise TypeError(f"{what} should not be passed as an argument while `init_hidden=True`")
 

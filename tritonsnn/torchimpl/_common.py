@@ -56,9 +56,19 @@ def above(a, b):
     return torch.gt(a, b, out=torch.empty_like(a, dtype=F32))
 
 
+def as_dtype(t, dtype=F32):
+    """``t`` in ``dtype``; a no-op ``to()`` still costs as much as a small op."""
+    return t if t.dtype == dtype else t.to(dtype)
+
+
+def span(seq, t0, t1):
+    """Steps t0..t1 of ``seq``: the tensor itself when that is all of it (a slice is a view to make)."""
+    return seq if t0 == 0 and t1 == seq.shape[0] else seq[t0:t1]
+
+
 def zeros_or(state, B, N, dev):
     """An initial state as fp32 ``[B, N]``: zeros where it is None."""
-    return torch.zeros(B, N, dtype=F32, device=dev) if state is None else state.to(F32)
+    return torch.zeros(B, N, dtype=F32, device=dev) if state is None else as_dtype(state)
 
 
 def reduce_to(g, param):
@@ -69,7 +79,12 @@ def reduce_to(g, param):
 def surrogate(x, choice: sg.Surrogate, given, t0, t1):
     """The surrogate gradient of steps t0..t1 into ``x`` (a temporary holding membrane minus
     threshold), copied from ``given`` where it comes precomputed."""
-    return x.copy_(given[t0:t1]) if given is not None else sg.grad_(x, choice)
+    return x.copy_(span(given, t0, t1)) if given is not None else sg.grad_(x, choice)
+
+
+def head(scratch, n):
+    """The first ``n`` rows of a chunk's scratch buffer (itself when it has exactly ``n``)."""
+    return scratch if scratch.shape[0] == n else scratch[:n]
 
 
 def shifted(f, f_next):
@@ -135,7 +150,7 @@ def carried_membrane(pre, bits, mem0, t0, t1, *, thr, reset, delay, th_prev=None
         s_lo = s_lo * free_prev
     post_prev = post_reset(pre[lo:t1 - 1], s_lo, bits[lo:t1 - 1].to(F32), thr, reset)
     prev = torch.cat([mem0[None], post_prev]) if t0 == 0 else post_prev
-    return prev, bits[t0:t1].to(F32)
+    return prev, as_dtype(span(bits, t0, t1))
 
 
 # --- refractory periods ---------------------------------------------------------------------

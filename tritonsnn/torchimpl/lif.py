@@ -17,8 +17,9 @@ import torch
 from .. import _alloc
 from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, Reset, lif_outputs
 from . import _common
-from ._common import (F32, Refractory, above, carried_membrane, chunk_rows, chunk_steps, chunks, dpost_dthreshold, full_row,
-                      reduce_to, reset_now, rows, same_step_reset_grad, shifted, surrogate, zeros_or)
+from ._common import (F32, Refractory, above, as_dtype, carried_membrane, chunk_rows, chunk_steps, chunks,
+                      dpost_dthreshold, full_row, reduce_to, reset_now, rows, same_step_reset_grad, shifted, span,
+                      surrogate, zeros_or)
 
 RESET_SUBTRACT, RESET_ZERO = Reset.SUBTRACT, Reset.ZERO
 
@@ -51,7 +52,7 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
         th = th_prev = thr
     zero_before = reset == RESET_ZERO and not zero_whole
     r = above(p, th_prev)
-    xs, pres, spks = rows(x), rows(pre), rows(spikes)
+    xs, pres, spks = ((x[0],), (pre[0],), (spikes[0],)) if T == 1 else (rows(x), rows(pre), rows(spikes))
     for t in range(T):
         m = pres[t]
         if adapt:
@@ -95,10 +96,6 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
     if refr:
         counter.final(T, count_out)
     return LifOutputs(spikes, pre, bits, post, qbits, count_out, aseq)
-
-
-def _fp32(t):
-    return t if t.dtype == F32 else t.to(F32)
 
 
 def lif_bwd(up: LifUpstream, saved: LifSaved, state: LifState, params: LifParams, opts: LifOptions,
@@ -156,7 +153,13 @@ class _Backward:
         self.need_param_grads = need.threshold or need.b or need.rho
         self.chunk = chunk_steps(B, self.N, _common.CHUNK_ELEMS)
         if need.v:
-            self.spk_rows, self.acc_v_rows = chunk_rows(pre, self.chunk), chunk_rows(pre, self.chunk).zero_()
+            # s[t-1] for the rows of a chunk, and per-row partials of V's gradient (summed over time once);
+            # a single step reads s0 only.
+            later_rows = self.T > 1
+            self.spk_rows = chunk_rows(pre, self.chunk, later_rows)
+            self.acc_v_rows = chunk_rows(pre, self.chunk, later_rows)
+            if later_rows:
+                self.acc_v_rows.zero_()
 
     def _zeros(self):
         return self.saved.pre.new_zeros(self.B, self.N)
@@ -197,14 +200,14 @@ class _Backward:
         saved, params, opts, need = self.saved, self.params, self.opts, self.need
         beta, thr, v = params.beta, params.threshold, params.v
         reset, qbits = opts.reset, saved.refr_bits
-        f = SimpleNamespace(t0=t0, t1=t1, c=t1 - t0, pc=saved.pre[t0:t1], lo=max(t0 - 1, 0))
-        f.nq = None if qbits is None else 1 - qbits[t0:t1].to(F32)     # 1 on free steps
-        nq_prev = None if qbits is None else 1 - qbits[f.lo:t1 - 1].to(F32)
+        f = SimpleNamespace(t0=t0, t1=t1, c=t1 - t0, pc=span(saved.pre, t0, t1), lo=max(t0 - 1, 0))
+        f.nq = None if qbits is None else 1 - as_dtype(qbits[t0:t1])     # 1 on free steps
+        nq_prev = None if qbits is None else 1 - as_dtype(qbits[f.lo:t1 - 1])
         self._thresholds(f)
         f.prev, f.r = carried_membrane(saved.pre, saved.reset_bits, self.mem0, t0, t1, thr=thr, reset=reset,
                                        delay=opts.delay, th_prev=f.th_p, free_prev=nq_prev,
                                        need_prev=need.beta, need_r=self.need_r)
-        if need.v:   # spikes of steps lo .. t1-2 (s[t-1] for each t of the chunk but t = 0), as fp32
+        if need.v and t1 - 1 > f.lo:   # spikes of steps lo .. t1-2 (s[t-1] for each t of the chunk but t = 0)
             f.s_lo = torch.gt(saved.pre[f.lo:t1 - 1], f.th_lo, out=self.spk_rows[:t1 - 1 - f.lo])
             if nq_prev is not None:
                 f.s_lo.mul_(nq_prev)
@@ -213,14 +216,17 @@ class _Backward:
         f.keep = 1 - f.r if reset == RESET_ZERO else None
         kin = f.keep if opts.zero_whole else None                  # input terms zeroed with the reset
         # d pre[t] / d post[t-1]: beta (times the zero-reset keep) on free steps, keep alone when refractory.
-        f.coef = beta * f.keep if f.keep is not None else beta.expand(f.c, 1, -1)
-        if f.nq is not None:
-            hold = f.keep if f.keep is not None else 1.0
-            f.coef = f.nq * f.coef + (1 - f.nq) * hold
         f.din = f.nq if kin is None else (kin if f.nq is None else kin * f.nq)   # d pre / d(gain*x + v*s_prev)
-        f.vcoef = None
-        if v is not None:
-            f.vcoef = v * f.din if f.din is not None else v.expand(f.c, 1, -1)
+        if self.const_coef:      # the same for every step: the parameters themselves
+            f.coef, f.vcoef = beta, v
+        else:
+            f.coef = beta * f.keep if f.keep is not None else beta.expand(f.c, 1, -1)
+            if f.nq is not None:
+                hold = f.keep if f.keep is not None else 1.0
+                f.coef = f.nq * f.coef + (1 - f.nq) * hold
+            f.vcoef = None
+            if v is not None:
+                f.vcoef = v * f.din if f.din is not None else v.expand(f.c, 1, -1)
         f.rsub = f.r if reset == RESET_SUBTRACT else None
         f.coef_sh = None if self.const_coef else shifted(f.coef, self._or_zeros(self.coef_next))
         f.vcoef_sh = None
@@ -238,11 +244,11 @@ class _Backward:
         up, params = self.up, self.params
         beta, v, b = params.beta, params.v, params.b
         t0, t1 = f.t0, f.t1
-        f.gs = up.g_spikes[t0:t1] if up.g_spikes is not None else None
-        f.gm = _fp32(up.g_mem[t0:t1]) if up.g_mem is not None else None
+        f.gs = span(up.g_spikes, t0, t1) if up.g_spikes is not None else None
+        f.gm = as_dtype(span(up.g_mem, t0, t1)) if up.g_mem is not None else None
         # g_pre[t] = sgrad*(gs + vcoef[t+1]*g_pre[t+1] + g_a[t+1]) + post_jac*(gm + coef[t+1]*g_pre[t+1]);
         # P, the part without recurrence, goes straight into g_pre's rows (the loop then runs in place).
-        f.gc = self.g_pre[t0:t1]
+        f.gc = span(self.g_pre, t0, t1)
         f.sg_gs = None
         if self.need_param_grads or self.adapt:
             f.sg_gs = f.sgrad * f.gs if f.gs is not None else torch.zeros_like(f.pc)
@@ -287,6 +293,8 @@ class _Backward:
                     ga_r[i].addcmul_(K3_r[i], g_next).addcmul_(K4_r[i], ga_next)
                 g_next, ga_next = gc_r[i], ga_r[i]
             self.ga_next = ga_next
+        elif f.c == 1 and g_next is None:    # one step and nothing after it: g_pre is P
+            g_next = f.gc[0]
         else:
             K = f.K
             gc_r, K_r = rows(f.gc), (None if self.const_k else rows(K))
@@ -306,9 +314,12 @@ class _Backward:
             self.ga_after = f.ga_c[0]
             self.rsub_next = f.rsub[0] if f.rsub is not None else self.rsub_next
         self.g_after = f.gc[0]
-        self.coef_next = f.coef[0].expand(self.B, self.N)
-        if self.params.v is not None:
-            self.vcoef_next = f.vcoef[0].expand(self.B, self.N)
+        if self.const_coef:
+            self.coef_next, self.vcoef_next = f.coef, f.vcoef
+        else:
+            self.coef_next = f.coef[0].expand(self.B, self.N)
+            if self.params.v is not None:
+                self.vcoef_next = f.vcoef[0].expand(self.B, self.N)
 
     def _input_grad(self, f):
         if not self.scale_dx:
@@ -333,7 +344,8 @@ class _Backward:
             if f.t0 == 0:
                 acc["v"].addcmul_(g_v[0], self.spk0)
                 g_v = g_v[1:]
-            self.acc_v_rows[:g_v.shape[0]].addcmul_(g_v, f.s_lo)
+            if g_v.shape[0]:
+                self.acc_v_rows[:g_v.shape[0]].addcmul_(g_v, f.s_lo)
         if not self.need_param_grads:
             return
         # dL/d s[t] from everything after the spike function: gs, v and adaptation.
@@ -379,8 +391,9 @@ class _Backward:
             dspk0 = self._zeros() if self.spk_state else None
             dadapt0 = self._zeros() if self.adapt else None
         if self.need.v:
-            self.acc["v"] += self.acc_v_rows.sum(0)
+            if self.acc_v_rows is not None:
+                self.acc["v"] += self.acc_v_rows.sum(0)
         grads = {k: reduce_to(acc.sum(0), getattr(params, k)) for k, acc in self.acc.items()}
-        return LifGrads(dx=self.dx if self.scale_dx else self.g_pre.to(self.x_dtype), dmem0=dmem0, dspk0=dspk0,
+        return LifGrads(dx=self.dx if self.scale_dx else as_dtype(self.g_pre, self.x_dtype), dmem0=dmem0, dspk0=dspk0,
                         dadapt0=dadapt0, dbeta=grads.get("beta"), dthreshold=grads.get("threshold"),
                         dv=grads.get("v"), drho=grads.get("rho"), db=grads.get("b"))

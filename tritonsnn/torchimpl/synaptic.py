@@ -16,8 +16,9 @@ from .. import surrogate as sg
 from ..contracts import (Reset, SecondOrder, SynGrads, SynOptions, SynOutputs, SynParams, SynSaved, SynState,
                          SynUpstream, syn_outputs)
 from . import _common
-from ._common import (F32, Refractory, above, carried_membrane, chunk_rows, chunk_steps, chunks, dpost_dthreshold, full_row,
-                      reduce_to, reset_now, rows, same_step_reset_grad, surrogate, zeros_or)
+from ._common import (F32, Refractory, above, as_dtype, carried_membrane, chunk_rows, chunk_steps, chunks,
+                      dpost_dthreshold, full_row, head, reduce_to, reset_now, rows, same_step_reset_grad, span,
+                      surrogate, zeros_or)
 
 
 RESET_SUBTRACT, RESET_ZERO, RESET_NONE = Reset.SUBTRACT, Reset.ZERO, Reset.NONE
@@ -186,7 +187,7 @@ class _SynapticBackward:
         # Reset flags are needed by the zero reset, the same-step reset and the threshold gradient.
         self.need_r = reset != RESET_NONE and (reset == RESET_ZERO or (not opts.delay) or need.threshold)
         self.has_refr = saved.refr_bits.numel() > 0
-        self.beta_row = full_row(params.beta, N)
+        self.beta_row = full_row(params.beta, N) if self.has_refr else None
         self.second_order = (v is not None and opts.delay and reset != RESET_ZERO and not self.has_refr
                              and up.g_cur is None)
         if self.second_order:
@@ -198,7 +199,7 @@ class _SynapticBackward:
         self.sg_rows, self.a_rows, self.pre_rows, self.sv_rows = scratch(), scratch(), scratch(), scratch(self.need_sv)
         self.n_rows, self.in_rows = scratch(reset == RESET_ZERO), scratch(self.has_refr)
         self.spk_rows, self.k_rows = scratch(need.v), scratch(self.second_order)
-        self.zero_row = mem.new_zeros(B, N)
+        self.zero_row = mem.new_zeros(B, N) if need.threshold or (self.second_order and need.beta) else None
         if need.v:
             self.acc_v_rows = scratch().zero_()
 
@@ -217,29 +218,29 @@ class _SynapticBackward:
         saved, params, opts = self.saved, self.params, self.opts
         thr, v, reset = params.threshold, params.v, opts.reset
         n = t1 - t0
-        f = SimpleNamespace(t0=t0, t1=t1, n=n, pc=saved.mem[t0:t1])
+        f = SimpleNamespace(t0=t0, t1=t1, n=n, pc=span(saved.mem, t0, t1))
         refr = saved.refr_bits
-        free_prev = (1 - refr[max(t0 - 1, 0):t1 - 1].to(F32)) if self.has_refr and not opts.delay else None
+        free_prev = (1 - as_dtype(refr[max(t0 - 1, 0):t1 - 1])) if self.has_refr and not opts.delay else None
         f.prev, f.r = carried_membrane(saved.mem, saved.reset_bits, self.mem0, t0, t1, thr=thr, reset=reset,
                                        delay=opts.delay, free_prev=free_prev, need_prev=self.need.beta,
                                        need_r=self.need_r)
-        f.sgrad = surrogate(torch.sub(f.pc, thr, out=self.sg_rows[:n]), opts.surrogate, saved.sgrad, t0, t1)
+        f.sgrad = surrogate(torch.sub(f.pc, thr, out=head(self.sg_rows, n)), opts.surrogate, saved.sgrad, t0, t1)
         f.coef = f.free = f.g_in = None
         if self.has_refr:
             # A refractory step cannot fire (no surrogate) and holds the membrane: d n[t] / d post[t-1] = 1
             # instead of beta, and the current does not reach it.
-            held = refr[t0:t1].to(F32)
+            held = as_dtype(span(refr, t0, t1))
             f.free = 1 - held
             f.sgrad.mul_(f.free)
             f.coef = torch.addcmul(held, f.free, self.beta_row)     # 1 where held, beta where free
-            f.g_in = self.in_rows[:n]
-        f.gm = self.up.g_mem[t0:t1] if self.up.g_mem is not None else None
+            f.g_in = head(self.in_rows, n)
+        f.gm = span(self.up.g_mem, t0, t1) if self.up.g_mem is not None else None
         # dL/d spike[t] times the surrogate: the output's part here; with V the recurrence adds
         # sgrad[t] * V * dL/dcur[t+1] inside the loop.
         g_spikes = self.up.g_spikes
-        f.a = torch.mul(f.sgrad, g_spikes[t0:t1], out=self.a_rows[:n]) if g_spikes is not None else \
-            self.a_rows[:n].zero_()
-        f.sv = torch.mul(f.sgrad, v, out=self.sv_rows[:n]) if self.need_sv else None
+        f.a = torch.mul(f.sgrad, span(g_spikes, t0, t1), out=head(self.a_rows, n)) if g_spikes is not None else \
+            head(self.a_rows, n).zero_()
+        f.sv = torch.mul(f.sgrad, v, out=head(self.sv_rows, n)) if self.need_sv else None
         f.keep = 1 - f.r if reset == RESET_ZERO else None
         f.base = f.post_jac = f.g_post = f.d = None
         if opts.delay:
@@ -248,11 +249,11 @@ class _SynapticBackward:
         else:
             f.post_jac, f.d = same_step_reset_grad(f.pc, f.r, f.sgrad, thr, reset, f.free)
             f.g_post = f.pc.new_zeros(f.pc.shape) if f.gm is None else f.gm.to(F32, copy=True)
-        f.g_pre = self.pre_rows[:n]
-        f.g_n = f.g_pre if f.keep is None else self.n_rows[:n]
-        f.gc = self.g_cur[t0:t1]
+        f.g_pre = head(self.pre_rows, n)
+        f.g_n = f.g_pre if f.keep is None else head(self.n_rows, n)
+        f.gc = span(self.g_cur, t0, t1)
         if self.up.g_cur is not None:
-            f.gc.copy_(self.up.g_cur[t0:t1])
+            f.gc.copy_(span(self.up.g_cur, t0, t1))
         return f
 
     def _reverse_second_order(self, f):
@@ -274,8 +275,16 @@ class _SynapticBackward:
     def _reverse(self, f):
         """The general recurrence: dL/d pre[t], dL/d n[t] and dL/d cur[t], last step to first."""
         alpha, has_g_cur = self.params.alpha, self.up.g_cur is not None
-        pre_r, n_r, a_r, jac_r, post_r, sv_r, keep_r, free_r, coef_r, in_r, gc_r, base_r = map(
-            rows, (f.g_pre, f.g_n, f.a, f.post_jac, f.g_post, f.sv, f.keep, f.free, f.coef, f.g_in, f.gc, f.base))
+        # A chunk of one step with nothing after it (a single-step call) runs the loop body once on the
+        # chunk's [1, B, N] tensors, without row views.
+        one = f.n == 1 and self.g_n_next is None and self.g_c_next is None
+
+        def rows_of(t):
+            return None if t is None else (t,) if one else rows(t)
+        pre_r = rows_of(f.g_pre)
+        n_r = pre_r if f.g_n is f.g_pre else rows_of(f.g_n)
+        a_r, jac_r, post_r, sv_r, keep_r, free_r, coef_r, in_r, gc_r, base_r = map(
+            rows_of, (f.a, f.post_jac, f.g_post, f.sv, f.keep, f.free, f.coef, f.g_in, f.gc, f.base))
         g_n_next, g_c_next, coef_next = self.g_n_next, self.g_c_next, self.coef_next
         for i in range(f.n - 1, -1, -1):
             pre = pre_r[i]
@@ -305,6 +314,9 @@ class _SynapticBackward:
             else:
                 gc_i.copy_(g_cur_in)
             g_n_next, g_c_next, coef_next = g_n_i, gc_i, (self.params.beta if f.coef is None else coef_r[i])
+        if one:   # the carries of the earlier chunk are rows [B, N]
+            g_n_next, g_c_next = g_n_next[0], g_c_next[0]
+            coef_next = coef_next[0] if f.coef is not None else coef_next
         self.g_n_next, self.g_c_next, self.coef_next = g_n_next, g_c_next, coef_next
 
     def _parameter_grads(self, f):
@@ -361,7 +373,7 @@ class _SynapticBackward:
             dmem0, dcur0 = self.mem0.new_zeros(B, N), self.mem0.new_zeros(B, N)
             dspk0 = self.mem0.new_zeros(B, N) if v is not None else None
         grads = {k: reduce_to(acc.sum(0), getattr(params, k)) for k, acc in self.acc.items()}
-        return SynGrads(dx=self.g_cur.to(self.x_dtype), dcur0=dcur0, daux0=None, dmem0=dmem0, dspk0=dspk0,
+        return SynGrads(dx=as_dtype(self.g_cur, self.x_dtype), dcur0=dcur0, daux0=None, dmem0=dmem0, dspk0=dspk0,
                         dalpha=grads.get("alpha"), dbeta=grads.get("beta"), dtau=None,
                         dthreshold=grads.get("threshold"), dv=grads.get("v"))
 
