@@ -140,9 +140,12 @@ def custom(grad_fn) -> Surrogate:
     return Surrogate(CUSTOM, float(key))
 
 
+PRECOMPUTED = frozenset({STOCHASTIC_SPIKE_OPERATOR, CUSTOM})
+
+
 def precomputed(surrogate: Surrogate) -> bool:
     """Whether the backward evaluates this surrogate on the whole sequence before its reverse loop."""
-    return surrogate.kind in (STOCHASTIC_SPIKE_OPERATOR, CUSTOM)
+    return surrogate.kind in PRECOMPUTED
 
 
 def from_any(surrogate) -> Surrogate:

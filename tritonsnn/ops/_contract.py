@@ -62,8 +62,9 @@ class Signature:
         flat = [None] * len(self.params)
         for name, g in by_part.items():
             s = self.slices[name]
-            flat[s] = list(g) if _is_record(self.parts[name]) else [g]
-        return tuple(g if need else None for g, need in zip(flat, ctx.needs_input_grad))
+            flat[s] = g if isinstance(g, tuple) else (g,)
+        needs = ctx.needs_input_grad
+        return tuple(g if need else None for g, need in zip(flat, needs))
 
 
 def _is_record(part) -> bool:
@@ -175,7 +176,10 @@ def saved(ctx) -> dict:
     return out
 
 
-def precomputed_sgrad(surrogate: sg.Surrogate, membrane, threshold):
+def precomputed_sgrad(opts, membrane, threshold):
     """The surrogate gradient of the whole sequence where the backends cannot evaluate the
-    surrogate themselves (a user's function, random ones), else None."""
-    return sg.grad(membrane - threshold, surrogate) if sg.precomputed(surrogate) else None
+    surrogate themselves (a user's function, random ones), else None. ``threshold`` may be a
+    function giving it (computed only where needed)."""
+    if opts.surrogate_kind not in sg.PRECOMPUTED:
+        return None
+    return sg.grad_(membrane - (threshold() if callable(threshold) else threshold), opts.surrogate)

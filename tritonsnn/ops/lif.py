@@ -78,8 +78,8 @@ def _backward(ctx, *grads):
     g_mem = (g.pre if opts.delay else g.post) if opts.need_mem else None
     kept, params = rec["saved"], rec["params"]
     g_spikes = torch.zeros_like(kept.pre) if g.spikes is None else g.spikes
-    threshold = params.threshold if params.rho is None else params.threshold + params.b * kept.adapt
-    kept = kept._replace(sgrad=precomputed_sgrad(opts.surrogate, kept.pre, threshold))
+    threshold = params.threshold if params.rho is None else (lambda: params.threshold + params.b * kept.adapt)
+    kept = kept._replace(sgrad=precomputed_sgrad(opts, kept.pre, threshold))
     d = lif_bwd(LifUpstream(g_spikes, g_mem, g.adapt), kept, rec["state"], params, opts,
                 FWD.needs(ctx, "params"), ctx.x_dtype)
     return FWD.grads(ctx, x=d.dx, state=LifState(d.dmem0, d.dspk0, d.dadapt0, None),

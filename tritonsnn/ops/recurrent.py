@@ -155,7 +155,7 @@ def _rleaky_backward(ctx, g_spikes, g_mem, *_):
     g_cur = torch.empty_like(out.pre)                  # dL/d (x[t] + recurrent(s[t-1]))
     g_v = out.pre.new_zeros(B, N)                      # dL/d mem[t] through step t+1
     g_s = out.pre.new_zeros(B, N)                      # dL/d s[t] through the recurrence at t+1
-    sgrad = precomputed_sgrad(opts.surrogate, out.pre, params.threshold)
+    sgrad = precomputed_sgrad(opts, out.pre, params.threshold)
     dbeta = dthr = None
     for t in range(T - 1, -1, -1):
         gs_t = g_s if g_spikes is None else g_spikes[t].to(F32) + g_s
@@ -251,7 +251,7 @@ def _rsyn_backward(ctx, g_spikes, g_cur, g_mem, *_):
     g_c = out.pre.new_zeros(B, N)                      # dL/d cur[t] through step t+1
     g_m = out.pre.new_zeros(B, N)                      # dL/d mem[t] through step t+1
     g_s = out.pre.new_zeros(B, N)                      # dL/d s[t] through the recurrence at t+1
-    sgrad = precomputed_sgrad(opts.surrogate, out.pre, params.threshold)
+    sgrad = precomputed_sgrad(opts, out.pre, params.threshold)
     dalpha = dbeta = dthr = None
     for t in range(T - 1, -1, -1):
         gs_t = g_s if g_spikes is None else g_spikes[t].to(F32) + g_s

@@ -79,7 +79,7 @@ def _backward(ctx, *grads):
     rec, opts = saved(ctx), ctx.opts
     params = rec["params"]
     kept = rec["saved"]
-    kept = kept._replace(sgrad=precomputed_sgrad(opts.surrogate, kept.mem, params.threshold))
+    kept = kept._replace(sgrad=precomputed_sgrad(opts, kept.mem, params.threshold))
     # The membrane a caller sees is `post` only for Synaptic without delay.
     g_mem = g.mem if opts.delay or opts.neuron == SecondOrder.ALPHA else g.post
     g_spikes = torch.zeros_like(kept.mem) if g.spikes is None else g.spikes

@@ -198,10 +198,10 @@ class _SynapticBackward:
             return chunk_rows(mem, chunk, on)
         self.sg_rows, self.a_rows, self.pre_rows, self.sv_rows = scratch(), scratch(), scratch(), scratch(self.need_sv)
         self.n_rows, self.in_rows = scratch(reset == RESET_ZERO), scratch(self.has_refr)
-        self.spk_rows, self.k_rows = scratch(need.v), scratch(self.second_order)
+        # s[t-1] and V's gradient partials per row need a later step (a single step reads spk0 only).
+        self.spk_rows, self.k_rows = scratch(need.v and T > 1), scratch(self.second_order)
         self.zero_row = mem.new_zeros(B, N) if need.threshold or (self.second_order and need.beta) else None
-        if need.v:
-            self.acc_v_rows = scratch().zero_()
+        self.acc_v_rows = scratch().zero_() if need.v and T > 1 else None
 
     def run(self) -> SynGrads:
         for t0, t1 in chunks(self.T, self.chunk):
@@ -336,15 +336,16 @@ class _SynapticBackward:
         if need.v:
             # sum_t dL/dcur[t] * s[t-1]: spikes recomputed straight into fp32, products accumulated
             # per row of the chunk and summed over time once at the end.
-            lo = max(t0 - 1, 0)
-            s_lo = torch.gt(saved.mem[lo:t1 - 1], thr, out=self.spk_rows[:t1 - 1 - lo])
-            if self.has_refr:
-                s_lo.mul_(1 - saved.refr_bits[lo:t1 - 1].to(F32))
             g_v = f.gc
             if t0 == 0:
                 acc["v"].addcmul_(f.gc[0], self.spk0)
                 g_v = f.gc[1:]
-            self.acc_v_rows[:g_v.shape[0]].addcmul_(g_v, s_lo)
+            if g_v.shape[0]:
+                lo = max(t0 - 1, 0)
+                s_lo = torch.gt(saved.mem[lo:t1 - 1], thr, out=self.spk_rows[:t1 - 1 - lo])
+                if self.has_refr:
+                    s_lo.mul_(1 - as_dtype(saved.refr_bits[lo:t1 - 1]))
+                self.acc_v_rows[:g_v.shape[0]].addcmul_(g_v, s_lo)
         if need.threshold:
             acc["threshold"] -= f.a.sum(0)
             if f.sv is not None:                               # the recurrent part of the spike gradient
@@ -359,7 +360,8 @@ class _SynapticBackward:
         params, B, N = self.params, self.B, self.N
         alpha, beta, v = params.alpha, params.beta, params.v
         if self.need.v:
-            self.acc["v"] += self.acc_v_rows.sum(0)
+            if self.acc_v_rows is not None:
+                self.acc["v"] += self.acc_v_rows.sum(0)
         if self.T > 0:
             g_n_next, coef_next = self.g_n_next, self.coef_next
             if self.second_order:   # dL/dmem[0] = C[0] - alpha * C[1]; d mem[0] / d mem0 = beta
