@@ -388,8 +388,8 @@ class LIF(SpikingNeuron):
                  state_quant=False, output=False, graded_spikes_factor=1.0, learn_graded_spikes_factor=False, *,
                  backend="auto"):
         super().__init__(threshold, spike_grad, surrogate_disable, init_hidden, inhibition, learn_threshold,
-                         reset_mechanism, state_quant, output, graded_spikes_factor, learn_graded_spikes_factor,
-                         backend=backend)
+                         reset_mechanism, state_quant, output=output, graded_spikes_factor=graded_spikes_factor,
+                         learn_graded_spikes_factor=learn_graded_spikes_factor, backend=backend)
         self._register("beta", beta, learn_beta)
 
 
