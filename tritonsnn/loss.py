@@ -574,7 +574,23 @@ def accuracy_temporal(spk_out: torch.Tensor, targets: torch.Tensor) -> float:
     return _accuracy(prediction, targets, "accuracy_temporal")
 
 
-class ce_rate_loss(nn.Module):
+class _ModuleForm(nn.Module):
+    """The Module form of a loss function: options given at construction (kept as attributes),
+    outputs and targets at the call."""
+
+    _loss = None
+
+    def __init__(self, **options) -> None:
+        super().__init__()
+        self._options = tuple(options)
+        for name, value in options.items():
+            setattr(self, name, value)
+
+    def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return type(self)._loss(outputs, targets, **{name: getattr(self, name) for name in self._options})
+
+
+class ce_rate_loss(_ModuleForm):
     """Module form of :func:`ce_rate` (``snntorch.functional.ce_rate_loss``).
 
     Args:
@@ -583,16 +599,13 @@ class ce_rate_loss(nn.Module):
         weight: Per-class weights.
     """
 
+    _loss = staticmethod(ce_rate)
+
     def __init__(self, reduction: str = "mean", *, num_classes: int | None = None, weight=None) -> None:
-        super().__init__()
-        self.reduction, self.num_classes, self.weight = reduction, num_classes, weight
-
-    def forward(self, spk_out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return ce_rate(spk_out, targets, num_classes=self.num_classes, weight=self.weight,
-                       reduction=self.reduction)
+        super().__init__(reduction=reduction, num_classes=num_classes, weight=weight)
 
 
-class ce_count_loss(nn.Module):
+class ce_count_loss(_ModuleForm):
     """Module form of :func:`ce_count` (``snntorch.functional.ce_count_loss``).
 
     Args:
@@ -601,16 +614,13 @@ class ce_count_loss(nn.Module):
         weight: Per-class weights.
     """
 
+    _loss = staticmethod(ce_count)
+
     def __init__(self, reduction: str = "mean", *, num_classes: int | None = None, weight=None) -> None:
-        super().__init__()
-        self.reduction, self.num_classes, self.weight = reduction, num_classes, weight
-
-    def forward(self, spk_out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return ce_count(spk_out, targets, num_classes=self.num_classes, weight=self.weight,
-                        reduction=self.reduction)
+        super().__init__(reduction=reduction, num_classes=num_classes, weight=weight)
 
 
-class ce_max_membrane_loss(nn.Module):
+class ce_max_membrane_loss(_ModuleForm):
     """Module form of :func:`ce_max_membrane` (``snntorch.functional.ce_max_membrane_loss``).
 
     Args:
@@ -618,15 +628,13 @@ class ce_max_membrane_loss(nn.Module):
         weight: Per-class weights.
     """
 
+    _loss = staticmethod(ce_max_membrane)
+
     def __init__(self, reduction: str = "mean", *, weight=None) -> None:
-        super().__init__()
-        self.reduction, self.weight = reduction, weight
-
-    def forward(self, mem_out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return ce_max_membrane(mem_out, targets, weight=self.weight, reduction=self.reduction)
+        super().__init__(reduction=reduction, weight=weight)
 
 
-class mse_count_loss(nn.Module):
+class mse_count_loss(_ModuleForm):
     """Module form of :func:`mse_count` (``snntorch.functional.mse_count_loss``).
 
     Args:
@@ -637,33 +645,15 @@ class mse_count_loss(nn.Module):
         weight: Per-class weights.
     """
 
-    def __init__(
-        self,
-        correct_rate: float = 1.0,
-        incorrect_rate: float = 0.0,
-        reduction: str = "mean",
-        *,
-        num_classes: int | None = None,
-        weight=None,
-    ) -> None:
-        super().__init__()
-        self.correct_rate = correct_rate
-        self.incorrect_rate = incorrect_rate
-        self.reduction, self.num_classes, self.weight = reduction, num_classes, weight
+    _loss = staticmethod(mse_count)
 
-    def forward(self, spk_out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return mse_count(
-            spk_out,
-            targets,
-            correct_rate=self.correct_rate,
-            incorrect_rate=self.incorrect_rate,
-            num_classes=self.num_classes,
-            weight=self.weight,
-            reduction=self.reduction,
-        )
+    def __init__(self, correct_rate: float = 1.0, incorrect_rate: float = 0.0, reduction: str = "mean", *,
+                 num_classes: int | None = None, weight=None) -> None:
+        super().__init__(correct_rate=correct_rate, incorrect_rate=incorrect_rate, reduction=reduction,
+                         num_classes=num_classes, weight=weight)
 
 
-class mse_membrane_loss(nn.Module):
+class mse_membrane_loss(_ModuleForm):
     """Module form of :func:`mse_membrane` (``snntorch.functional.mse_membrane_loss``).
 
     Args:
@@ -673,26 +663,14 @@ class mse_membrane_loss(nn.Module):
         weight: Per-class weights.
     """
 
-    def __init__(
-        self, on_target: float = 1.0, off_target: float = 0.0, reduction: str = "mean", *, weight=None
-    ) -> None:
-        super().__init__()
-        self.on_target = on_target
-        self.off_target = off_target
-        self.reduction, self.weight = reduction, weight
+    _loss = staticmethod(mse_membrane)
 
-    def forward(self, mem_out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return mse_membrane(
-            mem_out,
-            targets,
-            on_target=self.on_target,
-            off_target=self.off_target,
-            weight=self.weight,
-            reduction=self.reduction,
-        )
+    def __init__(self, on_target: float = 1.0, off_target: float = 0.0, reduction: str = "mean", *,
+                 weight=None) -> None:
+        super().__init__(on_target=on_target, off_target=off_target, reduction=reduction, weight=weight)
 
 
-class mse_temporal_loss(nn.Module):
+class mse_temporal_loss(_ModuleForm):
     """Module form of :func:`mse_temporal` (``snntorch.functional.mse_temporal_loss``).
 
     Args:
@@ -704,34 +682,15 @@ class mse_temporal_loss(nn.Module):
         weight: Per-class weights.
     """
 
-    def __init__(
-        self,
-        target_is_time: bool = False,
-        on_target=0,
-        off_target=-1,
-        tolerance: float = 0,
-        reduction: str = "mean",
-        *,
-        weight=None,
-    ) -> None:
-        super().__init__()
-        self.target_is_time, self.on_target, self.off_target = target_is_time, on_target, off_target
-        self.tolerance, self.reduction, self.weight = tolerance, reduction, weight
+    _loss = staticmethod(mse_temporal)
 
-    def forward(self, spk_out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return mse_temporal(
-            spk_out,
-            targets,
-            target_is_time=self.target_is_time,
-            on_target=self.on_target,
-            off_target=self.off_target,
-            tolerance=self.tolerance,
-            weight=self.weight,
-            reduction=self.reduction,
-        )
+    def __init__(self, target_is_time: bool = False, on_target=0, off_target=-1, tolerance: float = 0,
+                 reduction: str = "mean", *, weight=None) -> None:
+        super().__init__(target_is_time=target_is_time, on_target=on_target, off_target=off_target,
+                         tolerance=tolerance, reduction=reduction, weight=weight)
 
 
-class ce_temporal_loss(nn.Module):
+class ce_temporal_loss(_ModuleForm):
     """Module form of :func:`ce_temporal` (``snntorch.functional.ce_temporal_loss``).
 
     Args:
@@ -740,9 +699,7 @@ class ce_temporal_loss(nn.Module):
         weight: Per-class weights.
     """
 
-    def __init__(self, inverse: str = "negate", reduction: str = "mean", *, weight=None) -> None:
-        super().__init__()
-        self.inverse, self.reduction, self.weight = inverse, reduction, weight
+    _loss = staticmethod(ce_temporal)
 
-    def forward(self, spk_out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return ce_temporal(spk_out, targets, inverse=self.inverse, weight=self.weight, reduction=self.reduction)
+    def __init__(self, inverse: str = "negate", reduction: str = "mean", *, weight=None) -> None:
+        super().__init__(inverse=inverse, reduction=reduction, weight=weight)

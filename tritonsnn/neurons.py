@@ -26,6 +26,7 @@ from . import _backend, functional as F
 from ._doc import shared_args
 from . import surrogate as sg
 from .contracts import Reset, surrogate_fields
+from .utils import register_tensor
 from .functional import _reset_mode
 from .functional._validate import Common
 from .functional.first_order import _first_order, lapicque_terms
@@ -35,6 +36,17 @@ from .functional.second_order import run_alpha, run_synaptic, second_order_param
 __all__ = ["SpikingNeuron", "Leaky", "IF", "Lapicque", "RLeaky", "ALIF"]
 
 _STEP_MODES = ("multi", "single")
+
+
+_COMMON_OPTIONS = ("threshold", "reset_mechanism", "reset_delay", "surrogate", "learn_threshold", "step_mode",
+                   "stateful", "return_mem", "backend", "refractory", "dt", "return_state", "spike_grad")
+
+
+def _common(args: dict, **fixed) -> dict:
+    """The base class's options out of a neuron constructor's arguments (its ``locals()``);
+    ``fixed`` sets those the neuron does not offer (``reset_delay=True`` where the reset is
+    always delayed)."""
+    return {name: args[name] for name in _COMMON_OPTIONS if name in args} | fixed
 
 
 class SpikingNeuron(nn.Module):
@@ -79,11 +91,12 @@ class SpikingNeuron(nn.Module):
         self._state = {}  # carried state, a plain attribute so it never enters state_dict
 
     def _register(self, name, value, learn):
-        t = value.detach().clone().float() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
-        if learn:
-            setattr(self, name, nn.Parameter(t))
-        else:
-            self.register_buffer(name, t)
+        register_tensor(self, name, value, learn)
+
+    def _register_learnable(self, args: dict, *names):
+        """Each of ``names`` from a constructor's arguments, a parameter where ``learn_<name>``."""
+        for name in names:
+            self._register(name, args[name], args[f"learn_{name}"])
 
     def _options(self) -> Common:
         """The validated options of every call (``functional._validate.Common``)."""
@@ -192,11 +205,8 @@ class Leaky(SpikingNeuron):
                  surrogate=None, learn_beta=False, learn_threshold=False, step_mode="multi",
                  stateful=False, return_mem=False, backend="auto", refractory=0.0, dt=1.0,
                  return_state=False, spike_grad=None):
-        super().__init__(threshold=threshold, reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
-                         learn_threshold=learn_threshold, step_mode=step_mode, stateful=stateful,
-                         return_mem=return_mem, backend=backend, refractory=refractory, dt=dt,
-                         return_state=return_state, spike_grad=spike_grad)
-        self._register("beta", beta, learn_beta)
+        super().__init__(**_common(locals()))
+        self._register_learnable(locals(), "beta")
 
     def _dynamics(self, x, init, single=False, **returns):
         return _first_order(x, self.beta, self.threshold, self._options(), **init, single=single, **returns)
@@ -239,10 +249,7 @@ class Lapicque(SpikingNeuron):
             raise ValueError("learn_beta=True is not supported by Lapicque: its update uses R and C, "
                              "not beta (snnTorch's Lapicque ignores beta in forward too); use "
                              "tsnn.Leaky(beta, learn_beta=True) to learn a decay")
-        super().__init__(threshold=threshold, reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate,
-                         learn_threshold=learn_threshold, step_mode=step_mode, stateful=stateful,
-                         return_mem=return_mem, backend=backend, refractory=refractory, dt=dt,
-                         return_state=return_state, spike_grad=spike_grad)
+        super().__init__(**_common(locals(), reset_delay=True))
         R_t, C_t = F.lapicque_coefficients(beta, R, C, time_step)
         self.register_buffer("time_step", torch.as_tensor(time_step, dtype=torch.float32))
         self.register_buffer("R", R_t)
@@ -321,12 +328,9 @@ class RLeaky(SpikingNeuron):
                  learn_threshold=False, learn_recurrent=True, reset_mechanism="subtract",
                  reset_delay=True, step_mode="multi", stateful=False, return_mem=False,
                  backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
-        super().__init__(threshold=threshold, reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
-                         learn_threshold=learn_threshold, step_mode=step_mode, stateful=stateful,
-                         return_mem=return_mem, backend=backend, refractory=refractory, dt=dt,
-                         return_state=return_state, spike_grad=spike_grad)
+        super().__init__(**_common(locals()))
         self.all_to_all = bool(all_to_all)
-        self._register("beta", beta, learn_beta)
+        self._register_learnable(locals(), "beta")
         _init_recurrence(self, V, linear_features, conv2d_channels, kernel_size, learn_recurrent)
 
     def _dynamics(self, x, init, single=False, **returns):
@@ -364,13 +368,8 @@ class ALIF(SpikingNeuron):
                  surrogate=None, learn_beta=False, learn_threshold=False, learn_rho=False,
                  learn_b=False, step_mode="multi", stateful=False, return_mem=False,
                  backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
-        super().__init__(threshold=threshold, reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate,
-                         learn_threshold=learn_threshold, step_mode=step_mode, stateful=stateful,
-                         return_mem=return_mem, backend=backend, refractory=refractory, dt=dt,
-                         return_state=return_state, spike_grad=spike_grad)
-        self._register("beta", beta, learn_beta)
-        self._register("rho", rho, learn_rho)
-        self._register("b", b, learn_b)
+        super().__init__(**_common(locals(), reset_delay=True))
+        self._register_learnable(locals(), "beta", "rho", "b")
 
     def _dynamics(self, x, init, single=False, **returns):
         return _first_order(x, self.beta, self.threshold, self._options(), **init, rho=self.rho, b=self.b,
@@ -412,12 +411,8 @@ class Synaptic(SpikingNeuron):
     def __init__(self, alpha, beta, threshold=1.0, reset_mechanism="subtract", reset_delay=True, surrogate=None,
                  learn_alpha=False, learn_beta=False, learn_threshold=False, step_mode="multi", stateful=False,
                  return_mem=False, backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
-        super().__init__(threshold=threshold, reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
-                         learn_threshold=learn_threshold, step_mode=step_mode, stateful=stateful,
-                         return_mem=return_mem, backend=backend, refractory=refractory, dt=dt,
-                         return_state=return_state, spike_grad=spike_grad)
-        self._register("alpha", alpha, learn_alpha)
-        self._register("beta", beta, learn_beta)
+        super().__init__(**_common(locals()))
+        self._register_learnable(locals(), "alpha", "beta")
 
     def _dynamics(self, x, init, single=False, **returns):
         layout, params = second_order_params(x, self.alpha, self.beta, self.threshold, single=single)
@@ -446,12 +441,8 @@ class Alpha(SpikingNeuron):
     def __init__(self, alpha, beta, threshold=1.0, reset_mechanism="zero", surrogate=None, learn_alpha=False,
                  learn_beta=False, learn_threshold=False, step_mode="multi", stateful=False, return_mem=False,
                  backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
-        super().__init__(threshold=threshold, reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate,
-                         learn_threshold=learn_threshold, step_mode=step_mode, stateful=stateful,
-                         return_mem=return_mem, backend=backend, refractory=refractory, dt=dt,
-                         return_state=return_state, spike_grad=spike_grad)
-        self._register("alpha", alpha, learn_alpha)
-        self._register("beta", beta, learn_beta)
+        super().__init__(**_common(locals(), reset_delay=True))
+        self._register_learnable(locals(), "alpha", "beta")
         a, b = self.alpha.detach().clamp(0, 1), self.beta.detach().clamp(0, 1)
         if bool((b == 1).any()):
             raise ValueError("beta must be < 1 for Alpha (tau = log(alpha)/(log(beta) - log(alpha)) + 1)")
@@ -498,12 +489,8 @@ class RSynaptic(SpikingNeuron):
                  learn_alpha=False, learn_beta=False, learn_threshold=False, learn_recurrent=True,
                  step_mode="multi", stateful=False, return_mem=False, backend="auto", refractory=0.0, dt=1.0,
                  return_state=False, spike_grad=None):
-        super().__init__(threshold=threshold, reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
-                         learn_threshold=learn_threshold, step_mode=step_mode, stateful=stateful,
-                         return_mem=return_mem, backend=backend, refractory=refractory, dt=dt,
-                         return_state=return_state, spike_grad=spike_grad)
-        self._register("alpha", alpha, learn_alpha)
-        self._register("beta", beta, learn_beta)
+        super().__init__(**_common(locals()))
+        self._register_learnable(locals(), "alpha", "beta")
         self.all_to_all = bool(all_to_all)
         _init_recurrence(self, V, linear_features, conv2d_channels, kernel_size, learn_recurrent)
 

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from . import _backend, functional as F
-from .utils import as_sequence
+from .utils import as_sequence, register_tensor
 
 __all__ = ["ExpSynapse", "DualExpSynapse", "Delay", "Connection", "Cell"]
 
@@ -41,14 +41,6 @@ def _decay(alpha, tau, dt, name):
     if not bool((tau_t > 0).all()):
         raise ValueError(f"tau must be > 0 milliseconds; got {tau}")
     return torch.exp(-dt / tau_t)
-
-
-def _register(module, name, value, learn):
-    t = value.detach().clone().float() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
-    if learn:
-        setattr(module, name, nn.Parameter(t))
-    else:
-        module.register_buffer(name, t)
 
 
 class _Stateful(nn.Module):
@@ -107,7 +99,7 @@ class ExpSynapse(_Stateful):
     def __init__(self, alpha=None, *, tau=None, dt=1.0, learn_alpha=False, step_mode="multi",
                  stateful=False, backend="auto"):
         super().__init__(step_mode, stateful, backend)
-        _register(self, "alpha", _decay(alpha, tau, dt, "alpha"), learn_alpha)
+        register_tensor(self, "alpha", _decay(alpha, tau, dt, "alpha"), learn_alpha)
 
     def _filter(self, x, state):
         return F.exp_synapse(x, self.alpha, i0=state, return_state=True, backend=self.backend)
@@ -134,8 +126,8 @@ class DualExpSynapse(_Stateful):
     def __init__(self, alpha1=None, alpha2=None, *, tau1=None, tau2=None, dt=1.0, learn_alpha=False,
                  step_mode="multi", stateful=False, backend="auto"):
         super().__init__(step_mode, stateful, backend)
-        _register(self, "alpha1", _decay(alpha1, tau1, dt, "alpha1"), learn_alpha)
-        _register(self, "alpha2", _decay(alpha2, tau2, dt, "alpha2"), learn_alpha)
+        register_tensor(self, "alpha1", _decay(alpha1, tau1, dt, "alpha1"), learn_alpha)
+        register_tensor(self, "alpha2", _decay(alpha2, tau2, dt, "alpha2"), learn_alpha)
 
     def _filter(self, x, state):
         return F.dual_exp_synapse(x, self.alpha1, self.alpha2, state0=state, return_state=True,
@@ -174,7 +166,7 @@ class Delay(nn.Module):
         self.dt = dt
         self.stateful = bool(stateful)
         self.backend = _backend.check_backend_name(backend)
-        _register(self, "delay", d, learn_delay)
+        register_tensor(self, "delay", d, learn_delay)
         self.history = None  # last input steps of a stateful module (not in state_dict)
 
     def _steps(self):

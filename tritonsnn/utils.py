@@ -53,6 +53,16 @@ def _wrap_state_dict(module, state_dict, prefix, local_metadata, strict, missing
         state_dict[prefix + "layer." + key[len(prefix):]] = state_dict.pop(key)
 
 
+def register_tensor(module: nn.Module, name: str, value, learn: bool):
+    """``value`` (number or tensor) as fp32 ``module.<name>``: an ``nn.Parameter`` where ``learn``,
+    else a buffer (saved in ``state_dict`` either way)."""
+    t = value.detach().clone().float() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+    if learn:
+        setattr(module, name, nn.Parameter(t))
+    else:
+        module.register_buffer(name, t)
+
+
 def as_sequence(x, single: bool):
     """``x`` as ``[T, B, ...]``: in single-step mode the one step ``[B, ...]`` gains a time axis."""
     if not single:

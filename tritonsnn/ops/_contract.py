@@ -13,7 +13,7 @@ import typing
 import torch
 
 from .. import surrogate as sg
-from . import LIB
+from . import LIB, implementation
 
 
 def _fields(part):
@@ -183,3 +183,46 @@ def precomputed_sgrad(opts, membrane, threshold):
     if opts.surrogate_kind not in sg.PRECOMPUTED:
         return None
     return sg.grad_(membrane - (threshold() if callable(threshold) else threshold), opts.surrogate)
+
+
+class Family:
+    """The op pair of one family of dynamics (``lif``, ``syn``, ``scan``): ``<name>_fwd`` over
+    ``(x, state, params, opts)`` with autograd, and ``<name>_bwd`` (the reverse loop, an op of its
+    own so that torch.compile keeps it opaque) over ``(up, saved, state, params, opts, need,
+    x_dtype)``. Both run ``implementation(module, use_triton).<name>_fwd / <name>_bwd``; the
+    family's file gives the fake kernels, the autograd formula and which outputs a step returns."""
+
+    def __init__(self, name: str, module: str, records: dict, *, fwd_fake, bwd_fake, setup_context, backward,
+                 step_outputs=None):
+        self.records = records
+        self.FWD = Signature(x=torch.Tensor, state=records["state"], params=records["params"], opts=records["opts"])
+        self.BWD = Signature(up=records["up"], saved=records["saved"], state=records["state"],
+                             params=records["params"], opts=records["opts"], need=list[bool], x_dtype=torch.dtype)
+        params_type, outputs, grads = records["params"], records["outputs"], records["grads"]
+
+        def fwd(x, state, params, opts):
+            return tuple(getattr(implementation(module, opts.use_triton), f"{name}_fwd")(x, state, params, opts))
+
+        def bwd_records(up, saved, state, params, opts, need, x_dtype):
+            impl = getattr(implementation(module, opts.use_triton), f"{name}_bwd")
+            return impl(up, saved, state, params, opts, params_type(*need), x_dtype)
+
+        def bwd(**parts):
+            like = next(t for t in parts["saved"] if t is not None)
+            return empty_for_none(bwd_records(**parts), like)
+        tensors = tuple[(torch.Tensor,) * len(outputs._fields)]
+        self.fwd_op = Op(f"{name}_fwd", self.FWD, tensors, fwd, fwd_fake, backward, setup_context,
+                         step_outputs=step_outputs)
+        self.bwd_op = Op(f"{name}_bwd", self.BWD, tuple[(torch.Tensor,) * len(grads._fields)], bwd, bwd_fake,
+                         eager_impl=bwd_records)
+
+    def forward(self, x, state, params, opts, step: bool = False):
+        """``x [T, B, N]`` -> the outputs record; with ``step``, ``x [B, N]`` is one step and the
+        outputs have no time axis either (those not read come back None)."""
+        call = self.fwd_op.step if step else self.fwd_op
+        return self.records["outputs"](*call(x=x, state=state, params=params, opts=opts))
+
+    def backward(self, up, saved, state, params, opts, need, x_dtype):
+        """The reverse time loop; ``need`` (a params record of bools) flags the parameter gradients wanted."""
+        return self.records["grads"](*self.bwd_op(up=up, saved=saved, state=state, params=params, opts=opts,
+                                                  need=list(need), x_dtype=x_dtype))

@@ -5,42 +5,10 @@ select code paths (constexpr flags in the kernel). Arguments are the records of
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 
 from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, lif_outputs
 from . import implementation
-from ._contract import Op, Signature, empty_for_none, precomputed_sgrad, save, saved
-
-FWD = Signature(x=Tensor, state=LifState, params=LifParams, opts=LifOptions)
-BWD = Signature(up=LifUpstream, saved=LifSaved, state=LifState, params=LifParams, opts=LifOptions,
-                need=list[bool], x_dtype=torch.dtype)
-
-
-def lif_fwd(x: Tensor, state: LifState, params: LifParams, opts: LifOptions,
-            step: bool = False) -> LifOutputs:
-    """``x [T, B, N]`` -> :class:`LifOutputs`; with ``step``, ``x [B, N]`` is one step and the outputs
-    have no time axis either."""
-    return LifOutputs(*(_FWD.step if step else _FWD)(x=x, state=state, params=params, opts=opts))
-
-
-def lif_bwd(up: LifUpstream, saved: LifSaved, state: LifState, params: LifParams, opts: LifOptions,
-            need: LifParams, x_dtype: torch.dtype) -> LifGrads:
-    """The reverse time loop; ``need`` flags the parameter gradients wanted."""
-    grads = _BWD(up=up, saved=saved, state=state, params=params, opts=opts, need=list(need), x_dtype=x_dtype)
-    return LifGrads(*grads)
-
-
-def _fwd(x, state, params, opts):
-    return tuple(implementation("lif", opts.use_triton).lif_fwd(x, state, params, opts))
-
-
-def _bwd_records(up, saved, state, params, opts, need, x_dtype):
-    return implementation("lif", opts.use_triton).lif_bwd(up, saved, state, params, opts, LifParams(*need), x_dtype)
-
-
-def _bwd(**parts):
-    return empty_for_none(_bwd_records(**parts), parts["saved"].pre)
-
+from ._contract import Family, precomputed_sgrad, save, saved
 
 def _fwd_fake(x, state, params, opts):
     return tuple(lif_outputs(x, opts, adapt=params.rho is not None))
@@ -81,8 +49,8 @@ def _backward(ctx, *grads):
     threshold = params.threshold if params.rho is None else (lambda: params.threshold + params.b * kept.adapt)
     kept = kept._replace(sgrad=precomputed_sgrad(opts, kept.pre, threshold))
     d = lif_bwd(LifUpstream(g_spikes, g_mem, g.adapt), kept, rec["state"], params, opts,
-                FWD.needs(ctx, "params"), ctx.x_dtype)
-    return FWD.grads(ctx, x=d.dx, state=LifState(d.dmem0, d.dspk0, d.dadapt0, None),
+                FAMILY.FWD.needs(ctx, "params"), ctx.x_dtype)
+    return FAMILY.FWD.grads(ctx, x=d.dx, state=LifState(d.dmem0, d.dspk0, d.dadapt0, None),
                      params=LifParams(d.dbeta, d.dthreshold, None, d.dv, d.drho, d.db))
 
 
@@ -98,6 +66,9 @@ def _step_outputs(x, state, params, opts):
     return [LifOutputs._fields.index(k) for k in keep]
 
 
-_FWD = Op("lif_fwd", FWD, tuple[(Tensor,) * len(LifOutputs._fields)], _fwd, _fwd_fake, _backward, _setup_context,
-          step_outputs=_step_outputs)
-_BWD = Op("lif_bwd", BWD, tuple[(Tensor,) * len(LifGrads._fields)], _bwd, _bwd_fake, eager_impl=_bwd_records)
+FAMILY = Family("lif", "lif", dict(state=LifState, params=LifParams, opts=LifOptions, outputs=LifOutputs,
+                                   saved=LifSaved, up=LifUpstream, grads=LifGrads),
+                fwd_fake=_fwd_fake, bwd_fake=_bwd_fake, setup_context=_setup_context, backward=_backward,
+                step_outputs=_step_outputs)
+FWD, BWD = FAMILY.FWD, FAMILY.BWD
+lif_fwd, lif_bwd = FAMILY.forward, FAMILY.backward

@@ -8,36 +8,7 @@ from torch import Tensor
 
 from ..contracts import ScanGrads, ScanOptions, ScanOutputs, ScanParams, ScanSaved, ScanState, ScanUpstream
 from . import LIB as _LIB, implementation
-from ._contract import Op, Signature, empty_for_none, save, saved
-
-
-SCAN = Signature(x=Tensor, state=ScanState, params=ScanParams, opts=ScanOptions)
-SCAN_BWD = Signature(up=ScanUpstream, saved=ScanSaved, state=ScanState, params=ScanParams, opts=ScanOptions,
-                     need=list[bool], x_dtype=torch.dtype)
-
-
-def scan_fwd(x: Tensor, state: ScanState, params: ScanParams, opts: ScanOptions) -> ScanOutputs:
-    """``x [T, B, N]`` -> ``(h, y)`` fp32; ``y`` is empty unless ``opts.second``. See kernels/scan.py."""
-    return ScanOutputs(*_SCAN(x=x, state=state, params=params, opts=opts))
-
-
-def scan_bwd(up: ScanUpstream, saved: ScanSaved, state: ScanState, params: ScanParams, opts: ScanOptions,
-             need: ScanParams, x_dtype: torch.dtype) -> ScanGrads:
-    """Reverse scan; what is not computed comes back empty."""
-    return ScanGrads(*_SCAN_BWD(up=up, saved=saved, state=state, params=params, opts=opts, need=list(need),
-                                x_dtype=x_dtype))
-
-
-def _scan(x, state, params, opts):
-    return tuple(implementation("scan", opts.use_triton).scan_fwd(x, state, params, opts))
-
-
-def _scan_bwd_records(up, saved, state, params, opts, need, x_dtype):
-    return implementation("scan", opts.use_triton).scan_bwd(up, saved, state, params, opts, ScanParams(*need), x_dtype)
-
-
-def _scan_bwd(**parts):
-    return empty_for_none(_scan_bwd_records(**parts), parts["saved"].h)
+from ._contract import Family, save, saved
 
 
 def _scan_fake(x, state, params, opts):
@@ -69,16 +40,19 @@ def _scan_backward(ctx, g_h, g_y):
     g_out, g_first = (g_y, g_h) if opts.second else (g_h, None)
     if g_out is None:
         g_out = torch.zeros_like(kept.h)
-    need = SCAN.needs(ctx, "params")
+    need = FAMILY.FWD.needs(ctx, "params")
     need = need._replace(b=need.b and opts.second)
     d = scan_bwd(ScanUpstream(g_out, g_first), kept, rec["state"], rec["params"], opts, need, ctx.x_dtype)
-    return SCAN.grads(ctx, x=d.dx, state=ScanState(d.dh0, d.dy0 if opts.second else None),
+    return FAMILY.FWD.grads(ctx, x=d.dx, state=ScanState(d.dh0, d.dy0 if opts.second else None),
                       params=ScanParams(d.da, d.db if opts.second else None))
 
 
-_SCAN = Op("scan_fwd", SCAN, tuple[Tensor, Tensor], _scan, _scan_fake, _scan_backward, _scan_setup_context)
-_SCAN_BWD = Op("scan_bwd", SCAN_BWD, tuple[(Tensor,) * len(ScanGrads._fields)], _scan_bwd, _scan_bwd_fake,
-               eager_impl=_scan_bwd_records)
+FAMILY = Family("scan", "scan", dict(state=ScanState, params=ScanParams, opts=ScanOptions, outputs=ScanOutputs,
+                                     saved=ScanSaved, up=ScanUpstream, grads=ScanGrads),
+                fwd_fake=_scan_fake, bwd_fake=_scan_bwd_fake, setup_context=_scan_setup_context,
+                backward=_scan_backward)
+SCAN, SCAN_BWD = FAMILY.FWD, FAMILY.BWD
+scan_fwd, scan_bwd = FAMILY.forward, FAMILY.backward
 
 
 @torch.library.custom_op(f"{_LIB}::delay_fwd", mutates_args=())

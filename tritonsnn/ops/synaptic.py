@@ -8,43 +8,11 @@ see kernels/synaptic.py for the equations. Arguments are the records of
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 
 from ..contracts import (SecondOrder, SynGrads, SynOptions, SynOutputs, SynParams, SynSaved, SynState, SynUpstream,
                          syn_outputs)
 from . import implementation
-from ._contract import Op, Signature, empty_for_none, precomputed_sgrad, save, saved
-
-FWD = Signature(x=Tensor, state=SynState, params=SynParams, opts=SynOptions)
-BWD = Signature(up=SynUpstream, saved=SynSaved, state=SynState, params=SynParams, opts=SynOptions,
-                need=list[bool], x_dtype=torch.dtype)
-
-
-def syn_fwd(x: Tensor, state: SynState, params: SynParams, opts: SynOptions,
-            step: bool = False) -> SynOutputs:
-    """``x [T, B, N]`` -> :class:`SynOutputs`; with ``step``, ``x [B, N]`` is one step and the outputs
-    have no time axis either."""
-    return SynOutputs(*(_FWD.step if step else _FWD)(x=x, state=state, params=params, opts=opts))
-
-
-def syn_bwd(up: SynUpstream, saved: SynSaved, state: SynState, params: SynParams, opts: SynOptions,
-            need: SynParams, x_dtype: torch.dtype) -> SynGrads:
-    """The reverse time loop; ``need`` flags the parameter gradients wanted."""
-    return SynGrads(*_BWD(up=up, saved=saved, state=state, params=params, opts=opts, need=list(need),
-                              x_dtype=x_dtype))
-
-
-def _fwd(x, state, params, opts):
-    return tuple(implementation("synaptic", opts.use_triton).syn_fwd(x, state, params, opts))
-
-
-def _bwd_records(up, saved, state, params, opts, need, x_dtype):
-    return implementation("synaptic", opts.use_triton).syn_bwd(up, saved, state, params, opts, SynParams(*need), x_dtype)
-
-
-def _bwd(**parts):
-    return empty_for_none(_bwd_records(**parts), parts["saved"].mem)
-
+from ._contract import Family, precomputed_sgrad, save, saved
 
 def _fwd_fake(x, state, params, opts):
     return tuple(syn_outputs(x, opts))
@@ -84,10 +52,10 @@ def _backward(ctx, *grads):
     g_mem = g.mem if opts.delay or opts.neuron == SecondOrder.ALPHA else g.post
     g_spikes = torch.zeros_like(kept.mem) if g.spikes is None else g.spikes
     up = SynUpstream(g_spikes, g.cur if kept.cur.numel() else None, g.aux if kept.aux.numel() else None, g_mem)
-    need = FWD.needs(ctx, "params")
+    need = FAMILY.FWD.needs(ctx, "params")
     need = need._replace(tau=need.tau and params.tau is not None, v=need.v and params.v is not None)
     d = syn_bwd(up, kept, rec["state"], params, opts, need, ctx.x_dtype)
-    return FWD.grads(ctx, x=d.dx, state=SynState(d.dcur0, d.daux0, d.dmem0, d.dspk0, None),
+    return FAMILY.FWD.grads(ctx, x=d.dx, state=SynState(d.dcur0, d.daux0, d.dmem0, d.dspk0, None),
                      params=SynParams(d.dalpha, d.dbeta, d.dtau, d.dthreshold, d.dv))
 
 
@@ -103,6 +71,9 @@ def _step_outputs(x, state, params, opts):
     return [SynOutputs._fields.index(k) for k in keep]
 
 
-_FWD = Op("syn_fwd", FWD, tuple[(Tensor,) * len(SynOutputs._fields)], _fwd, _fwd_fake, _backward, _setup_context,
-          step_outputs=_step_outputs)
-_BWD = Op("syn_bwd", BWD, tuple[(Tensor,) * len(SynGrads._fields)], _bwd, _bwd_fake, eager_impl=_bwd_records)
+FAMILY = Family("syn", "synaptic", dict(state=SynState, params=SynParams, opts=SynOptions, outputs=SynOutputs,
+                                        saved=SynSaved, up=SynUpstream, grads=SynGrads),
+                fwd_fake=_fwd_fake, bwd_fake=_bwd_fake, setup_context=_setup_context, backward=_backward,
+                step_outputs=_step_outputs)
+FWD, BWD = FAMILY.FWD, FAMILY.BWD
+syn_fwd, syn_bwd = FAMILY.forward, FAMILY.backward
