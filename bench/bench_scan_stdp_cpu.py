@@ -5,6 +5,7 @@ each against a plain PyTorch per-step loop of the same rule, on one thread.
 
 Prints the median time of each and the ratio (loop time / tritonsnn time).
 """
+
 import argparse
 import math
 import time
@@ -68,8 +69,10 @@ def main():
     torch.testing.assert_close(F.exp_synapse(x, alpha, backend="torch"), loop_scan(x, alpha))
     t_loop = median_time(lambda: loop_scan(x, alpha))
     t_fused = median_time(lambda: F.exp_synapse(x, alpha, backend="torch"))
-    print(f"{'exp synapse scan, forward':40s} loop {t_loop * 1e3:7.2f} ms  tritonsnn {t_fused * 1e3:7.2f} ms"
-          f"  ratio {t_loop / t_fused:5.2f}x")
+    print(
+        f"{'exp synapse scan, forward':40s} loop {t_loop * 1e3:7.2f} ms  tritonsnn {t_fused * 1e3:7.2f} ms"
+        f"  ratio {t_loop / t_fused:5.2f}x"
+    )
 
     xg = x.clone().requires_grad_()
     ag = alpha.clone().requires_grad_()
@@ -83,20 +86,25 @@ def main():
 
     t_loop = median_time(fb_loop, repeat=9)
     t_fused = median_time(fb_fused, repeat=9)
-    print(f"{'exp synapse scan, fwd+bwd (dx, dalpha)':40s} loop {t_loop * 1e3:7.2f} ms  tritonsnn {t_fused * 1e3:7.2f} ms"
-          f"  ratio {t_loop / t_fused:5.2f}x")
+    print(
+        f"{'exp synapse scan, fwd+bwd (dx, dalpha)':40s} loop {t_loop * 1e3:7.2f} ms  tritonsnn {t_fused * 1e3:7.2f} ms"
+        f"  ratio {t_loop / t_fused:5.2f}x"
+    )
 
     pre = (torch.rand(T, B, N, generator=gen) < 0.05).float()
     post = (torch.rand(T, B, N, generator=gen) < 0.05).float()
     weight = torch.rand(N, N, generator=gen)
-    kw = dict(a_plus=0.01, a_minus=0.012, decay_pre=math.exp(-1 / 20), decay_post=math.exp(-1 / 20),
-              w_min=0.0, w_max=1.0)
+    kw = dict(
+        a_plus=0.01, a_minus=0.012, decay_pre=math.exp(-1 / 20), decay_post=math.exp(-1 / 20), w_min=0.0, w_max=1.0
+    )
     fused = lambda: F.stdp(pre, post, weight, rule="multiplicative", backend="torch", **kw)  # noqa: E731
     torch.testing.assert_close(fused(), loop_stdp(pre, post, weight, **kw), rtol=1e-4, atol=1e-6)
     t_loop = median_time(lambda: loop_stdp(pre, post, weight, **kw), repeat=5, warmup=1)
     t_fused = median_time(fused, repeat=5, warmup=1)
-    print(f"{f'STDP update [{N}x{N}] per sequence':40s} loop {t_loop * 1e3:7.2f} ms  tritonsnn {t_fused * 1e3:7.2f} ms"
-          f"  ratio {t_loop / t_fused:5.2f}x")
+    print(
+        f"{f'STDP update [{N}x{N}] per sequence':40s} loop {t_loop * 1e3:7.2f} ms  tritonsnn {t_fused * 1e3:7.2f} ms"
+        f"  ratio {t_loop / t_fused:5.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -11,11 +11,12 @@ A neuron added to tritonsnn is benchmarked by adding one :class:`NeuronCase` to
 :data:`CASES`; rows whose class does not exist yet in ``tritonsnn`` are skipped
 with a reason, so entries can be written before the neuron lands.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 import torch
 
@@ -80,9 +81,11 @@ def plain_synaptic(x, alpha: float = 0.8, beta: float = 0.9, threshold: float = 
 
 def snntorch_loop(neuron):
     """Wrap an snnTorch neuron (``init_hidden=False``) as ``x [T, B, ...] -> spikes``, one call per step."""
+
     def run(x):
         neuron.reset_mem()  # zero state; the first step sizes it to the input
         return torch.stack([neuron(x[t])[0] for t in range(x.shape[0])])
+
     return run
 
 
@@ -105,8 +108,8 @@ class NeuronCase:
 
     name: str
     tsnn_kwargs: dict = field(default_factory=dict)
-    snntorch: Optional[Callable[[], torch.nn.Module]] = None
-    plain: Optional[Callable] = None
+    snntorch: Callable[[], torch.nn.Module] | None = None
+    plain: Callable | None = None
     input_scale: float = 0.5
     input_shift: float = 0.2
     dense: bool = False
@@ -126,28 +129,42 @@ def conv_shape(N: int):
 
 CASES = [
     NeuronCase("Leaky", dict(beta=0.9), lambda: snntorch.Leaky(beta=0.9), plain_leaky),
-    NeuronCase("IF", dict(), lambda: snntorch.Leaky(beta=1.0),  # snnTorch's IF is Leaky(beta=1)
-               lambda x: plain_leaky(x, beta=1.0), input_shift=0.0),
+    NeuronCase(
+        "IF",
+        dict(),
+        lambda: snntorch.Leaky(beta=1.0),  # snnTorch's IF is Leaky(beta=1)
+        lambda x: plain_leaky(x, beta=1.0),
+        input_shift=0.0,
+    ),
     # Written ahead of the neurons: each runs once tritonsnn exports the class.
-    NeuronCase("Synaptic", dict(alpha=0.8, beta=0.9), lambda: snntorch.Synaptic(alpha=0.8, beta=0.9),
-               plain_synaptic),
+    NeuronCase("Synaptic", dict(alpha=0.8, beta=0.9), lambda: snntorch.Synaptic(alpha=0.8, beta=0.9), plain_synaptic),
     NeuronCase("Lapicque", dict(beta=0.9), lambda: snntorch.Lapicque(beta=0.9)),
-    NeuronCase("Alpha", dict(alpha=0.9, beta=0.8), lambda: snntorch.Alpha(alpha=0.9, beta=0.8),
-               input_shift=1.0),
-    NeuronCase("RLeaky", dict(beta=0.9, all_to_all=False),
-               lambda: snntorch.RLeaky(beta=0.9, all_to_all=False)),
-    NeuronCase("RSynaptic", dict(alpha=0.8, beta=0.9, all_to_all=False),
-               lambda: snntorch.RSynaptic(alpha=0.8, beta=0.9, all_to_all=False)),
+    NeuronCase("Alpha", dict(alpha=0.9, beta=0.8), lambda: snntorch.Alpha(alpha=0.9, beta=0.8), input_shift=1.0),
+    NeuronCase("RLeaky", dict(beta=0.9, all_to_all=False), lambda: snntorch.RLeaky(beta=0.9, all_to_all=False)),
+    NeuronCase(
+        "RSynaptic",
+        dict(alpha=0.8, beta=0.9, all_to_all=False),
+        lambda: snntorch.RSynaptic(alpha=0.8, beta=0.9, all_to_all=False),
+    ),
     NeuronCase("ALIF", dict(beta=0.9)),  # no snnTorch counterpart
     # All-to-all recurrence: one N x N matmul per step on both sides bounds the speed-up.
-    NeuronCase("RLeaky", dict(beta=0.9), lambda **kw: snntorch.RLeaky(beta=0.9, **kw), dense=True,
-               input_shift=0.1),
-    NeuronCase("RSynaptic", dict(alpha=0.8, beta=0.9), lambda **kw: snntorch.RSynaptic(alpha=0.8, beta=0.9, **kw),
-               dense=True, input_shift=0.1),
+    NeuronCase("RLeaky", dict(beta=0.9), lambda **kw: snntorch.RLeaky(beta=0.9, **kw), dense=True, input_shift=0.1),
+    NeuronCase(
+        "RSynaptic",
+        dict(alpha=0.8, beta=0.9),
+        lambda **kw: snntorch.RSynaptic(alpha=0.8, beta=0.9, **kw),
+        dense=True,
+        input_shift=0.1,
+    ),
     # ... and through a 3x3 convolution: an autograd loop over steps on both sides.
     NeuronCase("RLeaky", dict(beta=0.9), lambda **kw: snntorch.RLeaky(beta=0.9, **kw), conv=True, input_shift=0.1),
-    NeuronCase("RSynaptic", dict(alpha=0.8, beta=0.9), lambda **kw: snntorch.RSynaptic(alpha=0.8, beta=0.9, **kw),
-               conv=True, input_shift=0.1),
+    NeuronCase(
+        "RSynaptic",
+        dict(alpha=0.8, beta=0.9),
+        lambda **kw: snntorch.RSynaptic(alpha=0.8, beta=0.9, **kw),
+        conv=True,
+        input_shift=0.1,
+    ),
 ]
 
 PROVIDERS = ("tritonsnn", "snntorch", "plain")
@@ -162,7 +179,7 @@ def build(case: NeuronCase, provider: str, N: int, device="cpu", backend="torch"
             return None, f"{case.label} views N features as 4 square channels; N={N} is not 4*s*s"
         extra = dict(conv2d_channels=4, kernel_size=3)
     if case.dense or case.conv:
-        torch.manual_seed(0)   # the same recurrent weights on both sides
+        torch.manual_seed(0)  # the same recurrent weights on both sides
     if provider == "tritonsnn":
         if not hasattr(tsnn, case.name):
             return None, f"tritonsnn has no {case.name} yet"

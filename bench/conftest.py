@@ -13,5 +13,7 @@ def pytest_terminal_summary(terminalreporter):
         ref = RESULTS.get((neuron, mode, "tritonsnn"))
         if provider == "tritonsnn" or ref is None:
             continue
-        write(f"{neuron:10s} {mode:8s} vs {provider:9s}: {median / ref[0]:6.2f}x ({minimum / ref[1]:6.2f}x)  "
-              f"medians {median * 1e3:.2f} ms vs {ref[0] * 1e3:.2f} ms")
+        write(
+            f"{neuron:10s} {mode:8s} vs {provider:9s}: {median / ref[0]:6.2f}x ({minimum / ref[1]:6.2f}x)  "
+            f"medians {median * 1e3:.2f} ms vs {ref[0] * 1e3:.2f} ms"
+        )

@@ -5,10 +5,11 @@
     python bench/cpu.py --allocator default      # leave glibc's malloc as it is (see steady_allocator)
 
 Both run in the same process on the same input, taking turns (one call each per
-round) so that load from other processes falls on both; the ratio is of medians (the ratio of minimums, less sensitive to a busy
-machine, is printed too).
+round) so that load from other processes falls on both; the ratio is of medians (the ratio of
+minimums, less sensitive to a busy machine, is printed too).
 Exits with status 1 when ``--min-ratio`` is given and the fwd+bwd ratio is below it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,14 +34,26 @@ def parse_args(argv=None):
     p.add_argument("--N", type=int, default=1024, help="neurons per sample")
     p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     p.add_argument("--repeats", type=int, default=9, help="timed rounds (median reported)")
-    p.add_argument("--min-ratio", type=float, default=None,
-                   help="exit 1 if tritonsnn fwd+bwd is fewer than this many times faster than snnTorch")
-    p.add_argument("--neuron", default="Leaky", choices=[c.label for c in cases.CASES],
-                   help="which entry of bench/cases.py (default Leaky)")
+    p.add_argument(
+        "--min-ratio",
+        type=float,
+        default=None,
+        help="exit 1 if tritonsnn fwd+bwd is fewer than this many times faster than snnTorch",
+    )
+    p.add_argument(
+        "--neuron",
+        default="Leaky",
+        choices=[c.label for c in cases.CASES],
+        help="which entry of bench/cases.py (default Leaky)",
+    )
     p.add_argument("--plain", action="store_true", help="also time the plain autograd loop")
-    p.add_argument("--allocator", choices=("steady", "default"), default="steady",
-                   help="steady: glibc keeps freed memory, so no call pays page faults on its fresh "
-                        "buffers (bench/timing.py:steady_allocator); default: leave malloc as it is")
+    p.add_argument(
+        "--allocator",
+        choices=("steady", "default"),
+        default="steady",
+        help="steady: glibc keeps freed memory, so no call pays page faults on its fresh "
+        "buffers (bench/timing.py:steady_allocator); default: leave malloc as it is",
+    )
     return p.parse_args(argv)
 
 
@@ -72,9 +85,11 @@ def main(argv=None):
         timed[(name, "fwd+bwd")] = lambda fn=fn: torch.autograd.grad(fn(x), x, grad)
     stats = {key: summary(t) for key, t in measure_interleaved(timed, repeats=args.repeats).items()}
 
-    table = Table(title=f"{case.label} on CPU, T={args.T} B={args.B} N={args.N}, {args.threads} thread(s), "
-                        f"median of {args.repeats}; spike rate {spikes['tritonsnn'].float().mean().item():.3f}",
-                  caption=allocator)
+    table = Table(
+        title=f"{case.label} on CPU, T={args.T} B={args.B} N={args.N}, {args.threads} thread(s), "
+        f"median of {args.repeats}; spike rate {spikes['tritonsnn'].float().mean().item():.3f}",
+        caption=allocator,
+    )
     for col in ("mode", "provider", "median ms", "p20-p80 ms", "min ms", "tritonsnn speed-up"):
         table.add_column(col, justify="right" if "ms" in col or "speed" in col else "left")
     ratios, min_ratios = {}, {}
@@ -85,11 +100,19 @@ def main(argv=None):
             ratio = s["median_ms"] / ref["median_ms"]
             if name == "snntorch":
                 ratios[mode], min_ratios[mode] = ratio, s["min_ms"] / ref["min_ms"]
-            table.add_row(mode, name, f"{s['median_ms']:.2f}", f"{s['p20_ms']:.2f}-{s['p80_ms']:.2f}",
-                          f"{s['min_ms']:.2f}", f"{ratio:.2f}x")
+            table.add_row(
+                mode,
+                name,
+                f"{s['median_ms']:.2f}",
+                f"{s['p20_ms']:.2f}-{s['p80_ms']:.2f}",
+                f"{s['min_ms']:.2f}",
+                f"{ratio:.2f}x",
+            )
     Console().print(table)
-    print(f"ratio fwd+bwd snnTorch/tritonsnn = {ratios['fwd+bwd']:.2f} of medians, {min_ratios['fwd+bwd']:.2f} "
-          f"of minimums  (fwd: {ratios['fwd']:.2f}, {min_ratios['fwd']:.2f}; {args.allocator} allocator)")
+    print(
+        f"ratio fwd+bwd snnTorch/tritonsnn = {ratios['fwd+bwd']:.2f} of medians, {min_ratios['fwd+bwd']:.2f} "
+        f"of minimums  (fwd: {ratios['fwd']:.2f}, {min_ratios['fwd']:.2f}; {args.allocator} allocator)"
+    )
     if args.min_ratio is not None and ratios["fwd+bwd"] < args.min_ratio:
         print(f"FAIL: fwd+bwd ratio {ratios['fwd+bwd']:.2f} < --min-ratio {args.min_ratio}", file=sys.stderr)
         return 1

@@ -23,6 +23,7 @@ call and the bytes the provider saves for backward per element. The speed-up
 of tritonsnn over a provider is the ratio of medians from the same run.
 Results are printed as tables and written to ``bench/results/<device>_<date>.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,9 @@ import json
 import platform
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from rich.console import Console
@@ -52,16 +53,30 @@ MODES = ("fwd", "bwd", "fwd+bwd")
 BETA, THRESHOLD = 0.9, 1.0
 BATCH = 32  # B for the neuron sweep; N = elems // B
 
-SWEEP = dict(T=(16, 100, 500, 2000), elems=tuple(1 << k for k in range(16, 27, 2)), dtypes=("fp32", "bf16"),
-             on_T=500, on_B=16, on_N=(4096, 8192, 16384))
+SWEEP = dict(
+    T=(16, 100, 500, 2000),
+    elems=tuple(1 << k for k in range(16, 27, 2)),
+    dtypes=("fp32", "bf16"),
+    on_T=500,
+    on_B=16,
+    on_N=(4096, 8192, 16384),
+)
 QUICK = dict(T=(100, 500), elems=(1 << 18, 1 << 22), dtypes=("fp32",), on_T=500, on_B=16, on_N=(4096,))
-CPU_QUICK = dict(T=(4, 16), elems=(256,), dtypes=("fp32",), on_T=8, on_B=2, on_N=(32,),   # tiny: tests the script
-                 family=(4, 2, 16))
+CPU_QUICK = dict(
+    T=(4, 16),
+    elems=(256,),
+    dtypes=("fp32",),
+    on_T=8,
+    on_B=2,
+    on_N=(32,),  # tiny: tests the script
+    family=(4, 2, 16),
+)
 FAMILY_SHAPE = (100, 32, 1024)  # T, B, N of the family setting: the CPU table's shape
 REFERENCES = ("tritonsnn-triton", "tritonsnn-torch")  # the speed-up is of the first of these that ran
 
 
 # ----------------------------------------------------------------------------- providers
+
 
 @dataclass
 class Provider:
@@ -88,6 +103,7 @@ def _version(dist):
 def _tritonsnn(backend):
     def make(device, dtype, T):
         return tsnn.Leaky(beta=BETA, threshold=THRESHOLD, backend=backend).to(device)
+
     return make
 
 
@@ -105,8 +121,15 @@ def _spikingjelly(device, dtype, T):
         from spikingjelly.activation_based import neuron, surrogate
     except ImportError as e:
         raise Skip(f"spikingjelly is not importable ({e}); see bench/README.md") from None
-    common = dict(tau=1.0 / (1.0 - BETA), decay_input=False, v_threshold=THRESHOLD, v_reset=None,
-                  detach_reset=True, surrogate_function=surrogate.ATan(alpha=2.0), step_mode="m")
+    common = dict(
+        tau=1.0 / (1.0 - BETA),
+        decay_input=False,
+        v_threshold=THRESHOLD,
+        v_reset=None,
+        detach_reset=True,
+        surrogate_function=surrogate.ATan(alpha=2.0),
+        step_mode="m",
+    )
     errors = []
     for backend in ("triton", "cupy", "torch", None):
         try:
@@ -147,22 +170,27 @@ def _compiled_loop(max_T):
         if T > max_T:
             raise Skip(f"torch.compile unrolls the time loop: T={T} > --compile-max-T {max_T}")
         return torch.compile(cases.plain_leaky, dynamic=False)
+
     return make
 
 
 def family_providers(case, N):
     """tritonsnn (both backends) and snnTorch for one row of ``bench/cases.py`` at ``N`` features."""
+
     def make_with(provider, backend="torch"):
         def make(device, dtype, T):
             fn, reason = cases.build(case, provider, N, device=device, backend=backend)
             if fn is None:
                 raise Skip(reason)
             return fn
+
         return make
-    return [Provider("tritonsnn-triton", make_with("tritonsnn", "triton"), needs_cuda=True,
-                     note="fused Triton kernels"),
-            Provider("tritonsnn-torch", make_with("tritonsnn"), note="tritonsnn PyTorch path (backend='torch')"),
-            Provider("snntorch", make_with("snntorch"), note="the snnTorch neuron, one call per step")]
+
+    return [
+        Provider("tritonsnn-triton", make_with("tritonsnn", "triton"), needs_cuda=True, note="fused Triton kernels"),
+        Provider("tritonsnn-torch", make_with("tritonsnn"), note="tritonsnn PyTorch path (backend='torch')"),
+        Provider("snntorch", make_with("snntorch"), note="the snnTorch neuron, one call per step"),
+    ]
 
 
 def providers(args):
@@ -173,12 +201,14 @@ def providers(args):
         Provider("spikingjelly", _spikingjelly, note="LIFNode step_mode='m', soft same-step reset"),
         Provider("norse", _norse, note="norse.torch.LIF (current-based, its own dynamics)"),
         Provider("compile-step", _compiled_step, note="torch.compile of one plain step, Python time loop"),
-        Provider("compile-loop", _compiled_loop(args.compile_max_T),
-                 note="torch.compile of the whole plain loop (unrolled)"),
+        Provider(
+            "compile-loop", _compiled_loop(args.compile_max_T), note="torch.compile of the whole plain loop (unrolled)"
+        ),
     ]
 
 
 # ----------------------------------------------------------------------------- measurements
+
 
 def min_bytes_per_elem(dtype, mode):
     """Least traffic per element: forward reads x, writes spikes and the saved fp32 state;
@@ -244,14 +274,15 @@ def _release(device):
 
 # ----------------------------------------------------------------------------- one shape
 
+
 @dataclass
 class Shape:
-    setting: str   # "neuron" | "linear+lif" | "family"
+    setting: str  # "neuron" | "linear+lif" | "family"
     T: int
     B: int
     N: int
     dtype: str
-    neuron: str = ""   # family: the row label of bench/cases.py
+    neuron: str = ""  # family: the row label of bench/cases.py
 
     @property
     def elems(self):
@@ -298,8 +329,9 @@ def run_shape(shape, provs, device, args, estimates, log):
             try:
                 made = prov.make(device, DTYPES[shape.dtype], shape.T)
                 base_p = dict(base, label=getattr(made, "label", None))
-                prov_rows = _measure_provider(prov, wrap(made), x, grad, targets, exclude, device, args,
-                                              base_p, reference_spikes)
+                prov_rows = _measure_provider(
+                    prov, wrap(made), x, grad, targets, exclude, device, args, base_p, reference_spikes
+                )
             except Skip as e:
                 reason = str(e)
             except torch.OutOfMemoryError:
@@ -309,8 +341,10 @@ def run_shape(shape, provs, device, args, estimates, log):
             else:
                 rows += prov_rows
                 fwd_bwd = prov_rows[-1]
-                estimates[key] = dict(bytes_per_elem=(fwd_bwd["peak_mem_bytes"] or 0) / shape.elems,
-                                      s_per_elem=fwd_bwd["median_ms"] / 1e3 / shape.elems)
+                estimates[key] = dict(
+                    bytes_per_elem=(fwd_bwd["peak_mem_bytes"] or 0) / shape.elems,
+                    s_per_elem=fwd_bwd["median_ms"] / 1e3 / shape.elems,
+                )
                 log(f"  {prov.name:17s} fwd+bwd {fwd_bwd['median_ms']:9.3f} ms")
                 continue
             finally:
@@ -333,8 +367,10 @@ def _guard(prov, shape, device, args, estimate):
         return None
     need = estimate["bytes_per_elem"] * shape.elems
     if need > 0.9 * free_bytes(device):
-        return (f"predicted peak {need / 2**30:.1f} GiB (from a smaller shape) exceeds "
-                f"the free {free_bytes(device) / 2**30:.1f} GiB")
+        return (
+            f"predicted peak {need / 2**30:.1f} GiB (from a smaller shape) exceeds "
+            f"the free {free_bytes(device) / 2**30:.1f} GiB"
+        )
     call_s = estimate["s_per_elem"] * shape.elems
     if call_s > args.max_call_s:
         return f"predicted {call_s:.1f} s per fwd+bwd call exceeds --max-call-s {args.max_call_s}"
@@ -364,9 +400,19 @@ def _measure_provider(prov, fn, x, grad, targets, exclude, device, args, base, r
     rows = []
     for mode, call, setup in (("fwd", fwd, None), ("bwd", bwd, fwd), ("fwd+bwd", fwd_bwd, None)):
         times = measure(call, device, repeats=args.repeats, warmup=1, budget_s=args.budget_s, setup=setup)
-        row = dict(base, provider=prov.name, mode=mode, status="ok", reason=None, **summary(times),
-                   peak_mem_bytes=peak_bytes(call, device, setup), saved_bytes_per_elem=saved / base["elems"],
-                   spike_rate=spike_rate, spike_agreement=agreement, agreement_with=ref_name)
+        row = dict(
+            base,
+            provider=prov.name,
+            mode=mode,
+            status="ok",
+            reason=None,
+            **summary(times),
+            peak_mem_bytes=peak_bytes(call, device, setup),
+            saved_bytes_per_elem=saved / base["elems"],
+            spike_rate=spike_rate,
+            spike_agreement=agreement,
+            agreement_with=ref_name,
+        )
         if base["setting"] == "neuron":
             row["min_bytes_per_elem"] = min_bytes_per_elem(DTYPES[base["dtype"]], mode)
             row["gbps"] = row["min_bytes_per_elem"] * base["elems"] / (row["median_ms"] / 1e3) / 1e9
@@ -387,6 +433,7 @@ def _add_speedups(rows):
 
 # ----------------------------------------------------------------------------- driver
 
+
 def shapes(plan):
     out = []
     for dtype in plan["dtypes"]:
@@ -405,13 +452,22 @@ def _case(shape):
 
 
 def device_info(device):
-    info = dict(type=torch.device(device).type, torch=torch.__version__, triton=_version("triton"),
-                tritonsnn=getattr(tsnn, "__version__", None), python=platform.python_version(),
-                threads=torch.get_num_threads())
+    info = dict(
+        type=torch.device(device).type,
+        torch=torch.__version__,
+        triton=_version("triton"),
+        tritonsnn=getattr(tsnn, "__version__", None),
+        python=platform.python_version(),
+        threads=torch.get_num_threads(),
+    )
     if info["type"] == "cuda":
         props = torch.cuda.get_device_properties(device)
-        info.update(name=props.name, memory_bytes=props.total_memory, cuda=torch.version.cuda,
-                    sm_count=props.multi_processor_count)
+        info.update(
+            name=props.name,
+            memory_bytes=props.total_memory,
+            cuda=torch.version.cuda,
+            sm_count=props.multi_processor_count,
+        )
     else:
         info.update(name=platform.processor() or platform.machine() or "cpu")
     return info
@@ -429,16 +485,19 @@ def parse_args(argv=None):
     p.add_argument("--device", default="cuda", help="cuda (default), cuda:N or cpu")
     p.add_argument("--quick", action="store_true", help="a short subset (tiny shapes with --device cpu)")
     p.add_argument("--providers", default=None, help="comma-separated subset of provider names")
-    p.add_argument("--settings", default="neuron,linear+lif,family",
-                   help="comma-separated: neuron, linear+lif, family")
+    p.add_argument("--settings", default="neuron,linear+lif,family", help="comma-separated: neuron, linear+lif, family")
     p.add_argument("--T", type=int, nargs="+", default=None, help="override the T sweep")
     p.add_argument("--elems", type=int, nargs="+", default=None, help="override the B*N sweep")
     p.add_argument("--dtypes", nargs="+", default=None, choices=sorted(DTYPES), help="override the dtypes")
     p.add_argument("--on-N", type=int, nargs="+", default=None, help="override N of the linear+lif setting")
     p.add_argument("--repeats", type=int, default=None, help="timed repeats per mode (default 20; 5 on cpu)")
     p.add_argument("--budget-s", type=float, default=5.0, help="stop repeating a mode after this long (min 3)")
-    p.add_argument("--max-call-s", type=float, default=5.0,
-                   help="skip shapes predicted to take longer per fwd+bwd call for a provider")
+    p.add_argument(
+        "--max-call-s",
+        type=float,
+        default=5.0,
+        help="skip shapes predicted to take longer per fwd+bwd call for a provider",
+    )
     p.add_argument("--compile-max-T", type=int, default=100, help="largest T for compile-loop (it unrolls T)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default 1 on cpu)")
     p.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/<device>_<date>.json)")
@@ -489,8 +548,15 @@ def main(argv=None):
             console.print(f"[yellow]skip {p.name}: {reason}[/yellow]")
 
     out_path = args.out or default_output(info, now)
-    result = dict(schema=SCHEMA, date=now.isoformat(), device=info, args=_jsonable(vars(args)),
-                  copy_gbps=copy_gbps, providers=provider_info, rows=[])
+    result = dict(
+        schema=SCHEMA,
+        date=now.isoformat(),
+        device=info,
+        args=_jsonable(vars(args)),
+        copy_gbps=copy_gbps,
+        providers=provider_info,
+        rows=[],
+    )
     estimates = {}
     for shape in todo:
         console.print(f"{shape.setting} {shape.neuron} T={shape.T} B={shape.B} N={shape.N} {shape.dtype}")
@@ -508,6 +574,7 @@ def main(argv=None):
 def _raise_recompile_limit(n):
     """torch.compile providers recompile for each shape; let them."""
     import torch._dynamo.config as dynamo_config
+
     for name in ("recompile_limit", "cache_size_limit"):
         if hasattr(dynamo_config, name):
             setattr(dynamo_config, name, max(getattr(dynamo_config, name), 4 * n + 8))
@@ -529,10 +596,11 @@ def print_tables(console, result):
         rows = [r for r in result["rows"] if r["setting"] == setting and r["status"] == "ok"]
         if not rows:
             continue
-        table = Table(title=f"{setting}: median ms (p20-p80); speed-up = provider / "
-                            f"{rows[0].get('reference') or 'tritonsnn'}, same run")
-        cols = ["T", "B x N", "dtype", "mode", "provider", "median ms", "p20-p80", "speed-up", "peak MiB",
-                "saved B/el"]
+        table = Table(
+            title=f"{setting}: median ms (p20-p80); speed-up = provider / "
+            f"{rows[0].get('reference') or 'tritonsnn'}, same run"
+        )
+        cols = ["T", "B x N", "dtype", "mode", "provider", "median ms", "p20-p80", "speed-up", "peak MiB", "saved B/el"]
         if setting == "neuron":
             cols[8:8] = ["GB/s", "roofline"]
         if setting == "family":
@@ -540,13 +608,22 @@ def print_tables(console, result):
         for c in cols:
             table.add_column(c, justify="left" if c in ("dtype", "mode", "provider") else "right")
         for r in rows:
-            cells = [str(r["T"]), f"{r['B']}x{r['N']}", r["dtype"], r["mode"], r["provider"],
-                     f"{r['median_ms']:.3f}", f"{r['p20_ms']:.3f}-{r['p80_ms']:.3f}",
-                     _fmt(r.get("tritonsnn_speedup"), "{:.2f}x")]
+            cells = [
+                str(r["T"]),
+                f"{r['B']}x{r['N']}",
+                r["dtype"],
+                r["mode"],
+                r["provider"],
+                f"{r['median_ms']:.3f}",
+                f"{r['p20_ms']:.3f}-{r['p80_ms']:.3f}",
+                _fmt(r.get("tritonsnn_speedup"), "{:.2f}x"),
+            ]
             if setting == "neuron":
                 cells += [_fmt(r.get("gbps"), "{:.3g}"), _fmt(r.get("roofline_frac"), "{:.0%}")]
-            cells += [_fmt(r["peak_mem_bytes"] and r["peak_mem_bytes"] / 2**20, "{:.0f}"),
-                      f"{r['saved_bytes_per_elem']:.1f}"]
+            cells += [
+                _fmt(r["peak_mem_bytes"] and r["peak_mem_bytes"] / 2**20, "{:.0f}"),
+                f"{r['saved_bytes_per_elem']:.1f}",
+            ]
             if setting == "family":
                 cells.insert(0, r["neuron"])
             table.add_row(*cells)

@@ -17,6 +17,7 @@ falls on all of them; spikes must agree exactly before anything is timed. The ta
 median per step (fwd+bwd) and the speed-up over snnTorch; ``--min-ratio R`` exits 1 when the
 facade is fewer than R times faster than snnTorch for any neuron timed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,10 +46,16 @@ NEURONS = {
     "Synaptic": (dict(alpha=0.8, beta=0.9), ("syn", "mem"), lambda: tsnn.Synaptic(0.8, 0.9, backend="torch")),
     "Alpha": (dict(alpha=0.9, beta=0.8), ("syn_exc", "syn_inh", "mem"), lambda: tsnn.Alpha(0.9, 0.8, backend="torch")),
     "Lapicque": (dict(beta=0.9), ("mem",), lambda: tsnn.Lapicque(beta=0.9, backend="torch")),
-    "RLeaky": (dict(beta=0.9, all_to_all=False, V=0.5), ("spk", "mem"),
-               lambda: tsnn.RLeaky(beta=0.9, V=0.5, all_to_all=False, backend="torch")),
-    "RSynaptic": (dict(alpha=0.8, beta=0.9, all_to_all=False, V=0.5), ("spk", "syn", "mem"),
-                  lambda: tsnn.RSynaptic(0.8, 0.9, V=0.5, all_to_all=False, backend="torch")),
+    "RLeaky": (
+        dict(beta=0.9, all_to_all=False, V=0.5),
+        ("spk", "mem"),
+        lambda: tsnn.RLeaky(beta=0.9, V=0.5, all_to_all=False, backend="torch"),
+    ),
+    "RSynaptic": (
+        dict(alpha=0.8, beta=0.9, all_to_all=False, V=0.5),
+        ("spk", "syn", "mem"),
+        lambda: tsnn.RSynaptic(0.8, 0.9, V=0.5, all_to_all=False, backend="torch"),
+    ),
 }
 
 
@@ -61,8 +68,12 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=15, help="interleaved rounds (median reported)")
     p.add_argument("--min-ratio", type=float, default=None)
-    p.add_argument("--allocator", choices=("steady", "default"), default="steady",
-                   help="as in bench/cpu.py: steady keeps glibc from handing freed buffers back to the OS")
+    p.add_argument(
+        "--allocator",
+        choices=("steady", "default"),
+        default="steady",
+        help="as in bench/cpu.py: steady keeps glibc from handing freed buffers back to the OS",
+    )
     return p.parse_args(argv)
 
 
@@ -81,6 +92,7 @@ def per_step_loop(package, name, x, grad):
         spk = torch.stack(spikes)
         (spk * grad).sum().backward()
         return spk
+
     return run
 
 
@@ -91,6 +103,7 @@ def multi_step(name, x, grad):
         spk = neuron(x)
         (spk * grad).sum().backward()
         return spk
+
     return run
 
 
@@ -99,9 +112,11 @@ def measure_neuron(name, args):
     shape = (args.T, args.B, args.N)
     x = (torch.randn(shape) * 1.2 + 0.3).requires_grad_()
     grad = torch.randn(shape)
-    fns = {"snntorch": per_step_loop(snntorch, name, x, grad),
-           "tritonsnn.snntorch": per_step_loop(fsnn, name, x, grad),
-           "tritonsnn multi-step": multi_step(name, x, grad)}
+    fns = {
+        "snntorch": per_step_loop(snntorch, name, x, grad),
+        "tritonsnn.snntorch": per_step_loop(fsnn, name, x, grad),
+        "tritonsnn multi-step": multi_step(name, x, grad),
+    }
     ref = fns["snntorch"]()
     for provider, fn in fns.items():
         x.grad = None
@@ -119,10 +134,17 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     allocator = steady_allocator() if args.allocator == "steady" else "allocator defaults"
     names = list(NEURONS) if args.neuron == "all" else [args.neuron]
-    table = Table(title=f"One step per call, fwd+bwd, T={args.T}, B={args.B}, N={args.N}, "
-                        f"{args.threads} thread(s), {allocator}")
-    for col in ("neuron", "snnTorch ms/step", "tritonsnn.snntorch ms/step", "speed-up", "multi-step ms/step",
-                "speed-up"):
+    table = Table(
+        title=f"One step per call, fwd+bwd, T={args.T}, B={args.B}, N={args.N}, {args.threads} thread(s), {allocator}"
+    )
+    for col in (
+        "neuron",
+        "snnTorch ms/step",
+        "tritonsnn.snntorch ms/step",
+        "speed-up",
+        "multi-step ms/step",
+        "speed-up",
+    ):
         table.add_column(col, justify="right")
     worst = float("inf")
     for name in names:
@@ -130,8 +152,14 @@ def main(argv=None):
         per = {k: v["median_ms"] / args.T for k, v in r.items()}
         ratio = per["snntorch"] / per["tritonsnn.snntorch"]
         worst = min(worst, ratio)
-        table.add_row(name, f"{per['snntorch']:.3f}", f"{per['tritonsnn.snntorch']:.3f}", f"{ratio:.2f}x",
-                      f"{per['tritonsnn multi-step']:.3f}", f"{per['snntorch'] / per['tritonsnn multi-step']:.2f}x")
+        table.add_row(
+            name,
+            f"{per['snntorch']:.3f}",
+            f"{per['tritonsnn.snntorch']:.3f}",
+            f"{ratio:.2f}x",
+            f"{per['tritonsnn multi-step']:.3f}",
+            f"{per['snntorch'] / per['tritonsnn multi-step']:.2f}x",
+        )
     Console().print(table)
     if args.min_ratio is not None and worst < args.min_ratio:
         print(f"single-step speed-up {worst:.2f}x is below --min-ratio {args.min_ratio}", file=sys.stderr)

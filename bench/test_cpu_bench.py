@@ -10,6 +10,7 @@ the speed-ups of tritonsnn over the others are printed at the end of the run.
 Before timing, every provider's spikes are checked against the others': a speed
 ratio between different computations would mean nothing.
 """
+
 import os
 
 import pytest
@@ -32,7 +33,8 @@ def _check_same_spikes(case, provider, spikes):
     mismatch = (spikes.detach() != ref).sum().item()
     assert mismatch == 0, (
         f"{case.label}: {provider} spikes differ from {ref_provider} at {mismatch} of {ref.numel()} "
-        f"elements; fix the entry in bench/cases.py so both compute the same neuron")
+        f"elements; fix the entry in bench/cases.py so both compute the same neuron"
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -49,9 +51,11 @@ def test_cpu(benchmark, case, provider, mode):
     _check_same_spikes(case, provider, fn(x))
 
     if mode == "fwd":
+
         def run():
             return fn(x)
     else:
+
         def run():
             return torch.autograd.grad(fn(x), x, grad)
 

@@ -4,6 +4,7 @@
 
 Not part of the default ``pytest`` run (``testpaths = ["tests"]``).
 """
+
 import pytest
 
 from bench import cases, cpu
@@ -12,8 +13,9 @@ from bench import cases, cpu
 @pytest.mark.parametrize("allocator", ["steady", "default"])
 @pytest.mark.parametrize("neuron", ["RSynaptic", "RLeaky-conv"])
 def test_cpu_ratio_runs_and_says_which_allocator(neuron, allocator, capsys):
-    status = cpu.main(["--T", "4", "--B", "2", "--N", "16", "--repeats", "1", "--neuron", neuron,
-                       "--allocator", allocator])
+    status = cpu.main(
+        ["--T", "4", "--B", "2", "--N", "16", "--repeats", "1", "--neuron", neuron, "--allocator", allocator]
+    )
     out = capsys.readouterr().out
     assert status == 0
     assert f"{allocator} allocator" in out and "ratio fwd+bwd snnTorch/tritonsnn" in out

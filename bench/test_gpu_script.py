@@ -4,6 +4,7 @@
 
 Not part of the default ``pytest`` run (``testpaths = ["tests"]``).
 """
+
 import json
 import os
 import subprocess
@@ -25,7 +26,12 @@ def cpu_quick_run(tmp_path_factory):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     proc = subprocess.run(
         [sys.executable, "-m", "bench.gpu", "--device", "cpu", "--quick", "--repeats", "3", "--out", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(out.read_text()), proc.stdout
 
@@ -44,8 +50,7 @@ def test_header(cpu_quick_run):
 def test_rows_cover_every_shape_provider_and_mode_once(cpu_quick_run):
     data, _ = cpu_quick_run
     rows = data["rows"]
-    keys = [(r["setting"], r.get("neuron"), r["T"], r["B"], r["N"], r["dtype"], r["provider"], r["mode"])
-            for r in rows]
+    keys = [(r["setting"], r.get("neuron"), r["T"], r["B"], r["N"], r["dtype"], r["provider"], r["mode"]) for r in rows]
     assert len(keys) == len(set(keys))
     plan = gpu.CPU_QUICK
     shapes = {key[:6] for key in keys}
@@ -81,8 +86,13 @@ def test_measured_rows(cpu_quick_run):
         assert r["peak_mem_bytes"] is None  # only measured on CUDA
         assert r["saved_bytes_per_elem"] >= 0 and 0 <= r["spike_rate"] <= 1
         assert r["reference"] == "tritonsnn-torch"
-        ref = next(x for x in ok if x["provider"] == "tritonsnn-torch" and x["mode"] == r["mode"]
-                   and (x["setting"], x.get("neuron"), x["T"], x["N"]) == (r["setting"], r.get("neuron"), r["T"], r["N"]))
+        ref = next(
+            x
+            for x in ok
+            if x["provider"] == "tritonsnn-torch"
+            and x["mode"] == r["mode"]
+            and (x["setting"], x.get("neuron"), x["T"], x["N"]) == (r["setting"], r.get("neuron"), r["T"], r["N"])
+        )
         assert r["tritonsnn_speedup"] == pytest.approx(r["median_ms"] / ref["median_ms"])
         if r["setting"] == "neuron":
             assert r["min_bytes_per_elem"] == gpu.min_bytes_per_elem(gpu.DTYPES[r["dtype"]], r["mode"])

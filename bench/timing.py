@@ -4,6 +4,7 @@ On CUDA each repeat is bracketed by CUDA events, after the L2 cache is flushed
 (as ``triton.testing.do_bench`` does); on the CPU by ``time.perf_counter``.
 Warm-up calls run first, so compilation and autotuning are never timed.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -72,8 +73,7 @@ def summary(times):
     """Median, 20th/80th percentiles and minimum of ``times`` (seconds), in milliseconds."""
     ms = sorted(t * 1e3 for t in times)
     q = statistics.quantiles(ms, n=5, method="inclusive") if len(ms) > 1 else [ms[0]] * 4
-    return {"median_ms": statistics.median(ms), "p20_ms": q[0], "p80_ms": q[3], "min_ms": ms[0],
-            "repeats": len(ms)}
+    return {"median_ms": statistics.median(ms), "p20_ms": q[0], "p80_ms": q[3], "min_ms": ms[0], "repeats": len(ms)}
 
 
 def measure_interleaved(fns: dict, repeats: int = 7, warmup: int = 1):
@@ -101,11 +101,14 @@ def steady_allocator() -> str:
     timed. Raising the mmap and trim thresholds (``mallopt``) makes every call reuse memory; it
     applies to the whole process, so to every provider alike.
     """
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # glibc's malloc.h
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
     try:
         libc = ctypes.CDLL("libc.so.6")
         done = libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 and libc.mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1
-    except (OSError, AttributeError):   # not glibc
+    except (OSError, AttributeError):  # not glibc
         done = False
-    return ("glibc kept freed memory (mallopt: mmap threshold 32 MiB, trim threshold 1 GiB)" if done
-            else "allocator defaults (glibc mallopt not available)")
+    return (
+        "glibc kept freed memory (mallopt: mmap threshold 32 MiB, trim threshold 1 GiB)"
+        if done
+        else "allocator defaults (glibc mallopt not available)"
+    )

@@ -8,6 +8,7 @@ Stateless layers (``Conv2d``, ``AvgPool2d``, ``Flatten``) are wrapped in
 sequence in one call; the ``tsnn.Leaky`` layers run the whole time loop in one
 fused call. Same data, encoding, loss and options as ``digits.py``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,15 +24,19 @@ except ImportError:  # imported as examples.conv_digits
 
 def build_net(beta: float = 0.9, step_mode: str = "multi") -> nn.Sequential:
     """Two conv layers (one pooling) and a linear readout: ``[T, B, 1, 8, 8] -> [T, B, 10]`` spikes."""
+
     def each_step(layer):  # stateless layers need the time axis folded into the batch in multi-step mode
         return tsnn.MultiStep(layer) if step_mode == "multi" else layer
 
     return nn.Sequential(
-        each_step(nn.Conv2d(1, 8, 3, padding=1)), tsnn.Leaky(beta=beta, step_mode=step_mode),
-        each_step(nn.AvgPool2d(2)),                                     # 8 x 4 x 4
-        each_step(nn.Conv2d(8, 16, 3, padding=1)), tsnn.Leaky(beta=beta, step_mode=step_mode),
-        each_step(nn.Flatten()),                                        # 16 * 4 * 4
-        nn.Linear(16 * 4 * 4, digits.NUM_CLASSES), tsnn.Leaky(beta=beta, step_mode=step_mode),
+        each_step(nn.Conv2d(1, 8, 3, padding=1)),
+        tsnn.Leaky(beta=beta, step_mode=step_mode),
+        each_step(nn.AvgPool2d(2)),  # 8 x 4 x 4
+        each_step(nn.Conv2d(8, 16, 3, padding=1)),
+        tsnn.Leaky(beta=beta, step_mode=step_mode),
+        each_step(nn.Flatten()),  # 16 * 4 * 4
+        nn.Linear(16 * 4 * 4, digits.NUM_CLASSES),
+        tsnn.Leaky(beta=beta, step_mode=step_mode),
     )
 
 
@@ -41,8 +46,10 @@ def main(argv=None) -> float:
     device = torch.device(args.device)
     x_tr, y_tr, x_te, y_te = digits.load_data(args.seed, args.limit, device, images=True)
     net = build_net().to(device)
-    print(f"tritonsnn conv digits: {len(x_tr)} train / {len(x_te)} test images, T={digits.NUM_STEPS}, "
-          f"device={device}, {sum(p.numel() for p in net.parameters())} parameters")
+    print(
+        f"tritonsnn conv digits: {len(x_tr)} train / {len(x_te)} test images, T={digits.NUM_STEPS}, "
+        f"device={device}, {sum(p.numel() for p in net.parameters())} parameters"
+    )
     seconds = digits.train(net, x_tr, y_tr, epochs=args.epochs, seed=args.seed, lr=5e-3)
     accuracy = digits.evaluate(net, x_te, y_te, seed=args.seed)
     raster_path, trace_path = digits.save_plots(net, x_te, y_te, args.out, args.seed, prefix="conv_digits")

@@ -12,6 +12,7 @@ A spike raster and the output membrane of one test digit are saved as PNG.
 
 Needs ``pip install tritonsnn[examples]`` (scikit-learn, matplotlib, rich).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,10 +35,14 @@ def parse_args(argv=None, description=__doc__, epochs=30):
     """Command-line options shared by the digits examples."""
     parser = argparse.ArgumentParser(description=description.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=epochs, help="training epochs")
-    parser.add_argument("--limit", type=int, default=None,
-                        help="use only the first LIMIT training and LIMIT test images (smoke runs)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                        help="cuda (Triton kernels) or cpu (PyTorch path); default: cuda when present")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="use only the first LIMIT training and LIMIT test images (smoke runs)"
+    )
+    parser.add_argument(
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="cuda (Triton kernels) or cpu (PyTorch path); default: cuda when present",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="directory for the PNG plots")
     parser.add_argument("--seed", type=int, default=0, help="seed for the split, weights and spike draws")
     return parser.parse_args(argv)
@@ -74,8 +79,10 @@ def build_net(hidden: int = 128, beta: float = 0.9, step_mode: str = "multi") ->
     (``tsnn.reset`` between samples). Both share the same ``state_dict``.
     """
     return nn.Sequential(
-        nn.Linear(64, hidden), tsnn.Leaky(beta=beta, step_mode=step_mode),
-        nn.Linear(hidden, NUM_CLASSES), tsnn.Leaky(beta=beta, step_mode=step_mode),
+        nn.Linear(64, hidden),
+        tsnn.Leaky(beta=beta, step_mode=step_mode),
+        nn.Linear(hidden, NUM_CLASSES),
+        tsnn.Leaky(beta=beta, step_mode=step_mode),
     )
 
 
@@ -86,9 +93,15 @@ def encode(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 def progress_bar() -> Progress:
     """A rich progress bar on stderr, so stdout carries only the results."""
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
-                    console=Console(stderr=True), transient=False)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
 
 
 def train(net, x_train, y_train, *, epochs, seed, batch_size=64, lr=2e-3, description="training"):
@@ -108,7 +121,7 @@ def train(net, x_train, y_train, *, epochs, seed, batch_size=64, lr=2e-3, descri
             order = torch.randperm(len(x_train), generator=order_gen).to(device)
             total, correct, seen = 0.0, 0, 0
             for i in range(0, len(x_train), batch_size):
-                idx = order[i:i + batch_size]
+                idx = order[i : i + batch_size]
                 spikes = net(encode(x_train[idx], spike_gen))
                 loss = loss_fn(spikes, y_train[idx])
                 optimizer.zero_grad(set_to_none=True)
@@ -117,8 +130,11 @@ def train(net, x_train, y_train, *, epochs, seed, batch_size=64, lr=2e-3, descri
                 total += loss.item() * len(idx)
                 correct += (spikes.sum(0).argmax(-1) == y_train[idx]).sum().item()
                 seen += len(idx)
-                progress.update(task, advance=1, status=f"epoch {epoch + 1}/{epochs} "
-                                f"loss {total / seen:.3f} train acc {correct / seen:.3f}")
+                progress.update(
+                    task,
+                    advance=1,
+                    status=f"epoch {epoch + 1}/{epochs} loss {total / seen:.3f} train acc {correct / seen:.3f}",
+                )
             scheduler.step()
     return time.perf_counter() - start
 
@@ -130,8 +146,8 @@ def evaluate(net, x, y, *, seed, batch_size=256):
     spike_gen = torch.Generator(device=x.device).manual_seed(seed + 1)
     correct = 0
     for i in range(0, len(x), batch_size):
-        spikes = net(encode(x[i:i + batch_size], spike_gen))
-        correct += (spikes.sum(0).argmax(-1) == y[i:i + batch_size]).sum().item()
+        spikes = net(encode(x[i : i + batch_size], spike_gen))
+        correct += (spikes.sum(0).argmax(-1) == y[i : i + batch_size]).sum().item()
     return correct / len(x)
 
 
@@ -191,8 +207,10 @@ def main(argv=None) -> float:
     device = torch.device(args.device)
     x_tr, y_tr, x_te, y_te = load_data(args.seed, args.limit, device)
     net = build_net().to(device)
-    print(f"tritonsnn digits: {len(x_tr)} train / {len(x_te)} test images, T={NUM_STEPS}, "
-          f"device={device}, {sum(p.numel() for p in net.parameters())} parameters")
+    print(
+        f"tritonsnn digits: {len(x_tr)} train / {len(x_te)} test images, T={NUM_STEPS}, "
+        f"device={device}, {sum(p.numel() for p in net.parameters())} parameters"
+    )
     seconds = train(net, x_tr, y_tr, epochs=args.epochs, seed=args.seed)
     accuracy = evaluate(net, x_te, y_te, seed=args.seed)
     raster_path, trace_path = save_plots(net, x_te, y_te, args.out, args.seed)

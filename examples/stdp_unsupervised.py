@@ -15,6 +15,7 @@ labelled with the pattern it wins most often), before and after training, on fre
 held-out samples, and for a control network trained the same way without STDP
 (homeostasis and normalisation alone). Runs on the CPU in a few seconds: ``python examples/stdp_unsupervised.py``.
 """
+
 import math
 
 import torch
@@ -24,19 +25,19 @@ import tritonsnn as tsnn
 
 NUM_INPUTS, NUM_NEURONS, NUM_PATTERNS = 48, 6, 4
 T, BATCH, EPOCHS = 60, 16, 50
-ON_RATE, OFF_RATE = 0.35, 0.02          # firing probability per step of pattern / background inputs
+ON_RATE, OFF_RATE = 0.35, 0.02  # firing probability per step of pattern / background inputs
 
 
 def make_patterns():
     rates = torch.full((NUM_PATTERNS, NUM_INPUTS), OFF_RATE)
-    for p in range(NUM_PATTERNS):   # each pattern owns 12 consecutive inputs
-        rates[p, p * 12:(p + 1) * 12] = ON_RATE
+    for p in range(NUM_PATTERNS):  # each pattern owns 12 consecutive inputs
+        rates[p, p * 12 : (p + 1) * 12] = ON_RATE
     return rates
 
 
 def sample(rates, n, gen):
     labels = torch.randint(0, NUM_PATTERNS, (n,), generator=gen)
-    return tsnn.encode.rate(rates[labels], T, generator=gen), labels   # [T, n, NUM_INPUTS]
+    return tsnn.encode.rate(rates[labels], T, generator=gen), labels  # [T, n, NUM_INPUTS]
 
 
 def winner_take_all(spikes, mem):
@@ -59,7 +60,7 @@ def evaluate(cell, rates, gen):
     pp, pw = p.sum(1, keepdim=True), p.sum(0, keepdim=True)
     nz = p > 0
     mi = float((p[nz] * torch.log2(p[nz] / (pp @ pw)[nz])).sum())
-    neuron_label = joint.argmax(0)                       # the pattern each neuron wins most
+    neuron_label = joint.argmax(0)  # the pattern each neuron wins most
     accuracy = float((neuron_label[winner] == labels).float().mean())
     return mi, accuracy, joint
 
@@ -70,11 +71,20 @@ def train(rates, a_plus, a_minus):
     linear = nn.Linear(NUM_INPUTS, NUM_NEURONS, bias=False)
     with torch.no_grad():
         linear.weight.uniform_(0.05, 0.25, generator=gen)
-    total_weight = linear.weight.sum(1, keepdim=True).mean().item()   # per-neuron budget kept fixed
+    total_weight = linear.weight.sum(1, keepdim=True).mean().item()  # per-neuron budget kept fixed
     neuron = tsnn.Leaky(beta=0.9, threshold=4.0, return_mem=True)
     cell = tsnn.Cell(tsnn.Connection(linear, synapse=tsnn.ExpSynapse(tau=2.0)), neuron, record=True)
-    stdp = tsnn.STDP(cell, a_plus=a_plus, a_minus=a_minus, tau_pre=10.0, tau_post=10.0, rule="multiplicative",
-                     w_min=0.0, w_max=1.0, reduction="mean")
+    stdp = tsnn.STDP(
+        cell,
+        a_plus=a_plus,
+        a_minus=a_minus,
+        tau_pre=10.0,
+        tau_post=10.0,
+        rule="multiplicative",
+        w_min=0.0,
+        w_max=1.0,
+        reduction="mean",
+    )
     homeostasis = tsnn.HomeostaticThreshold(neuron, target_rate=0.03, rate=0.5, min_threshold=1.0)
 
     mi0, acc0, _ = evaluate(cell, rates, torch.Generator().manual_seed(1))
@@ -86,7 +96,7 @@ def train(rates, a_plus, a_minus):
             stdp.update(cell.pre, post)
             w = linear.weight
             w.mul_(total_weight / w.sum(1, keepdim=True).clamp_min(1e-6)).clamp_(0.0, 1.0)
-            homeostasis.update(post)   # winners become harder to excite: every neuron gets a share
+            homeostasis.update(post)  # winners become harder to excite: every neuron gets a share
     mi1, acc1, joint = evaluate(cell, rates, torch.Generator().manual_seed(1))
     return (mi0, acc0), (mi1, acc1, joint)
 

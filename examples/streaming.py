@@ -10,6 +10,7 @@ between calls. ``tsnn.reset(net)`` clears that state between input streams.
 Fed the same spikes, the streamed output equals the multi-step output exactly;
 the streamed network can also decide before the sequence ends.
 """
+
 from __future__ import annotations
 
 import time
@@ -55,11 +56,15 @@ def main(argv=None) -> bool:
 
     equal = torch.equal(out_single, out_multi)
     steps = x_seq.shape[0]
-    print(f"tritonsnn streaming: {len(x_te)} test streams of T={steps} steps, device={device}, "
-          f"trained {args.epochs} epochs in {seconds:.1f} s")
-    print(f"multi-step: one call per layer, {multi_s * 1e3:.1f} ms; "
-          f"single-step: {steps} calls per layer, {single_s * 1e3:.1f} ms "
-          f"({single_s / steps * 1e3:.2f} ms per step for the whole batch)")
+    print(
+        f"tritonsnn streaming: {len(x_te)} test streams of T={steps} steps, device={device}, "
+        f"trained {args.epochs} epochs in {seconds:.1f} s"
+    )
+    print(
+        f"multi-step: one call per layer, {multi_s * 1e3:.1f} ms; "
+        f"single-step: {steps} calls per layer, {single_s * 1e3:.1f} ms "
+        f"({single_s / steps * 1e3:.2f} ms per step for the whole batch)"
+    )
     # Accuracy of the running decision (most spikes so far) after t of T steps.
     counts = out_single.cumsum(0)
     for t in sorted({1, steps // 4, steps // 2, steps}):

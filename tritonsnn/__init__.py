@@ -1,4 +1,5 @@
 """tritonsnn: spiking neural networks for PyTorch with fused Triton time-loop kernels."""
+
 from . import encode, functional, loss, nir, plasticity, plot, snntorch, surrogate
 from .neurons import ALIF, IF, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
 from .plasticity import STDP, HomeostaticThreshold, Trace
@@ -9,11 +10,35 @@ __version__ = "0.1.0"
 
 __all__ = [
     # modules of functions
-    "encode", "functional", "loss", "nir", "plasticity", "plot", "snntorch", "surrogate",
+    "encode",
+    "functional",
+    "loss",
+    "nir",
+    "plasticity",
+    "plot",
+    "snntorch",
+    "surrogate",
     # neurons
-    "SpikingNeuron", "Leaky", "IF", "Lapicque", "RLeaky", "ALIF", "Synaptic", "Alpha", "RSynaptic",
+    "SpikingNeuron",
+    "Leaky",
+    "IF",
+    "Lapicque",
+    "RLeaky",
+    "ALIF",
+    "Synaptic",
+    "Alpha",
+    "RSynaptic",
     # synapses, delays, plasticity
-    "ExpSynapse", "DualExpSynapse", "Delay", "Connection", "Cell", "Trace", "STDP", "HomeostaticThreshold",
+    "ExpSynapse",
+    "DualExpSynapse",
+    "Delay",
+    "Connection",
+    "Cell",
+    "Trace",
+    "STDP",
+    "HomeostaticThreshold",
     # network helpers
-    "MultiStep", "reset", "detach",
+    "MultiStep",
+    "reset",
+    "detach",
 ]

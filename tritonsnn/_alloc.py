@@ -1,5 +1,6 @@
 """Output allocation. Tests set ``FILL_NAN`` so that a kernel which leaves part of
 an output unwritten fails loudly instead of passing on leftover memory."""
+
 import torch
 
 FILL_NAN = False

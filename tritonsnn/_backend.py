@@ -1,4 +1,5 @@
 """Backend choice: the one place that decides between the Triton kernels and the PyTorch path."""
+
 from __future__ import annotations
 
 import os
@@ -36,9 +37,7 @@ def resolve(backend: str, device: torch.device) -> str:
     """
     backend = os.environ.get(ENV_VAR) or backend
     if backend not in BACKENDS:
-        raise ValueError(
-            f"backend must be one of {BACKENDS} (from the argument or ${ENV_VAR}); got {backend!r}"
-        )
+        raise ValueError(f"backend must be one of {BACKENDS} (from the argument or ${ENV_VAR}); got {backend!r}")
     if backend == "torch":
         return "torch"
     on_gpu = device.type == "cuda"

@@ -12,4 +12,5 @@ def shared_args(text: str):
         head, sep, tail = doc.partition("\n    Returns:")
         obj.__doc__ = f"{head.rstrip()}\n{entries}\n" + (f"\n{sep.lstrip(chr(10))}{tail}\n" if sep else "")
         return obj
+
     return add

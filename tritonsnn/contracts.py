@@ -15,10 +15,11 @@ take and return the records, so everything is passed and read by name. Field nam
 one vocabulary across families: ``mem0``, ``spk0``, ``count0``, ``threshold``, ``v`` (the
 one-to-one recurrent weight), ``reset_bits``, ``refr_bits``.
 """
+
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -52,8 +53,7 @@ def _surrogate(opts) -> sg.Surrogate:
 
 def surrogate_fields(surrogate: sg.Surrogate) -> dict:
     """The surrogate fields of an options record."""
-    return dict(surrogate_kind=surrogate.kind, surrogate_param=surrogate.param,
-                surrogate_param2=surrogate.param2)
+    return dict(surrogate_kind=surrogate.kind, surrogate_param=surrogate.param, surrogate_param2=surrogate.param2)
 
 
 _empty = _alloc.empty
@@ -61,28 +61,29 @@ _empty = _alloc.empty
 
 # --- first order: Leaky, IF, Lapicque, RLeaky one-to-one, ALIF ------------------------------
 
+
 class LifState(NamedTuple):
-    mem0: Optional[Tensor]
-    spk0: Optional[Tensor]        # spikes of the step before the first (RECURRENT, ADAPT)
-    adapt0: Optional[Tensor]      # ADAPT
-    count0: Optional[Tensor]      # refractory steps left (int32)
+    mem0: Tensor | None
+    spk0: Tensor | None  # spikes of the step before the first (RECURRENT, ADAPT)
+    adapt0: Tensor | None  # ADAPT
+    count0: Tensor | None  # refractory steps left (int32)
 
 
 class LifParams(NamedTuple):
     beta: Tensor
     threshold: Tensor
-    gain: Optional[Tensor] = None     # Lapicque: the input is scaled by dt/C
-    v: Optional[Tensor] = None        # RLeaky one-to-one: + v * s[t-1]
-    rho: Optional[Tensor] = None      # ALIF adaptation decay
-    b: Optional[Tensor] = None        # ALIF adaptation strength
+    gain: Tensor | None = None  # Lapicque: the input is scaled by dt/C
+    v: Tensor | None = None  # RLeaky one-to-one: + v * s[t-1]
+    rho: Tensor | None = None  # ALIF adaptation decay
+    b: Tensor | None = None  # ALIF adaptation strength
 
 
 class LifOptions(NamedTuple):
     reset: int
-    delay: bool              # snnTorch's reset_delay (the reset acts at the next step)
-    zero_whole: bool         # the zero reset clears the input too (Lapicque, RLeaky)
-    refractory: int          # refractory period in steps (0 = off)
-    need_mem: bool           # the caller reads the membrane (post-reset without delay)
+    delay: bool  # snnTorch's reset_delay (the reset acts at the next step)
+    zero_whole: bool  # the zero reset clears the input too (Lapicque, RLeaky)
+    refractory: int  # refractory period in steps (0 = off)
+    need_mem: bool  # the caller reads the membrane (post-reset without delay)
     surrogate_kind: int
     surrogate_param: float
     surrogate_param2: float
@@ -93,39 +94,39 @@ LifOptions.surrogate = property(_surrogate)
 
 
 class LifOutputs(NamedTuple):
-    spikes: Tensor       # x's dtype
-    pre: Tensor          # membrane before a same-step reset, fp32
-    reset_bits: Tensor   # int8, without delay
-    post: Tensor         # post-reset membrane, without delay and with need_mem
-    refr_bits: Tensor    # int8 refractory flags, with a refractory period
-    count: Tensor        # final refractory counter [B, N], int32
-    adapt: Tensor        # ALIF adaptation sequence, fp32
+    spikes: Tensor  # x's dtype
+    pre: Tensor  # membrane before a same-step reset, fp32
+    reset_bits: Tensor  # int8, without delay
+    post: Tensor  # post-reset membrane, without delay and with need_mem
+    refr_bits: Tensor  # int8 refractory flags, with a refractory period
+    count: Tensor  # final refractory counter [B, N], int32
+    adapt: Tensor  # ALIF adaptation sequence, fp32
 
 
 class LifSaved(NamedTuple):
     pre: Tensor
-    reset_bits: Optional[Tensor]
-    refr_bits: Optional[Tensor]
-    adapt: Optional[Tensor]
-    sgrad: Optional[Tensor] = None   # precomputed surrogate gradient (see tritonsnn/surrogate.py)
+    reset_bits: Tensor | None
+    refr_bits: Tensor | None
+    adapt: Tensor | None
+    sgrad: Tensor | None = None  # precomputed surrogate gradient (see tritonsnn/surrogate.py)
 
 
 class LifUpstream(NamedTuple):
     g_spikes: Tensor
-    g_mem: Optional[Tensor]      # of the returned membrane (pre with delay, post without)
-    g_adapt: Optional[Tensor]
+    g_mem: Tensor | None  # of the returned membrane (pre with delay, post without)
+    g_adapt: Tensor | None
 
 
 class LifGrads(NamedTuple):
     dx: Tensor
     dmem0: Tensor
-    dspk0: Optional[Tensor]
-    dadapt0: Optional[Tensor]
-    dbeta: Optional[Tensor]
-    dthreshold: Optional[Tensor]
-    dv: Optional[Tensor]
-    drho: Optional[Tensor]
-    db: Optional[Tensor]
+    dspk0: Tensor | None
+    dadapt0: Tensor | None
+    dbeta: Tensor | None
+    dthreshold: Tensor | None
+    dv: Tensor | None
+    drho: Tensor | None
+    db: Tensor | None
 
 
 def lif_outputs(x: Tensor, opts: LifOptions, adapt: bool) -> LifOutputs:
@@ -140,32 +141,34 @@ def lif_outputs(x: Tensor, opts: LifOptions, adapt: bool) -> LifOutputs:
         post=_empty(*(seq if not opts.delay and opts.need_mem else none), dtype=torch.float32, device=dev),
         refr_bits=_empty(*(seq if refr else none), dtype=torch.int8, device=dev),
         count=_empty(*((B, N) if refr else none), dtype=torch.int32, device=dev),
-        adapt=_empty(*(seq if adapt else none), dtype=torch.float32, device=dev))
+        adapt=_empty(*(seq if adapt else none), dtype=torch.float32, device=dev),
+    )
 
 
 # --- second order: Synaptic, RSynaptic one-to-one, Alpha -------------------------------------
 
+
 class SynState(NamedTuple):
-    cur0: Optional[Tensor]        # synaptic current (Alpha: excitatory)
-    aux0: Optional[Tensor]        # Alpha: inhibitory current
-    mem0: Optional[Tensor]
-    spk0: Optional[Tensor]        # RECURRENT
-    count0: Optional[Tensor]
+    cur0: Tensor | None  # synaptic current (Alpha: excitatory)
+    aux0: Tensor | None  # Alpha: inhibitory current
+    mem0: Tensor | None
+    spk0: Tensor | None  # RECURRENT
+    count0: Tensor | None
 
 
 class SynParams(NamedTuple):
     alpha: Tensor
     beta: Tensor
-    tau: Optional[Tensor]         # Alpha
+    tau: Tensor | None  # Alpha
     threshold: Tensor
-    v: Optional[Tensor]           # RSynaptic one-to-one
+    v: Tensor | None  # RSynaptic one-to-one
 
 
 class SynOptions(NamedTuple):
-    neuron: int                   # SecondOrder
+    neuron: int  # SecondOrder
     reset: int
     delay: bool
-    store_cur: bool               # keep the current sequences (returned, or read by a decay's gradient)
+    store_cur: bool  # keep the current sequences (returned, or read by a decay's gradient)
     need_mem: bool
     refractory: int
     surrogate_kind: int
@@ -179,11 +182,11 @@ SynOptions.surrogate = property(_surrogate)
 
 class SynOutputs(NamedTuple):
     spikes: Tensor
-    cur: Tensor          # with store_cur
-    aux: Tensor          # Alpha with store_cur
-    mem: Tensor          # pre-reset membrane (Alpha: its membrane)
-    reset_bits: Tensor   # Synaptic without delay
-    post: Tensor         # Synaptic without delay, with need_mem
+    cur: Tensor  # with store_cur
+    aux: Tensor  # Alpha with store_cur
+    mem: Tensor  # pre-reset membrane (Alpha: its membrane)
+    reset_bits: Tensor  # Synaptic without delay
+    post: Tensor  # Synaptic without delay, with need_mem
     refr_bits: Tensor
     count: Tensor
 
@@ -194,27 +197,27 @@ class SynSaved(NamedTuple):
     mem: Tensor
     reset_bits: Tensor
     refr_bits: Tensor
-    sgrad: Optional[Tensor] = None
+    sgrad: Tensor | None = None
 
 
 class SynUpstream(NamedTuple):
     g_spikes: Tensor
-    g_cur: Optional[Tensor]
-    g_aux: Optional[Tensor]
-    g_mem: Optional[Tensor]      # of the returned membrane
+    g_cur: Tensor | None
+    g_aux: Tensor | None
+    g_mem: Tensor | None  # of the returned membrane
 
 
 class SynGrads(NamedTuple):
     dx: Tensor
     dcur0: Tensor
-    daux0: Optional[Tensor]
+    daux0: Tensor | None
     dmem0: Tensor
-    dspk0: Optional[Tensor]
-    dalpha: Optional[Tensor]
-    dbeta: Optional[Tensor]
-    dtau: Optional[Tensor]
-    dthreshold: Optional[Tensor]
-    dv: Optional[Tensor]
+    dspk0: Tensor | None
+    dalpha: Tensor | None
+    dbeta: Tensor | None
+    dtau: Tensor | None
+    dthreshold: Tensor | None
+    dv: Tensor | None
 
 
 def syn_outputs(x: Tensor, opts: SynOptions) -> SynOutputs:
@@ -232,20 +235,22 @@ def syn_outputs(x: Tensor, opts: SynOptions) -> SynOutputs:
         reset_bits=_empty(*(none if opts.delay else seq), dtype=torch.int8, device=dev),
         post=_empty(*(seq if not opts.delay and opts.need_mem else none), dtype=torch.float32, device=dev),
         refr_bits=_empty(*(seq if refr else none), dtype=torch.int8, device=dev),
-        count=_empty(*((B, N) if refr else none), dtype=torch.int32, device=dev))
+        count=_empty(*((B, N) if refr else none), dtype=torch.int32, device=dev),
+    )
 
 
 # --- all-to-all recurrence (RLeaky, RSynaptic with an nn.Linear or a same-size nn.Conv2d) -----
 
+
 class Dense(NamedTuple):
     weight: Tensor
-    bias: Optional[Tensor]
-    image: Optional[list[int]]    # [C, H, W] for a convolution, None for a Linear
+    bias: Tensor | None
+    image: list[int] | None  # [C, H, W] for a convolution, None for a Linear
 
 
 class DenseLifOutputs(NamedTuple):
     spikes: Tensor
-    mem: Tensor          # the membrane a user sees (pre with delay, post without)
+    mem: Tensor  # the membrane a user sees (pre with delay, post without)
     pre: Tensor
     reset_bits: Tensor
     refr_bits: Tensor
@@ -264,41 +269,42 @@ class DenseSynOutputs(NamedTuple):
 
 # --- linear scans: synapse filters and traces -------------------------------------------------
 
+
 class ScanState(NamedTuple):
-    h0: Optional[Tensor]          # first stage
-    y0: Optional[Tensor]          # second stage (SECOND)
+    h0: Tensor | None  # first stage
+    y0: Tensor | None  # second stage (SECOND)
 
 
 class ScanParams(NamedTuple):
-    a: Tensor                     # decay of the first stage
-    b: Optional[Tensor]           # decay of the second stage (SECOND)
+    a: Tensor  # decay of the first stage
+    b: Tensor | None  # decay of the second stage (SECOND)
 
 
 class ScanOptions(NamedTuple):
-    second: bool                  # a cascade of two exponential stages; the output is the second
-    nearest: bool                 # a nonzero input replaces the state (nearest-spike traces)
+    second: bool  # a cascade of two exponential stages; the output is the second
+    nearest: bool  # a nonzero input replaces the state (nearest-spike traces)
     use_triton: bool
 
 
 class ScanOutputs(NamedTuple):
-    h: Tensor                     # fp32 first-stage sequence
-    y: Tensor                     # fp32 second-stage sequence (empty unless SECOND)
+    h: Tensor  # fp32 first-stage sequence
+    y: Tensor  # fp32 second-stage sequence (empty unless SECOND)
 
 
 class ScanSaved(NamedTuple):
-    x: Optional[Tensor]           # the input, read back for the nearest-trace mask only
+    x: Tensor | None  # the input, read back for the nearest-trace mask only
     h: Tensor
     y: Tensor
 
 
 class ScanUpstream(NamedTuple):
-    g_out: Tensor                 # of the output (y with SECOND, else h)
-    g_h: Optional[Tensor]         # of the first stage, SECOND only
+    g_out: Tensor  # of the output (y with SECOND, else h)
+    g_h: Tensor | None  # of the first stage, SECOND only
 
 
 class ScanGrads(NamedTuple):
     dx: Tensor
     dh0: Tensor
-    dy0: Optional[Tensor]
-    da: Optional[Tensor]
-    db: Optional[Tensor]
+    dy0: Tensor | None
+    da: Tensor | None
+    db: Tensor | None

@@ -37,9 +37,7 @@ def _check_num_steps(num_steps: int, fn: str) -> int:
     try:
         num_steps = operator.index(num_steps)
     except TypeError:
-        raise TypeError(
-            f"{fn}: `num_steps` must be an int >= 1, got {type(num_steps).__name__}."
-        ) from None
+        raise TypeError(f"{fn}: `num_steps` must be an int >= 1, got {type(num_steps).__name__}.") from None
     if num_steps < 1:
         raise ValueError(f"{fn}: `num_steps` must be >= 1, got {num_steps}; pass a positive step count.")
     return num_steps
@@ -295,8 +293,15 @@ def latency(
     if late_spikes not in ("raise", "drop"):
         raise ValueError(f"latency: `late_spikes` must be 'raise' or 'drop', got {late_spikes!r}.")
     t = latency_times(
-        data, num_steps, tau=tau, threshold=threshold, method=method, normalize=normalize,
-        first_spike_time=first_spike_time, epsilon=epsilon, time_dtype=time_dtype,
+        data,
+        num_steps,
+        tau=tau,
+        threshold=threshold,
+        method=method,
+        normalize=normalize,
+        first_spike_time=first_spike_time,
+        epsilon=epsilon,
+        time_dtype=time_dtype,
     )
     if data.numel() and (data.min() < 0 or data.max() > 1):
         raise ValueError(
@@ -360,9 +365,7 @@ def delta(
     """
     _check_data(data, "delta")
     if data.dim() < 1 or data.shape[0] < 1:
-        raise ValueError(
-            f"delta: `data` must be a time series [T, ...] with T >= 1, got shape {tuple(data.shape)}."
-        )
+        raise ValueError(f"delta: `data` must be a time series [T, ...] with T >= 1, got shape {tuple(data.shape)}.")
     if not threshold > 0:
         raise ValueError(f"delta: `threshold` must be > 0, got {threshold}.")
     return _delta(data, threshold, padding, off_spike)

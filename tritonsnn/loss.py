@@ -177,9 +177,7 @@ def ce_rate(
     targets = _check(spk_out, targets, "ce_rate", reduction)
     logits = _groups(spk_out, num_classes, "ce_rate")
     num_steps, batch, classes = logits.shape
-    per_step = F.cross_entropy(
-        logits.reshape(num_steps * batch, classes), targets.repeat(num_steps), reduction="none"
-    )
+    per_step = F.cross_entropy(logits.reshape(num_steps * batch, classes), targets.repeat(num_steps), reduction="none")
     w = _sample_weight(weight, targets, classes, spk_out, "ce_rate")
     return _reduce(per_step.view(num_steps, batch).mean(0), reduction, w)
 
@@ -277,9 +275,7 @@ def mse_count(
     targets = _check(spk_out, targets, "mse_count", reduction)
     for name, value in (("correct_rate", correct_rate), ("incorrect_rate", incorrect_rate)):
         if not 0 <= value <= 1:
-            raise ValueError(
-                f"mse_count: `{name}` is a firing rate per step and must be in [0, 1], got {value}."
-            )
+            raise ValueError(f"mse_count: `{name}` is a firing rate per step and must be in [0, 1], got {value}.")
     num_steps, _, size = spk_out.shape
     counts = _groups(spk_out, num_classes, "mse_count").sum(0)
     classes = counts.shape[-1]
@@ -372,8 +368,7 @@ def spike_times(spk_out: torch.Tensor, num_spikes: int | None = None) -> torch.T
     """
     if not isinstance(spk_out, torch.Tensor) or spk_out.dim() < 1 or spk_out.shape[0] < 1:
         raise ValueError("spike_times: `spk_out` must be a time-first tensor [T, ...] with T >= 1.")
-    if num_spikes is not None and (isinstance(num_spikes, bool) or not isinstance(num_spikes, int)
-                                   or num_spikes < 1):
+    if num_spikes is not None and (isinstance(num_spikes, bool) or not isinstance(num_spikes, int) or num_spikes < 1):
         raise ValueError(f"spike_times: `num_spikes` must be None or an int >= 1, got {num_spikes!r}.")
     times = _SpikeTimes.apply(spk_out, num_spikes or 1)
     return times[0] if num_spikes is None else times
@@ -384,8 +379,9 @@ def _target_times(targets, spk_out, target_is_time, on_target, off_target, fn):
     num_steps, batch, size = spk_out.shape
     if target_is_time:
         target = torch.as_tensor(targets, device=spk_out.device)
-        target = target.to(torch.promote_types(spk_out.dtype, torch.float32) if not target.is_floating_point()
-                           else target.dtype)
+        target = target.to(
+            torch.promote_types(spk_out.dtype, torch.float32) if not target.is_floating_point() else target.dtype
+        )
         if target.shape != (batch, size) and not (target.dim() == 3 and target.shape[1:] == (batch, size)):
             raise ValueError(
                 f"{fn}: with `target_is_time=True`, `targets` are spike times of shape [B, C] = [{batch}, {size}] "
@@ -460,8 +456,10 @@ def mse_temporal(
     _check_output(spk_out, "mse_temporal")
     _check_reduction(reduction, "mse_temporal")
     if target_is_time and weight is not None:
-        raise ValueError("mse_temporal: `weight` weights classes by the label of each sample; "
-                         "it needs label targets (`target_is_time=False`).")
+        raise ValueError(
+            "mse_temporal: `weight` weights classes by the label of each sample; "
+            "it needs label targets (`target_is_time=False`)."
+        )
     target, labels = _target_times(targets, spk_out, target_is_time, on_target, off_target, "mse_temporal")
     num_steps = spk_out.shape[0]
     times = spike_times(spk_out, target.shape[0] if target.dim() == 3 else None)
@@ -647,10 +645,22 @@ class mse_count_loss(_ModuleForm):
 
     _loss = staticmethod(mse_count)
 
-    def __init__(self, correct_rate: float = 1.0, incorrect_rate: float = 0.0, reduction: str = "mean", *,
-                 num_classes: int | None = None, weight=None) -> None:
-        super().__init__(correct_rate=correct_rate, incorrect_rate=incorrect_rate, reduction=reduction,
-                         num_classes=num_classes, weight=weight)
+    def __init__(
+        self,
+        correct_rate: float = 1.0,
+        incorrect_rate: float = 0.0,
+        reduction: str = "mean",
+        *,
+        num_classes: int | None = None,
+        weight=None,
+    ) -> None:
+        super().__init__(
+            correct_rate=correct_rate,
+            incorrect_rate=incorrect_rate,
+            reduction=reduction,
+            num_classes=num_classes,
+            weight=weight,
+        )
 
 
 class mse_membrane_loss(_ModuleForm):
@@ -665,8 +675,9 @@ class mse_membrane_loss(_ModuleForm):
 
     _loss = staticmethod(mse_membrane)
 
-    def __init__(self, on_target: float = 1.0, off_target: float = 0.0, reduction: str = "mean", *,
-                 weight=None) -> None:
+    def __init__(
+        self, on_target: float = 1.0, off_target: float = 0.0, reduction: str = "mean", *, weight=None
+    ) -> None:
         super().__init__(on_target=on_target, off_target=off_target, reduction=reduction, weight=weight)
 
 
@@ -684,10 +695,24 @@ class mse_temporal_loss(_ModuleForm):
 
     _loss = staticmethod(mse_temporal)
 
-    def __init__(self, target_is_time: bool = False, on_target=0, off_target=-1, tolerance: float = 0,
-                 reduction: str = "mean", *, weight=None) -> None:
-        super().__init__(target_is_time=target_is_time, on_target=on_target, off_target=off_target,
-                         tolerance=tolerance, reduction=reduction, weight=weight)
+    def __init__(
+        self,
+        target_is_time: bool = False,
+        on_target=0,
+        off_target=-1,
+        tolerance: float = 0,
+        reduction: str = "mean",
+        *,
+        weight=None,
+    ) -> None:
+        super().__init__(
+            target_is_time=target_is_time,
+            on_target=on_target,
+            off_target=off_target,
+            tolerance=tolerance,
+            reduction=reduction,
+            weight=weight,
+        )
 
 
 class ce_temporal_loss(_ModuleForm):

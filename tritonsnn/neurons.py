@@ -17,29 +17,44 @@ so does a 2-D tensor given to a multi-step neuron (``[T, B, *features]`` is at l
 ``return_mem=True`` returns ``(spikes, mem)``; ``return_state=True`` returns
 ``(spikes, state)`` with every state sequence (see ``tsnn.functional``).
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from . import _backend, functional as F
-from ._doc import shared_args
+from . import _backend
+from . import functional as F
 from . import surrogate as sg
+from ._doc import shared_args
 from .contracts import Reset, surrogate_fields
-from .utils import register_tensor
 from .functional import _reset_mode
 from .functional._validate import Common
 from .functional.first_order import _first_order, lapicque_terms
 from .functional.recurrent import run_rleaky, run_rsynaptic
 from .functional.second_order import run_alpha, run_synaptic, second_order_params
+from .utils import register_tensor
 
 __all__ = ["SpikingNeuron", "Leaky", "IF", "Lapicque", "RLeaky", "ALIF"]
 
 _STEP_MODES = ("multi", "single")
 
 
-_COMMON_OPTIONS = ("threshold", "reset_mechanism", "reset_delay", "surrogate", "learn_threshold", "step_mode",
-                   "stateful", "return_mem", "backend", "refractory", "dt", "return_state", "spike_grad")
+_COMMON_OPTIONS = (
+    "threshold",
+    "reset_mechanism",
+    "reset_delay",
+    "surrogate",
+    "learn_threshold",
+    "step_mode",
+    "stateful",
+    "return_mem",
+    "backend",
+    "refractory",
+    "dt",
+    "return_state",
+    "spike_grad",
+)
 
 
 def _common(args: dict, **fixed) -> dict:
@@ -63,21 +78,35 @@ class SpikingNeuron(nn.Module):
     # Carried state: functional keyword -> (state-dict key, how to take the last value).
     _CARRY = {"v0": "mem", "count0": "count"}
 
-    def __init__(self, threshold=1.0, reset_mechanism="subtract", reset_delay=True, surrogate=None,
-                 learn_threshold=False, step_mode="multi", stateful=False, return_mem=False,
-                 backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
+    def __init__(
+        self,
+        threshold=1.0,
+        reset_mechanism="subtract",
+        reset_delay=True,
+        surrogate=None,
+        learn_threshold=False,
+        step_mode="multi",
+        stateful=False,
+        return_mem=False,
+        backend="auto",
+        refractory=0.0,
+        dt=1.0,
+        return_state=False,
+        spike_grad=None,
+    ):
         super().__init__()
         _reset_mode(reset_mechanism)
         if step_mode not in _STEP_MODES:
             raise ValueError(f"step_mode must be one of {_STEP_MODES}; got {step_mode!r}")
-        self.refractory_steps = F.refractory_steps(refractory, dt)   # validates both
+        self.refractory_steps = F.refractory_steps(refractory, dt)  # validates both
         self.refractory, self.dt = refractory, dt
         self.reset_mechanism = reset_mechanism
         self.reset_delay = bool(reset_delay)
-        if spike_grad is not None:   # snnTorch's name for the surrogate
+        if spike_grad is not None:  # snnTorch's name for the surrogate
             if surrogate is not None:
-                raise ValueError("give the surrogate once: spike_grad= is snnTorch's name for surrogate=; "
-                                 "pass only one of them")
+                raise ValueError(
+                    "give the surrogate once: spike_grad= is snnTorch's name for surrogate=; pass only one of them"
+                )
             surrogate = spike_grad
         self.surrogate = sg.from_any(surrogate)
         self.step_mode = step_mode
@@ -101,8 +130,13 @@ class SpikingNeuron(nn.Module):
     def _options(self) -> Common:
         """The validated options of every call (``functional._validate.Common``)."""
         mode = _reset_mode(self.reset_mechanism)
-        return Common(mode, bool(self.reset_delay) or mode == Reset.NONE, self.refractory_steps,
-                      **surrogate_fields(self.surrogate), backend=self.backend)
+        return Common(
+            mode,
+            bool(self.reset_delay) or mode == Reset.NONE,
+            self.refractory_steps,
+            **surrogate_fields(self.surrogate),
+            backend=self.backend,
+        )
 
     @property
     def mem(self):
@@ -112,17 +146,20 @@ class SpikingNeuron(nn.Module):
     def forward(self, x):
         single = self.step_mode == "single"
         if not isinstance(x, torch.Tensor) or x.dim() < 1:
-            raise ValueError(f"{type(self).__name__} expects a tensor of shape "
-                             f"{'[B, *features]' if single else '[T, B, *features]'}; got {x!r}")
+            raise ValueError(
+                f"{type(self).__name__} expects a tensor of shape "
+                f"{'[B, *features]' if single else '[T, B, *features]'}; got {x!r}"
+            )
         if not single and x.dim() == 2:
             raise ValueError(
                 f"{type(self).__name__} is multi-step (step_mode='multi') and takes a whole sequence "
                 f"[T, B, *features]; got a 2-D tensor of shape {tuple(x.shape)}, which would run as T="
                 f"{x.shape[0]} steps of one sample each. For one step [B, features] per call use "
                 "step_mode='single' (or the snnTorch-style tritonsnn.snntorch neurons); for a sequence "
-                "add the time axis, x[:, :, None] for [T, B] with one feature")
+                "add the time axis, x[:, :, None] for [T, B] with one feature"
+            )
         carry = single or self.stateful
-        step_shape = x.shape if single else x.shape[1:]     # [B, *features]
+        step_shape = x.shape if single else x.shape[1:]  # [B, *features]
         init = {}
         if carry:
             mem = self._state.get("mem")
@@ -131,7 +168,8 @@ class SpikingNeuron(nn.Module):
                     f"{type(self).__name__} carries state of features {tuple(mem.shape[1:])} from the previous "
                     f"call but got input features {tuple(step_shape[1:])} (input shape {tuple(step_shape)} per "
                     "step): call tsnn.reset(net) before a sequence of another shape, or use a separate "
-                    "neuron instance for each layer")
+                    "neuron instance for each layer"
+                )
             for kw, key in self._CARRY.items():
                 v = self._state.get(key)
                 init[kw] = v if v is not None and v.shape == step_shape else None
@@ -140,14 +178,19 @@ class SpikingNeuron(nn.Module):
         elif self.return_mem:
             spikes, mem = self._dynamics(x, init, single, return_mem=True)
             state = {"mem": mem}
-        else:   # spikes only: no state sequence beyond what backward needs is kept
+        else:  # spikes only: no state sequence beyond what backward needs is kept
             spikes, state = self._dynamics(x, init, single), {}
         if carry:
+
             def last(seq):
                 return seq if single else seq[-1]
-            self._state = {"mem": last(state["mem"]), "count": state.get("count"),
-                           "spk": last(spikes) if "s0" in self._CARRY else None}
-            for key, seq in state.items():   # other sequences (e.g. adaptation): keep the last step
+
+            self._state = {
+                "mem": last(state["mem"]),
+                "count": state.get("count"),
+                "spk": last(spikes) if "s0" in self._CARRY else None,
+            }
+            for key, seq in state.items():  # other sequences (e.g. adaptation): keep the last step
                 if key not in ("mem", "count"):
                     self._state[key] = last(seq)
         if self.return_state:
@@ -163,8 +206,10 @@ class SpikingNeuron(nn.Module):
         self._state = {k: (v.detach() if isinstance(v, torch.Tensor) else v) for k, v in self._state.items()}
 
     def extra_repr(self):
-        r = (f"threshold={_short(self.threshold)}, reset_mechanism={self.reset_mechanism!r}, "
-             f"reset_delay={self.reset_delay}, surrogate={self.surrogate}, step_mode={self.step_mode!r}")
+        r = (
+            f"threshold={_short(self.threshold)}, reset_mechanism={self.reset_mechanism!r}, "
+            f"reset_delay={self.reset_delay}, surrogate={self.surrogate}, step_mode={self.step_mode!r}"
+        )
         return r + (f", refractory={self.refractory}, dt={self.dt}" if self.refractory_steps else "")
 
 
@@ -201,10 +246,24 @@ class Leaky(SpikingNeuron):
         learn_beta: make beta an ``nn.Parameter``.
     """
 
-    def __init__(self, beta, threshold=1.0, reset_mechanism="subtract", reset_delay=True,
-                 surrogate=None, learn_beta=False, learn_threshold=False, step_mode="multi",
-                 stateful=False, return_mem=False, backend="auto", refractory=0.0, dt=1.0,
-                 return_state=False, spike_grad=None):
+    def __init__(
+        self,
+        beta,
+        threshold=1.0,
+        reset_mechanism="subtract",
+        reset_delay=True,
+        surrogate=None,
+        learn_beta=False,
+        learn_threshold=False,
+        step_mode="multi",
+        stateful=False,
+        return_mem=False,
+        backend="auto",
+        refractory=0.0,
+        dt=1.0,
+        return_state=False,
+        spike_grad=None,
+    ):
         super().__init__(**_common(locals()))
         self._register_learnable(locals(), "beta")
 
@@ -241,27 +300,56 @@ class Lapicque(SpikingNeuron):
             so a learnable beta would get no gradient; raises ValueError.
     """
 
-    def __init__(self, beta=False, R=False, C=False, time_step=1, threshold=1.0, surrogate=None,
-                 learn_beta=False, learn_threshold=False, reset_mechanism="subtract",
-                 step_mode="multi", stateful=False, return_mem=False, backend="auto",
-                 refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
+    def __init__(
+        self,
+        beta=False,
+        R=False,
+        C=False,
+        time_step=1,
+        threshold=1.0,
+        surrogate=None,
+        learn_beta=False,
+        learn_threshold=False,
+        reset_mechanism="subtract",
+        step_mode="multi",
+        stateful=False,
+        return_mem=False,
+        backend="auto",
+        refractory=0.0,
+        dt=1.0,
+        return_state=False,
+        spike_grad=None,
+    ):
         if learn_beta:
-            raise ValueError("learn_beta=True is not supported by Lapicque: its update uses R and C, "
-                             "not beta (snnTorch's Lapicque ignores beta in forward too); use "
-                             "tsnn.Leaky(beta, learn_beta=True) to learn a decay")
+            raise ValueError(
+                "learn_beta=True is not supported by Lapicque: its update uses R and C, "
+                "not beta (snnTorch's Lapicque ignores beta in forward too); use "
+                "tsnn.Leaky(beta, learn_beta=True) to learn a decay"
+            )
         super().__init__(**_common(locals(), reset_delay=True))
         R_t, C_t = F.lapicque_coefficients(beta, R, C, time_step)
         self.register_buffer("time_step", torch.as_tensor(time_step, dtype=torch.float32))
         self.register_buffer("R", R_t)
         self.register_buffer("C", C_t)
-        self.register_buffer("beta", torch.as_tensor(beta if F._is_set(beta) else
-                                                     torch.exp(-self.time_step / (R_t * C_t)),
-                                                     dtype=torch.float32))
+        self.register_buffer(
+            "beta",
+            torch.as_tensor(beta if F._is_set(beta) else torch.exp(-self.time_step / (R_t * C_t)), dtype=torch.float32),
+        )
 
     def _dynamics(self, x, init, single=False, **returns):
         decay, gain = lapicque_terms(self.R, self.C, self.time_step)
-        return _first_order(x, decay, self.threshold, self._options(), **init, gain=gain, zero_whole=True,
-                            clamp_beta=False, single=single, **returns)
+        return _first_order(
+            x,
+            decay,
+            self.threshold,
+            self._options(),
+            **init,
+            gain=gain,
+            zero_whole=True,
+            clamp_beta=False,
+            single=single,
+            **returns,
+        )
 
     def extra_repr(self):
         return f"R={_short(self.R)}, C={_short(self.C)}, " + super().extra_repr()
@@ -274,8 +362,9 @@ def _init_recurrence(neuron, V, linear_features, conv2d_channels, kernel_size, l
     conv = conv2d_channels is not None or kernel_size is not None
     if not neuron.all_to_all:
         if linear_features or conv:
-            raise ValueError("all_to_all=False uses the weight V; do not give linear_features, "
-                             "conv2d_channels or kernel_size")
+            raise ValueError(
+                "all_to_all=False uses the weight V; do not give linear_features, conv2d_channels or kernel_size"
+            )
         neuron._register("V", V, learn)
         return
     if linear_features and conv:
@@ -288,8 +377,10 @@ def _init_recurrence(neuron, V, linear_features, conv2d_channels, kernel_size, l
         k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
         neuron.recurrent = nn.Conv2d(conv2d_channels, conv2d_channels, k, padding=(k[0] // 2, k[1] // 2))
     else:
-        raise ValueError("all_to_all=True needs linear_features=N (features of the spikes) or both "
-                         "conv2d_channels and kernel_size; for one weight per neuron use all_to_all=False")
+        raise ValueError(
+            "all_to_all=True needs linear_features=N (features of the spikes) or both "
+            "conv2d_channels and kernel_size; for one weight per neuron use all_to_all=False"
+        )
     neuron.recurrent.requires_grad_(bool(learn))
 
 
@@ -323,11 +414,30 @@ class RLeaky(SpikingNeuron):
 
     _CARRY = {"v0": "mem", "count0": "count", "s0": "spk"}
 
-    def __init__(self, beta, V=1.0, all_to_all=True, linear_features=None, conv2d_channels=None,
-                 kernel_size=None, threshold=1.0, surrogate=None, learn_beta=False,
-                 learn_threshold=False, learn_recurrent=True, reset_mechanism="subtract",
-                 reset_delay=True, step_mode="multi", stateful=False, return_mem=False,
-                 backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
+    def __init__(
+        self,
+        beta,
+        V=1.0,
+        all_to_all=True,
+        linear_features=None,
+        conv2d_channels=None,
+        kernel_size=None,
+        threshold=1.0,
+        surrogate=None,
+        learn_beta=False,
+        learn_threshold=False,
+        learn_recurrent=True,
+        reset_mechanism="subtract",
+        reset_delay=True,
+        step_mode="multi",
+        stateful=False,
+        return_mem=False,
+        backend="auto",
+        refractory=0.0,
+        dt=1.0,
+        return_state=False,
+        spike_grad=None,
+    ):
         super().__init__(**_common(locals()))
         self.all_to_all = bool(all_to_all)
         self._register_learnable(locals(), "beta")
@@ -364,20 +474,37 @@ class ALIF(SpikingNeuron):
 
     _CARRY = {"v0": "mem", "count0": "count", "s0": "spk", "a0": "adapt"}
 
-    def __init__(self, beta, threshold=1.0, rho=0.95, b=0.2, reset_mechanism="subtract",
-                 surrogate=None, learn_beta=False, learn_threshold=False, learn_rho=False,
-                 learn_b=False, step_mode="multi", stateful=False, return_mem=False,
-                 backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
+    def __init__(
+        self,
+        beta,
+        threshold=1.0,
+        rho=0.95,
+        b=0.2,
+        reset_mechanism="subtract",
+        surrogate=None,
+        learn_beta=False,
+        learn_threshold=False,
+        learn_rho=False,
+        learn_b=False,
+        step_mode="multi",
+        stateful=False,
+        return_mem=False,
+        backend="auto",
+        refractory=0.0,
+        dt=1.0,
+        return_state=False,
+        spike_grad=None,
+    ):
         super().__init__(**_common(locals(), reset_delay=True))
         self._register_learnable(locals(), "beta", "rho", "b")
 
     def _dynamics(self, x, init, single=False, **returns):
-        return _first_order(x, self.beta, self.threshold, self._options(), **init, rho=self.rho, b=self.b,
-                            single=single, **returns)
+        return _first_order(
+            x, self.beta, self.threshold, self._options(), **init, rho=self.rho, b=self.b, single=single, **returns
+        )
 
     def extra_repr(self):
-        return (f"beta={_short(self.beta)}, rho={_short(self.rho)}, b={_short(self.b)}, "
-                + super().extra_repr())
+        return f"beta={_short(self.beta)}, rho={_short(self.rho)}, b={_short(self.b)}, " + super().extra_repr()
 
 
 # --------------------------------------------------------------------------------------
@@ -386,12 +513,15 @@ class ALIF(SpikingNeuron):
 __all__ += ["Synaptic", "Alpha", "RSynaptic"]
 
 
-_SECOND_ORDER_DOC = """
+_SECOND_ORDER_DOC = (
+    """
         alpha: synaptic current decay, clamped to [0, 1]; number or tensor broadcastable to the
             feature shape (per-neuron).
         beta: membrane decay, clamped to [0, 1]; number or tensor.
         threshold: firing threshold (> 0), number or tensor.
-        learn_alpha, learn_beta: make them ``nn.Parameter``s.""" + _COMMON_DOC
+        learn_alpha, learn_beta: make them ``nn.Parameter``s."""
+    + _COMMON_DOC
+)
 
 
 @shared_args(_SECOND_ORDER_DOC)
@@ -408,9 +538,26 @@ class Synaptic(SpikingNeuron):
 
     _CARRY = {"syn0": "syn", "v0": "mem", "count0": "count"}
 
-    def __init__(self, alpha, beta, threshold=1.0, reset_mechanism="subtract", reset_delay=True, surrogate=None,
-                 learn_alpha=False, learn_beta=False, learn_threshold=False, step_mode="multi", stateful=False,
-                 return_mem=False, backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
+    def __init__(
+        self,
+        alpha,
+        beta,
+        threshold=1.0,
+        reset_mechanism="subtract",
+        reset_delay=True,
+        surrogate=None,
+        learn_alpha=False,
+        learn_beta=False,
+        learn_threshold=False,
+        step_mode="multi",
+        stateful=False,
+        return_mem=False,
+        backend="auto",
+        refractory=0.0,
+        dt=1.0,
+        return_state=False,
+        spike_grad=None,
+    ):
         super().__init__(**_common(locals()))
         self._register_learnable(locals(), "alpha", "beta")
 
@@ -438,9 +585,25 @@ class Alpha(SpikingNeuron):
 
     _CARRY = {"syn_exc0": "syn_exc", "syn_inh0": "syn_inh", "v0": "mem", "count0": "count"}
 
-    def __init__(self, alpha, beta, threshold=1.0, reset_mechanism="zero", surrogate=None, learn_alpha=False,
-                 learn_beta=False, learn_threshold=False, step_mode="multi", stateful=False, return_mem=False,
-                 backend="auto", refractory=0.0, dt=1.0, return_state=False, spike_grad=None):
+    def __init__(
+        self,
+        alpha,
+        beta,
+        threshold=1.0,
+        reset_mechanism="zero",
+        surrogate=None,
+        learn_alpha=False,
+        learn_beta=False,
+        learn_threshold=False,
+        step_mode="multi",
+        stateful=False,
+        return_mem=False,
+        backend="auto",
+        refractory=0.0,
+        dt=1.0,
+        return_state=False,
+        spike_grad=None,
+    ):
         super().__init__(**_common(locals(), reset_delay=True))
         self._register_learnable(locals(), "alpha", "beta")
         a, b = self.alpha.detach().clamp(0, 1), self.beta.detach().clamp(0, 1)
@@ -484,11 +647,32 @@ class RSynaptic(SpikingNeuron):
 
     _CARRY = {"syn0": "syn", "v0": "mem", "s0": "spk", "count0": "count"}
 
-    def __init__(self, alpha, beta, V=1.0, all_to_all=True, linear_features=None, conv2d_channels=None,
-                 kernel_size=None, threshold=1.0, reset_mechanism="subtract", reset_delay=True, surrogate=None,
-                 learn_alpha=False, learn_beta=False, learn_threshold=False, learn_recurrent=True,
-                 step_mode="multi", stateful=False, return_mem=False, backend="auto", refractory=0.0, dt=1.0,
-                 return_state=False, spike_grad=None):
+    def __init__(
+        self,
+        alpha,
+        beta,
+        V=1.0,
+        all_to_all=True,
+        linear_features=None,
+        conv2d_channels=None,
+        kernel_size=None,
+        threshold=1.0,
+        reset_mechanism="subtract",
+        reset_delay=True,
+        surrogate=None,
+        learn_alpha=False,
+        learn_beta=False,
+        learn_threshold=False,
+        learn_recurrent=True,
+        step_mode="multi",
+        stateful=False,
+        return_mem=False,
+        backend="auto",
+        refractory=0.0,
+        dt=1.0,
+        return_state=False,
+        spike_grad=None,
+    ):
         super().__init__(**_common(locals()))
         self._register_learnable(locals(), "alpha", "beta")
         self.all_to_all = bool(all_to_all)
@@ -496,11 +680,12 @@ class RSynaptic(SpikingNeuron):
 
     def _dynamics(self, x, init, single=False, **returns):
         rec = dict(recurrent=self.recurrent) if self.all_to_all else dict(V=self.V)
-        return run_rsynaptic(x, self.alpha, self.beta, self.threshold, self._options(), **rec, **init, single=single,
-                             **returns)
+        return run_rsynaptic(
+            x, self.alpha, self.beta, self.threshold, self._options(), **rec, **init, single=single, **returns
+        )
 
     def extra_repr(self):
-        return (f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, all_to_all={self.all_to_all}, "
-                + super().extra_repr())
-
-
+        return (
+            f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, all_to_all={self.all_to_all}, "
+            + super().extra_repr()
+        )

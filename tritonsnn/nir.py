@@ -43,6 +43,7 @@ exporter records no reset: to rebuild a network of default ``snntorch.Leaky`` /
 ``snntorch.Synaptic`` neurons exactly, pass
 ``reset_mechanism="subtract", reset_delay=True`` to :func:`import_from_nir`.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -64,8 +65,19 @@ DEFAULT_DT = 1e-4
 _GAIN_RTOL = 1e-5
 _META_RESET = "tritonsnn.reset_mechanism"
 _META_DELAY = "tritonsnn.reset_delay"
-_EXPORTABLE = ("nn.Linear", "nn.Conv2d", "nn.AvgPool2d", "nn.Flatten", "nn.Identity", "nn.Dropout",
-               "tsnn.MultiStep(...)", "tsnn.Leaky", "tsnn.IF", "tsnn.Synaptic", "nested nn.Sequential")
+_EXPORTABLE = (
+    "nn.Linear",
+    "nn.Conv2d",
+    "nn.AvgPool2d",
+    "nn.Flatten",
+    "nn.Identity",
+    "nn.Dropout",
+    "tsnn.MultiStep(...)",
+    "tsnn.Leaky",
+    "tsnn.IF",
+    "tsnn.Synaptic",
+    "nested nn.Sequential",
+)
 _IMPORTABLE = ("Input", "Output", "Affine", "Linear", "Conv2d", "AvgPool2d", "Flatten", "LIF", "IF", "CubaLIF")
 
 
@@ -73,8 +85,9 @@ def _nir():
     try:
         import nir
     except ImportError as err:
-        raise ImportError("tritonsnn.nir needs the nir package: pip install nir "
-                          "(or pip install tritonsnn[nir])") from err
+        raise ImportError(
+            "tritonsnn.nir needs the nir package: pip install nir (or pip install tritonsnn[nir])"
+        ) from err
     return nir
 
 
@@ -102,15 +115,20 @@ def _per_neuron(value: torch.Tensor, features) -> np.ndarray:
 def _neuron_metadata(name, neuron: SpikingNeuron):
     """The node metadata recording ``neuron``'s reset; warns when NIR cannot describe that reset."""
     if neuron.refractory_steps > 0:
-        raise ValueError(f"export_to_nir: layer {name!r} has a refractory period (refractory={neuron.refractory}), "
-                         "which NIR's neurons cannot describe; export it with refractory=0")
+        raise ValueError(
+            f"export_to_nir: layer {name!r} has a refractory period (refractory={neuron.refractory}), "
+            "which NIR's neurons cannot describe; export it with refractory=0"
+        )
     if neuron.reset_mechanism != "zero":
         warnings.warn(
             f"export_to_nir: layer {name!r} uses reset_mechanism={neuron.reset_mechanism!r}, which NIR "
             "cannot describe (NIR neurons reset to v_reset); it is exported with v_reset=0 and its reset "
             "kept in the node metadata for tritonsnn.nir.import_from_nir. Other NIR tools will run a "
             "zero reset: use reset_mechanism='zero', reset_delay=False for a network that behaves the "
-            "same everywhere.", UserWarning, stacklevel=5)
+            "same everywhere.",
+            UserWarning,
+            stacklevel=5,
+        )
     return {_META_RESET: neuron.reset_mechanism, _META_DELAY: neuron.reset_delay}
 
 
@@ -122,9 +140,11 @@ def _decay(value: torch.Tensor, features) -> np.ndarray:
 def _time_constant(name, decay: np.ndarray, symbol: str, kind: str, dt) -> np.ndarray:
     """``tau = dt / (1 - decay)``, snnTorch's map; a decay of 1 (no leak) has no finite tau."""
     if np.any(decay == 1.0):
-        raise ValueError(f"export_to_nir: layer {name!r} has {symbol} = 1 (no leak, tau = inf) for some neurons; "
-                         f"NIR's {kind} needs a finite tau for every neuron: use {symbol} < 1 (e.g. clamp to "
-                         "1 - 1e-6) or split the layer")
+        raise ValueError(
+            f"export_to_nir: layer {name!r} has {symbol} = 1 (no leak, tau = inf) for some neurons; "
+            f"NIR's {kind} needs a finite tau for every neuron: use {symbol} < 1 (e.g. clamp to "
+            "1 - 1e-6) or split the layer"
+        )
     return dt / (1.0 - decay)
 
 
@@ -136,8 +156,9 @@ def _neuron_node(nir, name, neuron: SpikingNeuron, features, dt):
         tau_mem = _time_constant(name, _decay(neuron.beta, features), "beta", "CubaLIF", dt)
         # snnTorch's gains w_in = tau_syn/dt, r = tau_mem/dt: each Euler step adds x[t] to the current
         # and the current to v, as Synaptic does.
-        return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, w_in=tau_syn / dt,
-                           v_leak=np.zeros_like(tau_mem), **common)
+        return nir.CubaLIF(
+            tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, w_in=tau_syn / dt, v_leak=np.zeros_like(tau_mem), **common
+        )
     beta = _decay(neuron.beta, features) if isinstance(neuron, Leaky) else None
     if beta is None or np.all(beta == 1.0):
         return nir.IF(r=np.full(threshold.shape, 1.0 / dt), **common)
@@ -152,10 +173,10 @@ def _flatten_node(nir, name, flatten: nn.Flatten, x: torch.Tensor, leading: int)
         raise ValueError(
             f"export_to_nir: layer {name!r} nn.Flatten(start_dim={flatten.start_dim}) would merge the "
             f"time/batch axes of its {ndim}-d input; in a multi-step network use "
-            "tsnn.MultiStep(nn.Flatten()) or nn.Flatten(start_dim=2)")
+            "tsnn.MultiStep(nn.Flatten()) or nn.Flatten(start_dim=2)"
+        )
     end = -1 if end == ndim - 1 else end - leading  # -1 (to the last axis) reads the same in NIR
-    return nir.Flatten(input_type={"input": np.array(x.shape[leading:])}, start_dim=start - leading,
-                       end_dim=end)
+    return nir.Flatten(input_type={"input": np.array(x.shape[leading:])}, start_dim=start - leading, end_dim=end)
 
 
 def _stateless_node(nir, name, layer, x, leading):
@@ -166,31 +187,47 @@ def _stateless_node(nir, name, layer, x, leading):
         return nir.Affine(weight=_numpy(layer.weight), bias=_numpy(layer.bias))
     if isinstance(layer, nn.Conv2d):
         if layer.padding_mode != "zeros":
-            raise ValueError(f"export_to_nir: layer {name!r} has padding_mode={layer.padding_mode!r}; "
-                             "NIR's Conv2d pads with zeros only")
+            raise ValueError(
+                f"export_to_nir: layer {name!r} has padding_mode={layer.padding_mode!r}; "
+                "NIR's Conv2d pads with zeros only"
+            )
         bias = layer.bias if layer.bias is not None else torch.zeros(layer.out_channels)
-        return nir.Conv2d(input_shape=tuple(x.shape[-2:]), weight=_numpy(layer.weight), stride=layer.stride,
-                          padding=layer.padding, dilation=layer.dilation, groups=layer.groups,
-                          bias=_numpy(bias))
+        return nir.Conv2d(
+            input_shape=tuple(x.shape[-2:]),
+            weight=_numpy(layer.weight),
+            stride=layer.stride,
+            padding=layer.padding,
+            dilation=layer.dilation,
+            groups=layer.groups,
+            bias=_numpy(bias),
+        )
     if isinstance(layer, nn.AvgPool2d):
         if layer.ceil_mode or not layer.count_include_pad or layer.divisor_override is not None:
-            raise ValueError(f"export_to_nir: layer {name!r} AvgPool2d needs ceil_mode=False, "
-                             "count_include_pad=True and no divisor_override to be exported to NIR")
+            raise ValueError(
+                f"export_to_nir: layer {name!r} AvgPool2d needs ceil_mode=False, "
+                "count_include_pad=True and no divisor_override to be exported to NIR"
+            )
         pair = nn.modules.utils._pair
         stride = layer.stride if layer.stride is not None else layer.kernel_size
-        return nir.AvgPool2d(kernel_size=np.array(pair(layer.kernel_size)), stride=np.array(pair(stride)),
-                             padding=np.array(pair(layer.padding)))
+        return nir.AvgPool2d(
+            kernel_size=np.array(pair(layer.kernel_size)),
+            stride=np.array(pair(stride)),
+            padding=np.array(pair(layer.padding)),
+        )
     if isinstance(layer, nn.Flatten):
         return _flatten_node(nir, name, layer, x, leading)
-    raise TypeError(f"export_to_nir: layer {name!r} of type {type(layer).__name__} has no NIR mapping here; "
-                    f"supported: {', '.join(_EXPORTABLE)}")
+    raise TypeError(
+        f"export_to_nir: layer {name!r} of type {type(layer).__name__} has no NIR mapping here; "
+        f"supported: {', '.join(_EXPORTABLE)}"
+    )
 
 
 def _step_mode(module: nn.Module) -> str:
     modes = {m.step_mode for m in module.modules() if isinstance(m, SpikingNeuron)}
     if len(modes) > 1:
-        raise ValueError("export_to_nir: the network mixes step_mode='multi' and 'single' neurons; "
-                         "build it with one step mode")
+        raise ValueError(
+            "export_to_nir: the network mixes step_mode='multi' and 'single' neurons; build it with one step mode"
+        )
     return modes.pop() if modes else "multi"
 
 
@@ -234,8 +271,9 @@ def export_to_nir(module: nn.Module, sample_data: torch.Tensor, *, dt: float = D
     leading = 2 if _step_mode(module) == "multi" else 1
     if sample_data.dim() <= leading:
         layout = "[T, B, *features]" if leading == 2 else "[B, *features]"
-        raise ValueError(f"export_to_nir: sample_data must have shape {layout} for this network; "
-                         f"got {tuple(sample_data.shape)}")
+        raise ValueError(
+            f"export_to_nir: sample_data must have shape {layout} for this network; got {tuple(sample_data.shape)}"
+        )
     with torch.no_grad():
         return _export(nir, module, sample_data, leading, dt)
 
@@ -249,14 +287,18 @@ def _export(nir, module, sample_data, leading, dt):
             continue
         if isinstance(layer, SpikingNeuron):
             if not isinstance(layer, (Leaky, IF, Synaptic)):
-                raise TypeError(f"export_to_nir: layer {name!r} of type {type(layer).__name__} has no NIR "
-                                f"mapping here; supported: {', '.join(_EXPORTABLE)}")
+                raise TypeError(
+                    f"export_to_nir: layer {name!r} of type {type(layer).__name__} has no NIR "
+                    f"mapping here; supported: {', '.join(_EXPORTABLE)}"
+                )
             nodes[name] = _neuron_node(nir, name, layer, x.shape[leading:], dt)
             continue  # neurons keep the shape; not running them leaves their state alone
         if isinstance(layer, MultiStep):
             if leading != 2:
-                raise ValueError(f"export_to_nir: layer {name!r} is a tsnn.MultiStep in a single-step "
-                                 "network; use the bare layer with step_mode='single'")
+                raise ValueError(
+                    f"export_to_nir: layer {name!r} is a tsnn.MultiStep in a single-step "
+                    "network; use the bare layer with step_mode='single'"
+                )
             nodes[name] = _stateless_node(nir, name, layer.layer, x.flatten(0, 1), 1)
         else:
             nodes[name] = _stateless_node(nir, name, layer, x, leading)
@@ -275,8 +317,7 @@ def _chain(nir, graph):
     """The graph's nodes from input to output as ``(name, node)``; raises unless it is one chain."""
     inputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Input)]
     if len(inputs) != 1:
-        raise ValueError(f"import_from_nir: the graph needs exactly one Input node; found {len(inputs)} "
-                         f"({inputs})")
+        raise ValueError(f"import_from_nir: the graph needs exactly one Input node; found {len(inputs)} ({inputs})")
     successors, predecessors = {}, {}
     for src, dst in graph.edges:
         for table, role, key, value in ((successors, "successor", src, dst), (predecessors, "predecessor", dst, src)):
@@ -284,26 +325,30 @@ def _chain(nir, graph):
                 raise ValueError(
                     f"import_from_nir: node {key!r} has more than one {role} ({table[key]!r}, {value!r}); only "
                     "feed-forward chains (an nn.Sequential) can be imported, not branches, skip connections "
-                    "or recurrence")
+                    "or recurrence"
+                )
             table[key] = value
     order, name = [], inputs[0]
     while True:
         if name not in graph.nodes:
             raise ValueError(f"import_from_nir: an edge refers to {name!r}, which is not a node of the graph")
         if name in (n for n, _ in order):
-            raise ValueError(f"import_from_nir: the graph has a cycle through {name!r} (recurrence); only "
-                             "feed-forward chains can be imported")
+            raise ValueError(
+                f"import_from_nir: the graph has a cycle through {name!r} (recurrence); only "
+                "feed-forward chains can be imported"
+            )
         order.append((name, graph.nodes[name]))
         if name not in successors:
             break
         name = successors[name]
     if not isinstance(order[-1][1], nir.Output):
-        raise ValueError(f"import_from_nir: the chain from the Input ends at {order[-1][0]!r}, not at an "
-                         "Output node")
+        raise ValueError(f"import_from_nir: the chain from the Input ends at {order[-1][0]!r}, not at an Output node")
     missing = set(graph.nodes) - {n for n, _ in order}
     if missing:
-        raise ValueError(f"import_from_nir: nodes {sorted(missing)} are not on the path from Input to Output; "
-                         "only single-chain graphs can be imported")
+        raise ValueError(
+            f"import_from_nir: nodes {sorted(missing)} are not on the path from Input to Output; "
+            "only single-chain graphs can be imported"
+        )
     return order
 
 
@@ -325,9 +370,11 @@ def _reset_options(name, node, reset_mechanism, reset_delay):
     mechanism = reset_mechanism or str(meta.get(_META_RESET, "zero"))
     delay = reset_delay if reset_delay is not None else bool(meta.get(_META_DELAY, False))
     if not np.allclose(node.v_reset, 0.0):
-        raise ValueError(f"import_from_nir: node {name!r} ({type(node).__name__}) has v_reset != 0; tritonsnn "
-                         "neurons reset to 0 (or subtract the threshold): shift v_reset, v_threshold and "
-                         "v_leak by -v_reset before importing")
+        raise ValueError(
+            f"import_from_nir: node {name!r} ({type(node).__name__}) has v_reset != 0; tritonsnn "
+            "neurons reset to 0 (or subtract the threshold): shift v_reset, v_threshold and "
+            "v_leak by -v_reset before importing"
+        )
     return mechanism, delay
 
 
@@ -335,8 +382,10 @@ def _decay_of(name, node, field: str, dt) -> np.ndarray:
     """``1 - dt / tau`` of the node's time constant ``field``; refuses tau < dt (a negative decay)."""
     tau = np.asarray(getattr(node, field), dtype=np.float64)
     if np.any(tau < dt):
-        raise ValueError(f"import_from_nir: node {name!r} ({type(node).__name__}) has {field} = {tau.min():g} < "
-                         f"dt = {dt:g}, which would give a decay < 0; pass a smaller dt")
+        raise ValueError(
+            f"import_from_nir: node {name!r} ({type(node).__name__}) has {field} = {tau.min():g} < "
+            f"dt = {dt:g}, which would give a decay < 0; pass a smaller dt"
+        )
     return 1.0 - dt / tau
 
 
@@ -346,8 +395,10 @@ def _neuron(name, node, dt, options):
     kind = type(node).__name__
     mechanism, delay = _reset_options(name, node, options.pop("reset_mechanism"), options.pop("reset_delay"))
     if not isinstance(node, nir.IF) and not np.allclose(node.v_leak, 0.0):
-        raise ValueError(f"import_from_nir: node {name!r} ({kind}) has v_leak != 0 (a resting potential), "
-                         "which tritonsnn neurons do not model")
+        raise ValueError(
+            f"import_from_nir: node {name!r} ({kind}) has v_leak != 0 (a resting potential), "
+            "which tritonsnn neurons do not model"
+        )
     r = np.asarray(node.r, dtype=np.float64)
     if isinstance(node, nir.IF):
         cls, decays, gain_formula = IF, {}, "r*dt"
@@ -359,14 +410,22 @@ def _neuron(name, node, dt, options):
         cls, gain_formula = Synaptic, "(w_in*dt/tau_syn)*(r*dt/tau_mem)"
         decays = {"alpha": _decay_of(name, node, "tau_syn", dt), "beta": _decay_of(name, node, "tau_mem", dt)}
         # Below the threshold the node is linear, so the current's gain times the membrane's scales v.
-        gain = (_gain(np.asarray(node.w_in, dtype=np.float64) * dt / np.asarray(node.tau_syn, dtype=np.float64))
-                * _gain(r * dt / np.asarray(node.tau_mem, dtype=np.float64)))
+        gain = _gain(np.asarray(node.w_in, dtype=np.float64) * dt / np.asarray(node.tau_syn, dtype=np.float64)) * _gain(
+            r * dt / np.asarray(node.tau_mem, dtype=np.float64)
+        )
     if np.any(gain <= 0):
-        raise ValueError(f"import_from_nir: node {name!r} ({kind}) has an input gain {gain_formula} <= 0; "
-                         "tritonsnn neurons need a positive gain")
+        raise ValueError(
+            f"import_from_nir: node {name!r} ({kind}) has an input gain {gain_formula} <= 0; "
+            "tritonsnn neurons need a positive gain"
+        )
     threshold = _parameter(np.asarray(node.v_threshold, dtype=np.float64) / gain)
-    return cls(**{k: _parameter(v) for k, v in decays.items()}, threshold=threshold, reset_mechanism=mechanism,
-               reset_delay=delay, **options)
+    return cls(
+        **{k: _parameter(v) for k, v in decays.items()},
+        threshold=threshold,
+        reset_mechanism=mechanism,
+        reset_delay=delay,
+        **options,
+    )
 
 
 def _stateless(name, node, multi):
@@ -375,8 +434,10 @@ def _stateless(name, node, multi):
     if isinstance(node, (nir.Affine, nir.Linear)):
         weight = torch.as_tensor(np.asarray(node.weight), dtype=torch.float32)
         if weight.dim() != 2:
-            raise ValueError(f"import_from_nir: node {name!r} ({type(node).__name__}) has a weight of shape "
-                             f"{tuple(weight.shape)}; expected [out, in]")
+            raise ValueError(
+                f"import_from_nir: node {name!r} ({type(node).__name__}) has a weight of shape "
+                f"{tuple(weight.shape)}; expected [out, in]"
+            )
         has_bias = isinstance(node, nir.Affine)
         layer = nn.Linear(weight.shape[1], weight.shape[0], bias=has_bias)
         layer.weight.data.copy_(weight)
@@ -388,9 +449,15 @@ def _stateless(name, node, multi):
         padding = node.padding
         if not isinstance(padding, str):
             padding = tuple(int(p) for p in np.atleast_1d(padding))
-        layer = nn.Conv2d(weight.shape[1] * int(node.groups), weight.shape[0], tuple(weight.shape[2:]),
-                          stride=tuple(int(s) for s in np.atleast_1d(node.stride)), padding=padding,
-                          dilation=tuple(int(d) for d in np.atleast_1d(node.dilation)), groups=int(node.groups))
+        layer = nn.Conv2d(
+            weight.shape[1] * int(node.groups),
+            weight.shape[0],
+            tuple(weight.shape[2:]),
+            stride=tuple(int(s) for s in np.atleast_1d(node.stride)),
+            padding=padding,
+            dilation=tuple(int(d) for d in np.atleast_1d(node.dilation)),
+            groups=int(node.groups),
+        )
         layer.weight.data.copy_(weight)
         layer.bias.data.copy_(torch.as_tensor(np.asarray(node.bias), dtype=torch.float32))
         return each_step(layer)
@@ -404,9 +471,16 @@ def _stateless(name, node, multi):
     return None
 
 
-def import_from_nir(graph, *, dt: float = DEFAULT_DT, step_mode: str = "multi",
-                    reset_mechanism: str | None = None, reset_delay: bool | None = None,
-                    backend: str = "auto", **neuron_options) -> nn.Sequential:
+def import_from_nir(
+    graph,
+    *,
+    dt: float = DEFAULT_DT,
+    step_mode: str = "multi",
+    reset_mechanism: str | None = None,
+    reset_delay: bool | None = None,
+    backend: str = "auto",
+    **neuron_options,
+) -> nn.Sequential:
     """Build a tritonsnn ``nn.Sequential`` from a feed-forward NIR graph.
 
     Args:
@@ -448,16 +522,26 @@ def import_from_nir(graph, *, dt: float = DEFAULT_DT, step_mode: str = "multi",
         if isinstance(node, (nir.Input, nir.Output)):
             continue
         if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
-            options = dict(neuron_options, reset_mechanism=reset_mechanism, reset_delay=reset_delay,
-                           step_mode=step_mode, backend=backend)
+            options = dict(
+                neuron_options,
+                reset_mechanism=reset_mechanism,
+                reset_delay=reset_delay,
+                step_mode=step_mode,
+                backend=backend,
+            )
             layer = _neuron(name, node, dt, options)
         else:
             layer = _stateless(name, node, step_mode == "multi")
         if layer is None:
             kind = type(node).__name__
-            hint = (" (a subgraph, e.g. a recurrent RLeaky/RSynaptic layer exported by snnTorch)"
-                    if isinstance(node, nir.NIRGraph) else "")
-            raise ValueError(f"import_from_nir: cannot import node {name!r} of NIR type {kind}{hint}: "
-                             f"tritonsnn has no equivalent layer; importable node types: {', '.join(_IMPORTABLE)}")
+            hint = (
+                " (a subgraph, e.g. a recurrent RLeaky/RSynaptic layer exported by snnTorch)"
+                if isinstance(node, nir.NIRGraph)
+                else ""
+            )
+            raise ValueError(
+                f"import_from_nir: cannot import node {name!r} of NIR type {kind}{hint}: "
+                f"tritonsnn has no equivalent layer; importable node types: {', '.join(_IMPORTABLE)}"
+            )
         layers[name.replace(".", "_")] = layer
     return nn.Sequential(layers)

@@ -17,6 +17,7 @@ Example::
         cell(spikes_in)          # records pre and post spikes
         stdp.update()            # W += dW (mean over the batch), kept in [w_min, w_max]
 """
+
 from __future__ import annotations
 
 import math
@@ -24,7 +25,8 @@ import math
 import torch
 from torch import nn
 
-from . import _backend, functional as F
+from . import _backend
+from . import functional as F
 from .synapses import Cell, Connection
 
 __all__ = ["Trace", "STDP", "HomeostaticThreshold"]
@@ -62,10 +64,18 @@ class Trace(nn.Module):
         self.state = None
 
     def forward(self, spikes):
-        trace0 = self.state if self.stateful and self.state is not None \
-            and self.state.shape == spikes.shape[1:] else None
-        tr, final = F.trace(spikes, self.decay, mode=self.mode, amplitude=self.amplitude, trace0=trace0,
-                            return_state=True, backend=self.backend)
+        trace0 = (
+            self.state if self.stateful and self.state is not None and self.state.shape == spikes.shape[1:] else None
+        )
+        tr, final = F.trace(
+            spikes,
+            self.decay,
+            mode=self.mode,
+            amplitude=self.amplitude,
+            trace0=trace0,
+            return_state=True,
+            backend=self.backend,
+        )
         if self.stateful:
             self.state = final.detach()
         return tr
@@ -85,8 +95,10 @@ def _linear_of(target):
     if isinstance(layer, Connection):
         layer = layer.layer
     if not isinstance(layer, nn.Linear):
-        raise TypeError("STDP learns the weight of an nn.Linear (directly, or inside a tsnn.Connection "
-                        f"or tsnn.Cell); got {type(layer).__name__}")
+        raise TypeError(
+            "STDP learns the weight of an nn.Linear (directly, or inside a tsnn.Connection "
+            f"or tsnn.Cell); got {type(layer).__name__}"
+        )
     return layer
 
 
@@ -112,9 +124,23 @@ class STDP(nn.Module):
         backend: backend of the trace scans.
     """
 
-    def __init__(self, target, *, a_plus, a_minus, tau_pre=20.0, tau_post=20.0, dt=1.0,
-                 rule="additive", w_min=None, w_max=None, reduction="mean", trace_mode="cumulative",
-                 stateful=False, backend="auto"):
+    def __init__(
+        self,
+        target,
+        *,
+        a_plus,
+        a_minus,
+        tau_pre=20.0,
+        tau_post=20.0,
+        dt=1.0,
+        rule="additive",
+        w_min=None,
+        w_max=None,
+        reduction="mean",
+        trace_mode="cumulative",
+        stateful=False,
+        backend="auto",
+    ):
         super().__init__()
         F.check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction)
         self.linear = _linear_of(target)
@@ -134,11 +160,24 @@ class STDP(nn.Module):
         """The weight change ``dW [O, I]`` of one sequence, not applied (see :meth:`update`)."""
         carry = self.stateful and self.pre_trace is not None and self.pre_trace.shape[0] == pre.shape[1]
         delta, x_pre, x_post = F.stdp(
-            pre, post, self.linear.weight, a_plus=self.a_plus, a_minus=self.a_minus,
-            decay_pre=self.decay_pre, decay_post=self.decay_post, rule=self.rule, w_min=self.w_min,
-            w_max=self.w_max, reduction=self.reduction, reward=reward, trace_mode=self.trace_mode,
-            pre_trace0=self.pre_trace if carry else None, post_trace0=self.post_trace if carry else None,
-            return_traces=True, backend=self.backend)
+            pre,
+            post,
+            self.linear.weight,
+            a_plus=self.a_plus,
+            a_minus=self.a_minus,
+            decay_pre=self.decay_pre,
+            decay_post=self.decay_post,
+            rule=self.rule,
+            w_min=self.w_min,
+            w_max=self.w_max,
+            reduction=self.reduction,
+            reward=reward,
+            trace_mode=self.trace_mode,
+            pre_trace0=self.pre_trace if carry else None,
+            post_trace0=self.post_trace if carry else None,
+            return_traces=True,
+            backend=self.backend,
+        )
         if self.stateful and pre.shape[0] > 0:
             self.pre_trace, self.post_trace = x_pre[-1], x_post[-1]
         return delta
@@ -151,8 +190,9 @@ class STDP(nn.Module):
         """
         if pre is None or post is None:
             if self.cell is None or self.cell.pre is None:
-                raise ValueError("pass pre and post spikes, or build STDP on a tsnn.Cell(..., record=True) "
-                                 "and run it first")
+                raise ValueError(
+                    "pass pre and post spikes, or build STDP on a tsnn.Cell(..., record=True) and run it first"
+                )
             pre, post = self.cell.pre, self.cell.post
         delta = self(pre, post, reward)
         w = self.linear.weight
@@ -168,8 +208,10 @@ class STDP(nn.Module):
         pass
 
     def extra_repr(self):
-        return (f"a_plus={self.a_plus:g}, a_minus={self.a_minus:g}, rule={self.rule!r}, "
-                f"w_min={self.w_min}, w_max={self.w_max}, reduction={self.reduction!r}")
+        return (
+            f"a_plus={self.a_plus:g}, a_minus={self.a_minus:g}, rule={self.rule!r}, "
+            f"w_min={self.w_min}, w_max={self.w_max}, reduction={self.reduction!r}"
+        )
 
 
 class HomeostaticThreshold(nn.Module):
@@ -194,8 +236,9 @@ class HomeostaticThreshold(nn.Module):
         if not isinstance(getattr(neuron, "threshold", None), torch.Tensor):
             raise TypeError(f"neuron must have a threshold tensor (e.g. tsnn.Leaky); got {type(neuron).__name__}")
         # Validate now rather than at the first update.
-        F.homeostatic_threshold(neuron.threshold, torch.zeros(1, 1), target_rate=target_rate, rate=rate,
-                                min_threshold=min_threshold)
+        F.homeostatic_threshold(
+            neuron.threshold, torch.zeros(1, 1), target_rate=target_rate, rate=rate, min_threshold=min_threshold
+        )
         self.neuron = [neuron]  # a list, so the neuron is not registered twice as a submodule
         self.target_rate, self.rate, self.min_threshold = float(target_rate), float(rate), float(min_threshold)
 
@@ -203,8 +246,9 @@ class HomeostaticThreshold(nn.Module):
     def update(self, spikes):
         """Adapt the threshold from ``spikes [T, B, *features]``; returns the new threshold."""
         neuron = self.neuron[0]
-        new = F.homeostatic_threshold(neuron.threshold, spikes, target_rate=self.target_rate,
-                                      rate=self.rate, min_threshold=self.min_threshold)
+        new = F.homeostatic_threshold(
+            neuron.threshold, spikes, target_rate=self.target_rate, rate=self.rate, min_threshold=self.min_threshold
+        )
         if isinstance(neuron.threshold, nn.Parameter):
             neuron.threshold.data = new.to(neuron.threshold.device)
         else:

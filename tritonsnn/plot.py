@@ -24,9 +24,7 @@ def _pyplot():
     try:
         import matplotlib.pyplot as plt
     except ImportError as err:
-        raise ImportError(
-            "tritonsnn.plot needs matplotlib; install it with `pip install tritonsnn[plot]`."
-        ) from err
+        raise ImportError("tritonsnn.plot needs matplotlib; install it with `pip install tritonsnn[plot]`.") from err
     return plt
 
 
@@ -136,8 +134,7 @@ def spike_counts(spikes: torch.Tensor, ax=None, *, sample: int = 0):
     return ax
 
 
-def animate(frames: torch.Tensor, ax=None, *, interval: float = 40, cmap: str = "plasma",
-            num_steps: int | None = None):
+def animate(frames: torch.Tensor, ax=None, *, interval: float = 40, cmap: str = "plasma", num_steps: int | None = None):
     """Animation of a sequence of images, one frame per time step (e.g. a rate-coded image sample).
 
     Each step is drawn with ``Axes.imshow`` using one colour scale for the

@@ -11,6 +11,7 @@ Surrogates the kernels cannot evaluate (a user's function, random ones) are
 backward evaluates :func:`grad` on the whole sequence first and both backends read
 it in their reverse loop (one more ``[T, B, N]`` fp32 buffer during backward).
 """
+
 from __future__ import annotations
 
 import math
@@ -19,21 +20,53 @@ from dataclasses import dataclass
 import torch
 
 __all__ = [
-    "Surrogate", "atan", "fast_sigmoid", "sigmoid", "triangular",
-    "straight_through", "heaviside", "spike_rate_escape", "sparse_fast_sigmoid", "leaky_spike_operator",
-    "stochastic_spike_operator", "custom", "grad", "grad_", "from_any", "precomputed",
+    "Surrogate",
+    "atan",
+    "fast_sigmoid",
+    "sigmoid",
+    "triangular",
+    "straight_through",
+    "heaviside",
+    "spike_rate_escape",
+    "sparse_fast_sigmoid",
+    "leaky_spike_operator",
+    "stochastic_spike_operator",
+    "custom",
+    "grad",
+    "grad_",
+    "from_any",
+    "precomputed",
 ]
 
 # Integer ids shared with the Triton kernels (kernels/lif.py `_surrogate_grad`).
-(ATAN, FAST_SIGMOID, SIGMOID, TRIANGULAR, STRAIGHT_THROUGH, HEAVISIDE, SPIKE_RATE_ESCAPE,
- SPARSE_FAST_SIGMOID, LEAKY_SPIKE_OPERATOR, STOCHASTIC_SPIKE_OPERATOR, CUSTOM) = range(11)
+(
+    ATAN,
+    FAST_SIGMOID,
+    SIGMOID,
+    TRIANGULAR,
+    STRAIGHT_THROUGH,
+    HEAVISIDE,
+    SPIKE_RATE_ESCAPE,
+    SPARSE_FAST_SIGMOID,
+    LEAKY_SPIKE_OPERATOR,
+    STOCHASTIC_SPIKE_OPERATOR,
+    CUSTOM,
+) = range(11)
 # What a kernel is told when the surrogate gradient comes precomputed (see the module docstring).
 GIVEN = -1
-_NAMES = {ATAN: "atan", FAST_SIGMOID: "fast_sigmoid", SIGMOID: "sigmoid",
-          TRIANGULAR: "triangular", STRAIGHT_THROUGH: "straight_through", HEAVISIDE: "heaviside",
-          SPIKE_RATE_ESCAPE: "spike_rate_escape", SPARSE_FAST_SIGMOID: "sparse_fast_sigmoid",
-          LEAKY_SPIKE_OPERATOR: "leaky_spike_operator", STOCHASTIC_SPIKE_OPERATOR: "stochastic_spike_operator",
-          CUSTOM: "custom"}
+_NAMES = {
+    ATAN: "atan",
+    FAST_SIGMOID: "fast_sigmoid",
+    SIGMOID: "sigmoid",
+    TRIANGULAR: "triangular",
+    STRAIGHT_THROUGH: "straight_through",
+    HEAVISIDE: "heaviside",
+    SPIKE_RATE_ESCAPE: "spike_rate_escape",
+    SPARSE_FAST_SIGMOID: "sparse_fast_sigmoid",
+    LEAKY_SPIKE_OPERATOR: "leaky_spike_operator",
+    STOCHASTIC_SPIKE_OPERATOR: "stochastic_spike_operator",
+    CUSTOM: "custom",
+}
 # User functions of custom surrogates, by id (ops carry the id, not the function). Kept for the
 # life of the process so that a graph built with one can always run its backward.
 _CUSTOM: dict[int, object] = {}
@@ -171,32 +204,34 @@ def grad_(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
     """:func:`grad` computed in place in ``x`` (a temporary), without further allocations:
     the PyTorch backward paths call it once per chunk of time steps."""
     kind, a, b = surrogate.kind, surrogate.param, surrogate.param2
-    if kind == ATAN:   # (a/2) / (1 + (pi/2 * a * x)^2) = 1 / (2/a + (2/a) (pi/2 * a * x)^2): two ops
+    if kind == ATAN:  # (a/2) / (1 + (pi/2 * a * x)^2) = 1 / (2/a + (2/a) (pi/2 * a * x)^2): two ops
         return torch.addcmul(_scalar(2 / a, x), x, x, value=2 / a * (math.pi / 2 * a) ** 2, out=x).reciprocal_()
-    if kind == FAST_SIGMOID:   # 1 / (1 + a|x|)^2
+    if kind == FAST_SIGMOID:  # 1 / (1 + a|x|)^2
         return torch.add(_scalar(1.0, x), x.abs_(), alpha=a, out=x).square_().reciprocal_()
     if kind == SIGMOID:
         sig = x.mul_(a).sigmoid_()
-        return torch.addcmul(sig, sig, sig, value=-1, out=sig).mul_(a)   # a * sig * (1 - sig)
+        return torch.addcmul(sig, sig, sig, value=-1, out=sig).mul_(a)  # a * sig * (1 - sig)
     if kind == TRIANGULAR:
-        return x.lt_(0).mul_(2 * a).sub_(a)                               # a where x < 0, else -a
+        return x.lt_(0).mul_(2 * a).sub_(a)  # a where x < 0, else -a
     if kind == STRAIGHT_THROUGH:
         return x.fill_(1)
     if kind == HEAVISIDE:
         return x.gt_(0)
-    if kind == SPIKE_RATE_ESCAPE:   # a * exp(-b * |x - 1|)
+    if kind == SPIKE_RATE_ESCAPE:  # a * exp(-b * |x - 1|)
         return x.sub_(1).abs_().mul_(-b).exp_().mul_(a)
-    if kind == SPARSE_FAST_SIGMOID:   # the fast sigmoid where x > b
+    if kind == SPARSE_FAST_SIGMOID:  # the fast sigmoid where x > b
         above = torch.gt(x, b, out=torch.empty_like(x))
         return torch.add(_scalar(1.0, x), x.abs_(), alpha=a, out=x).square_().reciprocal_().mul_(above)
-    if kind == STOCHASTIC_SPIKE_OPERATOR:   # 1 where fired, (u - 0.5 + mean) * variance elsewhere
+    if kind == STOCHASTIC_SPIKE_OPERATOR:  # 1 where fired, (u - 0.5 + mean) * variance elsewhere
         fired = x > 0
         return x.copy_(torch.rand_like(x)).sub_(0.5).add_(a).mul_(b).masked_fill_(fired, 1.0)
     if kind == CUSTOM:
         g = _CUSTOM[int(a)](x)
         if not isinstance(g, torch.Tensor) or g.shape != x.shape:
-            raise ValueError(f"custom surrogate function must return a tensor of shape {tuple(x.shape)}; "
-                             f"got {getattr(g, 'shape', type(g).__name__)}")
+            raise ValueError(
+                f"custom surrogate function must return a tensor of shape {tuple(x.shape)}; "
+                f"got {getattr(g, 'shape', type(g).__name__)}"
+            )
         return x.copy_(g)
     if kind == LEAKY_SPIKE_OPERATOR:
         fired = x > 0

@@ -14,6 +14,7 @@ dynamics live in :mod:`tritonsnn.functional` (fused scans and gathers over time)
 Nothing forces this structure: every piece is an ordinary layer that also works
 inside ``nn.Sequential`` next to ``nn.Linear`` and ``tsnn.Leaky``.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,8 @@ import math
 import torch
 from torch import nn
 
-from . import _backend, functional as F
+from . import _backend
+from . import functional as F
 from .utils import as_sequence, register_tensor
 
 __all__ = ["ExpSynapse", "DualExpSynapse", "Delay", "Connection", "Cell"]
@@ -96,8 +98,9 @@ class ExpSynapse(_Stateful):
         backend: ``"auto"``, ``"triton"`` or ``"torch"``.
     """
 
-    def __init__(self, alpha=None, *, tau=None, dt=1.0, learn_alpha=False, step_mode="multi",
-                 stateful=False, backend="auto"):
+    def __init__(
+        self, alpha=None, *, tau=None, dt=1.0, learn_alpha=False, step_mode="multi", stateful=False, backend="auto"
+    ):
         super().__init__(step_mode, stateful, backend)
         register_tensor(self, "alpha", _decay(alpha, tau, dt, "alpha"), learn_alpha)
 
@@ -123,19 +126,31 @@ class DualExpSynapse(_Stateful):
         step_mode, stateful, backend: as :class:`ExpSynapse`.
     """
 
-    def __init__(self, alpha1=None, alpha2=None, *, tau1=None, tau2=None, dt=1.0, learn_alpha=False,
-                 step_mode="multi", stateful=False, backend="auto"):
+    def __init__(
+        self,
+        alpha1=None,
+        alpha2=None,
+        *,
+        tau1=None,
+        tau2=None,
+        dt=1.0,
+        learn_alpha=False,
+        step_mode="multi",
+        stateful=False,
+        backend="auto",
+    ):
         super().__init__(step_mode, stateful, backend)
         register_tensor(self, "alpha1", _decay(alpha1, tau1, dt, "alpha1"), learn_alpha)
         register_tensor(self, "alpha2", _decay(alpha2, tau2, dt, "alpha2"), learn_alpha)
 
     def _filter(self, x, state):
-        return F.dual_exp_synapse(x, self.alpha1, self.alpha2, state0=state, return_state=True,
-                                  backend=self.backend)
+        return F.dual_exp_synapse(x, self.alpha1, self.alpha2, state0=state, return_state=True, backend=self.backend)
 
     def extra_repr(self):
-        return (f"alpha1={_short(self.alpha1)}, alpha2={_short(self.alpha2)}, "
-                f"step_mode={self.step_mode!r}, stateful={self.stateful}")
+        return (
+            f"alpha1={_short(self.alpha1)}, alpha2={_short(self.alpha2)}, "
+            f"step_mode={self.step_mode!r}, stateful={self.stateful}"
+        )
 
 
 class Delay(nn.Module):
@@ -182,7 +197,7 @@ class Delay(nn.Module):
         hist = self.history
         if hist is None or hist.shape[1:] != x.shape[1:] or hist.shape[0] < keep:
             hist = x.new_zeros(keep, *x.shape[1:])
-        hist = hist[hist.shape[0] - keep:]
+        hist = hist[hist.shape[0] - keep :]
         y = F.delay(torch.cat([hist.to(x.dtype), x]), steps, backend=self.backend)[keep:]
         self.history = torch.cat([hist, x])[-keep:]
         return y
@@ -222,8 +237,9 @@ class Connection(nn.Module):
         spikes = cell(x_seq)            # [T, B, 100] -> [T, B, 10]
     """
 
-    def __init__(self, layer: nn.Module, synapse: nn.Module | None = None, delay: nn.Module | None = None,
-                 record: bool = False):
+    def __init__(
+        self, layer: nn.Module, synapse: nn.Module | None = None, delay: nn.Module | None = None, record: bool = False
+    ):
         super().__init__()
         if not isinstance(layer, nn.Module):
             raise TypeError(f"layer must be an nn.Module (e.g. nn.Linear); got {type(layer).__name__}")
@@ -275,11 +291,10 @@ class Cell(nn.Module):
     def forward(self, x):
         conn = self.connection
         if self.record and isinstance(conn, Connection):
-            conn.record = True   # STDP needs the spikes as they arrive, i.e. after the delay
+            conn.record = True  # STDP needs the spikes as they arrive, i.e. after the delay
         out = self.neuron(conn(x))
         if self.record:
-            self.pre = conn.presynaptic if isinstance(conn, Connection) and conn.presynaptic is not None \
-                else x.detach()
+            self.pre = conn.presynaptic if isinstance(conn, Connection) and conn.presynaptic is not None else x.detach()
             self.post = (out[0] if isinstance(out, tuple) else out).detach()
         return out
 

@@ -1,4 +1,5 @@
 """Network-level helpers: time-distributed layers and state management."""
+
 from __future__ import annotations
 
 import torch
@@ -39,18 +40,17 @@ def _unwrap_state_dict(module, state_dict, prefix, local_metadata):
     for key, _ in items:
         del state_dict[key]
     for key, value in items:
-        state_dict[prefix + key[len(inner):] if key.startswith(inner) else key] = value
+        state_dict[prefix + key[len(inner) :] if key.startswith(inner) else key] = value
     meta = getattr(state_dict, "_metadata", None)
-    if meta is not None:   # the layer's version record serves the unwrapped keys
+    if meta is not None:  # the layer's version record serves the unwrapped keys
         for key in [k for k in meta if k == inner[:-1] or k.startswith(inner)]:
-            meta[prefix + key[len(inner):] if key != inner[:-1] else prefix[:-1]] = meta.pop(key)
+            meta[prefix + key[len(inner) :] if key != inner[:-1] else prefix[:-1]] = meta.pop(key)
 
 
-def _wrap_state_dict(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                     error_msgs):
+def _wrap_state_dict(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
     """Load pre-hook of MultiStep: the bare layer's ``<prefix><key>`` -> ``<prefix>layer.<key>``."""
     for key in [k for k in state_dict if k.startswith(prefix)]:
-        state_dict[prefix + "layer." + key[len(prefix):]] = state_dict.pop(key)
+        state_dict[prefix + "layer." + key[len(prefix) :]] = state_dict.pop(key)
 
 
 def register_tensor(module: nn.Module, name: str, value, learn: bool):

@@ -10,6 +10,7 @@ calls one custom op; no dynamics are computed here. By concern:
 * ``filters.py``: ``exp_synapse``, ``dual_exp_synapse``, ``trace``, ``delay``
 * ``plasticity.py``: ``stdp``, ``homeostatic_threshold``
 """
+
 from .. import ops  # noqa: F401  (tsnn.functional.ops, as before the split)
 from ._validate import is_set as _is_set  # noqa: F401  (used by the Modules)
 from ._validate import refractory_steps
@@ -20,6 +21,22 @@ from .plasticity import check_stdp_options, homeostatic_threshold, stdp
 from .recurrent import rleaky, rsynaptic
 from .second_order import alpha, synaptic
 
-__all__ = ["leaky", "if_", "lapicque", "lapicque_coefficients", "rleaky", "alif", "refractory_steps",
-           "exp_synapse", "dual_exp_synapse", "delay", "trace", "stdp", "homeostatic_threshold",
-           "synaptic", "rsynaptic", "alpha", "check_stdp_options"]
+__all__ = [
+    "leaky",
+    "if_",
+    "lapicque",
+    "lapicque_coefficients",
+    "rleaky",
+    "alif",
+    "refractory_steps",
+    "exp_synapse",
+    "dual_exp_synapse",
+    "delay",
+    "trace",
+    "stdp",
+    "homeostatic_threshold",
+    "synaptic",
+    "rsynaptic",
+    "alpha",
+    "check_stdp_options",
+]

@@ -1,6 +1,7 @@
 """The one validation and normalisation layer of the functional API: inputs, parameters and
 states are checked here and shaped into what the ops take (fp32 ``[1]``/``[N]`` parameters,
 ``[B, N]`` states), with errors that name the argument and the fix."""
+
 from __future__ import annotations
 
 import math
@@ -18,11 +19,15 @@ def check_input(x, name="x", single=False):
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape [T, B, *features]; got {type(x).__name__}")
     if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating tensor (float32/float16/bfloat16); got {x.dtype}: "
-                        f"convert it with {name}.float()")
+        raise TypeError(
+            f"{name} must be a floating tensor (float32/float16/bfloat16); got {x.dtype}: "
+            f"convert it with {name}.float()"
+        )
     if x.dim() < (1 if single else 2):
-        raise ValueError(f"{name} must have shape [T, B, *features] (time first); got shape {tuple(x.shape)}. "
-                         "For a single step use step_mode='single' or add a time axis with x[None]")
+        raise ValueError(
+            f"{name} must have shape [T, B, *features] (time first); got shape {tuple(x.shape)}. "
+            "For a single step use step_mode='single' or add a time axis with x[None]"
+        )
 
 
 class Layout:
@@ -32,7 +37,7 @@ class Layout:
 
     def __init__(self, x, single=False):
         self.single = single
-        self.step_shape = tuple(x.shape) if single else tuple(x.shape[1:])   # [B, *features]
+        self.step_shape = tuple(x.shape) if single else tuple(x.shape[1:])  # [B, *features]
         self.B = self.step_shape[0] if self.step_shape else 1
         self.features = self.step_shape[1:]
         self.N = math.prod(self.features)
@@ -63,8 +68,9 @@ def param(value, name, features, x, positive=False):
     if isinstance(value, torch.Tensor):
         if value.device != x.device:
             if value.numel() != 1:
-                raise ValueError(f"{name} is on {value.device} but x is on {x.device}: move it with "
-                                 f"{name}.to(x.device)")
+                raise ValueError(
+                    f"{name} is on {value.device} but x is on {x.device}: move it with {name}.to(x.device)"
+                )
             value = value.to(x.device)
         t = value if value.dtype == torch.float32 else value.to(torch.float32)
     elif isinstance(value, (int, float)):
@@ -80,8 +86,10 @@ def param(value, name, features, x, positive=False):
     try:
         t = torch.broadcast_to(t, features)
     except RuntimeError:
-        raise ValueError(f"{name} of shape {tuple(t.shape)} must be a scalar or broadcastable to the "
-                         f"feature shape {tuple(features)} (input shape [T, B, *features])") from None
+        raise ValueError(
+            f"{name} of shape {tuple(t.shape)} must be a scalar or broadcastable to the "
+            f"feature shape {tuple(features)} (input shape [T, B, *features])"
+        ) from None
     return t.reshape(-1)
 
 
@@ -105,8 +113,9 @@ def state(v, name, x, features, dtype=torch.float32, layout=None):
     try:
         v = torch.broadcast_to(v, shape)
     except RuntimeError:
-        raise ValueError(f"{name} of shape {tuple(v.shape)} must match (or broadcast to) "
-                         f"[B, *features] = {shape}") from None
+        raise ValueError(
+            f"{name} of shape {tuple(v.shape)} must match (or broadcast to) [B, *features] = {shape}"
+        ) from None
     return v.to(dtype).reshape(layout.B, layout.N)
 
 
@@ -144,8 +153,8 @@ class Common(NamedTuple):
     """The options every neuron op takes, validated (:func:`common`; Modules keep theirs)."""
 
     reset: int
-    delay: bool                   # a neuron without reset has nothing to delay: True
-    refractory: int               # steps
+    delay: bool  # a neuron without reset has nothing to delay: True
+    refractory: int  # steps
     surrogate_kind: int
     surrogate_param: float
     surrogate_param2: float
@@ -153,17 +162,27 @@ class Common(NamedTuple):
 
     def fields(self, x) -> dict:
         """The options records' common fields for tensors like ``x`` (the backend resolved)."""
-        return dict(reset=self.reset, delay=self.delay, refractory=self.refractory,
-                    surrogate_kind=self.surrogate_kind, surrogate_param=self.surrogate_param,
-                    surrogate_param2=self.surrogate_param2,
-                    use_triton=_backend.resolve(self.backend, x.device) == "triton")
+        return dict(
+            reset=self.reset,
+            delay=self.delay,
+            refractory=self.refractory,
+            surrogate_kind=self.surrogate_kind,
+            surrogate_param=self.surrogate_param,
+            surrogate_param2=self.surrogate_param2,
+            use_triton=_backend.resolve(self.backend, x.device) == "triton",
+        )
 
 
 def common(*, reset_mechanism, reset_delay, surrogate, refractory, dt, backend) -> Common:
     """Validate the options every neuron takes."""
     mode = reset_mode(reset_mechanism)
-    return Common(mode, bool(reset_delay) or mode == Reset.NONE, refractory_steps(refractory, dt),
-                  **surrogate_fields(sg.from_any(surrogate)), backend=_backend.check_backend_name(backend))
+    return Common(
+        mode,
+        bool(reset_delay) or mode == Reset.NONE,
+        refractory_steps(refractory, dt),
+        **surrogate_fields(sg.from_any(surrogate)),
+        backend=_backend.check_backend_name(backend),
+    )
 
 
 def result(layout: Layout, spikes, seqs: dict, count, return_mem, return_state):
@@ -182,6 +201,6 @@ def is_set(value):
     """snnTorch's truthiness test for Lapicque's beta/R/C (``False``/``None``/0 mean "not given")."""
     if value is None or value is False:
         return False
-    if isinstance(value, torch.Tensor):   # given; no value test (it would sync or break a trace)
+    if isinstance(value, torch.Tensor):  # given; no value test (it would sync or break a trace)
         return value.numel() > 0
     return bool(value)

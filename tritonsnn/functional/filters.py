@@ -1,5 +1,6 @@
 """Synapse filters, spike traces and delays over whole sequences: fused linear scans and gathers
 (``tritonsnn/ops/scan.py``)."""
+
 from __future__ import annotations
 
 import torch
@@ -15,7 +16,7 @@ _TRACE_MODES = ("cumulative", "nearest")
 
 def _decay_factor(value, name, features, x, clamp):
     """A decay factor (alpha, trace decay): clamped to [0, 1] when learnable, else checked."""
-    a = param(value, name, features, x).contiguous()   # kernels index it as a dense vector
+    a = param(value, name, features, x).contiguous()  # kernels index it as a dense vector
     if clamp:
         return a.clamp(0.0, 1.0)
     if not a.is_cuda and not bool(((a >= 0) & (a <= 1)).all()):
@@ -97,8 +98,7 @@ def dual_exp_synapse(x, alpha1, alpha2, *, state0=None, return_state=False, back
     return current
 
 
-def trace(spikes, decay, *, mode="cumulative", amplitude=1.0, trace0=None, return_state=False,
-          backend="auto"):
+def trace(spikes, decay, *, mode="cumulative", amplitude=1.0, trace0=None, return_state=False, backend="auto"):
     """Spike trace over a whole sequence (the fused scan of :func:`exp_synapse`).
 
     * ``mode="cumulative"``: ``tr[t] = decay * tr[t-1] + amplitude * s[t]`` (all pairs).
@@ -125,8 +125,9 @@ def trace(spikes, decay, *, mode="cumulative", amplitude=1.0, trace0=None, retur
     h0 = state(trace0, "trace0", spikes, features)
     x = spikes if amplitude == 1.0 else spikes * amplitude
     use_triton = _backend.resolve(backend, spikes.device) == "triton"
-    h, _ = ops.scan.scan_fwd(flat(x), ScanState(h0, None), ScanParams(a, None),
-                             ScanOptions(False, mode == "nearest", use_triton))
+    h, _ = ops.scan.scan_fwd(
+        flat(x), ScanState(h0, None), ScanParams(a, None), ScanOptions(False, mode == "nearest", use_triton)
+    )
     tr = h.view(spikes.shape)
     if return_state:
         return tr, (tr[-1] if spikes.shape[0] > 0 else _zero_state(trace0, spikes))
@@ -164,11 +165,15 @@ def delay(x, delay, *, dt=None, backend="auto"):
         unit = "ms" if dt is not None else "steps"
         scale = float(dt) if dt is not None else 1.0
         if lo < 0:
-            raise ValueError(f"delay must be >= 0; got a minimum of {lo * scale:g} {unit}. Clamp learned "
-                             "delays with delay.data.clamp_(min=0) after each optimiser step")
+            raise ValueError(
+                f"delay must be >= 0; got a minimum of {lo * scale:g} {unit}. Clamp learned "
+                "delays with delay.data.clamp_(min=0) after each optimiser step"
+            )
         if hi >= x.shape[0]:
-            raise ValueError(f"delay must be shorter than the sequence: the longest is {hi * scale:g} {unit} "
-                             f"= {hi:g} steps but T = {x.shape[0]}; use a longer sequence or shorter "
-                             "delays (a stateful tsnn.Delay keeps the history across chunks)")
+            raise ValueError(
+                f"delay must be shorter than the sequence: the longest is {hi * scale:g} {unit} "
+                f"= {hi:g} steps but T = {x.shape[0]}; use a longer sequence or shorter "
+                "delays (a stateful tsnn.Delay keeps the history across chunks)"
+            )
     use_triton = _backend.resolve(backend, x.device) == "triton"
     return ops.scan.delay_fwd(flat(x), steps, use_triton).view(x.shape)

@@ -1,5 +1,6 @@
 """First-order neurons (Leaky, IF, Lapicque, ALIF; RLeaky one-to-one in ``recurrent.py``) over
 whole sequences: one call of the ``lif`` op each (``tritonsnn/ops/lif.py``)."""
+
 from __future__ import annotations
 
 import torch
@@ -12,9 +13,26 @@ from ._validate import Common, Layout, check_input, common, count, is_set, param
 __all__ = ["leaky", "if_", "lapicque", "lapicque_coefficients", "alif"]
 
 
-def _first_order(x, beta, threshold, options: Common, *, v0=None, s0=None, a0=None, count0=None, gain=None,
-                 V=None, rho=None, b=None, zero_whole=False, clamp_beta=True, return_mem=False, return_state=False,
-                 single=False):
+def _first_order(
+    x,
+    beta,
+    threshold,
+    options: Common,
+    *,
+    v0=None,
+    s0=None,
+    a0=None,
+    count0=None,
+    gain=None,
+    V=None,
+    rho=None,
+    b=None,
+    zero_whole=False,
+    clamp_beta=True,
+    return_mem=False,
+    return_state=False,
+    single=False,
+):
     """Shape everything, run the one ``lif`` op, unflatten the outputs. ``single``: ``x`` is one
     step ``[B, *features]`` (the Modules' single-step mode) and so are the outputs."""
     check_input(x, single=single)
@@ -22,16 +40,20 @@ def _first_order(x, beta, threshold, options: Common, *, v0=None, s0=None, a0=No
     features = layout.features
     beta_v = param(beta, "beta", features, x)
     adapt = rho is not None
-    params = LifParams(beta=beta_v.clamp(0.0, 1.0) if clamp_beta else beta_v,
-                       threshold=param(threshold, "threshold", features, x, positive=True),
-                       gain=None if gain is None else param(gain, "gain", features, x),
-                       v=None if V is None else param(V, "V", features, x),
-                       rho=param(rho, "rho", features, x) if adapt else None,
-                       b=param(b, "b", features, x) if adapt else None)
-    init = LifState(mem0=state(v0, "v0", x, features, layout=layout),
-                    spk0=state(s0, "s0", x, features, layout=layout) if V is not None or adapt else None,
-                    adapt0=state(a0, "a0", x, features, layout=layout) if adapt else None,
-                    count0=count(count0, x, features, options.refractory, layout))
+    params = LifParams(
+        beta=beta_v.clamp(0.0, 1.0) if clamp_beta else beta_v,
+        threshold=param(threshold, "threshold", features, x, positive=True),
+        gain=None if gain is None else param(gain, "gain", features, x),
+        v=None if V is None else param(V, "V", features, x),
+        rho=param(rho, "rho", features, x) if adapt else None,
+        b=param(b, "b", features, x) if adapt else None,
+    )
+    init = LifState(
+        mem0=state(v0, "v0", x, features, layout=layout),
+        spk0=state(s0, "s0", x, features, layout=layout) if V is not None or adapt else None,
+        adapt0=state(a0, "a0", x, features, layout=layout) if adapt else None,
+        count0=count(count0, x, features, options.refractory, layout),
+    )
     opts = LifOptions(zero_whole=bool(zero_whole), need_mem=bool(return_mem or return_state), **options.fields(x))
     out = ops.lif.lif_fwd(layout.flat(x), init, params, opts, step=single)
     seqs = {"mem": out.pre if opts.delay else out.post} if opts.need_mem else {}
@@ -57,9 +79,22 @@ _COMMON_ARGS = """
 
 
 @shared_args(_COMMON_ARGS)
-def leaky(x, beta, threshold=1.0, *, v0=None, reset_mechanism="subtract", reset_delay=True,
-          surrogate=None, return_mem=False, return_state=False, backend="auto", refractory=0.0,
-          dt=1.0, count0=None):
+def leaky(
+    x,
+    beta,
+    threshold=1.0,
+    *,
+    v0=None,
+    reset_mechanism="subtract",
+    reset_delay=True,
+    surrogate=None,
+    return_mem=False,
+    return_state=False,
+    backend="auto",
+    refractory=0.0,
+    dt=1.0,
+    count0=None,
+):
     """Leaky integrate-and-fire over a whole sequence (snnTorch ``Leaky`` semantics).
 
     Args:
@@ -74,10 +109,17 @@ def leaky(x, beta, threshold=1.0, *, v0=None, reset_mechanism="subtract", reset_
         spikes in x's dtype, or ``(spikes, mem)`` when ``return_mem``. The final state
         for a following chunk is ``mem[-1]``.
     """
-    options = common(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
-                     refractory=refractory, dt=dt, backend=backend)
-    return _first_order(x, beta, threshold, options, v0=v0, count0=count0, return_mem=return_mem,
-                        return_state=return_state)
+    options = common(
+        reset_mechanism=reset_mechanism,
+        reset_delay=reset_delay,
+        surrogate=surrogate,
+        refractory=refractory,
+        dt=dt,
+        backend=backend,
+    )
+    return _first_order(
+        x, beta, threshold, options, v0=v0, count0=count0, return_mem=return_mem, return_state=return_state
+    )
 
 
 def if_(x, threshold=1.0, **kwargs):
@@ -102,11 +144,14 @@ def lapicque_coefficients(beta=None, R=None, C=None, time_step=1.0):
 
     def as_t(v):
         return torch.as_tensor(v, dtype=torch.float32)
+
     if has_R and has_C and not has_beta:
         return as_t(R), as_t(C)
     if not has_beta:
-        raise ValueError("Lapicque needs beta, or both R and C (in any combination of two of "
-                         "beta, R and C); got " + ("only R" if has_R else "only C" if has_C else "none"))
+        raise ValueError(
+            "Lapicque needs beta, or both R and C (in any combination of two of "
+            "beta, R and C); got " + ("only R" if has_R else "only C" if has_C else "none")
+        )
     beta_t = as_t(beta)
     if not has_R and not has_C:
         R_t = torch.as_tensor(1.0)
@@ -117,13 +162,28 @@ def lapicque_coefficients(beta=None, R=None, C=None, time_step=1.0):
     if has_C and not has_R:
         C_t = as_t(C)
         return dt / (C_t * torch.log(1 / beta_t)), C_t
-    return as_t(R), as_t(C)   # all three given: snnTorch keeps R and C as passed
+    return as_t(R), as_t(C)  # all three given: snnTorch keeps R and C as passed
 
 
 @shared_args(_COMMON_ARGS)
-def lapicque(x, beta=None, threshold=1.0, *, R=None, C=None, time_step=1.0, v0=None,
-             reset_mechanism="subtract", surrogate=None, return_mem=False, return_state=False,
-             backend="auto", refractory=0.0, dt=1.0, count0=None):
+def lapicque(
+    x,
+    beta=None,
+    threshold=1.0,
+    *,
+    R=None,
+    C=None,
+    time_step=1.0,
+    v0=None,
+    reset_mechanism="subtract",
+    surrogate=None,
+    return_mem=False,
+    return_state=False,
+    backend="auto",
+    refractory=0.0,
+    dt=1.0,
+    count0=None,
+):
     """Lapicque's RC neuron, as ``snntorch.Lapicque`` (a forward-Euler RC step).
 
     ``mem[t] = (1 - dt/(R*C)) * mem[t-1] + x[t] * dt/C``, then the reset: subtract removes
@@ -141,10 +201,27 @@ def lapicque(x, beta=None, threshold=1.0, *, R=None, C=None, time_step=1.0, v0=N
         spikes, or ``(spikes, mem)`` when ``return_mem``.
     """
     decay, gain = lapicque_terms(*lapicque_coefficients(beta, R, C, time_step), time_step)
-    options = common(reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate,
-                     refractory=refractory, dt=dt, backend=backend)
-    return _first_order(x, decay, threshold, options, v0=v0, count0=count0, gain=gain, zero_whole=True,
-                        clamp_beta=False, return_mem=return_mem, return_state=return_state)
+    options = common(
+        reset_mechanism=reset_mechanism,
+        reset_delay=True,
+        surrogate=surrogate,
+        refractory=refractory,
+        dt=dt,
+        backend=backend,
+    )
+    return _first_order(
+        x,
+        decay,
+        threshold,
+        options,
+        v0=v0,
+        count0=count0,
+        gain=gain,
+        zero_whole=True,
+        clamp_beta=False,
+        return_mem=return_mem,
+        return_state=return_state,
+    )
 
 
 def lapicque_terms(R, C, time_step):
@@ -156,9 +233,25 @@ def lapicque_terms(R, C, time_step):
 
 
 @shared_args(_COMMON_ARGS)
-def alif(x, beta, threshold=1.0, rho=0.95, b=0.2, *, v0=None, s0=None, a0=None,
-         reset_mechanism="subtract", surrogate=None, return_mem=False, return_state=False,
-         backend="auto", refractory=0.0, dt=1.0, count0=None):
+def alif(
+    x,
+    beta,
+    threshold=1.0,
+    rho=0.95,
+    b=0.2,
+    *,
+    v0=None,
+    s0=None,
+    a0=None,
+    reset_mechanism="subtract",
+    surrogate=None,
+    return_mem=False,
+    return_state=False,
+    backend="auto",
+    refractory=0.0,
+    dt=1.0,
+    count0=None,
+):
     """Adaptive-threshold leaky integrate-and-fire (Bellec et al. 2018, LSNN's ALIF).
 
     Per step ``t``, in this order::
@@ -189,7 +282,25 @@ def alif(x, beta, threshold=1.0, rho=0.95, b=0.2, *, v0=None, s0=None, a0=None,
     """
     if rho is None or b is None:
         raise ValueError("alif needs rho and b (numbers or tensors); got None")
-    options = common(reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate,
-                     refractory=refractory, dt=dt, backend=backend)
-    return _first_order(x, beta, threshold, options, v0=v0, s0=s0, a0=a0, count0=count0, rho=rho, b=b,
-                        return_mem=return_mem, return_state=return_state)
+    options = common(
+        reset_mechanism=reset_mechanism,
+        reset_delay=True,
+        surrogate=surrogate,
+        refractory=refractory,
+        dt=dt,
+        backend=backend,
+    )
+    return _first_order(
+        x,
+        beta,
+        threshold,
+        options,
+        v0=v0,
+        s0=s0,
+        a0=a0,
+        count0=count0,
+        rho=rho,
+        b=b,
+        return_mem=return_mem,
+        return_state=return_state,
+    )

@@ -1,5 +1,6 @@
 """Plasticity over whole sequences: pair-based STDP weight changes and homeostatic thresholds.
 These are no neuron dynamics: one trace scan per side and matrix products, under no_grad."""
+
 from __future__ import annotations
 
 import math
@@ -15,9 +16,26 @@ _STDP_RULES = ("additive", "multiplicative")
 _REDUCTIONS = ("mean", "sum")
 
 
-def stdp(pre, post, weight, *, a_plus, a_minus, decay_pre, decay_post, rule="additive",
-         w_min=None, w_max=None, reduction="mean", reward=None, trace_mode="cumulative",
-         pre_trace0=None, post_trace0=None, return_traces=False, backend="auto"):
+def stdp(
+    pre,
+    post,
+    weight,
+    *,
+    a_plus,
+    a_minus,
+    decay_pre,
+    decay_post,
+    rule="additive",
+    w_min=None,
+    w_max=None,
+    reduction="mean",
+    reward=None,
+    trace_mode="cumulative",
+    pre_trace0=None,
+    post_trace0=None,
+    return_traces=False,
+    backend="auto",
+):
     """Pair-based STDP weight change of a fully connected layer over a whole sequence.
 
     With traces ``x_pre = trace(pre, decay_pre)`` and ``x_post = trace(post, decay_post)``
@@ -57,11 +75,14 @@ def stdp(pre, post, weight, *, a_plus, a_minus, decay_pre, decay_post, rule="add
     check_input(post, "post")
     check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction)
     if pre.dim() != 3 or post.dim() != 3 or pre.shape[:2] != post.shape[:2]:
-        raise ValueError(f"pre [T, B, I] and post [T, B, O] must share T and B; got {tuple(pre.shape)} "
-                         f"and {tuple(post.shape)}")
+        raise ValueError(
+            f"pre [T, B, I] and post [T, B, O] must share T and B; got {tuple(pre.shape)} and {tuple(post.shape)}"
+        )
     if not isinstance(weight, torch.Tensor) or tuple(weight.shape) != (post.shape[2], pre.shape[2]):
-        raise ValueError(f"weight must have shape [O, I] = {(post.shape[2], pre.shape[2])} "
-                         f"(post features, pre features); got {getattr(weight, 'shape', weight)}")
+        raise ValueError(
+            f"weight must have shape [O, I] = {(post.shape[2], pre.shape[2])} "
+            f"(post features, pre features); got {getattr(weight, 'shape', weight)}"
+        )
     T, B = pre.shape[:2]
     f32 = torch.float32
     with torch.no_grad():
@@ -71,8 +92,9 @@ def stdp(pre, post, weight, *, a_plus, a_minus, decay_pre, decay_post, rule="add
         if reward is not None:
             r = torch.as_tensor(reward, dtype=f32, device=pre.device)
             if r.numel() not in (1, B):
-                raise ValueError(f"reward must be a number or one value per sample [B] = [{B}]; "
-                                 f"got shape {tuple(r.shape)}")
+                raise ValueError(
+                    f"reward must be a number or one value per sample [B] = [{B}]; got shape {tuple(r.shape)}"
+                )
             r = r.reshape(-1)[None, :, None]
             s_post, x_post_r = s_post * r, x_post * r
         else:

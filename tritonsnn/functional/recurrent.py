@@ -2,6 +2,7 @@
 all-to-all recurrence through a square ``nn.Linear`` or a same-size ``nn.Conv2d`` as one op with
 a hand-written backward (``tritonsnn/ops/recurrent.py``); any other callable as an autograd loop
 of single-step ops."""
+
 from __future__ import annotations
 
 import math
@@ -29,9 +30,16 @@ def _conv_image(layer, features):
     if not (isinstance(layer, torch.nn.Conv2d) and len(features) == 3):
         return None
     kh, kw = layer.kernel_size
-    same = (layer.in_channels == layer.out_channels == features[0] and layer.groups == 1
-            and layer.stride == (1, 1) and layer.dilation == (1, 1) and layer.padding_mode == "zeros"
-            and kh % 2 == 1 and kw % 2 == 1 and layer.padding == (kh // 2, kw // 2))
+    same = (
+        layer.in_channels == layer.out_channels == features[0]
+        and layer.groups == 1
+        and layer.stride == (1, 1)
+        and layer.dilation == (1, 1)
+        and layer.padding_mode == "zeros"
+        and kh % 2 == 1
+        and kw % 2 == 1
+        and layer.padding == (kh // 2, kw // 2)
+    )
     return list(features) if same else None
 
 
@@ -52,9 +60,25 @@ def _stack(rows, x, dtype):
 
 
 @shared_args(_COMMON_ARGS)
-def rleaky(x, beta, V=1.0, threshold=1.0, *, recurrent=None, v0=None, s0=None,
-           reset_mechanism="subtract", reset_delay=True, surrogate=None, return_mem=False,
-           return_state=False, backend="auto", refractory=0.0, dt=1.0, count0=None):
+def rleaky(
+    x,
+    beta,
+    V=1.0,
+    threshold=1.0,
+    *,
+    recurrent=None,
+    v0=None,
+    s0=None,
+    reset_mechanism="subtract",
+    reset_delay=True,
+    surrogate=None,
+    return_mem=False,
+    return_state=False,
+    backend="auto",
+    refractory=0.0,
+    dt=1.0,
+    count0=None,
+):
     """Recurrent leaky integrate-and-fire, as ``snntorch.RLeaky``.
 
     ``mem[t] = beta*mem[t-1] + x[t] + rec(s[t-1]) - reset*threshold``, where ``rec`` is
@@ -79,29 +103,69 @@ def rleaky(x, beta, V=1.0, threshold=1.0, *, recurrent=None, v0=None, s0=None,
     Returns:
         spikes, or ``(spikes, mem)`` when ``return_mem``.
     """
-    options = common(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
-                     refractory=refractory, dt=dt, backend=backend)
-    return run_rleaky(x, beta, threshold, options, V=V, recurrent=recurrent, v0=v0, s0=s0, count0=count0,
-                      return_mem=return_mem, return_state=return_state)
+    options = common(
+        reset_mechanism=reset_mechanism,
+        reset_delay=reset_delay,
+        surrogate=surrogate,
+        refractory=refractory,
+        dt=dt,
+        backend=backend,
+    )
+    return run_rleaky(
+        x,
+        beta,
+        threshold,
+        options,
+        V=V,
+        recurrent=recurrent,
+        v0=v0,
+        s0=s0,
+        count0=count0,
+        return_mem=return_mem,
+        return_state=return_state,
+    )
 
 
-def run_rleaky(x, beta, threshold, options: Common, *, V=None, recurrent=None, v0=None, s0=None, count0=None,
-               return_mem=False, return_state=False, single=False):
+def run_rleaky(
+    x,
+    beta,
+    threshold,
+    options: Common,
+    *,
+    V=None,
+    recurrent=None,
+    v0=None,
+    s0=None,
+    count0=None,
+    return_mem=False,
+    return_state=False,
+    single=False,
+):
     """:func:`rleaky` with validated options; ``single`` as in ``first_order._first_order``."""
     returns = dict(return_mem=return_mem, return_state=return_state)
     if recurrent is None:
-        return _first_order(x, beta, threshold, options, v0=v0, s0=s0, count0=count0, V=V, zero_whole=True,
-                            single=single, **returns)
+        return _first_order(
+            x, beta, threshold, options, v0=v0, s0=s0, count0=count0, V=V, zero_whole=True, single=single, **returns
+        )
     dense = _dense(recurrent, x, single)
     if dense is not None:
         layout = Layout(x, single)
         features = layout.features
-        init = LifState(state(v0, "v0", x, features, layout=layout), state(s0, "s0", x, features, layout=layout),
-                        None, count(count0, x, features, options.refractory, layout))
+        init = LifState(
+            state(v0, "v0", x, features, layout=layout),
+            state(s0, "s0", x, features, layout=layout),
+            None,
+            count(count0, x, features, options.refractory, layout),
+        )
         params = LifParams(decay(beta, "beta", features, x), param(threshold, "threshold", features, x, positive=True))
-        out = ops.recurrent.rleaky_dense_fwd(layout.flat(x), init, dense, params,
-                                             LifOptions(zero_whole=True, need_mem=True, **options.fields(x)),
-                                             step=single)
+        out = ops.recurrent.rleaky_dense_fwd(
+            layout.flat(x),
+            init,
+            dense,
+            params,
+            LifOptions(zero_whole=True, need_mem=True, **options.fields(x)),
+            step=single,
+        )
         return result(layout, out.spikes, {"mem": out.mem}, out.count if options.refractory > 0 else None, **returns)
     # Any other layer: an autograd loop of one fused update per step.
     seq = x[None] if single else x
@@ -109,13 +173,29 @@ def run_rleaky(x, beta, threshold, options: Common, *, V=None, recurrent=None, v
     mem, carried = v0, count0
     spikes, mems = [], []
     for x_t in seq.unbind(0):
-        spk, st = _first_order(x_t + recurrent(spk), beta, threshold, options, v0=mem, count0=carried,
-                               zero_whole=True, return_state=True, single=True)
+        spk, st = _first_order(
+            x_t + recurrent(spk),
+            beta,
+            threshold,
+            options,
+            v0=mem,
+            count0=carried,
+            zero_whole=True,
+            return_state=True,
+            single=True,
+        )
         mem, carried = st["mem"], st.get("count")
         spikes.append(spk)
         mems.append(mem)
-    return _loop_result(seq, _stack(spikes, seq, x.dtype), {"mem": _stack(mems, seq, torch.float32)}, carried,
-                        options, single, **returns)
+    return _loop_result(
+        seq,
+        _stack(spikes, seq, x.dtype),
+        {"mem": _stack(mems, seq, torch.float32)},
+        carried,
+        options,
+        single,
+        **returns,
+    )
 
 
 def _loop_result(seq, spikes, seqs, carried, options, single, return_mem, return_state):
@@ -125,15 +205,34 @@ def _loop_result(seq, spikes, seqs, carried, options, single, return_mem, return
     if return_state:
         state_out = dict(seqs)
         if options.refractory > 0:
-            state_out["count"] = carried if carried is not None else \
-                torch.zeros(seq.shape[1:], dtype=torch.int32, device=seq.device)
+            state_out["count"] = (
+                carried if carried is not None else torch.zeros(seq.shape[1:], dtype=torch.int32, device=seq.device)
+            )
         return spikes, state_out
     return (spikes, seqs["mem"]) if return_mem else spikes
 
 
-def rsynaptic(x, alpha, beta, V=1.0, threshold=1.0, *, recurrent=None, syn0=None, v0=None, s0=None,
-              reset_mechanism="subtract", reset_delay=True, surrogate=None, return_mem=False, return_state=False,
-              backend="auto", refractory=0.0, dt=1.0, count0=None):
+def rsynaptic(
+    x,
+    alpha,
+    beta,
+    V=1.0,
+    threshold=1.0,
+    *,
+    recurrent=None,
+    syn0=None,
+    v0=None,
+    s0=None,
+    reset_mechanism="subtract",
+    reset_delay=True,
+    surrogate=None,
+    return_mem=False,
+    return_state=False,
+    backend="auto",
+    refractory=0.0,
+    dt=1.0,
+    count0=None,
+):
     """Recurrent Synaptic neuron (snnTorch ``RSynaptic``): each step's spikes feed the next step's current.
 
     ``syn[t] = alpha * syn[t-1] + x[t] + rec(spk[t-1])`` with ``rec(s) = V * s`` (one-to-one,
@@ -156,30 +255,72 @@ def rsynaptic(x, alpha, beta, V=1.0, threshold=1.0, *, recurrent=None, syn0=None
     Returns:
         As :func:`synaptic`: spikes, ``(spikes, mem)`` or ``(spikes, state)``.
     """
-    options = common(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
-                     refractory=refractory, dt=dt, backend=backend)
-    return run_rsynaptic(x, alpha, beta, threshold, options, V=V, recurrent=recurrent, syn0=syn0, v0=v0, s0=s0,
-                         count0=count0, return_mem=return_mem, return_state=return_state)
+    options = common(
+        reset_mechanism=reset_mechanism,
+        reset_delay=reset_delay,
+        surrogate=surrogate,
+        refractory=refractory,
+        dt=dt,
+        backend=backend,
+    )
+    return run_rsynaptic(
+        x,
+        alpha,
+        beta,
+        threshold,
+        options,
+        V=V,
+        recurrent=recurrent,
+        syn0=syn0,
+        v0=v0,
+        s0=s0,
+        count0=count0,
+        return_mem=return_mem,
+        return_state=return_state,
+    )
 
 
-def run_rsynaptic(x, alpha, beta, threshold, options: Common, *, V=1.0, recurrent=None, syn0=None, v0=None, s0=None,
-                  count0=None, return_mem=False, return_state=False, single=False):
+def run_rsynaptic(
+    x,
+    alpha,
+    beta,
+    threshold,
+    options: Common,
+    *,
+    V=1.0,
+    recurrent=None,
+    syn0=None,
+    v0=None,
+    s0=None,
+    count0=None,
+    return_mem=False,
+    return_state=False,
+    single=False,
+):
     """:func:`rsynaptic` with validated options; ``single`` as in ``first_order._first_order``."""
-    layout, params = second_order_params(x, alpha, beta, threshold, V=V if recurrent is None else None,
-                                         single=single)
+    layout, params = second_order_params(x, alpha, beta, threshold, V=V if recurrent is None else None, single=single)
     returns = dict(return_mem=return_mem, return_state=return_state)
     if recurrent is None:
         return run_synaptic(x, layout, params, options, syn0=syn0, v0=v0, s0=s0, count0=count0, **returns)
     dense = _dense(recurrent, x, single)
     if dense is not None:
         features = layout.features
-        init = SynState(state(syn0, "syn0", x, features, layout=layout), None,
-                        state(v0, "v0", x, features, layout=layout), state(s0, "s0", x, features, layout=layout),
-                        count(count0, x, features, options.refractory, layout))
+        init = SynState(
+            state(syn0, "syn0", x, features, layout=layout),
+            None,
+            state(v0, "v0", x, features, layout=layout),
+            state(s0, "s0", x, features, layout=layout),
+            count(count0, x, features, options.refractory, layout),
+        )
         opts = SynOptions(neuron=SecondOrder.SYNAPTIC, store_cur=True, need_mem=True, **options.fields(x))
         out = ops.recurrent.rsyn_dense_fwd(layout.flat(x), init, dense, params, opts, step=single)
-        return result(layout, out.spikes, {"syn": out.cur, "mem": out.mem} if return_state else {"mem": out.mem},
-                      out.count if options.refractory > 0 else None, **returns)
+        return result(
+            layout,
+            out.spikes,
+            {"syn": out.cur, "mem": out.mem} if return_state else {"mem": out.mem},
+            out.count if options.refractory > 0 else None,
+            **returns,
+        )
     # Any other layer: an autograd loop of one fused update per step.
     seq = x[None] if single else x
     spk = torch.zeros(seq.shape[1:], dtype=x.dtype, device=x.device) if s0 is None else s0
@@ -187,8 +328,9 @@ def run_rsynaptic(x, alpha, beta, threshold, options: Common, *, V=1.0, recurren
     spikes, syns, mems = [], [], []
     for x_t in seq.unbind(0):
         drive = x_t + recurrent(spk)
-        spk, st = run_synaptic(drive, Layout(drive, True), params, options, syn0=syn, v0=mem, count0=carried,
-                               return_state=True)
+        spk, st = run_synaptic(
+            drive, Layout(drive, True), params, options, syn0=syn, v0=mem, count0=carried, return_state=True
+        )
         syn, mem, carried = st["syn"], st["mem"], st.get("count")
         spikes.append(spk)
         syns.append(syn)

@@ -1,5 +1,6 @@
 """Second-order neurons (Synaptic, Alpha; RSynaptic in ``recurrent.py``) over whole sequences:
 one call of the ``syn`` op each (``tritonsnn/ops/synaptic.py``)."""
+
 from __future__ import annotations
 
 import torch
@@ -17,22 +18,44 @@ def second_order_params(x, alpha, beta, threshold, V=None, single=False):
     check_input(x, single=single)
     layout = Layout(x, single)
     features = layout.features
-    return layout, SynParams(alpha=decay(alpha, "alpha", features, x), beta=decay(beta, "beta", features, x),
-                             tau=None, threshold=param(threshold, "threshold", features, x, positive=True),
-                             v=None if V is None else param(V, "V", features, x))
+    return layout, SynParams(
+        alpha=decay(alpha, "alpha", features, x),
+        beta=decay(beta, "beta", features, x),
+        tau=None,
+        threshold=param(threshold, "threshold", features, x, positive=True),
+        v=None if V is None else param(V, "V", features, x),
+    )
 
 
-def run_synaptic(x, layout: Layout, params: SynParams, options: Common, *, syn0=None, v0=None, s0=None,
-                 count0=None, return_mem=False, return_state=False):
+def run_synaptic(
+    x,
+    layout: Layout,
+    params: SynParams,
+    options: Common,
+    *,
+    syn0=None,
+    v0=None,
+    s0=None,
+    count0=None,
+    return_mem=False,
+    return_state=False,
+):
     """Synaptic (``params.v`` None) or one-to-one RSynaptic through one ``syn`` op."""
     features = layout.features
     need_mem = bool(return_mem or return_state)
-    init = SynState(cur0=state(syn0, "syn0", x, features, layout=layout), aux0=None,
-                    mem0=state(v0, "v0", x, features, layout=layout),
-                    spk0=state(s0, "s0", x, features, layout=layout) if params.v is not None else None,
-                    count0=count(count0, x, features, options.refractory, layout))
-    opts = SynOptions(neuron=SecondOrder.SYNAPTIC, store_cur=bool(return_state) or params.alpha.requires_grad,
-                      need_mem=need_mem, **options.fields(x))
+    init = SynState(
+        cur0=state(syn0, "syn0", x, features, layout=layout),
+        aux0=None,
+        mem0=state(v0, "v0", x, features, layout=layout),
+        spk0=state(s0, "s0", x, features, layout=layout) if params.v is not None else None,
+        count0=count(count0, x, features, options.refractory, layout),
+    )
+    opts = SynOptions(
+        neuron=SecondOrder.SYNAPTIC,
+        store_cur=bool(return_state) or params.alpha.requires_grad,
+        need_mem=need_mem,
+        **options.fields(x),
+    )
     out = ops.synaptic.syn_fwd(layout.flat(x), init, params, opts, step=layout.single)
     seqs = {"syn": out.cur} if return_state else {}
     if need_mem:
@@ -40,25 +63,45 @@ def run_synaptic(x, layout: Layout, params: SynParams, options: Common, *, syn0=
     return result(layout, out.spikes, seqs, out.count if opts.refractory > 0 else None, return_mem, return_state)
 
 
-def run_alpha(x, layout: Layout, params: SynParams, options: Common, *, syn_exc0=None, syn_inh0=None, v0=None,
-              count0=None, return_mem=False, return_state=False):
+def run_alpha(
+    x,
+    layout: Layout,
+    params: SynParams,
+    options: Common,
+    *,
+    syn_exc0=None,
+    syn_inh0=None,
+    v0=None,
+    count0=None,
+    return_mem=False,
+    return_state=False,
+):
     """Alpha through one ``syn`` op; ``params.tau`` is derived here from the decays."""
     alpha_v, beta_v = params.alpha, params.beta
     if not alpha_v.is_cuda and not torch.compiler.is_compiling():  # a host check: would sync on GPU / break graphs
         if float(beta_v.detach().max()) >= 1:
             raise ValueError("beta must be < 1 for the Alpha neuron (tau = log(alpha)/(log(beta) - log(alpha)) + 1)")
         if float((alpha_v - beta_v).detach().min()) <= 0:
-            raise ValueError(f"alpha must be greater than beta for the Alpha neuron; got alpha={alpha_v.tolist()}, "
-                             f"beta={beta_v.tolist()}")
+            raise ValueError(
+                f"alpha must be greater than beta for the Alpha neuron; got alpha={alpha_v.tolist()}, "
+                f"beta={beta_v.tolist()}"
+            )
     params = params._replace(tau=torch.log(alpha_v) / (torch.log(beta_v) - torch.log(alpha_v)) + 1)
     features = layout.features
-    init = SynState(cur0=state(syn_exc0, "syn_exc0", x, features, layout=layout),
-                    aux0=state(syn_inh0, "syn_inh0", x, features, layout=layout),
-                    mem0=state(v0, "v0", x, features, layout=layout), spk0=None,
-                    count0=count(count0, x, features, options.refractory, layout))
+    init = SynState(
+        cur0=state(syn_exc0, "syn_exc0", x, features, layout=layout),
+        aux0=state(syn_inh0, "syn_inh0", x, features, layout=layout),
+        mem0=state(v0, "v0", x, features, layout=layout),
+        spk0=None,
+        count0=count(count0, x, features, options.refractory, layout),
+    )
     # The current sequences are only read back for the decays' gradients (tau depends on both).
-    opts = SynOptions(neuron=SecondOrder.ALPHA, store_cur=bool(return_state) or params.tau.requires_grad,
-                      need_mem=True, **options.fields(x))
+    opts = SynOptions(
+        neuron=SecondOrder.ALPHA,
+        store_cur=bool(return_state) or params.tau.requires_grad,
+        need_mem=True,
+        **options.fields(x),
+    )
     out = ops.synaptic.syn_fwd(layout.flat(x), init, params, opts, step=layout.single)
     seqs = {"syn_exc": out.cur, "syn_inh": out.aux, "mem": out.mem} if return_state else {"mem": out.mem}
     return result(layout, out.spikes, seqs, out.count if opts.refractory > 0 else None, return_mem, return_state)
@@ -83,9 +126,24 @@ _SECOND_ORDER_ARGS = """
 
 
 @shared_args(_SECOND_ORDER_ARGS)
-def synaptic(x, alpha, beta, threshold=1.0, *, syn0=None, v0=None, reset_mechanism="subtract",
-             reset_delay=True, surrogate=None, return_mem=False, return_state=False, backend="auto",
-             refractory=0.0, dt=1.0, count0=None):
+def synaptic(
+    x,
+    alpha,
+    beta,
+    threshold=1.0,
+    *,
+    syn0=None,
+    v0=None,
+    reset_mechanism="subtract",
+    reset_delay=True,
+    surrogate=None,
+    return_mem=False,
+    return_state=False,
+    backend="auto",
+    refractory=0.0,
+    dt=1.0,
+    count0=None,
+):
     """Second-order LIF with a synaptic current (snnTorch ``Synaptic`` semantics) over a sequence.
 
     ``syn[t] = alpha * syn[t-1] + x[t]``, ``mem[t] = beta * mem[t-1] + syn[t] - reset``;
@@ -106,15 +164,37 @@ def synaptic(x, alpha, beta, threshold=1.0, *, syn0=None, v0=None, reset_mechani
         ``state["mem"][-1]`` (and ``state["count"]``).
     """
     layout, params = second_order_params(x, alpha, beta, threshold)
-    options = common(reset_mechanism=reset_mechanism, reset_delay=reset_delay, surrogate=surrogate,
-                     refractory=refractory, dt=dt, backend=backend)
-    return run_synaptic(x, layout, params, options, syn0=syn0, v0=v0, count0=count0, return_mem=return_mem,
-                        return_state=return_state)
+    options = common(
+        reset_mechanism=reset_mechanism,
+        reset_delay=reset_delay,
+        surrogate=surrogate,
+        refractory=refractory,
+        dt=dt,
+        backend=backend,
+    )
+    return run_synaptic(
+        x, layout, params, options, syn0=syn0, v0=v0, count0=count0, return_mem=return_mem, return_state=return_state
+    )
 
 
-def alpha(x, alpha, beta, threshold=1.0, *, syn_exc0=None, syn_inh0=None, v0=None, reset_mechanism="zero",
-          surrogate=None, return_mem=False, return_state=False, backend="auto", refractory=0.0, dt=1.0,
-          count0=None):
+def alpha(
+    x,
+    alpha,
+    beta,
+    threshold=1.0,
+    *,
+    syn_exc0=None,
+    syn_inh0=None,
+    v0=None,
+    reset_mechanism="zero",
+    surrogate=None,
+    return_mem=False,
+    return_state=False,
+    backend="auto",
+    refractory=0.0,
+    dt=1.0,
+    count0=None,
+):
     """Alpha neuron (snnTorch ``Alpha``): excitatory and inhibitory currents whose sum,
     scaled by ``tau = log(alpha) / (log(beta) - log(alpha)) + 1``, is the membrane.
 
@@ -142,7 +222,23 @@ def alpha(x, alpha, beta, threshold=1.0, *, syn_exc0=None, syn_inh0=None, v0=Non
         spikes, ``(spikes, mem)`` or ``(spikes, state)``.
     """
     layout, params = second_order_params(x, alpha, beta, threshold)
-    options = common(reset_mechanism=reset_mechanism, reset_delay=True, surrogate=surrogate, refractory=refractory,
-                     dt=dt, backend=backend)
-    return run_alpha(x, layout, params, options, syn_exc0=syn_exc0, syn_inh0=syn_inh0, v0=v0, count0=count0,
-                     return_mem=return_mem, return_state=return_state)
+    options = common(
+        reset_mechanism=reset_mechanism,
+        reset_delay=True,
+        surrogate=surrogate,
+        refractory=refractory,
+        dt=dt,
+        backend=backend,
+    )
+    return run_alpha(
+        x,
+        layout,
+        params,
+        options,
+        syn_exc0=syn_exc0,
+        syn_inh0=syn_inh0,
+        v0=v0,
+        count0=count0,
+        return_mem=return_mem,
+        return_state=return_state,
+    )

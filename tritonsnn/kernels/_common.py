@@ -1,6 +1,7 @@
 """Pieces every kernel family shares: autotune configs, grid, parameter loads, the
 surrogate gradient and the same-step reset, kernel arguments derived from the records of
 ``tritonsnn/contracts.py`` and the batch reduction of per-element gradient partials."""
+
 from __future__ import annotations
 
 import torch
@@ -21,8 +22,10 @@ def configs():
     The interpreter gets one small block so that tests stay fast."""
     if _backend.interpreter_enabled():
         return [triton.Config({"BLOCK": 256}, num_warps=1)]
-    return [triton.Config({"BLOCK": b}, num_warps=w)
-            for b, w in [(128, 1), (256, 2), (512, 4), (1024, 4), (1024, 8), (2048, 8)]]
+    return [
+        triton.Config({"BLOCK": b}, num_warps=w)
+        for b, w in [(128, 1), (256, 2), (512, 4), (1024, 4), (1024, 8), (2048, 8)]
+    ]
 
 
 def grid(M):
@@ -69,7 +72,7 @@ def surrogate_grad(x, SURROGATE: tl.constexpr, a, b):
     elif SURROGATE == sg.SIGMOID:
         sig = tl.sigmoid(a * x)
         return a * sig * (1.0 - sig)
-    elif SURROGATE == sg.TRIANGULAR:     # snnTorch's, sign flip above threshold included
+    elif SURROGATE == sg.TRIANGULAR:  # snnTorch's, sign flip above threshold included
         return tl.where(x < 0, a, -a)
     elif SURROGATE == sg.HEAVISIDE:
         return (x > 0).to(tl.float32)
@@ -80,7 +83,7 @@ def surrogate_grad(x, SURROGATE: tl.constexpr, a, b):
         return tl.where(x > b, 1.0 / (d * d), 0.0)
     elif SURROGATE == sg.LEAKY_SPIKE_OPERATOR:
         return tl.where(x > 0, 1.0, a)
-    else:                                # straight-through
+    else:  # straight-through
         return tl.full(x.shape, 1.0, tl.float32)
 
 
@@ -127,8 +130,11 @@ def refractory_count(count, fire, REFR_STEPS):
 def pointers(record, fallback, drop=()) -> dict:
     """Kernel arguments ``p_<field>`` for the tensors of ``record``; a field that is None or empty
     points at ``fallback`` (its flag leaves it unread): never an empty tensor's null pointer."""
-    return {f"p_{k}": or_buffer(v, fallback) for k, v in record._asdict().items()
-            if k not in drop and (v is None or isinstance(v, torch.Tensor))}
+    return {
+        f"p_{k}": or_buffer(v, fallback)
+        for k, v in record._asdict().items()
+        if k not in drop and (v is None or isinstance(v, torch.Tensor))
+    }
 
 
 def has_flags(state, drop=()) -> dict:

@@ -7,6 +7,7 @@ flattened ``B*N`` axis and walks all ``T`` steps; each element reads the two
 input steps its channel's delay points at. Backward is the mirror gather
 (``t + k``, ``t + k + 1``) plus the slope term, reduced over time in-kernel.
 """
+
 from __future__ import annotations
 
 import torch
@@ -27,10 +28,10 @@ def _load_step(p_base, s, stride_t, T, m_o):
 @triton.autotune(configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def delay_fwd_kernel(p_x, p_d, p_y, T, M, N, stride_xt,
-                     PER_CHANNEL: tl.constexpr, BLOCK: tl.constexpr):
+                     PER_CHANNEL: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    d = load_param(p_d, o % N, m_o, PER_CHANNEL)   # a block even for a scalar delay
+    d = load_param(p_d, o % N, m_o, PER_CHANNEL)  # a block even for a scalar delay
     k_f = tl.floor(d)
     f = d - k_f
     k = k_f.to(tl.int64)
@@ -47,10 +48,10 @@ def delay_fwd_kernel(p_x, p_d, p_y, T, M, N, stride_xt,
 @triton.autotune(configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def delay_bwd_kernel(p_gy, p_x, p_d, p_dx, p_dd, T, M, N, stride_gt, stride_xt,
-                     PER_CHANNEL: tl.constexpr, NEED_DD: tl.constexpr, BLOCK: tl.constexpr):
+                     PER_CHANNEL: tl.constexpr, NEED_DD: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    d = load_param(p_d, o % N, m_o, PER_CHANNEL)   # a block even for a scalar delay
+    d = load_param(p_d, o % N, m_o, PER_CHANNEL)  # a block even for a scalar delay
     k_f = tl.floor(d)
     f = d - k_f
     k = k_f.to(tl.int64)
@@ -58,7 +59,7 @@ def delay_bwd_kernel(p_gy, p_x, p_d, p_dx, p_dd, T, M, N, stride_gt, stride_xt,
     p_gy += o
     p_x += o
     p_dx += o
-    p_g_now = p_gy   # gy[t], stepped by pointer so the offset stays 64-bit
+    p_g_now = p_gy  # gy[t], stepped by pointer so the offset stays 64-bit
     for t in range(T):
         s = t + k
         g0 = _load_step(p_gy, s, stride_gt, T, m_o)
@@ -82,8 +83,9 @@ def delay_fwd(x, delay):
     x2 = flat_time_major(x)
     y = _alloc.empty(T, B, N, dtype=x.dtype, device=x.device)
     if M > 0 and T > 0:
-        delay_fwd_kernel[grid(M)](p_x=x2, p_d=delay, p_y=y, T=T, M=M, N=N, stride_xt=x2.stride(0),
-                                   PER_CHANNEL=delay.numel() > 1, **LAUNCH)
+        delay_fwd_kernel[grid(M)](
+            p_x=x2, p_d=delay, p_y=y, T=T, M=M, N=N, stride_xt=x2.stride(0), PER_CHANNEL=delay.numel() > 1, **LAUNCH
+        )
     return y
 
 
@@ -96,9 +98,21 @@ def delay_bwd(grad_y, x, delay, x_dtype, need_ddelay: bool):
     dx = _alloc.empty(T, B, N, dtype=x_dtype, device=x.device)
     part = _alloc.empty(B, N, dtype=torch.float32, device=x.device) if need_ddelay else dx
     if M > 0 and T > 0:
-        delay_bwd_kernel[grid(M)](p_gy=g2, p_x=x2, p_d=delay, p_dx=dx, p_dd=part, T=T, M=M, N=N,
-                                   stride_gt=g2.stride(0), stride_xt=x2.stride(0),
-                                   PER_CHANNEL=delay.numel() > 1, NEED_DD=need_ddelay, **LAUNCH)
+        delay_bwd_kernel[grid(M)](
+            p_gy=g2,
+            p_x=x2,
+            p_d=delay,
+            p_dx=dx,
+            p_dd=part,
+            T=T,
+            M=M,
+            N=N,
+            stride_gt=g2.stride(0),
+            stride_xt=x2.stride(0),
+            PER_CHANNEL=delay.numel() > 1,
+            NEED_DD=need_ddelay,
+            **LAUNCH,
+        )
     elif need_ddelay:
         part.zero_()
     return dx, (reduce_partials(part, delay) if need_ddelay else None)

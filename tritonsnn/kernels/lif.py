@@ -58,6 +58,7 @@ loop of one GEMM (or convolution) plus this kernel with ``T = 1``, and a hand-wr
 backward (per step the single-step backward and one GEMM or transposed convolution;
 the weight gradient as one GEMM or convolution over all steps).
 """
+
 from __future__ import annotations
 
 import torch
@@ -66,9 +67,24 @@ import triton.language as tl
 
 from .. import _alloc
 from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, lif_outputs
-from ._common import (LAUNCH, configs, flat_time_major, grid, has_flags, load_count, load_param, load_state,
-                      per_neuron_flags, pointers, post_reset, reduce_partials, refractory_count, surrogate_at,
-                      surrogate_kind, through_same_step_reset)
+from ._common import (
+    LAUNCH,
+    configs,
+    flat_time_major,
+    grid,
+    has_flags,
+    load_count,
+    load_param,
+    load_state,
+    per_neuron_flags,
+    pointers,
+    post_reset,
+    reduce_partials,
+    refractory_count,
+    surrogate_at,
+    surrogate_kind,
+    through_same_step_reset,
+)
 
 
 @triton.autotune(configs(), key=["M", "N"])
@@ -84,7 +100,7 @@ def lif_fwd_kernel(
     REFRACTORY: tl.constexpr, HAS_COUNT0: tl.constexpr,
     ADAPT: tl.constexpr, RHO_PER_NEURON: tl.constexpr, B_PER_NEURON: tl.constexpr, HAS_ADAPT0: tl.constexpr,
     BLOCK: tl.constexpr,
-):
+):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
     beta = load_param(p_beta, o % N, m_o, BETA_PER_NEURON)
@@ -194,7 +210,7 @@ def lif_bwd_kernel(
     REFRACTORY: tl.constexpr,
     ADAPT: tl.constexpr, RHO_PER_NEURON: tl.constexpr, B_PER_NEURON: tl.constexpr, HAS_ADAPT0: tl.constexpr,
     NEED_DRHO: tl.constexpr, NEED_DB: tl.constexpr, HAS_G_ADAPT: tl.constexpr, BLOCK: tl.constexpr,
-):
+):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
     beta = load_param(p_beta, o % N, m_o, BETA_PER_NEURON)
@@ -210,12 +226,12 @@ def lif_bwd_kernel(
         rho = load_param(p_rho, o % N, m_o, RHO_PER_NEURON)
         b_ad = load_param(p_b, o % N, m_o, B_PER_NEURON)
         a0 = load_state(p_adapt0, o, m_o, HAS_ADAPT0, BLOCK)
-    g_acarry = tl.zeros([BLOCK], dtype=tl.float32)    # dL/d a[t] through step t+1 (ADAPT)
-    g_thcarry = tl.zeros([BLOCK], dtype=tl.float32)   # dL/d th[t] through step t+1's reset (ADAPT)
+    g_acarry = tl.zeros([BLOCK], dtype=tl.float32)  # dL/d a[t] through step t+1 (ADAPT)
+    g_thcarry = tl.zeros([BLOCK], dtype=tl.float32)  # dL/d th[t] through step t+1's reset (ADAPT)
     acc_rho = tl.zeros([BLOCK], dtype=tl.float32)
     acc_b = tl.zeros([BLOCK], dtype=tl.float32)
-    g_carry = tl.zeros([BLOCK], dtype=tl.float32)    # dL/d post[t] through step t+1
-    g_scarry = tl.zeros([BLOCK], dtype=tl.float32)   # dL/d s[t] through step t+1 (RECURRENT)
+    g_carry = tl.zeros([BLOCK], dtype=tl.float32)  # dL/d post[t] through step t+1
+    g_scarry = tl.zeros([BLOCK], dtype=tl.float32)  # dL/d s[t] through step t+1 (RECURRENT)
     acc_beta = tl.zeros([BLOCK], dtype=tl.float32)
     acc_thr = tl.zeros([BLOCK], dtype=tl.float32)
     acc_rec = tl.zeros([BLOCK], dtype=tl.float32)
@@ -239,7 +255,7 @@ def lif_bwd_kernel(
     else:
         r = tl.load(p_reset_bits, mask=m_o, other=0).to(tl.float32)
     if REFRACTORY:
-        nq = 1.0 - tl.load(p_refr_bits, mask=m_o, other=0).to(tl.float32)   # 1 on free steps
+        nq = 1.0 - tl.load(p_refr_bits, mask=m_o, other=0).to(tl.float32)  # 1 on free steps
     else:
         nq = tl.full([BLOCK], 1.0, tl.float32)
     for i in range(T):
@@ -251,14 +267,14 @@ def lif_bwd_kernel(
             nq_prev = 1.0 - tl.load(p_refr_bits - M, mask=m_prev, other=0).to(tl.float32)
         else:
             nq_prev = tl.full([BLOCK], 1.0, tl.float32)
-        if ADAPT:   # thresholds of step t and t-1
+        if ADAPT:  # thresholds of step t and t-1
             a_prev = tl.where(m_prev, tl.load(p_adapt - M, mask=m_prev, other=0.0), a0)
             th = thr + b_ad * a_cur
             th_p = thr + b_ad * a_prev
         else:
             th = thr
             th_p = thr
-        s_prev = (pre_prev > th_p).to(tl.float32) * nq_prev      # spikes of step t-1
+        s_prev = (pre_prev > th_p).to(tl.float32) * nq_prev  # spikes of step t-1
         if DELAY:
             prev = tl.where(m_prev, pre_prev, v0)
             r_prev = tl.zeros([BLOCK], dtype=tl.float32)
@@ -360,10 +376,17 @@ def lif_bwd_kernel(
 
 def _flags(state: LifState, params: LifParams, opts: LifOptions) -> dict:
     """The constexpr flags both kernels take, derived from the records."""
-    return dict(RESET=int(opts.reset), DELAY=opts.delay, ZERO_WHOLE=opts.zero_whole,
-                HAS_GAIN=params.gain is not None, RECURRENT=params.v is not None, ADAPT=params.rho is not None,
-                REFRACTORY=opts.refractory > 0, **per_neuron_flags(params),
-                **has_flags(state, drop=("count0",)))
+    return dict(
+        RESET=int(opts.reset),
+        DELAY=opts.delay,
+        ZERO_WHOLE=opts.zero_whole,
+        HAS_GAIN=params.gain is not None,
+        RECURRENT=params.v is not None,
+        ADAPT=params.rho is not None,
+        REFRACTORY=opts.refractory > 0,
+        **per_neuron_flags(params),
+        **has_flags(state, drop=("count0",)),
+    )
 
 
 def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutputs:
@@ -376,15 +399,26 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
         out.count.copy_(state.count0 if state.count0 is not None else torch.zeros_like(out.count))
     if M > 0 and T > 0:
         lif_fwd_kernel[grid(M)](
-            p_x=x2, **pointers(state, out.pre), **pointers(params, params.beta), **pointers(out, out.pre),
-            T=T, M=M, N=N, stride_xt=x2.stride(0), REFR_STEPS=int(opts.refractory),
-            STORE_POST=not opts.delay and opts.need_mem, HAS_COUNT0=state.count0 is not None,
-            **_flags(state, params, opts), **LAUNCH)
+            p_x=x2,
+            **pointers(state, out.pre),
+            **pointers(params, params.beta),
+            **pointers(out, out.pre),
+            T=T,
+            M=M,
+            N=N,
+            stride_xt=x2.stride(0),
+            REFR_STEPS=int(opts.refractory),
+            STORE_POST=not opts.delay and opts.need_mem,
+            HAS_COUNT0=state.count0 is not None,
+            **_flags(state, params, opts),
+            **LAUNCH,
+        )
     return out
 
 
-def lif_bwd(up: LifUpstream, saved: LifSaved, state: LifState, params: LifParams, opts: LifOptions,
-            need: LifParams, x_dtype) -> LifGrads:
+def lif_bwd(
+    up: LifUpstream, saved: LifSaved, state: LifState, params: LifParams, opts: LifOptions, need: LifParams, x_dtype
+) -> LifGrads:
     """Launch the backward kernel; same contract as ``torchimpl.lif.lif_bwd``."""
     T, B, N = saved.pre.shape
     M = B * N
@@ -393,28 +427,57 @@ def lif_bwd(up: LifUpstream, saved: LifSaved, state: LifState, params: LifParams
     g_mem = flat_time_major(up.g_mem) if up.g_mem is not None else g_spikes
     g_adapt = flat_time_major(up.g_adapt) if up.g_adapt is not None else g_spikes
 
-    def partial(on):   # per-element [B, N] gradient partials, summed over time in the kernel
+    def partial(on):  # per-element [B, N] gradient partials, summed over time in the kernel
         return _alloc.empty(B, N, dtype=f32, device=dev) if on else None
+
     spiking_state = params.v is not None or params.rho is not None
-    grads = LifGrads(dx=_alloc.empty(T, B, N, dtype=x_dtype, device=dev), dmem0=partial(True),
-                     dspk0=partial(spiking_state), dadapt0=partial(params.rho is not None),
-                     dbeta=partial(need.beta), dthreshold=partial(need.threshold), dv=partial(need.v),
-                     drho=partial(need.rho), db=partial(need.b))
+    grads = LifGrads(
+        dx=_alloc.empty(T, B, N, dtype=x_dtype, device=dev),
+        dmem0=partial(True),
+        dspk0=partial(spiking_state),
+        dadapt0=partial(params.rho is not None),
+        dbeta=partial(need.beta),
+        dthreshold=partial(need.threshold),
+        dv=partial(need.v),
+        drho=partial(need.rho),
+        db=partial(need.b),
+    )
     if M > 0 and T > 0:
         lif_bwd_kernel[grid(M)](
-            p_g_spikes=g_spikes, p_g_mem=g_mem, p_g_adapt=g_adapt, **pointers(saved, saved.pre),
-            **pointers(state, saved.pre, drop=("count0",)), **pointers(params, params.beta),
+            p_g_spikes=g_spikes,
+            p_g_mem=g_mem,
+            p_g_adapt=g_adapt,
+            **pointers(saved, saved.pre),
+            **pointers(state, saved.pre, drop=("count0",)),
+            **pointers(params, params.beta),
             **pointers(grads, grads.dmem0),
-            T=T, M=M, N=N, stride_g_spikes=g_spikes.stride(0), stride_g_mem=g_mem.stride(0),
-            stride_g_adapt=g_adapt.stride(0), sg_param=opts.surrogate_param, sg_param2=opts.surrogate_param2,
-            SURROGATE=surrogate_kind(saved, opts), HAS_G_MEM=up.g_mem is not None, HAS_G_ADAPT=up.g_adapt is not None,
-            NEED_DBETA=need.beta, NEED_DTHRESHOLD=need.threshold, NEED_DV=need.v, NEED_DRHO=need.rho,
-            NEED_DB=need.b, **_flags(state, params, opts), **LAUNCH)
+            T=T,
+            M=M,
+            N=N,
+            stride_g_spikes=g_spikes.stride(0),
+            stride_g_mem=g_mem.stride(0),
+            stride_g_adapt=g_adapt.stride(0),
+            sg_param=opts.surrogate_param,
+            sg_param2=opts.surrogate_param2,
+            SURROGATE=surrogate_kind(saved, opts),
+            HAS_G_MEM=up.g_mem is not None,
+            HAS_G_ADAPT=up.g_adapt is not None,
+            NEED_DBETA=need.beta,
+            NEED_DTHRESHOLD=need.threshold,
+            NEED_DV=need.v,
+            NEED_DRHO=need.rho,
+            NEED_DB=need.b,
+            **_flags(state, params, opts),
+            **LAUNCH,
+        )
     else:
         for g in grads[1:]:
             if g is not None:
                 g.zero_()
-    return grads._replace(dbeta=reduce_partials(grads.dbeta, params.beta),
-                          dthreshold=reduce_partials(grads.dthreshold, params.threshold),
-                          dv=reduce_partials(grads.dv, params.v), drho=reduce_partials(grads.drho, params.rho),
-                          db=reduce_partials(grads.db, params.b))
+    return grads._replace(
+        dbeta=reduce_partials(grads.dbeta, params.beta),
+        dthreshold=reduce_partials(grads.dthreshold, params.threshold),
+        dv=reduce_partials(grads.dv, params.v),
+        drho=reduce_partials(grads.drho, params.rho),
+        db=reduce_partials(grads.db, params.b),
+    )

@@ -18,6 +18,7 @@ One program owns ``BLOCK`` elements of the flattened ``B*N`` axis; ``a``/``b`` a
 scalars or per-channel vectors (index ``% N``). Parameter gradients are written as
 per-element partials summed over time in-kernel and over the batch by one torch sum.
 """
+
 from __future__ import annotations
 
 import torch
@@ -36,7 +37,7 @@ def scan_fwd_kernel(
     T, M, N, stride_xt,
     SECOND: tl.constexpr, NEAREST: tl.constexpr, HAS_H0: tl.constexpr, HAS_Y0: tl.constexpr,
     A_PER_CHANNEL: tl.constexpr, B_PER_CHANNEL: tl.constexpr, BLOCK: tl.constexpr,
-):
+):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
     a = load_param(p_a, o % N, m_o, A_PER_CHANNEL)
@@ -71,7 +72,7 @@ def scan_bwd_kernel(
     SECOND: tl.constexpr, NEAREST: tl.constexpr, HAS_H0: tl.constexpr, HAS_Y0: tl.constexpr,
     HAS_GRAD_H: tl.constexpr, A_PER_CHANNEL: tl.constexpr, B_PER_CHANNEL: tl.constexpr,
     NEED_DA: tl.constexpr, NEED_DB: tl.constexpr, BLOCK: tl.constexpr,
-):
+):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
     a = load_param(p_a, o % N, m_o, A_PER_CHANNEL)
@@ -79,8 +80,8 @@ def scan_bwd_kernel(
     if SECOND:
         b = load_param(p_b, o % N, m_o, B_PER_CHANNEL)
         y0 = load_state(p_y0, o, m_o, HAS_Y0, BLOCK)
-    carry_h = tl.zeros([BLOCK], dtype=tl.float32)   # a * keep[t+1] * gh[t+1]
-    carry_y = tl.zeros([BLOCK], dtype=tl.float32)   # b * gy[t+1]
+    carry_h = tl.zeros([BLOCK], dtype=tl.float32)  # a * keep[t+1] * gh[t+1]
+    carry_y = tl.zeros([BLOCK], dtype=tl.float32)  # b * gy[t+1]
     acc_a = tl.zeros([BLOCK], dtype=tl.float32)
     acc_b = tl.zeros([BLOCK], dtype=tl.float32)
     last = (T - 1).to(tl.int64)
@@ -131,8 +132,14 @@ def scan_bwd_kernel(
 
 
 def _flags(state: ScanState, params: ScanParams, opts: ScanOptions) -> dict:
-    return dict(SECOND=opts.second, NEAREST=opts.nearest, HAS_H0=state.h0 is not None, HAS_Y0=state.y0 is not None,
-                A_PER_CHANNEL=params.a.numel() > 1, B_PER_CHANNEL=params.b is not None and params.b.numel() > 1)
+    return dict(
+        SECOND=opts.second,
+        NEAREST=opts.nearest,
+        HAS_H0=state.h0 is not None,
+        HAS_Y0=state.y0 is not None,
+        A_PER_CHANNEL=params.a.numel() > 1,
+        B_PER_CHANNEL=params.b is not None and params.b.numel() > 1,
+    )
 
 
 def scan_fwd(x, state: ScanState, params: ScanParams, opts: ScanOptions) -> ScanOutputs:
@@ -145,14 +152,32 @@ def scan_fwd(x, state: ScanState, params: ScanParams, opts: ScanOptions) -> Scan
     y = _alloc.empty(T, B, N, dtype=f32, device=dev) if opts.second else h.new_empty(0)
     if M > 0 and T > 0:
         scan_fwd_kernel[grid(M)](
-            p_x=x2, p_h0=or_buffer(state.h0, h), p_y0=or_buffer(state.y0, h), p_a=params.a,
-            p_b=or_buffer(params.b, params.a), p_h=h, p_y=or_buffer(y, h), T=T, M=M, N=N, stride_xt=x2.stride(0),
-            **_flags(state, params, opts), **LAUNCH)
+            p_x=x2,
+            p_h0=or_buffer(state.h0, h),
+            p_y0=or_buffer(state.y0, h),
+            p_a=params.a,
+            p_b=or_buffer(params.b, params.a),
+            p_h=h,
+            p_y=or_buffer(y, h),
+            T=T,
+            M=M,
+            N=N,
+            stride_xt=x2.stride(0),
+            **_flags(state, params, opts),
+            **LAUNCH,
+        )
     return ScanOutputs(h, y)
 
 
-def scan_bwd(up: ScanUpstream, saved: ScanSaved, state: ScanState, params: ScanParams, opts: ScanOptions,
-             need: ScanParams, x_dtype) -> ScanGrads:
+def scan_bwd(
+    up: ScanUpstream,
+    saved: ScanSaved,
+    state: ScanState,
+    params: ScanParams,
+    opts: ScanOptions,
+    need: ScanParams,
+    x_dtype,
+) -> ScanGrads:
     """Launch the backward kernel; same contract as ``torchimpl.scan.scan_bwd``."""
     T, B, N = saved.h.shape
     M = B * N
@@ -163,15 +188,38 @@ def scan_bwd(up: ScanUpstream, saved: ScanSaved, state: ScanState, params: ScanP
 
     def partial(on):
         return _alloc.empty(B, N, dtype=f32, device=dev) if on else None
-    grads = ScanGrads(dx=_alloc.empty(T, B, N, dtype=x_dtype, device=dev), dh0=partial(True), dy0=partial(opts.second),
-                      da=partial(need.a), db=partial(need.b))
+
+    grads = ScanGrads(
+        dx=_alloc.empty(T, B, N, dtype=x_dtype, device=dev),
+        dh0=partial(True),
+        dy0=partial(opts.second),
+        da=partial(need.a),
+        db=partial(need.b),
+    )
     if M > 0 and T > 0:
         scan_bwd_kernel[grid(M)](
-            p_gy=gy, p_gh=gh, p_x=x2, p_h=saved.h, p_y=or_buffer(saved.y, saved.h), p_h0=or_buffer(state.h0, saved.h),
-            p_y0=or_buffer(state.y0, saved.h), p_a=params.a, p_b=or_buffer(params.b, params.a),
+            p_gy=gy,
+            p_gh=gh,
+            p_x=x2,
+            p_h=saved.h,
+            p_y=or_buffer(saved.y, saved.h),
+            p_h0=or_buffer(state.h0, saved.h),
+            p_y0=or_buffer(state.y0, saved.h),
+            p_a=params.a,
+            p_b=or_buffer(params.b, params.a),
             **{f"p_{k}": or_buffer(v, grads.dh0) for k, v in grads._asdict().items()},
-            T=T, M=M, N=N, stride_gyt=gy.stride(0), stride_ght=gh.stride(0), stride_xt=x2.stride(0),
-            HAS_GRAD_H=up.g_h is not None, NEED_DA=need.a, NEED_DB=need.b, **_flags(state, params, opts), **LAUNCH)
+            T=T,
+            M=M,
+            N=N,
+            stride_gyt=gy.stride(0),
+            stride_ght=gh.stride(0),
+            stride_xt=x2.stride(0),
+            HAS_GRAD_H=up.g_h is not None,
+            NEED_DA=need.a,
+            NEED_DB=need.b,
+            **_flags(state, params, opts),
+            **LAUNCH,
+        )
     else:
         for g in grads[1:]:
             if g is not None:

@@ -60,6 +60,7 @@ registers, then one torch reduction over the batch (deterministic). Like the
 Leaky kernels these are compiled without FMA contraction, so every multiply and add
 rounds as snnTorch's separate PyTorch ops do and spikes match it bit for bit.
 """
+
 from __future__ import annotations
 
 import torch
@@ -67,10 +68,35 @@ import triton
 import triton.language as tl
 
 from .. import _alloc
-from ..contracts import SecondOrder, SynGrads, SynOptions, SynOutputs, SynParams, SynSaved, SynState, SynUpstream, syn_outputs
-from ._common import (LAUNCH, configs, flat_time_major, grid, has_flags, load_count, load_param, load_state,
-                      per_neuron_flags, pointers, post_reset, reduce_partials, refractory_count, surrogate_at,
-                      surrogate_kind, through_same_step_reset)
+from ..contracts import (
+    SecondOrder,
+    SynGrads,
+    SynOptions,
+    SynOutputs,
+    SynParams,
+    SynSaved,
+    SynState,
+    SynUpstream,
+    syn_outputs,
+)
+from ._common import (
+    LAUNCH,
+    configs,
+    flat_time_major,
+    grid,
+    has_flags,
+    load_count,
+    load_param,
+    load_state,
+    per_neuron_flags,
+    pointers,
+    post_reset,
+    reduce_partials,
+    refractory_count,
+    surrogate_at,
+    surrogate_kind,
+    through_same_step_reset,
+)
 
 
 @triton.autotune(configs(), key=["M", "N"])
@@ -82,9 +108,10 @@ def syn_fwd_kernel(
     ALPHA: tl.constexpr, RESET: tl.constexpr, DELAY: tl.constexpr, RECURRENT: tl.constexpr,
     REFRACTORY: tl.constexpr, HAS_COUNT0: tl.constexpr, STORE_CUR: tl.constexpr, STORE_POST: tl.constexpr,
     HAS_CUR0: tl.constexpr, HAS_AUX0: tl.constexpr, HAS_MEM0: tl.constexpr, HAS_SPK0: tl.constexpr,
-    ALPHA_PER_NEURON: tl.constexpr, BETA_PER_NEURON: tl.constexpr, TAU_PER_NEURON: tl.constexpr, THRESHOLD_PER_NEURON: tl.constexpr,
+    ALPHA_PER_NEURON: tl.constexpr, BETA_PER_NEURON: tl.constexpr, TAU_PER_NEURON: tl.constexpr,
+    THRESHOLD_PER_NEURON: tl.constexpr,
     V_PER_NEURON: tl.constexpr, BLOCK: tl.constexpr,
-):
+):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
     alpha = load_param(p_alpha, o % N, m_o, ALPHA_PER_NEURON)
@@ -124,7 +151,7 @@ def syn_fwd_kernel(
             pre = beta * mem + cur_new
         if REFRACTORY:
             held = cnt > 0
-            pre = tl.where(held, mem, pre)          # no leak, no input; the reset below still applies
+            pre = tl.where(held, mem, pre)  # no leak, no input; the reset below still applies
             tl.store(p_refr_bits, held.to(tl.int8), mask=m_o)
         if ALPHA:
             if RESET == 0:
@@ -184,10 +211,11 @@ def syn_bwd_kernel(
     ALPHA: tl.constexpr, RESET: tl.constexpr, DELAY: tl.constexpr, RECURRENT: tl.constexpr,
     REFRACTORY: tl.constexpr, HAS_G_CUR: tl.constexpr, HAS_G_AUX: tl.constexpr, HAS_G_MEM: tl.constexpr,
     HAS_CUR0: tl.constexpr, HAS_AUX0: tl.constexpr, HAS_MEM0: tl.constexpr, HAS_SPK0: tl.constexpr,
-    ALPHA_PER_NEURON: tl.constexpr, BETA_PER_NEURON: tl.constexpr, TAU_PER_NEURON: tl.constexpr, THRESHOLD_PER_NEURON: tl.constexpr,
+    ALPHA_PER_NEURON: tl.constexpr, BETA_PER_NEURON: tl.constexpr, TAU_PER_NEURON: tl.constexpr,
+    THRESHOLD_PER_NEURON: tl.constexpr,
     V_PER_NEURON: tl.constexpr, NEED_DALPHA: tl.constexpr, NEED_DBETA: tl.constexpr, NEED_DTAU: tl.constexpr,
     NEED_DTHRESHOLD: tl.constexpr, NEED_DV: tl.constexpr, SURROGATE: tl.constexpr, BLOCK: tl.constexpr,
-):
+):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
     alpha = load_param(p_alpha, o % N, m_o, ALPHA_PER_NEURON)
@@ -202,12 +230,12 @@ def syn_bwd_kernel(
         v = load_param(p_v, o % N, m_o, V_PER_NEURON)
         spk0 = load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
     zero = tl.zeros([BLOCK], dtype=tl.float32)
-    g_n_next = zero        # Synaptic: dL/dn[t+1];  Alpha: dL/dinh-side h[t+1]
-    g_c_next = zero        # dL/dcur[t+1] (Synaptic) or dL/de[t+1] (Alpha)
-    g_u_next = zero        # Alpha: dL/dmem[t+1] (subtract: mem[t+1] = ... + r[t+1] * inh[t])
-    hold_next = zero       # Alpha: d mem[t+1] / d mem[t], nonzero only on a refractory step
+    g_n_next = zero  # Synaptic: dL/dn[t+1];  Alpha: dL/dinh-side h[t+1]
+    g_c_next = zero  # dL/dcur[t+1] (Synaptic) or dL/de[t+1] (Alpha)
+    g_u_next = zero  # Alpha: dL/dmem[t+1] (subtract: mem[t+1] = ... + r[t+1] * inh[t])
+    hold_next = zero  # Alpha: d mem[t+1] / d mem[t], nonzero only on a refractory step
     r_next = zero
-    coef_next = beta       # d n[t+1] / d mem[t]: beta, or 1 on a refractory step
+    coef_next = beta  # d n[t+1] / d mem[t]: beta, or 1 on a refractory step
     acc_alpha = zero
     acc_beta = zero
     acc_tau = zero
@@ -269,16 +297,16 @@ def syn_bwd_kernel(
             a = sgrad * gs
             g_u = a + g_mem_ext
             if REFRACTORY:
-                g_u += hold_next * g_u_next                     # a held mem[t+1] is mem[t]
-            g_cur = g_cur_ext + alpha * g_c_next                # dL/dexc[t]
-            g_aux = g_aux_ext + beta * g_n_next                 # dL/dinh[t]
+                g_u += hold_next * g_u_next  # a held mem[t+1] is mem[t]
+            g_cur = g_cur_ext + alpha * g_c_next  # dL/dexc[t]
+            g_aux = g_aux_ext + beta * g_n_next  # dL/dinh[t]
             if RESET == 0:
                 g_aux += r_next * g_u_next
-            g_m = g_u                                           # dL/d the readout tau * (e + h)
+            g_m = g_u  # dL/d the readout tau * (e + h)
             if RESET == 1:
                 g_m = g_u * (1.0 - r)
             if REFRACTORY:
-                g_m = g_m * free                                # a held membrane ignores the currents
+                g_m = g_m * free  # a held membrane ignores the currents
                 hold_next = 1.0 - free
                 if RESET == 1:
                     hold_next = hold_next * (1.0 - r)
@@ -308,9 +336,9 @@ def syn_bwd_kernel(
         else:
             g_spk = gs
             if RECURRENT:
-                g_spk += v * g_c_next                           # cur[t+1] += V * s[t]
+                g_spk += v * g_c_next  # cur[t+1] += V * s[t]
             a = sgrad * g_spk
-            g_post = g_mem_ext + coef_next * g_n_next           # n[t+1] = beta * mem[t] + cur[t+1]
+            g_post = g_mem_ext + coef_next * g_n_next  # n[t+1] = beta * mem[t] + cur[t+1]
             if DELAY:
                 g_pre = a + g_post
             else:
@@ -320,7 +348,7 @@ def syn_bwd_kernel(
             g_n = g_pre
             if RESET == 1:
                 g_n = g_pre * (1.0 - r)
-            g_in = g_n * free                                   # a refractory step ignores its current
+            g_in = g_n * free  # a refractory step ignores its current
             g_c = g_in + alpha * g_c_next + g_cur_ext
             tl.store(p_dx, g_c.to(p_dx.dtype.element_ty), mask=m_o)
             if NEED_DALPHA:
@@ -357,7 +385,7 @@ def syn_bwd_kernel(
         if RESET == 0:
             d_aux0 += r_next * g_u_next
         tl.store(p_daux0 + o, d_aux0, mask=m_o)
-        tl.store(p_dmem0 + o, hold_next * g_u_next, mask=m_o)   # mem0 only matters if step 0 is held
+        tl.store(p_dmem0 + o, hold_next * g_u_next, mask=m_o)  # mem0 only matters if step 0 is held
     else:
         tl.store(p_dmem0 + o, coef_next * g_n_next, mask=m_o)
     if RECURRENT:
@@ -376,9 +404,15 @@ def syn_bwd_kernel(
 
 def _flags(state: SynState, params: SynParams, opts: SynOptions) -> dict:
     """The constexpr flags both kernels take, derived from the records."""
-    return dict(ALPHA=opts.neuron == SecondOrder.ALPHA, RESET=int(opts.reset), DELAY=opts.delay,
-                RECURRENT=params.v is not None, REFRACTORY=opts.refractory > 0, **per_neuron_flags(params),
-                **has_flags(state, drop=("count0",)))
+    return dict(
+        ALPHA=opts.neuron == SecondOrder.ALPHA,
+        RESET=int(opts.reset),
+        DELAY=opts.delay,
+        RECURRENT=params.v is not None,
+        REFRACTORY=opts.refractory > 0,
+        **per_neuron_flags(params),
+        **has_flags(state, drop=("count0",)),
+    )
 
 
 def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutputs:
@@ -391,42 +425,82 @@ def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutpu
     if M > 0 and T > 0:
         x2 = flat_time_major(x)
         syn_fwd_kernel[grid(M)](
-            p_x=x2, **pointers(state, out.mem), **pointers(params, params.alpha), **pointers(out, out.mem),
-            T=T, M=M, N=N, stride_xt=x2.stride(0), REFR_STEPS=int(opts.refractory),
-            STORE_CUR=opts.store_cur, STORE_POST=not opts.delay and opts.need_mem,
-            HAS_COUNT0=state.count0 is not None, **_flags(state, params, opts), **LAUNCH)
+            p_x=x2,
+            **pointers(state, out.mem),
+            **pointers(params, params.alpha),
+            **pointers(out, out.mem),
+            T=T,
+            M=M,
+            N=N,
+            stride_xt=x2.stride(0),
+            REFR_STEPS=int(opts.refractory),
+            STORE_CUR=opts.store_cur,
+            STORE_POST=not opts.delay and opts.need_mem,
+            HAS_COUNT0=state.count0 is not None,
+            **_flags(state, params, opts),
+            **LAUNCH,
+        )
     return out
 
 
-def syn_bwd(up: SynUpstream, saved: SynSaved, state: SynState, params: SynParams, opts: SynOptions,
-            need: SynParams, x_dtype) -> SynGrads:
+def syn_bwd(
+    up: SynUpstream, saved: SynSaved, state: SynState, params: SynParams, opts: SynOptions, need: SynParams, x_dtype
+) -> SynGrads:
     """Launch the backward kernel; same contract as ``torchimpl.synaptic.syn_bwd``."""
     T, B, N = saved.mem.shape
     M = B * N
     dev, f32 = saved.mem.device, torch.float32
 
-    def partial(on):   # per-element [B, N] gradients and partials, summed over time in the kernel
+    def partial(on):  # per-element [B, N] gradients and partials, summed over time in the kernel
         return _alloc.empty(B, N, dtype=f32, device=dev) if on else None
-    grads = SynGrads(dx=_alloc.empty(T, B, N, dtype=x_dtype, device=dev), dcur0=partial(True),
-                     daux0=partial(opts.neuron == SecondOrder.ALPHA), dmem0=partial(True),
-                     dspk0=partial(params.v is not None), dalpha=partial(need.alpha), dbeta=partial(need.beta),
-                     dtau=partial(need.tau), dthreshold=partial(need.threshold), dv=partial(need.v))
+
+    grads = SynGrads(
+        dx=_alloc.empty(T, B, N, dtype=x_dtype, device=dev),
+        dcur0=partial(True),
+        daux0=partial(opts.neuron == SecondOrder.ALPHA),
+        dmem0=partial(True),
+        dspk0=partial(params.v is not None),
+        dalpha=partial(need.alpha),
+        dbeta=partial(need.beta),
+        dtau=partial(need.tau),
+        dthreshold=partial(need.threshold),
+        dv=partial(need.v),
+    )
     if M > 0 and T > 0:
         g_spikes = flat_time_major(up.g_spikes)
         g_cur, g_aux, g_mem = (flat_time_major(g) if g is not None else g_spikes for g in up[1:])
         syn_bwd_kernel[grid(M)](
-            p_g_spikes=g_spikes, p_g_cur=g_cur, p_g_aux=g_aux, p_g_mem=g_mem, **pointers(saved, saved.mem),
-            **pointers(state, saved.mem, drop=("count0",)), **pointers(params, params.alpha),
+            p_g_spikes=g_spikes,
+            p_g_cur=g_cur,
+            p_g_aux=g_aux,
+            p_g_mem=g_mem,
+            **pointers(saved, saved.mem),
+            **pointers(state, saved.mem, drop=("count0",)),
+            **pointers(params, params.alpha),
             **pointers(grads, grads.dcur0),
-            T=T, M=M, N=N, stride_g_spikes=g_spikes.stride(0), stride_g_cur=g_cur.stride(0),
-            stride_g_aux=g_aux.stride(0), stride_g_mem=g_mem.stride(0), sg_param=opts.surrogate_param,
-            sg_param2=opts.surrogate_param2, SURROGATE=surrogate_kind(saved, opts), HAS_G_CUR=up.g_cur is not None,
-            HAS_G_AUX=up.g_aux is not None, HAS_G_MEM=up.g_mem is not None, NEED_DALPHA=need.alpha,
-            NEED_DBETA=need.beta, NEED_DTAU=need.tau, NEED_DTHRESHOLD=need.threshold, NEED_DV=need.v,
-            **_flags(state, params, opts), **LAUNCH)
+            T=T,
+            M=M,
+            N=N,
+            stride_g_spikes=g_spikes.stride(0),
+            stride_g_cur=g_cur.stride(0),
+            stride_g_aux=g_aux.stride(0),
+            stride_g_mem=g_mem.stride(0),
+            sg_param=opts.surrogate_param,
+            sg_param2=opts.surrogate_param2,
+            SURROGATE=surrogate_kind(saved, opts),
+            HAS_G_CUR=up.g_cur is not None,
+            HAS_G_AUX=up.g_aux is not None,
+            HAS_G_MEM=up.g_mem is not None,
+            NEED_DALPHA=need.alpha,
+            NEED_DBETA=need.beta,
+            NEED_DTAU=need.tau,
+            NEED_DTHRESHOLD=need.threshold,
+            NEED_DV=need.v,
+            **_flags(state, params, opts),
+            **LAUNCH,
+        )
     else:
         for g in grads:
             if g is not None:
                 g.zero_()
-    return grads._replace(**{f"d{k}": reduce_partials(getattr(grads, f"d{k}"), p)
-                             for k, p in params._asdict().items()})
+    return grads._replace(**{f"d{k}": reduce_partials(getattr(grads, f"d{k}"), p) for k, p in params._asdict().items()})

@@ -5,6 +5,7 @@ Triton launcher or the PyTorch implementation of the same name; the two share a
 contract, the records of ``tritonsnn/contracts.py``. Fake kernels let ``torch.compile`` trace through the ops and
 ``register_autograd`` wires each fused backward. One file per family of dynamics.
 """
+
 import importlib
 
 LIB = "tritonsnn"
@@ -24,7 +25,9 @@ def implementation(family: str, use_triton: bool):
     return module
 
 
-from . import lif  # noqa: E402,F401  (registers the ops)
-from . import recurrent  # noqa: E402,F401  (all-to-all RLeaky / RSynaptic)
-from . import scan  # noqa: E402,F401  (synapse filters, traces, delays)
-from . import synaptic  # noqa: E402,F401
+from . import (
+    lif,  # noqa: E402,F401  (registers the ops)
+    recurrent,  # noqa: E402,F401  (all-to-all RLeaky / RSynaptic)
+    scan,  # noqa: E402,F401  (synapse filters, traces, delays)
+    synaptic,  # noqa: E402,F401
+)

@@ -5,6 +5,7 @@ A ``torch.library`` op takes a flat list of arguments. :class:`Signature` lays r
 their fields and annotations, and splits a call's flat arguments back into the records,
 so that every layer reads arguments and gradients by name, never by position.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -28,15 +29,16 @@ class Signature:
     def __init__(self, **parts):
         self.parts = parts
         self.slices, self.params, start = {}, [], 0
-        self._layout = []     # (name, slice, record type or None): what split() walks
+        self._layout = []  # (name, slice, record type or None): what split() walks
         for name, part in parts.items():
             record = _is_record(part)
             fields = _fields(part) if record else [(name, part)]
             self.slices[name] = slice(start, start + len(fields))
             self._layout.append((name, self.slices[name], part._make if record else None))
             start += len(fields)
-            self.params += [inspect.Parameter(f, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=a)
-                            for f, a in fields]
+            self.params += [
+                inspect.Parameter(f, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=a) for f, a in fields
+            ]
 
     def split(self, args) -> dict:
         """A call's flat arguments as ``{part: record or value}``."""
@@ -83,15 +85,26 @@ class Op:
     ``torch.autograd.Function`` (or, without autograd formula, directly), without the custom-op
     dispatch, which costs about as much as a whole single-step neuron update on the CPU."""
 
-    def __init__(self, name, signature: Signature, returns, impl, fake, backward=None, setup_context=None,
-                 eager_impl=None, step_outputs=None):
+    def __init__(
+        self,
+        name,
+        signature: Signature,
+        returns,
+        impl,
+        fake,
+        backward=None,
+        setup_context=None,
+        eager_impl=None,
+        step_outputs=None,
+    ):
         self.signature, self.impl = signature, impl
-        self.step_outputs = step_outputs     # (**parts) -> indices of the outputs a caller reads of one step
+        self.step_outputs = step_outputs  # (**parts) -> indices of the outputs a caller reads of one step
         self.n_outputs = len(typing.get_args(returns))
-        self.eager_impl = eager_impl or impl    # an op without autograd may return None entries in eager mode
+        self.eager_impl = eager_impl or impl  # an op without autograd may return None entries in eager mode
 
         def flat_impl(*args):
             return impl(**signature.split(args))
+
         flat_impl.__name__ = name
         flat_impl.__signature__ = inspect.Signature(signature.params, return_annotation=returns)
         self.op = torch.library.custom_op(f"{LIB}::{name}", flat_impl, mutates_args=())
@@ -102,15 +115,18 @@ class Op:
 
         def setup(ctx, inputs, output):
             setup_context(ctx, output, **signature.split(inputs))
+
         self.op.register_autograd(backward, setup_context=setup)
 
-        def forward(ctx, *args):   # forward(ctx, ...) style: apply() then binds no signature
+        def forward(ctx, *args):  # forward(ctx, ...) style: apply() then binds no signature
             parts = signature.split(args)
             output = impl(**parts)
             setup_context(ctx, output, **parts)
             return output
-        self.eager = type(name, (torch.autograd.Function,), dict(
-            forward=staticmethod(forward), backward=staticmethod(backward)))
+
+        self.eager = type(
+            name, (torch.autograd.Function,), dict(forward=staticmethod(forward), backward=staticmethod(backward))
+        )
 
         def step_forward(ctx, *args):
             parts = signature.split(args)
@@ -121,8 +137,10 @@ class Op:
             ctx.n_outputs, ctx.timed = len(output), [output[i].dim() == 3 for i in ctx.kept]
             # Only the outputs read (each output costs autograd bookkeeping), without the time axis and
             # not as views (snnTorch-style code detaches state in place, which a view refuses).
-            return tuple(torch.ops.aten._unsafe_view(output[i], output[i].shape[1:]) if timed else output[i]
-                         for i, timed in zip(ctx.kept, ctx.timed))
+            return tuple(
+                torch.ops.aten._unsafe_view(output[i], output[i].shape[1:]) if timed else output[i]
+                for i, timed in zip(ctx.kept, ctx.timed)
+            )
 
         def step_backward(ctx, *grads):
             full = [None] * ctx.n_outputs
@@ -132,8 +150,12 @@ class Op:
             if out[0] is not None:
                 out[0] = out[0][0]
             return tuple(out)
-        self.eager_step = type(name + "_step", (torch.autograd.Function,), dict(
-            forward=staticmethod(step_forward), backward=staticmethod(step_backward)))
+
+        self.eager_step = type(
+            name + "_step",
+            (torch.autograd.Function,),
+            dict(forward=staticmethod(step_forward), backward=staticmethod(step_backward)),
+        )
 
     def __call__(self, **parts) -> tuple:
         if torch.compiler.is_compiling():
@@ -171,7 +193,7 @@ def saved(ctx) -> dict:
     """The records given to :func:`save`, rebuilt from ``ctx.saved_tensors``."""
     tensors, out, i = ctx.saved_tensors, {}, 0
     for name, make, n in ctx.saved_records:
-        out[name] = make(tensors[i:i + n])
+        out[name] = make(tensors[i : i + n])
         i += n
     return out
 
@@ -192,12 +214,20 @@ class Family:
     x_dtype)``. Both run ``implementation(module, use_triton).<name>_fwd / <name>_bwd``; the
     family's file gives the fake kernels, the autograd formula and which outputs a step returns."""
 
-    def __init__(self, name: str, module: str, records: dict, *, fwd_fake, bwd_fake, setup_context, backward,
-                 step_outputs=None):
+    def __init__(
+        self, name: str, module: str, records: dict, *, fwd_fake, bwd_fake, setup_context, backward, step_outputs=None
+    ):
         self.records = records
         self.FWD = Signature(x=torch.Tensor, state=records["state"], params=records["params"], opts=records["opts"])
-        self.BWD = Signature(up=records["up"], saved=records["saved"], state=records["state"],
-                             params=records["params"], opts=records["opts"], need=list[bool], x_dtype=torch.dtype)
+        self.BWD = Signature(
+            up=records["up"],
+            saved=records["saved"],
+            state=records["state"],
+            params=records["params"],
+            opts=records["opts"],
+            need=list[bool],
+            x_dtype=torch.dtype,
+        )
         params_type, outputs, grads = records["params"], records["outputs"], records["grads"]
 
         def fwd(x, state, params, opts):
@@ -210,11 +240,14 @@ class Family:
         def bwd(**parts):
             like = next(t for t in parts["saved"] if t is not None)
             return empty_for_none(bwd_records(**parts), like)
+
         tensors = tuple[(torch.Tensor,) * len(outputs._fields)]
-        self.fwd_op = Op(f"{name}_fwd", self.FWD, tensors, fwd, fwd_fake, backward, setup_context,
-                         step_outputs=step_outputs)
-        self.bwd_op = Op(f"{name}_bwd", self.BWD, tuple[(torch.Tensor,) * len(grads._fields)], bwd, bwd_fake,
-                         eager_impl=bwd_records)
+        self.fwd_op = Op(
+            f"{name}_fwd", self.FWD, tensors, fwd, fwd_fake, backward, setup_context, step_outputs=step_outputs
+        )
+        self.bwd_op = Op(
+            f"{name}_bwd", self.BWD, tuple[(torch.Tensor,) * len(grads._fields)], bwd, bwd_fake, eager_impl=bwd_records
+        )
 
     def forward(self, x, state, params, opts, step: bool = False):
         """``x [T, B, N]`` -> the outputs record; with ``step``, ``x [B, N]`` is one step and the
@@ -224,5 +257,6 @@ class Family:
 
     def backward(self, up, saved, state, params, opts, need, x_dtype):
         """The reverse time loop; ``need`` (a params record of bools) flags the parameter gradients wanted."""
-        return self.records["grads"](*self.bwd_op(up=up, saved=saved, state=state, params=params, opts=opts,
-                                                  need=list(need), x_dtype=x_dtype))
+        return self.records["grads"](
+            *self.bwd_op(up=up, saved=saved, state=state, params=params, opts=opts, need=list(need), x_dtype=x_dtype)
+        )

@@ -2,13 +2,14 @@
 one-to-one, ALIF; refractory periods). One op pair for the whole family: the options
 select code paths (constexpr flags in the kernel). Arguments are the records of
 ``tritonsnn/contracts.py``; see kernels/lif.py for the equations."""
+
 from __future__ import annotations
 
 import torch
 
 from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, lif_outputs
-from . import implementation
 from ._contract import Family, precomputed_sgrad, save, saved
+
 
 def _fwd_fake(x, state, params, opts):
     return tuple(lif_outputs(x, opts, adapt=params.rho is not None))
@@ -21,20 +22,34 @@ def _bwd_fake(up, saved, state, params, opts, need, x_dtype):
 
     def grad_of(param, wanted):
         return new(param.shape if wanted and param is not None else (0,))
+
     spiking_state = params.v is not None or params.rho is not None
-    return tuple(LifGrads(
-        dx=new(T, B, N, dtype=x_dtype), dmem0=new(B, N), dspk0=new((B, N) if spiking_state else (0,)),
-        dadapt0=new((B, N) if params.rho is not None else (0,)),
-        dbeta=grad_of(params.beta, need.beta), dthreshold=grad_of(params.threshold, need.threshold),
-        dv=grad_of(params.v, need.v), drho=grad_of(params.rho, need.rho), db=grad_of(params.b, need.b)))
+    return tuple(
+        LifGrads(
+            dx=new(T, B, N, dtype=x_dtype),
+            dmem0=new(B, N),
+            dspk0=new((B, N) if spiking_state else (0,)),
+            dadapt0=new((B, N) if params.rho is not None else (0,)),
+            dbeta=grad_of(params.beta, need.beta),
+            dthreshold=grad_of(params.threshold, need.threshold),
+            dv=grad_of(params.v, need.v),
+            drho=grad_of(params.rho, need.rho),
+            db=grad_of(params.b, need.b),
+        )
+    )
 
 
 def _setup_context(ctx, output, x, state, params, opts):
     out = LifOutputs(*output)
     adapt = params.rho is not None
-    save(ctx, saved=LifSaved(out.pre, out.reset_bits, out.refr_bits if opts.refractory > 0 else None,
-                             out.adapt if adapt else None),
-         state=state._replace(count0=None), params=params)
+    save(
+        ctx,
+        saved=LifSaved(
+            out.pre, out.reset_bits, out.refr_bits if opts.refractory > 0 else None, out.adapt if adapt else None
+        ),
+        state=state._replace(count0=None),
+        params=params,
+    )
     ctx.set_materialize_grads(False)  # unused outputs give None, not [T, B, N] of zeros
     ctx.opts, ctx.x_dtype = opts, x.dtype
 
@@ -48,10 +63,21 @@ def _backward(ctx, *grads):
     g_spikes = torch.zeros_like(kept.pre) if g.spikes is None else g.spikes
     threshold = params.threshold if params.rho is None else (lambda: params.threshold + params.b * kept.adapt)
     kept = kept._replace(sgrad=precomputed_sgrad(opts, kept.pre, threshold))
-    d = lif_bwd(LifUpstream(g_spikes, g_mem, g.adapt), kept, rec["state"], params, opts,
-                FAMILY.FWD.needs(ctx, "params"), ctx.x_dtype)
-    return FAMILY.FWD.grads(ctx, x=d.dx, state=LifState(d.dmem0, d.dspk0, d.dadapt0, None),
-                     params=LifParams(d.dbeta, d.dthreshold, None, d.dv, d.drho, d.db))
+    d = lif_bwd(
+        LifUpstream(g_spikes, g_mem, g.adapt),
+        kept,
+        rec["state"],
+        params,
+        opts,
+        FAMILY.FWD.needs(ctx, "params"),
+        ctx.x_dtype,
+    )
+    return FAMILY.FWD.grads(
+        ctx,
+        x=d.dx,
+        state=LifState(d.dmem0, d.dspk0, d.dadapt0, None),
+        params=LifParams(d.dbeta, d.dthreshold, None, d.dv, d.drho, d.db),
+    )
 
 
 def _step_outputs(x, state, params, opts):
@@ -66,9 +92,23 @@ def _step_outputs(x, state, params, opts):
     return [LifOutputs._fields.index(k) for k in keep]
 
 
-FAMILY = Family("lif", "lif", dict(state=LifState, params=LifParams, opts=LifOptions, outputs=LifOutputs,
-                                   saved=LifSaved, up=LifUpstream, grads=LifGrads),
-                fwd_fake=_fwd_fake, bwd_fake=_bwd_fake, setup_context=_setup_context, backward=_backward,
-                step_outputs=_step_outputs)
+FAMILY = Family(
+    "lif",
+    "lif",
+    dict(
+        state=LifState,
+        params=LifParams,
+        opts=LifOptions,
+        outputs=LifOutputs,
+        saved=LifSaved,
+        up=LifUpstream,
+        grads=LifGrads,
+    ),
+    fwd_fake=_fwd_fake,
+    bwd_fake=_bwd_fake,
+    setup_context=_setup_context,
+    backward=_backward,
+    step_outputs=_step_outputs,
+)
 FWD, BWD = FAMILY.FWD, FAMILY.BWD
 lif_fwd, lif_bwd = FAMILY.forward, FAMILY.backward

@@ -8,15 +8,31 @@ backward and one GEMM (or transposed convolution) for the spike gradient; the we
 gradient is one GEMM (or one weight-gradient convolution over all T*B images) at the end
 instead of T accumulations.
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..contracts import (Dense, DenseLifOutputs, DenseSynOutputs, LifOptions, LifParams, LifSaved, LifState,
-                         LifUpstream, SecondOrder, SynOptions, SynParams, SynSaved, SynState, SynUpstream,
-                         lif_outputs, syn_outputs)
+from ..contracts import (
+    Dense,
+    DenseLifOutputs,
+    DenseSynOutputs,
+    LifOptions,
+    LifParams,
+    LifSaved,
+    LifState,
+    LifUpstream,
+    SecondOrder,
+    SynOptions,
+    SynParams,
+    SynSaved,
+    SynState,
+    SynUpstream,
+    lif_outputs,
+    syn_outputs,
+)
 from . import implementation
 from ._contract import Op, Signature, precomputed_sgrad, save, saved
 
@@ -43,7 +59,7 @@ class Recurrence:
         else:
             self.w_t = self.w.t()
 
-    def _images(self, flat):   # [rows, N] -> [rows, C, H, W]
+    def _images(self, flat):  # [rows, N] -> [rows, C, H, W]
         return flat.view(flat.shape[0], *self.image)
 
     def input(self, x_t, s_prev):
@@ -70,11 +86,12 @@ class Recurrence:
         g_flat = g_in.reshape(T * B, N)
         dweight = dbias = None
         if need.weight:
-            s_prev = torch.cat([initial_spikes(spk0, g_in)[None], spikes[:T - 1].to(F32)])[:T]
+            s_prev = torch.cat([initial_spikes(spk0, g_in)[None], spikes[: T - 1].to(F32)])[:T]
             s_prev = s_prev.reshape(T * B, N)
             if self.image:
-                dweight = torch.nn.grad.conv2d_weight(self._images(s_prev), self.w.shape, self._images(g_flat),
-                                                      padding=self.padding)
+                dweight = torch.nn.grad.conv2d_weight(
+                    self._images(s_prev), self.w.shape, self._images(g_flat), padding=self.padding
+                )
             else:
                 dweight = torch.mm(g_flat.t(), s_prev)
             dweight = dweight.to(self.weight.dtype)
@@ -93,11 +110,13 @@ def _accumulate(total, part):
 RLEAKY = Signature(x=Tensor, state=LifState, dense=Dense, params=LifParams, opts=LifOptions)
 
 
-def rleaky_dense_fwd(x: Tensor, state: LifState, dense: Dense, params: LifParams, opts: LifOptions,
-                     step: bool = False) -> DenseLifOutputs:
+def rleaky_dense_fwd(
+    x: Tensor, state: LifState, dense: Dense, params: LifParams, opts: LifOptions, step: bool = False
+) -> DenseLifOutputs:
     """``x [T, B, N]`` -> :class:`DenseLifOutputs` (``state.adapt0`` unused); ``step`` as in ``ops.lif.lif_fwd``."""
-    return DenseLifOutputs(*(_RLEAKY.step if step else _RLEAKY)(x=x, state=state, dense=dense, params=params,
-                                                                 opts=opts))
+    return DenseLifOutputs(
+        *(_RLEAKY.step if step else _RLEAKY)(x=x, state=state, dense=dense, params=params, opts=opts)
+    )
 
 
 def _step_lif(opts):
@@ -126,20 +145,29 @@ def _rleaky_fwd(x, state, dense, params, opts):
         s_prev = out.spikes[t].to(F32)
     if refr:
         out.count.copy_(count if count is not None else torch.zeros_like(out.count))
-    return tuple(DenseLifOutputs(out.spikes, mem.clone() if opts.delay else mem, out.pre, out.reset_bits,
-                                 out.refr_bits, out.count))
+    return tuple(
+        DenseLifOutputs(
+            out.spikes, mem.clone() if opts.delay else mem, out.pre, out.reset_bits, out.refr_bits, out.count
+        )
+    )
 
 
 def _rleaky_fake(x, state, dense, params, opts):
     out = lif_outputs(x, _step_lif(opts), adapt=False)
-    return tuple(DenseLifOutputs(out.spikes, torch.empty_like(out.pre), out.pre, out.reset_bits, out.refr_bits,
-                                 out.count))
+    return tuple(
+        DenseLifOutputs(out.spikes, torch.empty_like(out.pre), out.pre, out.reset_bits, out.refr_bits, out.count)
+    )
 
 
 def _rleaky_setup(ctx, output, x, state, dense, params, opts):
     out = DenseLifOutputs(*output)
-    save(ctx, state=state._replace(count0=None), dense=dense._replace(image=None), params=params,
-         out=out._replace(refr_bits=out.refr_bits if opts.refractory > 0 else None, count=None))
+    save(
+        ctx,
+        state=state._replace(count0=None),
+        dense=dense._replace(image=None),
+        params=params,
+        out=out._replace(refr_bits=out.refr_bits if opts.refractory > 0 else None, count=None),
+    )
     ctx.set_materialize_grads(False)
     ctx.opts, ctx.image, ctx.x_dtype = opts, dense.image, x.dtype
 
@@ -152,27 +180,38 @@ def _rleaky_backward(ctx, g_spikes, g_mem, *_):
     need = RLEAKY.needs(ctx, "params")
     T, B, N = out.pre.shape
     recurrence = Recurrence(rec["dense"]._replace(image=ctx.image))
-    g_cur = torch.empty_like(out.pre)                  # dL/d (x[t] + recurrent(s[t-1]))
-    g_v = out.pre.new_zeros(B, N)                      # dL/d mem[t] through step t+1
-    g_s = out.pre.new_zeros(B, N)                      # dL/d s[t] through the recurrence at t+1
+    g_cur = torch.empty_like(out.pre)  # dL/d (x[t] + recurrent(s[t-1]))
+    g_v = out.pre.new_zeros(B, N)  # dL/d mem[t] through step t+1
+    g_s = out.pre.new_zeros(B, N)  # dL/d s[t] through the recurrence at t+1
     sgrad = precomputed_sgrad(opts, out.pre, params.threshold)
     dbeta = dthr = None
     for t in range(T - 1, -1, -1):
         gs_t = g_s if g_spikes is None else g_spikes[t].to(F32) + g_s
         gm_t = g_v if g_mem is None else g_mem[t].to(F32) + g_v
         now = slice(t, t + 1)
-        kept = LifSaved(out.pre[now], out.reset_bits if opts.delay else out.reset_bits[now],
-                        None if out.refr_bits is None else out.refr_bits[now], None,
-                        None if sgrad is None else sgrad[now])
-        d = impl.lif_bwd(LifUpstream(gs_t[None], gm_t[None], None), kept,
-                         LifState(state.mem0 if t == 0 else out.mem[t - 1], None, None, None), params, step,
-                         need, F32)
+        kept = LifSaved(
+            out.pre[now],
+            out.reset_bits if opts.delay else out.reset_bits[now],
+            None if out.refr_bits is None else out.refr_bits[now],
+            None,
+            None if sgrad is None else sgrad[now],
+        )
+        d = impl.lif_bwd(
+            LifUpstream(gs_t[None], gm_t[None], None),
+            kept,
+            LifState(state.mem0 if t == 0 else out.mem[t - 1], None, None, None),
+            params,
+            step,
+            need,
+            F32,
+        )
         g_cur[t], g_v = d.dx[0], d.dmem0
         g_s = recurrence.spike_grad(g_cur[t])
         dbeta, dthr = _accumulate(dbeta, d.dbeta), _accumulate(dthr, d.dthreshold)
     dense = recurrence.weight_grads(g_cur, out.spikes, state.spk0, RLEAKY.needs(ctx, "dense"))
-    return RLEAKY.grads(ctx, x=g_cur.to(ctx.x_dtype), state=LifState(g_v, g_s, None, None), dense=dense,
-                        params=LifParams(dbeta, dthr))
+    return RLEAKY.grads(
+        ctx, x=g_cur.to(ctx.x_dtype), state=LifState(g_v, g_s, None, None), dense=dense, params=LifParams(dbeta, dthr)
+    )
 
 
 def _rleaky_step_outputs(x, state, dense, params, opts):
@@ -181,8 +220,16 @@ def _rleaky_step_outputs(x, state, dense, params, opts):
     return [DenseLifOutputs._fields.index(k) for k in keep]
 
 
-_RLEAKY = Op("rleaky_dense_fwd", RLEAKY, tuple[(Tensor,) * len(DenseLifOutputs._fields)], _rleaky_fwd, _rleaky_fake,
-             _rleaky_backward, _rleaky_setup, step_outputs=_rleaky_step_outputs)
+_RLEAKY = Op(
+    "rleaky_dense_fwd",
+    RLEAKY,
+    tuple[(Tensor,) * len(DenseLifOutputs._fields)],
+    _rleaky_fwd,
+    _rleaky_fake,
+    _rleaky_backward,
+    _rleaky_setup,
+    step_outputs=_rleaky_step_outputs,
+)
 
 
 # --- RSynaptic -------------------------------------------------------------------------------
@@ -190,11 +237,13 @@ _RLEAKY = Op("rleaky_dense_fwd", RLEAKY, tuple[(Tensor,) * len(DenseLifOutputs._
 RSYNAPTIC = Signature(x=Tensor, state=SynState, dense=Dense, params=SynParams, opts=SynOptions)
 
 
-def rsyn_dense_fwd(x: Tensor, state: SynState, dense: Dense, params: SynParams, opts: SynOptions,
-                   step: bool = False) -> DenseSynOutputs:
+def rsyn_dense_fwd(
+    x: Tensor, state: SynState, dense: Dense, params: SynParams, opts: SynOptions, step: bool = False
+) -> DenseSynOutputs:
     """``x [T, B, N]`` -> :class:`DenseSynOutputs` (``state.aux0`` unused); ``step`` as in ``ops.lif.lif_fwd``."""
-    return DenseSynOutputs(*(_RSYNAPTIC.step if step else _RSYNAPTIC)(x=x, state=state, dense=dense, params=params,
-                                                                       opts=opts))
+    return DenseSynOutputs(
+        *(_RSYNAPTIC.step if step else _RSYNAPTIC)(x=x, state=state, dense=dense, params=params, opts=opts)
+    )
 
 
 def _step_syn(opts):
@@ -220,20 +269,37 @@ def _rsyn_fwd(x, state, dense, params, opts):
         s_prev = o.spikes[0].to(F32)
     if refr:
         out.count.copy_(count if count is not None else torch.zeros_like(out.count))
-    return tuple(DenseSynOutputs(out.spikes, out.cur, out.mem.clone() if opts.delay else out.post, out.mem,
-                                 out.reset_bits, out.refr_bits, out.count))
+    return tuple(
+        DenseSynOutputs(
+            out.spikes,
+            out.cur,
+            out.mem.clone() if opts.delay else out.post,
+            out.mem,
+            out.reset_bits,
+            out.refr_bits,
+            out.count,
+        )
+    )
 
 
 def _rsyn_fake(x, state, dense, params, opts):
     out = syn_outputs(x, _step_syn(opts))
-    return tuple(DenseSynOutputs(out.spikes, out.cur, torch.empty_like(out.mem), out.mem, out.reset_bits,
-                                 out.refr_bits, out.count))
+    return tuple(
+        DenseSynOutputs(
+            out.spikes, out.cur, torch.empty_like(out.mem), out.mem, out.reset_bits, out.refr_bits, out.count
+        )
+    )
 
 
 def _rsyn_setup(ctx, output, x, state, dense, params, opts):
     out = DenseSynOutputs(*output)
-    save(ctx, state=state._replace(count0=None), dense=dense._replace(image=None), params=params,
-         out=out._replace(count=None))
+    save(
+        ctx,
+        state=state._replace(count0=None),
+        dense=dense._replace(image=None),
+        params=params,
+        out=out._replace(count=None),
+    )
     ctx.set_materialize_grads(False)
     ctx.opts, ctx.image, ctx.x_dtype = opts, dense.image, x.dtype
 
@@ -247,10 +313,10 @@ def _rsyn_backward(ctx, g_spikes, g_cur, g_mem, *_):
     T, B, N = out.pre.shape
     recurrence = Recurrence(rec["dense"]._replace(image=ctx.image))
     no_aux = out.pre.new_empty(0)
-    g_in = torch.empty_like(out.pre)                   # dL/d (x[t] + recurrent(s[t-1]))
-    g_c = out.pre.new_zeros(B, N)                      # dL/d cur[t] through step t+1
-    g_m = out.pre.new_zeros(B, N)                      # dL/d mem[t] through step t+1
-    g_s = out.pre.new_zeros(B, N)                      # dL/d s[t] through the recurrence at t+1
+    g_in = torch.empty_like(out.pre)  # dL/d (x[t] + recurrent(s[t-1]))
+    g_c = out.pre.new_zeros(B, N)  # dL/d cur[t] through step t+1
+    g_m = out.pre.new_zeros(B, N)  # dL/d mem[t] through step t+1
+    g_s = out.pre.new_zeros(B, N)  # dL/d s[t] through the recurrence at t+1
     sgrad = precomputed_sgrad(opts, out.pre, params.threshold)
     dalpha = dbeta = dthr = None
     for t in range(T - 1, -1, -1):
@@ -258,21 +324,41 @@ def _rsyn_backward(ctx, g_spikes, g_cur, g_mem, *_):
         gc_t = g_c if g_cur is None else g_cur[t] + g_c
         gm_t = g_m if g_mem is None else g_mem[t] + g_m
         now = slice(t, t + 1)
-        kept = SynSaved(out.cur[now], no_aux, out.pre[now], out.reset_bits if opts.delay else out.reset_bits[now],
-                        out.refr_bits[now] if out.refr_bits.numel() else out.refr_bits,
-                        None if sgrad is None else sgrad[now])
+        kept = SynSaved(
+            out.cur[now],
+            no_aux,
+            out.pre[now],
+            out.reset_bits if opts.delay else out.reset_bits[now],
+            out.refr_bits[now] if out.refr_bits.numel() else out.refr_bits,
+            None if sgrad is None else sgrad[now],
+        )
         first = t == 0
-        d = impl.syn_bwd(SynUpstream(gs_t[None], gc_t[None], None, gm_t[None]), kept,
-                         SynState(state.cur0 if first else out.cur[t - 1], None,
-                                  state.mem0 if first else out.mem[t - 1], None, None),
-                         params, step, need, F32)
+        d = impl.syn_bwd(
+            SynUpstream(gs_t[None], gc_t[None], None, gm_t[None]),
+            kept,
+            SynState(
+                state.cur0 if first else out.cur[t - 1], None, state.mem0 if first else out.mem[t - 1], None, None
+            ),
+            params,
+            step,
+            need,
+            F32,
+        )
         g_in[t], g_c, g_m = d.dx[0], d.dcur0, d.dmem0
         g_s = recurrence.spike_grad(d.dx[0])
-        dalpha, dbeta, dthr = (_accumulate(dalpha, d.dalpha), _accumulate(dbeta, d.dbeta),
-                               _accumulate(dthr, d.dthreshold))
+        dalpha, dbeta, dthr = (
+            _accumulate(dalpha, d.dalpha),
+            _accumulate(dbeta, d.dbeta),
+            _accumulate(dthr, d.dthreshold),
+        )
     dense = recurrence.weight_grads(g_in, out.spikes, state.spk0, RSYNAPTIC.needs(ctx, "dense"))
-    return RSYNAPTIC.grads(ctx, x=g_in.to(ctx.x_dtype), state=SynState(g_c, None, g_m, g_s, None), dense=dense,
-                           params=SynParams(dalpha, dbeta, None, dthr, None))
+    return RSYNAPTIC.grads(
+        ctx,
+        x=g_in.to(ctx.x_dtype),
+        state=SynState(g_c, None, g_m, g_s, None),
+        dense=dense,
+        params=SynParams(dalpha, dbeta, None, dthr, None),
+    )
 
 
 def _rsyn_step_outputs(x, state, dense, params, opts):
@@ -281,5 +367,13 @@ def _rsyn_step_outputs(x, state, dense, params, opts):
     return [DenseSynOutputs._fields.index(k) for k in keep]
 
 
-_RSYNAPTIC = Op("rsyn_dense_fwd", RSYNAPTIC, tuple[(Tensor,) * len(DenseSynOutputs._fields)], _rsyn_fwd, _rsyn_fake,
-                _rsyn_backward, _rsyn_setup, step_outputs=_rsyn_step_outputs)
+_RSYNAPTIC = Op(
+    "rsyn_dense_fwd",
+    RSYNAPTIC,
+    tuple[(Tensor,) * len(DenseSynOutputs._fields)],
+    _rsyn_fwd,
+    _rsyn_fake,
+    _rsyn_backward,
+    _rsyn_setup,
+    step_outputs=_rsyn_step_outputs,
+)

@@ -1,13 +1,13 @@
 """Custom ops for linear scans (synaptic filters, spike traces) and per-channel delays."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import torch
 from torch import Tensor
 
 from ..contracts import ScanGrads, ScanOptions, ScanOutputs, ScanParams, ScanSaved, ScanState, ScanUpstream
-from . import LIB as _LIB, implementation
+from . import LIB as _LIB
+from . import implementation
 from ._contract import Family, save, saved
 
 
@@ -20,8 +20,13 @@ def _scan_bwd_fake(up, saved, state, params, opts, need, x_dtype):
     T, B, N = saved.h.shape
     need = ScanParams(*need)
     new = saved.h.new_empty
-    return (new(T, B, N, dtype=x_dtype), new(B, N), new((B, N) if opts.second else (0,)),
-            new(params.a.shape if need.a else (0,)), new(params.b.shape if need.b and params.b is not None else (0,)))
+    return (
+        new(T, B, N, dtype=x_dtype),
+        new(B, N),
+        new((B, N) if opts.second else (0,)),
+        new(params.a.shape if need.a else (0,)),
+        new(params.b.shape if need.b and params.b is not None else (0,)),
+    )
 
 
 def _scan_setup_context(ctx, output, x, state, params, opts):
@@ -43,14 +48,31 @@ def _scan_backward(ctx, g_h, g_y):
     need = FAMILY.FWD.needs(ctx, "params")
     need = need._replace(b=need.b and opts.second)
     d = scan_bwd(ScanUpstream(g_out, g_first), kept, rec["state"], rec["params"], opts, need, ctx.x_dtype)
-    return FAMILY.FWD.grads(ctx, x=d.dx, state=ScanState(d.dh0, d.dy0 if opts.second else None),
-                      params=ScanParams(d.da, d.db if opts.second else None))
+    return FAMILY.FWD.grads(
+        ctx,
+        x=d.dx,
+        state=ScanState(d.dh0, d.dy0 if opts.second else None),
+        params=ScanParams(d.da, d.db if opts.second else None),
+    )
 
 
-FAMILY = Family("scan", "scan", dict(state=ScanState, params=ScanParams, opts=ScanOptions, outputs=ScanOutputs,
-                                     saved=ScanSaved, up=ScanUpstream, grads=ScanGrads),
-                fwd_fake=_scan_fake, bwd_fake=_scan_bwd_fake, setup_context=_scan_setup_context,
-                backward=_scan_backward)
+FAMILY = Family(
+    "scan",
+    "scan",
+    dict(
+        state=ScanState,
+        params=ScanParams,
+        opts=ScanOptions,
+        outputs=ScanOutputs,
+        saved=ScanSaved,
+        up=ScanUpstream,
+        grads=ScanGrads,
+    ),
+    fwd_fake=_scan_fake,
+    bwd_fake=_scan_bwd_fake,
+    setup_context=_scan_setup_context,
+    backward=_scan_backward,
+)
 SCAN, SCAN_BWD = FAMILY.FWD, FAMILY.BWD
 scan_fwd, scan_bwd = FAMILY.forward, FAMILY.backward
 
@@ -67,8 +89,9 @@ def _(x, delay, use_triton):
 
 
 @torch.library.custom_op(f"{_LIB}::delay_bwd", mutates_args=())
-def delay_bwd(grad_y: Tensor, x: Tensor, delay: Tensor, x_dtype: torch.dtype, need_ddelay: bool,
-              use_triton: bool) -> tuple[Tensor, Tensor]:
+def delay_bwd(
+    grad_y: Tensor, x: Tensor, delay: Tensor, x_dtype: torch.dtype, need_ddelay: bool, use_triton: bool
+) -> tuple[Tensor, Tensor]:
     """Mirror gather: ``(dx, ddelay)``; ``ddelay`` is empty when not needed."""
     dx, dd = implementation("delay", use_triton).delay_bwd(grad_y, x, delay, x_dtype, need_ddelay)
     return dx, (x.new_empty(0, dtype=torch.float32) if dd is None else dd)
@@ -76,8 +99,7 @@ def delay_bwd(grad_y: Tensor, x: Tensor, delay: Tensor, x_dtype: torch.dtype, ne
 
 @delay_bwd.register_fake
 def _(grad_y, x, delay, x_dtype, need_ddelay, use_triton):
-    return (x.new_empty(x.shape, dtype=x_dtype),
-            x.new_empty(delay.shape if need_ddelay else (0,), dtype=torch.float32))
+    return (x.new_empty(x.shape, dtype=x_dtype), x.new_empty(delay.shape if need_ddelay else (0,), dtype=torch.float32))
 
 
 def _delay_setup_context(ctx, inputs, output):

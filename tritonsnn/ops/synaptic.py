@@ -5,14 +5,24 @@ structure and ``params.v`` (None or the one-to-one recurrent weight) the recurre
 see kernels/synaptic.py for the equations. Arguments are the records of
 ``tritonsnn/contracts.py``.
 """
+
 from __future__ import annotations
 
 import torch
 
-from ..contracts import (SecondOrder, SynGrads, SynOptions, SynOutputs, SynParams, SynSaved, SynState, SynUpstream,
-                         syn_outputs)
-from . import implementation
+from ..contracts import (
+    SecondOrder,
+    SynGrads,
+    SynOptions,
+    SynOutputs,
+    SynParams,
+    SynSaved,
+    SynState,
+    SynUpstream,
+    syn_outputs,
+)
 from ._contract import Family, precomputed_sgrad, save, saved
+
 
 def _fwd_fake(x, state, params, opts):
     return tuple(syn_outputs(x, opts))
@@ -26,18 +36,31 @@ def _bwd_fake(up, saved, state, params, opts, need, x_dtype):
 
     def grad_of(param, wanted):
         return new(param.shape if wanted and param is not None else (0,))
-    return tuple(SynGrads(
-        dx=new(T, B, N, dtype=x_dtype), dcur0=new(B, N), daux0=new((B, N) if alpha else (0,)), dmem0=new(B, N),
-        dspk0=new((B, N) if params.v is not None else (0,)),
-        dalpha=grad_of(params.alpha, need.alpha), dbeta=grad_of(params.beta, need.beta),
-        dtau=grad_of(params.tau, need.tau), dthreshold=grad_of(params.threshold, need.threshold),
-        dv=grad_of(params.v, need.v)))
+
+    return tuple(
+        SynGrads(
+            dx=new(T, B, N, dtype=x_dtype),
+            dcur0=new(B, N),
+            daux0=new((B, N) if alpha else (0,)),
+            dmem0=new(B, N),
+            dspk0=new((B, N) if params.v is not None else (0,)),
+            dalpha=grad_of(params.alpha, need.alpha),
+            dbeta=grad_of(params.beta, need.beta),
+            dtau=grad_of(params.tau, need.tau),
+            dthreshold=grad_of(params.threshold, need.threshold),
+            dv=grad_of(params.v, need.v),
+        )
+    )
 
 
 def _setup_context(ctx, output, x, state, params, opts):
     out = SynOutputs(*output)
-    save(ctx, saved=SynSaved(out.cur, out.aux, out.mem, out.reset_bits, out.refr_bits),
-         state=state._replace(count0=None), params=params)
+    save(
+        ctx,
+        saved=SynSaved(out.cur, out.aux, out.mem, out.reset_bits, out.refr_bits),
+        state=state._replace(count0=None),
+        params=params,
+    )
     ctx.set_materialize_grads(False)  # unused outputs give None, not [T, B, N] of zeros
     ctx.opts, ctx.x_dtype = opts, x.dtype
 
@@ -55,8 +78,12 @@ def _backward(ctx, *grads):
     need = FAMILY.FWD.needs(ctx, "params")
     need = need._replace(tau=need.tau and params.tau is not None, v=need.v and params.v is not None)
     d = syn_bwd(up, kept, rec["state"], params, opts, need, ctx.x_dtype)
-    return FAMILY.FWD.grads(ctx, x=d.dx, state=SynState(d.dcur0, d.daux0, d.dmem0, d.dspk0, None),
-                     params=SynParams(d.dalpha, d.dbeta, d.dtau, d.dthreshold, d.dv))
+    return FAMILY.FWD.grads(
+        ctx,
+        x=d.dx,
+        state=SynState(d.dcur0, d.daux0, d.dmem0, d.dspk0, None),
+        params=SynParams(d.dalpha, d.dbeta, d.dtau, d.dthreshold, d.dv),
+    )
 
 
 def _step_outputs(x, state, params, opts):
@@ -71,9 +98,23 @@ def _step_outputs(x, state, params, opts):
     return [SynOutputs._fields.index(k) for k in keep]
 
 
-FAMILY = Family("syn", "synaptic", dict(state=SynState, params=SynParams, opts=SynOptions, outputs=SynOutputs,
-                                        saved=SynSaved, up=SynUpstream, grads=SynGrads),
-                fwd_fake=_fwd_fake, bwd_fake=_bwd_fake, setup_context=_setup_context, backward=_backward,
-                step_outputs=_step_outputs)
+FAMILY = Family(
+    "syn",
+    "synaptic",
+    dict(
+        state=SynState,
+        params=SynParams,
+        opts=SynOptions,
+        outputs=SynOutputs,
+        saved=SynSaved,
+        up=SynUpstream,
+        grads=SynGrads,
+    ),
+    fwd_fake=_fwd_fake,
+    bwd_fake=_bwd_fake,
+    setup_context=_setup_context,
+    backward=_backward,
+    step_outputs=_step_outputs,
+)
 FWD, BWD = FAMILY.FWD, FAMILY.BWD
 syn_fwd, syn_bwd = FAMILY.forward, FAMILY.backward

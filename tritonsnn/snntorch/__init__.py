@@ -10,6 +10,7 @@ call, with snnTorch's arguments, state attributes, return tuples, state-dict key
 tritonsnn's ``backend=`` keyword. snnTorch classes without a tritonsnn equivalent raise
 ``NotImplementedError`` naming the nearest tritonsnn alternative.
 """
+
 from __future__ import annotations
 
 from . import backprop, functional, spikegen, spikeplot, surrogate, utils
@@ -17,8 +18,23 @@ from ._layers import BatchNormTT1d, BatchNormTT2d, GradedSpikes
 from ._neurons import LIF, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
 
 __all__ = [
-    "LIF", "Alpha", "BatchNormTT1d", "BatchNormTT2d", "GradedSpikes", "Lapicque", "Leaky", "RLeaky", "RSynaptic",
-    "SpikingNeuron", "Synaptic", "__version__", "backprop", "functional", "spikegen", "spikeplot", "surrogate",
+    "LIF",
+    "Alpha",
+    "BatchNormTT1d",
+    "BatchNormTT2d",
+    "GradedSpikes",
+    "Lapicque",
+    "Leaky",
+    "RLeaky",
+    "RSynaptic",
+    "SpikingNeuron",
+    "Synaptic",
+    "__version__",
+    "backprop",
+    "functional",
+    "spikegen",
+    "spikeplot",
+    "surrogate",
     "utils",
 ]
 
@@ -34,17 +50,17 @@ class UnsupportedError(NotImplementedError, AttributeError):
 
 _UNSUPPORTED = {
     "SLSTM": "tritonsnn has no spiking LSTM; for a recurrent spiking layer use tritonsnn.snntorch.RLeaky or "
-             "RSynaptic (all_to_all recurrence through nn.Linear)",
+    "RSynaptic (all_to_all recurrence through nn.Linear)",
     "SConv2dLSTM": "tritonsnn has no spiking convolutional LSTM; for convolutional recurrence use "
-                   "tritonsnn.snntorch.RLeaky(beta, conv2d_channels=C, kernel_size=k)",
+    "tritonsnn.snntorch.RLeaky(beta, conv2d_channels=C, kernel_size=k)",
     "LeakyParallel": "use tritonsnn.Leaky (multi-step): the whole [T, B, N] sequence in one fused kernel, with "
-                     "resets (LeakyParallel's nn.RNN form has none and clips negative states)",
+    "resets (LeakyParallel's nn.RNN form has none and clips negative states)",
     "StateLeaky": "use tritonsnn.Leaky(beta, reset_mechanism='none', return_mem=True) (multi-step) for the "
-                  "membrane of a whole sequence without reset",
+    "membrane of a whole sequence without reset",
     "LinearLeaky": "use nn.Linear followed by tritonsnn.Leaky(beta, reset_mechanism='none', return_mem=True) "
-                   "in multi-step mode",
+    "in multi-step mode",
     "DeltaLeaky": "tritonsnn has no delta neuron; tritonsnn.encode has delta encoding of inputs, and "
-                  "tritonsnn.Leaky is the nearest neuron",
+    "tritonsnn.Leaky is the nearest neuron",
     "AssociativeLeaky": "tritonsnn has no associative-memory neuron; tritonsnn.Leaky is the nearest",
     "spikevision": "load neuromorphic data sets with tonic (or torchvision) directly",
     "export_nir": "use tritonsnn.nir (export_to_nir / import_from_nir) on tritonsnn networks",

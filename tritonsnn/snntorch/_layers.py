@@ -1,4 +1,5 @@
 """snnTorch's non-neuron layers: batch normalisation through time and graded spikes."""
+
 from __future__ import annotations
 
 import torch
@@ -8,9 +9,8 @@ __all__ = ["BatchNormTT1d", "BatchNormTT2d", "GradedSpikes"]
 
 
 def _bntt(norm, input_features, time_steps, eps, momentum, affine):
-    layers = nn.ModuleList(norm(input_features, eps=eps, momentum=momentum, affine=affine)
-                           for _ in range(time_steps))
-    for bn in layers:   # one scale per step and feature, no shift (Kim & Panda's BNTT)
+    layers = nn.ModuleList(norm(input_features, eps=eps, momentum=momentum, affine=affine) for _ in range(time_steps))
+    for bn in layers:  # one scale per step and feature, no shift (Kim & Panda's BNTT)
         bn.bias = None
     return layers
 

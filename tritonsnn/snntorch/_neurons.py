@@ -16,6 +16,7 @@ dynamics of its own except where snnTorch's options act between the membrane upd
 the spike (``state_quant``, ``inhibition``): then the op gives the membrane and the spike
 is taken from it with tritonsnn's surrogate spike function, in snnTorch's order.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -24,9 +25,9 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from ..functional.recurrent import run_rleaky, run_rsynaptic
 from .. import neurons as _native
 from .. import surrogate as _sg
+from ..functional.recurrent import run_rleaky, run_rsynaptic
 
 __all__ = ["LIF", "Alpha", "Lapicque", "Leaky", "RLeaky", "RSynaptic", "SpikingNeuron", "Synaptic"]
 
@@ -41,7 +42,8 @@ def _surrogate(spike_grad):
         f"spike_grad must be a tritonsnn surrogate, e.g. tritonsnn.snntorch.surrogate.atan(alpha=2.0) "
         f"(import it with `from tritonsnn.snntorch import surrogate`); got {spike_grad!r}. The fused "
         "kernels evaluate the surrogate gradient themselves: wrap a function of your own in "
-        "tritonsnn.snntorch.surrogate.custom_surrogate(f) (snnTorch's signature f(input_, grad_input, spikes))")
+        "tritonsnn.snntorch.surrogate.custom_surrogate(f) (snnTorch's signature f(input_, grad_input, spikes))"
+    )
 
 
 def _one_step(t, shape):
@@ -64,15 +66,17 @@ def _given(value):
 
 def _configured(name, doc):
     """A property for an snnTorch option read at every step: setting it re-plans the step."""
+
     def get(self):
         try:
             return self.__dict__[name]
-        except KeyError:   # an nn.Module quantiser is a submodule, as in snnTorch
+        except KeyError:  # an nn.Module quantiser is a submodule, as in snnTorch
             return self._modules[name]
 
     def set_(self, value):
         self.__dict__[name] = value
         self._configure()
+
     return property(get, set_, doc=doc)
 
 
@@ -105,39 +109,77 @@ class SpikingNeuron(_native.SpikingNeuron):
     instances: ClassVar[list] = []
     reset_dict: ClassVar[dict] = dict(_RESET_DICT)
 
-    _STATE = ()          # snnTorch's state names, in the order its init_*() / reset_mem() return them
-    _OP_ARGS = ()        # (state name, keyword of the native op) for the carried state
-    _QUANT = ()          # the states state_quant applies to, in snnTorch's order
-    _SAME_STEP = True    # whether reset_delay=False acts (snnTorch's RSynaptic ignores it)
-    _HAS_DELAY = True    # snnTorch's class has reset_delay (Alpha and Lapicque have not)
+    _STATE = ()  # snnTorch's state names, in the order its init_*() / reset_mem() return them
+    _OP_ARGS = ()  # (state name, keyword of the native op) for the carried state
+    _QUANT = ()  # the states state_quant applies to, in snnTorch's order
+    _SAME_STEP = True  # whether reset_delay=False acts (snnTorch's RSynaptic ignores it)
+    _HAS_DELAY = True  # snnTorch's class has reset_delay (Alpha and Lapicque have not)
 
-    def __init__(self, threshold=1.0, spike_grad=None, surrogate_disable=False, init_hidden=False,
-                 inhibition=False, learn_threshold=False, reset_mechanism="subtract", state_quant=False,
-                 output=False, graded_spikes_factor=1.0, learn_graded_spikes_factor=False, *, backend="auto"):
-        _native.SpikingNeuron.__init__(self, threshold, reset_mechanism, True, _surrogate(spike_grad),
-                                       learn_threshold, "single", backend=backend)
-        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output, graded_spikes_factor,
-                        learn_graded_spikes_factor)
+    def __init__(
+        self,
+        threshold=1.0,
+        spike_grad=None,
+        surrogate_disable=False,
+        init_hidden=False,
+        inhibition=False,
+        learn_threshold=False,
+        reset_mechanism="subtract",
+        state_quant=False,
+        output=False,
+        graded_spikes_factor=1.0,
+        learn_graded_spikes_factor=False,
+        *,
+        backend="auto",
+    ):
+        _native.SpikingNeuron.__init__(
+            self, threshold, reset_mechanism, True, _surrogate(spike_grad), learn_threshold, "single", backend=backend
+        )
+        self._snn_setup(
+            surrogate_disable,
+            init_hidden,
+            inhibition,
+            state_quant,
+            output,
+            graded_spikes_factor,
+            learn_graded_spikes_factor,
+        )
 
     # ------------------------------------------------------------------ construction
-    def _snn_setup(self, surrogate_disable, init_hidden, inhibition, state_quant, output,
-                   graded_spikes_factor=1.0, learn_graded_spikes_factor=False):
+    def _snn_setup(
+        self,
+        surrogate_disable,
+        init_hidden,
+        inhibition,
+        state_quant,
+        output,
+        graded_spikes_factor=1.0,
+        learn_graded_spikes_factor=False,
+    ):
         """snnTorch's options and buffers on top of the native neuron (built before)."""
         if state_quant is not False and state_quant is not None and not callable(state_quant):
-            raise TypeError(f"state_quant must be a function of the state (e.g. snntorch.functional.quant."
-                            f"state_quant(num_bits=8)) or False; got {state_quant!r}")
+            raise TypeError(
+                f"state_quant must be a function of the state (e.g. snntorch.functional.quant."
+                f"state_quant(num_bits=8)) or False; got {state_quant!r}"
+            )
         SpikingNeuron.instances.append(self)
         self.init_hidden = init_hidden
         self.inhibition = inhibition
         self.output = output
         self.surrogate_disable = surrogate_disable
-        self._bypass = bool(surrogate_disable)   # spikes without gradient until spike_grad is set
+        self._bypass = bool(surrogate_disable)  # spikes without gradient until spike_grad is set
         self.state_quant = state_quant
         if inhibition:
-            warnings.warn("inhibition=True follows snnTorch's unstable feature: only the largest membrane of "
-                          "each sample spikes; snnTorch tested it on dense layers only", UserWarning, stacklevel=3)
-        gsf = graded_spikes_factor if isinstance(graded_spikes_factor, torch.Tensor) else \
-            torch.as_tensor(graded_spikes_factor)
+            warnings.warn(
+                "inhibition=True follows snnTorch's unstable feature: only the largest membrane of "
+                "each sample spikes; snnTorch tested it on dense layers only",
+                UserWarning,
+                stacklevel=3,
+            )
+        gsf = (
+            graded_spikes_factor
+            if isinstance(graded_spikes_factor, torch.Tensor)
+            else torch.as_tensor(graded_spikes_factor)
+        )
         if learn_graded_spikes_factor:
             self.graded_spikes_factor = nn.Parameter(gsf)
         else:
@@ -155,7 +197,7 @@ class SpikingNeuron(_native.SpikingNeuron):
         """How a step runs, from the options that snnTorch reads at every step (so changing them
         after construction acts as in snnTorch)."""
         d = self.__dict__
-        if "_snn_ready" not in d:   # still inside the native constructor
+        if "_snn_ready" not in d:  # still inside the native constructor
             return
         composed = bool(self.inhibition) or bool(self.state_quant)
         delayed = d["_reset_delay"] or not self._HAS_DELAY
@@ -177,7 +219,6 @@ class SpikingNeuron(_native.SpikingNeuron):
     def reset_delay(self, value):
         self.__dict__["_reset_delay"] = bool(value)
         self._configure()
-
 
     def _options(self):
         opts = super()._options()
@@ -207,7 +248,8 @@ class SpikingNeuron(_native.SpikingNeuron):
             raise AttributeError(
                 f"changing reset_mechanism after construction ({current!r} -> {value!r}) is not supported: "
                 "snnTorch 1.0 then keeps the old mechanism in its state update and uses the new one only "
-                "in the same-step reset; build a new neuron with reset_mechanism=" + repr(value))
+                "in the same-step reset; build a new neuron with reset_mechanism=" + repr(value)
+            )
         self._reset_mechanism = value
 
     # ------------------------------------------------------------------ one step
@@ -217,10 +259,11 @@ class SpikingNeuron(_native.SpikingNeuron):
         for name, value in zip(names, values):
             if value is not None:
                 if not isinstance(value, torch.Tensor):
-                    raise TypeError(f"{name} must be a tensor (the state of the previous step); got "
-                                    f"{type(value).__name__}")
+                    raise TypeError(
+                        f"{name} must be a tensor (the state of the previous step); got {type(value).__name__}"
+                    )
                 given = True
-                self._buffers[name] = value     # the state buffers (nn.Module.__setattr__ costs a small op)
+                self._buffers[name] = value  # the state buffers (nn.Module.__setattr__ costs a small op)
         if given and self.init_hidden:
             raise TypeError(f"{what} should not be passed as an argument while `init_hidden=True`")
 
@@ -228,7 +271,7 @@ class SpikingNeuron(_native.SpikingNeuron):
         shape = input_.shape
         buffers = self._buffers
         init = {}
-        for name, kw in self._OP_ARGS:   # state of another shape restarts from zero, as in snnTorch
+        for name, kw in self._OP_ARGS:  # state of another shape restarts from zero, as in snnTorch
             value = buffers[name]
             init[kw] = value if value.shape == shape else None
         reset = 0
@@ -265,7 +308,7 @@ class SpikingNeuron(_native.SpikingNeuron):
         mem = buffers["mem"]
         spk = self.fire_inhibition(mem.size(0), mem) if self.inhibition else self.fire(mem)
         if self._same_step:
-            do_reset = spk / self.graded_spikes_factor - reset   # the delayed reset is already in mem
+            do_reset = spk / self.graded_spikes_factor - reset  # the delayed reset is already in mem
             if self._reset_mechanism == "subtract":
                 buffers["mem"] = mem - do_reset * self.threshold
             elif self._reset_mechanism == "zero":
@@ -283,8 +326,10 @@ class SpikingNeuron(_native.SpikingNeuron):
     def fire_inhibition(self, batch_size, mem):
         """Spikes of the neuron with the largest ``mem - threshold`` of each sample only (others 0)."""
         if mem.dim() != 2:
-            raise ValueError(f"inhibition=True needs a dense layer's state [B, N] (snnTorch's inhibition picks "
-                             f"one neuron along dim 1 per sample); got shape {tuple(mem.shape)}")
+            raise ValueError(
+                f"inhibition=True needs a dense layer's state [B, N] (snnTorch's inhibition picks "
+                f"one neuron along dim 1 per sample); got shape {tuple(mem.shape)}"
+            )
         shifted = mem - self.threshold
         winner = torch.argmax(shifted, dim=1)
         spk = self.spike_grad(shifted)
@@ -309,7 +354,7 @@ class SpikingNeuron(_native.SpikingNeuron):
     def _detach_in_place(self):
         for name in self._STATE:
             value = self._buffers[name]
-            if value._is_view():   # a state the caller assigned; ours never is
+            if value._is_view():  # a state the caller assigned; ours never is
                 self._buffers[name] = value.detach()
             else:
                 value.detach_()
@@ -360,6 +405,7 @@ def _state_property(name):
             return self._buffers[name]
         except KeyError:
             raise AttributeError(name) from None
+
     return property(get, doc=f"The carried ``{name}`` (a non-persistent buffer, snnTorch's name).")
 
 
@@ -376,26 +422,53 @@ def _check_loaded_reset(module, incompatible_keys):
         raise RuntimeError(
             f"the state dict's reset_mechanism_val={loaded} ({names[loaded] if 0 <= loaded < 3 else '?'!r}) "
             f"differs from this {type(module).__name__}'s reset_mechanism={module._reset_mechanism!r}; snnTorch "
-            "1.0 would then mix the two mechanisms: build the neuron with the checkpoint's reset_mechanism")
+            "1.0 would then mix the two mechanisms: build the neuron with the checkpoint's reset_mechanism"
+        )
 
 
 class LIF(SpikingNeuron):
     """Base of the leaky integrate-and-fire neurons: :class:`SpikingNeuron` plus ``beta``
     (buffer, or parameter with ``learn_beta=True``)."""
 
-    def __init__(self, beta, threshold=1.0, spike_grad=None, surrogate_disable=False, init_hidden=False,
-                 inhibition=False, learn_beta=False, learn_threshold=False, reset_mechanism="subtract",
-                 state_quant=False, output=False, graded_spikes_factor=1.0, learn_graded_spikes_factor=False, *,
-                 backend="auto"):
-        super().__init__(threshold, spike_grad, surrogate_disable, init_hidden, inhibition, learn_threshold,
-                         reset_mechanism, state_quant, output=output, graded_spikes_factor=graded_spikes_factor,
-                         learn_graded_spikes_factor=learn_graded_spikes_factor, backend=backend)
+    def __init__(
+        self,
+        beta,
+        threshold=1.0,
+        spike_grad=None,
+        surrogate_disable=False,
+        init_hidden=False,
+        inhibition=False,
+        learn_beta=False,
+        learn_threshold=False,
+        reset_mechanism="subtract",
+        state_quant=False,
+        output=False,
+        graded_spikes_factor=1.0,
+        learn_graded_spikes_factor=False,
+        *,
+        backend="auto",
+    ):
+        super().__init__(
+            threshold,
+            spike_grad,
+            surrogate_disable,
+            init_hidden,
+            inhibition,
+            learn_threshold,
+            reset_mechanism,
+            state_quant,
+            output=output,
+            graded_spikes_factor=graded_spikes_factor,
+            learn_graded_spikes_factor=learn_graded_spikes_factor,
+            backend=backend,
+        )
         self._register("beta", beta, learn_beta)
 
 
 def _init_alias(name):
     def init_state(self):
         return self.reset_mem()
+
     init_state.__name__ = name
     init_state.__doc__ = "Deprecated in snnTorch: the same as ``reset_mem()``."
     return init_state
@@ -413,15 +486,46 @@ class Leaky(LIF, _native.Leaky):
     _OP_ARGS = (("mem", "v0"),)
     _QUANT = ("mem",)
 
-    def __init__(self, beta, threshold=1.0, spike_grad=None, surrogate_disable=False, init_hidden=False,
-                 inhibition=False, learn_beta=False, learn_threshold=False, reset_mechanism="subtract",
-                 state_quant=False, output=False, graded_spikes_factor=1.0, learn_graded_spikes_factor=False,
-                 reset_delay=True, *, backend="auto"):
-        _native.Leaky.__init__(self, beta, threshold, reset_mechanism, reset_delay, _surrogate(spike_grad),
-                               learn_beta=learn_beta, learn_threshold=learn_threshold, step_mode="single",
-                               backend=backend)
-        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output, graded_spikes_factor,
-                        learn_graded_spikes_factor)
+    def __init__(
+        self,
+        beta,
+        threshold=1.0,
+        spike_grad=None,
+        surrogate_disable=False,
+        init_hidden=False,
+        inhibition=False,
+        learn_beta=False,
+        learn_threshold=False,
+        reset_mechanism="subtract",
+        state_quant=False,
+        output=False,
+        graded_spikes_factor=1.0,
+        learn_graded_spikes_factor=False,
+        reset_delay=True,
+        *,
+        backend="auto",
+    ):
+        _native.Leaky.__init__(
+            self,
+            beta,
+            threshold,
+            reset_mechanism,
+            reset_delay,
+            _surrogate(spike_grad),
+            learn_beta=learn_beta,
+            learn_threshold=learn_threshold,
+            step_mode="single",
+            backend=backend,
+        )
+        self._snn_setup(
+            surrogate_disable,
+            init_hidden,
+            inhibition,
+            state_quant,
+            output,
+            graded_spikes_factor,
+            learn_graded_spikes_factor,
+        )
 
     def forward(self, input_, mem=None):
         if mem is not None:
@@ -442,12 +546,39 @@ class Synaptic(LIF, _native.Synaptic):
     _OP_ARGS = (("syn", "syn0"), ("mem", "v0"))
     _QUANT = ("mem", "syn")
 
-    def __init__(self, alpha, beta, threshold=1.0, spike_grad=None, surrogate_disable=False, init_hidden=False,
-                 inhibition=False, learn_alpha=False, learn_beta=False, learn_threshold=False,
-                 reset_mechanism="subtract", state_quant=False, output=False, reset_delay=True, *, backend="auto"):
-        _native.Synaptic.__init__(self, alpha, beta, threshold, reset_mechanism, reset_delay,
-                                  _surrogate(spike_grad), learn_alpha=learn_alpha, learn_beta=learn_beta,
-                                  learn_threshold=learn_threshold, step_mode="single", backend=backend)
+    def __init__(
+        self,
+        alpha,
+        beta,
+        threshold=1.0,
+        spike_grad=None,
+        surrogate_disable=False,
+        init_hidden=False,
+        inhibition=False,
+        learn_alpha=False,
+        learn_beta=False,
+        learn_threshold=False,
+        reset_mechanism="subtract",
+        state_quant=False,
+        output=False,
+        reset_delay=True,
+        *,
+        backend="auto",
+    ):
+        _native.Synaptic.__init__(
+            self,
+            alpha,
+            beta,
+            threshold,
+            reset_mechanism,
+            reset_delay,
+            _surrogate(spike_grad),
+            learn_alpha=learn_alpha,
+            learn_beta=learn_beta,
+            learn_threshold=learn_threshold,
+            step_mode="single",
+            backend=backend,
+        )
         self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
 
     def forward(self, input_, syn=None, mem=None):
@@ -472,12 +603,37 @@ class Alpha(LIF, _native.Alpha):
     _OP_ARGS = (("syn_exc", "syn_exc0"), ("syn_inh", "syn_inh0"), ("mem", "v0"))
     _QUANT = ("syn_exc", "syn_inh", "mem")
 
-    def __init__(self, alpha, beta, threshold=1.0, spike_grad=None, surrogate_disable=False, init_hidden=False,
-                 inhibition=False, learn_alpha=False, learn_beta=False, learn_threshold=False,
-                 reset_mechanism="zero", state_quant=False, output=False, *, backend="auto"):
-        _native.Alpha.__init__(self, alpha, beta, threshold, reset_mechanism, _surrogate(spike_grad),
-                               learn_alpha=learn_alpha, learn_beta=learn_beta, learn_threshold=learn_threshold,
-                               step_mode="single", backend=backend)
+    def __init__(
+        self,
+        alpha,
+        beta,
+        threshold=1.0,
+        spike_grad=None,
+        surrogate_disable=False,
+        init_hidden=False,
+        inhibition=False,
+        learn_alpha=False,
+        learn_beta=False,
+        learn_threshold=False,
+        reset_mechanism="zero",
+        state_quant=False,
+        output=False,
+        *,
+        backend="auto",
+    ):
+        _native.Alpha.__init__(
+            self,
+            alpha,
+            beta,
+            threshold,
+            reset_mechanism,
+            _surrogate(spike_grad),
+            learn_alpha=learn_alpha,
+            learn_beta=learn_beta,
+            learn_threshold=learn_threshold,
+            step_mode="single",
+            backend=backend,
+        )
         if not learn_alpha:
             self.alpha = self.alpha.clamp(0, 1)
         self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
@@ -503,23 +659,55 @@ class Lapicque(LIF, _native.Lapicque):
     _OP_ARGS = (("mem", "v0"),)
     _QUANT = ("mem",)
 
-    def __init__(self, beta=False, R=False, C=False, time_step=1, threshold=1.0, spike_grad=None,
-                 surrogate_disable=False, init_hidden=False, inhibition=False, learn_beta=False, learn_threshold=False,
-                 reset_mechanism="subtract", state_quant=False, output=False, *, backend="auto"):
+    def __init__(
+        self,
+        beta=False,
+        R=False,
+        C=False,
+        time_step=1,
+        threshold=1.0,
+        spike_grad=None,
+        surrogate_disable=False,
+        init_hidden=False,
+        inhibition=False,
+        learn_beta=False,
+        learn_threshold=False,
+        reset_mechanism="subtract",
+        state_quant=False,
+        output=False,
+        *,
+        backend="auto",
+    ):
         if _given(beta) and _given(R) and _given(C):
-            raise ValueError("snnTorch 1.0's Lapicque fails (at its first step) when beta, R and C are all given; "
-                             "give two of them: beta and R, beta and C, or R and C (or beta alone)")
-        _native.Lapicque.__init__(self, beta, R, C, time_step, threshold, _surrogate(spike_grad),
-                                  learn_beta=learn_beta, learn_threshold=learn_threshold,
-                                  reset_mechanism=reset_mechanism, step_mode="single", backend=backend)
+            raise ValueError(
+                "snnTorch 1.0's Lapicque fails (at its first step) when beta, R and C are all given; "
+                "give two of them: beta and R, beta and C, or R and C (or beta alone)"
+            )
+        _native.Lapicque.__init__(
+            self,
+            beta,
+            R,
+            C,
+            time_step,
+            threshold,
+            _surrogate(spike_grad),
+            learn_beta=learn_beta,
+            learn_threshold=learn_threshold,
+            reset_mechanism=reset_mechanism,
+            step_mode="single",
+            backend=backend,
+        )
         self._snntorch_rc(beta, R, C, time_step)
         self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
 
     def _snntorch_rc(self, beta, R, C, time_step):
         """The buffers as snnTorch derives them (its dtypes: an int R or time_step stays int64)."""
         ts = time_step if isinstance(time_step, torch.Tensor) else torch.as_tensor(time_step)
-        as_t = lambda v: v if isinstance(v, torch.Tensor) else torch.as_tensor(v)
-        if not _given(beta):   # R and C given
+
+        def as_t(v):
+            return v if isinstance(v, torch.Tensor) else torch.as_tensor(v)
+
+        if not _given(beta):  # R and C given
             b = torch.exp(torch.ones(1) * (-ts / (R * C)))
             R_t, C_t = as_t(R), as_t(C)
         else:
@@ -559,15 +747,19 @@ def _check_recurrence(name, all_to_all, linear_features, conv2d_channels, kernel
     if all_to_all:
         if not linear_features:
             if not (conv or kernel):
-                raise TypeError(f"all_to_all=True: {name} needs linear_features=N (features of its spikes) or both "
-                                "conv2d_channels and kernel_size; for one weight per neuron use all_to_all=False")
+                raise TypeError(
+                    f"all_to_all=True: {name} needs linear_features=N (features of its spikes) or both "
+                    "conv2d_channels and kernel_size; for one weight per neuron use all_to_all=False"
+                )
             if conv != kernel:
                 raise TypeError(f"{name}: conv2d_channels and kernel_size must be given together")
         elif conv or kernel:
             raise TypeError(f"{name}: give linear_features or (conv2d_channels and kernel_size), not both")
     elif linear_features or conv or kernel:
-        raise TypeError(f"all_to_all=False: {name} uses the one-to-one weight V; do not give linear_features, "
-                        "conv2d_channels or kernel_size")
+        raise TypeError(
+            f"all_to_all=False: {name} uses the one-to-one weight V; do not give linear_features, "
+            "conv2d_channels or kernel_size"
+        )
 
 
 def _setup_recurrence(neuron, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent):
@@ -599,25 +791,57 @@ class RLeaky(LIF, _native.RLeaky):
     _OP_ARGS = (("spk", "s0"), ("mem", "v0"))
     _QUANT = ("mem",)
 
-    def __init__(self, beta, V=1.0, all_to_all=True, linear_features=None, conv2d_channels=None, kernel_size=None,
-                 threshold=1.0, spike_grad=None, surrogate_disable=False, init_hidden=False, inhibition=False,
-                 learn_beta=False, learn_threshold=False, learn_recurrent=True, reset_mechanism="subtract",
-                 state_quant=False, output=False, reset_delay=True, *, backend="auto"):
+    def __init__(
+        self,
+        beta,
+        V=1.0,
+        all_to_all=True,
+        linear_features=None,
+        conv2d_channels=None,
+        kernel_size=None,
+        threshold=1.0,
+        spike_grad=None,
+        surrogate_disable=False,
+        init_hidden=False,
+        inhibition=False,
+        learn_beta=False,
+        learn_threshold=False,
+        learn_recurrent=True,
+        reset_mechanism="subtract",
+        state_quant=False,
+        output=False,
+        reset_delay=True,
+        *,
+        backend="auto",
+    ):
         _check_recurrence("RLeaky", all_to_all, linear_features, conv2d_channels, kernel_size)
-        _native.RLeaky.__init__(self, beta, V, all_to_all, linear_features=linear_features or None,
-                                conv2d_channels=conv2d_channels or None, kernel_size=kernel_size or None,
-                                threshold=threshold, surrogate=_surrogate(spike_grad), learn_beta=learn_beta,
-                                learn_threshold=learn_threshold, learn_recurrent=learn_recurrent,
-                                reset_mechanism=reset_mechanism, reset_delay=reset_delay, step_mode="single",
-                                backend=backend)
+        _native.RLeaky.__init__(
+            self,
+            beta,
+            V,
+            all_to_all,
+            linear_features=linear_features or None,
+            conv2d_channels=conv2d_channels or None,
+            kernel_size=kernel_size or None,
+            threshold=threshold,
+            surrogate=_surrogate(spike_grad),
+            learn_beta=learn_beta,
+            learn_threshold=learn_threshold,
+            learn_recurrent=learn_recurrent,
+            reset_mechanism=reset_mechanism,
+            reset_delay=reset_delay,
+            step_mode="single",
+            backend=backend,
+        )
         _setup_recurrence(self, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent)
         self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
 
     def _dynamics(self, x, init, single=False, **returns):
         if self.all_to_all:
             return super()._dynamics(x, init, single, **returns)
-        return run_rleaky(x, self.beta, self.threshold, self._options(), V=self.recurrent.V, **init, single=single,
-                          **returns)
+        return run_rleaky(
+            x, self.beta, self.threshold, self._options(), V=self.recurrent.V, **init, single=single, **returns
+        )
 
     def forward(self, input_, spk=None, mem=None):
         if spk is not None or mem is not None:
@@ -644,35 +868,84 @@ class RSynaptic(LIF, _native.RSynaptic):
     _QUANT = ("syn", "mem")
     _SAME_STEP = False
 
-    def __init__(self, alpha, beta, V=1.0, all_to_all=True, linear_features=None, conv2d_channels=None,
-                 kernel_size=None, threshold=1.0, spike_grad=None, surrogate_disable=False, init_hidden=False,
-                 inhibition=False, learn_alpha=False, learn_beta=False, learn_threshold=False, learn_recurrent=True,
-                 reset_mechanism="subtract", state_quant=False, output=False, reset_delay=True, *, backend="auto"):
+    def __init__(
+        self,
+        alpha,
+        beta,
+        V=1.0,
+        all_to_all=True,
+        linear_features=None,
+        conv2d_channels=None,
+        kernel_size=None,
+        threshold=1.0,
+        spike_grad=None,
+        surrogate_disable=False,
+        init_hidden=False,
+        inhibition=False,
+        learn_alpha=False,
+        learn_beta=False,
+        learn_threshold=False,
+        learn_recurrent=True,
+        reset_mechanism="subtract",
+        state_quant=False,
+        output=False,
+        reset_delay=True,
+        *,
+        backend="auto",
+    ):
         _check_recurrence("RSynaptic", all_to_all, linear_features, conv2d_channels, kernel_size)
-        _native.RSynaptic.__init__(self, alpha, beta, V, all_to_all, linear_features=linear_features or None,
-                                   conv2d_channels=conv2d_channels or None, kernel_size=kernel_size or None,
-                                   threshold=threshold, reset_mechanism=reset_mechanism, reset_delay=reset_delay,
-                                   surrogate=_surrogate(spike_grad), learn_alpha=learn_alpha, learn_beta=learn_beta,
-                                   learn_threshold=learn_threshold, learn_recurrent=learn_recurrent,
-                                   step_mode="single", backend=backend)
+        _native.RSynaptic.__init__(
+            self,
+            alpha,
+            beta,
+            V,
+            all_to_all,
+            linear_features=linear_features or None,
+            conv2d_channels=conv2d_channels or None,
+            kernel_size=kernel_size or None,
+            threshold=threshold,
+            reset_mechanism=reset_mechanism,
+            reset_delay=reset_delay,
+            surrogate=_surrogate(spike_grad),
+            learn_alpha=learn_alpha,
+            learn_beta=learn_beta,
+            learn_threshold=learn_threshold,
+            learn_recurrent=learn_recurrent,
+            step_mode="single",
+            backend=backend,
+        )
         _setup_recurrence(self, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent)
         self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
         if not reset_delay:
-            warnings.warn("RSynaptic(reset_delay=False): snnTorch 1.0 drops its same-step reset, so the reset stays "
-                          "delayed here too; tritonsnn.RSynaptic(reset_delay=False) applies it", UserWarning,
-                          stacklevel=2)
+            warnings.warn(
+                "RSynaptic(reset_delay=False): snnTorch 1.0 drops its same-step reset, so the reset stays "
+                "delayed here too; tritonsnn.RSynaptic(reset_delay=False) applies it",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def _dynamics(self, x, init, single=False, **returns):
         if self.all_to_all:
             return super()._dynamics(x, init, single, **returns)
-        return run_rsynaptic(x, self.alpha, self.beta, self.threshold, self._options(), V=self.recurrent.V, **init,
-                             single=single, **returns)
+        return run_rsynaptic(
+            x,
+            self.alpha,
+            self.beta,
+            self.threshold,
+            self._options(),
+            V=self.recurrent.V,
+            **init,
+            single=single,
+            **returns,
+        )
 
     def forward(self, input_, spk=None, syn=None, mem=None):
         if not self.reset_delay and (spk is None or mem is None):
-            raise TypeError("RSynaptic(reset_delay=False) needs spk and mem passed on every call: snnTorch 1.0 "
-                            "fails without them (init_hidden=True included); use reset_delay=True, or "
-                            "tritonsnn.RSynaptic(reset_delay=False, step_mode='single') for a same-step reset")
+            raise TypeError(
+                "RSynaptic(reset_delay=False) needs spk and mem passed on every call: snnTorch 1.0 "
+                "fails without them (init_hidden=True included); use reset_delay=True, or "
+                "tritonsnn.RSynaptic(reset_delay=False, step_mode='single') for a same-step reset"
+            )
         if spk is not None or syn is not None or mem is not None:
             self._set_given(("spk", "syn", "mem"), (spk, syn, mem), "`spk`, `syn` or `mem`")
         return self._step(input_)

@@ -13,6 +13,7 @@ neurons' state. Results equal snnTorch 1.0's, with these repairs where snnTorch 
 * an unknown ``criterion``/``regularization`` or a last layer that is not a neuron raises
   TypeError (snnTorch 1.0 fails later with NameError/UnboundLocalError).
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,11 +25,16 @@ __all__ = ["BPTT", "RTRL", "TBPTT"]
 
 # criterion name -> (takes spikes (else membrane), targets vary over time)
 _CRITERIA = {
-    "mse_membrane_loss": (False, True), "ce_max_membrane_loss": (False, False), "ce_rate_loss": (True, False),
-    "ce_count_loss": (True, False), "mse_count_loss": (True, False), "ce_latency_loss": (True, False),
-    "mse_temporal_loss": (True, False), "ce_temporal_loss": (True, False),
+    "mse_membrane_loss": (False, True),
+    "ce_max_membrane_loss": (False, False),
+    "ce_rate_loss": (True, False),
+    "ce_count_loss": (True, False),
+    "mse_count_loss": (True, False),
+    "ce_latency_loss": (True, False),
+    "mse_temporal_loss": (True, False),
+    "ce_temporal_loss": (True, False),
 }
-_REGULARIZERS = {"l1_rate_sparsity": True}   # name -> takes spikes
+_REGULARIZERS = {"l1_rate_sparsity": True}  # name -> takes spikes
 # outputs of the last layer with output=True
 _RETURNS = ((_n.Alpha, 4), (_n.Synaptic, 3), (_n.RSynaptic, 3), (_n.Leaky, 2), (_n.RLeaky, 2), (_n.Lapicque, 2))
 
@@ -50,18 +56,66 @@ def _num_returns(net):
     for cls, n in _RETURNS:
         if isinstance(last, cls):
             return n
-    raise TypeError(f"the last layer of net must be a tritonsnn.snntorch neuron built with init_hidden=True and "
-                    f"output=True, so that net(x) returns its spikes and membrane; got {type(last).__name__}")
+    raise TypeError(
+        f"the last layer of net must be a tritonsnn.snntorch neuron built with init_hidden=True and "
+        f"output=True, so that net(x) returns its spikes and membrane; got {type(last).__name__}"
+    )
 
 
 def _apply_criterion(criterion, loss_spk, time_var_targets, spk_rec, mem_rec, targets, start, stop):
     if time_var_targets:
-        targets = targets[int(start):int(stop)]
+        targets = targets[int(start) : int(stop)]
     return criterion(spk_rec if loss_spk else mem_rec, targets)
 
 
-def TBPTT(net, dataloader, optimizer, criterion, num_steps=False, time_var=True, time_first=True,
-          regularization=False, device="cpu", K=1):
+def _check_steps(num_steps, time_var, time_first, K):
+    if num_steps and time_var:
+        raise ValueError(
+            "num_steps should not be given when time_var=True: the time axis of each batch sets the number of steps"
+        )
+    if num_steps is False and time_var is False:
+        raise ValueError("num_steps must be given when time_var=False (time-static data)")
+    if num_steps and K > num_steps:
+        raise ValueError("K must be less than or equal to num_steps")
+    if time_var is False and time_first is False:
+        raise ValueError("time_first applies to time-varying data only (time_var=True)")
+
+
+def _what_losses_read(criterion, regularization):
+    """``(loss reads spikes, targets vary over time, regularizer reads spikes)``, from the losses' names."""
+    name = _name(criterion)
+    if name not in _CRITERIA:
+        raise TypeError(
+            f"criterion must be one of the losses of snntorch.functional / tritonsnn.snntorch.functional "
+            f"({', '.join(_CRITERIA)}), recognised by its __name__; got {criterion!r}"
+        )
+    loss_spk, time_var_targets = _CRITERIA[name]
+    if time_var_targets:
+        time_var_targets = getattr(criterion, "time_var_targets", False)
+    reg_spk = False
+    if regularization:
+        reg_name = _name(regularization)
+        if reg_name not in _REGULARIZERS:
+            raise TypeError(
+                f"regularization must be one of {', '.join(_REGULARIZERS)} (snnTorch's "
+                f"functional.reg); got {regularization!r}"
+            )
+        reg_spk = _REGULARIZERS[reg_name]
+    return loss_spk, time_var_targets, reg_spk
+
+
+def TBPTT(
+    net,
+    dataloader,
+    optimizer,
+    criterion,
+    num_steps=False,
+    time_var=True,
+    time_first=True,
+    regularization=False,
+    device="cpu",
+    K=1,
+):
     """Truncated backpropagation through time: a weight update every ``K`` steps.
 
     Args:
@@ -80,30 +134,9 @@ def TBPTT(net, dataloader, optimizer, criterion, num_steps=False, time_var=True,
     Returns:
         The loss averaged over the epoch's batches (a tensor, as snnTorch returns it).
     """
-    if num_steps and time_var:
-        raise ValueError("num_steps should not be given when time_var=True: the time axis of each batch "
-                         "sets the number of steps")
-    if num_steps is False and time_var is False:
-        raise ValueError("num_steps must be given when time_var=False (time-static data)")
-    if num_steps and K > num_steps:
-        raise ValueError("K must be less than or equal to num_steps")
-    if time_var is False and time_first is False:
-        raise ValueError("time_first applies to time-varying data only (time_var=True)")
+    _check_steps(num_steps, time_var, time_first, K)
     reset(net)
-    name = _name(criterion)
-    if name not in _CRITERIA:
-        raise TypeError(f"criterion must be one of the losses of snntorch.functional / tritonsnn.snntorch.functional "
-                        f"({', '.join(_CRITERIA)}), recognised by its __name__; got {criterion!r}")
-    loss_spk, time_var_targets = _CRITERIA[name]
-    if time_var_targets:
-        time_var_targets = getattr(criterion, "time_var_targets", False)
-    reg_spk = False
-    if regularization:
-        reg_name = _name(regularization)
-        if reg_name not in _REGULARIZERS:
-            raise TypeError(f"regularization must be one of {', '.join(_REGULARIZERS)} (snnTorch's "
-                            f"functional.reg); got {regularization!r}")
-        reg_spk = _REGULARIZERS[reg_name]
+    loss_spk, time_var_targets, reg_spk = _what_losses_read(criterion, regularization)
     _num_returns(net)
 
     whole_sequence = K is False
@@ -152,19 +185,57 @@ def TBPTT(net, dataloader, optimizer, criterion, num_steps=False, time_var=True,
     return loss_avg / iter_count
 
 
-def BPTT(net, dataloader, optimizer, criterion, num_steps=False, time_var=True, time_first=True,
-         regularization=False, device="cpu"):
+def BPTT(
+    net,
+    dataloader,
+    optimizer,
+    criterion,
+    num_steps=False,
+    time_var=True,
+    time_first=True,
+    regularization=False,
+    device="cpu",
+):
     """Backpropagation through time: one weight update per sequence (:func:`TBPTT` with
     ``K = num_steps``). Arguments and result as :func:`TBPTT`."""
-    return TBPTT(net, dataloader, optimizer, criterion, num_steps=num_steps, time_var=time_var,
-                 time_first=time_first, regularization=regularization, device=device, K=num_steps)
+    return TBPTT(
+        net,
+        dataloader,
+        optimizer,
+        criterion,
+        num_steps=num_steps,
+        time_var=time_var,
+        time_first=time_first,
+        regularization=regularization,
+        device=device,
+        K=num_steps,
+    )
 
 
-def RTRL(net, dataloader, optimizer, criterion, num_steps=False, time_var=True, time_first=True,
-         regularization=False, device="cpu"):
+def RTRL(
+    net,
+    dataloader,
+    optimizer,
+    criterion,
+    num_steps=False,
+    time_var=True,
+    time_first=True,
+    regularization=False,
+    device="cpu",
+):
     """snnTorch's ``RTRL``, which is :func:`TBPTT` with ``K = 1``: a weight update after every
     step with the state detached in between, so each update sees the gradient of the current
     step only. It is not real-time recurrent learning (no forward-carried sensitivities); it
     reproduces snnTorch 1.0's function of that name. Arguments and result as :func:`TBPTT`."""
-    return TBPTT(net, dataloader, optimizer, criterion, num_steps=num_steps, time_var=time_var,
-                 time_first=time_first, regularization=regularization, device=device, K=1)
+    return TBPTT(
+        net,
+        dataloader,
+        optimizer,
+        criterion,
+        num_steps=num_steps,
+        time_var=time_var,
+        time_first=time_first,
+        regularization=regularization,
+        device=device,
+        K=1,
+    )

@@ -100,8 +100,7 @@ def rate(data, num_steps=False, gain=1, offset=0, first_spike_time=0, time_var_i
     if first_spike_time > steps - 1:
         if steps:
             raise ValueError(
-                f"spikegen.rate: `first_spike_time` ({first_spike_time}) must be at most "
-                f"num_steps - 1 ({steps - 1})."
+                f"spikegen.rate: `first_spike_time` ({first_spike_time}) must be at most num_steps - 1 ({steps - 1})."
             )
         if not time_var_input:
             raise ValueError(
@@ -173,8 +172,14 @@ def latency_code_linear(data, num_steps=False, threshold=0.01, tau=1, first_spik
     steps = _steps(num_steps)
     _latency_errors(data, steps, threshold, tau, first_spike_time, normalize)
     t = encode.latency_times(
-        data, steps or None, tau=tau, threshold=threshold, method="linear", normalize=normalize,
-        first_spike_time=first_spike_time, time_dtype=data.dtype,
+        data,
+        steps or None,
+        tau=tau,
+        threshold=threshold,
+        method="linear",
+        normalize=normalize,
+        first_spike_time=first_spike_time,
+        time_dtype=data.dtype,
     )
     if normalize and t.numel() and torch.min(t) < 0:
         low = torch.min(t)
@@ -182,9 +187,7 @@ def latency_code_linear(data, num_steps=False, threshold=0.01, tau=1, first_spik
     return t
 
 
-def latency_code_log(
-    data, num_steps=False, threshold=0.01, tau=1, first_spike_time=0, normalize=False, epsilon=1e-7
-):
+def latency_code_log(data, num_steps=False, threshold=0.01, tau=1, first_spike_time=0, normalize=False, epsilon=1e-7):
     """Spike times of the logarithmic (RC) latency code (:func:`tritonsnn.encode.latency_times`).
 
     Returns:
@@ -194,8 +197,15 @@ def latency_code_log(
     steps = _steps(num_steps)
     _latency_errors(data, steps, threshold, tau, first_spike_time, normalize)
     return encode.latency_times(
-        data, steps or None, tau=tau, threshold=threshold, method="log", normalize=normalize,
-        first_spike_time=first_spike_time, epsilon=epsilon, time_dtype=data.dtype,
+        data,
+        steps or None,
+        tau=tau,
+        threshold=threshold,
+        method="log",
+        normalize=normalize,
+        first_spike_time=first_spike_time,
+        epsilon=epsilon,
+        time_dtype=data.dtype,
     )
 
 
@@ -278,8 +288,17 @@ def latency(
     if interpolate:
         return latency_interpolate(spike_time, steps, on_target=on_target, off_target=off_target)
     spikes = encode.latency(
-        data, steps, tau=tau, threshold=threshold, method="linear" if linear else "log", normalize=normalize,
-        clip=clip, first_spike_time=first_spike_time, epsilon=epsilon, late_spikes="drop", time_dtype=data.dtype,
+        data,
+        steps,
+        tau=tau,
+        threshold=threshold,
+        method="linear" if linear else "log",
+        normalize=normalize,
+        clip=clip,
+        first_spike_time=first_spike_time,
+        epsilon=epsilon,
+        late_spikes="drop",
+        time_dtype=data.dtype,
     ).to(dtype)
     if on_target != 1 or off_target != 0:
         spikes = torch.clamp(spikes * on_target, off_target)
@@ -369,8 +388,9 @@ def target_rate_code(num_steps, first_spike_time=0, rate=1, firing_pattern="regu
         spikes = torch.bernoulli(p)
         return spikes, torch.where(spikes == 1)[0]
     else:
-        raise ValueError(f"spikegen.target_rate_code: `firing_pattern` must be one of {_PATTERNS}, "
-                         f"got {firing_pattern!r}.")
+        raise ValueError(
+            f"spikegen.target_rate_code: `firing_pattern` must be one of {_PATTERNS}, got {firing_pattern!r}."
+        )
     return torch.zeros(num_steps).scatter(0, times, 1), times
 
 
@@ -421,8 +441,7 @@ def latency_interpolate(spike_time, num_steps, on_target=1, off_target=0):
     _tensor(spike_time, "latency_interpolate")
     if on_target < off_target:
         raise ValueError(
-            f"spikegen.latency_interpolate: `on_target` ({on_target}) must be at least "
-            f"`off_target` ({off_target})."
+            f"spikegen.latency_interpolate: `on_target` ({on_target}) must be at least `off_target` ({off_target})."
         )
     s = torch.round(spike_time).float()
     s[s > num_steps] = 0.5  # t / 0.5 > 1 at every step t > 0: such neurons stay off
@@ -479,9 +498,7 @@ def targets_rate(
     if incorrect_rate > correct_rate:
         raise ValueError("spikegen.targets_rate: `correct_rate` must be at least `incorrect_rate`.")
     if str(firing_pattern).lower() not in _PATTERNS:
-        raise ValueError(
-            f"spikegen.targets_rate: `firing_pattern` must be one of {_PATTERNS}, got {firing_pattern!r}."
-        )
+        raise ValueError(f"spikegen.targets_rate: `firing_pattern` must be one of {_PATTERNS}, got {firing_pattern!r}.")
     if correct_rate != 1 or incorrect_rate != 0:
         raise NotImplementedError(
             "spikegen.targets_rate: time-varying rate targets (correct_rate != 1 or incorrect_rate != 0) are not "

@@ -63,7 +63,8 @@ def raster(data, ax, **kwargs):
 
 
 def traces(data, spk=None, dim=(3, 3), spk_height=5, titles=None):
-    """Grid of ``dim`` panels on the current figure, panel ``i`` the trace ``data[:, i]`` (:func:`tritonsnn.plot.traces`).
+    """Grid of ``dim`` panels on the current figure, panel ``i`` the trace ``data[:, i]``
+    (:func:`tritonsnn.plot.traces`).
 
     With ``spk``, ``spk_height * spk`` is added so spikes ride on the traces.
     Panels share the first panel's y axis and hide their axes; ``titles``
@@ -75,8 +76,7 @@ def traces(data, spk=None, dim=(3, 3), spk_height=5, titles=None):
     panels = math.prod(dim)
     if data.dim() != 2 or data.shape[1] < panels:
         raise ValueError(
-            f"spikeplot.traces: `data` must be [T, N] with N >= {panels} (dim={tuple(dim)}), "
-            f"got {tuple(data.shape)}."
+            f"spikeplot.traces: `data` must be [T, N] with N >= {panels} (dim={tuple(dim)}), got {tuple(data.shape)}."
         )
     values = (data + spk_height * spk) if spk is not None else data
     grid = GridSpec(*dim)
@@ -153,7 +153,7 @@ class _GridShader:
         ticks = self.ax.get_xticks()
         edges = np.concatenate(([low], ticks[(ticks > low) & (ticks < high)], [high]))
         skip = 0 if self.sf else 1
-        for start, end in zip(edges[skip::2], edges[skip + 1::2]):
+        for start, end in zip(edges[skip::2], edges[skip + 1 :: 2]):
             self.spans.append(self.ax.axvspan(start, end, zorder=0, **self.kw))
 
 

@@ -8,6 +8,7 @@ on a tensor, gives Heaviside spikes with that surrogate gradient (as snnTorch's 
 snnTorch's ``torch.autograd.Function`` classes (``ATan``, ``FastSigmoid``, ...) are not
 provided: the neurons take the surrogate objects the factories return.
 """
+
 from __future__ import annotations
 
 import torch
@@ -15,8 +16,20 @@ import torch
 from .. import surrogate as _sg
 from ..surrogate import Surrogate
 
-__all__ = ["LSO", "SFS", "SSO", "Surrogate", "atan", "custom_surrogate", "fast_sigmoid", "heaviside", "sigmoid",
-           "spike_rate_escape", "straight_through_estimator", "triangular"]
+__all__ = [
+    "LSO",
+    "SFS",
+    "SSO",
+    "Surrogate",
+    "atan",
+    "custom_surrogate",
+    "fast_sigmoid",
+    "heaviside",
+    "sigmoid",
+    "spike_rate_escape",
+    "straight_through_estimator",
+    "triangular",
+]
 
 
 def atan(alpha=2.0):
@@ -81,18 +94,26 @@ def custom_surrogate(custom_surrogate_function):
     surrogate gradients snnTorch documents are)."""
     fn = custom_surrogate_function
     if fn not in _CUSTOM:
+
         def grad(x):
             return fn(x, torch.ones_like(x), (x > 0).to(x.dtype))
+
         grad.__qualname__ = grad.__name__ = getattr(fn, "__name__", "custom_surrogate_function")
         _CUSTOM[fn] = _sg.custom(grad)
     return _CUSTOM[fn]
 
 
 _FUNCTION_CLASSES = {
-    "ATan": "atan(alpha)", "FastSigmoid": "fast_sigmoid(slope)", "Sigmoid": "sigmoid(slope)",
-    "Triangular": "triangular(threshold)", "StraightThroughEstimator": "straight_through_estimator()",
-    "Heaviside": "heaviside()", "SpikeRateEscape": "spike_rate_escape(beta, slope)", "SparseFastSigmoid": "SFS(slope, B)",
-    "StochasticSpikeOperator": "SSO(mean, variance)", "LeakySpikeOperator": "LSO(slope)",
+    "ATan": "atan(alpha)",
+    "FastSigmoid": "fast_sigmoid(slope)",
+    "Sigmoid": "sigmoid(slope)",
+    "Triangular": "triangular(threshold)",
+    "StraightThroughEstimator": "straight_through_estimator()",
+    "Heaviside": "heaviside()",
+    "SpikeRateEscape": "spike_rate_escape(beta, slope)",
+    "SparseFastSigmoid": "SFS(slope, B)",
+    "StochasticSpikeOperator": "SSO(mean, variance)",
+    "LeakySpikeOperator": "LSO(slope)",
     "CustomSurrogate": "custom_surrogate(f)",
 }
 
@@ -102,5 +123,6 @@ def __getattr__(name):
         raise AttributeError(
             f"snntorch.surrogate.{name} is snnTorch's autograd.Function; tritonsnn's neurons evaluate the "
             f"surrogate in their kernels and take a surrogate object: use "
-            f"tritonsnn.snntorch.surrogate.{_FUNCTION_CLASSES[name]} (callable on a tensor as well)")
+            f"tritonsnn.snntorch.surrogate.{_FUNCTION_CLASSES[name]} (callable on a tensor as well)"
+        )
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

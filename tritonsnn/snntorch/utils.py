@@ -1,4 +1,5 @@
 """snnTorch's ``utils``: state reset for a network, dataset subsets and validation splits."""
+
 from __future__ import annotations
 
 import numpy as np

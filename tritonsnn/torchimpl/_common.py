@@ -4,6 +4,7 @@ gradient, the membrane carried into each step, the refractory counter and the re
 of parameter gradients. Written once here; the families (``lif.py``, ``synaptic.py``)
 only add what their recurrences do differently.
 """
+
 from __future__ import annotations
 
 import torch
@@ -96,6 +97,7 @@ def shifted(f, f_next):
 
 # --- resets ---------------------------------------------------------------------------------
 
+
 def post_reset(m, s, r, thr, reset):
     """Membrane after the same-step reset (``reset_delay=False``): ``m - (s - r)*thr`` or ``m - (s - r)*m``."""
     d = s - r
@@ -129,8 +131,9 @@ def dpost_dthreshold(pre, d, sgrad, thr, reset):
     return thr * sgrad - d if reset == Reset.SUBTRACT else pre * sgrad
 
 
-def carried_membrane(pre, bits, mem0, t0, t1, *, thr, reset, delay, th_prev=None, free_prev=None,
-                     need_prev=True, need_r=True):
+def carried_membrane(
+    pre, bits, mem0, t0, t1, *, thr, reset, delay, th_prev=None, free_prev=None, need_prev=True, need_r=True
+):
     """The membrane carried into each step of chunk ``t0..t1`` (``post[t-1]``, ``mem0`` at t = 0) and
     the reset flags ``r[t]``, as ``(prev, r)`` (None where not needed). With delay the carried
     membrane is ``pre[t-1]`` and ``r[t] = H(pre[t-1] - th_prev[t])``; without, ``r`` is the saved
@@ -140,20 +143,21 @@ def carried_membrane(pre, bits, mem0, t0, t1, *, thr, reset, delay, th_prev=None
     if delay:
         prev = r = None
         if need_prev or need_r:
-            prev = torch.cat([(mem0 if t0 == 0 else pre[t0 - 1])[None], pre[t0:t1 - 1]])
+            prev = torch.cat([(mem0 if t0 == 0 else pre[t0 - 1])[None], pre[t0 : t1 - 1]])
         if need_r:
             r = above(prev, th_prev)
         return prev, r
     lo = max(t0 - 1, 0)
-    s_lo = above(pre[lo:t1 - 1], thr)
+    s_lo = above(pre[lo : t1 - 1], thr)
     if free_prev is not None:
         s_lo = s_lo * free_prev
-    post_prev = post_reset(pre[lo:t1 - 1], s_lo, bits[lo:t1 - 1].to(F32), thr, reset)
+    post_prev = post_reset(pre[lo : t1 - 1], s_lo, bits[lo : t1 - 1].to(F32), thr, reset)
     prev = torch.cat([mem0[None], post_prev]) if t0 == 0 else post_prev
     return prev, as_dtype(span(bits, t0, t1))
 
 
 # --- refractory periods ---------------------------------------------------------------------
+
 
 class Refractory:
     """The refractory counter through a forward loop, kept as the step of each neuron's last
@@ -178,7 +182,7 @@ class Refractory:
 
     def fired(self, t: int, spikes):
         """Record step t's spikes (fp32, refractory steps already masked)."""
-        self.last.addcmul_(spikes, float(t) - self.last)     # last = t where it fired
+        self.last.addcmul_(spikes, float(t) - self.last)  # last = t where it fired
 
     def final(self, T: int, out):
         """The int32 counter after ``T`` steps into ``out``."""

@@ -11,6 +11,7 @@ between the two neighbouring steps, zero before the start::
 At an integer delay ``f = 0`` and the slope is the one towards the next longer
 delay (a right derivative). ``tritonsnn/kernels/delay.py`` follows the same formulas.
 """
+
 from __future__ import annotations
 
 import torch

@@ -8,6 +8,7 @@ parameters (``beta``, ``threshold``, ``gain``, ``rec``) fp32 of shape ``[1]`` or
 step for step. Options left at their defaults (``gain=None``, ``rec=None``,
 ``refractory=0``) run exactly Leaky's loop.
 """
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -17,9 +18,26 @@ import torch
 from .. import _alloc
 from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, Reset, lif_outputs
 from . import _common
-from ._common import (F32, Refractory, above, as_dtype, carried_membrane, chunk_rows, chunk_steps, chunks,
-                      dpost_dthreshold, full_row, reduce_to, reset_now, rows, same_step_reset_grad, shifted, span,
-                      surrogate, zeros_or)
+from ._common import (
+    F32,
+    Refractory,
+    above,
+    as_dtype,
+    carried_membrane,
+    chunk_rows,
+    chunk_steps,
+    chunks,
+    dpost_dthreshold,
+    full_row,
+    reduce_to,
+    reset_now,
+    rows,
+    same_step_reset_grad,
+    shifted,
+    span,
+    surrogate,
+    zeros_or,
+)
 
 RESET_SUBTRACT, RESET_ZERO = Reset.SUBTRACT, Reset.ZERO
 
@@ -36,8 +54,13 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
     """
     v0, s0, a0, c0 = state
     beta, thr, gain, rec, rho, b = params
-    reset, delay, zero_whole, refractory, need_post = opts.reset, opts.delay, opts.zero_whole, opts.refractory, \
-        opts.need_mem
+    reset, delay, zero_whole, refractory, need_post = (
+        opts.reset,
+        opts.delay,
+        opts.zero_whole,
+        opts.refractory,
+        opts.need_mem,
+    )
     T, B, N = x.shape
     dev, f32 = x.device, F32
     refr, adapt = refractory > 0, rho is not None
@@ -47,7 +70,7 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
     counter = Refractory(c0, refractory, B, N, dev) if refr else None
     if adapt:
         a = zeros_or(a0, B, N, dev)
-        th_prev = thr + b * a        # threshold of the previous step: the one its spike crossed
+        th_prev = thr + b * a  # threshold of the previous step: the one its spike crossed
     else:
         th = th_prev = thr
     zero_before = reset == RESET_ZERO and not zero_whole
@@ -98,8 +121,9 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
     return LifOutputs(spikes, pre, bits, post, qbits, count_out, aseq)
 
 
-def lif_bwd(up: LifUpstream, saved: LifSaved, state: LifState, params: LifParams, opts: LifOptions,
-            need: LifParams, x_dtype) -> LifGrads:
+def lif_bwd(
+    up: LifUpstream, saved: LifSaved, state: LifState, params: LifParams, opts: LifOptions, need: LifParams, x_dtype
+) -> LifGrads:
     """Reverse time loop. Parameter gradients come back shaped like their parameter, None
     where not needed (``dspk0`` only with ``v`` or adaptation, ``dadapt0`` only with adaptation).
 
@@ -127,7 +151,7 @@ class _Backward:
         self.T, B, self.N = pre.shape
         self.B = B
         self.adapt = params.rho is not None
-        self.spk_state = params.v is not None or self.adapt     # s[t-1] feeds step t
+        self.spk_state = params.v is not None or self.adapt  # s[t-1] feeds step t
         self.mem0 = zeros_or(state.mem0, B, self.N, pre.device)
         self.spk0 = zeros_or(state.spk0, B, self.N, pre.device) if self.spk_state else None
         self.adapt0 = zeros_or(state.adapt0, B, self.N, pre.device) if self.adapt else None
@@ -135,8 +159,9 @@ class _Backward:
         reset = opts.reset
         # The input gradient is g_pre itself unless gain, a zeroing reset of the input or
         # refractory steps scale it.
-        self.scale_dx = params.gain is not None or (opts.zero_whole and reset == RESET_ZERO) or \
-            saved.refr_bits is not None
+        self.scale_dx = (
+            params.gain is not None or (opts.zero_whole and reset == RESET_ZERO) or saved.refr_bits is not None
+        )
         self.dx = _alloc.empty(self.T, B, self.N, dtype=x_dtype, device=pre.device) if self.scale_dx else None
         self.acc = {k: self._zeros() for k in ("beta", "threshold", "v", "rho", "b") if getattr(need, k)}
         # Factors of the first step after the chunk: g_pre, g_a, coef (d pre/d post[t-1]),
@@ -149,7 +174,7 @@ class _Backward:
         # With delay and no zero reset, refractory steps or adaptation, d pre[t+1]/d pre[t] is
         # beta (+ v*sgrad[t]) with constant factors: no per-step factor tensors to build.
         self.const_coef = opts.delay and reset != RESET_ZERO and saved.refr_bits is None and not self.adapt
-        self.const_k = self.const_coef and params.v is None     # Leaky's plain case: K is beta
+        self.const_k = self.const_coef and params.v is None  # Leaky's plain case: K is beta
         self.need_param_grads = need.threshold or need.b or need.rho
         self.chunk = chunk_steps(B, self.N, _common.CHUNK_ELEMS)
         if need.v:
@@ -193,7 +218,7 @@ class _Backward:
         f.th_p = torch.cat([(thr + b * a_first)[None].expand(1, self.B, self.N), f.th_c[:-1]])
         f.th_lo = f.th_p[1:] if t0 == 0 else f.th_p
         if self.need.b or self.need.rho:
-            f.a_p = torch.cat([a_first[None], aseq[t0:t1 - 1]])
+            f.a_p = torch.cat([a_first[None], aseq[t0 : t1 - 1]])
 
     def _factors(self, t0, t1):
         """Every factor of chunk t0..t1 that needs no time recurrence."""
@@ -201,23 +226,34 @@ class _Backward:
         beta, thr, v = params.beta, params.threshold, params.v
         reset, qbits = opts.reset, saved.refr_bits
         f = SimpleNamespace(t0=t0, t1=t1, c=t1 - t0, pc=span(saved.pre, t0, t1), lo=max(t0 - 1, 0))
-        f.nq = None if qbits is None else 1 - as_dtype(qbits[t0:t1])     # 1 on free steps
-        nq_prev = None if qbits is None else 1 - as_dtype(qbits[f.lo:t1 - 1])
+        f.nq = None if qbits is None else 1 - as_dtype(qbits[t0:t1])  # 1 on free steps
+        nq_prev = None if qbits is None else 1 - as_dtype(qbits[f.lo : t1 - 1])
         self._thresholds(f)
-        f.prev, f.r = carried_membrane(saved.pre, saved.reset_bits, self.mem0, t0, t1, thr=thr, reset=reset,
-                                       delay=opts.delay, th_prev=f.th_p, free_prev=nq_prev,
-                                       need_prev=need.beta, need_r=self.need_r)
-        if need.v and t1 - 1 > f.lo:   # spikes of steps lo .. t1-2 (s[t-1] for each t of the chunk but t = 0)
-            f.s_lo = torch.gt(saved.pre[f.lo:t1 - 1], f.th_lo, out=self.spk_rows[:t1 - 1 - f.lo])
+        f.prev, f.r = carried_membrane(
+            saved.pre,
+            saved.reset_bits,
+            self.mem0,
+            t0,
+            t1,
+            thr=thr,
+            reset=reset,
+            delay=opts.delay,
+            th_prev=f.th_p,
+            free_prev=nq_prev,
+            need_prev=need.beta,
+            need_r=self.need_r,
+        )
+        if need.v and t1 - 1 > f.lo:  # spikes of steps lo .. t1-2 (s[t-1] for each t of the chunk but t = 0)
+            f.s_lo = torch.gt(saved.pre[f.lo : t1 - 1], f.th_lo, out=self.spk_rows[: t1 - 1 - f.lo])
             if nq_prev is not None:
                 f.s_lo.mul_(nq_prev)
         sgrad = surrogate(f.pc - f.th_c, opts.surrogate, saved.sgrad, t0, t1)
         f.sgrad = sgrad if f.nq is None else sgrad * f.nq
         f.keep = 1 - f.r if reset == RESET_ZERO else None
-        kin = f.keep if opts.zero_whole else None                  # input terms zeroed with the reset
+        kin = f.keep if opts.zero_whole else None  # input terms zeroed with the reset
         # d pre[t] / d post[t-1]: beta (times the zero-reset keep) on free steps, keep alone when refractory.
-        f.din = f.nq if kin is None else (kin if f.nq is None else kin * f.nq)   # d pre / d(gain*x + v*s_prev)
-        if self.const_coef:      # the same for every step: the parameters themselves
+        f.din = f.nq if kin is None else (kin if f.nq is None else kin * f.nq)  # d pre / d(gain*x + v*s_prev)
+        if self.const_coef:  # the same for every step: the parameters themselves
             f.coef, f.vcoef = beta, v
         else:
             f.coef = beta * f.keep if f.keep is not None else beta.expand(f.c, 1, -1)
@@ -230,7 +266,7 @@ class _Backward:
         f.rsub = f.r if reset == RESET_SUBTRACT else None
         f.coef_sh = None if self.const_coef else shifted(f.coef, self._or_zeros(self.coef_next))
         f.vcoef_sh = None
-        if v is not None:   # broadcasts like a [c, B, N] factor when constant
+        if v is not None:  # broadcasts like a [c, B, N] factor when constant
             f.vcoef_sh = v if self.const_coef else shifted(f.vcoef, self._or_zeros(self.vcoef_next))
         f.post_jac = f.d = None
         if not opts.delay:
@@ -260,7 +296,7 @@ class _Backward:
             f.P = torch.mul(f.post_jac, f.gm, out=f.gc).addcmul_(f.sgrad, f.gs)
         if self.const_k:
             f.K = beta
-        elif self.const_coef:      # RLeaky: beta + v*sgrad[t] in one op
+        elif self.const_coef:  # RLeaky: beta + v*sgrad[t] in one op
             f.K = torch.addcmul(full_row(beta, self.N), f.sgrad, v)
         else:
             f.K = f.coef_sh if f.post_jac is None else f.post_jac * f.coef_sh
@@ -284,7 +320,7 @@ class _Backward:
         ``P``) and ``g_a``."""
         g_next = self.g_next
         if self.adapt:
-            f.ga_c = f.Q                 # a fresh tensor: the recurrence runs in it in place
+            f.ga_c = f.Q  # a fresh tensor: the recurrence runs in it in place
             ga_next = self.ga_next
             gc_r, K_r, sg_r, ga_r, K3_r, K4_r = map(rows, (f.gc, f.K, f.sgrad, f.ga_c, f.K3, f.K4))
             for i in range(f.c - 1, -1, -1):
@@ -293,7 +329,7 @@ class _Backward:
                     ga_r[i].addcmul_(K3_r[i], g_next).addcmul_(K4_r[i], ga_next)
                 g_next, ga_next = gc_r[i], ga_r[i]
             self.ga_next = ga_next
-        elif f.c == 1 and g_next is None:    # one step and nothing after it: g_pre is P
+        elif f.c == 1 and g_next is None:  # one step and nothing after it: g_pre is P
             g_next = f.gc[0]
         else:
             K = f.K
@@ -324,14 +360,14 @@ class _Backward:
     def _input_grad(self, f):
         if not self.scale_dx:
             return
-        gain, out = self.params.gain, self.dx[f.t0:f.t1]
+        gain, out = self.params.gain, self.dx[f.t0 : f.t1]
         dxc = f.gc * f.din if f.din is not None else f.gc
         torch.mul(dxc, gain, out=out) if gain is not None else out.copy_(dxc)
 
     def _parameter_grads(self, f):
         """The chunk's terms of every parameter gradient wanted."""
         need, acc, params = self.need, self.acc, self.params
-        thr, b = params.threshold, params.b
+        thr = params.threshold
         if need.beta:
             term = f.gc * f.prev
             for factor in (f.keep, f.nq):
@@ -345,7 +381,7 @@ class _Backward:
                 acc["v"].addcmul_(g_v[0], self.spk0)
                 g_v = g_v[1:]
             if g_v.shape[0]:
-                self.acc_v_rows[:g_v.shape[0]].addcmul_(g_v, f.s_lo)
+                self.acc_v_rows[: g_v.shape[0]].addcmul_(g_v, f.s_lo)
         if not self.need_param_grads:
             return
         # dL/d s[t] from everything after the spike function: gs, v and adaptation.
@@ -394,6 +430,14 @@ class _Backward:
             if self.acc_v_rows is not None:
                 self.acc["v"] += self.acc_v_rows.sum(0)
         grads = {k: reduce_to(acc.sum(0), getattr(params, k)) for k, acc in self.acc.items()}
-        return LifGrads(dx=self.dx if self.scale_dx else as_dtype(self.g_pre, self.x_dtype), dmem0=dmem0, dspk0=dspk0,
-                        dadapt0=dadapt0, dbeta=grads.get("beta"), dthreshold=grads.get("threshold"),
-                        dv=grads.get("v"), drho=grads.get("rho"), db=grads.get("b"))
+        return LifGrads(
+            dx=self.dx if self.scale_dx else as_dtype(self.g_pre, self.x_dtype),
+            dmem0=dmem0,
+            dspk0=dspk0,
+            dadapt0=dadapt0,
+            dbeta=grads.get("beta"),
+            dthreshold=grads.get("threshold"),
+            dv=grads.get("v"),
+            drho=grads.get("rho"),
+            db=grads.get("b"),
+        )

@@ -6,6 +6,7 @@ both implementations follow it step for step. Each step is one fused op writing
 straight into the output buffer; everything without a time recurrence (parameter
 gradients) is one reduction over the whole sequence.
 """
+
 from __future__ import annotations
 
 import torch
@@ -49,8 +50,15 @@ def _reverse_scan(g, coef):
         g[t].addcmul_(coef if coef.dim() < g.dim() else coef[t + 1], g[t + 1])
 
 
-def scan_bwd(up: ScanUpstream, saved: ScanSaved, state: ScanState, params: ScanParams, opts: ScanOptions,
-             need: ScanParams, x_dtype) -> ScanGrads:
+def scan_bwd(
+    up: ScanUpstream,
+    saved: ScanSaved,
+    state: ScanState,
+    params: ScanParams,
+    opts: ScanOptions,
+    need: ScanParams,
+    x_dtype,
+) -> ScanGrads:
     """Reverse time loop. Returns ``(dx, dh0, dy0, da, db)``; ``dy0``/``db`` only for
     ``second``, parameter grads shaped like ``a``/``b``, ``None`` where not needed."""
     (grad_out, grad_h), (x, h, y), (h0, y0), (a, b) = up, saved, state, params
@@ -59,9 +67,13 @@ def scan_bwd(up: ScanUpstream, saved: ScanSaved, state: ScanState, params: ScanP
     f32 = torch.float32
     if T == 0:
         z = h.new_zeros(B, N)
-        return ScanGrads(h.new_empty(0, B, N, dtype=x_dtype), z, z.clone() if second else None,
-                         h.new_zeros(a.shape) if need_da else None,
-                         h.new_zeros(b.shape) if need_db and second else None)
+        return ScanGrads(
+            h.new_empty(0, B, N, dtype=x_dtype),
+            z,
+            z.clone() if second else None,
+            h.new_zeros(a.shape) if need_da else None,
+            h.new_zeros(b.shape) if need_db and second else None,
+        )
     keep = torch.eq(x, 0, out=torch.empty(x.shape, dtype=f32, device=x.device)) if nearest else None
     coef_a = a * keep if nearest else a
     dy0 = db = None
@@ -71,7 +83,7 @@ def scan_bwd(up: ScanUpstream, saved: ScanSaved, state: ScanState, params: ScanP
         dy0 = b * gy[0]
         if need_db:
             db = _reduce_to((gy * _shifted(y, y0)).sum((0, 1)), b)
-        gh = gy if grad_h is None else gy.add_(grad_h)   # gy is no longer needed: reuse it
+        gh = gy if grad_h is None else gy.add_(grad_h)  # gy is no longer needed: reuse it
     else:
         gh = grad_out.to(f32, copy=True)
     _reverse_scan(gh, coef_a)

@@ -6,20 +6,46 @@ recurrences are written out in ``tritonsnn/kernels/synaptic.py``'s module
 docstring; both implementations follow them step for step and share the
 contract of ``syn_fwd`` / ``syn_bwd`` below.
 """
+
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import torch
 
-from .. import surrogate as sg
-from ..contracts import (Reset, SecondOrder, SynGrads, SynOptions, SynOutputs, SynParams, SynSaved, SynState,
-                         SynUpstream, syn_outputs)
+from ..contracts import (
+    Reset,
+    SecondOrder,
+    SynGrads,
+    SynOptions,
+    SynOutputs,
+    SynParams,
+    SynSaved,
+    SynState,
+    SynUpstream,
+    syn_outputs,
+)
 from . import _common
-from ._common import (F32, Refractory, above, as_dtype, carried_membrane, chunk_rows, chunk_steps, chunks,
-                      dpost_dthreshold, full_row, head, reduce_to, reset_now, rows, same_step_reset_grad, span,
-                      surrogate, zeros_or)
-
+from ._common import (
+    F32,
+    Refractory,
+    above,
+    as_dtype,
+    carried_membrane,
+    chunk_rows,
+    chunk_steps,
+    chunks,
+    dpost_dthreshold,
+    full_row,
+    head,
+    reduce_to,
+    reset_now,
+    rows,
+    same_step_reset_grad,
+    span,
+    surrogate,
+    zeros_or,
+)
 
 RESET_SUBTRACT, RESET_ZERO, RESET_NONE = Reset.SUBTRACT, Reset.ZERO, Reset.NONE
 
@@ -38,8 +64,13 @@ def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutpu
     """
     cur0, aux0, mem0, spk0, cnt0 = state
     alpha, beta, tau, thr, v = params
-    reset, delay, store_cur, need_post, refr_steps = opts.reset, opts.delay, opts.store_cur, opts.need_mem, \
-        opts.refractory
+    reset, delay, store_cur, need_post, refr_steps = (
+        opts.reset,
+        opts.delay,
+        opts.store_cur,
+        opts.need_mem,
+        opts.refractory,
+    )
     T, B, N = x.shape
     dev, f32 = x.device, F32
     is_alpha = opts.neuron == SecondOrder.ALPHA
@@ -64,11 +95,11 @@ def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutpu
         torch.addcmul(c, beta, p, out=m)
         if counter is not None:
             free = counter.step(t, refr[t])
-            counter.hold(m, p)       # refractory: no leak, no input; the reset below still applies
+            counter.hold(m, p)  # refractory: no leak, no input; the reset below still applies
         if reset == RESET_SUBTRACT:
             m.addcmul_(r, thr, value=-1)
         elif reset == RESET_ZERO:
-            m.mul_(1 - r)          # snnTorch zeroes the new membrane, input included (Leaky: the old one)
+            m.mul_(1 - r)  # snnTorch zeroes the new membrane, input included (Leaky: the old one)
         s = torch.gt(m, thr, out=spks[t])
         if counter is not None:
             s.mul_(free)
@@ -98,7 +129,7 @@ def _alpha_fwd(x, state: SynState, params: SynParams, opts: SynOptions, outs: Sy
     dev, f32 = x.device, F32
     e = zeros_or(exc0, B, N, dev)
     h = zeros_or(inh0, B, N, dev)
-    if not exc.numel():   # currents not kept: two alternating rows each stay in cache
+    if not exc.numel():  # currents not kept: two alternating rows each stay in cache
         exc = torch.empty(2, B, N, dtype=f32, device=dev)
         inh = torch.empty(2, B, N, dtype=f32, device=dev)
     n_rows = exc.shape[0]
@@ -115,9 +146,9 @@ def _alpha_fwd(x, state: SynState, params: SynParams, opts: SynOptions, outs: Sy
     xs, es, hs, mems, spks, negs = map(rows, (x, exc, inh, mem, spikes, neg_x))
     for t in range(T):
         i = t % chunk
-        if i == 0:   # -x for a chunk of steps in one op: inh[t] = beta*inh[t-1] + (-x[t]), bitwise beta*inh - x
+        if i == 0:  # -x for a chunk of steps in one op: inh[t] = beta*inh[t-1] + (-x[t]), bitwise beta*inh - x
             t1 = min(t + chunk, T)
-            neg_x[:t1 - t].copy_(x[t:t1]).neg_()   # x may be half precision; the currents are fp32
+            neg_x[: t1 - t].copy_(x[t:t1]).neg_()  # x may be half precision; the currents are fp32
         e_new = torch.addcmul(xs[t], alpha, e, out=es[t % n_rows])
         h_new = torch.addcmul(negs[i], beta, h, out=hs[t % n_rows])
         if reset == RESET_ZERO:
@@ -125,16 +156,16 @@ def _alpha_fwd(x, state: SynState, params: SynParams, opts: SynOptions, outs: Sy
             # zeroed currents gives the same values in one op less.
             e_new.mul_(flag)
             h_new.mul_(flag)
-        u_prev, u = u, torch.add(e_new, h_new, out=mems[t]).mul_(tau)   # tau * (exc + inh), snnTorch's order
+        u_prev, u = u, torch.add(e_new, h_new, out=mems[t]).mul_(tau)  # tau * (exc + inh), snnTorch's order
         if counter is not None:
             free = counter.step(t, refr[t])
-            counter.hold(u, u_prev)                # held membrane; the currents still filter the input
+            counter.hold(u, u_prev)  # held membrane; the currents still filter the input
             if reset == RESET_ZERO:
-                u.mul_(flag)                       # the pending reset zeroes a held membrane too
+                u.mul_(flag)  # the pending reset zeroes a held membrane too
         if reset == RESET_SUBTRACT:
-            u.addcmul_(flag, h)            # snnTorch: mem -= (-syn_inh_old) * reset
+            u.addcmul_(flag, h)  # snnTorch: mem -= (-syn_inh_old) * reset
             e_new.addcmul_(flag, thr, value=-1)
-            h_new.addcmul_(flag, h_new, value=-1)   # h * (1 - r) for r in {0, 1}, in one op
+            h_new.addcmul_(flag, h_new, value=-1)  # h * (1 - r) for r in {0, 1}, in one op
         s = torch.gt(u, thr, out=spks[t])
         if counter is not None:
             s.mul_(free)
@@ -146,8 +177,9 @@ def _alpha_fwd(x, state: SynState, params: SynParams, opts: SynOptions, outs: Sy
         counter.final(T, cnt_out)
 
 
-def syn_bwd(up: SynUpstream, saved: SynSaved, state: SynState, params: SynParams, opts: SynOptions,
-            need: SynParams, x_dtype) -> SynGrads:
+def syn_bwd(
+    up: SynUpstream, saved: SynSaved, state: SynState, params: SynParams, opts: SynOptions, need: SynParams, x_dtype
+) -> SynGrads:
     """Reverse time loop. ``up`` holds the gradients of the returned sequences (``g_mem`` of the
     returned membrane: ``post`` for Synaptic without delay), None when unused; ``saved.refr_bits``
     the forward's refractory flags (empty without refractory). Gradients not needed come back None.
@@ -178,24 +210,26 @@ class _SynapticBackward:
         self.cur0, self.mem0 = zeros_or(state.cur0, B, N, dev), zeros_or(state.mem0, B, N, dev)
         v = params.v
         self.spk0 = zeros_or(state.spk0, B, N, dev) if v is not None else None
-        self.g_cur = torch.empty_like(mem)                    # dL/d cur[t] = dL/d x[t]
+        self.g_cur = torch.empty_like(mem)  # dL/d cur[t] = dL/d x[t]
         self.acc = {k: mem.new_zeros(B, N) for k in ("alpha", "beta", "threshold", "v") if getattr(need, k)}
-        self.g_n_next = self.g_c_next = self.coef_next = None     # carries from the first step of the later chunk
-        self.g_c_next2 = None                                 # C[t0 + 1] of the later chunk (second order)
+        self.g_n_next = self.g_c_next = self.coef_next = None  # carries from the first step of the later chunk
+        self.g_c_next2 = None  # C[t0 + 1] of the later chunk (second order)
         self.chunk = chunk = chunk_steps(B, N, _common.CHUNK_ELEMS)
         reset = opts.reset
         # Reset flags are needed by the zero reset, the same-step reset and the threshold gradient.
         self.need_r = reset != RESET_NONE and (reset == RESET_ZERO or (not opts.delay) or need.threshold)
         self.has_refr = saved.refr_bits.numel() > 0
         self.beta_row = full_row(params.beta, N) if self.has_refr else None
-        self.second_order = (v is not None and opts.delay and reset != RESET_ZERO and not self.has_refr
-                             and up.g_cur is None)
+        self.second_order = (
+            v is not None and opts.delay and reset != RESET_ZERO and not self.has_refr and up.g_cur is None
+        )
         if self.second_order:
             self.ab_sum, self.neg_ab = full_row(params.alpha + params.beta, N), -(params.alpha * params.beta)
         self.need_sv = v is not None and (not self.second_order or need.threshold)
 
         def scratch(on=True):
             return chunk_rows(mem, chunk, on)
+
         self.sg_rows, self.a_rows, self.pre_rows, self.sv_rows = scratch(), scratch(), scratch(), scratch(self.need_sv)
         self.n_rows, self.in_rows = scratch(reset == RESET_ZERO), scratch(self.has_refr)
         # s[t-1] and V's gradient partials per row need a later step (a single step reads spk0 only).
@@ -206,7 +240,7 @@ class _SynapticBackward:
     def run(self) -> SynGrads:
         for t0, t1 in chunks(self.T, self.chunk):
             f = self._factors(t0, t1)
-            f.g_c_later = self.g_c_next                       # dL/dcur at the first step of the later chunk
+            f.g_c_later = self.g_c_next  # dL/dcur at the first step of the later chunk
             if self.second_order:
                 self._reverse_second_order(f)
             else:
@@ -220,10 +254,20 @@ class _SynapticBackward:
         n = t1 - t0
         f = SimpleNamespace(t0=t0, t1=t1, n=n, pc=span(saved.mem, t0, t1))
         refr = saved.refr_bits
-        free_prev = (1 - as_dtype(refr[max(t0 - 1, 0):t1 - 1])) if self.has_refr and not opts.delay else None
-        f.prev, f.r = carried_membrane(saved.mem, saved.reset_bits, self.mem0, t0, t1, thr=thr, reset=reset,
-                                       delay=opts.delay, free_prev=free_prev, need_prev=self.need.beta,
-                                       need_r=self.need_r)
+        free_prev = (1 - as_dtype(refr[max(t0 - 1, 0) : t1 - 1])) if self.has_refr and not opts.delay else None
+        f.prev, f.r = carried_membrane(
+            saved.mem,
+            saved.reset_bits,
+            self.mem0,
+            t0,
+            t1,
+            thr=thr,
+            reset=reset,
+            delay=opts.delay,
+            free_prev=free_prev,
+            need_prev=self.need.beta,
+            need_r=self.need_r,
+        )
         f.sgrad = surrogate(torch.sub(f.pc, thr, out=head(self.sg_rows, n)), opts.surrogate, saved.sgrad, t0, t1)
         f.coef = f.free = f.g_in = None
         if self.has_refr:
@@ -232,14 +276,17 @@ class _SynapticBackward:
             held = as_dtype(span(refr, t0, t1))
             f.free = 1 - held
             f.sgrad.mul_(f.free)
-            f.coef = torch.addcmul(held, f.free, self.beta_row)     # 1 where held, beta where free
+            f.coef = torch.addcmul(held, f.free, self.beta_row)  # 1 where held, beta where free
             f.g_in = head(self.in_rows, n)
         f.gm = span(self.up.g_mem, t0, t1) if self.up.g_mem is not None else None
         # dL/d spike[t] times the surrogate: the output's part here; with V the recurrence adds
         # sgrad[t] * V * dL/dcur[t+1] inside the loop.
         g_spikes = self.up.g_spikes
-        f.a = torch.mul(f.sgrad, span(g_spikes, t0, t1), out=head(self.a_rows, n)) if g_spikes is not None else \
-            head(self.a_rows, n).zero_()
+        f.a = (
+            torch.mul(f.sgrad, span(g_spikes, t0, t1), out=head(self.a_rows, n))
+            if g_spikes is not None
+            else head(self.a_rows, n).zero_()
+        )
         f.sv = torch.mul(f.sgrad, v, out=head(self.sv_rows, n)) if self.need_sv else None
         f.keep = 1 - f.r if reset == RESET_ZERO else None
         f.base = f.post_jac = f.g_post = f.d = None
@@ -259,7 +306,7 @@ class _SynapticBackward:
     def _reverse_second_order(self, f):
         """The two-op recurrence in C[t] = dL/dcur[t] (see the class docstring)."""
         gc_r, base_r = rows(f.gc), rows(f.base)
-        k_r = rows(torch.addcmul(self.ab_sum, f.sgrad, self.params.v, out=self.k_rows[:f.n]))
+        k_r = rows(torch.addcmul(self.ab_sum, f.sgrad, self.params.v, out=self.k_rows[: f.n]))
         g_next, g_next2 = self.g_c_next, self.g_c_next2
         for i in range(f.n - 1, -1, -1):
             gc_i = gc_r[i]
@@ -281,26 +328,28 @@ class _SynapticBackward:
 
         def rows_of(t):
             return None if t is None else (t,) if one else rows(t)
+
         pre_r = rows_of(f.g_pre)
         n_r = pre_r if f.g_n is f.g_pre else rows_of(f.g_n)
         a_r, jac_r, post_r, sv_r, keep_r, free_r, coef_r, in_r, gc_r, base_r = map(
-            rows_of, (f.a, f.post_jac, f.g_post, f.sv, f.keep, f.free, f.coef, f.g_in, f.gc, f.base))
+            rows_of, (f.a, f.post_jac, f.g_post, f.sv, f.keep, f.free, f.coef, f.g_in, f.gc, f.base)
+        )
         g_n_next, g_c_next, coef_next = self.g_n_next, self.g_c_next, self.coef_next
         for i in range(f.n - 1, -1, -1):
             pre = pre_r[i]
-            if f.g_post is None:                               # delay: post[t] = pre[t]
+            if f.g_post is None:  # delay: post[t] = pre[t]
                 if g_n_next is not None:
-                    torch.addcmul(base_r[i], coef_next, g_n_next, out=pre)   # n[t+1] = beta * post[t] + ...
+                    torch.addcmul(base_r[i], coef_next, g_n_next, out=pre)  # n[t+1] = beta * post[t] + ...
                 else:
                     pre.copy_(base_r[i])
             else:
                 if g_n_next is not None:
                     post_r[i].addcmul_(coef_next, g_n_next)
                 torch.addcmul(a_r[i], jac_r[i], post_r[i], out=pre)
-            if f.sv is not None and g_c_next is not None:      # cur[t+1] += V * s[t]
+            if f.sv is not None and g_c_next is not None:  # cur[t+1] += V * s[t]
                 pre.addcmul_(sv_r[i], g_c_next)
             g_n_i = pre if f.keep is None else torch.mul(pre, keep_r[i], out=n_r[i])
-            g_cur_in = g_n_i                                 # dL/dn[t] as seen by cur[t]
+            g_cur_in = g_n_i  # dL/dn[t] as seen by cur[t]
             if self.has_refr:
                 g_cur_in = torch.mul(g_n_i, free_r[i], out=in_r[i])
             # cur[t] feeds n[t] and, decayed, cur[t+1].
@@ -314,7 +363,7 @@ class _SynapticBackward:
             else:
                 gc_i.copy_(g_cur_in)
             g_n_next, g_c_next, coef_next = g_n_i, gc_i, (self.params.beta if f.coef is None else coef_r[i])
-        if one:   # the carries of the earlier chunk are rows [B, N]
+        if one:  # the carries of the earlier chunk are rows [B, N]
             g_n_next, g_c_next = g_n_next[0], g_c_next[0]
             coef_next = coef_next[0] if f.coef is not None else coef_next
         self.g_n_next, self.g_c_next, self.coef_next = g_n_next, g_c_next, coef_next
@@ -323,15 +372,15 @@ class _SynapticBackward:
         need, acc, params, saved = self.need, self.acc, self.params, self.saved
         alpha, thr = params.alpha, params.threshold
         t0, t1 = f.t0, f.t1
-        if need.threshold or (self.second_order and need.beta):   # C[t+1] for each step t of the chunk
+        if need.threshold or (self.second_order and need.beta):  # C[t+1] for each step t of the chunk
             later = torch.cat([f.gc[1:], (self.zero_row if f.g_c_later is None else f.g_c_later)[None]])
-        if self.second_order and (need.beta or need.threshold):   # dL/dmem[t] = C[t] - alpha * C[t+1]
+        if self.second_order and (need.beta or need.threshold):  # dL/dmem[t] = C[t] - alpha * C[t+1]
             f.g_pre = f.g_n = torch.addcmul(f.gc, alpha, later, value=-1, out=f.g_pre)
         if need.beta:
             acc["beta"] += ((f.g_in if self.has_refr else f.g_n) * f.prev).sum(0)
         if need.alpha:
             cur = saved.cur
-            cur_prev = torch.cat([self.cur0[None], cur[t0:t1 - 1]]) if t0 == 0 else cur[t0 - 1:t1 - 1]
+            cur_prev = torch.cat([self.cur0[None], cur[t0 : t1 - 1]]) if t0 == 0 else cur[t0 - 1 : t1 - 1]
             acc["alpha"] += (f.gc * cur_prev).sum(0)
         if need.v:
             # sum_t dL/dcur[t] * s[t-1]: spikes recomputed straight into fp32, products accumulated
@@ -342,13 +391,13 @@ class _SynapticBackward:
                 g_v = f.gc[1:]
             if g_v.shape[0]:
                 lo = max(t0 - 1, 0)
-                s_lo = torch.gt(saved.mem[lo:t1 - 1], thr, out=self.spk_rows[:t1 - 1 - lo])
+                s_lo = torch.gt(saved.mem[lo : t1 - 1], thr, out=self.spk_rows[: t1 - 1 - lo])
                 if self.has_refr:
-                    s_lo.mul_(1 - as_dtype(saved.refr_bits[lo:t1 - 1]))
-                self.acc_v_rows[:g_v.shape[0]].addcmul_(g_v, s_lo)
+                    s_lo.mul_(1 - as_dtype(saved.refr_bits[lo : t1 - 1]))
+                self.acc_v_rows[: g_v.shape[0]].addcmul_(g_v, s_lo)
         if need.threshold:
             acc["threshold"] -= f.a.sum(0)
-            if f.sv is not None:                               # the recurrent part of the spike gradient
+            if f.sv is not None:  # the recurrent part of the spike gradient
                 acc["threshold"] -= (f.sv * later).sum(0)
             if self.opts.reset == RESET_SUBTRACT:
                 acc["threshold"] -= (f.g_pre * f.r).sum(0)
@@ -364,7 +413,7 @@ class _SynapticBackward:
                 self.acc["v"] += self.acc_v_rows.sum(0)
         if self.T > 0:
             g_n_next, coef_next = self.g_n_next, self.coef_next
-            if self.second_order:   # dL/dmem[0] = C[0] - alpha * C[1]; d mem[0] / d mem0 = beta
+            if self.second_order:  # dL/dmem[0] = C[0] - alpha * C[1]; d mem[0] / d mem0 = beta
                 c0, c1 = self.g_c_next, self.g_c_next2
                 g_n_next = c0 if c1 is None else torch.addcmul(c0, alpha, c1, value=-1)
                 coef_next = beta
@@ -375,9 +424,18 @@ class _SynapticBackward:
             dmem0, dcur0 = self.mem0.new_zeros(B, N), self.mem0.new_zeros(B, N)
             dspk0 = self.mem0.new_zeros(B, N) if v is not None else None
         grads = {k: reduce_to(acc.sum(0), getattr(params, k)) for k, acc in self.acc.items()}
-        return SynGrads(dx=as_dtype(self.g_cur, self.x_dtype), dcur0=dcur0, daux0=None, dmem0=dmem0, dspk0=dspk0,
-                        dalpha=grads.get("alpha"), dbeta=grads.get("beta"), dtau=None,
-                        dthreshold=grads.get("threshold"), dv=grads.get("v"))
+        return SynGrads(
+            dx=as_dtype(self.g_cur, self.x_dtype),
+            dcur0=dcur0,
+            daux0=None,
+            dmem0=dmem0,
+            dspk0=dspk0,
+            dalpha=grads.get("alpha"),
+            dbeta=grads.get("beta"),
+            dtau=None,
+            dthreshold=grads.get("threshold"),
+            dv=grads.get("v"),
+        )
 
 
 class _AlphaBackward:
@@ -405,8 +463,13 @@ class _AlphaBackward:
 
         def scratch(on=True):
             return chunk_rows(mem, chunk, on)
+
         self.r_rows, self.keep_rows, self.ke_rows, self.kh_rows = (
-            scratch(self.subtract), scratch(self.resets), scratch(self.zero), scratch(self.resets))
+            scratch(self.subtract),
+            scratch(self.resets),
+            scratch(self.zero),
+            scratch(self.resets),
+        )
         self.a_rows, self.gu_rows = scratch(), scratch(up.g_mem is not None or self.has_refr)
         self.gm_rows, self.taugm_rows = scratch(self.zero or self.has_refr), scratch()
         self.free_rows, self.hold_rows = scratch(self.has_refr), scratch(self.has_refr)
@@ -433,9 +496,9 @@ class _AlphaBackward:
         mem, thr = self.saved.mem, self.params.threshold
         if t0 == 0:
             compare(self.u0, thr, out=out[0])
-            compare(mem[0:t1 - 1], thr, out=out[1:])
+            compare(mem[0 : t1 - 1], thr, out=out[1:])
         else:
-            compare(mem[t0 - 1:t1 - 1], thr, out=out)
+            compare(mem[t0 - 1 : t1 - 1], thr, out=out)
         return out
 
     def _factors(self, t0, t1):
@@ -444,9 +507,8 @@ class _AlphaBackward:
         n = t1 - t0
         f = SimpleNamespace(t0=t0, t1=t1, n=n)
         f.r = self._from_prev_mem(torch.gt, self.r_rows[:n], t0, t1) if self.subtract else None
-        f.keep = self._from_prev_mem(torch.le, self.keep_rows[:n], t0, t1) if self.resets else None   # 1 - r
-        f.a = surrogate(torch.sub(saved.mem[t0:t1], thr, out=self.a_rows[:n]), self.opts.surrogate, saved.sgrad,
-                        t0, t1)
+        f.keep = self._from_prev_mem(torch.le, self.keep_rows[:n], t0, t1) if self.resets else None  # 1 - r
+        f.a = surrogate(torch.sub(saved.mem[t0:t1], thr, out=self.a_rows[:n]), self.opts.surrogate, saved.sgrad, t0, t1)
         if up.g_spikes is not None:
             f.a.mul_(up.g_spikes[t0:t1])
         else:
@@ -463,14 +525,14 @@ class _AlphaBackward:
             self._membrane_grad(f)
         f.g_m = torch.mul(f.g_u, f.keep, out=self.gm_rows[:n]) if self.zero else f.g_u
         if self.has_refr:
-            f.g_m = torch.mul(f.g_m, f.free, out=self.gm_rows[:n])     # a held membrane ignores the currents
+            f.g_m = torch.mul(f.g_m, f.free, out=self.gm_rows[:n])  # a held membrane ignores the currents
         f.tau_gm = torch.mul(f.g_m, self.params.tau, out=self.taugm_rows[:n])
         return f
 
     def _membrane_grad(self, f):
         """Refractory: a held membrane is the previous one, so dL/dmem runs back through held steps."""
         if f.g_u is f.a:
-            f.g_u = self.gu_rows[:f.n].copy_(f.a)
+            f.g_u = self.gu_rows[: f.n].copy_(f.a)
         carry, coef = self.g_u_next, self.hold_next
         for i in range(f.n - 1, -1, -1):
             carry = f.g_u[i].addcmul_(coef, carry)
@@ -485,8 +547,11 @@ class _AlphaBackward:
         f.Pe = f.tau_gm
         if up.g_cur is not None:
             ga = up.g_cur[t0:t1]
-            f.Pe = torch.addcmul(f.tau_gm, ga, f.keep, out=self.pe_rows[:n]) if self.zero else \
-                torch.add(f.tau_gm, ga, out=self.pe_rows[:n])
+            f.Pe = (
+                torch.addcmul(f.tau_gm, ga, f.keep, out=self.pe_rows[:n])
+                if self.zero
+                else torch.add(f.tau_gm, ga, out=self.pe_rows[:n])
+            )
         f.Ph = f.tau_gm
         if self.subtract or up.g_aux is not None:
             gb = self.ph_rows[:n]
@@ -505,22 +570,22 @@ class _AlphaBackward:
 
     def _reverse(self, f):
         alpha, beta = self.params.alpha, self.params.beta
-        f.g_e, f.g_h = self.ge_rows[:f.n], self.gh_rows[:f.n]
+        f.g_e, f.g_h = self.ge_rows[: f.n], self.gh_rows[: f.n]
         ne, nh = self.g_e_next, self.g_h_next
         Pe_r, Ph_r, Ke_r, Kh_r, ge_r, gh_r = map(rows, (f.Pe, f.Ph, f.Ke, f.Kh, f.g_e, f.g_h))
         for i in range(f.n - 1, -1, -1):
             ne = torch.addcmul(Pe_r[i], alpha if f.Ke is None else Ke_r[i], ne, out=ge_r[i])
             nh = torch.addcmul(Ph_r[i], beta if f.Kh is None else Kh_r[i], nh, out=gh_r[i])
-        torch.sub(f.g_e, f.g_h, out=self.dx[f.t0:f.t1])      # x enters exc and, negated, inh
+        torch.sub(f.g_e, f.g_h, out=self.dx[f.t0 : f.t1])  # x enters exc and, negated, inh
 
     def _parameter_grads(self, f):
         need, acc, saved, up = self.need, self.acc, self.saved, self.up
         alpha, beta = self.params.alpha, self.params.beta
         t0, t1 = f.t0, f.t1
         if need.alpha or need.tau:
-            e_prev = torch.cat([self.e0[None], saved.cur[t0:t1 - 1]]) if t0 == 0 else saved.cur[t0 - 1:t1 - 1]
+            e_prev = torch.cat([self.e0[None], saved.cur[t0 : t1 - 1]]) if t0 == 0 else saved.cur[t0 - 1 : t1 - 1]
         if need.beta or need.tau:
-            h_prev = torch.cat([self.h0[None], saved.aux[t0:t1 - 1]]) if t0 == 0 else saved.aux[t0 - 1:t1 - 1]
+            h_prev = torch.cat([self.h0[None], saved.aux[t0 : t1 - 1]]) if t0 == 0 else saved.aux[t0 - 1 : t1 - 1]
         if need.alpha:
             acc["alpha"] += (f.g_e * e_prev).sum(0)
         if need.beta:
@@ -553,5 +618,15 @@ class _AlphaBackward:
             dinh0 += self.ru_next
         grads = {k: reduce_to(acc.sum(0), getattr(params, k)) for k, acc in self.acc.items()}
         dmem0 = self.hold_next * self.g_u_next if self.has_refr else self.e0.new_zeros(self.e0.shape)
-        return SynGrads(dx=self.dx, dcur0=dexc0, daux0=dinh0, dmem0=dmem0, dspk0=None, dalpha=grads.get("alpha"),
-                        dbeta=grads.get("beta"), dtau=grads.get("tau"), dthreshold=grads.get("threshold"), dv=None)
+        return SynGrads(
+            dx=self.dx,
+            dcur0=dexc0,
+            daux0=dinh0,
+            dmem0=dmem0,
+            dspk0=None,
+            dalpha=grads.get("alpha"),
+            dbeta=grads.get("beta"),
+            dtau=grads.get("tau"),
+            dthreshold=grads.get("threshold"),
+            dv=None,
+        )

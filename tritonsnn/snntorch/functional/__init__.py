@@ -12,10 +12,10 @@ and the options that raise instead.
 """
 
 from . import acc, loss, probe, quant, reg
-from .acc import *
-from .loss import *
-from .probe import *
-from .reg import *
+from .acc import *  # noqa: F403  (snnTorch's layout: SF.<loss> at the top level)
+from .loss import *  # noqa: F403
+from .probe import *  # noqa: F403
+from .reg import *  # noqa: F403
 
 __all__ = ["acc", "loss", "probe", "quant", "reg"]
 __all__ += acc.__all__ + loss.__all__ + probe.__all__ + reg.__all__

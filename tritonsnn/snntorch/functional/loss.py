@@ -159,8 +159,9 @@ class ce_count_loss(LossFunctions):
 
     def _compute_loss(self, spk_out, targets):
         k = _population(self.population_code, self.num_classes, spk_out.size(-1), self.__name__)
-        loss = _loss.ce_count(spk_out, targets, num_classes=k, weight=self.weight,
-                              reduction=self._intermediate_reduction())
+        loss = _loss.ce_count(
+            spk_out, targets, num_classes=k, weight=self.weight, reduction=self._intermediate_reduction()
+        )
         return loss if k is None else loss.to(dtype)
 
 
@@ -183,7 +184,12 @@ class mse_count_loss(LossFunctions):
     """
 
     def __init__(
-        self, correct_rate=1, incorrect_rate=0, population_code=False, num_classes=False, reduction="mean",
+        self,
+        correct_rate=1,
+        incorrect_rate=0,
+        population_code=False,
+        num_classes=False,
+        reduction="mean",
         weight=None,
     ):
         super().__init__(reduction=reduction, weight=weight)
@@ -197,8 +203,13 @@ class mse_count_loss(LossFunctions):
         k = _population(self.population_code, self.num_classes, spk_out.size(-1), self.__name__)
         _mse_weight_supported(self.weight, spk_out.size(1), self.__name__, "tritonsnn.loss.mse_count")
         loss = _loss.mse_count(
-            spk_out, targets, correct_rate=self.correct_rate, incorrect_rate=self.incorrect_rate, num_classes=k,
-            weight=self.weight, reduction=self._intermediate_reduction(),
+            spk_out,
+            targets,
+            correct_rate=self.correct_rate,
+            incorrect_rate=self.incorrect_rate,
+            num_classes=k,
+            weight=self.weight,
+            reduction=self._intermediate_reduction(),
         )
         return loss.to(torch.promote_types(loss.dtype, dtype) if k is None else dtype)
 
@@ -231,7 +242,11 @@ class mse_membrane_loss(LossFunctions):
         # snnTorch's targets hold max(0, off_target) when on_target > off_target.
         off = max(self.off_target, 0) if self.on_target > self.off_target else self.off_target
         loss = _loss.mse_membrane(
-            mem_out, targets, on_target=self.on_target, off_target=off, weight=self.weight,
+            mem_out,
+            targets,
+            on_target=self.on_target,
+            off_target=off,
+            weight=self.weight,
             reduction=self._intermediate_reduction(),
         )
         return (loss if loss.dim() else loss.reshape(1)).to(dtype)
@@ -302,7 +317,13 @@ class mse_temporal_loss:
     """
 
     def __init__(
-        self, target_is_time=False, on_target=0, off_target=-1, tolerance=0, multi_spike=False, reduction="mean",
+        self,
+        target_is_time=False,
+        on_target=0,
+        off_target=-1,
+        tolerance=0,
+        multi_spike=False,
+        reduction="mean",
         weight=None,
     ):
         self.reduction = reduction
@@ -321,7 +342,10 @@ class mse_temporal_loss:
         _mse_weight_supported(self.weight, spk_rec.size(1), self.__name__, "tritonsnn.loss.mse_temporal")
         target = fn._target_times(spk_rec, targets, from_end=False)  # tritonsnn.loss counts from the end
         loss = _loss.mse_temporal(
-            spk_rec, target, target_is_time=True, tolerance=fn.tolerance,
+            spk_rec,
+            target,
+            target_is_time=True,
+            tolerance=fn.tolerance,
             reduction="none" if self.weight is not None else self.reduction,
         )
         if self.weight is not None:
@@ -349,8 +373,7 @@ class ce_temporal_loss:
 
     def __call__(self, spk_rec, targets):
         _binary(spk_rec, self.__name__)
-        return _loss.ce_temporal(spk_rec, targets, inverse=self.inverse, weight=self.weight,
-                                 reduction=self.reduction)
+        return _loss.ce_temporal(spk_rec, targets, inverse=self.inverse, weight=self.weight, reduction=self.reduction)
 
     def _ce_temporal_cases(self):
         if self.inverse not in ("negate", "reciprocal"):

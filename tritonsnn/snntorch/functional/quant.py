@@ -30,8 +30,8 @@ class StateQuant(torch.autograd.Function):
         flat = input_.detach().reshape(-1)
         index = torch.empty(flat.shape, dtype=torch.long, device=flat.device)
         for start in range(0, flat.numel(), _CHUNK):
-            part = flat[start:start + _CHUNK]
-            index[start:start + _CHUNK] = torch.min(torch.abs(levels - part.unsqueeze(-1)), dim=-1)[1]
+            part = flat[start : start + _CHUNK]
+            index[start : start + _CHUNK] = torch.min(torch.abs(levels - part.unsqueeze(-1)), dim=-1)[1]
         return levels[index].reshape(input_.shape)
 
     @staticmethod
