@@ -104,7 +104,7 @@ def test_refractory_flags_saved_only_when_on():
     opts = LifOptions(0, True, False, 0, False, **surrogate_fields(tsnn.surrogate.atan(2.0)), use_triton=False)
     out_off = tsnn.ops.lif.lif_fwd(x, state, params, opts)
     out_on = tsnn.ops.lif.lif_fwd(x, state, params, opts._replace(refractory=2))
-    assert out_off.refr_bits.numel() == 0 and out_off.count.numel() == 0
+    assert out_off.refr_bits.numel() == 0 and out_off.final_count.numel() == 0
     assert out_on.refr_bits.dtype == torch.int8 and out_on.refr_bits.shape == x.shape
 
 

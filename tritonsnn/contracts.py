@@ -89,8 +89,9 @@ class LifOptions(NamedTuple):
     surrogate_param2: float
     use_triton: bool
 
-
-LifOptions.surrogate = property(_surrogate)
+    @property
+    def surrogate(self) -> sg.Surrogate:
+        return _surrogate(self)
 
 
 class LifOutputs(NamedTuple):
@@ -99,7 +100,7 @@ class LifOutputs(NamedTuple):
     reset_bits: Tensor  # int8, without delay
     post: Tensor  # post-reset membrane, without delay and with need_mem
     refr_bits: Tensor  # int8 refractory flags, with a refractory period
-    count: Tensor  # final refractory counter [B, N], int32
+    final_count: Tensor  # refractory counter [B, N] after the last step, int32
     adapt: Tensor  # ALIF adaptation sequence, fp32
 
 
@@ -140,7 +141,7 @@ def lif_outputs(x: Tensor, opts: LifOptions, adapt: bool) -> LifOutputs:
         reset_bits=_empty(*(none if opts.delay else seq), dtype=torch.int8, device=dev),
         post=_empty(*(seq if not opts.delay and opts.need_mem else none), dtype=torch.float32, device=dev),
         refr_bits=_empty(*(seq if refr else none), dtype=torch.int8, device=dev),
-        count=_empty(*((B, N) if refr else none), dtype=torch.int32, device=dev),
+        final_count=_empty(*((B, N) if refr else none), dtype=torch.int32, device=dev),
         adapt=_empty(*(seq if adapt else none), dtype=torch.float32, device=dev),
     )
 
@@ -176,8 +177,9 @@ class SynOptions(NamedTuple):
     surrogate_param2: float
     use_triton: bool
 
-
-SynOptions.surrogate = property(_surrogate)
+    @property
+    def surrogate(self) -> sg.Surrogate:
+        return _surrogate(self)
 
 
 class SynOutputs(NamedTuple):
@@ -188,7 +190,7 @@ class SynOutputs(NamedTuple):
     reset_bits: Tensor  # Synaptic without delay
     post: Tensor  # Synaptic without delay, with need_mem
     refr_bits: Tensor
-    count: Tensor
+    final_count: Tensor
 
 
 class SynSaved(NamedTuple):
@@ -235,7 +237,7 @@ def syn_outputs(x: Tensor, opts: SynOptions) -> SynOutputs:
         reset_bits=_empty(*(none if opts.delay else seq), dtype=torch.int8, device=dev),
         post=_empty(*(seq if not opts.delay and opts.need_mem else none), dtype=torch.float32, device=dev),
         refr_bits=_empty(*(seq if refr else none), dtype=torch.int8, device=dev),
-        count=_empty(*((B, N) if refr else none), dtype=torch.int32, device=dev),
+        final_count=_empty(*((B, N) if refr else none), dtype=torch.int32, device=dev),
     )
 
 
@@ -254,7 +256,7 @@ class DenseLifOutputs(NamedTuple):
     pre: Tensor
     reset_bits: Tensor
     refr_bits: Tensor
-    count: Tensor
+    final_count: Tensor
 
 
 class DenseSynOutputs(NamedTuple):
@@ -264,7 +266,7 @@ class DenseSynOutputs(NamedTuple):
     pre: Tensor
     reset_bits: Tensor
     refr_bits: Tensor
-    count: Tensor
+    final_count: Tensor
 
 
 # --- linear scans: synapse filters and traces -------------------------------------------------

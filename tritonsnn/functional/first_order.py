@@ -59,7 +59,7 @@ def _first_order(
     seqs = {"mem": out.pre if opts.delay else out.post} if opts.need_mem else {}
     if adapt:
         seqs["adapt"] = out.adapt
-    return result(layout, out.spikes, seqs, out.count if opts.refractory > 0 else None, return_mem, return_state)
+    return result(layout, out.spikes, seqs, out.final_count if opts.refractory > 0 else None, return_mem, return_state)
 
 
 _COMMON_ARGS = """

@@ -166,7 +166,9 @@ def run_rleaky(
             LifOptions(zero_whole=True, need_mem=True, **options.fields(x)),
             step=single,
         )
-        return result(layout, out.spikes, {"mem": out.mem}, out.count if options.refractory > 0 else None, **returns)
+        return result(
+            layout, out.spikes, {"mem": out.mem}, out.final_count if options.refractory > 0 else None, **returns
+        )
     # Any other layer: an autograd loop of one fused update per step.
     seq = x[None] if single else x
     spk = torch.zeros_like(seq[0]) if s0 is None else s0.to(x.dtype)
@@ -318,7 +320,7 @@ def run_rsynaptic(
             layout,
             out.spikes,
             {"syn": out.cur, "mem": out.mem} if return_state else {"mem": out.mem},
-            out.count if options.refractory > 0 else None,
+            out.final_count if options.refractory > 0 else None,
             **returns,
         )
     # Any other layer: an autograd loop of one fused update per step.

@@ -60,7 +60,7 @@ def run_synaptic(
     seqs = {"syn": out.cur} if return_state else {}
     if need_mem:
         seqs["mem"] = out.mem if opts.delay else out.post
-    return result(layout, out.spikes, seqs, out.count if opts.refractory > 0 else None, return_mem, return_state)
+    return result(layout, out.spikes, seqs, out.final_count if opts.refractory > 0 else None, return_mem, return_state)
 
 
 def run_alpha(
@@ -104,7 +104,7 @@ def run_alpha(
     )
     out = ops.synaptic.syn_fwd(layout.flat(x), init, params, opts, step=layout.single)
     seqs = {"syn_exc": out.cur, "syn_inh": out.aux, "mem": out.mem} if return_state else {"mem": out.mem}
-    return result(layout, out.spikes, seqs, out.count if opts.refractory > 0 else None, return_mem, return_state)
+    return result(layout, out.spikes, seqs, out.final_count if opts.refractory > 0 else None, return_mem, return_state)
 
 
 _SECOND_ORDER_ARGS = """

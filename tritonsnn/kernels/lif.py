@@ -91,7 +91,7 @@ from ._common import (
 @triton.jit(do_not_specialize=["T", "REFR_STEPS"])
 def lif_fwd_kernel(
     p_x, p_mem0, p_beta, p_threshold, p_spikes, p_pre, p_reset_bits, p_post,
-    p_gain, p_v, p_spk0, p_count0, p_refr_bits, p_count, p_rho, p_b, p_adapt0, p_adapt,
+    p_gain, p_v, p_spk0, p_count0, p_refr_bits, p_final_count, p_rho, p_b, p_adapt0, p_adapt,
     T, M, N, stride_xt, REFR_STEPS,
     RESET: tl.constexpr, DELAY: tl.constexpr, HAS_MEM0: tl.constexpr, STORE_POST: tl.constexpr,
     BETA_PER_NEURON: tl.constexpr, THRESHOLD_PER_NEURON: tl.constexpr,
@@ -191,7 +191,7 @@ def lif_fwd_kernel(
         p_post += M
         p_refr_bits += M
     if REFRACTORY:
-        tl.store(p_count + o, count, mask=m_o)
+        tl.store(p_final_count + o, count, mask=m_o)
 
 
 @triton.autotune(configs(), key=["M", "N"])
@@ -396,7 +396,7 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
     x2 = flat_time_major(x)
     out = lif_outputs(x, opts, adapt=params.rho is not None)
     if opts.refractory > 0 and (M == 0 or T == 0):
-        out.count.copy_(state.count0 if state.count0 is not None else torch.zeros_like(out.count))
+        out.final_count.copy_(state.count0 if state.count0 is not None else torch.zeros_like(out.final_count))
     if M > 0 and T > 0:
         lif_fwd_kernel[grid(M)](
             p_x=x2,

@@ -103,7 +103,7 @@ from ._common import (
 @triton.jit(do_not_specialize=["T", "REFR_STEPS"])
 def syn_fwd_kernel(
     p_x, p_cur0, p_aux0, p_mem0, p_spk0, p_count0, p_alpha, p_beta, p_tau, p_threshold, p_v,
-    p_spikes, p_cur, p_aux, p_mem, p_reset_bits, p_post, p_refr_bits, p_count,
+    p_spikes, p_cur, p_aux, p_mem, p_reset_bits, p_post, p_refr_bits, p_final_count,
     T, M, N, stride_xt, REFR_STEPS,
     ALPHA: tl.constexpr, RESET: tl.constexpr, DELAY: tl.constexpr, RECURRENT: tl.constexpr,
     REFRACTORY: tl.constexpr, HAS_COUNT0: tl.constexpr, STORE_CUR: tl.constexpr, STORE_POST: tl.constexpr,
@@ -198,7 +198,7 @@ def syn_fwd_kernel(
         p_reset_bits += M
         p_post += M
     if REFRACTORY:
-        tl.store(p_count + o, cnt, mask=m_o)
+        tl.store(p_final_count + o, cnt, mask=m_o)
 
 
 @triton.autotune(configs(), key=["M", "N"])
@@ -421,7 +421,7 @@ def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutpu
     M = B * N
     out = syn_outputs(x, opts)
     if opts.refractory > 0 and (M == 0 or T == 0):
-        out.count.copy_(state.count0 if state.count0 is not None else torch.zeros_like(out.count))
+        out.final_count.copy_(state.count0 if state.count0 is not None else torch.zeros_like(out.final_count))
     if M > 0 and T > 0:
         x2 = flat_time_major(x)
         syn_fwd_kernel[grid(M)](

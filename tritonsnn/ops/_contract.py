@@ -106,10 +106,11 @@ class Op:
             return impl(**signature.split(args))
 
         flat_impl.__name__ = name
-        flat_impl.__signature__ = inspect.Signature(signature.params, return_annotation=returns)
+        flat_impl.__signature__ = inspect.Signature(signature.params, return_annotation=returns)  # type: ignore[attr-defined]
         self.op = torch.library.custom_op(f"{LIB}::{name}", flat_impl, mutates_args=())
         self.op.register_fake(lambda *args: fake(**signature.split(args)))
-        self.eager = None
+        self.eager: type[torch.autograd.Function] | None = None
+        self.eager_step: type[torch.autograd.Function] | None = None
         if backward is None:
             return
 
@@ -118,44 +119,46 @@ class Op:
 
         self.op.register_autograd(backward, setup_context=setup)
 
-        def forward(ctx, *args):  # forward(ctx, ...) style: apply() then binds no signature
-            parts = signature.split(args)
-            output = impl(**parts)
-            setup_context(ctx, output, **parts)
-            return output
+        class Eager(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, *args):  # forward(ctx, ...) style: apply() then binds no signature
+                parts = signature.split(args)
+                output = impl(**parts)
+                setup_context(ctx, output, **parts)
+                return output
 
-        self.eager = type(
-            name, (torch.autograd.Function,), dict(forward=staticmethod(forward), backward=staticmethod(backward))
-        )
+            @staticmethod
+            def backward(ctx, *grads):
+                return backward(ctx, *grads)
 
-        def step_forward(ctx, *args):
-            parts = signature.split(args)
-            ctx.kept = step_outputs(**parts)
-            parts["x"] = parts["x"][None]
-            output = impl(**parts)
-            setup_context(ctx, output, **parts)
-            ctx.n_outputs, ctx.timed = len(output), [output[i].dim() == 3 for i in ctx.kept]
-            # Only the outputs read (each output costs autograd bookkeeping), without the time axis and
-            # not as views (snnTorch-style code detaches state in place, which a view refuses).
-            return tuple(
-                torch.ops.aten._unsafe_view(output[i], output[i].shape[1:]) if timed else output[i]
-                for i, timed in zip(ctx.kept, ctx.timed)
-            )
+        class EagerStep(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, *args):
+                parts = signature.split(args)
+                ctx.kept = step_outputs(**parts)
+                parts["x"] = parts["x"][None]
+                output = impl(**parts)
+                setup_context(ctx, output, **parts)
+                ctx.n_outputs, ctx.timed = len(output), [output[i].dim() == 3 for i in ctx.kept]
+                # Only the outputs read (each output costs autograd bookkeeping), without the time axis
+                # and not as views (snnTorch-style code detaches state in place, which a view refuses).
+                return tuple(
+                    torch.ops.aten._unsafe_view(output[i], output[i].shape[1:]) if timed else output[i]
+                    for i, timed in zip(ctx.kept, ctx.timed)
+                )
 
-        def step_backward(ctx, *grads):
-            full = [None] * ctx.n_outputs
-            for i, timed, g in zip(ctx.kept, ctx.timed, grads):
-                full[i] = g[None] if timed and g is not None else g
-            out = list(backward(ctx, *full))
-            if out[0] is not None:
-                out[0] = out[0][0]
-            return tuple(out)
+            @staticmethod
+            def backward(ctx, *grads):
+                full = [None] * ctx.n_outputs
+                for i, timed, g in zip(ctx.kept, ctx.timed, grads):
+                    full[i] = g[None] if timed and g is not None else g
+                out = list(backward(ctx, *full))
+                if out[0] is not None:
+                    out[0] = out[0][0]
+                return tuple(out)
 
-        self.eager_step = type(
-            name + "_step",
-            (torch.autograd.Function,),
-            dict(forward=staticmethod(step_forward), backward=staticmethod(step_backward)),
-        )
+        Eager.__name__, EagerStep.__name__ = name, f"{name}_step"
+        self.eager, self.eager_step = Eager, EagerStep
 
     def __call__(self, **parts) -> tuple:
         if torch.compiler.is_compiling():
@@ -173,8 +176,14 @@ class Op:
             output = self(**dict(parts, x=parts["x"][None]))
             values = {i: (output[i][0] if output[i].dim() == 3 else output[i]) for i in kept}
         else:
+            assert self.eager_step is not None, f"{self.op} has no autograd formula: it takes no single steps"
             values = dict(zip(kept, self.eager_step.apply(*self.signature.flatten(**parts))))
         return tuple(values.get(i) for i in range(self.n_outputs))
+
+
+def tensors(n: int):
+    """The return annotation of an op giving ``n`` tensors: ``tuple[Tensor, ...]`` of length ``n``."""
+    return tuple.__class_getitem__((torch.Tensor,) * n)
 
 
 def empty_for_none(values, like):
@@ -228,7 +237,8 @@ class Family:
             need=list[bool],
             x_dtype=torch.dtype,
         )
-        params_type, outputs, grads = records["params"], records["outputs"], records["grads"]
+        params_type = records["params"]
+        outputs, grads = records["outputs"]._fields, records["grads"]._fields
 
         def fwd(x, state, params, opts):
             return tuple(getattr(implementation(module, opts.use_triton), f"{name}_fwd")(x, state, params, opts))
@@ -241,13 +251,17 @@ class Family:
             like = next(t for t in parts["saved"] if t is not None)
             return empty_for_none(bwd_records(**parts), like)
 
-        tensors = tuple[(torch.Tensor,) * len(outputs._fields)]
         self.fwd_op = Op(
-            f"{name}_fwd", self.FWD, tensors, fwd, fwd_fake, backward, setup_context, step_outputs=step_outputs
+            f"{name}_fwd",
+            self.FWD,
+            tensors(len(outputs)),
+            fwd,
+            fwd_fake,
+            backward,
+            setup_context,
+            step_outputs=step_outputs,
         )
-        self.bwd_op = Op(
-            f"{name}_bwd", self.BWD, tuple[(torch.Tensor,) * len(grads._fields)], bwd, bwd_fake, eager_impl=bwd_records
-        )
+        self.bwd_op = Op(f"{name}_bwd", self.BWD, tensors(len(grads)), bwd, bwd_fake, eager_impl=bwd_records)
 
     def forward(self, x, state, params, opts, step: bool = False):
         """``x [T, B, N]`` -> the outputs record; with ``step``, ``x [B, N]`` is one step and the

@@ -86,7 +86,7 @@ def _step_outputs(x, state, params, opts):
     if opts.need_mem:
         keep.append("pre" if opts.delay else "post")
     if opts.refractory > 0:
-        keep.append("count")
+        keep.append("final_count")
     if params.rho is not None:
         keep.append("adapt")
     return [LifOutputs._fields.index(k) for k in keep]

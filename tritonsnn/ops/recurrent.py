@@ -34,7 +34,7 @@ from ..contracts import (
     syn_outputs,
 )
 from . import implementation
-from ._contract import Op, Signature, precomputed_sgrad, save, saved
+from ._contract import Op, Signature, precomputed_sgrad, save, saved, tensors
 
 F32 = torch.float32
 
@@ -140,14 +140,14 @@ def _rleaky_fwd(x, state, dense, params, opts):
             out.reset_bits[t], mem[t] = o.reset_bits[0], o.post[0]
         if refr:
             out.refr_bits[t] = o.refr_bits[0]
-            count = o.count
+            count = o.final_count
         v = mem[t]
         s_prev = out.spikes[t].to(F32)
     if refr:
-        out.count.copy_(count if count is not None else torch.zeros_like(out.count))
+        out.final_count.copy_(count if count is not None else torch.zeros_like(out.final_count))
     return tuple(
         DenseLifOutputs(
-            out.spikes, mem.clone() if opts.delay else mem, out.pre, out.reset_bits, out.refr_bits, out.count
+            out.spikes, mem.clone() if opts.delay else mem, out.pre, out.reset_bits, out.refr_bits, out.final_count
         )
     )
 
@@ -155,7 +155,7 @@ def _rleaky_fwd(x, state, dense, params, opts):
 def _rleaky_fake(x, state, dense, params, opts):
     out = lif_outputs(x, _step_lif(opts), adapt=False)
     return tuple(
-        DenseLifOutputs(out.spikes, torch.empty_like(out.pre), out.pre, out.reset_bits, out.refr_bits, out.count)
+        DenseLifOutputs(out.spikes, torch.empty_like(out.pre), out.pre, out.reset_bits, out.refr_bits, out.final_count)
     )
 
 
@@ -166,7 +166,7 @@ def _rleaky_setup(ctx, output, x, state, dense, params, opts):
         state=state._replace(count0=None),
         dense=dense._replace(image=None),
         params=params,
-        out=out._replace(refr_bits=out.refr_bits if opts.refractory > 0 else None, count=None),
+        out=out._replace(refr_bits=out.refr_bits if opts.refractory > 0 else None, final_count=None),
     )
     ctx.set_materialize_grads(False)
     ctx.opts, ctx.image, ctx.x_dtype = opts, dense.image, x.dtype
@@ -216,14 +216,14 @@ def _rleaky_backward(ctx, g_spikes, g_mem, *_):
 
 def _rleaky_step_outputs(x, state, dense, params, opts):
     """What a caller reads of one step: spikes, the membrane it sees and the counter."""
-    keep = ["spikes", "mem"] + (["count"] if opts.refractory > 0 else [])
+    keep = ["spikes", "mem"] + (["final_count"] if opts.refractory > 0 else [])
     return [DenseLifOutputs._fields.index(k) for k in keep]
 
 
 _RLEAKY = Op(
     "rleaky_dense_fwd",
     RLEAKY,
-    tuple[(Tensor,) * len(DenseLifOutputs._fields)],
+    tensors(len(DenseLifOutputs._fields)),
     _rleaky_fwd,
     _rleaky_fake,
     _rleaky_backward,
@@ -264,11 +264,11 @@ def _rsyn_fwd(x, state, dense, params, opts):
             out.reset_bits[t], out.post[t] = o.reset_bits[0], o.post[0]
         if refr:
             out.refr_bits[t] = o.refr_bits[0]
-            count = o.count
+            count = o.final_count
         cur, mem = out.cur[t], (out.mem[t] if opts.delay else out.post[t])
         s_prev = o.spikes[0].to(F32)
     if refr:
-        out.count.copy_(count if count is not None else torch.zeros_like(out.count))
+        out.final_count.copy_(count if count is not None else torch.zeros_like(out.final_count))
     return tuple(
         DenseSynOutputs(
             out.spikes,
@@ -277,7 +277,7 @@ def _rsyn_fwd(x, state, dense, params, opts):
             out.mem,
             out.reset_bits,
             out.refr_bits,
-            out.count,
+            out.final_count,
         )
     )
 
@@ -286,7 +286,7 @@ def _rsyn_fake(x, state, dense, params, opts):
     out = syn_outputs(x, _step_syn(opts))
     return tuple(
         DenseSynOutputs(
-            out.spikes, out.cur, torch.empty_like(out.mem), out.mem, out.reset_bits, out.refr_bits, out.count
+            out.spikes, out.cur, torch.empty_like(out.mem), out.mem, out.reset_bits, out.refr_bits, out.final_count
         )
     )
 
@@ -298,7 +298,7 @@ def _rsyn_setup(ctx, output, x, state, dense, params, opts):
         state=state._replace(count0=None),
         dense=dense._replace(image=None),
         params=params,
-        out=out._replace(count=None),
+        out=out._replace(final_count=None),
     )
     ctx.set_materialize_grads(False)
     ctx.opts, ctx.image, ctx.x_dtype = opts, dense.image, x.dtype
@@ -363,14 +363,14 @@ def _rsyn_backward(ctx, g_spikes, g_cur, g_mem, *_):
 
 def _rsyn_step_outputs(x, state, dense, params, opts):
     """What a caller reads of one step: spikes, the current, the membrane it sees and the counter."""
-    keep = ["spikes", "cur", "mem"] + (["count"] if opts.refractory > 0 else [])
+    keep = ["spikes", "cur", "mem"] + (["final_count"] if opts.refractory > 0 else [])
     return [DenseSynOutputs._fields.index(k) for k in keep]
 
 
 _RSYNAPTIC = Op(
     "rsyn_dense_fwd",
     RSYNAPTIC,
-    tuple[(Tensor,) * len(DenseSynOutputs._fields)],
+    tensors(len(DenseSynOutputs._fields)),
     _rsyn_fwd,
     _rsyn_fake,
     _rsyn_backward,

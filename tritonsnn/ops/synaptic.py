@@ -94,7 +94,7 @@ def _step_outputs(x, state, params, opts):
     if opts.need_mem:
         keep.append("mem" if opts.delay or opts.neuron == SecondOrder.ALPHA else "post")
     if opts.refractory > 0:
-        keep.append("count")
+        keep.append("final_count")
     return [SynOutputs._fields.index(k) for k in keep]
 
 
