@@ -28,11 +28,11 @@ def median_time(fn, repeat=15, warmup=3):
 
 
 def loop_scan(x, alpha):
-    """What one writes by hand: i = alpha * i + x[t], collected and stacked."""
+    """What one writes by hand: i = alpha * i + x[t] over the per-step inputs, collected and stacked."""
     i = torch.zeros_like(x[0])
     out = []
-    for t in range(x.shape[0]):
-        i = alpha * i + x[t]
+    for x_t in x.unbind(0):
+        i = alpha * i + x_t
         out.append(i)
     return torch.stack(out)
 

@@ -60,8 +60,8 @@ def plain_leaky(x, beta: float = 0.9, threshold: float = 1.0, step=leaky_step):
     from zero state."""
     mem = torch.zeros_like(x[0])
     out = []
-    for t in range(x.shape[0]):
-        s, mem = step(x[t], mem, beta, threshold)
+    for x_t in x.unbind(0):  # per-step inputs, as a previous layer hands them over
+        s, mem = step(x_t, mem, beta, threshold)
         out.append(s)
     return torch.stack(out)
 
@@ -71,9 +71,9 @@ def plain_synaptic(x, alpha: float = 0.8, beta: float = 0.9, threshold: float = 
     syn = torch.zeros_like(x[0])
     mem = torch.zeros_like(x[0])
     out = []
-    for t in range(x.shape[0]):
+    for x_t in x.unbind(0):
         reset = (mem > threshold).to(x.dtype)
-        syn = alpha * syn + x[t]
+        syn = alpha * syn + x_t
         mem = beta * mem + syn - reset * threshold
         out.append(spike(mem - threshold))
     return torch.stack(out)
@@ -84,7 +84,9 @@ def snntorch_loop(neuron):
 
     def run(x):
         neuron.reset_mem()  # zero state; the first step sizes it to the input
-        return torch.stack([neuron(x[t])[0] for t in range(x.shape[0])])
+        # Per-step inputs as a network hands them over (x.unbind(0)); indexing x[t] of a leaf that
+        # requires grad would make each step's backward build a zero tensor the size of all of x.
+        return torch.stack([neuron(x_t)[0] for x_t in x.unbind(0)])
 
     return run
 
