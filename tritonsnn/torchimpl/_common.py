@@ -77,6 +77,11 @@ def reduce_to(g, param):
     return g.sum().reshape(1) if param.numel() == 1 else g
 
 
+def reduce_batch(acc, param):
+    """Sum per-element ``[B, N]`` gradient partials down to ``param``'s shape ``[1]`` or ``[N]``."""
+    return acc.sum().reshape(1) if param.numel() == 1 else acc.sum(0)
+
+
 def surrogate(x, choice: sg.Surrogate, given, t0, t1):
     """The surrogate gradient of steps t0..t1 into ``x`` (a temporary holding membrane minus
     threshold), copied from ``given`` where it comes precomputed."""

@@ -29,7 +29,7 @@ from ._common import (
     chunks,
     dpost_dthreshold,
     full_row,
-    reduce_to,
+    reduce_batch,
     reset_now,
     rows,
     same_step_reset_grad,
@@ -294,7 +294,9 @@ class _Backward:
             f.P = torch.addcmul(f.gm, f.sgrad, f.gs, out=f.gc)
         else:
             f.P = torch.mul(f.post_jac, f.gm, out=f.gc).addcmul_(f.sgrad, f.gs)
-        if self.const_k:
+        if f.c == 1 and self.g_next is None and not self.adapt:
+            f.K = None  # a single last step: nothing comes after it
+        elif self.const_k:
             f.K = beta
         elif self.const_coef:  # RLeaky: beta + v*sgrad[t] in one op
             f.K = torch.addcmul(full_row(beta, self.N), f.sgrad, v)
@@ -429,7 +431,7 @@ class _Backward:
         if self.need.v:
             if self.acc_v_rows is not None:
                 self.acc["v"] += self.acc_v_rows.sum(0)
-        grads = {k: reduce_to(acc.sum(0), getattr(params, k)) for k, acc in self.acc.items()}
+        grads = {k: reduce_batch(acc, getattr(params, k)) for k, acc in self.acc.items()}
         return LifGrads(
             dx=self.dx if self.scale_dx else as_dtype(self.g_pre, self.x_dtype),
             dmem0=dmem0,

@@ -13,6 +13,7 @@ import torch
 
 from .. import _alloc
 from ..contracts import ScanGrads, ScanOptions, ScanOutputs, ScanParams, ScanSaved, ScanState, ScanUpstream
+from ._common import reduce_to
 
 
 def scan_fwd(x, state: ScanState, params: ScanParams, opts: ScanOptions) -> ScanOutputs:
@@ -82,7 +83,7 @@ def scan_bwd(
         _reverse_scan(gy, b)
         dy0 = b * gy[0]
         if need_db:
-            db = _reduce_to((gy * _shifted(y, y0)).sum((0, 1)), b)
+            db = reduce_to((gy * _shifted(y, y0)).sum((0, 1)), b)
         gh = gy if grad_h is None else gy.add_(grad_h)  # gy is no longer needed: reuse it
     else:
         gh = grad_out.to(f32, copy=True)
@@ -91,10 +92,5 @@ def scan_bwd(
     da = None
     if need_da:
         h_prev = _shifted(h, h0)
-        da = _reduce_to((gh * (h_prev if keep is None else keep * h_prev)).sum((0, 1)), a)
+        da = reduce_to((gh * (h_prev if keep is None else keep * h_prev)).sum((0, 1)), a)
     return ScanGrads(gh.to(x_dtype), dh0, dy0, da, db)
-
-
-def _reduce_to(g, param):
-    """Sum a per-channel ``[N]`` gradient down to ``param``'s shape ``[1]`` or ``[N]``."""
-    return g.sum().reshape(1) if param.numel() == 1 else g

@@ -38,7 +38,7 @@ from ._common import (
     dpost_dthreshold,
     full_row,
     head,
-    reduce_to,
+    reduce_batch,
     reset_now,
     rows,
     same_step_reset_grad,
@@ -423,7 +423,7 @@ class _SynapticBackward:
         else:
             dmem0, dcur0 = self.mem0.new_zeros(B, N), self.mem0.new_zeros(B, N)
             dspk0 = self.mem0.new_zeros(B, N) if v is not None else None
-        grads = {k: reduce_to(acc.sum(0), getattr(params, k)) for k, acc in self.acc.items()}
+        grads = {k: reduce_batch(acc, getattr(params, k)) for k, acc in self.acc.items()}
         return SynGrads(
             dx=as_dtype(self.g_cur, self.x_dtype),
             dcur0=dcur0,
@@ -616,7 +616,7 @@ class _AlphaBackward:
         dinh0 = params.beta * self.g_h_next
         if self.subtract:
             dinh0 += self.ru_next
-        grads = {k: reduce_to(acc.sum(0), getattr(params, k)) for k, acc in self.acc.items()}
+        grads = {k: reduce_batch(acc, getattr(params, k)) for k, acc in self.acc.items()}
         dmem0 = self.hold_next * self.g_u_next if self.has_refr else self.e0.new_zeros(self.e0.shape)
         return SynGrads(
             dx=self.dx,
