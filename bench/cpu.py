@@ -1,6 +1,6 @@
 """Leaky on the CPU: tritonsnn's PyTorch path against snnTorch's per-step loop, as a ratio.
 
-    python bench/cpu.py [--T 100 --B 32 --N 1024 --threads 1 --repeats 9 --min-ratio 10]
+    python bench/cpu.py [--T 100 --B 32 --N 1024 --threads 1 --repeats 9 --min-ratio 4]
     python bench/cpu.py --neuron IF --plain      # another neuron of bench/cases.py, plus the plain loop
     python bench/cpu.py --allocator default      # leave glibc's malloc as it is (see steady_allocator)
 

@@ -1,4 +1,4 @@
-"""Tests of ``bench/cpu.py`` itself, with tiny shapes.
+"""Tests of ``bench/cpu.py`` and ``bench/single_step.py`` themselves, with tiny shapes.
 
     python -m pytest bench/test_cpu_script.py
 
@@ -26,3 +26,22 @@ def test_conv_rows_need_square_images():
     assert cases.conv_shape(1024) == (4, 16, 16) and cases.conv_shape(12) is None
     fn, reason = cases.build(case, "tritonsnn", 12)
     assert fn is None and "4*s*s" in reason
+
+
+def test_single_step_table_covers_every_facade_neuron(capsys):
+    from bench import single_step
+
+    status = single_step.main(["--neuron", "all", "--T", "3", "--B", "2", "--N", "16", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert status == 0
+    for name in single_step.NEURONS:
+        assert name in out
+
+
+def test_single_step_refuses_to_time_different_spikes(monkeypatch):
+    from bench import single_step
+
+    real = single_step.multi_step
+    monkeypatch.setattr(single_step, "multi_step", lambda *a: lambda: 1 - real(*a)())
+    with pytest.raises(SystemExit, match="differ"):
+        single_step.main(["--neuron", "Leaky", "--T", "3", "--B", "2", "--N", "8", "--repeats", "1"])
