@@ -334,11 +334,7 @@ def _delta(data: torch.Tensor, threshold: float, padding: bool, off_spike: bool)
 
 
 def delta(
-    data: torch.Tensor,
-    threshold: float = 0.1,
-    *,
-    padding: bool = False,
-    off_spike: bool = False,
+    data: torch.Tensor, threshold: float = 0.1, *, padding: bool = False, off_spike: bool = False
 ) -> torch.Tensor:
     """Delta (change) coding of a time series.
 

@@ -212,11 +212,7 @@ def ce_count(
 
 
 def ce_max_membrane(
-    mem_out: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    weight: torch.Tensor | None = None,
-    reduction: str = "mean",
+    mem_out: torch.Tensor, targets: torch.Tensor, *, weight: torch.Tensor | None = None, reduction: str = "mean"
 ) -> torch.Tensor:
     """Cross-entropy on each output neuron's maximum membrane potential over time.
 

@@ -85,12 +85,7 @@ def raster(
 
 
 def traces(
-    mem: torch.Tensor,
-    ax=None,
-    *,
-    neurons: Sequence[int] | None = None,
-    sample: int = 0,
-    threshold: float | None = None,
+    mem: torch.Tensor, ax=None, *, neurons: Sequence[int] | None = None, sample: int = 0, threshold: float | None = None
 ):
     """Line plot of membrane potential over time, one line per neuron.
 

@@ -190,16 +190,7 @@ def _count_frame(data, labels, ax, idx, time_step):
 
 
 def spike_count(
-    data,
-    fig,
-    ax,
-    labels,
-    num_steps=False,
-    animate=False,
-    interpolate=1,
-    gridshader=True,
-    interval=25,
-    time_step=False,
+    data, fig, ax, labels, num_steps=False, animate=False, interpolate=1, gridshader=True, interval=25, time_step=False
 ):
     """Horizontal lollipop chart of the spike count of each output ``data`` ``[T, C]``, optionally animated.
 

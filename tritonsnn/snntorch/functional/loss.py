@@ -184,13 +184,7 @@ class mse_count_loss(LossFunctions):
     """
 
     def __init__(
-        self,
-        correct_rate=1,
-        incorrect_rate=0,
-        population_code=False,
-        num_classes=False,
-        reduction="mean",
-        weight=None,
+        self, correct_rate=1, incorrect_rate=0, population_code=False, num_classes=False, reduction="mean", weight=None
     ):
         super().__init__(reduction=reduction, weight=weight)
         self.correct_rate = correct_rate

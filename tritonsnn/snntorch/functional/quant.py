@@ -72,13 +72,7 @@ def _levels(num_bits, uniform, thr_centered, threshold, lower_limit, upper_limit
 
 
 def state_quant(
-    num_bits=8,
-    uniform=True,
-    thr_centered=True,
-    threshold=1,
-    lower_limit=0,
-    upper_limit=0.2,
-    multiplier=None,
+    num_bits=8, uniform=True, thr_centered=True, threshold=1, lower_limit=0, upper_limit=0.2, multiplier=None
 ):
     """Quantiser of neuron states with ``2 ** num_bits`` levels, as ``snntorch.functional.quant.state_quant``.
 
