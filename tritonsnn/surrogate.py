@@ -91,6 +91,20 @@ class Surrogate:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return _SpikeFn.apply(x, self)
 
+    def __post_init__(self):
+        if self.kind not in _NAMES:
+            raise ValueError(
+                f"unknown surrogate kind {self.kind!r}: build one with a function of tritonsnn.surrogate "
+                f"({', '.join(sorted(_NAMES.values()))})"
+            )
+        if not (math.isfinite(self.param) and math.isfinite(self.param2)):
+            raise ValueError(f"surrogate.{_NAMES[self.kind]} needs finite parameters; got {self.param}, {self.param2}")
+        if self.kind in (ATAN, SIGMOID) and self.param <= 0:
+            # atan(0) divides by zero, sigmoid(0) has a zero gradient everywhere
+            raise ValueError(f"surrogate.{_NAMES[self.kind]} needs a parameter > 0; got {self.param}")
+        if self.kind == STOCHASTIC_SPIKE_OPERATOR and self.param2 < 0:
+            raise ValueError(f"surrogate.stochastic_spike_operator needs a variance >= 0; got {self.param2}")
+
     def __repr__(self) -> str:
         if self.kind == CUSTOM:
             return f"surrogate.custom({_CUSTOM[int(self.param)]!r})"

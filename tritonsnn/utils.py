@@ -56,7 +56,14 @@ def _wrap_state_dict(module, state_dict, prefix, local_metadata, strict, missing
 def register_tensor(module: nn.Module, name: str, value, learn: bool):
     """``value`` (number or tensor) as fp32 ``module.<name>``: an ``nn.Parameter`` where ``learn``,
     else a buffer (saved in ``state_dict`` either way)."""
-    t = value.detach().clone().float() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+    if isinstance(value, torch.Tensor):
+        t = value.detach().clone().float()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        t = torch.tensor(float(value))
+    elif isinstance(value, (list, tuple)):
+        t = torch.tensor(value, dtype=torch.float32)
+    else:
+        raise TypeError(f"{name} must be a number, a list of numbers or a tensor; got {type(value).__name__}")
     if learn:
         setattr(module, name, nn.Parameter(t))
     else:

@@ -20,8 +20,13 @@ def check_input(x, name="x", single=False):
         raise TypeError(f"{name} must be a torch.Tensor of shape [T, B, *features]; got {type(x).__name__}")
     if not x.is_floating_point():
         raise TypeError(
-            f"{name} must be a floating tensor (float32/float16/bfloat16); got {x.dtype}: "
-            f"convert it with {name}.float()"
+            f"{name} must be a floating tensor (float32/float16/bfloat16); got {x.dtype}: convert it with {name}.float()"
+        )
+    if x.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        raise TypeError(
+            f"{name} must be float32, float16 or bfloat16; got {x.dtype}. The neurons carry their state in "
+            f"float32 on both backends, so other precisions would not be computed as asked: convert with "
+            f"{name}.float() (a float64 gradcheck can run against the autograd reference loops instead)"
         )
     if x.dim() < (1 if single else 2):
         raise ValueError(
@@ -79,8 +84,8 @@ def param(value, name, features, x, positive=False):
         raise TypeError(f"{name} must be a number or a tensor; got {type(value).__name__}")
     # A value check needs the data on the host: skipped on GPU (it would sync) and while
     # torch.compile traces; Modules check at construction.
-    if positive and not t.is_cuda and not torch.compiler.is_compiling() and t.numel() and float(t.detach().min()) <= 0:
-        raise ValueError(f"{name} must be > 0; got {value}")
+    if t.numel() and not t.is_cuda and not torch.compiler.is_compiling():
+        _check_values(t, name, value, positive)
     if t.numel() == 1:
         return t if t.shape == (1,) else t.reshape(1)
     try:
@@ -91,6 +96,16 @@ def param(value, name, features, x, positive=False):
             f"feature shape {tuple(features)} (input shape [T, B, *features])"
         ) from None
     return t.reshape(-1)
+
+
+def _check_values(t, name, value, positive):
+    """NaN, infinite or (``positive``) non-positive parameter values are refused: they would give a
+    NaN or exploding membrane and no spikes, without an error."""
+    lo, hi = float(t.detach().min()), float(t.detach().max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"{name} must be finite; got {value}")
+    if positive and lo <= 0:
+        raise ValueError(f"{name} must be > 0; got {value}")
 
 
 def decay(value, name, features, x):
@@ -141,10 +156,10 @@ def refractory_steps(refractory, dt=1.0):
         raise TypeError(f"refractory must be a number of milliseconds; got {type(refractory).__name__}")
     if not isinstance(dt, (int, float)) or isinstance(dt, bool):
         raise TypeError(f"dt must be a number of milliseconds; got {type(dt).__name__}")
-    if refractory < 0:
-        raise ValueError(f"refractory must be >= 0 (milliseconds; 0 turns it off); got {refractory}")
-    if dt <= 0:
-        raise ValueError(f"dt must be > 0 (milliseconds per step); got {dt}")
+    if not (math.isfinite(refractory) and refractory >= 0):
+        raise ValueError(f"refractory must be a finite number >= 0 (milliseconds; 0 turns it off); got {refractory}")
+    if not (math.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a finite number > 0 (milliseconds per step); got {dt}")
     # Guard against 2.0000000001 steps from float division rounding up to 3.
     return int(math.ceil(refractory / dt - 1e-9))
 

@@ -139,6 +139,12 @@ def lapicque_coefficients(beta=None, R=None, C=None, time_step=1.0):
     Raises:
         ValueError: neither beta nor both R and C are given.
     """
+    R_t, C_t = _lapicque_rc(beta, R, C, time_step)
+    _check_lapicque(beta, R_t, C_t, time_step)
+    return R_t, C_t
+
+
+def _lapicque_rc(beta, R, C, time_step):
     dt = torch.as_tensor(time_step, dtype=torch.float32)
     has_beta, has_R, has_C = is_set(beta), is_set(R), is_set(C)
 
@@ -148,9 +154,10 @@ def lapicque_coefficients(beta=None, R=None, C=None, time_step=1.0):
     if has_R and has_C and not has_beta:
         return as_t(R), as_t(C)
     if not has_beta:
+        given = [n for n, v in (("R", R), ("C", C)) if v is not None and v is not False]
         raise ValueError(
-            "Lapicque needs beta, or both R and C (in any combination of two of "
-            "beta, R and C); got " + ("only R" if has_R else "only C" if has_C else "none")
+            "Lapicque needs beta, or both R and C (in any combination of two of beta, R and C), each not "
+            f"zero; got {' and '.join(f'{n}={v!r}' for n, v in zip(given, (R, C))) if given else 'none'}"
         )
     beta_t = as_t(beta)
     if not has_R and not has_C:
@@ -163,6 +170,24 @@ def lapicque_coefficients(beta=None, R=None, C=None, time_step=1.0):
         C_t = as_t(C)
         return dt / (C_t * torch.log(1 / beta_t)), C_t
     return as_t(R), as_t(C)  # all three given: snnTorch keeps R and C as passed
+
+
+def _check_lapicque(beta, R, C, time_step):
+    """The RC step must be a decay in [0, 1): ``0 < beta < 1``, ``R, C > 0`` and ``R*C >= time_step``
+    (beyond that the Euler step overshoots and the membrane oscillates or explodes)."""
+    if any(isinstance(v, torch.Tensor) and (v.is_cuda or torch.compiler.is_compiling()) for v in (beta, R, C)):
+        return  # a value check would synchronise the GPU or break the trace
+    if is_set(beta):
+        b = torch.as_tensor(beta, dtype=torch.float32)
+        if not bool(((b > 0) & (b < 1)).all()):
+            raise ValueError(f"Lapicque's beta must lie in (0, 1) (exclusive); got {beta}")
+    if not (bool((R > 0).all()) and bool((C > 0).all()) and bool(torch.isfinite(R * C).all())):
+        raise ValueError(f"Lapicque's R and C must be finite and > 0; got R={R.tolist()}, C={C.tolist()}")
+    if not bool((R * C >= time_step).all()):
+        raise ValueError(
+            f"Lapicque's R*C must be >= time_step ({time_step}): the decay 1 - time_step/(R*C) would be negative; "
+            f"got R*C={(R * C).tolist()}"
+        )
 
 
 @shared_args(_COMMON_ARGS)

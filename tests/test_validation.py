@@ -1,0 +1,98 @@
+"""The one validation layer (functional/_validate.py, surrogate.py, Lapicque's coefficients): every
+bad value is refused with an error that names the argument, for every neuron and both backends."""
+import math
+
+import pytest
+import torch
+
+import tritonsnn as tsnn
+from tritonsnn import functional as F
+
+BACKENDS = ["torch", "triton"]
+X = torch.randn(3, 2, 4)
+
+# neuron -> (call(x, **overrides), names of its parameters)
+NEURONS = {
+    "leaky": (lambda x, backend, **kw: F.leaky(x, kw.get("beta", 0.9), kw.get("threshold", 1.0), backend=backend),
+              ("beta", "threshold")),
+    "rleaky": (lambda x, backend, **kw: F.rleaky(x, kw.get("beta", 0.9), kw.get("V", 0.5), kw.get("threshold", 1.0),
+                                                 backend=backend), ("beta", "V", "threshold")),
+    "alif": (lambda x, backend, **kw: F.alif(x, kw.get("beta", 0.9), kw.get("threshold", 1.0), kw.get("rho", 0.9),
+                                             kw.get("b", 0.2), backend=backend), ("beta", "threshold", "rho", "b")),
+    "synaptic": (lambda x, backend, **kw: F.synaptic(x, kw.get("alpha", 0.8), kw.get("beta", 0.9),
+                                                     kw.get("threshold", 1.0), backend=backend),
+                 ("alpha", "beta", "threshold")),
+    "rsynaptic": (lambda x, backend, **kw: F.rsynaptic(x, kw.get("alpha", 0.8), kw.get("beta", 0.9), kw.get("V", 0.5),
+                                                       kw.get("threshold", 1.0), backend=backend),
+                  ("alpha", "beta", "V", "threshold")),
+    "alpha": (lambda x, backend, **kw: F.alpha(x, kw.get("alpha", 0.9), kw.get("beta", 0.8), kw.get("threshold", 1.0),
+                                               backend=backend), ("alpha", "beta", "threshold")),
+}
+CASES = [(n, p) for n, (_, params) in NEURONS.items() for p in params]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("neuron,name", CASES)
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_parameters_are_refused(neuron, name, bad, backend):
+    call = NEURONS[neuron][0]
+    with pytest.raises(ValueError, match=name):
+        call(X, backend, **{name: bad})
+    per_neuron = torch.tensor([0.5, bad, 0.5, 0.5])   # one bad neuron of four
+    with pytest.raises(ValueError, match=name):
+        call(X, backend, **{name: per_neuron})
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("neuron", list(NEURONS))
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float8_e4m3fn])
+def test_unsupported_float_dtypes_are_refused(neuron, dtype, backend):
+    with pytest.raises(TypeError, match=r"float32, float16 or bfloat16.*\.float\(\)"):
+        NEURONS[neuron][0](X.to(dtype), backend)
+
+
+@pytest.mark.parametrize("cls,kw", [("Leaky", dict(beta=0.9)), ("Synaptic", dict(alpha=0.8, beta=0.9)),
+                                    ("Alpha", dict(alpha=0.9, beta=0.8)), ("ALIF", dict(beta=0.9)),
+                                    ("RLeaky", dict(beta=0.9, all_to_all=False)), ("IF", {})])
+def test_modules_refuse_float64_in_both_step_modes(cls, kw):
+    multi = getattr(tsnn, cls)(**kw)
+    single = getattr(tsnn, cls)(**kw, step_mode="single")
+    with pytest.raises(TypeError, match="float64"):
+        multi(X.double())
+    with pytest.raises(TypeError, match="float64"):
+        single(X[0].double())
+
+
+@pytest.mark.parametrize("refractory,dt", [(math.nan, 1.0), (math.inf, 1.0), (1.0, math.nan), (1.0, math.inf)])
+def test_non_finite_refractory_period_or_step_is_refused(refractory, dt):
+    with pytest.raises(ValueError, match="refractory" if not math.isfinite(refractory) else "dt"):
+        tsnn.Leaky(beta=0.9, refractory=refractory, dt=dt)
+    with pytest.raises(ValueError, match="refractory" if not math.isfinite(refractory) else "dt"):
+        F.leaky(X, 0.9, refractory=refractory, dt=dt)
+
+
+@pytest.mark.parametrize("make", [lambda: tsnn.surrogate.atan(0.0), lambda: tsnn.surrogate.atan(-1.0),
+                                  lambda: tsnn.surrogate.sigmoid(0.0), lambda: tsnn.surrogate.fast_sigmoid(math.nan),
+                                  lambda: tsnn.surrogate.stochastic_spike_operator(variance=-1.0),
+                                  lambda: tsnn.surrogate.Surrogate(42)])
+def test_bad_surrogates_are_refused_at_construction(make):
+    with pytest.raises(ValueError, match="surrogate"):
+        make()
+
+
+@pytest.mark.parametrize("kw,match", [(dict(R=-1.0, C=1.0), "R and C"), (dict(beta=-0.5), "beta"),
+                                      (dict(beta=1.5), "beta"), (dict(R=0.5, C=1.0), "R\\*C"),
+                                      (dict(R=0, C=1.0), "R=0")])
+def test_lapicque_coefficients_are_checked(kw, match):
+    with pytest.raises(ValueError, match=match):
+        tsnn.Lapicque(**kw)
+    with pytest.raises(ValueError, match=match):
+        F.lapicque(X, **kw)
+
+
+def test_parameters_given_as_lists():
+    lif = tsnn.Leaky(beta=[0.9, 0.8, 0.7, 0.6], threshold=(1.0, 1.1, 1.2, 1.3))
+    assert lif.beta.shape == (4,) and lif.threshold.dtype == torch.float32
+    assert lif(X).shape == X.shape
+    with pytest.raises(TypeError, match="beta"):
+        tsnn.Leaky(beta="0.9")
