@@ -20,7 +20,8 @@ def check_input(x, name="x", single=False):
         raise TypeError(f"{name} must be a torch.Tensor of shape [T, B, *features]; got {type(x).__name__}")
     if not x.is_floating_point():
         raise TypeError(
-            f"{name} must be a floating tensor (float32/float16/bfloat16); got {x.dtype}: convert it with {name}.float()"
+            f"{name} must be a floating tensor (float32/float16/bfloat16); got {x.dtype}: "
+            f"convert it with {name}.float()"
         )
     if x.dtype not in (torch.float32, torch.float16, torch.bfloat16):
         raise TypeError(
