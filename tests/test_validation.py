@@ -96,3 +96,57 @@ def test_parameters_given_as_lists():
     assert lif(X).shape == X.shape
     with pytest.raises(TypeError, match="beta"):
         tsnn.Leaky(beta="0.9")
+
+
+MODULES = [("Leaky", dict(beta=0.9)), ("IF", {}), ("Lapicque", dict(beta=0.9)), ("Synaptic", dict(alpha=0.8, beta=0.9)),
+           ("Alpha", dict(alpha=0.9, beta=0.8)), ("ALIF", dict(beta=0.9)), ("RLeaky", dict(beta=0.9, all_to_all=False)),
+           ("RLeaky", dict(beta=0.9, linear_features=4)), ("RSynaptic", dict(alpha=0.8, beta=0.9, all_to_all=False))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("neuron", list(NEURONS))
+@pytest.mark.parametrize("shape", [(0, 2, 4), (3, 0, 4), (3, 2, 0)])
+def test_zero_size_inputs_give_empty_outputs_and_gradients(neuron, shape, backend):
+    if neuron in ("rleaky", "rsynaptic", "alif") and shape[2] == 0:
+        shape = shape[:2] + (4,)      # per-neuron defaults need the feature size; covered by the others
+    x = torch.zeros(shape, requires_grad=True)
+    out = NEURONS[neuron][0](x, backend)
+    assert out.shape == x.shape
+    out.sum().backward()
+    assert x.grad is not None and x.grad.shape == x.shape
+
+
+@pytest.mark.parametrize("cls,kw", MODULES)
+def test_a_stateful_neuron_carries_its_state_over_an_empty_chunk(cls, kw):
+    neuron = getattr(tsnn, cls)(**kw, stateful=True, return_mem=True)
+    neuron(torch.randn(3, 2, 4))
+    before = neuron.mem.clone()
+    spikes, mem = neuron(torch.zeros(0, 2, 4))
+    assert spikes.shape == mem.shape == (0, 2, 4)
+    assert torch.equal(neuron.mem, before)
+
+
+@pytest.mark.parametrize("cls,kw", MODULES)
+def test_deepcopy_after_a_forward_pass_copies_the_state_detached(cls, kw):
+    import copy
+
+    neuron = getattr(tsnn, cls)(**kw, step_mode="single")
+    x = torch.randn(2, 4, requires_grad=True)
+    neuron(x)
+    twin = copy.deepcopy(neuron)
+    assert twin.mem is not None and twin.mem.grad_fn is None and torch.equal(twin.mem, neuron.mem.detach())
+    assert neuron.mem.grad_fn is not None                 # the original keeps its graph
+    assert torch.equal(twin(x.detach()), neuron(x.detach()))
+
+
+@pytest.mark.parametrize("cls,args", [("Leaky", (0.9,)), ("Synaptic", (0.8, 0.9)), ("Alpha", (0.9, 0.8)),
+                                      ("RLeaky", (0.9,)), ("RSynaptic", (0.8, 0.9))])
+def test_deepcopy_of_snntorch_style_neurons(cls, args):
+    import copy
+
+    import tritonsnn.snntorch as snn
+    extra = dict(linear_features=4) if cls.startswith("R") else {}
+    neuron = getattr(snn, cls)(*args, init_hidden=True, **extra)
+    neuron(torch.randn(2, 4, requires_grad=True))
+    twin = copy.deepcopy(neuron)
+    assert all(getattr(twin, n).grad_fn is None for n in neuron._STATE)

@@ -180,6 +180,8 @@ class SpikingNeuron(nn.Module):
             state = {"mem": mem}
         else:  # spikes only: no state sequence beyond what backward needs is kept
             spikes, state = self._dynamics(x, init, single), {}
+        if carry and not single and x.shape[0] == 0:  # an empty chunk: the state carries on unchanged
+            return self._returns(spikes, state)
         if carry:
 
             def last(seq):
@@ -193,9 +195,24 @@ class SpikingNeuron(nn.Module):
             for key, seq in state.items():  # other sequences (e.g. adaptation): keep the last step
                 if key not in ("mem", "count"):
                     self._state[key] = last(seq)
+        return self._returns(spikes, state)
+
+    def _returns(self, spikes, state):
         if self.return_state:
             return spikes, state
         return (spikes, state["mem"]) if self.return_mem else spikes
+
+    def __getstate__(self):
+        """For copy.deepcopy and pickling: the carried state goes along detached from its graph
+        (a tensor inside an autograd graph cannot be deep-copied)."""
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
+        state = dict(state)
+        state["_state"] = {k: (v.detach() if isinstance(v, torch.Tensor) else v) for k, v in self._state.items()}
+        state["_buffers"] = {
+            k: (v.detach() if isinstance(v, torch.Tensor) and v.grad_fn is not None else v)
+            for k, v in self._buffers.items()
+        }
+        return state
 
     def reset_state(self):
         """Forget the carried state: the next call starts from zero."""

@@ -4,6 +4,8 @@ surrogate gradient and the same-step reset, kernel arguments derived from the re
 
 from __future__ import annotations
 
+import math
+
 import torch
 import triton
 import triton.language as tl
@@ -149,7 +151,7 @@ def per_neuron_flags(params) -> dict:
 
 def flat_time_major(x):
     """View ``[T, B, N]`` as ``[T, B*N]`` with unit inner stride, copying only if needed."""
-    x2 = x.reshape(x.shape[0], -1)
+    x2 = x.reshape(x.shape[0], math.prod(x.shape[1:]))  # not -1: T may be 0
     return x2 if x2.stride(-1) == 1 else x2.contiguous()
 
 
