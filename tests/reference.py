@@ -35,7 +35,7 @@ def leaky_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract", reset
 
 def first_order_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract", reset_delay=True,
                     surrogate=None, *, gain=1.0, zero_whole=False, V=None, s0=None,
-                    refractory_steps=0, c0=None, clamp_beta=True, rho=None, b=None, a0=None):
+                    refractory_steps=0, c0=None, clamp_beta=True, rho=None, b=None, a0=None, recurrent=None):
     """The first-order family in one loop: Leaky plus the options Lapicque, RLeaky and
     refractory periods add. Returns ``(spikes, mem, final_count)``.
 
@@ -43,7 +43,8 @@ def first_order_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract",
 
     * ``reset = H(mem[t-1] - th)``, detached; ``refr = count[t-1] > 0``.
     * normal step: ``drive = beta*mem' + gain*x[t] + V*s[t-1]`` with ``mem' = (1-reset)*mem``
-      for Leaky's zero reset; ``zero_whole`` (Lapicque, RLeaky) instead multiplies the
+      for Leaky's zero reset (all-to-all RLeaky: ``recurrent(s[t-1])``, a callable such as an
+      ``nn.Linear``, instead of ``V*s[t-1]``); ``zero_whole`` (Lapicque, RLeaky) instead multiplies the
       whole drive by ``(1-reset)``; subtract then removes ``reset*th``.
     * refractory step: no input, no leak: ``mem[t-1]`` with the pending reset only.
     * ``s = H(mem - th)``, forced to 0 on refractory steps; same-step reset if not delayed.
@@ -77,6 +78,8 @@ def first_order_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract",
         drive = beta * (mem if zero_whole else kept) + gain * x[t]
         if V is not None:
             drive = drive + V * spk
+        elif recurrent is not None:
+            drive = drive + recurrent(spk)
         if zero_whole and reset_mechanism == "zero":
             drive = (1 - reset) * drive
         hold = kept
