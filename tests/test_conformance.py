@@ -76,7 +76,7 @@ def draw(case, T, B, features, *, kind="per_neuron", layout="contiguous", learn=
     row's if ``states``; counters up to ``steps``, the row's refractory steps by default) and the
     ``(name, leaf)`` pairs whose gradients are checked.
 
-    Layouts: "strided" (``x[::2]`` in time, parameters ``p[::2]`` on the first feature axis, states
+    Layouts: "strided" (``x[::2, ..., ::2]`` in time and on the last feature axis, parameters ``p[::2]`` on the first feature axis, states
     transposed), "transposed" (``x`` of a transposed ``[B, T, ...]`` tensor, per-neuron parameters
     and states expanded from size-1 axes), "expanded" (``x`` expanded over the batch)."""
     g = torch.Generator().manual_seed(seed)
@@ -91,8 +91,9 @@ def draw(case, T, B, features, *, kind="per_neuron", layout="contiguous", learn=
         return t
 
     xs = (T, B, *features)
-    if layout == "strided":
-        x = leaf((torch.randn(2 * T, *xs[1:], generator=g) * drive + offset).to(dtype), "x")[::2]
+    if layout == "strided":   # every second step and every second neuron: the neurons are not unit-strided
+        base = torch.randn(2 * T, B, *features[:-1], 2 * features[-1], generator=g) * drive + offset
+        x = leaf(base.to(dtype), "x")[::2, ..., ::2]
     elif layout == "transposed":
         x = leaf((torch.randn(B, T, *features, generator=g) * drive + offset).to(dtype), "x").transpose(0, 1)
     elif layout == "expanded":
@@ -201,30 +202,43 @@ def check_against_reference(case, backend, opts, x, p, st, leaves, returns="stat
 # ----------------------------------------------------------------------------- reference: every variant
 
 
-def _reference_params():
+# How a call is drawn and what it returns, per kind: the option variants of a row run "state" and
+# "scalar"; its own options all five.
+KINDS = {
+    "state": (dict(kind="per_neuron"), "state"),                # per-neuron learnable, every initial state
+    "scalar": (dict(kind="scalar"), "state"),                   # scalar learnable, every initial state
+    "fixed": (dict(kind="per_neuron", learn=False), "mem"),     # parameters that do not learn: (spikes, mem)
+    "zero": (dict(kind="scalar", states=False), "mem"),         # from zero state: (spikes, mem)
+    "spikes": (dict(kind="per_neuron"), "spikes"),              # spikes only
+}
+VARIANT_KINDS = ("state", "scalar")
+
+
+def kind_params(with_backend=True):
     out = []
     for case in CASES:
         for vid, opts in case.variants():
-            kinds = ["state", "mem"] + (["fixed", "spikes"] if not vid else [])
-            for kind in kinds:
-                for backend in BACKENDS:
-                    out.append(pytest.param(case, opts, kind, backend, id=f"{case.name}[{vid or 'row'}]-{kind}-{backend}"))
+            for kind in (VARIANT_KINDS if vid else KINDS):
+                for backend in (BACKENDS if with_backend else [None]):
+                    tail = [backend] if with_backend else []
+                    out.append(pytest.param(case, opts, kind, *tail,
+                                            id="-".join([f"{case.name}[{vid or 'row'}]", kind, *tail])))
     return out
 
 
-@pytest.mark.parametrize("case,opts,kind,backend", _reference_params())
-def test_matches_reference(case, opts, kind, backend, device):
-    """kind "state": per-neuron learnable parameters, every initial state, every state sequence returned;
-    "mem": scalar learnable parameters from zero state, (spikes, mem); "fixed": per-neuron parameters
-    that do not learn, every initial state, (spikes, mem); "spikes": spikes only."""
-    T, B, features = shape_of(case)
-    draw_kw = {"state": dict(kind="per_neuron"), "mem": dict(kind="scalar", states=False),
-               "fixed": dict(kind="per_neuron", learn=False), "spikes": dict(kind="per_neuron")}[kind]
+def draw_kind(case, opts, kind, T, B, features, **kw):
     steps = tsnn.functional.refractory_steps(opts.get("refractory", 0.0), opts.get("dt", 1.0))
-    x, p, st, leaves = draw(case, T, B, features, device=device, seed=sum(map(ord, case.name)), steps=steps,
-                            **draw_kw)
-    returns = {"state": "state", "mem": "mem", "fixed": "mem", "spikes": "spikes"}[kind]
-    check_against_reference(case, backend, opts, x, p, st, leaves, returns, fires=True)
+    return draw(case, T, B, features, steps=steps, **KINDS[kind][0], **kw)
+
+
+@pytest.mark.parametrize("case,opts,kind,backend", kind_params())
+def test_matches_reference(case, opts, kind, backend, device):
+    """Spikes, every returned state sequence, the final counter and the gradients of the input, every
+    initial state and every learnable parameter against the reference, for each option variant of the
+    row and each way of calling it (``KINDS``)."""
+    T, B, features = shape_of(case)
+    x, p, st, leaves = draw_kind(case, opts, kind, T, B, features, device=device, seed=sum(map(ord, case.name)))
+    check_against_reference(case, backend, opts, x, p, st, leaves, KINDS[kind][1], fires=True)
 
 
 # ----------------------------------------------------------------------------- shapes, layouts, dtypes
@@ -247,8 +261,9 @@ def test_odd_shapes(case, backend, shape, device):
 @pytest.mark.parametrize("layout", ["strided", "transposed", "expanded"])
 @pytest.mark.parametrize("case,backend", with_backends(CASES, "layout"))
 def test_non_contiguous(case, backend, layout, device):
-    """Strided (``x[::2]``, ``thr[::2]``, transposed states), transposed input with expanded per-neuron
-    parameters and states, input expanded over the batch: the values and gradients of contiguous ones."""
+    """Strided (``x[::2, ..., ::2]``, ``thr[::2]``, transposed states), transposed input with expanded
+    per-neuron parameters and states, input expanded over the batch: the values and gradients of
+    contiguous ones."""
     T, B, features = shape_of(case)
     x, p, st, leaves = draw(case, T, B, features, layout=layout, device=device, seed=7)
     assert not x.is_contiguous()
@@ -273,13 +288,15 @@ def test_low_precision_input(case, backend, dtype, device):
 # ----------------------------------------------------------------------------- zero sizes
 
 
+@pytest.mark.parametrize("states", [True, False], ids=["states", "zero_state"])
 @pytest.mark.parametrize("case,dim,backend", with_backends(CASES, "zero_T", "T0") + with_backends(CASES, "zero_B", "B0"))
-def test_zero_size(case, dim, backend, device):
-    """T = 0 or B = 0: outputs of the right shapes and dtypes, still in the autograd graph; the final
-    counter equal to the initial one when no step ran; zero (or no) gradients for every leaf."""
+def test_zero_size(case, dim, backend, states, device):
+    """T = 0 or B = 0, with and without initial states: outputs of the right shapes and dtypes, still in
+    the autograd graph; when no step ran the final counter is the initial one (zeros without one);
+    zero (or no) gradients for every leaf."""
     _, _, features = shape_of(case)
     T, B = (0, 2) if dim == "T0" else (3, 0)
-    x, p, st, leaves = draw(case, T, B, features, device=device, seed=5)
+    x, p, st, leaves = draw(case, T, B, features, device=device, seed=5, states=states)
     s, seqs = run(case, x, p, st, case.opts, backend, "state")
     assert s.shape == x.shape and s.dtype == x.dtype
     count = seqs.pop("count", None)
@@ -290,7 +307,7 @@ def test_zero_size(case, dim, backend, device):
     if count is not None:
         assert count.shape == x.shape[1:] and count.dtype == torch.int32
         if T == 0:
-            assert torch.equal(count, st["count0"])
+            assert torch.equal(count, st["count0"] if states else torch.zeros_like(count))
     loss = s.float().sum() + sum(v.sum() for v in seqs.values())
     assert loss.requires_grad, "the outputs should be part of the autograd graph"
     grads = torch.autograd.grad(loss, [t for _, t in leaves], allow_unused=True)
@@ -361,21 +378,15 @@ def recorded_ops():
         _contract.Op.__call__ = original
 
 
-def _opcheck_params():
-    return [pytest.param(case, opts, kind, id=f"{case.name}[{vid or 'row'}]-{kind}")
-            for case in CASES for vid, opts in case.variants() for kind in ("state", "spikes")]
-
-
-@pytest.mark.parametrize("case,opts,kind", _opcheck_params())
+@pytest.mark.parametrize("case,opts,kind", kind_params(with_backend=False))
 def test_op_passes_opcheck(case, opts, kind):
     """torch.library's checks of schema, fake kernel and autograd registration for the op the row calls,
-    with every initial state and learnable per-neuron parameters ("state") and with neither ("spikes")."""
+    for each option variant and each way of calling it (``KINDS``: which states, learnable parameters
+    and outputs there are select the op's flags)."""
     T, B, features = 4, 2, ((2, 1, 3) if case.images else (3,))
-    learn = kind == "state"
-    x, p, st, _ = draw(case, T, B, features, kind="per_neuron" if learn else "scalar", learn=learn, states=learn,
-                       seed=17)
+    x, p, st, _ = draw_kind(case, opts, kind, T, B, features, seed=17)
     with recorded_ops() as calls:
-        run(case, x, p, st, opts, "torch", "state" if learn else "spikes")
+        run(case, x, p, st, opts, "torch", KINDS[kind][1])
     assert len(calls) == 1, [str(op) for op, _ in calls]
     op, args = calls[0]
     args = tuple(a.detach().requires_grad_(a.requires_grad) if isinstance(a, torch.Tensor) else a for a in args)
@@ -449,12 +460,14 @@ def _snntorch_params():
 def test_matches_snntorch(case, opts, kind, backend):
     """The Module with the row's options against its snnTorch counterpart stepped from zero state:
     identical spikes, every state sequence snnTorch returns to 1e-5, some but not all neurons firing,
-    and the gradients of the input and of every learnable parameter under random upstream gradients."""
+    and the gradients of the input and of every learnable parameter under random upstream gradients.
+    Per-neuron parameters through ``return_state=True``, scalar ones through ``return_mem=True``."""
     pytest.importorskip("snntorch")
     features = (2, 2, 3) if case.images else (11,)
     x, p, _, _ = draw(case, 6, 3, features, kind=kind, learn=False, seed=23)
     x = x.detach()
-    ours = module_of(case, p, return_state=True, backend=backend, **opts)
+    returns = dict(return_state=True) if kind == "per_neuron" else dict(return_mem=True)
+    ours = module_of(case, p, backend=backend, **returns, **opts)
     theirs = case.snntorch({k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in p.items()}, **opts)
     names = [n for n, _ in ours.named_parameters()]
     assert names and {n for n, _ in theirs.named_parameters()} >= set(names), names
@@ -465,10 +478,13 @@ def test_matches_snntorch(case, opts, kind, backend):
     seqs_ref = {k: torch.stack([o[1 + i] for o in outs]) for i, k in enumerate(case.snntorch_seqs)}
     x = x.requires_grad_()
     s, st = ours(x)
+    st = st if kind == "per_neuron" else {"mem": st}
+    assert set(st) >= {"mem"}
     assert_spikes_equal(s, s_ref, "spikes vs snnTorch")
     assert 0 < s_ref.sum() < s_ref.numel()
     for k, v in seqs_ref.items():
-        assert_close(st[k], v, STATE_TOL, 0, f"{k} vs snnTorch")
+        if k in st:
+            assert_close(st[k], v, STATE_TOL, 0, f"{k} vs snnTorch")
     g = torch.Generator().manual_seed(24)
     gs, gm = torch.randn(x.shape, generator=g), torch.randn(x.shape, generator=g)
     got = torch.autograd.grad((s * gs).sum() + (st["mem"] * gm).sum(), [x, *ours.parameters()])
