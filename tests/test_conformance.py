@@ -35,11 +35,14 @@ IMAGE_SHAPES = {"default": (6, 2, (2, 2, 3)), "T1B1N1": (1, 1, (1, 1, 1)), "T1":
 
 def shape_of(case, kind="default"):
     """``(T, B, features)`` of a shape kind for ``case`` (None: the row cannot take it). The all-to-all
-    rows run one kernel launch per step: 4 steps by default."""
+    rows run one kernel launch per step: 4 steps by default (and one per refractory step); refractory
+    rows 3 more."""
     if case.flat and kind == "multidim":
         return None
     T, B, features = (IMAGE_SHAPES if case.images else SHAPES)[kind]
-    return (4 if kind == "default" and (case.images or case.flat) else T), B, features
+    if kind == "default":   # a refractory period needs steps to end and fire again
+        T = 4 + case.refractory_steps if case.images or case.flat else T + (3 if case.refractory_steps else 0)
+    return T, B, features
 
 
 def marks(case, concern, backend):
@@ -170,10 +173,12 @@ def check_against_reference(case, backend, opts, x, p, st, leaves, returns="stat
     s_ref, seqs_ref = case.ref(x, p, st, **opts)
     assert s.shape == x.shape and s.dtype == x.dtype, (s.shape, s.dtype)
     assert_spikes_equal(s, s_ref, f"{case.name} spikes")
-    if fires:
-        assert 0 < s_ref.sum() < s_ref.numel(), "the input should make some but not all neurons fire"
     count = seqs.pop("count", None)
     steps = tsnn.functional.refractory_steps(opts.get("refractory", 0.0), opts.get("dt", 1.0))
+    if fires:
+        assert 0 < s_ref.sum() < s_ref.numel(), "the input should make some but not all neurons fire"
+        if steps:
+            assert (s_ref.sum(0) > 1).any(), "the input should make neurons fire again after a refractory period"
     if returns == "state":
         assert set(seqs) == set(case.seqs), (sorted(seqs), case.seqs)
         assert (count is not None) == (steps > 0)
@@ -221,7 +226,9 @@ def kind_params(with_backend=True):
             for kind in (VARIANT_KINDS if vid else KINDS):
                 for backend in (BACKENDS if with_backend else [None]):
                     tail = [backend] if with_backend else []
-                    out.append(pytest.param(case, opts, kind, *tail,
+                    # The ways of calling beyond VARIANT_KINDS on the interpreter: full_triton rows only by default.
+                    slow = backend == "triton" and kind not in VARIANT_KINDS and not case.full_triton
+                    out.append(pytest.param(case, opts, kind, *tail, marks=[pytest.mark.slow] if slow else [],
                                             id="-".join([f"{case.name}[{vid or 'row'}]", kind, *tail])))
     return out
 

@@ -11,6 +11,8 @@ import tritonsnn as tsnn
 nir = pytest.importorskip("nir")
 from tritonsnn.nir import DEFAULT_DT, export_to_nir, import_from_nir  # noqa: E402
 
+from .checks import assert_close  # noqa: E402
+
 
 def _mlp(reset_mechanism="subtract", reset_delay=True):
     torch.manual_seed(0)
@@ -82,7 +84,7 @@ def test_round_trip_gives_identical_outputs(build, shape, via_file, tmp_path):
     assert all(s.sum() > 0 for s in ref_spikes), "the test input must make every layer fire"
     for ref, got in zip(ref_spikes, got_spikes):
         assert torch.equal(ref, got)
-    torch.testing.assert_close(got_mem, ref_mem, rtol=0, atol=1e-6)
+    assert_close(got_mem, ref_mem, 1e-6, 0, "got_mem", elementwise=True, exact_dtype=True)
     for (name, ref), (_, got) in zip(net.named_buffers(), back.named_buffers()):
         assert torch.equal(*torch.broadcast_tensors(ref, got)), name  # NIR stores one value per neuron
 
@@ -108,11 +110,11 @@ def test_export_node_types_and_parameters():
     assert graph.edges == [("input", "0"), ("0", "1"), ("1", "2"), ("2", "3"), ("3", "4"), ("4", "5"),
                            ("5", "output")]
     lif = graph.nodes["1"]
-    np.testing.assert_allclose(lif.tau, np.full(6, DEFAULT_DT / (1 - np.float32(0.9))))
-    np.testing.assert_allclose(lif.r, lif.tau / DEFAULT_DT)
-    np.testing.assert_allclose(lif.v_threshold, np.full(6, np.float32(0.8)))
+    assert_close(lif.tau, np.full(6, DEFAULT_DT / (1 - np.float32(0.9))), 0, 1e-7, "lif.tau", elementwise=True)
+    assert_close(lif.r, lif.tau / DEFAULT_DT, 0, 1e-7, "lif.r", elementwise=True)
+    assert_close(lif.v_threshold, np.full(6, np.float32(0.8)), 0, 1e-7, "lif.v_threshold", elementwise=True)
     assert np.all(lif.v_leak == 0) and np.all(lif.v_reset == 0)
-    np.testing.assert_allclose(graph.nodes["3"].r, np.full(5, 1 / DEFAULT_DT))
+    assert_close(graph.nodes["3"].r, np.full(5, 1 / DEFAULT_DT), 0, 1e-7, "graph.nodes[3].r", elementwise=True)
     np.testing.assert_array_equal(graph.nodes["0"].weight, net[0].weight.detach().numpy())
 
 
@@ -214,8 +216,8 @@ def test_import_cubalif_follows_nir_equations_with_input_gains():
     net = import_from_nir(graph)
     assert isinstance(net.cuba, tsnn.Synaptic)
     assert net.cuba.reset_mechanism == "zero" and not net.cuba.reset_delay
-    torch.testing.assert_close(net.cuba.alpha, torch.tensor(1 - DEFAULT_DT / tau_syn, dtype=torch.float32))
-    torch.testing.assert_close(net.cuba.beta, torch.tensor(1 - DEFAULT_DT / tau_mem, dtype=torch.float32))
+    assert_close(net.cuba.alpha, torch.tensor(1 - DEFAULT_DT / tau_syn, dtype=torch.float32), None, None, "net.cuba.alpha", elementwise=True, exact_dtype=True)
+    assert_close(net.cuba.beta, torch.tensor(1 - DEFAULT_DT / tau_mem, dtype=torch.float32), None, None, "net.cuba.beta", elementwise=True, exact_dtype=True)
     torch.manual_seed(13)
     x = torch.rand(16, 3, n_in) * 2
     expected = _nir_reference([nodes["fc"], nodes["cuba"]], x)
@@ -237,8 +239,7 @@ def test_synaptic_exports_as_snntorch_does():
     assert type(ours.nodes["1"]) is type(theirs.nodes["1"]) is nir.CubaLIF
     for field in ("tau_syn", "tau_mem", "r", "w_in", "v_leak", "v_threshold", "v_reset"):
         # snnTorch computes in float32, tritonsnn in float64
-        np.testing.assert_allclose(getattr(ours.nodes["1"], field), getattr(theirs.nodes["1"], field),
-                                   rtol=1e-6, err_msg=field)
+        assert_close(getattr(ours.nodes["1"], field), getattr(theirs.nodes["1"], field), 0, 1e-6, field, elementwise=True)
 
 
 def _snntorch_synaptic_net(reset_mechanism, reset_delay):

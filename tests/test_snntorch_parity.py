@@ -59,13 +59,6 @@ def compare(backend, reset, delay, surrogate="atan", per_neuron=False, T=12, B=3
 
 
 @pytest.mark.parametrize("backend", ["torch", "triton"])
-@pytest.mark.parametrize("reset,delay", list(itertools.product(["subtract", "zero", "none"], [True, False])))
-@pytest.mark.parametrize("per_neuron", [False, True])
-def test_leaky_matches_snntorch(backend, reset, delay, per_neuron):
-    compare(backend, reset, delay, per_neuron=per_neuron, seed=len(reset) + delay)
-
-
-@pytest.mark.parametrize("backend", ["torch", "triton"])
 @pytest.mark.parametrize("surrogate", list(SURROGATE_PAIRS))
 def test_surrogates_match_snntorch(backend, surrogate):
     compare(backend, "subtract", True, surrogate=surrogate, seed=3)
