@@ -13,10 +13,9 @@ flags, and one row in ``CASES``.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable, Optional
 
-import torch
 from torch import nn
 
 import tritonsnn as tsnn
@@ -78,13 +77,13 @@ class Case:
     name: str
     call: Callable
     ref: Callable
-    module: Optional[Callable]
+    module: Callable | None
     params: dict
     state: dict
     seqs: tuple = ("mem",)
     opts: dict = field(default_factory=dict)
     sweep: tuple = ()
-    snntorch: Optional[Callable] = None
+    snntorch: Callable | None = None
     snntorch_seqs: tuple = ("mem",)
     snntorch_kinds: tuple = ("scalar", "per_neuron")
     images: bool = False
@@ -127,8 +126,8 @@ def _steps(opts):
 
 
 def _common_ref(st, opts):
-    return dict(reset_mechanism=opts.get("reset_mechanism", "subtract"), reset_delay=opts.get("reset_delay", True),
-                refractory_steps=_steps(opts), c0=st.get("count0"))
+    return {"reset_mechanism": opts.get("reset_mechanism", "subtract"), "reset_delay": opts.get("reset_delay", True),
+            "refractory_steps": _steps(opts), "c0": st.get("count0")}
 
 
 def _leaky_ref(x, p, st, **opts):
@@ -190,8 +189,8 @@ def _load(module, layer):
 
 def _dense_kw(layer):
     if isinstance(layer, nn.Conv2d):
-        return dict(conv2d_channels=layer.in_channels, kernel_size=layer.kernel_size[0])
-    return dict(linear_features=layer.in_features)
+        return {"conv2d_channels": layer.in_channels, "kernel_size": layer.kernel_size[0]}
+    return {"linear_features": layer.in_features}
 
 
 def _learnable(module, names):
@@ -214,7 +213,7 @@ def _snn():
 
 
 def _snn_reset(opts):
-    return dict(reset_mechanism=opts.get("reset_mechanism", "subtract"), reset_delay=opts.get("reset_delay", True))
+    return {"reset_mechanism": opts.get("reset_mechanism", "subtract"), "reset_delay": opts.get("reset_delay", True)}
 
 
 # ----------------------------------------------------------------------------- the rows
@@ -228,11 +227,11 @@ ALPHA_P = {"alpha": (0.85, 0.97), "beta": (0.3, 0.6), "threshold": (0.5, 1.0)}
 
 
 def _delays(*pairs):
-    return tuple(dict(reset_mechanism=r, reset_delay=d) for r, d in pairs)
+    return tuple({"reset_mechanism": r, "reset_delay": d} for r, d in pairs)
 
 
 def _resets(*resets):
-    return tuple(dict(reset_mechanism=r) for r in resets)
+    return tuple({"reset_mechanism": r} for r in resets)
 
 
 ALL_OTHER_DELAYS = {  # every (reset, delay) but the default (subtract, True)
@@ -245,7 +244,7 @@ def _other_delays(exclude=()):
 
 def leaky_case(reset, delay):
     name = "leaky-" + reset + ("" if delay else "-nodelay")
-    opts = dict(reset_mechanism=reset, reset_delay=delay)
+    opts = {"reset_mechanism": reset, "reset_delay": delay}
     return Case(
         name, call=lambda x, p, st, **kw: F.leaky(x, p["beta"], p["threshold"], **st, **kw), ref=_leaky_ref,
         module=lambda p, **kw: tsnn.Leaky(p["beta"], p["threshold"], learn_beta=True, learn_threshold=True, **kw),
@@ -413,23 +412,23 @@ CASES = [
     _rsynaptic_dense_case("rsynaptic-conv", conv, {}),
     replace(_alpha_case("alpha", {}, sweep=_resets("subtract", "none")), full_triton=True),
     # Refractory periods: an option of every neuron.
-    replace(leaky_case("subtract", True), name="leaky-refractory", opts=dict(refractory=2.5, dt=1.0),
+    replace(leaky_case("subtract", True), name="leaky-refractory", opts={"refractory": 2.5, "dt": 1.0},
             state={"v0": "mem", "count0": "count"}, snntorch=None, sweep=_other_delays(), full_triton=True),
-    _if_case("if-refractory", dict(refractory=2.0)),
-    replace(_lapicque_case("lapicque-refractory", dict(refractory=2.0, reset_mechanism="zero")), full_triton=True),
-    replace(_rleaky_case("rleaky-refractory", dict(refractory=2.0), sweep=_resets("zero"), refractory=True),
+    _if_case("if-refractory", {"refractory": 2.0}),
+    replace(_lapicque_case("lapicque-refractory", {"refractory": 2.0, "reset_mechanism": "zero"}), full_triton=True),
+    replace(_rleaky_case("rleaky-refractory", {"refractory": 2.0}, sweep=_resets("zero"), refractory=True),
             full_triton=True),
-    _rleaky_dense_case("rleaky-linear-refractory", linear, dict(refractory=1.0), refractory=True),
-    _rleaky_dense_case("rleaky-conv-refractory", conv, dict(refractory=1.0), refractory=True),
-    _alif_case("alif-refractory", dict(refractory=2.0), sweep=_resets("zero", "none")),
-    _synaptic_case("synaptic-refractory", dict(refractory=3.0),
-                   sweep=(*_other_delays(exclude=[("none", False)]), dict(refractory=1.0))),
-    replace(_rsynaptic_case("rsynaptic-refractory", dict(refractory=2.0)), full_triton=True),
-    _rsynaptic_dense_case("rsynaptic-linear-refractory", linear, dict(refractory=2.0),
+    _rleaky_dense_case("rleaky-linear-refractory", linear, {"refractory": 1.0}, refractory=True),
+    _rleaky_dense_case("rleaky-conv-refractory", conv, {"refractory": 1.0}, refractory=True),
+    _alif_case("alif-refractory", {"refractory": 2.0}, sweep=_resets("zero", "none")),
+    _synaptic_case("synaptic-refractory", {"refractory": 3.0},
+                   sweep=(*_other_delays(exclude=[("none", False)]), {"refractory": 1.0})),
+    replace(_rsynaptic_case("rsynaptic-refractory", {"refractory": 2.0}), full_triton=True),
+    _rsynaptic_dense_case("rsynaptic-linear-refractory", linear, {"refractory": 2.0},
                           sweep=_delays(("zero", False))),
-    _rsynaptic_dense_case("rsynaptic-conv-refractory", conv, dict(refractory=2.0), sweep=_delays(("zero", False))),
-    replace(_alpha_case("alpha-refractory", dict(refractory=3.0),
-                        sweep=(*_resets("subtract", "none"), dict(refractory=1.0))), full_triton=True),
+    _rsynaptic_dense_case("rsynaptic-conv-refractory", conv, {"refractory": 2.0}, sweep=_delays(("zero", False))),
+    replace(_alpha_case("alpha-refractory", {"refractory": 3.0},
+                        sweep=(*_resets("subtract", "none"), {"refractory": 1.0})), full_triton=True),
 ]
 
 BY_NAME = {c.name: c for c in CASES}

@@ -11,6 +11,10 @@ DEFAULT_TOL = {torch.float16: (1e-5, 1e-3), torch.bfloat16: (1e-5, 1.6e-2), torc
                torch.float64: (1e-7, 1e-7)}
 
 
+# torch.testing.assert_close's rule: assert_close(actual, expected, None, None, what, **TORCH_TESTING).
+TORCH_TESTING = {"elementwise": True, "exact_dtype": True}
+
+
 def assert_close(actual, expected, atol, rtol, what, *, elementwise=False, exact_dtype=False):
     """``|actual - expected| <= atol + rtol * s`` everywhere, else an error naming the first bad index;
     ``s`` is the largest expected magnitude (at least 1), or each element's own magnitude with
@@ -52,19 +56,6 @@ def assert_spikes_equal(actual, expected, what="spikes"):
     if not torch.equal(actual, expected):
         bad = torch.nonzero(actual != expected)
         raise AssertionError(f"{what}: {len(bad)} differ; first at {bad[0].tolist()}")
-
-
-def leaves(*tensors):
-    return [t for t in tensors if isinstance(t, torch.Tensor) and t.requires_grad]
-
-
-def compare_grads(loss_a, loss_b, inputs, names, rtol=1e-4, atol=1e-5):
-    ga = torch.autograd.grad(loss_a, inputs, allow_unused=True)
-    gb = torch.autograd.grad(loss_b, inputs, allow_unused=True)
-    for a, b, n in zip(ga, gb, names):
-        if b is None:
-            b = torch.zeros_like(inputs[names.index(n)])
-        assert_close(a, b, atol, rtol, f"grad {n}")
 
 
 def snntorch_run(neuron, x):
@@ -143,14 +134,6 @@ def assert_compiles_like_eager(net, x):
     grads_e = torch.autograd.grad(s_e.sum() + m_e.sum(), params)
     for a, b in zip(grads_c, grads_e):
         assert_close(a, b, 0, 1e-5, "parameter grad")
-
-
-def assert_single_step_matches(single, x, spikes, mem):
-    """Stepping ``single`` (``step_mode="single"``, ``return_mem=True``) over ``x`` one step
-    per call reproduces the multi-step ``spikes`` and ``mem``."""
-    outs = [single(x[t]) for t in range(x.shape[0])]
-    assert_spikes_equal(torch.stack([o[0] for o in outs]), spikes)
-    assert_close(torch.stack([o[1] for o in outs]), mem, 1e-6, 0, "mem")
 
 
 def assert_chunks_match(stateful, x, split, spikes, mem):

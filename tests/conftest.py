@@ -26,7 +26,7 @@ if CUDA_TIER and not torch.cuda.is_available():
 if not CUDA_TIER:
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
-from tritonsnn import _alloc  # noqa: E402
+from tritonsnn import _alloc
 
 _alloc.FILL_NAN = True
 

@@ -79,7 +79,8 @@ def draw(case, T, B, features, *, kind="per_neuron", layout="contiguous", learn=
     row's if ``states``; counters up to ``steps``, the row's refractory steps by default) and the
     ``(name, leaf)`` pairs whose gradients are checked.
 
-    Layouts: "strided" (``x[::2, ..., ::2]`` in time and on the last feature axis, parameters ``p[::2]`` on the first feature axis, states
+    Layouts: "strided" (``x[::2, ..., ::2]`` in time and on the last feature axis, parameters ``p[::2]``
+    on the first feature axis, states
     transposed), "transposed" (``x`` of a transposed ``[B, T, ...]`` tensor, per-neuron parameters
     and states expanded from size-1 axes), "expanded" (``x`` expanded over the batch)."""
     g = torch.Generator().manual_seed(seed)
@@ -210,11 +211,11 @@ def check_against_reference(case, backend, opts, x, p, st, leaves, returns="stat
 # How a call is drawn and what it returns, per kind: the option variants of a row run "state" and
 # "scalar"; its own options all five.
 KINDS = {
-    "state": (dict(kind="per_neuron"), "state"),                # per-neuron learnable, every initial state
-    "scalar": (dict(kind="scalar"), "state"),                   # scalar learnable, every initial state
-    "fixed": (dict(kind="per_neuron", learn=False), "mem"),     # parameters that do not learn: (spikes, mem)
-    "zero": (dict(kind="scalar", states=False), "mem"),         # from zero state: (spikes, mem)
-    "spikes": (dict(kind="per_neuron"), "spikes"),              # spikes only
+    "state": ({"kind": "per_neuron"}, "state"),               # per-neuron learnable, every initial state
+    "scalar": ({"kind": "scalar"}, "state"),                  # scalar learnable, every initial state
+    "fixed": ({"kind": "per_neuron", "learn": False}, "mem"),  # parameters that do not learn: (spikes, mem)
+    "zero": ({"kind": "scalar", "states": False}, "mem"),      # from zero state: (spikes, mem)
+    "spikes": ({"kind": "per_neuron"}, "spikes"),             # spikes only
 }
 VARIANT_KINDS = ("state", "scalar")
 
@@ -296,7 +297,8 @@ def test_low_precision_input(case, backend, dtype, device):
 
 
 @pytest.mark.parametrize("states", [True, False], ids=["states", "zero_state"])
-@pytest.mark.parametrize("case,dim,backend", with_backends(CASES, "zero_T", "T0") + with_backends(CASES, "zero_B", "B0"))
+@pytest.mark.parametrize("case,dim,backend",
+                         with_backends(CASES, "zero_T", "T0") + with_backends(CASES, "zero_B", "B0"))
 def test_zero_size(case, dim, backend, states, device):
     """T = 0 or B = 0, with and without initial states: outputs of the right shapes and dtypes, still in
     the autograd graph; when no step ran the final counter is the initial one (zeros without one);
@@ -473,7 +475,7 @@ def test_matches_snntorch(case, opts, kind, backend):
     features = (2, 2, 3) if case.images else (11,)
     x, p, _, _ = draw(case, 6, 3, features, kind=kind, learn=False, seed=23)
     x = x.detach()
-    returns = dict(return_state=True) if kind == "per_neuron" else dict(return_mem=True)
+    returns = {"return_state": True} if kind == "per_neuron" else {"return_mem": True}
     ours = module_of(case, p, backend=backend, **returns, **opts)
     theirs = case.snntorch({k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in p.items()}, **opts)
     names = [n for n, _ in ours.named_parameters()]

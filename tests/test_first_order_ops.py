@@ -1,18 +1,17 @@
-"""The extended first-order op under torch.library's checks and torch.compile."""
+"""opcheck of first-order op flag sets that no neuron row calls (the rows' own ops, and torch.compile of every
+neuron: tests/test_conformance.py)."""
 import pytest
 import torch
-from torch import nn
 
 import tritonsnn as tsnn
 from tritonsnn import ops
 from tritonsnn.contracts import Dense, LifOptions, LifParams, LifState, surrogate_fields
-from .checks import assert_compiles_like_eager
 
 ATAN = surrogate_fields(tsnn.surrogate.atan(2.0))
 
 
 @pytest.mark.parametrize("opts", [   # flag sets no neuron row of tests/cases.py calls (its rows: test_conformance.py)
-    dict(gain=torch.tensor([0.5]), zero_whole=True, refractory=1),
+    {"gain": torch.tensor([0.5]), "zero_whole": True, "refractory": 1},
 ])
 @pytest.mark.parametrize("delay", [True, False])
 def test_fake_kernels_pass_opcheck(opts, delay):

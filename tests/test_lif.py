@@ -1,5 +1,7 @@
-"""Leaky / IF: Triton kernels and the PyTorch path against the autograd reference."""
-import itertools
+"""Leaky / IF specifics: every surrogate, a membrane or spike output left out of the loss, the PyTorch path's
+time chunks, the CUDA tier's large shape. The concerns every neuron shares (reference values and gradients,
+shapes, layouts, dtypes, zero sizes, backends, compile, opcheck, carried state, snnTorch parity) run over
+the rows of tests/cases.py in tests/test_conformance.py (rows leaky-*, if)."""
 
 import pytest
 import torch
@@ -26,7 +28,7 @@ def make_case(T, B, features, per_neuron, dtype=torch.float32, device="cpu", see
         beta, thr = torch.tensor(0.85), torch.tensor(1.1)
     gs = torch.randn(shape, generator=g)
     gm = torch.randn(shape, generator=g)
-    to = lambda t: None if t is None else t.to(device).requires_grad_()  # noqa: E731
+    to = lambda t: None if t is None else t.to(device).requires_grad_()
     return to(x), to(v0), to(beta), to(thr), gs.to(device), gm.to(device)
 
 
@@ -113,5 +115,5 @@ def test_loss_on_membrane_only(backend, delay, device):
     g = torch.autograd.grad((m * gm).sum(), [x, v0, beta, thr])
     _, m_ref = leaky_ref(x, beta, thr, v0, reset_delay=delay)
     g_ref = torch.autograd.grad((m_ref * gm).sum(), [x, v0, beta, thr])
-    for a, b, name in zip(g, g_ref, "x v0 beta thr".split()):
+    for a, b, name in zip(g, g_ref, ["x", "v0", "beta", "thr"]):
         assert_close(a, b, 1e-5, 1e-4, name)

@@ -1,4 +1,7 @@
-"""Refractory periods for the first-order family, both backends, against ``first_order_ref``."""
+"""Refractory periods of the first-order family: silent steps, the counter carried by hand, rounding, errors,
+saved flags, odd inputs with the same-step reset. The concerns every neuron shares (reference values and
+gradients, shapes, layouts, dtypes, zero sizes, backends, compile, opcheck, carried state, snnTorch parity)
+run over the rows of tests/cases.py in tests/test_conformance.py (rows *-refractory)."""
 import math
 
 import pytest
@@ -6,8 +9,13 @@ import torch
 
 import tritonsnn as tsnn
 from tritonsnn.contracts import LifOptions, LifParams, LifState, surrogate_fields
-from .checks import (assert_close, assert_matches_ref_with_input_grad, assert_single_step_matches,
-                     assert_spikes_equal, odd_inputs)
+
+from .checks import (
+    assert_close,
+    assert_matches_ref_with_input_grad,
+    assert_spikes_equal,
+    odd_inputs,
+)
 from .reference import first_order_ref
 
 F = tsnn.functional
@@ -21,16 +29,6 @@ def _case(T, B, N, per_neuron, seed=0, drive=1.0):
     thr = (torch.rand(N, generator=g) + 0.5 if per_neuron else torch.tensor(0.9)).requires_grad_()
     gs, gm = torch.randn(T, B, N, generator=g), torch.randn(T, B, N, generator=g)
     return x, v0, beta, thr, gs, gm
-
-
-def _check(got, ref, inputs, names, gs, gm):
-    (s, m), (s_ref, m_ref) = got, ref
-    assert_spikes_equal(s, s_ref)
-    assert_close(m, m_ref, 1e-5, 0, "mem")
-    ga = torch.autograd.grad((s * gs).sum() + (m * gm).sum(), inputs, allow_unused=True)
-    gb = torch.autograd.grad((s_ref * gs).sum() + (m_ref * gm).sum(), inputs, allow_unused=True)
-    for a, b, n in zip(ga, gb, names):
-        assert_close(a, torch.zeros_like(inputs[names.index(n)]) if b is None else b, 1e-5, 1e-4, f"grad {n}")
 
 
 @pytest.mark.parametrize("backend", ["torch", "triton"])
@@ -48,7 +46,7 @@ def test_no_input_no_firing_while_refractory(backend):
 
 @pytest.mark.parametrize("backend", ["torch", "triton"])
 def test_counter_carries_across_calls(backend):
-    x, v0, beta, thr, _, _ = _case(8, 2, 11, True, seed=7)
+    x, _v0, beta, thr, _, _ = _case(8, 2, 11, True, seed=7)
     x = x.detach()
     s_all, st_all = F.leaky(x, beta, thr, refractory=3, return_state=True, backend=backend)
     s1, st1 = F.leaky(x[:3], beta, thr, refractory=3, return_state=True, backend=backend)

@@ -1,4 +1,7 @@
-"""RLeaky: one-to-one (fused) and all-to-all (nn.Linear) against snntorch.RLeaky, both backends."""
+"""RLeaky specifics: snnTorch's state-dict keys and layers, the all-to-all op against the generic recurrence
+loop, which layers take that op, argument errors. The concerns every neuron shares (reference values and
+gradients, shapes, layouts, dtypes, zero sizes, backends, compile, opcheck, carried state, snnTorch parity)
+run over the rows of tests/cases.py in tests/test_conformance.py (rows rleaky*)."""
 import math
 
 import pytest
@@ -6,9 +9,13 @@ import snntorch as snn
 import torch
 
 import tritonsnn as tsnn
-from .checks import (assert_chunks_match, assert_close, assert_matches_ref_with_input_grad, assert_matches_snntorch,
-                    assert_single_step_matches, assert_spikes_equal, grads_match)
-from .reference import first_order_ref
+
+from .checks import (
+    assert_chunks_match,
+    assert_close,
+    assert_spikes_equal,
+    grads_match,
+)
 
 F = tsnn.functional
 
@@ -37,7 +44,7 @@ def test_conv2d_recurrence_is_snntorchs_layer_and_carries_state(backend, reset):
     torch.manual_seed(0)
     x, _ = _inputs(5, 2, 2 * 4 * 5, 13)
     x = x.detach().view(5, 2, 2, 4, 5)
-    kw = dict(beta=0.8, conv2d_channels=2, kernel_size=3, learn_beta=True, reset_mechanism=reset)
+    kw = {"beta": 0.8, "conv2d_channels": 2, "kernel_size": 3, "learn_beta": True, "reset_mechanism": reset}
     ours = tsnn.RLeaky(return_mem=True, backend=backend, **kw)
     assert isinstance(ours.recurrent, torch.nn.Conv2d) and ours.recurrent.padding == (1, 1)
     s, m = ours(x)
@@ -77,8 +84,8 @@ def test_dense_op_matches_generic_recurrence_loop(backend, reset, delay, layer):
     s0 = (torch.rand(B, *features, generator=g) > 0.5).float().requires_grad_()
     beta = torch.tensor(0.8, requires_grad=True)
     thr = (torch.rand(features, generator=g) + 0.5).requires_grad_()
-    kw = dict(v0=v0, s0=s0, reset_mechanism=reset, reset_delay=delay, refractory=1,
-              return_mem=True, backend=backend)
+    kw = {"v0": v0, "s0": s0, "reset_mechanism": reset, "reset_delay": delay, "refractory": 1,
+              "return_mem": True, "backend": backend}
     s, m = F.rleaky(x, beta, threshold=thr, recurrent=rec, **kw)
     s_ref, m_ref = F.rleaky(x, beta, threshold=thr, recurrent=lambda s: rec(s), **kw)
     assert_spikes_equal(s, s_ref)

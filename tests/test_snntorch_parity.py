@@ -1,5 +1,6 @@
-"""tsnn.Leaky against snntorch.Leaky itself, run step by step from zero state."""
-import itertools
+"""tsnn.Leaky against snntorch.Leaky itself, run step by step from zero state: every surrogate pair, the leaky
+spike operator, a two-layer training step. (Every reset and delay, scalar and per-neuron parameters:
+tests/test_conformance.py::test_matches_snntorch, rows leaky-*.)"""
 
 import pytest
 import torch
@@ -7,9 +8,9 @@ import torch
 import tritonsnn as tsnn
 
 snn = pytest.importorskip("snntorch")
-from snntorch import surrogate as snn_surrogate  # noqa: E402
+from snntorch import surrogate as snn_surrogate
 
-from .checks import assert_close  # noqa: E402
+from .checks import assert_close
 
 SURROGATE_PAIRS = {
     "atan": (lambda: tsnn.surrogate.atan(2.0), lambda: snn_surrogate.atan(alpha=2.0)),

@@ -12,6 +12,7 @@ from torch import nn
 import tritonsnn as tsnn
 import tritonsnn.functional as F
 from tritonsnn.contracts import ScanOptions, ScanParams, ScanState
+
 from .checks import assert_close
 from .reference_synapses import dual_exp_synapse_ref, exp_synapse_ref, trace_ref
 
@@ -116,7 +117,8 @@ def test_non_contiguous_input(backend, device):
     x = base.permute(2, 1, 0)   # [4, 5, 3], strided
     assert not x.is_contiguous()
     alpha = torch.tensor([0.5, 0.7, 0.9])
-    assert_close(F.exp_synapse(x, alpha, backend=backend), exp_synapse_ref(x, alpha), 1e-5, 1e-5, "strided", elementwise=True)
+    assert_close(F.exp_synapse(x, alpha, backend=backend), exp_synapse_ref(x, alpha), 1e-5, 1e-5, "strided",
+                 elementwise=True)
     strided_alpha = torch.tensor([0.5, 0.0, 0.7, 0.0, 0.9])[::2]     # a view with stride 2
     assert_close(F.exp_synapse(x, strided_alpha, backend=backend), exp_synapse_ref(x, alpha), 1e-5, 1e-5,
                  "strided alpha", elementwise=True)
@@ -181,8 +183,8 @@ def test_tau_and_alpha_are_equivalent():
     assert dual.alpha1.shape == (4,)
 
 
-@pytest.mark.parametrize("cls,kwargs", [(tsnn.ExpSynapse, dict(alpha=0.8)),
-                                        (tsnn.DualExpSynapse, dict(alpha1=0.6, alpha2=0.9))])
+@pytest.mark.parametrize("cls,kwargs", [(tsnn.ExpSynapse, {"alpha": 0.8}),
+                                        (tsnn.DualExpSynapse, {"alpha1": 0.6, "alpha2": 0.9})])
 def test_module_stateful_chunks_and_single_step_match_whole_sequence(cls, kwargs):
     x = torch.randn(9, 2, 5)
     whole = cls(**kwargs)(x)

@@ -1,5 +1,9 @@
-"""Second-order neurons (Synaptic, Alpha, RSynaptic): both backends against snnTorch itself
-and against the autograd reference loops in tests/reference.py."""
+"""Second-order neuron specifics (Synaptic, Alpha, RSynaptic): snnTorch parity with a fixed threshold and with
+snnTorch's state dict, every surrogate, Alpha without stored currents, saved bytes, Module protocol, errors,
+refractory rounding, opcheck of flag sets no row calls. The concerns every neuron shares (reference values
+and gradients, shapes, layouts, dtypes, zero sizes, backends, compile, opcheck, carried state, snnTorch
+parity) run over the rows of tests/cases.py in tests/test_conformance.py (rows synaptic*, rsynaptic*,
+alpha*)."""
 import pytest
 import snntorch as snn
 import torch
@@ -43,15 +47,6 @@ def _params(neuron, names):
 
 
 # ----------------------------------------------------------------------------- snnTorch parity
-
-
-def _snn_alpha(alpha, beta, thr, reset):
-    """snnTorch's Alpha cannot be built with learn_alpha=True (it assigns a clamped tensor to the
-    Parameter); build it with buffers and swap in Parameters to compare parameter gradients."""
-    ref = snn.Alpha(alpha=alpha.clone(), beta=beta.clone(), threshold=thr.clone(), reset_mechanism=reset)
-    for name in ("alpha", "beta", "threshold"):
-        setattr(ref, name, nn.Parameter(getattr(ref, name).detach().clone()))
-    return ref
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -284,7 +279,7 @@ def test_fake_kernels_pass_opcheck():
                                      params=SynParams(p, p, tau, thr, v), opts=opts),
             test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
     bias = torch.randn(3, requires_grad=True)
-    linear_w, conv_w = torch.randn(3, 3, requires_grad=True), torch.randn(3, 3, 3, 3, requires_grad=True)
+    linear_w, _conv_w = torch.randn(3, 3, requires_grad=True), torch.randn(3, 3, 3, 3, requires_grad=True)
     for syn0, s0, c0, delay, refr_steps, w, image in [(state, state, cnt0, False, 2, linear_w, None)]:
         opts = SynOptions(0, 0, delay, True, True, refr_steps, **surrogate, use_triton=False)
         torch.library.opcheck(
