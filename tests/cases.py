@@ -67,11 +67,13 @@ class Case:
       one axis (a recurrent ``nn.Linear``).
     * ``drive``: ``(scale, offset)`` of the random input, so that some but not all neurons fire.
     * ``bugs``: ``"concern-backend"`` -> reason, for the strict xfails of known package bugs.
-    * ``full_triton``: every concern runs on the Triton interpreter in the default tier; otherwise
-      only the semantic ones (reference over every variant, snnTorch, opcheck) do, and the
-      structural ones (shapes, layouts, dtypes, zero sizes, compile) there are in the slow tier
-      (``TRITONSNN_TEST_SLOW=1``): the interpreter costs about 0.2 s per launch. torch.compile
-      (about 0.5 s a row) runs by default for these rows only, on both backends.
+    * ``full_triton``: the structural concerns (shapes, layouts, dtypes, zero sizes) and the compiled
+      network run on the Triton interpreter in the default tier; otherwise only the semantic ones
+      (reference over every variant, snnTorch, opcheck) do, the rest there being in the slow tier
+      (``TRITONSNN_TEST_SLOW=1``): the interpreter costs about 0.2 s per launch. Even these rows run
+      a core on the interpreter by default: the shapes T1B1N1, multidim and ragged, the layouts
+      strided and transposed, the call kinds state and scalar; ``triton_more`` names what else
+      (shape, layout or call kind) they run there by default.
     """
 
     name: str
@@ -91,6 +93,7 @@ class Case:
     drive: tuple = (1.2, 0.5)
     bugs: dict = field(default_factory=dict)
     full_triton: bool = False
+    triton_more: tuple = ()
 
     @property
     def refractory_steps(self):
@@ -275,7 +278,7 @@ def _lapicque_case(name, opts, sweep=()):
         snntorch=None if "refractory" in opts else (
             lambda p, **o: _snn().Lapicque(beta=LAPICQUE_BETA, threshold=_v(p["threshold"]), learn_threshold=True,
                                            reset_mechanism=o.get("reset_mechanism", "subtract"))),
-        drive=(4.0, 4.0), bugs=LIF_BUGS)
+        drive=(5.0, 6.0), bugs=LIF_BUGS)
 
 
 def _rleaky_case(name, opts, sweep=(), refractory=False):
@@ -394,19 +397,22 @@ def _alpha_case(name, opts, sweep=()):
                                                    threshold=_v(p["threshold"]),
                                                    reset_mechanism=o.get("reset_mechanism", "zero")),
                                       ("alpha", "beta", "threshold"))),
-        snntorch_seqs=("syn_exc", "syn_inh", "mem"), drive=(2.0, 0.0))
+        snntorch_seqs=("syn_exc", "syn_inh", "mem"), drive=(2.0, 0.5))
 
 
 CASES = [
-    *(replace(leaky_case(r, d), full_triton=r == "subtract") for r, d in itertools.product(RESETS, (True, False))),
+    *(replace(leaky_case(r, d), full_triton=r == "subtract",
+              triton_more={(True,): ("T1", "B1N1", "expanded"), (False,): ("spikes",)}[(d,)] if r == "subtract" else ())
+      for r, d in itertools.product(RESETS, (True, False))),
     _if_case("if", {}),
     _lapicque_case("lapicque", {}, sweep=_resets("zero", "none")),
     _rleaky_case("rleaky", {}, sweep=_other_delays()),
     replace(_rleaky_dense_case("rleaky-linear", linear, {}, sweep=_other_delays(exclude=[("none", False)])),
             full_triton=True),
     _rleaky_dense_case("rleaky-conv", conv, {}, sweep=_delays(("zero", True))),
-    replace(_alif_case("alif", {}, sweep=_resets("zero", "none")), full_triton=True),
-    replace(_synaptic_case("synaptic", {}, sweep=_other_delays()), full_triton=True),
+    replace(_alif_case("alif", {}, sweep=_resets("zero", "none")), full_triton=True, triton_more=("spikes",)),
+    replace(_synaptic_case("synaptic", {}, sweep=_other_delays()), full_triton=True,
+            triton_more=("T1", "B1N1", "fixed")),
     replace(_rsynaptic_case("rsynaptic", {}, sweep=_resets("zero", "none")), full_triton=True),
     _rsynaptic_dense_case("rsynaptic-linear", linear, {}, sweep=_resets("zero")),
     _rsynaptic_dense_case("rsynaptic-conv", conv, {}),
@@ -428,7 +434,8 @@ CASES = [
                           sweep=_delays(("zero", False))),
     _rsynaptic_dense_case("rsynaptic-conv-refractory", conv, {"refractory": 2.0}, sweep=_delays(("zero", False))),
     replace(_alpha_case("alpha-refractory", {"refractory": 3.0},
-                        sweep=(*_resets("subtract", "none"), {"refractory": 1.0})), full_triton=True),
+                        sweep=(*_resets("subtract", "none"), {"refractory": 1.0})), full_triton=True,
+            triton_more=("T1", "B1N1", "fixed")),
 ]
 
 BY_NAME = {c.name: c for c in CASES}

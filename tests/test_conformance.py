@@ -27,9 +27,9 @@ GRAD_RTOL = 1e-4          # gradients: relative to the largest reference magnitu
 
 # (T, B, features) per shape kind; rows with a recurrent nn.Conv2d take images [C, H, W], rows with
 # a recurrent nn.Linear one feature axis.
-SHAPES = {"default": (6, 2, (7,)), "T1B1N1": (1, 1, (1,)), "T1": (1, 4, (3,)), "B1N1": (9, 1, (1,)),
+SHAPES = {"default": (4, 2, (7,)), "T1B1N1": (1, 1, (1,)), "T1": (1, 4, (3,)), "B1N1": (9, 1, (1,)),
           "multidim": (3, 2, (4, 3, 5)), "ragged": (2, 3, (400,))}   # 1200 elements: two blocks, ragged tail
-IMAGE_SHAPES = {"default": (6, 2, (2, 2, 3)), "T1B1N1": (1, 1, (1, 1, 1)), "T1": (1, 4, (2, 1, 3)),
+IMAGE_SHAPES = {"default": (4, 2, (2, 2, 3)), "T1B1N1": (1, 1, (1, 1, 1)), "T1": (1, 4, (2, 1, 3)),
                 "B1N1": (9, 1, (1, 1, 1)), "multidim": (3, 2, (3, 2, 4)), "ragged": (2, 3, (2, 10, 20))}
 
 
@@ -45,23 +45,42 @@ def shape_of(case, kind="default"):
     return T, B, features
 
 
+def _first_with_bug(concern, backend, reason):
+    return next(c for c in CASES if c.bugs.get(f"{concern}-{backend}") == reason)
+
+
 def marks(case, concern, backend):
-    """Known bugs as strict xfails; unless the row has ``full_triton``, a structural concern on the
-    interpreter, and torch.compile on either backend, in the slow tier."""
-    out = []
+    """Known bugs as strict xfails. In the slow tier: a structural concern on the interpreter unless the
+    row has ``full_triton``; torch.compile of a single row (the default tier compiles one network of the
+    ``full_triton`` rows instead: test_network_compiles_like_eager); a known bug's xfail but on the first
+    row of the table that has it (each of its tracebacks costs time)."""
     reason = case.bugs.get(f"{concern}-{backend}")
     if reason:
-        out.append(pytest.mark.xfail(strict=True, reason=reason))
-    if not case.full_triton and (backend == "triton" or concern == "compile"):
-        out.append(pytest.mark.slow)
+        first = _first_with_bug(concern, backend, reason) is case
+        return [pytest.mark.xfail(strict=True, reason=reason), *([] if first else [pytest.mark.slow])]
+    if concern == "compile" or (backend == "triton" and not case.full_triton):
+        return [pytest.mark.slow]
+    return []
+
+
+TRITON_CORE = {"shapes": ("T1B1N1", "multidim", "ragged"), "layout": ("strided", "transposed")}
+
+
+def with_backends(cases, concern, *extra, backends=BACKENDS, variants=(None,)):
+    """``pytest.param(case, *extra, [variant,] backend)`` for every row, variant (a shape or layout) and
+    backend of a structural concern; on the interpreter a variant outside the core of ``TRITON_CORE`` and
+    the row's ``triton_more`` is in the slow tier."""
+    out = []
+    for case in cases:
+        for variant in variants:
+            for backend in backends:
+                m = marks(case, concern, backend)
+                if variant is not None and backend == "triton" and not any(x.name == "slow" for x in m) \
+                        and variant not in TRITON_CORE[concern] and variant not in case.triton_more:
+                    m = [*m, pytest.mark.slow]
+                args = [*extra, *([variant] if variant is not None else []), backend]
+                out.append(pytest.param(case, *args, id="-".join([case.name, *map(str, args)]), marks=m))
     return out
-
-
-def with_backends(cases, concern, *extra, backends=BACKENDS):
-    """``pytest.param(case, *extra, backend)`` for every row and backend of a structural concern."""
-    return [pytest.param(case, *extra, backend, id="-".join([case.name, *map(str, extra), backend]),
-                         marks=marks(case, concern, backend))
-            for case in cases for backend in backends]
 
 
 # ----------------------------------------------------------------------------- drawing a case
@@ -227,8 +246,12 @@ def kind_params(with_backend=True):
             for kind in (VARIANT_KINDS if vid else KINDS):
                 for backend in (BACKENDS if with_backend else [None]):
                     tail = [backend] if with_backend else []
-                    # The ways of calling beyond VARIANT_KINDS on the interpreter: full_triton rows only by default.
-                    slow = backend == "triton" and kind not in VARIANT_KINDS and not case.full_triton
+                    # On the interpreter, by default: the ways of calling beyond VARIANT_KINDS only where the
+                    # row's triton_more names them; scalar parameters in option variants only for rows without
+                    # an snnTorch counterpart (test_matches_snntorch runs scalar ones over every variant there).
+                    slow = backend == "triton" and (
+                        (kind not in VARIANT_KINDS and kind not in case.triton_more)
+                        or (kind == "scalar" and vid and case.snntorch is not None))
                     out.append(pytest.param(case, opts, kind, *tail, marks=[pytest.mark.slow] if slow else [],
                                             id="-".join([f"{case.name}[{vid or 'row'}]", kind, *tail])))
     return out
@@ -252,8 +275,8 @@ def test_matches_reference(case, opts, kind, backend, device):
 # ----------------------------------------------------------------------------- shapes, layouts, dtypes
 
 
-@pytest.mark.parametrize("shape", ["T1B1N1", "T1", "B1N1", "multidim", "ragged"])
-@pytest.mark.parametrize("case,backend", with_backends(CASES, "shapes"))
+@pytest.mark.parametrize("case,shape,backend",
+                         with_backends(CASES, "shapes", variants=["T1B1N1", "T1", "B1N1", "multidim", "ragged"]))
 def test_odd_shapes(case, backend, shape, device):
     """T = 1, B = 1, N = 1, several feature axes (parameters per channel, broadcast over the rest),
     N*B not a multiple of the kernel block."""
@@ -266,8 +289,8 @@ def test_odd_shapes(case, backend, shape, device):
     check_against_reference(case, backend, case.opts, x, p, st, leaves)
 
 
-@pytest.mark.parametrize("layout", ["strided", "transposed", "expanded"])
-@pytest.mark.parametrize("case,backend", with_backends(CASES, "layout"))
+@pytest.mark.parametrize("case,layout,backend", with_backends(CASES, "layout",
+                                                              variants=["strided", "transposed", "expanded"]))
 def test_non_contiguous(case, backend, layout, device):
     """Strided (``x[::2, ..., ::2]``, ``thr[::2]``, transposed states), transposed input with expanded
     per-neuron parameters and states, input expanded over the batch: the values and gradients of
@@ -296,10 +319,10 @@ def test_low_precision_input(case, backend, dtype, device):
 # ----------------------------------------------------------------------------- zero sizes
 
 
-@pytest.mark.parametrize("states", [True, False], ids=["states", "zero_state"])
-@pytest.mark.parametrize("case,dim,backend",
-                         with_backends(CASES, "zero_T", "T0") + with_backends(CASES, "zero_B", "B0"))
-def test_zero_size(case, dim, backend, states, device):
+@pytest.mark.parametrize("case,dim,states,backend",
+                         with_backends(CASES, "zero_T", "T0", True) + with_backends(CASES, "zero_T", "T0", False)
+                         + with_backends(CASES, "zero_B", "B0", True))
+def test_zero_size(case, dim, states, backend, device):
     """T = 0 or B = 0, with and without initial states: outputs of the right shapes and dtypes, still in
     the autograd graph; when no step ran the final counter is the initial one (zeros without one);
     zero (or no) gradients for every leaf."""
@@ -370,6 +393,46 @@ def test_compiles_like_eager(case, backend):
     net = nn.Sequential(front, neuron)
     assert len(list(neuron.parameters())) >= len(case.params)
     assert_compiles_like_eager(net, x.detach())
+
+
+def _chain(backend):
+    return [c for c in MODULE_CASES if c.full_triton and not c.images and f"compile-{backend}" not in c.bugs]
+
+
+class _Fan(nn.Module):
+    """Each neuron after its own nn.Linear, all on the same input: ``(spikes, mem)`` stacked over neurons."""
+
+    def __init__(self, fronts, neurons):
+        super().__init__()
+        self.fronts, self.neurons = nn.ModuleList(fronts), nn.ModuleList(neurons)
+
+    def forward(self, x):
+        outs = [neuron(front(x)) for front, neuron in zip(self.fronts, self.neurons)]
+        return torch.stack([o[0] for o in outs]), torch.stack([o[1] for o in outs])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_network_compiles_like_eager(backend):
+    """One network of every ``full_triton`` row's Module, each after an nn.Linear (initialised to the row's
+    input drive), under ``torch.compile(fullgraph=True)``: the eager spikes, membranes and gradients of
+    every parameter. (Each row alone: test_compiles_like_eager, slow tier.)"""
+    rows = _chain(backend)
+    assert len(rows) >= 8, [c.name for c in rows]
+    N, fronts, neurons = 7, [], []
+    for i, case in enumerate(rows):
+        _, p, _, _ = draw(case, 1, 1, (N,), seed=31 + i, learn=False)
+        front = nn.Linear(N, N)
+        with torch.no_grad():
+            front.weight.copy_(case.drive[0] * torch.eye(N))
+            front.bias.fill_(case.drive[1])
+        fronts.append(front)
+        neurons.append(module_of(case, p, backend=backend, return_mem=True, **case.opts))
+    net = _Fan(fronts, neurons)
+    x = torch.randn(3, 2, N, generator=torch.Generator().manual_seed(32))
+    s, _ = net(x)
+    for case, spikes in zip(rows, s):
+        assert 0 < spikes.sum() < spikes.numel(), f"{case.name} should fire, but not everywhere"
+    assert_compiles_like_eager(net, x)
 
 
 @contextlib.contextmanager
@@ -473,7 +536,7 @@ def test_matches_snntorch(case, opts, kind, backend):
     Per-neuron parameters through ``return_state=True``, scalar ones through ``return_mem=True``."""
     pytest.importorskip("snntorch")
     features = (2, 2, 3) if case.images else (11,)
-    x, p, _, _ = draw(case, 6, 3, features, kind=kind, learn=False, seed=23)
+    x, p, _, _ = draw(case, 5, 3, features, kind=kind, learn=False, seed=23)
     x = x.detach()
     returns = {"return_state": True} if kind == "per_neuron" else {"return_mem": True}
     ours = module_of(case, p, backend=backend, **returns, **opts)
