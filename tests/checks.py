@@ -6,17 +6,40 @@ import torch
 TOL = {torch.float32: (1e-5, 1e-4), torch.float16: (1e-5, 2e-3), torch.bfloat16: (1e-5, 1.6e-2)}
 
 
-def assert_close(actual, expected, atol, rtol, what):
-    """Like torch.testing.assert_close, relative to the largest expected magnitude, naming the first bad index."""
+# torch.testing.assert_close's default (atol, rtol) per dtype: what atol=rtol=None stands for.
+DEFAULT_TOL = {torch.float16: (1e-5, 1e-3), torch.bfloat16: (1e-5, 1.6e-2), torch.float32: (1e-5, 1.3e-6),
+               torch.float64: (1e-7, 1e-7)}
+
+
+# torch.testing.assert_close's rule: assert_close(actual, expected, None, None, what, **TORCH_TESTING).
+TORCH_TESTING = {"elementwise": True, "exact_dtype": True}
+
+
+def assert_close(actual, expected, atol, rtol, what, *, elementwise=False, exact_dtype=False):
+    """``|actual - expected| <= atol + rtol * s`` everywhere, else an error naming the first bad index;
+    ``s`` is the largest expected magnitude (at least 1), or each element's own magnitude with
+    ``elementwise=True`` (``torch.isclose``'s rule). Tensors or arrays; compared in float64 when either
+    is float64, else in float32. ``exact_dtype``: the dtypes (and devices) must be equal, as in
+    ``torch.testing.assert_close``; ``atol`` / ``rtol`` None: its defaults for ``actual``'s dtype."""
     assert actual is not None, f"{what}: got no gradient"
-    actual, expected = actual.detach().float().cpu(), expected.detach().float().cpu()
+    actual, expected = torch.as_tensor(actual), torch.as_tensor(expected)
+    if exact_dtype:
+        assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
+        assert actual.device == expected.device, f"{what}: device {actual.device} != {expected.device}"
+    default = DEFAULT_TOL.get(actual.dtype, (0.0, 0.0))
+    atol, rtol = default[0] if atol is None else atol, default[1] if rtol is None else rtol
+    wide = torch.float64 if torch.float64 in (actual.dtype, expected.dtype) else torch.float32
+    actual, expected = actual.detach().to(wide).cpu(), expected.detach().to(wide).cpu()
     assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
     if torch.isnan(actual).any():
         idx = torch.nonzero(torch.isnan(actual))[0].tolist()
         raise AssertionError(f"{what}: NaN at index {idx} (output left unwritten?)")
-    scale = expected.abs().max().clamp_min(1.0) if expected.numel() else 1.0
+    if elementwise:
+        scale = expected.abs()
+    else:
+        scale = expected.abs().max().clamp_min(1.0) if expected.numel() else 1.0
     err = (actual - expected).abs()
-    bad = err > atol + rtol * scale
+    bad = ~(err <= atol + rtol * scale)   # a NaN expected value is never close
     if bad.any():
         idx = torch.nonzero(bad)[0].tolist()
         raise AssertionError(
@@ -25,23 +48,14 @@ def assert_close(actual, expected, atol, rtol, what):
 
 
 def assert_spikes_equal(actual, expected, what="spikes"):
-    actual, expected = actual.detach().float().cpu(), expected.detach().float().cpu()
+    """The one exact comparison: equal shapes and values (spikes of any dtype against fp32 ones)."""
+    assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
+    if actual.dtype != expected.dtype:
+        actual, expected = actual.float(), expected.float()
+    actual, expected = actual.detach().cpu(), expected.detach().cpu()
     if not torch.equal(actual, expected):
         bad = torch.nonzero(actual != expected)
         raise AssertionError(f"{what}: {len(bad)} differ; first at {bad[0].tolist()}")
-
-
-def leaves(*tensors):
-    return [t for t in tensors if isinstance(t, torch.Tensor) and t.requires_grad]
-
-
-def compare_grads(loss_a, loss_b, inputs, names, rtol=1e-4, atol=1e-5):
-    ga = torch.autograd.grad(loss_a, inputs, allow_unused=True)
-    gb = torch.autograd.grad(loss_b, inputs, allow_unused=True)
-    for a, b, n in zip(ga, gb, names):
-        if b is None:
-            b = torch.zeros_like(inputs[names.index(n)])
-        assert_close(a, b, atol, rtol, f"grad {n}")
 
 
 def snntorch_run(neuron, x):
@@ -120,14 +134,6 @@ def assert_compiles_like_eager(net, x):
     grads_e = torch.autograd.grad(s_e.sum() + m_e.sum(), params)
     for a, b in zip(grads_c, grads_e):
         assert_close(a, b, 0, 1e-5, "parameter grad")
-
-
-def assert_single_step_matches(single, x, spikes, mem):
-    """Stepping ``single`` (``step_mode="single"``, ``return_mem=True``) over ``x`` one step
-    per call reproduces the multi-step ``spikes`` and ``mem``."""
-    outs = [single(x[t]) for t in range(x.shape[0])]
-    assert_spikes_equal(torch.stack([o[0] for o in outs]), spikes)
-    assert_close(torch.stack([o[1] for o in outs]), mem, 1e-6, 0, "mem")
 
 
 def assert_chunks_match(stateful, x, split, spikes, mem):

@@ -7,6 +7,9 @@
   interpreter; the tests that take the ``device`` fixture run the compiled kernels
   on CUDA tensors, and the ``cuda`` tests run too. Tests written for CPU tensors
   only are deselected there (they ran in the default tier).
+* Slow tier, ``TRITONSNN_TEST_SLOW=1 python -m pytest``: also the tests marked ``slow``
+  (skipped otherwise), such as the structural concerns of tests/test_conformance.py on the
+  Triton interpreter for the rows that do not run them by default. The GPU tier runs them.
 
 Outputs allocated by the package are filled with NaN, so a kernel that leaves
 part of an output unwritten fails loudly.
@@ -17,12 +20,13 @@ import pytest
 import torch
 
 CUDA_TIER = os.environ.get("TRITONSNN_TEST_CUDA") == "1"
+SLOW_TIER = CUDA_TIER or os.environ.get("TRITONSNN_TEST_SLOW") == "1"
 if CUDA_TIER and not torch.cuda.is_available():
     raise RuntimeError("TRITONSNN_TEST_CUDA=1 needs a CUDA device; run plain `python -m pytest` instead")
 if not CUDA_TIER:
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
-from tritonsnn import _alloc  # noqa: E402
+from tritonsnn import _alloc
 
 _alloc.FILL_NAN = True
 
@@ -36,9 +40,12 @@ def pytest_collection_modifyitems(config, items):
         items[:] = keep
         return
     skip = pytest.mark.skip(reason="GPU tier: TRITONSNN_TEST_CUDA=1 on a machine with CUDA")
+    skip_slow = pytest.mark.skip(reason="slow tier: TRITONSNN_TEST_SLOW=1")
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+        elif "slow" in item.keywords and not SLOW_TIER:
+            item.add_marker(skip_slow)
 
 
 @pytest.fixture

@@ -58,9 +58,9 @@ def install():
 
 def _lif(kind=0, param=2.0, param2=0.0, **options):
     from tritonsnn.contracts import LifOptions
-    return LifOptions(**dict(dict(reset=0, delay=True, zero_whole=False, refractory=0, need_mem=True,
-                                  surrogate_kind=kind, surrogate_param=param, surrogate_param2=param2,
-                                  use_triton=True), **options))
+    return LifOptions(**{"reset": 0, "delay": True, "zero_whole": False, "refractory": 0, "need_mem": True,
+                         "surrogate_kind": kind, "surrogate_param": param, "surrogate_param2": param2,
+                         "use_triton": True, **options})
 
 
 def _lif_pass(x, state, params, opts, g_adapt=None):
@@ -107,7 +107,7 @@ def compile_synaptic():
             (SYN, 2, True, True, True, sg.FAST_SIGMOID), (SYN, 0, False, False, False, sg.TRIANGULAR),
             (ALPHA, 0, True, False, True, sg.ATAN), (ALPHA, 1, True, False, False, sg.STRAIGHT_THROUGH),
             (ALPHA, 2, True, False, True, sg.ATAN)]:
-        def param(offset=0.0):
+        def param(offset=0.0, per_neuron=per_neuron):
             return torch.rand(N if per_neuron else 1) + offset
         is_alpha = neuron == ALPHA
         params = SynParams(param(), param(), param() if is_alpha else None, param(0.5), param() if recurrent else None)

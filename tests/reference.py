@@ -35,7 +35,7 @@ def leaky_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract", reset
 
 def first_order_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract", reset_delay=True,
                     surrogate=None, *, gain=1.0, zero_whole=False, V=None, s0=None,
-                    refractory_steps=0, c0=None, clamp_beta=True, rho=None, b=None, a0=None):
+                    refractory_steps=0, c0=None, clamp_beta=True, rho=None, b=None, a0=None, recurrent=None):
     """The first-order family in one loop: Leaky plus the options Lapicque, RLeaky and
     refractory periods add. Returns ``(spikes, mem, final_count)``.
 
@@ -43,7 +43,8 @@ def first_order_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract",
 
     * ``reset = H(mem[t-1] - th)``, detached; ``refr = count[t-1] > 0``.
     * normal step: ``drive = beta*mem' + gain*x[t] + V*s[t-1]`` with ``mem' = (1-reset)*mem``
-      for Leaky's zero reset; ``zero_whole`` (Lapicque, RLeaky) instead multiplies the
+      for Leaky's zero reset (all-to-all RLeaky: ``recurrent(s[t-1])``, a callable such as an
+      ``nn.Linear``, instead of ``V*s[t-1]``); ``zero_whole`` (Lapicque, RLeaky) instead multiplies the
       whole drive by ``(1-reset)``; subtract then removes ``reset*th``.
     * refractory step: no input, no leak: ``mem[t-1]`` with the pending reset only.
     * ``s = H(mem - th)``, forced to 0 on refractory steps; same-step reset if not delayed.
@@ -61,7 +62,7 @@ def first_order_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract",
     x = x.float()
     mem = torch.zeros_like(x[0]) if v0 is None else v0.float()
     spk = torch.zeros_like(x[0]) if s0 is None else s0.float()
-    count = torch.zeros(x.shape[1:], dtype=torch.int32) if c0 is None else c0.to(torch.int32)
+    count = torch.zeros(x.shape[1:], dtype=torch.int32, device=x.device) if c0 is None else c0.to(torch.int32)
     adapt = (torch.zeros_like(x[0]) if a0 is None else a0.float()) if rho is not None else None
     th_prev = thr if rho is None else thr + b * adapt
     spikes, mems, adapts = [], [], []
@@ -77,6 +78,8 @@ def first_order_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract",
         drive = beta * (mem if zero_whole else kept) + gain * x[t]
         if V is not None:
             drive = drive + V * spk
+        elif recurrent is not None:
+            drive = drive + recurrent(spk)
         if zero_whole and reset_mechanism == "zero":
             drive = (1 - reset) * drive
         hold = kept
@@ -115,7 +118,7 @@ def synaptic_ref(x, alpha, beta, threshold=1.0, syn0=None, mem0=None, reset_mech
     syn = torch.zeros_like(x[0]) if syn0 is None else syn0.float()
     mem = torch.zeros_like(x[0]) if mem0 is None else mem0.float()
     spk = torch.zeros_like(x[0]) if spk0 is None else spk0.float()
-    count = torch.zeros(x.shape[1:], dtype=torch.long) if refr0 is None else refr0.long()
+    count = torch.zeros(x.shape[1:], dtype=torch.long, device=x.device) if refr0 is None else refr0.long()
     spikes, syns, mems = [], [], []
     for t in range(x.shape[0]):
         reset = spike(mem - thr).detach() if reset_mechanism != "none" else torch.zeros_like(mem)
@@ -158,7 +161,7 @@ def alpha_ref(x, alpha, beta, threshold=1.0, syn_exc0=None, syn_inh0=None, mem0=
     exc = torch.zeros_like(x[0]) if syn_exc0 is None else syn_exc0.float()
     inh = torch.zeros_like(x[0]) if syn_inh0 is None else syn_inh0.float()
     mem = torch.zeros_like(x[0]) if mem0 is None else mem0.float()
-    count = torch.zeros(x.shape[1:], dtype=torch.long) if refr0 is None else refr0.long()
+    count = torch.zeros(x.shape[1:], dtype=torch.long, device=x.device) if refr0 is None else refr0.long()
     out = [], [], [], []
     for t in range(x.shape[0]):
         reset = spike(mem - thr).detach() if reset_mechanism != "none" else torch.zeros_like(mem)

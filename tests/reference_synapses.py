@@ -56,7 +56,7 @@ def delay_ref(x, delay):
     d = delay.expand(N)
     cols = []
     for n in range(N):
-        k = int(math.floor(float(d[n].detach())))
+        k = math.floor(float(d[n].detach()))
         f = d[n] - k
         steps = []
         for t in range(T):

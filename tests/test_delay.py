@@ -4,6 +4,7 @@ import torch
 
 import tritonsnn as tsnn
 import tritonsnn.functional as F
+
 from .reference_synapses import delay_ref
 from .test_synapses import assert_close
 

@@ -89,16 +89,16 @@ def _latency_data():
 
 _LATENCY_CASES = [
     # (num_steps, options); num_steps is large enough that snnTorch does not raise.
-    (25, dict()),
-    (60, dict(tau=5.0)),
-    (60, dict(tau=5.0, clip=True)),
-    (30, dict(tau=2.0, threshold=0.05, first_spike_time=3)),
-    (10, dict(normalize=True)),
-    (10, dict(normalize=True, first_spike_time=2, clip=True)),
-    (10, dict(method="linear", tau=9.0)),
-    (20, dict(method="linear", tau=4.0, first_spike_time=5, clip=True)),
-    (8, dict(method="linear", normalize=True)),
-    (8, dict(method="linear", normalize=True, first_spike_time=3, threshold=0.2)),
+    (25, {}),
+    (60, {"tau": 5.0}),
+    (60, {"tau": 5.0, "clip": True}),
+    (30, {"tau": 2.0, "threshold": 0.05, "first_spike_time": 3}),
+    (10, {"normalize": True}),
+    (10, {"normalize": True, "first_spike_time": 2, "clip": True}),
+    (10, {"method": "linear", "tau": 9.0}),
+    (20, {"method": "linear", "tau": 4.0, "first_spike_time": 5, "clip": True}),
+    (8, {"method": "linear", "normalize": True}),
+    (8, {"method": "linear", "normalize": True, "first_spike_time": 3, "threshold": 0.2}),
 ]
 
 
@@ -153,12 +153,12 @@ def test_latency_clipped_inputs_do_not_trigger_range_error():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(method="exp"), "method"),
-        (dict(threshold=0.0), "threshold"),
-        (dict(threshold=1.0), "threshold"),
-        (dict(tau=0.0), "tau"),
-        (dict(first_spike_time=10), "first_spike_time"),
-        (dict(first_spike_time=-1), "first_spike_time"),
+        ({"method": "exp"}, "method"),
+        ({"threshold": 0.0}, "threshold"),
+        ({"threshold": 1.0}, "threshold"),
+        ({"tau": 0.0}, "tau"),
+        ({"first_spike_time": 10}, "first_spike_time"),
+        ({"first_spike_time": -1}, "first_spike_time"),
     ],
 )
 def test_latency_bad_arguments(kwargs, match):

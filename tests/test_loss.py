@@ -6,6 +6,8 @@ import torch.nn.functional as F
 
 from tritonsnn import loss
 
+from .checks import TORCH_TESTING, assert_close
+
 SF = pytest.importorskip("snntorch.functional")
 
 SHAPES = [(6, 5, 4), (1, 3, 4), (5, 4, 1)]  # ordinary, T = 1, C = 1
@@ -17,11 +19,11 @@ CASES = [
     (loss.ce_count, loss.ce_count_loss, SF.ce_count_loss, {}),
     (loss.ce_max_membrane, loss.ce_max_membrane_loss, SF.ce_max_membrane_loss, {}),
     (loss.mse_count, loss.mse_count_loss, SF.mse_count_loss, {}),
-    (loss.mse_count, loss.mse_count_loss, SF.mse_count_loss, dict(correct_rate=0.8, incorrect_rate=0.2)),
-    (loss.mse_count, loss.mse_count_loss, SF.mse_count_loss, dict(correct_rate=0.75, incorrect_rate=0.25)),
+    (loss.mse_count, loss.mse_count_loss, SF.mse_count_loss, {"correct_rate": 0.8, "incorrect_rate": 0.2}),
+    (loss.mse_count, loss.mse_count_loss, SF.mse_count_loss, {"correct_rate": 0.75, "incorrect_rate": 0.25}),
     (loss.mse_membrane, loss.mse_membrane_loss, SF.mse_membrane_loss, {}),
-    (loss.mse_membrane, loss.mse_membrane_loss, SF.mse_membrane_loss, dict(on_target=1.5, off_target=0.2)),
-    (loss.mse_membrane, loss.mse_membrane_loss, SF.mse_membrane_loss, dict(on_target=-0.5, off_target=0.5)),
+    (loss.mse_membrane, loss.mse_membrane_loss, SF.mse_membrane_loss, {"on_target": 1.5, "off_target": 0.2}),
+    (loss.mse_membrane, loss.mse_membrane_loss, SF.mse_membrane_loss, {"on_target": -0.5, "off_target": 0.5}),
 ]
 CASE_IDS = [f"{c[0].__name__}-{i}" for i, c in enumerate(CASES)]
 
@@ -51,22 +53,22 @@ def test_matches_snntorch_value_and_grad(fn, module, ref_cls, opts, shape, reduc
     if reduction != "none":
         assert fn_val.dim() == 0  # snnTorch returns shape [1] for some losses
     # fp32 sums reach ~100 with reduction="sum", where one ulp is ~8e-6: allow 1e-6 relative too.
-    torch.testing.assert_close(fn_val, ref_val.reshape(fn_val.shape), rtol=1e-6, atol=1e-6)
-    torch.testing.assert_close(fn_grad, ref_grad, rtol=1e-6, atol=1e-6)
-    torch.testing.assert_close(mod_val, fn_val, rtol=0, atol=0)
-    torch.testing.assert_close(mod_grad, fn_grad, rtol=0, atol=0)
+    assert_close(fn_val, ref_val.reshape(fn_val.shape), 1e-6, 1e-6, "fn_val", **TORCH_TESTING)
+    assert_close(fn_grad, ref_grad, 1e-6, 1e-6, "fn_grad", **TORCH_TESTING)
+    assert_close(mod_val, fn_val, 0, 0, "mod_val", **TORCH_TESTING)
+    assert_close(mod_grad, fn_grad, 0, 0, "mod_grad", **TORCH_TESTING)
 
 
 def test_snntorch_style_positional_construction():
     out, targets = _inputs((4, 3, 5))
     ours = loss.mse_count_loss(0.6, 0.1)(out, targets)
-    torch.testing.assert_close(ours, SF.mse_count_loss(0.6, 0.1)(out, targets), rtol=1e-6, atol=1e-6)
+    assert_close(ours, SF.mse_count_loss(0.6, 0.1)(out, targets), 1e-6, 1e-6, "ours", **TORCH_TESTING)
 
 
 def test_ce_rate_definition():
     out, targets = _inputs((3, 2, 4))
     expected = sum(F.cross_entropy(out[t], targets) for t in range(3)) / 3
-    torch.testing.assert_close(loss.ce_rate(out, targets), expected)
+    assert_close(loss.ce_rate(out, targets), expected, None, None, "loss.ce_rate", **TORCH_TESTING)
 
 
 def test_ce_max_membrane_routes_gradient_like_snntorch_on_ties():
@@ -75,8 +77,8 @@ def test_ce_max_membrane_routes_gradient_like_snntorch_on_ties():
     mem[1:3] += 10
     ref_val, ref_grad = _value_and_grad(SF.ce_max_membrane_loss(), mem, targets)
     val, grad = _value_and_grad(loss.ce_max_membrane, mem, targets)
-    torch.testing.assert_close(val, ref_val.reshape(()), rtol=1e-6, atol=1e-6)
-    torch.testing.assert_close(grad, ref_grad, rtol=1e-6, atol=1e-6)
+    assert_close(val, ref_val.reshape(()), 1e-6, 1e-6, "val", **TORCH_TESTING)
+    assert_close(grad, ref_grad, 1e-6, 1e-6, "grad", **TORCH_TESTING)
     assert torch.all((grad[1:3] != 0).sum(0) <= 1)  # one step per neuron gets the gradient
 
 
@@ -99,7 +101,8 @@ def test_mse_membrane_uses_negative_off_target():
 
 def test_integer_targets_of_any_width():
     out, targets = _inputs((4, 3, 5))
-    torch.testing.assert_close(loss.ce_count(out, targets.int()), loss.ce_count(out, targets))
+    assert_close(loss.ce_count(out, targets.int()), loss.ce_count(out, targets),
+                 None, None, "loss.ce_count", **TORCH_TESTING)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
@@ -165,8 +168,8 @@ def test_rejects_bad_reduction():
         loss.ce_rate_loss(reduction="avg")(torch.rand(2, 3, 4), torch.zeros(3, dtype=torch.long))
 
 
-@pytest.mark.parametrize("kwargs, name", [(dict(correct_rate=1.5), "correct_rate"),
-                                          (dict(incorrect_rate=-0.1), "incorrect_rate")])
+@pytest.mark.parametrize("kwargs, name", [({"correct_rate": 1.5}, "correct_rate"),
+                                          ({"incorrect_rate": -0.1}, "incorrect_rate")])
 def test_mse_count_rejects_bad_rates(kwargs, name):
     with pytest.raises(ValueError, match=name):
         loss.mse_count(torch.rand(2, 3, 4), torch.zeros(3, dtype=torch.long), **kwargs)
@@ -188,13 +191,17 @@ def _pop_inputs(seed=0):
 def test_population_code_sums_groups_of_consecutive_outputs():
     out, targets = _pop_inputs()
     grouped = out.view(5, 4, 3, 2).sum(-1)
-    torch.testing.assert_close(loss.ce_count(out, targets, num_classes=3), loss.ce_count(grouped, targets))
-    torch.testing.assert_close(loss.ce_rate(out, targets, num_classes=3), loss.ce_rate(grouped, targets))
+    assert_close(loss.ce_count(out, targets, num_classes=3), loss.ce_count(grouped, targets),
+                 None, None, "loss.ce_count", **TORCH_TESTING)
+    assert_close(loss.ce_rate(out, targets, num_classes=3), loss.ce_rate(grouped, targets),
+                 None, None, "loss.ce_rate", **TORCH_TESTING)
     assert loss.accuracy_rate(out, targets, num_classes=3) == loss.accuracy_rate(grouped, targets)
     # count targets scale with the group size: 2 neurons per class, T = 5, rate 0.5 -> int(5 * 0.5 * 2) = 5
     expected = loss.mse_count(grouped, targets, correct_rate=1.0)  # int(5 * 1.0) = 5 as well
-    torch.testing.assert_close(loss.mse_count(out, targets, correct_rate=0.5, num_classes=3), expected)
-    torch.testing.assert_close(loss.ce_count(out, targets, num_classes=6), loss.ce_count(out, targets))
+    assert_close(loss.mse_count(out, targets, correct_rate=0.5, num_classes=3), expected,
+                 None, None, "loss.mse_count", **TORCH_TESTING)
+    assert_close(loss.ce_count(out, targets, num_classes=6), loss.ce_count(out, targets),
+                 None, None, "loss.ce_count", **TORCH_TESTING)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -206,8 +213,8 @@ def test_population_code_matches_snntorch(reduction):
     ):
         ours_val, ours_grad = _value_and_grad(ours, out, targets)
         ref_val, ref_grad = _value_and_grad(ref, out, targets)
-        torch.testing.assert_close(ours_val, ref_val, rtol=1e-6, atol=1e-6)
-        torch.testing.assert_close(ours_grad, ref_grad, rtol=1e-6, atol=1e-6)
+        assert_close(ours_val, ref_val, 1e-6, 1e-6, "ours_val", **TORCH_TESTING)
+        assert_close(ours_grad, ref_grad, 1e-6, 1e-6, "ours_grad", **TORCH_TESTING)
 
 
 def test_population_code_needs_equal_groups():
@@ -223,12 +230,21 @@ def test_class_weights_follow_torch_cross_entropy():
     weight = torch.tensor([0.2, 1.5, 3.0])
     counts = out.sum(0)
     for reduction in REDUCTIONS:
-        torch.testing.assert_close(loss.ce_count(out, targets, weight=weight, reduction=reduction),
-                                   F.cross_entropy(counts, targets, weight=weight, reduction=reduction))
-    torch.testing.assert_close(loss.ce_max_membrane(out, targets, weight=weight),
-                               F.cross_entropy(out.max(0).values, targets, weight=weight))
+        assert_close(loss.ce_count(out, targets, weight=weight, reduction=reduction),
+                     F.cross_entropy(counts, targets, weight=weight, reduction=reduction),
+                     None,
+                     None,
+                     "loss.ce_count",
+                     **TORCH_TESTING)
+    assert_close(loss.ce_max_membrane(out, targets, weight=weight),
+                 F.cross_entropy(out.max(0).values, targets, weight=weight),
+                 None,
+                 None,
+                 "loss.ce_max_membrane",
+                 **TORCH_TESTING)
     per_step = torch.stack([F.cross_entropy(out[t], targets, weight=weight, reduction="none") for t in range(4)])
-    torch.testing.assert_close(loss.ce_rate(out, targets, weight=weight, reduction="none"), per_step.mean(0))
+    assert_close(loss.ce_rate(out, targets, weight=weight, reduction="none"), per_step.mean(0),
+                 None, None, "loss.ce_rate", **TORCH_TESTING)
 
 
 def test_class_weights_of_mse_losses_weight_each_sample():
@@ -237,10 +253,13 @@ def test_class_weights_of_mse_losses_weight_each_sample():
     w = weight[targets][:, None]
     for fn in (loss.mse_count, loss.mse_membrane):
         plain = fn(out, targets, reduction="none")
-        torch.testing.assert_close(fn(out, targets, weight=weight, reduction="none"), plain * w)
-        torch.testing.assert_close(fn(out, targets, weight=weight, reduction="sum"), (plain * w).sum())
-        torch.testing.assert_close(fn(out, targets, weight=weight), (plain * w).sum() / (w.sum() * 3))
-        torch.testing.assert_close(fn(out, targets, weight=torch.full((3,), 4.0)), fn(out, targets))
+        assert_close(fn(out, targets, weight=weight, reduction="none"), plain * w, None, None, "fn", **TORCH_TESTING)
+        assert_close(fn(out, targets, weight=weight, reduction="sum"), (plain * w).sum(),
+                     None, None, "fn", **TORCH_TESTING)
+        assert_close(fn(out, targets, weight=weight), (plain * w).sum() / (w.sum() * 3),
+                     None, None, "fn", **TORCH_TESTING)
+        assert_close(fn(out, targets, weight=torch.full((3,), 4.0)), fn(out, targets),
+                     None, None, "fn", **TORCH_TESTING)
 
 
 def test_class_weight_shape_is_checked():
@@ -254,9 +273,14 @@ def test_class_weight_shape_is_checked():
 def test_module_forms_take_the_new_options():
     out, targets = _pop_inputs(4)
     weight = torch.tensor([1.0, 2.0, 0.5])
-    torch.testing.assert_close(loss.ce_rate_loss(num_classes=3, weight=weight)(out, targets),
-                               loss.ce_rate(out, targets, num_classes=3, weight=weight))
-    torch.testing.assert_close(loss.mse_membrane_loss(weight=torch.ones(6))(out, targets), loss.mse_membrane(out, targets))
+    assert_close(loss.ce_rate_loss(num_classes=3, weight=weight)(out, targets),
+                 loss.ce_rate(out, targets, num_classes=3, weight=weight),
+                 None,
+                 None,
+                 "loss.ce_rate_loss",
+                 **TORCH_TESTING)
+    assert_close(loss.mse_membrane_loss(weight=torch.ones(6))(out, targets), loss.mse_membrane(out, targets),
+                 None, None, "loss.mse_membrane_loss", **TORCH_TESTING)
 
 
 # ------------------------------------------------------------------------------- spike times
@@ -307,9 +331,12 @@ def test_mse_temporal_definition_tolerance_and_targets():
     times = loss.spike_times(spk)
     target = torch.tensor([[1.0, 5.0, 5.0], [5.0, 5.0, 1.0]])  # on_target=1, off_target=-1 -> T - 1 = 5
     expected = ((times / 6 - target / 6) ** 2).mean()
-    torch.testing.assert_close(loss.mse_temporal(spk, labels, on_target=1, off_target=-1), expected)
-    torch.testing.assert_close(loss.mse_temporal(spk, target, target_is_time=True), expected)
-    torch.testing.assert_close(loss.mse_temporal(spk, target - 6, target_is_time=True), expected)  # from the end
+    assert_close(loss.mse_temporal(spk, labels, on_target=1, off_target=-1), expected,
+                 None, None, "loss.mse_temporal", **TORCH_TESTING)
+    assert_close(loss.mse_temporal(spk, target, target_is_time=True), expected,
+                 None, None, "loss.mse_temporal", **TORCH_TESTING)
+    assert_close(loss.mse_temporal(spk, target - 6, target_is_time=True), expected,
+                 None, None, "loss.mse_temporal", **TORCH_TESTING)  # from the end
     assert loss.mse_temporal(spk, labels, on_target=1, off_target=-1, tolerance=2) == 0  # all within 1 step
     assert loss.mse_temporal_loss(False, 1, -1, 0, "none")(spk, labels).shape == (2, 3)
 
@@ -339,13 +366,18 @@ def test_ce_temporal_definition():
     spk = _spike_train()
     labels = torch.tensor([0, 2])
     times = loss.spike_times(spk)
-    torch.testing.assert_close(loss.ce_temporal(spk, labels), F.cross_entropy(-times, labels))
-    torch.testing.assert_close(loss.ce_temporal(spk, labels, inverse="reciprocal", reduction="none"),
-                               F.cross_entropy(1 / (times + 1), labels, reduction="none"))
+    assert_close(loss.ce_temporal(spk, labels), F.cross_entropy(-times, labels),
+                 None, None, "loss.ce_temporal", **TORCH_TESTING)
+    assert_close(loss.ce_temporal(spk, labels, inverse="reciprocal", reduction="none"),
+                 F.cross_entropy(1 / (times + 1), labels, reduction="none"),
+                 None,
+                 None,
+                 "loss.ce_temporal",
+                 **TORCH_TESTING)
     with pytest.raises(ValueError, match="inverse"):
         loss.ce_temporal(spk, labels, inverse="log")
-    torch.testing.assert_close(loss.ce_temporal_loss("negate", "sum")(spk, labels),
-                               F.cross_entropy(-times, labels, reduction="sum"))
+    assert_close(loss.ce_temporal_loss("negate", "sum")(spk, labels), F.cross_entropy(-times, labels, reduction="sum"),
+                 None, None, "loss.ce_temporal_loss", **TORCH_TESTING)
 
 
 def test_mse_temporal_weight_needs_labels():
@@ -376,6 +408,6 @@ def test_accuracy_is_exact_for_any_batch_size():
 
 def test_l1_rate():
     spk = torch.rand(3, 2, 4)
-    torch.testing.assert_close(loss.l1_rate(spk, scale=0.5), 0.5 * spk.sum())
+    assert_close(loss.l1_rate(spk, scale=0.5), 0.5 * spk.sum(), None, None, "loss.l1_rate", **TORCH_TESTING)
     with pytest.raises(TypeError):
         loss.l1_rate([1.0, 2.0])

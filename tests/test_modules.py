@@ -5,8 +5,8 @@ from torch import nn
 
 import tritonsnn as tsnn
 
-from .reference import leaky_ref
 from .checks import assert_close
+from .reference import leaky_ref
 
 BACKENDS = ["torch", "triton"]
 

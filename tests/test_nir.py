@@ -9,7 +9,9 @@ from torch import nn
 import tritonsnn as tsnn
 
 nir = pytest.importorskip("nir")
-from tritonsnn.nir import DEFAULT_DT, export_to_nir, import_from_nir  # noqa: E402
+from tritonsnn.nir import DEFAULT_DT, export_to_nir, import_from_nir
+
+from .checks import TORCH_TESTING, assert_close
 
 
 def _mlp(reset_mechanism="subtract", reset_delay=True):
@@ -25,7 +27,7 @@ def _mlp(reset_mechanism="subtract", reset_delay=True):
 def _synaptic_mlp():
     """Synaptic layers with snnTorch's default reset (kept by metadata) and NIR's, beside a Leaky."""
     torch.manual_seed(10)
-    zero = dict(reset_mechanism="zero", reset_delay=False)
+    zero = {"reset_mechanism": "zero", "reset_delay": False}
     return nn.Sequential(
         nn.Linear(7, 6), tsnn.Synaptic(alpha=torch.rand(6), beta=0.8, threshold=0.9),
         nn.Linear(6, 5), tsnn.Synaptic(alpha=0.6, beta=torch.rand(5), threshold=torch.rand(5) * 0.5 + 0.2, **zero),
@@ -35,7 +37,7 @@ def _synaptic_mlp():
 
 def _conv():
     torch.manual_seed(1)
-    zero = dict(reset_mechanism="zero", reset_delay=False)
+    zero = {"reset_mechanism": "zero", "reset_delay": False}
     return nn.Sequential(
         tsnn.MultiStep(nn.Conv2d(2, 3, 3, padding=1)), tsnn.Leaky(beta=torch.rand(3, 1, 1), **zero),
         tsnn.MultiStep(nn.AvgPool2d(2)),
@@ -82,7 +84,7 @@ def test_round_trip_gives_identical_outputs(build, shape, via_file, tmp_path):
     assert all(s.sum() > 0 for s in ref_spikes), "the test input must make every layer fire"
     for ref, got in zip(ref_spikes, got_spikes):
         assert torch.equal(ref, got)
-    torch.testing.assert_close(got_mem, ref_mem, rtol=0, atol=1e-6)
+    assert_close(got_mem, ref_mem, 1e-6, 0, "got_mem", **TORCH_TESTING)
     for (name, ref), (_, got) in zip(net.named_buffers(), back.named_buffers()):
         assert torch.equal(*torch.broadcast_tensors(ref, got)), name  # NIR stores one value per neuron
 
@@ -108,11 +110,11 @@ def test_export_node_types_and_parameters():
     assert graph.edges == [("input", "0"), ("0", "1"), ("1", "2"), ("2", "3"), ("3", "4"), ("4", "5"),
                            ("5", "output")]
     lif = graph.nodes["1"]
-    np.testing.assert_allclose(lif.tau, np.full(6, DEFAULT_DT / (1 - np.float32(0.9))))
-    np.testing.assert_allclose(lif.r, lif.tau / DEFAULT_DT)
-    np.testing.assert_allclose(lif.v_threshold, np.full(6, np.float32(0.8)))
+    assert_close(lif.tau, np.full(6, DEFAULT_DT / (1 - np.float32(0.9))), 0, 1e-7, "lif.tau", elementwise=True)
+    assert_close(lif.r, lif.tau / DEFAULT_DT, 0, 1e-7, "lif.r", elementwise=True)
+    assert_close(lif.v_threshold, np.full(6, np.float32(0.8)), 0, 1e-7, "lif.v_threshold", elementwise=True)
     assert np.all(lif.v_leak == 0) and np.all(lif.v_reset == 0)
-    np.testing.assert_allclose(graph.nodes["3"].r, np.full(5, 1 / DEFAULT_DT))
+    assert_close(graph.nodes["3"].r, np.full(5, 1 / DEFAULT_DT), 0, 1e-7, "graph.nodes[3].r", elementwise=True)
     np.testing.assert_array_equal(graph.nodes["0"].weight, net[0].weight.detach().numpy())
 
 
@@ -141,7 +143,7 @@ def _nir_reference(graph_nodes, x, dt=DEFAULT_DT):
 
     CubaLIF updates its current first and feeds the new current to v (snnTorch's order)."""
     out = x.double()
-    as_array = lambda a: torch.tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
+    as_array = lambda a: torch.tensor(np.asarray(a, dtype=np.float64))
     for node in graph_nodes:
         if isinstance(node, nir.Affine):
             out = out @ torch.tensor(node.weight).double().T + torch.tensor(node.bias).double()
@@ -214,8 +216,10 @@ def test_import_cubalif_follows_nir_equations_with_input_gains():
     net = import_from_nir(graph)
     assert isinstance(net.cuba, tsnn.Synaptic)
     assert net.cuba.reset_mechanism == "zero" and not net.cuba.reset_delay
-    torch.testing.assert_close(net.cuba.alpha, torch.tensor(1 - DEFAULT_DT / tau_syn, dtype=torch.float32))
-    torch.testing.assert_close(net.cuba.beta, torch.tensor(1 - DEFAULT_DT / tau_mem, dtype=torch.float32))
+    assert_close(net.cuba.alpha, torch.tensor(1 - DEFAULT_DT / tau_syn, dtype=torch.float32),
+                 None, None, "net.cuba.alpha", **TORCH_TESTING)
+    assert_close(net.cuba.beta, torch.tensor(1 - DEFAULT_DT / tau_mem, dtype=torch.float32),
+                 None, None, "net.cuba.beta", **TORCH_TESTING)
     torch.manual_seed(13)
     x = torch.rand(16, 3, n_in) * 2
     expected = _nir_reference([nodes["fc"], nodes["cuba"]], x)
@@ -229,7 +233,7 @@ def test_synaptic_exports_as_snntorch_does():
     snn = pytest.importorskip("snntorch")
     torch.manual_seed(12)
     alpha, beta, threshold = torch.rand(6), torch.rand(6), torch.rand(6) + 0.5
-    zero = dict(reset_mechanism="zero", reset_delay=False)
+    zero = {"reset_mechanism": "zero", "reset_delay": False}
     theirs = _export_from_snntorch(nn.Sequential(
         nn.Linear(8, 6), snn.Synaptic(alpha=alpha, beta=beta, threshold=threshold, init_hidden=True, **zero)))
     ours = export_to_nir(nn.Sequential(nn.Linear(8, 6), tsnn.Synaptic(alpha, beta, threshold, **zero)),
@@ -237,14 +241,14 @@ def test_synaptic_exports_as_snntorch_does():
     assert type(ours.nodes["1"]) is type(theirs.nodes["1"]) is nir.CubaLIF
     for field in ("tau_syn", "tau_mem", "r", "w_in", "v_leak", "v_threshold", "v_reset"):
         # snnTorch computes in float32, tritonsnn in float64
-        np.testing.assert_allclose(getattr(ours.nodes["1"], field), getattr(theirs.nodes["1"], field),
-                                   rtol=1e-6, err_msg=field)
+        assert_close(getattr(ours.nodes["1"], field), getattr(theirs.nodes["1"], field),
+                     0, 1e-6, field, elementwise=True)
 
 
 def _snntorch_synaptic_net(reset_mechanism, reset_delay):
     snn = pytest.importorskip("snntorch")
     torch.manual_seed(11)
-    opts = dict(init_hidden=True, reset_mechanism=reset_mechanism, reset_delay=reset_delay)
+    opts = {"init_hidden": True, "reset_mechanism": reset_mechanism, "reset_delay": reset_delay}
     return nn.Sequential(
         nn.Linear(8, 10), snn.Synaptic(alpha=torch.rand(10) * 0.9, beta=torch.rand(10) * 0.9 + 0.05,
                                        threshold=torch.rand(10) + 0.5, **opts),
@@ -277,7 +281,7 @@ def _snntorch_net(reset_mechanism, reset_delay):
     snn = pytest.importorskip("snntorch")
     torch.manual_seed(5)
     # snnTorch's exporter needs per-neuron beta/threshold to type-check the graph.
-    opts = dict(init_hidden=True, reset_mechanism=reset_mechanism, reset_delay=reset_delay)
+    opts = {"init_hidden": True, "reset_mechanism": reset_mechanism, "reset_delay": reset_delay}
     return nn.Sequential(
         nn.Linear(8, 10), snn.Leaky(beta=torch.rand(10) * 0.9 + 0.05, threshold=torch.rand(10) + 0.5, **opts),
         nn.Linear(10, 4), snn.Leaky(beta=torch.full((4,), 0.85), threshold=torch.full((4,), 0.9), output=True,
@@ -359,13 +363,14 @@ def test_branching_graph_is_refused():
 
 
 def _lif_params():
-    return nir.LIF, dict(tau=np.full(3, 1e-3), r=np.full(3, 10.0), v_leak=np.zeros(3), v_threshold=np.ones(3),
-                         v_reset=np.zeros(3))
+    return nir.LIF, {"tau": np.full(3, 1e-3), "r": np.full(3, 10.0), "v_leak": np.zeros(3),
+                     "v_threshold": np.ones(3), "v_reset": np.zeros(3)}
 
 
 def _cubalif_params():
-    return nir.CubaLIF, dict(tau_syn=np.full(3, 5e-4), tau_mem=np.full(3, 1e-3), r=np.full(3, 10.0),
-                             w_in=np.full(3, 5.0), v_leak=np.zeros(3), v_threshold=np.ones(3), v_reset=np.zeros(3))
+    return nir.CubaLIF, {"tau_syn": np.full(3, 5e-4), "tau_mem": np.full(3, 1e-3), "r": np.full(3, 10.0),
+                         "w_in": np.full(3, 5.0), "v_leak": np.zeros(3), "v_threshold": np.ones(3),
+                         "v_reset": np.zeros(3)}
 
 
 _COMMON_REFUSALS = [("v_leak", 0.5, "v_leak != 0"), ("v_reset", 0.5, "v_reset != 0"),
@@ -386,7 +391,7 @@ def test_parameters_tsnn_cannot_represent_are_refused(params, field, value, mess
 
 
 def test_export_refuses_what_nir_neurons_cannot_describe():
-    zero = dict(reset_mechanism="zero", reset_delay=False)
+    zero = {"reset_mechanism": "zero", "reset_delay": False}
     for neuron, message in [(tsnn.Synaptic(alpha=1.0, beta=0.9, **zero), "alpha = 1"),
                             (tsnn.Synaptic(alpha=0.5, beta=torch.tensor([0.9, 1.0, 0.5]), **zero), "beta = 1"),
                             (tsnn.Leaky(beta=torch.tensor([0.9, 1.0, 0.5]), **zero), "beta = 1"),
@@ -415,7 +420,7 @@ def test_agrees_with_snntorchs_own_importer(hidden):
     from snntorch.import_nir import import_from_nir as snntorch_import
 
     torch.manual_seed(9)
-    decays = dict(beta=torch.rand(10)) if hidden == "Leaky" else dict(alpha=torch.rand(10), beta=torch.rand(10))
+    decays = {"beta": torch.rand(10)} if hidden == "Leaky" else {"alpha": torch.rand(10), "beta": torch.rand(10)}
     net = nn.Sequential(
         nn.Linear(8, 10), getattr(snn, hidden)(**decays, threshold=torch.full((10,), 0.5), init_hidden=True),
         nn.Linear(10, 4), snn.Leaky(beta=torch.full((4,), 0.85), threshold=torch.full((4,), 0.3), init_hidden=True,

@@ -12,7 +12,7 @@ from tritonsnn import plot
 def plt():
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
-    import matplotlib.pyplot as pyplot
+    from matplotlib import pyplot
 
     yield pyplot
     pyplot.close("all")

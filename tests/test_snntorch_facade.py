@@ -470,7 +470,7 @@ def test_stochastic_spike_operator_draws_what_snntorch_draws(backend):
     grads = []
     for neuron in (theirs, ours):
         xg = x.clone().requires_grad_()
-        spk, mem = run(neuron, "Leaky", xg, {"mem": torch.zeros(B, N)}, "explicit")
+        spk, _mem = run(neuron, "Leaky", xg, {"mem": torch.zeros(B, N)}, "explicit")
         torch.manual_seed(11)
         (spk * torch.linspace(-1, 1, N)).sum().backward()
         grads.append(xg.grad)

@@ -7,14 +7,16 @@ import torch
 
 from tritonsnn.snntorch import spikegen as fg
 
+from .checks import assert_spikes_equal
+
 snntorch = pytest.importorskip("snntorch")
 sg = pytest.importorskip("snntorch.spikegen")
 
 
 def _same(a, b):
-    assert a.shape == b.shape, (a.shape, b.shape)
+    """Same dtype, and exactly the same values (``checks.assert_spikes_equal``, which checks the shape)."""
     assert a.dtype == b.dtype, (a.dtype, b.dtype)
-    assert torch.equal(a, b)
+    assert_spikes_equal(a, b, "spike train")
 
 
 def _seeded(fn, seed, *args, **kwargs):

@@ -344,7 +344,8 @@ def tutorial_6(snn, n_batches=4, num_steps=8):
     return loss_hist, acc_hist
 
 
-TUTORIALS = {"tutorial_5": tutorial_5, "tutorial_6": tutorial_6, "docs_sequential": docs_sequential, "quickstart_sequential": lambda snn: quickstart_sequential(snn, num_steps=10),
+TUTORIALS = {"tutorial_5": tutorial_5, "tutorial_6": tutorial_6, "docs_sequential": docs_sequential,
+             "quickstart_sequential": lambda snn: quickstart_sequential(snn, num_steps=10),
              "regression_1": regression_1, "regression_2": regression_2}
 
 

@@ -8,6 +8,7 @@ from torch import nn
 
 import tritonsnn as tsnn
 import tritonsnn.functional as F
+
 from .reference_synapses import stdp_ref, trace_ref
 from .test_synapses import assert_close
 
@@ -26,8 +27,8 @@ def test_stdp_matches_per_step_loop(rule, reduction, reward, trace_mode):
     pre, post = _spikes(T, B, I, 0.3, gen), _spikes(T, B, O, 0.25, gen)
     weight = torch.rand(O, I, generator=gen)
     r = {None: None, "per_sample": torch.tensor([1.0, -0.5, 2.0]), "scalar": 0.7}[reward]
-    kw = dict(a_plus=0.01, a_minus=0.012, decay_pre=math.exp(-1 / 5), decay_post=math.exp(-1 / 8),
-              rule=rule, w_min=0.0, w_max=1.0, reduction=reduction, reward=r, trace_mode=trace_mode)
+    kw = {"a_plus": 0.01, "a_minus": 0.012, "decay_pre": math.exp(-1 / 5), "decay_post": math.exp(-1 / 8),
+          "rule": rule, "w_min": 0.0, "w_max": 1.0, "reduction": reduction, "reward": r, "trace_mode": trace_mode}
     delta, x_pre, x_post = F.stdp(pre, post, weight, return_traces=True, **kw)
     want, want_pre, want_post = stdp_ref(pre, post, weight, **kw)
     assert_close(delta, want, 1e-5, 1e-7, "dW")
@@ -40,7 +41,7 @@ def test_stdp_traces_on_both_backends(backend, device):
     gen = torch.Generator().manual_seed(12)
     pre, post = _spikes(6, 2, 5, 0.4, gen).to(device), _spikes(6, 2, 3, 0.4, gen).to(device)
     weight = torch.rand(3, 5, generator=gen).to(device)
-    kw = dict(a_plus=0.1, a_minus=0.05, decay_pre=0.8, decay_post=0.6)
+    kw = {"a_plus": 0.1, "a_minus": 0.05, "decay_pre": 0.8, "decay_post": 0.6}
     delta = F.stdp(pre, post, weight, backend=backend, **kw)
     assert_close(delta.cpu(), stdp_ref(pre.cpu(), post.cpu(), weight.cpu(), **kw)[0], 1e-5, 1e-7, "dW")
 
@@ -53,7 +54,7 @@ def test_stdp_timing_sign():
     pre[3, 0], post[5, 0] = 1, 1     # sample 0: causal pair
     post[3, 1], pre[5, 1] = 1, 1     # sample 1: anti-causal pair
     w = torch.zeros(1, 1)
-    kw = dict(a_plus=1.0, a_minus=1.0, decay_pre=0.5, decay_post=0.5, reduction="sum")
+    kw = {"a_plus": 1.0, "a_minus": 1.0, "decay_pre": 0.5, "decay_post": 0.5, "reduction": "sum"}
     causal = F.stdp(pre[:, :1], post[:, :1], w, **kw)
     anti = F.stdp(pre[:, 1:], post[:, 1:], w, **kw)
     assert math.isclose(causal.item(), 0.25) and math.isclose(anti.item(), -0.25)
@@ -65,7 +66,7 @@ def test_stateful_stdp_chunks_add_up_to_the_whole_sequence():
     gen = torch.Generator().manual_seed(13)
     pre, post = _spikes(12, 2, 6, 0.3, gen), _spikes(12, 2, 4, 0.3, gen)
     linear = nn.Linear(6, 4, bias=False)
-    kw = dict(a_plus=0.01, a_minus=0.02, tau_pre=5.0, tau_post=10.0)
+    kw = {"a_plus": 0.01, "a_minus": 0.02, "tau_pre": 5.0, "tau_post": 10.0}
     whole = tsnn.STDP(linear, **kw)(pre, post)
     rule = tsnn.STDP(linear, stateful=True, **kw)
     parts = rule(pre[:5], post[:5]) + rule(pre[5:], post[5:])
@@ -109,7 +110,7 @@ def test_multiplicative_rule_stays_inside_bounds_without_clamping():
 def test_bad_stdp_arguments():
     lin = nn.Linear(4, 3)
     pre, post, w = torch.zeros(5, 2, 4), torch.zeros(5, 2, 3), lin.weight
-    base = dict(a_plus=0.1, a_minus=0.1, decay_pre=0.9, decay_post=0.9)
+    base = {"a_plus": 0.1, "a_minus": 0.1, "decay_pre": 0.9, "decay_post": 0.9}
     with pytest.raises(ValueError, match="w_min must be smaller"):
         F.stdp(pre, post, w, w_min=1.0, w_max=1.0, **base)
     with pytest.raises(ValueError, match="a_plus"):

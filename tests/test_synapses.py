@@ -12,22 +12,12 @@ from torch import nn
 import tritonsnn as tsnn
 import tritonsnn.functional as F
 from tritonsnn.contracts import ScanOptions, ScanParams, ScanState
+
+from .checks import assert_close
 from .reference_synapses import dual_exp_synapse_ref, exp_synapse_ref, trace_ref
 
 BACKENDS = ["torch", "triton"]
 SHAPES = [(1, 1, (1,)), (5, 3, (7,)), (4, 2, (3, 5))]   # T, B, features; N never a block multiple
-
-
-def assert_close(actual, expected, rtol, atol, what):
-    """Like torch.testing.assert_close, with a message saying which quantity and where it differs."""
-    actual, expected = actual.float(), expected.float()
-    if actual.shape != expected.shape:
-        raise AssertionError(f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}")
-    bad = ~torch.isclose(actual, expected, rtol=rtol, atol=atol)
-    if bad.any():
-        i = tuple(bad.nonzero()[0].tolist())
-        raise AssertionError(f"{what}: {int(bad.sum())} mismatches; first at {i}: "
-                             f"{actual[i].item()} vs {expected[i].item()}")
 
 
 def _params(kind, features, lo, hi, gen):
@@ -51,14 +41,14 @@ def test_exp_synapse_matches_reference(backend, T, B, features, param_kind, with
     i0 = torch.randn(B, *features, generator=gen).to(device).requires_grad_() if with_state else None
     y, final = F.exp_synapse(x, alpha, i0=i0, return_state=True, backend=backend)
     ref = exp_synapse_ref(x, alpha, i0)
-    assert_close(y, ref, 1e-5, 1e-5, "current")
-    assert_close(final, ref[-1], 1e-5, 1e-5, "final current")
+    assert_close(y, ref, 1e-5, 1e-5, "current", elementwise=True)
+    assert_close(final, ref[-1], 1e-5, 1e-5, "final current", elementwise=True)
     w = torch.randn(y.shape, generator=gen).to(device)
     ins = [x, alpha] + ([i0] if with_state else [])
     got = _grads((y * w).sum() + 0.5 * final.sum(), ins)
     want = _grads((ref * w).sum() + 0.5 * ref[-1].sum(), ins)
     for g, r, name in zip(got, want, ["dx", "dalpha", "di0"]):
-        assert_close(g, r, 1e-4, 1e-5, name)
+        assert_close(g, r, 1e-5, 1e-4, name, elementwise=True)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -77,16 +67,16 @@ def test_dual_exp_synapse_matches_reference(backend, T, B, features, param_kind,
         h0 = i0 = None
     y, (h_fin, y_fin) = F.dual_exp_synapse(x, a1, a2, state0=(h0, i0), return_state=True, backend=backend)
     ref, ref_h = dual_exp_synapse_ref(x, a1, a2, h0, i0)
-    assert_close(y, ref, 1e-5, 1e-5, "current")
-    assert_close(h_fin, ref_h[-1], 1e-5, 1e-5, "final first stage")
-    assert_close(y_fin, ref[-1], 1e-5, 1e-5, "final current")
+    assert_close(y, ref, 1e-5, 1e-5, "current", elementwise=True)
+    assert_close(h_fin, ref_h[-1], 1e-5, 1e-5, "final first stage", elementwise=True)
+    assert_close(y_fin, ref[-1], 1e-5, 1e-5, "final current", elementwise=True)
     w = torch.randn(y.shape, generator=gen).to(device)
     ins = [x, a1, a2] + ([h0, i0] if with_state else [])
     # The loss also uses the final first-stage state, as a following chunk would.
     got = _grads((y * w).sum() + 0.7 * h_fin.sum() - 0.3 * y_fin.sum(), ins)
     want = _grads((ref * w).sum() + 0.7 * ref_h[-1].sum() - 0.3 * ref[-1].sum(), ins)
     for g, r, name in zip(got, want, ["dx", "dalpha1", "dalpha2", "dh0", "di0"]):
-        assert_close(g, r, 1e-4, 1e-5, name)
+        assert_close(g, r, 1e-5, 1e-4, name, elementwise=True)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -96,7 +86,7 @@ def test_only_final_state_used_gives_gradients(backend, device):
     _, final = F.exp_synapse(x, alpha, return_state=True, backend=backend)
     final.sum().backward()
     expected = 0.8 ** torch.arange(3, -1, -1, dtype=torch.float32)
-    assert_close(x.grad[:, 0, 0], expected, 1e-5, 1e-6, "dx from the final state")
+    assert_close(x.grad[:, 0, 0], expected, 1e-6, 1e-5, "dx from the final state", elementwise=True)
     assert alpha.grad is not None and alpha.grad.abs() > 0
 
 
@@ -111,13 +101,13 @@ def test_low_precision_inputs(backend, dtype, device):
     y = F.dual_exp_synapse(x, alpha, 0.6, backend=backend)
     assert y.dtype == torch.float32
     ref, _ = dual_exp_synapse_ref(x.float(), alpha, 0.6)
-    assert_close(y, ref, 1e-5, 1e-5, "current from low-precision input")
+    assert_close(y, ref, 1e-5, 1e-5, "current from low-precision input", elementwise=True)
     w = torch.randn(y.shape, generator=gen).to(device)
     dx, da = _grads((y * w).sum(), [x, alpha])
     rdx, rda = _grads((ref * w).sum(), [x, alpha])
     assert dx.dtype == dtype
-    assert_close(dx, rdx, 1e-2, 1e-2, "dx (low precision)")
-    assert_close(da, rda, 1e-4, 1e-4, "dalpha")
+    assert_close(dx, rdx, 1e-2, 1e-2, "dx (low precision)", elementwise=True)
+    assert_close(da, rda, 1e-4, 1e-4, "dalpha", elementwise=True)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -127,13 +117,14 @@ def test_non_contiguous_input(backend, device):
     x = base.permute(2, 1, 0)   # [4, 5, 3], strided
     assert not x.is_contiguous()
     alpha = torch.tensor([0.5, 0.7, 0.9])
-    assert_close(F.exp_synapse(x, alpha, backend=backend), exp_synapse_ref(x, alpha), 1e-5, 1e-5, "strided")
+    assert_close(F.exp_synapse(x, alpha, backend=backend), exp_synapse_ref(x, alpha), 1e-5, 1e-5, "strided",
+                 elementwise=True)
     strided_alpha = torch.tensor([0.5, 0.0, 0.7, 0.0, 0.9])[::2]     # a view with stride 2
     assert_close(F.exp_synapse(x, strided_alpha, backend=backend), exp_synapse_ref(x, alpha), 1e-5, 1e-5,
-                 "strided alpha")
+                 "strided alpha", elementwise=True)
     expanded = torch.randn(4, 1, 3, generator=gen).to(device).expand(4, 5, 3)
     assert_close(F.dual_exp_synapse(expanded, 0.6, alpha, backend=backend),
-                 dual_exp_synapse_ref(expanded, 0.6, alpha)[0], 1e-5, 1e-5, "expanded")
+                 dual_exp_synapse_ref(expanded, 0.6, alpha)[0], 1e-5, 1e-5, "expanded", elementwise=True)
 
 
 @pytest.mark.parametrize("alpha1,alpha2", [(0.6, 0.9), (0.8, 0.8)])
@@ -147,7 +138,7 @@ def test_dual_exp_impulse_response_closed_form(alpha1, alpha2):
         want = (k + 1) * alpha1 ** k
     else:
         want = (alpha1 ** (k + 1) - alpha2 ** (k + 1)) / (alpha1 - alpha2)
-    assert_close(y, want.float(), 1e-5, 1e-6, "impulse response")
+    assert_close(y, want.float(), 1e-6, 1e-5, "impulse response", elementwise=True)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -159,8 +150,8 @@ def test_trace_matches_reference(backend, mode, device):
     tr0 = torch.rand(3, 11, generator=gen).to(device)
     tr, fin = F.trace(s, decay, mode=mode, amplitude=0.5, trace0=tr0, return_state=True, backend=backend)
     ref = trace_ref(s, decay, mode, 0.5, tr0)
-    assert_close(tr, ref, 1e-6, 1e-6, f"{mode} trace")
-    assert_close(fin, ref[-1], 1e-6, 1e-6, "final trace")
+    assert_close(tr, ref, 1e-6, 1e-6, f"{mode} trace", elementwise=True)
+    assert_close(fin, ref[-1], 1e-6, 1e-6, "final trace", elementwise=True)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -174,7 +165,7 @@ def test_nearest_trace_gradient_matches_reference(backend, device):
     w = torch.randn(tr.shape, generator=gen)
     got = _grads((tr * w).sum(), [decay])
     want = _grads((ref * w).sum(), [decay])
-    assert_close(got[0], want[0], 1e-4, 1e-6, "ddecay (nearest)")
+    assert_close(got[0], want[0], 1e-6, 1e-4, "ddecay (nearest)", elementwise=True)
 
 
 def test_empty_sequence_and_batch():
@@ -187,22 +178,22 @@ def test_tau_and_alpha_are_equivalent():
     x = torch.randn(6, 2, 4)
     by_tau = tsnn.ExpSynapse(tau=5.0, dt=0.5)
     assert math.isclose(by_tau.alpha.item(), math.exp(-0.1), rel_tol=1e-6)
-    assert_close(by_tau(x), tsnn.ExpSynapse(alpha=math.exp(-0.1))(x), 1e-6, 1e-6, "tau vs alpha")
+    assert_close(by_tau(x), tsnn.ExpSynapse(alpha=math.exp(-0.1))(x), 1e-6, 1e-6, "tau vs alpha", elementwise=True)
     dual = tsnn.DualExpSynapse(tau1=torch.tensor([2.0, 4.0, 6.0, 8.0]), tau2=10.0, dt=1.0)
     assert dual.alpha1.shape == (4,)
 
 
-@pytest.mark.parametrize("cls,kwargs", [(tsnn.ExpSynapse, dict(alpha=0.8)),
-                                        (tsnn.DualExpSynapse, dict(alpha1=0.6, alpha2=0.9))])
+@pytest.mark.parametrize("cls,kwargs", [(tsnn.ExpSynapse, {"alpha": 0.8}),
+                                        (tsnn.DualExpSynapse, {"alpha1": 0.6, "alpha2": 0.9})])
 def test_module_stateful_chunks_and_single_step_match_whole_sequence(cls, kwargs):
     x = torch.randn(9, 2, 5)
     whole = cls(**kwargs)(x)
     chunked = cls(stateful=True, **kwargs)
     parts = torch.cat([chunked(x[:4]), chunked(x[4:])])
-    assert_close(parts, whole, 1e-6, 1e-6, "stateful chunks")
+    assert_close(parts, whole, 1e-6, 1e-6, "stateful chunks", elementwise=True)
     single = cls(step_mode="single", **kwargs)
     steps = torch.stack([single(x[t]) for t in range(9)])
-    assert_close(steps, whole, 1e-6, 1e-6, "single-step")
+    assert_close(steps, whole, 1e-6, 1e-6, "single-step", elementwise=True)
     tsnn.reset(single)
     assert single.state is None
 
@@ -217,7 +208,7 @@ def test_learnable_per_channel_alpha_trains():
         opt.zero_grad()
         ((syn(x) - target) ** 2).mean().backward()
         opt.step()
-    assert_close(syn.alpha.detach(), torch.tensor([0.2, 0.5, 0.8]), 0, 2e-2, "learned alpha")
+    assert_close(syn.alpha.detach(), torch.tensor([0.2, 0.5, 0.8]), 2e-2, 0, "learned alpha", elementwise=True)
 
 
 def test_connection_and_cell_compose_like_manual_code():
@@ -235,7 +226,7 @@ def test_connection_and_cell_compose_like_manual_code():
     assert torch.equal(cell.pre, delayed) and torch.equal(cell.post, out)
     # Without a synapse or delay the connection is the layer over all steps.
     plain = tsnn.Connection(linear)
-    assert_close(plain(x), linear(x), 1e-6, 1e-6, "plain connection")
+    assert_close(plain(x), linear(x), 1e-6, 1e-6, "plain connection", elementwise=True)
     # Connections work inside nn.Sequential and with conv layers.
     conv = tsnn.Connection(nn.Conv2d(2, 3, 3), synapse=tsnn.ExpSynapse(alpha=torch.rand(3, 1, 1)))
     net = nn.Sequential(conv, tsnn.Leaky(beta=0.8))
@@ -312,9 +303,9 @@ def test_exp_synapse_into_leaky_is_snntorch_synaptic(backend, device):
     current = F.exp_synapse(xt, alpha, backend=backend)
     spk, mem = F.leaky(current, beta, 1.0, return_mem=True, backend=backend)
     assert torch.equal(spk.cpu(), ref_spk)
-    assert_close(mem.cpu(), ref_mem, 1e-5, 1e-5, "membrane")
+    assert_close(mem.cpu(), ref_mem, 1e-5, 1e-5, "membrane", elementwise=True)
     w = torch.randn(T, B, N, generator=gen)
     got = _grads((spk.cpu() * w).sum() + mem.cpu().sum(), [xt, alpha, beta])
     want = _grads((ref_spk * w).sum() + ref_mem.sum(), [x, ref_neuron.alpha, ref_neuron.beta])
     for g, r, name in zip(got, want, ["dx", "dalpha", "dbeta"]):
-        assert_close(g.cpu(), r.reshape(g.shape), 1e-4, 1e-5, name)
+        assert_close(g.cpu(), r.reshape(g.shape), 1e-5, 1e-4, name, elementwise=True)
