@@ -10,6 +10,7 @@ carried state, snnTorch parity) are written once, in test_conformance.py, for ev
 A new first-order neuron variant needs its Module, its spec in the reference, its kernel
 flags, and one row in ``CASES``.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -23,25 +24,8 @@ from tritonsnn import functional as F
 
 from .reference import alpha_ref, first_order_ref, synaptic_ref
 
-# ----------------------------------------------------------------------------- known bugs (strict xfails)
-
-BUG_T0_TRITON = ("backend='triton' with T = 0: tritonsnn/kernels/_common.py:flat_time_major calls "
-                 "x.reshape(0, -1), which raises 'cannot reshape tensor of 0 elements into shape [0, -1]' "
-                 "(the first-order lif op: Leaky, IF, Lapicque, RLeaky one-to-one, ALIF)")
-BUG_COMPILE_DENSE_TRITON = ("torch.compile of an all-to-all RLeaky/RSynaptic (nn.Linear or nn.Conv2d recurrence) "
-                            "with backend='triton': the backward of tritonsnn::rleaky_dense_fwd / rsyn_dense_fwd "
-                            "launches the Triton single-step backward directly, and AOT autograd traces it with "
-                            "FakeTensors: 'Attempted to access the data pointer on an invalid python storage' "
-                            "(tritonsnn/ops/recurrent.py)")
-BUG_CONV_EMPTY = ("all-to-all recurrence through an nn.Conv2d with T = 0 or B = 0: the backward's bias gradient "
-                  "in tritonsnn/ops/recurrent.py:Recurrence.weight_grads calls g_flat.view(T * B, C, -1) on an "
-                  "empty tensor: 'cannot reshape tensor of 0 elements into shape [0, C, -1]' (both backends)")
-LIF_BUGS = {"zero_T-triton": BUG_T0_TRITON}
-DENSE_BUGS = {"compile-triton": BUG_COMPILE_DENSE_TRITON}
-CONV_BUGS = {**DENSE_BUGS, **{f"zero_{d}-{b}": BUG_CONV_EMPTY for d in "TB" for b in ("torch", "triton")}}
-
-
 # ----------------------------------------------------------------------------- the row type
+
 
 @dataclass(frozen=True)
 class Case:
@@ -124,13 +108,18 @@ STATE_KINDS = ("mem", "cur", "spikes", "adapt", "count")
 
 # ----------------------------------------------------------------------------- reference adapters
 
+
 def _steps(opts):
     return F.refractory_steps(opts.get("refractory", 0.0), opts.get("dt", 1.0))
 
 
 def _common_ref(st, opts):
-    return {"reset_mechanism": opts.get("reset_mechanism", "subtract"), "reset_delay": opts.get("reset_delay", True),
-            "refractory_steps": _steps(opts), "c0": st.get("count0")}
+    return {
+        "reset_mechanism": opts.get("reset_mechanism", "subtract"),
+        "reset_delay": opts.get("reset_delay", True),
+        "refractory_steps": _steps(opts),
+        "c0": st.get("count0"),
+    }
 
 
 def _leaky_ref(x, p, st, **opts):
@@ -143,39 +132,86 @@ LAPICQUE_BETA = 0.9
 
 def _lapicque_ref(x, p, st, **opts):
     R, C = F.lapicque_coefficients(LAPICQUE_BETA)
-    s, m, _ = first_order_ref(x, 1 - 1 / (R * C), p["threshold"], st.get("v0"), gain=R * (1 / (R * C)),
-                              zero_whole=True, clamp_beta=False, **_common_ref(st, opts))
+    s, m, _ = first_order_ref(
+        x,
+        1 - 1 / (R * C),
+        p["threshold"],
+        st.get("v0"),
+        gain=R * (1 / (R * C)),
+        zero_whole=True,
+        clamp_beta=False,
+        **_common_ref(st, opts),
+    )
     return s, {"mem": m}
 
 
 def _rleaky_ref(x, p, st, **opts):
-    s, m, _ = first_order_ref(x, p["beta"], p["threshold"], st.get("v0"), V=p.get("V"), recurrent=p.get("recurrent"),
-                              s0=st.get("s0"), zero_whole=True, **_common_ref(st, opts))
+    s, m, _ = first_order_ref(
+        x,
+        p["beta"],
+        p["threshold"],
+        st.get("v0"),
+        V=p.get("V"),
+        recurrent=p.get("recurrent"),
+        s0=st.get("s0"),
+        zero_whole=True,
+        **_common_ref(st, opts),
+    )
     return s, {"mem": m}
 
 
 def _alif_ref(x, p, st, **opts):
-    s, m, _, a = first_order_ref(x, p["beta"], p["threshold"], st.get("v0"), s0=st.get("s0"), a0=st.get("a0"),
-                                 rho=p["rho"], b=p["b"], **_common_ref(st, opts))
+    s, m, _, a = first_order_ref(
+        x,
+        p["beta"],
+        p["threshold"],
+        st.get("v0"),
+        s0=st.get("s0"),
+        a0=st.get("a0"),
+        rho=p["rho"],
+        b=p["b"],
+        **_common_ref(st, opts),
+    )
     return s, {"mem": m, "adapt": a}
 
 
 def _synaptic_ref(x, p, st, **opts):
-    s, syn, m = synaptic_ref(x, p["alpha"], p["beta"], p["threshold"], st.get("syn0"), st.get("v0"),
-                             opts.get("reset_mechanism", "subtract"), opts.get("reset_delay", True),
-                             V=p.get("V"), recurrent=p.get("recurrent"), spk0=st.get("s0"),
-                             refractory_steps=_steps(opts), refr0=st.get("count0"))
+    s, syn, m = synaptic_ref(
+        x,
+        p["alpha"],
+        p["beta"],
+        p["threshold"],
+        st.get("syn0"),
+        st.get("v0"),
+        opts.get("reset_mechanism", "subtract"),
+        opts.get("reset_delay", True),
+        V=p.get("V"),
+        recurrent=p.get("recurrent"),
+        spk0=st.get("s0"),
+        refractory_steps=_steps(opts),
+        refr0=st.get("count0"),
+    )
     return s, {"syn": syn, "mem": m}
 
 
 def _alpha_ref(x, p, st, **opts):
-    s, exc, inh, m = alpha_ref(x, p["alpha"], p["beta"], p["threshold"], st.get("syn_exc0"), st.get("syn_inh0"),
-                               st.get("v0"), opts.get("reset_mechanism", "zero"), refractory_steps=_steps(opts),
-                               refr0=st.get("count0"))
+    s, exc, inh, m = alpha_ref(
+        x,
+        p["alpha"],
+        p["beta"],
+        p["threshold"],
+        st.get("syn_exc0"),
+        st.get("syn_inh0"),
+        st.get("v0"),
+        opts.get("reset_mechanism", "zero"),
+        refractory_steps=_steps(opts),
+        refr0=st.get("count0"),
+    )
     return s, {"syn_exc": exc, "syn_inh": inh, "mem": m}
 
 
 # ----------------------------------------------------------------------------- recurrent layers
+
 
 def linear(features):
     return nn.Linear(features[-1], features[-1])
@@ -210,8 +246,10 @@ def _v(t):
 
 # ----------------------------------------------------------------------------- snnTorch counterparts
 
+
 def _snn():
     import snntorch
+
     return snntorch
 
 
@@ -224,7 +262,7 @@ def _snn_reset(opts):
 RESETS = ("subtract", "zero", "none")
 BETA = (0.4, 1.0)
 THR = (0.5, 1.5)
-LEAKY_P = {"beta": (-0.1, 1.1), "threshold": THR}   # some decays outside [0, 1]: clamped
+LEAKY_P = {"beta": (-0.1, 1.1), "threshold": THR}  # some decays outside [0, 1]: clamped
 SYN_P = {"alpha": (0.3, 0.95), "beta": BETA, "threshold": THR}
 ALPHA_P = {"alpha": (0.85, 0.97), "beta": (0.3, 0.6), "threshold": (0.5, 1.0)}
 
@@ -238,7 +276,8 @@ def _resets(*resets):
 
 
 ALL_OTHER_DELAYS = {  # every (reset, delay) but the default (subtract, True)
-    (r, d) for r, d in itertools.product(RESETS, (True, False)) if (r, d) != ("subtract", True)}
+    (r, d) for r, d in itertools.product(RESETS, (True, False)) if (r, d) != ("subtract", True)
+}
 
 
 def _other_delays(exclude=()):
@@ -249,193 +288,382 @@ def leaky_case(reset, delay):
     name = "leaky-" + reset + ("" if delay else "-nodelay")
     opts = {"reset_mechanism": reset, "reset_delay": delay}
     return Case(
-        name, call=lambda x, p, st, **kw: F.leaky(x, p["beta"], p["threshold"], **st, **kw), ref=_leaky_ref,
+        name,
+        call=lambda x, p, st, **kw: F.leaky(x, p["beta"], p["threshold"], **st, **kw),
+        ref=_leaky_ref,
         module=lambda p, **kw: tsnn.Leaky(p["beta"], p["threshold"], learn_beta=True, learn_threshold=True, **kw),
-        params=LEAKY_P, state={"v0": "mem"}, opts=opts,
-        snntorch=lambda p, **o: _snn().Leaky(beta=_v(p["beta"]), threshold=_v(p["threshold"]), learn_beta=True,
-                                             learn_threshold=True, **_snn_reset(o)),
-        drive=(1.2, 0.3), bugs=LIF_BUGS)
+        params=LEAKY_P,
+        state={"v0": "mem"},
+        opts=opts,
+        snntorch=lambda p, **o: _snn().Leaky(
+            beta=_v(p["beta"]), threshold=_v(p["threshold"]), learn_beta=True, learn_threshold=True, **_snn_reset(o)
+        ),
+        drive=(1.2, 0.3),
+    )
 
 
 def _if_case(name, opts, sweep=()):
     return Case(
-        name, call=lambda x, p, st, **kw: F.if_(x, p["threshold"], **st, **kw), ref=_leaky_ref,
+        name,
+        call=lambda x, p, st, **kw: F.if_(x, p["threshold"], **st, **kw),
+        ref=_leaky_ref,
         module=lambda p, **kw: tsnn.IF(p["threshold"], learn_threshold=True, **kw),
-        params={"threshold": (1.0, 2.5)}, state={"v0": "mem", **({"count0": "count"} if opts else {})},
-        opts=opts, sweep=sweep,
-        snntorch=None if opts else (lambda p, **o: _snn().Leaky(beta=1.0, threshold=_v(p["threshold"]),
-                                                                learn_threshold=True, **_snn_reset(o))),
-        drive=(0.8, 0.2), bugs=LIF_BUGS)
+        params={"threshold": (1.0, 2.5)},
+        state={"v0": "mem", **({"count0": "count"} if opts else {})},
+        opts=opts,
+        sweep=sweep,
+        snntorch=None
+        if opts
+        else (
+            lambda p, **o: _snn().Leaky(beta=1.0, threshold=_v(p["threshold"]), learn_threshold=True, **_snn_reset(o))
+        ),
+        drive=(0.8, 0.2),
+    )
 
 
 def _lapicque_case(name, opts, sweep=()):
     return Case(
-        name, call=lambda x, p, st, **kw: F.lapicque(x, LAPICQUE_BETA, p["threshold"], **st, **kw), ref=_lapicque_ref,
-        module=lambda p, **kw: tsnn.Lapicque(beta=LAPICQUE_BETA, threshold=p["threshold"], learn_threshold=True,
-                                             **kw),
-        params={"threshold": THR}, state={"v0": "mem", **({"count0": "count"} if "refractory" in opts else {})},
-        opts=opts, sweep=sweep,
-        snntorch=None if "refractory" in opts else (
-            lambda p, **o: _snn().Lapicque(beta=LAPICQUE_BETA, threshold=_v(p["threshold"]), learn_threshold=True,
-                                           reset_mechanism=o.get("reset_mechanism", "subtract"))),
-        drive=(5.0, 6.0), bugs=LIF_BUGS)
+        name,
+        call=lambda x, p, st, **kw: F.lapicque(x, LAPICQUE_BETA, p["threshold"], **st, **kw),
+        ref=_lapicque_ref,
+        module=lambda p, **kw: tsnn.Lapicque(beta=LAPICQUE_BETA, threshold=p["threshold"], learn_threshold=True, **kw),
+        params={"threshold": THR},
+        state={"v0": "mem", **({"count0": "count"} if "refractory" in opts else {})},
+        opts=opts,
+        sweep=sweep,
+        snntorch=None
+        if "refractory" in opts
+        else (
+            lambda p, **o: _snn().Lapicque(
+                beta=LAPICQUE_BETA,
+                threshold=_v(p["threshold"]),
+                learn_threshold=True,
+                reset_mechanism=o.get("reset_mechanism", "subtract"),
+            )
+        ),
+        drive=(5.0, 6.0),
+    )
 
 
 def _rleaky_case(name, opts, sweep=(), refractory=False):
     return Case(
-        name, call=lambda x, p, st, **kw: F.rleaky(x, p["beta"], p["V"], p["threshold"], **st, **kw),
+        name,
+        call=lambda x, p, st, **kw: F.rleaky(x, p["beta"], p["V"], p["threshold"], **st, **kw),
         ref=_rleaky_ref,
-        module=lambda p, **kw: tsnn.RLeaky(p["beta"], p["V"], all_to_all=False, threshold=p["threshold"],
-                                           learn_beta=True, learn_threshold=True, learn_recurrent=True, **kw),
+        module=lambda p, **kw: tsnn.RLeaky(
+            p["beta"],
+            p["V"],
+            all_to_all=False,
+            threshold=p["threshold"],
+            learn_beta=True,
+            learn_threshold=True,
+            learn_recurrent=True,
+            **kw,
+        ),
         params={"beta": BETA, "V": (-0.5, 0.5), "threshold": THR},
-        state={"v0": "mem", "s0": "spikes", **({"count0": "count"} if refractory else {})}, opts=opts, sweep=sweep,
-        snntorch=None if refractory else (
-            lambda p, **o: _snn().RLeaky(beta=_v(p["beta"]), V=_v(p["V"]), threshold=_v(p["threshold"]),
-                                         all_to_all=False, learn_beta=True, learn_threshold=True,
-                                         learn_recurrent=True, **_snn_reset(o))),
-        bugs=LIF_BUGS)
+        state={"v0": "mem", "s0": "spikes", **({"count0": "count"} if refractory else {})},
+        opts=opts,
+        sweep=sweep,
+        snntorch=None
+        if refractory
+        else (
+            lambda p, **o: _snn().RLeaky(
+                beta=_v(p["beta"]),
+                V=_v(p["V"]),
+                threshold=_v(p["threshold"]),
+                all_to_all=False,
+                learn_beta=True,
+                learn_threshold=True,
+                learn_recurrent=True,
+                **_snn_reset(o),
+            )
+        ),
+    )
 
 
 def _rleaky_dense_case(name, layer, opts, sweep=(), refractory=False):
     return Case(
-        name, call=lambda x, p, st, **kw: F.rleaky(x, p["beta"], threshold=p["threshold"], recurrent=p["recurrent"],
-                                                   **st, **kw),
+        name,
+        call=lambda x, p, st, **kw: F.rleaky(
+            x, p["beta"], threshold=p["threshold"], recurrent=p["recurrent"], **st, **kw
+        ),
         ref=_rleaky_ref,
-        module=lambda p, **kw: _load(tsnn.RLeaky(p["beta"], threshold=p["threshold"], learn_beta=True,
-                                                 learn_threshold=True, **_dense_kw(p["recurrent"]), **kw),
-                                     p["recurrent"]),
+        module=lambda p, **kw: _load(
+            tsnn.RLeaky(
+                p["beta"],
+                threshold=p["threshold"],
+                learn_beta=True,
+                learn_threshold=True,
+                **_dense_kw(p["recurrent"]),
+                **kw,
+            ),
+            p["recurrent"],
+        ),
         params={"beta": BETA, "threshold": THR, "recurrent": layer},
-        state={"v0": "mem", "s0": "spikes", **({"count0": "count"} if refractory else {})}, opts=opts, sweep=sweep,
-        snntorch=None if refractory else (
-            lambda p, **o: _load(_snn().RLeaky(beta=_v(p["beta"]), threshold=_v(p["threshold"]), learn_beta=True,
-                                               learn_threshold=True, **_dense_kw(p["recurrent"]), **_snn_reset(o)),
-                                 p["recurrent"])),
-        snntorch_kinds=("scalar",), images=layer is conv, flat=layer is linear,
-        bugs=CONV_BUGS if layer is conv else DENSE_BUGS)
+        state={"v0": "mem", "s0": "spikes", **({"count0": "count"} if refractory else {})},
+        opts=opts,
+        sweep=sweep,
+        snntorch=None
+        if refractory
+        else (
+            lambda p, **o: _load(
+                _snn().RLeaky(
+                    beta=_v(p["beta"]),
+                    threshold=_v(p["threshold"]),
+                    learn_beta=True,
+                    learn_threshold=True,
+                    **_dense_kw(p["recurrent"]),
+                    **_snn_reset(o),
+                ),
+                p["recurrent"],
+            )
+        ),
+        snntorch_kinds=("scalar",),
+        images=layer is conv,
+        flat=layer is linear,
+    )
 
 
 def _alif_case(name, opts, sweep=()):
     return Case(
-        name, call=lambda x, p, st, **kw: F.alif(x, p["beta"], p["threshold"], p["rho"], p["b"], **st, **kw),
+        name,
+        call=lambda x, p, st, **kw: F.alif(x, p["beta"], p["threshold"], p["rho"], p["b"], **st, **kw),
         ref=_alif_ref,
-        module=lambda p, **kw: tsnn.ALIF(p["beta"], p["threshold"], p["rho"], p["b"], learn_beta=True,
-                                         learn_threshold=True, learn_rho=True, learn_b=True, **kw),
+        module=lambda p, **kw: tsnn.ALIF(
+            p["beta"],
+            p["threshold"],
+            p["rho"],
+            p["b"],
+            learn_beta=True,
+            learn_threshold=True,
+            learn_rho=True,
+            learn_b=True,
+            **kw,
+        ),
         params={"beta": (0.5, 1.0), "threshold": (0.5, 1.0), "rho": (0.6, 0.9), "b": (0.0, 0.4)},
         state={"v0": "mem", "s0": "spikes", "a0": "adapt", **({"count0": "count"} if opts else {})},
-        seqs=("mem", "adapt"), opts=opts, sweep=sweep, drive=(1.2, 0.7), bugs=LIF_BUGS)
+        seqs=("mem", "adapt"),
+        opts=opts,
+        sweep=sweep,
+        drive=(1.2, 0.7),
+    )
 
 
 def _synaptic_case(name, opts, sweep=()):
     refractory = "refractory" in opts
     return Case(
-        name, call=lambda x, p, st, **kw: F.synaptic(x, p["alpha"], p["beta"], p["threshold"], **st, **kw),
+        name,
+        call=lambda x, p, st, **kw: F.synaptic(x, p["alpha"], p["beta"], p["threshold"], **st, **kw),
         ref=_synaptic_ref,
-        module=lambda p, **kw: tsnn.Synaptic(p["alpha"], p["beta"], p["threshold"], learn_alpha=True,
-                                             learn_beta=True, learn_threshold=True, **kw),
-        params=SYN_P, state={"syn0": "cur", "v0": "mem", **({"count0": "count"} if refractory else {})},
-        seqs=("syn", "mem"), opts=opts, sweep=sweep,
-        snntorch=None if refractory else (
-            lambda p, **o: _snn().Synaptic(alpha=_v(p["alpha"]), beta=_v(p["beta"]), threshold=_v(p["threshold"]),
-                                           learn_alpha=True, learn_beta=True, learn_threshold=True,
-                                           **_snn_reset(o))),
-        snntorch_seqs=("syn", "mem"), drive=(1.5, 0.0) if not refractory else (2.0, 0.0))
+        module=lambda p, **kw: tsnn.Synaptic(
+            p["alpha"], p["beta"], p["threshold"], learn_alpha=True, learn_beta=True, learn_threshold=True, **kw
+        ),
+        params=SYN_P,
+        state={"syn0": "cur", "v0": "mem", **({"count0": "count"} if refractory else {})},
+        seqs=("syn", "mem"),
+        opts=opts,
+        sweep=sweep,
+        snntorch=None
+        if refractory
+        else (
+            lambda p, **o: _snn().Synaptic(
+                alpha=_v(p["alpha"]),
+                beta=_v(p["beta"]),
+                threshold=_v(p["threshold"]),
+                learn_alpha=True,
+                learn_beta=True,
+                learn_threshold=True,
+                **_snn_reset(o),
+            )
+        ),
+        snntorch_seqs=("syn", "mem"),
+        drive=(1.5, 0.0) if not refractory else (2.0, 0.0),
+    )
 
 
 def _rsynaptic_case(name, opts, sweep=()):
     refractory = "refractory" in opts
     return Case(
-        name, call=lambda x, p, st, **kw: F.rsynaptic(x, p["alpha"], p["beta"], p["V"], p["threshold"], **st, **kw),
+        name,
+        call=lambda x, p, st, **kw: F.rsynaptic(x, p["alpha"], p["beta"], p["V"], p["threshold"], **st, **kw),
         ref=_synaptic_ref,
-        module=lambda p, **kw: tsnn.RSynaptic(p["alpha"], p["beta"], p["V"], all_to_all=False,
-                                              threshold=p["threshold"], learn_alpha=True, learn_beta=True,
-                                              learn_threshold=True, learn_recurrent=True, **kw),
+        module=lambda p, **kw: tsnn.RSynaptic(
+            p["alpha"],
+            p["beta"],
+            p["V"],
+            all_to_all=False,
+            threshold=p["threshold"],
+            learn_alpha=True,
+            learn_beta=True,
+            learn_threshold=True,
+            learn_recurrent=True,
+            **kw,
+        ),
         params={**SYN_P, "V": (-0.6, 0.8)},
         state={"syn0": "cur", "v0": "mem", "s0": "spikes", **({"count0": "count"} if refractory else {})},
-        seqs=("syn", "mem"), opts=opts, sweep=sweep,
-        snntorch=None if refractory else (
-            lambda p, **o: _snn().RSynaptic(alpha=_v(p["alpha"]), beta=_v(p["beta"]), V=_v(p["V"]),
-                                            threshold=_v(p["threshold"]), all_to_all=False, learn_alpha=True,
-                                            learn_beta=True, learn_threshold=True, learn_recurrent=True,
-                                            reset_mechanism=o.get("reset_mechanism", "subtract"))),
-        snntorch_seqs=("syn", "mem"), drive=(1.5, 0.0) if not refractory else (2.0, 0.0))
+        seqs=("syn", "mem"),
+        opts=opts,
+        sweep=sweep,
+        snntorch=None
+        if refractory
+        else (
+            lambda p, **o: _snn().RSynaptic(
+                alpha=_v(p["alpha"]),
+                beta=_v(p["beta"]),
+                V=_v(p["V"]),
+                threshold=_v(p["threshold"]),
+                all_to_all=False,
+                learn_alpha=True,
+                learn_beta=True,
+                learn_threshold=True,
+                learn_recurrent=True,
+                reset_mechanism=o.get("reset_mechanism", "subtract"),
+            )
+        ),
+        snntorch_seqs=("syn", "mem"),
+        drive=(1.5, 0.0) if not refractory else (2.0, 0.0),
+    )
 
 
 def _rsynaptic_dense_case(name, layer, opts, sweep=()):
     refractory = "refractory" in opts
     return Case(
-        name, call=lambda x, p, st, **kw: F.rsynaptic(x, p["alpha"], p["beta"], threshold=p["threshold"],
-                                                      recurrent=p["recurrent"], **st, **kw),
+        name,
+        call=lambda x, p, st, **kw: F.rsynaptic(
+            x, p["alpha"], p["beta"], threshold=p["threshold"], recurrent=p["recurrent"], **st, **kw
+        ),
         ref=_synaptic_ref,
-        module=lambda p, **kw: _load(tsnn.RSynaptic(p["alpha"], p["beta"], threshold=p["threshold"], learn_alpha=True,
-                                                    learn_beta=True, learn_threshold=True,
-                                                    **_dense_kw(p["recurrent"]), **kw), p["recurrent"]),
+        module=lambda p, **kw: _load(
+            tsnn.RSynaptic(
+                p["alpha"],
+                p["beta"],
+                threshold=p["threshold"],
+                learn_alpha=True,
+                learn_beta=True,
+                learn_threshold=True,
+                **_dense_kw(p["recurrent"]),
+                **kw,
+            ),
+            p["recurrent"],
+        ),
         params={**SYN_P, "recurrent": layer},
         state={"syn0": "cur", "v0": "mem", "s0": "spikes", **({"count0": "count"} if refractory else {})},
-        seqs=("syn", "mem"), opts=opts, sweep=sweep,
-        snntorch=None if refractory else (
-            lambda p, **o: _load(_snn().RSynaptic(alpha=_v(p["alpha"]), beta=_v(p["beta"]),
-                                                  threshold=_v(p["threshold"]), learn_alpha=True, learn_beta=True,
-                                                  learn_threshold=True, **_dense_kw(p["recurrent"]),
-                                                  reset_mechanism=o.get("reset_mechanism", "subtract")),
-                                 p["recurrent"])),
-        snntorch_seqs=("syn", "mem"), snntorch_kinds=("scalar",), images=layer is conv, flat=layer is linear,
-        drive=(1.5, 0.0) if not refractory else (2.0, 0.0), bugs=CONV_BUGS if layer is conv else DENSE_BUGS)
+        seqs=("syn", "mem"),
+        opts=opts,
+        sweep=sweep,
+        snntorch=None
+        if refractory
+        else (
+            lambda p, **o: _load(
+                _snn().RSynaptic(
+                    alpha=_v(p["alpha"]),
+                    beta=_v(p["beta"]),
+                    threshold=_v(p["threshold"]),
+                    learn_alpha=True,
+                    learn_beta=True,
+                    learn_threshold=True,
+                    **_dense_kw(p["recurrent"]),
+                    reset_mechanism=o.get("reset_mechanism", "subtract"),
+                ),
+                p["recurrent"],
+            )
+        ),
+        snntorch_seqs=("syn", "mem"),
+        snntorch_kinds=("scalar",),
+        images=layer is conv,
+        flat=layer is linear,
+        drive=(1.5, 0.0) if not refractory else (2.0, 0.0),
+    )
 
 
 def _alpha_case(name, opts, sweep=()):
     refractory = "refractory" in opts
     return Case(
-        name, call=lambda x, p, st, **kw: F.alpha(x, p["alpha"], p["beta"], p["threshold"], **st, **kw),
+        name,
+        call=lambda x, p, st, **kw: F.alpha(x, p["alpha"], p["beta"], p["threshold"], **st, **kw),
         ref=_alpha_ref,
-        module=lambda p, **kw: tsnn.Alpha(p["alpha"], p["beta"], p["threshold"], learn_alpha=True, learn_beta=True,
-                                          learn_threshold=True, **kw),
+        module=lambda p, **kw: tsnn.Alpha(
+            p["alpha"], p["beta"], p["threshold"], learn_alpha=True, learn_beta=True, learn_threshold=True, **kw
+        ),
         params=ALPHA_P,
         state={"syn_exc0": "cur", "syn_inh0": "cur", "v0": "mem", **({"count0": "count"} if refractory else {})},
-        seqs=("syn_exc", "syn_inh", "mem"), opts=opts, sweep=sweep,
-        snntorch=None if refractory else (
-            lambda p, **o: _learnable(_snn().Alpha(alpha=_v(p["alpha"]), beta=_v(p["beta"]),
-                                                   threshold=_v(p["threshold"]),
-                                                   reset_mechanism=o.get("reset_mechanism", "zero")),
-                                      ("alpha", "beta", "threshold"))),
-        snntorch_seqs=("syn_exc", "syn_inh", "mem"), drive=(2.0, 0.5))
+        seqs=("syn_exc", "syn_inh", "mem"),
+        opts=opts,
+        sweep=sweep,
+        snntorch=None
+        if refractory
+        else (
+            lambda p, **o: _learnable(
+                _snn().Alpha(
+                    alpha=_v(p["alpha"]),
+                    beta=_v(p["beta"]),
+                    threshold=_v(p["threshold"]),
+                    reset_mechanism=o.get("reset_mechanism", "zero"),
+                ),
+                ("alpha", "beta", "threshold"),
+            )
+        ),
+        snntorch_seqs=("syn_exc", "syn_inh", "mem"),
+        drive=(2.0, 0.5),
+    )
 
 
 CASES = [
-    *(replace(leaky_case(r, d), full_triton=r == "subtract",
-              triton_more={(True,): ("T1", "B1N1", "expanded"), (False,): ("spikes",)}[(d,)] if r == "subtract" else ())
-      for r, d in itertools.product(RESETS, (True, False))),
+    *(
+        replace(
+            leaky_case(r, d),
+            full_triton=r == "subtract",
+            triton_more={(True,): ("T1", "B1N1", "expanded"), (False,): ("spikes",)}[(d,)] if r == "subtract" else (),
+        )
+        for r, d in itertools.product(RESETS, (True, False))
+    ),
     _if_case("if", {}),
     _lapicque_case("lapicque", {}, sweep=_resets("zero", "none")),
     _rleaky_case("rleaky", {}, sweep=_other_delays()),
-    replace(_rleaky_dense_case("rleaky-linear", linear, {}, sweep=_other_delays(exclude=[("none", False)])),
-            full_triton=True),
+    replace(
+        _rleaky_dense_case("rleaky-linear", linear, {}, sweep=_other_delays(exclude=[("none", False)])),
+        full_triton=True,
+    ),
     _rleaky_dense_case("rleaky-conv", conv, {}, sweep=_delays(("zero", True))),
     replace(_alif_case("alif", {}, sweep=_resets("zero", "none")), full_triton=True, triton_more=("spikes",)),
-    replace(_synaptic_case("synaptic", {}, sweep=_other_delays()), full_triton=True,
-            triton_more=("T1", "B1N1", "fixed")),
+    replace(
+        _synaptic_case("synaptic", {}, sweep=_other_delays()), full_triton=True, triton_more=("T1", "B1N1", "fixed")
+    ),
     replace(_rsynaptic_case("rsynaptic", {}, sweep=_resets("zero", "none")), full_triton=True),
     _rsynaptic_dense_case("rsynaptic-linear", linear, {}, sweep=_resets("zero")),
     _rsynaptic_dense_case("rsynaptic-conv", conv, {}),
     replace(_alpha_case("alpha", {}, sweep=_resets("subtract", "none")), full_triton=True),
     # Refractory periods: an option of every neuron.
-    replace(leaky_case("subtract", True), name="leaky-refractory", opts={"refractory": 2.5, "dt": 1.0},
-            state={"v0": "mem", "count0": "count"}, snntorch=None, sweep=_other_delays(), full_triton=True),
+    replace(
+        leaky_case("subtract", True),
+        name="leaky-refractory",
+        opts={"refractory": 2.5, "dt": 1.0},
+        state={"v0": "mem", "count0": "count"},
+        snntorch=None,
+        sweep=_other_delays(),
+        full_triton=True,
+    ),
     _if_case("if-refractory", {"refractory": 2.0}),
     replace(_lapicque_case("lapicque-refractory", {"refractory": 2.0, "reset_mechanism": "zero"}), full_triton=True),
-    replace(_rleaky_case("rleaky-refractory", {"refractory": 2.0}, sweep=_resets("zero"), refractory=True),
-            full_triton=True),
+    replace(
+        _rleaky_case("rleaky-refractory", {"refractory": 2.0}, sweep=_resets("zero"), refractory=True), full_triton=True
+    ),
     _rleaky_dense_case("rleaky-linear-refractory", linear, {"refractory": 1.0}, refractory=True),
     _rleaky_dense_case("rleaky-conv-refractory", conv, {"refractory": 1.0}, refractory=True),
     _alif_case("alif-refractory", {"refractory": 2.0}, sweep=_resets("zero", "none")),
-    _synaptic_case("synaptic-refractory", {"refractory": 3.0},
-                   sweep=(*_other_delays(exclude=[("none", False)]), {"refractory": 1.0})),
+    _synaptic_case(
+        "synaptic-refractory",
+        {"refractory": 3.0},
+        sweep=(*_other_delays(exclude=[("none", False)]), {"refractory": 1.0}),
+    ),
     replace(_rsynaptic_case("rsynaptic-refractory", {"refractory": 2.0}), full_triton=True),
-    _rsynaptic_dense_case("rsynaptic-linear-refractory", linear, {"refractory": 2.0},
-                          sweep=_delays(("zero", False))),
+    _rsynaptic_dense_case("rsynaptic-linear-refractory", linear, {"refractory": 2.0}, sweep=_delays(("zero", False))),
     _rsynaptic_dense_case("rsynaptic-conv-refractory", conv, {"refractory": 2.0}, sweep=_delays(("zero", False))),
-    replace(_alpha_case("alpha-refractory", {"refractory": 3.0},
-                        sweep=(*_resets("subtract", "none"), {"refractory": 1.0})), full_triton=True,
-            triton_more=("T1", "B1N1", "fixed")),
+    replace(
+        _alpha_case("alpha-refractory", {"refractory": 3.0}, sweep=(*_resets("subtract", "none"), {"refractory": 1.0})),
+        full_triton=True,
+        triton_more=("T1", "B1N1", "fixed"),
+    ),
 ]
 
 BY_NAME = {c.name: c for c in CASES}

@@ -1,4 +1,5 @@
 """Shared helpers for the neuron tests: comparisons that say where tensors disagree."""
+
 import torch
 
 # Per-dtype (membrane atol, gradient rtol): state is fp32 whatever the input dtype;
@@ -7,8 +8,12 @@ TOL = {torch.float32: (1e-5, 1e-4), torch.float16: (1e-5, 2e-3), torch.bfloat16:
 
 
 # torch.testing.assert_close's default (atol, rtol) per dtype: what atol=rtol=None stands for.
-DEFAULT_TOL = {torch.float16: (1e-5, 1e-3), torch.bfloat16: (1e-5, 1.6e-2), torch.float32: (1e-5, 1.3e-6),
-               torch.float64: (1e-7, 1e-7)}
+DEFAULT_TOL = {
+    torch.float16: (1e-5, 1e-3),
+    torch.bfloat16: (1e-5, 1.6e-2),
+    torch.float32: (1e-5, 1.3e-6),
+    torch.float64: (1e-7, 1e-7),
+}
 
 
 # torch.testing.assert_close's rule: assert_close(actual, expected, None, None, what, **TORCH_TESTING).
@@ -39,12 +44,13 @@ def assert_close(actual, expected, atol, rtol, what, *, elementwise=False, exact
     else:
         scale = expected.abs().max().clamp_min(1.0) if expected.numel() else 1.0
     err = (actual - expected).abs()
-    bad = ~(err <= atol + rtol * scale)   # a NaN expected value is never close
+    bad = ~(err <= atol + rtol * scale)  # a NaN expected value is never close
     if bad.any():
         idx = torch.nonzero(bad)[0].tolist()
         raise AssertionError(
             f"{what}: {int(bad.sum())} of {bad.numel()} elements differ; first at {idx}: "
-            f"got {actual[tuple(idx)].item():.6g}, expected {expected[tuple(idx)].item():.6g}")
+            f"got {actual[tuple(idx)].item():.6g}, expected {expected[tuple(idx)].item():.6g}"
+        )
 
 
 def assert_spikes_equal(actual, expected, what="spikes"):

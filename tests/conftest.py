@@ -14,6 +14,7 @@
 Outputs allocated by the package are filled with NaN, so a kernel that leaves
 part of an output unwritten fails loudly.
 """
+
 import os
 
 import pytest

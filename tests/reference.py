@@ -3,13 +3,13 @@
 Written from snnTorch 1.0's order of operations (``Leaky.forward``,
 ``mem_reset``, ``fire``); the fused kernels and the PyTorch path must match it.
 """
+
 import torch
 
 from tritonsnn.surrogate import atan
 
 
-def leaky_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract", reset_delay=True,
-              surrogate=None):
+def leaky_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract", reset_delay=True, surrogate=None):
     """Returns ``(spikes, mem)`` over ``x [T, B, *features]``, computed step by step in fp32."""
     spike = surrogate or atan()
     beta = torch.as_tensor(beta, dtype=torch.float32).clamp(0, 1)
@@ -33,9 +33,27 @@ def leaky_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract", reset
     return torch.stack(spikes), torch.stack(mems)
 
 
-def first_order_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract", reset_delay=True,
-                    surrogate=None, *, gain=1.0, zero_whole=False, V=None, s0=None,
-                    refractory_steps=0, c0=None, clamp_beta=True, rho=None, b=None, a0=None, recurrent=None):
+def first_order_ref(
+    x,
+    beta,
+    threshold=1.0,
+    v0=None,
+    reset_mechanism="subtract",
+    reset_delay=True,
+    surrogate=None,
+    *,
+    gain=1.0,
+    zero_whole=False,
+    V=None,
+    s0=None,
+    refractory_steps=0,
+    c0=None,
+    clamp_beta=True,
+    rho=None,
+    b=None,
+    a0=None,
+    recurrent=None,
+):
     """The first-order family in one loop: Leaky plus the options Lapicque, RLeaky and
     refractory periods add. Returns ``(spikes, mem, final_count)``.
 
@@ -100,9 +118,22 @@ def first_order_ref(x, beta, threshold=1.0, v0=None, reset_mechanism="subtract",
     return torch.stack(spikes), torch.stack(mems), count
 
 
-def synaptic_ref(x, alpha, beta, threshold=1.0, syn0=None, mem0=None, reset_mechanism="subtract",
-                 reset_delay=True, surrogate=None, V=None, recurrent=None, spk0=None, refractory_steps=0,
-                 refr0=None):
+def synaptic_ref(
+    x,
+    alpha,
+    beta,
+    threshold=1.0,
+    syn0=None,
+    mem0=None,
+    reset_mechanism="subtract",
+    reset_delay=True,
+    surrogate=None,
+    V=None,
+    recurrent=None,
+    spk0=None,
+    refractory_steps=0,
+    refr0=None,
+):
     """snnTorch ``Synaptic`` (and ``RSynaptic`` with ``V`` one-to-one or a ``recurrent`` callable)
     step by step. Returns ``(spikes, syn, mem)`` over ``x [T, B, *features]`` in fp32.
 
@@ -132,7 +163,7 @@ def synaptic_ref(x, alpha, beta, threshold=1.0, syn0=None, mem0=None, reset_mech
         if reset_mechanism == "subtract":
             mem = mem - reset * thr
         elif reset_mechanism == "zero":
-            mem = mem - mem * reset          # the new membrane, input included
+            mem = mem - mem * reset  # the new membrane, input included
         spk = spike(mem - thr) * (~held)
         if refractory_steps > 0:
             count = torch.where(spk.detach() > 0, refractory_steps, (count - 1).clamp(min=0))
@@ -145,8 +176,19 @@ def synaptic_ref(x, alpha, beta, threshold=1.0, syn0=None, mem0=None, reset_mech
     return torch.stack(spikes), torch.stack(syns), torch.stack(mems)
 
 
-def alpha_ref(x, alpha, beta, threshold=1.0, syn_exc0=None, syn_inh0=None, mem0=None,
-              reset_mechanism="zero", surrogate=None, refractory_steps=0, refr0=None):
+def alpha_ref(
+    x,
+    alpha,
+    beta,
+    threshold=1.0,
+    syn_exc0=None,
+    syn_inh0=None,
+    mem0=None,
+    reset_mechanism="zero",
+    surrogate=None,
+    refractory_steps=0,
+    refr0=None,
+):
     """snnTorch ``Alpha`` step by step. Returns ``(spikes, syn_exc, syn_inh, mem)`` in fp32.
 
     With ``refractory_steps = R > 0`` a neuron that spikes at step t is refractory for steps
@@ -170,7 +212,7 @@ def alpha_ref(x, alpha, beta, threshold=1.0, syn_exc0=None, syn_inh0=None, mem0=
         held = count > 0
         mem = torch.where(held, mem, tau * (exc_new + inh_new))
         if reset_mechanism == "subtract":
-            mem = mem + reset * inh          # snnTorch: mem -= (-syn_inh_old) * reset
+            mem = mem + reset * inh  # snnTorch: mem -= (-syn_inh_old) * reset
             exc_new = exc_new - reset * thr
             inh_new = inh_new - inh_new * reset
         elif reset_mechanism == "zero":

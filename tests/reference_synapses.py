@@ -1,5 +1,6 @@
 """Executable specification for synapses, delays, traces and STDP: plain step-by-step
 loops with autograd, slow on purpose. The fused ops must match them."""
+
 import math
 
 import torch
@@ -67,9 +68,23 @@ def delay_ref(x, delay):
     return torch.stack(cols, -1)
 
 
-def stdp_ref(pre, post, weight, a_plus, a_minus, decay_pre, decay_post, rule="additive", w_min=None,
-             w_max=None, reduction="mean", reward=None, trace_mode="cumulative", pre_trace0=None,
-             post_trace0=None):
+def stdp_ref(
+    pre,
+    post,
+    weight,
+    a_plus,
+    a_minus,
+    decay_pre,
+    decay_post,
+    rule="additive",
+    w_min=None,
+    w_max=None,
+    reduction="mean",
+    reward=None,
+    trace_mode="cumulative",
+    pre_trace0=None,
+    post_trace0=None,
+):
     """The same pair-based STDP rule as a per-step loop over time and samples.
 
     Traces are updated first at every step, then each sample adds

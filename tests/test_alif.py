@@ -2,6 +2,7 @@
 shares (reference values and gradients, shapes, layouts, dtypes, zero sizes, backends, compile, opcheck,
 carried state, snnTorch parity) run over the rows of tests/cases.py in tests/test_conformance.py (rows alif,
 alif-refractory)."""
+
 import pytest
 import torch
 
@@ -22,8 +23,15 @@ def test_threshold_adapts():
 def test_module_learnable_parameters():
     """learn_* make exactly those Parameters (single-step and stateful calls, with their gradients through
     the carried adaptation: tests/test_conformance.py, rows alif and alif-refractory)."""
-    kw = {"beta": 0.8, "rho": torch.full((5,), 0.9), "b": 0.3, "learn_rho": True, "learn_b": True,
-          "learn_beta": True, "learn_threshold": True}
+    kw = {
+        "beta": 0.8,
+        "rho": torch.full((5,), 0.9),
+        "b": 0.3,
+        "learn_rho": True,
+        "learn_b": True,
+        "learn_beta": True,
+        "learn_threshold": True,
+    }
     assert {n for n, _ in tsnn.ALIF(**kw).named_parameters()} == {"threshold", "beta", "rho", "b"}
     assert {n for n, _ in tsnn.ALIF(beta=0.8, learn_b=True).named_parameters()} == {"b"}
 

@@ -1,5 +1,6 @@
 """House rules of the package, checked on its source: named contracts instead of long positional
 calls, and functions short enough to read (Triton kernels excepted, up to a bound of their own)."""
+
 import ast
 from pathlib import Path
 
@@ -19,9 +20,12 @@ def _is_kernel(fn):
 
 
 def test_no_call_takes_more_than_eight_positional_arguments():
-    long_calls = [f"{path}:{node.lineno} {ast.unparse(node.func)} ({len(node.args)} positional)"
-                  for path, tree in _trees() for node in ast.walk(tree)
-                  if isinstance(node, ast.Call) and len(node.args) > MAX_POSITIONAL]
+    long_calls = [
+        f"{path}:{node.lineno} {ast.unparse(node.func)} ({len(node.args)} positional)"
+        for path, tree in _trees()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and len(node.args) > MAX_POSITIONAL
+    ]
     assert not long_calls, "pass records or keywords instead:\n" + "\n".join(long_calls)
 
 

@@ -9,6 +9,7 @@ and stateful calls against one multi-step call; snnTorch parity where the row ha
 Spikes compare exactly, state sequences to 1e-5, gradients to 1e-4 of the largest reference
 magnitude (the per-dtype rows of ``checks.TOL`` for fp16/bf16 inputs).
 """
+
 import contextlib
 
 import pytest
@@ -22,15 +23,27 @@ from .cases import CASES
 from .checks import TOL, assert_close, assert_compiles_like_eager, assert_spikes_equal
 
 BACKENDS = ["torch", "triton"]
-STATE_TOL = 1e-5          # state sequences: absolute, fp32 whatever the input dtype
-GRAD_RTOL = 1e-4          # gradients: relative to the largest reference magnitude (at least 1)
+STATE_TOL = 1e-5  # state sequences: absolute, fp32 whatever the input dtype
+GRAD_RTOL = 1e-4  # gradients: relative to the largest reference magnitude (at least 1)
 
 # (T, B, features) per shape kind; rows with a recurrent nn.Conv2d take images [C, H, W], rows with
 # a recurrent nn.Linear one feature axis.
-SHAPES = {"default": (4, 2, (7,)), "T1B1N1": (1, 1, (1,)), "T1": (1, 4, (3,)), "B1N1": (9, 1, (1,)),
-          "multidim": (3, 2, (4, 3, 5)), "ragged": (2, 3, (400,))}   # 1200 elements: two blocks, ragged tail
-IMAGE_SHAPES = {"default": (4, 2, (2, 2, 3)), "T1B1N1": (1, 1, (1, 1, 1)), "T1": (1, 4, (2, 1, 3)),
-                "B1N1": (9, 1, (1, 1, 1)), "multidim": (3, 2, (3, 2, 4)), "ragged": (2, 3, (2, 10, 20))}
+SHAPES = {
+    "default": (4, 2, (7,)),
+    "T1B1N1": (1, 1, (1,)),
+    "T1": (1, 4, (3,)),
+    "B1N1": (9, 1, (1,)),
+    "multidim": (3, 2, (4, 3, 5)),
+    "ragged": (2, 3, (400,)),
+}  # 1200 elements: two blocks, ragged tail
+IMAGE_SHAPES = {
+    "default": (4, 2, (2, 2, 3)),
+    "T1B1N1": (1, 1, (1, 1, 1)),
+    "T1": (1, 4, (2, 1, 3)),
+    "B1N1": (9, 1, (1, 1, 1)),
+    "multidim": (3, 2, (3, 2, 4)),
+    "ragged": (2, 3, (2, 10, 20)),
+}
 
 
 def shape_of(case, kind="default"):
@@ -40,7 +53,7 @@ def shape_of(case, kind="default"):
     if case.flat and kind == "multidim":
         return None
     T, B, features = (IMAGE_SHAPES if case.images else SHAPES)[kind]
-    if kind == "default":   # a refractory period needs steps to end and fire again
+    if kind == "default":  # a refractory period needs steps to end and fire again
         T = 4 + case.refractory_steps if case.images or case.flat else T + (3 if case.refractory_steps else 0)
     return T, B, features
 
@@ -75,8 +88,13 @@ def with_backends(cases, concern, *extra, backends=BACKENDS, variants=(None,)):
         for variant in variants:
             for backend in backends:
                 m = marks(case, concern, backend)
-                if variant is not None and backend == "triton" and not any(x.name == "slow" for x in m) \
-                        and variant not in TRITON_CORE[concern] and variant not in case.triton_more:
+                if (
+                    variant is not None
+                    and backend == "triton"
+                    and not any(x.name == "slow" for x in m)
+                    and variant not in TRITON_CORE[concern]
+                    and variant not in case.triton_more
+                ):
                     m = [*m, pytest.mark.slow]
                 args = [*extra, *([variant] if variant is not None else []), backend]
                 out.append(pytest.param(case, *args, id="-".join([case.name, *map(str, args)]), marks=m))
@@ -87,12 +105,26 @@ def with_backends(cases, concern, *extra, backends=BACKENDS, variants=(None,)):
 
 
 def _layer(spec, features, g, device, learn):
-    torch.manual_seed(int(torch.randint(0, 2 ** 31 - 1, (1,), generator=g)))
+    torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=g)))
     return spec(features).to(device).requires_grad_(learn)
 
 
-def draw(case, T, B, features, *, kind="per_neuron", layout="contiguous", learn=True, states=True,
-         dtype=torch.float32, device="cpu", seed=0, scale=1.0, steps=None):
+def draw(
+    case,
+    T,
+    B,
+    features,
+    *,
+    kind="per_neuron",
+    layout="contiguous",
+    learn=True,
+    states=True,
+    dtype=torch.float32,
+    device="cpu",
+    seed=0,
+    scale=1.0,
+    steps=None,
+):
     """``(x, p, st, leaves)`` for ``case``: the input ``[T, B, *features]``, the parameters (``kind``:
     "scalar", "per_neuron" or "per_channel"; learnable if ``learn``), the initial states (all of the
     row's if ``states``; counters up to ``steps``, the row's refractory steps by default) and the
@@ -114,7 +146,7 @@ def draw(case, T, B, features, *, kind="per_neuron", layout="contiguous", learn=
         return t
 
     xs = (T, B, *features)
-    if layout == "strided":   # every second step and every second neuron: the neurons are not unit-strided
+    if layout == "strided":  # every second step and every second neuron: the neurons are not unit-strided
         base = torch.randn(2 * T, B, *features[:-1], 2 * features[-1], generator=g) * drive + offset
         x = leaf(base.to(dtype), "x")[::2, ..., ::2]
     elif layout == "transposed":
@@ -149,14 +181,14 @@ def draw(case, T, B, features, *, kind="per_neuron", layout="contiguous", learn=
 
     st = {}
     steps = case.refractory_steps if steps is None else steps
-    for kw, skind in (case.state.items() if states else ()):
+    for kw, skind in case.state.items() if states else ():
         shape = (B, *features)
         if skind == "count":
             st[kw] = torch.randint(0, steps + 1, shape, generator=g, dtype=torch.int32).to(device)
             continue
         raw = torch.randn(shape, generator=g)
         value = {"mem": raw, "cur": raw * 0.5, "spikes": (raw > 0).float(), "adapt": raw.abs()}[skind]
-        if layout == "strided":      # held transposed: a non-contiguous [B, *features] view of its leaf
+        if layout == "strided":  # held transposed: a non-contiguous [B, *features] view of its leaf
             st[kw] = leaf(value.movedim(0, -1).contiguous(), kw).movedim(-1, 0)
         elif layout == "transposed":  # one sample expanded over the batch
             st[kw] = leaf(value[:1], kw).expand(shape)
@@ -186,8 +218,9 @@ def run(case, x, p, st, opts, backend, returns):
     return case.call(x, p, st, **kw), {}
 
 
-def check_against_reference(case, backend, opts, x, p, st, leaves, returns="state", rtol=GRAD_RTOL, fires=False,
-                            seed=1):
+def check_against_reference(
+    case, backend, opts, x, p, st, leaves, returns="state", rtol=GRAD_RTOL, fires=False, seed=1
+):
     """Spikes, state sequences, final counter and every gradient of ``case`` against its reference."""
     s, seqs = run(case, x, p, st, opts, backend, returns)
     s_ref, seqs_ref = case.ref(x, p, st, **opts)
@@ -230,11 +263,11 @@ def check_against_reference(case, backend, opts, x, p, st, leaves, returns="stat
 # How a call is drawn and what it returns, per kind: the option variants of a row run "state" and
 # "scalar"; its own options all five.
 KINDS = {
-    "state": ({"kind": "per_neuron"}, "state"),               # per-neuron learnable, every initial state
-    "scalar": ({"kind": "scalar"}, "state"),                  # scalar learnable, every initial state
+    "state": ({"kind": "per_neuron"}, "state"),  # per-neuron learnable, every initial state
+    "scalar": ({"kind": "scalar"}, "state"),  # scalar learnable, every initial state
     "fixed": ({"kind": "per_neuron", "learn": False}, "mem"),  # parameters that do not learn: (spikes, mem)
-    "zero": ({"kind": "scalar", "states": False}, "mem"),      # from zero state: (spikes, mem)
-    "spikes": ({"kind": "per_neuron"}, "spikes"),             # spikes only
+    "zero": ({"kind": "scalar", "states": False}, "mem"),  # from zero state: (spikes, mem)
+    "spikes": ({"kind": "per_neuron"}, "spikes"),  # spikes only
 }
 VARIANT_KINDS = ("state", "scalar")
 
@@ -243,17 +276,26 @@ def kind_params(with_backend=True):
     out = []
     for case in CASES:
         for vid, opts in case.variants():
-            for kind in (VARIANT_KINDS if vid else KINDS):
-                for backend in (BACKENDS if with_backend else [None]):
+            for kind in VARIANT_KINDS if vid else KINDS:
+                for backend in BACKENDS if with_backend else [None]:
                     tail = [backend] if with_backend else []
                     # On the interpreter, by default: the ways of calling beyond VARIANT_KINDS only where the
                     # row's triton_more names them; scalar parameters in option variants only for rows without
                     # an snnTorch counterpart (test_matches_snntorch runs scalar ones over every variant there).
                     slow = backend == "triton" and (
                         (kind not in VARIANT_KINDS and kind not in case.triton_more)
-                        or (kind == "scalar" and vid and case.snntorch is not None))
-                    out.append(pytest.param(case, opts, kind, *tail, marks=[pytest.mark.slow] if slow else [],
-                                            id="-".join([f"{case.name}[{vid or 'row'}]", kind, *tail])))
+                        or (kind == "scalar" and vid and case.snntorch is not None)
+                    )
+                    out.append(
+                        pytest.param(
+                            case,
+                            opts,
+                            kind,
+                            *tail,
+                            marks=[pytest.mark.slow] if slow else [],
+                            id="-".join([f"{case.name}[{vid or 'row'}]", kind, *tail]),
+                        )
+                    )
     return out
 
 
@@ -275,8 +317,9 @@ def test_matches_reference(case, opts, kind, backend, device):
 # ----------------------------------------------------------------------------- shapes, layouts, dtypes
 
 
-@pytest.mark.parametrize("case,shape,backend",
-                         with_backends(CASES, "shapes", variants=["T1B1N1", "T1", "B1N1", "multidim", "ragged"]))
+@pytest.mark.parametrize(
+    "case,shape,backend", with_backends(CASES, "shapes", variants=["T1B1N1", "T1", "B1N1", "multidim", "ragged"])
+)
 def test_odd_shapes(case, backend, shape, device):
     """T = 1, B = 1, N = 1, several feature axes (parameters per channel, broadcast over the rest),
     N*B not a multiple of the kernel block."""
@@ -289,8 +332,9 @@ def test_odd_shapes(case, backend, shape, device):
     check_against_reference(case, backend, case.opts, x, p, st, leaves)
 
 
-@pytest.mark.parametrize("case,layout,backend", with_backends(CASES, "layout",
-                                                              variants=["strided", "transposed", "expanded"]))
+@pytest.mark.parametrize(
+    "case,layout,backend", with_backends(CASES, "layout", variants=["strided", "transposed", "expanded"])
+)
 def test_non_contiguous(case, backend, layout, device):
     """Strided (``x[::2, ..., ::2]``, ``thr[::2]``, transposed states), transposed input with expanded
     per-neuron parameters and states, input expanded over the batch: the values and gradients of
@@ -319,9 +363,12 @@ def test_low_precision_input(case, backend, dtype, device):
 # ----------------------------------------------------------------------------- zero sizes
 
 
-@pytest.mark.parametrize("case,dim,states,backend",
-                         with_backends(CASES, "zero_T", "T0", True) + with_backends(CASES, "zero_T", "T0", False)
-                         + with_backends(CASES, "zero_B", "B0", True))
+@pytest.mark.parametrize(
+    "case,dim,states,backend",
+    with_backends(CASES, "zero_T", "T0", True)
+    + with_backends(CASES, "zero_T", "T0", False)
+    + with_backends(CASES, "zero_B", "B0", True),
+)
 def test_zero_size(case, dim, states, backend, device):
     """T = 0 or B = 0, with and without initial states: outputs of the right shapes and dtypes, still in
     the autograd graph; when no step ran the final counter is the initial one (zeros without one);
@@ -365,7 +412,7 @@ def test_triton_matches_torch_path(case, device):
     for k in seqs2:
         if k == "count":
             assert torch.equal(seqs1[k], seqs2[k])
-        else:   # strong drives reach large magnitudes: a relative term too
+        else:  # strong drives reach large magnitudes: a relative term too
             assert_close(seqs1[k], seqs2[k], STATE_TOL, 1e-6, k)
 
 
@@ -443,6 +490,7 @@ def recorded_ops():
     def spy(self, **parts):
         calls.append((self.op, self.signature.flatten(**parts)))
         return original(self, **parts)
+
     _contract.Op.__call__ = spy
     try:
         yield calls
@@ -477,8 +525,11 @@ def test_single_step_and_stateful_chunks_match_one_call(case):
     x, p, _, _ = draw(case, T, B, features, seed=19, learn=False)
     x = x.detach().requires_grad_()
     kw = dict(return_state=True, backend="torch", **case.opts)
-    whole, single, chunked = (module_of(case, p, **kw), module_of(case, p, step_mode="single", **kw),
-                              module_of(case, p, stateful=True, **kw))
+    whole, single, chunked = (
+        module_of(case, p, **kw),
+        module_of(case, p, step_mode="single", **kw),
+        module_of(case, p, stateful=True, **kw),
+    )
     s, st = whole(x)
     assert 0 < s.sum() < s.numel()
     steps = [single(x[t].detach()) for t in range(T)]
@@ -500,11 +551,13 @@ def test_single_step_and_stateful_chunks_match_one_call(case):
 
     def loss(spikes, state):
         return (spikes * ups[0]).sum() + sum((state[k] * u).sum() for k, u in zip(case.seqs, ups[1:]))
+
     params_w, params_c = list(whole.parameters()), list(chunked.parameters())
     assert len(params_w) == len(params_c) > 0
     grads_w = torch.autograd.grad(loss(s, st), [x, *params_w])
-    grads_c = torch.autograd.grad(loss(torch.cat([s1, s2]), {k: torch.cat([st1[k], st2[k]]) for k in case.seqs}),
-                                  [x, *params_c])
+    grads_c = torch.autograd.grad(
+        loss(torch.cat([s1, s2]), {k: torch.cat([st1[k], st2[k]]) for k in case.seqs}), [x, *params_c]
+    )
     for i, (a, b) in enumerate(zip(grads_c, grads_w)):
         assert_close(a, b, 1e-6, 1e-5, f"grad {i} through the carried state")
     tsnn.reset(chunked)
@@ -523,8 +576,10 @@ def _snntorch_params():
             continue
         for vid, opts in case.variants():
             for kind in case.snntorch_kinds:
-                out += [pytest.param(case, opts, kind, backend, id=f"{case.name}[{vid or 'row'}]-{kind}-{backend}")
-                        for backend in BACKENDS]
+                out += [
+                    pytest.param(case, opts, kind, backend, id=f"{case.name}[{vid or 'row'}]-{kind}-{backend}")
+                    for backend in BACKENDS
+                ]
     return out
 
 
@@ -560,16 +615,22 @@ def test_matches_snntorch(case, opts, kind, backend):
     g = torch.Generator().manual_seed(24)
     gs, gm = torch.randn(x.shape, generator=g), torch.randn(x.shape, generator=g)
     got = torch.autograd.grad((s * gs).sum() + (st["mem"] * gm).sum(), [x, *ours.parameters()])
-    want = torch.autograd.grad((s_ref * gs).sum() + (seqs_ref["mem"] * gm).sum(),
-                               [x_ref, *(theirs_params[n] for n in names)], allow_unused=True)
+    want = torch.autograd.grad(
+        (s_ref * gs).sum() + (seqs_ref["mem"] * gm).sum(),
+        [x_ref, *(theirs_params[n] for n in names)],
+        allow_unused=True,
+    )
     for name, a, b in zip(["x", *names], got, want):
         assert_close(a, torch.zeros_like(a) if b is None else b.reshape(a.shape), 0, GRAD_RTOL, f"grad {name}")
 
 
 def test_table_covers_every_neuron_class():
     """Every neuron class of the package has a row (a new class needs one)."""
-    classes = {c.__name__ for c in vars(tsnn).values() if isinstance(c, type) and issubclass(c, tsnn.SpikingNeuron)
-               and c is not tsnn.SpikingNeuron}
+    classes = {
+        c.__name__
+        for c in vars(tsnn).values()
+        if isinstance(c, type) and issubclass(c, tsnn.SpikingNeuron) and c is not tsnn.SpikingNeuron
+    }
     covered = set()
     for case in MODULE_CASES:
         T, B, features = shape_of(case)

@@ -1,4 +1,5 @@
 """Per-channel fractional delays: both backends against the step-by-step reference."""
+
 import pytest
 import torch
 
@@ -62,7 +63,7 @@ def test_delay_low_precision_and_non_contiguous(backend, dtype, device):
     if backend == "triton" and dtype == torch.bfloat16 and device == "cpu":
         pytest.skip("the Triton interpreter has no bf16 arithmetic")
     gen = torch.Generator().manual_seed(9)
-    x = torch.randn(4, 6, 5, generator=gen).to(device, dtype).permute(1, 2, 0)   # [6, 5, 4], strided
+    x = torch.randn(4, 6, 5, generator=gen).to(device, dtype).permute(1, 2, 0)  # [6, 5, 4], strided
     d = torch.tensor([0.0, 0.5, 1.0, 2.75])
     y = F.delay(x, d, backend=backend)
     assert y.dtype == dtype
@@ -72,7 +73,7 @@ def test_delay_low_precision_and_non_contiguous(backend, dtype, device):
 
 def test_delays_in_milliseconds_and_feature_broadcast():
     x = torch.randn(10, 2, 3, 4)
-    by_ms = F.delay(x, torch.tensor([1.0, 2.0, 3.0])[:, None], dt=0.5)   # per channel of [3, 4]
+    by_ms = F.delay(x, torch.tensor([1.0, 2.0, 3.0])[:, None], dt=0.5)  # per channel of [3, 4]
     by_steps = F.delay(x, torch.tensor([2.0, 4.0, 6.0])[:, None])
     assert torch.equal(by_ms, by_steps)
     assert torch.equal(by_steps[:, :, 1], torch.cat([torch.zeros(4, 2, 4), x[:6, :, 1]]))
@@ -84,7 +85,7 @@ def test_stateful_delay_matches_whole_sequence():
     d = torch.tensor([0.0, 1.5, 3.0, 4.25])
     whole = tsnn.Delay(d)(x)
     layer = tsnn.Delay(d, stateful=True)
-    chunks = torch.cat([layer(x[i:i + 3]) for i in range(0, 12, 3)])   # chunks shorter than the delays
+    chunks = torch.cat([layer(x[i : i + 3]) for i in range(0, 12, 3)])  # chunks shorter than the delays
     assert_close(chunks, whole, 1e-6, 1e-6, "stateful chunks")
     tsnn.reset(layer)
     assert layer.history is None
@@ -94,7 +95,7 @@ def test_learnable_delays_find_the_target_delay():
     # A smooth input makes the loss in the delay smooth: gradient descent on the
     # interpolation slope recovers the delays that produced the target.
     t = torch.arange(40, dtype=torch.float32)
-    x = torch.exp(-((t[:, None, None] - torch.tensor([8.0, 12.0])[None, :, None]) / 4.0) ** 2).expand(40, 2, 3)
+    x = torch.exp(-(((t[:, None, None] - torch.tensor([8.0, 12.0])[None, :, None]) / 4.0) ** 2)).expand(40, 2, 3)
     target_delays = torch.tensor([2.6, 5.3, 0.8])
     target = F.delay(x, target_delays)
     layer = tsnn.Delay(torch.tensor([3.5, 4.0, 2.0]), learn_delay=True)
@@ -113,7 +114,7 @@ def test_bad_delays():
     with pytest.raises(ValueError, match="shorter than the sequence"):
         F.delay(x, torch.tensor([0.0, 5.0, 2.0]))
     with pytest.raises(ValueError, match="shorter than the sequence"):
-        F.delay(x, 3.0, dt=0.5)   # 6 steps
+        F.delay(x, 3.0, dt=0.5)  # 6 steps
     with pytest.raises(ValueError, match="dt"):
         F.delay(x, 1.0, dt=-1)
     with pytest.raises(ValueError, match="broadcastable"):

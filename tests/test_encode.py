@@ -60,8 +60,12 @@ def test_rate_gain_and_offset_are_clamped_silently():
 
 @pytest.mark.parametrize(
     "num_steps, exc, match",
-    [(0, ValueError, "num_steps"), (-3, ValueError, "num_steps"), (2.5, TypeError, "num_steps"),
-     (True, TypeError, "num_steps")],
+    [
+        (0, ValueError, "num_steps"),
+        (-3, ValueError, "num_steps"),
+        (2.5, TypeError, "num_steps"),
+        (True, TypeError, "num_steps"),
+    ],
 )
 def test_rate_bad_num_steps(num_steps, exc, match):
     with pytest.raises(exc, match=match):

@@ -1,4 +1,5 @@
 """Bad input gets an error that names the argument and the fix."""
+
 import pytest
 import torch
 

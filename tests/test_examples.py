@@ -1,4 +1,5 @@
 """Smoke tests: every example runs end to end on a tiny budget and prints its result line last."""
+
 import importlib.util
 import os
 import re
@@ -59,8 +60,24 @@ def test_streaming_example_matches_multi_step(monkeypatch, capsys):
 
 def test_digits_runs_as_one_command(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(EXAMPLES.parent), os.environ.get("PYTHONPATH", "")]))
-    result = subprocess.run([sys.executable, str(EXAMPLES / "digits.py"), "--epochs", "1", "--limit", "100",
-                             "--device", "cpu", "--out", str(tmp_path)],
-                            check=False, capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(EXAMPLES / "digits.py"),
+            "--epochs",
+            "1",
+            "--limit",
+            "100",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert ACCURACY_LINE.fullmatch(_last_line(result.stdout)), result.stdout

@@ -1,4 +1,5 @@
 """Every kernel compiles for an H100 (sm_90) — checked on CPU machines too."""
+
 import os
 import subprocess
 import sys
@@ -11,8 +12,15 @@ def test_kernels_compile_for_sm90():
     # A fresh process: the interpreter (set by conftest) must be off for real compilation.
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["TRITON_DEFAULT_FP_FUSION"] = "1"
-    proc = subprocess.run([sys.executable, "-m", "tests.kernel_compile"], cwd=ROOT, env=env,
-                          check=False, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.kernel_compile"],
+        cwd=ROOT,
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     lines = proc.stdout.splitlines()
     assert sum(line.startswith("lif_fwd_kernel") for line in lines) >= 10

@@ -1,6 +1,7 @@
 """Lapicque: snnTorch's ways of giving the RC coefficients, both backends. (Reference, shapes, layouts,
 dtypes, carried state, compile, opcheck and parity for beta alone: rows lapicque and lapicque-refractory
 of tests/test_conformance.py.)"""
+
 import pytest
 import snntorch as snn
 import torch
@@ -14,21 +15,29 @@ F = tsnn.functional
 
 @pytest.mark.parametrize("backend", ["torch", "triton"])
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
-@pytest.mark.parametrize("coeffs", [{"R": 2.0, "C": 3.0}, {"beta": 0.8, "R": 2.0},   # beta alone: test_conformance.py
-                                    {"beta": 0.85, "C": 0.7, "time_step": 0.5}])
+@pytest.mark.parametrize(
+    "coeffs",
+    [
+        {"R": 2.0, "C": 3.0},
+        {"beta": 0.8, "R": 2.0},  # beta alone: test_conformance.py
+        {"beta": 0.85, "C": 0.7, "time_step": 0.5},
+    ],
+)
 def test_matches_snntorch_for_every_way_to_give_the_coefficients(backend, reset, coeffs):
     g = torch.Generator().manual_seed(2)
     T, B, N = 8, 3, 19
     x = (torch.randn(T, B, N, generator=g) * 1.5 + 0.8).requires_grad_()
     thr0 = torch.rand(N, generator=g) + 0.5
     ref = snn.Lapicque(threshold=thr0.clone(), learn_threshold=True, reset_mechanism=reset, **coeffs)
-    ours = tsnn.Lapicque(threshold=thr0.clone(), learn_threshold=True, reset_mechanism=reset,
-                         return_mem=True, backend=backend, **coeffs)
+    ours = tsnn.Lapicque(
+        threshold=thr0.clone(), learn_threshold=True, reset_mechanism=reset, return_mem=True, backend=backend, **coeffs
+    )
     assert_matches_snntorch(ours, ref, x, [ours.threshold], [ref.threshold], ["thr"], g)
 
 
-@pytest.mark.parametrize("coeffs", [{"beta": 0.9}, {"R": 2.0, "C": 3.0}, {"beta": 0.8, "R": 2.0},
-                                    {"beta": 0.85, "C": 0.7, "time_step": 0.5}])
+@pytest.mark.parametrize(
+    "coeffs", [{"beta": 0.9}, {"R": 2.0, "C": 3.0}, {"beta": 0.8, "R": 2.0}, {"beta": 0.85, "C": 0.7, "time_step": 0.5}]
+)
 def test_coefficient_buffers_match_snntorch(coeffs):
     ref = snn.Lapicque(**coeffs)
     ours = tsnn.Lapicque(**coeffs)
@@ -44,5 +53,3 @@ def test_bad_arguments():
         tsnn.Lapicque(beta=0.9, learn_beta=True)
     with pytest.raises(ValueError, match="threshold"):
         tsnn.Lapicque(beta=0.9, threshold=0.0)
-
-

@@ -22,13 +22,16 @@ def make_case(T, B, features, per_neuron, dtype=torch.float32, device="cpu", see
     x = (torch.randn(shape, generator=g) * 1.2 + 0.3).to(dtype)
     v0 = torch.randn((B, *features), generator=g) if with_v0 else None
     if per_neuron:
-        beta = torch.rand(features, generator=g) * 1.2 - 0.1   # some outside [0, 1]: clamped
+        beta = torch.rand(features, generator=g) * 1.2 - 0.1  # some outside [0, 1]: clamped
         thr = torch.rand(features, generator=g) + 0.5
     else:
         beta, thr = torch.tensor(0.85), torch.tensor(1.1)
     gs = torch.randn(shape, generator=g)
     gm = torch.randn(shape, generator=g)
-    to = lambda t: None if t is None else t.to(device).requires_grad_()
+
+    def to(t):
+        return None if t is None else t.to(device).requires_grad_()
+
     return to(x), to(v0), to(beta), to(thr), gs.to(device), gm.to(device)
 
 
@@ -38,9 +41,9 @@ def run_both(backend, x, v0, beta, thr, gs, gm, use_mem=True, **opts):
     s, m = tsnn.functional.leaky(x, beta, thr, v0=v0, return_mem=True, backend=backend, **opts)
     loss = (s.float() * gs).sum() + ((m * gm).sum() if use_mem else 0)
     grads = torch.autograd.grad(loss, leaves)
-    s_ref, m_ref = leaky_ref(x, beta, thr, v0,
-                             opts.get("reset_mechanism", "subtract"), opts.get("reset_delay", True),
-                             opts.get("surrogate"))
+    s_ref, m_ref = leaky_ref(
+        x, beta, thr, v0, opts.get("reset_mechanism", "subtract"), opts.get("reset_delay", True), opts.get("surrogate")
+    )
     loss_ref = (s_ref * gs).sum() + ((m_ref * gm).sum() if use_mem else 0)
     grads_ref = torch.autograd.grad(loss_ref, leaves)
     return (s, m, grads), (s_ref, m_ref, grads_ref)

@@ -101,8 +101,9 @@ def test_mse_membrane_uses_negative_off_target():
 
 def test_integer_targets_of_any_width():
     out, targets = _inputs((4, 3, 5))
-    assert_close(loss.ce_count(out, targets.int()), loss.ce_count(out, targets),
-                 None, None, "loss.ce_count", **TORCH_TESTING)
+    assert_close(
+        loss.ce_count(out, targets.int()), loss.ce_count(out, targets), None, None, "loss.ce_count", **TORCH_TESTING
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
@@ -137,8 +138,9 @@ def test_accuracy_rate_matches_snntorch_including_ties(shape):
 # ------------------------------------------------------------------------ bad input
 
 
-@pytest.mark.parametrize("fn", [loss.ce_rate, loss.ce_count, loss.ce_max_membrane, loss.mse_count,
-                                loss.mse_membrane, loss.accuracy_rate])
+@pytest.mark.parametrize(
+    "fn", [loss.ce_rate, loss.ce_count, loss.ce_max_membrane, loss.mse_count, loss.mse_membrane, loss.accuracy_rate]
+)
 def test_rejects_non_time_first_output(fn):
     with pytest.raises(ValueError, match=r"\[T, B, C\]"):
         fn(torch.rand(3, 4), torch.zeros(3, dtype=torch.long))
@@ -168,8 +170,9 @@ def test_rejects_bad_reduction():
         loss.ce_rate_loss(reduction="avg")(torch.rand(2, 3, 4), torch.zeros(3, dtype=torch.long))
 
 
-@pytest.mark.parametrize("kwargs, name", [({"correct_rate": 1.5}, "correct_rate"),
-                                          ({"incorrect_rate": -0.1}, "incorrect_rate")])
+@pytest.mark.parametrize(
+    "kwargs, name", [({"correct_rate": 1.5}, "correct_rate"), ({"incorrect_rate": -0.1}, "incorrect_rate")]
+)
 def test_mse_count_rejects_bad_rates(kwargs, name):
     with pytest.raises(ValueError, match=name):
         loss.mse_count(torch.rand(2, 3, 4), torch.zeros(3, dtype=torch.long), **kwargs)
@@ -191,17 +194,41 @@ def _pop_inputs(seed=0):
 def test_population_code_sums_groups_of_consecutive_outputs():
     out, targets = _pop_inputs()
     grouped = out.view(5, 4, 3, 2).sum(-1)
-    assert_close(loss.ce_count(out, targets, num_classes=3), loss.ce_count(grouped, targets),
-                 None, None, "loss.ce_count", **TORCH_TESTING)
-    assert_close(loss.ce_rate(out, targets, num_classes=3), loss.ce_rate(grouped, targets),
-                 None, None, "loss.ce_rate", **TORCH_TESTING)
+    assert_close(
+        loss.ce_count(out, targets, num_classes=3),
+        loss.ce_count(grouped, targets),
+        None,
+        None,
+        "loss.ce_count",
+        **TORCH_TESTING,
+    )
+    assert_close(
+        loss.ce_rate(out, targets, num_classes=3),
+        loss.ce_rate(grouped, targets),
+        None,
+        None,
+        "loss.ce_rate",
+        **TORCH_TESTING,
+    )
     assert loss.accuracy_rate(out, targets, num_classes=3) == loss.accuracy_rate(grouped, targets)
     # count targets scale with the group size: 2 neurons per class, T = 5, rate 0.5 -> int(5 * 0.5 * 2) = 5
     expected = loss.mse_count(grouped, targets, correct_rate=1.0)  # int(5 * 1.0) = 5 as well
-    assert_close(loss.mse_count(out, targets, correct_rate=0.5, num_classes=3), expected,
-                 None, None, "loss.mse_count", **TORCH_TESTING)
-    assert_close(loss.ce_count(out, targets, num_classes=6), loss.ce_count(out, targets),
-                 None, None, "loss.ce_count", **TORCH_TESTING)
+    assert_close(
+        loss.mse_count(out, targets, correct_rate=0.5, num_classes=3),
+        expected,
+        None,
+        None,
+        "loss.mse_count",
+        **TORCH_TESTING,
+    )
+    assert_close(
+        loss.ce_count(out, targets, num_classes=6),
+        loss.ce_count(out, targets),
+        None,
+        None,
+        "loss.ce_count",
+        **TORCH_TESTING,
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -230,21 +257,31 @@ def test_class_weights_follow_torch_cross_entropy():
     weight = torch.tensor([0.2, 1.5, 3.0])
     counts = out.sum(0)
     for reduction in REDUCTIONS:
-        assert_close(loss.ce_count(out, targets, weight=weight, reduction=reduction),
-                     F.cross_entropy(counts, targets, weight=weight, reduction=reduction),
-                     None,
-                     None,
-                     "loss.ce_count",
-                     **TORCH_TESTING)
-    assert_close(loss.ce_max_membrane(out, targets, weight=weight),
-                 F.cross_entropy(out.max(0).values, targets, weight=weight),
-                 None,
-                 None,
-                 "loss.ce_max_membrane",
-                 **TORCH_TESTING)
+        assert_close(
+            loss.ce_count(out, targets, weight=weight, reduction=reduction),
+            F.cross_entropy(counts, targets, weight=weight, reduction=reduction),
+            None,
+            None,
+            "loss.ce_count",
+            **TORCH_TESTING,
+        )
+    assert_close(
+        loss.ce_max_membrane(out, targets, weight=weight),
+        F.cross_entropy(out.max(0).values, targets, weight=weight),
+        None,
+        None,
+        "loss.ce_max_membrane",
+        **TORCH_TESTING,
+    )
     per_step = torch.stack([F.cross_entropy(out[t], targets, weight=weight, reduction="none") for t in range(4)])
-    assert_close(loss.ce_rate(out, targets, weight=weight, reduction="none"), per_step.mean(0),
-                 None, None, "loss.ce_rate", **TORCH_TESTING)
+    assert_close(
+        loss.ce_rate(out, targets, weight=weight, reduction="none"),
+        per_step.mean(0),
+        None,
+        None,
+        "loss.ce_rate",
+        **TORCH_TESTING,
+    )
 
 
 def test_class_weights_of_mse_losses_weight_each_sample():
@@ -254,12 +291,15 @@ def test_class_weights_of_mse_losses_weight_each_sample():
     for fn in (loss.mse_count, loss.mse_membrane):
         plain = fn(out, targets, reduction="none")
         assert_close(fn(out, targets, weight=weight, reduction="none"), plain * w, None, None, "fn", **TORCH_TESTING)
-        assert_close(fn(out, targets, weight=weight, reduction="sum"), (plain * w).sum(),
-                     None, None, "fn", **TORCH_TESTING)
-        assert_close(fn(out, targets, weight=weight), (plain * w).sum() / (w.sum() * 3),
-                     None, None, "fn", **TORCH_TESTING)
-        assert_close(fn(out, targets, weight=torch.full((3,), 4.0)), fn(out, targets),
-                     None, None, "fn", **TORCH_TESTING)
+        assert_close(
+            fn(out, targets, weight=weight, reduction="sum"), (plain * w).sum(), None, None, "fn", **TORCH_TESTING
+        )
+        assert_close(
+            fn(out, targets, weight=weight), (plain * w).sum() / (w.sum() * 3), None, None, "fn", **TORCH_TESTING
+        )
+        assert_close(
+            fn(out, targets, weight=torch.full((3,), 4.0)), fn(out, targets), None, None, "fn", **TORCH_TESTING
+        )
 
 
 def test_class_weight_shape_is_checked():
@@ -273,14 +313,22 @@ def test_class_weight_shape_is_checked():
 def test_module_forms_take_the_new_options():
     out, targets = _pop_inputs(4)
     weight = torch.tensor([1.0, 2.0, 0.5])
-    assert_close(loss.ce_rate_loss(num_classes=3, weight=weight)(out, targets),
-                 loss.ce_rate(out, targets, num_classes=3, weight=weight),
-                 None,
-                 None,
-                 "loss.ce_rate_loss",
-                 **TORCH_TESTING)
-    assert_close(loss.mse_membrane_loss(weight=torch.ones(6))(out, targets), loss.mse_membrane(out, targets),
-                 None, None, "loss.mse_membrane_loss", **TORCH_TESTING)
+    assert_close(
+        loss.ce_rate_loss(num_classes=3, weight=weight)(out, targets),
+        loss.ce_rate(out, targets, num_classes=3, weight=weight),
+        None,
+        None,
+        "loss.ce_rate_loss",
+        **TORCH_TESTING,
+    )
+    assert_close(
+        loss.mse_membrane_loss(weight=torch.ones(6))(out, targets),
+        loss.mse_membrane(out, targets),
+        None,
+        None,
+        "loss.mse_membrane_loss",
+        **TORCH_TESTING,
+    )
 
 
 # ------------------------------------------------------------------------------- spike times
@@ -331,12 +379,25 @@ def test_mse_temporal_definition_tolerance_and_targets():
     times = loss.spike_times(spk)
     target = torch.tensor([[1.0, 5.0, 5.0], [5.0, 5.0, 1.0]])  # on_target=1, off_target=-1 -> T - 1 = 5
     expected = ((times / 6 - target / 6) ** 2).mean()
-    assert_close(loss.mse_temporal(spk, labels, on_target=1, off_target=-1), expected,
-                 None, None, "loss.mse_temporal", **TORCH_TESTING)
-    assert_close(loss.mse_temporal(spk, target, target_is_time=True), expected,
-                 None, None, "loss.mse_temporal", **TORCH_TESTING)
-    assert_close(loss.mse_temporal(spk, target - 6, target_is_time=True), expected,
-                 None, None, "loss.mse_temporal", **TORCH_TESTING)  # from the end
+    assert_close(
+        loss.mse_temporal(spk, labels, on_target=1, off_target=-1),
+        expected,
+        None,
+        None,
+        "loss.mse_temporal",
+        **TORCH_TESTING,
+    )
+    assert_close(
+        loss.mse_temporal(spk, target, target_is_time=True), expected, None, None, "loss.mse_temporal", **TORCH_TESTING
+    )
+    assert_close(
+        loss.mse_temporal(spk, target - 6, target_is_time=True),
+        expected,
+        None,
+        None,
+        "loss.mse_temporal",
+        **TORCH_TESTING,
+    )  # from the end
     assert loss.mse_temporal(spk, labels, on_target=1, off_target=-1, tolerance=2) == 0  # all within 1 step
     assert loss.mse_temporal_loss(False, 1, -1, 0, "none")(spk, labels).shape == (2, 3)
 
@@ -366,18 +427,27 @@ def test_ce_temporal_definition():
     spk = _spike_train()
     labels = torch.tensor([0, 2])
     times = loss.spike_times(spk)
-    assert_close(loss.ce_temporal(spk, labels), F.cross_entropy(-times, labels),
-                 None, None, "loss.ce_temporal", **TORCH_TESTING)
-    assert_close(loss.ce_temporal(spk, labels, inverse="reciprocal", reduction="none"),
-                 F.cross_entropy(1 / (times + 1), labels, reduction="none"),
-                 None,
-                 None,
-                 "loss.ce_temporal",
-                 **TORCH_TESTING)
+    assert_close(
+        loss.ce_temporal(spk, labels), F.cross_entropy(-times, labels), None, None, "loss.ce_temporal", **TORCH_TESTING
+    )
+    assert_close(
+        loss.ce_temporal(spk, labels, inverse="reciprocal", reduction="none"),
+        F.cross_entropy(1 / (times + 1), labels, reduction="none"),
+        None,
+        None,
+        "loss.ce_temporal",
+        **TORCH_TESTING,
+    )
     with pytest.raises(ValueError, match="inverse"):
         loss.ce_temporal(spk, labels, inverse="log")
-    assert_close(loss.ce_temporal_loss("negate", "sum")(spk, labels), F.cross_entropy(-times, labels, reduction="sum"),
-                 None, None, "loss.ce_temporal_loss", **TORCH_TESTING)
+    assert_close(
+        loss.ce_temporal_loss("negate", "sum")(spk, labels),
+        F.cross_entropy(-times, labels, reduction="sum"),
+        None,
+        None,
+        "loss.ce_temporal_loss",
+        **TORCH_TESTING,
+    )
 
 
 def test_mse_temporal_weight_needs_labels():

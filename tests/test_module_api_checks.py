@@ -1,4 +1,5 @@
 """Native Module API: ambiguous shapes raise, spike_grad= alias, MultiStep's state-dict keys."""
+
 import pytest
 import torch
 from torch import nn
@@ -6,9 +7,12 @@ from torch import nn
 import tritonsnn as tsnn
 
 NEURONS = {
-    "Leaky": lambda **k: tsnn.Leaky(0.9, **k), "IF": lambda **k: tsnn.IF(**k),
-    "Lapicque": lambda **k: tsnn.Lapicque(beta=0.9, **k), "ALIF": lambda **k: tsnn.ALIF(0.9, **k),
-    "Synaptic": lambda **k: tsnn.Synaptic(0.5, 0.9, **k), "Alpha": lambda **k: tsnn.Alpha(0.9, 0.8, **k),
+    "Leaky": lambda **k: tsnn.Leaky(0.9, **k),
+    "IF": lambda **k: tsnn.IF(**k),
+    "Lapicque": lambda **k: tsnn.Lapicque(beta=0.9, **k),
+    "ALIF": lambda **k: tsnn.ALIF(0.9, **k),
+    "Synaptic": lambda **k: tsnn.Synaptic(0.5, 0.9, **k),
+    "Alpha": lambda **k: tsnn.Alpha(0.9, 0.8, **k),
     "RLeaky": lambda **k: tsnn.RLeaky(0.9, all_to_all=False, **k),
     "RSynaptic": lambda **k: tsnn.RSynaptic(0.5, 0.9, linear_features=4, **k),
 }
@@ -17,8 +21,11 @@ NEURONS = {
 @pytest.mark.parametrize("name", list(NEURONS))
 def test_multi_step_neuron_rejects_2d_input(name):
     neuron = NEURONS[name]()
-    with pytest.raises(ValueError, match=r"multi-step .* takes a whole sequence \[T, B, \*features\]; got a 2-D "
-                                         r"tensor of shape \(8, 4\).*step_mode='single'.*tritonsnn.snntorch"):
+    with pytest.raises(
+        ValueError,
+        match=r"multi-step .* takes a whole sequence \[T, B, \*features\]; got a 2-D "
+        r"tensor of shape \(8, 4\).*step_mode='single'.*tritonsnn.snntorch",
+    ):
         neuron(torch.randn(8, 4))
     assert neuron(torch.randn(3, 8, 4)).shape == (3, 8, 4)
     assert NEURONS[name](step_mode="single")(torch.randn(8, 4)).shape == (8, 4)
@@ -28,7 +35,7 @@ def test_multi_step_sequential_with_linear_stays_3d():
     net = nn.Sequential(nn.Linear(5, 4), tsnn.Leaky(0.9), nn.Linear(4, 2), tsnn.Leaky(0.9))
     assert net(torch.randn(6, 3, 5)).shape == (6, 3, 2)
     with pytest.raises(ValueError, match="2-D tensor"):
-        net(torch.randn(3, 5))      # forgot the time axis
+        net(torch.randn(3, 5))  # forgot the time axis
 
 
 @pytest.mark.parametrize("kwargs", [{"step_mode": "single"}, {"stateful": True}])
@@ -37,11 +44,14 @@ def test_carried_state_of_other_features_raises(kwargs):
     x = torch.randn(2, 5) if kwargs.get("step_mode") else torch.randn(3, 2, 5)
     lif(x)
     other = torch.randn(2, 6) if kwargs.get("step_mode") else torch.randn(3, 2, 6)
-    with pytest.raises(ValueError, match=r"carries state of features \(5,\) .* got input features \(6,\).*"
-                                         r"tsnn.reset"):
+    with pytest.raises(
+        ValueError,
+        match=r"carries state of features \(5,\) .* got input features \(6,\).*"
+        r"tsnn.reset",
+    ):
         lif(other)
     smaller_batch = x[:1]
-    assert lif(smaller_batch).shape == smaller_batch.shape   # a new batch size restarts from zero
+    assert lif(smaller_batch).shape == smaller_batch.shape  # a new batch size restarts from zero
     tsnn.reset(lif)
     assert lif(other).shape == other.shape
 
@@ -68,11 +78,17 @@ def test_spike_grad_rejects_a_plain_function():
 
 def _pair():
     torch.manual_seed(0)
-    multi = nn.Sequential(tsnn.MultiStep(nn.Conv2d(1, 2, 3)), tsnn.MultiStep(nn.BatchNorm2d(2)), tsnn.Leaky(0.9),
-                          tsnn.MultiStep(nn.Flatten()), tsnn.MultiStep(nn.Linear(8, 3)))
+    multi = nn.Sequential(
+        tsnn.MultiStep(nn.Conv2d(1, 2, 3)),
+        tsnn.MultiStep(nn.BatchNorm2d(2)),
+        tsnn.Leaky(0.9),
+        tsnn.MultiStep(nn.Flatten()),
+        tsnn.MultiStep(nn.Linear(8, 3)),
+    )
     torch.manual_seed(1)
-    single = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), tsnn.Leaky(0.9, step_mode="single"),
-                           nn.Flatten(), nn.Linear(8, 3))
+    single = nn.Sequential(
+        nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), tsnn.Leaky(0.9, step_mode="single"), nn.Flatten(), nn.Linear(8, 3)
+    )
     return multi, single
 
 
@@ -88,7 +104,7 @@ def test_multistep_state_dict_loads_both_ways_strict():
     multi, single = _pair()
     x = torch.randn(4, 2, 1, 4, 4)
     multi.train()
-    multi(x)   # moves the BatchNorm running statistics
+    multi(x)  # moves the BatchNorm running statistics
     single.load_state_dict(multi.state_dict(), strict=True)
     for key, value in multi.state_dict().items():
         assert torch.equal(single.state_dict()[key], value), key

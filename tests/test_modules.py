@@ -1,4 +1,5 @@
 """Module API: nn.Sequential use, step modes, carried state, parameters, helpers."""
+
 import pytest
 import torch
 from torch import nn
@@ -14,8 +15,9 @@ BACKENDS = ["torch", "triton"]
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_sequential_multistep(backend):
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(12, 8), tsnn.Leaky(beta=0.9, backend=backend),
-                        nn.Linear(8, 3), tsnn.Leaky(beta=0.9, backend=backend))
+    net = nn.Sequential(
+        nn.Linear(12, 8), tsnn.Leaky(beta=0.9, backend=backend), nn.Linear(8, 3), tsnn.Leaky(beta=0.9, backend=backend)
+    )
     x = torch.randn(7, 4, 12)
     out = net(x)
     assert out.shape == (7, 4, 3)
@@ -45,7 +47,7 @@ def test_stateful_chunks_equal_whole_sequence_with_gradients(backend):
     x.grad = None
     chunked = tsnn.Leaky(beta=0.9, learn_beta=True, stateful=True, backend=backend)
     out = torch.cat([chunked(x[:4]), chunked(x[4:])])
-    (out ** 2).sum().backward()
+    (out**2).sum().backward()
     assert_close(x.grad, grad_whole, 1e-6, 1e-5, "input grad through carried state")
     assert_close(chunked.beta.grad, beta_grad_whole, 1e-6, 1e-5, "beta grad")
 
@@ -72,8 +74,7 @@ def test_multi_step_default_starts_from_zero_every_call():
 
 
 def test_return_mem_and_learnable_parameters():
-    lif = tsnn.Leaky(beta=torch.full((6,), 0.7), threshold=0.8, learn_beta=True, learn_threshold=True,
-                     return_mem=True)
+    lif = tsnn.Leaky(beta=torch.full((6,), 0.7), threshold=0.8, learn_beta=True, learn_threshold=True, return_mem=True)
     names = {n for n, _ in lif.named_parameters()}
     assert names == {"beta", "threshold"}
     x = torch.randn(3, 2, 6)
@@ -90,7 +91,7 @@ def test_state_never_in_state_dict_and_batch_size_change():
     lif = tsnn.Leaky(beta=0.9, step_mode="single")
     lif(torch.randn(4, 3))
     assert "mem" not in lif.state_dict()
-    out = lif(torch.randn(7, 3))        # new batch size: restarts from zero instead of failing
+    out = lif(torch.randn(7, 3))  # new batch size: restarts from zero instead of failing
     assert out.shape == (7, 3)
     restored = tsnn.Leaky(beta=0.9, step_mode="single")
     restored.load_state_dict(lif.state_dict())
@@ -108,8 +109,13 @@ def test_if_neuron_module():
 def test_multistep_conv_layer():
     torch.manual_seed(0)
     conv = nn.Conv2d(2, 3, 3, padding=1)
-    net = nn.Sequential(tsnn.MultiStep(conv), tsnn.Leaky(beta=torch.full((3, 1, 1), 0.9), learn_beta=True),
-                        tsnn.MultiStep(nn.Flatten()), nn.Linear(3 * 5 * 5, 2), tsnn.Leaky(beta=0.9))
+    net = nn.Sequential(
+        tsnn.MultiStep(conv),
+        tsnn.Leaky(beta=torch.full((3, 1, 1), 0.9), learn_beta=True),
+        tsnn.MultiStep(nn.Flatten()),
+        nn.Linear(3 * 5 * 5, 2),
+        tsnn.Leaky(beta=0.9),
+    )
     x = torch.rand(4, 2, 2, 5, 5) * 3
     out = net(x)
     assert out.shape == (4, 2, 2)

@@ -1,4 +1,5 @@
 """NIR export/import: tritonsnn round trips, snnTorch interchange, NIR's own equations, clear errors."""
+
 import warnings
 
 import numpy as np
@@ -17,10 +18,17 @@ from .checks import TORCH_TESTING, assert_close
 def _mlp(reset_mechanism="subtract", reset_delay=True):
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Linear(7, 6), tsnn.Leaky(beta=0.9, threshold=0.8, reset_mechanism=reset_mechanism, reset_delay=reset_delay),
-        nn.Linear(6, 5, bias=False), tsnn.IF(threshold=0.4, reset_mechanism=reset_mechanism, reset_delay=reset_delay),
-        nn.Linear(5, 4), tsnn.Leaky(beta=torch.rand(4), threshold=torch.rand(4) * 0.5 + 0.1,
-                                    reset_mechanism=reset_mechanism, reset_delay=reset_delay),
+        nn.Linear(7, 6),
+        tsnn.Leaky(beta=0.9, threshold=0.8, reset_mechanism=reset_mechanism, reset_delay=reset_delay),
+        nn.Linear(6, 5, bias=False),
+        tsnn.IF(threshold=0.4, reset_mechanism=reset_mechanism, reset_delay=reset_delay),
+        nn.Linear(5, 4),
+        tsnn.Leaky(
+            beta=torch.rand(4),
+            threshold=torch.rand(4) * 0.5 + 0.1,
+            reset_mechanism=reset_mechanism,
+            reset_delay=reset_delay,
+        ),
     )
 
 
@@ -29,9 +37,12 @@ def _synaptic_mlp():
     torch.manual_seed(10)
     zero = {"reset_mechanism": "zero", "reset_delay": False}
     return nn.Sequential(
-        nn.Linear(7, 6), tsnn.Synaptic(alpha=torch.rand(6), beta=0.8, threshold=0.9),
-        nn.Linear(6, 5), tsnn.Synaptic(alpha=0.6, beta=torch.rand(5), threshold=torch.rand(5) * 0.5 + 0.2, **zero),
-        nn.Linear(5, 4, bias=False), tsnn.Leaky(beta=0.7, threshold=0.3, **zero),
+        nn.Linear(7, 6),
+        tsnn.Synaptic(alpha=torch.rand(6), beta=0.8, threshold=0.9),
+        nn.Linear(6, 5),
+        tsnn.Synaptic(alpha=0.6, beta=torch.rand(5), threshold=torch.rand(5) * 0.5 + 0.2, **zero),
+        nn.Linear(5, 4, bias=False),
+        tsnn.Leaky(beta=0.7, threshold=0.3, **zero),
     )
 
 
@@ -39,11 +50,13 @@ def _conv():
     torch.manual_seed(1)
     zero = {"reset_mechanism": "zero", "reset_delay": False}
     return nn.Sequential(
-        tsnn.MultiStep(nn.Conv2d(2, 3, 3, padding=1)), tsnn.Leaky(beta=torch.rand(3, 1, 1), **zero),
+        tsnn.MultiStep(nn.Conv2d(2, 3, 3, padding=1)),
+        tsnn.Leaky(beta=torch.rand(3, 1, 1), **zero),
         tsnn.MultiStep(nn.AvgPool2d(2)),
         nn.Sequential(tsnn.MultiStep(nn.Conv2d(3, 4, 2, stride=1, bias=False)), tsnn.IF(threshold=0.2, **zero)),
         nn.Flatten(start_dim=2),
-        nn.Linear(4 * 2 * 2, 3), tsnn.Leaky(beta=0.8, threshold=0.25, **zero),
+        nn.Linear(4 * 2 * 2, 3),
+        tsnn.Leaky(beta=0.8, threshold=0.25, **zero),
     )
 
 
@@ -91,8 +104,9 @@ def test_round_trip_gives_identical_outputs(build, shape, via_file, tmp_path):
 
 def test_grouped_same_padded_conv_round_trips_in_memory():
     torch.manual_seed(8)
-    net = nn.Sequential(tsnn.MultiStep(nn.Conv2d(4, 6, 3, padding="same", groups=2)),
-                        tsnn.Leaky(beta=0.5, reset_mechanism="zero"))
+    net = nn.Sequential(
+        tsnn.MultiStep(nn.Conv2d(4, 6, 3, padding="same", groups=2)), tsnn.Leaky(beta=0.5, reset_mechanism="zero")
+    )
     x = torch.rand(3, 2, 4, 5, 5) * 4
     back = import_from_nir(export_to_nir(net, x))
     assert back[0].layer.groups == 2 and back[0].layer.padding == "same"
@@ -105,10 +119,17 @@ def test_export_node_types_and_parameters():
     net = _mlp(reset_mechanism="zero", reset_delay=False)
     graph = export_to_nir(net, torch.zeros(2, 1, 7))
     kinds = {k: type(v).__name__ for k, v in graph.nodes.items()}
-    assert kinds == {"input": "Input", "0": "Affine", "1": "LIF", "2": "Linear", "3": "IF", "4": "Affine",
-                     "5": "LIF", "output": "Output"}
-    assert graph.edges == [("input", "0"), ("0", "1"), ("1", "2"), ("2", "3"), ("3", "4"), ("4", "5"),
-                           ("5", "output")]
+    assert kinds == {
+        "input": "Input",
+        "0": "Affine",
+        "1": "LIF",
+        "2": "Linear",
+        "3": "IF",
+        "4": "Affine",
+        "5": "LIF",
+        "output": "Output",
+    }
+    assert graph.edges == [("input", "0"), ("0", "1"), ("1", "2"), ("2", "3"), ("3", "4"), ("4", "5"), ("5", "output")]
     lif = graph.nodes["1"]
     assert_close(lif.tau, np.full(6, DEFAULT_DT / (1 - np.float32(0.9))), 0, 1e-7, "lif.tau", elementwise=True)
     assert_close(lif.r, lif.tau / DEFAULT_DT, 0, 1e-7, "lif.r", elementwise=True)
@@ -143,7 +164,10 @@ def _nir_reference(graph_nodes, x, dt=DEFAULT_DT):
 
     CubaLIF updates its current first and feeds the new current to v (snnTorch's order)."""
     out = x.double()
-    as_array = lambda a: torch.tensor(np.asarray(a, dtype=np.float64))
+
+    def as_array(a):
+        return torch.tensor(np.asarray(a, dtype=np.float64))
+
     for node in graph_nodes:
         if isinstance(node, nir.Affine):
             out = out @ torch.tensor(node.weight).double().T + torch.tensor(node.bias).double()
@@ -177,12 +201,16 @@ def test_import_follows_nir_equations_with_input_gain():
     tau = rng.uniform(2e-4, 2e-3, n_hid)
     nodes = {
         "input": nir.Input(input_type={"input": np.array([n_in])}),
-        "fc1": nir.Affine(weight=rng.normal(size=(n_hid, n_in)).astype(np.float32),
-                          bias=rng.normal(size=n_hid).astype(np.float32)),
-        "lif": nir.LIF(tau=tau, r=rng.uniform(0.5, 3.0, n_hid) * tau / DEFAULT_DT, v_leak=np.zeros(n_hid),
-                       v_threshold=rng.uniform(0.5, 1.5, n_hid)),
-        "fc2": nir.Affine(weight=rng.normal(size=(n_out, n_hid)).astype(np.float32),
-                          bias=np.zeros(n_out, np.float32)),
+        "fc1": nir.Affine(
+            weight=rng.normal(size=(n_hid, n_in)).astype(np.float32), bias=rng.normal(size=n_hid).astype(np.float32)
+        ),
+        "lif": nir.LIF(
+            tau=tau,
+            r=rng.uniform(0.5, 3.0, n_hid) * tau / DEFAULT_DT,
+            v_leak=np.zeros(n_hid),
+            v_threshold=rng.uniform(0.5, 1.5, n_hid),
+        ),
+        "fc2": nir.Affine(weight=rng.normal(size=(n_out, n_hid)).astype(np.float32), bias=np.zeros(n_out, np.float32)),
         "if": nir.IF(r=np.ones(n_out), v_threshold=np.full(n_out, 1e-4)),  # sinabs-style r = 1
         "output": nir.Output(output_type={"output": np.array([n_out])}),
     }
@@ -206,20 +234,39 @@ def test_import_cubalif_follows_nir_equations_with_input_gains():
     tau_syn, tau_mem = rng.uniform(1e-4, 1e-3, n_hid), rng.uniform(2e-4, 2e-3, n_hid)
     nodes = {
         "input": nir.Input(input_type={"input": np.array([n_in])}),
-        "fc": nir.Affine(weight=rng.normal(size=(n_hid, n_in)).astype(np.float32),
-                         bias=rng.normal(size=n_hid).astype(np.float32)),
-        "cuba": nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=rng.uniform(0.5, 3.0, n_hid) * tau_mem / DEFAULT_DT,
-                            v_leak=np.zeros(n_hid), v_threshold=rng.uniform(0.5, 1.5, n_hid), w_in=1.0),
+        "fc": nir.Affine(
+            weight=rng.normal(size=(n_hid, n_in)).astype(np.float32), bias=rng.normal(size=n_hid).astype(np.float32)
+        ),
+        "cuba": nir.CubaLIF(
+            tau_syn=tau_syn,
+            tau_mem=tau_mem,
+            r=rng.uniform(0.5, 3.0, n_hid) * tau_mem / DEFAULT_DT,
+            v_leak=np.zeros(n_hid),
+            v_threshold=rng.uniform(0.5, 1.5, n_hid),
+            w_in=1.0,
+        ),
         "output": nir.Output(output_type={"output": np.array([n_hid])}),
     }
     graph = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "cuba"), ("cuba", "output")])
     net = import_from_nir(graph)
     assert isinstance(net.cuba, tsnn.Synaptic)
     assert net.cuba.reset_mechanism == "zero" and not net.cuba.reset_delay
-    assert_close(net.cuba.alpha, torch.tensor(1 - DEFAULT_DT / tau_syn, dtype=torch.float32),
-                 None, None, "net.cuba.alpha", **TORCH_TESTING)
-    assert_close(net.cuba.beta, torch.tensor(1 - DEFAULT_DT / tau_mem, dtype=torch.float32),
-                 None, None, "net.cuba.beta", **TORCH_TESTING)
+    assert_close(
+        net.cuba.alpha,
+        torch.tensor(1 - DEFAULT_DT / tau_syn, dtype=torch.float32),
+        None,
+        None,
+        "net.cuba.alpha",
+        **TORCH_TESTING,
+    )
+    assert_close(
+        net.cuba.beta,
+        torch.tensor(1 - DEFAULT_DT / tau_mem, dtype=torch.float32),
+        None,
+        None,
+        "net.cuba.beta",
+        **TORCH_TESTING,
+    )
     torch.manual_seed(13)
     x = torch.rand(16, 3, n_in) * 2
     expected = _nir_reference([nodes["fc"], nodes["cuba"]], x)
@@ -234,15 +281,20 @@ def test_synaptic_exports_as_snntorch_does():
     torch.manual_seed(12)
     alpha, beta, threshold = torch.rand(6), torch.rand(6), torch.rand(6) + 0.5
     zero = {"reset_mechanism": "zero", "reset_delay": False}
-    theirs = _export_from_snntorch(nn.Sequential(
-        nn.Linear(8, 6), snn.Synaptic(alpha=alpha, beta=beta, threshold=threshold, init_hidden=True, **zero)))
-    ours = export_to_nir(nn.Sequential(nn.Linear(8, 6), tsnn.Synaptic(alpha, beta, threshold, **zero)),
-                         torch.zeros(2, 1, 8))
+    theirs = _export_from_snntorch(
+        nn.Sequential(
+            nn.Linear(8, 6), snn.Synaptic(alpha=alpha, beta=beta, threshold=threshold, init_hidden=True, **zero)
+        )
+    )
+    ours = export_to_nir(
+        nn.Sequential(nn.Linear(8, 6), tsnn.Synaptic(alpha, beta, threshold, **zero)), torch.zeros(2, 1, 8)
+    )
     assert type(ours.nodes["1"]) is type(theirs.nodes["1"]) is nir.CubaLIF
     for field in ("tau_syn", "tau_mem", "r", "w_in", "v_leak", "v_threshold", "v_reset"):
         # snnTorch computes in float32, tritonsnn in float64
-        assert_close(getattr(ours.nodes["1"], field), getattr(theirs.nodes["1"], field),
-                     0, 1e-6, field, elementwise=True)
+        assert_close(
+            getattr(ours.nodes["1"], field), getattr(theirs.nodes["1"], field), 0, 1e-6, field, elementwise=True
+        )
 
 
 def _snntorch_synaptic_net(reset_mechanism, reset_delay):
@@ -250,10 +302,12 @@ def _snntorch_synaptic_net(reset_mechanism, reset_delay):
     torch.manual_seed(11)
     opts = {"init_hidden": True, "reset_mechanism": reset_mechanism, "reset_delay": reset_delay}
     return nn.Sequential(
-        nn.Linear(8, 10), snn.Synaptic(alpha=torch.rand(10) * 0.9, beta=torch.rand(10) * 0.9 + 0.05,
-                                       threshold=torch.rand(10) + 0.5, **opts),
-        nn.Linear(10, 4), snn.Leaky(beta=torch.full((4,), 0.85), threshold=torch.full((4,), 0.9), output=True,
-                                    **opts),
+        nn.Linear(8, 10),
+        snn.Synaptic(
+            alpha=torch.rand(10) * 0.9, beta=torch.rand(10) * 0.9 + 0.05, threshold=torch.rand(10) + 0.5, **opts
+        ),
+        nn.Linear(10, 4),
+        snn.Leaky(beta=torch.full((4,), 0.85), threshold=torch.full((4,), 0.9), output=True, **opts),
     )
 
 
@@ -283,9 +337,10 @@ def _snntorch_net(reset_mechanism, reset_delay):
     # snnTorch's exporter needs per-neuron beta/threshold to type-check the graph.
     opts = {"init_hidden": True, "reset_mechanism": reset_mechanism, "reset_delay": reset_delay}
     return nn.Sequential(
-        nn.Linear(8, 10), snn.Leaky(beta=torch.rand(10) * 0.9 + 0.05, threshold=torch.rand(10) + 0.5, **opts),
-        nn.Linear(10, 4), snn.Leaky(beta=torch.full((4,), 0.85), threshold=torch.full((4,), 0.9), output=True,
-                                    **opts),
+        nn.Linear(8, 10),
+        snn.Leaky(beta=torch.rand(10) * 0.9 + 0.05, threshold=torch.rand(10) + 0.5, **opts),
+        nn.Linear(10, 4),
+        snn.Leaky(beta=torch.full((4,), 0.85), threshold=torch.full((4,), 0.9), output=True, **opts),
     )
 
 
@@ -332,16 +387,25 @@ def test_snntorch_default_leaky_needs_the_subtract_override():
 
 
 def _graph_with(node, name="odd"):
-    return nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([3])}), name: node,
-                               "output": nir.Output(output_type={"output": np.array([3])})},
-                        edges=[("input", name), (name, "output")], type_check=False)
+    return nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([3])}),
+            name: node,
+            "output": nir.Output(output_type={"output": np.array([3])}),
+        },
+        edges=[("input", name), (name, "output")],
+        type_check=False,
+    )
 
 
-@pytest.mark.parametrize("node, kind", [
-    (nir.CubaLI(tau_syn=np.ones(3), tau_mem=np.ones(3), r=np.ones(3), v_leak=np.zeros(3)), "CubaLI"),
-    (nir.LI(tau=np.ones(3), r=np.ones(3), v_leak=np.zeros(3)), "LI"),
-    (nir.Scale(scale=np.ones(3)), "Scale"),
-])
+@pytest.mark.parametrize(
+    "node, kind",
+    [
+        (nir.CubaLI(tau_syn=np.ones(3), tau_mem=np.ones(3), r=np.ones(3), v_leak=np.zeros(3)), "CubaLI"),
+        (nir.LI(tau=np.ones(3), r=np.ones(3), v_leak=np.zeros(3)), "LI"),
+        (nir.Scale(scale=np.ones(3)), "Scale"),
+    ],
+)
 def test_unsupported_node_names_its_type(node, kind):
     with pytest.raises(ValueError, match=rf"node 'odd' of NIR type {kind}\b"):
         import_from_nir(_graph_with(node))
@@ -355,34 +419,59 @@ def test_subgraph_node_is_refused_with_a_hint():
 
 def test_branching_graph_is_refused():
     a, b = (nir.Linear(weight=np.eye(3, dtype=np.float32)) for _ in range(2))
-    graph = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([3])}), "a": a, "b": b,
-                                "output": nir.Output(output_type={"output": np.array([3])})},
-                         edges=[("input", "a"), ("input", "b"), ("a", "output"), ("b", "output")])
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([3])}),
+            "a": a,
+            "b": b,
+            "output": nir.Output(output_type={"output": np.array([3])}),
+        },
+        edges=[("input", "a"), ("input", "b"), ("a", "output"), ("b", "output")],
+    )
     with pytest.raises(ValueError, match="more than one successor"):
         import_from_nir(graph)
 
 
 def _lif_params():
-    return nir.LIF, {"tau": np.full(3, 1e-3), "r": np.full(3, 10.0), "v_leak": np.zeros(3),
-                     "v_threshold": np.ones(3), "v_reset": np.zeros(3)}
+    return nir.LIF, {
+        "tau": np.full(3, 1e-3),
+        "r": np.full(3, 10.0),
+        "v_leak": np.zeros(3),
+        "v_threshold": np.ones(3),
+        "v_reset": np.zeros(3),
+    }
 
 
 def _cubalif_params():
-    return nir.CubaLIF, {"tau_syn": np.full(3, 5e-4), "tau_mem": np.full(3, 1e-3), "r": np.full(3, 10.0),
-                         "w_in": np.full(3, 5.0), "v_leak": np.zeros(3), "v_threshold": np.ones(3),
-                         "v_reset": np.zeros(3)}
+    return nir.CubaLIF, {
+        "tau_syn": np.full(3, 5e-4),
+        "tau_mem": np.full(3, 1e-3),
+        "r": np.full(3, 10.0),
+        "w_in": np.full(3, 5.0),
+        "v_leak": np.zeros(3),
+        "v_threshold": np.ones(3),
+        "v_reset": np.zeros(3),
+    }
 
 
-_COMMON_REFUSALS = [("v_leak", 0.5, "v_leak != 0"), ("v_reset", 0.5, "v_reset != 0"),
-                    ("r", -1.0, "an input gain .* <= 0")]
+_COMMON_REFUSALS = [
+    ("v_leak", 0.5, "v_leak != 0"),
+    ("v_reset", 0.5, "v_reset != 0"),
+    ("r", -1.0, "an input gain .* <= 0"),
+]
 
 
-@pytest.mark.parametrize("params, field, value, message", [
-    *[(_lif_params, *case) for case in _COMMON_REFUSALS], (_lif_params, "tau", 5e-5, "tau = 5e-05 < dt"),
-    *[(_cubalif_params, *case) for case in _COMMON_REFUSALS], (_cubalif_params, "w_in", -1.0, "an input gain"),
-    (_cubalif_params, "tau_syn", 5e-5, "tau_syn = 5e-05 < dt"),
-    (_cubalif_params, "tau_mem", 5e-5, "tau_mem = 5e-05 < dt"),
-])
+@pytest.mark.parametrize(
+    "params, field, value, message",
+    [
+        *[(_lif_params, *case) for case in _COMMON_REFUSALS],
+        (_lif_params, "tau", 5e-5, "tau = 5e-05 < dt"),
+        *[(_cubalif_params, *case) for case in _COMMON_REFUSALS],
+        (_cubalif_params, "w_in", -1.0, "an input gain"),
+        (_cubalif_params, "tau_syn", 5e-5, "tau_syn = 5e-05 < dt"),
+        (_cubalif_params, "tau_mem", 5e-5, "tau_mem = 5e-05 < dt"),
+    ],
+)
 def test_parameters_tsnn_cannot_represent_are_refused(params, field, value, message):
     kind, fields = params()
     fields[field] = np.full(3, value)
@@ -392,10 +481,12 @@ def test_parameters_tsnn_cannot_represent_are_refused(params, field, value, mess
 
 def test_export_refuses_what_nir_neurons_cannot_describe():
     zero = {"reset_mechanism": "zero", "reset_delay": False}
-    for neuron, message in [(tsnn.Synaptic(alpha=1.0, beta=0.9, **zero), "alpha = 1"),
-                            (tsnn.Synaptic(alpha=0.5, beta=torch.tensor([0.9, 1.0, 0.5]), **zero), "beta = 1"),
-                            (tsnn.Leaky(beta=torch.tensor([0.9, 1.0, 0.5]), **zero), "beta = 1"),
-                            (tsnn.Synaptic(alpha=0.5, beta=0.9, refractory=2.0, **zero), "refractory")]:
+    for neuron, message in [
+        (tsnn.Synaptic(alpha=1.0, beta=0.9, **zero), "alpha = 1"),
+        (tsnn.Synaptic(alpha=0.5, beta=torch.tensor([0.9, 1.0, 0.5]), **zero), "beta = 1"),
+        (tsnn.Leaky(beta=torch.tensor([0.9, 1.0, 0.5]), **zero), "beta = 1"),
+        (tsnn.Synaptic(alpha=0.5, beta=0.9, refractory=2.0, **zero), "refractory"),
+    ]:
         with pytest.raises(ValueError, match=rf"layer '1' .*{message}"):
             export_to_nir(nn.Sequential(nn.Linear(3, 3), neuron), torch.zeros(2, 1, 3))
 
@@ -403,8 +494,7 @@ def test_export_refuses_what_nir_neurons_cannot_describe():
 def test_export_refuses_unknown_layers_and_time_merging_flatten():
     with pytest.raises(TypeError, match="ReLU"):
         export_to_nir(nn.Sequential(nn.Linear(3, 3), nn.ReLU()), torch.zeros(2, 1, 3))
-    net = nn.Sequential(tsnn.MultiStep(nn.Conv2d(1, 2, 3)), tsnn.Leaky(beta=0.9, reset_mechanism="zero"),
-                        nn.Flatten())
+    net = nn.Sequential(tsnn.MultiStep(nn.Conv2d(1, 2, 3)), tsnn.Leaky(beta=0.9, reset_mechanism="zero"), nn.Flatten())
     with pytest.raises(ValueError, match="MultiStep\\(nn.Flatten\\(\\)\\)"):
         export_to_nir(net, torch.zeros(2, 1, 1, 5, 5))
     with pytest.raises(ValueError, match="sample_data must have shape \\[T, B"):
@@ -422,9 +512,10 @@ def test_agrees_with_snntorchs_own_importer(hidden):
     torch.manual_seed(9)
     decays = {"beta": torch.rand(10)} if hidden == "Leaky" else {"alpha": torch.rand(10), "beta": torch.rand(10)}
     net = nn.Sequential(
-        nn.Linear(8, 10), getattr(snn, hidden)(**decays, threshold=torch.full((10,), 0.5), init_hidden=True),
-        nn.Linear(10, 4), snn.Leaky(beta=torch.full((4,), 0.85), threshold=torch.full((4,), 0.3), init_hidden=True,
-                                    output=True),
+        nn.Linear(8, 10),
+        getattr(snn, hidden)(**decays, threshold=torch.full((10,), 0.5), init_hidden=True),
+        nn.Linear(10, 4),
+        snn.Leaky(beta=torch.full((4,), 0.85), threshold=torch.full((4,), 0.3), init_hidden=True, output=True),
     )
     graph = _export_from_snntorch(net)
     with warnings.catch_warnings():

@@ -1,5 +1,6 @@
 """Surrogates the kernels cannot evaluate (a user's function, the stochastic spike operator) come
 precomputed into the reverse loop of every op family, on both backends."""
+
 import pytest
 import torch
 from torch import nn
@@ -17,10 +18,11 @@ def _fast_sigmoid_by_hand(x):
     return 1 / (5 * x.abs() + 1) ** 2
 
 
-RUNS = {   # name -> f(x, surrogate, backend) returning (spikes, mem)
+RUNS = {  # name -> f(x, surrogate, backend) returning (spikes, mem)
     "leaky": lambda x, s, b: F.leaky(x, 0.8, 0.9, surrogate=s, return_mem=True, backend=b),
-    "leaky_same_step_reset": lambda x, s, b: F.leaky(x, 0.8, 0.9, reset_delay=False, refractory=1.0, surrogate=s,
-                                                     return_mem=True, backend=b),
+    "leaky_same_step_reset": lambda x, s, b: F.leaky(
+        x, 0.8, 0.9, reset_delay=False, refractory=1.0, surrogate=s, return_mem=True, backend=b
+    ),
     "alif": lambda x, s, b: F.alif(x, 0.9, 0.8, rho=0.9, b=0.3, surrogate=s, return_mem=True, backend=b),
     "rleaky_one_to_one": lambda x, s, b: F.rleaky(x, 0.8, V=0.4, surrogate=s, return_mem=True, backend=b),
     "synaptic": lambda x, s, b: F.synaptic(x, 0.7, 0.8, reset_delay=False, surrogate=s, return_mem=True, backend=b),
@@ -41,7 +43,7 @@ def _grads(run, surrogate, backend, seed=0):
     x = (torch.randn(7, 3, 5, generator=g) * 1.5 + 0.3).requires_grad_()
     gs, gm = torch.randn(7, 3, 5, generator=g), torch.randn(7, 3, 5, generator=g)
     s, m = run(x, surrogate, backend)
-    dx, = torch.autograd.grad((s * gs).sum() + (m * gm).sum(), x)
+    (dx,) = torch.autograd.grad((s * gs).sum() + (m * gm).sum(), x)
     return s, dx
 
 

@@ -2,6 +2,7 @@
 saved flags, odd inputs with the same-step reset. The concerns every neuron shares (reference values and
 gradients, shapes, layouts, dtypes, zero sizes, backends, compile, opcheck, carried state, snnTorch parity)
 run over the rows of tests/cases.py in tests/test_conformance.py (rows *-refractory)."""
+
 import math
 
 import pytest
@@ -10,12 +11,7 @@ import torch
 import tritonsnn as tsnn
 from tritonsnn.contracts import LifOptions, LifParams, LifState, surrogate_fields
 
-from .checks import (
-    assert_close,
-    assert_matches_ref_with_input_grad,
-    assert_spikes_equal,
-    odd_inputs,
-)
+from .checks import assert_close, assert_matches_ref_with_input_grad, assert_spikes_equal, odd_inputs
 from .reference import first_order_ref
 
 F = tsnn.functional
@@ -50,15 +46,17 @@ def test_counter_carries_across_calls(backend):
     x = x.detach()
     s_all, st_all = F.leaky(x, beta, thr, refractory=3, return_state=True, backend=backend)
     s1, st1 = F.leaky(x[:3], beta, thr, refractory=3, return_state=True, backend=backend)
-    s2, st2 = F.leaky(x[3:], beta, thr, v0=st1["mem"][-1], count0=st1["count"], refractory=3,
-                      return_state=True, backend=backend)
+    s2, st2 = F.leaky(
+        x[3:], beta, thr, v0=st1["mem"][-1], count0=st1["count"], refractory=3, return_state=True, backend=backend
+    )
     assert_spikes_equal(torch.cat([s1, s2]), s_all)
     assert_close(torch.cat([st1["mem"], st2["mem"]]), st_all["mem"], 1e-6, 0, "mem")
     assert torch.equal(st2["count"], st_all["count"])
 
 
-@pytest.mark.parametrize("refractory,dt,steps", [(0, 1.0, 0), (1.0, 1.0, 1), (2.5, 1.0, 3),
-                                                 (1.0, 0.25, 4), (0.1, 1.0, 1), (3.0, 0.1, 30)])
+@pytest.mark.parametrize(
+    "refractory,dt,steps", [(0, 1.0, 0), (1.0, 1.0, 1), (2.5, 1.0, 3), (1.0, 0.25, 4), (0.1, 1.0, 1), (3.0, 0.1, 30)]
+)
 def test_refractory_steps_round_up(refractory, dt, steps):
     assert F.refractory_steps(refractory, dt) == steps == math.ceil(refractory / dt - 1e-9)
 
@@ -84,12 +82,10 @@ def test_refractory_flags_saved_only_when_on():
 
 @pytest.mark.parametrize("backend", ["torch", "triton"])
 @pytest.mark.parametrize("case", range(4))
-@pytest.mark.parametrize("delay", [False])   # the delayed reset: row leaky-refractory of test_conformance.py
+@pytest.mark.parametrize("delay", [False])  # the delayed reset: row leaky-refractory of test_conformance.py
 def test_odd_inputs_same_step_reset(backend, case, delay):
     name, x = odd_inputs(4)[case]
     x = x.requires_grad_()
     s, m = F.leaky(x, 0.8, 0.9, refractory=1.5, reset_delay=delay, return_mem=True, backend=backend)
     s_ref, m_ref, _ = first_order_ref(x, 0.8, 0.9, reset_delay=delay, refractory_steps=2)
     assert_matches_ref_with_input_grad(s, m, s_ref, m_ref, x, name)
-
-

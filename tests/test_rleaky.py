@@ -2,6 +2,7 @@
 loop, which layers take that op, argument errors. The concerns every neuron shares (reference values and
 gradients, shapes, layouts, dtypes, zero sizes, backends, compile, opcheck, carried state, snnTorch parity)
 run over the rows of tests/cases.py in tests/test_conformance.py (rows rleaky*)."""
+
 import math
 
 import pytest
@@ -10,12 +11,7 @@ import torch
 
 import tritonsnn as tsnn
 
-from .checks import (
-    assert_chunks_match,
-    assert_close,
-    assert_spikes_equal,
-    grads_match,
-)
+from .checks import assert_chunks_match, assert_close, assert_spikes_equal, grads_match
 
 F = tsnn.functional
 
@@ -30,8 +26,7 @@ def test_state_dict_keys_match_snntorch():
     ref = snn.RLeaky(beta=0.9, linear_features=5)
     ours = tsnn.RLeaky(beta=0.9, linear_features=5)
     assert {"recurrent.weight", "recurrent.bias"} <= set(ours.state_dict())
-    ours.load_state_dict({k: v for k, v in ref.state_dict().items() if k.startswith("recurrent.")},
-                         strict=False)
+    ours.load_state_dict({k: v for k, v in ref.state_dict().items() if k.startswith("recurrent.")}, strict=False)
     assert torch.equal(ours.recurrent.weight, ref.recurrent.weight)
 
 
@@ -84,8 +79,15 @@ def test_dense_op_matches_generic_recurrence_loop(backend, reset, delay, layer):
     s0 = (torch.rand(B, *features, generator=g) > 0.5).float().requires_grad_()
     beta = torch.tensor(0.8, requires_grad=True)
     thr = (torch.rand(features, generator=g) + 0.5).requires_grad_()
-    kw = {"v0": v0, "s0": s0, "reset_mechanism": reset, "reset_delay": delay, "refractory": 1,
-              "return_mem": True, "backend": backend}
+    kw = {
+        "v0": v0,
+        "s0": s0,
+        "reset_mechanism": reset,
+        "reset_delay": delay,
+        "refractory": 1,
+        "return_mem": True,
+        "backend": backend,
+    }
     s, m = F.rleaky(x, beta, threshold=thr, recurrent=rec, **kw)
     s_ref, m_ref = F.rleaky(x, beta, threshold=thr, recurrent=lambda s: rec(s), **kw)
     assert_spikes_equal(s, s_ref)
@@ -102,15 +104,18 @@ def test_only_same_size_convolutions_take_the_all_to_all_op(monkeypatch):
     x = torch.rand(3, 2, 2, 4, 4)
     F.rleaky(x, 0.8, recurrent=torch.nn.Conv2d(2, 2, 3, padding=1))
     assert calls == [[2, 4, 4]]
-    for other in (torch.nn.Conv2d(2, 2, 3, padding=1, padding_mode="circular"),
-                  torch.nn.Conv2d(2, 2, 3, padding=2, dilation=2), torch.nn.Conv2d(2, 2, 1, groups=2)):
-        F.rleaky(x, 0.8, recurrent=other)    # the autograd loop: still runs
+    for other in (
+        torch.nn.Conv2d(2, 2, 3, padding=1, padding_mode="circular"),
+        torch.nn.Conv2d(2, 2, 3, padding=2, dilation=2),
+        torch.nn.Conv2d(2, 2, 1, groups=2),
+    ):
+        F.rleaky(x, 0.8, recurrent=other)  # the autograd loop: still runs
     assert len(calls) == 1
 
 
 def test_learn_recurrent_flag():
     one_to_one = tsnn.RLeaky(beta=0.9, V=0.5, all_to_all=False)
-    assert [n for n, _ in one_to_one.named_parameters()] == ["V"]          # snnTorch default: learnable
+    assert [n for n, _ in one_to_one.named_parameters()] == ["V"]  # snnTorch default: learnable
     fixed = tsnn.RLeaky(beta=0.9, V=0.5, all_to_all=False, learn_recurrent=False)
     assert list(fixed.parameters()) == [] and "V" in dict(fixed.named_buffers())
     dense = tsnn.RLeaky(beta=0.9, linear_features=3, learn_recurrent=False)

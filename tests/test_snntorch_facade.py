@@ -6,6 +6,7 @@ state, with explicit state and with init_hidden: spikes equal, states to float32
 and the gradients of the input, the initial state and every learnable parameter equal.
 The PyTorch path runs every case; the Triton kernels (interpreter) a subset.
 """
+
 import warnings
 
 import pytest
@@ -23,10 +24,22 @@ from .checks import assert_close, assert_spikes_equal
 T, B, N = 5, 3, 7
 
 # snnTorch's forward state arguments and returned states, per class
-ARGS = {"Leaky": ("mem",), "Lapicque": ("mem",), "Synaptic": ("syn", "mem"), "Alpha": ("syn_exc", "syn_inh", "mem"),
-        "RLeaky": ("spk", "mem"), "RSynaptic": ("spk", "syn", "mem")}
-RETURNS = {"Leaky": ("mem",), "Lapicque": ("mem",), "Synaptic": ("syn", "mem"),
-           "Alpha": ("syn_exc", "syn_inh", "mem"), "RLeaky": ("mem",), "RSynaptic": ("syn", "mem")}
+ARGS = {
+    "Leaky": ("mem",),
+    "Lapicque": ("mem",),
+    "Synaptic": ("syn", "mem"),
+    "Alpha": ("syn_exc", "syn_inh", "mem"),
+    "RLeaky": ("spk", "mem"),
+    "RSynaptic": ("spk", "syn", "mem"),
+}
+RETURNS = {
+    "Leaky": ("mem",),
+    "Lapicque": ("mem",),
+    "Synaptic": ("syn", "mem"),
+    "Alpha": ("syn_exc", "syn_inh", "mem"),
+    "RLeaky": ("mem",),
+    "RSynaptic": ("syn", "mem"),
+}
 
 
 def per_neuron(lo, hi, n=N):
@@ -49,50 +62,105 @@ CASES = {
     "leaky-none": ("Leaky", (0.85,), lambda m: {"reset_mechanism": "none"}, False),
     "leaky-nodelay": ("Leaky", (0.85,), lambda m: {"reset_delay": False}, True),
     "leaky-nodelay-zero": ("Leaky", (0.85,), lambda m: {"reset_delay": False, "reset_mechanism": "zero"}, False),
-    "leaky-learn": ("Leaky", (0.85,), lambda m: {"threshold": 0.9, "learn_beta": True, "learn_threshold": True},
-                    True),
-    "leaky-learn-per-neuron": ("Leaky", (per_neuron(0.5, 0.95),), lambda m: {
-        "threshold": per_neuron(0.7, 1.3), "learn_beta": True, "learn_threshold": True}, False),
-    "leaky-graded": ("Leaky", (0.85,), lambda m: {"graded_spikes_factor": 0.6, "learn_graded_spikes_factor": True,
-                                                  "learn_beta": True}, True),
-    "leaky-graded-nodelay": ("Leaky", (0.85,), lambda m: {"graded_spikes_factor": 1.7, "reset_delay": False,
-                                                          "learn_graded_spikes_factor": True}, False),
-    "leaky-fast-sigmoid": ("Leaky", (0.85,), lambda m: {"spike_grad": m.surrogate.fast_sigmoid(slope=10),
-                                                        "learn_beta": True}, False),
+    "leaky-learn": ("Leaky", (0.85,), lambda m: {"threshold": 0.9, "learn_beta": True, "learn_threshold": True}, True),
+    "leaky-learn-per-neuron": (
+        "Leaky",
+        (per_neuron(0.5, 0.95),),
+        lambda m: {"threshold": per_neuron(0.7, 1.3), "learn_beta": True, "learn_threshold": True},
+        False,
+    ),
+    "leaky-graded": (
+        "Leaky",
+        (0.85,),
+        lambda m: {"graded_spikes_factor": 0.6, "learn_graded_spikes_factor": True, "learn_beta": True},
+        True,
+    ),
+    "leaky-graded-nodelay": (
+        "Leaky",
+        (0.85,),
+        lambda m: {"graded_spikes_factor": 1.7, "reset_delay": False, "learn_graded_spikes_factor": True},
+        False,
+    ),
+    "leaky-fast-sigmoid": (
+        "Leaky",
+        (0.85,),
+        lambda m: {"spike_grad": m.surrogate.fast_sigmoid(slope=10), "learn_beta": True},
+        False,
+    ),
     "leaky-sigmoid": ("Leaky", (0.85,), lambda m: {"spike_grad": m.surrogate.sigmoid(slope=4)}, False),
     "leaky-triangular": ("Leaky", (0.85,), lambda m: {"spike_grad": m.surrogate.triangular(threshold=0.5)}, False),
     "leaky-ste": ("Leaky", (0.85,), lambda m: {"spike_grad": m.surrogate.straight_through_estimator()}, False),
     "leaky-atan": ("Leaky", (0.85,), lambda m: {"spike_grad": m.surrogate.atan(alpha=3.0)}, False),
     "leaky-heaviside": ("Leaky", (0.85,), lambda m: {"spike_grad": m.surrogate.heaviside(), "learn_beta": True}, True),
-    "leaky-spike-rate-escape": ("Leaky", (0.85,), lambda m: {"spike_grad": m.surrogate.spike_rate_escape(0.8, 4),
-                                                             "learn_threshold": True}, True),
+    "leaky-spike-rate-escape": (
+        "Leaky",
+        (0.85,),
+        lambda m: {"spike_grad": m.surrogate.spike_rate_escape(0.8, 4), "learn_threshold": True},
+        True,
+    ),
     "leaky-sfs": ("Leaky", (0.85,), lambda m: {"spike_grad": m.surrogate.SFS(slope=6, B=-0.4)}, True),
-    "leaky-custom": ("Leaky", (0.85,), lambda m: {"spike_grad": m.surrogate.custom_surrogate(_custom_fast_sigmoid),
-                                                  "learn_beta": True, "reset_delay": False}, True),
-    "synaptic-custom": ("Synaptic", (0.7, 0.85), lambda m: {
-        "spike_grad": m.surrogate.custom_surrogate(_custom_fast_sigmoid), "learn_alpha": True}, True),
+    "leaky-custom": (
+        "Leaky",
+        (0.85,),
+        lambda m: {
+            "spike_grad": m.surrogate.custom_surrogate(_custom_fast_sigmoid),
+            "learn_beta": True,
+            "reset_delay": False,
+        },
+        True,
+    ),
+    "synaptic-custom": (
+        "Synaptic",
+        (0.7, 0.85),
+        lambda m: {"spike_grad": m.surrogate.custom_surrogate(_custom_fast_sigmoid), "learn_alpha": True},
+        True,
+    ),
     "leaky-surrogate-disable": ("Leaky", (0.85,), lambda m: {"surrogate_disable": True, "learn_beta": True}, True),
     "leaky-inhibition": ("Leaky", (0.85,), lambda m: {"inhibition": True, "learn_threshold": True}, True),
     "leaky-inhibition-nodelay": ("Leaky", (0.85,), lambda m: {"inhibition": True, "reset_delay": False}, False),
     "leaky-quant": ("Leaky", (0.85,), lambda m: {"state_quant": quantiser(), "learn_beta": True}, True),
-    "leaky-quant-nodelay-zero": ("Leaky", (0.85,), lambda m: {"state_quant": quantiser(), "reset_delay": False,
-                                                              "reset_mechanism": "zero"}, False),
-    "leaky-quant-graded-nodelay": ("Leaky", (0.85,), lambda m: {
-        "state_quant": quantiser(), "reset_delay": False, "graded_spikes_factor": 0.5}, False),
+    "leaky-quant-nodelay-zero": (
+        "Leaky",
+        (0.85,),
+        lambda m: {"state_quant": quantiser(), "reset_delay": False, "reset_mechanism": "zero"},
+        False,
+    ),
+    "leaky-quant-graded-nodelay": (
+        "Leaky",
+        (0.85,),
+        lambda m: {"state_quant": quantiser(), "reset_delay": False, "graded_spikes_factor": 0.5},
+        False,
+    ),
     "synaptic": ("Synaptic", (0.7, 0.85), lambda m: {}, True),
     "synaptic-zero": ("Synaptic", (0.7, 0.85), lambda m: {"reset_mechanism": "zero"}, True),
     "synaptic-none": ("Synaptic", (0.7, 0.85), lambda m: {"reset_mechanism": "none"}, False),
     "synaptic-nodelay": ("Synaptic", (0.7, 0.85), lambda m: {"reset_delay": False}, False),
-    "synaptic-nodelay-zero": ("Synaptic", (0.7, 0.85), lambda m: {"reset_delay": False, "reset_mechanism": "zero"},
-                              False),
-    "synaptic-learn": ("Synaptic", (0.7, 0.85), lambda m: {"learn_alpha": True, "learn_beta": True,
-                                                           "learn_threshold": True}, True),
-    "synaptic-learn-per-neuron": ("Synaptic", (per_neuron(0.3, 0.8), per_neuron(0.6, 0.9)), lambda m: {
-        "threshold": per_neuron(0.8, 1.2), "learn_alpha": True, "learn_beta": True, "learn_threshold": True}, False),
+    "synaptic-nodelay-zero": (
+        "Synaptic",
+        (0.7, 0.85),
+        lambda m: {"reset_delay": False, "reset_mechanism": "zero"},
+        False,
+    ),
+    "synaptic-learn": (
+        "Synaptic",
+        (0.7, 0.85),
+        lambda m: {"learn_alpha": True, "learn_beta": True, "learn_threshold": True},
+        True,
+    ),
+    "synaptic-learn-per-neuron": (
+        "Synaptic",
+        (per_neuron(0.3, 0.8), per_neuron(0.6, 0.9)),
+        lambda m: {"threshold": per_neuron(0.8, 1.2), "learn_alpha": True, "learn_beta": True, "learn_threshold": True},
+        False,
+    ),
     "synaptic-surrogate-disable": ("Synaptic", (0.7, 0.85), lambda m: {"surrogate_disable": True}, False),
     "synaptic-inhibition": ("Synaptic", (0.7, 0.85), lambda m: {"inhibition": True}, False),
-    "synaptic-quant-nodelay": ("Synaptic", (0.7, 0.85), lambda m: {"state_quant": quantiser(),
-                                                                   "reset_delay": False}, False),
+    "synaptic-quant-nodelay": (
+        "Synaptic",
+        (0.7, 0.85),
+        lambda m: {"state_quant": quantiser(), "reset_delay": False},
+        False,
+    ),
     "alpha": ("Alpha", (0.9, 0.8), lambda m: {}, True),
     "alpha-subtract": ("Alpha", (0.9, 0.8), lambda m: {"reset_mechanism": "subtract"}, False),
     "alpha-none": ("Alpha", (0.9, 0.8), lambda m: {"reset_mechanism": "none"}, False),
@@ -108,41 +176,87 @@ CASES = {
     "lapicque-learn-threshold": ("Lapicque", (), lambda m: {"beta": 0.9, "learn_threshold": True}, False),
     "lapicque-quant": ("Lapicque", (), lambda m: {"beta": 0.9, "state_quant": quantiser()}, False),
     "rleaky-v": ("RLeaky", (0.85,), lambda m: {"V": 0.4, "all_to_all": False}, True),
-    "rleaky-v-per-neuron": ("RLeaky", (0.85,), lambda m: {"V": per_neuron(-0.5, 0.5), "all_to_all": False,
-                                                          "learn_beta": True, "learn_threshold": True}, False),
-    "rleaky-v-fixed": ("RLeaky", (0.85,), lambda m: {"V": 0.4, "all_to_all": False, "learn_recurrent": False},
-                       False),
-    "rleaky-v-zero-nodelay": ("RLeaky", (0.85,), lambda m: {"V": 0.4, "all_to_all": False, "reset_delay": False,
-                                                            "reset_mechanism": "zero"}, False),
+    "rleaky-v-per-neuron": (
+        "RLeaky",
+        (0.85,),
+        lambda m: {"V": per_neuron(-0.5, 0.5), "all_to_all": False, "learn_beta": True, "learn_threshold": True},
+        False,
+    ),
+    "rleaky-v-fixed": ("RLeaky", (0.85,), lambda m: {"V": 0.4, "all_to_all": False, "learn_recurrent": False}, False),
+    "rleaky-v-zero-nodelay": (
+        "RLeaky",
+        (0.85,),
+        lambda m: {"V": 0.4, "all_to_all": False, "reset_delay": False, "reset_mechanism": "zero"},
+        False,
+    ),
     "rleaky-linear": ("RLeaky", (0.85,), lambda m: {"linear_features": N}, True),
-    "rleaky-linear-learn": ("RLeaky", (0.85,), lambda m: {"linear_features": N, "learn_beta": True,
-                                                          "learn_threshold": True, "reset_mechanism": "zero"}, False),
-    "rleaky-linear-fixed-nodelay": ("RLeaky", (0.85,), lambda m: {"linear_features": N, "learn_recurrent": False,
-                                                                  "reset_delay": False}, False),
+    "rleaky-linear-learn": (
+        "RLeaky",
+        (0.85,),
+        lambda m: {"linear_features": N, "learn_beta": True, "learn_threshold": True, "reset_mechanism": "zero"},
+        False,
+    ),
+    "rleaky-linear-fixed-nodelay": (
+        "RLeaky",
+        (0.85,),
+        lambda m: {"linear_features": N, "learn_recurrent": False, "reset_delay": False},
+        False,
+    ),
     "rleaky-conv": ("RLeaky", (0.85,), lambda m: {"conv2d_channels": 2, "kernel_size": 3}, True, (B, 2, 4, 4)),
-    "rleaky-surrogate-disable": ("RLeaky", (0.85,), lambda m: {"linear_features": N, "surrogate_disable": True},
-                                 False),
+    "rleaky-surrogate-disable": ("RLeaky", (0.85,), lambda m: {"linear_features": N, "surrogate_disable": True}, False),
     "rleaky-inhibition": ("RLeaky", (0.85,), lambda m: {"V": 0.4, "all_to_all": False, "inhibition": True}, False),
     "rleaky-quant": ("RLeaky", (0.85,), lambda m: {"linear_features": N, "state_quant": quantiser()}, False),
     "rsynaptic-v": ("RSynaptic", (0.7, 0.85), lambda m: {"V": 0.4, "all_to_all": False}, True),
-    "rsynaptic-v-learn": ("RSynaptic", (per_neuron(0.3, 0.8), 0.85), lambda m: {
-        "V": per_neuron(-0.5, 0.5), "all_to_all": False, "learn_alpha": True, "learn_beta": True,
-        "learn_threshold": True}, False),
+    "rsynaptic-v-learn": (
+        "RSynaptic",
+        (per_neuron(0.3, 0.8), 0.85),
+        lambda m: {
+            "V": per_neuron(-0.5, 0.5),
+            "all_to_all": False,
+            "learn_alpha": True,
+            "learn_beta": True,
+            "learn_threshold": True,
+        },
+        False,
+    ),
     "rsynaptic-linear": ("RSynaptic", (0.7, 0.85), lambda m: {"linear_features": N}, True),
-    "rsynaptic-linear-zero": ("RSynaptic", (0.7, 0.85), lambda m: {"linear_features": N, "reset_mechanism": "zero",
-                                                                   "learn_alpha": True}, False),
-    "rsynaptic-linear-none-fixed": ("RSynaptic", (0.7, 0.85), lambda m: {
-        "linear_features": N, "reset_mechanism": "none", "learn_recurrent": False}, False),
-    "rsynaptic-conv": ("RSynaptic", (0.7, 0.85), lambda m: {"conv2d_channels": 2, "kernel_size": (3, 3)}, False,
-                       (B, 2, 4, 4)),
+    "rsynaptic-linear-zero": (
+        "RSynaptic",
+        (0.7, 0.85),
+        lambda m: {"linear_features": N, "reset_mechanism": "zero", "learn_alpha": True},
+        False,
+    ),
+    "rsynaptic-linear-none-fixed": (
+        "RSynaptic",
+        (0.7, 0.85),
+        lambda m: {"linear_features": N, "reset_mechanism": "none", "learn_recurrent": False},
+        False,
+    ),
+    "rsynaptic-conv": (
+        "RSynaptic",
+        (0.7, 0.85),
+        lambda m: {"conv2d_channels": 2, "kernel_size": (3, 3)},
+        False,
+        (B, 2, 4, 4),
+    ),
     "rsynaptic-inhibition": ("RSynaptic", (0.7, 0.85), lambda m: {"linear_features": N, "inhibition": True}, False),
-    "rsynaptic-quant": ("RSynaptic", (0.7, 0.85), lambda m: {"V": 0.4, "all_to_all": False,
-                                                             "state_quant": quantiser()}, False),
+    "rsynaptic-quant": (
+        "RSynaptic",
+        (0.7, 0.85),
+        lambda m: {"V": 0.4, "all_to_all": False, "state_quant": quantiser()},
+        False,
+    ),
 }
 TRITON_CASES = [k for k, v in CASES.items() if v[3]]
 # Lapicque's input gain is time_step / C: scale the input so that some but not all neurons fire.
-INPUT_SCALE = {"lapicque-beta": 10.0, "lapicque-rc": 5.0, "lapicque-rc-int": 3.0, "lapicque-beta-r": 2.5,
-               "lapicque-learn-threshold": 10.0, "lapicque-quant": 10.0}
+INPUT_SCALE = {
+    "lapicque-beta": 10.0,
+    "lapicque-rc": 5.0,
+    "lapicque-rc-int": 3.0,
+    "lapicque-beta-r": 2.5,
+    "lapicque-learn-threshold": 10.0,
+    "lapicque-quant": 10.0,
+}
 
 
 def build_pair(case, backend="torch", **extra):
@@ -166,8 +280,9 @@ def inputs(case, seed):
     x = (torch.randn((T, *shape), generator=g) * 1.2 + 0.35) * INPUT_SCALE.get(case, 1.0)
     init = {}
     for name in ARGS[CASES[case][0]]:
-        init[name] = ((torch.rand(shape, generator=g) > 0.5).float() if name == "spk" else
-                      torch.randn(shape, generator=g) * 0.5)
+        init[name] = (
+            (torch.rand(shape, generator=g) > 0.5).float() if name == "spk" else torch.randn(shape, generator=g) * 0.5
+        )
     return x, init
 
 
@@ -238,8 +353,20 @@ def test_explicit_state_matches_snntorch_triton(case):
     check_case(case, "triton", "explicit", seed=1)
 
 
-HIDDEN_CASES = ["leaky", "leaky-nodelay", "leaky-quant", "leaky-inhibition", "synaptic-zero", "alpha",
-                "lapicque-rc", "rleaky-v", "rleaky-linear", "rleaky-conv", "rsynaptic-linear", "rsynaptic-v-learn"]
+HIDDEN_CASES = [
+    "leaky",
+    "leaky-nodelay",
+    "leaky-quant",
+    "leaky-inhibition",
+    "synaptic-zero",
+    "alpha",
+    "lapicque-rc",
+    "rleaky-v",
+    "rleaky-linear",
+    "rleaky-conv",
+    "rsynaptic-linear",
+    "rsynaptic-v-learn",
+]
 
 
 @pytest.mark.parametrize("mode", ["hidden", "hidden-output"])
@@ -248,8 +375,9 @@ def test_init_hidden_matches_snntorch_torch(case, mode):
     check_case(case, "torch", mode, seed=2)
 
 
-@pytest.mark.parametrize("case,mode", [("leaky-learn", "hidden"), ("synaptic-learn", "hidden-output"),
-                                       ("rsynaptic-linear", "hidden")])
+@pytest.mark.parametrize(
+    "case,mode", [("leaky-learn", "hidden"), ("synaptic-learn", "hidden-output"), ("rsynaptic-linear", "hidden")]
+)
 def test_init_hidden_matches_snntorch_triton(case, mode):
     check_case(case, "triton", mode, seed=3)
 
@@ -285,10 +413,22 @@ def test_rsynaptic_reset_delay_false_is_ignored_as_in_snntorch():
 # --------------------------------------------------------------------------------------------
 # Module protocol: state attributes, init_*/reset_mem, class methods, errors of state passing
 # --------------------------------------------------------------------------------------------
-INIT_NAMES = {"Leaky": "init_leaky", "Synaptic": "init_synaptic", "Alpha": "init_alpha", "Lapicque": "init_lapicque",
-              "RLeaky": "init_rleaky", "RSynaptic": "init_rsynaptic"}
-ONE_CASE = {"Leaky": "leaky", "Synaptic": "synaptic", "Alpha": "alpha", "Lapicque": "lapicque-beta",
-            "RLeaky": "rleaky-linear", "RSynaptic": "rsynaptic-v"}
+INIT_NAMES = {
+    "Leaky": "init_leaky",
+    "Synaptic": "init_synaptic",
+    "Alpha": "init_alpha",
+    "Lapicque": "init_lapicque",
+    "RLeaky": "init_rleaky",
+    "RSynaptic": "init_rsynaptic",
+}
+ONE_CASE = {
+    "Leaky": "leaky",
+    "Synaptic": "synaptic",
+    "Alpha": "alpha",
+    "Lapicque": "lapicque-beta",
+    "RLeaky": "rleaky-linear",
+    "RSynaptic": "rsynaptic-v",
+}
 
 
 @pytest.mark.parametrize("cls", list(ONE_CASE))
@@ -306,7 +446,8 @@ def test_state_helpers_match_snntorch(cls):
         assert set(neuron._non_persistent_buffers_set) == set(ARGS[cls])
     with pytest.raises(TypeError, match="should not be passed as an argument while `init_hidden=True`"):
         getattr(fsnn, cls)(*CASES[ONE_CASE[cls]][1], **CASES[ONE_CASE[cls]][2](fsnn), init_hidden=True)(
-            torch.ones(B, N), torch.zeros(B, N))
+            torch.ones(B, N), torch.zeros(B, N)
+        )
 
 
 def test_instances_detach_hidden_reset_hidden():
@@ -319,7 +460,7 @@ def test_instances_detach_hidden_reset_hidden():
     syn(x)
     mem = lif.mem
     assert mem.requires_grad and syn.syn.requires_grad
-    fsnn.Leaky.detach_hidden()                  # in place: the tensor a caller holds is detached too
+    fsnn.Leaky.detach_hidden()  # in place: the tensor a caller holds is detached too
     assert not mem.requires_grad and syn.mem.requires_grad
     fsnn.Synaptic.detach_hidden()
     assert not syn.syn.requires_grad and not syn.mem.requires_grad
@@ -336,10 +477,14 @@ def test_utils_reset_zeroes_and_detaches_init_hidden_neurons():
     """Two batches with utils.reset in between train like snnTorch (no backward into the old graph),
     for every class, RSynaptic's recurrent spikes included (snnTorch 1.0 fails there)."""
     torch.manual_seed(0)
-    layers = [fsnn.Leaky(0.9, init_hidden=True), fsnn.Synaptic(0.5, 0.9, init_hidden=True),
-              fsnn.Alpha(0.9, 0.8, init_hidden=True), fsnn.Lapicque(beta=0.9, init_hidden=True),
-              fsnn.RLeaky(0.9, linear_features=6, init_hidden=True),
-              fsnn.RSynaptic(0.5, 0.9, linear_features=6, init_hidden=True, output=True)]
+    layers = [
+        fsnn.Leaky(0.9, init_hidden=True),
+        fsnn.Synaptic(0.5, 0.9, init_hidden=True),
+        fsnn.Alpha(0.9, 0.8, init_hidden=True),
+        fsnn.Lapicque(beta=0.9, init_hidden=True),
+        fsnn.RLeaky(0.9, linear_features=6, init_hidden=True),
+        fsnn.RSynaptic(0.5, 0.9, linear_features=6, init_hidden=True, output=True),
+    ]
     net = nn.Sequential(nn.Linear(4, 6), *[m for layer in layers for m in (layer, nn.Linear(6, 6))][:-1])
     outs = []
     for _ in range(2):
@@ -394,21 +539,39 @@ def test_fire_and_mem_reset_helpers():
 # --------------------------------------------------------------------------------------------
 # State dicts both ways
 # --------------------------------------------------------------------------------------------
-SD_CASES = ["leaky", "leaky-learn-per-neuron", "leaky-graded", "synaptic-learn", "alpha", "alpha-learn",
-            "lapicque-beta", "lapicque-rc", "lapicque-rc-int", "lapicque-beta-r", "lapicque-beta-c", "rleaky-v",
-            "rleaky-v-fixed", "rleaky-linear", "rleaky-linear-fixed-nodelay", "rleaky-conv", "rsynaptic-v",
-            "rsynaptic-v-learn", "rsynaptic-linear", "rsynaptic-conv"]
+SD_CASES = [
+    "leaky",
+    "leaky-learn-per-neuron",
+    "leaky-graded",
+    "synaptic-learn",
+    "alpha",
+    "alpha-learn",
+    "lapicque-beta",
+    "lapicque-rc",
+    "lapicque-rc-int",
+    "lapicque-beta-r",
+    "lapicque-beta-c",
+    "rleaky-v",
+    "rleaky-v-fixed",
+    "rleaky-linear",
+    "rleaky-linear-fixed-nodelay",
+    "rleaky-conv",
+    "rsynaptic-v",
+    "rsynaptic-v-learn",
+    "rsynaptic-linear",
+    "rsynaptic-conv",
+]
 
 
 @pytest.mark.parametrize("case", SD_CASES)
 def test_state_dict_round_trip_both_ways(case):
-    theirs, ours = build_pair(case)   # snnTorch -> facade, strict
+    theirs, ours = build_pair(case)  # snnTorch -> facade, strict
     sd_ref, sd = theirs.state_dict(), ours.state_dict()
     assert list(sd) == list(sd_ref) or set(sd) == set(sd_ref)
     for key in sd_ref:
         assert sd[key].shape == sd_ref[key].shape, key
         assert_close(sd[key].float(), sd_ref[key].float(), 0, 0, key)
-    with torch.no_grad():   # facade -> snnTorch, strict, after changing the facade's values
+    with torch.no_grad():  # facade -> snnTorch, strict, after changing the facade's values
         for p in ours.parameters():
             p.add_(0.01)
     fresh = build_pair(case)[0]
@@ -420,9 +583,15 @@ def test_state_dict_round_trip_both_ways(case):
 def test_state_dict_of_a_network_loads_both_ways():
     def net(m):
         torch.manual_seed(0)
-        return nn.Sequential(nn.Linear(4, 5), m.Leaky(0.9, learn_beta=True, init_hidden=True),
-                             nn.Linear(5, 5), m.RLeaky(0.8, linear_features=5, init_hidden=True),
-                             nn.Linear(5, 3), m.Synaptic(0.5, 0.9, init_hidden=True, output=True))
+        return nn.Sequential(
+            nn.Linear(4, 5),
+            m.Leaky(0.9, learn_beta=True, init_hidden=True),
+            nn.Linear(5, 5),
+            m.RLeaky(0.8, linear_features=5, init_hidden=True),
+            nn.Linear(5, 3),
+            m.Synaptic(0.5, 0.9, init_hidden=True, output=True),
+        )
+
     theirs, ours = net(snn), net(fsnn)
     ours.load_state_dict(theirs.state_dict(), strict=True)
     theirs.load_state_dict(ours.state_dict(), strict=True)
@@ -492,8 +661,20 @@ def test_snntorch_surrogate_raises_type_error(bad):
         fsnn.RSynaptic(0.5, 0.9, linear_features=2, spike_grad=bad)
 
 
-@pytest.mark.parametrize("name", ["SLSTM", "SConv2dLSTM", "LeakyParallel", "StateLeaky", "LinearLeaky",
-                                  "DeltaLeaky", "AssociativeLeaky", "spikevision", "export_nir"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SLSTM",
+        "SConv2dLSTM",
+        "LeakyParallel",
+        "StateLeaky",
+        "LinearLeaky",
+        "DeltaLeaky",
+        "AssociativeLeaky",
+        "spikevision",
+        "export_nir",
+    ],
+)
 def test_unsupported_snntorch_features_raise(name):
     assert hasattr(snn, name) or name in ("spikevision", "export_nir")
     with pytest.raises(NotImplementedError, match=f"snntorch.{name} is not provided by tritonsnn.snntorch: "):
@@ -587,8 +768,12 @@ def test_reassigned_v_is_not_read_as_in_snntorch():
 
 def test_model_saves_and_loads_whole(tmp_path):
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(3, 4), fsnn.RLeaky(0.9, all_to_all=False, init_hidden=True),
-                        nn.Linear(4, 2), fsnn.Leaky(0.8, surrogate_disable=True, init_hidden=True, output=True))
+    net = nn.Sequential(
+        nn.Linear(3, 4),
+        fsnn.RLeaky(0.9, all_to_all=False, init_hidden=True),
+        nn.Linear(4, 2),
+        fsnn.Leaky(0.8, surrogate_disable=True, init_hidden=True, output=True),
+    )
     x = torch.randn(2, 3)
     ref = net(x)
     fsnn.utils.reset(net)
@@ -599,7 +784,7 @@ def test_model_saves_and_loads_whole(tmp_path):
 
 
 def test_assigning_spike_grad_after_construction_acts_as_in_snntorch():
-    x = (torch.randn(T, B, N, generator=torch.Generator().manual_seed(6)) + 0.6)
+    x = torch.randn(T, B, N, generator=torch.Generator().manual_seed(6)) + 0.6
     grads = []
     for m in (snn, fsnn):
         lif = m.Leaky(0.9, surrogate_disable=True)
@@ -616,8 +801,16 @@ def test_assigning_spike_grad_after_construction_acts_as_in_snntorch():
         fsnn.Leaky(0.9).spike_grad = snn.surrogate.atan()
 
 
-@pytest.mark.parametrize("attr,value", [("state_quant", "quantiser"), ("inhibition", True), ("reset_delay", False),
-                                        ("threshold", torch.tensor(0.7)), ("init_hidden", True)])
+@pytest.mark.parametrize(
+    "attr,value",
+    [
+        ("state_quant", "quantiser"),
+        ("inhibition", True),
+        ("reset_delay", False),
+        ("threshold", torch.tensor(0.7)),
+        ("init_hidden", True),
+    ],
+)
 def test_options_changed_after_construction_act_as_in_snntorch(attr, value):
     value = quantiser() if value == "quantiser" else value
     x, _ = inputs("leaky", 7)

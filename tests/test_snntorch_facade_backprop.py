@@ -1,4 +1,5 @@
 """tritonsnn.snntorch.backprop and .utils against snnTorch's: same losses and weights."""
+
 import warnings
 
 import pytest
@@ -20,10 +21,12 @@ from .checks import assert_close
 
 def make_net(m, last="Leaky"):
     torch.manual_seed(0)
-    tail = (m.Leaky(0.8, init_hidden=True, output=True) if last == "Leaky" else
-            m.Synaptic(0.5, 0.8, init_hidden=True, output=True))
-    return nn.Sequential(nn.Linear(6, 8), m.Leaky(0.9, init_hidden=True, learn_beta=True),
-                         nn.Linear(8, 3), tail)
+    tail = (
+        m.Leaky(0.8, init_hidden=True, output=True)
+        if last == "Leaky"
+        else m.Synaptic(0.5, 0.8, init_hidden=True, output=True)
+    )
+    return nn.Sequential(nn.Linear(6, 8), m.Leaky(0.9, init_hidden=True, learn_beta=True), nn.Linear(8, 3), tail)
 
 
 def batches(time_var, time_first=True, n=2, T=5, B=4):
@@ -37,8 +40,9 @@ def train(m, bp, fn, kwargs, last="Leaky", loss=None, reg=None, time_var=True, t
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     loss = loss or SF.mse_count_loss(correct_rate=0.8, incorrect_rate=0.2)
     data = batches(time_var, time_first)
-    avg = getattr(bp, fn)(net, data, opt, loss, time_var=time_var, time_first=time_first, regularization=reg or False,
-                          **kwargs)
+    avg = getattr(bp, fn)(
+        net, data, opt, loss, time_var=time_var, time_first=time_first, regularization=reg or False, **kwargs
+    )
     return avg, net
 
 
@@ -77,8 +81,14 @@ def test_tritonsnn_losses_are_recognised():
     import tritonsnn.loss as tloss
 
     avg_ref, net_ref = train(snn, snn_backprop, "TBPTT", {"num_steps": 5, "K": 2}, time_var=False)
-    avg, net = train(fsnn, backprop, "TBPTT", {"num_steps": 5, "K": 2}, time_var=False,
-                     loss=tloss.mse_count_loss(correct_rate=0.8, incorrect_rate=0.2))
+    avg, net = train(
+        fsnn,
+        backprop,
+        "TBPTT",
+        {"num_steps": 5, "K": 2},
+        time_var=False,
+        loss=tloss.mse_count_loss(correct_rate=0.8, incorrect_rate=0.2),
+    )
     assert_close(avg, avg_ref, 1e-6, 1e-5, "loss")
     assert_close(net[0].weight, net_ref[0].weight, 1e-6, 1e-5, "weights")
 

@@ -74,8 +74,9 @@ RATE_CASES = [
 @pytest.mark.parametrize("name, kwargs", RATE_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(RATE_CASES)])
 def test_rate_losses_match_snntorch(name, kwargs, shape, reduction):
     x, targets = _inputs(shape)
-    _compare(getattr(FF, name)(reduction=reduction, **kwargs), getattr(SF, name)(reduction=reduction, **kwargs),
-             x, targets)
+    _compare(
+        getattr(FF, name)(reduction=reduction, **kwargs), getattr(SF, name)(reduction=reduction, **kwargs), x, targets
+    )
 
 
 @pytest.mark.parametrize("name, kwargs", RATE_CASES[:7], ids=[n for n, _ in RATE_CASES[:7]])
@@ -93,8 +94,12 @@ def test_rate_losses_dtype_like_snntorch(name, kwargs, dtype):
 def test_cross_entropy_weight_matches_snntorch(name, reduction):
     x, targets = _inputs((5, 6, 4), seed=1)
     weight = torch.tensor([0.2, 1.0, 3.0, 0.7])
-    _compare(getattr(FF, name)(reduction=reduction, weight=weight),
-             getattr(SF, name)(reduction=reduction, weight=weight), x, targets)
+    _compare(
+        getattr(FF, name)(reduction=reduction, weight=weight),
+        getattr(SF, name)(reduction=reduction, weight=weight),
+        x,
+        targets,
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -105,8 +110,12 @@ def test_cross_entropy_weight_matches_snntorch(name, reduction):
 def test_mse_weight_matches_snntorch_for_one_sample(name, kwargs, reduction):
     x, targets = _inputs((5, 1, 4), seed=2)
     weight = torch.tensor([0.2, 1.0, 3.0, 0.7])
-    _compare(getattr(FF, name)(reduction=reduction, weight=weight, **kwargs),
-             getattr(SF, name)(reduction=reduction, weight=weight, **kwargs), x, targets)
+    _compare(
+        getattr(FF, name)(reduction=reduction, weight=weight, **kwargs),
+        getattr(SF, name)(reduction=reduction, weight=weight, **kwargs),
+        x,
+        targets,
+    )
 
 
 @pytest.mark.parametrize("name", ["mse_count_loss", "mse_membrane_loss", "mse_temporal_loss"])
@@ -169,8 +178,15 @@ def test_positional_construction_and_attributes():
     _compare(FF.mse_count_loss(0.6, 0.1), SF.mse_count_loss(0.6, 0.1), x, targets)
     _compare(FF.mse_membrane_loss(False, 1.3, 0.1, "sum"), SF.mse_membrane_loss(False, 1.3, 0.1, "sum"), x, targets)
     _compare(FF.ce_count_loss(False, False, "none"), SF.ce_count_loss(False, False, "none"), x, targets)
-    for name in ("ce_rate_loss", "ce_count_loss", "ce_max_membrane_loss", "mse_count_loss", "mse_membrane_loss",
-                 "mse_temporal_loss", "ce_temporal_loss"):
+    for name in (
+        "ce_rate_loss",
+        "ce_count_loss",
+        "ce_max_membrane_loss",
+        "mse_count_loss",
+        "mse_membrane_loss",
+        "mse_temporal_loss",
+        "ce_temporal_loss",
+    ):
         assert getattr(FF, name)().__name__ == getattr(SF, name)().__name__ == name
     assert isinstance(FF.ce_rate_loss(), FF.LossFunctions)
 
@@ -203,8 +219,9 @@ TEMPORAL_CASES = [
 def test_temporal_losses_match_snntorch(name, kwargs, shape, reduction):
     x, targets = _inputs(shape, seed=5, binary=True)
     x[:, 0] = 0  # a silent sample: its neurons count as firing at the last step
-    _compare(getattr(FF, name)(reduction=reduction, **kwargs), getattr(SF, name)(reduction=reduction, **kwargs),
-             x, targets)
+    _compare(
+        getattr(FF, name)(reduction=reduction, **kwargs), getattr(SF, name)(reduction=reduction, **kwargs), x, targets
+    )
 
 
 @pytest.mark.parametrize("tolerance", [0, 1, 3])
@@ -224,8 +241,12 @@ def test_ce_temporal_weight_matches_snntorch():
     x, targets = _inputs((6, 5, 3), seed=7, binary=True)
     weight = torch.tensor([0.3, 2.0, 1.0])
     for reduction in REDUCTIONS:
-        _compare(FF.ce_temporal_loss(reduction=reduction, weight=weight),
-                 SF.ce_temporal_loss(reduction=reduction, weight=weight), x, targets)
+        _compare(
+            FF.ce_temporal_loss(reduction=reduction, weight=weight),
+            SF.ce_temporal_loss(reduction=reduction, weight=weight),
+            x,
+            targets,
+        )
 
 
 def test_mse_temporal_weight_for_one_sample_matches_snntorch():
@@ -272,8 +293,10 @@ def test_temporal_losses_need_binary_spikes():
 @pytest.mark.parametrize("shape", [(5, 64, 3), (1, 7, 4), (4, 6, 1), (3, 3, 5)])
 def test_accuracy_matches_snntorch_as_numpy_float(shape):
     spk, targets = _inputs(shape, seed=11, binary=True)  # few steps: many ties
-    for ours, ref in ((FF.accuracy_rate(spk, targets), SF.accuracy_rate(spk, targets)),
-                      (FF.accuracy_temporal(spk, targets), SF.accuracy_temporal(spk, targets))):
+    for ours, ref in (
+        (FF.accuracy_rate(spk, targets), SF.accuracy_rate(spk, targets)),
+        (FF.accuracy_temporal(spk, targets), SF.accuracy_temporal(spk, targets)),
+    ):
         assert type(ours) is type(ref) is np.float64
         assert ours == ref
         assert ours.item() == ref.item()
@@ -301,8 +324,10 @@ def test_accuracy_accepts_integral_float_targets_like_snntorch():
 
 def test_l1_rate_sparsity_matches_snntorch():
     spk, _ = _inputs((4, 3, 5), seed=14)
-    for reg, ref in ((FF.l1_rate_sparsity(), SF.l1_rate_sparsity()),
-                     (FF.l1_rate_sparsity(Lambda=0.3), SF.l1_rate_sparsity(Lambda=0.3))):
+    for reg, ref in (
+        (FF.l1_rate_sparsity(), SF.l1_rate_sparsity()),
+        (FF.l1_rate_sparsity(Lambda=0.3), SF.l1_rate_sparsity(Lambda=0.3)),
+    ):
         assert reg.__name__ == ref.__name__ == "l1_rate_sparsity"
         x, y = spk.clone().requires_grad_(), spk.clone().requires_grad_()
         a, b = reg(x), ref(y)

@@ -303,8 +303,9 @@ def test_target_rate_code_errors():
     ],
 )
 def test_rate_interpolate_matches_snntorch(times, num_steps, on, off):
-    spike_time = torch.tensor(times, dtype=torch.long if all(isinstance(t, int) for t in times) and times
-                              else torch.float32)
+    spike_time = torch.tensor(
+        times, dtype=torch.long if all(isinstance(t, int) for t in times) and times else torch.float32
+    )
     _same(fg.rate_interpolate(spike_time, num_steps, on, off), sg.rate_interpolate(spike_time, num_steps, on, off))
 
 
@@ -370,8 +371,10 @@ def test_targets_rate_argument_errors_like_snntorch(kwargs):
 def test_targets_latency_and_convert_match_snntorch(kwargs):
     targets = torch.tensor([0, 3, 1])
     _same(fg.targets_latency(targets, 4, **kwargs), sg.targets_latency(targets, 4, **kwargs))
-    _same(fg.targets_convert(targets, 4, code="latency", **kwargs),
-          sg.targets_convert(targets, 4, code="latency", **kwargs))
+    _same(
+        fg.targets_convert(targets, 4, code="latency", **kwargs),
+        sg.targets_convert(targets, 4, code="latency", **kwargs),
+    )
 
 
 def test_targets_convert_bad_code():

@@ -158,8 +158,9 @@ def test_spike_count_animation_matches_snntorch(ref):
     fig1, ax1 = plt.subplots()
     ours = splt.spike_count(data, fig1, ax1, ["0", "1", "2"], animate=True, interpolate=2, num_steps=5)
     fig2, ax2 = plt.subplots()
-    theirs = _snntorch_style_call(ref.spike_count, data, fig2, ax2, ["0", "1", "2"], animate=True, interpolate=2,
-                                  num_steps=5)
+    theirs = _snntorch_style_call(
+        ref.spike_count, data, fig2, ax2, ["0", "1", "2"], animate=True, interpolate=2, num_steps=5
+    )
     assert len(ours._framedata) == len(theirs._framedata)
     for a, b in zip(ours._framedata, theirs._framedata):
         assert [type(x).__name__ for x in a] == [type(x).__name__ for x in b]

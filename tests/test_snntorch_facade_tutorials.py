@@ -8,6 +8,7 @@ accuracies exactly. (Gradients agree to float32 rounding, not bit for bit, so ov
 optimiser steps the two runs drift apart as any two float implementations do: Adam turns a
 last-bit difference in a near-zero gradient into a full-size step.)
 """
+
 import importlib
 import warnings
 
@@ -25,8 +26,8 @@ from .checks import assert_close
 
 def digits_batches(batch_size, n_batches, image=False, scale=1 / 16):
     digits = sklearn_datasets.load_digits()
-    x = torch.tensor(digits.data[:batch_size * n_batches], dtype=torch.float32) * scale
-    y = torch.tensor(digits.target[:batch_size * n_batches])
+    x = torch.tensor(digits.data[: batch_size * n_batches], dtype=torch.float32) * scale
+    y = torch.tensor(digits.target[: batch_size * n_batches])
     if image:
         x = x.view(-1, 1, 8, 8)
     return list(zip(x.split(batch_size), y.split(batch_size)))
@@ -105,15 +106,17 @@ def quickstart_sequential(snn, n_batches=3, num_steps=25):
     beta = 0.9
     spike_grad = surrogate.fast_sigmoid()
     # snnTorch's MNIST net with 8x8 digits: 8 -> conv3 -> 6 -> pool -> 3 -> conv3 (pad 1) -> 3 -> pool -> 1
-    net = nn.Sequential(nn.Conv2d(1, 8, 3),
-                        nn.MaxPool2d(2),
-                        snn.Leaky(beta=beta, spike_grad=spike_grad, init_hidden=True),
-                        nn.Conv2d(8, 16, 3, padding=1),
-                        nn.MaxPool2d(2),
-                        snn.Leaky(beta=beta, spike_grad=spike_grad, init_hidden=True),
-                        nn.Flatten(),
-                        nn.Linear(16 * 1 * 1, 10),
-                        snn.Leaky(beta=beta, spike_grad=spike_grad, init_hidden=True, output=True))
+    net = nn.Sequential(
+        nn.Conv2d(1, 8, 3),
+        nn.MaxPool2d(2),
+        snn.Leaky(beta=beta, spike_grad=spike_grad, init_hidden=True),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.MaxPool2d(2),
+        snn.Leaky(beta=beta, spike_grad=spike_grad, init_hidden=True),
+        nn.Flatten(),
+        nn.Linear(16 * 1 * 1, 10),
+        snn.Leaky(beta=beta, spike_grad=spike_grad, init_hidden=True, output=True),
+    )
 
     def forward_pass(net, data, num_steps):
         spk_rec = []
@@ -183,12 +186,12 @@ def regression_1(snn, num_iter=4):
             beta_hidden = torch.rand(self.hidden)
             thr_hidden = torch.rand(self.hidden)
             self.fc_hidden = torch.nn.Linear(in_features=self.hidden, out_features=self.hidden)
-            self.lif_hidden = snn.Leaky(beta=beta_hidden, threshold=thr_hidden, learn_beta=True,
-                                        spike_grad=spike_grad)
+            self.lif_hidden = snn.Leaky(beta=beta_hidden, threshold=thr_hidden, learn_beta=True, spike_grad=spike_grad)
             beta_out = torch.rand(1)
             self.fc_out = torch.nn.Linear(in_features=self.hidden, out_features=1)
-            self.li_out = snn.Leaky(beta=beta_out, threshold=1.0, learn_beta=True, spike_grad=spike_grad,
-                                    reset_mechanism="none")
+            self.li_out = snn.Leaky(
+                beta=beta_out, threshold=1.0, learn_beta=True, spike_grad=spike_grad, reset_mechanism="none"
+            )
 
         def forward(self, x):
             mem_1 = self.lif_in.init_leaky()
@@ -281,8 +284,13 @@ def regression_2(snn, n_batches=3):
 def docs_sequential(snn, n_batches=3, num_steps=10):
     utils, SF = submodule(snn, "utils"), submodule(snn, "functional")
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Flatten(), nn.Linear(64, 1000), snn.Leaky(beta=0.9, init_hidden=True),
-                        nn.Linear(1000, 10), snn.Leaky(beta=0.9, init_hidden=True, output=True))
+    net = nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(64, 1000),
+        snn.Leaky(beta=0.9, init_hidden=True),
+        nn.Linear(1000, 10),
+        snn.Leaky(beta=0.9, init_hidden=True, output=True),
+    )
     optimizer = torch.optim.Adam(net.parameters(), lr=5e-4)
     loss_fn = SF.ce_rate_loss()
     loss_hist, acc_hist = [], []
@@ -312,12 +320,17 @@ def tutorial_6(snn, n_batches=4, num_steps=8):
     torch.manual_seed(0)
     spike_grad = surrogate.fast_sigmoid(slope=25)
     beta = 0.5
-    net = nn.Sequential(nn.Conv2d(1, 12, 3, padding=1), nn.MaxPool2d(2),
-                        snn.Leaky(beta=beta, spike_grad=spike_grad, init_hidden=True),
-                        nn.Conv2d(12, 64, 3, padding=1), nn.MaxPool2d(2),
-                        snn.Leaky(beta=beta, spike_grad=spike_grad, init_hidden=True),
-                        nn.Flatten(), nn.Linear(64 * 2 * 2, 10),
-                        snn.Leaky(beta=beta, spike_grad=spike_grad, init_hidden=True, output=True))
+    net = nn.Sequential(
+        nn.Conv2d(1, 12, 3, padding=1),
+        nn.MaxPool2d(2),
+        snn.Leaky(beta=beta, spike_grad=spike_grad, init_hidden=True),
+        nn.Conv2d(12, 64, 3, padding=1),
+        nn.MaxPool2d(2),
+        snn.Leaky(beta=beta, spike_grad=spike_grad, init_hidden=True),
+        nn.Flatten(),
+        nn.Linear(64 * 2 * 2, 10),
+        snn.Leaky(beta=beta, spike_grad=spike_grad, init_hidden=True, output=True),
+    )
 
     def forward_pass(net, num_steps, data):
         mem_rec, spk_rec = [], []
@@ -344,9 +357,14 @@ def tutorial_6(snn, n_batches=4, num_steps=8):
     return loss_hist, acc_hist
 
 
-TUTORIALS = {"tutorial_5": tutorial_5, "tutorial_6": tutorial_6, "docs_sequential": docs_sequential,
-             "quickstart_sequential": lambda snn: quickstart_sequential(snn, num_steps=10),
-             "regression_1": regression_1, "regression_2": regression_2}
+TUTORIALS = {
+    "tutorial_5": tutorial_5,
+    "tutorial_6": tutorial_6,
+    "docs_sequential": docs_sequential,
+    "quickstart_sequential": lambda snn: quickstart_sequential(snn, num_steps=10),
+    "regression_1": regression_1,
+    "regression_2": regression_2,
+}
 
 
 @pytest.mark.parametrize("name", list(TUTORIALS))

@@ -19,10 +19,14 @@ SURROGATE_PAIRS = {
     "triangular": (lambda: tsnn.surrogate.triangular(), lambda: snn_surrogate.triangular()),
     "straight_through": (lambda: tsnn.surrogate.straight_through(), lambda: snn_surrogate.straight_through_estimator()),
     "heaviside": (lambda: tsnn.surrogate.heaviside(), lambda: snn_surrogate.heaviside()),
-    "spike_rate_escape": (lambda: tsnn.surrogate.spike_rate_escape(beta=0.7, slope=3.0),
-                          lambda: snn_surrogate.spike_rate_escape(beta=0.7, slope=3.0)),
-    "sparse_fast_sigmoid": (lambda: tsnn.surrogate.sparse_fast_sigmoid(slope=5.0, B=-0.3),
-                            lambda: snn_surrogate.SFS(slope=5.0, B=-0.3)),
+    "spike_rate_escape": (
+        lambda: tsnn.surrogate.spike_rate_escape(beta=0.7, slope=3.0),
+        lambda: snn_surrogate.spike_rate_escape(beta=0.7, slope=3.0),
+    ),
+    "sparse_fast_sigmoid": (
+        lambda: tsnn.surrogate.sparse_fast_sigmoid(slope=5.0, B=-0.3),
+        lambda: snn_surrogate.SFS(slope=5.0, B=-0.3),
+    ),
 }
 
 
@@ -42,10 +46,26 @@ def compare(backend, reset, delay, surrogate="atan", per_neuron=False, T=12, B=3
     beta = torch.rand(N, generator=g) if per_neuron else torch.tensor(0.87)
     thr = torch.rand(N, generator=g) + 0.5 if per_neuron else torch.tensor(0.9)
     ours_sg, theirs_sg = SURROGATE_PAIRS[surrogate]
-    ours = tsnn.Leaky(beta=beta, threshold=thr, reset_mechanism=reset, reset_delay=delay, surrogate=ours_sg(),
-                      learn_beta=True, learn_threshold=True, return_mem=True, backend=backend)
-    theirs = snn.Leaky(beta=beta.clone(), threshold=thr.clone(), reset_mechanism=reset, reset_delay=delay,
-                       spike_grad=theirs_sg(), learn_beta=True, learn_threshold=True)
+    ours = tsnn.Leaky(
+        beta=beta,
+        threshold=thr,
+        reset_mechanism=reset,
+        reset_delay=delay,
+        surrogate=ours_sg(),
+        learn_beta=True,
+        learn_threshold=True,
+        return_mem=True,
+        backend=backend,
+    )
+    theirs = snn.Leaky(
+        beta=beta.clone(),
+        threshold=thr.clone(),
+        reset_mechanism=reset,
+        reset_delay=delay,
+        spike_grad=theirs_sg(),
+        learn_beta=True,
+        learn_threshold=True,
+    )
     x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
     gs, gm = torch.randn(T, B, N, generator=g), torch.randn(T, B, N, generator=g)
     s1, m1 = ours(x1)
@@ -72,7 +92,7 @@ def test_leaky_spike_operator_gradient(backend):
     step's input gradient is the surrogate gradient itself."""
     x = (torch.randn(1, 3, 41) * 1.5).requires_grad_()
     s = tsnn.functional.leaky(x, 0.8, 0.9, surrogate=tsnn.surrogate.leaky_spike_operator(0.25), backend=backend)
-    gx, = torch.autograd.grad(s.sum(), x)
+    (gx,) = torch.autograd.grad(s.sum(), x)
     assert_close(gx, torch.where(x > 0.9, 1.0, 0.25), 0, 0, "LSO gradient")
 
 

@@ -1,5 +1,6 @@
 """STDP (plain, soft-bounded, reward-modulated) against a per-step loop of the same
 rule; Trace module; homeostatic threshold adaptation."""
+
 import math
 
 import pytest
@@ -27,8 +28,18 @@ def test_stdp_matches_per_step_loop(rule, reduction, reward, trace_mode):
     pre, post = _spikes(T, B, I, 0.3, gen), _spikes(T, B, O, 0.25, gen)
     weight = torch.rand(O, I, generator=gen)
     r = {None: None, "per_sample": torch.tensor([1.0, -0.5, 2.0]), "scalar": 0.7}[reward]
-    kw = {"a_plus": 0.01, "a_minus": 0.012, "decay_pre": math.exp(-1 / 5), "decay_post": math.exp(-1 / 8),
-          "rule": rule, "w_min": 0.0, "w_max": 1.0, "reduction": reduction, "reward": r, "trace_mode": trace_mode}
+    kw = {
+        "a_plus": 0.01,
+        "a_minus": 0.012,
+        "decay_pre": math.exp(-1 / 5),
+        "decay_post": math.exp(-1 / 8),
+        "rule": rule,
+        "w_min": 0.0,
+        "w_max": 1.0,
+        "reduction": reduction,
+        "reward": r,
+        "trace_mode": trace_mode,
+    }
     delta, x_pre, x_post = F.stdp(pre, post, weight, return_traces=True, **kw)
     want, want_pre, want_post = stdp_ref(pre, post, weight, **kw)
     assert_close(delta, want, 1e-5, 1e-7, "dW")
@@ -51,8 +62,8 @@ def test_stdp_timing_sign():
     T = 10
     pre = torch.zeros(T, 2, 1)
     post = torch.zeros(T, 2, 1)
-    pre[3, 0], post[5, 0] = 1, 1     # sample 0: causal pair
-    post[3, 1], pre[5, 1] = 1, 1     # sample 1: anti-causal pair
+    pre[3, 0], post[5, 0] = 1, 1  # sample 0: causal pair
+    post[3, 1], pre[5, 1] = 1, 1  # sample 1: anti-causal pair
     w = torch.zeros(1, 1)
     kw = {"a_plus": 1.0, "a_minus": 1.0, "decay_pre": 0.5, "decay_post": 0.5, "reduction": "sum"}
     causal = F.stdp(pre[:, :1], post[:, :1], w, **kw)
@@ -87,10 +98,20 @@ def test_stdp_update_applies_to_shared_weight_within_bounds():
     with torch.no_grad():
         cell(x)
         delta = rule.update()
-    expected = (before + F.stdp(cell.pre, cell.post, before, a_plus=0.5, a_minus=0.4, decay_pre=math.exp(-1 / 20),
-                                decay_post=math.exp(-1 / 20))).clamp(0.0, 1.0)
+    expected = (
+        before
+        + F.stdp(
+            cell.pre,
+            cell.post,
+            before,
+            a_plus=0.5,
+            a_minus=0.4,
+            decay_pre=math.exp(-1 / 20),
+            decay_post=math.exp(-1 / 20),
+        )
+    ).clamp(0.0, 1.0)
     assert_close(conn.layer.weight.detach(), expected, 1e-6, 1e-6, "updated weight")
-    assert delta.abs().max() > 1.0   # big rates: the clamp was exercised
+    assert delta.abs().max() > 1.0  # big rates: the clamp was exercised
     assert conn.layer.weight.min() >= 0.0 and conn.layer.weight.max() <= 1.0
 
 
@@ -98,12 +119,32 @@ def test_multiplicative_rule_stays_inside_bounds_without_clamping():
     gen = torch.Generator().manual_seed(15)
     w = torch.rand(4, 6, generator=gen) * 0.5 + 0.25
     pre, post = _spikes(30, 2, 6, 0.3, gen), _spikes(30, 2, 4, 0.3, gen)
-    delta = F.stdp(pre, post, w, a_plus=0.01, a_minus=0.01, decay_pre=0.9, decay_post=0.9,
-                   rule="multiplicative", w_min=0.0, w_max=1.0)
+    delta = F.stdp(
+        pre,
+        post,
+        w,
+        a_plus=0.01,
+        a_minus=0.01,
+        decay_pre=0.9,
+        decay_post=0.9,
+        rule="multiplicative",
+        w_min=0.0,
+        w_max=1.0,
+    )
     near_top = torch.full_like(w, 0.999)
-    delta_top = F.stdp(pre, post, near_top, a_plus=0.01, a_minus=0.0, decay_pre=0.9, decay_post=0.9,
-                       rule="multiplicative", w_min=0.0, w_max=1.0)
-    assert delta_top.max() <= 0.001 + 1e-7 and delta_top.max() > 0   # potentiation shrinks near w_max
+    delta_top = F.stdp(
+        pre,
+        post,
+        near_top,
+        a_plus=0.01,
+        a_minus=0.0,
+        decay_pre=0.9,
+        decay_post=0.9,
+        rule="multiplicative",
+        w_min=0.0,
+        w_max=1.0,
+    )
+    assert delta_top.max() <= 0.001 + 1e-7 and delta_top.max() > 0  # potentiation shrinks near w_max
     assert ((w + delta) > 0).all() and ((w + delta) < 1).all()
 
 
@@ -157,11 +198,11 @@ def test_homeostatic_threshold_moves_towards_target_rate():
     neuron = tsnn.Leaky(beta=0.9, threshold=1.0)
     homeo = tsnn.HomeostaticThreshold(neuron, target_rate=0.1, rate=0.5)
     spikes = torch.zeros(10, 4, 3)
-    spikes[:, :, 0] = 1.0            # neuron 0 fires every step: rate 1.0
-    spikes[::5, :, 1] = 1.0          # neuron 1: rate 0.2
-    new = homeo.update(spikes)       # neuron 2 silent
+    spikes[:, :, 0] = 1.0  # neuron 0 fires every step: rate 1.0
+    spikes[::5, :, 1] = 1.0  # neuron 1: rate 0.2
+    new = homeo.update(spikes)  # neuron 2 silent
     assert_close(new, torch.tensor([1.45, 1.05, 0.95]), 1e-6, 1e-6, "threshold")
-    assert torch.equal(neuron.threshold, new)   # written into the neuron's shared buffer
+    assert torch.equal(neuron.threshold, new)  # written into the neuron's shared buffer
     # The neuron runs with the per-neuron threshold afterwards.
     assert neuron(torch.full((1, 2, 3), 0.97)).sum(dim=(0, 1)).tolist() == [0.0, 0.0, 2.0]
     # A learnable threshold (a Parameter) is updated in place and stays a Parameter.

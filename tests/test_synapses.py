@@ -3,6 +3,7 @@
 Both backends (Triton through the interpreter on CPU, and the PyTorch path) are
 compared with the step-by-step autograd loops in reference_synapses.py.
 """
+
 import math
 
 import pytest
@@ -17,7 +18,7 @@ from .checks import assert_close
 from .reference_synapses import dual_exp_synapse_ref, exp_synapse_ref, trace_ref
 
 BACKENDS = ["torch", "triton"]
-SHAPES = [(1, 1, (1,)), (5, 3, (7,)), (4, 2, (3, 5))]   # T, B, features; N never a block multiple
+SHAPES = [(1, 1, (1,)), (5, 3, (7,)), (4, 2, (3, 5))]  # T, B, features; N never a block multiple
 
 
 def _params(kind, features, lo, hi, gen):
@@ -114,17 +115,30 @@ def test_low_precision_inputs(backend, dtype, device):
 def test_non_contiguous_input(backend, device):
     gen = torch.Generator().manual_seed(4)
     base = torch.randn(3, 5, 4, generator=gen).to(device)
-    x = base.permute(2, 1, 0)   # [4, 5, 3], strided
+    x = base.permute(2, 1, 0)  # [4, 5, 3], strided
     assert not x.is_contiguous()
     alpha = torch.tensor([0.5, 0.7, 0.9])
-    assert_close(F.exp_synapse(x, alpha, backend=backend), exp_synapse_ref(x, alpha), 1e-5, 1e-5, "strided",
-                 elementwise=True)
-    strided_alpha = torch.tensor([0.5, 0.0, 0.7, 0.0, 0.9])[::2]     # a view with stride 2
-    assert_close(F.exp_synapse(x, strided_alpha, backend=backend), exp_synapse_ref(x, alpha), 1e-5, 1e-5,
-                 "strided alpha", elementwise=True)
+    assert_close(
+        F.exp_synapse(x, alpha, backend=backend), exp_synapse_ref(x, alpha), 1e-5, 1e-5, "strided", elementwise=True
+    )
+    strided_alpha = torch.tensor([0.5, 0.0, 0.7, 0.0, 0.9])[::2]  # a view with stride 2
+    assert_close(
+        F.exp_synapse(x, strided_alpha, backend=backend),
+        exp_synapse_ref(x, alpha),
+        1e-5,
+        1e-5,
+        "strided alpha",
+        elementwise=True,
+    )
     expanded = torch.randn(4, 1, 3, generator=gen).to(device).expand(4, 5, 3)
-    assert_close(F.dual_exp_synapse(expanded, 0.6, alpha, backend=backend),
-                 dual_exp_synapse_ref(expanded, 0.6, alpha)[0], 1e-5, 1e-5, "expanded", elementwise=True)
+    assert_close(
+        F.dual_exp_synapse(expanded, 0.6, alpha, backend=backend),
+        dual_exp_synapse_ref(expanded, 0.6, alpha)[0],
+        1e-5,
+        1e-5,
+        "expanded",
+        elementwise=True,
+    )
 
 
 @pytest.mark.parametrize("alpha1,alpha2", [(0.6, 0.9), (0.8, 0.8)])
@@ -135,7 +149,7 @@ def test_dual_exp_impulse_response_closed_form(alpha1, alpha2):
     y = F.dual_exp_synapse(x, alpha1, alpha2)[:, 0, 0]
     k = torch.arange(T, dtype=torch.float64)
     if alpha1 == alpha2:
-        want = (k + 1) * alpha1 ** k
+        want = (k + 1) * alpha1**k
     else:
         want = (alpha1 ** (k + 1) - alpha2 ** (k + 1)) / (alpha1 - alpha2)
     assert_close(y, want.float(), 1e-6, 1e-5, "impulse response", elementwise=True)
@@ -183,8 +197,9 @@ def test_tau_and_alpha_are_equivalent():
     assert dual.alpha1.shape == (4,)
 
 
-@pytest.mark.parametrize("cls,kwargs", [(tsnn.ExpSynapse, {"alpha": 0.8}),
-                                        (tsnn.DualExpSynapse, {"alpha1": 0.6, "alpha2": 0.9})])
+@pytest.mark.parametrize(
+    "cls,kwargs", [(tsnn.ExpSynapse, {"alpha": 0.8}), (tsnn.DualExpSynapse, {"alpha1": 0.6, "alpha2": 0.9})]
+)
 def test_module_stateful_chunks_and_single_step_match_whole_sequence(cls, kwargs):
     x = torch.randn(9, 2, 5)
     whole = cls(**kwargs)(x)
@@ -262,17 +277,21 @@ def test_bad_synapse_arguments():
         tsnn.Connection(lambda x: x)
 
 
-@pytest.mark.parametrize("second,nearest,with_state", [(False, False, True), (True, False, True),
-                                                       (False, True, False)])
+@pytest.mark.parametrize("second,nearest,with_state", [(False, False, True), (True, False, True), (False, True, False)])
 def test_custom_op_registration(second, nearest, with_state):
     # Schema, fake (meta) kernel, autograd registration and AOT tracing, as torch.compile needs them.
     from tritonsnn import ops
+
     x = torch.randn(4, 2, 3, requires_grad=True)
     a = torch.rand(3, requires_grad=True)
     b = torch.rand(1, requires_grad=True) if second else None
     s0 = torch.randn(2, 3, requires_grad=True) if with_state else None
-    args = ops.scan.SCAN.flatten(x=x, state=ScanState(s0, s0 if second else None), params=ScanParams(a, b),
-                                 opts=ScanOptions(second, nearest, False))
+    args = ops.scan.SCAN.flatten(
+        x=x,
+        state=ScanState(s0, s0 if second else None),
+        params=ScanParams(a, b),
+        opts=ScanOptions(second, nearest, False),
+    )
     torch.library.opcheck(torch.ops.tritonsnn.scan_fwd.default, args)
     torch.library.opcheck(ops.scan.delay_fwd, (x, torch.tensor([0.5, 1.0, 2.5], requires_grad=True), False))
 

@@ -4,6 +4,7 @@ refractory rounding, opcheck of flag sets no row calls. The concerns every neuro
 and gradients, shapes, layouts, dtypes, zero sizes, backends, compile, opcheck, carried state, snnTorch
 parity) run over the rows of tests/cases.py in tests/test_conformance.py (rows synaptic*, rsynaptic*,
 alpha*)."""
+
 import pytest
 import snntorch as snn
 import torch
@@ -57,11 +58,28 @@ def _params(neuron, names):
 def test_rsynaptic_one_to_one_matches_snntorch_threshold_fixed(backend, reset, per_neuron_v, learn_threshold, device):
     x = _input(T, B, N, seed=3)
     V = torch.linspace(-0.6, 0.8, N) if per_neuron_v else torch.tensor(0.5)
-    ref = snn.RSynaptic(alpha=torch.tensor(0.8), beta=torch.tensor(0.7), V=V.clone(), all_to_all=False,
-                        reset_mechanism=reset, learn_alpha=True, learn_beta=True, learn_threshold=learn_threshold)
-    ours = tsnn.RSynaptic(0.8, 0.7, V=V, all_to_all=False, reset_mechanism=reset, learn_alpha=True,
-                          learn_beta=True, learn_threshold=learn_threshold, return_state=True,
-                          backend=backend).to(device)
+    ref = snn.RSynaptic(
+        alpha=torch.tensor(0.8),
+        beta=torch.tensor(0.7),
+        V=V.clone(),
+        all_to_all=False,
+        reset_mechanism=reset,
+        learn_alpha=True,
+        learn_beta=True,
+        learn_threshold=learn_threshold,
+    )
+    ours = tsnn.RSynaptic(
+        0.8,
+        0.7,
+        V=V,
+        all_to_all=False,
+        reset_mechanism=reset,
+        learn_alpha=True,
+        learn_beta=True,
+        learn_threshold=learn_threshold,
+        return_state=True,
+        backend=backend,
+    ).to(device)
     names = ["alpha", "beta"] + ["threshold"] * learn_threshold + ["V"]
     xr = x.clone().requires_grad_()
     s_ref, syn_ref, mem_ref = _run_snntorch(ref, xr, 3)
@@ -81,10 +99,12 @@ def test_rsynaptic_one_to_one_matches_snntorch_threshold_fixed(backend, reset, p
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
 def test_rsynaptic_all_to_all_matches_snntorch(backend, reset, device):
     x = _input(T, B, N, seed=4)
-    ref = snn.RSynaptic(alpha=torch.tensor(0.8), beta=torch.tensor(0.7), linear_features=N, reset_mechanism=reset,
-                        learn_beta=True)
-    ours = tsnn.RSynaptic(0.8, 0.7, linear_features=N, reset_mechanism=reset, learn_beta=True, return_state=True,
-                          backend=backend)
+    ref = snn.RSynaptic(
+        alpha=torch.tensor(0.8), beta=torch.tensor(0.7), linear_features=N, reset_mechanism=reset, learn_beta=True
+    )
+    ours = tsnn.RSynaptic(
+        0.8, 0.7, linear_features=N, reset_mechanism=reset, learn_beta=True, return_state=True, backend=backend
+    )
     # snnTorch weights load as they are: same parameter names and shapes.
     missing, unexpected = ours.load_state_dict(ref.state_dict(), strict=False)
     assert not missing and set(unexpected) <= {"graded_spikes_factor", "reset_mechanism_val"}
@@ -124,8 +144,19 @@ def test_synaptic_initial_state_and_surrogates(backend, surrogate, reset, reset_
     s_ref, syn_ref, mem_ref = synaptic_ref(x, alpha, beta, thr, syn0, mem0, reset, reset_delay, surrogate)
     grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref) + syn_ref.sum(), leaves)
     dev = [t.detach().to(device).requires_grad_() for t in leaves]
-    s, state = F.synaptic(dev[0], dev[3], dev[4], dev[5], syn0=dev[1], v0=dev[2], reset_mechanism=reset,
-                          reset_delay=reset_delay, surrogate=surrogate, return_state=True, backend=backend)
+    s, state = F.synaptic(
+        dev[0],
+        dev[3],
+        dev[4],
+        dev[5],
+        syn0=dev[1],
+        v0=dev[2],
+        reset_mechanism=reset,
+        reset_delay=reset_delay,
+        surrogate=surrogate,
+        return_state=True,
+        backend=backend,
+    )
     syn, mem = state["syn"], state["mem"]
     grads = torch.autograd.grad(_loss(s, mem) + syn.sum(), dev)
     assert_spikes_equal(s, s_ref)
@@ -147,8 +178,17 @@ def test_alpha_with_fixed_decays_keeps_no_currents(backend, reset, dtype, device
     s_ref, _, _, mem_ref = alpha_ref(leaves[0], alpha, 0.5, 0.6, leaves[1], leaves[2], None, reset)
     grads_ref = torch.autograd.grad(_loss(s_ref, mem_ref), leaves)
     dev = [t.detach().to(device).requires_grad_() for t in (x, exc0, inh0)]
-    s, mem = F.alpha(dev[0], alpha.to(device), 0.5, 0.6, syn_exc0=dev[1], syn_inh0=dev[2], reset_mechanism=reset,
-                     return_mem=True, backend=backend)
+    s, mem = F.alpha(
+        dev[0],
+        alpha.to(device),
+        0.5,
+        0.6,
+        syn_exc0=dev[1],
+        syn_inh0=dev[2],
+        reset_mechanism=reset,
+        return_mem=True,
+        backend=backend,
+    )
     grads = torch.autograd.grad(_loss(s, mem), dev)
     assert s.dtype == dtype and grads[0].dtype == dtype
     assert_spikes_equal(s, s_ref)
@@ -163,9 +203,14 @@ def test_saved_state_per_element(backend):
     decay learns, a refractory period adds its 1 B flags. State sequences a Module does not
     return are not kept."""
     x = _input(20, 4, 64, seed=60).requires_grad_()
-    expected = [(tsnn.Synaptic(0.8, 0.9), 4), (tsnn.Synaptic(0.8, 0.9, learn_alpha=True), 8),
-                (tsnn.Alpha(0.9, 0.8), 4), (tsnn.Alpha(0.9, 0.8, learn_alpha=True), 12),
-                (tsnn.Alpha(0.9, 0.8, refractory=2.0), 5), (tsnn.RSynaptic(0.8, 0.9, all_to_all=False), 4)]
+    expected = [
+        (tsnn.Synaptic(0.8, 0.9), 4),
+        (tsnn.Synaptic(0.8, 0.9, learn_alpha=True), 8),
+        (tsnn.Alpha(0.9, 0.8), 4),
+        (tsnn.Alpha(0.9, 0.8, learn_alpha=True), 12),
+        (tsnn.Alpha(0.9, 0.8, refractory=2.0), 5),
+        (tsnn.RSynaptic(0.8, 0.9, all_to_all=False), 4),
+    ]
     for neuron, bytes_per_elem in expected:
         neuron.backend = backend
         assert checks.saved_bytes_per_elem(neuron, x) == pytest.approx(bytes_per_elem, abs=0.05), neuron
@@ -190,14 +235,15 @@ def test_return_options_and_sequential():
 
 
 def test_learnable_parameters_and_stateful_gradients():
-    n = tsnn.RSynaptic(0.8, 0.7, all_to_all=False, learn_alpha=True, learn_beta=True, learn_threshold=True,
-                       stateful=True)
+    n = tsnn.RSynaptic(
+        0.8, 0.7, all_to_all=False, learn_alpha=True, learn_beta=True, learn_threshold=True, stateful=True
+    )
     assert {k for k, _ in n.named_parameters()} == {"alpha", "beta", "threshold", "V"}
     assert "mem" not in n.state_dict() and "syn" not in n.state_dict()
     x = _input(T, B, N, seed=22).requires_grad_()
     n(x[:3])
     s = n(x[3:])
-    s.sum().backward()   # gradients flow through the carried state into the first chunk
+    s.sum().backward()  # gradients flow through the carried state into the first chunk
     assert x.grad[:3].abs().sum() > 0 and n.V.grad is not None
     tsnn.detach(n)
     assert not n.mem.requires_grad
@@ -268,25 +314,30 @@ def test_fake_kernels_pass_opcheck():
     cnt0 = torch.ones(2, 3, dtype=torch.int32)
     # Flag sets no row of tests/cases.py calls (the rows' own: test_conformance.py::test_op_passes_opcheck).
     cases = [  # cur0, aux0, mem0, spk0, cnt0, tau, v, neuron, reset, delay, store_cur, need_mem, refr_steps
-        (None, None, None, state, cnt0, None, p, 0, 1, False, False, True, 2),
+        (None, None, None, state, cnt0, None, p, 0, 1, False, False, True, 2)
     ]
     surrogate = surrogate_fields(tsnn.surrogate.atan(2.0))
     for cur0, aux0, mem0, spk0, c0, tau, v, neuron, reset, delay, store_cur, need_mem, refr_steps in cases:
         opts = SynOptions(neuron, reset, delay, store_cur, need_mem, refr_steps, **surrogate, use_triton=False)
         torch.library.opcheck(
             torch.ops.tritonsnn.syn_fwd.default,
-            ops.synaptic.FWD.flatten(x=x, state=SynState(cur0, aux0, mem0, spk0, c0),
-                                     params=SynParams(p, p, tau, thr, v), opts=opts),
-            test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
+            ops.synaptic.FWD.flatten(
+                x=x, state=SynState(cur0, aux0, mem0, spk0, c0), params=SynParams(p, p, tau, thr, v), opts=opts
+            ),
+            test_utils=("test_schema", "test_faketensor", "test_autograd_registration"),
+        )
     bias = torch.randn(3, requires_grad=True)
     linear_w, _conv_w = torch.randn(3, 3, requires_grad=True), torch.randn(3, 3, 3, 3, requires_grad=True)
     for syn0, s0, c0, delay, refr_steps, w, image in [(state, state, cnt0, False, 2, linear_w, None)]:
         opts = SynOptions(0, 0, delay, True, True, refr_steps, **surrogate, use_triton=False)
         torch.library.opcheck(
             torch.ops.tritonsnn.rsyn_dense_fwd.default,
-            ops.recurrent.RSYNAPTIC.flatten(x=x, state=SynState(syn0, None, state, s0, c0),
-                                            dense=Dense(w, bias, image), params=SynParams(p, p, None, thr, None),
-                                            opts=opts),
-            test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
-
-
+            ops.recurrent.RSYNAPTIC.flatten(
+                x=x,
+                state=SynState(syn0, None, state, s0, c0),
+                dense=Dense(w, bias, image),
+                params=SynParams(p, p, None, thr, None),
+                opts=opts,
+            ),
+            test_utils=("test_schema", "test_faketensor", "test_autograd_registration"),
+        )

@@ -2,6 +2,7 @@
 must not change results. Leaky is covered in test_lif.py; this covers the recurrent weight's
 gradient (RLeaky, RSynaptic one-to-one) and Alpha, whose per-chunk terms carry across
 boundaries. The single-chunk results are checked against snnTorch in their own test files."""
+
 import pytest
 import torch
 
@@ -14,20 +15,55 @@ T, B, N = 7, 2, 10
 
 MAKERS = {
     "RLeaky": lambda reset, delay: tsnn.RLeaky(
-        beta=torch.linspace(0.5, 0.9, N), V=-0.4, threshold=0.9, all_to_all=False, learn_beta=True,
-        learn_threshold=True, learn_recurrent=True, reset_mechanism=reset, reset_delay=delay,
-        return_mem=True, backend="torch"),
+        beta=torch.linspace(0.5, 0.9, N),
+        V=-0.4,
+        threshold=0.9,
+        all_to_all=False,
+        learn_beta=True,
+        learn_threshold=True,
+        learn_recurrent=True,
+        reset_mechanism=reset,
+        reset_delay=delay,
+        return_mem=True,
+        backend="torch",
+    ),
     "RSynaptic": lambda reset, delay: tsnn.RSynaptic(
-        alpha=0.8, beta=0.7, V=torch.linspace(-0.5, 0.5, N), threshold=0.9, all_to_all=False,
-        learn_alpha=True, learn_beta=True, learn_threshold=True, learn_recurrent=True,
-        reset_mechanism=reset, reset_delay=delay, return_mem=True, backend="torch"),
+        alpha=0.8,
+        beta=0.7,
+        V=torch.linspace(-0.5, 0.5, N),
+        threshold=0.9,
+        all_to_all=False,
+        learn_alpha=True,
+        learn_beta=True,
+        learn_threshold=True,
+        learn_recurrent=True,
+        reset_mechanism=reset,
+        reset_delay=delay,
+        return_mem=True,
+        backend="torch",
+    ),
     "Alpha": lambda reset, delay: tsnn.Alpha(
-        alpha=torch.linspace(0.85, 0.95, N), beta=0.6, threshold=0.9, learn_alpha=True, learn_beta=True,
-        learn_threshold=True, reset_mechanism=reset, return_mem=True, backend="torch"),
+        alpha=torch.linspace(0.85, 0.95, N),
+        beta=0.6,
+        threshold=0.9,
+        learn_alpha=True,
+        learn_beta=True,
+        learn_threshold=True,
+        reset_mechanism=reset,
+        return_mem=True,
+        backend="torch",
+    ),
     # Fixed decays (no stored currents) and a refractory period (its own dL/dmem carry).
     "Alpha-refractory": lambda reset, delay: tsnn.Alpha(
-        alpha=torch.linspace(0.85, 0.95, N), beta=0.6, threshold=0.9, learn_threshold=True, refractory=2.0,
-        reset_mechanism=reset, return_mem=True, backend="torch"),
+        alpha=torch.linspace(0.85, 0.95, N),
+        beta=0.6,
+        threshold=0.9,
+        learn_threshold=True,
+        refractory=2.0,
+        reset_mechanism=reset,
+        return_mem=True,
+        backend="torch",
+    ),
 }
 
 
@@ -45,11 +81,13 @@ def _run(make, reset, delay, chunk_elems, monkeypatch):
 
 @pytest.mark.parametrize("chunk_elems", [1, 40])
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
-@pytest.mark.parametrize("name,delay", [(name, delay) for name in sorted(MAKERS) for delay in (True, False)
-                                        if delay or not name.startswith("Alpha")])   # Alpha always delays
+@pytest.mark.parametrize(
+    "name,delay",
+    [(name, delay) for name in sorted(MAKERS) for delay in (True, False) if delay or not name.startswith("Alpha")],
+)  # Alpha always delays
 def test_chunk_boundaries_do_not_change_results(name, delay, reset, chunk_elems, monkeypatch):
     make = MAKERS[name]
-    s_ref, m_ref, grads_ref = _run(make, reset, delay, 1 << 16, monkeypatch)   # one chunk
+    s_ref, m_ref, grads_ref = _run(make, reset, delay, 1 << 16, monkeypatch)  # one chunk
     assert 0 < s_ref.sum() < s_ref.numel(), "the input should make some neurons spike"
     s, m, grads = _run(make, reset, delay, chunk_elems, monkeypatch)
     assert_spikes_equal(s, s_ref)

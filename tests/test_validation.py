@@ -1,5 +1,6 @@
 """The one validation layer (functional/_validate.py, surrogate.py, Lapicque's coefficients): every
 bad value is refused with an error that names the argument, for every neuron and both backends."""
+
 import math
 
 import pytest
@@ -13,20 +14,40 @@ X = torch.randn(3, 2, 4)
 
 # neuron -> (call(x, **overrides), names of its parameters)
 NEURONS = {
-    "leaky": (lambda x, backend, **kw: F.leaky(x, kw.get("beta", 0.9), kw.get("threshold", 1.0), backend=backend),
-              ("beta", "threshold")),
-    "rleaky": (lambda x, backend, **kw: F.rleaky(x, kw.get("beta", 0.9), kw.get("V", 0.5), kw.get("threshold", 1.0),
-                                                 backend=backend), ("beta", "V", "threshold")),
-    "alif": (lambda x, backend, **kw: F.alif(x, kw.get("beta", 0.9), kw.get("threshold", 1.0), kw.get("rho", 0.9),
-                                             kw.get("b", 0.2), backend=backend), ("beta", "threshold", "rho", "b")),
-    "synaptic": (lambda x, backend, **kw: F.synaptic(x, kw.get("alpha", 0.8), kw.get("beta", 0.9),
-                                                     kw.get("threshold", 1.0), backend=backend),
-                 ("alpha", "beta", "threshold")),
-    "rsynaptic": (lambda x, backend, **kw: F.rsynaptic(x, kw.get("alpha", 0.8), kw.get("beta", 0.9), kw.get("V", 0.5),
-                                                       kw.get("threshold", 1.0), backend=backend),
-                  ("alpha", "beta", "V", "threshold")),
-    "alpha": (lambda x, backend, **kw: F.alpha(x, kw.get("alpha", 0.9), kw.get("beta", 0.8), kw.get("threshold", 1.0),
-                                               backend=backend), ("alpha", "beta", "threshold")),
+    "leaky": (
+        lambda x, backend, **kw: F.leaky(x, kw.get("beta", 0.9), kw.get("threshold", 1.0), backend=backend),
+        ("beta", "threshold"),
+    ),
+    "rleaky": (
+        lambda x, backend, **kw: F.rleaky(
+            x, kw.get("beta", 0.9), kw.get("V", 0.5), kw.get("threshold", 1.0), backend=backend
+        ),
+        ("beta", "V", "threshold"),
+    ),
+    "alif": (
+        lambda x, backend, **kw: F.alif(
+            x, kw.get("beta", 0.9), kw.get("threshold", 1.0), kw.get("rho", 0.9), kw.get("b", 0.2), backend=backend
+        ),
+        ("beta", "threshold", "rho", "b"),
+    ),
+    "synaptic": (
+        lambda x, backend, **kw: F.synaptic(
+            x, kw.get("alpha", 0.8), kw.get("beta", 0.9), kw.get("threshold", 1.0), backend=backend
+        ),
+        ("alpha", "beta", "threshold"),
+    ),
+    "rsynaptic": (
+        lambda x, backend, **kw: F.rsynaptic(
+            x, kw.get("alpha", 0.8), kw.get("beta", 0.9), kw.get("V", 0.5), kw.get("threshold", 1.0), backend=backend
+        ),
+        ("alpha", "beta", "V", "threshold"),
+    ),
+    "alpha": (
+        lambda x, backend, **kw: F.alpha(
+            x, kw.get("alpha", 0.9), kw.get("beta", 0.8), kw.get("threshold", 1.0), backend=backend
+        ),
+        ("alpha", "beta", "threshold"),
+    ),
 }
 CASES = [(n, p) for n, (_, params) in NEURONS.items() for p in params]
 
@@ -38,7 +59,7 @@ def test_non_finite_parameters_are_refused(neuron, name, bad, backend):
     call = NEURONS[neuron][0]
     with pytest.raises(ValueError, match=name):
         call(X, backend, **{name: bad})
-    per_neuron = torch.tensor([0.5, bad, 0.5, 0.5])   # one bad neuron of four
+    per_neuron = torch.tensor([0.5, bad, 0.5, 0.5])  # one bad neuron of four
     with pytest.raises(ValueError, match=name):
         call(X, backend, **{name: per_neuron})
 
@@ -51,9 +72,17 @@ def test_unsupported_float_dtypes_are_refused(neuron, dtype, backend):
         NEURONS[neuron][0](X.to(dtype), backend)
 
 
-@pytest.mark.parametrize("cls,kw", [("Leaky", dict(beta=0.9)), ("Synaptic", dict(alpha=0.8, beta=0.9)),
-                                    ("Alpha", dict(alpha=0.9, beta=0.8)), ("ALIF", dict(beta=0.9)),
-                                    ("RLeaky", dict(beta=0.9, all_to_all=False)), ("IF", {})])
+@pytest.mark.parametrize(
+    "cls,kw",
+    [
+        ("Leaky", dict(beta=0.9)),
+        ("Synaptic", dict(alpha=0.8, beta=0.9)),
+        ("Alpha", dict(alpha=0.9, beta=0.8)),
+        ("ALIF", dict(beta=0.9)),
+        ("RLeaky", dict(beta=0.9, all_to_all=False)),
+        ("IF", {}),
+    ],
+)
 def test_modules_refuse_float64_in_both_step_modes(cls, kw):
     multi = getattr(tsnn, cls)(**kw)
     single = getattr(tsnn, cls)(**kw, step_mode="single")
@@ -71,18 +100,32 @@ def test_non_finite_refractory_period_or_step_is_refused(refractory, dt):
         F.leaky(X, 0.9, refractory=refractory, dt=dt)
 
 
-@pytest.mark.parametrize("make", [lambda: tsnn.surrogate.atan(0.0), lambda: tsnn.surrogate.atan(-1.0),
-                                  lambda: tsnn.surrogate.sigmoid(0.0), lambda: tsnn.surrogate.fast_sigmoid(math.nan),
-                                  lambda: tsnn.surrogate.stochastic_spike_operator(variance=-1.0),
-                                  lambda: tsnn.surrogate.Surrogate(42)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: tsnn.surrogate.atan(0.0),
+        lambda: tsnn.surrogate.atan(-1.0),
+        lambda: tsnn.surrogate.sigmoid(0.0),
+        lambda: tsnn.surrogate.fast_sigmoid(math.nan),
+        lambda: tsnn.surrogate.stochastic_spike_operator(variance=-1.0),
+        lambda: tsnn.surrogate.Surrogate(42),
+    ],
+)
 def test_bad_surrogates_are_refused_at_construction(make):
     with pytest.raises(ValueError, match="surrogate"):
         make()
 
 
-@pytest.mark.parametrize("kw,match", [(dict(R=-1.0, C=1.0), "R and C"), (dict(beta=-0.5), "beta"),
-                                      (dict(beta=1.5), "beta"), (dict(R=0.5, C=1.0), "R\\*C"),
-                                      (dict(R=0, C=1.0), "R=0")])
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (dict(R=-1.0, C=1.0), "R and C"),
+        (dict(beta=-0.5), "beta"),
+        (dict(beta=1.5), "beta"),
+        (dict(R=0.5, C=1.0), "R\\*C"),
+        (dict(R=0, C=1.0), "R=0"),
+    ],
+)
 def test_lapicque_coefficients_are_checked(kw, match):
     with pytest.raises(ValueError, match=match):
         tsnn.Lapicque(**kw)
@@ -98,9 +141,17 @@ def test_parameters_given_as_lists():
         tsnn.Leaky(beta="0.9")
 
 
-MODULES = [("Leaky", dict(beta=0.9)), ("IF", {}), ("Lapicque", dict(beta=0.9)), ("Synaptic", dict(alpha=0.8, beta=0.9)),
-           ("Alpha", dict(alpha=0.9, beta=0.8)), ("ALIF", dict(beta=0.9)), ("RLeaky", dict(beta=0.9, all_to_all=False)),
-           ("RLeaky", dict(beta=0.9, linear_features=4)), ("RSynaptic", dict(alpha=0.8, beta=0.9, all_to_all=False))]
+MODULES = [
+    ("Leaky", dict(beta=0.9)),
+    ("IF", {}),
+    ("Lapicque", dict(beta=0.9)),
+    ("Synaptic", dict(alpha=0.8, beta=0.9)),
+    ("Alpha", dict(alpha=0.9, beta=0.8)),
+    ("ALIF", dict(beta=0.9)),
+    ("RLeaky", dict(beta=0.9, all_to_all=False)),
+    ("RLeaky", dict(beta=0.9, linear_features=4)),
+    ("RSynaptic", dict(alpha=0.8, beta=0.9, all_to_all=False)),
+]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -108,7 +159,7 @@ MODULES = [("Leaky", dict(beta=0.9)), ("IF", {}), ("Lapicque", dict(beta=0.9)), 
 @pytest.mark.parametrize("shape", [(0, 2, 4), (3, 0, 4), (3, 2, 0)])
 def test_zero_size_inputs_give_empty_outputs_and_gradients(neuron, shape, backend):
     if neuron in ("rleaky", "rsynaptic", "alif") and shape[2] == 0:
-        shape = shape[:2] + (4,)      # per-neuron defaults need the feature size; covered by the others
+        shape = shape[:2] + (4,)  # per-neuron defaults need the feature size; covered by the others
     x = torch.zeros(shape, requires_grad=True)
     out = NEURONS[neuron][0](x, backend)
     assert out.shape == x.shape
@@ -135,16 +186,19 @@ def test_deepcopy_after_a_forward_pass_copies_the_state_detached(cls, kw):
     neuron(x)
     twin = copy.deepcopy(neuron)
     assert twin.mem is not None and twin.mem.grad_fn is None and torch.equal(twin.mem, neuron.mem.detach())
-    assert neuron.mem.grad_fn is not None                 # the original keeps its graph
+    assert neuron.mem.grad_fn is not None  # the original keeps its graph
     assert torch.equal(twin(x.detach()), neuron(x.detach()))
 
 
-@pytest.mark.parametrize("cls,args", [("Leaky", (0.9,)), ("Synaptic", (0.8, 0.9)), ("Alpha", (0.9, 0.8)),
-                                      ("RLeaky", (0.9,)), ("RSynaptic", (0.8, 0.9))])
+@pytest.mark.parametrize(
+    "cls,args",
+    [("Leaky", (0.9,)), ("Synaptic", (0.8, 0.9)), ("Alpha", (0.9, 0.8)), ("RLeaky", (0.9,)), ("RSynaptic", (0.8, 0.9))],
+)
 def test_deepcopy_of_snntorch_style_neurons(cls, args):
     import copy
 
     import tritonsnn.snntorch as snn
+
     extra = dict(linear_features=4) if cls.startswith("R") else {}
     neuron = getattr(snn, cls)(*args, init_hidden=True, **extra)
     neuron(torch.randn(2, 4, requires_grad=True))

@@ -35,6 +35,8 @@ from ..contracts import (
 )
 from . import implementation
 from ._contract import Op, Signature, precomputed_sgrad, save, saved, tensors
+from .lif import lif_bwd
+from .synaptic import syn_bwd
 
 F32 = torch.float32
 
@@ -96,7 +98,7 @@ class Recurrence:
                 dweight = torch.mm(g_flat.t(), s_prev)
             dweight = dweight.to(self.weight.dtype)
         if self.bias is not None and need.bias:
-            per_out = g_flat.view(T * B, self.image[0], -1).sum(2) if self.image else g_flat
+            per_out = g_flat.view(T * B, self.image[0], N // self.image[0]).sum(2) if self.image else g_flat
             dbias = per_out.sum(0).to(self.bias.dtype)
         return Dense(dweight, dbias, None)
 
@@ -175,7 +177,6 @@ def _rleaky_setup(ctx, output, x, state, dense, params, opts):
 def _rleaky_backward(ctx, g_spikes, g_mem, *_):
     rec = saved(ctx)
     state, params, out, opts = rec["state"], rec["params"], rec["out"], ctx.opts
-    impl = implementation("lif", opts.use_triton)
     step = _step_lif(opts)
     need = RLEAKY.needs(ctx, "params")
     T, B, N = out.pre.shape
@@ -196,7 +197,7 @@ def _rleaky_backward(ctx, g_spikes, g_mem, *_):
             None,
             None if sgrad is None else sgrad[now],
         )
-        d = impl.lif_bwd(
+        d = lif_bwd(
             LifUpstream(gs_t[None], gm_t[None], None),
             kept,
             LifState(state.mem0 if t == 0 else out.mem[t - 1], None, None, None),
@@ -307,7 +308,6 @@ def _rsyn_setup(ctx, output, x, state, dense, params, opts):
 def _rsyn_backward(ctx, g_spikes, g_cur, g_mem, *_):
     rec = saved(ctx)
     state, params, out, opts = rec["state"], rec["params"], rec["out"], ctx.opts
-    impl = implementation("synaptic", opts.use_triton)
     step = _step_syn(opts)
     need = RSYNAPTIC.needs(ctx, "params")._replace(tau=False, v=False)
     T, B, N = out.pre.shape
@@ -333,7 +333,7 @@ def _rsyn_backward(ctx, g_spikes, g_cur, g_mem, *_):
             None if sgrad is None else sgrad[now],
         )
         first = t == 0
-        d = impl.syn_bwd(
+        d = syn_bwd(
             SynUpstream(gs_t[None], gc_t[None], None, gm_t[None]),
             kept,
             SynState(
