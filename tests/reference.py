@@ -59,7 +59,9 @@ def first_order_ref(
 
     Per step ``t`` (``th = threshold``):
 
-    * ``reset = H(mem[t-1] - th)``, detached; ``refr = count[t-1] > 0``.
+    * ``reset = H(mem[t-1] - th)``, detached; ``refr = count[t-1] > 0``. Delayed with a refractory
+      period, ``reset`` is the previous step's spike (``count[t-1] == refractory_steps``), so a
+      membrane held above threshold is reset once, not at every refractory step.
     * normal step: ``drive = beta*mem' + gain*x[t] + V*s[t-1]`` with ``mem' = (1-reset)*mem``
       for Leaky's zero reset (all-to-all RLeaky: ``recurrent(s[t-1])``, a callable such as an
       ``nn.Linear``, instead of ``V*s[t-1]``); ``zero_whole`` (Lapicque, RLeaky) instead multiplies the
@@ -92,6 +94,8 @@ def first_order_ref(
             adapts.append(adapt)
         refr = count > 0
         reset = spike(mem - th_prev).detach() if reset_mechanism != "none" else torch.zeros_like(mem)
+        if reset_delay and refractory_steps > 0:
+            reset = reset * (count == refractory_steps)  # the previous step's spike
         kept = (1 - reset) * mem if reset_mechanism == "zero" else mem
         drive = beta * (mem if zero_whole else kept) + gain * x[t]
         if V is not None:
@@ -138,9 +142,10 @@ def synaptic_ref(
     step by step. Returns ``(spikes, syn, mem)`` over ``x [T, B, *features]`` in fp32.
 
     With ``refractory_steps = R > 0`` a neuron that spikes at step t is refractory for steps
-    t+1 .. t+R: its membrane is held (no leak, no input), it cannot fire, the reset computed
-    from the membrane still applies and the synaptic current evolves as usual. ``refr0`` is
-    the remaining refractory steps before the first step."""
+    t+1 .. t+R: its membrane is held (no leak, no input), it cannot fire, the pending reset
+    still applies and the synaptic current evolves as usual; delayed, the reset is the previous
+    step's spike (one threshold per spike). ``refr0`` is the remaining refractory steps before
+    the first step."""
     spike = surrogate or atan()
     alpha = torch.as_tensor(alpha, dtype=torch.float32).clamp(0, 1)
     beta = torch.as_tensor(beta, dtype=torch.float32).clamp(0, 1)
@@ -153,6 +158,8 @@ def synaptic_ref(
     spikes, syns, mems = [], [], []
     for t in range(x.shape[0]):
         reset = spike(mem - thr).detach() if reset_mechanism != "none" else torch.zeros_like(mem)
+        if reset_delay and refractory_steps > 0:
+            reset = reset * (count == refractory_steps)  # the previous step's spike
         syn = alpha * syn + x[t]
         if V is not None:
             syn = syn + V * spk
@@ -193,7 +200,8 @@ def alpha_ref(
 
     With ``refractory_steps = R > 0`` a neuron that spikes at step t is refractory for steps
     t+1 .. t+R: its membrane keeps the previous value instead of ``tau * (exc + inh)``, it
-    cannot fire, the pending reset still applies and the currents evolve as usual."""
+    cannot fire, the pending reset (the previous step's spike) still applies and the currents
+    evolve as usual."""
     spike = surrogate or atan()
     alpha = torch.as_tensor(alpha, dtype=torch.float32).clamp(0, 1)
     beta = torch.as_tensor(beta, dtype=torch.float32).clamp(0, 1)
@@ -207,6 +215,8 @@ def alpha_ref(
     out = [], [], [], []
     for t in range(x.shape[0]):
         reset = spike(mem - thr).detach() if reset_mechanism != "none" else torch.zeros_like(mem)
+        if refractory_steps > 0:
+            reset = reset * (count == refractory_steps)  # the previous step's spike
         exc_new = alpha * exc + x[t]
         inh_new = beta * inh - x[t]
         held = count > 0

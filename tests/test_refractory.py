@@ -12,7 +12,7 @@ import tritonsnn as tsnn
 from tritonsnn.contracts import LifOptions, LifParams, LifState, surrogate_fields
 
 from .checks import assert_close, assert_matches_ref_with_input_grad, assert_spikes_equal, odd_inputs
-from .reference import first_order_ref
+from .reference import alpha_ref, first_order_ref
 
 F = tsnn.functional
 
@@ -89,3 +89,83 @@ def test_odd_inputs_same_step_reset(backend, case, delay):
     s, m = F.leaky(x, 0.8, 0.9, refractory=1.5, reset_delay=delay, return_mem=True, backend=backend)
     s_ref, m_ref, _ = first_order_ref(x, 0.8, 0.9, reset_delay=delay, refractory_steps=2)
     assert_matches_ref_with_input_grad(s, m, s_ref, m_ref, x, name)
+
+
+# A neuron without leak (beta = 1) charged once with 5 thresholds, delayed subtract reset,
+# refractory period 3: each spike removes one threshold, at the first refractory step, and
+# the membrane held above threshold through the period is not reset again; so the neuron
+# fires four times (steps 0, 4, 8, 12) and keeps 5 - 4 = 1.
+def _no_leak(name, recurrent=None):
+    return {
+        "leaky": lambda x, **k: F.leaky(x, 1.0, 1.0, **k),
+        "if": lambda x, **k: F.if_(x, 1.0, **k),
+        "alif": lambda x, **k: F.alif(x, 1.0, 1.0, rho=0.9, b=0.0, **k),
+        "rleaky": lambda x, **k: F.rleaky(x, 1.0, 0.0, 1.0, **k),
+        "rleaky-dense": lambda x, **k: F.rleaky(x, 1.0, 1.0, recurrent=recurrent, **k),
+        "synaptic": lambda x, **k: F.synaptic(x, 0.0, 1.0, 1.0, **k),
+        "rsynaptic": lambda x, **k: F.rsynaptic(x, 0.0, 1.0, 0.0, 1.0, **k),
+        "rsynaptic-dense": lambda x, **k: F.rsynaptic(x, 0.0, 1.0, 1.0, recurrent=recurrent, **k),
+    }[name]
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize(
+    "name", ["leaky", "if", "alif", "rleaky", "rleaky-dense", "synaptic", "rsynaptic", "rsynaptic-dense"]
+)
+def test_one_spike_removes_one_threshold(backend, name):
+    silent = torch.nn.Linear(3, 3, bias=False)
+    torch.nn.init.zeros_(silent.weight)
+    x = torch.zeros(18, 2, 3)
+    x[0] = 5.0
+    s, mem = _no_leak(name, silent)(x, refractory=3, return_mem=True, backend=backend)
+    assert s[:, 0, 0].nonzero().flatten().tolist() == [0, 4, 8, 12]
+    assert mem[:, 0, 0].tolist() == [5, 4, 4, 4, 4, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_alpha_held_membrane_reset_once(backend):
+    # Alpha's subtract reset takes the threshold off the excitatory current once per spike.
+    x = torch.zeros(30, 1, 2)
+    x[:3] = 4.0
+    s, st = F.alpha(x, 0.9, 0.8, 1.0, reset_mechanism="subtract", refractory=3, return_state=True, backend=backend)
+    ref_s, ref_exc, _, _ = alpha_ref(x, 0.9, 0.8, 1.0, reset_mechanism="subtract", refractory_steps=3)
+    assert_spikes_equal(s, ref_s)
+    assert_close(st["syn_exc"], ref_exc, 1e-6, 1e-6, "syn_exc")
+    # exc[t] = alpha * exc[t-1] + x[t] - s[t-1] * threshold: one threshold per spike
+    exc, spk_prev, expected = torch.zeros(2), torch.zeros(2), []
+    for t in range(30):
+        exc = 0.9 * exc + x[t, 0] - spk_prev
+        expected.append(exc)
+        spk_prev = s[t, 0].float()
+    assert int(s[:, 0, 0].sum()) >= 3
+    assert_close(st["syn_exc"][:, 0], torch.stack(expected), 1e-5, 1e-5, "syn_exc against one threshold per spike")
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("name", ["leaky", "synaptic", "alpha"])
+@pytest.mark.parametrize("split", [1, 2, 4])
+def test_chunks_split_inside_the_refractory_period(backend, name, split):
+    # A held step after a chunk boundary must know whether the step before it fired: the
+    # carried counter says so (count0 == R), so the chunked run equals the whole one,
+    # gradients included.
+    g = torch.Generator().manual_seed(split)
+    x = (torch.rand(12, 2, 5, generator=g) * 3).requires_grad_()
+    run = {
+        "leaky": lambda x, **k: F.leaky(x, 0.95, 1.0, **k),
+        "synaptic": lambda x, **k: F.synaptic(x, 0.5, 0.95, 1.0, **k),
+        "alpha": lambda x, **k: F.alpha(x, 0.9, 0.8, 1.0, reset_mechanism="subtract", **k),
+    }[name]
+    carried = {"leaky": {"mem": "v0"}, "synaptic": {"mem": "v0", "syn": "syn0"}}.get(
+        name, {"mem": "v0", "syn_exc": "syn_exc0", "syn_inh": "syn_inh0"}
+    )
+    s_all, st_all = run(x, refractory=3, return_state=True, backend=backend)
+    s1, st1 = run(x[:split], refractory=3, return_state=True, backend=backend)
+    init = {arg: st1[key][-1] for key, arg in carried.items()}
+    s2, st2 = run(x[split:], refractory=3, count0=st1["count"], return_state=True, backend=backend, **init)
+    assert_spikes_equal(torch.cat([s1, s2]), s_all)
+    mem_chunks = torch.cat([st1["mem"], st2["mem"]])
+    assert_close(mem_chunks, st_all["mem"], 1e-6, 1e-6, "mem")
+    w = torch.randn(mem_chunks.shape, generator=g)
+    (g_chunks,) = torch.autograd.grad((mem_chunks * w).sum(), x)
+    (g_all,) = torch.autograd.grad((st_all["mem"] * w).sum(), x)
+    assert_close(g_chunks, g_all, 1e-5, 1e-5, "dL/dx")

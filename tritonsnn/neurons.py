@@ -244,7 +244,7 @@ _COMMON_DOC = """
         return_state: return ``(spikes, state)``, ``state`` a dict of state sequences.
         backend: ``"auto"``, ``"triton"`` or ``"torch"``.
         refractory: refractory period in ms (0 = off): after a spike, ``ceil(refractory/dt)``
-            steps without input, leak or firing (a pending reset still applies).
+            steps without input, leak or firing (the spike's reset applies once).
         dt: ms per step.
 """
 

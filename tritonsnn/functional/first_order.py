@@ -72,7 +72,7 @@ _COMMON_ARGS = """
         backend: ``"auto"`` (Triton on CUDA, PyTorch elsewhere), ``"triton"`` or ``"torch"``.
         refractory: refractory period in milliseconds (default 0 = off); a neuron that
             spikes at step t is refractory for the next ``ceil(refractory/dt)`` steps: no
-            input, no leak, no firing, but a pending reset still applies.
+            input, no leak, no firing; the spike's reset applies once (one threshold per spike).
         dt: milliseconds per step (default 1.0).
         count0: initial refractory counter ``[B, *features]`` (steps left), zeros when None.
 """

@@ -116,7 +116,7 @@ _SECOND_ORDER_ARGS = """
             refractory period ``"count"``, the final refractory counter ``[B, *features]`` (int32).
         refractory: refractory period in ms (0 = off); a neuron that spikes at step t is
             refractory for steps t+1 .. t+ceil(refractory/dt): its membrane neither leaks nor
-            integrates and it cannot fire, a pending reset still applies, and the synaptic
+            integrates and it cannot fire, the spike's reset applies once, and the synaptic
             current evolves as usual (so the input keeps the gradient that reaches it through
             the current).
         dt: ms per step.
@@ -214,7 +214,7 @@ def alpha(
             ``"syn_inh"`` and ``"mem"`` (and, with a refractory period, the final ``"count"``).
         refractory, dt: refractory period in ms and ms per step (``ceil(refractory/dt)`` steps).
             A refractory step holds the membrane at its previous value instead of reading it
-            out of the currents, cannot fire, and still applies a pending reset; the currents
+            out of the currents, cannot fire, and applies the spike's reset once; the currents
             keep filtering the input (as Synaptic's current does).
         count0: initial refractory counter ``[B, *features]`` (steps left), zeros when None.
 

@@ -47,7 +47,8 @@ def load_param(ptr, o_n, mask, PER_NEURON: tl.constexpr):
 
 @triton.jit
 def load_state(ptr, o, mask, HAS: tl.constexpr, BLOCK: tl.constexpr):
-    """An initial state as an fp32 block: loaded when given, zeros otherwise."""
+    """An fp32 block at ``ptr + o`` (an initial state, an optional upstream gradient): loaded when
+    given, zeros otherwise."""
     if HAS:
         return tl.load(ptr + o, mask=mask, other=0.0).to(tl.float32)
     return tl.zeros([BLOCK], dtype=tl.float32)

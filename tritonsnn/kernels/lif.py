@@ -17,6 +17,9 @@ registers; without ADAPT ``th[t] = thr``)::
 
     a[t]    = rho * a[t-1] + s[t-1]                  ADAPT; th[t] = thr + b * a[t]
     r[t]    = H(post[t-1] - th[t-1])                 reset flag, carries no gradient
+            = s[t-1]                                 REFRACTORY and DELAY: a held membrane is
+                                                     not reset again (s[-1]: v0 > th where
+                                                     count0 == R)
     q[t]    = count[t-1] > 0                         REFRACTORY: step t is refractory
     drive   = beta * post[t-1] + g*x[t] + V*s[t-1]   (g = gain, V = rec; 1 and 0 when off)
     pre[t]  = drive - r[t] * th[t-1]                 RESET == subtract
@@ -125,6 +128,10 @@ def lif_fwd_kernel(
         s_prev = load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
     if REFRACTORY:
         count = load_count(p_count0, o, m_o, HAS_COUNT0, BLOCK)
+        if DELAY:
+            # The delayed reset is the previous step's spike (step -1 fired where count0 == R):
+            # a membrane held above threshold is not reset again.
+            pending = ((post > th_prev) & (count == REFR_STEPS)).to(tl.float32)
     # Pointers advance one row per step: pointer arithmetic is 64-bit, so T*B*N may exceed 2**31.
     p_x += o
     p_spikes += o
@@ -142,6 +149,8 @@ def lif_fwd_kernel(
             th = thr + b_ad * adapt
         if RESET == 2:
             r = tl.zeros([BLOCK], dtype=tl.float32)
+        elif REFRACTORY and DELAY:
+            r = pending
         else:
             r = (post > th_prev).to(tl.float32)
         if RESET == 1 and not ZERO_WHOLE:
@@ -174,6 +183,8 @@ def lif_fwd_kernel(
         tl.store(p_pre, pre, mask=m_o)
         if DELAY:
             post = pre
+            if REFRACTORY:
+                pending = s
         else:
             tl.store(p_reset_bits, r.to(tl.int8), mask=m_o)
             post = post_reset(pre, s, r, thr, RESET)
@@ -195,19 +206,19 @@ def lif_fwd_kernel(
 
 
 @triton.autotune(configs(), key=["M", "N"])
-@triton.jit(do_not_specialize=["T"])
+@triton.jit(do_not_specialize=["T", "REFR_STEPS"])
 def lif_bwd_kernel(
     p_g_spikes, p_g_mem, p_pre, p_reset_bits, p_sgrad, p_mem0, p_beta, p_threshold,
     p_dx, p_dmem0, p_dbeta, p_dthreshold,
-    p_gain, p_v, p_spk0, p_refr_bits, p_dspk0, p_dv,
+    p_gain, p_v, p_spk0, p_count0, p_refr_bits, p_dspk0, p_dv,
     p_rho, p_b, p_adapt0, p_adapt, p_dadapt0, p_drho, p_db, p_g_adapt,
-    T, M, N, stride_g_spikes, stride_g_mem, stride_g_adapt, sg_param, sg_param2,
+    T, M, N, stride_g_spikes, stride_g_mem, stride_g_adapt, sg_param, sg_param2, REFR_STEPS,
     RESET: tl.constexpr, DELAY: tl.constexpr, HAS_MEM0: tl.constexpr, HAS_G_MEM: tl.constexpr,
     BETA_PER_NEURON: tl.constexpr, THRESHOLD_PER_NEURON: tl.constexpr,
     NEED_DBETA: tl.constexpr, NEED_DTHRESHOLD: tl.constexpr, SURROGATE: tl.constexpr,
     HAS_GAIN: tl.constexpr, GAIN_PER_NEURON: tl.constexpr, ZERO_WHOLE: tl.constexpr,
     RECURRENT: tl.constexpr, V_PER_NEURON: tl.constexpr, HAS_SPK0: tl.constexpr, NEED_DV: tl.constexpr,
-    REFRACTORY: tl.constexpr,
+    REFRACTORY: tl.constexpr, HAS_COUNT0: tl.constexpr,
     ADAPT: tl.constexpr, RHO_PER_NEURON: tl.constexpr, B_PER_NEURON: tl.constexpr, HAS_ADAPT0: tl.constexpr,
     NEED_DRHO: tl.constexpr, NEED_DB: tl.constexpr, HAS_G_ADAPT: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
@@ -226,6 +237,8 @@ def lif_bwd_kernel(
         rho = load_param(p_rho, o % N, m_o, RHO_PER_NEURON)
         b_ad = load_param(p_b, o % N, m_o, B_PER_NEURON)
         a0 = load_state(p_adapt0, o, m_o, HAS_ADAPT0, BLOCK)
+    if REFRACTORY:  # 1 where step -1 fired: the delayed reset of step 0 (see the forward)
+        fired0 = (load_count(p_count0, o, m_o, HAS_COUNT0, BLOCK) == REFR_STEPS).to(tl.float32)
     g_acarry = tl.zeros([BLOCK], dtype=tl.float32)  # dL/d a[t] through step t+1 (ADAPT)
     g_thcarry = tl.zeros([BLOCK], dtype=tl.float32)  # dL/d th[t] through step t+1's reset (ADAPT)
     acc_rho = tl.zeros([BLOCK], dtype=tl.float32)
@@ -280,6 +293,8 @@ def lif_bwd_kernel(
             r_prev = tl.zeros([BLOCK], dtype=tl.float32)
             if RESET != 2:
                 r = (prev > th_p).to(tl.float32)
+                if REFRACTORY:  # r[t] = s[t-1]
+                    r = r * tl.where(m_prev, nq_prev, fired0)
         else:
             r_prev = tl.load(p_reset_bits - M, mask=m_prev, other=0).to(tl.float32)
             prev = tl.where(m_prev, post_reset(pre_prev, s_prev, r_prev, thr, RESET), v0)
@@ -385,7 +400,7 @@ def _flags(state: LifState, params: LifParams, opts: LifOptions) -> dict:
         ADAPT=params.rho is not None,
         REFRACTORY=opts.refractory > 0,
         **per_neuron_flags(params),
-        **has_flags(state, drop=("count0",)),
+        **has_flags(state),
     )
 
 
@@ -409,7 +424,6 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
             stride_xt=x2.stride(0),
             REFR_STEPS=int(opts.refractory),
             STORE_POST=not opts.delay and opts.need_mem,
-            HAS_COUNT0=state.count0 is not None,
             **_flags(state, params, opts),
             **LAUNCH,
         )
@@ -448,7 +462,7 @@ def lif_bwd(
             p_g_mem=g_mem,
             p_g_adapt=g_adapt,
             **pointers(saved, saved.pre),
-            **pointers(state, saved.pre, drop=("count0",)),
+            **pointers(state, saved.pre),
             **pointers(params, params.beta),
             **pointers(grads, grads.dmem0),
             T=T,
@@ -459,6 +473,7 @@ def lif_bwd(
             stride_g_adapt=g_adapt.stride(0),
             sg_param=opts.surrogate_param,
             sg_param2=opts.surrogate_param2,
+            REFR_STEPS=int(opts.refractory),
             SURROGATE=surrogate_kind(saved, opts),
             HAS_G_MEM=up.g_mem is not None,
             HAS_G_ADAPT=up.g_adapt is not None,

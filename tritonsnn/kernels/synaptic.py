@@ -39,11 +39,12 @@ neuron that spikes at step t is refractory for steps t+1 .. t+R::
     s[t]    = H(pre[t] - thr) * (1 - held[t])  no firing, hence no surrogate gradient
     c[t]    = R if s[t] else max(c[t-1] - 1, 0)
 
-The reset flag stays ``H(mem[t-1] - thr)`` (snnTorch's rule), so with DELAY the flag
-is recomputed from the membrane rather than taken from the (possibly suppressed)
-spike. In backward a held step passes ``dL/dn`` to ``mem[t-1]`` with factor 1 instead
-of beta (Alpha: the zero reset's ``1 - r``, else 1) and nothing to the currents; the
-input still gets the gradient that reaches it through the currents.
+With DELAY (Alpha always) the reset flag is the previous step's spike, ``r[t] = s[t-1]``
+(``H(mem0 - thr)`` where ``c[-1] == R``): a membrane held above threshold through the
+period is not reset again, so one spike removes one threshold. In backward a held step
+passes ``dL/dn`` to ``mem[t-1]`` with factor 1 instead of beta (Alpha: the zero reset's
+``1 - r``, else 1) and nothing to the currents; the input still gets the gradient that
+reaches it through the currents.
 
 The reset terms of Alpha are snnTorch's, odd as they are (subtract adds the old
 inhibitory current back onto the membrane). ``tau`` is computed by the caller with
@@ -128,6 +129,10 @@ def syn_fwd_kernel(
     if REFRACTORY:
         cnt = load_count(p_count0, o, m_o, HAS_COUNT0, BLOCK)
         p_refr_bits += o
+        if DELAY:
+            # The delayed reset is the previous step's spike (step -1 fired where count0 == R):
+            # a membrane held above threshold is not reset again.
+            pending = ((mem > thr) & (cnt == REFR_STEPS)).to(tl.float32)
     p_x += o
     p_spikes += o
     p_cur += o
@@ -139,6 +144,8 @@ def syn_fwd_kernel(
         x = tl.load(p_x, mask=m_o, other=0.0).to(tl.float32)
         if RESET == 2:
             r = tl.zeros([BLOCK], dtype=tl.float32)
+        elif REFRACTORY and DELAY:
+            r = pending
         else:
             r = (mem > thr).to(tl.float32)
         cur_new = alpha * cur + x
@@ -183,6 +190,8 @@ def syn_fwd_kernel(
             tl.store(p_cur, cur, mask=m_o)
         if DELAY:
             mem = pre
+            if REFRACTORY:
+                pending = s
         else:
             tl.store(p_reset_bits, r.to(tl.int8), mask=m_o)
             mem = post_reset(pre, s, r, thr, RESET)
@@ -202,14 +211,15 @@ def syn_fwd_kernel(
 
 
 @triton.autotune(configs(), key=["M", "N"])
-@triton.jit(do_not_specialize=["T"])
+@triton.jit(do_not_specialize=["T", "REFR_STEPS"])
 def syn_bwd_kernel(
     p_g_spikes, p_g_cur, p_g_aux, p_g_mem, p_cur, p_aux, p_mem, p_reset_bits, p_refr_bits, p_sgrad,
-    p_cur0, p_aux0, p_mem0, p_spk0, p_alpha, p_beta, p_tau, p_threshold, p_v,
+    p_cur0, p_aux0, p_mem0, p_spk0, p_count0, p_alpha, p_beta, p_tau, p_threshold, p_v,
     p_dx, p_dcur0, p_daux0, p_dmem0, p_dspk0, p_dalpha, p_dbeta, p_dtau, p_dthreshold, p_dv,
-    T, M, N, stride_g_spikes, stride_g_cur, stride_g_aux, stride_g_mem, sg_param, sg_param2,
+    T, M, N, stride_g_spikes, stride_g_cur, stride_g_aux, stride_g_mem, sg_param, sg_param2, REFR_STEPS,
     ALPHA: tl.constexpr, RESET: tl.constexpr, DELAY: tl.constexpr, RECURRENT: tl.constexpr,
-    REFRACTORY: tl.constexpr, HAS_G_CUR: tl.constexpr, HAS_G_AUX: tl.constexpr, HAS_G_MEM: tl.constexpr,
+    REFRACTORY: tl.constexpr, HAS_COUNT0: tl.constexpr,
+    HAS_G_CUR: tl.constexpr, HAS_G_AUX: tl.constexpr, HAS_G_MEM: tl.constexpr,
     HAS_CUR0: tl.constexpr, HAS_AUX0: tl.constexpr, HAS_MEM0: tl.constexpr, HAS_SPK0: tl.constexpr,
     ALPHA_PER_NEURON: tl.constexpr, BETA_PER_NEURON: tl.constexpr, TAU_PER_NEURON: tl.constexpr,
     THRESHOLD_PER_NEURON: tl.constexpr,
@@ -229,6 +239,8 @@ def syn_bwd_kernel(
     if RECURRENT:
         v = load_param(p_v, o % N, m_o, V_PER_NEURON)
         spk0 = load_state(p_spk0, o, m_o, HAS_SPK0, BLOCK)
+    if REFRACTORY:  # 1 where step -1 fired: the delayed reset of step 0 (see the forward)
+        fired0 = (load_count(p_count0, o, m_o, HAS_COUNT0, BLOCK) == REFR_STEPS).to(tl.float32)
     zero = tl.zeros([BLOCK], dtype=tl.float32)
     g_n_next = zero  # Synaptic: dL/dn[t+1];  Alpha: dL/dinh-side h[t+1]
     g_c_next = zero  # dL/dcur[t+1] (Synaptic) or dL/de[t+1] (Alpha)
@@ -259,30 +271,29 @@ def syn_bwd_kernel(
         m_prev = m_o & ((tl.zeros([BLOCK], dtype=tl.int32) + t) > 0)
         # Row t-1 (or the initial state at t == 0): membrane carried in, reset flag, currents.
         pre_prev = tl.load(p_mem - M, mask=m_prev, other=0.0)
+        # Spikes of step t-1 and t; refractory steps cannot fire.
+        s_prev = (pre_prev > thr).to(tl.float32)
+        free = tl.full([BLOCK], 1.0, tl.float32)
+        if REFRACTORY:
+            free = 1.0 - tl.load(p_refr_bits, mask=m_o, other=0).to(tl.float32)
+            free_prev = 1.0 - tl.load(p_refr_bits - M, mask=m_prev, other=0).to(tl.float32)
+            s_prev = s_prev * free_prev
         if DELAY:
             prev = tl.where(m_prev, pre_prev, mem0)
             if RESET == 2:
                 r = zero
             else:
                 r = (prev > thr).to(tl.float32)
+                if REFRACTORY:  # r[t] = s[t-1]
+                    r = r * tl.where(m_prev, free_prev, fired0)
         else:
             r = tl.load(p_reset_bits, mask=m_o, other=0).to(tl.float32)
             r_prev = tl.load(p_reset_bits - M, mask=m_prev, other=0).to(tl.float32)
-        # Spikes of step t-1 and t; refractory steps cannot fire.
-        s_prev = (pre_prev > thr).to(tl.float32)
-        free = tl.full([BLOCK], 1.0, tl.float32)
-        if REFRACTORY:
-            free = 1.0 - tl.load(p_refr_bits, mask=m_o, other=0).to(tl.float32)
-            s_prev = s_prev * (1.0 - tl.load(p_refr_bits - M, mask=m_prev, other=0).to(tl.float32))
         if not DELAY:
             prev = tl.where(m_prev, post_reset(pre_prev, s_prev, r_prev, thr, RESET), mem0)
         gs = tl.load(p_g_spikes, mask=m_o, other=0.0).to(tl.float32)
-        g_cur_ext = zero
-        if HAS_G_CUR:
-            g_cur_ext = tl.load(p_g_cur, mask=m_o, other=0.0).to(tl.float32)
-        g_mem_ext = zero
-        if HAS_G_MEM:
-            g_mem_ext = tl.load(p_g_mem, mask=m_o, other=0.0).to(tl.float32)
+        g_cur_ext = load_state(p_g_cur, 0, m_o, HAS_G_CUR, BLOCK)
+        g_mem_ext = load_state(p_g_mem, 0, m_o, HAS_G_MEM, BLOCK)
         sgrad = surrogate_at(p_sgrad, pre - thr, m_o, SURROGATE, sg_param, sg_param2)
         if REFRACTORY:
             sgrad = sgrad * free
@@ -291,9 +302,7 @@ def syn_bwd_kernel(
                 cur_prev = tl.where(m_prev, tl.load(p_cur - M, mask=m_prev, other=0.0), cur0)
             if NEED_DBETA or NEED_DTAU:
                 aux_prev = tl.where(m_prev, tl.load(p_aux - M, mask=m_prev, other=0.0), aux0)
-            g_aux_ext = zero
-            if HAS_G_AUX:
-                g_aux_ext = tl.load(p_g_aux, mask=m_o, other=0.0).to(tl.float32)
+            g_aux_ext = load_state(p_g_aux, 0, m_o, HAS_G_AUX, BLOCK)
             a = sgrad * gs
             g_u = a + g_mem_ext
             if REFRACTORY:
@@ -411,7 +420,7 @@ def _flags(state: SynState, params: SynParams, opts: SynOptions) -> dict:
         RECURRENT=params.v is not None,
         REFRACTORY=opts.refractory > 0,
         **per_neuron_flags(params),
-        **has_flags(state, drop=("count0",)),
+        **has_flags(state),
     )
 
 
@@ -436,7 +445,6 @@ def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutpu
             REFR_STEPS=int(opts.refractory),
             STORE_CUR=opts.store_cur,
             STORE_POST=not opts.delay and opts.need_mem,
-            HAS_COUNT0=state.count0 is not None,
             **_flags(state, params, opts),
             **LAUNCH,
         )
@@ -475,7 +483,7 @@ def syn_bwd(
             p_g_aux=g_aux,
             p_g_mem=g_mem,
             **pointers(saved, saved.mem),
-            **pointers(state, saved.mem, drop=("count0",)),
+            **pointers(state, saved.mem),
             **pointers(params, params.alpha),
             **pointers(grads, grads.dcur0),
             T=T,
@@ -487,6 +495,7 @@ def syn_bwd(
             stride_g_mem=g_mem.stride(0),
             sg_param=opts.surrogate_param,
             sg_param2=opts.surrogate_param2,
+            REFR_STEPS=int(opts.refractory),
             SURROGATE=surrogate_kind(saved, opts),
             HAS_G_CUR=up.g_cur is not None,
             HAS_G_AUX=up.g_aux is not None,

@@ -47,7 +47,7 @@ def _setup_context(ctx, output, x, state, params, opts):
         saved=LifSaved(
             out.pre, out.reset_bits, out.refr_bits if opts.refractory > 0 else None, out.adapt if adapt else None
         ),
-        state=state._replace(count0=None),
+        state=state,  # count0: whether step -1 fired, for the delayed reset of a refractory neuron
         params=params,
     )
     ctx.set_materialize_grads(False)  # unused outputs give None, not [T, B, N] of zeros

@@ -103,6 +103,14 @@ class Recurrence:
         return Dense(dweight, dbias, None)
 
 
+def counter_before(t, count0, spikes, steps):
+    """What a step's backward reads of the refractory counter it started from: only whether
+    the step before fired (the counter is then ``steps``), so ``steps * s[t-1]`` stands for it."""
+    if steps == 0 or t == 0:
+        return count0
+    return (spikes[t - 1] * steps).to(torch.int32)
+
+
 def _accumulate(total, part):
     return part if total is None else (total if part is None else total + part)
 
@@ -165,7 +173,7 @@ def _rleaky_setup(ctx, output, x, state, dense, params, opts):
     out = DenseLifOutputs(*output)
     save(
         ctx,
-        state=state._replace(count0=None),
+        state=state,
         dense=dense._replace(image=None),
         params=params,
         out=out._replace(refr_bits=out.refr_bits if opts.refractory > 0 else None, final_count=None),
@@ -200,7 +208,12 @@ def _rleaky_backward(ctx, g_spikes, g_mem, *_):
         d = lif_bwd(
             LifUpstream(gs_t[None], gm_t[None], None),
             kept,
-            LifState(state.mem0 if t == 0 else out.mem[t - 1], None, None, None),
+            LifState(
+                state.mem0 if t == 0 else out.mem[t - 1],
+                None,
+                None,
+                counter_before(t, state.count0, out.spikes, opts.refractory),
+            ),
             params,
             step,
             need,
@@ -294,13 +307,7 @@ def _rsyn_fake(x, state, dense, params, opts):
 
 def _rsyn_setup(ctx, output, x, state, dense, params, opts):
     out = DenseSynOutputs(*output)
-    save(
-        ctx,
-        state=state._replace(count0=None),
-        dense=dense._replace(image=None),
-        params=params,
-        out=out._replace(final_count=None),
-    )
+    save(ctx, state=state, dense=dense._replace(image=None), params=params, out=out._replace(final_count=None))
     ctx.set_materialize_grads(False)
     ctx.opts, ctx.image, ctx.x_dtype = opts, dense.image, x.dtype
 
@@ -337,7 +344,11 @@ def _rsyn_backward(ctx, g_spikes, g_cur, g_mem, *_):
             SynUpstream(gs_t[None], gc_t[None], None, gm_t[None]),
             kept,
             SynState(
-                state.cur0 if first else out.cur[t - 1], None, state.mem0 if first else out.mem[t - 1], None, None
+                state.cur0 if first else out.cur[t - 1],
+                None,
+                state.mem0 if first else out.mem[t - 1],
+                None,
+                counter_before(t, state.count0, out.spikes, opts.refractory),
             ),
             params,
             step,

@@ -58,7 +58,7 @@ def _setup_context(ctx, output, x, state, params, opts):
     save(
         ctx,
         saved=SynSaved(out.cur, out.aux, out.mem, out.reset_bits, out.refr_bits),
-        state=state._replace(count0=None),
+        state=state,  # count0: whether step -1 fired, for the delayed reset of a refractory neuron
         params=params,
     )
     ctx.set_materialize_grads(False)  # unused outputs give None, not [T, B, N] of zeros

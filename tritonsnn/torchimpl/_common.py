@@ -137,11 +137,25 @@ def dpost_dthreshold(pre, d, sgrad, thr, reset):
 
 
 def carried_membrane(
-    pre, bits, mem0, t0, t1, *, thr, reset, delay, th_prev=None, free_prev=None, need_prev=True, need_r=True
+    pre,
+    bits,
+    mem0,
+    t0,
+    t1,
+    *,
+    thr,
+    reset,
+    delay,
+    th_prev=None,
+    free_prev=None,
+    fired_prev=None,
+    need_prev=True,
+    need_r=True,
 ):
     """The membrane carried into each step of chunk ``t0..t1`` (``post[t-1]``, ``mem0`` at t = 0) and
     the reset flags ``r[t]``, as ``(prev, r)`` (None where not needed). With delay the carried
-    membrane is ``pre[t-1]`` and ``r[t] = H(pre[t-1] - th_prev[t])``; without, ``r`` is the saved
+    membrane is ``pre[t-1]`` and ``r[t] = H(pre[t-1] - th_prev[t])``, times ``fired_prev`` (rows
+    of :func:`could_fire`) with refractory periods; without, ``r`` is the saved
     bits and ``post[t-1]`` is rebuilt from ``pre``, the spikes (``free_prev`` masks refractory
     steps) and the bits."""
     th_prev = thr if th_prev is None else th_prev
@@ -151,6 +165,8 @@ def carried_membrane(
             prev = torch.cat([(mem0 if t0 == 0 else pre[t0 - 1])[None], pre[t0 : t1 - 1]])
         if need_r:
             r = above(prev, th_prev)
+            if fired_prev is not None:
+                r = r * fired_prev
         return prev, r
     lo = max(t0 - 1, 0)
     s_lo = above(pre[lo : t1 - 1], thr)
@@ -162,6 +178,24 @@ def carried_membrane(
 
 
 # --- refractory periods ---------------------------------------------------------------------
+
+
+def fired_last(count0, steps, like):
+    """1 where step -1 fired (the counter it left is ``steps``), as fp32 like ``like``; 0 without a
+    counter. With a refractory period the delayed reset of a step is the previous step's spike:
+    a membrane held above threshold through the period is not reset again (one spike removes
+    one threshold)."""
+    if count0 is None:
+        return torch.zeros_like(like)
+    return torch.eq(count0, steps).to(like.dtype)
+
+
+def could_fire(refr_bits, fired0, t0, t1):
+    """Rows ``t0..t1-1`` of "step t-1 fired where it crossed the threshold": 1 - step t-1's
+    refractory flag, ``fired0`` (:func:`fired_last`) for t = 0. Times ``H(pre[t-1] - th)`` it is
+    the delayed reset flag of a refractory neuron."""
+    free = 1 - as_dtype(refr_bits[max(t0 - 1, 0) : t1 - 1])
+    return torch.cat([fired0[None], free]) if t0 == 0 else free
 
 
 class Refractory:

@@ -27,7 +27,9 @@ from ._common import (
     chunk_rows,
     chunk_steps,
     chunks,
+    could_fire,
     dpost_dthreshold,
+    fired_last,
     full_row,
     reduce_batch,
     reset_now,
@@ -75,6 +77,8 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
         th = th_prev = thr
     zero_before = reset == RESET_ZERO and not zero_whole
     r = above(p, th_prev)
+    if refr and delay:
+        r = r * fired_last(c0, refractory, r)
     xs, pres, spks = ((x[0],), (pre[0],), (spikes[0],)) if T == 1 else (rows(x), rows(pre), rows(spikes))
     for t in range(T):
         m = pres[t]
@@ -101,8 +105,7 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
         if reset == RESET_SUBTRACT:
             m.addcmul_(r, th_prev, value=-1)
         if refr:
-            crossed = torch.gt(m, th, out=torch.empty_like(m))
-            sf = crossed * free
+            sf = torch.gt(m, th, out=torch.empty_like(m)).mul_(free)
             spks[t].copy_(sf)
             counter.fired(t, sf)
         else:
@@ -110,8 +113,9 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
             sf = s if s.dtype == f32 else s.to(f32)
         if delay:
             p = m
-            # r[t+1] = H(pre[t] - thr), which is s[t] unless s was forced to 0.
-            r = sf if not refr else crossed
+            # r[t+1] = H(pre[t] - th[t]) = s[t]; a refractory step's spike is 0, so its held
+            # membrane is not reset again.
+            r = sf
         else:
             p, r = reset_now(m, sf, r, thr, reset, bits[t], post[t] if need_post else None)
         s_prev = sf
@@ -155,6 +159,8 @@ class _Backward:
         self.mem0 = zeros_or(state.mem0, B, self.N, pre.device)
         self.spk0 = zeros_or(state.spk0, B, self.N, pre.device) if self.spk_state else None
         self.adapt0 = zeros_or(state.adapt0, B, self.N, pre.device) if self.adapt else None
+        refr_delay = opts.delay and saved.refr_bits is not None
+        self.fired0 = fired_last(state.count0, opts.refractory, self.mem0) if refr_delay else None
         self.g_pre = torch.empty_like(pre)
         reset = opts.reset
         # The input gradient is g_pre itself unless gain, a zeroing reset of the input or
@@ -188,6 +194,12 @@ class _Backward:
 
     def _zeros(self):
         return self.saved.pre.new_zeros(self.B, self.N)
+
+    def _could_fire(self, t0, t1):
+        """The delayed reset's refractory mask of the chunk (:func:`could_fire`), or None."""
+        if self.fired0 is None:
+            return None
+        return could_fire(self.saved.refr_bits, self.fired0, t0, t1)
 
     def _or_zeros(self, carry):
         """A carry from the later chunk, or zeros at the last step (nothing comes after it)."""
@@ -240,6 +252,7 @@ class _Backward:
             delay=opts.delay,
             th_prev=f.th_p,
             free_prev=nq_prev,
+            fired_prev=self._could_fire(t0, t1),
             need_prev=need.beta,
             need_r=self.need_r,
         )

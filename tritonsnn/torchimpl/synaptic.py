@@ -35,7 +35,9 @@ from ._common import (
     chunk_rows,
     chunk_steps,
     chunks,
+    could_fire,
     dpost_dthreshold,
+    fired_last,
     full_row,
     head,
     reduce_batch,
@@ -84,6 +86,8 @@ def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutpu
     s_prev = zeros_or(spk0, B, N, dev) if v is not None else None
     counter = Refractory(cnt0, refr_steps, B, N, dev) if refr_steps > 0 else None
     r = above(p, thr)
+    if counter is not None and delay:
+        r = r * fired_last(cnt0, refr_steps, r)
     xs, mems, spks = rows(x), rows(mem), rows(spikes)
     # The current is kept as its own buffer: written in place, never aliased with the membrane.
     c_rows = rows(cur) if store_cur else [torch.empty(B, N, dtype=f32, device=dev)] * T
@@ -109,8 +113,9 @@ def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutpu
         if s_prev is not None:
             s_prev = s32
         if delay:
-            # r[t+1] = H(pre[t] - thr): the spike itself unless a refractory step held it back.
-            p, r = m, (s32 if counter is None else above(m, thr))
+            # r[t+1] = H(pre[t] - thr) = s[t]; a refractory step's spike is 0, so its held
+            # membrane is not reset again.
+            p, r = m, s32
         else:
             p, r = reset_now(m, s32, r, thr, reset, bits[t], post[t] if need_post else None)
     if counter is not None:
@@ -135,12 +140,15 @@ def _alpha_fwd(x, state: SynState, params: SynParams, opts: SynOptions, outs: Sy
     n_rows = exc.shape[0]
     u = zeros_or(mem0, B, N, dev)
     counter = Refractory(cnt0, refr_steps, B, N, dev) if refr_steps > 0 else None
-    # r[t] = H(mem[t-1] - thr): Alpha always delays the reset. `flag` holds r (subtract) or
-    # 1 - r (zero), refreshed from each step's membrane.
+    # r[t] = H(mem[t-1] - thr) (with a refractory period s[t-1]): Alpha always delays the
+    # reset. `flag` holds r (subtract) or 1 - r (zero), refreshed after each step.
     flag = torch.empty(B, N, dtype=f32, device=dev)
     refresh = torch.gt if reset == RESET_SUBTRACT else torch.le
     if reset != RESET_NONE:
         refresh(u, thr, out=flag)
+        if counter is not None:  # the reset is step -1's spike
+            fired = fired_last(cnt0, refr_steps, flag)
+            flag.copy_(flag * fired if reset == RESET_SUBTRACT else 1 - (1 - flag) * fired)  # keep = 1 - r
     chunk = chunk_steps(B, N, _common.CHUNK_ELEMS)
     neg_x = torch.empty(min(chunk, T), B, N, dtype=f32, device=dev)
     xs, es, hs, mems, spks, negs = map(rows, (x, exc, inh, mem, spikes, neg_x))
@@ -171,7 +179,12 @@ def _alpha_fwd(x, state: SynState, params: SynParams, opts: SynOptions, outs: Sy
             s.mul_(free)
             counter.fired(t, s if s.dtype == f32 else s.to(f32))
         if reset != RESET_NONE:
-            refresh(u, thr, out=flag)
+            if counter is None:
+                refresh(u, thr, out=flag)
+            else:  # the spike itself: a refractory step's held membrane is not reset again
+                flag.copy_(s)
+                if reset == RESET_ZERO:
+                    flag.neg_().add_(1)
         e, h = e_new, h_new
     if counter is not None:
         counter.final(T, cnt_out)
@@ -219,6 +232,7 @@ class _SynapticBackward:
         # Reset flags are needed by the zero reset, the same-step reset and the threshold gradient.
         self.need_r = reset != RESET_NONE and (reset == RESET_ZERO or (not opts.delay) or need.threshold)
         self.has_refr = saved.refr_bits.numel() > 0
+        self.fired0 = fired_last(state.count0, opts.refractory, self.mem0) if self.has_refr and opts.delay else None
         self.beta_row = full_row(params.beta, N) if self.has_refr else None
         self.second_order = (
             v is not None and opts.delay and reset != RESET_ZERO and not self.has_refr and up.g_cur is None
@@ -265,6 +279,7 @@ class _SynapticBackward:
             reset=reset,
             delay=opts.delay,
             free_prev=free_prev,
+            fired_prev=None if self.fired0 is None else could_fire(refr, self.fired0, t0, t1),
             need_prev=self.need.beta,
             need_r=self.need_r,
         )
@@ -457,6 +472,7 @@ class _AlphaBackward:
         self.subtract, self.zero, self.resets = reset == RESET_SUBTRACT, reset == RESET_ZERO, reset != RESET_NONE
         self.has_refr = saved.refr_bits.numel() > 0
         self.e0, self.h0, self.u0 = (zeros_or(s, B, N, dev) for s in (state.cur0, state.aux0, state.mem0))
+        self.fired0 = fired_last(state.count0, opts.refractory, self.u0) if self.has_refr else None
         self.dx = torch.empty(self.T, B, N, dtype=x_dtype, device=dev)
         self.acc = {k: mem.new_zeros(B, N) for k in ("alpha", "beta", "tau", "threshold") if getattr(need, k)}
         self.chunk = chunk = chunk_steps(B, N, _common.CHUNK_ELEMS)
@@ -506,8 +522,14 @@ class _AlphaBackward:
         saved, up, thr = self.saved, self.up, self.params.threshold
         n = t1 - t0
         f = SimpleNamespace(t0=t0, t1=t1, n=n)
-        f.r = self._from_prev_mem(torch.gt, self.r_rows[:n], t0, t1) if self.subtract else None
-        f.keep = self._from_prev_mem(torch.le, self.keep_rows[:n], t0, t1) if self.resets else None  # 1 - r
+        if self.resets and self.has_refr:  # r[t] = s[t-1]: the crossing times "step t-1 could fire"
+            keep = self._from_prev_mem(torch.gt, self.keep_rows[:n], t0, t1)
+            keep.mul_(could_fire(saved.refr_bits, self.fired0, t0, t1))
+            f.r = self.r_rows[:n].copy_(keep) if self.subtract else None
+            f.keep = keep.neg_().add_(1)
+        else:
+            f.r = self._from_prev_mem(torch.gt, self.r_rows[:n], t0, t1) if self.subtract else None
+            f.keep = self._from_prev_mem(torch.le, self.keep_rows[:n], t0, t1) if self.resets else None  # 1 - r
         f.a = surrogate(torch.sub(saved.mem[t0:t1], thr, out=self.a_rows[:n]), self.opts.surrogate, saved.sgrad, t0, t1)
         if up.g_spikes is not None:
             f.a.mul_(up.g_spikes[t0:t1])
