@@ -85,7 +85,7 @@ def train(rates, a_plus, a_minus):
         w_max=1.0,
         reduction="mean",
     )
-    homeostasis = tsnn.HomeostaticThreshold(neuron, target_rate=0.03, rate=0.5, min_threshold=1.0)
+    homeostasis = tsnn.HomeostaticThreshold(neuron, target_rate=0.03, rate=0.5, min_threshold=1.0, features=NUM_NEURONS)
 
     mi0, acc0, _ = evaluate(cell, rates, torch.Generator().manual_seed(1))
     for _ in range(EPOCHS):

@@ -96,3 +96,33 @@ def test_bad_surrogate_and_step_mode():
 def test_multistep_needs_time_axis():
     with pytest.raises(ValueError, match="MultiStep expects"):
         tsnn.MultiStep(torch.nn.Identity())(torch.randn(3))
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("cls", [tsnn.RLeaky, tsnn.RSynaptic])
+@pytest.mark.parametrize(
+    "layer,shape",
+    [
+        (dict(linear_features=5), (4, 2, 6)),  # linear_features != N
+        (dict(conv2d_channels=3, kernel_size=3), (4, 2, 2, 5, 5)),  # wrong channels
+    ],
+)
+def test_recurrent_layer_that_does_not_fit(backend, cls, layer, shape):
+    extra = {"alpha": 0.5} if cls is tsnn.RSynaptic else {}
+    neuron = cls(beta=0.9, backend=backend, **extra, **layer)
+    with pytest.raises(ValueError, match="must map the spikes to their own shape"):
+        neuron(torch.rand(shape))
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("fn", [lambda x, **k: F.rleaky(x, 0.9, **k), lambda x, **k: F.rsynaptic(x, 0.5, 0.9, **k)])
+def test_recurrent_layer_that_would_broadcast(backend, fn):
+    # nn.Linear(N, 1) broadcasts over the features: a silently wrong drive without the check.
+    with pytest.raises(ValueError, match=r"maps spikes of shape \[2, 6\] to \[2, 1\]"):
+        fn(torch.rand(4, 2, 6), recurrent=torch.nn.Linear(6, 1), backend=backend)
+
+
+@pytest.mark.parametrize("kernel_size", [4, (3, 2), (3, -1)])
+def test_recurrent_convolution_needs_an_odd_kernel(kernel_size):
+    with pytest.raises(ValueError, match="kernel_size must be odd"):
+        tsnn.RLeaky(beta=0.9, conv2d_channels=3, kernel_size=kernel_size)

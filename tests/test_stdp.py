@@ -1,6 +1,7 @@
 """STDP (plain, soft-bounded, reward-modulated) against a per-step loop of the same
 rule; Trace module; homeostatic threshold adaptation."""
 
+import copy
 import math
 
 import pytest
@@ -194,25 +195,56 @@ def test_trace_module_matches_functional_and_carries_state():
         tsnn.Trace(tau=0.0)
 
 
+def test_stdp_does_not_own_its_layer():
+    # The model owns the layer; a model holding the rule has the weight once in its state_dict,
+    # and a deep copy of the model copies the layer once (the rule follows the copy).
+    cell = tsnn.Cell(tsnn.Connection(nn.Linear(4, 3, bias=False)), tsnn.Leaky(beta=0.9), record=True)
+    model = nn.ModuleDict({"cell": cell, "stdp": tsnn.STDP(cell, a_plus=0.1, a_minus=0.1)})
+    assert sorted(model.state_dict()) == ["cell.connection.layer.weight", "cell.neuron.beta", "cell.neuron.threshold"]
+    twin = copy.deepcopy(model)
+    assert twin["stdp"].linear is twin["cell"].connection.layer
+    assert twin["stdp"].cell is twin["cell"]
+
+
 def test_homeostatic_threshold_moves_towards_target_rate():
     neuron = tsnn.Leaky(beta=0.9, threshold=1.0)
-    homeo = tsnn.HomeostaticThreshold(neuron, target_rate=0.1, rate=0.5)
+    homeo = tsnn.HomeostaticThreshold(neuron, target_rate=0.1, rate=0.5, features=3)
+    buffer = neuron.threshold
+    assert buffer.shape == (3,)  # per-neuron from construction, not from the first update
     spikes = torch.zeros(10, 4, 3)
     spikes[:, :, 0] = 1.0  # neuron 0 fires every step: rate 1.0
     spikes[::5, :, 1] = 1.0  # neuron 1: rate 0.2
     new = homeo.update(spikes)  # neuron 2 silent
     assert_close(new, torch.tensor([1.45, 1.05, 0.95]), 1e-6, 1e-6, "threshold")
-    assert torch.equal(neuron.threshold, new)  # written into the neuron's shared buffer
+    assert neuron.threshold is buffer and torch.equal(buffer, new)  # written in place
     # The neuron runs with the per-neuron threshold afterwards.
     assert neuron(torch.full((1, 2, 3), 0.97)).sum(dim=(0, 1)).tolist() == [0.0, 0.0, 2.0]
-    # A learnable threshold (a Parameter) is updated in place and stays a Parameter.
+    # A learnable threshold stays the same Parameter, so an optimizer built before keeps it.
     learn = tsnn.Leaky(beta=0.9, learn_threshold=True)
-    tsnn.HomeostaticThreshold(learn, target_rate=0.0, rate=0.1, min_threshold=0.5).update(torch.zeros(2, 2, 4))
-    assert isinstance(learn.threshold, nn.Parameter)
-    assert learn.threshold.shape == (4,)
+    homeo = tsnn.HomeostaticThreshold(learn, target_rate=0.0, rate=0.1, min_threshold=0.5, features=4)
+    param = learn.threshold
+    opt = torch.optim.Adam(learn.parameters(), lr=1e-3)
+    assert isinstance(param, nn.Parameter) and param.shape == (4,)
+    homeo.update(torch.zeros(2, 2, 4))
+    assert learn.threshold is param
+    learn(torch.ones(3, 2, 4)).sum().backward()
+    opt.step()
+    assert opt.state[param]["exp_avg"].shape == (4,)
     # Never below min_threshold.
     low = tsnn.HomeostaticThreshold(learn, target_rate=1.0, rate=10.0, min_threshold=0.5).update(torch.zeros(2, 2, 4))
     assert torch.equal(low, torch.full((4,), 0.5))
+
+
+def test_homeostatic_checkpoint_loads_into_a_fresh_model():
+    def build():
+        neuron = tsnn.Leaky(beta=0.9)
+        return neuron, tsnn.HomeostaticThreshold(neuron, target_rate=0.2, rate=0.5, features=(2, 3))
+
+    neuron, homeo = build()
+    homeo.update((torch.rand(5, 4, 2, 3) > 0.5).float())
+    fresh, _ = build()
+    fresh.load_state_dict(neuron.state_dict())  # strict: same keys, same shapes
+    assert torch.equal(fresh.threshold, neuron.threshold)
 
 
 def test_bad_homeostasis_arguments():
@@ -225,3 +257,10 @@ def test_bad_homeostasis_arguments():
         tsnn.HomeostaticThreshold(neuron, target_rate=0.1, rate=0.1, min_threshold=0.0)
     with pytest.raises(TypeError, match="threshold"):
         tsnn.HomeostaticThreshold(nn.ReLU(), target_rate=0.1, rate=0.1)
+    with pytest.raises(ValueError, match="features=N"):
+        tsnn.HomeostaticThreshold(neuron, target_rate=0.1, rate=0.1)  # a shared threshold, no features
+    with pytest.raises(ValueError, match="features"):
+        tsnn.HomeostaticThreshold(tsnn.Leaky(0.9, threshold=torch.ones(3)), target_rate=0.1, rate=0.1, features=4)
+    homeo = tsnn.HomeostaticThreshold(neuron, target_rate=0.1, rate=0.1, features=3)
+    with pytest.raises(ValueError, match="do not match"):
+        homeo.update(torch.zeros(2, 2, 5))

@@ -392,6 +392,10 @@ def _init_recurrence(neuron, V, linear_features, conv2d_channels, kernel_size, l
         neuron.recurrent = nn.Linear(linear_features, linear_features)
     elif conv2d_channels and kernel_size:
         k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+        if any(not isinstance(v, int) or v <= 0 or v % 2 == 0 for v in k):
+            raise ValueError(
+                f"kernel_size must be odd and positive, so that padding k//2 keeps the image size; got {kernel_size!r}"
+            )
         neuron.recurrent = nn.Conv2d(conv2d_channels, conv2d_channels, k, padding=(k[0] // 2, k[1] // 2))
     else:
         raise ValueError(

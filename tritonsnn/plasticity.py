@@ -143,8 +143,9 @@ class STDP(nn.Module):
     ):
         super().__init__()
         F.check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction)
-        self.linear = _linear_of(target)
-        self.cell = target if isinstance(target, Cell) else None
+        # In a tuple, not as submodules: the model owns the layer, and its weight must not
+        # appear twice in a state_dict that holds both.
+        self._target = (_linear_of(target), target if isinstance(target, Cell) else None)
         if self.cell is not None and not self.cell.record:
             raise ValueError("the Cell must record its spikes for STDP: build it with tsnn.Cell(..., record=True)")
         self.a_plus, self.a_minus = float(a_plus), float(a_minus)
@@ -155,6 +156,16 @@ class STDP(nn.Module):
         self.stateful = bool(stateful)
         self.backend = _backend.check_backend_name(backend)
         self.pre_trace = self.post_trace = None
+
+    @property
+    def linear(self) -> nn.Linear:
+        """The layer whose weight this rule learns."""
+        return self._target[0]
+
+    @property
+    def cell(self):
+        """The recording Cell given as target, or None."""
+        return self._target[1]
 
     def forward(self, pre, post, reward=None):
         """The weight change ``dW [O, I]`` of one sequence, not applied (see :meth:`update`)."""
@@ -214,6 +225,22 @@ class STDP(nn.Module):
         )
 
 
+def _threshold_shape(thr, features):
+    """The per-neuron shape of a homeostatic threshold: ``features``, or the threshold's own."""
+    if features is None:
+        if thr.numel() == 1:
+            raise ValueError(
+                "HomeostaticThreshold adapts one threshold per neuron and this neuron has one shared threshold: "
+                "pass features=N (the neuron's feature shape, e.g. features=(C, H, W) after a convolution), or "
+                "build the neuron with a per-neuron threshold such as threshold=torch.full((N,), 1.0)"
+            )
+        return tuple(thr.shape)
+    shape = (int(features),) if isinstance(features, int) else tuple(int(f) for f in features)
+    if thr.numel() != 1 and tuple(thr.shape) != shape:
+        raise ValueError(f"features={features!r} does not match the neuron's threshold of shape {list(thr.shape)}")
+    return shape
+
+
 class HomeostaticThreshold(nn.Module):
     """Homeostatic threshold of a neuron group, adapted from the batch firing rate.
 
@@ -221,38 +248,50 @@ class HomeostaticThreshold(nn.Module):
     ``rate * (firing_rate - target_rate)`` (firing rate = spikes per step averaged over
     time and the batch), so neurons that fire too often become harder to excite and
     silent ones easier. The threshold is the neuron's own shared ``threshold``
-    buffer/parameter (made per-neuron on the first update); this is distinct from the
-    per-sample adaptation state of an ALIF neuron.
+    buffer/parameter, one value per neuron: a shared scalar threshold is made
+    ``features``-shaped here, at construction, so the model's ``state_dict`` and an
+    optimizer built afterwards see the final shape, and :meth:`update` writes in place.
+    This is distinct from the per-sample adaptation state of an ALIF neuron.
 
     Args:
         neuron: a neuron Module with a ``threshold`` (e.g. ``tsnn.Leaky``).
         target_rate: desired spikes per step, in [0, 1].
         rate: adaptation rate (> 0).
         min_threshold: the threshold never goes below this (> 0).
+        features: the neuron's feature shape (``N`` or ``(C, H, W)``); needed when its
+            threshold is one shared value, checked against it otherwise.
     """
 
-    def __init__(self, neuron: nn.Module, *, target_rate, rate, min_threshold=1e-3):
+    def __init__(self, neuron: nn.Module, *, target_rate, rate, min_threshold=1e-3, features=None):
         super().__init__()
-        if not isinstance(getattr(neuron, "threshold", None), torch.Tensor):
+        thr = getattr(neuron, "threshold", None)
+        if not isinstance(thr, torch.Tensor):
             raise TypeError(f"neuron must have a threshold tensor (e.g. tsnn.Leaky); got {type(neuron).__name__}")
         # Validate now rather than at the first update.
-        F.homeostatic_threshold(
-            neuron.threshold, torch.zeros(1, 1), target_rate=target_rate, rate=rate, min_threshold=min_threshold
-        )
+        F.homeostatic_threshold(thr, torch.zeros(1, 1), target_rate=target_rate, rate=rate, min_threshold=min_threshold)
+        shape = _threshold_shape(thr, features)
+        if tuple(thr.shape) != shape:
+            per_neuron = thr.detach().expand(shape).clone()
+            if isinstance(thr, nn.Parameter):
+                thr.data = per_neuron
+            else:
+                neuron.threshold = per_neuron
         self.neuron = [neuron]  # a list, so the neuron is not registered twice as a submodule
         self.target_rate, self.rate, self.min_threshold = float(target_rate), float(rate), float(min_threshold)
 
     @torch.no_grad()
     def update(self, spikes):
         """Adapt the threshold from ``spikes [T, B, *features]``; returns the new threshold."""
-        neuron = self.neuron[0]
+        thr = self.neuron[0].threshold
+        if tuple(spikes.shape[2:]) != tuple(thr.shape):
+            raise ValueError(
+                f"spikes [T, B, *features] = {list(spikes.shape)} do not match the neuron's threshold of shape "
+                f"{list(thr.shape)}: pass the spikes of the neuron this HomeostaticThreshold adapts"
+            )
         new = F.homeostatic_threshold(
-            neuron.threshold, spikes, target_rate=self.target_rate, rate=self.rate, min_threshold=self.min_threshold
+            thr, spikes, target_rate=self.target_rate, rate=self.rate, min_threshold=self.min_threshold
         )
-        if isinstance(neuron.threshold, nn.Parameter):
-            neuron.threshold.data = new.to(neuron.threshold.device)
-        else:
-            neuron.threshold = new.to(neuron.threshold.device)
+        thr.copy_(new)  # in place: the same tensor the optimizer and the state_dict hold
         return new
 
     def extra_repr(self):

@@ -55,6 +55,24 @@ def _dense(layer, x, single=False):
     return None
 
 
+def _feedback(layer, spk):
+    """``layer(spk)``, which must keep the spikes' shape ``[B, *features]``: a layer that does not
+    fit them would fail with a bare shape error, or broadcast into a silently wrong drive."""
+    fix = (
+        "the recurrent layer must map the spikes to their own shape: nn.Linear(N, N) for N features "
+        "(RLeaky/RSynaptic: linear_features=N), or nn.Conv2d(C, C, k, padding=k // 2) with an odd k for "
+        "images (C, H, W) (conv2d_channels=C)"
+    )
+    try:
+        out = layer(spk)
+    except RuntimeError as err:
+        raise ValueError(f"{layer} does not fit spikes of shape {list(spk.shape)} ({err}); {fix}") from err
+    if not isinstance(out, torch.Tensor) or out.shape != spk.shape:
+        got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"{layer} maps spikes of shape {list(spk.shape)} to {got}; {fix}")
+    return out
+
+
 def _stack(rows, x, dtype):
     return torch.stack(rows) if rows else x.new_empty(x.shape, dtype=dtype)
 
@@ -176,7 +194,7 @@ def run_rleaky(
     spikes, mems = [], []
     for x_t in seq.unbind(0):
         spk, st = _first_order(
-            x_t + recurrent(spk),
+            x_t + _feedback(recurrent, spk),
             beta,
             threshold,
             options,
@@ -329,7 +347,7 @@ def run_rsynaptic(
     syn, mem, carried = syn0, v0, count0
     spikes, syns, mems = [], [], []
     for x_t in seq.unbind(0):
-        drive = x_t + recurrent(spk)
+        drive = x_t + _feedback(recurrent, spk)
         spk, st = run_synaptic(
             drive, Layout(drive, True), params, options, syn0=syn, v0=mem, count0=carried, return_state=True
         )
