@@ -121,3 +121,48 @@ def test_multistep_state_dict_loads_both_ways_strict():
     inner.load_state_dict(nn.Linear(2, 3).state_dict(), strict=True)
     with pytest.raises(RuntimeError, match="Missing key"):
         inner.load_state_dict({"weight": torch.zeros(3, 2)}, strict=True)
+
+
+def _facade(name):
+    from tritonsnn import snntorch as snn
+
+    kw = {"Alpha": dict(alpha=0.9, beta=0.8), "Synaptic": dict(alpha=0.5, beta=0.9)}.get(name, dict(beta=0.9))
+    if name == "RLeaky":
+        kw.update(all_to_all=False, V=0.5)
+    if name == "RSynaptic":
+        kw.update(alpha=0.5, linear_features=4)
+    return getattr(snn, name)(init_hidden=True, **kw)
+
+
+def _first(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        *[pytest.param(lambda b, n=n: NEURONS[n](step_mode="single", backend=b), id=n) for n in NEURONS],
+        pytest.param(lambda b: tsnn.Leaky(0.9, stateful=True, backend=b), id="Leaky-stateful"),
+        *[
+            pytest.param(lambda b, n=n: _facade(n), id=f"snntorch.{n}")
+            for n in ("Leaky", "Lapicque", "Synaptic", "Alpha", "RLeaky", "RSynaptic")
+        ],
+    ],
+)
+def test_state_from_inference_mode_then_training_names_the_fix(make, backend):
+    neuron = make(backend)
+    if getattr(neuron, "backend", backend) != backend and backend == "triton":
+        pytest.skip("the snnTorch facade picks its backend itself")
+    net = nn.Sequential(nn.Linear(3, 4), neuron)
+    shape = (5, 2, 3) if getattr(neuron, "stateful", False) else (2, 3)
+    with torch.inference_mode():
+        net(torch.rand(shape))
+    with pytest.raises(RuntimeError, match=r"inference_mode\(\).*tsnn.reset\(net\)"):
+        _first(net(torch.rand(shape))).sum().backward()
+    tsnn.reset(net)
+    _first(net(torch.rand(shape))).sum().backward()  # trains after the reset
+    with torch.inference_mode():
+        net(torch.rand(shape))
+    with torch.no_grad():
+        net(torch.rand(shape))  # evaluation without autograd may carry the state on

@@ -479,6 +479,43 @@ def test_parameters_tsnn_cannot_represent_are_refused(params, field, value, mess
         import_from_nir(_graph_with(kind(**fields)))
 
 
+@pytest.mark.parametrize("params", [_lif_params, _cubalif_params])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_neuron_parameters_are_refused(params, value):
+    kind, fields = params()
+    field = "tau" if kind is nir.LIF else "tau_mem"
+    fields[field] = np.array([1e-3, value, 1e-3])
+    with pytest.raises(ValueError, match=rf"node 'odd' \({kind.__name__}\) has a non-finite {field}"):
+        import_from_nir(_graph_with(kind(**fields)))
+
+
+def _affine_then_lif(bias, lif_size):
+    kind, fields = _lif_params()
+    fields = {k: np.resize(v, lif_size) for k, v in fields.items()}
+    return nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([4])}),
+            "fc": nir.Affine(weight=np.ones((6, 4), dtype=np.float32), bias=bias),
+            "lif": kind(**fields),
+            "output": nir.Output(output_type={"output": np.array([lif_size])}),
+        },
+        edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")],
+        type_check=False,
+    )
+
+
+def test_affine_bias_of_the_wrong_size_is_refused():
+    with pytest.raises(ValueError, match=r"node 'fc' \(Affine\) has a bias of shape \(5,\)"):
+        import_from_nir(_affine_then_lif(np.zeros(5, dtype=np.float32), 6))
+
+
+def test_consecutive_node_sizes_must_agree():
+    with pytest.raises(ValueError, match=r"node 'lif' \(LIF\) has 5 neurons but the layer before it gives 6"):
+        import_from_nir(_affine_then_lif(np.zeros(6, dtype=np.float32), 5))
+    net = import_from_nir(_affine_then_lif(np.zeros(6, dtype=np.float32), 6))  # sizes agree: imports
+    assert net(torch.rand(3, 2, 4)).shape == (3, 2, 6)
+
+
 def test_export_refuses_what_nir_neurons_cannot_describe():
     zero = {"reset_mechanism": "zero", "reset_delay": False}
     for neuron, message in [

@@ -64,6 +64,23 @@ def _common(args: dict, **fixed) -> dict:
     return {name: args[name] for name in _COMMON_OPTIONS if name in args} | fixed
 
 
+def refuse_inference_state(owner: nn.Module, states, x) -> None:
+    """A carried state made under ``torch.inference_mode()`` cannot enter a graph autograd records
+    (PyTorch's own error gives no hint of where it came from): say which module and how to fix it."""
+    for v in states:
+        if v is None or not v.is_inference():
+            continue
+        if torch.is_inference_mode_enabled() or not torch.is_grad_enabled():
+            return
+        if x.requires_grad or any(p.requires_grad for p in owner.parameters()):
+            raise RuntimeError(
+                f"{type(owner).__name__} carries state from a call under torch.inference_mode(), which "
+                "autograd cannot use: call tsnn.reset(net) before training (snnTorch code: "
+                "snntorch.utils.reset(net) or reset_mem()), or evaluate under torch.no_grad() instead"
+            )
+        return
+
+
 class SpikingNeuron(nn.Module):
     """Base class: configuration, state handling and the single/multi-step protocol.
 
@@ -173,6 +190,7 @@ class SpikingNeuron(nn.Module):
             for kw, key in self._CARRY.items():
                 v = self._state.get(key)
                 init[kw] = v if v is not None and v.shape == step_shape else None
+            refuse_inference_state(self, init.values(), x)
         if carry or self.return_state:
             spikes, state = self._dynamics(x, init, single, return_state=True)
         elif self.return_mem:

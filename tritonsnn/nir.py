@@ -389,6 +389,36 @@ def _decay_of(name, node, field: str, dt) -> np.ndarray:
     return 1.0 - dt / tau
 
 
+_NEURON_FIELDS = ("tau", "tau_syn", "tau_mem", "r", "w_in", "v_leak", "v_threshold", "v_reset")
+
+
+def _neuron_size(name, node, width):
+    """The neuron count of a NIR neuron node (1 when every parameter is a scalar); refuses
+    non-finite parameters and a size that differs from ``width``, the previous layer's output."""
+    kind = type(node).__name__
+    sizes = set()
+    for field in _NEURON_FIELDS:
+        if not hasattr(node, field):
+            continue
+        values = np.asarray(getattr(node, field), dtype=np.float64)
+        if not np.all(np.isfinite(values)):
+            raise ValueError(
+                f"import_from_nir: node {name!r} ({kind}) has a non-finite {field} ({values.reshape(-1)[:4]}); "
+                "NIR parameters must be finite numbers"
+            )
+        if values.size > 1:
+            sizes.add(values.size)
+    if len(sizes) > 1:
+        raise ValueError(f"import_from_nir: node {name!r} ({kind}) has parameters of different sizes {sorted(sizes)}")
+    size = sizes.pop() if sizes else 1
+    if width is not None and size not in (1, width):
+        raise ValueError(
+            f"import_from_nir: node {name!r} ({kind}) has {size} neurons but the layer before it gives "
+            f"{width} features; the sizes of consecutive nodes must agree"
+        )
+    return size
+
+
 def _neuron(name, node, dt, options):
     """The tritonsnn neuron of a NIR ``IF``/``LIF``/``CubaLIF`` node, its input gain folded into the threshold."""
     nir = _nir()
@@ -442,7 +472,13 @@ def _stateless(name, node, multi):
         layer = nn.Linear(weight.shape[1], weight.shape[0], bias=has_bias)
         layer.weight.data.copy_(weight)
         if has_bias:
-            layer.bias.data.copy_(torch.as_tensor(np.asarray(node.bias), dtype=torch.float32))
+            bias = torch.as_tensor(np.asarray(node.bias), dtype=torch.float32)
+            if bias.shape != (weight.shape[0],):
+                raise ValueError(
+                    f"import_from_nir: node {name!r} (Affine) has a bias of shape {tuple(bias.shape)} for a weight "
+                    f"of shape {tuple(weight.shape)}; expected one bias per output, shape ({weight.shape[0]},)"
+                )
+            layer.bias.data.copy_(bias)
         return layer  # nn.Linear already acts on the last axis of [T, B, N]
     if isinstance(node, nir.Conv2d):
         weight = torch.as_tensor(np.asarray(node.weight), dtype=torch.float32)
@@ -518,10 +554,13 @@ def import_from_nir(
     if not dt > 0:
         raise ValueError(f"import_from_nir: dt must be > 0; got {dt}")
     layers = OrderedDict()
+    width = None  # features out of the last fully connected layer, where known
     for name, node in _chain(nir, graph):
         if isinstance(node, (nir.Input, nir.Output)):
             continue
         if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
+            size = _neuron_size(name, node, width)
+            width = size if size > 1 else width
             options = dict(
                 neuron_options,
                 reset_mechanism=reset_mechanism,
@@ -532,6 +571,15 @@ def import_from_nir(
             layer = _neuron(name, node, dt, options)
         else:
             layer = _stateless(name, node, step_mode == "multi")
+            if isinstance(layer, nn.Linear):
+                if width is not None and layer.in_features != width:
+                    raise ValueError(
+                        f"import_from_nir: node {name!r} ({type(node).__name__}) takes {layer.in_features} "
+                        f"inputs but the layer before it gives {width}; the sizes of consecutive nodes must agree"
+                    )
+                width = layer.out_features
+            elif layer is not None:
+                width = None  # convolutions, pooling, flatten: sizes follow the image
         if layer is None:
             kind = type(node).__name__
             hint = (

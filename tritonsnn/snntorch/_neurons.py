@@ -274,6 +274,7 @@ class SpikingNeuron(_native.SpikingNeuron):
         for name, kw in self._OP_ARGS:  # state of another shape restarts from zero, as in snnTorch
             value = buffers[name]
             init[kw] = value if value.shape == shape else None
+        _native.refuse_inference_state(self, init.values(), input_)
         reset = 0
         if self._same_step and init["v0"] is not None:
             reset = self.mem_reset(init["v0"])
