@@ -297,14 +297,19 @@ def test_custom_op_registration(second, nearest, with_state):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_exp_synapse_into_leaky_is_snntorch_synaptic(backend, device):
+@pytest.mark.parametrize(
+    "reset,delay", [("subtract", True), ("subtract", False), ("zero", False), ("none", True), ("none", False)]
+)
+def test_exp_synapse_into_leaky_is_snntorch_synaptic(backend, device, reset, delay):
     # snnTorch's Synaptic neuron is syn = alpha*syn + x; mem = beta*mem + syn - reset*thr:
-    # exactly an ExpSynapse feeding a Leaky, spikes, membrane and gradients alike.
+    # exactly an ExpSynapse feeding a Leaky, spikes, membrane and gradients alike. (Not for
+    # the zero reset with reset_delay=True: see the test below.)
     snn = pytest.importorskip("snntorch")
     gen = torch.Generator().manual_seed(21)
     T, B, N = 8, 3, 5
     x = (torch.rand(T, B, N, generator=gen) * 0.8).requires_grad_()
-    ref_neuron = snn.Synaptic(alpha=0.8, beta=0.7, learn_alpha=True, learn_beta=True)
+    opts = dict(reset_mechanism=reset, reset_delay=delay)
+    ref_neuron = snn.Synaptic(alpha=0.8, beta=0.7, learn_alpha=True, learn_beta=True, **opts)
     syn = mem = None
     spikes, mems = [], []
     for t in range(T):
@@ -320,7 +325,7 @@ def test_exp_synapse_into_leaky_is_snntorch_synaptic(backend, device):
     alpha = torch.tensor(0.8, requires_grad=True)
     beta = torch.tensor(0.7, requires_grad=True)
     current = F.exp_synapse(xt, alpha, backend=backend)
-    spk, mem = F.leaky(current, beta, 1.0, return_mem=True, backend=backend)
+    spk, mem = F.leaky(current, beta, 1.0, return_mem=True, backend=backend, **opts)
     assert torch.equal(spk.cpu(), ref_spk)
     assert_close(mem.cpu(), ref_mem, 1e-5, 1e-5, "membrane", elementwise=True)
     w = torch.randn(T, B, N, generator=gen)
@@ -328,3 +333,19 @@ def test_exp_synapse_into_leaky_is_snntorch_synaptic(backend, device):
     want = _grads((ref_spk * w).sum() + ref_mem.sum(), [x, ref_neuron.alpha, ref_neuron.beta])
     for g, r, name in zip(got, want, ["dx", "dalpha", "dbeta"]):
         assert_close(g.cpu(), r.reshape(g.shape), 1e-5, 1e-4, name, elementwise=True)
+
+
+def test_exp_synapse_into_leaky_differs_from_snntorch_synaptic_for_the_delayed_zero_reset():
+    # The README's scope: snnTorch's Synaptic zeroes the whole new membrane, input included,
+    # while Leaky's zero reset keeps the input of the reset step.
+    snn = pytest.importorskip("snntorch")
+    x = torch.rand(30, 3, 5, generator=torch.Generator().manual_seed(21)) * 0.8
+    ref = snn.Synaptic(alpha=0.8, beta=0.7, reset_mechanism="zero")
+    syn, mem = ref.init_synaptic()
+    ref_spk = []
+    for t in range(30):
+        spk, syn, mem = ref(x[t], syn, mem)
+        ref_spk.append(spk)
+    spk = F.leaky(F.exp_synapse(x, 0.8), 0.7, 1.0, reset_mechanism="zero")
+    assert not torch.equal(spk, torch.stack(ref_spk))
+    assert torch.equal(F.synaptic(x, 0.8, 0.7, 1.0, reset_mechanism="zero"), torch.stack(ref_spk))
