@@ -91,6 +91,59 @@ def test_stateful_delay_matches_whole_sequence():
     assert layer.history is None
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_stateful_learned_delays_keep_the_spikes_in_flight(backend):
+    # A learned delay whose integer part grows between chunks reaches back into input the
+    # module kept (max_delay of history), so the chunked run equals the whole sequence with
+    # the delays of each chunk.
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(16, 2, 3, generator=gen)
+    layer = tsnn.Delay(torch.tensor([0.5, 1.0, 1.5]), learn_delay=True, max_delay=6.0, stateful=True, backend=backend)
+    outs, delays = [], []
+    for i in range(0, 16, 4):
+        delays.append(layer.delay.detach().clone())
+        outs.append(layer(x[i : i + 4]))
+        with torch.no_grad():
+            layer.delay.add_(torch.tensor([1.0, 1.75, 2.5]))  # steps of a learning rule
+    for k, (i, d) in enumerate(zip(range(0, 16, 4), delays)):
+        whole = F.delay(x[: i + 4], d.clamp(max=6.0), backend=backend)[i:]
+        assert_close(outs[k], whole, 1e-6, 1e-6, f"chunk {k}, delays {d.tolist()}")
+    assert layer.history.shape[0] == 7  # floor(max_delay) + 1 steps
+
+
+def test_stateful_learned_delays_need_max_delay():
+    with pytest.raises(ValueError, match="max_delay="):
+        tsnn.Delay(torch.ones(3), learn_delay=True, stateful=True)
+    with pytest.raises(ValueError, match="max_delay must be a finite number >= every delay"):
+        tsnn.Delay(torch.tensor([1.0, 4.0]), learn_delay=True, max_delay=2.0)
+    with pytest.raises(ValueError, match="max_delay"):
+        tsnn.Delay(torch.ones(3), max_delay=float("nan"))
+
+
+def test_learned_delays_are_clamped_to_max_delay():
+    layer = tsnn.Delay(torch.tensor([1.0, 2.0]), learn_delay=True, max_delay=3.0, dt=0.5)  # ms
+    with torch.no_grad():
+        layer.delay.copy_(torch.tensor([-1.0, 9.0]))
+    x = torch.randn(12, 1, 2)
+    assert torch.equal(layer(x), F.delay(x, torch.tensor([0.0, 3.0]), dt=0.5))
+
+
+@pytest.mark.parametrize("stateful", [False, True])
+def test_delay_compiles_without_graph_breaks(stateful):
+    # fullgraph=True raises on any graph break (the host-side delay check used to be one).
+    torch._dynamo.reset()
+    layer = tsnn.Delay(torch.tensor([0.5, 2.0, 3.25]), learn_delay=True, max_delay=4.0, stateful=stateful)
+    x = torch.randn(8, 2, 3)
+    compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")
+    y_c = compiled(x)
+    tsnn.reset(layer)
+    y_e = layer(x)
+    assert_close(y_c, y_e, 1e-6, 1e-6, "compiled delay")
+    (g_c,) = torch.autograd.grad(y_c.sum(), layer.delay)
+    (g_e,) = torch.autograd.grad(y_e.sum(), layer.delay)
+    assert_close(g_c, g_e, 1e-6, 1e-6, "delay gradient")
+
+
 def test_learnable_delays_find_the_target_delay():
     # A smooth input makes the loss in the delay smooth: gradient descent on the
     # interpolation slope recovers the delays that produced the target.

@@ -164,39 +164,62 @@ class Delay(nn.Module):
             or in milliseconds when ``dt`` is given.
         dt: step length in milliseconds, or None for delays in steps.
         learn_delay: make the delays an ``nn.Parameter`` (gradient = interpolation slope).
-            Learned delays are clamped at 0 in the forward pass.
+            Learned delays are clamped to ``[0, max_delay]`` in the forward pass.
+        max_delay: the longest delay (same unit as ``delay``) learned delays may reach; a
+            stateful module keeps that much input history, so that the spikes still in flight
+            reach later chunks however the delays move. Needed for ``stateful`` learned delays.
         stateful: keep the last steps of input so that delays reach back into the previous
             call (chunked sequences); otherwise each call starts from zero history and a
             delay must be shorter than the sequence.
         backend: ``"auto"``, ``"triton"`` or ``"torch"``.
     """
 
-    def __init__(self, delay, *, dt=None, learn_delay=False, stateful=False, backend="auto"):
+    def __init__(self, delay, *, dt=None, learn_delay=False, max_delay=None, stateful=False, backend="auto"):
         super().__init__()
         if dt is not None and not (isinstance(dt, (int, float)) and dt > 0):
             raise ValueError(f"dt must be a positive step length in milliseconds (or None for steps); got {dt!r}")
         d = torch.as_tensor(delay, dtype=torch.float32)
         if not bool((d >= 0).all()):
             raise ValueError(f"delay must be >= 0; got {delay}")
+        if max_delay is not None and not (
+            isinstance(max_delay, (int, float)) and math.isfinite(max_delay) and max_delay >= float(d.max())
+        ):
+            raise ValueError(
+                f"max_delay must be a finite number >= every delay (max {float(d.max()):g}); got {max_delay!r}"
+            )
+        if stateful and learn_delay and max_delay is None:
+            raise ValueError(
+                "a stateful Delay with learned delays needs max_delay= (the longest delay it may learn, in the "
+                "unit of delay): it keeps that much input history, so that spikes in flight reach the next chunk"
+            )
         self.dt = dt
+        self.max_delay = None if max_delay is None else float(max_delay)
         self.stateful = bool(stateful)
         self.backend = _backend.check_backend_name(backend)
         register_tensor(self, "delay", d, learn_delay)
         self.history = None  # last input steps of a stateful module (not in state_dict)
 
     def _steps(self):
-        d = self.delay.clamp(min=0) if isinstance(self.delay, nn.Parameter) else self.delay
+        d = self.delay.clamp(0, self.max_delay) if isinstance(self.delay, nn.Parameter) else self.delay
         return d if self.dt is None else d / self.dt
+
+    def _history_steps(self, steps):
+        """Steps of input a stateful call keeps: enough for the longest delay it may see."""
+        longest = float(steps.detach().max()) if self.max_delay is None else self.max_delay / (self.dt or 1.0)
+        return int(math.floor(longest)) + 1
 
     def forward(self, x):
         steps = self._steps()
         if not self.stateful:
             return F.delay(x, steps, backend=self.backend)
-        # Prepend the kept history (zeros at first: the same as zero padding), delay, drop it again.
-        keep = int(math.floor(float(steps.detach().max()))) + 1
+        # Prepend the kept history, zero-padded to `keep` steps (the same as zero padding before
+        # the start), delay, drop it again.
+        keep = self._history_steps(steps)
         hist = self.history
-        if hist is None or hist.shape[1:] != x.shape[1:] or hist.shape[0] < keep:
-            hist = x.new_zeros(keep, *x.shape[1:])
+        if hist is None or hist.shape[1:] != x.shape[1:]:
+            hist = x.new_zeros(0, *x.shape[1:])
+        if hist.shape[0] < keep:
+            hist = torch.cat([hist.new_zeros(keep - hist.shape[0], *x.shape[1:]), hist])
         hist = hist[hist.shape[0] - keep :]
         y = F.delay(torch.cat([hist.to(x.dtype), x]), steps, backend=self.backend)[keep:]
         self.history = torch.cat([hist, x])[-keep:]
@@ -212,7 +235,8 @@ class Delay(nn.Module):
 
     def extra_repr(self):
         unit = "steps" if self.dt is None else f"ms, dt={self.dt}"
-        return f"delay={_short(self.delay)} ({unit}), stateful={self.stateful}"
+        bound = "" if self.max_delay is None else f", max_delay={self.max_delay:g}"
+        return f"delay={_short(self.delay)} ({unit}){bound}, stateful={self.stateful}"
 
 
 class Connection(nn.Module):

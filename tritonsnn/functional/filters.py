@@ -160,7 +160,7 @@ def delay(x, delay, *, dt=None, backend="auto"):
     steps = param(delay, "delay", features, x).contiguous()
     if dt is not None:
         steps = steps / float(dt)
-    if not steps.is_cuda:  # checked on the host only: on a GPU the check would sync
+    if not steps.is_cuda and not torch.compiler.is_compiling():  # a host check: would sync on GPU / break graphs
         lo, hi = float(steps.detach().min()), float(steps.detach().max())
         unit = "ms" if dt is not None else "steps"
         scale = float(dt) if dt is not None else 1.0
