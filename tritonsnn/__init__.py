@@ -1,6 +1,6 @@
 """tritonsnn: spiking neural networks for PyTorch with fused Triton time-loop kernels."""
 
-from . import encode, functional, loss, nir, plasticity, plot, snntorch, surrogate
+from . import encode, functional, loss, memory, nir, plasticity, plot, snntorch, surrogate
 from .neurons import ALIF, IF, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
 from .plasticity import STDP, HomeostaticThreshold, Trace
 from .synapses import Cell, Connection, Delay, DualExpSynapse, ExpSynapse
@@ -13,6 +13,7 @@ __all__ = [
     "encode",
     "functional",
     "loss",
+    "memory",
     "nir",
     "plasticity",
     "plot",

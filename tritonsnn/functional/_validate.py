@@ -11,6 +11,7 @@ import torch
 
 from .. import _backend
 from .. import surrogate as sg
+from .._spikes import mark_spikes
 from ..contracts import RESET_MODES, Reset, surrogate_fields
 
 
@@ -204,7 +205,7 @@ def common(*, reset_mechanism, reset_delay, surrogate, refractory, dt, backend) 
 def result(layout: Layout, spikes, seqs: dict, count, return_mem, return_state):
     """What a neuron function returns: spikes, ``(spikes, mem)`` or ``(spikes, state)``, every
     sequence viewed as the input's shape, the final refractory counter (if any) as ``state["count"]``."""
-    spikes = layout.unflat(spikes)
+    spikes = mark_spikes(layout.unflat(spikes))
     if return_state:
         out = {k: layout.unflat(v) for k, v in seqs.items()}
         if count is not None:

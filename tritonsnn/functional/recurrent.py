@@ -11,6 +11,7 @@ import torch
 
 from .. import ops
 from .._doc import shared_args
+from .._spikes import mark_spikes
 from ..contracts import Dense, LifOptions, LifParams, LifState, SecondOrder, SynOptions, SynState
 from ._validate import Common, Layout, check_input, common, count, decay, param, result, state
 from .first_order import _COMMON_ARGS, _first_order
@@ -222,6 +223,7 @@ def _loop_result(seq, spikes, seqs, carried, options, single, return_mem, return
     """What the autograd loops return; the final counter is zeros when no step ran."""
     if single:
         spikes, seqs = spikes[0], {k: v[0] for k, v in seqs.items()}
+    spikes = mark_spikes(spikes)
     if return_state:
         state_out = dict(seqs)
         if options.refractory > 0:
