@@ -162,6 +162,16 @@ def _units(module):
     return units
 
 
+def _stitch(result, out, t0, steps):
+    """Chunk outputs written into one ``[steps, ...]`` tensor (or tuple) as they come: no chunk
+    output outlives its copy, so the outputs never take twice their size (as ``torch.cat`` would)."""
+    if result is None:
+        result = _pytree.tree_map(lambda o: o.new_empty((steps, *o.shape[1:])), out)
+    for dst, src in zip(_pytree.tree_leaves(result), _pytree.tree_leaves(out)):
+        dst[t0 : t0 + src.shape[0]] = src
+    return result
+
+
 class TimeChunked(nn.Module):
     """Run a multi-step network over ``[T, B, ...]`` in chunks of ``chunk`` steps, recomputing
     each chunk in backward instead of keeping its activations.
@@ -201,22 +211,18 @@ class TimeChunked(nn.Module):
         units = _units(self.module)
         carried = [u.stateful for u in units]
         states = [_get_state(u) if keep else None for u, keep in zip(units, carried)]
-        outs = []
+        result = None
         for t0 in range(0, x.shape[0], self.chunk):
             leaves, spec = _pytree.tree_flatten(states)
             out, *leaves = _checkpoint.checkpoint(
                 self._chunk, x[t0 : t0 + self.chunk], spec, *leaves, use_reentrant=False
             )
             states = _pytree.tree_unflatten(leaves, self._spec_out)
-            outs.append(out)
+            result = _stitch(result, out, t0, x.shape[0])
         for u, keep, state in zip(units, carried, states):
             if keep:  # as after a plain call: the final state, in the graph (tsnn.detach for TBPTT)
                 _set_state(u, state)
-        if not outs:  # T = 0: one call shapes the empty outputs
-            return self.module(x)
-        if isinstance(outs[0], tuple):
-            return tuple(torch.cat(seq) for seq in zip(*outs))
-        return torch.cat(outs)
+        return self.module(x) if result is None else result  # T = 0: one call shapes the empty outputs
 
     def _chunk(self, x, spec, *leaves):
         """One chunk from the given states; the units' own state is left as it was, so that the

@@ -33,7 +33,7 @@ from .functional._validate import Common
 from .functional.first_order import _first_order, lapicque_terms
 from .functional.recurrent import run_rleaky, run_rsynaptic
 from .functional.second_order import run_alpha, run_synaptic, second_order_params
-from .utils import register_tensor
+from .utils import own_storage, register_tensor
 
 __all__ = ["SpikingNeuron", "Leaky", "IF", "Lapicque", "RLeaky", "ALIF"]
 
@@ -203,7 +203,7 @@ class SpikingNeuron(nn.Module):
         if carry:
 
             def last(seq):
-                return seq if single else seq[-1]
+                return seq if single else own_storage(seq[-1])
 
             self._state = {
                 "mem": last(state["mem"]),

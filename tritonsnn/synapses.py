@@ -24,7 +24,7 @@ from torch import nn
 
 from . import _backend
 from . import functional as F
-from .utils import as_sequence, register_tensor
+from .utils import as_sequence, own_storage, register_tensor
 
 __all__ = ["ExpSynapse", "DualExpSynapse", "Delay", "Connection", "Cell"]
 
@@ -64,7 +64,7 @@ class _Stateful(nn.Module):
         state = self.state if carry and self._state_fits(x) else None
         y, final = self._filter(x, state)
         if carry:
-            self.state = final
+            self.state = tuple(map(own_storage, final)) if isinstance(final, tuple) else own_storage(final)
         return y[0] if single else y
 
     def _state_fits(self, x):
@@ -222,7 +222,7 @@ class Delay(nn.Module):
             hist = torch.cat([hist.new_zeros(keep - hist.shape[0], *x.shape[1:]), hist])
         hist = hist[hist.shape[0] - keep :]
         y = F.delay(torch.cat([hist.to(x.dtype), x]), steps, backend=self.backend)[keep:]
-        self.history = torch.cat([hist, x])[-keep:]
+        self.history = own_storage(torch.cat([hist, x])[-keep:])
         return y
 
     def reset_state(self):

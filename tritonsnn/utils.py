@@ -53,6 +53,16 @@ def _wrap_state_dict(module, state_dict, prefix, local_metadata, strict, missing
         state_dict[prefix + "layer." + key[len(prefix) :]] = state_dict.pop(key)
 
 
+def own_storage(t):
+    """``t``, or a copy of it when it views a larger tensor: a carried state (the last step of a
+    sequence) must not keep the whole ``[T, B, ...]`` sequence alive until the next call."""
+    if not isinstance(t, torch.Tensor):
+        return t
+    if torch.compiler.is_compiling():  # views cannot be inspected in a trace; a [B, ...] copy is cheap
+        return t.clone()
+    return t.clone() if t._base is not None and t._base.numel() > t.numel() else t
+
+
 def register_tensor(module: nn.Module, name: str, value, learn: bool):
     """``value`` (number or tensor) as fp32 ``module.<name>``: an ``nn.Parameter`` where ``learn``,
     else a buffer (saved in ``state_dict`` either way)."""
