@@ -81,3 +81,28 @@ def test_digits_runs_as_one_command(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert ACCURACY_LINE.fullmatch(_last_line(result.stdout)), result.stdout
+
+
+def test_ddp_digits_runs_with_torchrun(tmp_path):
+    # The README's command, shortened: two gloo processes, one epoch on 200 images.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(EXAMPLES.parent), os.environ.get("PYTHONPATH", "")]))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            str(EXAMPLES / "ddp_digits.py"),
+            *("--epochs", "1", "--limit", "200", "--device", "cpu", "--out", str(tmp_path)),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 process(es)" in result.stdout
+    assert ACCURACY_LINE.fullmatch(_last_line(result.stdout)), result.stdout

@@ -27,6 +27,7 @@ from torch import nn
 
 from . import _backend
 from . import functional as F
+from ._distributed import global_sum, group_for
 from .synapses import Cell, Connection
 
 __all__ = ["Trace", "STDP", "HomeostaticThreshold"]
@@ -122,6 +123,10 @@ class STDP(nn.Module):
         trace_mode: ``"cumulative"`` or ``"nearest"``.
         stateful: carry the per-sample traces across calls (chunked sequences).
         backend: backend of the trace scans.
+        distributed: with torch.distributed initialised (DDP, FSDP), sum the weight change
+            over ``process_group``: ``"mean"`` and ``"sum"`` are then those of the global batch
+            and every replica moves its weight alike. ``False`` keeps each rank's own batch.
+        process_group: the group to reduce over (None: the default group).
     """
 
     def __init__(
@@ -140,9 +145,12 @@ class STDP(nn.Module):
         trace_mode="cumulative",
         stateful=False,
         backend="auto",
+        distributed=True,
+        process_group=None,
     ):
         super().__init__()
         F.check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction)
+        self.distributed, self.process_group = bool(distributed), process_group
         # In a tuple, not as submodules: the model owns the layer, and its weight must not
         # appear twice in a state_dict that holds both.
         self._target = (_linear_of(target), target if isinstance(target, Cell) else None)
@@ -170,6 +178,7 @@ class STDP(nn.Module):
     def forward(self, pre, post, reward=None):
         """The weight change ``dW [O, I]`` of one sequence, not applied (see :meth:`update`)."""
         carry = self.stateful and self.pre_trace is not None and self.pre_trace.shape[0] == pre.shape[1]
+        group = group_for(self.distributed, self.process_group)
         delta, x_pre, x_post = F.stdp(
             pre,
             post,
@@ -181,7 +190,7 @@ class STDP(nn.Module):
             rule=self.rule,
             w_min=self.w_min,
             w_max=self.w_max,
-            reduction=self.reduction,
+            reduction="sum" if group is not None else self.reduction,
             reward=reward,
             trace_mode=self.trace_mode,
             pre_trace0=self.pre_trace if carry else None,
@@ -191,6 +200,10 @@ class STDP(nn.Module):
         )
         if self.stateful and pre.shape[0] > 0:
             self.pre_trace, self.post_trace = x_pre[-1], x_post[-1]
+        if group is not None:  # the global batch's sum, then its mean
+            delta, batch = global_sum(delta.contiguous(), pre.shape[1], group)
+            if self.reduction == "mean" and batch > 0:
+                delta = delta / batch
         return delta
 
     @torch.no_grad()
@@ -260,10 +273,25 @@ class HomeostaticThreshold(nn.Module):
         min_threshold: the threshold never goes below this (> 0).
         features: the neuron's feature shape (``N`` or ``(C, H, W)``); needed when its
             threshold is one shared value, checked against it otherwise.
+        distributed: with torch.distributed initialised, the firing rate is that of the global
+            batch (spike counts summed over ``process_group``), so every replica moves its
+            threshold alike. ``False`` keeps each rank's own batch.
+        process_group: the group to reduce over (None: the default group).
     """
 
-    def __init__(self, neuron: nn.Module, *, target_rate, rate, min_threshold=1e-3, features=None):
+    def __init__(
+        self,
+        neuron: nn.Module,
+        *,
+        target_rate,
+        rate,
+        min_threshold=1e-3,
+        features=None,
+        distributed=True,
+        process_group=None,
+    ):
         super().__init__()
+        self.distributed, self.process_group = bool(distributed), process_group
         thr = getattr(neuron, "threshold", None)
         if not isinstance(thr, torch.Tensor):
             raise TypeError(f"neuron must have a threshold tensor (e.g. tsnn.Leaky); got {type(neuron).__name__}")
@@ -288,8 +316,13 @@ class HomeostaticThreshold(nn.Module):
                 f"spikes [T, B, *features] = {list(spikes.shape)} do not match the neuron's threshold of shape "
                 f"{list(thr.shape)}: pass the spikes of the neuron this HomeostaticThreshold adapts"
             )
+        group = group_for(self.distributed, self.process_group)
+        firing = None
+        if group is not None:  # spikes per step and sample over the global batch
+            counts, samples = global_sum(spikes.to(torch.float32).sum((0, 1)), spikes.shape[0] * spikes.shape[1], group)
+            firing = counts / max(samples, 1)
         new = F.homeostatic_threshold(
-            thr, spikes, target_rate=self.target_rate, rate=self.rate, min_threshold=self.min_threshold
+            thr, spikes, target_rate=self.target_rate, rate=self.rate, min_threshold=self.min_threshold, firing=firing
         )
         thr.copy_(new)  # in place: the same tensor the optimizer and the state_dict hold
         return new

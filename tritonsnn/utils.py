@@ -107,3 +107,18 @@ def detach(net: nn.Module) -> nn.Module:
     for m in _each_neuron(net):
         m.detach_state()
     return net
+
+
+def one_dim_parameters(net: nn.Module) -> nn.Module:
+    """Make every scalar (0-d) parameter of ``net`` a ``[1]`` one, in place; returns ``net``.
+
+    FSDP2's ``fully_shard`` refuses scalar parameters, and a learnable ``beta`` or ``threshold``
+    is one. Call it before ``fully_shard`` (and before building the optimiser); the neurons
+    treat a ``[1]`` parameter exactly as the scalar. A ``state_dict`` saved afterwards holds
+    ``[1]`` tensors: load it into a model converted the same way.
+    """
+    for module in net.modules():
+        for name, p in list(module._parameters.items()):
+            if p is not None and p.dim() == 0:
+                module._parameters[name] = nn.Parameter(p.detach().reshape(1), requires_grad=p.requires_grad)
+    return net

@@ -129,7 +129,7 @@ def check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction):
         raise ValueError(f"w_min must be smaller than w_max; got w_min={w_min}, w_max={w_max}")
 
 
-def homeostatic_threshold(threshold, spikes, *, target_rate, rate, min_threshold=1e-3):
+def homeostatic_threshold(threshold, spikes, *, target_rate, rate, min_threshold=1e-3, firing=None):
     """Threshold moved towards a target firing rate from a batch of spikes (returns a new tensor).
 
     ``thr += rate * (mean_{t, b} spikes[t, b] - target_rate)`` per neuron, then clamped
@@ -143,6 +143,8 @@ def homeostatic_threshold(threshold, spikes, *, target_rate, rate, min_threshold
         target_rate: desired spikes per step in [0, 1].
         rate: adaptation rate (> 0).
         min_threshold: lower clamp (> 0) so that the threshold stays valid.
+        firing: the firing rate to use instead of ``spikes``' own (``features``-shaped), e.g.
+            that of the global batch under torch.distributed.
 
     Returns:
         The new threshold, ``features``-shaped, fp32.
@@ -155,6 +157,7 @@ def homeostatic_threshold(threshold, spikes, *, target_rate, rate, min_threshold
     if not min_threshold > 0:
         raise ValueError(f"min_threshold must be > 0; got {min_threshold!r}")
     with torch.no_grad():
-        firing = spikes.to(torch.float32).mean((0, 1))
+        if firing is None:
+            firing = spikes.to(torch.float32).mean((0, 1))
         thr = torch.as_tensor(threshold, dtype=torch.float32, device=spikes.device).detach()
         return (thr + rate * (firing - target_rate)).clamp_(min=min_threshold)
