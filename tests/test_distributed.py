@@ -88,10 +88,7 @@ def _runs():
         "multi": (_net, lambda m, x: _loss(m(x)).backward()),
         "single": (lambda: _net("single"), lambda m, x: _loss(_single_step(m, x)).backward()),
         "tbptt": (lambda: _net(stateful=True), _tbptt),
-        "chunked": (
-            lambda: tsnn.memory.TimeChunked(_net(), chunk=4),
-            lambda m, x: _loss(m(x)).backward(),
-        ),
+        "chunked": (lambda: tsnn.memory.TimeChunked(_net(), chunk=4), lambda m, x: _loss(m(x)).backward()),
         "delays": (_delay_net, lambda m, x: _loss(m(x)).backward()),
     }
 
@@ -129,7 +126,9 @@ def _fsdp_step(rank):
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     _loss(model(_shard(_data(), rank))).backward()
     opt.step()
-    return {n: (p.full_tensor() if hasattr(p, "full_tensor") else p).detach().clone() for n, p in model.named_parameters()}
+    return {
+        n: (p.full_tensor() if hasattr(p, "full_tensor") else p).detach().clone() for n, p in model.named_parameters()
+    }
 
 
 def _stdp_setup():
@@ -162,7 +161,9 @@ def ranks():
     if not dist.is_available() or not dist.is_gloo_available():
         pytest.skip("torch.distributed with gloo is not available")
     with tempfile.TemporaryDirectory() as out_dir:
-        ctx = mp.start_processes(_ddp_worker, args=(_free_port(), out_dir), nprocs=WORLD, join=False, start_method="spawn")
+        ctx = mp.start_processes(
+            _ddp_worker, args=(_free_port(), out_dir), nprocs=WORLD, join=False, start_method="spawn"
+        )
         for _ in range(TIMEOUT_S):
             if ctx.join(timeout=1):
                 break

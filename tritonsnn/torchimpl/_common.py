@@ -103,26 +103,29 @@ def shifted(f, f_next):
 # --- resets ---------------------------------------------------------------------------------
 
 
-def post_reset(m, s, r, thr, reset):
-    """Membrane after the same-step reset (``reset_delay=False``): ``m - (s - r)*thr`` or ``m - (s - r)*m``."""
+def post_reset(m, s, r, thr, reset, out=None):
+    """Membrane after the same-step reset (``reset_delay=False``): ``m - (s - r)*thr`` or ``m - (s - r)*m``.
+    One fused op after ``s - r``: with ``s - r`` in {-1, 0, 1} the product is exact, so the
+    result is the same bits as the separate multiply and subtract."""
     d = s - r
-    return m - d * thr if reset == Reset.SUBTRACT else m - d * m
+    return torch.addcmul(m, d, thr if reset == Reset.SUBTRACT else m, value=-1, out=out)
 
 
 def reset_now(m, s, r, thr, reset, bits_t, post_t):
     """Without ``reset_delay``: store step t's reset flags (and, given ``post_t``, the post-reset
-    membrane); return the post-reset membrane and the flags of step t+1."""
+    membrane straight into it); return the post-reset membrane and the flags of step t+1."""
     bits_t.copy_(r)
-    p = post_reset(m, s, r, thr, reset)
-    if post_t is not None:
-        post_t.copy_(p)
+    p = post_reset(m, s, r, thr, reset, out=post_t)
     return p, above(p, thr)
 
 
 def same_step_reset_grad(pre, r, sgrad, thr, reset, free=None):
     """The same-step reset in backward: ``(post_jac, d)`` with ``post_jac = d post[t] / d pre[t]``
     (the surrogate flows through the reset, as in snnTorch) and ``d = s[t] - r[t]`` the reset
-    applied; ``free`` masks the spikes of refractory steps."""
+    applied (None when ``r`` is: the subtracting reset's jacobian needs neither); ``free`` masks
+    the spikes of refractory steps."""
+    if r is None and reset == Reset.SUBTRACT:
+        return 1 - thr * sgrad, None
     s = above(pre, thr)
     if free is not None:
         s = s * free
@@ -168,13 +171,16 @@ def carried_membrane(
             if fired_prev is not None:
                 r = r * fired_prev
         return prev, r
+    r = as_dtype(span(bits, t0, t1)) if need_r else None
+    if not need_prev:
+        return None, r
     lo = max(t0 - 1, 0)
     s_lo = above(pre[lo : t1 - 1], thr)
     if free_prev is not None:
         s_lo = s_lo * free_prev
     post_prev = post_reset(pre[lo : t1 - 1], s_lo, bits[lo : t1 - 1].to(F32), thr, reset)
     prev = torch.cat([mem0[None], post_prev]) if t0 == 0 else post_prev
-    return prev, as_dtype(span(bits, t0, t1))
+    return prev, r
 
 
 # --- refractory periods ---------------------------------------------------------------------

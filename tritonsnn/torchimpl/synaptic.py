@@ -229,8 +229,9 @@ class _SynapticBackward:
         self.g_c_next2 = None  # C[t0 + 1] of the later chunk (second order)
         self.chunk = chunk = chunk_steps(B, N, _common.CHUNK_ELEMS)
         reset = opts.reset
-        # Reset flags are needed by the zero reset, the same-step reset and the threshold gradient.
-        self.need_r = reset != RESET_NONE and (reset == RESET_ZERO or (not opts.delay) or need.threshold)
+        # Reset flags are needed by the zero reset and the threshold gradient (the subtracting
+        # same-step reset's jacobian needs none).
+        self.need_r = reset != RESET_NONE and (reset == RESET_ZERO or need.threshold)
         self.has_refr = saved.refr_bits.numel() > 0
         self.fired0 = fired_last(state.count0, opts.refractory, self.mem0) if self.has_refr and opts.delay else None
         self.beta_row = full_row(params.beta, N) if self.has_refr else None
