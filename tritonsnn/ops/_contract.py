@@ -13,6 +13,7 @@ import typing
 
 import torch
 
+from .. import contracts
 from .. import surrogate as sg
 from . import LIB, implementation
 
@@ -190,6 +191,31 @@ def empty_for_none(values, like):
     """``values`` with every None replaced by a fresh empty tensor (outputs of a custom op are
     tensors and may not alias each other)."""
     return tuple(like.new_empty(0) if v is None else v for v in values)
+
+
+def fake_grads(cls, seq, params, need, x_dtype, **states):
+    """The fake (shape-only) gradients record ``cls`` of a backward op: ``dx`` like ``seq``
+    ``[T, B, N]`` in the input's dtype, ``[B, N]`` for the initial states flagged in ``states``,
+    each parameter's gradient in its shape where ``need`` (a list of bools) asks for it, and
+    empty tensors elsewhere."""
+    T, B, N = seq.shape
+    new = seq.new_empty
+    grads = {k: new((B, N) if on else (0,)) for k, on in states.items()}
+    for (k, p), wanted in zip(params._asdict().items(), need):
+        if f"d{k}" in cls._fields:
+            grads[f"d{k}"] = new(p.shape if wanted and p is not None else (0,))
+    return tuple(cls(dx=new(T, B, N, dtype=x_dtype), **grads))
+
+
+_ROLES = dict(
+    state="State", params="Params", opts="Options", outputs="Outputs", saved="Saved", up="Upstream", grads="Grads"
+)
+
+
+def records(prefix: str) -> dict:
+    """The records of one family by their names in ``tritonsnn/contracts.py``: ``<prefix>State``,
+    ``<prefix>Params``, ... (the ``records`` of :class:`Family`)."""
+    return {role: getattr(contracts, prefix + suffix) for role, suffix in _ROLES.items()}
 
 
 def save(ctx, **records):
