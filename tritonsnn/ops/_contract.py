@@ -247,11 +247,10 @@ class Family:
     ``(x, state, params, opts)`` with autograd, and ``<name>_bwd`` (the reverse loop, an op of its
     own so that torch.compile keeps it opaque) over ``(up, saved, state, params, opts, need,
     x_dtype)``. Both run ``implementation(module, use_triton).<name>_fwd / <name>_bwd``; the
-    family's file gives the fake kernels, the autograd formula and which outputs a step returns."""
+    family's file gives the fake kernels, what backward keeps of a call (``kept(outputs, x, params,
+    opts)``, the saved record), the autograd formula and which outputs a step returns."""
 
-    def __init__(
-        self, name: str, module: str, records: dict, *, fwd_fake, bwd_fake, setup_context, backward, step_outputs=None
-    ):
+    def __init__(self, name: str, module: str, records: dict, *, fwd_fake, bwd_fake, kept, backward, step_outputs=None):
         self.records = records
         self.FWD = Signature(x=torch.Tensor, state=records["state"], params=records["params"], opts=records["opts"])
         self.BWD = Signature(
@@ -272,6 +271,12 @@ class Family:
         def bwd_records(up, saved, state, params, opts, need, x_dtype):
             impl = getattr(implementation(module, opts.use_triton), f"{name}_bwd")
             return impl(up, saved, state, params, opts, params_type(*need), x_dtype)
+
+        def setup_context(ctx, output, x, state, params, opts):
+            # state: count0 tells whether step -1 fired, for the delayed reset of a refractory neuron
+            save(ctx, saved=kept(records["outputs"](*output), x, params, opts), state=state, params=params)
+            ctx.set_materialize_grads(False)  # unused outputs give None, not [T, B, N] of zeros
+            ctx.opts, ctx.x_dtype = opts, x.dtype
 
         def bwd(**parts):
             like = next(t for t in parts["saved"] if t is not None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from ..contracts import LifGrads, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, lif_outputs
-from ._contract import Family, fake_grads, precomputed_sgrad, records, save, saved
+from ._contract import Family, fake_grads, precomputed_sgrad, records, saved
 
 
 def _fwd_fake(x, state, params, opts):
@@ -22,19 +22,11 @@ def _bwd_fake(up, saved, state, params, opts, need, x_dtype):
     )
 
 
-def _setup_context(ctx, output, x, state, params, opts):
-    out = LifOutputs(*output)
+def _kept(out, x, params, opts):
     adapt = params.rho is not None
-    save(
-        ctx,
-        saved=LifSaved(
-            out.pre, out.reset_bits, out.refr_bits if opts.refractory > 0 else None, out.adapt if adapt else None
-        ),
-        state=state,  # count0: whether step -1 fired, for the delayed reset of a refractory neuron
-        params=params,
+    return LifSaved(
+        out.pre, out.reset_bits, out.refr_bits if opts.refractory > 0 else None, out.adapt if adapt else None
     )
-    ctx.set_materialize_grads(False)  # unused outputs give None, not [T, B, N] of zeros
-    ctx.opts, ctx.x_dtype = opts, x.dtype
 
 
 def _backward(ctx, *grads):
@@ -81,7 +73,7 @@ FAMILY = Family(
     records("Lif"),
     fwd_fake=_fwd_fake,
     bwd_fake=_bwd_fake,
-    setup_context=_setup_context,
+    kept=_kept,
     backward=_backward,
     step_outputs=_step_outputs,
 )

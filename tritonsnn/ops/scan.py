@@ -8,7 +8,7 @@ from torch import Tensor
 from ..contracts import ScanGrads, ScanParams, ScanSaved, ScanState, ScanUpstream
 from . import LIB as _LIB
 from . import implementation
-from ._contract import Family, fake_grads, records, save, saved
+from ._contract import Family, fake_grads, records, saved
 
 
 def _scan_fake(x, state, params, opts):
@@ -20,12 +20,9 @@ def _scan_bwd_fake(up, saved, state, params, opts, need, x_dtype):
     return fake_grads(ScanGrads, saved.h, params, need, x_dtype, dh0=True, dy0=opts.second)
 
 
-def _scan_setup_context(ctx, output, x, state, params, opts):
-    h, y = output
+def _scan_kept(out, x, params, opts):
     # x is only read back for the nearest-trace mask; otherwise keep no reference to it.
-    save(ctx, saved=ScanSaved(x if opts.nearest else None, h, y), state=state, params=params)
-    ctx.set_materialize_grads(False)
-    ctx.opts, ctx.x_dtype = opts, x.dtype
+    return ScanSaved(x if opts.nearest else None, out.h, out.y)
 
 
 def _scan_backward(ctx, g_h, g_y):
@@ -53,7 +50,7 @@ FAMILY = Family(
     records("Scan"),
     fwd_fake=_scan_fake,
     bwd_fake=_scan_bwd_fake,
-    setup_context=_scan_setup_context,
+    kept=_scan_kept,
     backward=_scan_backward,
 )
 SCAN, SCAN_BWD = FAMILY.FWD, FAMILY.BWD

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..contracts import SecondOrder, SynGrads, SynOutputs, SynParams, SynSaved, SynState, SynUpstream, syn_outputs
-from ._contract import Family, fake_grads, precomputed_sgrad, records, save, saved
+from ._contract import Family, fake_grads, precomputed_sgrad, records, saved
 
 
 def _fwd_fake(x, state, params, opts):
@@ -23,16 +23,8 @@ def _bwd_fake(up, saved, state, params, opts, need, x_dtype):
     return fake_grads(SynGrads, saved.mem, params, need, x_dtype, dcur0=True, daux0=alpha, dmem0=True, dspk0=recurrent)
 
 
-def _setup_context(ctx, output, x, state, params, opts):
-    out = SynOutputs(*output)
-    save(
-        ctx,
-        saved=SynSaved(out.cur, out.aux, out.mem, out.reset_bits, out.refr_bits),
-        state=state,  # count0: whether step -1 fired, for the delayed reset of a refractory neuron
-        params=params,
-    )
-    ctx.set_materialize_grads(False)  # unused outputs give None, not [T, B, N] of zeros
-    ctx.opts, ctx.x_dtype = opts, x.dtype
+def _kept(out, x, params, opts):
+    return SynSaved(out.cur, out.aux, out.mem, out.reset_bits, out.refr_bits)
 
 
 def _backward(ctx, *grads):
@@ -74,7 +66,7 @@ FAMILY = Family(
     records("Syn"),
     fwd_fake=_fwd_fake,
     bwd_fake=_bwd_fake,
-    setup_context=_setup_context,
+    kept=_kept,
     backward=_backward,
     step_outputs=_step_outputs,
 )
