@@ -40,6 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._doc import shared_args
+
 __all__ = [
     "accuracy_rate",
     "accuracy_temporal",
@@ -574,8 +576,11 @@ class _ModuleForm(nn.Module):
 
     _loss = None
 
-    def __init__(self, **options) -> None:
+    def __init__(self, args: dict) -> None:
+        # args: the subclass constructor's locals(), the loss's options (no docstring, so that
+        # help() shows nn.Module's for every form's __init__, as before)
         super().__init__()
+        options = {k: v for k, v in args.items() if k not in ("self", "__class__")}
         self._options = tuple(options)
         for name, value in options.items():
             setattr(self, name, value)
@@ -584,34 +589,36 @@ class _ModuleForm(nn.Module):
         return type(self)._loss(outputs, targets, **{name: getattr(self, name) for name in self._options})
 
 
-class ce_rate_loss(_ModuleForm):
-    """Module form of :func:`ce_rate` (``snntorch.functional.ce_rate_loss``).
-
-    Args:
+_CLASS_COUNT_ARGS = """
         reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
         num_classes: Population code with this many classes.
         weight: Per-class weights.
-    """
+"""
+
+
+class _ClassCountForm(_ModuleForm):
+    """The Module form of a cross-entropy loss of spike counts or rates."""
+
+    def __init__(self, reduction: str = "mean", *, num_classes: int | None = None, weight=None) -> None:
+        super().__init__(locals())
+
+
+@shared_args(_CLASS_COUNT_ARGS)
+class ce_rate_loss(_ClassCountForm):
+    """Module form of :func:`ce_rate` (``snntorch.functional.ce_rate_loss``).
+
+    Args:"""
 
     _loss = staticmethod(ce_rate)
 
-    def __init__(self, reduction: str = "mean", *, num_classes: int | None = None, weight=None) -> None:
-        super().__init__(reduction=reduction, num_classes=num_classes, weight=weight)
 
-
-class ce_count_loss(_ModuleForm):
+@shared_args(_CLASS_COUNT_ARGS)
+class ce_count_loss(_ClassCountForm):
     """Module form of :func:`ce_count` (``snntorch.functional.ce_count_loss``).
 
-    Args:
-        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
-        num_classes: Population code with this many classes.
-        weight: Per-class weights.
-    """
+    Args:"""
 
     _loss = staticmethod(ce_count)
-
-    def __init__(self, reduction: str = "mean", *, num_classes: int | None = None, weight=None) -> None:
-        super().__init__(reduction=reduction, num_classes=num_classes, weight=weight)
 
 
 class ce_max_membrane_loss(_ModuleForm):
@@ -625,7 +632,7 @@ class ce_max_membrane_loss(_ModuleForm):
     _loss = staticmethod(ce_max_membrane)
 
     def __init__(self, reduction: str = "mean", *, weight=None) -> None:
-        super().__init__(reduction=reduction, weight=weight)
+        super().__init__(locals())
 
 
 class mse_count_loss(_ModuleForm):
@@ -650,13 +657,7 @@ class mse_count_loss(_ModuleForm):
         num_classes: int | None = None,
         weight=None,
     ) -> None:
-        super().__init__(
-            correct_rate=correct_rate,
-            incorrect_rate=incorrect_rate,
-            reduction=reduction,
-            num_classes=num_classes,
-            weight=weight,
-        )
+        super().__init__(locals())
 
 
 class mse_membrane_loss(_ModuleForm):
@@ -674,7 +675,7 @@ class mse_membrane_loss(_ModuleForm):
     def __init__(
         self, on_target: float = 1.0, off_target: float = 0.0, reduction: str = "mean", *, weight=None
     ) -> None:
-        super().__init__(on_target=on_target, off_target=off_target, reduction=reduction, weight=weight)
+        super().__init__(locals())
 
 
 class mse_temporal_loss(_ModuleForm):
@@ -701,14 +702,7 @@ class mse_temporal_loss(_ModuleForm):
         *,
         weight=None,
     ) -> None:
-        super().__init__(
-            target_is_time=target_is_time,
-            on_target=on_target,
-            off_target=off_target,
-            tolerance=tolerance,
-            reduction=reduction,
-            weight=weight,
-        )
+        super().__init__(locals())
 
 
 class ce_temporal_loss(_ModuleForm):
@@ -723,4 +717,4 @@ class ce_temporal_loss(_ModuleForm):
     _loss = staticmethod(ce_temporal)
 
     def __init__(self, inverse: str = "negate", reduction: str = "mean", *, weight=None) -> None:
-        super().__init__(inverse=inverse, reduction=reduction, weight=weight)
+        super().__init__(locals())

@@ -482,8 +482,12 @@ class RLeaky(SpikingNeuron):
         self._register_learnable(locals(), "beta")
         _init_recurrence(self, V, linear_features, conv2d_channels, kernel_size, learn_recurrent)
 
+    def _recurrence(self) -> dict:
+        """The recurrence as the runner takes it: the dense layer or the one-to-one weight."""
+        return dict(recurrent=self.recurrent) if self.all_to_all else dict(V=self.V)
+
     def _dynamics(self, x, init, single=False, **returns):
-        rec = dict(recurrent=self.recurrent) if self.all_to_all else dict(V=self.V)
+        rec = self._recurrence()
         return run_rleaky(x, self.beta, self.threshold, self._options(), **rec, **init, single=single, **returns)
 
     def extra_repr(self):
@@ -717,8 +721,10 @@ class RSynaptic(SpikingNeuron):
         self.all_to_all = bool(all_to_all)
         _init_recurrence(self, V, linear_features, conv2d_channels, kernel_size, learn_recurrent)
 
+    _recurrence = RLeaky._recurrence
+
     def _dynamics(self, x, init, single=False, **returns):
-        rec = dict(recurrent=self.recurrent) if self.all_to_all else dict(V=self.V)
+        rec = self._recurrence()
         return run_rsynaptic(
             x, self.alpha, self.beta, self.threshold, self._options(), **rec, **init, single=single, **returns
         )

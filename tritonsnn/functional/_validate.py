@@ -190,15 +190,21 @@ class Common(NamedTuple):
         )
 
 
-def common(*, reset_mechanism, reset_delay, surrogate, refractory, dt, backend) -> Common:
-    """Validate the options every neuron takes."""
-    mode = reset_mode(reset_mechanism)
+_COMMON_OPTIONS = ("reset_mechanism", "reset_delay", "surrogate", "refractory", "dt", "backend")
+
+
+def common(args: dict, **fixed) -> Common:
+    """Validate the options every neuron takes, out of a neuron function's arguments (its
+    ``locals()``); ``fixed`` sets those it does not offer (``reset_delay=True`` where the reset is
+    always delayed)."""
+    o = {name: args[name] for name in _COMMON_OPTIONS if name in args} | fixed
+    mode = reset_mode(o["reset_mechanism"])
     return Common(
         mode,
-        bool(reset_delay) or mode == Reset.NONE,
-        refractory_steps(refractory, dt),
-        **surrogate_fields(sg.from_any(surrogate)),
-        backend=_backend.check_backend_name(backend),
+        bool(o["reset_delay"]) or mode == Reset.NONE,
+        refractory_steps(o["refractory"], o["dt"]),
+        **surrogate_fields(sg.from_any(o["surrogate"])),
+        backend=_backend.check_backend_name(o["backend"]),
     )
 
 

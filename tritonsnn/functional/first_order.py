@@ -109,14 +109,7 @@ def leaky(
         spikes in x's dtype, or ``(spikes, mem)`` when ``return_mem``. The final state
         for a following chunk is ``mem[-1]``.
     """
-    options = common(
-        reset_mechanism=reset_mechanism,
-        reset_delay=reset_delay,
-        surrogate=surrogate,
-        refractory=refractory,
-        dt=dt,
-        backend=backend,
-    )
+    options = common(locals())
     return _first_order(
         x, beta, threshold, options, v0=v0, count0=count0, return_mem=return_mem, return_state=return_state
     )
@@ -226,14 +219,7 @@ def lapicque(
         spikes, or ``(spikes, mem)`` when ``return_mem``.
     """
     decay, gain = lapicque_terms(*lapicque_coefficients(beta, R, C, time_step), time_step)
-    options = common(
-        reset_mechanism=reset_mechanism,
-        reset_delay=True,
-        surrogate=surrogate,
-        refractory=refractory,
-        dt=dt,
-        backend=backend,
-    )
+    options = common(locals(), reset_delay=True)
     return _first_order(
         x,
         decay,
@@ -307,14 +293,7 @@ def alif(
     """
     if rho is None or b is None:
         raise ValueError("alif needs rho and b (numbers or tensors); got None")
-    options = common(
-        reset_mechanism=reset_mechanism,
-        reset_delay=True,
-        surrogate=surrogate,
-        refractory=refractory,
-        dt=dt,
-        backend=backend,
-    )
+    options = common(locals(), reset_delay=True)
     return _first_order(
         x,
         beta,

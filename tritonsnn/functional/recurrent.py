@@ -122,14 +122,7 @@ def rleaky(
     Returns:
         spikes, or ``(spikes, mem)`` when ``return_mem``.
     """
-    options = common(
-        reset_mechanism=reset_mechanism,
-        reset_delay=reset_delay,
-        surrogate=surrogate,
-        refractory=refractory,
-        dt=dt,
-        backend=backend,
-    )
+    options = common(locals())
     return run_rleaky(
         x,
         beta,
@@ -277,14 +270,7 @@ def rsynaptic(
     Returns:
         As :func:`synaptic`: spikes, ``(spikes, mem)`` or ``(spikes, state)``.
     """
-    options = common(
-        reset_mechanism=reset_mechanism,
-        reset_delay=reset_delay,
-        surrogate=surrogate,
-        refractory=refractory,
-        dt=dt,
-        backend=backend,
-    )
+    options = common(locals())
     return run_rsynaptic(
         x,
         alpha,

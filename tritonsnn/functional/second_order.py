@@ -164,14 +164,7 @@ def synaptic(
         ``state["mem"][-1]`` (and ``state["count"]``).
     """
     layout, params = second_order_params(x, alpha, beta, threshold)
-    options = common(
-        reset_mechanism=reset_mechanism,
-        reset_delay=reset_delay,
-        surrogate=surrogate,
-        refractory=refractory,
-        dt=dt,
-        backend=backend,
-    )
+    options = common(locals())
     return run_synaptic(
         x, layout, params, options, syn0=syn0, v0=v0, count0=count0, return_mem=return_mem, return_state=return_state
     )
@@ -222,14 +215,7 @@ def alpha(
         spikes, ``(spikes, mem)`` or ``(spikes, state)``.
     """
     layout, params = second_order_params(x, alpha, beta, threshold)
-    options = common(
-        reset_mechanism=reset_mechanism,
-        reset_delay=True,
-        surrogate=surrogate,
-        refractory=refractory,
-        dt=dt,
-        backend=backend,
-    )
+    options = common(locals(), reset_delay=True)
     return run_alpha(
         x,
         layout,

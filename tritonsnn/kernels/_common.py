@@ -10,7 +10,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .. import _backend
+from .. import _alloc, _backend
 from .. import surrogate as sg
 
 # Compile without FMA contraction: each multiply and add then rounds as PyTorch's
@@ -99,9 +99,14 @@ def surrogate_at(p_sgrad, x, mask, SURROGATE: tl.constexpr, a, b):
     return surrogate_grad(x, SURROGATE, a, b)
 
 
-def surrogate_kind(saved, opts) -> int:
-    """The ``SURROGATE`` flag of a backward kernel."""
-    return sg.GIVEN if saved.sgrad is not None else opts.surrogate_kind
+def surrogate_args(saved, opts) -> dict:
+    """The surrogate arguments of a backward kernel: its id (``sg.GIVEN`` where it comes
+    precomputed) and parameters."""
+    return dict(
+        sg_param=opts.surrogate_param,
+        sg_param2=opts.surrogate_param2,
+        SURROGATE=sg.GIVEN if saved.sgrad is not None else opts.surrogate_kind,
+    )
 
 
 @triton.jit
@@ -148,6 +153,99 @@ def has_flags(state, drop=()) -> dict:
 def per_neuron_flags(params) -> dict:
     """``<FIELD>_PER_NEURON`` constexpr flags: which parameters are ``[N]`` rather than ``[1]``."""
     return {f"{k.upper()}_PER_NEURON": v is not None and v.numel() > 1 for k, v in params._asdict().items()}
+
+
+def upstream_args(up) -> dict:
+    """Kernel arguments of the upstream gradients ``up`` (the first field always given) as
+    ``[T, B*N]``: ``p_<field>`` and ``stride_<field>``, the first standing in for an absent
+    one, and ``HAS_<FIELD>`` flags for the others."""
+    fields = up._asdict()
+    g0 = flat_time_major(up[0])
+    args = {f"HAS_{k.upper()}": v is not None for k, v in list(fields.items())[1:]}
+    for i, (k, v) in enumerate(fields.items()):
+        g = g0 if i == 0 or v is None else flat_time_major(v)
+        args |= {f"p_{k}": g, f"stride_{k}": g.stride(0)}
+    return args
+
+
+def grad_partials(cls, seq, x_dtype, need, **states):
+    """The gradient record ``cls`` of a backward kernel: ``dx`` like ``seq`` ``[T, B, N]`` in the
+    input's dtype; per-element ``[B, N]`` fp32 partials (summed over time in the kernel) for the
+    initial states flagged in ``states`` and the parameters flagged in ``need``; None elsewhere."""
+    T, B, N = seq.shape
+    dev = seq.device
+    wanted = states | {f"d{k}": on for k, on in need._asdict().items() if f"d{k}" in cls._fields}
+    partials = {k: _alloc.empty(B, N, dtype=torch.float32, device=dev) if on else None for k, on in wanted.items()}
+    return cls(dx=_alloc.empty(T, B, N, dtype=x_dtype, device=dev), **partials)
+
+
+def neuron_fwd(kernel, x, state, params, out, opts, *, seq, **args):
+    """Launch a neuron family's forward ``kernel`` over ``x [T, B, N]`` into its allocated outputs
+    ``out``; ``seq`` (an fp32 ``[T, B, N]`` output) stands in for absent tensors, ``args`` are the
+    family's own. With nothing to run, the refractory counter stays the initial one."""
+    T, B, N = x.shape
+    M = B * N
+    if M == 0 or T == 0:
+        if opts.refractory > 0:
+            out.final_count.copy_(state.count0 if state.count0 is not None else torch.zeros_like(out.final_count))
+        return out
+    x2 = flat_time_major(x)
+    kernel[grid(M)](
+        p_x=x2,
+        **pointers(state, seq),
+        **pointers(params, params[0]),  # the first parameter is always given
+        **pointers(out, seq),
+        T=T,
+        M=M,
+        N=N,
+        stride_xt=x2.stride(0),
+        REFR_STEPS=int(opts.refractory),
+        STORE_POST=not opts.delay and opts.need_mem,
+        **args,
+        **LAUNCH,
+    )
+    return out
+
+
+def neuron_bwd(kernel, up, saved, state, params, opts, need, *, grads, seq, **args):
+    """Launch a neuron family's backward ``kernel`` into the partials ``grads`` (see
+    :func:`grad_partials`) and finish them; ``seq`` (a saved fp32 ``[T, B, N]`` tensor) stands
+    in for absent tensors, ``args`` are the family's own."""
+    T, B, N = seq.shape
+    M = B * N
+    if M > 0 and T > 0:
+        kernel[grid(M)](
+            **upstream_args(up),
+            **pointers(saved, seq),
+            **pointers(state, seq),
+            **pointers(params, params[0]),
+            **pointers(grads, grads[1]),  # the initial membrane's (or current's) gradient, always given
+            T=T,
+            M=M,
+            N=N,
+            REFR_STEPS=int(opts.refractory),
+            **surrogate_args(saved, opts),
+            **need_flags(need, grads),
+            **args,
+            **LAUNCH,
+        )
+    return finish_grads(grads, params, launched=M > 0 and T > 0)
+
+
+def need_flags(need, grads) -> dict:
+    """``NEED_D<FIELD>`` constexpr flags: which parameter gradients (fields of ``grads``) are wanted."""
+    return {f"NEED_D{k.upper()}": v for k, v in need._asdict().items() if f"d{k}" in grads._fields}
+
+
+def finish_grads(grads, params, launched: bool):
+    """The gradients of a backward launch: partials the kernel did not write (nothing to run)
+    zeroed, and those of the parameters summed over the batch into each parameter's shape."""
+    if not launched:
+        for g in grads[1:]:
+            if g is not None:
+                g.zero_()
+    reduced = {f"d{k}": p for k, p in params._asdict().items() if f"d{k}" in grads._fields}
+    return grads._replace(**{k: reduce_partials(getattr(grads, k), p) for k, p in reduced.items()})
 
 
 def flat_time_major(x):

@@ -25,16 +25,22 @@ def _load_step(p_base, s, stride_t, T, m_o):
     return tl.load(p_base + s * stride_t, mask=m, other=0.0).to(tl.float32)
 
 
+@triton.jit
+def _split_delay(p_d, o_n, m_o, PER_CHANNEL: tl.constexpr):
+    """The delay per element (a block even for a scalar delay) as whole steps ``k`` (int64)
+    and the fraction ``f`` interpolated towards step ``k + 1``."""
+    d = load_param(p_d, o_n, m_o, PER_CHANNEL)
+    k_f = tl.floor(d)
+    return k_f.to(tl.int64), d - k_f
+
+
 @triton.autotune(configs(), key=["M", "N"])
 @triton.jit(do_not_specialize=["T"])
 def delay_fwd_kernel(p_x, p_d, p_y, T, M, N, stride_xt,
                      PER_CHANNEL: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    d = load_param(p_d, o % N, m_o, PER_CHANNEL)  # a block even for a scalar delay
-    k_f = tl.floor(d)
-    f = d - k_f
-    k = k_f.to(tl.int64)
+    k, f = _split_delay(p_d, o % N, m_o, PER_CHANNEL)
     p_x += o
     p_y += o
     for t in range(T):
@@ -51,10 +57,7 @@ def delay_bwd_kernel(p_gy, p_x, p_d, p_dx, p_dd, T, M, N, stride_gt, stride_xt,
                      PER_CHANNEL: tl.constexpr, NEED_DD: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    d = load_param(p_d, o % N, m_o, PER_CHANNEL)  # a block even for a scalar delay
-    k_f = tl.floor(d)
-    f = d - k_f
-    k = k_f.to(tl.int64)
+    k, f = _split_delay(p_d, o % N, m_o, PER_CHANNEL)
     acc_d = tl.zeros([BLOCK], dtype=tl.float32)
     p_gy += o
     p_x += o

@@ -64,28 +64,23 @@ the weight gradient as one GEMM or convolution over all steps).
 
 from __future__ import annotations
 
-import torch
 import triton
 import triton.language as tl
 
-from .. import _alloc
 from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, lif_outputs
 from ._common import (
-    LAUNCH,
     configs,
-    flat_time_major,
-    grid,
+    grad_partials,
     has_flags,
     load_count,
     load_param,
     load_state,
+    neuron_bwd,
+    neuron_fwd,
     per_neuron_flags,
-    pointers,
     post_reset,
-    reduce_partials,
     refractory_count,
     surrogate_at,
-    surrogate_kind,
     through_same_step_reset,
 )
 
@@ -406,93 +401,18 @@ def _flags(state: LifState, params: LifParams, opts: LifOptions) -> dict:
 
 def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutputs:
     """Launch the forward kernel; same contract as ``torchimpl.lif.lif_fwd``."""
-    T, B, N = x.shape
-    M = B * N
-    x2 = flat_time_major(x)
     out = lif_outputs(x, opts, adapt=params.rho is not None)
-    if opts.refractory > 0 and (M == 0 or T == 0):
-        out.final_count.copy_(state.count0 if state.count0 is not None else torch.zeros_like(out.final_count))
-    if M > 0 and T > 0:
-        lif_fwd_kernel[grid(M)](
-            p_x=x2,
-            **pointers(state, out.pre),
-            **pointers(params, params.beta),
-            **pointers(out, out.pre),
-            T=T,
-            M=M,
-            N=N,
-            stride_xt=x2.stride(0),
-            REFR_STEPS=int(opts.refractory),
-            STORE_POST=not opts.delay and opts.need_mem,
-            **_flags(state, params, opts),
-            **LAUNCH,
-        )
-    return out
+    return neuron_fwd(lif_fwd_kernel, x, state, params, out, opts, seq=out.pre, **_flags(state, params, opts))
 
 
 def lif_bwd(
     up: LifUpstream, saved: LifSaved, state: LifState, params: LifParams, opts: LifOptions, need: LifParams, x_dtype
 ) -> LifGrads:
     """Launch the backward kernel; same contract as ``torchimpl.lif.lif_bwd``."""
-    T, B, N = saved.pre.shape
-    M = B * N
-    dev, f32 = saved.pre.device, torch.float32
-    g_spikes = flat_time_major(up.g_spikes)
-    g_mem = flat_time_major(up.g_mem) if up.g_mem is not None else g_spikes
-    g_adapt = flat_time_major(up.g_adapt) if up.g_adapt is not None else g_spikes
-
-    def partial(on):  # per-element [B, N] gradient partials, summed over time in the kernel
-        return _alloc.empty(B, N, dtype=f32, device=dev) if on else None
-
     spiking_state = params.v is not None or params.rho is not None
-    grads = LifGrads(
-        dx=_alloc.empty(T, B, N, dtype=x_dtype, device=dev),
-        dmem0=partial(True),
-        dspk0=partial(spiking_state),
-        dadapt0=partial(params.rho is not None),
-        dbeta=partial(need.beta),
-        dthreshold=partial(need.threshold),
-        dv=partial(need.v),
-        drho=partial(need.rho),
-        db=partial(need.b),
+    grads = grad_partials(
+        LifGrads, saved.pre, x_dtype, need, dmem0=True, dspk0=spiking_state, dadapt0=params.rho is not None
     )
-    if M > 0 and T > 0:
-        lif_bwd_kernel[grid(M)](
-            p_g_spikes=g_spikes,
-            p_g_mem=g_mem,
-            p_g_adapt=g_adapt,
-            **pointers(saved, saved.pre),
-            **pointers(state, saved.pre),
-            **pointers(params, params.beta),
-            **pointers(grads, grads.dmem0),
-            T=T,
-            M=M,
-            N=N,
-            stride_g_spikes=g_spikes.stride(0),
-            stride_g_mem=g_mem.stride(0),
-            stride_g_adapt=g_adapt.stride(0),
-            sg_param=opts.surrogate_param,
-            sg_param2=opts.surrogate_param2,
-            REFR_STEPS=int(opts.refractory),
-            SURROGATE=surrogate_kind(saved, opts),
-            HAS_G_MEM=up.g_mem is not None,
-            HAS_G_ADAPT=up.g_adapt is not None,
-            NEED_DBETA=need.beta,
-            NEED_DTHRESHOLD=need.threshold,
-            NEED_DV=need.v,
-            NEED_DRHO=need.rho,
-            NEED_DB=need.b,
-            **_flags(state, params, opts),
-            **LAUNCH,
-        )
-    else:
-        for g in grads[1:]:
-            if g is not None:
-                g.zero_()
-    return grads._replace(
-        dbeta=reduce_partials(grads.dbeta, params.beta),
-        dthreshold=reduce_partials(grads.dthreshold, params.threshold),
-        dv=reduce_partials(grads.dv, params.v),
-        drho=reduce_partials(grads.drho, params.rho),
-        db=reduce_partials(grads.db, params.b),
+    return neuron_bwd(
+        lif_bwd_kernel, up, saved, state, params, opts, need, grads=grads, seq=saved.pre, **_flags(state, params, opts)
     )

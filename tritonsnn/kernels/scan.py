@@ -27,7 +27,19 @@ import triton.language as tl
 
 from .. import _alloc
 from ..contracts import ScanGrads, ScanOptions, ScanOutputs, ScanParams, ScanSaved, ScanState, ScanUpstream
-from ._common import LAUNCH, configs, flat_time_major, grid, load_param, load_state, or_buffer, reduce_partials
+from ._common import (
+    LAUNCH,
+    configs,
+    finish_grads,
+    flat_time_major,
+    grad_partials,
+    grid,
+    load_param,
+    load_state,
+    need_flags,
+    or_buffer,
+    pointers,
+)
 
 
 @triton.autotune(configs(), key=["M", "N"])
@@ -181,21 +193,10 @@ def scan_bwd(
     """Launch the backward kernel; same contract as ``torchimpl.scan.scan_bwd``."""
     T, B, N = saved.h.shape
     M = B * N
-    dev, f32 = saved.h.device, torch.float32
     gy = flat_time_major(up.g_out)
     gh = flat_time_major(up.g_h) if up.g_h is not None else gy
     x2 = flat_time_major(saved.x) if opts.nearest else saved.h.reshape(T, M)
-
-    def partial(on):
-        return _alloc.empty(B, N, dtype=f32, device=dev) if on else None
-
-    grads = ScanGrads(
-        dx=_alloc.empty(T, B, N, dtype=x_dtype, device=dev),
-        dh0=partial(True),
-        dy0=partial(opts.second),
-        da=partial(need.a),
-        db=partial(need.b),
-    )
+    grads = grad_partials(ScanGrads, saved.h, x_dtype, need, dh0=True, dy0=opts.second)
     if M > 0 and T > 0:
         scan_bwd_kernel[grid(M)](
             p_gy=gy,
@@ -207,7 +208,7 @@ def scan_bwd(
             p_y0=or_buffer(state.y0, saved.h),
             p_a=params.a,
             p_b=or_buffer(params.b, params.a),
-            **{f"p_{k}": or_buffer(v, grads.dh0) for k, v in grads._asdict().items()},
+            **pointers(grads, grads.dh0),
             T=T,
             M=M,
             N=N,
@@ -215,13 +216,8 @@ def scan_bwd(
             stride_ght=gh.stride(0),
             stride_xt=x2.stride(0),
             HAS_GRAD_H=up.g_h is not None,
-            NEED_DA=need.a,
-            NEED_DB=need.b,
+            **need_flags(need, grads),
             **_flags(state, params, opts),
             **LAUNCH,
         )
-    else:
-        for g in grads[1:]:
-            if g is not None:
-                g.zero_()
-    return grads._replace(da=reduce_partials(grads.da, params.a), db=reduce_partials(grads.db, params.b))
+    return finish_grads(grads, params, launched=M > 0 and T > 0)

@@ -64,11 +64,9 @@ rounds as snnTorch's separate PyTorch ops do and spikes match it bit for bit.
 
 from __future__ import annotations
 
-import torch
 import triton
 import triton.language as tl
 
-from .. import _alloc
 from ..contracts import (
     SecondOrder,
     SynGrads,
@@ -81,21 +79,18 @@ from ..contracts import (
     syn_outputs,
 )
 from ._common import (
-    LAUNCH,
     configs,
-    flat_time_major,
-    grid,
+    grad_partials,
     has_flags,
     load_count,
     load_param,
     load_state,
+    neuron_bwd,
+    neuron_fwd,
     per_neuron_flags,
-    pointers,
     post_reset,
-    reduce_partials,
     refractory_count,
     surrogate_at,
-    surrogate_kind,
     through_same_step_reset,
 )
 
@@ -426,90 +421,17 @@ def _flags(state: SynState, params: SynParams, opts: SynOptions) -> dict:
 
 def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutputs:
     """Launch the forward kernel; same contract as ``torchimpl.synaptic.syn_fwd``."""
-    T, B, N = x.shape
-    M = B * N
     out = syn_outputs(x, opts)
-    if opts.refractory > 0 and (M == 0 or T == 0):
-        out.final_count.copy_(state.count0 if state.count0 is not None else torch.zeros_like(out.final_count))
-    if M > 0 and T > 0:
-        x2 = flat_time_major(x)
-        syn_fwd_kernel[grid(M)](
-            p_x=x2,
-            **pointers(state, out.mem),
-            **pointers(params, params.alpha),
-            **pointers(out, out.mem),
-            T=T,
-            M=M,
-            N=N,
-            stride_xt=x2.stride(0),
-            REFR_STEPS=int(opts.refractory),
-            STORE_CUR=opts.store_cur,
-            STORE_POST=not opts.delay and opts.need_mem,
-            **_flags(state, params, opts),
-            **LAUNCH,
-        )
-    return out
+    flags = _flags(state, params, opts)
+    return neuron_fwd(syn_fwd_kernel, x, state, params, out, opts, seq=out.mem, STORE_CUR=opts.store_cur, **flags)
 
 
 def syn_bwd(
     up: SynUpstream, saved: SynSaved, state: SynState, params: SynParams, opts: SynOptions, need: SynParams, x_dtype
 ) -> SynGrads:
     """Launch the backward kernel; same contract as ``torchimpl.synaptic.syn_bwd``."""
-    T, B, N = saved.mem.shape
-    M = B * N
-    dev, f32 = saved.mem.device, torch.float32
-
-    def partial(on):  # per-element [B, N] gradients and partials, summed over time in the kernel
-        return _alloc.empty(B, N, dtype=f32, device=dev) if on else None
-
-    grads = SynGrads(
-        dx=_alloc.empty(T, B, N, dtype=x_dtype, device=dev),
-        dcur0=partial(True),
-        daux0=partial(opts.neuron == SecondOrder.ALPHA),
-        dmem0=partial(True),
-        dspk0=partial(params.v is not None),
-        dalpha=partial(need.alpha),
-        dbeta=partial(need.beta),
-        dtau=partial(need.tau),
-        dthreshold=partial(need.threshold),
-        dv=partial(need.v),
+    alpha, recurrent = opts.neuron == SecondOrder.ALPHA, params.v is not None
+    grads = grad_partials(SynGrads, saved.mem, x_dtype, need, dcur0=True, daux0=alpha, dmem0=True, dspk0=recurrent)
+    return neuron_bwd(
+        syn_bwd_kernel, up, saved, state, params, opts, need, grads=grads, seq=saved.mem, **_flags(state, params, opts)
     )
-    if M > 0 and T > 0:
-        g_spikes = flat_time_major(up.g_spikes)
-        g_cur, g_aux, g_mem = (flat_time_major(g) if g is not None else g_spikes for g in up[1:])
-        syn_bwd_kernel[grid(M)](
-            p_g_spikes=g_spikes,
-            p_g_cur=g_cur,
-            p_g_aux=g_aux,
-            p_g_mem=g_mem,
-            **pointers(saved, saved.mem),
-            **pointers(state, saved.mem),
-            **pointers(params, params.alpha),
-            **pointers(grads, grads.dcur0),
-            T=T,
-            M=M,
-            N=N,
-            stride_g_spikes=g_spikes.stride(0),
-            stride_g_cur=g_cur.stride(0),
-            stride_g_aux=g_aux.stride(0),
-            stride_g_mem=g_mem.stride(0),
-            sg_param=opts.surrogate_param,
-            sg_param2=opts.surrogate_param2,
-            REFR_STEPS=int(opts.refractory),
-            SURROGATE=surrogate_kind(saved, opts),
-            HAS_G_CUR=up.g_cur is not None,
-            HAS_G_AUX=up.g_aux is not None,
-            HAS_G_MEM=up.g_mem is not None,
-            NEED_DALPHA=need.alpha,
-            NEED_DBETA=need.beta,
-            NEED_DTAU=need.tau,
-            NEED_DTHRESHOLD=need.threshold,
-            NEED_DV=need.v,
-            **_flags(state, params, opts),
-            **LAUNCH,
-        )
-    else:
-        for g in grads:
-            if g is not None:
-                g.zero_()
-    return grads._replace(**{f"d{k}": reduce_partials(getattr(grads, f"d{k}"), p) for k, p in params._asdict().items()})

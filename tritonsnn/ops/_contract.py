@@ -13,6 +13,7 @@ import typing
 
 import torch
 
+from .. import contracts
 from .. import surrogate as sg
 from . import LIB, implementation
 
@@ -192,6 +193,31 @@ def empty_for_none(values, like):
     return tuple(like.new_empty(0) if v is None else v for v in values)
 
 
+def fake_grads(cls, seq, params, need, x_dtype, **states):
+    """The fake (shape-only) gradients record ``cls`` of a backward op: ``dx`` like ``seq``
+    ``[T, B, N]`` in the input's dtype, ``[B, N]`` for the initial states flagged in ``states``,
+    each parameter's gradient in its shape where ``need`` (a list of bools) asks for it, and
+    empty tensors elsewhere."""
+    T, B, N = seq.shape
+    new = seq.new_empty
+    grads = {k: new((B, N) if on else (0,)) for k, on in states.items()}
+    for (k, p), wanted in zip(params._asdict().items(), need):
+        if f"d{k}" in cls._fields:
+            grads[f"d{k}"] = new(p.shape if wanted and p is not None else (0,))
+    return tuple(cls(dx=new(T, B, N, dtype=x_dtype), **grads))
+
+
+_ROLES = dict(
+    state="State", params="Params", opts="Options", outputs="Outputs", saved="Saved", up="Upstream", grads="Grads"
+)
+
+
+def records(prefix: str) -> dict:
+    """The records of one family by their names in ``tritonsnn/contracts.py``: ``<prefix>State``,
+    ``<prefix>Params``, ... (the ``records`` of :class:`Family`)."""
+    return {role: getattr(contracts, prefix + suffix) for role, suffix in _ROLES.items()}
+
+
 def save(ctx, **records):
     """Save the tensors of ``records`` (NamedTuples) for backward, keeping their names."""
     ctx.saved_records = [(name, type(r)._make, len(r)) for name, r in records.items()]
@@ -221,11 +247,10 @@ class Family:
     ``(x, state, params, opts)`` with autograd, and ``<name>_bwd`` (the reverse loop, an op of its
     own so that torch.compile keeps it opaque) over ``(up, saved, state, params, opts, need,
     x_dtype)``. Both run ``implementation(module, use_triton).<name>_fwd / <name>_bwd``; the
-    family's file gives the fake kernels, the autograd formula and which outputs a step returns."""
+    family's file gives the fake kernels, what backward keeps of a call (``kept(outputs, x, params,
+    opts)``, the saved record), the autograd formula and which outputs a step returns."""
 
-    def __init__(
-        self, name: str, module: str, records: dict, *, fwd_fake, bwd_fake, setup_context, backward, step_outputs=None
-    ):
+    def __init__(self, name: str, module: str, records: dict, *, fwd_fake, bwd_fake, kept, backward, step_outputs=None):
         self.records = records
         self.FWD = Signature(x=torch.Tensor, state=records["state"], params=records["params"], opts=records["opts"])
         self.BWD = Signature(
@@ -246,6 +271,12 @@ class Family:
         def bwd_records(up, saved, state, params, opts, need, x_dtype):
             impl = getattr(implementation(module, opts.use_triton), f"{name}_bwd")
             return impl(up, saved, state, params, opts, params_type(*need), x_dtype)
+
+        def setup_context(ctx, output, x, state, params, opts):
+            # state: count0 tells whether step -1 fired, for the delayed reset of a refractory neuron
+            save(ctx, saved=kept(records["outputs"](*output), x, params, opts), state=state, params=params)
+            ctx.set_materialize_grads(False)  # unused outputs give None, not [T, B, N] of zeros
+            ctx.opts, ctx.x_dtype = opts, x.dtype
 
         def bwd(**parts):
             like = next(t for t in parts["saved"] if t is not None)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import torch
 
-from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, lif_outputs
-from ._contract import Family, precomputed_sgrad, save, saved
+from ..contracts import LifGrads, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, lif_outputs
+from ._contract import Family, fake_grads, precomputed_sgrad, records, saved
 
 
 def _fwd_fake(x, state, params, opts):
@@ -16,42 +16,17 @@ def _fwd_fake(x, state, params, opts):
 
 
 def _bwd_fake(up, saved, state, params, opts, need, x_dtype):
-    T, B, N = saved.pre.shape
-    need = LifParams(*need)
-    new = saved.pre.new_empty
-
-    def grad_of(param, wanted):
-        return new(param.shape if wanted and param is not None else (0,))
-
     spiking_state = params.v is not None or params.rho is not None
-    return tuple(
-        LifGrads(
-            dx=new(T, B, N, dtype=x_dtype),
-            dmem0=new(B, N),
-            dspk0=new((B, N) if spiking_state else (0,)),
-            dadapt0=new((B, N) if params.rho is not None else (0,)),
-            dbeta=grad_of(params.beta, need.beta),
-            dthreshold=grad_of(params.threshold, need.threshold),
-            dv=grad_of(params.v, need.v),
-            drho=grad_of(params.rho, need.rho),
-            db=grad_of(params.b, need.b),
-        )
+    return fake_grads(
+        LifGrads, saved.pre, params, need, x_dtype, dmem0=True, dspk0=spiking_state, dadapt0=params.rho is not None
     )
 
 
-def _setup_context(ctx, output, x, state, params, opts):
-    out = LifOutputs(*output)
+def _kept(out, x, params, opts):
     adapt = params.rho is not None
-    save(
-        ctx,
-        saved=LifSaved(
-            out.pre, out.reset_bits, out.refr_bits if opts.refractory > 0 else None, out.adapt if adapt else None
-        ),
-        state=state,  # count0: whether step -1 fired, for the delayed reset of a refractory neuron
-        params=params,
+    return LifSaved(
+        out.pre, out.reset_bits, out.refr_bits if opts.refractory > 0 else None, out.adapt if adapt else None
     )
-    ctx.set_materialize_grads(False)  # unused outputs give None, not [T, B, N] of zeros
-    ctx.opts, ctx.x_dtype = opts, x.dtype
 
 
 def _backward(ctx, *grads):
@@ -95,18 +70,10 @@ def _step_outputs(x, state, params, opts):
 FAMILY = Family(
     "lif",
     "lif",
-    dict(
-        state=LifState,
-        params=LifParams,
-        opts=LifOptions,
-        outputs=LifOutputs,
-        saved=LifSaved,
-        up=LifUpstream,
-        grads=LifGrads,
-    ),
+    records("Lif"),
     fwd_fake=_fwd_fake,
     bwd_fake=_bwd_fake,
-    setup_context=_setup_context,
+    kept=_kept,
     backward=_backward,
     step_outputs=_step_outputs,
 )

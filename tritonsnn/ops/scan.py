@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..contracts import ScanGrads, ScanOptions, ScanOutputs, ScanParams, ScanSaved, ScanState, ScanUpstream
+from ..contracts import ScanGrads, ScanParams, ScanSaved, ScanState, ScanUpstream
 from . import LIB as _LIB
 from . import implementation
-from ._contract import Family, save, saved
+from ._contract import Family, fake_grads, records, saved
 
 
 def _scan_fake(x, state, params, opts):
@@ -17,24 +17,12 @@ def _scan_fake(x, state, params, opts):
 
 
 def _scan_bwd_fake(up, saved, state, params, opts, need, x_dtype):
-    T, B, N = saved.h.shape
-    need = ScanParams(*need)
-    new = saved.h.new_empty
-    return (
-        new(T, B, N, dtype=x_dtype),
-        new(B, N),
-        new((B, N) if opts.second else (0,)),
-        new(params.a.shape if need.a else (0,)),
-        new(params.b.shape if need.b and params.b is not None else (0,)),
-    )
+    return fake_grads(ScanGrads, saved.h, params, need, x_dtype, dh0=True, dy0=opts.second)
 
 
-def _scan_setup_context(ctx, output, x, state, params, opts):
-    h, y = output
+def _scan_kept(out, x, params, opts):
     # x is only read back for the nearest-trace mask; otherwise keep no reference to it.
-    save(ctx, saved=ScanSaved(x if opts.nearest else None, h, y), state=state, params=params)
-    ctx.set_materialize_grads(False)
-    ctx.opts, ctx.x_dtype = opts, x.dtype
+    return ScanSaved(x if opts.nearest else None, out.h, out.y)
 
 
 def _scan_backward(ctx, g_h, g_y):
@@ -59,18 +47,10 @@ def _scan_backward(ctx, g_h, g_y):
 FAMILY = Family(
     "scan",
     "scan",
-    dict(
-        state=ScanState,
-        params=ScanParams,
-        opts=ScanOptions,
-        outputs=ScanOutputs,
-        saved=ScanSaved,
-        up=ScanUpstream,
-        grads=ScanGrads,
-    ),
+    records("Scan"),
     fwd_fake=_scan_fake,
     bwd_fake=_scan_bwd_fake,
-    setup_context=_scan_setup_context,
+    kept=_scan_kept,
     backward=_scan_backward,
 )
 SCAN, SCAN_BWD = FAMILY.FWD, FAMILY.BWD

@@ -10,18 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from ..contracts import (
-    SecondOrder,
-    SynGrads,
-    SynOptions,
-    SynOutputs,
-    SynParams,
-    SynSaved,
-    SynState,
-    SynUpstream,
-    syn_outputs,
-)
-from ._contract import Family, precomputed_sgrad, save, saved
+from ..contracts import SecondOrder, SynGrads, SynOutputs, SynParams, SynSaved, SynState, SynUpstream, syn_outputs
+from ._contract import Family, fake_grads, precomputed_sgrad, records, saved
 
 
 def _fwd_fake(x, state, params, opts):
@@ -29,40 +19,12 @@ def _fwd_fake(x, state, params, opts):
 
 
 def _bwd_fake(up, saved, state, params, opts, need, x_dtype):
-    T, B, N = saved.mem.shape
-    need = SynParams(*need)
-    new = saved.mem.new_empty
-    alpha = opts.neuron == SecondOrder.ALPHA
-
-    def grad_of(param, wanted):
-        return new(param.shape if wanted and param is not None else (0,))
-
-    return tuple(
-        SynGrads(
-            dx=new(T, B, N, dtype=x_dtype),
-            dcur0=new(B, N),
-            daux0=new((B, N) if alpha else (0,)),
-            dmem0=new(B, N),
-            dspk0=new((B, N) if params.v is not None else (0,)),
-            dalpha=grad_of(params.alpha, need.alpha),
-            dbeta=grad_of(params.beta, need.beta),
-            dtau=grad_of(params.tau, need.tau),
-            dthreshold=grad_of(params.threshold, need.threshold),
-            dv=grad_of(params.v, need.v),
-        )
-    )
+    alpha, recurrent = opts.neuron == SecondOrder.ALPHA, params.v is not None
+    return fake_grads(SynGrads, saved.mem, params, need, x_dtype, dcur0=True, daux0=alpha, dmem0=True, dspk0=recurrent)
 
 
-def _setup_context(ctx, output, x, state, params, opts):
-    out = SynOutputs(*output)
-    save(
-        ctx,
-        saved=SynSaved(out.cur, out.aux, out.mem, out.reset_bits, out.refr_bits),
-        state=state,  # count0: whether step -1 fired, for the delayed reset of a refractory neuron
-        params=params,
-    )
-    ctx.set_materialize_grads(False)  # unused outputs give None, not [T, B, N] of zeros
-    ctx.opts, ctx.x_dtype = opts, x.dtype
+def _kept(out, x, params, opts):
+    return SynSaved(out.cur, out.aux, out.mem, out.reset_bits, out.refr_bits)
 
 
 def _backward(ctx, *grads):
@@ -101,18 +63,10 @@ def _step_outputs(x, state, params, opts):
 FAMILY = Family(
     "syn",
     "synaptic",
-    dict(
-        state=SynState,
-        params=SynParams,
-        opts=SynOptions,
-        outputs=SynOutputs,
-        saved=SynSaved,
-        up=SynUpstream,
-        grads=SynGrads,
-    ),
+    records("Syn"),
     fwd_fake=_fwd_fake,
     bwd_fake=_bwd_fake,
-    setup_context=_setup_context,
+    kept=_kept,
     backward=_backward,
     step_outputs=_step_outputs,
 )

@@ -19,6 +19,7 @@ is taken from it with tritonsnn's surrogate spike function, in snnTorch's order.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import ClassVar
 
@@ -27,11 +28,11 @@ from torch import nn
 
 from .. import neurons as _native
 from .. import surrogate as _sg
-from ..functional.recurrent import run_rleaky, run_rsynaptic
 
 __all__ = ["LIF", "Alpha", "Lapicque", "Leaky", "RLeaky", "RSynaptic", "SpikingNeuron", "Synaptic"]
 
 _RESET_DICT = {"subtract": 0, "zero": 1, "none": 2}
+_SNN_OPTIONS = ("surrogate_disable", "init_hidden", "inhibition", "state_quant", "output")
 
 
 def _surrogate(spike_grad):
@@ -131,31 +132,24 @@ class SpikingNeuron(_native.SpikingNeuron):
         *,
         backend="auto",
     ):
-        _native.SpikingNeuron.__init__(
-            self, threshold, reset_mechanism, True, _surrogate(spike_grad), learn_threshold, "single", backend=backend
-        )
-        self._snn_setup(
-            surrogate_disable,
-            init_hidden,
-            inhibition,
-            state_quant,
-            output,
-            graded_spikes_factor,
-            learn_graded_spikes_factor,
-        )
+        self._native_init(_native.SpikingNeuron, locals())
+        self._snn_setup(locals())
 
     # ------------------------------------------------------------------ construction
-    def _snn_setup(
-        self,
-        surrogate_disable,
-        init_hidden,
-        inhibition,
-        state_quant,
-        output,
-        graded_spikes_factor=1.0,
-        learn_graded_spikes_factor=False,
-    ):
-        """snnTorch's options and buffers on top of the native neuron (built before)."""
+    def _native_init(self, native, args: dict, **fixed):
+        """``native.__init__`` (the tritonsnn class this one extends) with the arguments of a
+        constructor (its ``locals()``) that it takes too, in single-step mode, ``spike_grad`` as
+        its surrogate; ``fixed`` overrides."""
+        takes = inspect.signature(native.__init__).parameters
+        shared = {k: v for k, v in args.items() if k in takes and k not in ("self", "spike_grad")}
+        native.__init__(self, **shared | fixed, surrogate=_surrogate(args["spike_grad"]), step_mode="single")
+
+    def _snn_setup(self, args: dict):
+        """snnTorch's options and buffers on top of the native neuron (built before), out of a
+        constructor's arguments (its ``locals()``)."""
+        surrogate_disable, init_hidden, inhibition, state_quant, output = (args[k] for k in _SNN_OPTIONS)
+        graded_spikes_factor = args.get("graded_spikes_factor", 1.0)
+        learn_graded_spikes_factor = args.get("learn_graded_spikes_factor", False)
         if state_quant is not False and state_quant is not None and not callable(state_quant):
             raise TypeError(
                 f"state_quant must be a function of the state (e.g. snntorch.functional.quant."
@@ -506,27 +500,8 @@ class Leaky(LIF, _native.Leaky):
         *,
         backend="auto",
     ):
-        _native.Leaky.__init__(
-            self,
-            beta,
-            threshold,
-            reset_mechanism,
-            reset_delay,
-            _surrogate(spike_grad),
-            learn_beta=learn_beta,
-            learn_threshold=learn_threshold,
-            step_mode="single",
-            backend=backend,
-        )
-        self._snn_setup(
-            surrogate_disable,
-            init_hidden,
-            inhibition,
-            state_quant,
-            output,
-            graded_spikes_factor,
-            learn_graded_spikes_factor,
-        )
+        self._native_init(_native.Leaky, locals())
+        self._snn_setup(locals())
 
     def forward(self, input_, mem=None):
         if mem is not None:
@@ -566,21 +541,8 @@ class Synaptic(LIF, _native.Synaptic):
         *,
         backend="auto",
     ):
-        _native.Synaptic.__init__(
-            self,
-            alpha,
-            beta,
-            threshold,
-            reset_mechanism,
-            reset_delay,
-            _surrogate(spike_grad),
-            learn_alpha=learn_alpha,
-            learn_beta=learn_beta,
-            learn_threshold=learn_threshold,
-            step_mode="single",
-            backend=backend,
-        )
-        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
+        self._native_init(_native.Synaptic, locals())
+        self._snn_setup(locals())
 
     def forward(self, input_, syn=None, mem=None):
         if syn is not None or mem is not None:
@@ -622,22 +584,10 @@ class Alpha(LIF, _native.Alpha):
         *,
         backend="auto",
     ):
-        _native.Alpha.__init__(
-            self,
-            alpha,
-            beta,
-            threshold,
-            reset_mechanism,
-            _surrogate(spike_grad),
-            learn_alpha=learn_alpha,
-            learn_beta=learn_beta,
-            learn_threshold=learn_threshold,
-            step_mode="single",
-            backend=backend,
-        )
+        self._native_init(_native.Alpha, locals())
         if not learn_alpha:
             self.alpha = self.alpha.clamp(0, 1)
-        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
+        self._snn_setup(locals())
 
     def forward(self, input_, syn_exc=None, syn_inh=None, mem=None):
         if syn_exc is not None or syn_inh is not None or mem is not None:
@@ -684,22 +634,9 @@ class Lapicque(LIF, _native.Lapicque):
                 "snnTorch 1.0's Lapicque fails (at its first step) when beta, R and C are all given; "
                 "give two of them: beta and R, beta and C, or R and C (or beta alone)"
             )
-        _native.Lapicque.__init__(
-            self,
-            beta,
-            R,
-            C,
-            time_step,
-            threshold,
-            _surrogate(spike_grad),
-            learn_beta=learn_beta,
-            learn_threshold=learn_threshold,
-            reset_mechanism=reset_mechanism,
-            step_mode="single",
-            backend=backend,
-        )
+        self._native_init(_native.Lapicque, locals())
         self._snntorch_rc(beta, R, C, time_step)
-        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
+        self._snn_setup(locals())
 
     def _snntorch_rc(self, beta, R, C, time_step):
         """The buffers as snnTorch derives them (its dtypes: an int R or time_step stays int64)."""
@@ -742,8 +679,9 @@ class _RecurrentOneToOne(nn.Module):
         return x * self.V
 
 
-def _check_recurrence(name, all_to_all, linear_features, conv2d_channels, kernel_size):
-    """snnTorch's checks of the RLeaky/RSynaptic recurrence arguments (TypeError, as snnTorch raises)."""
+def _check_recurrence(name, all_to_all, linear_features, conv2d_channels, kernel_size) -> dict:
+    """snnTorch's checks of the RLeaky/RSynaptic recurrence arguments (TypeError, as snnTorch raises);
+    returns them as the native neuron takes them (None where not given)."""
     conv, kernel = bool(conv2d_channels), bool(kernel_size)
     if all_to_all:
         if not linear_features:
@@ -761,6 +699,11 @@ def _check_recurrence(name, all_to_all, linear_features, conv2d_channels, kernel
             f"all_to_all=False: {name} uses the one-to-one weight V; do not give linear_features, "
             "conv2d_channels or kernel_size"
         )
+    return dict(
+        linear_features=linear_features or None,
+        conv2d_channels=conv2d_channels or None,
+        kernel_size=kernel_size or None,
+    )
 
 
 def _setup_recurrence(neuron, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent):
@@ -773,6 +716,11 @@ def _setup_recurrence(neuron, all_to_all, linear_features, conv2d_channels, kern
         neuron.padding = (k // 2, k // 2) if isinstance(k, int) else (k[0] // 2, k[1] // 2)
     if not all_to_all:
         neuron.recurrent = _RecurrentOneToOne(neuron.V)
+
+
+def _recurrence_of_module(neuron) -> dict:
+    """As snnTorch, the one-to-one recurrence reads ``recurrent.V`` (bound to ``V`` at construction)."""
+    return dict(recurrent=neuron.recurrent) if neuron.all_to_all else dict(V=neuron.recurrent.V)
 
 
 class RLeaky(LIF, _native.RLeaky):
@@ -815,34 +763,12 @@ class RLeaky(LIF, _native.RLeaky):
         *,
         backend="auto",
     ):
-        _check_recurrence("RLeaky", all_to_all, linear_features, conv2d_channels, kernel_size)
-        _native.RLeaky.__init__(
-            self,
-            beta,
-            V,
-            all_to_all,
-            linear_features=linear_features or None,
-            conv2d_channels=conv2d_channels or None,
-            kernel_size=kernel_size or None,
-            threshold=threshold,
-            surrogate=_surrogate(spike_grad),
-            learn_beta=learn_beta,
-            learn_threshold=learn_threshold,
-            learn_recurrent=learn_recurrent,
-            reset_mechanism=reset_mechanism,
-            reset_delay=reset_delay,
-            step_mode="single",
-            backend=backend,
-        )
+        recurrence = _check_recurrence("RLeaky", all_to_all, linear_features, conv2d_channels, kernel_size)
+        self._native_init(_native.RLeaky, locals(), **recurrence)
         _setup_recurrence(self, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent)
-        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
+        self._snn_setup(locals())
 
-    def _dynamics(self, x, init, single=False, **returns):
-        if self.all_to_all:
-            return super()._dynamics(x, init, single, **returns)
-        return run_rleaky(
-            x, self.beta, self.threshold, self._options(), V=self.recurrent.V, **init, single=single, **returns
-        )
+    _recurrence = _recurrence_of_module
 
     def forward(self, input_, spk=None, mem=None):
         if spk is not None or mem is not None:
@@ -894,29 +820,10 @@ class RSynaptic(LIF, _native.RSynaptic):
         *,
         backend="auto",
     ):
-        _check_recurrence("RSynaptic", all_to_all, linear_features, conv2d_channels, kernel_size)
-        _native.RSynaptic.__init__(
-            self,
-            alpha,
-            beta,
-            V,
-            all_to_all,
-            linear_features=linear_features or None,
-            conv2d_channels=conv2d_channels or None,
-            kernel_size=kernel_size or None,
-            threshold=threshold,
-            reset_mechanism=reset_mechanism,
-            reset_delay=reset_delay,
-            surrogate=_surrogate(spike_grad),
-            learn_alpha=learn_alpha,
-            learn_beta=learn_beta,
-            learn_threshold=learn_threshold,
-            learn_recurrent=learn_recurrent,
-            step_mode="single",
-            backend=backend,
-        )
+        recurrence = _check_recurrence("RSynaptic", all_to_all, linear_features, conv2d_channels, kernel_size)
+        self._native_init(_native.RSynaptic, locals(), **recurrence)
         _setup_recurrence(self, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent)
-        self._snn_setup(surrogate_disable, init_hidden, inhibition, state_quant, output)
+        self._snn_setup(locals())
         if not reset_delay:
             warnings.warn(
                 "RSynaptic(reset_delay=False): snnTorch 1.0 drops its same-step reset, so the reset stays "
@@ -925,20 +832,7 @@ class RSynaptic(LIF, _native.RSynaptic):
                 stacklevel=2,
             )
 
-    def _dynamics(self, x, init, single=False, **returns):
-        if self.all_to_all:
-            return super()._dynamics(x, init, single, **returns)
-        return run_rsynaptic(
-            x,
-            self.alpha,
-            self.beta,
-            self.threshold,
-            self._options(),
-            V=self.recurrent.V,
-            **init,
-            single=single,
-            **returns,
-        )
+    _recurrence = _recurrence_of_module
 
     def forward(self, input_, spk=None, syn=None, mem=None):
         if not self.reset_delay and (spk is None or mem is None):

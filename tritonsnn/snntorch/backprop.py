@@ -198,18 +198,7 @@ def BPTT(
 ):
     """Backpropagation through time: one weight update per sequence (:func:`TBPTT` with
     ``K = num_steps``). Arguments and result as :func:`TBPTT`."""
-    return TBPTT(
-        net,
-        dataloader,
-        optimizer,
-        criterion,
-        num_steps=num_steps,
-        time_var=time_var,
-        time_first=time_first,
-        regularization=regularization,
-        device=device,
-        K=num_steps,
-    )
+    return TBPTT(**locals(), K=num_steps)
 
 
 def RTRL(
@@ -227,15 +216,4 @@ def RTRL(
     step with the state detached in between, so each update sees the gradient of the current
     step only. It is not real-time recurrent learning (no forward-carried sensitivities); it
     reproduces snnTorch 1.0's function of that name. Arguments and result as :func:`TBPTT`."""
-    return TBPTT(
-        net,
-        dataloader,
-        optimizer,
-        criterion,
-        num_steps=num_steps,
-        time_var=time_var,
-        time_first=time_first,
-        regularization=regularization,
-        device=device,
-        K=1,
-    )
+    return TBPTT(**locals(), K=1)

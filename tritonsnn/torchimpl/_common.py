@@ -82,6 +82,16 @@ def reduce_batch(acc, param):
     return acc.sum().reshape(1) if param.numel() == 1 else acc.sum(0)
 
 
+def param_grads(grads_cls, acc: dict, params) -> dict:
+    """The ``d<param>`` fields of the gradients record ``grads_cls``: each partial accumulated in
+    ``acc`` summed over the batch into its parameter's shape, None where none was accumulated."""
+    return {
+        f"d{k}": reduce_batch(acc[k], p) if k in acc else None
+        for k, p in params._asdict().items()
+        if f"d{k}" in grads_cls._fields
+    }
+
+
 def surrogate(x, choice: sg.Surrogate, given, t0, t1):
     """The surrogate gradient of steps t0..t1 into ``x`` (a temporary holding membrane minus
     threshold), copied from ``given`` where it comes precomputed."""

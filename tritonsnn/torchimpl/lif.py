@@ -31,7 +31,7 @@ from ._common import (
     dpost_dthreshold,
     fired_last,
     full_row,
-    reduce_batch,
+    param_grads,
     reset_now,
     rows,
     same_step_reset_grad,
@@ -444,15 +444,10 @@ class _Backward:
         if self.need.v:
             if self.acc_v_rows is not None:
                 self.acc["v"] += self.acc_v_rows.sum(0)
-        grads = {k: reduce_batch(acc, getattr(params, k)) for k, acc in self.acc.items()}
         return LifGrads(
             dx=self.dx if self.scale_dx else as_dtype(self.g_pre, self.x_dtype),
             dmem0=dmem0,
             dspk0=dspk0,
             dadapt0=dadapt0,
-            dbeta=grads.get("beta"),
-            dthreshold=grads.get("threshold"),
-            dv=grads.get("v"),
-            drho=grads.get("rho"),
-            db=grads.get("b"),
+            **param_grads(LifGrads, self.acc, params),
         )

@@ -40,7 +40,7 @@ from ._common import (
     fired_last,
     full_row,
     head,
-    reduce_batch,
+    param_grads,
     reset_now,
     rows,
     same_step_reset_grad,
@@ -439,18 +439,13 @@ class _SynapticBackward:
         else:
             dmem0, dcur0 = self.mem0.new_zeros(B, N), self.mem0.new_zeros(B, N)
             dspk0 = self.mem0.new_zeros(B, N) if v is not None else None
-        grads = {k: reduce_batch(acc, getattr(params, k)) for k, acc in self.acc.items()}
         return SynGrads(
             dx=as_dtype(self.g_cur, self.x_dtype),
             dcur0=dcur0,
             daux0=None,
             dmem0=dmem0,
             dspk0=dspk0,
-            dalpha=grads.get("alpha"),
-            dbeta=grads.get("beta"),
-            dtau=None,
-            dthreshold=grads.get("threshold"),
-            dv=grads.get("v"),
+            **param_grads(SynGrads, self.acc, params),
         )
 
 
@@ -639,17 +634,7 @@ class _AlphaBackward:
         dinh0 = params.beta * self.g_h_next
         if self.subtract:
             dinh0 += self.ru_next
-        grads = {k: reduce_batch(acc, getattr(params, k)) for k, acc in self.acc.items()}
         dmem0 = self.hold_next * self.g_u_next if self.has_refr else self.e0.new_zeros(self.e0.shape)
         return SynGrads(
-            dx=self.dx,
-            dcur0=dexc0,
-            daux0=dinh0,
-            dmem0=dmem0,
-            dspk0=None,
-            dalpha=grads.get("alpha"),
-            dbeta=grads.get("beta"),
-            dtau=grads.get("tau"),
-            dthreshold=grads.get("threshold"),
-            dv=None,
+            dx=self.dx, dcur0=dexc0, daux0=dinh0, dmem0=dmem0, dspk0=None, **param_grads(SynGrads, self.acc, params)
         )

@@ -94,34 +94,43 @@ class BaseMonitor:
         self.remove_hooks()
 
 
-class OutputMonitor(BaseMonitor):
+class _ArgumentMonitor(BaseMonitor):
+    """A monitor of one argument of a module hook: the hook ``_REGISTER`` names (an ``nn.Module``
+    method) records argument ``_ARG`` after the module, through the function in attribute ``_FUNCTION``
+    (read at every call, so that setting it afterwards acts)."""
+
+    _REGISTER: str
+    _ARG: int
+    _FUNCTION: str
+
+    def __init__(self, net: nn.Module, instance, function: Callable):
+        super().__init__()
+        setattr(self, self._FUNCTION, function)
+        self._attach(net, instance, lambda m, name: getattr(m, self._REGISTER)(self.create_hook(name)))
+
+    def create_hook(self, name):
+        def hook(module, *args):
+            self._record(name, getattr(self, self._FUNCTION)(unpack_len1_tuple(args[self._ARG])))
+
+        return hook
+
+
+class OutputMonitor(_ArgumentMonitor):
     """Records ``function_on_output(output)`` of each monitored module after its forward pass."""
 
+    _REGISTER, _ARG, _FUNCTION = "register_forward_hook", 1, "function_on_output"
+
     def __init__(self, net: nn.Module, instance=None, function_on_output: Callable = _identity):
-        super().__init__()
-        self.function_on_output = function_on_output
-        self._attach(net, instance, lambda m, name: m.register_forward_hook(self.create_hook(name)))
-
-    def create_hook(self, name):
-        def hook(module, inputs, output):
-            self._record(name, self.function_on_output(unpack_len1_tuple(output)))
-
-        return hook
+        super().__init__(net, instance, function_on_output)
 
 
-class InputMonitor(BaseMonitor):
+class InputMonitor(_ArgumentMonitor):
     """Records ``function_on_input(input)`` of each monitored module at its forward pass."""
 
+    _REGISTER, _ARG, _FUNCTION = "register_forward_hook", 0, "function_on_input"
+
     def __init__(self, net: nn.Module, instance=None, function_on_input: Callable = _identity):
-        super().__init__()
-        self.function_on_input = function_on_input
-        self._attach(net, instance, lambda m, name: m.register_forward_hook(self.create_hook(name)))
-
-    def create_hook(self, name):
-        def hook(module, inputs, output):
-            self._record(name, self.function_on_input(unpack_len1_tuple(inputs)))
-
-        return hook
+        super().__init__(net, instance, function_on_input)
 
 
 class AttributeMonitor(BaseMonitor):
@@ -150,31 +159,19 @@ class AttributeMonitor(BaseMonitor):
         return hook
 
 
-class GradInputMonitor(BaseMonitor):
+class GradInputMonitor(_ArgumentMonitor):
     """Records ``function_on_grad_input(grad_input)`` of each monitored module in the backward pass."""
 
+    _REGISTER, _ARG, _FUNCTION = "register_full_backward_hook", 0, "function_on_grad_input"
+
     def __init__(self, net: nn.Module, instance=None, function_on_grad_input: Callable = _identity):
-        super().__init__()
-        self.function_on_grad_input = function_on_grad_input
-        self._attach(net, instance, lambda m, name: m.register_full_backward_hook(self.create_hook(name)))
-
-    def create_hook(self, name):
-        def hook(module, grad_input, grad_output):
-            self._record(name, self.function_on_grad_input(unpack_len1_tuple(grad_input)))
-
-        return hook
+        super().__init__(net, instance, function_on_grad_input)
 
 
-class GradOutputMonitor(BaseMonitor):
+class GradOutputMonitor(_ArgumentMonitor):
     """Records ``function_on_grad_output(grad_output)`` of each monitored module in the backward pass."""
 
+    _REGISTER, _ARG, _FUNCTION = "register_full_backward_hook", 1, "function_on_grad_output"
+
     def __init__(self, net: nn.Module, instance=None, function_on_grad_output: Callable = _identity):
-        super().__init__()
-        self.function_on_grad_output = function_on_grad_output
-        self._attach(net, instance, lambda m, name: m.register_full_backward_hook(self.create_hook(name)))
-
-    def create_hook(self, name):
-        def hook(module, grad_input, grad_output):
-            self._record(name, self.function_on_grad_output(unpack_len1_tuple(grad_output)))
-
-        return hook
+        super().__init__(net, instance, function_on_grad_output)
