@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils import _pytree
 from torch.utils import checkpoint as _checkpoint
 
-from . import _backend
+from . import _backend, ops
 from ._spikes import ACTIVE, SPIKES, is_spikes
 from .neurons import SpikingNeuron
 from .plasticity import Trace
@@ -42,11 +42,7 @@ class _Packed:
 
 
 def _bits_impl(device):
-    if _backend.resolve("auto", device) == "triton":
-        from .kernels import bits
-    else:
-        from .torchimpl import bits
-    return bits
+    return ops.implementation("bits", _backend.resolve("auto", device) == "triton")
 
 
 def _pack(t):
