@@ -1,7 +1,7 @@
 """tritonsnn: spiking neural networks for PyTorch with fused Triton time-loop kernels."""
 
 from . import encode, functional, loss, memory, nir, plasticity, plot, snntorch, surrogate
-from .neurons import ALIF, IF, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
+from .neurons import ALIF, IF, PLIF, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
 from .plasticity import STDP, HomeostaticThreshold, Trace
 from .synapses import Cell, Connection, Delay, DualExpSynapse, ExpSynapse
 from .utils import MultiStep, detach, reset
@@ -23,6 +23,7 @@ __all__ = [
     "SpikingNeuron",
     "Leaky",
     "IF",
+    "PLIF",
     "Lapicque",
     "RLeaky",
     "ALIF",

@@ -20,6 +20,8 @@ so does a 2-D tensor given to a multi-step neuron (``[T, B, *features]`` is at l
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -35,7 +37,7 @@ from .functional.recurrent import run_rleaky, run_rsynaptic
 from .functional.second_order import run_alpha, run_synaptic, second_order_params
 from .utils import own_storage, register_tensor
 
-__all__ = ["SpikingNeuron", "Leaky", "IF", "Lapicque", "RLeaky", "ALIF"]
+__all__ = ["SpikingNeuron", "Leaky", "IF", "PLIF", "Lapicque", "RLeaky", "ALIF"]
 
 _STEP_MODES = ("multi", "single")
 
@@ -314,6 +316,68 @@ class IF(SpikingNeuron):
 
     def _dynamics(self, x, init, single=False, **returns):
         return _first_order(x, 1.0, self.threshold, self._options(), **init, single=single, **returns)
+
+
+@shared_args(_COMMON_DOC)
+class PLIF(SpikingNeuron):
+    """SpikingJelly's parametric LIF (``ParametricLIFNode``, Fang et al. 2021): the time
+    constant is learned through a sigmoid.
+
+    ``k = sigmoid(w)`` (= 1/tau) and ``mem[t] = (1 - k) * mem[t-1] + k * x[t]`` (with
+    ``decay_input=False``: ``+ x[t]``); spikes ``H(mem[t] - threshold)``; the reset acts at
+    the same step, to zero (SpikingJelly's hard reset, ``v_reset=0.0``), and the surrogate
+    gradient flows through it (SpikingJelly's ``detach_reset=False``). As SpikingJelly's but
+    firing on ``>`` rather than ``>=`` and rounding ``(1 - k)*mem + k*x`` rather than
+    ``mem + k*(x - mem)`` (spikes differ only where the membrane lands on the threshold
+    within a rounding step). The Leaky dynamics run fused; the input scaling and the decay
+    are torch ops on ``w``, so autograd carries its gradient.
+
+    Args:
+        init_tau: initial time constant in steps (> 1): ``w = -ln(init_tau - 1)``.
+        decay_input: scale the input by ``k`` (SpikingJelly's default) or add it as it is.
+        threshold: firing threshold (> 0).
+        v_reset: ``0.0``, the hard reset to zero (the only one: SpikingJelly's soft reset,
+            ``None``, decides the spike from the membrane before the previous reset is taken
+            off, which tritonsnn's subtracting reset, snnTorch's, does not).
+    """
+
+    def __init__(
+        self,
+        init_tau=2.0,
+        decay_input=True,
+        threshold=1.0,
+        v_reset=0.0,
+        surrogate=None,
+        learn_threshold=False,
+        step_mode="multi",
+        stateful=False,
+        return_mem=False,
+        backend="auto",
+        refractory=0.0,
+        dt=1.0,
+        return_state=False,
+        spike_grad=None,
+    ):
+        if not (isinstance(init_tau, (int, float)) and math.isfinite(init_tau) and init_tau > 1):
+            raise ValueError(f"init_tau must be a time constant > 1 (steps); got {init_tau!r}")
+        if v_reset is None or v_reset != 0.0:
+            raise ValueError(
+                f"v_reset must be 0.0 (SpikingJelly's hard reset); got {v_reset!r}. SpikingJelly's soft reset "
+                "(None) is not implemented: tritonsnn's subtracting reset is snnTorch's, whose spikes differ when "
+                "the membrane stays above threshold after a reset; for another reset potential shift the threshold"
+            )
+        super().__init__(**_common(locals(), reset_mechanism="zero", reset_delay=False))
+        self.decay_input, self.v_reset = bool(decay_input), v_reset
+        self.w = nn.Parameter(torch.tensor(-math.log(init_tau - 1.0)))
+
+    def _dynamics(self, x, init, single=False, **returns):
+        k = torch.sigmoid(self.w)
+        drive = x * k.to(x.dtype) if self.decay_input else x
+        return _first_order(drive, 1 - k, self.threshold, self._options(), **init, single=single, **returns)
+
+    def extra_repr(self):
+        tau = 1 / float(torch.sigmoid(self.w.detach()))
+        return f"tau={tau:.4g}, decay_input={self.decay_input}, v_reset={self.v_reset}, " + super().extra_repr()
 
 
 @shared_args(_COMMON_DOC)
