@@ -17,6 +17,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+import torch
 from torch import nn
 
 import tritonsnn as tsnn
@@ -576,6 +577,42 @@ def _rsynaptic_dense_case(name, layer, opts, sweep=()):
     )
 
 
+def _plif_drive(x, w):
+    """PLIF's input and decay from its parameter: ``k*x`` (in x's dtype) and ``1 - k``, ``k = sigmoid(w)``."""
+    k = torch.sigmoid(w)
+    return x * k.to(x.dtype), 1 - k
+
+
+def _plif_ref(x, p, st, **opts):
+    drive, decay = _plif_drive(x, p["w"])
+    ref_opts = {**_common_ref(st, opts), "reset_mechanism": "zero", "reset_delay": False}
+    s, m, _ = first_order_ref(drive, decay, p["threshold"], st.get("v0"), **ref_opts)
+    return s, {"mem": m}
+
+
+def _plif_module(p, **kw):
+    neuron = tsnn.PLIF(torch.full(p["w"].shape, 2.0), threshold=p["threshold"], learn_threshold=True, **kw)
+    with torch.no_grad():
+        neuron.w.copy_(p["w"])  # the drawn parameter itself, not its round trip through tau
+    return neuron
+
+
+def _plif_case(name):
+    def call(x, p, st, **kw):
+        drive, decay = _plif_drive(x, p["w"])
+        return F.leaky(drive, decay, p["threshold"], reset_mechanism="zero", reset_delay=False, **st, **kw)
+
+    return Case(
+        name,
+        call=call,
+        ref=_plif_ref,
+        module=_plif_module,
+        params={"w": (-1.0, 1.0), "threshold": THR},
+        state={"v0": "mem"},
+        drive=(2.4, 0.8),
+    )
+
+
 def _alpha_case(name, opts, sweep=()):
     refractory = "refractory" in opts
     return Case(
@@ -633,6 +670,7 @@ CASES = [
     _rsynaptic_dense_case("rsynaptic-linear", linear, {}, sweep=_resets("zero")),
     _rsynaptic_dense_case("rsynaptic-conv", conv, {}),
     replace(_alpha_case("alpha", {}, sweep=_resets("subtract", "none")), full_triton=True),
+    _plif_case("plif"),
     # Refractory periods: an option of every neuron.
     replace(
         leaky_case("subtract", True),

@@ -237,11 +237,5 @@ class TimeChunked(nn.Module):
                 _set_state(u, state)
         return (out, *after)
 
-    def reset_state(self):
-        pass  # the wrapped units hold the state; tsnn.reset reaches them
-
-    def detach_state(self):
-        pass
-
     def extra_repr(self):
         return f"chunk={self.chunk}"

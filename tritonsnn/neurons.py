@@ -20,8 +20,6 @@ so does a 2-D tensor given to a multi-step neuron (``[T, B, *features]`` is at l
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -333,7 +331,8 @@ class PLIF(SpikingNeuron):
     are torch ops on ``w``, so autograd carries its gradient.
 
     Args:
-        init_tau: initial time constant in steps (> 1): ``w = -ln(init_tau - 1)``.
+        init_tau: initial time constant in steps (> 1), a number (SpikingJelly's one shared
+            ``w``) or a tensor broadcastable to the features (one per neuron): ``w = -ln(init_tau - 1)``.
         decay_input: scale the input by ``k`` (SpikingJelly's default) or add it as it is.
         threshold: firing threshold (> 0).
         v_reset: ``0.0``, the hard reset to zero (the only one: SpikingJelly's soft reset,
@@ -358,7 +357,8 @@ class PLIF(SpikingNeuron):
         return_state=False,
         spike_grad=None,
     ):
-        if not (isinstance(init_tau, (int, float)) and math.isfinite(init_tau) and init_tau > 1):
+        tau = torch.as_tensor(init_tau, dtype=torch.float32).detach()
+        if tau.numel() == 0 or not bool((torch.isfinite(tau) & (tau > 1)).all()):
             raise ValueError(f"init_tau must be a time constant > 1 (steps); got {init_tau!r}")
         if v_reset is None or v_reset != 0.0:
             raise ValueError(
@@ -368,7 +368,7 @@ class PLIF(SpikingNeuron):
             )
         super().__init__(**_common(locals(), reset_mechanism="zero", reset_delay=False))
         self.decay_input, self.v_reset = bool(decay_input), v_reset
-        self.w = nn.Parameter(torch.tensor(-math.log(init_tau - 1.0)))
+        self.w = nn.Parameter(-torch.log(tau - 1))
 
     def _dynamics(self, x, init, single=False, **returns):
         k = torch.sigmoid(self.w)
@@ -376,8 +376,8 @@ class PLIF(SpikingNeuron):
         return _first_order(drive, 1 - k, self.threshold, self._options(), **init, single=single, **returns)
 
     def extra_repr(self):
-        tau = 1 / float(torch.sigmoid(self.w.detach()))
-        return f"tau={tau:.4g}, decay_input={self.decay_input}, v_reset={self.v_reset}, " + super().extra_repr()
+        tau = 1 / torch.sigmoid(self.w.detach())
+        return f"tau={_short(tau)}, decay_input={self.decay_input}, v_reset={self.v_reset}, " + super().extra_repr()
 
 
 @shared_args(_COMMON_DOC)
