@@ -59,7 +59,9 @@ def test_traces_draws_selected_neurons_and_threshold(plt, tmp_path):
     assert len(lines) == 3  # two neurons + threshold
     assert lines[1].get_ydata().tolist() == mem[:, 1, 3].tolist()
     assert list(lines[2].get_ydata()) == [1.0, 1.0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["neuron 0", "neuron 3", "threshold"]
     _assert_png(plot.save(fig, tmp_path / "traces.png"))
+    assert plot.traces(mem, plt.subplots()[1], legend=False).get_legend() is None
 
 
 def test_traces_all_neurons_by_default(plt):

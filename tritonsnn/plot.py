@@ -85,7 +85,13 @@ def raster(
 
 
 def traces(
-    mem: torch.Tensor, ax=None, *, neurons: Sequence[int] | None = None, sample: int = 0, threshold: float | None = None
+    mem: torch.Tensor,
+    ax=None,
+    *,
+    neurons: Sequence[int] | None = None,
+    sample: int = 0,
+    threshold: float | None = None,
+    legend: bool = True,
 ):
     """Line plot of membrane potential over time, one line per neuron.
 
@@ -95,6 +101,7 @@ def traces(
         neurons: Neuron indices to draw (after flattening); all when ``None``.
         sample: Batch index to draw for batched input.
         threshold: If given, drawn as a dashed horizontal line.
+        legend: Label each line (``neuron n``, ``threshold``) in a legend.
 
     Returns:
         The matplotlib Axes.
@@ -107,6 +114,8 @@ def traces(
         ax.axhline(threshold, linestyle="--", color="gray", label="threshold")
     ax.set_xlabel("time step")
     ax.set_ylabel("membrane potential")
+    if legend:
+        ax.legend(fontsize="small")
     return ax
 
 
