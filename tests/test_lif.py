@@ -10,7 +10,7 @@ import tritonsnn as tsnn
 from tritonsnn.torchimpl import _common as torch_common
 
 from .checks import TOL, assert_close
-from .reference import leaky_ref
+from .reference import first_order_ref, leaky_ref
 
 SURROGATES = ["atan", "fast_sigmoid", "sigmoid", "triangular", "straight_through"]
 RESETS = ["subtract", "zero", "none"]
@@ -120,3 +120,23 @@ def test_loss_on_membrane_only(backend, delay, device):
     g_ref = torch.autograd.grad((m_ref * gm).sum(), [x, v0, beta, thr])
     for a, b, name in zip(g, g_ref, ["x", "v0", "beta", "thr"]):
         assert_close(a, b, 1e-5, 1e-4, name)
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("learn_threshold", [False, True])
+def test_zero_reset_with_a_fixed_beta(backend, learn_threshold):
+    # The CPU backward's shortcut for the delayed zero reset when beta needs no gradient
+    # (K[t] = beta * H(thr - pre[t])): input, initial-membrane and threshold gradients.
+    g = torch.Generator().manual_seed(5)
+    x = (torch.rand(40, 3, 7, generator=g) * 1.5).requires_grad_()
+    v0 = (torch.rand(3, 7, generator=g) * 2).requires_grad_()  # some above threshold: step 0 resets
+    thr = torch.tensor(0.9, requires_grad=learn_threshold)
+    s, m = tsnn.functional.leaky(x, 0.8, thr, v0=v0, reset_mechanism="zero", return_mem=True, backend=backend)
+    s_ref, m_ref, _ = first_order_ref(x, 0.8, thr, v0, reset_mechanism="zero")
+    assert torch.equal(s, s_ref)
+    w = torch.randn(s.shape, generator=g)
+    leaves = [x, v0] + ([thr] if learn_threshold else [])
+    got = torch.autograd.grad((s * w).sum() + m.sum(), leaves)
+    want = torch.autograd.grad((s_ref * w).sum() + m_ref.sum(), leaves)
+    for a, b in zip(got, want):
+        assert_close(a, b, 1e-5, 1e-5, "gradient")

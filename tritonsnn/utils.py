@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["MultiStep", "reset", "detach"]
+__all__ = ["MultiStep", "reset", "detach", "one_dim_parameters"]
 
 
 class MultiStep(nn.Module):

@@ -181,6 +181,20 @@ class _Backward:
         # beta (+ v*sgrad[t]) with constant factors: no per-step factor tensors to build.
         self.const_coef = opts.delay and reset != RESET_ZERO and saved.refr_bits is None and not self.adapt
         self.const_k = self.const_coef and params.v is None  # Leaky's plain case: K is beta
+        # Leaky's delayed zero reset alone (no input zeroing, refractory steps, adaptation, V or
+        # beta gradient): K[t] = coef[t+1] = beta * (1 - s[t]) = beta * H(thr - pre[t]), read off
+        # the chunk's own rows, so the reset flags and the carried membrane are never built.
+        self.zero_k = (
+            opts.delay
+            and reset == RESET_ZERO
+            and not opts.zero_whole
+            and saved.refr_bits is None
+            and not self.adapt
+            and params.v is None
+            and not need.beta
+        )
+        if self.zero_k:
+            self.need_r = False
         self.need_param_grads = need.threshold or need.b or need.rho
         self.chunk = chunk_steps(B, self.N, _common.CHUNK_ELEMS)
         if need.v:
@@ -262,12 +276,14 @@ class _Backward:
                 f.s_lo.mul_(nq_prev)
         sgrad = surrogate(f.pc - f.th_c, opts.surrogate, saved.sgrad, t0, t1)
         f.sgrad = sgrad if f.nq is None else sgrad * f.nq
-        f.keep = 1 - f.r if reset == RESET_ZERO else None
+        f.keep = 1 - f.r if reset == RESET_ZERO and f.r is not None else None
         kin = f.keep if opts.zero_whole else None  # input terms zeroed with the reset
         # d pre[t] / d post[t-1]: beta (times the zero-reset keep) on free steps, keep alone when refractory.
         f.din = f.nq if kin is None else (kin if f.nq is None else kin * f.nq)  # d pre / d(gain*x + v*s_prev)
         if self.const_coef:  # the same for every step: the parameters themselves
             f.coef, f.vcoef = beta, v
+        elif self.zero_k:
+            f.coef = f.vcoef = None
         else:
             f.coef = beta * f.keep if f.keep is not None else beta.expand(f.c, 1, -1)
             if f.nq is not None:
@@ -277,7 +293,10 @@ class _Backward:
             if v is not None:
                 f.vcoef = v * f.din if f.din is not None else v.expand(f.c, 1, -1)
         f.rsub = f.r if reset == RESET_SUBTRACT else None
-        f.coef_sh = None if self.const_coef else shifted(f.coef, self._or_zeros(self.coef_next))
+        if self.zero_k:
+            f.coef_sh = torch.le(f.pc, thr, out=torch.empty_like(f.pc)).mul_(beta)
+        else:
+            f.coef_sh = None if self.const_coef else shifted(f.coef, self._or_zeros(self.coef_next))
         f.vcoef_sh = None
         if v is not None:  # broadcasts like a [c, B, N] factor when constant
             f.vcoef_sh = v if self.const_coef else shifted(f.vcoef, self._or_zeros(self.vcoef_next))
@@ -367,6 +386,11 @@ class _Backward:
         self.g_after = f.gc[0]
         if self.const_coef:
             self.coef_next, self.vcoef_next = f.coef, f.vcoef
+        elif self.zero_k:  # only dL/dmem0 reads it: beta * (1 - r[0]), r[0] = H(mem0 - thr)
+            if f.t0 == 0:
+                self.coef_next = torch.le(self.mem0, self.params.threshold, out=torch.empty_like(self.mem0)).mul_(
+                    self.params.beta
+                )
         else:
             self.coef_next = f.coef[0].expand(self.B, self.N)
             if self.params.v is not None:
