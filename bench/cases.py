@@ -130,7 +130,7 @@ def conv_shape(N: int):
 
 
 CASES = [
-    NeuronCase("Leaky", dict(beta=0.9), lambda: snntorch.Leaky(beta=0.9), plain_leaky),
+    NeuronCase("Leaky", dict(beta=0.9), lambda **kw: snntorch.Leaky(beta=0.9, **kw), plain_leaky),
     NeuronCase(
         "IF",
         dict(),
@@ -139,7 +139,9 @@ CASES = [
         input_shift=0.0,
     ),
     # Written ahead of the neurons: each runs once tritonsnn exports the class.
-    NeuronCase("Synaptic", dict(alpha=0.8, beta=0.9), lambda: snntorch.Synaptic(alpha=0.8, beta=0.9), plain_synaptic),
+    NeuronCase(
+        "Synaptic", dict(alpha=0.8, beta=0.9), lambda **kw: snntorch.Synaptic(alpha=0.8, beta=0.9, **kw), plain_synaptic
+    ),
     NeuronCase("Lapicque", dict(beta=0.9), lambda: snntorch.Lapicque(beta=0.9)),
     NeuronCase("Alpha", dict(alpha=0.9, beta=0.8), lambda: snntorch.Alpha(alpha=0.9, beta=0.8), input_shift=1.0),
     NeuronCase("RLeaky", dict(beta=0.9, all_to_all=False), lambda: snntorch.RLeaky(beta=0.9, all_to_all=False)),
@@ -172,14 +174,16 @@ CASES = [
 PROVIDERS = ("tritonsnn", "snntorch", "plain")
 
 
-def build(case: NeuronCase, provider: str, N: int, device="cpu", backend="torch"):
+def build(case: NeuronCase, provider: str, N: int, device="cpu", backend="torch", options=None):
     """``(fn, None)`` with ``fn: x -> spikes`` on ``device`` for ``N`` features (tritonsnn with
-    ``backend``), or ``(None, reason)`` when it cannot run."""
-    extra = dict(linear_features=N) if case.dense else {}
+    ``backend``), or ``(None, reason)`` when it cannot run. ``options`` (e.g. ``reset_mechanism``,
+    ``reset_delay``) go to both packages' constructors alike."""
+    options = options or {}
+    extra = dict(linear_features=N, **options) if case.dense else dict(options)
     if case.conv:
         if conv_shape(N) is None:
             return None, f"{case.label} views N features as 4 square channels; N={N} is not 4*s*s"
-        extra = dict(conv2d_channels=4, kernel_size=3)
+        extra = dict(conv2d_channels=4, kernel_size=3, **options)
     if case.dense or case.conv:
         torch.manual_seed(0)  # the same recurrent weights on both sides
     if provider == "tritonsnn":
@@ -194,10 +198,16 @@ def build(case: NeuronCase, provider: str, N: int, device="cpu", backend="torch"
             return None, "snntorch is not installed"
         if case.snntorch is None:
             return None, f"snnTorch has no {case.name}"
-        return _on_features(case, snntorch_loop(case.snntorch(**extra).to(device)), N), None
+        try:
+            neuron = case.snntorch(**extra)
+        except TypeError:  # a row whose snnTorch constructor takes no options
+            return None, f"the {case.label} row passes no options {sorted(options)} to snnTorch"
+        return _on_features(case, snntorch_loop(neuron.to(device)), N), None
     if provider == "plain":
         if case.plain is None:
             return None, f"no plain loop written for {case.name}"
+        if options:
+            return None, "the plain loops have the default reset only"
         return case.plain, None
     raise ValueError(f"provider must be one of {PROVIDERS}; got {provider!r}")
 

@@ -3,6 +3,7 @@
     python bench/cpu.py [--T 100 --B 32 --N 1024 --threads 1 --repeats 9 --min-ratio 4]
     python bench/cpu.py --neuron IF --plain      # another neuron of bench/cases.py, plus the plain loop
     python bench/cpu.py --allocator default      # leave glibc's malloc as it is (see steady_allocator)
+    python bench/cpu.py --reset-mechanism zero --no-reset-delay   # another reset mode on both sides (Leaky, Synaptic)
 
 Both run in the same process on the same input, taking turns (one call each per
 round) so that load from other processes falls on both; the ratio is of medians (the ratio of
@@ -48,6 +49,13 @@ def parse_args(argv=None):
     )
     p.add_argument("--plain", action="store_true", help="also time the plain autograd loop")
     p.add_argument(
+        "--reset-mechanism",
+        default=None,
+        choices=("subtract", "zero", "none"),
+        help="both packages' reset (default: each row's)",
+    )
+    p.add_argument("--no-reset-delay", action="store_true", help="reset_delay=False on both sides")
+    p.add_argument(
         "--allocator",
         choices=("steady", "default"),
         default="steady",
@@ -62,9 +70,12 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     allocator = steady_allocator() if args.allocator == "steady" else "allocator defaults"
     case = next(c for c in cases.CASES if c.label == args.neuron)
+    options = {"reset_mechanism": args.reset_mechanism} if args.reset_mechanism else {}
+    if args.no_reset_delay:
+        options["reset_delay"] = False
     fns = {}
     for provider in ("tritonsnn", "snntorch") + (("plain",) if args.plain else ()):
-        fn, reason = cases.build(case, provider, args.N)
+        fn, reason = cases.build(case, provider, args.N, options=options)
         if fn is None:
             print(f"cannot run {provider}: {reason}", file=sys.stderr)
             return 2
@@ -86,7 +97,7 @@ def main(argv=None):
     stats = {key: summary(t) for key, t in measure_interleaved(timed, repeats=args.repeats).items()}
 
     table = Table(
-        title=f"{case.label} on CPU, T={args.T} B={args.B} N={args.N}, {args.threads} thread(s), "
+        title=f"{case.label} {options or ''} on CPU, T={args.T} B={args.B} N={args.N}, {args.threads} thread(s), "
         f"median of {args.repeats}; spike rate {spikes['tritonsnn'].float().mean().item():.3f}",
         caption=allocator,
     )

@@ -83,7 +83,7 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
     for t in range(T):
         m = pres[t]
         if adapt:
-            a = torch.addcmul(s_prev, rho, a, out=aseq[t])
+            a = torch.mul(a, rho, out=aseq[t]).add_(s_prev)
             th = thr + b * a
         xt = xs[t] if gain is None else gain * xs[t]
         beta_t, s_in = beta, s_prev
@@ -97,7 +97,9 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
                 s_in = s_prev * free
         keep = 1 - r if reset == RESET_ZERO else None
         pz = p * keep if keep is not None else p
-        torch.addcmul(xt, beta_t, pz if zero_before else p, out=m)
+        # beta*p then + x, two roundings as snnTorch's (and the kernels'): addcmul fuses them into
+        # one on this CPU, which moves the membrane by an ulp and, near the threshold, a spike.
+        torch.mul(pz if zero_before else p, beta_t, out=m).add_(xt)
         if rec is not None:
             m.addcmul_(rec, s_in)
         if zero_whole and keep is not None:

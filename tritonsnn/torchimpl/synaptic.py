@@ -93,10 +93,11 @@ def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutpu
     c_rows = rows(cur) if store_cur else [torch.empty(B, N, dtype=f32, device=dev)] * T
     for t in range(T):
         m = mems[t]
-        c = torch.addcmul(xs[t], alpha, c, out=c_rows[t])
+        # Products then sums, two roundings as snnTorch's (addcmul would fuse them; see lif.py).
+        c = torch.mul(c, alpha, out=c_rows[t]).add_(xs[t])
         if s_prev is not None:
             c.addcmul_(v, s_prev)
-        torch.addcmul(c, beta, p, out=m)
+        torch.mul(p, beta, out=m).add_(c)
         if counter is not None:
             free = counter.step(t, refr[t])
             counter.hold(m, p)  # refractory: no leak, no input; the reset below still applies
@@ -157,8 +158,8 @@ def _alpha_fwd(x, state: SynState, params: SynParams, opts: SynOptions, outs: Sy
         if i == 0:  # -x for a chunk of steps in one op: inh[t] = beta*inh[t-1] + (-x[t]), bitwise beta*inh - x
             t1 = min(t + chunk, T)
             neg_x[: t1 - t].copy_(x[t:t1]).neg_()  # x may be half precision; the currents are fp32
-        e_new = torch.addcmul(xs[t], alpha, e, out=es[t % n_rows])
-        h_new = torch.addcmul(negs[i], beta, h, out=hs[t % n_rows])
+        e_new = torch.mul(e, alpha, out=es[t % n_rows]).add_(xs[t])  # two roundings, as snnTorch's
+        h_new = torch.mul(h, beta, out=hs[t % n_rows]).add_(negs[i])
         if reset == RESET_ZERO:
             # snnTorch zeroes both currents and tau * (exc + inh); with r in {0, 1} summing the
             # zeroed currents gives the same values in one op less.
