@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from rich.table import Table
 from torch import nn
 
 import tritonsnn as tsnn
+from bench import cases
 from bench.timing import measure_interleaved, steady_allocator, summary
 
 BETA, THRESHOLD = 0.9, 1.0
@@ -81,23 +81,9 @@ def tritonsnn_net(args):
     return nn.Sequential(*layers)
 
 
-class _ATanSpike(torch.autograd.Function):
-    """H(v) forward, snnTorch's ATan surrogate (alpha = 2) backward."""
-
-    @staticmethod
-    def forward(ctx, v):
-        ctx.save_for_backward(v)
-        return (v > 0).to(v.dtype)
-
-    @staticmethod
-    def backward(ctx, g):
-        (v,) = ctx.saved_tensors
-        return g / (1 + (math.pi * v) ** 2)  # (alpha/2) / (1 + (pi/2 * alpha * v)^2), alpha = 2
-
-
 class LoopNet(nn.Module):
-    """Per step and layer: ``cur = W s + b``; ``mem = beta*mem + cur - reset*thr`` with
-    ``reset = H(mem[t-1] - thr)`` detached; ``s = H(mem - thr)`` (snnTorch's Leaky, reset_delay)."""
+    """Per step and layer: ``cur = W s + b``, then the plain loop's snnTorch Leaky step
+    (``bench/cases.py:leaky_step``: subtract reset, reset_delay, ATan surrogate)."""
 
     def __init__(self, args):
         super().__init__()
@@ -109,11 +95,7 @@ class LoopNet(nn.Module):
         for x_t in x.unbind(0):
             s = x_t
             for i, lin in enumerate(self.linears):
-                mem = mems[i]
-                reset = (mem > THRESHOLD).to(mem.dtype)
-                mem = BETA * mem + lin(s) - reset * THRESHOLD
-                s = _ATanSpike.apply(mem - THRESHOLD)
-                mems[i] = mem
+                s, mems[i] = cases.leaky_step(lin(s), mems[i], BETA, THRESHOLD)
             outs.append(s)
         return torch.stack(outs)
 
@@ -245,7 +227,10 @@ def main(argv=None):
     runs, skipped = {}, {}
     for p in providers:
         run, reason = build(p, args)
-        (runs.__setitem__(p, run) if run is not None else skipped.__setitem__(p, reason))
+        if run is None:
+            skipped[p] = reason
+        else:
+            runs[p] = run
     memory = {p: memory_of(p, args) for p in runs}
 
     times = {}
