@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -26,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # digits.py, a sibling
 
 import digits  # noqa: E402
 
-import tritonsnn as tsnn  # noqa: E402
+BATCH = 64  # the global minibatch, as digits.py's; each process takes BATCH / world of it
 
 
 def setup(device_arg):
@@ -44,62 +43,21 @@ def setup(device_arg):
     return rank, world, device
 
 
-def train(model, x_train, y_train, *, epochs, seed, rank, world, batch_size=64, lr=2e-3):
-    """digits.train with each process on its share of every global batch; returns seconds per step."""
-    device = x_train.device
-    loss_fn = tsnn.loss.ce_count_loss()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
-    order_gen = torch.Generator().manual_seed(seed)  # the same order on every rank
-    spike_gen = torch.Generator(device=device).manual_seed(seed + 1000 * rank)
-    batches = -(-len(x_train) // batch_size)
-    steps, start = 0, time.perf_counter()
-    with digits.progress_bar() if rank == 0 else _Silent() as progress:
-        task = progress.add_task("training", total=epochs * batches, status="")
-        for epoch in range(epochs):
-            model.train()
-            order = torch.randperm(len(x_train), generator=order_gen).to(device)
-            for i in range(0, len(x_train), batch_size):
-                idx = order[i : i + batch_size][rank::world]  # this process's share
-                spikes = model(digits.encode(x_train[idx], spike_gen))
-                loss = loss_fn(spikes, y_train[idx])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()  # DDP averages the gradients over the processes here
-                optimizer.step()
-                steps += 1
-                progress.update(task, advance=1, status=f"epoch {epoch + 1}/{epochs} loss {loss.item():.3f}")
-            scheduler.step()
-    return (time.perf_counter() - start) / max(steps, 1)
-
-
-class _Silent:
-    """The progress bar's interface, doing nothing (ranks other than 0)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def add_task(self, *args, **kwargs):
-        return 0
-
-    def update(self, *args, **kwargs):
-        pass
-
-
 def main(argv=None) -> float:
     args = digits.parse_args(argv, description=__doc__)
     rank, world, device = setup(args.device)
     try:
         torch.manual_seed(args.seed)  # the same initial weights on every rank (DDP also broadcasts them)
         x_tr, y_tr, x_te, y_te = digits.load_data(args.seed, args.limit, device)
-        model = DistributedDataParallel(digits.build_net().to(device))
-        step_s = train(model, x_tr, y_tr, epochs=args.epochs, seed=args.seed, rank=rank, world=world)
+        model = DistributedDataParallel(digits.build_net().to(device))  # averages the gradients in backward
+        seconds = digits.train(
+            model, x_tr, y_tr, epochs=args.epochs, seed=args.seed, batch_size=BATCH, rank=rank, world=world
+        )
+        step_s = seconds / (args.epochs * -(-len(x_tr) // BATCH))
         accuracy = digits.evaluate(model.module, x_te, y_te, seed=args.seed)
         if rank == 0:
             print(f"tritonsnn DDP digits: {world} process(es), {device}, {len(x_tr)} train / {len(x_te)} test images")
-            print(f"time per training step: {step_s * 1e3:.1f} ms (global batch 64)")
+            print(f"time per training step: {step_s * 1e3:.1f} ms (global batch {BATCH})")
             print(f"test accuracy: {accuracy:.4f}")
         return accuracy
     finally:

@@ -91,8 +91,8 @@ def encode(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return tsnn.encode.rate(x, NUM_STEPS, generator=generator)
 
 
-def progress_bar() -> Progress:
-    """A rich progress bar on stderr, so stdout carries only the results."""
+def progress_bar(disable: bool = False) -> Progress:
+    """A rich progress bar on stderr, so stdout carries only the results (``disable``: draw nothing)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -101,27 +101,32 @@ def progress_bar() -> Progress:
         TimeElapsedColumn(),
         console=Console(stderr=True),
         transient=False,
+        disable=disable,
     )
 
 
-def train(net, x_train, y_train, *, epochs, seed, batch_size=64, lr=2e-3, description="training"):
-    """Adam on ``ce_count_loss`` with freshly drawn spike trains every epoch; returns the seconds spent."""
+def train(net, x_train, y_train, *, epochs, seed, batch_size=64, lr=2e-3, description="training", rank=0, world=1):
+    """Adam on ``ce_count_loss`` with freshly drawn spike trains every epoch; returns the seconds spent.
+
+    Data-parallel (``ddp_digits.py``): process ``rank`` of ``world`` takes every ``world``-th sample
+    of each minibatch (the same order on every process) and draws its own spikes; only rank 0 shows
+    the progress."""
     device = x_train.device
     loss_fn = tsnn.loss.ce_count_loss()
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
     order_gen = torch.Generator().manual_seed(seed)
-    spike_gen = torch.Generator(device=device).manual_seed(seed)
+    spike_gen = torch.Generator(device=device).manual_seed(seed + 1000 * rank)
     batches = -(-len(x_train) // batch_size)
     start = time.perf_counter()
-    with progress_bar() as progress:
+    with progress_bar(disable=rank != 0) as progress:
         task = progress.add_task(description, total=epochs * batches, status="")
         for epoch in range(epochs):
             net.train()
             order = torch.randperm(len(x_train), generator=order_gen).to(device)
             total, correct, seen = 0.0, 0, 0
             for i in range(0, len(x_train), batch_size):
-                idx = order[i : i + batch_size]
+                idx = order[i : i + batch_size][rank::world]
                 spikes = net(encode(x_train[idx], spike_gen))
                 loss = loss_fn(spikes, y_train[idx])
                 optimizer.zero_grad(set_to_none=True)
