@@ -204,3 +204,27 @@ def test_deepcopy_of_snntorch_style_neurons(cls, args):
     neuron(torch.randn(2, 4, requires_grad=True))
     twin = copy.deepcopy(neuron)
     assert all(getattr(twin, n).grad_fn is None for n in neuron._STATE)
+
+
+@pytest.mark.parametrize("step_mode", ["multi", "single"])
+def test_a_parameter_that_turns_bad_after_passing_is_refused(step_mode):
+    """The value check of an unchanged parameter is skipped (a one-step-per-call loop would pay it
+    every step); any versioned change (an optimiser step, an in-place write under no_grad) brings
+    it back."""
+    lif = tsnn.Leaky(beta=0.9, learn_threshold=True, step_mode=step_mode)
+    x = X if step_mode == "multi" else X[0]
+    lif(x)
+    tsnn.reset(lif)
+    with torch.no_grad():
+        lif.threshold.fill_(-1.0)
+    with pytest.raises(ValueError, match="threshold must be > 0"):
+        lif(x)
+    with torch.no_grad():
+        lif.threshold.fill_(1.0)
+    lif(x)
+    tsnn.reset(lif)
+    opt = torch.optim.SGD(lif.parameters(), lr=1.0)
+    lif.threshold.grad = torch.full_like(lif.threshold, math.nan)
+    opt.step()
+    with pytest.raises(ValueError, match="threshold must be finite"):
+        lif(x)

@@ -5,6 +5,7 @@ states are checked here and shaped into what the ops take (fp32 ``[1]``/``[N]`` 
 from __future__ import annotations
 
 import math
+import weakref
 from typing import NamedTuple
 
 import torch
@@ -80,14 +81,15 @@ def param(value, name, features, x, positive=False):
                 )
             value = value.to(x.device)
         t = value if value.dtype == torch.float32 else value.to(torch.float32)
+        # A value check needs the data on the host: skipped on GPU (it would sync) and while
+        # torch.compile traces; Modules check at construction.
+        if t.numel() and not t.is_cuda and not torch.compiler.is_compiling():
+            _check_tensor(t, name, value, positive)
     elif isinstance(value, (int, float)):
+        _check_number(float(value), name, value, positive)
         t = torch.tensor(float(value), device=x.device)
     else:
         raise TypeError(f"{name} must be a number or a tensor; got {type(value).__name__}")
-    # A value check needs the data on the host: skipped on GPU (it would sync) and while
-    # torch.compile traces; Modules check at construction.
-    if t.numel() and not t.is_cuda and not torch.compiler.is_compiling():
-        _check_values(t, name, value, positive)
     if t.numel() == 1:
         return t if t.shape == (1,) else t.reshape(1)
     try:
@@ -100,14 +102,34 @@ def param(value, name, features, x, positive=False):
     return t.reshape(-1)
 
 
-def _check_values(t, name, value, positive):
+def _check_number(v, name, value, positive):
     """NaN, infinite or (``positive``) non-positive parameter values are refused: they would give a
     NaN or exploding membrane and no spikes, without an error."""
-    lo, hi = float(t.detach().min()), float(t.detach().max())
-    if not (math.isfinite(lo) and math.isfinite(hi)):
+    if not math.isfinite(v):
         raise ValueError(f"{name} must be finite; got {value}")
-    if positive and lo <= 0:
+    if positive and v <= 0:
         raise ValueError(f"{name} must be > 0; got {value}")
+
+
+# id(tensor) -> (weak reference, version, storage, positive) of the tensors whose values passed: a
+# Module's parameter is checked again only after it changed (an optimiser step bumps its version),
+# so a one-step-per-call loop does not pay four reductions and host reads per parameter per step.
+# A change made through ``.data`` is not versioned and is seen at the next versioned change.
+_CHECKED: dict = {}
+
+
+def _check_tensor(t, name, value, positive):
+    versioned = not t.is_inference()  # an inference-mode tensor has no version counter: always checked
+    if versioned:
+        key, version, storage = id(t), t._version, t.data_ptr()
+        seen = _CHECKED.get(key)
+        if seen is not None and seen[0]() is t and seen[1:3] == (version, storage) and (seen[3] or not positive):
+            return
+    detached = t.detach()
+    _check_number(float(detached.min()), name, value, positive)
+    _check_number(float(detached.max()), name, value, False)
+    if versioned:
+        _CHECKED[key] = (weakref.ref(t, lambda _, key=key: _CHECKED.pop(key, None)), version, storage, positive)
 
 
 def decay(value, name, features, x):

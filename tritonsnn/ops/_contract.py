@@ -55,6 +55,25 @@ class Signature:
                 flat.append(values[name])
         return tuple(flat)
 
+    def flatten_eager(self, **values) -> tuple:
+        """:meth:`flatten` but the last part (the options record) as one argument: the eager
+        ``autograd.Function`` path then hands autograd fewer arguments to inspect on every call."""
+        *head, (last, _, _) = self._layout
+        flat = []
+        for name, _, make in head:
+            if make:
+                flat.extend(values[name])
+            else:
+                flat.append(values[name])
+        flat.append(values[last])
+        return tuple(flat)
+
+    def split_eager(self, args) -> dict:
+        """The inverse of :meth:`flatten_eager`."""
+        parts = {name: make(args[s]) if make else args[s.start] for name, s, make in self._layout[:-1]}
+        parts[self._layout[-1][0]] = args[-1]
+        return parts
+
     def needs(self, ctx, name):
         """``ctx.needs_input_grad`` of part ``name`` as its record (fields are bools)."""
         return self.parts[name](*ctx.needs_input_grad[self.slices[name]])
@@ -66,8 +85,11 @@ class Signature:
         for name, g in by_part.items():
             s = self.slices[name]
             flat[s] = g if isinstance(g, tuple) else (g,)
-        needs = ctx.needs_input_grad
-        return tuple(g if need else None for g, need in zip(flat, needs))
+        # zip stops at the eager path's shorter argument list (its options record is one argument)
+        return tuple(g if need else None for g, need in zip(flat, ctx.needs_input_grad))
+
+
+_unsafe_view = torch.ops.aten._unsafe_view.default  # the overload itself: the packet's lookup costs a small op
 
 
 def _is_record(part) -> bool:
@@ -119,11 +141,13 @@ class Op:
             setup_context(ctx, output, **signature.split(inputs))
 
         self.op.register_autograd(backward, setup_context=setup)
+        # the eager path passes the last part (the options record, no tensors) whole
+        assert signature._layout[-1][2] is not None, f"{name}: an op with autograd takes its options record last"
 
         class Eager(torch.autograd.Function):
             @staticmethod
             def forward(ctx, *args):  # forward(ctx, ...) style: apply() then binds no signature
-                parts = signature.split(args)
+                parts = signature.split_eager(args)
                 output = impl(**parts)
                 setup_context(ctx, output, **parts)
                 return output
@@ -135,7 +159,7 @@ class Op:
         class EagerStep(torch.autograd.Function):
             @staticmethod
             def forward(ctx, *args):
-                parts = signature.split(args)
+                parts = signature.split_eager(args)
                 ctx.kept = step_outputs(**parts)
                 parts["x"] = parts["x"][None]
                 output = impl(**parts)
@@ -143,10 +167,10 @@ class Op:
                 ctx.n_outputs, ctx.timed = len(output), [output[i].dim() == 3 for i in ctx.kept]
                 # Only the outputs read (each output costs autograd bookkeeping), without the time axis
                 # and not as views (snnTorch-style code detaches state in place, which a view refuses).
-                return tuple(
-                    torch.ops.aten._unsafe_view(output[i], output[i].shape[1:]) if timed else output[i]
-                    for i, timed in zip(ctx.kept, ctx.timed)
-                )
+                kept = []
+                for i, timed in zip(ctx.kept, ctx.timed):
+                    kept.append(_unsafe_view(output[i], output[i].shape[1:]) if timed else output[i])
+                return tuple(kept)
 
             @staticmethod
             def backward(ctx, *grads):
@@ -166,7 +190,7 @@ class Op:
             return self.op(*self.signature.flatten(**parts))
         if self.eager is None:
             return self.eager_impl(**parts)
-        return self.eager.apply(*self.signature.flatten(**parts))
+        return self.eager.apply(*self.signature.flatten_eager(**parts))
 
     def step(self, **parts) -> tuple:
         """One step: ``x`` is ``[B, N]`` (no time axis) and so is every output that has one; outputs
@@ -178,7 +202,7 @@ class Op:
             values = {i: (output[i][0] if output[i].dim() == 3 else output[i]) for i in kept}
         else:
             assert self.eager_step is not None, f"{self.op} has no autograd formula: it takes no single steps"
-            values = dict(zip(kept, self.eager_step.apply(*self.signature.flatten(**parts))))
+            values = dict(zip(kept, self.eager_step.apply(*self.signature.flatten_eager(**parts))))
         return tuple(values.get(i) for i in range(self.n_outputs))
 
 
