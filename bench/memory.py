@@ -28,6 +28,7 @@ checkpointed and its binary input compressed; levels 2-4 search on CUDA only).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -47,7 +48,18 @@ from bench import cases
 from bench.timing import measure_interleaved, steady_allocator, summary
 
 BETA, THRESHOLD = 0.9, 1.0
-PROVIDERS = ("plain", "packed", "chunked", "chunked+packed", "loop", "sj", "sj-memopt")
+PROVIDERS = (
+    "plain",
+    "packed",
+    "compact",
+    "compact+packed",
+    "chunked",
+    "chunked+packed",
+    "chunked+packed+compact",
+    "loop",
+    "sj",
+    "sj-memopt",
+)
 
 
 def parse_args(argv=None):
@@ -146,17 +158,25 @@ def build(provider, args):
         if provider == "sj-memopt":  # level 1: checkpoint every block, compress binary inputs
             memopt.optimize_memory(net, (SJBlock,), lambda m: run(make_input(args)[:8], m), level=1)
         return run, None
+    options = set(provider.split("+"))  # plain, or some of chunked / packed / compact
     net = tritonsnn_net(args).to(args.device)
-    if provider.startswith("chunked"):
+    if "chunked" in options:
         net = tsnn.memory.TimeChunked(net, args.chunk)
-    if provider.endswith("packed"):
+    contexts = [c for name, c in CONTEXTS.items() if name in options]
+    if not contexts:
+        return net, None
 
-        def run(x, net=net):
-            with tsnn.memory.pack_spikes():
-                return net(x)
+    def run(x, net=net):
+        with contextlib.ExitStack() as stack:
+            for context in contexts:
+                stack.enter_context(context())
+            return net(x)
 
-        return run, None
-    return net, None
+    run.net = net
+    return run, None
+
+
+CONTEXTS = {"packed": tsnn.memory.pack_spikes, "compact": tsnn.memory.compact_state}
 
 
 def make_input(args):
@@ -214,6 +234,29 @@ def memory_of(provider, args):
 # ------------------------------------------------------------------------------ main
 
 
+def _parameter_grads(run, x):
+    params = list(getattr(run, "net", run).parameters())
+    for p in params:
+        p.grad = None
+    run(x).sum().backward()
+    return torch.cat([p.grad.reshape(-1) for p in params])
+
+
+def _gradient_errors(runs, x, skipped):
+    """Relative error (2-norm over every parameter gradient) of each tritonsnn provider against the
+    plain network's (all start from the same seeded weights); 0 where they are equal bit for bit."""
+    if "plain" not in runs:
+        return {}
+    want = _parameter_grads(runs["plain"], x)
+    errors = {}
+    for p, run in runs.items():
+        if p in skipped or p == "loop" or p.startswith("sj"):
+            continue
+        got = _parameter_grads(run, x)
+        errors[p] = float((got - want).norm() / want.norm())
+    return errors
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.child:
@@ -233,7 +276,7 @@ def main(argv=None):
             runs[p] = run
     memory = {p: memory_of(p, args) for p in runs}
 
-    times = {}
+    times, grad_error = {}, {}
     if not args.no_time:
         allocator = steady_allocator()
         x = make_input(args)
@@ -245,6 +288,7 @@ def main(argv=None):
             mismatch = int((out != outs[ref]).sum())
             if mismatch:  # a ratio between different computations would mean nothing
                 skipped[p] = f"spikes differ from {ref} at {mismatch} elements"
+        grad_error = _gradient_errors(runs, x, skipped)
         timed = {p: (lambda run=run: run(x).sum().backward()) for p, run in runs.items() if p not in skipped}
         times = {p: summary(t) for p, t in measure_interleaved(timed, repeats=args.repeats, warmup=0).items()}
     else:
@@ -261,7 +305,7 @@ def main(argv=None):
     )
     base_act = base_mem - memory["plain"]["output"] if base_mem else None
     columns = ("provider", "forward peak MiB", "less than plain", "activations MiB", "B/elem-step", "less than plain ")
-    for col in (*columns, "fwd+bwd s", "time vs plain"):
+    for col in (*columns, "fwd+bwd s", "time vs plain", "grad rel. error"):
         table.add_column(col, justify="left" if col == "provider" else "right")
     results = {}
     for p in runs:
@@ -270,6 +314,7 @@ def main(argv=None):
         t = times.get(p, {}).get("median_ms")
         results[p] = {"forward_peak_bytes": peak, "activation_bytes": act, "fwd_bwd_ms": t}
         results[p]["error"] = memory[p].get("error")
+        results[p]["grad_rel_error"] = grad_error.get(p)
         table.add_row(
             p,
             f"{peak / 2**20:.0f}" if peak else memory[p].get("error", "-"),
@@ -279,10 +324,11 @@ def main(argv=None):
             f"{base_act / act:.1f}x" if peak and base_act else "-",
             f"{t / 1e3:.2f}" if t else skipped.get(p, "-"),
             f"{t / base_time:.2f}x" if t and base_time else "-",
+            f"{grad_error[p]:.1e}" if p in grad_error else "-",
         )
     for p, reason in skipped.items():
         if p not in runs:
-            table.add_row(p, reason, *[""] * 7)
+            table.add_row(p, reason, *[""] * 8)
     Console(width=160).print(table)
     print(json.dumps({"shape": [args.T, args.B, args.N], "layers": args.layers, "results": results}))
     return 0

@@ -2,6 +2,8 @@
 network's outputs and gradients, for every neuron family, conv nets, nested modules, chunk sizes
 that do not divide T, carried state and torch.compile; the bit packing itself on both backends."""
 
+import contextlib
+
 import pytest
 import torch
 from torch import nn
@@ -136,6 +138,92 @@ def test_graded_and_changed_spikes_keep_their_values():
     with memory.pack_spikes():
         y = scaled(torch.rand(4, 2, 3) * 3) * 2.0
     assert not memory.is_spikes(y)
+
+
+# ------------------------------------------------------------------------------ compact_state
+
+
+def _assert_compact(plain, other, rtol=3e-2):
+    """The forward is the plain network's bit for bit; gradients differ by the bf16 rounding of
+    the membrane the surrogate reads."""
+    assert torch.equal(plain[0], other[0]), "spikes"
+    assert torch.equal(plain[1], other[1]), "membrane"
+    for i, (a, b) in enumerate(zip(plain[2], other[2])):
+        if a is None:
+            assert b is None
+        else:
+            assert_close(b, a, rtol, rtol * float(a.abs().max()), f"gradient {i}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(NEURONS))
+def test_compact_state_keeps_the_forward_and_approximates_gradients(name, backend):
+    x = _input((9, 2, 4))
+    plain = _run(_net(name, backend), x)
+    _assert_compact(plain, _run(_net(name, backend), x, memory.compact_state))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_compact_state_keeps_every_reset_of_the_forward(reset, backend):
+    # Membranes within bf16 rounding of the threshold: 1.001 fires against 1.0 but rounds to 1.0;
+    # 0.9985 does not fire against 0.999 but rounds to 1.0. Backward must still see the forward's
+    # resets (with a zeroing reset the gradient path through the membrane is cut exactly there).
+    for neuron in (
+        lambda: tsnn.Leaky(0.5, torch.tensor([1.0, 0.999]), reset_mechanism=reset, return_mem=True, backend=backend),
+        lambda: tsnn.Synaptic(
+            0.0, 0.5, torch.tensor([1.0, 0.999]), reset_mechanism=reset, return_mem=True, backend=backend
+        ),
+    ):
+        x = torch.tensor([[[1.001, 0.9985]], [[0.3, 0.3]], [[0.3, 0.3]]])
+        plain = _run(neuron(), x)
+        assert plain[0][0].tolist() == [[1.0, 0.0]]
+        _assert_compact(plain, _run(neuron(), x, memory.compact_state), rtol=1e-3)
+
+
+def test_compact_state_saves_two_bytes_and_one_bit_per_element():
+    T, B, N = 16, 3, 63  # per step an element count that is not a multiple of 8
+    for neuron in (tsnn.Leaky(0.9), tsnn.Synaptic(0.5, 0.9), tsnn.Leaky(0.9, step_mode="single")):
+        single = neuron.step_mode == "single"
+        x = torch.rand(T, B, N, requires_grad=True)
+        saved = []
+        for compact in (False, True):
+            with memory.compact_state() if compact else torch.enable_grad():
+                with memory.saved_tensor_bytes() as ledger:
+                    if single:
+                        tsnn.reset(neuron)
+                        [neuron(x_t) for x_t in x.unbind(0)]
+                    else:
+                        neuron(x)
+            saved.append(ledger["bytes"])
+        if single:  # each step's membrane is the next step's initial state, saved in fp32 by it
+            assert saved[0] == saved[1]
+        else:  # the fp32 membrane -> bf16 + 1 bit
+            assert saved[0] - saved[1] == 2 * T * B * N - (T * B * N + 7) // 8
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_compact_state_with_packed_spikes_and_time_chunks(backend):
+    x = _input((11, 2, 4))
+    plain = _run(_net("Leaky", backend), x)
+
+    @contextlib.contextmanager
+    def both():
+        with memory.compact_state(), memory.pack_spikes():
+            yield
+
+    _assert_compact(plain, _run(memory.TimeChunked(_net("Leaky", backend), 4), x, both))
+    images = _input((5, 2, 1, 4, 4))
+    _assert_compact(_run(_conv_net(backend), images), _run(memory.TimeChunked(_conv_net(backend), 2), images, both))
+
+
+def test_compact_state_compiles():
+    x = _input((10, 2, 4))
+    eager = _run(_net("Leaky", "torch"), x, memory.compact_state)
+    torch._dynamo.reset()
+    compiled = torch.compile(_net("Leaky", "torch"), backend="aot_eager")
+    got = _run(compiled, x, memory.compact_state)
+    _assert_same(eager, got, exact=True)
 
 
 # ------------------------------------------------------------------------------ bit packing

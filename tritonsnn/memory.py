@@ -1,5 +1,6 @@
 """Training long sequences in less memory: 1-bit packing of the spikes autograd saves
-(:func:`pack_spikes`) and time-chunked recomputation (:class:`TimeChunked`).
+(:func:`pack_spikes`), a compact saved membrane (:func:`compact_state`) and time-chunked
+recomputation (:class:`TimeChunked`).
 
 Backpropagation through time keeps, for every layer, what its backward reads at every step:
 a neuron's fp32 membrane and the float spike tensor that the next ``nn.Linear`` or
@@ -23,10 +24,11 @@ from torch.utils import checkpoint as _checkpoint
 from . import _backend, ops
 from ._spikes import ACTIVE, SPIKES, is_spikes
 from .neurons import SpikingNeuron
+from .ops import _compact
 from .plasticity import Trace
 from .synapses import Cell, Connection, Delay, _Stateful
 
-__all__ = ["TimeChunked", "pack_spikes", "saved_tensor_bytes"]
+__all__ = ["TimeChunked", "compact_state", "pack_spikes", "saved_tensor_bytes"]
 
 # ------------------------------------------------------------------------------ pack_spikes
 
@@ -83,6 +85,34 @@ def pack_spikes():
         ACTIVE[0] -= 1
         if not ACTIVE[0]:
             SPIKES.clear()
+
+
+@contextlib.contextmanager
+def compact_state():
+    """Keep the membrane that each neuron's backward reads as bf16 plus one bit per element
+    (``membrane > threshold``): 2.125 bytes per neuron element-step instead of 4.
+
+    The forward pass (spikes, membranes, states) is unchanged. Backward gets an fp32 membrane on
+    the forward's side of the threshold everywhere, so every reset, refractory step and spike it
+    recomputes is the forward's exactly; the surrogate gradient reads the bf16-rounded membrane
+    (relative error up to 2^-9 of the membrane), so gradients differ from the fp32 path by about
+    that much (``bench/memory.py`` measures it). Applies to the first- and second-order neurons
+    (Leaky, IF, Lapicque, ALIF, PLIF, Synaptic, Alpha and the one-to-one RLeaky/RSynaptic) on both
+    backends, over sequences: the all-to-all recurrent layers, and a neuron run one step per call
+    (whose membrane the next step saves as its initial state), keep fp32. Combines with
+    :func:`pack_spikes` and :class:`TimeChunked`.
+
+    Example::
+
+        with tsnn.memory.compact_state(), tsnn.memory.pack_spikes():
+            loss = criterion(net(x), y)
+        loss.backward()
+    """
+    _compact.ACTIVE[0] += 1
+    try:
+        yield
+    finally:
+        _compact.ACTIVE[0] -= 1
 
 
 @contextlib.contextmanager
@@ -211,7 +241,7 @@ class TimeChunked(nn.Module):
         for t0 in range(0, x.shape[0], self.chunk):
             leaves, spec = _pytree.tree_flatten(states)
             out, *leaves = _checkpoint.checkpoint(
-                self._chunk, x[t0 : t0 + self.chunk], spec, *leaves, use_reentrant=False
+                self._chunk, x[t0 : t0 + self.chunk], spec, bool(_compact.ACTIVE[0]), *leaves, use_reentrant=False
             )
             states = _pytree.tree_unflatten(leaves, self._spec_out)
             result = _stitch(result, out, t0, x.shape[0])
@@ -220,16 +250,18 @@ class TimeChunked(nn.Module):
                 _set_state(u, state)
         return self.module(x) if result is None else result  # T = 0: one call shapes the empty outputs
 
-    def _chunk(self, x, spec, *leaves):
+    def _chunk(self, x, spec, compact, *leaves):
         """One chunk from the given states; the units' own state is left as it was, so that the
-        recomputation in backward does not disturb what forward left."""
+        recomputation in backward does not disturb what forward left. ``compact``: whether the
+        forward ran under :func:`compact_state` (the recomputation must save the same tensors)."""
         units = _units(self.module)
         before = [(u.stateful, _get_state(u)) for u in units]
         try:
             for u, state in zip(units, _pytree.tree_unflatten(list(leaves), spec)):
                 u.stateful = True
                 _set_state(u, state)
-            out = self.module(x)
+            with compact_state() if compact else contextlib.nullcontext():
+                out = self.module(x)
             after, self._spec_out = _pytree.tree_flatten([_get_state(u) for u in units])
         finally:
             for u, (stateful, state) in zip(units, before):

@@ -15,7 +15,7 @@ import torch
 
 from .. import contracts
 from .. import surrogate as sg
-from . import LIB, implementation
+from . import LIB, _compact, implementation
 
 
 def _fields(part):
@@ -274,8 +274,23 @@ class Family:
     family's file gives the fake kernels, what backward keeps of a call (``kept(outputs, x, params,
     opts)``, the saved record), the autograd formula and which outputs a step returns."""
 
-    def __init__(self, name: str, module: str, records: dict, *, fwd_fake, bwd_fake, kept, backward, step_outputs=None):
+    def __init__(
+        self,
+        name: str,
+        module: str,
+        records: dict,
+        *,
+        fwd_fake,
+        bwd_fake,
+        kept,
+        backward,
+        step_outputs=None,
+        membrane=None,
+    ):
         self.records = records
+        # (field of the saved record holding the membrane, threshold(saved, params)): what
+        # compact_state() stores as bf16 plus the bits of its comparison with the threshold
+        self.membrane = membrane
         self.FWD = Signature(x=torch.Tensor, state=records["state"], params=records["params"], opts=records["opts"])
         self.BWD = Signature(
             up=records["up"],
@@ -298,7 +313,14 @@ class Family:
 
         def setup_context(ctx, output, x, state, params, opts):
             # state: count0 tells whether step -1 fired, for the delayed reset of a refractory neuron
-            save(ctx, saved=kept(records["outputs"](*output), x, params, opts), state=state, params=params)
+            kept_ = kept(records["outputs"](*output), x, params, opts)
+            extra = {}
+            # One step keeps fp32: the next step saves that membrane as its initial state anyway.
+            if _compact.ACTIVE[0] and membrane is not None and len(getattr(kept_, membrane[0])) > 1:
+                field, threshold = membrane
+                value, extra["compact"] = _compact.encode(getattr(kept_, field), threshold(kept_, params))
+                kept_ = kept_._replace(**{field: value})
+            save(ctx, saved=kept_, state=state, params=params, **extra)
             ctx.set_materialize_grads(False)  # unused outputs give None, not [T, B, N] of zeros
             ctx.opts, ctx.x_dtype = opts, x.dtype
 
@@ -317,6 +339,16 @@ class Family:
             step_outputs=step_outputs,
         )
         self.bwd_op = Op(f"{name}_bwd", self.BWD, tensors(len(grads)), bwd, bwd_fake, eager_impl=bwd_records)
+
+    def saved(self, ctx) -> dict:
+        """:func:`saved`, with a compact membrane (:func:`tritonsnn.memory.compact_state`) back in fp32."""
+        rec = saved(ctx)
+        if "compact" in rec:
+            field, threshold = self.membrane
+            kept = rec["saved"]
+            value = _compact.decode(getattr(kept, field), rec["compact"], threshold(kept, rec["params"]))
+            rec["saved"] = kept._replace(**{field: value})
+        return rec
 
     def forward(self, x, state, params, opts, step: bool = False):
         """``x [T, B, N]`` -> the outputs record; with ``step``, ``x [B, N]`` is one step and the

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from ..contracts import LifGrads, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, lif_outputs
-from ._contract import Family, fake_grads, precomputed_sgrad, records, saved
+from ._contract import Family, fake_grads, precomputed_sgrad, records
 
 
 def _fwd_fake(x, state, params, opts):
@@ -29,15 +29,19 @@ def _kept(out, x, params, opts):
     )
 
 
+def _threshold(kept, params):
+    """The threshold each saved membrane element was compared with (adaptive with ALIF)."""
+    return params.threshold if params.rho is None else params.threshold + params.b * kept.adapt
+
+
 def _backward(ctx, *grads):
     g = LifOutputs(*grads)
-    rec, opts = saved(ctx), ctx.opts
+    rec, opts = FAMILY.saved(ctx), ctx.opts
     # The membrane output is `pre` with delay, else `post`; it is only exposed with need_mem.
     g_mem = (g.pre if opts.delay else g.post) if opts.need_mem else None
     kept, params = rec["saved"], rec["params"]
     g_spikes = torch.zeros_like(kept.pre) if g.spikes is None else g.spikes
-    threshold = params.threshold if params.rho is None else (lambda: params.threshold + params.b * kept.adapt)
-    kept = kept._replace(sgrad=precomputed_sgrad(opts, kept.pre, threshold))
+    kept = kept._replace(sgrad=precomputed_sgrad(opts, kept.pre, lambda: _threshold(kept, params)))
     d = lif_bwd(
         LifUpstream(g_spikes, g_mem, g.adapt),
         kept,
@@ -76,6 +80,7 @@ FAMILY = Family(
     kept=_kept,
     backward=_backward,
     step_outputs=_step_outputs,
+    membrane=("pre", _threshold),
 )
 FWD, BWD = FAMILY.FWD, FAMILY.BWD
 lif_fwd, lif_bwd = FAMILY.forward, FAMILY.backward

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..contracts import SecondOrder, SynGrads, SynOutputs, SynParams, SynSaved, SynState, SynUpstream, syn_outputs
-from ._contract import Family, fake_grads, precomputed_sgrad, records, saved
+from ._contract import Family, fake_grads, precomputed_sgrad, records
 
 
 def _fwd_fake(x, state, params, opts):
@@ -29,7 +29,7 @@ def _kept(out, x, params, opts):
 
 def _backward(ctx, *grads):
     g = SynOutputs(*grads)
-    rec, opts = saved(ctx), ctx.opts
+    rec, opts = FAMILY.saved(ctx), ctx.opts
     params = rec["params"]
     kept = rec["saved"]
     kept = kept._replace(sgrad=precomputed_sgrad(opts, kept.mem, params.threshold))
@@ -69,6 +69,7 @@ FAMILY = Family(
     kept=_kept,
     backward=_backward,
     step_outputs=_step_outputs,
+    membrane=("mem", lambda kept, params: params.threshold),
 )
 FWD, BWD = FAMILY.FWD, FAMILY.BWD
 syn_fwd, syn_bwd = FAMILY.forward, FAMILY.backward
