@@ -1,6 +1,6 @@
 """tritonsnn: spiking neural networks for PyTorch with fused Triton time-loop kernels."""
 
-from . import encode, functional, loss, memory, nir, plasticity, plot, snntorch, surrogate
+from . import data, encode, functional, loss, memory, nir, plasticity, plot, snntorch, surrogate
 from .neurons import ALIF, IF, PLIF, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
 from .plasticity import STDP, HomeostaticThreshold, Trace
 from .synapses import Cell, Connection, Delay, DualExpSynapse, ExpSynapse
@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     # modules of functions
+    "data",
     "encode",
     "functional",
     "loss",
