@@ -51,6 +51,15 @@ def test_digits_is_deterministic_for_a_seed(monkeypatch, capsys, tmp_path):
     assert first == second
 
 
+def test_temporal_mnist1d_example_learns(monkeypatch, capsys):
+    pytest.importorskip("mnist1d")
+    example = _load("temporal_mnist1d", monkeypatch)
+    accuracy = example.main(["--epochs", "4", "--limit", "1000", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert ACCURACY_LINE.fullmatch(_last_line(out)), out
+    assert accuracy > 0.2  # 10 classes: chance is 0.1 (0.32 measured)
+
+
 def test_streaming_example_matches_multi_step(monkeypatch, capsys):
     example = _load("streaming", monkeypatch)
     assert example.main(TINY) is True
