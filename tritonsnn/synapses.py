@@ -118,12 +118,17 @@ class DualExpSynapse(_Stateful):
     ``h[t] = alpha1 * h[t-1] + x[t]``; ``i[t] = alpha2 * i[t-1] + h[t]``; output ``i``.
 
     Args:
-        alpha1, alpha2: decays per step of the two stages, clamped to [0, 1]; scalar or per
+        alpha1: decays per step of the two stages, clamped to [0, 1]; scalar or per
             channel. Give these or ``tau1``/``tau2`` (milliseconds, with ``dt``).
-        tau1, tau2: time constants in milliseconds.
+        alpha2: decays per step of the two stages, clamped to [0, 1]; scalar or per
+            channel. Give these or ``tau1``/``tau2`` (milliseconds, with ``dt``).
+        tau1: time constants in milliseconds.
+        tau2: time constants in milliseconds.
         dt: step length in milliseconds.
         learn_alpha: make both decays ``nn.Parameter``s.
-        step_mode, stateful, backend: as :class:`ExpSynapse`.
+        step_mode: as :class:`ExpSynapse`.
+        stateful: as :class:`ExpSynapse`.
+        backend: as :class:`ExpSynapse`.
     """
 
     def __init__(

@@ -210,7 +210,9 @@ def lapicque(
 
     Args:
         x: input current ``[T, B, *features]``.
-        beta, R, C: any two determine the third (see :func:`lapicque_coefficients`).
+        beta: any two determine the third (see :func:`lapicque_coefficients`).
+        R: any two determine the third (see :func:`lapicque_coefficients`).
+        C: any two determine the third (see :func:`lapicque_coefficients`).
         threshold: firing threshold (> 0).
         time_step: the Euler step ``dt`` of the RC equation (snnTorch's ``time_step``).
         v0: initial membrane ``[B, *features]``.
@@ -284,7 +286,9 @@ def alif(
         threshold: baseline threshold (> 0).
         rho: adaptation decay (LSNN's ``exp(-dt/tau_a)``); scalar or per-neuron.
         b: adaptation strength (LSNN's ``beta``); scalar or per-neuron.
-        v0, s0, a0: initial membrane, spikes and adaptation ``[B, *features]``.
+        v0: initial membrane, spikes and adaptation ``[B, *features]``.
+        s0: initial membrane, spikes and adaptation ``[B, *features]``.
+        a0: initial membrane, spikes and adaptation ``[B, *features]``.
 
     Returns:
         spikes, ``(spikes, mem)`` when ``return_mem``, or ``(spikes, state)`` with

@@ -259,9 +259,11 @@ def rsynaptic(
     other callable runs as a Python loop over steps around the fused single-step update,
     under ordinary autograd.
 
+    ``x``, ``alpha``, ``beta``, ``threshold``, ``syn0``, ``v0``, ``reset_mechanism``,
+    ``reset_delay``, ``surrogate``, ``return_mem``, ``return_state``, ``backend``,
+    ``refractory``, ``dt`` and ``count0`` are as in :func:`synaptic`.
+
     Args:
-        x, alpha, beta, threshold, syn0, v0, reset_mechanism, reset_delay, surrogate, return_mem,
-            return_state, backend, refractory, dt, count0: as in :func:`synaptic`.
         V: one-to-one recurrent weight, number or tensor broadcastable to ``features``
             (ignored when ``recurrent`` is given).
         recurrent: callable applied to the previous spikes for all-to-all recurrence, or None.
