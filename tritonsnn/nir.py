@@ -3,9 +3,20 @@
 NIR (``pip install nir``, or ``tritonsnn[nir]``) describes a network as a graph of
 continuous-time nodes. :func:`export_to_nir` turns an ``nn.Sequential`` of
 ``Linear``/``Conv2d``/``AvgPool2d``/``Flatten`` layers (bare or wrapped in
-:class:`tritonsnn.MultiStep`) and :class:`tritonsnn.Leaky` / :class:`tritonsnn.IF` /
-:class:`tritonsnn.Synaptic` neurons into a :class:`nir.NIRGraph`; :func:`import_from_nir`
-builds such a ``nn.Sequential`` from a feed-forward graph.
+:class:`tritonsnn.MultiStep`), :class:`tritonsnn.Leaky` / :class:`tritonsnn.IF` /
+:class:`tritonsnn.Synaptic` neurons, recurrent :class:`tritonsnn.RLeaky` /
+:class:`tritonsnn.RSynaptic` layers and the :class:`tritonsnn.ExpSynapse` /
+:class:`tritonsnn.DualExpSynapse` integrators into a :class:`nir.NIRGraph`;
+:func:`import_from_nir` builds such a ``nn.Sequential`` from a chain of nodes.
+
+A recurrent layer is a subgraph ``input -> LIF|CubaLIF -> output`` with the loop
+``LIF -> w_rec -> LIF`` (snnTorch's form; ``w_rec`` the dense layer's ``Affine`` or the
+one-to-one ``Linear(diag(V))``), which adds ``w_rec(s[t-1])`` to the neuron's input. Import
+also takes the loop written flat in the outer graph (a 2-cycle). ``ExpSynapse(alpha)`` is
+``LI(tau = dt / (1 - alpha), r = tau / dt)``: ``v[t] = alpha v[t-1] + x[t]``; and
+``DualExpSynapse(alpha1, alpha2)`` is ``CubaLI`` with ``alpha1`` the current's decay and
+``alpha2`` the membrane's, both input gains 1 (an integrator with another gain is refused
+on import: nothing to fold it into).
 
 Neurons follow snnTorch's NIR conventions, so graphs move between the two
 packages with the same parameters. With a time step ``dt`` (``1e-4`` as in
@@ -54,7 +65,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .neurons import IF, Leaky, SpikingNeuron, Synaptic
+from .neurons import IF, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
+from .synapses import DualExpSynapse, ExpSynapse
 from .utils import MultiStep
 
 __all__ = ["export_to_nir", "import_from_nir", "DEFAULT_DT"]
@@ -76,9 +88,26 @@ _EXPORTABLE = (
     "tsnn.Leaky",
     "tsnn.IF",
     "tsnn.Synaptic",
+    "tsnn.RLeaky / tsnn.RSynaptic (one-to-one, or all-to-all through linear_features)",
+    "tsnn.ExpSynapse",
+    "tsnn.DualExpSynapse",
     "nested nn.Sequential",
 )
-_IMPORTABLE = ("Input", "Output", "Affine", "Linear", "Conv2d", "AvgPool2d", "Flatten", "LIF", "IF", "CubaLIF")
+_IMPORTABLE = (
+    "Input",
+    "Output",
+    "Affine",
+    "Linear",
+    "Conv2d",
+    "AvgPool2d",
+    "Flatten",
+    "LIF",
+    "IF",
+    "CubaLIF",
+    "LI",
+    "CubaLI",
+    "a LIF/CubaLIF looped through an Affine/Linear (a subgraph as snnTorch exports RLeaky/RSynaptic, or a 2-cycle)",
+)
 
 
 def _nir():
@@ -151,7 +180,7 @@ def _time_constant(name, decay: np.ndarray, symbol: str, kind: str, dt) -> np.nd
 def _neuron_node(nir, name, neuron: SpikingNeuron, features, dt):
     threshold = _per_neuron(neuron.threshold, features)
     common = dict(v_threshold=threshold, v_reset=np.zeros_like(threshold), metadata=_neuron_metadata(name, neuron))
-    if isinstance(neuron, Synaptic):
+    if isinstance(neuron, (Synaptic, RSynaptic)):
         tau_syn = _time_constant(name, _decay(neuron.alpha, features), "alpha", "CubaLIF", dt)
         tau_mem = _time_constant(name, _decay(neuron.beta, features), "beta", "CubaLIF", dt)
         # snnTorch's gains w_in = tau_syn/dt, r = tau_mem/dt: each Euler step adds x[t] to the current
@@ -159,11 +188,55 @@ def _neuron_node(nir, name, neuron: SpikingNeuron, features, dt):
         return nir.CubaLIF(
             tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, w_in=tau_syn / dt, v_leak=np.zeros_like(tau_mem), **common
         )
-    beta = _decay(neuron.beta, features) if isinstance(neuron, Leaky) else None
-    if beta is None or np.all(beta == 1.0):
+    beta = _decay(neuron.beta, features) if isinstance(neuron, (Leaky, RLeaky)) else None
+    if beta is None or (np.all(beta == 1.0) and not isinstance(neuron, RLeaky)):
         return nir.IF(r=np.full(threshold.shape, 1.0 / dt), **common)
     tau = _time_constant(name, beta, "beta", "LIF", dt)
     return nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros_like(tau), **common)
+
+
+def _recurrent_node(nir, name, neuron, features, dt):
+    """An RLeaky/RSynaptic as snnTorch exports one: a subgraph ``input -> lif -> output`` with the
+    loop ``lif -> w_rec -> lif`` (``w_rec`` ``Affine`` for the dense layer, ``Linear(diag(V))``
+    one-to-one), which NIR tools read as the neuron's input plus ``w_rec`` of its last spikes."""
+    if len(features) != 1:
+        raise ValueError(
+            f"export_to_nir: layer {name!r} ({type(neuron).__name__}) has features {tuple(features)}; NIR's "
+            "recurrent subgraph is over a vector of neurons: flatten before it (a Conv2d recurrence has no "
+            "NIR form here)"
+        )
+    n = features[0]
+    if neuron.all_to_all:
+        if not isinstance(neuron.recurrent, nn.Linear):
+            raise ValueError(
+                f"export_to_nir: layer {name!r} has a {type(neuron.recurrent).__name__} recurrence; only the "
+                "dense one (linear_features) and the one-to-one V can be exported"
+            )
+        w_rec = _stateless_node(nir, name, neuron.recurrent, None, 0)
+    else:
+        w_rec = nir.Linear(weight=np.diag(_per_neuron(neuron.V, features)).astype(np.float32))
+    return nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([n])}),
+            "lif": _neuron_node(nir, name, neuron, features, dt),
+            "w_rec": w_rec,
+            "output": nir.Output(output_type={"output": np.array([n])}),
+        },
+        edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")],
+    )
+
+
+def _filter_node(nir, name, synapse, features, dt):
+    """ExpSynapse <-> ``LI`` and DualExpSynapse <-> ``CubaLI`` (no spikes, input gains 1), as the
+    neurons map their decays."""
+    if isinstance(synapse, ExpSynapse):
+        tau = _time_constant(name, _decay(synapse.alpha, features), "alpha", "LI", dt)
+        return nir.LI(tau=tau, r=tau / dt, v_leak=np.zeros_like(tau))
+    tau_syn = _time_constant(name, _decay(synapse.alpha1, features), "alpha1", "CubaLI", dt)
+    tau_mem = _time_constant(name, _decay(synapse.alpha2, features), "alpha2", "CubaLI", dt)
+    return nir.CubaLI(
+        tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, w_in=tau_syn / dt, v_leak=np.zeros_like(tau_mem)
+    )
 
 
 def _flatten_node(nir, name, flatten: nn.Flatten, x: torch.Tensor, leading: int):
@@ -286,13 +359,19 @@ def _export(nir, module, sample_data, leading, dt):
         if isinstance(layer, (nn.Identity, nn.Dropout)):
             continue
         if isinstance(layer, SpikingNeuron):
-            if not isinstance(layer, (Leaky, IF, Synaptic)):
+            if isinstance(layer, (RLeaky, RSynaptic)):
+                nodes[name] = _recurrent_node(nir, name, layer, x.shape[leading:], dt)
+            elif isinstance(layer, (Leaky, IF, Synaptic)):
+                nodes[name] = _neuron_node(nir, name, layer, x.shape[leading:], dt)
+            else:
                 raise TypeError(
                     f"export_to_nir: layer {name!r} of type {type(layer).__name__} has no NIR "
                     f"mapping here; supported: {', '.join(_EXPORTABLE)}"
                 )
-            nodes[name] = _neuron_node(nir, name, layer, x.shape[leading:], dt)
             continue  # neurons keep the shape; not running them leaves their state alone
+        if isinstance(layer, (ExpSynapse, DualExpSynapse)):
+            nodes[name] = _filter_node(nir, name, layer, x.shape[leading:], dt)
+            continue
         if isinstance(layer, MultiStep):
             if leading != 2:
                 raise ValueError(
@@ -311,6 +390,36 @@ def _export(nir, module, sample_data, leading, dt):
 
 
 # ----------------------------------------------------------------------------- import
+
+
+def _DENSE(nir):
+    return (nir.Affine, nir.Linear)
+
+
+def _collapse_loops(nir, graph):
+    """``graph`` with every 2-cycle ``LIF|CubaLIF <-> Affine|Linear`` (a recurrent layer written flat,
+    the loop's weight connected to nothing else) replaced by the subgraph snnTorch exports for it."""
+    edges = list(dict.fromkeys(tuple(e) for e in graph.edges))
+    nodes = dict(graph.nodes)
+    for a, b in list(edges):
+        loop = {(a, b), (b, a)}
+        if not (loop <= set(edges) and isinstance(nodes.get(a), (nir.LIF, nir.CubaLIF))):
+            continue
+        if not isinstance(nodes.get(b), _DENSE(nir)) or any(b in e for e in edges if e not in loop):
+            continue
+        n = np.array([np.asarray(nodes[b].weight).shape[0]])
+        nodes[a] = nir.NIRGraph(
+            nodes={
+                "input": nir.Input({"input": n}),
+                "lif": nodes[a],
+                "w_rec": nodes.pop(b),
+                "output": nir.Output({"output": n}),
+            },
+            edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")],
+            type_check=False,
+        )
+        edges = [e for e in edges if e not in loop]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
 
 
 def _chain(nir, graph):
@@ -421,6 +530,12 @@ def _neuron_size(name, node, width):
 
 def _neuron(name, node, dt, options):
     """The tritonsnn neuron of a NIR ``IF``/``LIF``/``CubaLIF`` node, its input gain folded into the threshold."""
+    cls, kwargs = _neuron_args(name, node, dt, options)
+    return cls(**kwargs)
+
+
+def _neuron_args(name, node, dt, options):
+    """:func:`_neuron`'s class and constructor arguments."""
     nir = _nir()
     kind = type(node).__name__
     mechanism, delay = _reset_options(name, node, options.pop("reset_mechanism"), options.pop("reset_delay"))
@@ -449,13 +564,78 @@ def _neuron(name, node, dt, options):
             "tritonsnn neurons need a positive gain"
         )
     threshold = _parameter(np.asarray(node.v_threshold, dtype=np.float64) / gain)
-    return cls(
-        **{k: _parameter(v) for k, v in decays.items()},
-        threshold=threshold,
-        reset_mechanism=mechanism,
-        reset_delay=delay,
-        **options,
-    )
+    decays = {k: _parameter(v) for k, v in decays.items()}
+    return cls, dict(decays, threshold=threshold, reset_mechanism=mechanism, reset_delay=delay, **options)
+
+
+def _recurrent(name, graph, dt, options):
+    """RLeaky/RSynaptic of a recurrent subgraph ``input -> LIF|CubaLIF -> output`` with the loop
+    ``LIF -> Affine|Linear -> LIF`` (snnTorch's export of its recurrent neurons): one-to-one ``V``
+    when the loop's weight is diagonal without bias, else the dense ``recurrent`` layer."""
+    nir = _nir()
+    parts = {"Input": nir.Input, "Output": nir.Output, "neuron": (nir.LIF, nir.CubaLIF, nir.IF), "w_rec": _DENSE(nir)}
+    by_type = {}
+    for key, node in graph.nodes.items():
+        kind = next((k for k, types in parts.items() if isinstance(node, types)), None)
+        if kind is None or kind in by_type:
+            by_type = None
+            break
+        by_type[kind] = key
+    want = None
+    if by_type is not None and len(by_type) == 4:
+        i, o, lif, w = (by_type[k] for k in ("Input", "Output", "neuron", "w_rec"))
+        want = {(i, lif), (lif, w), (w, lif), (lif, o)}
+    if want is None or set(map(tuple, graph.edges)) != want:
+        raise ValueError(
+            f"import_from_nir: cannot import the subgraph {name!r}: only a recurrent neuron subgraph (Input -> "
+            "LIF|CubaLIF -> Output, with LIF|CubaLIF -> Affine|Linear -> LIF|CubaLIF) maps to a tritonsnn layer"
+        )
+    neuron, loop = graph.nodes[lif], graph.nodes[w]
+    if isinstance(neuron, nir.IF):
+        raise ValueError(f"import_from_nir: subgraph {name!r} loops an IF node; RLeaky/RSynaptic need LIF/CubaLIF")
+    cls, kwargs = _neuron_args(f"{name}.{lif}", neuron, dt, options)
+    weight = np.asarray(loop.weight, dtype=np.float32)
+    n = weight.shape[0]
+    if weight.shape != (n, n) or _neuron_size(f"{name}.{lif}", neuron, n) not in (1, n):
+        raise ValueError(
+            f"import_from_nir: subgraph {name!r} has a recurrent weight of shape {weight.shape}, which does not "
+            "map the neurons onto themselves"
+        )
+    bias = np.asarray(loop.bias, dtype=np.float32) if isinstance(loop, nir.Affine) else np.zeros(n, np.float32)
+    one_to_one = np.array_equal(weight, np.diag(np.diag(weight))) and not bias.any()
+    cls = RLeaky if cls is Leaky else RSynaptic
+    if one_to_one:
+        return cls(**kwargs, all_to_all=False, V=_parameter(np.diag(weight)))
+    layer = cls(**kwargs, all_to_all=True, linear_features=n)
+    with torch.no_grad():
+        layer.recurrent.weight.copy_(torch.from_numpy(weight))
+        layer.recurrent.bias.copy_(torch.from_numpy(bias))
+    return layer
+
+
+def _filter(name, node, dt, options):
+    """ExpSynapse of an ``LI`` node, DualExpSynapse of a ``CubaLI`` (input gains must be 1)."""
+    nir = _nir()
+    kind = type(node).__name__
+    if not np.allclose(node.v_leak, 0.0):
+        raise ValueError(f"import_from_nir: node {name!r} ({kind}) has v_leak != 0, which tritonsnn does not model")
+    r = np.asarray(node.r, dtype=np.float64)
+    if isinstance(node, nir.LI):
+        gains = [r * dt / np.asarray(node.tau, dtype=np.float64)]
+        layer = lambda: ExpSynapse(_parameter(_decay_of(name, node, "tau", dt)), **options)  # noqa: E731
+    else:
+        gains = [
+            np.asarray(node.w_in, dtype=np.float64) * dt / np.asarray(node.tau_syn, dtype=np.float64),
+            r * dt / np.asarray(node.tau_mem, dtype=np.float64),
+        ]
+        alpha1, alpha2 = (_parameter(_decay_of(name, node, f, dt)) for f in ("tau_syn", "tau_mem"))
+        layer = lambda: DualExpSynapse(alpha1, alpha2, **options)  # noqa: E731
+    if any(np.any(_gain(g) != 1.0) for g in gains):
+        raise ValueError(
+            f"import_from_nir: node {name!r} ({kind}) has an input gain other than 1 (r*dt/tau, w_in*dt/tau_syn); "
+            "tritonsnn's filters have none: scale the weights of the layer before it by the gain instead"
+        )
+    return layer()
 
 
 def _stateless(name, node, multi):
@@ -555,20 +735,25 @@ def import_from_nir(
         raise ValueError(f"import_from_nir: dt must be > 0; got {dt}")
     layers = OrderedDict()
     width = None  # features out of the last fully connected layer, where known
-    for name, node in _chain(nir, graph):
+    for name, node in _chain(nir, _collapse_loops(nir, graph)):
         if isinstance(node, (nir.Input, nir.Output)):
             continue
+        options = dict(
+            neuron_options,
+            reset_mechanism=reset_mechanism,
+            reset_delay=reset_delay,
+            step_mode=step_mode,
+            backend=backend,
+        )
         if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
             size = _neuron_size(name, node, width)
             width = size if size > 1 else width
-            options = dict(
-                neuron_options,
-                reset_mechanism=reset_mechanism,
-                reset_delay=reset_delay,
-                step_mode=step_mode,
-                backend=backend,
-            )
             layer = _neuron(name, node, dt, options)
+        elif isinstance(node, nir.NIRGraph):
+            layer = _recurrent(name, node, dt, options)
+            width = layer.recurrent.in_features if layer.all_to_all else width
+        elif isinstance(node, (nir.LI, nir.CubaLI)):
+            layer = _filter(name, node, dt, dict(step_mode=step_mode, backend=backend))
         else:
             layer = _stateless(name, node, step_mode == "multi")
             if isinstance(layer, nn.Linear):
@@ -581,14 +766,8 @@ def import_from_nir(
             elif layer is not None:
                 width = None  # convolutions, pooling, flatten: sizes follow the image
         if layer is None:
-            kind = type(node).__name__
-            hint = (
-                " (a subgraph, e.g. a recurrent RLeaky/RSynaptic layer exported by snnTorch)"
-                if isinstance(node, nir.NIRGraph)
-                else ""
-            )
             raise ValueError(
-                f"import_from_nir: cannot import node {name!r} of NIR type {kind}{hint}: "
+                f"import_from_nir: cannot import node {name!r} of NIR type {type(node).__name__}: "
                 f"tritonsnn has no equivalent layer; importable node types: {', '.join(_IMPORTABLE)}"
             )
         layers[name.replace(".", "_")] = layer
