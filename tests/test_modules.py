@@ -138,3 +138,36 @@ def test_surrogate_callable_gives_heaviside_with_surrogate_gradient():
     s.sum().backward()
     expected = 1.0 / (1 + (torch.pi / 2 * 2.0 * x.detach()) ** 2)
     assert_close(x.grad, expected, 1e-7, 1e-6, "atan surrogate")
+
+
+def test_conv_net_compiles_for_any_time_and_batch():
+    """Inductor, with the time and batch axes dynamic (tsnn.utils.dynamic_time_and_batch): one graph,
+    the eager spikes for every (T, B), sizes of 1 included."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        tsnn.MultiStep(nn.Conv2d(1, 2, 3, padding=1)),
+        tsnn.Leaky(0.9, backend="torch"),
+        tsnn.MultiStep(nn.Flatten()),
+        nn.Linear(72, 3),
+        tsnn.Leaky(0.9, backend="torch"),
+    )
+    torch._dynamo.reset()
+    frames = []
+
+    def count_graphs(gm, example_inputs):
+        frames.append(gm)
+        from torch._inductor.compile_fx import compile_fx
+
+        return compile_fx(gm, example_inputs)
+
+    compiled = torch.compile(net, backend=count_graphs)
+    with torch.no_grad():
+        for T, B in ((3, 2), (5, 4), (7, 3), (1, 3), (4, 1)):
+            x = tsnn.utils.dynamic_time_and_batch(torch.rand(T, B, 1, 6, 6) * 2)
+            assert torch.equal(compiled(x), net(x)), (T, B)
+            if (T, B) == (5, 4):
+                graphs = len(frames)
+            if (T, B) == (7, 3):  # no recompilation for a new length and batch (sizes of 1 are specialised)
+                assert len(frames) == graphs
+    with pytest.raises(ValueError, match=r"\[T, B, \.\.\.\]"):
+        tsnn.utils.dynamic_time_and_batch(torch.zeros(3))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["MultiStep", "reset", "detach", "one_dim_parameters"]
+__all__ = ["MultiStep", "reset", "detach", "one_dim_parameters", "dynamic_time_and_batch"]
 
 
 class MultiStep(nn.Module):
@@ -122,3 +122,19 @@ def one_dim_parameters(net: nn.Module) -> nn.Module:
             if p is not None and p.dim() == 0:
                 module._parameters[name] = nn.Parameter(p.detach().reshape(1), requires_grad=p.requires_grad)
     return net
+
+
+def dynamic_time_and_batch(x: torch.Tensor) -> torch.Tensor:
+    """Mark the time and batch axes of ``x [T, B, ...]`` dynamic for ``torch.compile`` (and leave
+    the per-sample axes static): one compiled graph serves every sequence length and batch size.
+
+    Use it instead of ``torch.compile(..., dynamic=True)`` for networks with ``MultiStep(nn.Conv2d)``:
+    with every axis symbolic, inductor fails on a convolution over the merged ``T*B`` axis
+    ("cannot determine truth value of Relational", PyTorch 2.11-2.13); image sizes rarely change.
+    Returns ``x``.
+    """
+    if x.dim() < 2:
+        raise ValueError(f"dynamic_time_and_batch expects [T, B, ...]; got shape {tuple(x.shape)}")
+    torch._dynamo.mark_dynamic(x, 0)
+    torch._dynamo.mark_dynamic(x, 1)
+    return x
