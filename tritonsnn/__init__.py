@@ -1,6 +1,7 @@
 """tritonsnn: spiking neural networks for PyTorch with fused Triton time-loop kernels."""
 
 from . import data, encode, functional, loss, memory, nir, plasticity, plot, snntorch, surrogate
+from .monitor import Monitor
 from .neurons import ALIF, IF, PLIF, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
 from .plasticity import STDP, HomeostaticThreshold, Trace
 from .synapses import Cell, Connection, Delay, DualExpSynapse, ExpSynapse
@@ -41,6 +42,7 @@ __all__ = [
     "STDP",
     "HomeostaticThreshold",
     # network helpers
+    "Monitor",
     "MultiStep",
     "reset",
     "detach",

@@ -135,6 +135,7 @@ class SpikingNeuron(nn.Module):
         if not bool((self.threshold.detach() > 0).all()):
             raise ValueError(f"threshold must be > 0; got {threshold}")
         self._state = {}  # carried state, a plain attribute so it never enters state_dict
+        self._observers = []  # tsnn.Monitor callbacks: (neuron, spikes, state) after every call
 
     def _register(self, name, value, learn):
         register_tensor(self, name, value, learn)
@@ -191,13 +192,15 @@ class SpikingNeuron(nn.Module):
                 v = self._state.get(key)
                 init[kw] = v if v is not None and v.shape == step_shape else None
             refuse_inference_state(self, init.values(), x)
-        if carry or self.return_state:
+        if carry or self.return_state or self._observers:
             spikes, state = self._dynamics(x, init, single, return_state=True)
         elif self.return_mem:
             spikes, mem = self._dynamics(x, init, single, return_mem=True)
             state = {"mem": mem}
         else:  # spikes only: no state sequence beyond what backward needs is kept
             spikes, state = self._dynamics(x, init, single), {}
+        for observe in self._observers:
+            observe(self, spikes, state)
         if carry and not single and x.shape[0] == 0:  # an empty chunk: the state carries on unchanged
             return self._returns(spikes, state)
         if carry:
@@ -225,6 +228,7 @@ class SpikingNeuron(nn.Module):
         (a tensor inside an autograd graph cannot be deep-copied)."""
         state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
         state = dict(state)
+        state["_observers"] = []  # a copy is not monitored
         state["_state"] = {k: (v.detach() if isinstance(v, torch.Tensor) else v) for k, v in self._state.items()}
         state["_buffers"] = {
             k: (v.detach() if isinstance(v, torch.Tensor) and v.grad_fn is not None else v)

@@ -287,6 +287,8 @@ class SpikingNeuron(_native.SpikingNeuron):
             # would synchronise, so the multiplication stays.
             if gsf.requires_grad or gsf.is_cuda or float(gsf) != 1.0:
                 spk = spk * gsf
+        for observe in self._observers:  # the state as the caller sees it (after any same-step reset)
+            observe(self, spk, {n: buffers[n] for n in self._outputs})
         if self._recurrent_spk:
             buffers["spk"] = spk
         if self.output or not self.init_hidden:
