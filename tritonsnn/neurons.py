@@ -396,8 +396,8 @@ class Lapicque(SpikingNeuron):
 
     Args:
         beta: decay used to derive R or C (snnTorch's argument); buffer ``beta``.
-        R: resistance and capacitance; buffers ``R``, ``C`` (derived when not given).
-        C: resistance and capacitance; buffers ``R``, ``C`` (derived when not given).
+        R: membrane resistance; a buffer (derived when not given).
+        C: membrane capacitance; a buffer (derived when not given).
         time_step: Euler step of the RC equation.
         threshold: firing threshold (> 0).
         learn_beta: not supported: snnTorch's Lapicque never reads beta in its forward pass,
@@ -514,8 +514,8 @@ class RLeaky(SpikingNeuron):
         V: one-to-one recurrent weight (``all_to_all=False``); number or tensor.
         all_to_all: dense recurrence through ``recurrent`` (needs ``linear_features``).
         linear_features: features of the dense recurrent layer.
-        conv2d_channels: channels and kernel of the recurrent ``nn.Conv2d``.
-        kernel_size: channels and kernel of the recurrent ``nn.Conv2d``.
+        conv2d_channels: channels of the recurrent ``nn.Conv2d``.
+        kernel_size: kernel of the recurrent ``nn.Conv2d`` (odd).
         learn_recurrent: train ``V`` / ``recurrent`` (default True, as snnTorch).
         learn_beta: make beta an ``nn.Parameter``.
         reset_delay: snnTorch's flag.
@@ -582,9 +582,9 @@ class ALIF(SpikingNeuron):
         threshold: baseline threshold (> 0).
         rho: adaptation decay, scalar or per-neuron.
         b: adaptation strength, scalar or per-neuron.
-        learn_beta: make them ``nn.Parameter``s.
-        learn_rho: make them ``nn.Parameter``s.
-        learn_b: make them ``nn.Parameter``s.
+        learn_beta: make ``beta`` an ``nn.Parameter``.
+        learn_rho: make ``rho`` an ``nn.Parameter``.
+        learn_b: make ``b`` an ``nn.Parameter``.
     """
 
     _CARRY = {"v0": "mem", "count0": "count", "s0": "spk", "a0": "adapt"}
@@ -755,8 +755,8 @@ class RSynaptic(SpikingNeuron):
         V: one-to-one recurrent weight (``all_to_all=False``), number or tensor.
         all_to_all: dense recurrent layer (True) or one-to-one ``V`` (False).
         linear_features: feature count of the recurrent ``nn.Linear``.
-        conv2d_channels: channels and kernel of the recurrent ``nn.Conv2d``.
-        kernel_size: channels and kernel of the recurrent ``nn.Conv2d``.
+        conv2d_channels: channels of the recurrent ``nn.Conv2d``.
+        kernel_size: kernel of the recurrent ``nn.Conv2d`` (odd).
         learn_recurrent: train ``V`` / the recurrent layer (True, as snnTorch).
         reset_delay: True delays the reset to the next step. snnTorch 1.0's ``RSynaptic`` ignores
             ``reset_delay=False`` (or fails), so False follows ``Synaptic``'s same-step reset."""

@@ -114,14 +114,14 @@ class STDP(nn.Module):
     Args:
         target: an ``nn.Linear``, or a :class:`tritonsnn.Connection`/:class:`tritonsnn.Cell`
             wrapping one. With a recording ``Cell``, :meth:`update` needs no arguments.
-        a_plus: learning rates (>= 0) of potentiation / depression.
-        a_minus: learning rates (>= 0) of potentiation / depression.
-        tau_pre: trace time constants in milliseconds.
-        tau_post: trace time constants in milliseconds.
+        a_plus: learning rate (>= 0) of potentiation.
+        a_minus: learning rate (>= 0) of depression.
+        tau_pre: presynaptic trace time constant in milliseconds.
+        tau_post: postsynaptic trace time constant in milliseconds.
         dt: step length in milliseconds.
         rule: ``"additive"`` (hard bounds by clamping) or ``"multiplicative"`` (soft bounds).
-        w_min: weight bounds (``w_min < w_max``); required for ``"multiplicative"``.
-        w_max: weight bounds (``w_min < w_max``); required for ``"multiplicative"``.
+        w_min: lower weight bound (``w_min < w_max``); required for ``"multiplicative"``.
+        w_max: upper weight bound; required for ``"multiplicative"``.
         reduction: ``"mean"`` (default) or ``"sum"`` of the per-sample updates.
         trace_mode: ``"cumulative"`` or ``"nearest"``.
         stateful: carry the per-sample traces across calls (chunked sequences).

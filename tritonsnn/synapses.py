@@ -118,12 +118,11 @@ class DualExpSynapse(_Stateful):
     ``h[t] = alpha1 * h[t-1] + x[t]``; ``i[t] = alpha2 * i[t-1] + h[t]``; output ``i``.
 
     Args:
-        alpha1: decays per step of the two stages, clamped to [0, 1]; scalar or per
-            channel. Give these or ``tau1``/``tau2`` (milliseconds, with ``dt``).
-        alpha2: decays per step of the two stages, clamped to [0, 1]; scalar or per
-            channel. Give these or ``tau1``/``tau2`` (milliseconds, with ``dt``).
-        tau1: time constants in milliseconds.
-        tau2: time constants in milliseconds.
+        alpha1: decay per step of the first stage, clamped to [0, 1]; scalar or per channel.
+            Give ``alpha1``/``alpha2`` or ``tau1``/``tau2`` (milliseconds, with ``dt``).
+        alpha2: decay per step of the second stage (as ``alpha1``).
+        tau1: time constant of the first stage in milliseconds.
+        tau2: time constant of the second stage in milliseconds.
         dt: step length in milliseconds.
         learn_alpha: make both decays ``nn.Parameter``s.
         step_mode: as :class:`ExpSynapse`.

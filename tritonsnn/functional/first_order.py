@@ -210,9 +210,10 @@ def lapicque(
 
     Args:
         x: input current ``[T, B, *features]``.
-        beta: any two determine the third (see :func:`lapicque_coefficients`).
-        R: any two determine the third (see :func:`lapicque_coefficients`).
-        C: any two determine the third (see :func:`lapicque_coefficients`).
+        beta: membrane decay per step; of ``beta``, ``R`` and ``C`` any two determine the third
+            (see :func:`lapicque_coefficients`).
+        R: membrane resistance (see ``beta``).
+        C: membrane capacitance (see ``beta``).
         threshold: firing threshold (> 0).
         time_step: the Euler step ``dt`` of the RC equation (snnTorch's ``time_step``).
         v0: initial membrane ``[B, *features]``.
@@ -286,9 +287,9 @@ def alif(
         threshold: baseline threshold (> 0).
         rho: adaptation decay (LSNN's ``exp(-dt/tau_a)``); scalar or per-neuron.
         b: adaptation strength (LSNN's ``beta``); scalar or per-neuron.
-        v0: initial membrane, spikes and adaptation ``[B, *features]``.
-        s0: initial membrane, spikes and adaptation ``[B, *features]``.
-        a0: initial membrane, spikes and adaptation ``[B, *features]``.
+        v0: initial membrane ``[B, *features]``.
+        s0: spikes of the step before the first ``[B, *features]``.
+        a0: initial adaptation ``[B, *features]``.
 
     Returns:
         spikes, ``(spikes, mem)`` when ``return_mem``, or ``(spikes, state)`` with

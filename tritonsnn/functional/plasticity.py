@@ -57,18 +57,18 @@ def stdp(
         pre: presynaptic spikes ``[T, B, I]``.
         post: postsynaptic spikes ``[T, B, O]``.
         weight: ``[O, I]`` (read for the multiplicative rule's soft bounds and shapes).
-        a_plus: learning rates (>= 0) of potentiation and depression.
-        a_minus: learning rates (>= 0) of potentiation and depression.
-        decay_pre: trace decays ``exp(-dt/tau)`` in [0, 1].
-        decay_post: trace decays ``exp(-dt/tau)`` in [0, 1].
+        a_plus: learning rate (>= 0) of potentiation.
+        a_minus: learning rate (>= 0) of depression.
+        decay_pre: presynaptic trace decay ``exp(-dt/tau_pre)`` in [0, 1].
+        decay_post: postsynaptic trace decay ``exp(-dt/tau_post)`` in [0, 1].
         rule: ``"additive"`` or ``"multiplicative"`` (soft bounds; needs w_min and w_max).
-        w_min: weight bounds, ``w_min < w_max``.
-        w_max: weight bounds, ``w_min < w_max``.
+        w_min: lower weight bound, ``w_min < w_max``.
+        w_max: upper weight bound.
         reduction: ``"mean"`` or ``"sum"`` over the batch.
         reward: None, a number, or per-sample ``[B]`` rewards.
         trace_mode: ``"cumulative"`` or ``"nearest"``.
-        pre_trace0: traces carried from a previous chunk ``[B, I]`` / ``[B, O]``.
-        post_trace0: traces carried from a previous chunk ``[B, I]`` / ``[B, O]``.
+        pre_trace0: presynaptic trace carried from a previous chunk ``[B, I]``.
+        post_trace0: postsynaptic trace carried from a previous chunk ``[B, O]``.
         return_traces: also return the trace sequences ``(x_pre, x_post)``.
         backend: backend of the trace scans.
 

@@ -154,10 +154,8 @@ def synaptic(
         alpha: synaptic current decay, clamped to [0, 1]; number or tensor broadcastable to ``features``.
         beta: membrane decay, clamped to [0, 1]; number or tensor broadcastable to ``features``.
         threshold: firing threshold (> 0); number or tensor broadcastable to ``features``.
-        syn0: initial synaptic current / membrane ``[B, *features]``; zeros when None.
-            Both receive gradients.
-        v0: initial synaptic current / membrane ``[B, *features]``; zeros when None.
-            Both receive gradients.
+        syn0: initial synaptic current ``[B, *features]``; zeros when None. Receives gradients.
+        v0: initial membrane ``[B, *features]``; zeros when None. Receives gradients.
         reset_mechanism: ``"subtract"`` (default), ``"zero"`` or ``"none"``. As in snnTorch,
             ``"zero"`` zeroes the *new* membrane (input included) and leaves ``syn`` alone.
     Returns:
@@ -198,15 +196,13 @@ def alpha(
 
     Args:
         x: input current ``[T, B, *features]``.
-        alpha: decays of the excitatory / inhibitory current; numbers or tensors.
-        beta: decays of the excitatory / inhibitory current; numbers or tensors.
+        alpha: decay of the excitatory current; number or tensor.
+        beta: decay of the inhibitory current; number or tensor.
         threshold: firing threshold (> 0).
-        syn_exc0: initial state ``[B, *features]``; zeros when None. ``v0``
-            sets the first reset flag and, if the first step is refractory, the held membrane.
-        syn_inh0: initial state ``[B, *features]``; zeros when None. ``v0``
-            sets the first reset flag and, if the first step is refractory, the held membrane.
-        v0: initial state ``[B, *features]``; zeros when None. ``v0``
-            sets the first reset flag and, if the first step is refractory, the held membrane.
+        syn_exc0: initial excitatory current ``[B, *features]``; zeros when None.
+        syn_inh0: initial inhibitory current ``[B, *features]``; zeros when None.
+        v0: initial membrane ``[B, *features]``; zeros when None. It sets the first reset flag
+            and, if the first step is refractory, the held membrane.
         reset_mechanism: ``"zero"`` (snnTorch's default here: zeroes both currents and the
             membrane), ``"subtract"`` or ``"none"``.
         surrogate: as in :func:`synaptic`.
@@ -214,14 +210,11 @@ def alpha(
         backend: as in :func:`synaptic`.
         return_state: return ``(spikes, state)``, ``state`` the sequences ``"syn_exc"``,
             ``"syn_inh"`` and ``"mem"`` (and, with a refractory period, the final ``"count"``).
-        refractory: refractory period in ms and ms per step (``ceil(refractory/dt)`` steps).
+        refractory: refractory period in milliseconds (``ceil(refractory/dt)`` steps).
             A refractory step holds the membrane at its previous value instead of reading it
             out of the currents, cannot fire, and applies the spike's reset once; the currents
             keep filtering the input (as Synaptic's current does).
-        dt: refractory period in ms and ms per step (``ceil(refractory/dt)`` steps).
-            A refractory step holds the membrane at its previous value instead of reading it
-            out of the currents, cannot fire, and applies the spike's reset once; the currents
-            keep filtering the input (as Synaptic's current does).
+        dt: milliseconds per step.
         count0: initial refractory counter ``[B, *features]`` (steps left), zeros when None.
 
     Returns:
