@@ -264,3 +264,114 @@ def test_bad_homeostasis_arguments():
     homeo = tsnn.HomeostaticThreshold(neuron, target_rate=0.1, rate=0.1, features=3)
     with pytest.raises(ValueError, match="do not match"):
         homeo.update(torch.zeros(2, 2, 5))
+
+
+# ----------------------------------------------------------------------------- MSTDPET
+
+
+def _mstdpet_reference(pre, post, w, reward, a_plus, a_minus, dp, dq, de, rule, z0):
+    """Step by step, eligibility built explicitly: z = de*z + zeta; dW += r[t] z (summed over b)."""
+    T, B, I = pre.shape
+    O = post.shape[2]
+    r = reward  # [T, B]
+    xp, xq = torch.zeros(B, I), torch.zeros(B, O)
+    z = torch.zeros(B, O, I) if z0 is None else z0.clone()
+    dw = torch.zeros(O, I)
+    for t in range(T):
+        xp, xq = dp * xp + pre[t], dq * xq + post[t]
+        ltp = torch.einsum("bo,bi->boi", post[t], xp)
+        ltd = torch.einsum("bo,bi->boi", xq, pre[t])
+        if rule == "additive":
+            zeta = a_plus * ltp - a_minus * ltd
+        else:
+            zeta = a_plus * (1.0 - w) * ltp - a_minus * (w + 0.5) * ltd
+        z = de * z + zeta
+        dw += (r[t][:, None, None] * z).sum(0)
+    return dw, z
+
+
+@pytest.mark.parametrize("rule", ["additive", "multiplicative"])
+@pytest.mark.parametrize("reward_shape", ["T,B", "T", "B", "scalar"])
+def test_mstdpet_equals_the_step_by_step_eligibility_rule(rule, reward_shape):
+    g = torch.Generator().manual_seed(4)
+    T, B, I, O = 11, 3, 5, 4
+    pre = (torch.rand(T, B, I, generator=g) < 0.3).float()
+    post = (torch.rand(T, B, O, generator=g) < 0.3).float()
+    w = torch.rand(O, I, generator=g)
+    reward = {
+        "T,B": torch.randn(T, B, generator=g),
+        "T": torch.randn(T, generator=g),
+        "B": torch.randn(B, generator=g),
+        "scalar": 0.7,
+    }[reward_shape]
+    z0 = torch.randn(B, O, I, generator=g)
+    bounds = dict(w_min=-0.5, w_max=1.0) if rule == "multiplicative" else {}
+    kw = dict(a_plus=0.1, a_minus=0.12, decay_pre=0.8, decay_post=0.7, decay_eligibility=0.9, rule=rule, **bounds)
+    dw, (x_pre, x_post, z) = F.mstdpet(pre, post, w, reward, reduction="sum", eligibility0=z0, return_state=True, **kw)
+    r = torch.as_tensor(reward, dtype=torch.float32)
+    r = r[:, None].expand(T, B) if reward_shape == "T" else torch.broadcast_to(r, (T, B))
+    want_dw, want_z = _mstdpet_reference(pre, post, w, r, 0.1, 0.12, 0.8, 0.7, 0.9, rule, z0)
+    assert_close(dw, want_dw, 1e-5, 1e-5, "dW")
+    assert_close(z, want_z, 1e-5, 1e-5, "final eligibility")
+    mean = F.mstdpet(pre, post, w, reward, eligibility0=z0, **kw)
+    assert_close(mean, want_dw / B, 1e-5, 1e-5, "mean over the batch")
+
+
+def test_mstdpet_without_eligibility_memory_is_reward_modulated_stdp():
+    g = torch.Generator().manual_seed(5)
+    pre = (torch.rand(9, 4, 6, generator=g) < 0.3).float()
+    post = (torch.rand(9, 4, 3, generator=g) < 0.3).float()
+    w, r = torch.rand(3, 6, generator=g), torch.randn(4, generator=g)
+    kw = dict(a_plus=0.1, a_minus=0.05, decay_pre=0.8, decay_post=0.7)
+    assert_close(
+        F.mstdpet(pre, post, w, r, decay_eligibility=0.0, **kw),
+        F.stdp(pre, post, w, reward=r, **kw),
+        1e-6,
+        1e-6,
+        "decay 0",
+    )
+
+
+def test_mstdpet_module_over_chunks_equals_one_call():
+    g = torch.Generator().manual_seed(6)
+    pre = (torch.rand(20, 3, 6, generator=g) < 0.3).float()
+    post = (torch.rand(20, 3, 4, generator=g) < 0.3).float()
+    reward = torch.randn(20, 3, generator=g)
+    lin = nn.Linear(6, 4)
+    whole = tsnn.MSTDPET(lin, a_plus=0.01, a_minus=0.012, tau_eligibility=10.0)(pre, post, reward)
+    chunked = tsnn.MSTDPET(lin, a_plus=0.01, a_minus=0.012, tau_eligibility=10.0, stateful=True)
+    parts = [chunked(pre[a:b], post[a:b], reward[a:b]) for a, b in ((0, 7), (7, 20))]
+    assert_close(parts[0] + parts[1], whole, 1e-5, 1e-6, "chunked")
+    assert chunked.eligibility.shape == (3, 4, 6)
+    chunked.reset_state()
+    assert chunked.eligibility is None and chunked.pre_trace is None
+    with pytest.raises(ValueError, match="needs the reward"):
+        chunked(pre, post)
+    with pytest.raises(ValueError, match=r"reward must be a number, \[B\] = \[3\], \[T\] = \[20\]"):
+        chunked(pre, post, torch.zeros(5))
+    with pytest.raises(ValueError, match="eligibility0 must have shape"):
+        F.mstdpet(
+            pre,
+            post,
+            lin.weight,
+            reward,
+            a_plus=0.1,
+            a_minus=0.1,
+            decay_pre=0.5,
+            decay_post=0.5,
+            decay_eligibility=0.5,
+            eligibility0=torch.zeros(2, 4, 6),
+        )
+
+
+def test_mstdpet_example_learns_from_the_reward(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "mstdpet_reward.py"
+    spec = importlib.util.spec_from_file_location("mstdpet_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    before, after = example.main()
+    assert before[0] < 0.6 and after[0] > 0.95  # two patterns: chance is 0.5
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("after training: accuracy")

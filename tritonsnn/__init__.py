@@ -3,7 +3,7 @@
 from . import data, encode, functional, loss, memory, nir, plasticity, plot, snntorch, surrogate
 from .monitor import Monitor
 from .neurons import ALIF, IF, PLIF, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
-from .plasticity import STDP, HomeostaticThreshold, Trace
+from .plasticity import MSTDPET, STDP, HomeostaticThreshold, Trace
 from .synapses import Cell, Connection, Delay, DualExpSynapse, ExpSynapse
 from .utils import MultiStep, detach, reset
 
@@ -40,6 +40,7 @@ __all__ = [
     "Cell",
     "Trace",
     "STDP",
+    "MSTDPET",
     "HomeostaticThreshold",
     # network helpers
     "Monitor",

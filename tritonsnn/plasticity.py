@@ -30,7 +30,7 @@ from . import functional as F
 from ._distributed import global_sum, group_for
 from .synapses import Cell, Connection
 
-__all__ = ["Trace", "STDP", "HomeostaticThreshold"]
+__all__ = ["Trace", "STDP", "MSTDPET", "HomeostaticThreshold"]
 
 
 def _trace_decay(tau, dt, name):
@@ -239,6 +239,76 @@ class STDP(nn.Module):
             f"a_plus={self.a_plus:g}, a_minus={self.a_minus:g}, rule={self.rule!r}, "
             f"w_min={self.w_min}, w_max={self.w_max}, reduction={self.reduction!r}"
         )
+
+
+class MSTDPET(STDP):
+    """Reward-modulated STDP with an eligibility trace (MSTDPET, Florian 2007; PySNN's main rule).
+
+    Each step's STDP pair term enters a per-sample eligibility trace of time constant
+    ``tau_eligibility``; the reward of every step, ``[T, B]`` (or ``[T]``, ``[B]``, a number), turns
+    the trace into the weight change (:func:`tritonsnn.functional.mstdpet`: two matrix products,
+    no trace over time kept). :meth:`update` applies it and clamps like :class:`STDP`, whose
+    options it takes; with ``stateful=True`` the spike traces and the eligibility ``[B, O, I]``
+    carry into the next call, so a reward that arrives later still credits earlier spikes.
+
+    Args:
+        target: an ``nn.Linear``, or a :class:`tritonsnn.Connection`/:class:`tritonsnn.Cell` around one.
+        a_plus: learning rate (>= 0) of potentiation.
+        a_minus: learning rate (>= 0) of depression.
+        tau_eligibility: eligibility time constant in milliseconds.
+        **stdp_options: ``tau_pre``, ``tau_post``, ``dt``, ``rule``, ``w_min``, ``w_max``,
+            ``reduction``, ``trace_mode``, ``stateful``, ``backend``, ``distributed``,
+            ``process_group``, as :class:`STDP`.
+    """
+
+    def __init__(self, target, *, a_plus, a_minus, tau_eligibility=25.0, **stdp_options):
+        super().__init__(target, a_plus=a_plus, a_minus=a_minus, **stdp_options)
+        self.decay_eligibility = _trace_decay(tau_eligibility, stdp_options.get("dt", 1.0), "tau_eligibility")
+        self.eligibility = None
+
+    def forward(self, pre, post, reward=None):
+        """The weight change ``dW [O, I]`` of one sequence under ``reward``, not applied (see :meth:`update`)."""
+        if reward is None:
+            raise ValueError("MSTDPET needs the reward of the sequence: reward=[T, B] (or [T], [B], a number)")
+        B = pre.shape[1]
+        carry = self.stateful and self.pre_trace is not None and self.pre_trace.shape[0] == B
+        group = group_for(self.distributed, self.process_group)
+        out = F.mstdpet(
+            pre,
+            post,
+            self.linear.weight,
+            reward,
+            a_plus=self.a_plus,
+            a_minus=self.a_minus,
+            decay_pre=self.decay_pre,
+            decay_post=self.decay_post,
+            decay_eligibility=self.decay_eligibility,
+            rule=self.rule,
+            w_min=self.w_min,
+            w_max=self.w_max,
+            reduction="sum" if group is not None else self.reduction,
+            trace_mode=self.trace_mode,
+            pre_trace0=self.pre_trace if carry else None,
+            post_trace0=self.post_trace if carry else None,
+            eligibility0=self.eligibility if carry else None,
+            return_state=self.stateful,
+            backend=self.backend,
+        )
+        delta = out[0] if self.stateful else out
+        if self.stateful and pre.shape[0] > 0:
+            self.pre_trace, self.post_trace, self.eligibility = out[1]
+        if group is not None:
+            delta, batch = global_sum(delta.contiguous(), B, group)
+            if self.reduction == "mean" and batch > 0:
+                delta = delta / batch
+        return delta
+
+    def reset_state(self):
+        super().reset_state()
+        self.eligibility = None
+
+    def extra_repr(self):
+        return super().extra_repr() + f", decay_eligibility={self.decay_eligibility:g}"
 
 
 def _threshold_shape(thr, features):

@@ -8,7 +8,7 @@ calls one custom op; no dynamics are computed here. By concern:
 * ``second_order.py``: ``synaptic``, ``alpha``
 * ``recurrent.py``: ``rleaky``, ``rsynaptic`` (one-to-one fused; all-to-all as one op)
 * ``filters.py``: ``exp_synapse``, ``dual_exp_synapse``, ``trace``, ``delay``
-* ``plasticity.py``: ``stdp``, ``homeostatic_threshold``
+* ``plasticity.py``: ``stdp``, ``mstdpet``, ``homeostatic_threshold``
 """
 
 from .. import ops  # noqa: F401  (tsnn.functional.ops, as before the split)
@@ -17,7 +17,7 @@ from ._validate import refractory_steps
 from ._validate import reset_mode as _reset_mode  # noqa: F401
 from .filters import delay, dual_exp_synapse, exp_synapse, trace
 from .first_order import alif, if_, lapicque, lapicque_coefficients, leaky
-from .plasticity import check_stdp_options, homeostatic_threshold, stdp
+from .plasticity import check_stdp_options, homeostatic_threshold, mstdpet, stdp
 from .recurrent import rleaky, rsynaptic
 from .second_order import alpha, synaptic
 
@@ -34,6 +34,7 @@ __all__ = [
     "delay",
     "trace",
     "stdp",
+    "mstdpet",
     "homeostatic_threshold",
     "synaptic",
     "rsynaptic",
