@@ -1,6 +1,7 @@
 """tritonsnn: spiking neural networks for PyTorch with fused Triton time-loop kernels."""
 
 from . import data, encode, functional, loss, memory, nir, plasticity, plot, snntorch, surrogate
+from .classify import MaxRateClassifier
 from .monitor import Monitor
 from .neurons import ALIF, IF, PLIF, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
 from .plasticity import MSTDPET, STDP, HomeostaticThreshold, Trace
@@ -43,6 +44,7 @@ __all__ = [
     "MSTDPET",
     "HomeostaticThreshold",
     # network helpers
+    "MaxRateClassifier",
     "Monitor",
     "MultiStep",
     "reset",

@@ -11,11 +11,12 @@ spikes in the floating dtype of ``data`` and reproduces the matching
 
 from __future__ import annotations
 
+import math
 import operator
 
 import torch
 
-__all__ = ["delta", "latency", "latency_times", "rate"]
+__all__ = ["delta", "latency", "latency_times", "periodic", "poisson_interval", "rate"]
 
 _LATENCY_METHODS = ("log", "linear")
 
@@ -365,3 +366,101 @@ def delta(
     if not threshold > 0:
         raise ValueError(f"delta: `threshold` must be > 0, got {threshold}.")
     return _delta(data, threshold, padding, off_spike)
+
+
+def _rates_in_hz(rates: torch.Tensor, fn: str) -> torch.Tensor:
+    _check_data(rates, fn)
+    if rates.numel() and (not bool(torch.isfinite(rates).all()) or float(rates.min()) < 0):
+        raise ValueError(
+            f"{fn}: `rates` must be finite firing rates >= 0 (Hz); got values in [{rates.min()}, {rates.max()}]"
+        )
+    return rates
+
+
+def poisson_interval(
+    rates: torch.Tensor,
+    num_steps: int,
+    *,
+    dt: float = 1.0,
+    refractory: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Spike trains of a Poisson process with an absolute refractory period, drawn interval by
+    interval (Inferno's Poisson-interval encoder) rather than as one coin flip per step.
+
+    Each element fires at ``rates`` Hz on average: its inter-spike intervals are
+    ``refractory + Exponential(mean 1/rate')`` with ``1/rate' = 1/rate - refractory``, so the
+    refractory period shapes the train without changing the mean rate; the first spike comes
+    after an ``Exponential(rate')`` wait (a neuron that has not fired yet). Spike times are
+    exact; step ``t`` counts the spikes in ``[t dt, (t+1) dt)``, so a step holds more than one
+    spike only when ``refractory < dt`` (with ``refractory >= dt`` the output is 0/1).
+
+    Args:
+        rates: mean firing rates in Hz ``[B, ...]``, >= 0; ``rate * refractory`` must stay below 1 s.
+        num_steps: steps ``T``.
+        dt: milliseconds per step.
+        refractory: absolute refractory period in milliseconds (>= 0).
+        generator: an optional ``torch.Generator`` on ``rates``' device.
+
+    Returns:
+        Spike counts ``[num_steps, *rates.shape]`` in ``rates.dtype``.
+    """
+    rates = _rates_in_hz(rates, "poisson_interval")
+    num_steps = _check_num_steps(num_steps, "poisson_interval")
+    if not (dt > 0 and math.isfinite(dt)) or not (refractory >= 0 and math.isfinite(refractory)):
+        raise ValueError(
+            f"poisson_interval: dt must be > 0 and refractory >= 0 (ms); got dt={dt}, refractory={refractory}"
+        )
+    per_ms = rates.double() / 1000.0
+    mean_wait = 1.0 / per_ms - refractory  # ms of the exponential part of an interval
+    if bool((mean_wait[per_ms > 0] <= 0).any()):
+        raise ValueError(
+            f"poisson_interval: a rate of r Hz with a refractory period of {refractory} ms needs r * refractory "
+            "< 1000 (the period alone would fire faster); lower the rates or the refractory period"
+        )
+
+    def wait(shape_like):
+        u = torch.empty(shape_like.shape, dtype=torch.float64, device=rates.device).exponential_(generator=generator)
+        return torch.where(per_ms > 0, u * mean_wait, torch.full_like(u, math.inf))
+
+    out = torch.zeros((num_steps, *rates.shape), dtype=rates.dtype, device=rates.device)
+    next_spike = wait(per_ms)  # ms
+    for t in range(num_steps):
+        end = (t + 1) * dt
+        due = next_spike < end
+        while bool(due.any()):  # several spikes in one step only when refractory < dt
+            out[t] += due.to(out.dtype)
+            next_spike = torch.where(due, next_spike + refractory + wait(per_ms), next_spike)
+            due = next_spike < end
+    return out
+
+
+def periodic(
+    rates: torch.Tensor, num_steps: int, *, dt: float = 1.0, phase: torch.Tensor | float = 0.0
+) -> torch.Tensor:
+    """Regular spike trains: each element fires every ``1000 / rate`` ms (Inferno's homogeneous
+    encoder), at times ``(k - phase) * period`` for ``k = 1, 2, ...``.
+
+    Step ``t`` counts the spikes at times in ``(t dt, (t+1) dt]``: ``floor((t+1) dt r + phase) -
+    floor(t dt r + phase)`` with ``r`` in spikes per ms (0/1 while ``rate * dt <= 1000``); so
+    100 Hz with ``dt = 1`` fires at steps 9, 19, 29, ...
+
+    Args:
+        rates: firing rates in Hz ``[B, ...]``, >= 0.
+        num_steps: steps ``T``.
+        dt: milliseconds per step.
+        phase: fraction of a period already elapsed at time 0, number or tensor broadcastable to ``rates``.
+
+    Returns:
+        Spike counts ``[num_steps, *rates.shape]`` in ``rates.dtype``.
+    """
+    rates = _rates_in_hz(rates, "periodic")
+    num_steps = _check_num_steps(num_steps, "periodic")
+    if not (dt > 0 and math.isfinite(dt)):
+        raise ValueError(f"periodic: dt must be > 0 (ms); got {dt}")
+    phase = torch.as_tensor(phase, dtype=torch.float64, device=rates.device)
+    if phase.numel() and (float(phase.min()) < 0 or float(phase.max()) >= 1):
+        raise ValueError(f"periodic: phase must be a fraction of the period in [0, 1); got {phase}")
+    steps = torch.arange(num_steps + 1, dtype=torch.float64, device=rates.device) * dt
+    spikes_so_far = torch.floor(steps.view(-1, *[1] * rates.dim()) * (rates.double() / 1000.0) + phase)
+    return torch.diff(spikes_so_far, dim=0).to(rates.dtype)
