@@ -169,3 +169,17 @@ def test_chunks_split_inside_the_refractory_period(backend, name, split):
     (g_chunks,) = torch.autograd.grad((mem_chunks * w).sum(), x)
     (g_all,) = torch.autograd.grad((st_all["mem"] * w).sum(), x)
     assert_close(g_chunks, g_all, 1e-5, 1e-5, "dL/dx")
+
+
+@pytest.mark.parametrize(
+    "period, dt, every", [(2.5, 1.0, 3), (3.0, 1.0, 3), (1.0, 1.0, 1), (0.5, 1.0, 1), (5.0, 2.0, 3)]
+)
+def test_a_period_counted_from_the_spike_step(period, dt, every):
+    """Inferno's convention (the spike step is inside the period): refrac_t=2.5, dt=1 fires every 3 steps."""
+    refractory = tsnn.functional.refractory_from_spike_step(period, dt)
+    assert tsnn.functional.refractory_steps(refractory, dt) == max(math.ceil(period / dt) - 1, 0)
+    lif = tsnn.IF(threshold=1.0, reset_mechanism="zero", refractory=refractory, dt=dt)
+    spikes = lif(torch.full((12, 1, 1), 5.0))[:, 0, 0]
+    assert spikes.nonzero().flatten().tolist() == list(range(0, 12, every))
+    with pytest.raises(ValueError, match="refractory must be a finite number >= 0"):
+        tsnn.functional.refractory_from_spike_step(-1.0)

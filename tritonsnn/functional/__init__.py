@@ -13,7 +13,7 @@ calls one custom op; no dynamics are computed here. By concern:
 
 from .. import ops  # noqa: F401  (tsnn.functional.ops, as before the split)
 from ._validate import is_set as _is_set  # noqa: F401  (used by the Modules)
-from ._validate import refractory_steps
+from ._validate import refractory_from_spike_step, refractory_steps
 from ._validate import reset_mode as _reset_mode  # noqa: F401
 from .filters import delay, dual_exp_synapse, exp_synapse, trace
 from .first_order import alif, if_, lapicque, lapicque_coefficients, leaky
@@ -29,6 +29,7 @@ __all__ = [
     "rleaky",
     "alif",
     "refractory_steps",
+    "refractory_from_spike_step",
     "exp_synapse",
     "dual_exp_synapse",
     "delay",

@@ -170,6 +170,21 @@ def reset_mode(reset_mechanism):
         raise ValueError(f"reset_mechanism must be one of {sorted(RESET_MODES)}; got {reset_mechanism!r}") from None
 
 
+def refractory_from_spike_step(period, dt=1.0):
+    """tritonsnn's ``refractory`` for a period counted from the spike step itself (Inferno's and
+    SpikingJelly-style ``refrac_t``: ``refrac_t=2.5, dt=1`` fires at most every 3 steps).
+
+    tritonsnn counts the period after the spike step (``ceil(refractory / dt)`` refractory steps,
+    PySNN's convention: every 4 steps for 2.5 ms); a period that includes the spike step leaves
+    ``ceil(period / dt) - 1`` steps after it, which is ``refractory = max(period - dt, 0)``.
+
+    Raises:
+        ValueError: ``period`` < 0 or ``dt`` <= 0.
+    """
+    refractory_steps(period, dt)  # validates both
+    return max(float(period) - float(dt), 0.0)
+
+
 def refractory_steps(refractory, dt=1.0):
     """Refractory period in whole steps: ``ceil(refractory / dt)`` (0 = off).
 
