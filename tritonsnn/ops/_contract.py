@@ -43,36 +43,20 @@ class Signature:
 
     def split(self, args) -> dict:
         """A call's flat arguments as ``{part: record or value}``."""
-        return {name: make(args[s]) if make else args[s.start] for name, s, make in self._layout}
+        return _split(args, self._layout)
 
     def flatten(self, **values) -> tuple:
         """The flat arguments of a call from ``{part: record or value}``."""
-        flat = []
-        for name, _, make in self._layout:
-            if make:
-                flat.extend(values[name])
-            else:
-                flat.append(values[name])
-        return tuple(flat)
+        return tuple(_flatten(values, self._layout))
 
     def flatten_eager(self, **values) -> tuple:
         """:meth:`flatten` but the last part (the options record) as one argument: the eager
         ``autograd.Function`` path then hands autograd fewer arguments to inspect on every call."""
-        *head, (last, _, _) = self._layout
-        flat = []
-        for name, _, make in head:
-            if make:
-                flat.extend(values[name])
-            else:
-                flat.append(values[name])
-        flat.append(values[last])
-        return tuple(flat)
+        return (*_flatten(values, self._layout[:-1]), values[self._layout[-1][0]])
 
     def split_eager(self, args) -> dict:
         """The inverse of :meth:`flatten_eager`."""
-        parts = {name: make(args[s]) if make else args[s.start] for name, s, make in self._layout[:-1]}
-        parts[self._layout[-1][0]] = args[-1]
-        return parts
+        return _split(args, self._layout[:-1]) | {self._layout[-1][0]: args[-1]}
 
     def needs(self, ctx, name):
         """``ctx.needs_input_grad`` of part ``name`` as its record (fields are bools)."""
@@ -87,6 +71,20 @@ class Signature:
             flat[s] = g if isinstance(g, tuple) else (g,)
         # zip stops at the eager path's shorter argument list (its options record is one argument)
         return tuple(g if need else None for g, need in zip(flat, ctx.needs_input_grad))
+
+
+def _split(args, layout) -> dict:
+    return {name: make(args[s]) if make else args[s.start] for name, s, make in layout}
+
+
+def _flatten(values, layout) -> list:
+    flat = []
+    for name, _, make in layout:
+        if make:
+            flat.extend(values[name])
+        else:
+            flat.append(values[name])
+    return flat
 
 
 _unsafe_view = torch.ops.aten._unsafe_view.default  # the overload itself: the packet's lookup costs a small op
