@@ -126,3 +126,15 @@ def test_recording_to_the_cpu_and_gradients_untouched():
         monitored = torch.autograd.grad(net(x).sum(), x)[0]
     assert torch.equal(plain, monitored)
     assert all(v[0].device.type == "cpu" for v in mon.values.values())
+
+
+def test_time_chunked_recomputation_is_not_seen_twice():
+    net = _net()
+    x = _x(T=11)
+    with tsnn.Monitor(net, "spikes", reduce="sum") as plain:
+        net(x).sum().backward()
+    chunked = tsnn.memory.TimeChunked(net, 4)
+    with tsnn.Monitor(net, "spikes", reduce="sum") as watched:
+        chunked(x).sum().backward()  # backward recomputes every chunk
+    for name, counts in plain.values.items():
+        assert torch.equal(watched.values[name], counts)

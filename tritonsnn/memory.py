@@ -188,6 +188,15 @@ def _units(module):
     return units
 
 
+@dataclass
+class _ChunkContext:
+    """What a chunk's forward ran under: ``compact_state`` or not; ``ran`` once it has run (the
+    next call is backward's recomputation)."""
+
+    compact: bool
+    ran: bool = False
+
+
 def _stitch(result, out, t0, steps):
     """Chunk outputs written into one ``[steps, ...]`` tensor (or tuple) as they come: no chunk
     output outlives its copy, so the outputs never take twice their size (as ``torch.cat`` would)."""
@@ -240,8 +249,9 @@ class TimeChunked(nn.Module):
         result = None
         for t0 in range(0, x.shape[0], self.chunk):
             leaves, spec = _pytree.tree_flatten(states)
+            context = _ChunkContext(compact=bool(_compact.ACTIVE[0]))
             out, *leaves = _checkpoint.checkpoint(
-                self._chunk, x[t0 : t0 + self.chunk], spec, bool(_compact.ACTIVE[0]), *leaves, use_reentrant=False
+                self._chunk, x[t0 : t0 + self.chunk], spec, context, *leaves, use_reentrant=False
             )
             states = _pytree.tree_unflatten(leaves, self._spec_out)
             result = _stitch(result, out, t0, x.shape[0])
@@ -250,23 +260,30 @@ class TimeChunked(nn.Module):
                 _set_state(u, state)
         return self.module(x) if result is None else result  # T = 0: one call shapes the empty outputs
 
-    def _chunk(self, x, spec, compact, *leaves):
+    def _chunk(self, x, spec, context, *leaves):
         """One chunk from the given states; the units' own state is left as it was, so that the
-        recomputation in backward does not disturb what forward left. ``compact``: whether the
-        forward ran under :func:`compact_state` (the recomputation must save the same tensors)."""
+        recomputation in backward does not disturb what forward left. ``context``: how the
+        forward ran (the recomputation saves the same tensors, and monitors see each step once)."""
         units = _units(self.module)
         before = [(u.stateful, _get_state(u)) for u in units]
+        recomputing, context.ran = context.ran, True
+        observers = [(u, u._observers) for u in units if isinstance(u, SpikingNeuron)]
         try:
             for u, state in zip(units, _pytree.tree_unflatten(list(leaves), spec)):
                 u.stateful = True
                 _set_state(u, state)
-            with compact_state() if compact else contextlib.nullcontext():
+            if recomputing:  # a tsnn.Monitor has seen this chunk in forward already
+                for u, _ in observers:
+                    u._observers = []
+            with compact_state() if context.compact else contextlib.nullcontext():
                 out = self.module(x)
             after, self._spec_out = _pytree.tree_flatten([_get_state(u) for u in units])
         finally:
             for u, (stateful, state) in zip(units, before):
                 u.stateful = stateful
                 _set_state(u, state)
+            for u, watched in observers:
+                u._observers = watched
         return (out, *after)
 
     def extra_repr(self):
