@@ -173,8 +173,10 @@ def test_bad_stdp_arguments():
         F.stdp(pre, post[:4], w, **base)
     with pytest.raises(ValueError, match="decay"):
         F.stdp(pre, post, w, **{**base, "decay_pre": 2.0})
-    with pytest.raises(TypeError, match="nn.Linear"):
-        tsnn.STDP(nn.Conv2d(1, 1, 3), a_plus=0.1, a_minus=0.1)
+    with pytest.raises(TypeError, match="nn.Linear or nn.Conv2d"):
+        tsnn.STDP(nn.Conv1d(1, 1, 3), a_plus=0.1, a_minus=0.1)
+    with pytest.raises(ValueError, match="groups=1"):
+        tsnn.STDP(nn.Conv2d(2, 2, 3, groups=2), a_plus=0.1, a_minus=0.1)
     with pytest.raises(ValueError, match="record=True"):
         tsnn.STDP(tsnn.Cell(tsnn.Connection(lin), tsnn.Leaky(beta=0.9)), a_plus=0.1, a_minus=0.1)
     with pytest.raises(ValueError, match="tau_post"):
@@ -375,3 +377,76 @@ def test_mstdpet_example_learns_from_the_reward(capsys):
     before, after = example.main()
     assert before[0] < 0.6 and after[0] > 0.95  # two patterns: chance is 0.5
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("after training: accuracy")
+
+
+# ----------------------------------------------------------------------------- STDP on Conv2d
+
+
+def _conv_stdp_reference(pre, post, conv, a_plus, a_minus, dp, dq):
+    """Position by position: every output (o, y, x) pairs with the input patch its kernel reads."""
+    T, B, C, H, W = pre.shape
+    O, _, kh, kw = conv.weight.shape
+    (sy, sx), (py, px), (dy, dx) = conv.stride, conv.padding, conv.dilation
+    xp, xq, dw = torch.zeros(B, C, H, W), torch.zeros(B, *post.shape[2:]), torch.zeros(O, C, kh, kw)
+    for t in range(T):
+        xp, xq = dp * xp + pre[t], dq * xq + post[t]
+        trace_in = nn.functional.pad(xp, (px, px, py, py))
+        spikes_in = nn.functional.pad(pre[t], (px, px, py, py))
+        for y in range(post.shape[3]):
+            for x in range(post.shape[4]):
+                rows = slice(y * sy, y * sy + dy * (kh - 1) + 1, dy)
+                cols = slice(x * sx, x * sx + dx * (kw - 1) + 1, dx)
+                patch, spikes = trace_in[:, :, rows, cols], spikes_in[:, :, rows, cols]
+                dw += a_plus * torch.einsum("bo,bchw->ochw", post[t][:, :, y, x], patch)
+                dw -= a_minus * torch.einsum("bo,bchw->ochw", xq[:, :, y, x], spikes)
+    return dw
+
+
+@pytest.mark.parametrize("geometry", [dict(), dict(stride=2, padding=1), dict(padding=2, dilation=2)])
+def test_conv_stdp_equals_the_position_by_position_rule(geometry):
+    g = torch.Generator().manual_seed(7)
+    conv = nn.Conv2d(2, 3, 3, **geometry)
+    pre = (torch.rand(6, 2, 2, 7, 7, generator=g) < 0.3).float()
+    with torch.no_grad():
+        out_shape = conv(pre[0]).shape[1:]
+    post = (torch.rand(6, 2, *out_shape, generator=g) < 0.3).float()
+    kw = dict(a_plus=0.1, a_minus=0.05, decay_pre=0.8, decay_post=0.7)
+    rule = tsnn.STDP(tsnn.MultiStep(conv), **kw_from(kw), reduction="sum")
+    want = _conv_stdp_reference(pre, post, conv, 0.1, 0.05, 0.8, 0.7)
+    assert_close(rule(pre, post), want, 1e-5, 1e-5, "conv STDP")
+    got = F.stdp(
+        pre, post, conv.weight, reduction="sum", stride=conv.stride, padding=conv.padding, dilation=conv.dilation, **kw
+    )
+    assert_close(got, want, 1e-5, 1e-5, "functional conv STDP")
+    reward = torch.randn(6, 2, generator=g)
+    z = F.mstdpet(
+        pre,
+        post,
+        conv.weight,
+        reward,
+        decay_eligibility=0.0,
+        stride=conv.stride,
+        padding=conv.padding,
+        dilation=conv.dilation,
+        **kw,
+    )
+    assert z.shape == conv.weight.shape
+
+
+def kw_from(kw):
+    """STDP's module arguments for the functional decays (tau = -dt / ln(decay))."""
+    return dict(
+        a_plus=kw["a_plus"],
+        a_minus=kw["a_minus"],
+        tau_pre=-1 / math.log(kw["decay_pre"]),
+        tau_post=-1 / math.log(kw["decay_post"]),
+    )
+
+
+def test_conv_stdp_refuses_mismatched_shapes():
+    conv = nn.Conv2d(2, 3, 3)
+    pre, post = torch.zeros(4, 1, 2, 6, 6), torch.zeros(4, 1, 3, 5, 5)  # a 3x3 kernel gives 4x4
+    with pytest.raises(ValueError, match="positions are not the convolution's output"):
+        F.stdp(pre, post, conv.weight, a_plus=0.1, a_minus=0.1, decay_pre=0.5, decay_post=0.5)
+    with pytest.raises(ValueError, match=r"\[T, B, C, H, W\]"):
+        F.stdp(pre[:, :, :, 0], post, conv.weight, a_plus=0.1, a_minus=0.1, decay_pre=0.5, decay_post=0.5)

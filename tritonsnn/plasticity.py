@@ -29,6 +29,7 @@ from . import _backend
 from . import functional as F
 from ._distributed import global_sum, group_for
 from .synapses import Cell, Connection
+from .utils import MultiStep
 
 __all__ = ["Trace", "STDP", "MSTDPET", "HomeostaticThreshold"]
 
@@ -89,22 +90,39 @@ class Trace(nn.Module):
             self.state = self.state.detach()
 
 
-def _linear_of(target):
+def _layer_of(target):
+    """The ``nn.Linear`` or ``nn.Conv2d`` whose weight a rule learns."""
     layer = target
     if isinstance(layer, Cell):
         layer = layer.connection
     if isinstance(layer, Connection):
         layer = layer.layer
-    if not isinstance(layer, nn.Linear):
+    if isinstance(layer, MultiStep):
+        layer = layer.layer
+    if isinstance(layer, nn.Conv2d) and (
+        layer.groups != 1 or layer.padding_mode != "zeros" or isinstance(layer.padding, str)
+    ):
+        raise ValueError(
+            "STDP on an nn.Conv2d needs groups=1, zero padding and a numeric padding; got "
+            f"groups={layer.groups}, padding_mode={layer.padding_mode!r}, padding={layer.padding!r}"
+        )
+    if not isinstance(layer, (nn.Linear, nn.Conv2d)):
         raise TypeError(
-            "STDP learns the weight of an nn.Linear (directly, or inside a tsnn.Connection "
-            f"or tsnn.Cell); got {type(layer).__name__}"
+            "STDP learns the weight of an nn.Linear or nn.Conv2d (directly, in tsnn.MultiStep, or inside a "
+            f"tsnn.Connection or tsnn.Cell); got {type(layer).__name__}"
         )
     return layer
 
 
+def _geometry(layer) -> dict:
+    """The convolution's arguments of the STDP functions (none for a dense layer)."""
+    if isinstance(layer, nn.Conv2d):
+        return dict(stride=layer.stride, padding=layer.padding, dilation=layer.dilation)
+    return {}
+
+
 class STDP(nn.Module):
-    """Pair-based STDP for a fully connected layer, applied once per sequence (minibatch).
+    """Pair-based STDP for a fully connected or convolutional layer, once per sequence (minibatch).
 
     The weight change of the whole sequence is :func:`tritonsnn.functional.stdp`
     (traces by the fused scan, sums over time and batch as matrix products), with
@@ -112,7 +130,8 @@ class STDP(nn.Module):
     weight and clamps to ``[w_min, w_max]``.
 
     Args:
-        target: an ``nn.Linear``, or a :class:`tritonsnn.Connection`/:class:`tritonsnn.Cell`
+        target: an ``nn.Linear`` or ``nn.Conv2d`` (bare or in ``tsnn.MultiStep``; pre and post
+            spikes then ``[T, B, C, H, W]``), or a :class:`tritonsnn.Connection`/:class:`tritonsnn.Cell`
             wrapping one. With a recording ``Cell``, :meth:`update` needs no arguments.
         a_plus: learning rate (>= 0) of potentiation.
         a_minus: learning rate (>= 0) of depression.
@@ -156,7 +175,7 @@ class STDP(nn.Module):
         self.distributed, self.process_group = bool(distributed), process_group
         # In a tuple, not as submodules: the model owns the layer, and its weight must not
         # appear twice in a state_dict that holds both.
-        self._target = (_linear_of(target), target if isinstance(target, Cell) else None)
+        self._target = (_layer_of(target), target if isinstance(target, Cell) else None)
         if self.cell is not None and not self.cell.record:
             raise ValueError("the Cell must record its spikes for STDP: build it with tsnn.Cell(..., record=True)")
         self.a_plus, self.a_minus = float(a_plus), float(a_minus)
@@ -169,8 +188,8 @@ class STDP(nn.Module):
         self.pre_trace = self.post_trace = None
 
     @property
-    def linear(self) -> nn.Linear:
-        """The layer whose weight this rule learns."""
+    def linear(self) -> nn.Module:
+        """The layer whose weight this rule learns (an ``nn.Linear`` or ``nn.Conv2d``)."""
         return self._target[0]
 
     @property
@@ -200,6 +219,7 @@ class STDP(nn.Module):
             post_trace0=self.post_trace if carry else None,
             return_traces=True,
             backend=self.backend,
+            **_geometry(self.linear),
         )
         if self.stateful and pre.shape[0] > 0:
             self.pre_trace, self.post_trace = x_pre[-1], x_post[-1]
@@ -293,6 +313,7 @@ class MSTDPET(STDP):
             eligibility0=self.eligibility if carry else None,
             return_state=self.stateful,
             backend=self.backend,
+            **_geometry(self.linear),
         )
         delta = out[0] if self.stateful else out
         if self.stateful and pre.shape[0] > 0:

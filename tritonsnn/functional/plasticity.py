@@ -35,8 +35,11 @@ def stdp(
     post_trace0=None,
     return_traces=False,
     backend="auto",
+    stride=1,
+    padding=0,
+    dilation=1,
 ):
-    """Pair-based STDP weight change of a fully connected layer over a whole sequence.
+    """Pair-based STDP weight change of a fully connected or convolutional layer over a sequence.
 
     With traces ``x_pre = trace(pre, decay_pre)`` and ``x_post = trace(post, decay_post)``
     (see :func:`trace`; each includes the spike of the current step), and the weight
@@ -52,6 +55,12 @@ def stdp(
     and batch are one matrix product each; ``reduction="mean"`` divides by the batch
     size, so the shared weight receives the average of the per-sample updates.
     The result is not applied: see :class:`tritonsnn.STDP` or add it yourself and clamp.
+
+    A ``Conv2d`` weight ``[O, C, kh, kw]`` (no groups) with ``pre [T, B, C, H, W]`` and
+    ``post [T, B, O, H', W']`` learns through every position the kernel connects: the terms
+    sum ``post[o, y, x] * x_pre[c, y*s + i*d - p, x*s + j*d - p]`` (and the LTD counterpart)
+    over positions too, with the convolution's ``stride``, ``padding`` and ``dilation``
+    (PySNN's and Inferno's convolutional STDP; the sums run on unfolded patches).
 
     Args:
         pre: presynaptic spikes ``[T, B, I]``.
@@ -71,14 +80,17 @@ def stdp(
         post_trace0: postsynaptic trace carried from a previous chunk ``[B, O]``.
         return_traces: also return the trace sequences ``(x_pre, x_post)``.
         backend: backend of the trace scans.
+        stride: of the convolution, for a ``Conv2d`` weight.
+        padding: of the convolution (zeros), for a ``Conv2d`` weight.
+        dilation: of the convolution, for a ``Conv2d`` weight.
 
     Returns:
-        ``dW [O, I]`` in fp32, or ``(dW, x_pre, x_post)``.
+        ``dW`` (the weight's shape) in fp32, or ``(dW, x_pre, x_post)``.
     """
     check_input(pre, "pre")
     check_input(post, "post")
     check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction)
-    _check_pair(pre, post, weight)
+    geometry = _check_pair(pre, post, weight, stride, padding, dilation)
     B = pre.shape[1]
     with torch.no_grad():
         x_pre = trace(pre, decay_pre, mode=trace_mode, trace0=pre_trace0, backend=backend)
@@ -90,9 +102,9 @@ def stdp(
                 raise ValueError(
                     f"reward must be a number or one value per sample [B] = [{B}]; got shape {tuple(r.shape)}"
                 )
-            r = r.reshape(-1)[None, :, None]
+            r = r.reshape(1, -1, *[1] * (post.dim() - 2))
         rule_ = _Rule(a_plus, a_minus, rule, w_min, w_max, weight)
-        delta = rule_.delta(*_pair_sums(pre, post, x_pre, x_post, r))
+        delta = rule_.delta(*_pair_sums(pre, post, x_pre, x_post, r, geometry))
         if reduction == "mean" and B > 0:
             delta = delta / B
     if return_traces:
@@ -121,6 +133,9 @@ def mstdpet(
     eligibility0=None,
     return_state=False,
     backend="auto",
+    stride=1,
+    padding=0,
+    dilation=1,
 ):
     """Reward-modulated STDP with an eligibility trace (MSTDPET, Florian 2007) over a sequence.
 
@@ -160,6 +175,9 @@ def mstdpet(
         eligibility0: eligibility carried from a previous chunk ``[B, O, I]``.
         return_state: also return ``(x_pre[-1], x_post[-1], z[-1])``, the state for the next chunk.
         backend: backend of the trace scans.
+        stride: of the convolution, for a ``Conv2d`` weight (see :func:`stdp`).
+        padding: of the convolution, for a ``Conv2d`` weight.
+        dilation: of the convolution, for a ``Conv2d`` weight.
 
     Returns:
         ``dW [O, I]`` fp32, or ``(dW, (pre_trace, post_trace, eligibility))``.
@@ -167,32 +185,33 @@ def mstdpet(
     check_input(pre, "pre")
     check_input(post, "post")
     check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction)
-    _check_pair(pre, post, weight)
+    geometry = _check_pair(pre, post, weight, stride, padding, dilation)
     if not (isinstance(decay_eligibility, (int, float)) and 0.0 <= decay_eligibility <= 1.0):
         raise ValueError(f"decay_eligibility must be a decay in [0, 1]; got {decay_eligibility!r}")
     T, B = pre.shape[:2]
-    n_post, n_pre = weight.shape
     with torch.no_grad():
         r = _step_rewards(reward, T, B, pre.device)
         x_pre = trace(pre, decay_pre, mode=trace_mode, trace0=pre_trace0, backend=backend)
         x_post = trace(post, decay_post, mode=trace_mode, trace0=post_trace0, backend=backend)
         filtered = trace(r.flip(0)[..., None], decay_eligibility, backend=backend).flip(0)  # R [T, B, 1]
+        filtered = filtered.view(T, B, *[1] * (post.dim() - 2))
         rule_ = _Rule(a_plus, a_minus, rule, w_min, w_max, weight)
-        delta = rule_.delta(*_pair_sums(pre, post, x_pre, x_post, filtered))
+        delta = rule_.delta(*_pair_sums(pre, post, x_pre, x_post, filtered, geometry))
         powers = decay_eligibility ** torch.arange(1, T + 1, dtype=torch.float32, device=pre.device)
         z0 = None
         if eligibility0 is not None:
             z0 = torch.as_tensor(eligibility0, dtype=torch.float32, device=pre.device)
-            if tuple(z0.shape) != (B, n_post, n_pre):
+            if tuple(z0.shape) != (B, *weight.shape):
                 raise ValueError(
-                    f"eligibility0 must have shape [B, O, I] = {(B, n_post, n_pre)}; got {tuple(z0.shape)}"
+                    f"eligibility0 must have shape [B, *weight.shape] = {(B, *weight.shape)}; got {tuple(z0.shape)}"
                 )
-            delta = delta + torch.einsum("b,boi->oi", (powers[:, None] * r).sum(0), z0)
+            delta = delta + torch.tensordot((powers[:, None] * r).sum(0), z0, dims=1)
         if reduction == "mean" and B > 0:
             delta = delta / B
         if not return_state:
             return delta
-        state = (x_pre[-1], x_post[-1], _final_eligibility(pre, post, x_pre, x_post, rule_, powers, z0))
+        z = _final_eligibility(pre, post, x_pre, x_post, rule_, powers, z0, geometry)
+        state = (x_pre[-1], x_post[-1], z)
     return delta, state
 
 
@@ -208,41 +227,74 @@ def _step_rewards(reward, T, B, device):
     )
 
 
-def _final_eligibility(pre, post, x_pre, x_post, rule, powers, z0):
-    """``z[T-1]`` per sample ``[B, O, I]``: ``sum_s decay^(T-1-s) zeta[s]`` (+ ``decay^T z0``)."""
-    T = pre.shape[0]
+def _final_eligibility(pre, post, x_pre, x_post, rule, powers, z0, geometry):
+    """``z[T-1]`` per sample ``[B, *weight]``: ``sum_s decay^(T-1-s) zeta[s]`` (+ ``decay^T z0``)."""
+    T, B = pre.shape[:2]
     if T == 0:
-        return z0 if z0 is not None else torch.zeros(pre.shape[1], post.shape[2], pre.shape[2], device=pre.device)
-    w = (powers / powers[0]).flip(0)[:, None, None]  # decay^(T-1-s)
+        return z0 if z0 is not None else torch.zeros(B, *rule.shape, device=pre.device)
+    w = (powers / powers[0]).flip(0).view(T, *[1] * (post.dim() - 1))  # decay^(T-1-s)
     s_post, s_pre = post.to(torch.float32), pre.to(torch.float32)
-    ltp = torch.bmm((s_post * w).permute(1, 2, 0), x_pre.permute(1, 0, 2))  # [B, O, I]
-    ltd = torch.bmm((x_post * w).permute(1, 2, 0), s_pre.permute(1, 0, 2))
+    ltp = _sums(s_post * w, x_pre, geometry, rule.shape, per_sample=True)
+    ltd = _sums(x_post * w, s_pre, geometry, rule.shape, per_sample=True)
     z = rule.delta(ltp, ltd)
     return z if z0 is None else z + powers[-1] * z0
 
 
-def _check_pair(pre, post, weight):
-    if pre.dim() != 3 or post.dim() != 3 or pre.shape[:2] != post.shape[:2]:
+def _check_pair(pre, post, weight, stride=1, padding=0, dilation=1):
+    """Validate the shapes; the convolution's geometry ``(kernel, stride, padding, dilation)`` for a
+    ``Conv2d`` weight, None for a dense one."""
+    if not isinstance(weight, torch.Tensor) or weight.dim() not in (2, 4):
         raise ValueError(
-            f"pre [T, B, I] and post [T, B, O] must share T and B; got {tuple(pre.shape)} and {tuple(post.shape)}"
+            "weight must be a dense layer's [O, I] or a Conv2d's [O, C, kh, kw]; got "
+            f"{getattr(weight, 'shape', weight)}"
         )
-    if not isinstance(weight, torch.Tensor) or tuple(weight.shape) != (post.shape[2], pre.shape[2]):
+    image = weight.dim() == 4
+    rank = 5 if image else 3
+    if pre.dim() != rank or post.dim() != rank or pre.shape[:2] != post.shape[:2]:
+        layout = "[T, B, C, H, W] and [T, B, O, H', W']" if image else "[T, B, I] and [T, B, O]"
         raise ValueError(
-            f"weight must have shape [O, I] = {(post.shape[2], pre.shape[2])} "
-            f"(post features, pre features); got {getattr(weight, 'shape', weight)}"
+            f"pre and post must be {layout} and must share T and B; got {tuple(pre.shape)} and {tuple(post.shape)}"
         )
+    if (post.shape[2], pre.shape[2]) != tuple(weight.shape[:2]):
+        raise ValueError(
+            f"weight must have shape [O, I{', kh, kw' if image else ''}] with O = {post.shape[2]} (post features) "
+            f"and I = {pre.shape[2]} (pre features); got {tuple(weight.shape)}"
+        )
+    return (tuple(weight.shape[2:]), stride, padding, dilation) if image else None
 
 
-def _pair_sums(pre, post, x_pre, x_post, r):
-    """``(LTP, LTD)`` ``[O, I]``: ``sum_{t,b} r post x_pre^T`` and ``sum_{t,b} r x_post pre^T`` (``r``
-    broadcasts to ``[T, B, 1]``; None: 1), each one matrix product over the merged time and batch."""
-    T, B = pre.shape[:2]
+def _sums(post_side, pre_side, geometry, shape, per_sample=False):
+    """``sum_{t, b} post_side (x) pre_side`` ``[*shape]`` (``[B, *shape]`` with ``per_sample``): one
+    matrix product over the merged time and batch; a convolution's over its unfolded patches."""
+    T, B = post_side.shape[:2]
+    if geometry is None:
+        if per_sample:
+            return torch.bmm(post_side.permute(1, 2, 0), pre_side.permute(1, 0, 2))
+        return post_side.reshape(T * B, -1).T @ pre_side.reshape(T * B, -1)
+    kernel, stride, padding, dilation = geometry
+    patches = torch.nn.functional.unfold(
+        pre_side.reshape(T * B, *pre_side.shape[2:]), kernel, dilation=dilation, padding=padding, stride=stride
+    )  # [T*B, C*kh*kw, positions]
+    rows = post_side.reshape(T * B, post_side.shape[2], -1)  # [T*B, O, positions]
+    if rows.shape[-1] != patches.shape[-1]:
+        raise ValueError(
+            f"post's {tuple(post_side.shape[3:])} positions are not the convolution's output of pre "
+            f"{tuple(pre_side.shape[2:])} (kernel {kernel}, stride {stride}, padding {padding}, dilation {dilation})"
+        )
+    if per_sample:
+        sums = torch.einsum("tbol,tbkl->bok", rows.view(T, B, *rows.shape[1:]), patches.view(T, B, *patches.shape[1:]))
+        return sums.reshape(B, *shape)
+    return torch.einsum("nol,nkl->ok", rows, patches).reshape(shape)
+
+
+def _pair_sums(pre, post, x_pre, x_post, r, geometry=None):
+    """``(LTP, LTD)``: ``sum r post x_pre^T`` and ``sum r x_post pre^T`` over time, batch (and a
+    convolution's positions), ``r`` broadcasting to ``post`` (None: 1)."""
     s_pre, s_post = pre.to(torch.float32), post.to(torch.float32)
     if r is not None:
         s_post, x_post = s_post * r, x_post * r
-    ltp = s_post.reshape(T * B, -1).T @ x_pre.reshape(T * B, -1)
-    ltd = x_post.reshape(T * B, -1).T @ s_pre.reshape(T * B, -1)
-    return ltp, ltd
+    shape = (post.shape[2], pre.shape[2]) if geometry is None else (post.shape[2], pre.shape[2], *geometry[0])
+    return _sums(s_post, x_pre, geometry, shape), _sums(x_post, s_pre, geometry, shape)
 
 
 class _Rule:
@@ -250,6 +302,7 @@ class _Rule:
 
     def __init__(self, a_plus, a_minus, rule, w_min, w_max, weight):
         self.a_plus, self.a_minus, self.w_min, self.w_max = a_plus, a_minus, w_min, w_max
+        self.shape = tuple(weight.shape)
         self.w = weight.detach().to(torch.float32) if rule == "multiplicative" else None
 
     def delta(self, ltp, ltd):
