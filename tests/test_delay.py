@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch import nn
 
 import tritonsnn as tsnn
 import tritonsnn.functional as F
@@ -176,3 +177,61 @@ def test_bad_delays():
         tsnn.Delay(torch.tensor([1.0, -0.5]))
     with pytest.raises(ValueError, match="dt"):
         tsnn.Delay(1.0, dt=0)
+
+
+# ----------------------------------------------------------------------------- per-synapse delays
+
+
+def _delayed_linear_reference(x, weight, bias, delay):
+    """y[t, b, o] = bias[o] + sum_i W[o, i] ((1 - f) x[t - k, b, i] + f x[t - k - 1, b, i]), d = k + f."""
+    T, B, _ = x.shape
+    padded = torch.cat([torch.zeros(int(delay.max()) + 2, *x.shape[1:], dtype=x.dtype), x])
+    start = int(delay.max()) + 2
+    y = torch.zeros(T, B, weight.shape[0], dtype=x.dtype) + bias
+    for o in range(weight.shape[0]):
+        for i in range(weight.shape[1]):
+            k, f = int(delay[o, i]), float(delay[o, i] - int(delay[o, i]))
+            t = torch.arange(T) + start
+            y[:, :, o] += weight[o, i] * ((1 - f) * padded[t - k, :, i] + f * padded[t - k - 1, :, i])
+    return y
+
+
+def test_delayed_linear_gives_every_synapse_its_own_delay():
+    g = torch.Generator().manual_seed(3)
+    delay = torch.tensor([[0.0, 1.0, 2.0, 3.0], [0.5, 1.5, 2.25, 0.0], [4.0, 0.0, 1.0, 2.7]])
+    layer = tsnn.DelayedLinear(4, 3, delay)
+    x = torch.randn(9, 2, 4, generator=g)
+    with torch.no_grad():
+        want = _delayed_linear_reference(x, layer.weight, layer.bias, delay)
+    assert_close(layer(x), want, 1e-6, 1e-6, "delayed linear")
+    plain = nn.Linear(4, 3)
+    same = tsnn.DelayedLinear(4, 3, 0.0)
+    same.load_state_dict(plain.state_dict(), strict=False)
+    assert_close(same(x), plain(x), 1e-6, 1e-6, "zero delays are nn.Linear")
+    assert set(layer.state_dict()) == {"weight", "bias", "delay"}
+    in_ms = tsnn.DelayedLinear(4, 3, delay * 2.0, dt=2.0)
+    in_ms.load_state_dict({**layer.state_dict(), "delay": delay * 2.0})
+    assert_close(in_ms(x), want, 1e-6, 1e-6, "delays in ms")
+
+
+def test_delayed_linear_chunks_and_gradients():
+    g = torch.Generator().manual_seed(4)
+    delay = torch.rand(3, 5, generator=g) * 4
+    x = torch.randn(12, 2, 5, generator=g)
+    whole = tsnn.DelayedLinear(5, 3, delay)
+    chunked = tsnn.DelayedLinear(5, 3, delay, stateful=True)
+    chunked.load_state_dict(whole.state_dict())
+    assert_close(torch.cat([chunked(x[:5]), chunked(x[5:])]), whole(x), 1e-6, 1e-6, "chunks")
+    learn = tsnn.DelayedLinear(5, 3, delay, learn_delay=True, max_delay=5.0).double()
+    xd = x.double().requires_grad_()
+    assert torch.autograd.gradcheck(lambda x_: learn(x_), (xd,))
+    delays = learn.delay.detach().clone().requires_grad_()  # fractional: away from the kernel's kinks
+    assert torch.autograd.gradcheck(lambda d: torch.func.functional_call(learn, {"delay": d}, (xd,)), (delays,))
+    with pytest.raises(ValueError, match="learn_delay=True needs max_delay"):
+        tsnn.DelayedLinear(5, 3, delay, learn_delay=True)
+    with pytest.raises(ValueError, match=r"must broadcast to \[out_features, in_features\] = \[3, 5\]"):
+        tsnn.DelayedLinear(5, 3, torch.zeros(5, 3))
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        tsnn.DelayedLinear(5, 3, -1.0)
+    with pytest.raises(ValueError, match=r"expects \[T, B, 5\]"):
+        whole(torch.zeros(4, 3))

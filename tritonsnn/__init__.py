@@ -5,7 +5,7 @@ from .classify import MaxRateClassifier
 from .monitor import Monitor
 from .neurons import ALIF, IF, PLIF, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
 from .plasticity import MSTDPET, STDP, HomeostaticThreshold, Trace
-from .synapses import Cell, Connection, Delay, DualExpSynapse, ExpSynapse
+from .synapses import Cell, Connection, Delay, DelayedLinear, DualExpSynapse, ExpSynapse
 from .utils import MultiStep, detach, reset
 
 __version__ = "0.1.0"
@@ -37,6 +37,7 @@ __all__ = [
     "ExpSynapse",
     "DualExpSynapse",
     "Delay",
+    "DelayedLinear",
     "Connection",
     "Cell",
     "Trace",

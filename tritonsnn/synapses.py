@@ -26,7 +26,7 @@ from . import _backend
 from . import functional as F
 from .utils import as_sequence, own_storage, register_tensor
 
-__all__ = ["ExpSynapse", "DualExpSynapse", "Delay", "Connection", "Cell"]
+__all__ = ["ExpSynapse", "DualExpSynapse", "Delay", "DelayedLinear", "Connection", "Cell"]
 
 _STEP_MODES = ("multi", "single")
 
@@ -241,6 +241,114 @@ class Delay(nn.Module):
         unit = "steps" if self.dt is None else f"ms, dt={self.dt}"
         bound = "" if self.max_delay is None else f", max_delay={self.max_delay:g}"
         return f"delay={_short(self.delay)} ({unit}){bound}, stateful={self.stateful}"
+
+
+class DelayedLinear(nn.Module):
+    """A fully connected layer whose every synapse has its own transmission delay (Inferno's and
+    PySNN's per-synapse delays): ``y[t, b, o] = bias[o] + sum_i W[o, i] * x[t - d[o, i], b, i]``.
+
+    A fractional delay ``d = k + f`` interpolates between neighbouring steps as :class:`Delay`
+    does, ``(1 - f) x[t - k] + f x[t - k - 1]``, so delays train by gradient. The layer runs as one
+    matrix product per whole-step lag: the weight is split over lags ``0 .. K-1`` by the
+    triangular kernel ``max(0, 1 - |d - k|)`` (``K`` = the longest delay + 2), and the shifted
+    inputs are multiplied by their share. Inputs are ``[T, B, in_features]`` (time first).
+
+    Args:
+        in_features: inputs per sample.
+        out_features: outputs per sample.
+        delay: delays (>= 0), a number or a tensor broadcastable to ``[out_features, in_features]``,
+            in steps, or in milliseconds when ``dt`` is given.
+        bias: add a learnable bias.
+        dt: step length in milliseconds, or None for delays in steps.
+        learn_delay: make the delays an ``nn.Parameter`` (clamped to ``[0, max_delay]`` in forward).
+        max_delay: the longest delay learned delays may reach (same unit as ``delay``); needed with
+            ``learn_delay`` (it fixes the number of lags).
+        stateful: keep the last input steps, so that delays reach back into the previous call.
+    """
+
+    def __init__(
+        self,
+        in_features,
+        out_features,
+        delay=0.0,
+        *,
+        bias=True,
+        dt=None,
+        learn_delay=False,
+        max_delay=None,
+        stateful=False,
+    ):
+        super().__init__()
+        dense = nn.Linear(in_features, out_features, bias=bias)  # nn.Linear's initialisation
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = dense.weight
+        self.bias = dense.bias
+        d = torch.as_tensor(delay, dtype=torch.float32)
+        try:
+            d = torch.broadcast_to(d, (out_features, in_features)).clone()
+        except RuntimeError:
+            raise ValueError(
+                f"delay of shape {tuple(d.shape)} must broadcast to [out_features, in_features] = "
+                f"{[out_features, in_features]}"
+            ) from None
+        if not bool(torch.isfinite(d).all()) or float(d.min()) < 0:
+            raise ValueError(f"delays must be finite and >= 0; got values in [{float(d.min())}, {float(d.max())}]")
+        if dt is not None and not (isinstance(dt, (int, float)) and dt > 0):
+            raise ValueError(f"dt must be a positive step length in ms, or None for delays in steps; got {dt!r}")
+        if learn_delay and max_delay is None:
+            raise ValueError("learn_delay=True needs max_delay= (the longest delay it may learn; it fixes the lags)")
+        if max_delay is not None and not (math.isfinite(max_delay) and max_delay >= float(d.max())):
+            raise ValueError(
+                f"max_delay must be a finite number >= every delay (max {float(d.max()):g}); got {max_delay}"
+            )
+        self.dt, self.max_delay, self.stateful = dt, None if max_delay is None else float(max_delay), bool(stateful)
+        register_tensor(self, "delay", d, learn_delay)
+        self.history = None  # last input steps of a stateful layer (not in state_dict)
+
+    def _steps(self):
+        d = self.delay.clamp(0, self.max_delay) if isinstance(self.delay, nn.Parameter) else self.delay
+        return d if self.dt is None else d / self.dt
+
+    def _lags(self, steps):
+        longest = float(steps.detach().max()) if self.max_delay is None else self.max_delay / (self.dt or 1.0)
+        return int(math.floor(longest)) + 2
+
+    def forward(self, x):
+        if x.dim() < 3 or x.shape[-1] != self.in_features:
+            raise ValueError(f"DelayedLinear expects [T, B, {self.in_features}] (time first); got {tuple(x.shape)}")
+        steps = self._steps()
+        lags = self._lags(steps)
+        T = x.shape[0]
+        past = lags - 1  # steps of input before this call that a lag can reach
+        hist = self.history if self.stateful else None
+        if hist is None or hist.shape[1:] != x.shape[1:]:
+            hist = x.new_zeros(0, *x.shape[1:])
+        hist = torch.cat([hist.new_zeros(max(past - hist.shape[0], 0), *x.shape[1:]), hist])[hist.shape[0] - past :]
+        padded = torch.cat([hist.to(x.dtype), x]) if past else x
+        k = torch.arange(lags, dtype=steps.dtype, device=steps.device)[:, None, None]
+        shares = self.weight * torch.relu(1.0 - (steps - k).abs())  # [lags, O, I]
+        y = None
+        for lag in range(lags):
+            term = torch.nn.functional.linear(padded[past - lag : past - lag + T], shares[lag])
+            y = term if y is None else y + term
+        if self.bias is not None:
+            y = y + self.bias
+        if self.stateful:
+            self.history = own_storage(padded[padded.shape[0] - past :]) if past else None
+        return y
+
+    def reset_state(self):
+        """Forget the kept history."""
+        self.history = None
+
+    def detach_state(self):
+        if self.history is not None:
+            self.history = self.history.detach()
+
+    def extra_repr(self):
+        unit = "steps" if self.dt is None else f"ms, dt={self.dt}"
+        longest = f"delays up to {float(self.delay.max()):g} {unit}"
+        return f"in_features={self.in_features}, out_features={self.out_features}, {longest}, stateful={self.stateful}"
 
 
 class Connection(nn.Module):
