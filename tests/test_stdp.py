@@ -173,7 +173,7 @@ def test_bad_stdp_arguments():
         F.stdp(pre, post[:4], w, **base)
     with pytest.raises(ValueError, match="decay"):
         F.stdp(pre, post, w, **{**base, "decay_pre": 2.0})
-    with pytest.raises(TypeError, match="nn.Linear or nn.Conv2d"):
+    with pytest.raises(TypeError, match="nn.Linear, nn.Conv2d or tsnn.DelayedLinear"):
         tsnn.STDP(nn.Conv1d(1, 1, 3), a_plus=0.1, a_minus=0.1)
     with pytest.raises(ValueError, match="groups=1"):
         tsnn.STDP(nn.Conv2d(2, 2, 3, groups=2), a_plus=0.1, a_minus=0.1)
@@ -450,3 +450,33 @@ def test_conv_stdp_refuses_mismatched_shapes():
         F.stdp(pre, post, conv.weight, a_plus=0.1, a_minus=0.1, decay_pre=0.5, decay_post=0.5)
     with pytest.raises(ValueError, match=r"\[T, B, C, H, W\]"):
         F.stdp(pre[:, :, :, 0], post, conv.weight, a_plus=0.1, a_minus=0.1, decay_pre=0.5, decay_post=0.5)
+
+
+def test_stdp_on_per_synapse_delays_pairs_the_delayed_presynaptic_side():
+    """A synapse with delay d sees pre[t - d] and its trace; whole-step delays against a loop, a
+    fractional one as the interpolation of its two neighbours."""
+    g = torch.Generator().manual_seed(8)
+    pre = (torch.rand(10, 2, 3, generator=g) < 0.4).float()
+    post = (torch.rand(10, 2, 2, generator=g) < 0.4).float()
+    delay = torch.tensor([[0.0, 2.0, 1.0], [3.0, 0.0, 2.0]])
+    layer = tsnn.DelayedLinear(3, 2, delay)
+    kw = dict(a_plus=0.1, a_minus=0.05, decay_pre=0.8, decay_post=0.7, reduction="sum")
+    got = tsnn.STDP(layer, **kw_from(kw), reduction="sum")(pre, post)
+    x_pre = F.trace(pre, 0.8)
+    x_post = F.trace(post, 0.7)
+    want = torch.zeros(2, 3)
+    for o in range(2):
+        for i in range(3):
+            k = int(delay[o, i])
+            late_trace = torch.cat([torch.zeros(k, 2), x_pre[: 10 - k, :, i]])
+            late_pre = torch.cat([torch.zeros(k, 2), pre[: 10 - k, :, i]])
+            want[o, i] = 0.1 * (post[:, :, o] * late_trace).sum() - 0.05 * (x_post[:, :, o] * late_pre).sum()
+    assert_close(got, want, 1e-5, 1e-5, "whole-step delays")
+    w = layer.weight
+    half = F.stdp(pre, post, w, delay=torch.full((2, 3), 1.5), **kw)
+    ends = [F.stdp(pre, post, w, delay=torch.full((2, 3), d), **kw) for d in (1.0, 2.0)]
+    assert_close(half, 0.5 * (ends[0] + ends[1]), 1e-5, 1e-5, "fractional delay")
+    with pytest.raises(ValueError, match="stateful STDP on a tsnn.DelayedLinear"):
+        tsnn.STDP(layer, a_plus=0.1, a_minus=0.1, stateful=True)
+    with pytest.raises(ValueError, match=r"delay must be \[O, I\]"):
+        F.stdp(pre, post, w, delay=torch.zeros(3, 2), **kw)

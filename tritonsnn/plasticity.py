@@ -28,7 +28,7 @@ from torch import nn
 from . import _backend
 from . import functional as F
 from ._distributed import global_sum, group_for
-from .synapses import Cell, Connection
+from .synapses import Cell, Connection, DelayedLinear
 from .utils import MultiStep
 
 __all__ = ["Trace", "STDP", "MSTDPET", "HomeostaticThreshold"]
@@ -106,10 +106,10 @@ def _layer_of(target):
             "STDP on an nn.Conv2d needs groups=1, zero padding and a numeric padding; got "
             f"groups={layer.groups}, padding_mode={layer.padding_mode!r}, padding={layer.padding!r}"
         )
-    if not isinstance(layer, (nn.Linear, nn.Conv2d)):
+    if not isinstance(layer, (nn.Linear, nn.Conv2d, DelayedLinear)):
         raise TypeError(
-            "STDP learns the weight of an nn.Linear or nn.Conv2d (directly, in tsnn.MultiStep, or inside a "
-            f"tsnn.Connection or tsnn.Cell); got {type(layer).__name__}"
+            "STDP learns the weight of an nn.Linear, nn.Conv2d or tsnn.DelayedLinear (directly, in "
+            f"tsnn.MultiStep, or inside a tsnn.Connection or tsnn.Cell); got {type(layer).__name__}"
         )
     return layer
 
@@ -118,6 +118,8 @@ def _geometry(layer) -> dict:
     """The convolution's arguments of the STDP functions (none for a dense layer)."""
     if isinstance(layer, nn.Conv2d):
         return dict(stride=layer.stride, padding=layer.padding, dilation=layer.dilation)
+    if isinstance(layer, DelayedLinear):
+        return dict(delay=layer._steps().detach())
     return {}
 
 
@@ -130,8 +132,9 @@ class STDP(nn.Module):
     weight and clamps to ``[w_min, w_max]``.
 
     Args:
-        target: an ``nn.Linear`` or ``nn.Conv2d`` (bare or in ``tsnn.MultiStep``; pre and post
-            spikes then ``[T, B, C, H, W]``), or a :class:`tritonsnn.Connection`/:class:`tritonsnn.Cell`
+        target: an ``nn.Linear``, an ``nn.Conv2d`` (bare or in ``tsnn.MultiStep``; pre and post
+            spikes then ``[T, B, C, H, W]``), a :class:`tritonsnn.DelayedLinear` (the presynaptic side
+            reaches each synapse after its delay), or a :class:`tritonsnn.Connection`/:class:`tritonsnn.Cell`
             wrapping one. With a recording ``Cell``, :meth:`update` needs no arguments.
         a_plus: learning rate (>= 0) of potentiation.
         a_minus: learning rate (>= 0) of depression.
@@ -184,6 +187,11 @@ class STDP(nn.Module):
         self.rule, self.w_min, self.w_max = rule, w_min, w_max
         self.reduction, self.trace_mode = reduction, trace_mode
         self.stateful = bool(stateful)
+        if self.stateful and isinstance(self.linear, DelayedLinear):
+            raise ValueError(
+                "stateful STDP on a tsnn.DelayedLinear is not supported: spikes still in flight at a chunk's "
+                "end would not pair in the next one; run whole sequences (stateful=False)"
+            )
         self.backend = _backend.check_backend_name(backend)
         self.pre_trace = self.post_trace = None
 

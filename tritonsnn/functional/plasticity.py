@@ -38,6 +38,7 @@ def stdp(
     stride=1,
     padding=0,
     dilation=1,
+    delay=None,
 ):
     """Pair-based STDP weight change of a fully connected or convolutional layer over a sequence.
 
@@ -83,6 +84,9 @@ def stdp(
         stride: of the convolution, for a ``Conv2d`` weight.
         padding: of the convolution (zeros), for a ``Conv2d`` weight.
         dilation: of the convolution, for a ``Conv2d`` weight.
+        delay: per-synapse delays ``[O, I]`` in steps (a :class:`tritonsnn.DelayedLinear`'s): the
+            presynaptic spikes and trace reach synapse ``(o, i)`` ``delay[o, i]`` steps late
+            (fractional delays interpolate); activity from before the sequence is not seen.
 
     Returns:
         ``dW`` (the weight's shape) in fp32, or ``(dW, x_pre, x_post)``.
@@ -90,7 +94,7 @@ def stdp(
     check_input(pre, "pre")
     check_input(post, "post")
     check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction)
-    geometry = _check_pair(pre, post, weight, stride, padding, dilation)
+    geometry = _check_pair(pre, post, weight, stride, padding, dilation, delay)
     B = pre.shape[1]
     with torch.no_grad():
         x_pre = trace(pre, decay_pre, mode=trace_mode, trace0=pre_trace0, backend=backend)
@@ -136,6 +140,7 @@ def mstdpet(
     stride=1,
     padding=0,
     dilation=1,
+    delay=None,
 ):
     """Reward-modulated STDP with an eligibility trace (MSTDPET, Florian 2007) over a sequence.
 
@@ -178,6 +183,7 @@ def mstdpet(
         stride: of the convolution, for a ``Conv2d`` weight (see :func:`stdp`).
         padding: of the convolution, for a ``Conv2d`` weight.
         dilation: of the convolution, for a ``Conv2d`` weight.
+        delay: per-synapse delays ``[O, I]`` in steps (see :func:`stdp`).
 
     Returns:
         ``dW [O, I]`` fp32, or ``(dW, (pre_trace, post_trace, eligibility))``.
@@ -185,7 +191,7 @@ def mstdpet(
     check_input(pre, "pre")
     check_input(post, "post")
     check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction)
-    geometry = _check_pair(pre, post, weight, stride, padding, dilation)
+    geometry = _check_pair(pre, post, weight, stride, padding, dilation, delay)
     if not (isinstance(decay_eligibility, (int, float)) and 0.0 <= decay_eligibility <= 1.0):
         raise ValueError(f"decay_eligibility must be a decay in [0, 1]; got {decay_eligibility!r}")
     T, B = pre.shape[:2]
@@ -240,9 +246,31 @@ def _final_eligibility(pre, post, x_pre, x_post, rule, powers, z0, geometry):
     return z if z0 is None else z + powers[-1] * z0
 
 
-def _check_pair(pre, post, weight, stride=1, padding=0, dilation=1):
+class _Delays:
+    """Per-synapse delays ``[O, I]`` (steps) of a dense layer: the geometry of its pair sums."""
+
+    def __init__(self, steps):
+        self.steps = steps
+        self.lags = int(math.floor(float(steps.max()))) + 2 if steps.numel() else 1
+
+    def shares(self, lag):
+        return torch.relu(1.0 - (self.steps - lag).abs())  # the interpolation kernel, [O, I]
+
+
+def _check_pair(pre, post, weight, stride=1, padding=0, dilation=1, delay=None):
     """Validate the shapes; the convolution's geometry ``(kernel, stride, padding, dilation)`` for a
-    ``Conv2d`` weight, None for a dense one."""
+    ``Conv2d`` weight, :class:`_Delays` for a dense one with per-synapse delays, else None."""
+    if delay is not None:
+        d = torch.as_tensor(delay, dtype=torch.float32, device=pre.device).detach()
+        if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or tuple(d.shape) != tuple(weight.shape):
+            raise ValueError(
+                f"delay must be [O, I] like a dense weight; got delay {tuple(d.shape)} for weight "
+                f"{tuple(getattr(weight, 'shape', ()))}"
+            )
+        if d.numel() and float(d.min()) < 0:
+            raise ValueError("delays must be >= 0")
+        _check_pair(pre, post, weight)
+        return _Delays(d)
     if not isinstance(weight, torch.Tensor) or weight.dim() not in (2, 4):
         raise ValueError(
             "weight must be a dense layer's [O, I] or a Conv2d's [O, C, kh, kw]; got "
@@ -267,6 +295,12 @@ def _sums(post_side, pre_side, geometry, shape, per_sample=False):
     """``sum_{t, b} post_side (x) pre_side`` ``[*shape]`` (``[B, *shape]`` with ``per_sample``): one
     matrix product over the merged time and batch; a convolution's over its unfolded patches."""
     T, B = post_side.shape[:2]
+    if isinstance(geometry, _Delays):  # the pre side reaches each synapse `lag` steps late, split over lags
+        total = 0
+        for lag in range(min(geometry.lags, T + 1)):
+            late = torch.cat([pre_side.new_zeros(lag, *pre_side.shape[1:]), pre_side[: T - lag]])
+            total = total + geometry.shares(lag) * _sums(post_side, late, None, shape, per_sample)
+        return total
     if geometry is None:
         if per_sample:
             return torch.bmm(post_side.permute(1, 2, 0), pre_side.permute(1, 0, 2))
@@ -293,7 +327,8 @@ def _pair_sums(pre, post, x_pre, x_post, r, geometry=None):
     s_pre, s_post = pre.to(torch.float32), post.to(torch.float32)
     if r is not None:
         s_post, x_post = s_post * r, x_post * r
-    shape = (post.shape[2], pre.shape[2]) if geometry is None else (post.shape[2], pre.shape[2], *geometry[0])
+    image = geometry is not None and not isinstance(geometry, _Delays)
+    shape = (post.shape[2], pre.shape[2], *geometry[0]) if image else (post.shape[2], pre.shape[2])
     return _sums(s_post, x_pre, geometry, shape), _sums(x_post, s_pre, geometry, shape)
 
 
