@@ -480,3 +480,26 @@ def test_stdp_on_per_synapse_delays_pairs_the_delayed_presynaptic_side():
         tsnn.STDP(layer, a_plus=0.1, a_minus=0.1, stateful=True)
     with pytest.raises(ValueError, match=r"delay must be \[O, I\]"):
         F.stdp(pre, post, w, delay=torch.zeros(3, 2), **kw)
+
+
+def test_power_and_sharp_weight_dependence():
+    """Inferno's weight dependences: power (multiplicative at exponent 1) and sharp (no change past a bound)."""
+    g = torch.Generator().manual_seed(9)
+    pre = (torch.rand(8, 2, 4, generator=g) < 0.4).float()
+    post = (torch.rand(8, 2, 3, generator=g) < 0.4).float()
+    w = torch.tensor([[0.0, 0.5, 1.0, 1.2], [0.2, 0.8, -0.1, 0.6], [0.9, 0.1, 0.4, 1.0]])
+    kw = dict(a_plus=0.1, a_minus=0.05, decay_pre=0.8, decay_post=0.7, w_min=0.0, w_max=1.0, reduction="sum")
+    ltp = F.stdp(pre, post, w, a_plus=1.0, a_minus=0.0, decay_pre=0.8, decay_post=0.7, reduction="sum")
+    ltd = -F.stdp(pre, post, w, a_plus=0.0, a_minus=1.0, decay_pre=0.8, decay_post=0.7, reduction="sum")
+    inside = w.clamp(0.0, 1.0)  # out of bounds, power clips the difference at 0 where multiplicative does not
+    mult = F.stdp(pre, post, inside, rule="multiplicative", **kw)
+    assert_close(F.stdp(pre, post, inside, rule="power", bound_power=1.0, **kw), mult, 1e-6, 1e-6, "power 1")
+    want = 0.1 * (1.0 - w).clamp(min=0) ** 2 * ltp - 0.05 * w.clamp(min=0) ** 0.5 * ltd
+    got = F.stdp(pre, post, w, rule="power", bound_power=(2.0, 0.5), **kw)
+    assert_close(got, want, 1e-6, 1e-6, "power (2, 0.5)")
+    want = 0.1 * (w <= 1.0).float() * ltp - 0.05 * (w >= 0.0).float() * ltd
+    assert_close(F.stdp(pre, post, w, rule="sharp", **kw), want, 1e-6, 1e-6, "sharp")
+    with pytest.raises(ValueError, match="bound_power must be a number > 0"):
+        F.stdp(pre, post, w, rule="power", bound_power=0.0, **kw)
+    with pytest.raises(ValueError, match="rule='sharp' .*needs both w_min and w_max"):
+        tsnn.STDP(nn.Linear(4, 3), a_plus=0.1, a_minus=0.1, rule="sharp")

@@ -141,7 +141,10 @@ class STDP(nn.Module):
         tau_pre: presynaptic trace time constant in milliseconds.
         tau_post: postsynaptic trace time constant in milliseconds.
         dt: step length in milliseconds.
-        rule: ``"additive"`` (hard bounds by clamping) or ``"multiplicative"`` (soft bounds).
+        rule: ``"additive"`` (hard bounds by clamping), ``"multiplicative"`` (soft bounds), ``"power"``
+            or ``"sharp"`` (see :func:`tritonsnn.functional.stdp`); the weight is clamped to
+            ``[w_min, w_max]`` after every update.
+        bound_power: exponent of ``rule="power"``, a number or ``(potentiation, depression)``.
         w_min: lower weight bound (``w_min < w_max``); required for ``"multiplicative"``.
         w_max: upper weight bound; required for ``"multiplicative"``.
         reduction: ``"mean"`` (default) or ``"sum"`` of the per-sample updates.
@@ -166,6 +169,7 @@ class STDP(nn.Module):
         rule="additive",
         w_min=None,
         w_max=None,
+        bound_power=1.0,
         reduction="mean",
         trace_mode="cumulative",
         stateful=False,
@@ -174,7 +178,7 @@ class STDP(nn.Module):
         process_group=None,
     ):
         super().__init__()
-        F.check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction)
+        F.check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction, bound_power)
         self.distributed, self.process_group = bool(distributed), process_group
         # In a tuple, not as submodules: the model owns the layer, and its weight must not
         # appear twice in a state_dict that holds both.
@@ -184,7 +188,7 @@ class STDP(nn.Module):
         self.a_plus, self.a_minus = float(a_plus), float(a_minus)
         self.decay_pre = _trace_decay(tau_pre, dt, "tau_pre")
         self.decay_post = _trace_decay(tau_post, dt, "tau_post")
-        self.rule, self.w_min, self.w_max = rule, w_min, w_max
+        self.rule, self.w_min, self.w_max, self.bound_power = rule, w_min, w_max, bound_power
         self.reduction, self.trace_mode = reduction, trace_mode
         self.stateful = bool(stateful)
         if self.stateful and isinstance(self.linear, DelayedLinear):
@@ -220,6 +224,7 @@ class STDP(nn.Module):
             rule=self.rule,
             w_min=self.w_min,
             w_max=self.w_max,
+            bound_power=self.bound_power,
             reduction="sum" if group is not None else self.reduction,
             reward=reward,
             trace_mode=self.trace_mode,
@@ -314,6 +319,7 @@ class MSTDPET(STDP):
             rule=self.rule,
             w_min=self.w_min,
             w_max=self.w_max,
+            bound_power=self.bound_power,
             reduction="sum" if group is not None else self.reduction,
             trace_mode=self.trace_mode,
             pre_trace0=self.pre_trace if carry else None,

@@ -12,7 +12,8 @@ from .filters import trace
 
 __all__ = ["stdp", "mstdpet", "check_stdp_options", "homeostatic_threshold"]
 
-_STDP_RULES = ("additive", "multiplicative")
+_STDP_RULES = ("additive", "multiplicative", "power", "sharp")
+_BOUNDED = ("multiplicative", "power", "sharp")  # weight-dependent: need w_min and w_max
 _REDUCTIONS = ("mean", "sum")
 
 
@@ -28,6 +29,7 @@ def stdp(
     rule="additive",
     w_min=None,
     w_max=None,
+    bound_power=1.0,
     reduction="mean",
     reward=None,
     trace_mode="cumulative",
@@ -71,9 +73,14 @@ def stdp(
         a_minus: learning rate (>= 0) of depression.
         decay_pre: presynaptic trace decay ``exp(-dt/tau_pre)`` in [0, 1].
         decay_post: postsynaptic trace decay ``exp(-dt/tau_post)`` in [0, 1].
-        rule: ``"additive"`` or ``"multiplicative"`` (soft bounds; needs w_min and w_max).
+        rule: the weight dependence (Inferno's names): ``"additive"`` (none; clamp afterwards),
+            ``"multiplicative"`` (soft bounds ``(w_max - W) LTP - (W - w_min) LTD``), ``"power"``
+            (the same differences to the power ``bound_power``, clipped at 0) or ``"sharp"``
+            (``H(w_max - W) LTP - H(W - w_min) LTD``: no change past a bound). All but additive
+            need ``w_min`` and ``w_max``.
         w_min: lower weight bound, ``w_min < w_max``.
         w_max: upper weight bound.
+        bound_power: exponent of ``rule="power"``: a number, or ``(potentiation, depression)``.
         reduction: ``"mean"`` or ``"sum"`` over the batch.
         reward: None, a number, or per-sample ``[B]`` rewards.
         trace_mode: ``"cumulative"`` or ``"nearest"``.
@@ -93,7 +100,7 @@ def stdp(
     """
     check_input(pre, "pre")
     check_input(post, "post")
-    check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction)
+    check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction, bound_power)
     geometry = _check_pair(pre, post, weight, stride, padding, dilation, delay)
     B = pre.shape[1]
     with torch.no_grad():
@@ -107,7 +114,7 @@ def stdp(
                     f"reward must be a number or one value per sample [B] = [{B}]; got shape {tuple(r.shape)}"
                 )
             r = r.reshape(1, -1, *[1] * (post.dim() - 2))
-        rule_ = _Rule(a_plus, a_minus, rule, w_min, w_max, weight)
+        rule_ = _Rule(a_plus, a_minus, rule, w_min, w_max, weight, bound_power)
         delta = rule_.delta(*_pair_sums(pre, post, x_pre, x_post, r, geometry))
         if reduction == "mean" and B > 0:
             delta = delta / B
@@ -130,6 +137,7 @@ def mstdpet(
     rule="additive",
     w_min=None,
     w_max=None,
+    bound_power=1.0,
     reduction="mean",
     trace_mode="cumulative",
     pre_trace0=None,
@@ -170,9 +178,10 @@ def mstdpet(
         decay_pre: presynaptic trace decay ``exp(-dt/tau_pre)`` in [0, 1].
         decay_post: postsynaptic trace decay ``exp(-dt/tau_post)`` in [0, 1].
         decay_eligibility: eligibility trace decay ``exp(-dt/tau_z)`` in [0, 1].
-        rule: ``"additive"`` or ``"multiplicative"`` (needs ``w_min`` and ``w_max``).
+        rule: the weight dependence, as in :func:`stdp`.
         w_min: lower weight bound.
         w_max: upper weight bound.
+        bound_power: exponent of ``rule="power"`` (see :func:`stdp`).
         reduction: ``"mean"`` or ``"sum"`` over the batch.
         trace_mode: ``"cumulative"`` or ``"nearest"`` (the spike traces).
         pre_trace0: presynaptic trace carried from a previous chunk ``[B, I]``.
@@ -190,7 +199,7 @@ def mstdpet(
     """
     check_input(pre, "pre")
     check_input(post, "post")
-    check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction)
+    check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction, bound_power)
     geometry = _check_pair(pre, post, weight, stride, padding, dilation, delay)
     if not (isinstance(decay_eligibility, (int, float)) and 0.0 <= decay_eligibility <= 1.0):
         raise ValueError(f"decay_eligibility must be a decay in [0, 1]; got {decay_eligibility!r}")
@@ -201,7 +210,7 @@ def mstdpet(
         x_post = trace(post, decay_post, mode=trace_mode, trace0=post_trace0, backend=backend)
         filtered = trace(r.flip(0)[..., None], decay_eligibility, backend=backend).flip(0)  # R [T, B, 1]
         filtered = filtered.view(T, B, *[1] * (post.dim() - 2))
-        rule_ = _Rule(a_plus, a_minus, rule, w_min, w_max, weight)
+        rule_ = _Rule(a_plus, a_minus, rule, w_min, w_max, weight, bound_power)
         delta = rule_.delta(*_pair_sums(pre, post, x_pre, x_post, filtered, geometry))
         powers = decay_eligibility ** torch.arange(1, T + 1, dtype=torch.float32, device=pre.device)
         z0 = None
@@ -333,21 +342,32 @@ def _pair_sums(pre, post, x_pre, x_post, r, geometry=None):
 
 
 class _Rule:
-    """The weight change of pair terms, additive or soft-bounded (``W`` held fixed)."""
+    """The weight change of pair terms under the rule's weight dependence (``W`` held fixed)."""
 
-    def __init__(self, a_plus, a_minus, rule, w_min, w_max, weight):
-        self.a_plus, self.a_minus, self.w_min, self.w_max = a_plus, a_minus, w_min, w_max
-        self.shape = tuple(weight.shape)
-        self.w = weight.detach().to(torch.float32) if rule == "multiplicative" else None
+    def __init__(self, a_plus, a_minus, rule, w_min, w_max, weight, power=1.0):
+        self.a_plus, self.a_minus, self.shape = a_plus, a_minus, tuple(weight.shape)
+        self.up = self.down = None  # factors of LTP and LTD (None: 1)
+        if rule in _BOUNDED:
+            w = weight.detach().to(torch.float32)
+            room_up, room_down = w_max - w, w - w_min
+            if rule == "power":
+                up, down = power if isinstance(power, (tuple, list)) else (power, power)
+                room_up, room_down = room_up.clamp(min=0) ** up, room_down.clamp(min=0) ** down
+            elif rule == "sharp":
+                room_up, room_down = (room_up >= 0).float(), (room_down >= 0).float()
+            self.up, self.down = room_up, room_down
 
     def delta(self, ltp, ltd):
-        if self.w is None:
+        if self.up is None:
             return self.a_plus * ltp - self.a_minus * ltd
-        return self.a_plus * (self.w_max - self.w) * ltp - self.a_minus * (self.w - self.w_min) * ltd
+        return self.a_plus * self.up * ltp - self.a_minus * self.down * ltd
 
 
-def check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction):
+def check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction, bound_power=1.0):
     """Raise a ValueError naming the bad STDP option."""
+    powers = bound_power if isinstance(bound_power, (tuple, list)) else (bound_power, bound_power)
+    if len(powers) != 2 or not all(isinstance(p, (int, float)) and math.isfinite(p) and p > 0 for p in powers):
+        raise ValueError(f"bound_power must be a number > 0 or a pair of them; got {bound_power!r}")
     for name, v in (("a_plus", a_plus), ("a_minus", a_minus)):
         if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             raise ValueError(f"{name} must be a finite learning rate >= 0; got {v!r}")
@@ -355,8 +375,8 @@ def check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction):
         raise ValueError(f"rule must be one of {_STDP_RULES}; got {rule!r}")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}")
-    if rule == "multiplicative" and (w_min is None or w_max is None):
-        raise ValueError("rule='multiplicative' (soft bounds) needs both w_min and w_max")
+    if rule in _BOUNDED and (w_min is None or w_max is None):
+        raise ValueError(f"rule={rule!r} (weight-dependent bounds) needs both w_min and w_max")
     if w_min is not None and w_max is not None and not w_min < w_max:
         raise ValueError(f"w_min must be smaller than w_max; got w_min={w_min}, w_max={w_max}")
 
