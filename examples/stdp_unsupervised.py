@@ -94,8 +94,7 @@ def train(rates, a_plus, a_minus):
             spikes, mem = cell(x)
             post, _ = winner_take_all(spikes, mem)
             stdp.update(cell.pre, post)
-            w = linear.weight
-            w.mul_(total_weight / w.sum(1, keepdim=True).clamp_min(1e-6)).clamp_(0.0, 1.0)
+            tsnn.plasticity.normalize_(linear.weight, total_weight).clamp_(0.0, 1.0)
             homeostasis.update(post)  # winners become harder to excite: every neuron gets a share
     mi1, acc1, joint = evaluate(cell, rates, torch.Generator().manual_seed(1))
     return (mi0, acc0), (mi1, acc1, joint)

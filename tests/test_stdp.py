@@ -503,3 +503,12 @@ def test_power_and_sharp_weight_dependence():
         F.stdp(pre, post, w, rule="power", bound_power=0.0, **kw)
     with pytest.raises(ValueError, match="rule='sharp' .*needs both w_min and w_max"):
         tsnn.STDP(nn.Linear(4, 3), a_plus=0.1, a_minus=0.1, rule="sharp")
+
+
+def test_normalize_keeps_each_neurons_weight_budget():
+    w = torch.tensor([[1.0, 3.0], [0.0, 0.0], [2.0, 2.0]])
+    out = tsnn.plasticity.normalize_(w, 2.0)
+    assert out is w
+    assert torch.equal(w, torch.tensor([[0.5, 1.5], [0.0, 0.0], [1.0, 1.0]]))  # an all-zero row stays zero
+    with pytest.raises(ValueError, match="total must be > 0"):
+        tsnn.plasticity.normalize_(w, 0.0)

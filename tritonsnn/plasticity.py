@@ -31,7 +31,7 @@ from ._distributed import global_sum, group_for
 from .synapses import Cell, Connection, DelayedLinear
 from .utils import MultiStep
 
-__all__ = ["Trace", "STDP", "MSTDPET", "HomeostaticThreshold"]
+__all__ = ["Trace", "STDP", "MSTDPET", "HomeostaticThreshold", "normalize_"]
 
 
 def _trace_decay(tau, dt, name):
@@ -344,6 +344,17 @@ class MSTDPET(STDP):
 
     def extra_repr(self):
         return super().extra_repr() + f", decay_eligibility={self.decay_eligibility:g}"
+
+
+@torch.no_grad()
+def normalize_(weight: torch.Tensor, total: float, dim: int = 1, eps: float = 1e-6) -> torch.Tensor:
+    """Scale ``weight`` in place so that its sums along ``dim`` equal ``total``: each neuron's input
+    weights (``dim=1`` of an ``[O, I]`` weight) keep a fixed budget, so strengthening some inputs
+    weakens the others (Diehl & Cook's competitive normalisation; Inferno's normalisation). Sums
+    below ``eps`` count as ``eps``. Returns ``weight``."""
+    if not total > 0:
+        raise ValueError(f"total must be > 0 (the summed weight each neuron keeps); got {total}")
+    return weight.mul_(total / weight.sum(dim, keepdim=True).clamp_min(eps))
 
 
 def _threshold_shape(thr, features):
