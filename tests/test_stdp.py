@@ -164,7 +164,7 @@ def test_bad_stdp_arguments():
     with pytest.raises(ValueError, match="rule"):
         F.stdp(pre, post, w, rule="hebb", **base)
     with pytest.raises(ValueError, match="reduction"):
-        F.stdp(pre, post, w, reduction="max", **base)
+        F.stdp(pre, post, w, reduction="prod", **base)
     with pytest.raises(ValueError, match="reward"):
         F.stdp(pre, post, w, reward=torch.ones(3), **base)
     with pytest.raises(ValueError, match="weight must have shape"):
@@ -512,3 +512,33 @@ def test_normalize_keeps_each_neurons_weight_budget():
     assert torch.equal(w, torch.tensor([[0.5, 1.5], [0.0, 0.0], [1.0, 1.0]]))  # an all-zero row stays zero
     with pytest.raises(ValueError, match="total must be > 0"):
         tsnn.plasticity.normalize_(w, 0.0)
+
+
+@pytest.mark.parametrize("reduction", ["max", "min", "median"])
+def test_batch_reductions_of_per_sample_updates(reduction):
+    g = torch.Generator().manual_seed(10)
+    pre = (torch.rand(8, 5, 4, generator=g) < 0.4).float()
+    post = (torch.rand(8, 5, 3, generator=g) < 0.4).float()
+    w = torch.rand(3, 4, generator=g)
+    kw = dict(a_plus=0.1, a_minus=0.05, decay_pre=0.8, decay_post=0.7)
+    each = torch.stack([F.stdp(pre[:, b : b + 1], post[:, b : b + 1], w, reduction="sum", **kw) for b in range(5)])
+    want = {"max": each.amax(0), "min": each.amin(0), "median": each.median(0).values}[reduction]
+    assert_close(F.stdp(pre, post, w, reduction=reduction, **kw), want, 1e-6, 1e-6, reduction)
+    reward = torch.randn(8, 5, generator=g)
+    each = torch.stack(
+        [
+            F.mstdpet(
+                pre[:, b : b + 1],
+                post[:, b : b + 1],
+                w,
+                reward[:, b : b + 1],
+                decay_eligibility=0.9,
+                reduction="sum",
+                **kw,
+            )
+            for b in range(5)
+        ]
+    )
+    want = {"max": each.amax(0), "min": each.amin(0), "median": each.median(0).values}[reduction]
+    got = F.mstdpet(pre, post, w, reward, decay_eligibility=0.9, reduction=reduction, **kw)
+    assert_close(got, want, 1e-6, 1e-6, f"mstdpet {reduction}")

@@ -147,7 +147,8 @@ class STDP(nn.Module):
         bound_power: exponent of ``rule="power"``, a number or ``(potentiation, depression)``.
         w_min: lower weight bound (``w_min < w_max``); required for ``"multiplicative"``.
         w_max: upper weight bound; required for ``"multiplicative"``.
-        reduction: ``"mean"`` (default) or ``"sum"`` of the per-sample updates.
+        reduction: ``"mean"`` (default), ``"sum"``, or ``"max"``/``"min"``/``"median"`` of the
+            per-sample updates (not across processes: with torch.distributed only mean and sum).
         trace_mode: ``"cumulative"`` or ``"nearest"``.
         stateful: carry the per-sample traces across calls (chunked sequences).
         backend: backend of the trace scans.
@@ -180,6 +181,11 @@ class STDP(nn.Module):
         super().__init__()
         F.check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction, bound_power)
         self.distributed, self.process_group = bool(distributed), process_group
+        if reduction not in ("mean", "sum") and self.distributed and torch.distributed.is_initialized():
+            raise ValueError(
+                f"reduction={reduction!r} needs every sample's update, which the distributed sum does not "
+                "give: use 'mean' or 'sum', or distributed=False (each rank's own batch)"
+            )
         # In a tuple, not as submodules: the model owns the layer, and its weight must not
         # appear twice in a state_dict that holds both.
         self._target = (_layer_of(target), target if isinstance(target, Cell) else None)

@@ -14,7 +14,8 @@ __all__ = ["stdp", "mstdpet", "check_stdp_options", "homeostatic_threshold"]
 
 _STDP_RULES = ("additive", "multiplicative", "power", "sharp")
 _BOUNDED = ("multiplicative", "power", "sharp")  # weight-dependent: need w_min and w_max
-_REDUCTIONS = ("mean", "sum")
+_REDUCTIONS = ("mean", "sum", "max", "min", "median")
+_PER_SAMPLE = ("max", "min", "median")  # need every sample's update, [B, *weight]
 
 
 def stdp(
@@ -81,7 +82,9 @@ def stdp(
         w_min: lower weight bound, ``w_min < w_max``.
         w_max: upper weight bound.
         bound_power: exponent of ``rule="power"``: a number, or ``(potentiation, depression)``.
-        reduction: ``"mean"`` or ``"sum"`` over the batch.
+        reduction: over the batch: ``"mean"``, ``"sum"`` (fused into the matrix products), or
+            ``"max"``, ``"min"``, ``"median"`` of the per-sample updates (Inferno's batch
+            reductions; these keep ``[B, *weight]`` for the call).
         reward: None, a number, or per-sample ``[B]`` rewards.
         trace_mode: ``"cumulative"`` or ``"nearest"``.
         pre_trace0: presynaptic trace carried from a previous chunk ``[B, I]``.
@@ -115,9 +118,8 @@ def stdp(
                 )
             r = r.reshape(1, -1, *[1] * (post.dim() - 2))
         rule_ = _Rule(a_plus, a_minus, rule, w_min, w_max, weight, bound_power)
-        delta = rule_.delta(*_pair_sums(pre, post, x_pre, x_post, r, geometry))
-        if reduction == "mean" and B > 0:
-            delta = delta / B
+        per_sample = reduction in _PER_SAMPLE
+        delta = _reduce(rule_.delta(*_pair_sums(pre, post, x_pre, x_post, r, geometry, per_sample)), reduction, B)
     if return_traces:
         return delta, x_pre, x_post
     return delta
@@ -182,7 +184,7 @@ def mstdpet(
         w_min: lower weight bound.
         w_max: upper weight bound.
         bound_power: exponent of ``rule="power"`` (see :func:`stdp`).
-        reduction: ``"mean"`` or ``"sum"`` over the batch.
+        reduction: over the batch, as in :func:`stdp`.
         trace_mode: ``"cumulative"`` or ``"nearest"`` (the spike traces).
         pre_trace0: presynaptic trace carried from a previous chunk ``[B, I]``.
         post_trace0: postsynaptic trace carried from a previous chunk ``[B, O]``.
@@ -211,7 +213,8 @@ def mstdpet(
         filtered = trace(r.flip(0)[..., None], decay_eligibility, backend=backend).flip(0)  # R [T, B, 1]
         filtered = filtered.view(T, B, *[1] * (post.dim() - 2))
         rule_ = _Rule(a_plus, a_minus, rule, w_min, w_max, weight, bound_power)
-        delta = rule_.delta(*_pair_sums(pre, post, x_pre, x_post, filtered, geometry))
+        per_sample = reduction in _PER_SAMPLE
+        delta = rule_.delta(*_pair_sums(pre, post, x_pre, x_post, filtered, geometry, per_sample))
         powers = decay_eligibility ** torch.arange(1, T + 1, dtype=torch.float32, device=pre.device)
         z0 = None
         if eligibility0 is not None:
@@ -220,9 +223,12 @@ def mstdpet(
                 raise ValueError(
                     f"eligibility0 must have shape [B, *weight.shape] = {(B, *weight.shape)}; got {tuple(z0.shape)}"
                 )
-            delta = delta + torch.tensordot((powers[:, None] * r).sum(0), z0, dims=1)
-        if reduction == "mean" and B > 0:
-            delta = delta / B
+            carried = (powers[:, None] * r).sum(0)  # [B]: how much of z0 the rewards reach
+            if per_sample:
+                delta = delta + carried.view(B, *[1] * weight.dim()) * z0
+            else:
+                delta = delta + torch.tensordot(carried, z0, dims=1)
+        delta = _reduce(delta, reduction, B)
         if not return_state:
             return delta
         z = _final_eligibility(pre, post, x_pre, x_post, rule_, powers, z0, geometry)
@@ -330,7 +336,20 @@ def _sums(post_side, pre_side, geometry, shape, per_sample=False):
     return torch.einsum("nol,nkl->ok", rows, patches).reshape(shape)
 
 
-def _pair_sums(pre, post, x_pre, x_post, r, geometry=None):
+def _reduce(delta, reduction, batch):
+    """The batch reduction of a summed (``"mean"``, ``"sum"``) or per-sample (others) update."""
+    if reduction == "mean":
+        return delta / batch if batch > 0 else delta
+    if reduction in _PER_SAMPLE:
+        if batch == 0:
+            return delta.sum(0)
+        if reduction == "median":
+            return delta.median(0).values
+        return delta.amax(0) if reduction == "max" else delta.amin(0)
+    return delta
+
+
+def _pair_sums(pre, post, x_pre, x_post, r, geometry=None, per_sample=False):
     """``(LTP, LTD)``: ``sum r post x_pre^T`` and ``sum r x_post pre^T`` over time, batch (and a
     convolution's positions), ``r`` broadcasting to ``post`` (None: 1)."""
     s_pre, s_post = pre.to(torch.float32), post.to(torch.float32)
@@ -338,7 +357,7 @@ def _pair_sums(pre, post, x_pre, x_post, r, geometry=None):
         s_post, x_post = s_post * r, x_post * r
     image = geometry is not None and not isinstance(geometry, _Delays)
     shape = (post.shape[2], pre.shape[2], *geometry[0]) if image else (post.shape[2], pre.shape[2])
-    return _sums(s_post, x_pre, geometry, shape), _sums(x_post, s_pre, geometry, shape)
+    return _sums(s_post, x_pre, geometry, shape, per_sample), _sums(x_post, s_pre, geometry, shape, per_sample)
 
 
 class _Rule:
