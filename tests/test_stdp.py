@@ -542,3 +542,48 @@ def test_batch_reductions_of_per_sample_updates(reduction):
     want = {"max": each.amax(0), "min": each.amin(0), "median": each.median(0).values}[reduction]
     got = F.mstdpet(pre, post, w, reward, decay_eligibility=0.9, reduction=reduction, **kw)
     assert_close(got, want, 1e-6, 1e-6, f"mstdpet {reduction}")
+
+
+def test_triplet_stdp_equals_the_step_by_step_rule():
+    g = torch.Generator().manual_seed(11)
+    T, B, I, O = 12, 3, 4, 5
+    pre = (torch.rand(T, B, I, generator=g) < 0.3).float()
+    post = (torch.rand(T, B, O, generator=g) < 0.3).float()
+    lin = nn.Linear(I, O)
+    rule = tsnn.TripletSTDP(lin, a2_plus=0.1, a3_plus=0.05, a2_minus=0.08, a3_minus=0.02, reduction="sum")
+    dp, dm, dx, dy = rule.decay_pre, rule.decay_post, rule.decay_x, rule.decay_y
+    r1, r2, o1, o2, want = torch.zeros(B, I), torch.zeros(B, I), torch.zeros(B, O), torch.zeros(B, O), 0
+    for t in range(T):  # "before": the trace just before this step's own spike
+        r2_before, o2_before = dx * r2, dy * o2
+        r1, r2, o1, o2 = dp * r1 + pre[t], r2_before + pre[t], dm * o1 + post[t], o2_before + post[t]
+        want = want + torch.einsum("bo,bi->oi", post[t] * (0.1 + 0.05 * o2_before), r1)
+        want = want - torch.einsum("bo,bi->oi", o1, pre[t] * (0.08 + 0.02 * r2_before))
+    assert_close(rule(pre, post), want, 1e-5, 1e-5, "triplet")
+    chunked = tsnn.TripletSTDP(
+        lin, a2_plus=0.1, a3_plus=0.05, a2_minus=0.08, a3_minus=0.02, reduction="sum", stateful=True
+    )
+    assert_close(chunked(pre[:5], post[:5]) + chunked(pre[5:], post[5:]), want, 1e-5, 1e-5, "chunks")
+    pair = F.triplet_stdp(
+        pre,
+        post,
+        lin.weight,
+        a2_plus=0.1,
+        a3_plus=0.0,
+        a2_minus=0.08,
+        a3_minus=0.0,
+        decay_plus=0.8,
+        decay_minus=0.7,
+        decay_x=0.9,
+        decay_y=0.9,
+    )
+    assert_close(
+        pair,
+        F.stdp(pre, post, lin.weight, a_plus=0.1, a_minus=0.08, decay_pre=0.8, decay_post=0.7),
+        1e-6,
+        1e-6,
+        "no triplet terms: pair STDP",
+    )
+    with pytest.raises(ValueError, match="takes no reward"):
+        rule(pre, post, reward=1.0)
+    with pytest.raises(TypeError, match="TripletSTDP learns an nn.Linear"):
+        tsnn.TripletSTDP(nn.Conv2d(1, 1, 3), a2_plus=0.1, a3_plus=0.1, a2_minus=0.1, a3_minus=0.1)

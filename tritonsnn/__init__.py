@@ -4,7 +4,7 @@ from . import data, encode, functional, loss, memory, nir, plasticity, plot, snn
 from .classify import MaxRateClassifier
 from .monitor import Monitor
 from .neurons import ALIF, IF, PLIF, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
-from .plasticity import MSTDPET, STDP, HomeostaticThreshold, Trace
+from .plasticity import MSTDPET, STDP, HomeostaticThreshold, Trace, TripletSTDP
 from .synapses import Cell, Connection, Delay, DelayedLinear, DualExpSynapse, ExpSynapse
 from .utils import MultiStep, detach, reset
 
@@ -43,6 +43,7 @@ __all__ = [
     "Trace",
     "STDP",
     "MSTDPET",
+    "TripletSTDP",
     "HomeostaticThreshold",
     # network helpers
     "MaxRateClassifier",

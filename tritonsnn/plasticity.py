@@ -31,7 +31,7 @@ from ._distributed import global_sum, group_for
 from .synapses import Cell, Connection, DelayedLinear
 from .utils import MultiStep
 
-__all__ = ["Trace", "STDP", "MSTDPET", "HomeostaticThreshold", "normalize_"]
+__all__ = ["Trace", "STDP", "MSTDPET", "TripletSTDP", "HomeostaticThreshold", "normalize_"]
 
 
 def _trace_decay(tau, dt, name):
@@ -242,11 +242,14 @@ class STDP(nn.Module):
         )
         if self.stateful and pre.shape[0] > 0:
             self.pre_trace, self.post_trace = x_pre[-1], x_post[-1]
-        if group is not None:  # the global batch's sum, then its mean
-            delta, batch = global_sum(delta.contiguous(), pre.shape[1], group)
-            if self.reduction == "mean" and batch > 0:
-                delta = delta / batch
-        return delta
+        return self._across(delta, pre.shape[1], group)
+
+    def _across(self, delta, batch, group):
+        """``delta`` (a batch's sum when ``group`` is set) as the global batch's sum or mean."""
+        if group is None:
+            return delta
+        delta, batch = global_sum(delta.contiguous(), batch, group)
+        return delta / batch if self.reduction == "mean" and batch > 0 else delta
 
     @torch.no_grad()
     def update(self, pre=None, post=None, reward=None):
@@ -338,11 +341,7 @@ class MSTDPET(STDP):
         delta = out[0] if self.stateful else out
         if self.stateful and pre.shape[0] > 0:
             self.pre_trace, self.post_trace, self.eligibility = out[1]
-        if group is not None:
-            delta, batch = global_sum(delta.contiguous(), B, group)
-            if self.reduction == "mean" and batch > 0:
-                delta = delta / batch
-        return delta
+        return self._across(delta, B, group)
 
     def reset_state(self):
         super().reset_state()
@@ -361,6 +360,88 @@ def normalize_(weight: torch.Tensor, total: float, dim: int = 1, eps: float = 1e
     if not total > 0:
         raise ValueError(f"total must be > 0 (the summed weight each neuron keeps); got {total}")
     return weight.mul_(total / weight.sum(dim, keepdim=True).clamp_min(eps))
+
+
+class TripletSTDP(STDP):
+    """Triplet STDP (Pfister & Gerstner 2006, all-to-all): pair terms plus triplet terms that make
+    potentiation grow with the postsynaptic rate (:func:`tritonsnn.functional.triplet_stdp`, two
+    matrix products per sequence). Defaults: the time constants of their visual-cortex fit.
+
+    Args:
+        target: an ``nn.Linear`` (or a Connection/Cell around one).
+        a2_plus: pair potentiation amplitude.
+        a3_plus: triplet potentiation amplitude.
+        a2_minus: pair depression amplitude.
+        a3_minus: triplet depression amplitude.
+        tau_plus: presynaptic pair trace ``r1``, ms.
+        tau_minus: postsynaptic pair trace ``o1``, ms.
+        tau_x: presynaptic triplet trace ``r2``, ms.
+        tau_y: postsynaptic triplet trace ``o2``, ms.
+        **stdp_options: ``dt``, ``rule``, ``w_min``, ``w_max``, ``bound_power``, ``reduction``,
+            ``stateful`` (the four traces carry over), ``backend``, ``distributed``,
+            ``process_group``, as :class:`STDP`.
+    """
+
+    def __init__(
+        self,
+        target,
+        *,
+        a2_plus,
+        a3_plus,
+        a2_minus,
+        a3_minus,
+        tau_plus=16.8,
+        tau_minus=33.7,
+        tau_x=101.0,
+        tau_y=125.0,
+        **stdp_options,
+    ):
+        super().__init__(target, a_plus=a2_plus, a_minus=a2_minus, tau_pre=tau_plus, tau_post=tau_minus, **stdp_options)
+        if not isinstance(self.linear, nn.Linear):
+            raise TypeError(f"TripletSTDP learns an nn.Linear's weight; got {type(self.linear).__name__}")
+        dt = stdp_options.get("dt", 1.0)
+        self.a3_plus, self.a3_minus = float(a3_plus), float(a3_minus)
+        self.decay_x, self.decay_y = _trace_decay(tau_x, dt, "tau_x"), _trace_decay(tau_y, dt, "tau_y")
+        self.traces = None
+
+    def forward(self, pre, post, reward=None):
+        """The weight change ``dW [O, I]`` of one sequence, not applied (see :meth:`update`)."""
+        if reward is not None:
+            raise ValueError("TripletSTDP takes no reward (use tsnn.STDP(reward=) or tsnn.MSTDPET)")
+        B = pre.shape[1]
+        carry = self.stateful and self.traces is not None and self.traces[0].shape[0] == B
+        group = group_for(self.distributed, self.process_group)
+        delta, traces = F.triplet_stdp(
+            pre,
+            post,
+            self.linear.weight,
+            a2_plus=self.a_plus,
+            a3_plus=self.a3_plus,
+            a2_minus=self.a_minus,
+            a3_minus=self.a3_minus,
+            decay_plus=self.decay_pre,
+            decay_minus=self.decay_post,
+            decay_x=self.decay_x,
+            decay_y=self.decay_y,
+            rule=self.rule,
+            w_min=self.w_min,
+            w_max=self.w_max,
+            bound_power=self.bound_power,
+            reduction="sum" if group is not None else self.reduction,
+            traces0=self.traces if carry else None,
+            return_traces=True,
+            backend=self.backend,
+        )
+        if self.stateful and pre.shape[0] > 0:
+            self.traces = traces
+        return self._across(delta, B, group)
+
+    def reset_state(self):
+        super().reset_state()
+        self.traces = None
+
+    def extra_repr(self):
+        return super().extra_repr() + f", a3_plus={self.a3_plus:g}, a3_minus={self.a3_minus:g}"
 
 
 def _threshold_shape(thr, features):

@@ -17,7 +17,7 @@ from ._validate import refractory_from_spike_step, refractory_steps
 from ._validate import reset_mode as _reset_mode  # noqa: F401
 from .filters import delay, dual_exp_synapse, exp_synapse, trace
 from .first_order import alif, if_, lapicque, lapicque_coefficients, leaky
-from .plasticity import check_stdp_options, homeostatic_threshold, mstdpet, stdp
+from .plasticity import check_stdp_options, homeostatic_threshold, mstdpet, stdp, triplet_stdp
 from .recurrent import rleaky, rsynaptic
 from .second_order import alpha, synaptic
 
@@ -36,6 +36,7 @@ __all__ = [
     "trace",
     "stdp",
     "mstdpet",
+    "triplet_stdp",
     "homeostatic_threshold",
     "synaptic",
     "rsynaptic",

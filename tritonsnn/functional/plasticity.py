@@ -10,7 +10,7 @@ import torch
 from ._validate import check_input
 from .filters import trace
 
-__all__ = ["stdp", "mstdpet", "check_stdp_options", "homeostatic_threshold"]
+__all__ = ["stdp", "mstdpet", "triplet_stdp", "check_stdp_options", "homeostatic_threshold"]
 
 _STDP_RULES = ("additive", "multiplicative", "power", "sharp")
 _BOUNDED = ("multiplicative", "power", "sharp")  # weight-dependent: need w_min and w_max
@@ -122,6 +122,94 @@ def stdp(
         delta = _reduce(rule_.delta(*_pair_sums(pre, post, x_pre, x_post, r, geometry, per_sample)), reduction, B)
     if return_traces:
         return delta, x_pre, x_post
+    return delta
+
+
+def triplet_stdp(
+    pre,
+    post,
+    weight,
+    *,
+    a2_plus,
+    a3_plus,
+    a2_minus,
+    a3_minus,
+    decay_plus,
+    decay_minus,
+    decay_x,
+    decay_y,
+    rule="additive",
+    w_min=None,
+    w_max=None,
+    bound_power=1.0,
+    reduction="mean",
+    traces0=None,
+    return_traces=False,
+    backend="auto",
+):
+    """Triplet STDP (Pfister & Gerstner 2006, the all-to-all model) over a whole sequence.
+
+    Four traces (cumulative, each including its own step's spike): ``r1`` and ``r2`` of the
+    presynaptic spikes (decays ``decay_plus``, ``decay_x``), ``o1`` and ``o2`` of the postsynaptic
+    ones (``decay_minus``, ``decay_y``). A postsynaptic spike potentiates by
+    ``r1 * (a2_plus + a3_plus * o2_before)`` and a presynaptic one depresses by
+    ``o1 * (a2_minus + a3_minus * r2_before)``, ``_before`` the trace just before that step's own
+    spike; summed over time and batch, two matrix products::
+
+        LTP = sum_{t,b} (post * (a2_plus + a3_plus * o2_before))^T r1
+        LTD = sum_{t,b} o1^T (pre * (a2_minus + a3_minus * r2_before))
+
+    With ``a3_plus = a3_minus = 0`` it is :func:`stdp` with ``a_plus = a2_plus``, ``a_minus =
+    a2_minus``. Dense layers only.
+
+    Args:
+        pre: presynaptic spikes ``[T, B, I]``.
+        post: postsynaptic spikes ``[T, B, O]``.
+        weight: ``[O, I]``.
+        a2_plus: pair potentiation amplitude (>= 0).
+        a3_plus: triplet potentiation amplitude (>= 0).
+        a2_minus: pair depression amplitude (>= 0).
+        a3_minus: triplet depression amplitude (>= 0).
+        decay_plus: decay of ``r1`` (``exp(-dt/tau_plus)``).
+        decay_minus: decay of ``o1`` (``exp(-dt/tau_minus)``).
+        decay_x: decay of ``r2`` (``exp(-dt/tau_x)``).
+        decay_y: decay of ``o2`` (``exp(-dt/tau_y)``).
+        rule: the weight dependence, as in :func:`stdp`.
+        w_min: lower weight bound.
+        w_max: upper weight bound.
+        bound_power: exponent of ``rule="power"``.
+        reduction: over the batch, as in :func:`stdp`.
+        traces0: ``(r1, r2, o1, o2)`` carried from a previous chunk (``[B, I]``, ``[B, I]``, ``[B, O]``, ``[B, O]``).
+        return_traces: also return the final ``(r1, r2, o1, o2)``.
+        backend: backend of the trace scans.
+
+    Returns:
+        ``dW [O, I]`` fp32, or ``(dW, traces)``.
+    """
+    check_input(pre, "pre")
+    check_input(post, "post")
+    for name, v in (("a3_plus", a3_plus), ("a3_minus", a3_minus)):
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"{name} must be a finite amplitude >= 0; got {v!r}")
+    check_stdp_options(a2_plus, a2_minus, rule, w_min, w_max, reduction, bound_power)
+    if _check_pair(pre, post, weight) is not None:
+        raise ValueError("triplet_stdp takes a dense layer's weight [O, I]")
+    B = pre.shape[1]
+    r1_0, r2_0, o1_0, o2_0 = traces0 if traces0 is not None else (None,) * 4
+    with torch.no_grad():
+        s_pre, s_post = pre.to(torch.float32), post.to(torch.float32)
+        r1 = trace(pre, decay_plus, trace0=r1_0, backend=backend)
+        r2 = trace(pre, decay_x, trace0=r2_0, backend=backend)
+        o1 = trace(post, decay_minus, trace0=o1_0, backend=backend)
+        o2 = trace(post, decay_y, trace0=o2_0, backend=backend)
+        per_sample = reduction in _PER_SAMPLE
+        shape = tuple(weight.shape)
+        ltp = _sums(s_post * (a2_plus + a3_plus * (o2 - s_post)), r1, None, shape, per_sample)
+        ltd = _sums(o1, s_pre * (a2_minus + a3_minus * (r2 - s_pre)), None, shape, per_sample)
+        delta = _reduce(_Rule(1.0, 1.0, rule, w_min, w_max, weight, bound_power).delta(ltp, ltd), reduction, B)
+    if return_traces:
+        last = (lambda t: t[-1]) if pre.shape[0] else (lambda t: None)
+        return delta, tuple(last(t) for t in (r1, r2, o1, o2))
     return delta
 
 
