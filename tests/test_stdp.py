@@ -587,3 +587,18 @@ def test_triplet_stdp_equals_the_step_by_step_rule():
         rule(pre, post, reward=1.0)
     with pytest.raises(TypeError, match="TripletSTDP learns an nn.Linear"):
         tsnn.TripletSTDP(nn.Conv2d(1, 1, 3), a2_plus=0.1, a3_plus=0.1, a2_minus=0.1, a3_minus=0.1)
+
+
+def test_plasticity_rules_take_zero_steps():
+    empty = dict(pre=torch.zeros(0, 2, 3), post=torch.zeros(0, 2, 2))
+    rules = [
+        tsnn.STDP(nn.Linear(3, 2), a_plus=0.1, a_minus=0.1, reduction="median"),
+        tsnn.MSTDPET(nn.Linear(3, 2), a_plus=0.1, a_minus=0.1, stateful=True),
+        tsnn.TripletSTDP(nn.Linear(3, 2), a2_plus=0.1, a3_plus=0.1, a2_minus=0.1, a3_minus=0.1, stateful=True),
+        tsnn.STDP(tsnn.DelayedLinear(3, 2, 1.5), a_plus=0.1, a_minus=0.1),
+    ]
+    for rule in rules:
+        reward = torch.zeros(0, 2) if isinstance(rule, tsnn.MSTDPET) else None
+        assert torch.equal(rule(**empty, reward=reward), torch.zeros(2, 3))
+    conv = tsnn.STDP(nn.Conv2d(1, 2, 3), a_plus=0.1, a_minus=0.1)
+    assert torch.equal(conv(torch.zeros(0, 2, 1, 5, 5), torch.zeros(0, 2, 2, 3, 3)), torch.zeros(2, 1, 3, 3))

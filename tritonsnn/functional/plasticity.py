@@ -109,14 +109,7 @@ def stdp(
     with torch.no_grad():
         x_pre = trace(pre, decay_pre, mode=trace_mode, trace0=pre_trace0, backend=backend)
         x_post = trace(post, decay_post, mode=trace_mode, trace0=post_trace0, backend=backend)
-        r = None
-        if reward is not None:
-            r = torch.as_tensor(reward, dtype=torch.float32, device=pre.device)
-            if r.numel() not in (1, B):
-                raise ValueError(
-                    f"reward must be a number or one value per sample [B] = [{B}]; got shape {tuple(r.shape)}"
-                )
-            r = r.reshape(1, -1, *[1] * (post.dim() - 2))
+        r = None if reward is None else _sample_rewards(reward, B, post)
         rule_ = _Rule(a_plus, a_minus, rule, w_min, w_max, weight, bound_power)
         per_sample = reduction in _PER_SAMPLE
         delta = _reduce(rule_.delta(*_pair_sums(pre, post, x_pre, x_post, r, geometry, per_sample)), reduction, B)
@@ -252,11 +245,9 @@ def mstdpet(
 
         dW = sum_{t, b} reward[t, b] * z[t, b]        (divided by B with reduction="mean")
 
-    ``z`` is never built over time: ``sum_t r[t] z[t] = sum_s R[s] zeta[s]`` with
-    ``R[s] = sum_{t >= s} decay_eligibility^(t-s) r[t]``, the reward filtered backwards in time (one
-    scan), so the sums are :func:`stdp`'s two matrix products with ``R`` as a per-step reward, plus
-    ``sum_t decay^(t+1) r[t]`` times ``eligibility0``. Rewards after the sequence do not count
-    unless the next chunk gets the final state (``return_state``).
+    ``z`` is never built over time: ``sum_t r[t] z[t] = sum_s R[s] zeta[s]``, ``R`` the reward
+    filtered backwards in time (``R[s] = r[s] + decay * R[s+1]``), so the sums are :func:`stdp`'s
+    two matrix products. Later rewards count only through the final state (``return_state``).
 
     Args:
         pre: presynaptic spikes ``[T, B, I]``.
@@ -304,24 +295,40 @@ def mstdpet(
         per_sample = reduction in _PER_SAMPLE
         delta = rule_.delta(*_pair_sums(pre, post, x_pre, x_post, filtered, geometry, per_sample))
         powers = decay_eligibility ** torch.arange(1, T + 1, dtype=torch.float32, device=pre.device)
-        z0 = None
-        if eligibility0 is not None:
-            z0 = torch.as_tensor(eligibility0, dtype=torch.float32, device=pre.device)
-            if tuple(z0.shape) != (B, *weight.shape):
-                raise ValueError(
-                    f"eligibility0 must have shape [B, *weight.shape] = {(B, *weight.shape)}; got {tuple(z0.shape)}"
-                )
-            carried = (powers[:, None] * r).sum(0)  # [B]: how much of z0 the rewards reach
-            if per_sample:
-                delta = delta + carried.view(B, *[1] * weight.dim()) * z0
-            else:
-                delta = delta + torch.tensordot(carried, z0, dims=1)
+        z0 = None if eligibility0 is None else _eligibility0(eligibility0, B, weight)
+        if z0 is not None:  # what the rewards reach of the carried eligibility, [B] times z0
+            delta = delta + _carried((powers[:, None] * r).sum(0), z0, per_sample)
         delta = _reduce(delta, reduction, B)
         if not return_state:
             return delta
         z = _final_eligibility(pre, post, x_pre, x_post, rule_, powers, z0, geometry)
-        state = (x_pre[-1], x_post[-1], z)
-    return delta, state
+    if T == 0:  # nothing ran: the carried state goes on
+        return delta, (pre_trace0, post_trace0, z)
+    return delta, (x_pre[-1], x_post[-1], z)
+
+
+def _carried(weights, z0, per_sample):
+    """``weights [B]`` times the per-sample ``z0``, kept per sample or summed over the batch."""
+    if per_sample:
+        return weights.view(-1, *[1] * (z0.dim() - 1)) * z0
+    return torch.tensordot(weights, z0, dims=1)
+
+
+def _sample_rewards(reward, B, post):
+    """A number or ``[B]`` rewards, broadcasting to ``post``."""
+    r = torch.as_tensor(reward, dtype=torch.float32, device=post.device)
+    if r.numel() not in (1, B):
+        raise ValueError(f"reward must be a number or one value per sample [B] = [{B}]; got shape {tuple(r.shape)}")
+    return r.reshape(1, -1, *[1] * (post.dim() - 2))
+
+
+def _eligibility0(value, B, weight):
+    z0 = torch.as_tensor(value, dtype=torch.float32, device=weight.device)
+    if tuple(z0.shape) != (B, *weight.shape):
+        raise ValueError(
+            f"eligibility0 must have shape [B, *weight.shape] = {(B, *weight.shape)}; got {tuple(z0.shape)}"
+        )
+    return z0
 
 
 def _step_rewards(reward, T, B, device):
@@ -407,12 +414,13 @@ def _sums(post_side, pre_side, geometry, shape, per_sample=False):
     if geometry is None:
         if per_sample:
             return torch.bmm(post_side.permute(1, 2, 0), pre_side.permute(1, 0, 2))
-        return post_side.reshape(T * B, -1).T @ pre_side.reshape(T * B, -1)
+        rows, cols = math.prod(post_side.shape[2:]), math.prod(pre_side.shape[2:])  # -1 fails for T = 0
+        return post_side.reshape(T * B, rows).T @ pre_side.reshape(T * B, cols)
     kernel, stride, padding, dilation = geometry
     patches = torch.nn.functional.unfold(
         pre_side.reshape(T * B, *pre_side.shape[2:]), kernel, dilation=dilation, padding=padding, stride=stride
     )  # [T*B, C*kh*kw, positions]
-    rows = post_side.reshape(T * B, post_side.shape[2], -1)  # [T*B, O, positions]
+    rows = post_side.reshape(T * B, post_side.shape[2], math.prod(post_side.shape[3:]))  # [T*B, O, positions]
     if rows.shape[-1] != patches.shape[-1]:
         raise ValueError(
             f"post's {tuple(post_side.shape[3:])} positions are not the convolution's output of pre "
