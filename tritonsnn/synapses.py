@@ -157,7 +157,47 @@ class DualExpSynapse(_Stateful):
         )
 
 
-class Delay(nn.Module):
+class _Delays(nn.Module):
+    """What :class:`Delay` and :class:`DelayedLinear` share: validated delays (``d`` already a
+    tensor), in steps or milliseconds, clamped to ``[0, max_delay]`` when learned, and the input
+    history a stateful module keeps."""
+
+    def _init_delays(self, d, *, dt, learn_delay, max_delay, stateful):
+        if dt is not None and not (isinstance(dt, (int, float)) and dt > 0):
+            raise ValueError(f"dt must be a positive step length in milliseconds (or None for steps); got {dt!r}")
+        if not bool(torch.isfinite(d).all()) or (d.numel() and float(d.min()) < 0):
+            raise ValueError(f"delays must be finite and >= 0; got values in [{float(d.min())}, {float(d.max())}]")
+        if max_delay is not None and not (
+            isinstance(max_delay, (int, float)) and math.isfinite(max_delay) and max_delay >= float(d.max())
+        ):
+            raise ValueError(
+                f"max_delay must be a finite number >= every delay (max {float(d.max()):g}); got {max_delay!r}"
+            )
+        self.dt = dt
+        self.max_delay = None if max_delay is None else float(max_delay)
+        self.stateful = bool(stateful)
+        register_tensor(self, "delay", d, learn_delay)
+        self.history = None  # last input steps of a stateful module (not in state_dict)
+
+    def _steps(self):
+        d = self.delay.clamp(0, self.max_delay) if isinstance(self.delay, nn.Parameter) else self.delay
+        return d if self.dt is None else d / self.dt
+
+    def _longest(self, steps) -> int:
+        """Whole steps of the longest delay a call may see (``max_delay`` bounds learned ones)."""
+        longest = float(steps.detach().max()) if self.max_delay is None else self.max_delay / (self.dt or 1.0)
+        return int(math.floor(longest))
+
+    def reset_state(self):
+        """Forget the kept history."""
+        self.history = None
+
+    def detach_state(self):
+        if self.history is not None:
+            self.history = self.history.detach()
+
+
+class Delay(_Delays):
     """Per-channel (heterogeneous) transmission delays, fractional and trainable.
 
     ``y[t] = (1 - f) * x[t - k] + f * x[t - k - 1]`` for a delay ``d = k + f`` steps,
@@ -180,37 +220,19 @@ class Delay(nn.Module):
 
     def __init__(self, delay, *, dt=None, learn_delay=False, max_delay=None, stateful=False, backend="auto"):
         super().__init__()
-        if dt is not None and not (isinstance(dt, (int, float)) and dt > 0):
-            raise ValueError(f"dt must be a positive step length in milliseconds (or None for steps); got {dt!r}")
-        d = torch.as_tensor(delay, dtype=torch.float32)
-        if not bool((d >= 0).all()):
-            raise ValueError(f"delay must be >= 0; got {delay}")
-        if max_delay is not None and not (
-            isinstance(max_delay, (int, float)) and math.isfinite(max_delay) and max_delay >= float(d.max())
-        ):
-            raise ValueError(
-                f"max_delay must be a finite number >= every delay (max {float(d.max()):g}); got {max_delay!r}"
-            )
         if stateful and learn_delay and max_delay is None:
             raise ValueError(
                 "a stateful Delay with learned delays needs max_delay= (the longest delay it may learn, in the "
                 "unit of delay): it keeps that much input history, so that spikes in flight reach the next chunk"
             )
-        self.dt = dt
-        self.max_delay = None if max_delay is None else float(max_delay)
-        self.stateful = bool(stateful)
+        self._init_delays(
+            torch.as_tensor(delay, dtype=torch.float32),
+            dt=dt,
+            learn_delay=learn_delay,
+            max_delay=max_delay,
+            stateful=stateful,
+        )
         self.backend = _backend.check_backend_name(backend)
-        register_tensor(self, "delay", d, learn_delay)
-        self.history = None  # last input steps of a stateful module (not in state_dict)
-
-    def _steps(self):
-        d = self.delay.clamp(0, self.max_delay) if isinstance(self.delay, nn.Parameter) else self.delay
-        return d if self.dt is None else d / self.dt
-
-    def _history_steps(self, steps):
-        """Steps of input a stateful call keeps: enough for the longest delay it may see."""
-        longest = float(steps.detach().max()) if self.max_delay is None else self.max_delay / (self.dt or 1.0)
-        return int(math.floor(longest)) + 1
 
     def forward(self, x):
         steps = self._steps()
@@ -218,7 +240,7 @@ class Delay(nn.Module):
             return F.delay(x, steps, backend=self.backend)
         # Prepend the kept history, zero-padded to `keep` steps (the same as zero padding before
         # the start), delay, drop it again.
-        keep = self._history_steps(steps)
+        keep = self._longest(steps) + 1  # the input steps the longest delay reaches back
         hist = self.history
         if hist is None or hist.shape[1:] != x.shape[1:]:
             hist = x.new_zeros(0, *x.shape[1:])
@@ -229,21 +251,13 @@ class Delay(nn.Module):
         self.history = own_storage(torch.cat([hist, x])[-keep:])
         return y
 
-    def reset_state(self):
-        """Forget the kept history."""
-        self.history = None
-
-    def detach_state(self):
-        if self.history is not None:
-            self.history = self.history.detach()
-
     def extra_repr(self):
         unit = "steps" if self.dt is None else f"ms, dt={self.dt}"
         bound = "" if self.max_delay is None else f", max_delay={self.max_delay:g}"
         return f"delay={_short(self.delay)} ({unit}){bound}, stateful={self.stateful}"
 
 
-class DelayedLinear(nn.Module):
+class DelayedLinear(_Delays):
     """A fully connected layer whose every synapse has its own transmission delay (Inferno's and
     PySNN's per-synapse delays): ``y[t, b, o] = bias[o] + sum_i W[o, i] * x[t - d[o, i], b, i]``.
 
@@ -291,33 +305,15 @@ class DelayedLinear(nn.Module):
                 f"delay of shape {tuple(d.shape)} must broadcast to [out_features, in_features] = "
                 f"{[out_features, in_features]}"
             ) from None
-        if not bool(torch.isfinite(d).all()) or float(d.min()) < 0:
-            raise ValueError(f"delays must be finite and >= 0; got values in [{float(d.min())}, {float(d.max())}]")
-        if dt is not None and not (isinstance(dt, (int, float)) and dt > 0):
-            raise ValueError(f"dt must be a positive step length in ms, or None for delays in steps; got {dt!r}")
         if learn_delay and max_delay is None:
             raise ValueError("learn_delay=True needs max_delay= (the longest delay it may learn; it fixes the lags)")
-        if max_delay is not None and not (math.isfinite(max_delay) and max_delay >= float(d.max())):
-            raise ValueError(
-                f"max_delay must be a finite number >= every delay (max {float(d.max()):g}); got {max_delay}"
-            )
-        self.dt, self.max_delay, self.stateful = dt, None if max_delay is None else float(max_delay), bool(stateful)
-        register_tensor(self, "delay", d, learn_delay)
-        self.history = None  # last input steps of a stateful layer (not in state_dict)
-
-    def _steps(self):
-        d = self.delay.clamp(0, self.max_delay) if isinstance(self.delay, nn.Parameter) else self.delay
-        return d if self.dt is None else d / self.dt
-
-    def _lags(self, steps):
-        longest = float(steps.detach().max()) if self.max_delay is None else self.max_delay / (self.dt or 1.0)
-        return int(math.floor(longest)) + 2
+        self._init_delays(d, dt=dt, learn_delay=learn_delay, max_delay=max_delay, stateful=stateful)
 
     def forward(self, x):
         if x.dim() < 3 or x.shape[-1] != self.in_features:
             raise ValueError(f"DelayedLinear expects [T, B, {self.in_features}] (time first); got {tuple(x.shape)}")
         steps = self._steps()
-        lags = self._lags(steps)
+        lags = self._longest(steps) + 2  # whole-step lags 0 .. longest + 1 (interpolation's upper neighbour)
         T = x.shape[0]
         past = lags - 1  # steps of input before this call that a lag can reach
         hist = self.history if self.stateful else None
@@ -336,14 +332,6 @@ class DelayedLinear(nn.Module):
         if self.stateful:
             self.history = own_storage(padded[padded.shape[0] - past :]) if past else None
         return y
-
-    def reset_state(self):
-        """Forget the kept history."""
-        self.history = None
-
-    def detach_state(self):
-        if self.history is not None:
-            self.history = self.history.detach()
 
     def extra_repr(self):
         unit = "steps" if self.dt is None else f"ms, dt={self.dt}"
