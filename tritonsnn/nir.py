@@ -392,7 +392,8 @@ def _export(nir, module, sample_data, leading, dt):
 # ----------------------------------------------------------------------------- import
 
 
-def _DENSE(nir):
+def _dense_types(nir):
+    """The NIR nodes of a dense layer (a recurrent loop's weight)."""
     return (nir.Affine, nir.Linear)
 
 
@@ -405,7 +406,7 @@ def _collapse_loops(nir, graph):
         loop = {(a, b), (b, a)}
         if not (loop <= set(edges) and isinstance(nodes.get(a), (nir.LIF, nir.CubaLIF))):
             continue
-        if not isinstance(nodes.get(b), _DENSE(nir)) or any(b in e for e in edges if e not in loop):
+        if not isinstance(nodes.get(b), _dense_types(nir)) or any(b in e for e in edges if e not in loop):
             continue
         n = np.array([np.asarray(nodes[b].weight).shape[0]])
         nodes[a] = nir.NIRGraph(
@@ -573,7 +574,12 @@ def _recurrent(name, graph, dt, options):
     ``LIF -> Affine|Linear -> LIF`` (snnTorch's export of its recurrent neurons): one-to-one ``V``
     when the loop's weight is diagonal without bias, else the dense ``recurrent`` layer."""
     nir = _nir()
-    parts = {"Input": nir.Input, "Output": nir.Output, "neuron": (nir.LIF, nir.CubaLIF, nir.IF), "w_rec": _DENSE(nir)}
+    parts = {
+        "Input": nir.Input,
+        "Output": nir.Output,
+        "neuron": (nir.LIF, nir.CubaLIF, nir.IF),
+        "w_rec": _dense_types(nir),
+    }
     by_type = {}
     for key, node in graph.nodes.items():
         kind = next((k for k, types in parts.items() if isinstance(node, types)), None)
