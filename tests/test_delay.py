@@ -235,3 +235,16 @@ def test_delayed_linear_chunks_and_gradients():
         tsnn.DelayedLinear(5, 3, -1.0)
     with pytest.raises(ValueError, match=r"expects \[T, B, 5\]"):
         whole(torch.zeros(4, 3))
+
+
+def test_stateful_delayed_linear_keeps_enough_history_when_delays_grow():
+    """The kept history is topped up with zeros to the longest delay's reach: a delay lengthened
+    between calls still reads the steps it now needs (the same history code as tsnn.Delay)."""
+    torch.manual_seed(0)
+    layer = tsnn.DelayedLinear(2, 1, torch.tensor([[0.0, 1.0]]), stateful=True)
+    x = torch.randn(6, 1, 2)
+    layer(x[:3])
+    with torch.no_grad():
+        layer.delay.fill_(2.0)
+    want = nn.functional.linear(x[1:4], layer.weight) + layer.bias  # y[t] = W x[t - 2]
+    assert_close(layer(x[3:]), want, 1e-6, 1e-6, "after lengthening the delays")

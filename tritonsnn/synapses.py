@@ -188,6 +188,20 @@ class _Delays(nn.Module):
         longest = float(steps.detach().max()) if self.max_delay is None else self.max_delay / (self.dt or 1.0)
         return int(math.floor(longest))
 
+    def _with_history(self, x, keep):
+        """``x`` with the ``keep`` input steps before it in front: the previous call's last ones when
+        stateful (zeros where there were none, the same as zero padding before the start); the
+        last ``keep`` steps are kept for the next call."""
+        hist = self.history if self.stateful else None
+        if hist is None or hist.shape[1:] != x.shape[1:]:
+            hist = x.new_zeros(0, *x.shape[1:])
+        if hist.shape[0] < keep:
+            hist = torch.cat([hist.new_zeros(keep - hist.shape[0], *x.shape[1:]), hist])
+        padded = torch.cat([hist[hist.shape[0] - keep :].to(x.dtype), x])
+        if self.stateful:
+            self.history = own_storage(padded[padded.shape[0] - keep :])
+        return padded
+
     def reset_state(self):
         """Forget the kept history."""
         self.history = None
@@ -238,18 +252,8 @@ class Delay(_Delays):
         steps = self._steps()
         if not self.stateful:
             return F.delay(x, steps, backend=self.backend)
-        # Prepend the kept history, zero-padded to `keep` steps (the same as zero padding before
-        # the start), delay, drop it again.
         keep = self._longest(steps) + 1  # the input steps the longest delay reaches back
-        hist = self.history
-        if hist is None or hist.shape[1:] != x.shape[1:]:
-            hist = x.new_zeros(0, *x.shape[1:])
-        if hist.shape[0] < keep:
-            hist = torch.cat([hist.new_zeros(keep - hist.shape[0], *x.shape[1:]), hist])
-        hist = hist[hist.shape[0] - keep :]
-        y = F.delay(torch.cat([hist.to(x.dtype), x]), steps, backend=self.backend)[keep:]
-        self.history = own_storage(torch.cat([hist, x])[-keep:])
-        return y
+        return F.delay(self._with_history(x, keep), steps, backend=self.backend)[keep:]
 
     def extra_repr(self):
         unit = "steps" if self.dt is None else f"ms, dt={self.dt}"
@@ -316,11 +320,7 @@ class DelayedLinear(_Delays):
         lags = self._longest(steps) + 2  # whole-step lags 0 .. longest + 1 (interpolation's upper neighbour)
         T = x.shape[0]
         past = lags - 1  # steps of input before this call that a lag can reach
-        hist = self.history if self.stateful else None
-        if hist is None or hist.shape[1:] != x.shape[1:]:
-            hist = x.new_zeros(0, *x.shape[1:])
-        hist = torch.cat([hist.new_zeros(max(past - hist.shape[0], 0), *x.shape[1:]), hist])[hist.shape[0] - past :]
-        padded = torch.cat([hist.to(x.dtype), x]) if past else x
+        padded = self._with_history(x, past)
         k = torch.arange(lags, dtype=steps.dtype, device=steps.device)[:, None, None]
         shares = self.weight * torch.relu(1.0 - (steps - k).abs())  # [lags, O, I]
         y = None
@@ -329,8 +329,6 @@ class DelayedLinear(_Delays):
             y = term if y is None else y + term
         if self.bias is not None:
             y = y + self.bias
-        if self.stateful:
-            self.history = own_storage(padded[padded.shape[0] - past :]) if past else None
         return y
 
     def extra_repr(self):
