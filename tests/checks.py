@@ -1,5 +1,8 @@
 """Shared helpers for the neuron tests: comparisons that say where tensors disagree."""
 
+import importlib
+
+import pytest
 import torch
 
 # Per-dtype (membrane atol, gradient rtol): state is fp32 whatever the input dtype;
@@ -164,3 +167,24 @@ def assert_matches_ref_with_input_grad(s, m, s_ref, m_ref, x, name, params=()):
     assert_close(gx, gr, 1e-5, 2e-3 if x.dtype == torch.float16 else 1e-4, name)
     for (p_name, _), a, b in zip(params, gp, gp_ref):
         assert_close(a, b, 1e-5, 1e-4, f"{name} {p_name}")
+
+
+class _Missing:
+    """Stands in for an optional package that is not installed: a test that uses it is skipped."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):  # pytest's and Python's own probes while collecting
+            raise AttributeError(attr)
+        pytest.skip(f"needs {self._name} (pip install {self._name}); the tests that do not use it run")
+
+
+def optional(name):
+    """``import name``, or a stand-in whose first use skips the test (tests of the same file that do
+    not use the package still run, and collection never fails for its absence)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return _Missing(name)

@@ -55,7 +55,11 @@ def _compile(self, *args, grid, warmup=False, **kwargs):
 
 
 def _compile_configs(self, *args, **kwargs):
-    for config in (self.configs[0], self.configs[-1]):
+    """The smallest and largest of the configs the autotuner would try for this launch."""
+    self.nargs = dict(zip(self.arg_names, args))
+    configs = self.prune_configs(kwargs)
+    self.nargs = None
+    for config in (configs[0], configs[-1]):
         self.fn.run(*args, **kwargs, **config.all_kwargs())
 
 

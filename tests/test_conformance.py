@@ -427,9 +427,9 @@ def module_of(case, p, **kw):
 
 
 @pytest.mark.parametrize("case,backend", with_backends(MODULE_CASES, "compile"))
-def test_compiles_like_eager(case, backend):
+def test_compiles_like_eager(case, backend, device):
     """``torch.compile(fullgraph=True)`` of an input layer and the row's Module gives the eager spikes,
-    membrane and gradients of every parameter (the recurrent layer's included)."""
+    membrane and gradients of every parameter (the recurrent layer's included); on CUDA in the GPU tier."""
     _, B, features = shape_of(case)
     x, p, _, _ = draw(case, 3, B, features, seed=13, learn=False)
     front = nn.Linear(features[-1], features[-1])
@@ -437,9 +437,9 @@ def test_compiles_like_eager(case, backend):
         front.weight.copy_(torch.eye(features[-1]))
         front.bias.zero_()
     neuron = module_of(case, p, return_mem=True, backend=backend, **case.opts)
-    net = nn.Sequential(front, neuron)
+    net = nn.Sequential(front, neuron).to(device)
     assert len(list(neuron.parameters())) >= len(case.params)
-    assert_compiles_like_eager(net, x.detach())
+    assert_compiles_like_eager(net, x.detach().to(device))
 
 
 def _chain(backend):

@@ -29,3 +29,42 @@ def test_kernels_compile_for_sm90():
     assert sum(line.startswith("syn_bwd_kernel") for line in lines) >= 14
     for kernel in ("scan_fwd_kernel", "scan_bwd_kernel", "delay_fwd_kernel", "delay_bwd_kernel"):
         assert any(line.startswith(kernel) for line in lines), kernel
+
+
+def _autotuned_kernels():
+    from triton.runtime.autotuner import Autotuner
+
+    from tritonsnn.kernels import delay, lif, scan, synaptic
+
+    return [
+        (m.__name__, name, k)
+        for m in (delay, lif, scan, synaptic)
+        for name, k in vars(m).items()
+        if isinstance(k, Autotuner)
+    ]
+
+
+def test_autotune_key_holds_every_variant_flag():
+    """Each constexpr variant tunes its own config: the key is the element count plus every
+    constexpr flag (a heavier variant must not reuse the config a lighter one picked)."""
+    from tritonsnn.kernels._common import _constexpr_names
+
+    kernels = _autotuned_kernels()
+    assert len(kernels) >= 8
+    for module, name, k in kernels:
+        flags = [n for n in _constexpr_names(k.fn) if n != "BLOCK"]
+        assert flags and k.keys == ["M", "N", *flags], (module, name, k.keys)
+
+
+def test_heavy_backward_variants_keep_at_most_four_elements_per_thread():
+    import triton
+
+    from tritonsnn.kernels._common import _prune_heavy
+
+    configs = [triton.Config({"BLOCK": b}, num_warps=w) for b, w in [(256, 2), (1024, 4), (1024, 8), (2048, 8)]]
+    light = dict(DELAY=True, NEED_DBETA=False, NEED_DTHRESHOLD=False)
+    assert _prune_heavy(configs, {}, **light) == configs
+    assert _prune_heavy(configs, {}, DELAY=True) == configs  # a forward kernel
+    for heavy in (dict(light, DELAY=False), dict(light, NEED_DBETA=True)):
+        kept = _prune_heavy(configs, {}, **heavy)
+        assert [(c.kwargs["BLOCK"], c.num_warps) for c in kept] == [(256, 2), (1024, 8)]

@@ -3,12 +3,13 @@ dtypes, carried state, compile, opcheck and parity for beta alone: rows lapicque
 of tests/test_conformance.py.)"""
 
 import pytest
-import snntorch as snn
 import torch
 
 import tritonsnn as tsnn
 
-from .checks import assert_close, assert_matches_snntorch
+from .checks import assert_close, assert_matches_snntorch, optional
+
+snn = optional("snntorch")
 
 F = tsnn.functional
 

@@ -6,12 +6,13 @@ run over the rows of tests/cases.py in tests/test_conformance.py (rows rleaky*).
 import math
 
 import pytest
-import snntorch as snn
 import torch
 
 import tritonsnn as tsnn
 
-from .checks import assert_chunks_match, assert_close, assert_spikes_equal, grads_match
+from .checks import assert_chunks_match, assert_close, assert_spikes_equal, grads_match, optional
+
+snn = optional("snntorch")
 
 F = tsnn.functional
 

@@ -6,7 +6,6 @@ parity) run over the rows of tests/cases.py in tests/test_conformance.py (rows s
 alpha*)."""
 
 import pytest
-import snntorch as snn
 import torch
 from torch import nn
 
@@ -17,8 +16,10 @@ from tritonsnn import surrogate as sg
 from tritonsnn.contracts import Dense, SynOptions, SynParams, SynState, surrogate_fields
 
 from . import checks
-from .checks import assert_close, assert_spikes_equal
+from .checks import assert_close, assert_spikes_equal, optional
 from .reference import alpha_ref, synaptic_ref
+
+snn = optional("snntorch")
 
 BACKENDS = ["torch", "triton"]
 RESETS = ["subtract", "zero", "none"]

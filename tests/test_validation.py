@@ -228,3 +228,19 @@ def test_a_parameter_that_turns_bad_after_passing_is_refused(step_mode):
     opt.step()
     with pytest.raises(ValueError, match="threshold must be finite"):
         lif(x)
+
+
+def test_number_parameters_become_one_tensor_per_value_and_device():
+    """A Python number as a parameter is made into a device tensor once and reused (a fresh one per
+    call is a host-to-device copy, which synchronises a GPU and breaks CUDA graph capture); the
+    shared tensor is never written into."""
+    from tritonsnn.functional._validate import param
+
+    x = torch.randn(3, 2, 4)
+    a, b = param(0.9, "beta", (4,), x), param(0.9, "beta", (4,), x)
+    assert a.data_ptr() == b.data_ptr() and a.shape == (1,) and float(a) == pytest.approx(0.9)
+    assert param(0.8, "beta", (4,), x).data_ptr() != a.data_ptr()
+    x.requires_grad_()
+    for _ in range(2):
+        tsnn.functional.leaky(x, 0.9, return_mem=True)[1].sum().backward()
+    assert float(param(0.9, "beta", (4,), x)) == pytest.approx(0.9)

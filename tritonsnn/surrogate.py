@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
+from . import _alloc
+
 __all__ = [
     "Surrogate",
     "atan",
@@ -253,17 +255,10 @@ def grad_(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
     raise ValueError(f"unknown surrogate kind {kind}")
 
 
-_SCALARS: dict = {}
-
-
 def _scalar(value: float, like: torch.Tensor) -> torch.Tensor:
     """A 0-d tensor of ``value`` (dtype and device of ``like``), made once: the formulas above need
-    one as an operand, and a fresh one per call costs as much as an op on a whole chunk."""
-    key = (value, like.dtype, like.device)
-    t = _SCALARS.get(key)
-    if t is None:
-        t = _SCALARS[key] = torch.full((), value, dtype=like.dtype, device=like.device)
-    return t
+    one as an operand."""
+    return _alloc.constant(float(value), like.dtype, like.device)
 
 
 class _SpikeFn(torch.autograd.Function):

@@ -12,6 +12,7 @@ import torch
 
 from .. import _backend
 from .. import surrogate as sg
+from .._alloc import constant
 from .._spikes import mark_spikes
 from ..contracts import RESET_MODES, Reset, surrogate_fields
 
@@ -86,8 +87,10 @@ def param(value, name, features, x, positive=False):
         if t.numel() and not t.is_cuda and not torch.compiler.is_compiling():
             _check_tensor(t, name, value, positive)
     elif isinstance(value, (int, float)):
-        _check_number(float(value), name, value, positive)
-        t = torch.tensor(float(value), device=x.device)
+        v = float(value)
+        _check_number(v, name, value, positive)
+        # made once per value and device: no host-to-device copy (a GPU sync) per call
+        t = constant(v, torch.float32, x.device, (1,))
     else:
         raise TypeError(f"{name} must be a number or a tensor; got {type(value).__name__}")
     if t.numel() == 1:

@@ -7,6 +7,7 @@ import math
 
 import torch
 
+from .. import _alloc
 from ._validate import check_input
 from .filters import trace
 
@@ -314,9 +315,16 @@ def _carried(weights, z0, per_sample):
     return torch.tensordot(weights, z0, dims=1)
 
 
+def _fp32(value, device):
+    """``value`` as an fp32 tensor on ``device``; a number without a host-to-device copy per call."""
+    if isinstance(value, (int, float)):
+        return _alloc.constant(float(value), torch.float32, device)
+    return torch.as_tensor(value, dtype=torch.float32, device=device)
+
+
 def _sample_rewards(reward, B, post):
     """A number or ``[B]`` rewards, broadcasting to ``post``."""
-    r = torch.as_tensor(reward, dtype=torch.float32, device=post.device)
+    r = _fp32(reward, post.device)
     if r.numel() not in (1, B):
         raise ValueError(f"reward must be a number or one value per sample [B] = [{B}]; got shape {tuple(r.shape)}")
     return r.reshape(1, -1, *[1] * (post.dim() - 2))
@@ -333,7 +341,7 @@ def _eligibility0(value, B, weight):
 
 def _step_rewards(reward, T, B, device):
     """``reward`` (number, [B], [T] or [T, B]) as fp32 ``[T, B]``."""
-    r = torch.as_tensor(reward, dtype=torch.float32, device=device)
+    r = _fp32(reward, device)
     if r.dim() == 0 or tuple(r.shape) in ((B,), (T, B)):
         return torch.broadcast_to(r, (T, B))
     if tuple(r.shape) == (T,):
@@ -526,5 +534,5 @@ def homeostatic_threshold(threshold, spikes, *, target_rate, rate, min_threshold
     with torch.no_grad():
         if firing is None:
             firing = spikes.to(torch.float32).mean((0, 1))
-        thr = torch.as_tensor(threshold, dtype=torch.float32, device=spikes.device).detach()
+        thr = _fp32(threshold, spikes.device).detach()
         return (thr + rate * (firing - target_rate)).clamp_(min=min_threshold)

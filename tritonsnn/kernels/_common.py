@@ -4,6 +4,7 @@ surrogate gradient and the same-step reset, kernel arguments derived from the re
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -28,6 +29,41 @@ def configs():
         triton.Config({"BLOCK": b}, num_warps=w)
         for b, w in [(128, 1), (256, 2), (512, 4), (1024, 4), (1024, 8), (2048, 8)]
     ]
+
+
+def _elements_per_thread(config) -> int:
+    return config.kwargs["BLOCK"] // (32 * config.num_warps)
+
+
+def _prune_heavy(configs, named_args, **kwargs):
+    """Configs for this launch: a backward with the same-step reset or with parameter gradients
+    keeps at most 4 elements per thread (at 8 its code needs 157-176 registers and shared-memory
+    round trips each step, read from the sm_90 SASS); the others keep every config."""
+    args = {**named_args, **kwargs}
+    backward = "DELAY" in args and any(k.startswith("NEED_D") for k in args)
+    heavy = backward and (not args["DELAY"] or _needs_param_grads(args))
+    kept = [c for c in configs if not heavy or _elements_per_thread(c) <= 4]
+    return kept or configs
+
+
+def _needs_param_grads(args) -> bool:
+    return any(v for k, v in args.items() if k.startswith("NEED_D") and isinstance(v, bool))
+
+
+def _constexpr_names(kernel) -> list:
+    """The ``tl.constexpr`` arguments of a ``triton.jit`` function, compiled or interpreted."""
+    params = inspect.signature(getattr(kernel, "fn", kernel)).parameters.values()
+    return [p.name for p in params if p.annotation is tl.constexpr or str(p.annotation).endswith("constexpr")]
+
+
+def autotune(kernel):
+    """``triton.autotune`` over :func:`configs`, keyed on the element count and on every constexpr
+    flag (but ``BLOCK``): each variant of a kernel tunes its own config, rather than reusing the
+    one a lighter variant picked at the same shape."""
+    flags = [name for name in _constexpr_names(kernel) if name != "BLOCK"]
+    return triton.autotune(configs(), key=["M", "N", *flags], prune_configs_by={"early_config_prune": _prune_heavy})(
+        kernel
+    )
 
 
 def grid(M):

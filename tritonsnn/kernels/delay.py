@@ -15,7 +15,7 @@ import triton
 import triton.language as tl
 
 from .. import _alloc
-from ._common import LAUNCH, configs, flat_time_major, grid, load_param, reduce_partials
+from ._common import LAUNCH, autotune, flat_time_major, grid, load_param, reduce_partials
 
 
 @triton.jit
@@ -34,7 +34,7 @@ def _split_delay(p_d, o_n, m_o, PER_CHANNEL: tl.constexpr):
     return k_f.to(tl.int64), d - k_f
 
 
-@triton.autotune(configs(), key=["M", "N"])
+@autotune
 @triton.jit(do_not_specialize=["T"])
 def delay_fwd_kernel(p_x, p_d, p_y, T, M, N, stride_xt,
                      PER_CHANNEL: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
@@ -51,7 +51,7 @@ def delay_fwd_kernel(p_x, p_d, p_y, T, M, N, stride_xt,
         p_y += M
 
 
-@triton.autotune(configs(), key=["M", "N"])
+@autotune
 @triton.jit(do_not_specialize=["T"])
 def delay_bwd_kernel(p_gy, p_x, p_d, p_dx, p_dd, T, M, N, stride_gt, stride_xt,
                      PER_CHANNEL: tl.constexpr, NEED_DD: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip

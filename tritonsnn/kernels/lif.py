@@ -69,7 +69,7 @@ import triton.language as tl
 
 from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, lif_outputs
 from ._common import (
-    configs,
+    autotune,
     grad_partials,
     has_flags,
     load_count,
@@ -85,7 +85,7 @@ from ._common import (
 )
 
 
-@triton.autotune(configs(), key=["M", "N"])
+@autotune
 @triton.jit(do_not_specialize=["T", "REFR_STEPS"])
 def lif_fwd_kernel(
     p_x, p_mem0, p_beta, p_threshold, p_spikes, p_pre, p_reset_bits, p_post,
@@ -200,7 +200,7 @@ def lif_fwd_kernel(
         tl.store(p_final_count + o, count, mask=m_o)
 
 
-@triton.autotune(configs(), key=["M", "N"])
+@autotune
 @triton.jit(do_not_specialize=["T", "REFR_STEPS"])
 def lif_bwd_kernel(
     p_g_spikes, p_g_mem, p_pre, p_reset_bits, p_sgrad, p_mem0, p_beta, p_threshold,

@@ -29,7 +29,7 @@ from .. import _alloc
 from ..contracts import ScanGrads, ScanOptions, ScanOutputs, ScanParams, ScanSaved, ScanState, ScanUpstream
 from ._common import (
     LAUNCH,
-    configs,
+    autotune,
     finish_grads,
     flat_time_major,
     grad_partials,
@@ -42,7 +42,7 @@ from ._common import (
 )
 
 
-@triton.autotune(configs(), key=["M", "N"])
+@autotune
 @triton.jit(do_not_specialize=["T"])
 def scan_fwd_kernel(
     p_x, p_h0, p_y0, p_a, p_b, p_h, p_y,
@@ -75,7 +75,7 @@ def scan_fwd_kernel(
         p_y += M
 
 
-@triton.autotune(configs(), key=["M", "N"])
+@autotune
 @triton.jit(do_not_specialize=["T"])
 def scan_bwd_kernel(
     p_gy, p_gh, p_x, p_h, p_y, p_h0, p_y0, p_a, p_b,

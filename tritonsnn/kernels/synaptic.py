@@ -79,7 +79,7 @@ from ..contracts import (
     syn_outputs,
 )
 from ._common import (
-    configs,
+    autotune,
     grad_partials,
     has_flags,
     load_count,
@@ -95,7 +95,7 @@ from ._common import (
 )
 
 
-@triton.autotune(configs(), key=["M", "N"])
+@autotune
 @triton.jit(do_not_specialize=["T", "REFR_STEPS"])
 def syn_fwd_kernel(
     p_x, p_cur0, p_aux0, p_mem0, p_spk0, p_count0, p_alpha, p_beta, p_tau, p_threshold, p_v,
@@ -205,7 +205,7 @@ def syn_fwd_kernel(
         tl.store(p_final_count + o, cnt, mask=m_o)
 
 
-@triton.autotune(configs(), key=["M", "N"])
+@autotune
 @triton.jit(do_not_specialize=["T", "REFR_STEPS"])
 def syn_bwd_kernel(
     p_g_spikes, p_g_cur, p_g_aux, p_g_mem, p_cur, p_aux, p_mem, p_reset_bits, p_refr_bits, p_sgrad,

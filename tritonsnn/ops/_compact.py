@@ -26,7 +26,10 @@ class Compact(NamedTuple):
 
 
 def _weights(device):
-    return torch.tensor([1, 2, 4, 8, 16, 32, 64, 128], dtype=torch.uint8, device=device)
+    # made on the device (no host-to-device copy, which would synchronise a GPU)
+    return torch.bitwise_left_shift(
+        torch.ones(8, dtype=torch.uint8, device=device), torch.arange(8, dtype=torch.uint8, device=device)
+    )
 
 
 def encode(membrane: torch.Tensor, threshold) -> tuple[torch.Tensor, Compact]:
