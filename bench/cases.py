@@ -6,6 +6,12 @@
   from zero state (how snnTorch is used).
 * ``plain``: a hand-written PyTorch autograd loop with the same order of
   operations as snnTorch (what a user would write without either package).
+* ``compile-step`` / ``compile-loop``: that plain loop with ``torch.compile`` of one step (the
+  Python loop around it) or of the whole loop (unrolled over T); Leaky and IF rows.
+* ``spikingjelly``: SpikingJelly 2.0's multi-step ``LIFNode`` (its CPU path), the closest
+  semantics to a Leaky row with ``reset_delay=False`` (soft reset in the same step,
+  ``tau = 1/(1 - beta)``, input not decayed); it fires on ``>=`` and rounds its decay differently,
+  so its spikes are compared by agreement, not required equal.
 
 A neuron added to tritonsnn is benchmarked by adding one :class:`NeuronCase` to
 :data:`CASES`; rows whose class does not exist yet in ``tritonsnn`` are skipped
@@ -171,7 +177,8 @@ CASES = [
     ),
 ]
 
-PROVIDERS = ("tritonsnn", "snntorch", "plain")
+PROVIDERS = ("tritonsnn", "snntorch", "plain", "compile-step", "compile-loop", "spikingjelly")
+EXACT = ("tritonsnn", "snntorch", "plain", "compile-step", "compile-loop")  # spikes equal to tritonsnn's
 
 
 def build(case: NeuronCase, provider: str, N: int, device="cpu", backend="torch", options=None):
@@ -203,13 +210,53 @@ def build(case: NeuronCase, provider: str, N: int, device="cpu", backend="torch"
         except TypeError:  # a row whose snnTorch constructor takes no options
             return None, f"the {case.label} row passes no options {sorted(options)} to snnTorch"
         return _on_features(case, snntorch_loop(neuron.to(device)), N), None
-    if provider == "plain":
+    if provider in ("plain", "compile-step", "compile-loop"):
         if case.plain is None:
             return None, f"no plain loop written for {case.name}"
         if options:
             return None, "the plain loops have the default reset only"
-        return case.plain, None
+        return _plain(case, provider)
+    if provider == "spikingjelly":
+        return _spikingjelly(case, options)
     raise ValueError(f"provider must be one of {PROVIDERS}; got {provider!r}")
+
+
+def _plain(case: NeuronCase, provider: str):
+    if provider == "plain":
+        return case.plain, None
+    if case.name not in ("Leaky", "IF"):
+        return None, f"{provider} is written for the Leaky and IF rows"
+    beta = case.tsnn_kwargs.get("beta", 1.0)
+    if provider == "compile-step":
+        step = torch.compile(leaky_step, dynamic=False)
+        return lambda x: plain_leaky(x, beta=beta, step=step), None
+    return torch.compile(lambda x: plain_leaky(x, beta=beta), dynamic=False), None
+
+
+def _spikingjelly(case: NeuronCase, options: dict):
+    try:
+        from spikingjelly.activation_based import neuron, surrogate
+    except ImportError:
+        return None, "spikingjelly is not installed"
+    if case.name not in ("Leaky", "IF") or options.get("reset_mechanism", "subtract") != "subtract":
+        return None, "spikingjelly's LIFNode stands in for the Leaky and IF rows with the subtracting reset"
+    beta = case.tsnn_kwargs.get("beta", 1.0)
+    if beta >= 1.0:
+        node = neuron.IFNode(v_reset=None, step_mode="m", surrogate_function=surrogate.ATan(alpha=ATAN_ALPHA))
+    else:
+        node = neuron.LIFNode(
+            tau=1.0 / (1.0 - beta),
+            decay_input=False,
+            v_reset=None,
+            step_mode="m",
+            surrogate_function=surrogate.ATan(alpha=ATAN_ALPHA),
+        )
+
+    def run(x):
+        node.reset()
+        return node(x)
+
+    return run, None
 
 
 def _on_features(case: NeuronCase, fn, N: int):

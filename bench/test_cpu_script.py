@@ -45,3 +45,30 @@ def test_single_step_refuses_to_time_different_spikes(monkeypatch):
     monkeypatch.setattr(single_step, "multi_step", lambda *a: lambda: 1 - real(*a)())
     with pytest.raises(SystemExit, match="differ"):
         single_step.main(["--neuron", "Leaky", "--T", "3", "--B", "2", "--N", "8", "--repeats", "1"])
+
+
+def test_compiled_plain_loops_run_and_match_tritonsnn(capsys):
+    """The torch.compile providers (one step, whole loop) give tritonsnn's spikes (cpu.py checks)."""
+    status = cpu.main(
+        ["--T", "4", "--B", "2", "--N", "16", "--repeats", "1", "--providers", "snntorch,compile-step,compile-loop"]
+    )
+    out = capsys.readouterr().out
+    assert status == 0 and "compile-step" in out and "compile-loop" in out
+
+
+def test_spikingjelly_runs_beside_the_same_step_reset(capsys):
+    pytest.importorskip("spikingjelly")
+    status = cpu.main(
+        ["--T", "4", "--B", "2", "--N", "16", "--repeats", "1", "--no-reset-delay", "--providers", "spikingjelly"]
+    )
+    out = capsys.readouterr().out
+    assert status == 0 and "spikingjelly spikes agree with tritonsnn at" in out
+
+
+def test_tutorial_networks_agree_and_time(capsys):
+    from bench import networks
+
+    assert networks.main(["--T", "3", "--B", "4", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    for net in ("fc", "conv", "rleaky"):
+        assert net in out

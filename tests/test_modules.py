@@ -125,6 +125,34 @@ def test_multistep_conv_layer():
     assert net[1].beta.grad.shape == (3, 1, 1)
 
 
+def test_multistep_runs_convolutions_a_few_steps_per_call():
+    """On the CPU a convolution stack sees about FOLD_SAMPLES samples per call (several steps); the
+    result and the gradients are those of one call on all steps, and a layer with batch statistics
+    is never split."""
+    torch.manual_seed(0)
+    stack = nn.Sequential(nn.Conv2d(2, 3, 3), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten())
+    x = torch.rand(7, 96, 2, 6, 6, requires_grad=True)
+    auto, whole = tsnn.MultiStep(stack), tsnn.MultiStep(stack, steps_per_call=0)
+    assert auto._steps_per_call(x) == 2 and whole._steps_per_call(x) == 7
+    calls = []
+    hook = stack.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    y = auto(x)
+    hook.remove()
+    assert calls == [192, 192, 192, 96]
+    y_ref = whole(x)
+    assert_close(y, y_ref, 1e-6, 0, "chunked output")
+    g = torch.randn_like(y)
+    grads = torch.autograd.grad(y, [x, *stack.parameters()], g)
+    grads_ref = torch.autograd.grad(y_ref, [x, *stack.parameters()], g)
+    for a, b in zip(grads, grads_ref):
+        assert_close(a, b, 1e-6, 1e-5, "chunked gradient")
+    for layer in (nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3)), nn.Linear(6, 2), nn.Flatten()):
+        assert tsnn.MultiStep(layer)._steps_per_call(x) == 7
+    assert tsnn.MultiStep(stack, steps_per_call=3)._steps_per_call(x) == 3
+    with pytest.raises(ValueError, match="steps_per_call"):
+        tsnn.MultiStep(stack, steps_per_call=-1)
+
+
 def test_surrogate_by_name_and_repr():
     lif = tsnn.Leaky(beta=0.5, surrogate="fast_sigmoid")
     assert lif.surrogate == tsnn.surrogate.fast_sigmoid()

@@ -18,19 +18,69 @@ class MultiStep(nn.Module):
     loads the keys of the bare ``nn.Conv2d`` (``weight``, ``bias``; not ``layer.weight``),
     so weights move between a multi-step network and its single-step twin with
     ``strict=True``. The wrapped layer stays reachable as ``.layer``.
+
+    Convolutions run on the CPU in calls of about ``FOLD_SAMPLES`` (256) samples, several steps
+    per call: one call on all ``T*B`` images is up to 1.7x slower there than 256 at a time
+    (``bench/networks.py``, the conv tutorial net), as the convolution's working buffers outgrow
+    the cache. That applies only to layers made of per-sample ops (convolutions with pooling,
+    activations, ``Flatten``, ``Dropout``); a layer with batch statistics (``BatchNorm2d``) always
+    sees all ``T*B`` samples at once. ``steps_per_call`` overrides the choice (``None``: automatic;
+    ``0``: all steps in one call).
     """
 
-    def __init__(self, layer: nn.Module):
+    FOLD_SAMPLES = 256
+
+    def __init__(self, layer: nn.Module, steps_per_call: int | None = None):
         super().__init__()
+        if steps_per_call is not None and (not isinstance(steps_per_call, int) or steps_per_call < 0):
+            raise ValueError(
+                f"steps_per_call must be None (automatic), 0 (all steps) or a positive int; got {steps_per_call!r}"
+            )
         self.layer = layer
+        self.steps_per_call = steps_per_call
+        self._chunkable = _per_sample_convolution(layer)
         self.register_state_dict_post_hook(_unwrap_state_dict)
         self.register_load_state_dict_pre_hook(_wrap_state_dict)
 
     def forward(self, x):
         if x.dim() < 2:
             raise ValueError(f"MultiStep expects [T, B, ...]; got shape {tuple(x.shape)}")
-        y = self.layer(x.flatten(0, 1))
-        return y.unflatten(0, x.shape[:2])
+        steps = self._steps_per_call(x)
+        if steps >= x.shape[0]:
+            return self.layer(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+        return torch.cat([self.layer(c.flatten(0, 1)).unflatten(0, c.shape[:2]) for c in x.split(steps)])
+
+    def _steps_per_call(self, x) -> int:
+        T, B = x.shape[:2]
+        if self.steps_per_call is not None:
+            return self.steps_per_call or T
+        if not self._chunkable or x.is_cuda or torch.compiler.is_compiling():
+            return T
+        return max(1, self.FOLD_SAMPLES // max(B, 1))
+
+
+# Layers whose output for one sample depends on that sample alone: safe to run on part of a batch.
+_PER_SAMPLE = (
+    nn.modules.conv._ConvNd,
+    nn.modules.pooling._MaxPoolNd,
+    nn.modules.pooling._AvgPoolNd,
+    nn.modules.pooling._AdaptiveAvgPoolNd,
+    nn.modules.pooling._AdaptiveMaxPoolNd,
+    nn.Flatten,
+    nn.Identity,
+    nn.Dropout,
+    nn.ReLU,
+    nn.LeakyReLU,
+    nn.Hardtanh,
+    nn.Sigmoid,
+    nn.Tanh,
+)
+
+
+def _per_sample_convolution(layer: nn.Module) -> bool:
+    """``layer`` holds a convolution and nothing but per-sample layers (it may be split along the batch)."""
+    parts = list(layer) if isinstance(layer, nn.Sequential) else [layer]
+    return all(isinstance(p, _PER_SAMPLE) for p in parts) and any(isinstance(p, nn.modules.conv._ConvNd) for p in parts)
 
 
 def _unwrap_state_dict(module, state_dict, prefix, local_metadata):
