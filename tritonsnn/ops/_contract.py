@@ -156,29 +156,27 @@ class Op:
 
         class EagerStep(torch.autograd.Function):
             @staticmethod
-            def forward(ctx, *args):
-                parts = signature.split_eager(args)
-                ctx.kept = step_outputs(**parts)
-                parts["x"] = parts["x"][None]
+            def forward(ctx, *args):  # the flat arguments, then the indices of the outputs read
+                kept = args[-1]
+                parts = signature.split_eager(args[:-1])
+                step_shape = parts["x"].shape
+                parts["x"] = parts["x"].unsqueeze(0)
                 output = impl(**parts)
                 setup_context(ctx, output, **parts)
-                ctx.n_outputs, ctx.timed = len(output), [output[i].dim() == 3 for i in ctx.kept]
+                ctx.kept, ctx.n_outputs = kept, len(output)
                 # Only the outputs read (each output costs autograd bookkeeping), without the time axis
                 # and not as views (snnTorch-style code detaches state in place, which a view refuses).
-                kept = []
-                for i, timed in zip(ctx.kept, ctx.timed):
-                    kept.append(_unsafe_view(output[i], output[i].shape[1:]) if timed else output[i])
-                return tuple(kept)
+                ctx.timed = timed = tuple(output[i].dim() == 3 for i in kept)
+                return tuple(_unsafe_view(output[i], step_shape) if t else output[i] for i, t in zip(kept, timed))
 
             @staticmethod
             def backward(ctx, *grads):
                 full = [None] * ctx.n_outputs
                 for i, timed, g in zip(ctx.kept, ctx.timed, grads):
-                    full[i] = g[None] if timed and g is not None else g
-                out = list(backward(ctx, *full))
-                if out[0] is not None:
-                    out[0] = out[0][0]
-                return tuple(out)
+                    full[i] = g.unsqueeze(0) if timed and g is not None else g
+                out = backward(ctx, *full)  # its zip with needs_input_grad covers the trailing `kept` too
+                dx = out[0]
+                return (None if dx is None else dx[0], *out[1:])
 
         Eager.__name__, EagerStep.__name__ = name, f"{name}_step"
         self.eager, self.eager_step = Eager, EagerStep
@@ -200,7 +198,7 @@ class Op:
             values = {i: (output[i][0] if output[i].dim() == 3 else output[i]) for i in kept}
         else:
             assert self.eager_step is not None, f"{self.op} has no autograd formula: it takes no single steps"
-            values = dict(zip(kept, self.eager_step.apply(*self.signature.flatten_eager(**parts))))
+            values = dict(zip(kept, self.eager_step.apply(*self.signature.flatten_eager(**parts), tuple(kept))))
         return tuple(values.get(i) for i in range(self.n_outputs))
 
 
