@@ -1,16 +1,59 @@
 """Output allocation. Tests set ``FILL_NAN`` so that a kernel which leaves part of
-an output unwritten fails loudly instead of passing on leftover memory."""
+an output unwritten fails loudly instead of passing on leftover memory.
+
+Large CPU buffers are marked for transparent huge pages: glibc maps every allocation over
+32 MiB afresh (its largest mmap threshold), and touching it page by page costs one fault per
+4 KiB (about 1.6 us each on the VM measured); with 2 MiB pages a ``[400, 32, 1024]`` fp32 sequence
+is written 3.5x faster on first touch (``bench/cpu.py --T 400``). Linux only, a hint the kernel
+may ignore (THP ``never``); ``THP_BYTES`` is the size from which it is given."""
+
+import ctypes
+import sys
 
 import torch
 
 FILL_NAN = False
+THP_BYTES = 32 << 20  # glibc mmaps from here on: fresh, untouched pages
+_HUGE_PAGE = 2 << 20
+_MADV_HUGEPAGE = 14
+
+
+def _madvise():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int
+    return fn
+
+
+_MADVISE = _madvise()
 
 
 def empty(*shape, dtype, device) -> torch.Tensor:
     out = torch.empty(*shape, dtype=dtype, device=device)
+    if out.nbytes >= THP_BYTES and out.device.type == "cpu":
+        huge_pages(out)
     if FILL_NAN:
         out.fill_(float("nan") if dtype.is_floating_point else -1)
     return out
+
+
+def empty_like(t: torch.Tensor, dtype=None) -> torch.Tensor:
+    return empty(*t.shape, dtype=dtype or t.dtype, device=t.device)
+
+
+def huge_pages(t: torch.Tensor) -> None:
+    """Ask the kernel to back the whole 2 MiB pages of ``t``'s (fresh, untouched) memory with huge
+    pages, before anything writes it."""
+    if _MADVISE is None or torch.compiler.is_compiling():
+        return
+    start = (t.data_ptr() + _HUGE_PAGE - 1) & ~(_HUGE_PAGE - 1)
+    end = (t.data_ptr() + t.nbytes) & ~(_HUGE_PAGE - 1)
+    if end > start:
+        _MADVISE(start, end - start, _MADV_HUGEPAGE)  # a hint: its result is not needed
 
 
 _CONSTANTS: dict = {}

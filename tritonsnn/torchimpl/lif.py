@@ -163,7 +163,7 @@ class _Backward:
         self.adapt0 = zeros_or(state.adapt0, B, self.N, pre.device) if self.adapt else None
         refr_delay = opts.delay and saved.refr_bits is not None
         self.fired0 = fired_last(state.count0, opts.refractory, self.mem0) if refr_delay else None
-        self.g_pre = torch.empty_like(pre)
+        self.g_pre = _alloc.empty_like(pre)
         reset = opts.reset
         # The input gradient is g_pre itself unless gain, a zeroing reset of the input or
         # refractory steps scale it.

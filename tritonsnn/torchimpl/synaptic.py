@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import torch
 
+from .. import _alloc
 from ..contracts import (
     Reset,
     SecondOrder,
@@ -224,7 +225,7 @@ class _SynapticBackward:
         self.cur0, self.mem0 = zeros_or(state.cur0, B, N, dev), zeros_or(state.mem0, B, N, dev)
         v = params.v
         self.spk0 = zeros_or(state.spk0, B, N, dev) if v is not None else None
-        self.g_cur = torch.empty_like(mem)  # dL/d cur[t] = dL/d x[t]
+        self.g_cur = _alloc.empty_like(mem)  # dL/d cur[t] = dL/d x[t]
         self.acc = {k: mem.new_zeros(B, N) for k in ("alpha", "beta", "threshold", "v") if getattr(need, k)}
         self.g_n_next = self.g_c_next = self.coef_next = None  # carries from the first step of the later chunk
         self.g_c_next2 = None  # C[t0 + 1] of the later chunk (second order)
@@ -470,7 +471,7 @@ class _AlphaBackward:
         self.has_refr = saved.refr_bits.numel() > 0
         self.e0, self.h0, self.u0 = (zeros_or(s, B, N, dev) for s in (state.cur0, state.aux0, state.mem0))
         self.fired0 = fired_last(state.count0, opts.refractory, self.u0) if self.has_refr else None
-        self.dx = torch.empty(self.T, B, N, dtype=x_dtype, device=dev)
+        self.dx = _alloc.empty(self.T, B, N, dtype=x_dtype, device=dev)
         self.acc = {k: mem.new_zeros(B, N) for k in ("alpha", "beta", "tau", "threshold") if getattr(need, k)}
         self.chunk = chunk = chunk_steps(B, N, _common.CHUNK_ELEMS)
 
