@@ -12,6 +12,10 @@
   semantics to a Leaky row with ``reset_delay=False`` (soft reset in the same step,
   ``tau = 1/(1 - beta)``, input not decayed); it fires on ``>=`` and rounds its decay differently,
   so its spikes are compared by agreement, not required equal.
+* ``norse``: norse 1.1's ``LIFBoxCell`` stepped in a Python loop (norse's way for a cell), for a
+  Leaky row with ``reset_mechanism="zero", reset_delay=False`` (its hard reset to 0 in the same
+  step); ``dt * tau_mem_inv = 1 - beta`` and the input scaled by ``1/(1 - beta)`` once, so the
+  update is ``beta*v + x`` in other roundings: compared by agreement too.
 
 A neuron added to tritonsnn is benchmarked by adding one :class:`NeuronCase` to
 :data:`CASES`; rows whose class does not exist yet in ``tritonsnn`` are skipped
@@ -177,7 +181,7 @@ CASES = [
     ),
 ]
 
-PROVIDERS = ("tritonsnn", "snntorch", "plain", "compile-step", "compile-loop", "spikingjelly")
+PROVIDERS = ("tritonsnn", "snntorch", "plain", "compile-step", "compile-loop", "spikingjelly", "norse")
 EXACT = ("tritonsnn", "snntorch", "plain", "compile-step", "compile-loop")  # spikes equal to tritonsnn's
 
 
@@ -218,6 +222,8 @@ def build(case: NeuronCase, provider: str, N: int, device="cpu", backend="torch"
         return _plain(case, provider)
     if provider == "spikingjelly":
         return _spikingjelly(case, options)
+    if provider == "norse":
+        return _norse(case, options)
     raise ValueError(f"provider must be one of {PROVIDERS}; got {provider!r}")
 
 
@@ -255,6 +261,26 @@ def _spikingjelly(case: NeuronCase, options: dict):
     def run(x):
         node.reset()
         return node(x)
+
+    return run, None
+
+
+def _norse(case: NeuronCase, options: dict):
+    try:
+        import norse.torch as norse
+    except ImportError:
+        return None, "norse is not installed"
+    if case.name != "Leaky" or options.get("reset_mechanism") != "zero" or options.get("reset_delay", True):
+        return None, "norse's LIFBoxCell stands in for the Leaky row with --reset-mechanism zero --no-reset-delay"
+    leak = 1.0 - case.tsnn_kwargs["beta"]
+    cell = norse.LIFBoxCell(norse.LIFBoxParameters(tau_mem_inv=torch.tensor(leak / 1e-3)), dt=1e-3)
+
+    def run(x):
+        state, out = None, []
+        for x_t in (x / leak).unbind(0):
+            z, state = cell(x_t, state)
+            out.append(z)
+        return torch.stack(out)
 
     return run, None
 

@@ -72,3 +72,13 @@ def test_tutorial_networks_agree_and_time(capsys):
     out = capsys.readouterr().out
     for net in ("fc", "conv", "rleaky"):
         assert net in out
+
+
+def test_norse_runs_beside_the_same_step_zero_reset(capsys):
+    pytest.importorskip("norse")
+    status = cpu.main(
+        ["--T", "6", "--B", "2", "--N", "16", "--repeats", "1", "--reset-mechanism", "zero", "--no-reset-delay"]
+        + ["--providers", "norse"]
+    )
+    out = capsys.readouterr().out
+    assert status == 0 and "norse spikes agree with tritonsnn at" in out
