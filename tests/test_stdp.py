@@ -602,3 +602,62 @@ def test_plasticity_rules_take_zero_steps():
         assert torch.equal(rule(**empty, reward=reward), torch.zeros(2, 3))
     conv = tsnn.STDP(nn.Conv2d(1, 2, 3), a_plus=0.1, a_minus=0.1)
     assert torch.equal(conv(torch.zeros(0, 2, 1, 5, 5), torch.zeros(0, 2, 2, 3, 3)), torch.zeros(2, 1, 3, 3))
+
+
+@pytest.mark.parametrize("rule", ["additive", "multiplicative"])
+@pytest.mark.parametrize("reduction", ["mean", "max"])
+def test_one_to_one_weights_learn_the_diagonal_of_the_dense_rule(rule, reduction):
+    """A one-to-one connection's weight [N]: stdp, mstdpet (with its eligibility) and triplet_stdp
+    give the diagonal of the dense rule on the diagonal weight."""
+    g = torch.Generator().manual_seed(4)
+    T, B, N = 9, 3, 5
+    pre = (torch.rand(T, B, N, generator=g) < 0.3).float()
+    post = (torch.rand(T, B, N, generator=g) < 0.3).float()
+    w = torch.rand(N, generator=g)
+    bounds = dict(w_min=0.0, w_max=1.0) if rule == "multiplicative" else {}
+    common = dict(a_plus=0.1, a_minus=0.12, decay_pre=0.8, decay_post=0.7, rule=rule, reduction=reduction, **bounds)
+    d1 = F.stdp(pre, post, w, **common)
+    dd = F.stdp(pre, post, torch.diag(w), **common)
+    assert d1.shape == (N,)
+    assert_close(d1, torch.diagonal(dd), 1e-7, 1e-6, "stdp one-to-one")
+    reward = torch.randn(T, B, generator=g)
+    m1, (_, _, z1) = F.mstdpet(pre, post, w, reward, decay_eligibility=0.9, return_state=True, **common)
+    md, (_, _, zd) = F.mstdpet(pre, post, torch.diag(w), reward, decay_eligibility=0.9, return_state=True, **common)
+    assert_close(m1, torch.diagonal(md), 1e-7, 1e-6, "mstdpet one-to-one")
+    assert z1.shape == (B, N)
+    assert_close(z1, torch.diagonal(zd, dim1=1, dim2=2), 1e-7, 1e-6, "eligibility one-to-one")
+    triplet = dict(a2_plus=0.1, a2_minus=0.1, a3_plus=0.05, a3_minus=0.02, rule=rule, reduction=reduction, **bounds)
+    triplet |= dict(decay_plus=0.8, decay_minus=0.7, decay_x=0.9, decay_y=0.85)
+    t1 = F.triplet_stdp(pre, post, w, **triplet)
+    td = F.triplet_stdp(pre, post, torch.diag(w), **triplet)
+    assert_close(t1, torch.diagonal(td), 1e-7, 1e-6, "triplet one-to-one")
+
+
+def test_one_to_one_weights_need_matching_layers():
+    pre = torch.zeros(4, 2, 5)
+    with pytest.raises(ValueError, match="one-to-one weight"):
+        F.stdp(pre, torch.zeros(4, 2, 6), torch.zeros(5), a_plus=0.1, a_minus=0.1, decay_pre=0.8, decay_post=0.8)
+    with pytest.raises(ValueError, match="one-to-one weight"):
+        F.stdp(pre, pre, torch.zeros(4), a_plus=0.1, a_minus=0.1, decay_pre=0.8, decay_post=0.8)
+
+
+def test_stdp_modules_learn_a_one_to_one_connection():
+    """tsnn.OneToOne's weight [N] under tsnn.STDP and tsnn.MSTDPET: the functional rule, applied."""
+    g = torch.Generator().manual_seed(5)
+    T, B, N = 8, 2, 6
+    pre = (torch.rand(T, B, N, generator=g) < 0.4).float()
+    post = (torch.rand(T, B, N, generator=g) < 0.4).float()
+    layer = tsnn.OneToOne(N, init=0.5)
+    assert torch.equal(layer(pre), pre * 0.5)
+    rule = tsnn.STDP(layer, a_plus=0.05, a_minus=0.04, tau_pre=5.0, tau_post=5.0, w_min=0.0, w_max=1.0)
+    expected = F.stdp(
+        pre, post, layer.weight.detach().clone(), a_plus=0.05, a_minus=0.04, decay_pre=math.exp(-1 / 5),
+        decay_post=math.exp(-1 / 5), w_min=0.0, w_max=1.0,
+    )  # fmt: skip
+    before = layer.weight.detach().clone()
+    rule.update(pre, post)
+    assert_close(layer.weight.detach(), (before + expected).clamp(0, 1), 1e-7, 1e-6, "one-to-one weight")
+    mod = tsnn.MSTDPET(layer, a_plus=0.05, a_minus=0.04, tau_pre=5.0, tau_post=5.0, tau_eligibility=10.0)
+    assert mod(pre, post, reward=torch.ones(T, B)).shape == (N,)
+    with pytest.raises(ValueError, match="OneToOne"):
+        layer(torch.zeros(3, N + 1))

@@ -5,7 +5,7 @@ from .classify import MaxRateClassifier
 from .monitor import Monitor
 from .neurons import ALIF, IF, PLIF, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
 from .plasticity import MSTDPET, STDP, HomeostaticThreshold, Trace, TripletSTDP
-from .synapses import Cell, Connection, Delay, DelayedLinear, DualExpSynapse, ExpSynapse
+from .synapses import Cell, Connection, Delay, DelayedLinear, DualExpSynapse, ExpSynapse, OneToOne
 from .utils import MultiStep, detach, reset
 
 __version__ = "0.1.0"
@@ -38,6 +38,7 @@ __all__ = [
     "DualExpSynapse",
     "Delay",
     "DelayedLinear",
+    "OneToOne",
     "Connection",
     "Cell",
     "Trace",

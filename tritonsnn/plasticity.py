@@ -28,7 +28,7 @@ from torch import nn
 from . import _backend
 from . import functional as F
 from ._distributed import global_sum, group_for
-from .synapses import Cell, Connection, DelayedLinear
+from .synapses import Cell, Connection, DelayedLinear, OneToOne
 from .utils import MultiStep
 
 __all__ = ["Trace", "STDP", "MSTDPET", "TripletSTDP", "HomeostaticThreshold", "normalize_"]
@@ -91,7 +91,7 @@ class Trace(nn.Module):
 
 
 def _layer_of(target):
-    """The ``nn.Linear`` or ``nn.Conv2d`` whose weight a rule learns."""
+    """The ``nn.Linear``, ``nn.Conv2d``, ``DelayedLinear`` or ``OneToOne`` whose weight a rule learns."""
     layer = target
     if isinstance(layer, Cell):
         layer = layer.connection
@@ -106,9 +106,9 @@ def _layer_of(target):
             "STDP on an nn.Conv2d needs groups=1, zero padding and a numeric padding; got "
             f"groups={layer.groups}, padding_mode={layer.padding_mode!r}, padding={layer.padding!r}"
         )
-    if not isinstance(layer, (nn.Linear, nn.Conv2d, DelayedLinear)):
+    if not isinstance(layer, (nn.Linear, nn.Conv2d, DelayedLinear, OneToOne)):
         raise TypeError(
-            "STDP learns the weight of an nn.Linear, nn.Conv2d or tsnn.DelayedLinear (directly, in "
+            "STDP learns the weight of an nn.Linear, nn.Conv2d, tsnn.DelayedLinear or tsnn.OneToOne (directly, in "
             f"tsnn.MultiStep, or inside a tsnn.Connection or tsnn.Cell); got {type(layer).__name__}"
         )
     return layer
@@ -134,7 +134,8 @@ class STDP(nn.Module):
     Args:
         target: an ``nn.Linear``, an ``nn.Conv2d`` (bare or in ``tsnn.MultiStep``; pre and post
             spikes then ``[T, B, C, H, W]``), a :class:`tritonsnn.DelayedLinear` (the presynaptic side
-            reaches each synapse after its delay), or a :class:`tritonsnn.Connection`/:class:`tritonsnn.Cell`
+            reaches each synapse after its delay), a :class:`tritonsnn.OneToOne` (weight ``[N]``, learnt
+            elementwise), or a :class:`tritonsnn.Connection`/:class:`tritonsnn.Cell`
             wrapping one. With a recording ``Cell``, :meth:`update` needs no arguments.
         a_plus: learning rate (>= 0) of potentiation.
         a_minus: learning rate (>= 0) of depression.

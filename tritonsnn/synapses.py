@@ -26,7 +26,7 @@ from . import _backend
 from . import functional as F
 from .utils import as_sequence, own_storage, register_tensor
 
-__all__ = ["ExpSynapse", "DualExpSynapse", "Delay", "DelayedLinear", "Connection", "Cell"]
+__all__ = ["ExpSynapse", "DualExpSynapse", "Delay", "DelayedLinear", "OneToOne", "Connection", "Cell"]
 
 _STEP_MODES = ("multi", "single")
 
@@ -335,6 +335,38 @@ class DelayedLinear(_Delays):
         unit = "steps" if self.dt is None else f"ms, dt={self.dt}"
         longest = f"delays up to {float(self.delay.max()):g} {unit}"
         return f"in_features={self.in_features}, out_features={self.out_features}, {longest}, stateful={self.stateful}"
+
+
+class OneToOne(nn.Module):
+    """A one-to-one connection: feature ``i`` of the input drives neuron ``i`` through its own
+    weight, ``y = x * weight`` over the last axis (``[T, B, N]`` or ``[B, N]``). Inferno's and
+    PySNN's one-to-one (and, with a layer's own spikes as input, lateral self-) connections;
+    :class:`tritonsnn.STDP`, :class:`tritonsnn.MSTDPET` and :class:`tritonsnn.TripletSTDP` learn its
+    weight ``[N]`` elementwise.
+
+    Args:
+        features: N.
+        init: the initial weight, a number or ``[N]`` values.
+    """
+
+    def __init__(self, features: int, init=1.0):
+        super().__init__()
+        if not isinstance(features, int) or features < 0:
+            raise ValueError(f"features must be an int >= 0; got {features!r}")
+        w = torch.as_tensor(init, dtype=torch.float32).detach().clone()
+        if w.numel() not in (1, features):
+            raise ValueError(f"init must be a number or [features] = [{features}] values; got shape {tuple(w.shape)}")
+        self.weight = nn.Parameter(w.expand(features).clone() if w.numel() == 1 else w.reshape(features))
+
+    def forward(self, x):
+        if x.shape[-1:] != self.weight.shape:
+            raise ValueError(
+                f"OneToOne({self.weight.shape[0]}) takes [..., {self.weight.shape[0]}]; got {tuple(x.shape)}"
+            )
+        return x * self.weight
+
+    def extra_repr(self):
+        return f"features={self.weight.shape[0]}"
 
 
 class Connection(nn.Module):

@@ -67,10 +67,16 @@ def stdp(
     over positions too, with the convolution's ``stride``, ``padding`` and ``dilation``
     (PySNN's and Inferno's convolutional STDP; the sums run on unfolded patches).
 
+    A one-to-one connection's weight ``[N]`` (synapse ``i`` joins ``pre[..., i]`` to
+    ``post[..., i]``; ``pre`` and ``post`` ``[T, B, N]``) learns elementwise:
+    ``LTP[i] = sum_{t, b} r[b] * post[t, b, i] * x_pre[t, b, i]`` and its LTD counterpart, the
+    diagonal of the dense terms. Every function of this module takes it.
+
     Args:
         pre: presynaptic spikes ``[T, B, I]``.
         post: postsynaptic spikes ``[T, B, O]``.
-        weight: ``[O, I]`` (read for the multiplicative rule's soft bounds and shapes).
+        weight: ``[O, I]``, a ``Conv2d``'s ``[O, C, kh, kw]`` or a one-to-one ``[N]`` (read for the
+            soft bounds and shapes).
         a_plus: learning rate (>= 0) of potentiation.
         a_minus: learning rate (>= 0) of depression.
         decay_pre: presynaptic trace decay ``exp(-dt/tau_pre)`` in [0, 1].
@@ -159,7 +165,7 @@ def triplet_stdp(
     Args:
         pre: presynaptic spikes ``[T, B, I]``.
         post: postsynaptic spikes ``[T, B, O]``.
-        weight: ``[O, I]``.
+        weight: ``[O, I]``, or a one-to-one connection's ``[N]`` (see :func:`stdp`).
         a2_plus: pair potentiation amplitude (>= 0).
         a3_plus: triplet potentiation amplitude (>= 0).
         a2_minus: pair depression amplitude (>= 0).
@@ -186,8 +192,9 @@ def triplet_stdp(
         if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             raise ValueError(f"{name} must be a finite amplitude >= 0; got {v!r}")
     check_stdp_options(a2_plus, a2_minus, rule, w_min, w_max, reduction, bound_power)
-    if _check_pair(pre, post, weight) is not None:
-        raise ValueError("triplet_stdp takes a dense layer's weight [O, I]")
+    geometry = _check_pair(pre, post, weight)
+    if geometry not in (None, ONE_TO_ONE):
+        raise ValueError("triplet_stdp takes a dense layer's weight [O, I] or a one-to-one connection's [N]")
     B = pre.shape[1]
     r1_0, r2_0, o1_0, o2_0 = traces0 if traces0 is not None else (None,) * 4
     with torch.no_grad():
@@ -198,8 +205,8 @@ def triplet_stdp(
         o2 = trace(post, decay_y, trace0=o2_0, backend=backend)
         per_sample = reduction in _PER_SAMPLE
         shape = tuple(weight.shape)
-        ltp = _sums(s_post * (a2_plus + a3_plus * (o2 - s_post)), r1, None, shape, per_sample)
-        ltd = _sums(o1, s_pre * (a2_minus + a3_minus * (r2 - s_pre)), None, shape, per_sample)
+        ltp = _sums(s_post * (a2_plus + a3_plus * (o2 - s_post)), r1, geometry, shape, per_sample)
+        ltd = _sums(o1, s_pre * (a2_minus + a3_minus * (r2 - s_pre)), geometry, shape, per_sample)
         delta = _reduce(_Rule(1.0, 1.0, rule, w_min, w_max, weight, bound_power).delta(ltp, ltd), reduction, B)
     if return_traces:
         last = (lambda t: t[-1]) if pre.shape[0] else (lambda t: None)
@@ -253,7 +260,8 @@ def mstdpet(
     Args:
         pre: presynaptic spikes ``[T, B, I]``.
         post: postsynaptic spikes ``[T, B, O]``.
-        weight: ``[O, I]`` (the multiplicative rule's soft bounds read it; held fixed).
+        weight: ``[O, I]``, a ``Conv2d``'s ``[O, C, kh, kw]`` or a one-to-one ``[N]`` (see
+            :func:`stdp`; the soft bounds read it; held fixed).
         reward: a number, per sample ``[B]``, per step ``[T]`` or per step and sample ``[T, B]``.
         a_plus: learning rate (>= 0) of potentiation.
         a_minus: learning rate (>= 0) of depression.
@@ -364,6 +372,14 @@ def _final_eligibility(pre, post, x_pre, x_post, rule, powers, z0, geometry):
     return z if z0 is None else z + powers[-1] * z0
 
 
+class _OneToOne:
+    """A one-to-one connection (weight ``[N]``, synapse ``i`` from pre ``i`` to post ``i``): the
+    geometry of its pair sums, elementwise instead of outer products."""
+
+
+ONE_TO_ONE = _OneToOne()
+
+
 class _Delays:
     """Per-synapse delays ``[O, I]`` (steps) of a dense layer: the geometry of its pair sums."""
 
@@ -389,11 +405,18 @@ def _check_pair(pre, post, weight, stride=1, padding=0, dilation=1, delay=None):
             raise ValueError("delays must be >= 0")
         _check_pair(pre, post, weight)
         return _Delays(d)
-    if not isinstance(weight, torch.Tensor) or weight.dim() not in (2, 4):
+    if not isinstance(weight, torch.Tensor) or weight.dim() not in (1, 2, 4):
         raise ValueError(
-            "weight must be a dense layer's [O, I] or a Conv2d's [O, C, kh, kw]; got "
-            f"{getattr(weight, 'shape', weight)}"
+            "weight must be a dense layer's [O, I], a Conv2d's [O, C, kh, kw] or a one-to-one "
+            f"connection's [N]; got {getattr(weight, 'shape', weight)}"
         )
+    if weight.dim() == 1:
+        if pre.dim() != 3 or pre.shape != post.shape or pre.shape[2] != weight.shape[0]:
+            raise ValueError(
+                f"a one-to-one weight [N] = {tuple(weight.shape)} joins pre [T, B, N] to post [T, B, N] of the "
+                f"same shape; got {tuple(pre.shape)} and {tuple(post.shape)}"
+            )
+        return ONE_TO_ONE
     image = weight.dim() == 4
     rank = 5 if image else 3
     if pre.dim() != rank or post.dim() != rank or pre.shape[:2] != post.shape[:2]:
@@ -413,6 +436,9 @@ def _sums(post_side, pre_side, geometry, shape, per_sample=False):
     """``sum_{t, b} post_side (x) pre_side`` ``[*shape]`` (``[B, *shape]`` with ``per_sample``): one
     matrix product over the merged time and batch; a convolution's over its unfolded patches."""
     T, B = post_side.shape[:2]
+    if geometry is ONE_TO_ONE:
+        product = post_side * pre_side
+        return product.sum(0) if per_sample else product.sum((0, 1))
     if isinstance(geometry, _Delays):  # the pre side reaches each synapse `lag` steps late, split over lags
         total = 0
         for lag in range(min(geometry.lags, T + 1)):
@@ -459,8 +485,12 @@ def _pair_sums(pre, post, x_pre, x_post, r, geometry=None, per_sample=False):
     s_pre, s_post = pre.to(torch.float32), post.to(torch.float32)
     if r is not None:
         s_post, x_post = s_post * r, x_post * r
-    image = geometry is not None and not isinstance(geometry, _Delays)
-    shape = (post.shape[2], pre.shape[2], *geometry[0]) if image else (post.shape[2], pre.shape[2])
+    if geometry is ONE_TO_ONE:
+        shape = (post.shape[2],)
+    elif isinstance(geometry, tuple):  # a convolution's (kernel, stride, padding, dilation)
+        shape = (post.shape[2], pre.shape[2], *geometry[0])
+    else:
+        shape = (post.shape[2], pre.shape[2])
     return _sums(s_post, x_pre, geometry, shape, per_sample), _sums(x_post, s_pre, geometry, shape, per_sample)
 
 
