@@ -34,7 +34,8 @@ _MADVISE = _madvise()
 
 def empty(*shape, dtype, device) -> torch.Tensor:
     out = torch.empty(*shape, dtype=dtype, device=device)
-    if out.nbytes >= THP_BYTES and out.device.type == "cpu":
+    # type() is Tensor: not a fake tensor of a trace (no memory behind it, maybe symbolic sizes)
+    if type(out) is torch.Tensor and out.device.type == "cpu" and out.nbytes >= THP_BYTES:
         huge_pages(out)
     if FILL_NAN:
         out.fill_(float("nan") if dtype.is_floating_point else -1)
@@ -48,7 +49,7 @@ def empty_like(t: torch.Tensor, dtype=None) -> torch.Tensor:
 def huge_pages(t: torch.Tensor) -> None:
     """Ask the kernel to back the whole 2 MiB pages of ``t``'s (fresh, untouched) memory with huge
     pages, before anything writes it."""
-    if _MADVISE is None or torch.compiler.is_compiling():
+    if _MADVISE is None:
         return
     start = (t.data_ptr() + _HUGE_PAGE - 1) & ~(_HUGE_PAGE - 1)
     end = (t.data_ptr() + t.nbytes) & ~(_HUGE_PAGE - 1)

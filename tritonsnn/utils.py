@@ -38,7 +38,6 @@ class MultiStep(nn.Module):
             )
         self.layer = layer
         self.steps_per_call = steps_per_call
-        self._chunkable = _per_sample_convolution(layer)
         self.register_state_dict_post_hook(_unwrap_state_dict)
         self.register_load_state_dict_pre_hook(_wrap_state_dict)
 
@@ -54,7 +53,7 @@ class MultiStep(nn.Module):
         T, B = x.shape[:2]
         if self.steps_per_call is not None:
             return self.steps_per_call or T
-        if not self._chunkable or x.is_cuda or torch.compiler.is_compiling():
+        if x.is_cuda or torch.compiler.is_compiling() or not _per_sample_convolution(self.layer):
             return T
         return max(1, self.FOLD_SAMPLES // max(B, 1))
 
