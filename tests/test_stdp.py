@@ -173,7 +173,7 @@ def test_bad_stdp_arguments():
         F.stdp(pre, post[:4], w, **base)
     with pytest.raises(ValueError, match="decay"):
         F.stdp(pre, post, w, **{**base, "decay_pre": 2.0})
-    with pytest.raises(TypeError, match="nn.Linear, nn.Conv2d or tsnn.DelayedLinear"):
+    with pytest.raises(TypeError, match="nn.Linear, nn.Conv2d, tsnn.DelayedLinear or tsnn.OneToOne"):
         tsnn.STDP(nn.Conv1d(1, 1, 3), a_plus=0.1, a_minus=0.1)
     with pytest.raises(ValueError, match="groups=1"):
         tsnn.STDP(nn.Conv2d(2, 2, 3, groups=2), a_plus=0.1, a_minus=0.1)

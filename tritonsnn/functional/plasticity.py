@@ -1,5 +1,10 @@
 """Plasticity over whole sequences: pair-based STDP weight changes and homeostatic thresholds.
-These are no neuron dynamics: one trace scan per side and matrix products, under no_grad."""
+These are no neuron dynamics: one trace scan per side and matrix products, under no_grad.
+
+Every rule here also takes a one-to-one connection's weight ``[N]`` (:class:`tritonsnn.OneToOne`:
+synapse ``i`` joins ``pre[..., i]`` to ``post[..., i]``, both ``[T, B, N]``) and learns it
+elementwise, ``LTP[i] = sum_{t, b} r[b] * post[t, b, i] * x_pre[t, b, i]`` and its LTD counterpart:
+the diagonal of the dense terms."""
 
 from __future__ import annotations
 
@@ -66,17 +71,12 @@ def stdp(
     sum ``post[o, y, x] * x_pre[c, y*s + i*d - p, x*s + j*d - p]`` (and the LTD counterpart)
     over positions too, with the convolution's ``stride``, ``padding`` and ``dilation``
     (PySNN's and Inferno's convolutional STDP; the sums run on unfolded patches).
-
-    A one-to-one connection's weight ``[N]`` (synapse ``i`` joins ``pre[..., i]`` to
-    ``post[..., i]``; ``pre`` and ``post`` ``[T, B, N]``) learns elementwise:
-    ``LTP[i] = sum_{t, b} r[b] * post[t, b, i] * x_pre[t, b, i]`` and its LTD counterpart, the
-    diagonal of the dense terms. Every function of this module takes it.
+    A one-to-one weight ``[N]`` learns elementwise (see the module docstring).
 
     Args:
         pre: presynaptic spikes ``[T, B, I]``.
         post: postsynaptic spikes ``[T, B, O]``.
-        weight: ``[O, I]``, a ``Conv2d``'s ``[O, C, kh, kw]`` or a one-to-one ``[N]`` (read for the
-            soft bounds and shapes).
+        weight: ``[O, I]``, a ``Conv2d``'s ``[O, C, kh, kw]`` or a one-to-one ``[N]`` (soft bounds read it).
         a_plus: learning rate (>= 0) of potentiation.
         a_minus: learning rate (>= 0) of depression.
         decay_pre: presynaptic trace decay ``exp(-dt/tau_pre)`` in [0, 1].
