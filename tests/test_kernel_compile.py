@@ -68,3 +68,36 @@ def test_heavy_backward_variants_keep_at_most_four_elements_per_thread():
     for heavy in (dict(light, DELAY=False), dict(light, NEED_DBETA=True)):
         kept = _prune_heavy(configs, {}, **heavy)
         assert [(c.kwargs["BLOCK"], c.num_warps) for c in kept] == [(256, 2), (1024, 8)]
+
+
+def test_pin_configs_plugin_runs_one_pruned_config_per_variant(monkeypatch):
+    """bench/pin_configs.py (the capped CUDA tier's plugin): a tritonsnn kernel with several configs
+    runs one of those its pruning keeps, without benchmarking; here through the interpreter."""
+    import torch
+    import triton
+    import triton.language as tl
+    from triton.runtime.autotuner import Autotuner
+
+    from bench import pin_configs
+
+    monkeypatch.setattr(Autotuner, "run", Autotuner.run)  # restored after the test
+    monkeypatch.setenv("PIN_CONFIGS", "1")
+    pin_configs.pytest_configure(None)
+
+    def double(p, M, DELAY: tl.constexpr, NEED_DBETA: tl.constexpr, BLOCK: tl.constexpr):
+        o = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        tl.store(p + o, tl.load(p + o, mask=o < M) * 2, mask=o < M)
+
+    double.__module__ = "tritonsnn.kernels.test"  # the plugin pins tritonsnn's kernels only
+    configs = [triton.Config({"BLOCK": b}, num_warps=w) for b, w in [(64, 2), (256, 1), (256, 2)]]
+    pruned = []
+
+    def keep_last(configs, named_args, **kwargs):
+        pruned.append(kwargs["DELAY"])
+        return configs[-1:]
+
+    kernel = triton.autotune(configs, key=["M"], prune_configs_by={"early_config_prune": keep_last})(triton.jit(double))
+    x = torch.ones(600)
+    kernel[lambda meta: (triton.cdiv(600, meta["BLOCK"]),)](x, 600, DELAY=False, NEED_DBETA=True)
+    assert torch.equal(x, torch.full((600,), 2.0))
+    assert pruned == [False] and kernel.best_config is configs[-1]
