@@ -79,7 +79,19 @@ def _run_with_mem(net, x):
     return spikes, mem
 
 
-@pytest.mark.parametrize("build, shape", [(_mlp, (9, 3, 7)), (_conv, (6, 2, 2, 6, 6)), (_synaptic_mlp, (9, 3, 7))])
+def _one_to_one():
+    torch.manual_seed(3)
+    return nn.Sequential(
+        nn.Linear(7, 5),
+        tsnn.Leaky(beta=0.8, threshold=0.3, reset_mechanism="zero", reset_delay=False),
+        tsnn.OneToOne(5, init=torch.rand(5) + 0.5),
+        tsnn.Leaky(beta=0.7, threshold=0.2, reset_mechanism="zero", reset_delay=False),
+    )
+
+
+@pytest.mark.parametrize(
+    "build, shape", [(_mlp, (9, 3, 7)), (_conv, (6, 2, 2, 6, 6)), (_synaptic_mlp, (9, 3, 7)), (_one_to_one, (9, 3, 7))]
+)
 @pytest.mark.parametrize("via_file", [False, True])
 def test_round_trip_gives_identical_outputs(build, shape, via_file, tmp_path):
     net = build()
@@ -398,7 +410,9 @@ def _graph_with(node, name="odd"):
     )
 
 
-@pytest.mark.parametrize("node, kind", [(nir.Scale(scale=np.ones(3)), "Scale"), (nir.Delay(delay=np.ones(3)), "Delay")])
+@pytest.mark.parametrize(
+    "node, kind", [(nir.Threshold(threshold=np.ones(3)), "Threshold"), (nir.Delay(delay=np.ones(3)), "Delay")]
+)
 def test_unsupported_node_names_its_type(node, kind):
     with pytest.raises(ValueError, match=rf"node 'odd' of NIR type {kind}\b"):
         import_from_nir(_graph_with(node))

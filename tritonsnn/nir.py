@@ -3,7 +3,7 @@
 NIR (``pip install nir``, or ``tritonsnn[nir]``) describes a network as a graph of
 continuous-time nodes. :func:`export_to_nir` turns an ``nn.Sequential`` of
 ``Linear``/``Conv2d``/``AvgPool2d``/``Flatten`` layers (bare or wrapped in
-:class:`tritonsnn.MultiStep`), :class:`tritonsnn.Leaky` / :class:`tritonsnn.IF` /
+:class:`tritonsnn.MultiStep`), :class:`tritonsnn.OneToOne` (``Scale``), :class:`tritonsnn.Leaky` / :class:`tritonsnn.IF` /
 :class:`tritonsnn.Synaptic` neurons, recurrent :class:`tritonsnn.RLeaky` /
 :class:`tritonsnn.RSynaptic` layers and the :class:`tritonsnn.ExpSynapse` /
 :class:`tritonsnn.DualExpSynapse` integrators into a :class:`nir.NIRGraph`;
@@ -66,7 +66,7 @@ import torch
 from torch import nn
 
 from .neurons import IF, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
-from .synapses import DualExpSynapse, ExpSynapse
+from .synapses import DualExpSynapse, ExpSynapse, OneToOne
 from .utils import MultiStep
 
 __all__ = ["export_to_nir", "import_from_nir", "DEFAULT_DT"]
@@ -254,6 +254,8 @@ def _flatten_node(nir, name, flatten: nn.Flatten, x: torch.Tensor, leading: int)
 
 def _stateless_node(nir, name, layer, x, leading):
     """NIR node of a stateless layer that sees ``x`` (with ``leading`` batch-like axes)."""
+    if isinstance(layer, OneToOne):
+        return nir.Scale(scale=_numpy(layer.weight))
     if isinstance(layer, nn.Linear):
         if layer.bias is None:
             return nir.Linear(weight=_numpy(layer.weight))
@@ -666,6 +668,9 @@ def _stateless(name, node, multi):
                 )
             layer.bias.data.copy_(bias)
         return layer  # nn.Linear already acts on the last axis of [T, B, N]
+    if isinstance(node, nir.Scale):  # elementwise over the last axis, as tsnn.OneToOne
+        scale = torch.as_tensor(np.asarray(node.scale), dtype=torch.float32).reshape(-1)
+        return OneToOne(scale.numel(), init=scale)
     if isinstance(node, nir.Conv2d):
         weight = torch.as_tensor(np.asarray(node.weight), dtype=torch.float32)
         padding = node.padding
