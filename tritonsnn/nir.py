@@ -3,7 +3,8 @@
 NIR (``pip install nir``, or ``tritonsnn[nir]``) describes a network as a graph of
 continuous-time nodes. :func:`export_to_nir` turns an ``nn.Sequential`` of
 ``Linear``/``Conv2d``/``AvgPool2d``/``Flatten`` layers (bare or wrapped in
-:class:`tritonsnn.MultiStep`), :class:`tritonsnn.OneToOne` (``Scale``), :class:`tritonsnn.Leaky` / :class:`tritonsnn.IF` /
+:class:`tritonsnn.MultiStep`), :class:`tritonsnn.OneToOne` (``Scale``),
+:class:`tritonsnn.Leaky` / :class:`tritonsnn.IF` /
 :class:`tritonsnn.Synaptic` neurons, recurrent :class:`tritonsnn.RLeaky` /
 :class:`tritonsnn.RSynaptic` layers and the :class:`tritonsnn.ExpSynapse` /
 :class:`tritonsnn.DualExpSynapse` integrators into a :class:`nir.NIRGraph`;
