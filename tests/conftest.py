@@ -82,14 +82,16 @@ def pytest_report_header(config):
     return None
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item):
-    try:
-        return (yield)
-    except Exception as e:
-        if INTERPRETER_LOOP_ERROR is not None and _is_loop_error(e):
-            pytest.skip(f"Triton's interpreter on this stack: {INTERPRETER_LOOP_ERROR!r} (see the test header)")
-        raise
+@pytest.hookimpl(hookwrapper=True)  # the old-style wrapper: every pytest and pluggy version has it
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if INTERPRETER_LOOP_ERROR is None or report.when != "call" or not report.failed or call.excinfo is None:
+        return
+    if _is_loop_error(call.excinfo.value):
+        report.outcome = "skipped"
+        reason = f"Skipped: Triton's interpreter on this stack: {INTERPRETER_LOOP_ERROR!r} (see the test header)"
+        report.longrepr = (str(item.path), item.location[1] or 0, reason)
 
 
 def _is_loop_error(e):
