@@ -27,7 +27,7 @@ def scan_fwd(x, state: ScanState, params: ScanParams, opts: ScanOptions) -> Scan
     h_prev = torch.zeros(B, N, dtype=f32, device=dev) if h0 is None else h0.to(f32)
     # Nearest: a spike replaces the state, h[t] = x[t] + a * (x[t] == 0) * h[t-1], the decay
     # masked for the whole sequence at once (a float mask: bool tensors are slow on the CPU).
-    decay = torch.eq(xf, 0, out=torch.empty(T, B, N, dtype=f32, device=dev)).mul_(a) if nearest else None
+    decay = torch.eq(xf, 0, out=_alloc.empty(T, B, N, dtype=f32, device=dev)).mul_(a) if nearest else None
     for t in range(T):
         torch.addcmul(xf[t], a if decay is None else decay[t], h_prev, out=h[t])
         h_prev = h[t]
@@ -75,7 +75,7 @@ def scan_bwd(
             h.new_zeros(a.shape) if need_da else None,
             h.new_zeros(b.shape) if need_db and second else None,
         )
-    keep = torch.eq(x, 0, out=torch.empty(x.shape, dtype=f32, device=x.device)) if nearest else None
+    keep = torch.eq(x, 0, out=_alloc.empty(*x.shape, dtype=f32, device=x.device)) if nearest else None
     coef_a = a * keep if nearest else a
     dy0 = db = None
     if second:
