@@ -91,7 +91,7 @@ class Surrogate:
         return _NAMES[self.kind]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return _SpikeFn.apply(x, self)
+        return spike(x, self)
 
     def __post_init__(self):
         if self.kind not in _NAMES:
@@ -261,14 +261,27 @@ def _scalar(value: float, like: torch.Tensor) -> torch.Tensor:
     return _alloc.constant(float(value), like.dtype, like.device)
 
 
+def spike(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
+    """Heaviside spikes ``x > 0`` in x's dtype, whose backward multiplies by the surrogate gradient
+    at ``x``. Outside functorch transforms it enters autograd through the C ``apply`` that
+    ``Function.apply`` ends in: the Python wrapper around it costs as much as the spike itself on
+    a small layer, and one-step-per-call loops call this every step."""
+    if torch._C._are_functorch_transforms_active():
+        return _SpikeFn.apply(x, surrogate)
+    return _apply_spike(x, surrogate)
+
+
 class _SpikeFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, surrogate):
         ctx.save_for_backward(x)
         ctx.surrogate = surrogate
-        return (x > 0).to(x.dtype)
+        return torch.gt(x, 0.0, out=torch.empty_like(x))  # a float output: faster than a bool's .to()
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return g * grad(x, ctx.surrogate), None
+
+
+_apply_spike = super(torch.autograd.Function, _SpikeFn).apply  # torch._C._FunctionBase.apply

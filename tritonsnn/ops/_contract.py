@@ -284,6 +284,7 @@ class Family:
         membrane=None,
     ):
         self.records = records
+        self.name, self.module = name, module
         # (field of the saved record holding the membrane, threshold(saved, params)): what
         # compact_state() stores as bf16 plus the bits of its comparison with the threshold
         self.membrane = membrane
@@ -348,7 +349,14 @@ class Family:
 
     def forward(self, x, state, params, opts, step: bool = False):
         """``x [T, B, N]`` -> the outputs record; with ``step``, ``x [B, N]`` is one step and the
-        outputs have no time axis either (those not read come back None)."""
+        outputs have no time axis either (those not read come back None). An eager step runs the
+        implementation's ``<name>_step`` where it has one for these options (autograd-tracked ops,
+        cheaper than the op's autograd node for one step), else the fused op."""
+        if step and not torch.compiler.is_compiling():
+            composed = getattr(implementation(self.module, opts.use_triton), f"{self.name}_step", None)
+            out = None if composed is None else composed(x, state, params, opts)
+            if out is not None:
+                return out
         call = self.fwd_op.step if step else self.fwd_op
         return self.records["outputs"](*call(x=x, state=state, params=params, opts=opts))
 

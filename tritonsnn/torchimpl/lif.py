@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import torch
 
 from .. import _alloc
+from .. import surrogate as sg
 from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, Reset, lif_outputs
 from . import _common
 from ._common import (
@@ -56,13 +57,7 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
     """
     v0, s0, a0, c0 = state
     beta, thr, gain, rec, rho, b = params
-    reset, delay, zero_whole, refractory, need_post = (
-        opts.reset,
-        opts.delay,
-        opts.zero_whole,
-        opts.refractory,
-        opts.need_mem,
-    )
+    reset, delay, refractory, need_post = (opts.reset, opts.delay, opts.refractory, opts.need_mem)
     T, B, N = x.shape
     dev, f32 = x.device, F32
     refr, adapt = refractory > 0, rho is not None
@@ -75,7 +70,6 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
         th_prev = thr + b * a  # threshold of the previous step: the one its spike crossed
     else:
         th = th_prev = thr
-    zero_before = reset == RESET_ZERO and not zero_whole
     r = above(p, th_prev)
     if refr and delay:
         r = r * fired_last(c0, refractory, r)
@@ -95,17 +89,7 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
             beta_t = torch.addcmul(1 - free, free, beta)
             if rec is not None:
                 s_in = s_prev * free
-        keep = 1 - r if reset == RESET_ZERO else None
-        pz = p * keep if keep is not None else p
-        # beta*p then + x, two roundings as snnTorch's (and the kernels'): addcmul fuses them into
-        # one on this CPU, which moves the membrane by an ulp and, near the threshold, a spike.
-        torch.mul(pz if zero_before else p, beta_t, out=m).add_(xt)
-        if rec is not None:
-            m.addcmul_(rec, s_in)
-        if zero_whole and keep is not None:
-            m.mul_(keep)
-        if reset == RESET_SUBTRACT:
-            m.addcmul_(r, th_prev, value=-1)
+        membrane(p, r, xt, beta_t, th_prev, opts, rec=rec, s_in=s_in, out=m)
         if refr:
             sf = torch.gt(m, th, out=torch.empty_like(m)).mul_(free)
             spks[t].copy_(sf)
@@ -125,6 +109,43 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
     if refr:
         counter.final(T, count_out)
     return LifOutputs(spikes, pre, bits, post, qbits, count_out, aseq)
+
+
+def membrane(p, r, xt, beta, th_prev, opts: LifOptions, *, rec=None, s_in=None, out=None):
+    """The membrane of one step before its spike, from the previous one ``p``, its reset flags
+    ``r`` (the delayed reset), the input ``xt`` (gain applied) and, one-to-one recurrent, ``rec *
+    s_in``: written into ``out``, or (``out`` None) as autograd-tracked ops for :func:`lif_step`."""
+    keep = 1 - r if opts.reset == RESET_ZERO else None
+    zero_before = keep is not None and not opts.zero_whole
+    # beta*p then + x, two roundings as snnTorch's (and the kernels'): addcmul fuses them into
+    # one on this CPU, which moves the membrane by an ulp and, near the threshold, a spike.
+    m = torch.mul(p * keep if zero_before else p, beta, out=out).add_(xt)
+    if rec is not None:
+        m.addcmul_(rec, s_in)
+    if opts.zero_whole and keep is not None:
+        m.mul_(keep)
+    if opts.reset == RESET_SUBTRACT:
+        m.addcmul_(r, th_prev, value=-1)
+    return m
+
+
+def lif_step(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutputs | None:
+    """One step ``x [B, N]`` as autograd-tracked ops: :func:`membrane`, then spikes through the
+    surrogate, as snnTorch composes its step. The eager single-step path (``ops.lif``) takes it
+    over the fused op, whose one-step reverse loop costs more in Python than autograd's C++ graph
+    of a few ops. Returns the outputs a step reads (the others None), or None where the options
+    need the fused op: refractory periods, adaptation, a same-step reset."""
+    if opts.refractory > 0 or params.rho is not None or not opts.delay:
+        return None
+    B, N = x.shape
+    p = zeros_or(state.mem0, B, N, x.device)
+    thr = params.threshold
+    r = above(p, thr) if opts.reset != Reset.NONE else None
+    xt = x if params.gain is None else params.gain * x
+    s_in = None if params.v is None else zeros_or(state.spk0, B, N, x.device)
+    m = membrane(p, r, xt, params.beta, thr, opts, rec=params.v, s_in=s_in)
+    spikes = sg.spike(m - thr, opts.surrogate)
+    return LifOutputs(as_dtype(spikes, x.dtype), m if opts.need_mem else None, None, None, None, None, None)
 
 
 def lif_bwd(

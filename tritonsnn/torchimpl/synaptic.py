@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import torch
 
 from .. import _alloc
+from .. import surrogate as sg
 from ..contracts import (
     Reset,
     SecondOrder,
@@ -42,6 +43,7 @@ from ._common import (
     full_row,
     head,
     param_grads,
+    post_reset,
     reset_now,
     rows,
     same_step_reset_grad,
@@ -93,19 +95,11 @@ def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutpu
     # The current is kept as its own buffer: written in place, never aliased with the membrane.
     c_rows = rows(cur) if store_cur else [torch.empty(B, N, dtype=f32, device=dev)] * T
     for t in range(T):
-        m = mems[t]
-        # Products then sums, two roundings as snnTorch's (addcmul would fuse them; see lif.py).
-        c = torch.mul(c, alpha, out=c_rows[t]).add_(xs[t])
-        if s_prev is not None:
-            c.addcmul_(v, s_prev)
-        torch.mul(p, beta, out=m).add_(c)
+        c, m = synaptic_update(c, p, xs[t], s_prev, params, c_out=c_rows[t], m_out=mems[t])
         if counter is not None:
             free = counter.step(t, refr[t])
             counter.hold(m, p)  # refractory: no leak, no input; the reset below still applies
-        if reset == RESET_SUBTRACT:
-            m.addcmul_(r, thr, value=-1)
-        elif reset == RESET_ZERO:
-            m.mul_(1 - r)  # snnTorch zeroes the new membrane, input included (Leaky: the old one)
+        delayed_reset_(m, r, thr, reset)
         s = torch.gt(m, thr, out=spks[t])
         if counter is not None:
             s.mul_(free)
@@ -123,6 +117,57 @@ def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutpu
     if counter is not None:
         counter.final(T, cnt_out)
     return outs
+
+
+def synaptic_update(c, p, xt, s_prev, params: SynParams, *, c_out=None, m_out=None):
+    """One Synaptic step's current and membrane before the delayed reset, from the previous ones
+    ``c``, ``p`` (and, one-to-one recurrent, the previous spikes): into ``c_out``/``m_out``, or
+    (None) as autograd-tracked ops for :func:`syn_step`."""
+    # Products then sums, two roundings as snnTorch's (addcmul would fuse them; see lif.py).
+    c = torch.mul(c, params.alpha, out=c_out).add_(xt)
+    if s_prev is not None:
+        c.addcmul_(params.v, s_prev)
+    return c, torch.mul(p, params.beta, out=m_out).add_(c)
+
+
+def delayed_reset_(m, r, thr, reset):
+    """The reset of the previous step's spike (flags ``r``) applied to the new membrane ``m``."""
+    if reset == RESET_SUBTRACT:
+        m.addcmul_(r, thr, value=-1)
+    elif reset == RESET_ZERO:
+        m.mul_(1 - r)  # snnTorch zeroes the new membrane, input included (Leaky: the old one)
+
+
+def syn_step(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutputs | None:
+    """One step ``x [B, N]`` as autograd-tracked ops (see ``torchimpl.lif.lif_step``): the loop
+    bodies of :func:`syn_fwd`, spikes through the surrogate. Returns the outputs a step reads (the
+    others None), or None where the options need the fused op (refractory periods)."""
+    if opts.refractory > 0:
+        return None
+    B, N = x.shape
+    dev, thr = x.device, params.threshold
+    is_alpha = opts.neuron == SecondOrder.ALPHA
+    p = zeros_or(state.mem0, B, N, dev)
+    r = above(p, thr) if opts.reset != RESET_NONE else None
+    c = zeros_or(state.cur0, B, N, dev)
+    aux = None
+    if is_alpha:
+        flag = None if r is None else (r if opts.reset == RESET_SUBTRACT else 1 - r)
+        h = zeros_or(state.aux0, B, N, dev)
+        c, aux, m = alpha_update(c, h, x, as_dtype(x).neg(), flag, params, opts.reset)
+    else:
+        s_prev = None if params.v is None else zeros_or(state.spk0, B, N, dev)
+        c, m = synaptic_update(c, p, x, s_prev, params)
+        delayed_reset_(m, r, thr, opts.reset)
+    spikes = sg.spike(m - thr, opts.surrogate)
+    post = None
+    if opts.need_mem and not opts.delay and not is_alpha:
+        post = post_reset(m, spikes, r, thr, opts.reset)
+    keep = opts.store_cur
+    mem = m if opts.need_mem and post is None else None
+    return SynOutputs(
+        as_dtype(spikes, x.dtype), c if keep else None, aux if keep else None, mem, None, post, None, None
+    )
 
 
 def _alpha_fwd(x, state: SynState, params: SynParams, opts: SynOptions, outs: SynOutputs):
@@ -159,23 +204,17 @@ def _alpha_fwd(x, state: SynState, params: SynParams, opts: SynOptions, outs: Sy
         if i == 0:  # -x for a chunk of steps in one op: inh[t] = beta*inh[t-1] + (-x[t]), bitwise beta*inh - x
             t1 = min(t + chunk, T)
             neg_x[: t1 - t].copy_(x[t:t1]).neg_()  # x may be half precision; the currents are fp32
-        e_new = torch.mul(e, alpha, out=es[t % n_rows]).add_(xs[t])  # two roundings, as snnTorch's
-        h_new = torch.mul(h, beta, out=hs[t % n_rows]).add_(negs[i])
-        if reset == RESET_ZERO:
-            # snnTorch zeroes both currents and tau * (exc + inh); with r in {0, 1} summing the
-            # zeroed currents gives the same values in one op less.
-            e_new.mul_(flag)
-            h_new.mul_(flag)
-        u_prev, u = u, torch.add(e_new, h_new, out=mems[t]).mul_(tau)  # tau * (exc + inh), snnTorch's order
-        if counter is not None:
+        outs_t = dict(e_out=es[t % n_rows], h_out=hs[t % n_rows], u_out=mems[t])
+        if counter is None:
+            e, h, u = alpha_update(e, h, xs[t], negs[i], flag, params, reset, **outs_t)
+        else:
+            u_prev = u
+            e_new, h_new, u = alpha_update(e, h, xs[t], negs[i], flag, params, reset, hold=True, **outs_t)
             free = counter.step(t, refr[t])
             counter.hold(u, u_prev)  # held membrane; the currents still filter the input
             if reset == RESET_ZERO:
                 u.mul_(flag)  # the pending reset zeroes a held membrane too
-        if reset == RESET_SUBTRACT:
-            u.addcmul_(flag, h)  # snnTorch: mem -= (-syn_inh_old) * reset
-            e_new.addcmul_(flag, thr, value=-1)
-            h_new.addcmul_(flag, h_new, value=-1)  # h * (1 - r) for r in {0, 1}, in one op
+            e, h = alpha_reset_(e_new, h_new, u, h, flag, thr, reset), h_new
         s = torch.gt(u, thr, out=spks[t])
         if counter is not None:
             s.mul_(free)
@@ -187,9 +226,36 @@ def _alpha_fwd(x, state: SynState, params: SynParams, opts: SynOptions, outs: Sy
                 flag.copy_(s)
                 if reset == RESET_ZERO:
                     flag.neg_().add_(1)
-        e, h = e_new, h_new
     if counter is not None:
         counter.final(T, cnt_out)
+
+
+def alpha_update(e, h, xt, neg_x, flag, params: SynParams, reset, *, hold=False, e_out=None, h_out=None, u_out=None):
+    """One Alpha step: the excitatory and inhibitory currents and the membrane ``(e, h, u)`` from
+    the previous currents, ``x`` and ``-x`` (fp32), ``flag`` the previous step's reset flags ``r``
+    (subtract) or ``1 - r`` (zero). Written into the ``*_out`` rows, or (None) as autograd-tracked
+    ops for :func:`syn_step`. With ``hold`` the subtracting reset is left to the caller
+    (:func:`alpha_reset_`), after a refractory step has held the membrane."""
+    e_new = torch.mul(e, params.alpha, out=e_out).add_(xt)  # two roundings, as snnTorch's
+    h_new = torch.mul(h, params.beta, out=h_out).add_(neg_x)
+    if reset == RESET_ZERO:
+        # snnTorch zeroes both currents and tau * (exc + inh); with r in {0, 1} summing the
+        # zeroed currents gives the same values in one op less.
+        e_new.mul_(flag)
+        h_new.mul_(flag)
+    u = torch.add(e_new, h_new, out=u_out).mul_(params.tau)  # tau * (exc + inh), snnTorch's order
+    if not hold:
+        e_new = alpha_reset_(e_new, h_new, u, h, flag, params.threshold, reset)
+    return e_new, h_new, u
+
+
+def alpha_reset_(e_new, h_new, u, h, flag, thr, reset):
+    """Alpha's subtracting reset of the previous step's spike (``flag`` = r), in place."""
+    if reset == RESET_SUBTRACT:
+        u.addcmul_(flag, h)  # snnTorch: mem -= (-syn_inh_old) * reset
+        e_new.addcmul_(flag, thr, value=-1)
+        h_new.addcmul_(flag, h_new, value=-1)  # h * (1 - r) for r in {0, 1}, in one op
+    return e_new
 
 
 def syn_bwd(
