@@ -566,6 +566,48 @@ def test_single_step_and_stateful_chunks_match_one_call(case):
     assert_spikes_equal(s_again, s, "after reset")
 
 
+@pytest.mark.parametrize(
+    "case,dtype,layout",
+    [pytest.param(c, torch.float32, "contiguous", id=c.name) for c in MODULE_CASES]
+    + [
+        pytest.param(c, dtype, "strided", id=f"{c.name}-{str(dtype)[6:]}-strided")
+        for c in MODULE_CASES
+        for dtype in (torch.float16, torch.bfloat16)
+        if not c.images
+    ],
+)
+def test_single_steps_backpropagate_like_one_call(case, dtype, layout):
+    """One step per call with the state kept in the graph, as snnTorch users train (BPTT through the
+    steps): spikes, every state sequence and the gradients of the input and of every parameter equal
+    one multi-step call's fused reverse loop. On the PyTorch backend a step runs as autograd-tracked
+    ops (``torchimpl.lif_step``/``syn_step``) where its options allow, else the fused op for one step:
+    this checks both against the fused loop, on half-precision, non-contiguous inputs too."""
+    T, B, features = shape_of(case)
+    x, p, _, _ = draw(case, T, B, features, seed=23, learn=False, dtype=dtype, layout=layout)
+    x = x.detach().requires_grad_()
+    kw = dict(return_state=True, backend="torch", **case.opts)
+    whole, single = module_of(case, p, **kw), module_of(case, p, step_mode="single", **kw)
+    s, st = whole(x)
+    assert 0 < s.sum() < s.numel()
+    steps = [single(x_t) for x_t in x.unbind(0)]
+    s_single = torch.stack([o[0] for o in steps])
+    st_single = {k: torch.stack([o[1][k] for o in steps]) for k in case.seqs}
+    assert_spikes_equal(s_single, s, "single-step spikes")
+    for k in case.seqs:
+        assert_close(st_single[k], st[k], 1e-6, 0, f"single-step {k}")
+    g = torch.Generator().manual_seed(24)
+    ups = [torch.randn(x.shape, generator=g) for _ in range(1 + len(case.seqs))]
+
+    def loss(spikes, state):
+        return (spikes.float() * ups[0]).sum() + sum((state[k] * u).sum() for k, u in zip(case.seqs, ups[1:]))
+
+    grads_w = torch.autograd.grad(loss(s, st), [x, *whole.parameters()])
+    grads_s = torch.autograd.grad(loss(s_single, st_single), [x, *single.parameters()])
+    for i, (a, b) in enumerate(zip(grads_s, grads_w)):
+        tol = 1e-5 if dtype == torch.float32 else 1e-2  # a half-precision dx rounds once more or less
+        assert_close(a.float(), b.float(), tol, tol, f"grad {i} through single steps")
+
+
 # ----------------------------------------------------------------------------- snnTorch parity
 
 
