@@ -567,16 +567,20 @@ def test_single_step_and_stateful_chunks_match_one_call(case):
 
 
 @pytest.mark.parametrize(
-    "case,dtype,layout",
-    [pytest.param(c, torch.float32, "contiguous", id=c.name) for c in MODULE_CASES]
+    "case,opts,dtype,layout",
+    [
+        pytest.param(c, opts, torch.float32, "contiguous", id=f"{c.name}[{vid or 'row'}]")
+        for c in MODULE_CASES
+        for vid, opts in c.variants()
+    ]
     + [
-        pytest.param(c, dtype, "strided", id=f"{c.name}-{str(dtype)[6:]}-strided")
+        pytest.param(c, c.opts, dtype, "strided", id=f"{c.name}-{str(dtype)[6:]}-strided")
         for c in MODULE_CASES
         for dtype in (torch.float16, torch.bfloat16)
         if not c.images
     ],
 )
-def test_single_steps_backpropagate_like_one_call(case, dtype, layout):
+def test_single_steps_backpropagate_like_one_call(case, opts, dtype, layout):
     """One step per call with the state kept in the graph, as snnTorch users train (BPTT through the
     steps): spikes, every state sequence and the gradients of the input and of every parameter equal
     one multi-step call's fused reverse loop. On the PyTorch backend a step runs as autograd-tracked
@@ -585,7 +589,7 @@ def test_single_steps_backpropagate_like_one_call(case, dtype, layout):
     T, B, features = shape_of(case)
     x, p, _, _ = draw(case, T, B, features, seed=23, learn=False, dtype=dtype, layout=layout)
     x = x.detach().requires_grad_()
-    kw = dict(return_state=True, backend="torch", **case.opts)
+    kw = dict(return_state=True, backend="torch", **opts)
     whole, single = module_of(case, p, **kw), module_of(case, p, step_mode="single", **kw)
     s, st = whole(x)
     assert 0 < s.sum() < s.numel()

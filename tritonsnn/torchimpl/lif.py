@@ -33,6 +33,7 @@ from ._common import (
     fired_last,
     full_row,
     param_grads,
+    post_reset,
     reset_now,
     rows,
     same_step_reset_grad,
@@ -134,8 +135,8 @@ def lif_step(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutp
     surrogate, as snnTorch composes its step. The eager single-step path (``ops.lif``) takes it
     over the fused op, whose one-step reverse loop costs more in Python than autograd's C++ graph
     of a few ops. Returns the outputs a step reads (the others None), or None where the options
-    need the fused op: refractory periods, adaptation, a same-step reset."""
-    if opts.refractory > 0 or params.rho is not None or not opts.delay:
+    need the fused op: refractory periods, adaptation."""
+    if opts.refractory > 0 or params.rho is not None:
         return None
     B, N = x.shape
     p = zeros_or(state.mem0, B, N, x.device)
@@ -145,7 +146,9 @@ def lif_step(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutp
     s_in = None if params.v is None else zeros_or(state.spk0, B, N, x.device)
     m = membrane(p, r, xt, params.beta, thr, opts, rec=params.v, s_in=s_in)
     spikes = sg.spike(m - thr, opts.surrogate)
-    return LifOutputs(as_dtype(spikes, x.dtype), m if opts.need_mem else None, None, None, None, None, None)
+    mem = (m if opts.delay else post_reset(m, spikes, r, thr, opts.reset)) if opts.need_mem else None
+    pre, post = (mem, None) if opts.delay else (None, mem)
+    return LifOutputs(as_dtype(spikes, x.dtype), pre, None, post, None, None, None)
 
 
 def lif_bwd(
