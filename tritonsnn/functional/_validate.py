@@ -229,6 +229,22 @@ class Common(NamedTuple):
             use_triton=_backend.resolve(self.backend, x.device) == "triton",
         )
 
+    def record(self, kind, x, **fields):
+        """The options record ``kind`` (``LifOptions``, ...) of a call on tensors like ``x``: these
+        fields (the backend resolved) and the family's own ``fields``. Made once per combination
+        (the backend's environment variables included): building it costs as much as a small op,
+        which a one-step-per-call loop would pay every step."""
+        key = (kind, self, x.device, _backend.environment(), *fields.items())
+        rec = _RECORDS.get(key)
+        if rec is None:
+            if len(_RECORDS) >= 4096:  # bounded: options made from ever new numbers do not pile up
+                _RECORDS.clear()
+            rec = _RECORDS[key] = kind(**fields, **self.fields(x))
+        return rec
+
+
+_RECORDS: dict = {}
+
 
 _COMMON_OPTIONS = ("reset_mechanism", "reset_delay", "surrogate", "refractory", "dt", "backend")
 

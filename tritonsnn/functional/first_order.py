@@ -54,7 +54,7 @@ def _first_order(
         adapt0=state(a0, "a0", x, features, layout=layout) if adapt else None,
         count0=count(count0, x, features, options.refractory, layout),
     )
-    opts = LifOptions(zero_whole=bool(zero_whole), need_mem=bool(return_mem or return_state), **options.fields(x))
+    opts = options.record(LifOptions, x, zero_whole=bool(zero_whole), need_mem=bool(return_mem or return_state))
     out = ops.lif.lif_fwd(layout.flat(x), init, params, opts, step=single)
     seqs = {"mem": out.pre if opts.delay else out.post} if opts.need_mem else {}
     if adapt:

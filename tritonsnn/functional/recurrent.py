@@ -175,7 +175,7 @@ def run_rleaky(
             init,
             dense,
             params,
-            LifOptions(zero_whole=True, need_mem=True, **options.fields(x)),
+            options.record(LifOptions, x, zero_whole=True, need_mem=True),
             step=single,
         )
         return result(
@@ -322,7 +322,7 @@ def run_rsynaptic(
             state(s0, "s0", x, features, layout=layout),
             count(count0, x, features, options.refractory, layout),
         )
-        opts = SynOptions(neuron=SecondOrder.SYNAPTIC, store_cur=True, need_mem=True, **options.fields(x))
+        opts = options.record(SynOptions, x, neuron=SecondOrder.SYNAPTIC, store_cur=True, need_mem=True)
         out = ops.recurrent.rsyn_dense_fwd(layout.flat(x), init, dense, params, opts, step=single)
         return result(
             layout,

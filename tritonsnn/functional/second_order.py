@@ -50,11 +50,12 @@ def run_synaptic(
         spk0=state(s0, "s0", x, features, layout=layout) if params.v is not None else None,
         count0=count(count0, x, features, options.refractory, layout),
     )
-    opts = SynOptions(
+    opts = options.record(
+        SynOptions,
+        x,
         neuron=SecondOrder.SYNAPTIC,
         store_cur=bool(return_state) or params.alpha.requires_grad,
         need_mem=need_mem,
-        **options.fields(x),
     )
     out = ops.synaptic.syn_fwd(layout.flat(x), init, params, opts, step=layout.single)
     seqs = {"syn": out.cur} if return_state else {}
@@ -96,11 +97,12 @@ def run_alpha(
         count0=count(count0, x, features, options.refractory, layout),
     )
     # The current sequences are only read back for the decays' gradients (tau depends on both).
-    opts = SynOptions(
+    opts = options.record(
+        SynOptions,
+        x,
         neuron=SecondOrder.ALPHA,
         store_cur=bool(return_state) or params.tau.requires_grad,
         need_mem=True,
-        **options.fields(x),
     )
     out = ops.synaptic.syn_fwd(layout.flat(x), init, params, opts, step=layout.single)
     seqs = {"syn_exc": out.cur, "syn_inh": out.aux, "mem": out.mem} if return_state else {"mem": out.mem}
