@@ -281,7 +281,7 @@ class _SpikeFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * grad(x, ctx.surrogate), None
+        return grad(x, ctx.surrogate).mul_(g), None  # into the fresh surrogate tensor: no allocation
 
 
 _apply_spike = super(torch.autograd.Function, _SpikeFn).apply  # torch._C._FunctionBase.apply
