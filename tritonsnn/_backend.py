@@ -15,11 +15,6 @@ def interpreter_enabled() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
-def environment() -> tuple:
-    """The environment variables :func:`resolve` and :func:`interpreter_enabled` read (a cache key)."""
-    return os.environ.get(ENV_VAR), os.environ.get("TRITON_INTERPRET")
-
-
 def triton_available() -> bool:
     try:
         import triton  # noqa: F401

@@ -217,29 +217,20 @@ class Common(NamedTuple):
     surrogate_param2: float
     backend: str
 
-    def fields(self, x) -> dict:
-        """The options records' common fields for tensors like ``x`` (the backend resolved)."""
-        return dict(
-            reset=self.reset,
-            delay=self.delay,
-            refractory=self.refractory,
-            surrogate_kind=self.surrogate_kind,
-            surrogate_param=self.surrogate_param,
-            surrogate_param2=self.surrogate_param2,
-            use_triton=_backend.resolve(self.backend, x.device) == "triton",
-        )
-
     def record(self, kind, x, **fields):
         """The options record ``kind`` (``LifOptions``, ...) of a call on tensors like ``x``: these
-        fields (the backend resolved) and the family's own ``fields``. Made once per combination
-        (the backend's environment variables included): building it costs as much as a small op,
-        which a one-step-per-call loop would pay every step."""
-        key = (kind, self, x.device, _backend.environment(), *fields.items())
+        fields, the backend resolved (on every call: it reads the environment) and the family's
+        own ``fields``. The record is made once per combination: building it costs as much as a
+        small op, which a one-step-per-call loop would pay every step."""
+        use_triton = _backend.resolve(self.backend, x.device) == "triton"
+        key = (kind, self, use_triton, *fields.items())
         rec = _RECORDS.get(key)
         if rec is None:
             if len(_RECORDS) >= 4096:  # bounded: options made from ever new numbers do not pile up
                 _RECORDS.clear()
-            rec = _RECORDS[key] = kind(**fields, **self.fields(x))
+            common = self._asdict()
+            del common["backend"]
+            rec = _RECORDS[key] = kind(**fields, **common, use_triton=use_triton)
         return rec
 
 
