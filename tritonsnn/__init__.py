@@ -3,7 +3,22 @@
 from . import data, encode, functional, loss, memory, nir, plasticity, plot, snntorch, surrogate
 from .classify import MaxRateClassifier
 from .monitor import Monitor
-from .neurons import ALIF, IF, PLIF, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
+from .neurons import (
+    ALIF,
+    EIF,
+    IF,
+    PLIF,
+    QIF,
+    AdEx,
+    Alpha,
+    Izhikevich,
+    Lapicque,
+    Leaky,
+    RLeaky,
+    RSynaptic,
+    SpikingNeuron,
+    Synaptic,
+)
 from .plasticity import MSTDPET, STDP, HomeostaticThreshold, Trace, TripletSTDP
 from .synapses import Cell, Connection, Delay, DelayedLinear, DualExpSynapse, ExpSynapse, OneToOne
 from .utils import MultiStep, detach, reset
@@ -30,6 +45,10 @@ __all__ = [
     "Lapicque",
     "RLeaky",
     "ALIF",
+    "QIF",
+    "EIF",
+    "Izhikevich",
+    "AdEx",
     "Synaptic",
     "Alpha",
     "RSynaptic",

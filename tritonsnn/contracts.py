@@ -269,6 +269,88 @@ class DenseSynOutputs(NamedTuple):
     final_count: Tensor
 
 
+# --- nonlinear integrate-and-fire: QIF, EIF, Izhikevich, AdEx (SpikingJelly's conventions) --
+
+
+class Nonlinearity(IntEnum):
+    """The membrane's own drive ``f(v)`` in ``h = v + (x + f(v) - w) / tau``."""
+
+    QUADRATIC = 0  # a0 (v - v_rest)(v - v_c): QIF, Izhikevich
+    EXPONENTIAL = 1  # v_rest - v + delta_t exp((v - theta_rh) / delta_t): EIF, AdEx
+
+
+class NlifState(NamedTuple):
+    mem0: Tensor | None  # membrane after the previous step's reset
+    w0: Tensor | None  # adaptation current (ADAPT)
+
+
+class NlifParams(NamedTuple):
+    threshold: Tensor
+
+
+class NlifOptions(NamedTuple):
+    nonlinearity: int
+    adapt: bool  # an adaptation current w (Izhikevich, AdEx)
+    hard_reset: bool  # a spike sets the membrane to v_reset; else it subtracts the threshold
+    detach_reset: bool  # no gradient through the reset (SpikingJelly's detach_reset)
+    tau: float
+    v_rest: float
+    v_c: float  # QUADRATIC
+    a0: float  # QUADRATIC
+    theta_rh: float  # EXPONENTIAL
+    delta_t: float  # EXPONENTIAL
+    v_reset: float  # hard_reset
+    a: float  # ADAPT: subthreshold coupling
+    b: float  # ADAPT: spike-triggered increment
+    tau_w: float  # ADAPT
+    need_mem: bool  # the caller reads the membrane (and w) sequences
+    surrogate_kind: int
+    surrogate_param: float
+    surrogate_param2: float
+    use_triton: bool
+
+    @property
+    def surrogate(self) -> sg.Surrogate:
+        return _surrogate(self)
+
+
+class NlifOutputs(NamedTuple):
+    spikes: Tensor  # x's dtype
+    pre: Tensor  # membrane before the reset, fp32
+    mem: Tensor  # after the reset, with need_mem
+    w: Tensor  # adaptation current after each step, ADAPT with need_mem
+
+
+class NlifSaved(NamedTuple):
+    pre: Tensor
+    sgrad: Tensor | None = None
+
+
+class NlifUpstream(NamedTuple):
+    g_spikes: Tensor
+    g_mem: Tensor | None
+    g_w: Tensor | None
+
+
+class NlifGrads(NamedTuple):
+    dx: Tensor
+    dmem0: Tensor
+    dw0: Tensor | None
+    dthreshold: Tensor | None
+
+
+def nlif_outputs(x: Tensor, opts: NlifOptions) -> NlifOutputs:
+    """Allocate the outputs of the nonlinear forward for ``x [T, B, N]``; unused ones are empty."""
+    dev, seq, none = x.device, tuple(x.shape), (0,)
+    f32 = torch.float32
+    return NlifOutputs(
+        spikes=_empty(*seq, dtype=x.dtype, device=dev),
+        pre=_empty(*seq, dtype=f32, device=dev),
+        mem=_empty(*(seq if opts.need_mem else none), dtype=f32, device=dev),
+        w=_empty(*(seq if opts.need_mem and opts.adapt else none), dtype=f32, device=dev),
+    )
+
+
 # --- linear scans: synapse filters and traces -------------------------------------------------
 
 

@@ -27,10 +27,11 @@ from . import _backend
 from . import functional as F
 from . import surrogate as sg
 from ._doc import shared_args
-from .contracts import Reset, surrogate_fields
+from .contracts import Nonlinearity, Reset, surrogate_fields
 from .functional import _reset_mode
 from .functional._validate import Common
 from .functional.first_order import _first_order, lapicque_terms
+from .functional.nonlinear import DEFAULT_SURROGATE, check_constants, run_nonlinear
 from .functional.recurrent import run_rleaky, run_rsynaptic
 from .functional.second_order import run_alpha, run_synaptic, second_order_params
 from .utils import own_storage, register_tensor
@@ -807,3 +808,168 @@ class RSynaptic(SpikingNeuron):
             f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, all_to_all={self.all_to_all}, "
             + super().extra_repr()
         )
+
+
+_NONLINEAR_DOC = """
+        threshold: firing threshold (> 0), number or tensor; a neuron fires where its
+            membrane reaches it (``>=``, as SpikingJelly).
+        v_rest: resting potential.
+        v_reset: the membrane after a spike (hard reset); None subtracts the threshold.
+        options: the Module options every nonlinear neuron takes, by keyword:
+            ``surrogate`` (SpikingJelly's ``Sigmoid()``, ``tsnn.surrogate.sigmoid(4.0)``, by
+            default), ``detach_reset`` (no gradient through the reset), ``learn_threshold``,
+            ``step_mode`` (``"multi"`` ``[T, B, ...]`` or ``"single"`` ``[B, ...]``),
+            ``stateful``, ``return_mem``, ``return_state`` (``state`` holds ``"mem"``, the
+            membrane after each reset, and ``"w"`` with adaptation) and ``backend``.
+"""
+
+
+class _Nonlinear(SpikingNeuron):
+    """The nonlinear integrate-and-fire neurons (QIF, EIF, Izhikevich, AdEx): SpikingJelly's
+    conventions (Euler steps, ``tau`` in steps, firing on ``>=``, hard reset to ``v_reset``,
+    the membrane starting at ``v_reset``), fused by the ``nlif`` op. The constants of the
+    dynamics are numbers, fixed at construction; the threshold can learn."""
+
+    _NONLINEARITY = Nonlinearity.QUADRATIC
+    _ADAPT = False
+
+    def __init__(
+        self,
+        constants: dict,
+        threshold=1.0,
+        *,
+        surrogate=None,
+        detach_reset=False,
+        learn_threshold=False,
+        step_mode="multi",
+        stateful=False,
+        return_mem=False,
+        backend="auto",
+        return_state=False,
+    ):
+        super().__init__(
+            threshold=threshold,
+            surrogate=DEFAULT_SURROGATE if surrogate is None else surrogate,
+            learn_threshold=learn_threshold,
+            step_mode=step_mode,
+            stateful=stateful,
+            return_mem=return_mem,
+            backend=backend,
+            return_state=return_state,
+        )
+        self.constants = check_constants(self._NONLINEARITY, constants, self._ADAPT)
+        self.detach_reset = bool(detach_reset)
+        self.reset_mechanism = "subtract" if self.constants["v_reset"] is None else "v_reset"
+        self._CARRY = {"v0": "mem", "w0": "w"} if self._ADAPT else {"v0": "mem"}
+
+    def _dynamics(self, x, init, single=False, **returns):
+        return run_nonlinear(
+            x,
+            self.threshold,
+            self.constants,
+            nonlinearity=self._NONLINEARITY,
+            adapt=self._ADAPT,
+            **init,
+            surrogate=self.surrogate,
+            detach_reset=self.detach_reset,
+            backend=self.backend,
+            single=single,
+            **returns,
+        )
+
+    def extra_repr(self):
+        constants = ", ".join(f"{k}={v}" for k, v in self.constants.items())
+        return (
+            f"{constants}, threshold={_short(self.threshold)}, surrogate={self.surrogate}, "
+            f"detach_reset={self.detach_reset}, step_mode={self.step_mode!r}"
+        )
+
+
+@shared_args(_NONLINEAR_DOC)
+class QIF(_Nonlinear):
+    """Quadratic integrate-and-fire, as SpikingJelly's ``QIFNode`` (its defaults):
+    ``h[t] = v[t-1] + (x[t] + a0 (v[t-1] - v_rest)(v[t-1] - v_c)) / tau``, spikes
+    ``h[t] >= threshold``, then ``v[t] = v_reset`` where it fired, else ``h[t]``.
+
+    Args:
+        tau: membrane time constant in steps (> 1).
+        v_c: critical voltage.
+        a0: strength of the quadratic term (> 0)."""
+
+    def __init__(self, tau=2.0, v_c=0.8, a0=1.0, threshold=1.0, v_rest=0.0, v_reset=-0.1, **options):
+        super().__init__(dict(tau=tau, v_rest=v_rest, v_c=v_c, a0=a0, v_reset=v_reset), threshold, **options)
+
+
+@shared_args(_NONLINEAR_DOC)
+class EIF(_Nonlinear):
+    """Exponential integrate-and-fire, as SpikingJelly's ``EIFNode`` (its defaults):
+    ``h[t] = v[t-1] + (x[t] + v_rest - v[t-1] + delta_t exp((v[t-1] - theta_rh) / delta_t)) / tau``.
+
+    Args:
+        tau: membrane time constant in steps (> 1).
+        delta_t: sharpness of the exponential (> 0).
+        theta_rh: rheobase threshold."""
+
+    _NONLINEARITY = Nonlinearity.EXPONENTIAL
+
+    def __init__(self, tau=2.0, delta_t=1.0, theta_rh=0.8, threshold=1.0, v_rest=0.0, v_reset=-0.1, **options):
+        constants = dict(tau=tau, v_rest=v_rest, theta_rh=theta_rh, delta_t=delta_t, v_reset=v_reset)
+        super().__init__(constants, threshold, **options)
+
+
+_ADAPT_DOC = """
+        a: subthreshold coupling of the adaptation current ``w`` to the membrane.
+        b: increment of ``w`` per spike.
+        tau_w: time constant of ``w`` in steps (> 0).
+"""
+
+
+@shared_args(_NONLINEAR_DOC + _ADAPT_DOC)
+class Izhikevich(_Nonlinear):
+    """Izhikevich's quadratic neuron with an adaptation current, as SpikingJelly's
+    ``IzhikevichNode`` (its defaults, with which ``a = b = 0`` leave ``w`` at zero):
+    ``h[t] = v[t-1] + (x[t] + a0 (v[t-1] - v_rest)(v[t-1] - v_c) - w[t-1]) / tau`` and
+    ``w[t] = w[t-1] + (a (h[t] - v_rest) - w[t-1]) / tau_w + b s[t]``.
+
+    Args:
+        tau: membrane time constant in steps (> 1).
+        v_c: critical voltage.
+        a0: strength of the quadratic term (> 0)."""
+
+    _ADAPT = True
+
+    def __init__(
+        self, tau=2.0, v_c=0.8, a0=1.0, threshold=1.0, v_rest=-0.1, v_reset=0.0, a=0.0, b=0.0, tau_w=2.0, **options
+    ):
+        constants = dict(tau=tau, v_rest=v_rest, v_c=v_c, a0=a0, v_reset=v_reset, a=a, b=b, tau_w=tau_w)
+        super().__init__(constants, threshold, **options)
+
+
+@shared_args(_NONLINEAR_DOC + _ADAPT_DOC)
+class AdEx(_Nonlinear):
+    """Adaptive exponential integrate-and-fire (Brette & Gerstner 2005): EIF's drive with
+    Izhikevich's adaptation current (see ``tsnn.functional.adex`` for the defaults).
+
+    Args:
+        tau: membrane time constant in steps (> 1).
+        delta_t: sharpness of the exponential (> 0).
+        theta_rh: rheobase threshold."""
+
+    _NONLINEARITY = Nonlinearity.EXPONENTIAL
+    _ADAPT = True
+
+    def __init__(
+        self,
+        tau=2.0,
+        delta_t=1.0,
+        theta_rh=0.8,
+        threshold=1.0,
+        v_rest=0.0,
+        v_reset=-0.1,
+        a=0.13,
+        b=0.1,
+        tau_w=30.0,
+        **options,
+    ):
+        constants = dict(tau=tau, v_rest=v_rest, theta_rh=theta_rh, delta_t=delta_t, v_reset=v_reset, a=a, b=b)
+        super().__init__(constants | dict(tau_w=tau_w), threshold, **options)

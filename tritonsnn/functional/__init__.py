@@ -6,6 +6,7 @@ calls one custom op; no dynamics are computed here. By concern:
 
 * ``first_order.py``: ``leaky``, ``if_``, ``lapicque``, ``alif``
 * ``second_order.py``: ``synaptic``, ``alpha``
+* ``nonlinear.py``: ``qif``, ``eif``, ``izhikevich``, ``adex``
 * ``recurrent.py``: ``rleaky``, ``rsynaptic`` (one-to-one fused; all-to-all as one op)
 * ``filters.py``: ``exp_synapse``, ``dual_exp_synapse``, ``trace``, ``delay``
 * ``plasticity.py``: ``stdp``, ``mstdpet``, ``homeostatic_threshold``
@@ -17,6 +18,7 @@ from ._validate import refractory_from_spike_step, refractory_steps
 from ._validate import reset_mode as _reset_mode  # noqa: F401
 from .filters import delay, dual_exp_synapse, exp_synapse, trace
 from .first_order import alif, if_, lapicque, lapicque_coefficients, leaky
+from .nonlinear import adex, eif, izhikevich, qif
 from .plasticity import check_stdp_options, homeostatic_threshold, mstdpet, stdp, triplet_stdp
 from .recurrent import rleaky, rsynaptic
 from .second_order import alpha, synaptic
@@ -28,6 +30,10 @@ __all__ = [
     "lapicque_coefficients",
     "rleaky",
     "alif",
+    "qif",
+    "eif",
+    "izhikevich",
+    "adex",
     "refractory_steps",
     "refractory_from_spike_step",
     "exp_synapse",

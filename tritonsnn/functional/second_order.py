@@ -98,11 +98,7 @@ def run_alpha(
     )
     # The current sequences are only read back for the decays' gradients (tau depends on both).
     opts = options.record(
-        SynOptions,
-        x,
-        neuron=SecondOrder.ALPHA,
-        store_cur=bool(return_state) or params.tau.requires_grad,
-        need_mem=True,
+        SynOptions, x, neuron=SecondOrder.ALPHA, store_cur=bool(return_state) or params.tau.requires_grad, need_mem=True
     )
     out = ops.synaptic.syn_fwd(layout.flat(x), init, params, opts, step=layout.single)
     seqs = {"syn_exc": out.cur, "syn_inh": out.aux, "mem": out.mem} if return_state else {"mem": out.mem}

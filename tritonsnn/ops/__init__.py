@@ -27,6 +27,7 @@ def implementation(family: str, use_triton: bool):
 
 from . import (
     lif,  # noqa: E402,F401  (registers the ops)
+    nonlinear,  # noqa: E402,F401  (QIF, EIF, Izhikevich, AdEx)
     recurrent,  # noqa: E402,F401  (all-to-all RLeaky / RSynaptic)
     scan,  # noqa: E402,F401  (synapse filters, traces, delays)
     synaptic,  # noqa: E402,F401

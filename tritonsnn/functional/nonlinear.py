@@ -1,0 +1,240 @@
+"""Nonlinear integrate-and-fire neurons over whole sequences: QIF, EIF, Izhikevich and AdEx,
+in SpikingJelly's conventions (Euler steps with the time constant in units of steps, firing on
+``>=``, hard reset to ``v_reset``, the membrane starting at ``v_reset``). One call of the
+``nlif`` op each (``tritonsnn/ops/nonlinear.py``). The constants of the dynamics are numbers;
+the threshold is a number or a tensor and receives gradients."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import _backend, ops
+from .. import surrogate as sg
+from .._doc import shared_args
+from ..contracts import NlifOptions, NlifParams, NlifState, surrogate_fields
+from ..contracts import Nonlinearity as NL
+from ._validate import Layout, check_input, param, result, state
+
+__all__ = ["qif", "eif", "izhikevich", "adex"]
+
+_RECORDS: dict = {}
+DEFAULT_SURROGATE = sg.sigmoid(4.0)  # SpikingJelly's Sigmoid()
+
+
+def _number(value, name, *, above=None):
+    """A constant of the dynamics as a float, refused unless finite (and above a bound)."""
+    if isinstance(value, torch.Tensor) or not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(
+            f"{name} must be a number; got {type(value).__name__}. The constants of the nonlinear neurons "
+            "are not learnable (the threshold is: pass it as a tensor, or learn_threshold=True on the Module)"
+        )
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite; got {value}")
+    if above is not None and not v > above:
+        raise ValueError(f"{name} must be > {above}; got {value}")
+    return v
+
+
+def check_constants(nonlinearity, consts: dict, adapt: bool) -> dict:
+    """The constants of the dynamics as floats (None kept: ``v_reset=None`` subtracts the
+    threshold), each refused unless a finite number within its bounds."""
+    c = {k: (None if v is None and k == "v_reset" else _number(v, k)) for k, v in consts.items()}
+    _number(c["tau"], "tau", above=1.0)  # SpikingJelly's bound: tau <= 1 overshoots in one Euler step
+    if nonlinearity == NL.QUADRATIC:
+        _number(c["a0"], "a0", above=0.0)
+    else:
+        _number(c["delta_t"], "delta_t", above=0.0)
+    if adapt:
+        _number(c["tau_w"], "tau_w", above=0.0)
+    return c
+
+
+_UNUSED = dict(v_c=0.0, a0=0.0, theta_rh=0.0, delta_t=1.0, v_reset=0.0, a=0.0, b=0.0, tau_w=1.0)
+
+
+def _options(x, nonlinearity, consts, adapt, choice, detach_reset, need_mem, backend) -> NlifOptions:
+    """The options record, made once per combination (a one-step loop would pay it every step)."""
+    use_triton = _backend.resolve(_backend.check_backend_name(backend), x.device) == "triton"
+    key = (nonlinearity, adapt, choice, bool(detach_reset), bool(need_mem), use_triton, *consts.items())
+    opts = _RECORDS.get(key)
+    if opts is None:
+        c = check_constants(nonlinearity, consts, adapt)
+        if len(_RECORDS) >= 4096:
+            _RECORDS.clear()
+        opts = _RECORDS[key] = NlifOptions(
+            nonlinearity=int(nonlinearity),
+            adapt=adapt,
+            hard_reset=c["v_reset"] is not None,
+            detach_reset=bool(detach_reset),
+            **(_UNUSED | {k: v for k, v in c.items() if v is not None}),
+            need_mem=bool(need_mem),
+            **surrogate_fields(choice),
+            use_triton=use_triton,
+        )
+    return opts
+
+
+def run_nonlinear(
+    x,
+    threshold,
+    consts: dict,
+    *,
+    nonlinearity,
+    adapt,
+    v0=None,
+    w0=None,
+    surrogate=None,
+    detach_reset=False,
+    return_mem=False,
+    return_state=False,
+    backend="auto",
+    single=False,
+):
+    """Shape everything, run the one ``nlif`` op, unflatten the outputs. ``single``: ``x`` is one
+    step ``[B, *features]`` (the Modules' single-step mode) and so are the outputs."""
+    check_input(x, single=single)
+    layout = Layout(x, single)
+    features = layout.features
+    need_mem = return_mem or return_state
+    choice = DEFAULT_SURROGATE if surrogate is None else sg.from_any(surrogate)
+    opts = _options(x, nonlinearity, consts, adapt, choice, detach_reset, need_mem, backend)
+    params = NlifParams(param(threshold, "threshold", features, x, positive=True))
+    mem0 = state(v0, "v0", x, features, layout=layout)
+    if mem0 is None:  # SpikingJelly's initial membrane: v_reset (0 without a hard reset)
+        mem0 = torch.full((layout.B, layout.N), opts.v_reset if opts.hard_reset else 0.0, device=x.device)
+    init = NlifState(mem0, state(w0, "w0", x, features, layout=layout) if adapt else None)
+    out = ops.nonlinear.nlif_fwd(layout.flat(x), init, params, opts, step=single)
+    seqs = {"mem": out.mem, "w": out.w} if adapt else {"mem": out.mem}
+    return result(layout, out.spikes, seqs if need_mem else {}, None, return_mem, return_state)
+
+
+_ARGS = """
+        threshold: firing threshold (> 0), a number or a tensor broadcastable to the features
+            (receives gradients); a neuron fires where its membrane reaches it (``>=``).
+        v_rest: resting potential.
+        v_reset: the membrane after a spike (hard reset); None subtracts the threshold instead.
+        v0: initial membrane ``[B, *features]``; ``v_reset`` (0 without hard reset) when None.
+        options: ``surrogate=`` a ``tsnn.surrogate`` choice (SpikingJelly's ``Sigmoid()``,
+            ``tsnn.surrogate.sigmoid(4.0)``, by default); ``detach_reset=True``: no gradient
+            through the reset (SpikingJelly's); ``return_mem=True``: also return the membrane
+            after each step's reset; ``return_state=True``: return ``(spikes, state)``, a dict of
+            the state sequences (``"mem"``, and ``"w"`` with an adaptation current);
+            ``backend=`` ``"auto"`` (Triton on CUDA, PyTorch elsewhere), ``"triton"`` or ``"torch"``.
+"""
+
+
+@shared_args(_ARGS)
+def qif(x, tau=2.0, v_c=0.8, a0=1.0, threshold=1.0, v_rest=0.0, v_reset=-0.1, *, v0=None, **options):
+    """Quadratic integrate-and-fire (SpikingJelly's ``QIFNode``, its defaults):
+    ``h[t] = v[t-1] + (x[t] + a0 (v[t-1] - v_rest)(v[t-1] - v_c)) / tau``.
+
+    Args:
+        x: input current ``[T, B, *features]`` (fp32, fp16 or bf16).
+        tau: membrane time constant in steps (> 1).
+        v_c: critical voltage (above it the quadratic term drives the membrane up).
+        a0: strength of the quadratic term (> 0).
+
+    Returns:
+        spikes in x's dtype, or ``(spikes, mem)`` / ``(spikes, state)``.
+    """
+    consts = dict(tau=tau, v_rest=v_rest, v_c=v_c, a0=a0, v_reset=v_reset)
+    return run_nonlinear(x, threshold, consts, nonlinearity=NL.QUADRATIC, adapt=False, v0=v0, **options)
+
+
+@shared_args(_ARGS)
+def eif(x, tau=2.0, delta_t=1.0, theta_rh=0.8, threshold=1.0, v_rest=0.0, v_reset=-0.1, *, v0=None, **options):
+    """Exponential integrate-and-fire (SpikingJelly's ``EIFNode``, its defaults):
+    ``h[t] = v[t-1] + (x[t] + v_rest - v[t-1] + delta_t exp((v[t-1] - theta_rh) / delta_t)) / tau``.
+
+    Args:
+        x: input current ``[T, B, *features]`` (fp32, fp16 or bf16).
+        tau: membrane time constant in steps (> 1).
+        delta_t: sharpness of the exponential (> 0).
+        theta_rh: rheobase threshold, where the exponential takes over.
+
+    Returns:
+        spikes in x's dtype, or ``(spikes, mem)`` / ``(spikes, state)``.
+    """
+    consts = dict(tau=tau, v_rest=v_rest, theta_rh=theta_rh, delta_t=delta_t, v_reset=v_reset)
+    return run_nonlinear(x, threshold, consts, nonlinearity=NL.EXPONENTIAL, adapt=False, v0=v0, **options)
+
+
+_ADAPT_ARGS = """
+        a: subthreshold coupling of the adaptation current to the membrane.
+        b: increment of the adaptation current per spike.
+        tau_w: time constant of the adaptation current in steps (> 0).
+        w0: initial adaptation current ``[B, *features]``; zeros when None.
+"""
+
+
+@shared_args(_ARGS + _ADAPT_ARGS)
+def izhikevich(
+    x,
+    tau=2.0,
+    v_c=0.8,
+    a0=1.0,
+    threshold=1.0,
+    v_rest=-0.1,
+    v_reset=0.0,
+    a=0.0,
+    b=0.0,
+    tau_w=2.0,
+    *,
+    v0=None,
+    w0=None,
+    **options,
+):
+    """Izhikevich's quadratic neuron with an adaptation current (SpikingJelly's
+    ``IzhikevichNode``, its defaults): ``h[t] = v[t-1] + (x[t] + a0 (v[t-1] - v_rest)(v[t-1] -
+    v_c) - w[t-1]) / tau``, ``w[t] = w[t-1] + (a (h[t] - v_rest) - w[t-1]) / tau_w + b s[t]``.
+
+    Args:
+        x: input current ``[T, B, *features]`` (fp32, fp16 or bf16).
+        tau: membrane time constant in steps (> 1).
+        v_c: critical voltage.
+        a0: strength of the quadratic term (> 0).
+
+    Returns:
+        spikes in x's dtype, or ``(spikes, mem)`` / ``(spikes, state)``.
+    """
+    consts = dict(tau=tau, v_rest=v_rest, v_c=v_c, a0=a0, v_reset=v_reset, a=a, b=b, tau_w=tau_w)
+    return run_nonlinear(x, threshold, consts, nonlinearity=NL.QUADRATIC, adapt=True, v0=v0, w0=w0, **options)
+
+
+@shared_args(_ARGS + _ADAPT_ARGS)
+def adex(
+    x,
+    tau=2.0,
+    delta_t=1.0,
+    theta_rh=0.8,
+    threshold=1.0,
+    v_rest=0.0,
+    v_reset=-0.1,
+    a=0.13,
+    b=0.1,
+    tau_w=30.0,
+    *,
+    v0=None,
+    w0=None,
+    **options,
+):
+    """Adaptive exponential integrate-and-fire (Brette & Gerstner 2005): EIF's drive with the
+    adaptation current of :func:`izhikevich`, ``h[t] = v[t-1] + (x[t] + v_rest - v[t-1] +
+    delta_t exp((v[t-1] - theta_rh) / delta_t) - w[t-1]) / tau``. The defaults are EIF's, with
+    the adaptation of Brette & Gerstner's cortical cell in these units (``tau_w / tau = 15``,
+    ``a`` = 0.13 of the leak conductance) and a spike-triggered ``b = 0.1``.
+
+    Args:
+        x: input current ``[T, B, *features]`` (fp32, fp16 or bf16).
+        tau: membrane time constant in steps (> 1).
+        delta_t: sharpness of the exponential (> 0).
+        theta_rh: rheobase threshold.
+
+    Returns:
+        spikes in x's dtype, or ``(spikes, mem)`` / ``(spikes, state)``.
+    """
+    consts = dict(tau=tau, v_rest=v_rest, theta_rh=theta_rh, delta_t=delta_t, v_reset=v_reset, a=a, b=b, tau_w=tau_w)
+    return run_nonlinear(x, threshold, consts, nonlinearity=NL.EXPONENTIAL, adapt=True, v0=v0, w0=w0, **options)

@@ -1,0 +1,250 @@
+"""Fused nonlinear integrate-and-fire neurons (QIF, EIF, Izhikevich, AdEx): the whole time loop
+in one launch, state in fp32 registers.
+
+Per step ``t`` (``v[-1] = mem0``, ``w[-1] = w0``), in SpikingJelly's order of operations::
+
+    f(v)  = a0 * (v - v_rest) * (v - v_c)                           QUADRATIC (QIF, Izhikevich)
+          = v_rest - v + delta_t * exp((v - theta_rh) / delta_t)    EXPONENTIAL (EIF, AdEx)
+    h[t]  = v[t-1] + (x[t] + f(v[t-1]) - w[t-1]) / tau              (- w only with ADAPT)
+    s[t]  = h[t] >= threshold
+    v[t]  = s[t] * v_reset + (1 - s[t]) * h[t]                      HARD (else h[t] - s[t] * threshold)
+    w[t]  = w[t-1] + (a * (h[t] - v_rest) - w[t-1]) / tau_w + b * s[t]     ADAPT
+
+Forward stores the spikes and ``h`` (what backward needs) and, with ``STORE_MEM``, ``v`` and
+``w``. Backward walks time in reverse with ``G_v``/``G_w`` the gradients reaching ``v[t]``,
+``w[t]`` (see ``torchimpl/nonlinear.py``) and recomputes ``v[t-1]`` from ``h[t-1]``. The
+threshold's gradient is a per-element partial summed over time in-kernel, over the batch by
+one torch sum. The exponential is Triton's, within a few ulp of PyTorch's.
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+from ..contracts import (
+    NlifGrads,
+    NlifOptions,
+    NlifOutputs,
+    NlifParams,
+    NlifSaved,
+    NlifState,
+    NlifUpstream,
+    nlif_outputs,
+)
+from ..contracts import Nonlinearity as NL
+from ._common import (
+    LAUNCH,
+    autotune,
+    finish_grads,
+    flat_time_major,
+    grad_partials,
+    grid,
+    load_param,
+    load_state,
+    or_buffer,
+    surrogate_args,
+    surrogate_at,
+    upstream_args,
+)
+
+
+@triton.jit
+def _drive(v, x, w, tau, v_rest, v_c, a0, theta_rh, delta_t, EXPONENTIAL: tl.constexpr, ADAPT: tl.constexpr):
+    if EXPONENTIAL:
+        inner = x + v_rest - v + delta_t * tl.exp((v - theta_rh) / delta_t)
+    else:
+        inner = x + a0 * (v - v_rest) * (v - v_c)
+    if ADAPT:
+        inner = inner - w
+    return v + inner / tau
+
+
+@triton.jit
+def _after_reset(h, s, thr, v_reset, HARD: tl.constexpr):
+    if HARD:
+        return s * v_reset + (1.0 - s) * h
+    return h - s * thr
+
+
+@autotune
+@triton.jit(do_not_specialize=["T"])
+def nlif_fwd_kernel(
+    p_x, p_mem0, p_w0, p_threshold, p_spikes, p_pre, p_mem, p_w,
+    T, M, N, stride_xt,
+    tau, v_rest, v_c, a0, theta_rh, delta_t, v_reset, a, b, tau_w,
+    EXPONENTIAL: tl.constexpr, ADAPT: tl.constexpr, HARD: tl.constexpr, HAS_W0: tl.constexpr,
+    THRESHOLD_PER_NEURON: tl.constexpr, STORE_MEM: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    m_o = o < M
+    thr = load_param(p_threshold, o % N, m_o, THRESHOLD_PER_NEURON)
+    v = tl.load(p_mem0 + o, mask=m_o, other=0.0).to(tl.float32)
+    w = load_state(p_w0, o, m_o, HAS_W0, BLOCK)
+    p_x += o
+    p_spikes += o
+    p_pre += o
+    p_mem += o
+    p_w += o
+    for _ in range(T):
+        x = tl.load(p_x, mask=m_o, other=0.0).to(tl.float32)
+        h = _drive(v, x, w, tau, v_rest, v_c, a0, theta_rh, delta_t, EXPONENTIAL, ADAPT)
+        s = (h >= thr).to(tl.float32)
+        tl.store(p_pre, h, mask=m_o)
+        tl.store(p_spikes, s.to(p_spikes.dtype.element_ty), mask=m_o)
+        v = _after_reset(h, s, thr, v_reset, HARD)
+        if ADAPT:
+            w = w + (a * (h - v_rest) - w) / tau_w + b * s
+        if STORE_MEM:
+            tl.store(p_mem, v, mask=m_o)
+            if ADAPT:
+                tl.store(p_w, w, mask=m_o)
+        p_x += stride_xt
+        p_spikes += M
+        p_pre += M
+        p_mem += M
+        p_w += M
+
+
+@autotune
+@triton.jit(do_not_specialize=["T"])
+def nlif_bwd_kernel(
+    p_g_spikes, p_g_mem, p_g_w, p_pre, p_sgrad, p_mem0, p_threshold,
+    p_dx, p_dmem0, p_dw0, p_dthreshold,
+    T, M, N, stride_g_spikes, stride_g_mem, stride_g_w,
+    tau, v_rest, v_c, a0, theta_rh, delta_t, v_reset, a, b, tau_w, sg_param, sg_param2,
+    EXPONENTIAL: tl.constexpr, ADAPT: tl.constexpr, HARD: tl.constexpr, DETACH: tl.constexpr,
+    THRESHOLD_PER_NEURON: tl.constexpr, HAS_G_MEM: tl.constexpr, HAS_G_W: tl.constexpr,
+    NEED_DTHRESHOLD: tl.constexpr, SURROGATE: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    m_o = o < M
+    thr = load_param(p_threshold, o % N, m_o, THRESHOLD_PER_NEURON)
+    v0 = tl.load(p_mem0 + o, mask=m_o, other=0.0).to(tl.float32)
+    g_v = tl.zeros([BLOCK], dtype=tl.float32)
+    g_w = tl.zeros([BLOCK], dtype=tl.float32)
+    acc_thr = tl.zeros([BLOCK], dtype=tl.float32)
+    last = (T - 1).to(tl.int64)
+    p_g_spikes += o + last * stride_g_spikes
+    p_g_mem += o + last * stride_g_mem
+    p_g_w += o + last * stride_g_w
+    p_pre += o + last * M
+    p_sgrad += o + last * M
+    p_dx += o + last * M
+    for i in range(T):
+        t = T - 1 - i
+        h = tl.load(p_pre, mask=m_o, other=0.0)
+        s = (h >= thr).to(tl.float32)
+        sgrad = surrogate_at(p_sgrad, h - thr, m_o, SURROGATE, sg_param, sg_param2)
+        if HAS_G_MEM:
+            g_v += tl.load(p_g_mem, mask=m_o, other=0.0).to(tl.float32)
+        g_s = tl.load(p_g_spikes, mask=m_o, other=0.0).to(tl.float32)
+        if HARD:
+            if not DETACH:
+                g_s += g_v * (v_reset - h)
+            g_h = g_v * (1.0 - s)
+        else:
+            if not DETACH:
+                g_s -= g_v * thr
+            g_h = g_v
+        if ADAPT:
+            if HAS_G_W:
+                g_w += tl.load(p_g_w, mask=m_o, other=0.0).to(tl.float32)
+            g_s += b * g_w
+            g_h += (a / tau_w) * g_w
+        g_spike = g_s * sgrad
+        g_h += g_spike
+        tl.store(p_dx, (g_h / tau).to(p_dx.dtype.element_ty), mask=m_o)
+        if NEED_DTHRESHOLD:
+            acc_thr -= g_spike
+            if not HARD:
+                acc_thr -= g_v * s
+        m_prev = m_o & ((tl.zeros([BLOCK], dtype=tl.int32) + t) > 0)
+        h_prev = tl.load(p_pre - M, mask=m_prev, other=0.0)
+        v_prev = tl.where(m_prev, _after_reset(h_prev, (h_prev >= thr).to(tl.float32), thr, v_reset, HARD), v0)
+        if ADAPT:
+            g_w = g_w * (1.0 - 1.0 / tau_w) - g_h / tau
+        if EXPONENTIAL:
+            df = tl.exp((v_prev - theta_rh) / delta_t) - 1.0
+        else:
+            df = a0 * ((v_prev - v_c) + (v_prev - v_rest))
+        g_v = g_h * (1.0 + df / tau)
+        p_g_spikes -= stride_g_spikes
+        p_g_mem -= stride_g_mem
+        p_g_w -= stride_g_w
+        p_pre -= M
+        p_sgrad -= M
+        p_dx -= M
+    tl.store(p_dmem0 + o, g_v, mask=m_o)
+    if ADAPT:
+        tl.store(p_dw0 + o, g_w, mask=m_o)
+    if NEED_DTHRESHOLD:
+        tl.store(p_dthreshold + o, acc_thr, mask=m_o)
+
+
+def _constants(opts: NlifOptions) -> dict:
+    """The numbers of the dynamics and the structure flags of both kernels."""
+    names = ("tau", "v_rest", "v_c", "a0", "theta_rh", "delta_t", "v_reset", "a", "b", "tau_w")
+    return {k: getattr(opts, k) for k in names} | dict(
+        EXPONENTIAL=opts.nonlinearity == NL.EXPONENTIAL, ADAPT=opts.adapt, HARD=opts.hard_reset
+    )
+
+
+def nlif_fwd(x, state: NlifState, params: NlifParams, opts: NlifOptions) -> NlifOutputs:
+    """Launch the forward kernel; same contract as ``torchimpl.nonlinear.nlif_fwd``."""
+    T, B, N = x.shape
+    M = B * N
+    out = nlif_outputs(x, opts)
+    if M > 0 and T > 0:
+        x2 = flat_time_major(x)
+        nlif_fwd_kernel[grid(M)](
+            p_x=x2,
+            p_mem0=state.mem0.contiguous(),
+            p_w0=or_buffer(state.w0, out.pre),
+            p_threshold=params.threshold,
+            p_spikes=out.spikes,
+            p_pre=out.pre,
+            p_mem=or_buffer(out.mem, out.pre),
+            p_w=or_buffer(out.w, out.pre),
+            T=T,
+            M=M,
+            N=N,
+            stride_xt=x2.stride(0),
+            **_constants(opts),
+            HAS_W0=state.w0 is not None,
+            THRESHOLD_PER_NEURON=params.threshold.numel() > 1,
+            STORE_MEM=opts.need_mem,
+            **LAUNCH,
+        )
+    return out
+
+
+def nlif_bwd(
+    up: NlifUpstream, saved: NlifSaved, state: NlifState, params: NlifParams, opts: NlifOptions, need, x_dtype
+) -> NlifGrads:
+    """Launch the backward kernel; same contract as ``torchimpl.nonlinear.nlif_bwd``."""
+    T, B, N = saved.pre.shape
+    M = B * N
+    grads = grad_partials(NlifGrads, saved.pre, x_dtype, need, dmem0=True, dw0=opts.adapt)
+    if M > 0 and T > 0:
+        nlif_bwd_kernel[grid(M)](
+            **upstream_args(up),
+            p_pre=saved.pre,
+            p_sgrad=or_buffer(saved.sgrad, saved.pre),
+            p_mem0=state.mem0.contiguous(),
+            p_threshold=params.threshold,
+            p_dx=grads.dx,
+            p_dmem0=grads.dmem0,
+            p_dw0=or_buffer(grads.dw0, grads.dmem0),
+            p_dthreshold=or_buffer(grads.dthreshold, grads.dmem0),
+            T=T,
+            M=M,
+            N=N,
+            **_constants(opts),
+            DETACH=opts.detach_reset,
+            THRESHOLD_PER_NEURON=params.threshold.numel() > 1,
+            NEED_DTHRESHOLD=need.threshold,
+            **surrogate_args(saved, opts),
+            **LAUNCH,
+        )
+    return finish_grads(grads, params, launched=M > 0 and T > 0)
