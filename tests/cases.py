@@ -23,7 +23,7 @@ from torch import nn
 import tritonsnn as tsnn
 from tritonsnn import functional as F
 
-from .reference import alpha_ref, first_order_ref, synaptic_ref
+from .reference import alpha_ref, first_order_ref, nonlinear_ref, synaptic_ref
 
 # ----------------------------------------------------------------------------- the row type
 
@@ -645,6 +645,55 @@ def _alpha_case(name, opts, sweep=()):
     )
 
 
+# SpikingJelly's defaults (QIFNode, EIFNode, IzhikevichNode; AdEx: tsnn.functional.adex's)
+NONLINEAR = {
+    "qif": (F.qif, tsnn.QIF, dict(tau=2.0, v_rest=0.0, v_c=0.8, a0=1.0, v_reset=-0.1)),
+    "eif": (F.eif, tsnn.EIF, dict(tau=2.0, v_rest=0.0, theta_rh=0.8, delta_t=1.0, v_reset=-0.1)),
+    "izhikevich": (
+        F.izhikevich,
+        tsnn.Izhikevich,
+        dict(tau=2.0, v_rest=-0.1, v_c=0.8, a0=1.0, v_reset=0.0, a=0.3, b=0.2, tau_w=3.0),
+    ),
+    "adex": (
+        F.adex,
+        tsnn.AdEx,
+        dict(tau=2.0, v_rest=0.0, theta_rh=0.8, delta_t=1.0, v_reset=-0.1, a=0.13, b=0.1, tau_w=30.0),
+    ),
+}
+
+
+def _nonlinear_case(name, sweep=()):
+    fn, module, consts = NONLINEAR[name]
+    adapt = "tau_w" in consts
+
+    def ref(x, p, st, **opts):
+        c = consts | {k: v for k, v in opts.items() if k in consts}
+        exponential = "delta_t" in consts
+        s, m, w = nonlinear_ref(
+            x,
+            p["threshold"],
+            c,
+            exponential=exponential,
+            adapt=adapt,
+            detach_reset=opts.get("detach_reset", False),
+            **st,
+        )
+        return s, ({"mem": m, "w": w} if adapt else {"mem": m})
+
+    return Case(
+        name,
+        call=lambda x, p, st, **kw: fn(x, threshold=p["threshold"], **(consts | kw), **st),
+        ref=ref,
+        module=lambda p, **kw: module(threshold=p["threshold"], learn_threshold=True, **(consts | kw)),
+        params={"threshold": (0.8, 1.2)},
+        state={"v0": "mem", **({"w0": "adapt"} if adapt else {})},
+        seqs=("mem", "w") if adapt else ("mem",),
+        sweep=sweep,
+        drive=(0.8, 0.4),
+        full_triton=True,
+    )
+
+
 CASES = [
     *(
         replace(
@@ -671,6 +720,11 @@ CASES = [
     _rsynaptic_dense_case("rsynaptic-conv", conv, {}),
     replace(_alpha_case("alpha", {}, sweep=_resets("subtract", "none")), full_triton=True),
     _plif_case("plif"),
+    # SpikingJelly's nonlinear neurons (firing on >=, hard reset to v_reset).
+    _nonlinear_case("qif", sweep=({"v_reset": None}, {"detach_reset": True})),
+    _nonlinear_case("eif", sweep=({"detach_reset": True},)),
+    _nonlinear_case("izhikevich", sweep=({"v_reset": None},)),
+    _nonlinear_case("adex", sweep=({"detach_reset": True},)),
     # Refractory periods: an option of every neuron.
     replace(
         leaky_case("subtract", True),

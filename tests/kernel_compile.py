@@ -242,10 +242,39 @@ def compile_scan_and_delay():
         delay.delay_bwd(torch.randn(T, B, N), x, d, x.dtype, True)
 
 
+def compile_nonlinear():
+    """QIF / EIF / Izhikevich / AdEx: each drive with and without adaptation, hard and soft reset,
+    detached reset, per-neuron threshold with its gradient, a precomputed surrogate."""
+    from tritonsnn import surrogate as sg
+    from tritonsnn.contracts import NlifOptions, NlifParams, NlifSaved, NlifState, NlifUpstream
+    from tritonsnn.kernels import nonlinear
+
+    T, B, N = 3, 2, 5
+    x = torch.randn(T, B, N).half()
+    mem0 = torch.zeros(B, N)
+    for nonlinearity, adapt, hard, detach, per_neuron, given in [
+        (0, False, True, False, False, False),
+        (1, False, True, True, True, False),
+        (0, True, False, False, True, True),
+        (1, True, True, False, False, False),
+    ]:
+        opts = NlifOptions(
+            nonlinearity, adapt, hard, detach, 2.0, 0.0, 0.8, 1.0, 0.8, 1.0, -0.1, 0.1, 0.1, 3.0, True,
+            sg.SIGMOID, 4.0, 0.0, True,
+        )  # fmt: skip
+        params = NlifParams(torch.rand(N if per_neuron else 1) + 0.5)
+        st = NlifState(mem0, mem0 if adapt else None)
+        out = nonlinear.nlif_fwd(x, st, params, opts)
+        g = torch.randn(T, B, N)
+        saved = NlifSaved(out.pre, g if given else None)
+        nonlinear.nlif_bwd(NlifUpstream(g, g, g if adapt else None), saved, st, params, opts, NlifParams(True), x.dtype)
+
+
 if __name__ == "__main__":
     install()
     compile_lif()
     compile_synaptic()
     compile_first_order_family()
     compile_scan_and_delay()
+    compile_nonlinear()
     print("\n".join(compiled))

@@ -233,3 +233,57 @@ def alpha_ref(
         for seq, val in zip(out, (spk, exc, inh, mem)):
             seq.append(val)
     return tuple(torch.stack(seq) for seq in out)
+
+
+class _SpikeAtOrAbove(torch.autograd.Function):
+    """SpikingJelly's Heaviside ``x >= 0`` with the surrogate's gradient."""
+
+    @staticmethod
+    def forward(ctx, x, surrogate):
+        ctx.save_for_backward(x)
+        ctx.surrogate = surrogate
+        return (x >= 0).float()
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * sigmoid_grad(x, ctx.surrogate.param), None
+
+
+def sigmoid_grad(x, alpha):
+    """SpikingJelly's ``Sigmoid`` surrogate gradient, ``alpha * sig(alpha x) * (1 - sig(alpha x))``."""
+    sig = torch.sigmoid(alpha * x)
+    return alpha * sig * (1 - sig)
+
+
+def nonlinear_ref(x, threshold, consts, *, exponential, adapt, v0=None, w0=None, detach_reset=False):
+    """QIF / EIF / Izhikevich / AdEx as SpikingJelly's reference writes them
+    (``spikingjelly/_ops/{qif,eif,izhikevich}/reference.py``): returns ``(spikes, mem, w)`` over
+    ``x [T, B, *features]``; ``mem`` after each reset, ``w`` None without adaptation."""
+    from tritonsnn.surrogate import sigmoid
+
+    c = consts
+    thr = torch.as_tensor(threshold, dtype=torch.float32)
+    x = x.float()
+    hard = c.get("v_reset", -0.1) is not None
+    v_reset = c.get("v_reset", -0.1) if hard else 0.0
+    v = torch.full_like(x[0], v_reset) if v0 is None else v0.float()
+    w = (torch.zeros_like(x[0]) if w0 is None else w0.float()) if adapt else None
+    spikes, mems, ws = [], [], []
+    for t in range(x.shape[0]):
+        if exponential:
+            inner = x[t] + c["v_rest"] - v + c["delta_t"] * torch.exp((v - c["theta_rh"]) / c["delta_t"])
+        else:
+            inner = x[t] + c["a0"] * (v - c["v_rest"]) * (v - c["v_c"])
+        if adapt:
+            inner = inner - w
+        h = v + inner / c["tau"]
+        s = _SpikeAtOrAbove.apply(h - thr, sigmoid(4.0))
+        s_reset = s.detach() if detach_reset else s
+        v = s_reset * v_reset + (1.0 - s_reset) * h if hard else h - s_reset * thr
+        if adapt:
+            w = w + (c["a"] * (h - c["v_rest"]) - w) / c["tau_w"] + c["b"] * s
+            ws.append(w)
+        spikes.append(s)
+        mems.append(v)
+    return torch.stack(spikes), torch.stack(mems), (torch.stack(ws) if adapt else None)

@@ -27,6 +27,8 @@ def test_kernels_compile_for_sm90():
     assert sum(line.startswith("lif_bwd_kernel") for line in lines) >= 10
     assert sum(line.startswith("syn_fwd_kernel") for line in lines) >= 14
     assert sum(line.startswith("syn_bwd_kernel") for line in lines) >= 14
+    assert sum(line.startswith("nlif_fwd_kernel") for line in lines) >= 4
+    assert sum(line.startswith("nlif_bwd_kernel") for line in lines) >= 4
     for kernel in ("scan_fwd_kernel", "scan_bwd_kernel", "delay_fwd_kernel", "delay_bwd_kernel"):
         assert any(line.startswith(kernel) for line in lines), kernel
 
@@ -34,11 +36,11 @@ def test_kernels_compile_for_sm90():
 def _autotuned_kernels():
     from triton.runtime.autotuner import Autotuner
 
-    from tritonsnn.kernels import delay, lif, scan, synaptic
+    from tritonsnn.kernels import delay, lif, nonlinear, scan, synaptic
 
     return [
         (m.__name__, name, k)
-        for m in (delay, lif, scan, synaptic)
+        for m in (delay, lif, nonlinear, scan, synaptic)
         for name, k in vars(m).items()
         if isinstance(k, Autotuner)
     ]
@@ -50,7 +52,7 @@ def test_autotune_key_holds_every_variant_flag():
     from tritonsnn.kernels._common import _constexpr_names
 
     kernels = _autotuned_kernels()
-    assert len(kernels) >= 8
+    assert len(kernels) >= 10
     for module, name, k in kernels:
         flags = [n for n in _constexpr_names(k.fn) if n != "BLOCK"]
         assert flags and k.keys == ["M", "N", *flags], (module, name, k.keys)

@@ -50,17 +50,6 @@ from ._common import (
 
 
 @triton.jit
-def _drive(v, x, w, tau, v_rest, v_c, a0, theta_rh, delta_t, EXPONENTIAL: tl.constexpr, ADAPT: tl.constexpr):
-    if EXPONENTIAL:
-        inner = x + v_rest - v + delta_t * tl.exp((v - theta_rh) / delta_t)
-    else:
-        inner = x + a0 * (v - v_rest) * (v - v_c)
-    if ADAPT:
-        inner = inner - w
-    return v + inner / tau
-
-
-@triton.jit
 def _after_reset(h, s, thr, v_reset, HARD: tl.constexpr):
     if HARD:
         return s * v_reset + (1.0 - s) * h
@@ -88,7 +77,13 @@ def nlif_fwd_kernel(
     p_w += o
     for _ in range(T):
         x = tl.load(p_x, mask=m_o, other=0.0).to(tl.float32)
-        h = _drive(v, x, w, tau, v_rest, v_c, a0, theta_rh, delta_t, EXPONENTIAL, ADAPT)
+        if EXPONENTIAL:
+            inner = x + v_rest - v + delta_t * tl.exp((v - theta_rh) / delta_t)
+        else:
+            inner = x + a0 * (v - v_rest) * (v - v_c)
+        if ADAPT:
+            inner = inner - w
+        h = v + inner / tau
         s = (h >= thr).to(tl.float32)
         tl.store(p_pre, h, mask=m_o)
         tl.store(p_spikes, s.to(p_spikes.dtype.element_ty), mask=m_o)
@@ -201,7 +196,7 @@ def nlif_fwd(x, state: NlifState, params: NlifParams, opts: NlifOptions) -> Nlif
             p_x=x2,
             p_mem0=state.mem0.contiguous(),
             p_w0=or_buffer(state.w0, out.pre),
-            p_threshold=params.threshold,
+            p_threshold=params.threshold.contiguous(),
             p_spikes=out.spikes,
             p_pre=out.pre,
             p_mem=or_buffer(out.mem, out.pre),
@@ -232,7 +227,7 @@ def nlif_bwd(
             p_pre=saved.pre,
             p_sgrad=or_buffer(saved.sgrad, saved.pre),
             p_mem0=state.mem0.contiguous(),
-            p_threshold=params.threshold,
+            p_threshold=params.threshold.contiguous(),
             p_dx=grads.dx,
             p_dmem0=grads.dmem0,
             p_dw0=or_buffer(grads.dw0, grads.dmem0),
