@@ -662,20 +662,21 @@ NONLINEAR = {
 }
 
 
-def _nonlinear_case(name, sweep=()):
-    fn, module, consts = NONLINEAR[name]
+def _nonlinear_case(name, opts=None, sweep=()):
+    fn, module, consts = NONLINEAR[name.split("-")[0]]
     adapt = "tau_w" in consts
+    refractory = bool(opts)
 
     def ref(x, p, st, **opts):
         c = consts | {k: v for k, v in opts.items() if k in consts}
-        exponential = "delta_t" in consts
         s, m, w = nonlinear_ref(
             x,
             p["threshold"],
             c,
-            exponential=exponential,
+            exponential="delta_t" in consts,
             adapt=adapt,
             detach_reset=opts.get("detach_reset", False),
+            refractory_steps=_steps(opts),
             **st,
         )
         return s, ({"mem": m, "w": w} if adapt else {"mem": m})
@@ -686,10 +687,11 @@ def _nonlinear_case(name, sweep=()):
         ref=ref,
         module=lambda p, **kw: module(threshold=p["threshold"], learn_threshold=True, **(consts | kw)),
         params={"threshold": (0.8, 1.2)},
-        state={"v0": "mem", **({"w0": "adapt"} if adapt else {})},
+        state={"v0": "mem", **({"w0": "adapt"} if adapt else {}), **({"count0": "count"} if refractory else {})},
         seqs=("mem", "w") if adapt else ("mem",),
+        opts=opts or {},
         sweep=sweep,
-        drive=(0.8, 0.4),
+        drive=(1.0, 1.2) if refractory else (0.8, 0.4),  # from v_reset: to fire again within a short input
         full_triton=True,
     )
 
@@ -725,6 +727,8 @@ CASES = [
     _nonlinear_case("eif", sweep=({"detach_reset": True},)),
     _nonlinear_case("izhikevich", sweep=({"v_reset": None},)),
     _nonlinear_case("adex", sweep=({"detach_reset": True},)),
+    _nonlinear_case("qif-refractory", {"refractory": 2.0}, sweep=({"v_reset": None},)),
+    _nonlinear_case("adex-refractory", {"refractory": 2.0}),
     # Refractory periods: an option of every neuron.
     replace(
         leaky_case("subtract", True),

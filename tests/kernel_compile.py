@@ -252,21 +252,22 @@ def compile_nonlinear():
     T, B, N = 3, 2, 5
     x = torch.randn(T, B, N).half()
     mem0 = torch.zeros(B, N)
-    for nonlinearity, adapt, hard, detach, per_neuron, given in [
-        (0, False, True, False, False, False),
-        (1, False, True, True, True, False),
-        (0, True, False, False, True, True),
-        (1, True, True, False, False, False),
+    for nonlinearity, adapt, hard, detach, per_neuron, given, refractory in [
+        (0, False, True, False, False, False, 0),
+        (1, False, True, True, True, False, 2),
+        (0, True, False, False, True, True, 0),
+        (1, True, True, False, False, False, 3),
     ]:
         opts = NlifOptions(
-            nonlinearity, adapt, hard, detach, 2.0, 0.0, 0.8, 1.0, 0.8, 1.0, -0.1, 0.1, 0.1, 3.0, True,
+            nonlinearity, adapt, hard, detach, 2.0, 0.0, 0.8, 1.0, 0.8, 1.0, -0.1, 0.1, 0.1, 3.0, True, refractory,
             sg.SIGMOID, 4.0, 0.0, True,
         )  # fmt: skip
         params = NlifParams(torch.rand(N if per_neuron else 1) + 0.5)
-        st = NlifState(mem0, mem0 if adapt else None)
+        count0 = torch.zeros(B, N, dtype=torch.int32) if refractory else None
+        st = NlifState(mem0, mem0 if adapt else None, count0)
         out = nonlinear.nlif_fwd(x, st, params, opts)
         g = torch.randn(T, B, N)
-        saved = NlifSaved(out.pre, g if given else None)
+        saved = NlifSaved(out.pre, out.refr_bits if refractory else None, g if given else None)
         nonlinear.nlif_bwd(NlifUpstream(g, g, g if adapt else None), saved, st, params, opts, NlifParams(True), x.dtype)
 
 

@@ -256,10 +256,14 @@ def sigmoid_grad(x, alpha):
     return alpha * sig * (1 - sig)
 
 
-def nonlinear_ref(x, threshold, consts, *, exponential, adapt, v0=None, w0=None, detach_reset=False):
+def nonlinear_ref(
+    x, threshold, consts, *, exponential, adapt, v0=None, w0=None, detach_reset=False, refractory_steps=0, count0=None
+):
     """QIF / EIF / Izhikevich / AdEx as SpikingJelly's reference writes them
     (``spikingjelly/_ops/{qif,eif,izhikevich}/reference.py``): returns ``(spikes, mem, w)`` over
-    ``x [T, B, *features]``; ``mem`` after each reset, ``w`` None without adaptation."""
+    ``x [T, B, *features]``; ``mem`` after each reset, ``w`` None without adaptation. With
+    ``refractory_steps`` R, a spike starts R steps that hold the membrane and ``w`` and cannot
+    fire (Inferno's refractory lock); ``count0`` the steps left before the first."""
     from tritonsnn.surrogate import sigmoid
 
     c = consts
@@ -269,21 +273,25 @@ def nonlinear_ref(x, threshold, consts, *, exponential, adapt, v0=None, w0=None,
     v_reset = c.get("v_reset", -0.1) if hard else 0.0
     v = torch.full_like(x[0], v_reset) if v0 is None else v0.float()
     w = (torch.zeros_like(x[0]) if w0 is None else w0.float()) if adapt else None
+    count = torch.zeros(x.shape[1:], dtype=torch.int32) if count0 is None else count0.clone()
     spikes, mems, ws = [], [], []
     for t in range(x.shape[0]):
+        held = count > 0
+        v_held = v
         if exponential:
             inner = x[t] + c["v_rest"] - v + c["delta_t"] * torch.exp((v - c["theta_rh"]) / c["delta_t"])
         else:
             inner = x[t] + c["a0"] * (v - c["v_rest"]) * (v - c["v_c"])
         if adapt:
             inner = inner - w
-        h = v + inner / c["tau"]
-        s = _SpikeAtOrAbove.apply(h - thr, sigmoid(4.0))
+        h = torch.where(held, v_held, v + inner / c["tau"])
+        s = torch.where(held, 0.0, _SpikeAtOrAbove.apply(h - thr, sigmoid(4.0)))
         s_reset = s.detach() if detach_reset else s
         v = s_reset * v_reset + (1.0 - s_reset) * h if hard else h - s_reset * thr
         if adapt:
-            w = w + (c["a"] * (h - c["v_rest"]) - w) / c["tau_w"] + c["b"] * s
+            w = torch.where(held, w, w + (c["a"] * (h - c["v_rest"]) - w) / c["tau_w"] + c["b"] * s)
             ws.append(w)
+        count = torch.where(s.detach() > 0, refractory_steps, (count - 1).clamp_min(0)).to(torch.int32)
         spikes.append(s)
         mems.append(v)
     return torch.stack(spikes), torch.stack(mems), (torch.stack(ws) if adapt else None)

@@ -282,6 +282,7 @@ class Nonlinearity(IntEnum):
 class NlifState(NamedTuple):
     mem0: Tensor | None  # membrane after the previous step's reset
     w0: Tensor | None  # adaptation current (ADAPT)
+    count0: Tensor | None  # refractory steps left (int32)
 
 
 class NlifParams(NamedTuple):
@@ -304,6 +305,7 @@ class NlifOptions(NamedTuple):
     b: float  # ADAPT: spike-triggered increment
     tau_w: float  # ADAPT
     need_mem: bool  # the caller reads the membrane (and w) sequences
+    refractory: int  # refractory period in steps (0 = off)
     surrogate_kind: int
     surrogate_param: float
     surrogate_param2: float
@@ -316,13 +318,16 @@ class NlifOptions(NamedTuple):
 
 class NlifOutputs(NamedTuple):
     spikes: Tensor  # x's dtype
-    pre: Tensor  # membrane before the reset, fp32
+    pre: Tensor  # membrane before the reset, fp32 (a refractory step: the held membrane)
     mem: Tensor  # after the reset, with need_mem
     w: Tensor  # adaptation current after each step, ADAPT with need_mem
+    refr_bits: Tensor  # int8, 1 on refractory steps
+    final_count: Tensor  # int32 counter after the last step
 
 
 class NlifSaved(NamedTuple):
     pre: Tensor
+    refr_bits: Tensor | None
     sgrad: Tensor | None = None
 
 
@@ -342,12 +347,14 @@ class NlifGrads(NamedTuple):
 def nlif_outputs(x: Tensor, opts: NlifOptions) -> NlifOutputs:
     """Allocate the outputs of the nonlinear forward for ``x [T, B, N]``; unused ones are empty."""
     dev, seq, none = x.device, tuple(x.shape), (0,)
-    f32 = torch.float32
+    f32, refr = torch.float32, opts.refractory > 0
     return NlifOutputs(
         spikes=_empty(*seq, dtype=x.dtype, device=dev),
         pre=_empty(*seq, dtype=f32, device=dev),
         mem=_empty(*(seq if opts.need_mem else none), dtype=f32, device=dev),
         w=_empty(*(seq if opts.need_mem and opts.adapt else none), dtype=f32, device=dev),
+        refr_bits=_empty(*(seq if refr else none), dtype=torch.int8, device=dev),
+        final_count=_empty(*(seq[1:] if refr else none), dtype=torch.int32, device=dev),
     )
 
 

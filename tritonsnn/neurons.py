@@ -820,7 +820,9 @@ _NONLINEAR_DOC = """
             default), ``detach_reset`` (no gradient through the reset), ``learn_threshold``,
             ``step_mode`` (``"multi"`` ``[T, B, ...]`` or ``"single"`` ``[B, ...]``),
             ``stateful``, ``return_mem``, ``return_state`` (``state`` holds ``"mem"``, the
-            membrane after each reset, and ``"w"`` with adaptation) and ``backend``.
+            membrane after each reset, and ``"w"`` with adaptation), ``backend``, and
+            ``refractory`` (ms) with ``dt`` (ms per step): after a spike, ``ceil(refractory/dt)``
+            steps that hold the membrane and ``w`` and cannot fire.
 """
 
 
@@ -846,6 +848,8 @@ class _Nonlinear(SpikingNeuron):
         return_mem=False,
         backend="auto",
         return_state=False,
+        refractory=0.0,
+        dt=1.0,
     ):
         super().__init__(
             threshold=threshold,
@@ -855,12 +859,14 @@ class _Nonlinear(SpikingNeuron):
             stateful=stateful,
             return_mem=return_mem,
             backend=backend,
+            refractory=refractory,
+            dt=dt,
             return_state=return_state,
         )
         self.constants = check_constants(self._NONLINEARITY, constants, self._ADAPT)
         self.detach_reset = bool(detach_reset)
         self.reset_mechanism = "subtract" if self.constants["v_reset"] is None else "v_reset"
-        self._CARRY = {"v0": "mem", "w0": "w"} if self._ADAPT else {"v0": "mem"}
+        self._CARRY = {"v0": "mem", "count0": "count"} | ({"w0": "w"} if self._ADAPT else {})
 
     def _dynamics(self, x, init, single=False, **returns):
         return run_nonlinear(
@@ -873,6 +879,8 @@ class _Nonlinear(SpikingNeuron):
             surrogate=self.surrogate,
             detach_reset=self.detach_reset,
             backend=self.backend,
+            refractory=self.refractory,
+            dt=self.dt,
             single=single,
             **returns,
         )

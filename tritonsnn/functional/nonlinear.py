@@ -15,7 +15,7 @@ from .. import surrogate as sg
 from .._doc import shared_args
 from ..contracts import NlifOptions, NlifParams, NlifState, surrogate_fields
 from ..contracts import Nonlinearity as NL
-from ._validate import Layout, check_input, param, result, state
+from ._validate import Layout, check_input, count, param, refractory_steps, result, state
 
 __all__ = ["qif", "eif", "izhikevich", "adex"]
 
@@ -55,10 +55,12 @@ def check_constants(nonlinearity, consts: dict, adapt: bool) -> dict:
 _UNUSED = dict(v_c=0.0, a0=0.0, theta_rh=0.0, delta_t=1.0, v_reset=0.0, a=0.0, b=0.0, tau_w=1.0)
 
 
-def _options(x, nonlinearity, consts, adapt, choice, detach_reset, need_mem, backend) -> NlifOptions:
-    """The options record, made once per combination (a one-step loop would pay it every step)."""
+def _options(x, nonlinearity, consts, adapt, choice, flags, backend) -> NlifOptions:
+    """The options record, made once per combination (a one-step loop would pay it every step);
+    ``flags`` is ``(detach_reset, need_mem, refractory steps)``."""
+    detach_reset, need_mem, steps = flags
     use_triton = _backend.resolve(_backend.check_backend_name(backend), x.device) == "triton"
-    key = (nonlinearity, adapt, choice, bool(detach_reset), bool(need_mem), use_triton, *consts.items())
+    key = (nonlinearity, adapt, choice, bool(detach_reset), bool(need_mem), steps, use_triton, *consts.items())
     opts = _RECORDS.get(key)
     if opts is None:
         c = check_constants(nonlinearity, consts, adapt)
@@ -71,6 +73,7 @@ def _options(x, nonlinearity, consts, adapt, choice, detach_reset, need_mem, bac
             detach_reset=bool(detach_reset),
             **(_UNUSED | {k: v for k, v in c.items() if v is not None}),
             need_mem=bool(need_mem),
+            refractory=steps,
             **surrogate_fields(choice),
             use_triton=use_triton,
         )
@@ -91,6 +94,9 @@ def run_nonlinear(
     return_mem=False,
     return_state=False,
     backend="auto",
+    refractory=0.0,
+    dt=1.0,
+    count0=None,
     single=False,
 ):
     """Shape everything, run the one ``nlif`` op, unflatten the outputs. ``single``: ``x`` is one
@@ -100,15 +106,19 @@ def run_nonlinear(
     features = layout.features
     need_mem = return_mem or return_state
     choice = DEFAULT_SURROGATE if surrogate is None else sg.from_any(surrogate)
-    opts = _options(x, nonlinearity, consts, adapt, choice, detach_reset, need_mem, backend)
+    steps = refractory_steps(refractory, dt)
+    opts = _options(x, nonlinearity, consts, adapt, choice, (detach_reset, need_mem, steps), backend)
     params = NlifParams(param(threshold, "threshold", features, x, positive=True))
     mem0 = state(v0, "v0", x, features, layout=layout)
     if mem0 is None:  # SpikingJelly's initial membrane: v_reset (0 without a hard reset)
         mem0 = torch.full((layout.B, layout.N), opts.v_reset if opts.hard_reset else 0.0, device=x.device)
-    init = NlifState(mem0, state(w0, "w0", x, features, layout=layout) if adapt else None)
+    init = NlifState(
+        mem0, state(w0, "w0", x, features, layout=layout) if adapt else None, count(count0, x, features, steps, layout)
+    )
     out = ops.nonlinear.nlif_fwd(layout.flat(x), init, params, opts, step=single)
     seqs = {"mem": out.mem, "w": out.w} if adapt else {"mem": out.mem}
-    return result(layout, out.spikes, seqs if need_mem else {}, None, return_mem, return_state)
+    final_count = out.final_count if steps > 0 else None
+    return result(layout, out.spikes, seqs if need_mem else {}, final_count, return_mem, return_state)
 
 
 _ARGS = """
@@ -122,7 +132,11 @@ _ARGS = """
             through the reset (SpikingJelly's); ``return_mem=True``: also return the membrane
             after each step's reset; ``return_state=True``: return ``(spikes, state)``, a dict of
             the state sequences (``"mem"``, and ``"w"`` with an adaptation current);
-            ``backend=`` ``"auto"`` (Triton on CUDA, PyTorch elsewhere), ``"triton"`` or ``"torch"``.
+            ``backend=`` ``"auto"`` (Triton on CUDA, PyTorch elsewhere), ``"triton"`` or ``"torch"``;
+            ``refractory=`` a refractory period in ms (0, off, by default) and ``dt=`` ms per step:
+            after a spike, ``ceil(refractory/dt)`` steps that hold the membrane (and ``w``) and
+            cannot fire, as Inferno's neurons; ``count0=`` the initial counter, and
+            ``state["count"]`` the final one.
 """
 
 

@@ -10,6 +10,9 @@ Per step ``t`` (``v[-1] = mem0``, ``w[-1] = w0``), in SpikingJelly's order of op
     v[t]  = s[t] * v_reset + (1 - s[t]) * h[t]                      HARD (else h[t] - s[t] * threshold)
     w[t]  = w[t-1] + (a * (h[t] - v_rest) - w[t-1]) / tau_w + b * s[t]     ADAPT
 
+With ``REFRACTORY`` a step where the counter (``R = ceil(refractory / dt)`` after a spike, one
+less each step) is positive holds the membrane (``h[t] = v[t-1]``) and ``w`` and cannot fire.
+
 Forward stores the spikes and ``h`` (what backward needs) and, with ``STORE_MEM``, ``v`` and
 ``w``. Backward walks time in reverse with ``G_v``/``G_w`` the gradients reaching ``v[t]``,
 ``w[t]`` (see ``torchimpl/nonlinear.py``) and recomputes ``v[t-1]`` from ``h[t-1]``. The
@@ -19,6 +22,7 @@ one torch sum. The exponential is Triton's, within a few ulp of PyTorch's.
 
 from __future__ import annotations
 
+import torch
 import triton
 import triton.language as tl
 
@@ -40,9 +44,11 @@ from ._common import (
     flat_time_major,
     grad_partials,
     grid,
+    load_count,
     load_param,
     load_state,
     or_buffer,
+    refractory_count,
     surrogate_args,
     surrogate_at,
     upstream_args,
@@ -57,12 +63,13 @@ def _after_reset(h, s, thr, v_reset, HARD: tl.constexpr):
 
 
 @autotune
-@triton.jit(do_not_specialize=["T"])
+@triton.jit(do_not_specialize=["T", "REFR_STEPS"])
 def nlif_fwd_kernel(
-    p_x, p_mem0, p_w0, p_threshold, p_spikes, p_pre, p_mem, p_w,
-    T, M, N, stride_xt,
+    p_x, p_mem0, p_w0, p_count0, p_threshold, p_spikes, p_pre, p_mem, p_w, p_refr_bits, p_final_count,
+    T, M, N, stride_xt, REFR_STEPS,
     tau, v_rest, v_c, a0, theta_rh, delta_t, v_reset, a, b, tau_w,
     EXPONENTIAL: tl.constexpr, ADAPT: tl.constexpr, HARD: tl.constexpr, HAS_W0: tl.constexpr,
+    REFRACTORY: tl.constexpr, HAS_COUNT0: tl.constexpr,
     THRESHOLD_PER_NEURON: tl.constexpr, STORE_MEM: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -70,11 +77,14 @@ def nlif_fwd_kernel(
     thr = load_param(p_threshold, o % N, m_o, THRESHOLD_PER_NEURON)
     v = tl.load(p_mem0 + o, mask=m_o, other=0.0).to(tl.float32)
     w = load_state(p_w0, o, m_o, HAS_W0, BLOCK)
+    if REFRACTORY:
+        count = load_count(p_count0, o, m_o, HAS_COUNT0, BLOCK)
     p_x += o
     p_spikes += o
     p_pre += o
     p_mem += o
     p_w += o
+    p_refr_bits += o
     for _ in range(T):
         x = tl.load(p_x, mask=m_o, other=0.0).to(tl.float32)
         if EXPONENTIAL:
@@ -85,11 +95,21 @@ def nlif_fwd_kernel(
             inner = inner - w
         h = v + inner / tau
         s = (h >= thr).to(tl.float32)
+        if REFRACTORY:  # a refractory step holds the membrane (and w) and cannot fire
+            refr = count > 0
+            h = tl.where(refr, v, h)
+            s = tl.where(refr, 0.0, s)
+            tl.store(p_refr_bits, refr.to(tl.int8), mask=m_o)
+            count = refractory_count(count, s > 0, REFR_STEPS)
         tl.store(p_pre, h, mask=m_o)
         tl.store(p_spikes, s.to(p_spikes.dtype.element_ty), mask=m_o)
         v = _after_reset(h, s, thr, v_reset, HARD)
         if ADAPT:
-            w = w + (a * (h - v_rest) - w) / tau_w + b * s
+            w_new = w + (a * (h - v_rest) - w) / tau_w + b * s
+            if REFRACTORY:
+                w = tl.where(refr, w, w_new)
+            else:
+                w = w_new
         if STORE_MEM:
             tl.store(p_mem, v, mask=m_o)
             if ADAPT:
@@ -99,17 +119,20 @@ def nlif_fwd_kernel(
         p_pre += M
         p_mem += M
         p_w += M
+        p_refr_bits += M
+    if REFRACTORY:
+        tl.store(p_final_count + o, count, mask=m_o)
 
 
 @autotune
 @triton.jit(do_not_specialize=["T"])
 def nlif_bwd_kernel(
-    p_g_spikes, p_g_mem, p_g_w, p_pre, p_sgrad, p_mem0, p_threshold,
+    p_g_spikes, p_g_mem, p_g_w, p_pre, p_refr_bits, p_sgrad, p_mem0, p_threshold,
     p_dx, p_dmem0, p_dw0, p_dthreshold,
     T, M, N, stride_g_spikes, stride_g_mem, stride_g_w,
     tau, v_rest, v_c, a0, theta_rh, delta_t, v_reset, a, b, tau_w, sg_param, sg_param2,
     EXPONENTIAL: tl.constexpr, ADAPT: tl.constexpr, HARD: tl.constexpr, DETACH: tl.constexpr,
-    THRESHOLD_PER_NEURON: tl.constexpr, HAS_G_MEM: tl.constexpr, HAS_G_W: tl.constexpr,
+    THRESHOLD_PER_NEURON: tl.constexpr, HAS_G_MEM: tl.constexpr, HAS_G_W: tl.constexpr, REFRACTORY: tl.constexpr,
     NEED_DTHRESHOLD: tl.constexpr, SURROGATE: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -124,13 +147,17 @@ def nlif_bwd_kernel(
     p_g_mem += o + last * stride_g_mem
     p_g_w += o + last * stride_g_w
     p_pre += o + last * M
+    p_refr_bits += o + last * M
     p_sgrad += o + last * M
     p_dx += o + last * M
     for i in range(T):
         t = T - 1 - i
         h = tl.load(p_pre, mask=m_o, other=0.0)
-        s = (h >= thr).to(tl.float32)
-        sgrad = surrogate_at(p_sgrad, h - thr, m_o, SURROGATE, sg_param, sg_param2)
+        free = tl.full([BLOCK], 1.0, tl.float32)
+        if REFRACTORY:  # a refractory step's spike is 0 and its membrane and w are held
+            free = 1.0 - tl.load(p_refr_bits, mask=m_o, other=0).to(tl.float32)
+        s = (h >= thr).to(tl.float32) * free
+        sgrad = surrogate_at(p_sgrad, h - thr, m_o, SURROGATE, sg_param, sg_param2) * free
         if HAS_G_MEM:
             g_v += tl.load(p_g_mem, mask=m_o, other=0.0).to(tl.float32)
         g_s = tl.load(p_g_spikes, mask=m_o, other=0.0).to(tl.float32)
@@ -146,28 +173,32 @@ def nlif_bwd_kernel(
             if HAS_G_W:
                 g_w += tl.load(p_g_w, mask=m_o, other=0.0).to(tl.float32)
             g_s += b * g_w
-            g_h += (a / tau_w) * g_w
+            g_h += (a / tau_w) * free * g_w
         g_spike = g_s * sgrad
         g_h += g_spike
-        tl.store(p_dx, (g_h / tau).to(p_dx.dtype.element_ty), mask=m_o)
+        tl.store(p_dx, (g_h * free / tau).to(p_dx.dtype.element_ty), mask=m_o)
         if NEED_DTHRESHOLD:
             acc_thr -= g_spike
             if not HARD:
                 acc_thr -= g_v * s
         m_prev = m_o & ((tl.zeros([BLOCK], dtype=tl.int32) + t) > 0)
         h_prev = tl.load(p_pre - M, mask=m_prev, other=0.0)
-        v_prev = tl.where(m_prev, _after_reset(h_prev, (h_prev >= thr).to(tl.float32), thr, v_reset, HARD), v0)
+        s_prev = (h_prev >= thr).to(tl.float32)
+        if REFRACTORY:
+            s_prev = s_prev * (1.0 - tl.load(p_refr_bits - M, mask=m_prev, other=0).to(tl.float32))
+        v_prev = tl.where(m_prev, _after_reset(h_prev, s_prev, thr, v_reset, HARD), v0)
         if ADAPT:
-            g_w = g_w * (1.0 - 1.0 / tau_w) - g_h / tau
+            g_w = g_w * (1.0 - free / tau_w) - g_h * free / tau
         if EXPONENTIAL:
             df = tl.exp((v_prev - theta_rh) / delta_t) - 1.0
         else:
             df = a0 * ((v_prev - v_c) + (v_prev - v_rest))
-        g_v = g_h * (1.0 + df / tau)
+        g_v = g_h * (1.0 + df * free / tau)
         p_g_spikes -= stride_g_spikes
         p_g_mem -= stride_g_mem
         p_g_w -= stride_g_w
         p_pre -= M
+        p_refr_bits -= M
         p_sgrad -= M
         p_dx -= M
     tl.store(p_dmem0 + o, g_v, mask=m_o)
@@ -190,23 +221,31 @@ def nlif_fwd(x, state: NlifState, params: NlifParams, opts: NlifOptions) -> Nlif
     T, B, N = x.shape
     M = B * N
     out = nlif_outputs(x, opts)
+    if opts.refractory > 0 and (M == 0 or T == 0):  # nothing runs: the counter stays the initial one
+        out.final_count.copy_(state.count0 if state.count0 is not None else torch.zeros_like(out.final_count))
     if M > 0 and T > 0:
         x2 = flat_time_major(x)
         nlif_fwd_kernel[grid(M)](
             p_x=x2,
             p_mem0=state.mem0.contiguous(),
             p_w0=or_buffer(state.w0, out.pre),
+            p_count0=or_buffer(state.count0, out.pre),
             p_threshold=params.threshold.contiguous(),
             p_spikes=out.spikes,
             p_pre=out.pre,
             p_mem=or_buffer(out.mem, out.pre),
             p_w=or_buffer(out.w, out.pre),
+            p_refr_bits=or_buffer(out.refr_bits, out.pre),
+            p_final_count=or_buffer(out.final_count, out.pre),
             T=T,
             M=M,
             N=N,
             stride_xt=x2.stride(0),
+            REFR_STEPS=opts.refractory,
             **_constants(opts),
             HAS_W0=state.w0 is not None,
+            REFRACTORY=opts.refractory > 0,
+            HAS_COUNT0=state.count0 is not None,
             THRESHOLD_PER_NEURON=params.threshold.numel() > 1,
             STORE_MEM=opts.need_mem,
             **LAUNCH,
@@ -225,6 +264,7 @@ def nlif_bwd(
         nlif_bwd_kernel[grid(M)](
             **upstream_args(up),
             p_pre=saved.pre,
+            p_refr_bits=or_buffer(saved.refr_bits, saved.pre),
             p_sgrad=or_buffer(saved.sgrad, saved.pre),
             p_mem0=state.mem0.contiguous(),
             p_threshold=params.threshold.contiguous(),
@@ -237,6 +277,7 @@ def nlif_bwd(
             N=N,
             **_constants(opts),
             DETACH=opts.detach_reset,
+            REFRACTORY=opts.refractory > 0,
             THRESHOLD_PER_NEURON=params.threshold.numel() > 1,
             NEED_DTHRESHOLD=need.threshold,
             **surrogate_args(saved, opts),

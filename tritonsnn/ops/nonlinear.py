@@ -28,7 +28,7 @@ def _bwd_fake(up, saved, state, params, opts, need, x_dtype):
 
 
 def _kept(out, x, params, opts):
-    return NlifSaved(out.pre)
+    return NlifSaved(out.pre, out.refr_bits if opts.refractory > 0 else None)
 
 
 def _backward(ctx, *grads):
@@ -40,15 +40,17 @@ def _backward(ctx, *grads):
     up = NlifUpstream(g_spikes, g.mem if opts.need_mem else None, g.w if opts.need_mem and opts.adapt else None)
     d = nlif_bwd(up, kept, rec["state"], params, opts, FAMILY.FWD.needs(ctx, "params"), ctx.x_dtype)
     return FAMILY.FWD.grads(
-        ctx, x=d.dx, state=NlifState(d.dmem0, d.dw0 if opts.adapt else None), params=NlifParams(d.dthreshold)
+        ctx, x=d.dx, state=NlifState(d.dmem0, d.dw0 if opts.adapt else None, None), params=NlifParams(d.dthreshold)
     )
 
 
 def _step_outputs(x, state, params, opts):
-    """What a caller reads of one step: spikes, and with ``need_mem`` the membrane and w."""
+    """What a caller reads of one step: spikes, with ``need_mem`` the membrane and w, the counter."""
     keep = ["spikes"]
     if opts.need_mem:
         keep += ["mem", "w"] if opts.adapt else ["mem"]
+    if opts.refractory > 0:
+        keep.append("final_count")
     return [NlifOutputs._fields.index(k) for k in keep]
 
 

@@ -29,7 +29,7 @@ from ..contracts import (
     nlif_outputs,
 )
 from ..contracts import Nonlinearity as NL
-from ._common import F32, as_dtype, reduce_batch, rows
+from ._common import F32, Refractory, as_dtype, reduce_batch, rows
 
 
 def drive(v, x, w, opts: NlifOptions):
@@ -62,24 +62,35 @@ def fired(h, thr):
 
 def nlif_fwd(x, state: NlifState, params: NlifParams, opts: NlifOptions) -> NlifOutputs:
     """Forward time loop: spikes, the pre-reset membrane (saved for backward) and, with
-    ``need_mem``, the membrane after each reset and the adaptation current."""
+    ``need_mem``, the membrane after each reset and the adaptation current. A refractory step
+    holds the membrane and ``w`` and cannot fire."""
     out = nlif_outputs(x, opts)
+    T, B, N = x.shape
     thr = params.threshold
     v = as_dtype(state.mem0)
     w = (torch.zeros_like(v) if state.w0 is None else as_dtype(state.w0)) if opts.adapt else None
+    counter = Refractory(state.count0, opts.refractory, B, N, x.device) if opts.refractory > 0 else None
     mems = rows(out.mem) if opts.need_mem else None
     ws = rows(out.w) if opts.need_mem and opts.adapt else None
     for t, (xt, h_t, s_t) in enumerate(zip(rows(x), rows(out.pre), rows(out.spikes))):
-        h = h_t.copy_(drive(v, as_dtype(xt), w, opts))
+        h = drive(v, as_dtype(xt), w, opts)
         s = fired(h, thr)
+        if counter is not None:
+            s.mul_(counter.step(t, out.refr_bits[t]))
+            counter.hold(h, v)
+            counter.fired(t, s)
+        h_t.copy_(h)
         s_t.copy_(s)
         v = after_reset(h, s, thr, opts)
         if mems is not None:
             mems[t].copy_(v)
         if w is not None:
-            w = adapted(w, h, s, opts)
+            w_new = adapted(w, h, s, opts)
+            w = w_new if counter is None else counter.hold(w_new, w)
             if ws is not None:
                 ws[t].copy_(w)
+    if counter is not None:
+        counter.final(T, out.final_count)
     return out
 
 
@@ -107,13 +118,18 @@ def nlif_bwd(
     pre = saved.pre
     T, B, N = pre.shape
     thr, choice = params.threshold, opts.surrogate
+    frees = None if saved.refr_bits is None else 1.0 - saved.refr_bits.to(F32)
     dx = _alloc.empty(T, B, N, dtype=x_dtype, device=pre.device)
     g_v = torch.zeros(B, N, dtype=F32, device=pre.device)
     g_w = torch.zeros_like(g_v) if opts.adapt else None
     acc_thr = torch.zeros_like(g_v) if need.threshold else None
+
+    def spikes(t):
+        s = fired(pre[t], thr)
+        return s if frees is None else s * frees[t]
+
     for t in range(T - 1, -1, -1):
-        h = pre[t]
-        s = fired(h, thr)
+        h, s, free = pre[t], spikes(t), 1.0 if frees is None else frees[t]
         sgrad = saved.sgrad[t] if saved.sgrad is not None else sg.grad_(h - thr, choice)
         if up.g_mem is not None:
             g_v = g_v + up.g_mem[t]
@@ -125,15 +141,15 @@ def nlif_bwd(
             if up.g_w is not None:
                 g_w = g_w + up.g_w[t]
             g_s = g_s + opts.b * g_w
-            g_h = g_h + (opts.a / opts.tau_w) * g_w
-        g_spike = g_s * sgrad
+            g_h = g_h + (opts.a / opts.tau_w) * free * g_w
+        g_spike = g_s * sgrad * free  # a refractory step's spike is 0 whatever its membrane
         g_h = g_h + g_spike
-        dx[t] = g_h / opts.tau
+        dx[t] = g_h * free / opts.tau
         if acc_thr is not None:
             acc_thr -= g_spike if opts.hard_reset else g_spike + g_v * s
-        v_prev = as_dtype(state.mem0) if t == 0 else after_reset(pre[t - 1], fired(pre[t - 1], thr), thr, opts)
-        if g_w is not None:
-            g_w = g_w * (1.0 - 1.0 / opts.tau_w) - g_h / opts.tau
-        g_v = g_h * slope(v_prev, opts)
+        v_prev = as_dtype(state.mem0) if t == 0 else after_reset(pre[t - 1], spikes(t - 1), thr, opts)
+        if g_w is not None:  # a refractory step holds w and the membrane: the gradient passes through
+            g_w = g_w * (1.0 - free / opts.tau_w) - g_h * free / opts.tau
+        g_v = g_h * (1.0 + (slope(v_prev, opts) - 1.0) * free)
     dthr = None if acc_thr is None else reduce_batch(acc_thr, thr)
     return NlifGrads(dx, g_v, g_w, dthr)
