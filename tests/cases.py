@@ -647,6 +647,7 @@ def _alpha_case(name, opts, sweep=()):
 
 # SpikingJelly's defaults (QIFNode, EIFNode, IzhikevichNode; AdEx: tsnn.functional.adex's)
 NONLINEAR = {
+    "lif": (F.lif, tsnn.LIF, dict(tau=2.0, v_reset=0.0)),
     "qif": (F.qif, tsnn.QIF, dict(tau=2.0, v_rest=0.0, v_c=0.8, a0=1.0, v_reset=-0.1)),
     "eif": (F.eif, tsnn.EIF, dict(tau=2.0, v_rest=0.0, theta_rh=0.8, delta_t=1.0, v_reset=-0.1)),
     "izhikevich": (
@@ -668,12 +669,12 @@ def _nonlinear_case(name, opts=None, sweep=()):
     refractory = bool(opts)
 
     def ref(x, p, st, **opts):
-        c = consts | {k: v for k, v in opts.items() if k in consts}
+        c = consts | {k: v for k, v in opts.items() if k in (*consts, "v_rest", "decay_input")}
         s, m, w = nonlinear_ref(
             x,
             p["threshold"],
             c,
-            exponential="delta_t" in consts,
+            kind="exponential" if "delta_t" in consts else "quadratic" if "a0" in consts else "linear",
             adapt=adapt,
             detach_reset=opts.get("detach_reset", False),
             refractory_steps=_steps(opts),
@@ -722,7 +723,8 @@ CASES = [
     _rsynaptic_dense_case("rsynaptic-conv", conv, {}),
     replace(_alpha_case("alpha", {}, sweep=_resets("subtract", "none")), full_triton=True),
     _plif_case("plif"),
-    # SpikingJelly's nonlinear neurons (firing on >=, hard reset to v_reset).
+    # SpikingJelly's LIF and nonlinear neurons (firing on >=, hard reset to v_reset).
+    _nonlinear_case("lif", sweep=({"decay_input": False}, {"v_reset": None}, {"v_rest": -0.2, "v_reset": 0.1})),
     _nonlinear_case("qif", sweep=({"v_reset": None}, {"detach_reset": True})),
     _nonlinear_case("eif", sweep=({"detach_reset": True},)),
     _nonlinear_case("izhikevich", sweep=({"v_reset": None},)),

@@ -257,9 +257,12 @@ def compile_nonlinear():
         (1, False, True, True, True, False, 2),
         (0, True, False, False, True, True, 0),
         (1, True, True, False, False, False, 3),
+        (2, False, True, False, True, False, 2),
+        (2, False, False, True, False, False, 0),
     ]:
         opts = NlifOptions(
-            nonlinearity, adapt, hard, detach, 2.0, 0.0, 0.8, 1.0, 0.8, 1.0, -0.1, 0.1, 0.1, 3.0, True, refractory,
+            nonlinearity, adapt, hard, detach, nonlinearity != 2, 2.0, 0.0, 0.8, 1.0, 0.8, 1.0, -0.1, 0.1, 0.1, 3.0,
+            True, refractory,
             sg.SIGMOID, 4.0, 0.0, True,
         )  # fmt: skip
         params = NlifParams(torch.rand(N if per_neuron else 1) + 0.5)

@@ -257,11 +257,12 @@ def sigmoid_grad(x, alpha):
 
 
 def nonlinear_ref(
-    x, threshold, consts, *, exponential, adapt, v0=None, w0=None, detach_reset=False, refractory_steps=0, count0=None
+    x, threshold, consts, *, kind, adapt, v0=None, w0=None, detach_reset=False, refractory_steps=0, count0=None
 ):
     """QIF / EIF / Izhikevich / AdEx as SpikingJelly's reference writes them
     (``spikingjelly/_ops/{qif,eif,izhikevich}/reference.py``): returns ``(spikes, mem, w)`` over
-    ``x [T, B, *features]``; ``mem`` after each reset, ``w`` None without adaptation. With
+    ``x [T, B, *features]`` for ``kind`` "linear" (``lif/reference.py``: LIFNode), "quadratic" or
+    "exponential"; ``mem`` after each reset, ``w`` None without adaptation. With
     ``refractory_steps`` R, a spike starts R steps that hold the membrane and ``w`` and cannot
     fire (Inferno's refractory lock); ``count0`` the steps left before the first."""
     from tritonsnn.surrogate import sigmoid
@@ -278,13 +279,21 @@ def nonlinear_ref(
     for t in range(x.shape[0]):
         held = count > 0
         v_held = v
-        if exponential:
-            inner = x[t] + c["v_rest"] - v + c["delta_t"] * torch.exp((v - c["theta_rh"]) / c["delta_t"])
+        if kind == "linear":
+            rest = c.get("v_rest", v_reset)
+            if c.get("decay_input", True):
+                charged = v + (x[t] - (v - rest)) / c["tau"]
+            else:
+                charged = v - (v - rest) / c["tau"] + x[t]
         else:
-            inner = x[t] + c["a0"] * (v - c["v_rest"]) * (v - c["v_c"])
-        if adapt:
-            inner = inner - w
-        h = torch.where(held, v_held, v + inner / c["tau"])
+            if kind == "exponential":
+                inner = x[t] + c["v_rest"] - v + c["delta_t"] * torch.exp((v - c["theta_rh"]) / c["delta_t"])
+            else:
+                inner = x[t] + c["a0"] * (v - c["v_rest"]) * (v - c["v_c"])
+            if adapt:
+                inner = inner - w
+            charged = v + inner / c["tau"]
+        h = torch.where(held, v_held, charged)
         s = torch.where(held, 0.0, _SpikeAtOrAbove.apply(h - thr, sigmoid(4.0)))
         s_reset = s.detach() if detach_reset else s
         v = s_reset * v_reset + (1.0 - s_reset) * h if hard else h - s_reset * thr

@@ -1,6 +1,7 @@
-"""QIF, EIF, Izhikevich and AdEx beyond the conformance table (tests/cases.py runs their shared
-concerns): step-by-step parity with SpikingJelly 2.0's QIFNode, EIFNode and IzhikevichNode on
-both backends, the literature's firing patterns, and the errors of their constants."""
+"""LIF (SpikingJelly's form), QIF, EIF, Izhikevich and AdEx beyond the conformance table
+(tests/cases.py runs their shared concerns): step-by-step parity with SpikingJelly 2.0's
+LIFNode, QIFNode, EIFNode and IzhikevichNode on both backends, the literature's firing
+patterns, and the errors of their constants."""
 
 import pytest
 import torch
@@ -14,6 +15,10 @@ BACKENDS = ["torch", "triton"]
 
 # (tritonsnn Module, SpikingJelly node name, keyword arguments both take by the same name)
 SJ_PAIRS = {
+    "lif": (tsnn.LIF, "LIFNode", {}),
+    "lif-no-decay-input": (tsnn.LIF, "LIFNode", {"decay_input": False}),
+    "lif-soft": (tsnn.LIF, "LIFNode", {"v_reset": None, "tau": 3.0}),
+    "lif-reset": (tsnn.LIF, "LIFNode", {"v_reset": -0.2, "threshold": 0.8}),
     "qif": (tsnn.QIF, "QIFNode", {}),
     "qif-soft": (tsnn.QIF, "QIFNode", {"v_reset": None}),
     "qif-detach": (tsnn.QIF, "QIFNode", {"detach_reset": True}),
@@ -58,7 +63,7 @@ def test_defaults_are_spikingjellys():
     """``tsnn.QIF()`` etc. run with SpikingJelly's defaults (its surrogate, Sigmoid(alpha=4), included)."""
     neuron = optional("spikingjelly.activation_based.neuron")
     x = torch.randn(30, 2, 9, generator=torch.Generator().manual_seed(3)) * 0.8 + 0.5
-    for ours, theirs in ((tsnn.QIF(), neuron.QIFNode), (tsnn.EIF(), neuron.EIFNode)):
+    for ours, theirs in ((tsnn.LIF(), neuron.LIFNode), (tsnn.QIF(), neuron.QIFNode), (tsnn.EIF(), neuron.EIFNode)):
         assert ours.surrogate == tsnn.surrogate.sigmoid(4.0)
         assert_spikes_equal(ours(x), theirs(step_mode="m")(x), type(ours).__name__)
 

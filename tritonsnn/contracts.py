@@ -277,6 +277,7 @@ class Nonlinearity(IntEnum):
 
     QUADRATIC = 0  # a0 (v - v_rest)(v - v_c): QIF, Izhikevich
     EXPONENTIAL = 1  # v_rest - v + delta_t exp((v - theta_rh) / delta_t): EIF, AdEx
+    LINEAR = 2  # -(v - v_rest): LIF (SpikingJelly's LIFNode)
 
 
 class NlifState(NamedTuple):
@@ -294,6 +295,7 @@ class NlifOptions(NamedTuple):
     adapt: bool  # an adaptation current w (Izhikevich, AdEx)
     hard_reset: bool  # a spike sets the membrane to v_reset; else it subtracts the threshold
     detach_reset: bool  # no gradient through the reset (SpikingJelly's detach_reset)
+    decay_input: bool  # LINEAR: the input is divided by tau too (else added as it is)
     tau: float
     v_rest: float
     v_c: float  # QUADRATIC

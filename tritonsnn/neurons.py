@@ -894,6 +894,30 @@ class _Nonlinear(SpikingNeuron):
 
 
 @shared_args(_NONLINEAR_DOC)
+class LIF(_Nonlinear):
+    """Leaky integrate-and-fire in SpikingJelly's form, as its ``LIFNode`` (its defaults; Inferno's
+    linear neuron with Euler steps): ``h[t] = v[t-1] + (x[t] - (v[t-1] - v_rest)) / tau``
+    (``decay_input=False``: ``v[t-1] - (v[t-1] - v_rest) / tau + x[t]``), spikes
+    ``h[t] >= threshold``, then ``v[t] = v_reset`` where it fired. The leak goes to ``v_rest``:
+    ``v_reset`` by default (0 without hard reset), as in SpikingJelly. snnTorch's form (``beta``,
+    firing on ``>``, the reset at the next step) is :class:`Leaky`.
+
+    Args:
+        tau: membrane time constant in steps (> 1).
+        decay_input: divide the input by ``tau`` too (SpikingJelly's default)."""
+
+    _NONLINEARITY = Nonlinearity.LINEAR
+
+    def __init__(self, tau=2.0, decay_input=True, threshold=1.0, v_reset=0.0, v_rest=None, **options):
+        rest = (0.0 if v_reset is None else v_reset) if v_rest is None else v_rest
+        super().__init__(dict(tau=tau, v_rest=rest, v_reset=v_reset), threshold, **options)
+        self.decay_input = bool(decay_input)
+
+    def _dynamics(self, x, init, single=False, **returns):
+        return super()._dynamics(x, init, single, decay_input=self.decay_input, **returns)
+
+
+@shared_args(_NONLINEAR_DOC)
 class QIF(_Nonlinear):
     """Quadratic integrate-and-fire, as SpikingJelly's ``QIFNode`` (its defaults):
     ``h[t] = v[t-1] + (x[t] + a0 (v[t-1] - v_rest)(v[t-1] - v_c)) / tau``, spikes

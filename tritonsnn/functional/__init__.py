@@ -6,7 +6,7 @@ calls one custom op; no dynamics are computed here. By concern:
 
 * ``first_order.py``: ``leaky``, ``if_``, ``lapicque``, ``alif``
 * ``second_order.py``: ``synaptic``, ``alpha``
-* ``nonlinear.py``: ``qif``, ``eif``, ``izhikevich``, ``adex``
+* ``nonlinear.py``: ``lif`` (SpikingJelly's form), ``qif``, ``eif``, ``izhikevich``, ``adex``
 * ``recurrent.py``: ``rleaky``, ``rsynaptic`` (one-to-one fused; all-to-all as one op)
 * ``filters.py``: ``exp_synapse``, ``dual_exp_synapse``, ``trace``, ``delay``
 * ``plasticity.py``: ``stdp``, ``mstdpet``, ``homeostatic_threshold``
@@ -18,7 +18,7 @@ from ._validate import refractory_from_spike_step, refractory_steps
 from ._validate import reset_mode as _reset_mode  # noqa: F401
 from .filters import delay, dual_exp_synapse, exp_synapse, trace
 from .first_order import alif, if_, lapicque, lapicque_coefficients, leaky
-from .nonlinear import adex, eif, izhikevich, qif
+from .nonlinear import adex, eif, izhikevich, lif, qif
 from .plasticity import check_stdp_options, homeostatic_threshold, mstdpet, stdp, triplet_stdp
 from .recurrent import rleaky, rsynaptic
 from .second_order import alpha, synaptic
@@ -30,6 +30,7 @@ __all__ = [
     "lapicque_coefficients",
     "rleaky",
     "alif",
+    "lif",
     "qif",
     "eif",
     "izhikevich",

@@ -17,7 +17,7 @@ from ..contracts import NlifOptions, NlifParams, NlifState, surrogate_fields
 from ..contracts import Nonlinearity as NL
 from ._validate import Layout, check_input, count, param, refractory_steps, result, state
 
-__all__ = ["qif", "eif", "izhikevich", "adex"]
+__all__ = ["lif", "qif", "eif", "izhikevich", "adex"]
 
 _RECORDS: dict = {}
 DEFAULT_SURROGATE = sg.sigmoid(4.0)  # SpikingJelly's Sigmoid()
@@ -45,7 +45,7 @@ def check_constants(nonlinearity, consts: dict, adapt: bool) -> dict:
     _number(c["tau"], "tau", above=1.0)  # SpikingJelly's bound: tau <= 1 overshoots in one Euler step
     if nonlinearity == NL.QUADRATIC:
         _number(c["a0"], "a0", above=0.0)
-    else:
+    elif nonlinearity == NL.EXPONENTIAL:
         _number(c["delta_t"], "delta_t", above=0.0)
     if adapt:
         _number(c["tau_w"], "tau_w", above=0.0)
@@ -57,10 +57,10 @@ _UNUSED = dict(v_c=0.0, a0=0.0, theta_rh=0.0, delta_t=1.0, v_reset=0.0, a=0.0, b
 
 def _options(x, nonlinearity, consts, adapt, choice, flags, backend) -> NlifOptions:
     """The options record, made once per combination (a one-step loop would pay it every step);
-    ``flags`` is ``(detach_reset, need_mem, refractory steps)``."""
-    detach_reset, need_mem, steps = flags
+    ``flags`` is ``(detach_reset, need_mem, refractory steps, decay_input)``."""
+    detach_reset, need_mem, steps, decay_input = flags
     use_triton = _backend.resolve(_backend.check_backend_name(backend), x.device) == "triton"
-    key = (nonlinearity, adapt, choice, bool(detach_reset), bool(need_mem), steps, use_triton, *consts.items())
+    key = (nonlinearity, adapt, choice, flags, use_triton, *consts.items())
     opts = _RECORDS.get(key)
     if opts is None:
         c = check_constants(nonlinearity, consts, adapt)
@@ -70,9 +70,10 @@ def _options(x, nonlinearity, consts, adapt, choice, flags, backend) -> NlifOpti
             nonlinearity=int(nonlinearity),
             adapt=adapt,
             hard_reset=c["v_reset"] is not None,
-            detach_reset=bool(detach_reset),
+            detach_reset=detach_reset,
+            decay_input=decay_input or nonlinearity != NL.LINEAR,  # the other drives always divide by tau
             **(_UNUSED | {k: v for k, v in c.items() if v is not None}),
-            need_mem=bool(need_mem),
+            need_mem=need_mem,
             refractory=steps,
             **surrogate_fields(choice),
             use_triton=use_triton,
@@ -97,6 +98,7 @@ def run_nonlinear(
     refractory=0.0,
     dt=1.0,
     count0=None,
+    decay_input=True,
     single=False,
 ):
     """Shape everything, run the one ``nlif`` op, unflatten the outputs. ``single``: ``x`` is one
@@ -107,7 +109,8 @@ def run_nonlinear(
     need_mem = return_mem or return_state
     choice = DEFAULT_SURROGATE if surrogate is None else sg.from_any(surrogate)
     steps = refractory_steps(refractory, dt)
-    opts = _options(x, nonlinearity, consts, adapt, choice, (detach_reset, need_mem, steps), backend)
+    flags = (bool(detach_reset), bool(need_mem), steps, bool(decay_input))
+    opts = _options(x, nonlinearity, consts, adapt, choice, flags, backend)
     params = NlifParams(param(threshold, "threshold", features, x, positive=True))
     mem0 = state(v0, "v0", x, features, layout=layout)
     if mem0 is None:  # SpikingJelly's initial membrane: v_reset (0 without a hard reset)
@@ -124,7 +127,8 @@ def run_nonlinear(
 _ARGS = """
         threshold: firing threshold (> 0), a number or a tensor broadcastable to the features
             (receives gradients); a neuron fires where its membrane reaches it (``>=``).
-        v_rest: resting potential.
+        v_rest: resting potential (``lif``: the potential it leaks to; ``v_reset``, or 0
+            without hard reset, by default, as SpikingJelly's).
         v_reset: the membrane after a spike (hard reset); None subtracts the threshold instead.
         v0: initial membrane ``[B, *features]``; ``v_reset`` (0 without hard reset) when None.
         options: ``surrogate=`` a ``tsnn.surrogate`` choice (SpikingJelly's ``Sigmoid()``,
@@ -138,6 +142,28 @@ _ARGS = """
             cannot fire, as Inferno's neurons; ``count0=`` the initial counter, and
             ``state["count"]`` the final one.
 """
+
+
+@shared_args(_ARGS)
+def lif(x, tau=2.0, decay_input=True, threshold=1.0, v_reset=0.0, v_rest=None, *, v0=None, **options):
+    """Leaky integrate-and-fire in SpikingJelly's form (its ``LIFNode`` and defaults; Inferno's
+    linear neuron with Euler steps): ``h[t] = v[t-1] + (x[t] - (v[t-1] - v_rest)) / tau``
+    (``decay_input=False``: ``v[t-1] - (v[t-1] - v_rest) / tau + x[t]``), firing on ``>=``,
+    hard reset to ``v_reset``. snnTorch's form, firing on ``>`` with ``beta``, is :func:`leaky`.
+
+    Args:
+        x: input current ``[T, B, *features]`` (fp32, fp16 or bf16).
+        tau: membrane time constant in steps (> 1).
+        decay_input: divide the input by ``tau`` too (SpikingJelly's default).
+
+    Returns:
+        spikes in x's dtype, or ``(spikes, mem)`` / ``(spikes, state)``.
+    """
+    rest = (0.0 if v_reset is None else v_reset) if v_rest is None else v_rest  # SpikingJelly leaks to v_reset
+    consts = dict(tau=tau, v_rest=rest, v_reset=v_reset)
+    return run_nonlinear(
+        x, threshold, consts, nonlinearity=NL.LINEAR, adapt=False, v0=v0, decay_input=decay_input, **options
+    )
 
 
 @shared_args(_ARGS)

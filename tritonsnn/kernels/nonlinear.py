@@ -6,6 +6,8 @@ Per step ``t`` (``v[-1] = mem0``, ``w[-1] = w0``), in SpikingJelly's order of op
     f(v)  = a0 * (v - v_rest) * (v - v_c)                           QUADRATIC (QIF, Izhikevich)
           = v_rest - v + delta_t * exp((v - theta_rh) / delta_t)    EXPONENTIAL (EIF, AdEx)
     h[t]  = v[t-1] + (x[t] + f(v[t-1]) - w[t-1]) / tau              (- w only with ADAPT)
+          = v[t-1] + (x[t] - (v[t-1] - v_rest)) / tau               LINEAR (LIF) with DECAY_INPUT
+          = v[t-1] - (v[t-1] - v_rest) / tau + x[t]                 LINEAR without
     s[t]  = h[t] >= threshold
     v[t]  = s[t] * v_reset + (1 - s[t]) * h[t]                      HARD (else h[t] - s[t] * threshold)
     w[t]  = w[t-1] + (a * (h[t] - v_rest) - w[t-1]) / tau_w + b * s[t]     ADAPT
@@ -68,7 +70,8 @@ def nlif_fwd_kernel(
     p_x, p_mem0, p_w0, p_count0, p_threshold, p_spikes, p_pre, p_mem, p_w, p_refr_bits, p_final_count,
     T, M, N, stride_xt, REFR_STEPS,
     tau, v_rest, v_c, a0, theta_rh, delta_t, v_reset, a, b, tau_w,
-    EXPONENTIAL: tl.constexpr, ADAPT: tl.constexpr, HARD: tl.constexpr, HAS_W0: tl.constexpr,
+    EXPONENTIAL: tl.constexpr, LINEAR: tl.constexpr, DECAY_INPUT: tl.constexpr, ADAPT: tl.constexpr,
+    HARD: tl.constexpr, HAS_W0: tl.constexpr,
     REFRACTORY: tl.constexpr, HAS_COUNT0: tl.constexpr,
     THRESHOLD_PER_NEURON: tl.constexpr, STORE_MEM: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
@@ -87,13 +90,18 @@ def nlif_fwd_kernel(
     p_refr_bits += o
     for _ in range(T):
         x = tl.load(p_x, mask=m_o, other=0.0).to(tl.float32)
-        if EXPONENTIAL:
-            inner = x + v_rest - v + delta_t * tl.exp((v - theta_rh) / delta_t)
-        else:
-            inner = x + a0 * (v - v_rest) * (v - v_c)
-        if ADAPT:
-            inner = inner - w
-        h = v + inner / tau
+        if DECAY_INPUT:
+            if LINEAR:
+                inner = x - (v - v_rest)
+            elif EXPONENTIAL:
+                inner = x + v_rest - v + delta_t * tl.exp((v - theta_rh) / delta_t)
+            else:
+                inner = x + a0 * (v - v_rest) * (v - v_c)
+            if ADAPT:
+                inner = inner - w
+            h = v + inner / tau
+        else:  # LINEAR only
+            h = v - (v - v_rest) / tau + x
         s = (h >= thr).to(tl.float32)
         if REFRACTORY:  # a refractory step holds the membrane (and w) and cannot fire
             refr = count > 0
@@ -131,7 +139,8 @@ def nlif_bwd_kernel(
     p_dx, p_dmem0, p_dw0, p_dthreshold,
     T, M, N, stride_g_spikes, stride_g_mem, stride_g_w,
     tau, v_rest, v_c, a0, theta_rh, delta_t, v_reset, a, b, tau_w, sg_param, sg_param2,
-    EXPONENTIAL: tl.constexpr, ADAPT: tl.constexpr, HARD: tl.constexpr, DETACH: tl.constexpr,
+    EXPONENTIAL: tl.constexpr, LINEAR: tl.constexpr, DECAY_INPUT: tl.constexpr, ADAPT: tl.constexpr,
+    HARD: tl.constexpr, DETACH: tl.constexpr,
     THRESHOLD_PER_NEURON: tl.constexpr, HAS_G_MEM: tl.constexpr, HAS_G_W: tl.constexpr, REFRACTORY: tl.constexpr,
     NEED_DTHRESHOLD: tl.constexpr, SURROGATE: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
@@ -176,7 +185,10 @@ def nlif_bwd_kernel(
             g_h += (a / tau_w) * free * g_w
         g_spike = g_s * sgrad
         g_h += g_spike
-        tl.store(p_dx, (g_h * free / tau).to(p_dx.dtype.element_ty), mask=m_o)
+        if DECAY_INPUT:
+            tl.store(p_dx, (g_h * free / tau).to(p_dx.dtype.element_ty), mask=m_o)
+        else:
+            tl.store(p_dx, (g_h * free).to(p_dx.dtype.element_ty), mask=m_o)
         if NEED_DTHRESHOLD:
             acc_thr -= g_spike
             if not HARD:
@@ -189,7 +201,9 @@ def nlif_bwd_kernel(
         v_prev = tl.where(m_prev, _after_reset(h_prev, s_prev, thr, v_reset, HARD), v0)
         if ADAPT:
             g_w = g_w * (1.0 - free / tau_w) - g_h * free / tau
-        if EXPONENTIAL:
+        if LINEAR:
+            df = tl.full([BLOCK], -1.0, tl.float32)
+        elif EXPONENTIAL:
             df = tl.exp((v_prev - theta_rh) / delta_t) - 1.0
         else:
             df = a0 * ((v_prev - v_c) + (v_prev - v_rest))
@@ -212,7 +226,11 @@ def _constants(opts: NlifOptions) -> dict:
     """The numbers of the dynamics and the structure flags of both kernels."""
     names = ("tau", "v_rest", "v_c", "a0", "theta_rh", "delta_t", "v_reset", "a", "b", "tau_w")
     return {k: getattr(opts, k) for k in names} | dict(
-        EXPONENTIAL=opts.nonlinearity == NL.EXPONENTIAL, ADAPT=opts.adapt, HARD=opts.hard_reset
+        EXPONENTIAL=opts.nonlinearity == NL.EXPONENTIAL,
+        LINEAR=opts.nonlinearity == NL.LINEAR,
+        DECAY_INPUT=opts.decay_input,
+        ADAPT=opts.adapt,
+        HARD=opts.hard_reset,
     )
 
 

@@ -33,8 +33,13 @@ from ._common import F32, Refractory, as_dtype, reduce_batch, rows
 
 
 def drive(v, x, w, opts: NlifOptions):
-    """The membrane before the reset, ``h = v + (x + f(v) - w) / tau``, in SpikingJelly's order."""
-    if opts.nonlinearity == NL.QUADRATIC:
+    """The membrane before the reset, ``h = v + (x + f(v) - w) / tau`` (LINEAR without
+    ``decay_input``: ``v - (v - v_rest) / tau + x``), in SpikingJelly's order."""
+    if not opts.decay_input:  # LINEAR only
+        return v - (v - opts.v_rest) / opts.tau + x
+    if opts.nonlinearity == NL.LINEAR:
+        inner = x - (v - opts.v_rest)
+    elif opts.nonlinearity == NL.QUADRATIC:
         inner = x + opts.a0 * (v - opts.v_rest) * (v - opts.v_c)
     else:
         inner = x + opts.v_rest - v + opts.delta_t * torch.exp((v - opts.theta_rh) / opts.delta_t)
@@ -96,6 +101,8 @@ def nlif_fwd(x, state: NlifState, params: NlifParams, opts: NlifOptions) -> Nlif
 
 def slope(v, opts: NlifOptions):
     """``d h / d v[t-1] = 1 + f'(v) / tau`` at the previous membrane ``v``."""
+    if opts.nonlinearity == NL.LINEAR:
+        return torch.full_like(v, 1.0 - 1.0 / opts.tau)
     if opts.nonlinearity == NL.QUADRATIC:
         df = opts.a0 * ((v - opts.v_c) + (v - opts.v_rest))
     else:
@@ -144,7 +151,7 @@ def nlif_bwd(
             g_h = g_h + (opts.a / opts.tau_w) * free * g_w
         g_spike = g_s * sgrad * free  # a refractory step's spike is 0 whatever its membrane
         g_h = g_h + g_spike
-        dx[t] = g_h * free / opts.tau
+        dx[t] = g_h * free / opts.tau if opts.decay_input else g_h * free
         if acc_thr is not None:
             acc_thr -= g_spike if opts.hard_reset else g_spike + g_v * s
         v_prev = as_dtype(state.mem0) if t == 0 else after_reset(pre[t - 1], spikes(t - 1), thr, opts)
