@@ -319,6 +319,63 @@ def test_mstdpet_equals_the_step_by_step_eligibility_rule(rule, reward_shape):
     assert_close(mean, want_dw / B, 1e-5, 1e-5, "mean over the batch")
 
 
+def _by_effect_reference(pre, post, w, r, a_plus, a_minus, decays, bounds, halves0):
+    """Step by step with the eligibility's raw halves: each step's reward, by its sign, picks the
+    bounds: ``r >= 0``: ``a+ (w_max - W) z_ltp - a- (W - w_min) z_ltd``; ``r < 0``: swapped."""
+    dp, dq, de = decays
+    up, down = bounds[1] - w, w - bounds[0]
+    T, B, I = pre.shape
+    xp, xq = torch.zeros(B, I), torch.zeros(B, post.shape[2])
+    zp, zd = (torch.zeros(B, *w.shape), torch.zeros(B, *w.shape)) if halves0 is None else halves0.clone()
+    dw = torch.zeros_like(w)
+    for t in range(T):
+        xp, xq = dp * xp + pre[t], dq * xq + post[t]
+        zp = de * zp + torch.einsum("bo,bi->boi", post[t], xp)
+        zd = de * zd + torch.einsum("bo,bi->boi", xq, pre[t])
+        for b in range(B):
+            u, d = (up, down) if r[t, b] >= 0 else (down, up)
+            dw += r[t, b] * (a_plus * u * zp[b] - a_minus * d * zd[b])
+    return dw, torch.stack([zp, zd])
+
+
+def test_mstdpet_bound_by_effect_swaps_the_bounds_of_punished_terms():
+    """Inferno's soft bounds: a term the (negative) reward turns into depression is bounded by
+    ``W - w_min``, so weights at a bound stay there; the result equals the step-by-step rule over
+    one call and over two chunks (the eligibility carried as its raw LTP and LTD halves)."""
+    g = torch.Generator().manual_seed(7)
+    T, B, I, O = 12, 3, 5, 4
+    pre = (torch.rand(T, B, I, generator=g) < 0.3).float()
+    post = (torch.rand(T, B, O, generator=g) < 0.3).float()
+    w, r = torch.rand(O, I, generator=g), torch.randn(T, B, generator=g)
+    halves0 = torch.rand(2, B, O, I, generator=g)
+    kw = dict(a_plus=0.1, a_minus=0.12, decay_pre=0.8, decay_post=0.7, decay_eligibility=0.9)
+    kw |= dict(rule="multiplicative", w_min=-0.5, w_max=1.0, reduction="sum", bound_by_effect=True)
+    dw, (_, _, z) = F.mstdpet(pre, post, w, r, eligibility0=halves0, return_state=True, **kw)
+    want_dw, want_z = _by_effect_reference(pre, post, w, r, 0.1, 0.12, (0.8, 0.7, 0.9), (-0.5, 1.0), halves0)
+    assert_close(dw, want_dw, 1e-5, 1e-5, "dW")
+    assert_close(z, want_z, 1e-5, 1e-5, "eligibility halves")
+    first, state = F.mstdpet(pre[:5], post[:5], w, r[:5], eligibility0=halves0, return_state=True, **kw)
+    second = F.mstdpet(
+        pre[5:], post[5:], w, r[5:], pre_trace0=state[0], post_trace0=state[1], eligibility0=state[2], **kw
+    )
+    assert_close(first + second, want_dw, 1e-5, 1e-5, "two chunks")
+    # potentiating pairs only, punished, on weights at w_min: they cannot go lower
+    at_min = torch.full((O, I), -0.5)
+    ltp_only = dict(kw, a_minus=0.0)
+    assert F.mstdpet(pre, post, at_min, -1.0, **ltp_only).abs().max() == 0
+    assert F.mstdpet(pre, post, at_min, -1.0, **dict(ltp_only, bound_by_effect=False)).min() < 0
+    with pytest.raises(ValueError, match="bound_by_effect needs a weight-dependent rule"):
+        F.mstdpet(pre, post, w, r, **dict(kw, rule="additive"))
+    with pytest.raises(ValueError, match=r"\[2, B, \*weight.shape\]"):
+        F.mstdpet(pre, post, w, r, eligibility0=torch.zeros(B, O, I), **kw)
+    module = tsnn.MSTDPET(nn.Linear(I, O), a_plus=0.1, a_minus=0.1, rule="multiplicative", w_min=-1.0, w_max=1.0,
+                          bound_by_effect=True, stateful=True)  # fmt: skip
+    module(pre, post, r)
+    assert module.eligibility.shape == (2, B, O, I)
+    with pytest.raises(ValueError, match="bound_by_effect needs a weight-dependent rule"):
+        tsnn.MSTDPET(nn.Linear(I, O), a_plus=0.1, a_minus=0.1, bound_by_effect=True)
+
+
 def test_mstdpet_without_eligibility_memory_is_reward_modulated_stdp():
     g = torch.Generator().manual_seed(5)
     pre = (torch.rand(9, 4, 6, generator=g) < 0.3).float()

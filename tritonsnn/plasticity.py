@@ -299,14 +299,19 @@ class MSTDPET(STDP):
         a_plus: learning rate (>= 0) of potentiation.
         a_minus: learning rate (>= 0) of depression.
         tau_eligibility: eligibility time constant in milliseconds.
+        bound_by_effect: bound each term by what the reward makes of it, as Inferno's MSTDPET
+            (see :func:`tritonsnn.functional.mstdpet`); needs a weight-dependent ``rule``.
         **stdp_options: ``tau_pre``, ``tau_post``, ``dt``, ``rule``, ``w_min``, ``w_max``,
             ``reduction``, ``trace_mode``, ``stateful``, ``backend``, ``distributed``,
             ``process_group``, as :class:`STDP`.
     """
 
-    def __init__(self, target, *, a_plus, a_minus, tau_eligibility=25.0, **stdp_options):
+    def __init__(self, target, *, a_plus, a_minus, tau_eligibility=25.0, bound_by_effect=False, **stdp_options):
         super().__init__(target, a_plus=a_plus, a_minus=a_minus, **stdp_options)
         self.decay_eligibility = _trace_decay(tau_eligibility, stdp_options.get("dt", 1.0), "tau_eligibility")
+        if bound_by_effect and self.rule == "additive":
+            raise ValueError("bound_by_effect needs a weight-dependent rule (multiplicative, power, sharp)")
+        self.bound_by_effect = bool(bound_by_effect)
         self.eligibility = None
 
     def forward(self, pre, post, reward=None):
@@ -337,6 +342,7 @@ class MSTDPET(STDP):
             eligibility0=self.eligibility if carry else None,
             return_state=self.stateful,
             backend=self.backend,
+            bound_by_effect=self.bound_by_effect,
             **_geometry(self.linear),
         )
         delta = out[0] if self.stateful else out

@@ -240,6 +240,7 @@ def mstdpet(
     padding=0,
     dilation=1,
     delay=None,
+    bound_by_effect=False,
 ):
     """Reward-modulated STDP with an eligibility trace (MSTDPET, Florian 2007) over a sequence.
 
@@ -283,6 +284,9 @@ def mstdpet(
         padding: of the convolution, for a ``Conv2d`` weight.
         dilation: of the convolution, for a ``Conv2d`` weight.
         delay: per-synapse delays ``[O, I]`` in steps (see :func:`stdp`).
+        bound_by_effect: bound each term by what the reward makes of it (Inferno): under a negative
+            reward LTP depresses, bounded by ``W - w_min``, and LTD potentiates; the eligibility is
+            then its raw LTP and LTD halves ``[2, B, *weight]`` (before the rates and bounds).
 
     Returns:
         ``dW [O, I]`` fp32, or ``(dW, (pre_trace, post_trace, eligibility))``.
@@ -291,29 +295,30 @@ def mstdpet(
     check_input(post, "post")
     check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction, bound_power)
     geometry = _check_pair(pre, post, weight, stride, padding, dilation, delay)
-    if not (isinstance(decay_eligibility, (int, float)) and 0.0 <= decay_eligibility <= 1.0):
-        raise ValueError(f"decay_eligibility must be a decay in [0, 1]; got {decay_eligibility!r}")
+    _check_eligibility_options(decay_eligibility, bound_by_effect, rule)
     T, B = pre.shape[:2]
     with torch.no_grad():
-        r = _step_rewards(reward, T, B, pre.device)
         x_pre = trace(pre, decay_pre, mode=trace_mode, trace0=pre_trace0, backend=backend)
         x_post = trace(post, decay_post, mode=trace_mode, trace0=post_trace0, backend=backend)
-        filtered = trace(r.flip(0)[..., None], decay_eligibility, backend=backend).flip(0)  # R [T, B, 1]
-        filtered = filtered.view(T, B, *[1] * (post.dim() - 2))
         rule_ = _Rule(a_plus, a_minus, rule, w_min, w_max, weight, bound_power)
-        per_sample = reduction in _PER_SAMPLE
-        delta = rule_.delta(*_pair_sums(pre, post, x_pre, x_post, filtered, geometry, per_sample))
-        powers = decay_eligibility ** torch.arange(1, T + 1, dtype=torch.float32, device=pre.device)
-        z0 = None if eligibility0 is None else _eligibility0(eligibility0, B, weight)
-        if z0 is not None:  # what the rewards reach of the carried eligibility, [B] times z0
-            delta = delta + _carried((powers[:, None] * r).sum(0), z0, per_sample)
+        z0 = None if eligibility0 is None else _eligibility0(eligibility0, B, weight, bound_by_effect)
+        r, seqs = _step_rewards(reward, T, B, pre.device), (pre, post, x_pre, x_post)
+        how = dict(per_sample=reduction in _PER_SAMPLE, by_effect=bound_by_effect, backend=backend)
+        delta, powers = _rewarded(seqs, r, rule_, decay_eligibility, geometry, z0, **how)
         delta = _reduce(delta, reduction, B)
         if not return_state:
             return delta
-        z = _final_eligibility(pre, post, x_pre, x_post, rule_, powers, z0, geometry)
+        z = _final_eligibility(pre, post, x_pre, x_post, None if bound_by_effect else rule_, powers, z0, geometry)
     if T == 0:  # nothing ran: the carried state goes on
         return delta, (pre_trace0, post_trace0, z)
     return delta, (x_pre[-1], x_post[-1], z)
+
+
+def _check_eligibility_options(decay_eligibility, bound_by_effect, rule):
+    if not (isinstance(decay_eligibility, (int, float)) and 0.0 <= decay_eligibility <= 1.0):
+        raise ValueError(f"decay_eligibility must be a decay in [0, 1]; got {decay_eligibility!r}")
+    if bound_by_effect and rule not in _BOUNDED:
+        raise ValueError(f"bound_by_effect needs a weight-dependent rule {_BOUNDED}; got rule={rule!r}")
 
 
 def _carried(weights, z0, per_sample):
@@ -338,13 +343,36 @@ def _sample_rewards(reward, B, post):
     return r.reshape(1, -1, *[1] * (post.dim() - 2))
 
 
-def _eligibility0(value, B, weight):
+def _eligibility0(value, B, weight, halves=False):
     z0 = torch.as_tensor(value, dtype=torch.float32, device=weight.device)
-    if tuple(z0.shape) != (B, *weight.shape):
-        raise ValueError(
-            f"eligibility0 must have shape [B, *weight.shape] = {(B, *weight.shape)}; got {tuple(z0.shape)}"
-        )
+    want = ((2,) if halves else ()) + (B, *weight.shape)
+    if tuple(z0.shape) != want:
+        what = "[2, B, *weight.shape] (bound_by_effect: the LTP and LTD halves)" if halves else "[B, *weight.shape]"
+        raise ValueError(f"eligibility0 must have shape {what} = {want}; got {tuple(z0.shape)}")
     return z0
+
+
+def _rewarded(seqs, r, rule, decay, geometry, z0, *, per_sample, by_effect, backend):
+    """``sum_t r[t] z[t]`` without building ``z``: the reward filtered backwards in time
+    (``R[s] = r[s] + decay R[s+1]``) weights the pair sums, and ``z0`` counts through
+    ``sum_t r[t] decay^(t+1)``. With ``by_effect`` the positive and negative rewards go
+    separately, the bounds of the negative part swapped. Returns ``(dW, decay^(1..T))``."""
+    pre, post = seqs[:2]
+    T, B = pre.shape[:2]
+    powers = decay ** torch.arange(1, T + 1, dtype=torch.float32, device=pre.device)
+    parts = ((r.clamp(min=0), 1), (r.clamp(max=0), -1)) if by_effect else ((r, 1),)
+    delta = 0
+    for part, sign in parts:
+        filtered = trace(part.flip(0)[..., None], decay, backend=backend).flip(0)  # R [T, B, 1]
+        filtered = filtered.view(T, B, *[1] * (post.dim() - 2))
+        delta = delta + rule.delta(*_pair_sums(*seqs, filtered, geometry, per_sample), sign)
+        if z0 is not None:  # what the rewards reach of the carried eligibility, [B] times z0
+            reach = (powers[:, None] * part).sum(0)
+            if by_effect:
+                delta = delta + rule.delta(_carried(reach, z0[0], per_sample), _carried(reach, z0[1], per_sample), sign)
+            else:
+                delta = delta + _carried(reach, z0, per_sample)
+    return delta, powers
 
 
 def _step_rewards(reward, T, B, device):
@@ -360,15 +388,17 @@ def _step_rewards(reward, T, B, device):
 
 
 def _final_eligibility(pre, post, x_pre, x_post, rule, powers, z0, geometry):
-    """``z[T-1]`` per sample ``[B, *weight]``: ``sum_s decay^(T-1-s) zeta[s]`` (+ ``decay^T z0``)."""
+    """``z[T-1]`` per sample ``[B, *weight]``: ``sum_s decay^(T-1-s) zeta[s]`` (+ ``decay^T z0``);
+    ``rule`` None: its raw LTP and LTD halves ``[2, B, *weight]`` (``bound_by_effect``)."""
     T, B = pre.shape[:2]
+    shape = _weight_shape(pre, post, geometry)
     if T == 0:
-        return z0 if z0 is not None else torch.zeros(B, *rule.shape, device=pre.device)
+        return z0 if z0 is not None else torch.zeros(*((2,) if rule is None else ()), B, *shape, device=pre.device)
     w = (powers / powers[0]).flip(0).view(T, *[1] * (post.dim() - 1))  # decay^(T-1-s)
     s_post, s_pre = post.to(torch.float32), pre.to(torch.float32)
-    ltp = _sums(s_post * w, x_pre, geometry, rule.shape, per_sample=True)
-    ltd = _sums(x_post * w, s_pre, geometry, rule.shape, per_sample=True)
-    z = rule.delta(ltp, ltd)
+    ltp = _sums(s_post * w, x_pre, geometry, shape, per_sample=True)
+    ltd = _sums(x_post * w, s_pre, geometry, shape, per_sample=True)
+    z = torch.stack([ltp, ltd]) if rule is None else rule.delta(ltp, ltd)
     return z if z0 is None else z + powers[-1] * z0
 
 
@@ -485,13 +515,17 @@ def _pair_sums(pre, post, x_pre, x_post, r, geometry=None, per_sample=False):
     s_pre, s_post = pre.to(torch.float32), post.to(torch.float32)
     if r is not None:
         s_post, x_post = s_post * r, x_post * r
-    if geometry is ONE_TO_ONE:
-        shape = (post.shape[2],)
-    elif isinstance(geometry, tuple):  # a convolution's (kernel, stride, padding, dilation)
-        shape = (post.shape[2], pre.shape[2], *geometry[0])
-    else:
-        shape = (post.shape[2], pre.shape[2])
+    shape = _weight_shape(pre, post, geometry)
     return _sums(s_post, x_pre, geometry, shape, per_sample), _sums(x_post, s_pre, geometry, shape, per_sample)
+
+
+def _weight_shape(pre, post, geometry):
+    """The shape of the weight (and of its change) the pair sums of ``geometry`` fill."""
+    if geometry is ONE_TO_ONE:
+        return (post.shape[2],)
+    if isinstance(geometry, tuple):  # a convolution's (kernel, stride, padding, dilation)
+        return (post.shape[2], pre.shape[2], *geometry[0])
+    return (post.shape[2], pre.shape[2])
 
 
 class _Rule:
@@ -510,10 +544,13 @@ class _Rule:
                 room_up, room_down = (room_up >= 0).float(), (room_down >= 0).float()
             self.up, self.down = room_up, room_down
 
-    def delta(self, ltp, ltd):
+    def delta(self, ltp, ltd, sign=1):
+        """``a_plus up(W) LTP - a_minus down(W) LTD``; ``sign`` -1 (terms a negative reward turns
+        around): the LTP term depresses and the LTD term potentiates, their bounds swapped."""
         if self.up is None:
             return self.a_plus * ltp - self.a_minus * ltd
-        return self.a_plus * self.up * ltp - self.a_minus * self.down * ltd
+        up, down = (self.up, self.down) if sign > 0 else (self.down, self.up)
+        return self.a_plus * up * ltp - self.a_minus * down * ltd
 
 
 def check_stdp_options(a_plus, a_minus, rule, w_min, w_max, reduction, bound_power=1.0):
