@@ -718,3 +718,23 @@ def test_stdp_modules_learn_a_one_to_one_connection():
     assert mod(pre, post, reward=torch.ones(T, B)).shape == (N,)
     with pytest.raises(ValueError, match="OneToOne"):
         layer(torch.zeros(3, N + 1))
+
+
+def test_lateral_stdp_learns_a_recurrent_layer_from_the_spikes_one_step_earlier():
+    """``tsnn.STDP(rleaky)`` learns ``rleaky.recurrent`` (the lateral weight): its presynaptic side is
+    the layer's own spikes as the recurrence receives them, ``previous_step``; over two chunks the
+    last step of the first starts the second."""
+    g = torch.Generator().manual_seed(8)
+    T, B, N = 10, 2, 6
+    neuron = tsnn.RLeaky(beta=0.9, linear_features=N, return_state=True)
+    spk = (torch.rand(T, B, N, generator=g) < 0.3).float()
+    stdp = tsnn.STDP(neuron, a_plus=0.1, a_minus=0.05)
+    assert stdp.linear is neuron.recurrent
+    pre = tsnn.plasticity.previous_step(spk)
+    assert torch.equal(pre[0], torch.zeros(B, N)) and torch.equal(pre[1:], spk[:-1])
+    kw = dict(a_plus=0.1, a_minus=0.05, decay_pre=stdp.decay_pre, decay_post=stdp.decay_post)
+    assert_close(stdp(pre, spk), F.stdp(pre, spk, neuron.recurrent.weight, **kw), 1e-6, 1e-6, "lateral dW")
+    split = tsnn.plasticity.previous_step(spk[4:], last=spk[3])
+    assert torch.equal(torch.cat([tsnn.plasticity.previous_step(spk[:4]), split]), pre)
+    with pytest.raises(ValueError, match="one-to-one"):
+        tsnn.STDP(tsnn.RLeaky(beta=0.9, V=0.5, all_to_all=False), a_plus=0.1, a_minus=0.1)

@@ -28,10 +28,11 @@ from torch import nn
 from . import _backend
 from . import functional as F
 from ._distributed import global_sum, group_for
+from .neurons import RLeaky, RSynaptic
 from .synapses import Cell, Connection, DelayedLinear, OneToOne
 from .utils import MultiStep
 
-__all__ = ["Trace", "STDP", "MSTDPET", "TripletSTDP", "HomeostaticThreshold", "normalize_"]
+__all__ = ["Trace", "STDP", "MSTDPET", "TripletSTDP", "HomeostaticThreshold", "normalize_", "previous_step"]
 
 
 def _trace_decay(tau, dt, name):
@@ -91,8 +92,16 @@ class Trace(nn.Module):
 
 
 def _layer_of(target):
-    """The ``nn.Linear``, ``nn.Conv2d``, ``DelayedLinear`` or ``OneToOne`` whose weight a rule learns."""
+    """The ``nn.Linear``, ``nn.Conv2d``, ``DelayedLinear`` or ``OneToOne`` whose weight a rule learns
+    (a recurrent neuron's: its lateral ``recurrent`` layer)."""
     layer = target
+    if isinstance(layer, (RLeaky, RSynaptic)):
+        if not layer.all_to_all:
+            raise ValueError(
+                f"STDP on a {type(layer).__name__} learns its all-to-all recurrent layer; this one is "
+                "one-to-one (all_to_all=False): learn its V with tsnn.OneToOne-style rules instead"
+            )
+        layer = layer.recurrent
     if isinstance(layer, Cell):
         layer = layer.connection
     if isinstance(layer, Connection):
@@ -135,8 +144,10 @@ class STDP(nn.Module):
         target: an ``nn.Linear``, an ``nn.Conv2d`` (bare or in ``tsnn.MultiStep``; pre and post
             spikes then ``[T, B, C, H, W]``), a :class:`tritonsnn.DelayedLinear` (the presynaptic side
             reaches each synapse after its delay), a :class:`tritonsnn.OneToOne` (weight ``[N]``, learnt
-            elementwise), or a :class:`tritonsnn.Connection`/:class:`tritonsnn.Cell`
-            wrapping one. With a recording ``Cell``, :meth:`update` needs no arguments.
+            elementwise), a :class:`tritonsnn.Connection`/:class:`tritonsnn.Cell` wrapping one, or an
+            all-to-all ``tsnn.RLeaky``/``tsnn.RSynaptic``, whose lateral ``recurrent`` layer it learns
+            (the presynaptic spikes are the layer's own one step earlier: :func:`previous_step`).
+            With a recording ``Cell``, :meth:`update` needs no arguments.
         a_plus: learning rate (>= 0) of potentiation.
         a_minus: learning rate (>= 0) of depression.
         tau_pre: presynaptic trace time constant in milliseconds.
@@ -356,6 +367,15 @@ class MSTDPET(STDP):
 
     def extra_repr(self):
         return super().extra_repr() + f", decay_eligibility={self.decay_eligibility:g}"
+
+
+def previous_step(spikes: torch.Tensor, last=None) -> torch.Tensor:
+    """The presynaptic side of a lateral (recurrent) connection: a layer's own spikes ``[T, B, ...]``
+    one step later, as its recurrence receives them (``s[t-1]`` at step t; ``last``, the final step
+    of the previous chunk, or zeros, at t = 0). With ``tsnn.STDP(rleaky)`` (which learns
+    ``rleaky.recurrent``): ``stdp(tsnn.plasticity.previous_step(spk), spk)``."""
+    first = torch.zeros_like(spikes[:1]) if last is None else last.to(spikes.dtype).unsqueeze(0)
+    return torch.cat([first, spikes[:-1]]) if spikes.shape[0] else spikes
 
 
 @torch.no_grad()
