@@ -262,6 +262,16 @@ def precomputed_sgrad(opts, membrane, threshold):
     return sg.grad_(membrane - (threshold() if callable(threshold) else threshold), opts.surrogate)
 
 
+def composed_step(module: str, name: str, x, state, params, opts):
+    """One eager step ``x [B, N]`` as the PyTorch implementation's ``<name>_step`` (autograd-tracked
+    ops, cheaper than an op's autograd node for one step), or None: while torch.compile traces, on
+    the Triton backend, or for options only the fused op takes. The one place that chooses."""
+    if torch.compiler.is_compiling():
+        return None
+    composed = getattr(implementation(module, opts.use_triton), f"{name}_step", None)
+    return None if composed is None else composed(x, state, params, opts)
+
+
 class Family:
     """The op pair of one family of dynamics (``lif``, ``syn``, ``scan``): ``<name>_fwd`` over
     ``(x, state, params, opts)`` with autograd, and ``<name>_bwd`` (the reverse loop, an op of its
@@ -352,9 +362,8 @@ class Family:
         outputs have no time axis either (those not read come back None). An eager step runs the
         implementation's ``<name>_step`` where it has one for these options (autograd-tracked ops,
         cheaper than the op's autograd node for one step), else the fused op."""
-        if step and not torch.compiler.is_compiling():
-            composed = getattr(implementation(self.module, opts.use_triton), f"{self.name}_step", None)
-            out = None if composed is None else composed(x, state, params, opts)
+        if step:
+            out = composed_step(self.module, self.name, x, state, params, opts)
             if out is not None:
                 return out
         call = self.fwd_op.step if step else self.fwd_op

@@ -34,7 +34,7 @@ from ..contracts import (
     syn_outputs,
 )
 from . import implementation
-from ._contract import Op, Signature, precomputed_sgrad, save, saved, tensors
+from ._contract import Op, Signature, composed_step, precomputed_sgrad, save, saved, tensors
 from .lif import lif_bwd
 from .synaptic import syn_bwd
 
@@ -124,9 +124,26 @@ def rleaky_dense_fwd(
     x: Tensor, state: LifState, dense: Dense, params: LifParams, opts: LifOptions, step: bool = False
 ) -> DenseLifOutputs:
     """``x [T, B, N]`` -> :class:`DenseLifOutputs` (``state.adapt0`` unused); ``step`` as in ``ops.lif.lif_fwd``."""
+    if step and _composes(opts):
+        lif_state = LifState(state.mem0, None, None, state.count0)
+        o = composed_step("lif", "lif", _step_input(x, state, dense), lif_state, params, _step_lif(opts))
+        if o is not None:
+            return DenseLifOutputs(o.spikes, o.pre if opts.delay else o.post, None, None, None, None)
     return DenseLifOutputs(
         *(_RLEAKY.step if step else _RLEAKY)(x=x, state=state, dense=dense, params=params, opts=opts)
     )
+
+
+def _composes(opts):
+    """Whether an eager step of a dense recurrent layer may run as autograd-tracked ops: the PyTorch
+    path, outside torch.compile, without refractory periods (what ``lif_step``/``syn_step`` take)."""
+    return not opts.use_triton and opts.refractory == 0 and not torch.compiler.is_compiling()
+
+
+def _step_input(x, state, dense):
+    """``x + recurrent(s[t-1])`` of one step ``x [B, N]``, autograd-tracked (the weight learns through it)."""
+    s_prev = x.new_zeros(x.shape, dtype=F32) if state.spk0 is None else state.spk0.to(F32)
+    return Recurrence(dense).input(x, s_prev)
 
 
 def _step_lif(opts):
@@ -255,6 +272,11 @@ def rsyn_dense_fwd(
     x: Tensor, state: SynState, dense: Dense, params: SynParams, opts: SynOptions, step: bool = False
 ) -> DenseSynOutputs:
     """``x [T, B, N]`` -> :class:`DenseSynOutputs` (``state.aux0`` unused); ``step`` as in ``ops.lif.lif_fwd``."""
+    if step and _composes(opts):
+        syn_state = SynState(state.cur0, None, state.mem0, None, state.count0)
+        o = composed_step("synaptic", "syn", _step_input(x, state, dense), syn_state, params, _step_syn(opts))
+        if o is not None:
+            return DenseSynOutputs(o.spikes, o.cur, o.mem if opts.delay else o.post, None, None, None, None)
     return DenseSynOutputs(
         *(_RSYNAPTIC.step if step else _RSYNAPTIC)(x=x, state=state, dense=dense, params=params, opts=opts)
     )
