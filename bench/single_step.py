@@ -2,6 +2,7 @@
 
     python bench/single_step.py [--neuron Leaky --T 25 --B 32 --N 1024 --threads 1 --repeats 15]
     python bench/single_step.py --neuron all          # every class of the facade, one table
+                                                      # (RLeaky/RSynaptic 1:1 and -dense: snnTorch's nn.Linear)
 
 Each provider runs the same loop over ``T`` steps with per-step inputs (``x.unbind(0)`` of a
 leaf that requires grad, as a previous layer hands them over) and explicit state, then one
@@ -56,6 +57,17 @@ NEURONS = {
         ("spk", "syn", "mem"),
         lambda: tsnn.RSynaptic(0.8, 0.9, V=0.5, all_to_all=False, backend="torch"),
     ),
+    # snnTorch's default recurrence: an nn.Linear(N, N) (linear_features is filled in from --N)
+    "RLeaky-dense": (
+        dict(beta=0.9),
+        ("spk", "mem"),
+        lambda n: tsnn.RLeaky(beta=0.9, linear_features=n, backend="torch"),
+    ),
+    "RSynaptic-dense": (
+        dict(alpha=0.8, beta=0.9),
+        ("spk", "syn", "mem"),
+        lambda n: tsnn.RSynaptic(0.8, 0.9, linear_features=n, backend="torch"),
+    ),
 }
 
 
@@ -77,10 +89,15 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def per_step_loop(package, name, x, grad):
-    """The snnTorch user's loop: explicit state, one call per step, one backward at the end."""
+def per_step_loop(package, name, x, grad, recurrent=None):
+    """The snnTorch user's loop: explicit state, one call per step, one backward at the end;
+    ``recurrent``, the dense rows' nn.Linear, shared by every provider."""
     kwargs, state_names, _ = NEURONS[name]
-    neuron = getattr(package, name)(**kwargs)
+    if recurrent is not None:
+        kwargs = dict(kwargs, linear_features=x.shape[2])
+    neuron = getattr(package, name.removesuffix("-dense"))(**kwargs)
+    if recurrent is not None:
+        neuron.recurrent.load_state_dict(recurrent.state_dict())
 
     def run():
         state = [torch.zeros(x.shape[1:]) for _ in state_names]
@@ -96,8 +113,11 @@ def per_step_loop(package, name, x, grad):
     return run
 
 
-def multi_step(name, x, grad):
-    neuron = NEURONS[name][2]()
+def multi_step(name, x, grad, recurrent=None):
+    make = NEURONS[name][2]
+    neuron = make() if recurrent is None else make(x.shape[2])
+    if recurrent is not None:
+        neuron.recurrent.load_state_dict(recurrent.state_dict())
 
     def run():
         spk = neuron(x)
@@ -112,10 +132,11 @@ def measure_neuron(name, args):
     shape = (args.T, args.B, args.N)
     x = (torch.randn(shape) * 1.2 + 0.3).requires_grad_()
     grad = torch.randn(shape)
+    recurrent = torch.nn.Linear(args.N, args.N) if name.endswith("-dense") else None
     fns = {
-        "snntorch": per_step_loop(snntorch, name, x, grad),
-        "tritonsnn.snntorch": per_step_loop(fsnn, name, x, grad),
-        "tritonsnn multi-step": multi_step(name, x, grad),
+        "snntorch": per_step_loop(snntorch, name, x, grad, recurrent),
+        "tritonsnn.snntorch": per_step_loop(fsnn, name, x, grad, recurrent),
+        "tritonsnn multi-step": multi_step(name, x, grad, recurrent),
     }
     ref = fns["snntorch"]()
     for provider, fn in fns.items():
@@ -145,7 +166,7 @@ def main(argv=None):
         "multi-step ms/step",
         "speed-up",
     ):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", min_width=15 if col == "neuron" else None)
     worst = float("inf")
     for name in names:
         r = measure_neuron(name, args)

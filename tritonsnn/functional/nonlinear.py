@@ -1,8 +1,9 @@
-"""Nonlinear integrate-and-fire neurons over whole sequences: QIF, EIF, Izhikevich and AdEx,
-in SpikingJelly's conventions (Euler steps with the time constant in units of steps, firing on
-``>=``, hard reset to ``v_reset``, the membrane starting at ``v_reset``). One call of the
-``nlif`` op each (``tritonsnn/ops/nonlinear.py``). The constants of the dynamics are numbers;
-the threshold is a number or a tensor and receives gradients."""
+"""SpikingJelly-style integrate-and-fire neurons over whole sequences: LIF (its ``LIFNode``)
+and the nonlinear QIF, EIF, Izhikevich and AdEx, in SpikingJelly's conventions (Euler steps
+with the time constant in units of steps, firing on ``>=``, hard reset to ``v_reset``, the
+membrane starting at ``v_reset``). One call of the ``nlif`` op each (``ops/nonlinear.py``).
+The constants of the dynamics are numbers; the threshold is a number or a tensor and
+receives gradients."""
 
 from __future__ import annotations
 
