@@ -827,3 +827,35 @@ def test_options_changed_after_construction_act_as_in_snntorch(attr, value):
             rec.append(lif.mem)
         outs.append(torch.stack(rec))
     assert_close(outs[1], outs[0], 1e-5, 1e-6, f"after setting {attr}")
+
+
+@pytest.mark.parametrize("name", ["RLeaky", "RSynaptic"])
+def test_dense_recurrence_adds_in_snntorchs_order(name):
+    """snnTorch adds the recurrent current after the input, ``(alpha*syn + x) + rec(spk)``; adding
+    ``x + rec`` first rounds differently, and on this input (B=32, N=1024, the single-step
+    benchmark's) one RSynaptic spike of 819,200 flipped at the last step. One step per call (the
+    composed step) and the multi-step op both follow snnTorch's order."""
+    torch.manual_seed(0)
+    T, B, N = 25, 32, 1024
+    x = torch.randn(T, B, N) * 1.2 + 0.3
+    torch.randn(T, B, N)  # the benchmark's upstream gradient: the same draws after it
+    layer = nn.Linear(N, N)
+    kw = dict(alpha=0.8, beta=0.9) if name == "RSynaptic" else dict(beta=0.9)
+    n_state = 3 if name == "RSynaptic" else 2
+    spikes = {}
+    for package in (snn, fsnn):
+        neuron = getattr(package, name)(linear_features=N, **kw)
+        neuron.recurrent.load_state_dict(layer.state_dict())
+        state, out = [torch.zeros(B, N)] * n_state, []
+        with torch.no_grad():
+            for x_t in x:
+                o = neuron(x_t, *state)
+                out.append(o[0])
+                state = list(o)
+        spikes[package.__name__] = torch.stack(out)
+    multi = getattr(tsnn, name)(**kw, linear_features=N, backend="torch")
+    multi.recurrent.load_state_dict(layer.state_dict())
+    with torch.no_grad():
+        spikes["multi-step"] = multi(x)
+    for which in ("tritonsnn.snntorch", "multi-step"):
+        assert_spikes_equal(spikes[which], spikes["snntorch"], which)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .. import _alloc
 from ..contracts import (
     Dense,
     DenseLifOutputs,
@@ -64,15 +65,16 @@ class Recurrence:
     def _images(self, flat):  # [rows, N] -> [rows, C, H, W]
         return flat.view(flat.shape[0], *self.image)
 
-    def input(self, x_t, s_prev):
-        """``x[t] + rec(s[t-1])``."""
+    def current(self, s_prev):
+        """``rec(s[t-1])``, the recurrent current of a step. It enters the family's update through
+        its one-to-one term with a weight of exactly 1 (:func:`one_to_one`), after the input:
+        ``(beta*mem + x) + rec``, snnTorch's order of additions (``x + rec`` first rounds
+        differently, and a spike near the threshold can flip)."""
         if self.image:
-            rec = F.conv2d(self._images(s_prev), self.w, self.b, padding=self.padding).flatten(1)
-        elif self.b is None:
-            rec = torch.mm(s_prev, self.w_t)
-        else:
-            rec = torch.addmm(self.b, s_prev, self.w_t)
-        return x_t + rec
+            return F.conv2d(self._images(s_prev), self.w, self.b, padding=self.padding).flatten(1)
+        if self.b is None:
+            return torch.mm(s_prev, self.w_t)
+        return torch.addmm(self.b, s_prev, self.w_t)
 
     def spike_grad(self, g):
         """dL/d s[t-1] from ``g [B, N]`` = dL/d(recurrent input at step t)."""
@@ -103,6 +105,11 @@ class Recurrence:
         return Dense(dweight, dbias, None)
 
 
+def one_to_one(params, x):
+    """``params`` with the one-to-one recurrent weight ``v`` = 1 that adds :meth:`Recurrence.current`."""
+    return params._replace(v=_alloc.constant(1.0, F32, x.device, (1,)))
+
+
 def counter_before(t, count0, spikes, steps):
     """What a step's backward reads of the refractory counter it started from: only whether
     the step before fired (the counter is then ``steps``), so ``steps * s[t-1]`` stands for it."""
@@ -125,8 +132,8 @@ def rleaky_dense_fwd(
 ) -> DenseLifOutputs:
     """``x [T, B, N]`` -> :class:`DenseLifOutputs` (``state.adapt0`` unused); ``step`` as in ``ops.lif.lif_fwd``."""
     if step and _composes(opts):
-        lif_state = LifState(state.mem0, None, None, state.count0)
-        o = composed_step("lif", "lif", _step_input(x, state, dense), lif_state, params, _step_lif(opts))
+        lif_state = LifState(state.mem0, _step_current(x, state, dense), None, state.count0)
+        o = composed_step("lif", "lif", x, lif_state, one_to_one(params, x), _step_lif(opts))
         if o is not None:
             return DenseLifOutputs(o.spikes, o.pre if opts.delay else o.post, None, None, None, None)
     return DenseLifOutputs(
@@ -140,10 +147,10 @@ def _composes(opts):
     return not opts.use_triton and opts.refractory == 0 and not torch.compiler.is_compiling()
 
 
-def _step_input(x, state, dense):
-    """``x + recurrent(s[t-1])`` of one step ``x [B, N]``, autograd-tracked (the weight learns through it)."""
+def _step_current(x, state, dense):
+    """``recurrent(s[t-1])`` of one step ``x [B, N]``, autograd-tracked (the weight learns through it)."""
     s_prev = x.new_zeros(x.shape, dtype=F32) if state.spk0 is None else state.spk0.to(F32)
-    return Recurrence(dense).input(x, s_prev)
+    return Recurrence(dense).current(s_prev)
 
 
 def _step_lif(opts):
@@ -159,9 +166,9 @@ def _rleaky_fwd(x, state, dense, params, opts):
     mem = out.pre if opts.delay else out.post
     refr = opts.refractory > 0
     s_prev, v, count = initial_spikes(state.spk0, x), state.mem0, state.count0
-    rec = Recurrence(dense)
+    rec, one = Recurrence(dense), one_to_one(params, x)
     for t in range(x.shape[0]):
-        o = impl.lif_fwd(rec.input(x[t], s_prev)[None], LifState(v, None, None, count), params, step)
+        o = impl.lif_fwd(x[t][None], LifState(v, rec.current(s_prev), None, count), one, step)
         out.spikes[t], out.pre[t] = o.spikes[0], o.pre[0]
         if not opts.delay:
             out.reset_bits[t], mem[t] = o.reset_bits[0], o.post[0]
@@ -273,8 +280,8 @@ def rsyn_dense_fwd(
 ) -> DenseSynOutputs:
     """``x [T, B, N]`` -> :class:`DenseSynOutputs` (``state.aux0`` unused); ``step`` as in ``ops.lif.lif_fwd``."""
     if step and _composes(opts):
-        syn_state = SynState(state.cur0, None, state.mem0, None, state.count0)
-        o = composed_step("synaptic", "syn", _step_input(x, state, dense), syn_state, params, _step_syn(opts))
+        syn_state = SynState(state.cur0, None, state.mem0, _step_current(x, state, dense), state.count0)
+        o = composed_step("synaptic", "syn", x, syn_state, one_to_one(params, x), _step_syn(opts))
         if o is not None:
             return DenseSynOutputs(o.spikes, o.cur, o.mem if opts.delay else o.post, None, None, None, None)
     return DenseSynOutputs(
@@ -291,10 +298,10 @@ def _rsyn_fwd(x, state, dense, params, opts):
     step = _step_syn(opts)
     out = syn_outputs(x, step)
     refr = opts.refractory > 0
-    rec = Recurrence(dense)
+    rec, one = Recurrence(dense), one_to_one(params, x)
     s_prev, cur, mem, count = initial_spikes(state.spk0, x), state.cur0, state.mem0, state.count0
     for t in range(x.shape[0]):
-        o = impl.syn_fwd(rec.input(x[t], s_prev)[None], SynState(cur, None, mem, None, count), params, step)
+        o = impl.syn_fwd(x[t][None], SynState(cur, None, mem, rec.current(s_prev), count), one, step)
         out.spikes[t], out.cur[t], out.mem[t] = o.spikes[0], o.cur[0], o.mem[0]
         if not opts.delay:
             out.reset_bits[t], out.post[t] = o.reset_bits[0], o.post[0]
