@@ -827,10 +827,11 @@ _NONLINEAR_DOC = """
 
 
 class _Nonlinear(SpikingNeuron):
-    """The nonlinear integrate-and-fire neurons (QIF, EIF, Izhikevich, AdEx): SpikingJelly's
-    conventions (Euler steps, ``tau`` in steps, firing on ``>=``, hard reset to ``v_reset``,
-    the membrane starting at ``v_reset``), fused by the ``nlif`` op. The constants of the
-    dynamics are numbers, fixed at construction; the threshold can learn."""
+    """The SpikingJelly-style neurons (LIF, QIF, EIF, Izhikevich, AdEx): its conventions (Euler
+    steps, ``tau`` in steps, firing on ``>=``, hard reset to ``v_reset``, the membrane starting
+    at ``v_reset``), fused by the ``nlif`` op. The constants of the dynamics are numbers, fixed
+    at construction; the threshold can learn. ``reset_mechanism`` reads ``"v_reset"`` (hard
+    reset) or ``"subtract"``."""
 
     _NONLINEARITY = Nonlinearity.QUADRATIC
     _ADAPT = False
