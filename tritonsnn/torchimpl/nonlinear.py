@@ -29,7 +29,7 @@ from ..contracts import (
     nlif_outputs,
 )
 from ..contracts import Nonlinearity as NL
-from ._common import F32, Refractory, as_dtype, reduce_batch, rows
+from ._common import CHUNK_ELEMS, F32, Refractory, as_dtype, chunk_steps, chunks, reduce_batch, rows
 
 
 def drive(v, x, w, opts: NlifOptions):
@@ -99,15 +99,49 @@ def nlif_fwd(x, state: NlifState, params: NlifParams, opts: NlifOptions) -> Nlif
     return out
 
 
-def slope(v, opts: NlifOptions):
-    """``d h / d v[t-1] = 1 + f'(v) / tau`` at the previous membrane ``v``."""
+def slope(v, opts: NlifOptions, free=1.0):
+    """``d h / d v[t-1] = 1 + f'(v) / tau`` at the previous membrane ``v`` (1 on refractory steps,
+    ``free`` = 0, where the membrane is held): the kernels' expression."""
     if opts.nonlinearity == NL.LINEAR:
-        return torch.full_like(v, 1.0 - 1.0 / opts.tau)
+        return 1.0 - free / opts.tau if isinstance(free, float) else free.mul(-1.0 / opts.tau).add_(1.0)
     if opts.nonlinearity == NL.QUADRATIC:
         df = opts.a0 * ((v - opts.v_c) + (v - opts.v_rest))
     else:
         df = torch.exp((v - opts.theta_rh) / opts.delta_t) - 1.0
-    return 1.0 + df / opts.tau
+    return (df * free / opts.tau).add_(1.0)
+
+
+class _Factors:
+    """What the reverse loop reads of steps ``t0..t1-1``, computed at once (nothing in it depends
+    on a later step): the spikes ``s``, the masked surrogate gradient ``sg``, ``dv/ds`` (the
+    reset's, unless ``detach_reset``), ``dv/dh`` (hard reset: ``1 - s``), the slope ``d h /
+    d v[t-1]`` and the free-step mask (None without refractory periods)."""
+
+    def __init__(self, pre, saved, state, thr, opts, t0, t1):
+        h = pre[t0:t1]
+        self.free = None if saved.refr_bits is None else 1.0 - saved.refr_bits[t0:t1].to(F32)
+        self.s = self._masked(fired(h, thr))
+        given = saved.sgrad[t0:t1] if saved.sgrad is not None else None
+        self.sg = self._masked(given.to(F32) if given is not None else sg.grad_(h - thr, opts.surrogate))
+        self.dv_ds = None if opts.detach_reset else (opts.v_reset - h if opts.hard_reset else -thr)
+        self.dv_dh = 1.0 - self.s if opts.hard_reset else None
+        lo = max(t0 - 1, 0)
+        prev = pre[lo : t1 - 1]
+        free_prev = None if saved.refr_bits is None else 1.0 - saved.refr_bits[lo : t1 - 1].to(F32)
+        s_prev = fired(prev, thr) if free_prev is None else fired(prev, thr) * free_prev
+        v_prev = after_reset(prev, s_prev, thr, opts)
+        if t0 == 0:
+            v_prev = torch.cat([as_dtype(state.mem0)[None], v_prev])
+        self.slope = slope(v_prev, opts, 1.0 if self.free is None else self.free)
+
+    def _masked(self, t):
+        return t if self.free is None else t.mul_(self.free)
+
+    def free_at(self, i):
+        return 1.0 if self.free is None else self.free[i]
+
+    def slope_at(self, i):
+        return self.slope if isinstance(self.slope, float) else self.slope[i]  # LIF's is a number
 
 
 def nlif_bwd(
@@ -124,39 +158,35 @@ def nlif_bwd(
     ``v[t-1]`` comes back from ``pre[t-1]`` (recomputed spikes), so only ``pre`` is saved."""
     pre = saved.pre
     T, B, N = pre.shape
-    thr, choice = params.threshold, opts.surrogate
-    frees = None if saved.refr_bits is None else 1.0 - saved.refr_bits.to(F32)
+    thr = params.threshold
     dx = _alloc.empty(T, B, N, dtype=x_dtype, device=pre.device)
     g_v = torch.zeros(B, N, dtype=F32, device=pre.device)
     g_w = torch.zeros_like(g_v) if opts.adapt else None
     acc_thr = torch.zeros_like(g_v) if need.threshold else None
-
-    def spikes(t):
-        s = fired(pre[t], thr)
-        return s if frees is None else s * frees[t]
-
-    for t in range(T - 1, -1, -1):
-        h, s, free = pre[t], spikes(t), 1.0 if frees is None else frees[t]
-        sgrad = saved.sgrad[t] if saved.sgrad is not None else sg.grad_(h - thr, choice)
-        if up.g_mem is not None:
-            g_v = g_v + up.g_mem[t]
-        g_s = up.g_spikes[t].to(F32)
-        if not opts.detach_reset:
-            g_s = g_s + g_v * ((opts.v_reset - h) if opts.hard_reset else -thr)
-        g_h = g_v * (1.0 - s) if opts.hard_reset else g_v
-        if g_w is not None:
-            if up.g_w is not None:
-                g_w = g_w + up.g_w[t]
-            g_s = g_s + opts.b * g_w
-            g_h = g_h + (opts.a / opts.tau_w) * free * g_w
-        g_spike = g_s * sgrad * free  # a refractory step's spike is 0 whatever its membrane
-        g_h = g_h + g_spike
-        dx[t] = g_h * free / opts.tau if opts.decay_input else g_h * free
-        if acc_thr is not None:
-            acc_thr -= g_spike if opts.hard_reset else g_spike + g_v * s
-        v_prev = as_dtype(state.mem0) if t == 0 else after_reset(pre[t - 1], spikes(t - 1), thr, opts)
-        if g_w is not None:  # a refractory step holds w and the membrane: the gradient passes through
-            g_w = g_w * (1.0 - free / opts.tau_w) - g_h * free / opts.tau
-        g_v = g_h * (1.0 + (slope(v_prev, opts) - 1.0) * free)
+    for t0, t1 in chunks(T, chunk_steps(B, N, CHUNK_ELEMS)):
+        f = _Factors(pre, saved, state, thr, opts, t0, t1)
+        for i in range(t1 - t0 - 1, -1, -1):
+            t, free = t0 + i, f.free_at(i)
+            if up.g_mem is not None:
+                g_v = g_v + up.g_mem[t]
+            g_s = as_dtype(up.g_spikes[t])
+            if f.dv_ds is not None:
+                g_s = torch.addcmul(g_s, g_v, f.dv_ds[i] if opts.hard_reset else f.dv_ds)
+            if g_w is not None:
+                if up.g_w is not None:
+                    g_w = g_w + up.g_w[t]
+                g_s = g_s + opts.b * g_w
+            g_spike = g_s * f.sg[i]  # masked: a refractory step's spike is 0 whatever its membrane
+            g_h = torch.addcmul(g_spike, g_v, f.dv_dh[i]) if opts.hard_reset else g_spike + g_v
+            if g_w is not None:
+                g_h.add_(g_w * ((opts.a / opts.tau_w) * free))
+            torch.mul(g_h, free / opts.tau if opts.decay_input else free, out=dx[t])
+            if acc_thr is not None:
+                acc_thr.sub_(g_spike)
+                if not opts.hard_reset:
+                    acc_thr.sub_(g_v * f.s[i])
+            if g_w is not None:  # a refractory step holds w and the membrane: the gradient passes through
+                g_w = g_w * (1.0 - free / opts.tau_w) - g_h * (free / opts.tau)
+            g_v = g_h * f.slope_at(i)
     dthr = None if acc_thr is None else reduce_batch(acc_thr, thr)
     return NlifGrads(dx, g_v, g_w, dthr)
