@@ -1,11 +1,13 @@
 """SpikingJelly's neurons on tritonsnn against SpikingJelly 2.0 itself, on the CPU.
 
     python bench/spikingjelly_neurons.py [--T 100 --B 32 --N 1024 --threads 1 --repeats 9]
+    python bench/spikingjelly_neurons.py --single --T 25   # one step per call, both sides
 
 Each row runs the same multi-step layer both ways, fwd+bwd over ``[T, B, N]`` (per-step inputs
 handed over as one sequence, as a previous layer gives them): SpikingJelly's node with
 ``step_mode="m"`` (what it dispatches to on the CPU), and ``tsnn.<Neuron>`` on the PyTorch
-path. Their spikes and membranes must be equal (bit for bit: tritonsnn follows SpikingJelly's
+path; with ``--single``, both one step per call (SpikingJelly's ``step_mode="s"``, tritonsnn's
+``step_mode="single"``) over ``x.unbind(0)``. Their spikes must be equal (bit for bit: tritonsnn follows SpikingJelly's
 order of operations) before anything is timed; the providers take turns call by call
 (interleaved rounds) and the table gives medians and the speed-up.
 """
@@ -42,15 +44,15 @@ def parse_args(argv=None):
     p.add_argument("--N", type=int, default=1024)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=9, help="interleaved rounds (median reported)")
+    p.add_argument("--single", action="store_true", help="one step per call on both sides")
     return p.parse_args(argv)
 
 
-def _runner(neuron, x, grad, reset=None):
+def _runner(neuron, x, grad, reset, single):
     def run():
-        if reset is not None:
-            reset(neuron)
+        reset(neuron)
         x.grad = None
-        spikes = neuron(x)
+        spikes = torch.stack([neuron(x_t) for x_t in x.unbind(0)]) if single else neuron(x)
         (spikes * grad).sum().backward()
         return spikes
 
@@ -63,9 +65,12 @@ def measure_row(name, args, sj_neuron, sj_functional):
     shape = (args.T, args.B, args.N)
     x = (torch.randn(shape, generator=g) * 0.8 + 0.45).requires_grad_()
     grad = torch.randn(shape, generator=g)
-    theirs = getattr(sj_neuron, sj_name)(step_mode="m", **kw)  # its own dispatch: the CPU path here
-    ours = ours_cls(backend="torch", **kw)
-    fns = {"spikingjelly": _runner(theirs, x, grad, sj_functional.reset_net), "tritonsnn": _runner(ours, x, grad)}
+    theirs = getattr(sj_neuron, sj_name)(step_mode="s" if args.single else "m", **kw)  # its CPU dispatch
+    ours = ours_cls(backend="torch", step_mode="single" if args.single else "multi", **kw)
+    fns = {
+        "spikingjelly": _runner(theirs, x, grad, sj_functional.reset_net, args.single),
+        "tritonsnn": _runner(ours, x, grad, tsnn.reset, args.single),
+    }
     if not torch.equal(fns["spikingjelly"](), fns["tritonsnn"]()):
         raise SystemExit(f"{name}: tritonsnn's spikes differ from SpikingJelly's; no timing reported")
     times = measure_interleaved(fns, repeats=args.repeats, warmup=1)
@@ -83,7 +88,8 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     allocator = steady_allocator()
     table = Table(
-        title=f"Multi-step fwd+bwd, T={args.T}, B={args.B}, N={args.N}, {args.threads} thread(s), {allocator}"
+        title=f"{'One step per call' if args.single else 'Multi-step'} fwd+bwd, T={args.T}, B={args.B}, N={args.N}, "
+        f"{args.threads} thread(s), {allocator}"
     )
     for col in ("neuron", "SpikingJelly ms", "tritonsnn ms", "speed-up"):
         table.add_column(col, justify="right")

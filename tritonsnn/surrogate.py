@@ -261,27 +261,29 @@ def _scalar(value: float, like: torch.Tensor) -> torch.Tensor:
     return _alloc.constant(float(value), like.dtype, like.device)
 
 
-def spike(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
-    """Heaviside spikes ``x > 0`` in x's dtype, whose backward multiplies by the surrogate gradient
-    at ``x``. Outside functorch transforms it enters autograd through the C ``apply`` that
-    ``Function.apply`` ends in: the Python wrapper around it costs as much as the spike itself on
-    a small layer, and one-step-per-call loops call this every step."""
+def spike(x: torch.Tensor, surrogate: Surrogate, at_zero: bool = False) -> torch.Tensor:
+    """Heaviside spikes ``x > 0`` (``at_zero``: ``x >= 0``, SpikingJelly's) in x's dtype, whose
+    backward multiplies by the surrogate gradient at ``x``. Outside functorch transforms it enters
+    autograd through the C ``apply`` that ``Function.apply`` ends in: the Python wrapper around it
+    costs as much as the spike itself on a small layer, and one-step-per-call loops call this
+    every step."""
     if torch._C._are_functorch_transforms_active():
-        return _SpikeFn.apply(x, surrogate)
-    return _apply_spike(x, surrogate)
+        return _SpikeFn.apply(x, surrogate, at_zero)
+    return _apply_spike(x, surrogate, at_zero)
 
 
 class _SpikeFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, surrogate):
+    def forward(ctx, x, surrogate, at_zero):
         ctx.save_for_backward(x)
         ctx.surrogate = surrogate
-        return torch.gt(x, 0.0, out=torch.empty_like(x))  # a float output: faster than a bool's .to()
+        compare = torch.ge if at_zero else torch.gt
+        return compare(x, 0.0, out=torch.empty_like(x))  # a float output: faster than a bool's .to()
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return grad(x, ctx.surrogate).mul_(g), None  # into the fresh surrogate tensor: no allocation
+        return grad(x, ctx.surrogate).mul_(g), None, None  # into the fresh surrogate tensor: no allocation
 
 
 _apply_spike = super(torch.autograd.Function, _SpikeFn).apply  # torch._C._FunctionBase.apply

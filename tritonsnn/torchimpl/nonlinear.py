@@ -99,6 +99,23 @@ def nlif_fwd(x, state: NlifState, params: NlifParams, opts: NlifOptions) -> Nlif
     return out
 
 
+def nlif_step(x, state: NlifState, params: NlifParams, opts: NlifOptions) -> NlifOutputs | None:
+    """One step ``x [B, N]`` as autograd-tracked ops (see ``torchimpl.lif.lif_step``): the forward
+    loop's :func:`drive`, spikes through the surrogate (firing at ``>=``), :func:`after_reset`
+    and :func:`adapted`. Returns the outputs a step reads (the others None), or None where the
+    options need the fused op (refractory periods)."""
+    if opts.refractory > 0:
+        return None
+    thr = params.threshold
+    v = as_dtype(state.mem0)
+    w = (torch.zeros_like(v) if state.w0 is None else as_dtype(state.w0)) if opts.adapt else None
+    h = drive(v, as_dtype(x), w, opts)
+    s = sg.spike(h - thr, opts.surrogate, at_zero=True)
+    mem = after_reset(h, s.detach() if opts.detach_reset else s, thr, opts) if opts.need_mem else None
+    w_new = adapted(w, h, s, opts) if opts.need_mem and w is not None else None
+    return NlifOutputs(as_dtype(s, x.dtype), None, mem, w_new, None, None)
+
+
 def slope(v, opts: NlifOptions, free=1.0):
     """``d h / d v[t-1] = 1 + f'(v) / tau`` at the previous membrane ``v`` (1 on refractory steps,
     ``free`` = 0, where the membrane is held): the kernels' expression."""
