@@ -31,7 +31,7 @@ from .contracts import Nonlinearity, Reset, surrogate_fields
 from .functional import _reset_mode
 from .functional._validate import Common
 from .functional.first_order import _first_order, lapicque_terms
-from .functional.nonlinear import DEFAULT_SURROGATE, check_constants, run_nonlinear
+from .functional.nonlinear import DEFAULT_SURROGATE, check_constants, lif_constants, run_nonlinear
 from .functional.recurrent import run_rleaky, run_rsynaptic
 from .functional.second_order import run_alpha, run_synaptic, second_order_params
 from .utils import own_storage, register_tensor
@@ -910,8 +910,7 @@ class LIF(_Nonlinear):
     _NONLINEARITY = Nonlinearity.LINEAR
 
     def __init__(self, tau=2.0, decay_input=True, threshold=1.0, v_reset=0.0, v_rest=None, **options):
-        rest = (0.0 if v_reset is None else v_reset) if v_rest is None else v_rest
-        super().__init__(dict(tau=tau, v_rest=rest, v_reset=v_reset), threshold, **options)
+        super().__init__(lif_constants(tau, v_reset, v_rest), threshold, **options)
         self.decay_input = bool(decay_input)
 
     def _dynamics(self, x, init, single=False, **returns):

@@ -223,18 +223,28 @@ class Common(NamedTuple):
         own ``fields``. The record is made once per combination: building it costs as much as a
         small op, which a one-step-per-call loop would pay every step."""
         use_triton = _backend.resolve(self.backend, x.device) == "triton"
-        key = (kind, self, use_triton, *fields.items())
-        rec = _RECORDS.get(key)
-        if rec is None:
-            if len(_RECORDS) >= 4096:  # bounded: options made from ever new numbers do not pile up
-                _RECORDS.clear()
+
+        def make():  # only on a miss: the hot path is the lookup
             common = self._asdict()
             del common["backend"]
-            rec = _RECORDS[key] = kind(**fields, **common, use_triton=use_triton)
-        return rec
+            return kind(**fields, **common, use_triton=use_triton)
+
+        return cached_record((kind, self, use_triton, *fields.items()), make)
 
 
 _RECORDS: dict = {}
+
+
+def cached_record(key, make):
+    """The options record of ``key``, made by ``make()`` the first time: an options record costs as
+    much as a small op to build, which a one-step-per-call loop would pay every step. Bounded:
+    records made from ever new numbers do not pile up."""
+    rec = _RECORDS.get(key)
+    if rec is None:
+        if len(_RECORDS) >= 4096:
+            _RECORDS.clear()
+        rec = _RECORDS[key] = make()
+    return rec
 
 
 _COMMON_OPTIONS = ("reset_mechanism", "reset_delay", "surrogate", "refractory", "dt", "backend")

@@ -7,8 +7,6 @@ receives gradients."""
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from .. import _backend, ops
@@ -16,11 +14,10 @@ from .. import surrogate as sg
 from .._doc import shared_args
 from ..contracts import NlifOptions, NlifParams, NlifState, surrogate_fields
 from ..contracts import Nonlinearity as NL
-from ._validate import Layout, check_input, count, param, refractory_steps, result, state
+from ._validate import Layout, _check_number, cached_record, check_input, count, param, refractory_steps, result, state
 
 __all__ = ["lif", "qif", "eif", "izhikevich", "adex"]
 
-_RECORDS: dict = {}
 DEFAULT_SURROGATE = sg.sigmoid(4.0)  # SpikingJelly's Sigmoid()
 
 
@@ -32,8 +29,7 @@ def _number(value, name, *, above=None):
             "are not learnable (the threshold is: pass it as a tensor, or learn_threshold=True on the Module)"
         )
     v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite; got {value}")
+    _check_number(v, name, value, positive=False)
     if above is not None and not v > above:
         raise ValueError(f"{name} must be > {above}; got {value}")
     return v
@@ -57,17 +53,15 @@ _UNUSED = dict(v_c=0.0, a0=0.0, theta_rh=0.0, delta_t=1.0, v_reset=0.0, a=0.0, b
 
 
 def _options(x, nonlinearity, consts, adapt, choice, flags, backend) -> NlifOptions:
-    """The options record, made once per combination (a one-step loop would pay it every step);
-    ``flags`` is ``(detach_reset, need_mem, refractory steps, decay_input)``."""
+    """The options record (made once per combination, ``_validate.cached_record``); ``flags`` is
+    ``(detach_reset, need_mem, refractory steps, decay_input)``."""
     detach_reset, need_mem, steps, decay_input = flags
     use_triton = _backend.resolve(_backend.check_backend_name(backend), x.device) == "triton"
-    key = (nonlinearity, adapt, choice, flags, use_triton, *consts.items())
-    opts = _RECORDS.get(key)
-    if opts is None:
+    key = (NlifOptions, nonlinearity, adapt, choice, flags, use_triton, *consts.items())
+
+    def make():
         c = check_constants(nonlinearity, consts, adapt)
-        if len(_RECORDS) >= 4096:
-            _RECORDS.clear()
-        opts = _RECORDS[key] = NlifOptions(
+        return NlifOptions(
             nonlinearity=int(nonlinearity),
             adapt=adapt,
             hard_reset=c["v_reset"] is not None,
@@ -79,7 +73,8 @@ def _options(x, nonlinearity, consts, adapt, choice, flags, backend) -> NlifOpti
             **surrogate_fields(choice),
             use_triton=use_triton,
         )
-    return opts
+
+    return cached_record(key, make)
 
 
 def run_nonlinear(
@@ -145,6 +140,13 @@ _ARGS = """
 """
 
 
+def lif_constants(tau, v_reset, v_rest):
+    """LIF's constants; the leak goes to ``v_rest``, by default ``v_reset`` (0 without a hard
+    reset), SpikingJelly's leak target."""
+    rest = (0.0 if v_reset is None else v_reset) if v_rest is None else v_rest
+    return dict(tau=tau, v_rest=rest, v_reset=v_reset)
+
+
 @shared_args(_ARGS)
 def lif(x, tau=2.0, decay_input=True, threshold=1.0, v_reset=0.0, v_rest=None, *, v0=None, **options):
     """Leaky integrate-and-fire in SpikingJelly's form (its ``LIFNode`` and defaults; Inferno's
@@ -160,10 +162,15 @@ def lif(x, tau=2.0, decay_input=True, threshold=1.0, v_reset=0.0, v_rest=None, *
     Returns:
         spikes in x's dtype, or ``(spikes, mem)`` / ``(spikes, state)``.
     """
-    rest = (0.0 if v_reset is None else v_reset) if v_rest is None else v_rest  # SpikingJelly leaks to v_reset
-    consts = dict(tau=tau, v_rest=rest, v_reset=v_reset)
     return run_nonlinear(
-        x, threshold, consts, nonlinearity=NL.LINEAR, adapt=False, v0=v0, decay_input=decay_input, **options
+        x,
+        threshold,
+        lif_constants(tau, v_reset, v_rest),
+        nonlinearity=NL.LINEAR,
+        adapt=False,
+        v0=v0,
+        decay_input=decay_input,
+        **options,
     )
 
 
