@@ -1,7 +1,8 @@
 """The PyTorch reverse loops work in time chunks of ``CHUNK_ELEMS`` elements; chunk boundaries
 must not change results. Leaky is covered in test_lif.py; this covers the recurrent weight's
-gradient (RLeaky, RSynaptic one-to-one) and Alpha, whose per-chunk terms carry across
-boundaries. The single-chunk results are checked against snnTorch in their own test files."""
+gradient (RLeaky, RSynaptic one-to-one), Alpha and the nlif family (QIF, Izhikevich), whose
+per-chunk terms carry across boundaries. The single-chunk results are checked against snnTorch
+(SpikingJelly) in their own test files."""
 
 import pytest
 import torch
@@ -64,7 +65,28 @@ MAKERS = {
         return_mem=True,
         backend="torch",
     ),
+    # The nlif family (its reset: subtract, to 0, or to a negative v_reset): spikes, surrogate and
+    # slopes per chunk, the previous step's membrane from the step before the chunk.
+    "QIF": lambda reset, delay: tsnn.QIF(
+        threshold=torch.linspace(0.8, 1.0, N),
+        v_reset={"subtract": None, "zero": 0.0, "none": -0.1}[reset],
+        learn_threshold=True,
+        return_mem=True,
+        backend="torch",
+    ),
+    "Izhikevich-refractory": lambda reset, delay: tsnn.Izhikevich(
+        a=0.3,
+        b=0.2,
+        tau_w=3.0,
+        threshold=0.9,
+        v_reset={"subtract": None, "zero": 0.0, "none": -0.1}[reset],
+        refractory=2.0,
+        learn_threshold=True,
+        return_mem=True,
+        backend="torch",
+    ),
 }
+ALWAYS_DELAYED = ("Alpha", "QIF", "Izhikevich")  # no same-step reset option: one row each
 
 
 def _run(make, reset, delay, chunk_elems, monkeypatch):
@@ -83,8 +105,13 @@ def _run(make, reset, delay, chunk_elems, monkeypatch):
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
 @pytest.mark.parametrize(
     "name,delay",
-    [(name, delay) for name in sorted(MAKERS) for delay in (True, False) if delay or not name.startswith("Alpha")],
-)  # Alpha always delays
+    [
+        (name, delay)
+        for name in sorted(MAKERS)
+        for delay in (True, False)
+        if delay or not name.startswith(ALWAYS_DELAYED)
+    ],
+)
 def test_chunk_boundaries_do_not_change_results(name, delay, reset, chunk_elems, monkeypatch):
     make = MAKERS[name]
     s_ref, m_ref, grads_ref = _run(make, reset, delay, 1 << 16, monkeypatch)  # one chunk

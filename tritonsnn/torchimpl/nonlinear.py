@@ -29,7 +29,8 @@ from ..contracts import (
     nlif_outputs,
 )
 from ..contracts import Nonlinearity as NL
-from ._common import CHUNK_ELEMS, F32, Refractory, as_dtype, chunk_steps, chunks, reduce_batch, rows
+from . import _common
+from ._common import F32, Refractory, as_dtype, chunk_steps, chunks, reduce_batch, rows
 
 
 def drive(v, x, w, opts: NlifOptions):
@@ -142,13 +143,15 @@ class _Factors:
         self.sg = self._masked(given.to(F32) if given is not None else sg.grad_(h - thr, opts.surrogate))
         self.dv_ds = None if opts.detach_reset else (opts.v_reset - h if opts.hard_reset else -thr)
         self.dv_dh = 1.0 - self.s if opts.hard_reset else None
-        lo = max(t0 - 1, 0)
-        prev = pre[lo : t1 - 1]
-        free_prev = None if saved.refr_bits is None else 1.0 - saved.refr_bits[lo : t1 - 1].to(F32)
-        s_prev = fired(prev, thr) if free_prev is None else fired(prev, thr) * free_prev
-        v_prev = after_reset(prev, s_prev, thr, opts)
+        # v[t-1] from pre[t-1] and s[t-1]: the chunk's own spikes, shifted by a step (only the
+        # step before the chunk's are computed here)
         if t0 == 0:
-            v_prev = torch.cat([as_dtype(state.mem0)[None], v_prev])
+            v_prev = torch.cat([as_dtype(state.mem0)[None], after_reset(h[:-1], self.s[:-1], thr, opts)])
+        else:
+            s_before = fired(pre[t0 - 1 : t0], thr)
+            if saved.refr_bits is not None:
+                s_before.mul_(1.0 - saved.refr_bits[t0 - 1 : t0].to(F32))
+            v_prev = after_reset(pre[t0 - 1 : t1 - 1], torch.cat([s_before, self.s[:-1]]), thr, opts)
         self.slope = slope(v_prev, opts, 1.0 if self.free is None else self.free)
 
     def _masked(self, t):
@@ -180,7 +183,7 @@ def nlif_bwd(
     g_v = torch.zeros(B, N, dtype=F32, device=pre.device)
     g_w = torch.zeros_like(g_v) if opts.adapt else None
     acc_thr = torch.zeros_like(g_v) if need.threshold else None
-    for t0, t1 in chunks(T, chunk_steps(B, N, CHUNK_ELEMS)):
+    for t0, t1 in chunks(T, chunk_steps(B, N, _common.CHUNK_ELEMS)):
         f = _Factors(pre, saved, state, thr, opts, t0, t1)
         for i in range(t1 - t0 - 1, -1, -1):
             t, free = t0 + i, f.free_at(i)
