@@ -20,7 +20,7 @@ from .neurons import (
     SpikingNeuron,
     Synaptic,
 )
-from .plasticity import MSTDPET, STDP, HomeostaticThreshold, Trace, TripletSTDP
+from .plasticity import MSTDPET, STDP, HomeostaticThreshold, KernelSTDP, Trace, TripletSTDP
 from .synapses import Cell, Connection, Delay, DelayedLinear, DualExpSynapse, ExpSynapse, OneToOne
 from .utils import MultiStep, detach, reset
 
@@ -64,6 +64,7 @@ __all__ = [
     "Cell",
     "Trace",
     "STDP",
+    "KernelSTDP",
     "MSTDPET",
     "TripletSTDP",
     "HomeostaticThreshold",

@@ -32,7 +32,16 @@ from .neurons import RLeaky, RSynaptic
 from .synapses import Cell, Connection, DelayedLinear, OneToOne
 from .utils import MultiStep
 
-__all__ = ["Trace", "STDP", "MSTDPET", "TripletSTDP", "HomeostaticThreshold", "normalize_", "previous_step"]
+__all__ = [
+    "Trace",
+    "STDP",
+    "KernelSTDP",
+    "MSTDPET",
+    "TripletSTDP",
+    "HomeostaticThreshold",
+    "normalize_",
+    "previous_step",
+]
 
 
 def _trace_decay(tau, dt, name):
@@ -367,6 +376,66 @@ class MSTDPET(STDP):
 
     def extra_repr(self):
         return super().extra_repr() + f", decay_eligibility={self.decay_eligibility:g}"
+
+
+class KernelSTDP(STDP):
+    """STDP with arbitrary kernels of the spike-time difference (Inferno's ``KernelSTDP``), nearest
+    pairs, once per sequence: :func:`tritonsnn.functional.kernel_stdp`. :meth:`update` applies and
+    clamps like :class:`STDP`; ``stateful=True`` carries the times since the latest spikes.
+
+    Args:
+        target: as :class:`STDP`.
+        kernel_post: callable of ``d >= 0`` ms (post at or after pre) -> the change; positive
+            values potentiate, negative ones depress.
+        kernel_pre: callable of ``d < 0`` ms (pre after post) -> the change.
+            :func:`tritonsnn.functional.exp_stdp_kernels` gives the exponential pair.
+        dt: step length in milliseconds.
+        **stdp_options: ``rule``, ``w_min``, ``w_max``, ``bound_power``, ``reduction``, ``stateful``,
+            ``distributed``, ``process_group``, as :class:`STDP` (the kernels replace its traces).
+    """
+
+    def __init__(self, target, *, kernel_post, kernel_pre, dt=1.0, **stdp_options):
+        traced = sorted({"a_plus", "a_minus", "tau_pre", "tau_post", "trace_mode", "backend"} & set(stdp_options))
+        if traced:
+            raise TypeError(f"KernelSTDP takes no {traced}: the kernels give the change of each spike pair")
+        if not callable(kernel_post) or not callable(kernel_pre):
+            raise TypeError("kernel_post and kernel_pre must be callables of the spike-time difference in ms")
+        super().__init__(target, a_plus=0.0, a_minus=0.0, dt=dt, **stdp_options)
+        self.kernel_post, self.kernel_pre, self.dt = kernel_post, kernel_pre, float(dt)
+        self.elapsed = None  # (e_pre, e_post) after the last call, with stateful
+
+    def forward(self, pre, post, reward=None):
+        """The weight change of one sequence, not applied (see :meth:`update`)."""
+        carry = self.stateful and self.elapsed is not None and self.elapsed[0].shape[0] == pre.shape[1]
+        group = group_for(self.distributed, self.process_group)
+        delta, last = F.kernel_stdp(
+            pre,
+            post,
+            self.linear.weight,
+            kernel_post=self.kernel_post,
+            kernel_pre=self.kernel_pre,
+            dt=self.dt,
+            rule=self.rule,
+            w_min=self.w_min,
+            w_max=self.w_max,
+            bound_power=self.bound_power,
+            reduction="sum" if group is not None else self.reduction,
+            reward=reward,
+            elapsed_pre0=self.elapsed[0] if carry else None,
+            elapsed_post0=self.elapsed[1] if carry else None,
+            return_elapsed=True,
+            **_geometry(self.linear),
+        )
+        if self.stateful:
+            self.elapsed = last
+        return self._across(delta, pre.shape[1], group)
+
+    def reset_state(self):
+        super().reset_state()
+        self.elapsed = None
+
+    def extra_repr(self):
+        return f"rule={self.rule!r}, w_min={self.w_min}, w_max={self.w_max}, reduction={self.reduction!r}"
 
 
 def previous_step(spikes: torch.Tensor, last=None) -> torch.Tensor:

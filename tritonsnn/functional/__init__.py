@@ -9,7 +9,7 @@ calls one custom op; no dynamics are computed here. By concern:
 * ``nonlinear.py``: ``lif`` (SpikingJelly's form), ``qif``, ``eif``, ``izhikevich``, ``adex``
 * ``recurrent.py``: ``rleaky``, ``rsynaptic`` (one-to-one fused; all-to-all as one op)
 * ``filters.py``: ``exp_synapse``, ``dual_exp_synapse``, ``trace``, ``delay``
-* ``plasticity.py``: ``stdp``, ``mstdpet``, ``homeostatic_threshold``
+* ``plasticity.py``: ``stdp``, ``kernel_stdp``, ``mstdpet``, ``triplet_stdp``, ``homeostatic_threshold``
 """
 
 from .. import ops  # noqa: F401  (tsnn.functional.ops, as before the split)
@@ -19,7 +19,16 @@ from ._validate import reset_mode as _reset_mode  # noqa: F401
 from .filters import delay, dual_exp_synapse, exp_synapse, trace
 from .first_order import alif, if_, lapicque, lapicque_coefficients, leaky
 from .nonlinear import adex, eif, izhikevich, lif, qif
-from .plasticity import check_stdp_options, homeostatic_threshold, mstdpet, stdp, triplet_stdp
+from .plasticity import (
+    check_stdp_options,
+    elapsed,
+    exp_stdp_kernels,
+    homeostatic_threshold,
+    kernel_stdp,
+    mstdpet,
+    stdp,
+    triplet_stdp,
+)
 from .recurrent import rleaky, rsynaptic
 from .second_order import alpha, synaptic
 
@@ -42,6 +51,9 @@ __all__ = [
     "delay",
     "trace",
     "stdp",
+    "kernel_stdp",
+    "exp_stdp_kernels",
+    "elapsed",
     "mstdpet",
     "triplet_stdp",
     "homeostatic_threshold",

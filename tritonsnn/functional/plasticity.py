@@ -16,7 +16,16 @@ from .. import _alloc
 from ._validate import check_input
 from .filters import trace
 
-__all__ = ["stdp", "mstdpet", "triplet_stdp", "check_stdp_options", "homeostatic_threshold"]
+__all__ = [
+    "stdp",
+    "kernel_stdp",
+    "exp_stdp_kernels",
+    "elapsed",
+    "mstdpet",
+    "triplet_stdp",
+    "check_stdp_options",
+    "homeostatic_threshold",
+]
 
 _STDP_RULES = ("additive", "multiplicative", "power", "sharp")
 _BOUNDED = ("multiplicative", "power", "sharp")  # weight-dependent: need w_min and w_max
@@ -123,6 +132,141 @@ def stdp(
     if return_traces:
         return delta, x_pre, x_post
     return delta
+
+
+def kernel_stdp(
+    pre,
+    post,
+    weight,
+    *,
+    kernel_post,
+    kernel_pre,
+    dt=1.0,
+    rule="additive",
+    w_min=None,
+    w_max=None,
+    bound_power=1.0,
+    reduction="mean",
+    reward=None,
+    elapsed_pre0=None,
+    elapsed_post0=None,
+    return_elapsed=False,
+    stride=1,
+    padding=0,
+    dilation=1,
+    delay=None,
+):
+    """STDP with arbitrary kernels of the spike-time difference (Inferno's kernel STDP), nearest pairs.
+
+    ``e_pre[t]``, ``e_post[t]`` are the milliseconds since each neuron's latest spike (0 at a spike
+    step, ``inf`` before the first). At every postsynaptic spike the synapse changes by
+    ``kernel_post(d)``, ``d = e_pre[t] >= 0`` (a presynaptic spike of the same step gives ``d = 0``);
+    at every presynaptic spike by ``kernel_pre(d)``, ``d = -(e_post[t-1] + dt) < 0`` (the latest
+    postsynaptic spike strictly before). Kernels are evaluated only where a latest spike exists::
+
+        K_post = kernel_post(e_pre),  K_pre = kernel_pre(-(e_post[t-1] + dt))
+        dW[o, i] = sum_{t, b} r[b] * (post[t, b, o] * K_post[t, b, i] + K_pre[t, b, o] * pre[t, b, i])
+
+    A kernel's positive values potentiate and its negative ones depress, so with ``rule`` other
+    than additive each part is bounded like :func:`stdp`'s LTP and LTD (``a_plus = a_minus = 1``:
+    the kernels carry the learning rates). With ``exp_stdp_kernels(a_plus, a_minus, tau, tau)`` this
+    is :func:`stdp` with ``trace_mode="nearest"`` except at coincident spikes, which pair once here.
+    Unlike Inferno's trainer, which re-evaluates the latest pair on every call, each pair counts
+    once, at the later spike. Layers, delays, rewards and reductions as :func:`stdp`.
+
+    Args:
+        pre: presynaptic spikes ``[T, B, I]`` (a ``Conv2d``'s ``[T, B, C, H, W]``).
+        post: postsynaptic spikes ``[T, B, O]`` (``[T, B, O, H', W']``).
+        weight: ``[O, I]``, ``[O, C, kh, kw]`` or a one-to-one ``[N]``.
+        kernel_post: callable, ``d [..] >= 0`` ms (post at or after pre) -> the change, same shape.
+        kernel_pre: callable, ``d [..] < 0`` ms (pre after post) -> the change, same shape.
+        dt: step length in milliseconds (> 0).
+        rule: ``"additive"``, ``"multiplicative"``, ``"power"`` or ``"sharp"`` (see :func:`stdp`).
+        w_min: lower weight bound of the weight-dependent rules.
+        w_max: upper weight bound of the weight-dependent rules.
+        bound_power: exponent of ``rule="power"``.
+        reduction: over the batch, as :func:`stdp`.
+        reward: None, a number, or per-sample ``[B]`` rewards.
+        elapsed_pre0: ``e_pre`` after the previous chunk ``[B, I]`` (ms; ``inf``: no spike yet).
+        elapsed_post0: ``e_post`` after the previous chunk ``[B, O]``.
+        return_elapsed: also return ``(e_pre[T-1], e_post[T-1])`` to carry into the next chunk.
+        stride: of the convolution, for a ``Conv2d`` weight.
+        padding: of the convolution, for a ``Conv2d`` weight.
+        dilation: of the convolution, for a ``Conv2d`` weight.
+        delay: per-synapse delays ``[O, I]`` in steps, as :func:`stdp`.
+
+    Returns:
+        ``dW`` (the weight's shape) in fp32, or ``(dW, (e_pre, e_post))``.
+    """
+    check_input(pre, "pre")
+    check_input(post, "post")
+    check_stdp_options(1.0, 1.0, rule, w_min, w_max, reduction, bound_power)
+    if not callable(kernel_post) or not callable(kernel_pre):
+        raise TypeError("kernel_post and kernel_pre must be callables of the spike-time difference in ms")
+    if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a step length > 0 in milliseconds; got {dt!r}")
+    geometry = _check_pair(pre, post, weight, stride, padding, dilation, delay)
+    B = pre.shape[1]
+    with torch.no_grad():
+        e_pre = elapsed(pre, dt, elapsed_pre0, "elapsed_pre0")
+        e_post = elapsed(post, dt, elapsed_post0, "elapsed_post0")
+        before = _elapsed0(elapsed_post0, post, "elapsed_post0").unsqueeze(0)
+        last_post = torch.cat([before, e_post])[: post.shape[0]] + dt  # the latest post spike strictly before
+        k_post = _kernel(kernel_post, e_pre, "kernel_post")
+        k_pre = _kernel(kernel_pre, -last_post, "kernel_pre")
+        r = None if reward is None else _sample_rewards(reward, B, post)
+        per_sample = reduction in _PER_SAMPLE
+        up_post, up_pre = _pair_sums(pre, post, k_post.clamp(min=0), k_pre.clamp(min=0), r, geometry, per_sample)
+        down_post, down_pre = _pair_sums(pre, post, -k_post.clamp(max=0), -k_pre.clamp(max=0), r, geometry, per_sample)
+        rule_ = _Rule(1.0, 1.0, rule, w_min, w_max, weight, bound_power)
+        delta = _reduce(rule_.delta(up_post + up_pre, down_post + down_pre), reduction, B)
+    if return_elapsed:
+        if pre.shape[0]:
+            return delta, (e_pre[-1], e_post[-1])
+        return delta, (_elapsed0(elapsed_pre0, pre, "elapsed_pre0"), _elapsed0(elapsed_post0, post, "elapsed_post0"))
+    return delta
+
+
+def elapsed(spikes, dt=1.0, elapsed0=None, name="elapsed0"):
+    """Milliseconds since each neuron's latest spike, ``[T, B, *features]`` fp32: 0 at a spike step,
+    ``elapsed0 + (t + 1) dt`` before the first (``elapsed0``: the value after a previous chunk,
+    ``inf`` when None: no spike yet). One cumulative max over time, no per-step loop."""
+    start = _elapsed0(elapsed0, spikes, name)
+    steps = torch.arange(spikes.shape[0], device=spikes.device, dtype=torch.float32)
+    steps = steps.view(-1, *[1] * (spikes.dim() - 1))
+    fired_at = torch.where(spikes != 0, steps, -1.0).cummax(0).values if spikes.shape[0] else spikes.float()
+    return torch.where(fired_at >= 0, (steps - fired_at) * dt, start + (steps + 1) * dt)
+
+
+def _elapsed0(value, spikes, name):
+    """The carried elapsed times of ``spikes [T, B, ...]``, per-step shape (``inf`` when None)."""
+    if value is None:
+        return torch.full(spikes.shape[1:], math.inf, dtype=torch.float32, device=spikes.device)
+    e0 = torch.as_tensor(value, dtype=torch.float32, device=spikes.device)
+    if tuple(e0.shape) != tuple(spikes.shape[1:]):
+        want = tuple(spikes.shape[1:])
+        raise ValueError(f"{name} must have the per-step shape {want} of its spikes; got {tuple(e0.shape)}")
+    return e0
+
+
+def _kernel(kernel, diff, name):
+    """``kernel(diff)`` where ``diff`` is finite (a latest spike exists), 0 elsewhere, as fp32."""
+    finite = torch.isfinite(diff)
+    values = torch.as_tensor(kernel(torch.where(finite, diff, 0.0)), dtype=torch.float32, device=diff.device)
+    if values.shape != diff.shape:
+        raise ValueError(f"{name} must return the shape of its argument {tuple(diff.shape)}; got {tuple(values.shape)}")
+    return torch.where(finite, values, 0.0)
+
+
+def exp_stdp_kernels(a_plus, a_minus, tau_plus=20.0, tau_minus=20.0):
+    """The exponential pair kernels ``(kernel_post, kernel_pre)`` of :func:`kernel_stdp`:
+    ``a_plus exp(-d / tau_plus)`` for ``d >= 0`` and ``-a_minus exp(d / tau_minus)`` for ``d < 0``
+    (Inferno's ``exp_stdp_post_kernel``/``exp_stdp_pre_kernel`` with a depressing pre side)."""
+    for name, v in (("tau_plus", tau_plus), ("tau_minus", tau_minus)):
+        if not (isinstance(v, (int, float)) and v > 0):
+            raise ValueError(f"{name} must be a time constant > 0 in milliseconds; got {v!r}")
+    check_stdp_options(a_plus, a_minus, "additive", None, None, "mean")
+    return (lambda d: a_plus * torch.exp(-d / tau_plus)), (lambda d: -a_minus * torch.exp(d / tau_minus))
 
 
 def triplet_stdp(
