@@ -19,7 +19,7 @@ def _spikes(T, B, N, p, gen):
 
 def _mexican_hat(d):
     """A signed kernel: potentiation near 0, depression further out (both signs in one kernel)."""
-    return 0.05 * torch.exp(-(d / 3.0) ** 2) - 0.02 * torch.exp(-d.abs() / 12.0)
+    return 0.05 * torch.exp(-((d / 3.0) ** 2)) - 0.02 * torch.exp(-d.abs() / 12.0)
 
 
 def kernel_stdp_ref(pre, post, weight, kernel_post, kernel_pre, dt, rule, w_min, w_max, reduction, reward):

@@ -288,6 +288,19 @@ class NlifState(NamedTuple):
 
 class NlifParams(NamedTuple):
     threshold: Tensor
+    offset: Tensor | None = None  # [T, N] added to the threshold at each step, no gradient (shared adaptation)
+
+
+class NlifAdaptation(NamedTuple):
+    """A threshold adaptation shared by the batch (Inferno's ALIF): ``K`` components per neuron,
+    added to the threshold; each decays by ``decay[k]`` per step (held on a sample's refractory
+    steps), grows by ``increment[k]`` per spike, and is reduced over the batch after every step."""
+
+    theta0: Tensor  # [N, K] fp32, the components before the first step
+    decay: Tensor  # [K] exp(-dt / tau_k)
+    increment: Tensor  # [K]
+    reduction: str  # over the batch: "mean", "sum", "max" or "min"
+    update: bool  # False: frozen (evaluation), the offsets are the sum of theta0
 
 
 class NlifOptions(NamedTuple):

@@ -822,7 +822,10 @@ _NONLINEAR_DOC = """
             ``stateful``, ``return_mem``, ``return_state`` (``state`` holds ``"mem"``, the
             membrane after each reset, and ``"w"`` with adaptation), ``backend``, and
             ``refractory`` (ms) with ``dt`` (ms per step): after a spike, ``ceil(refractory/dt)``
-            steps that hold the membrane and ``w`` and cannot fire.
+            steps that hold the membrane and ``w`` and cannot fire; ``threshold_adaptation`` a
+            ``tsnn.functional.SharedThreshold``: Inferno's adaptive threshold shared by the batch,
+            kept in the buffer ``theta`` ``[*features, K]`` (adapting in ``train()``, frozen in
+            ``eval()``, cleared by :meth:`reset_adaptation`, not by ``reset_state``).
 """
 
 
@@ -851,6 +854,7 @@ class _Nonlinear(SpikingNeuron):
         return_state=False,
         refractory=0.0,
         dt=1.0,
+        threshold_adaptation=None,
     ):
         super().__init__(
             threshold=threshold,
@@ -868,9 +872,21 @@ class _Nonlinear(SpikingNeuron):
         self.detach_reset = bool(detach_reset)
         self.reset_mechanism = "subtract" if self.constants["v_reset"] is None else "v_reset"
         self._CARRY = {"v0": "mem", "count0": "count"} | ({"w0": "w"} if self._ADAPT else {})
+        if threshold_adaptation is not None and not isinstance(threshold_adaptation, F.SharedThreshold):
+            raise TypeError(
+                "threshold_adaptation must be a tsnn.functional.SharedThreshold(tau, increment, reduction); got "
+                f"{type(threshold_adaptation).__name__}"
+            )
+        self.threshold_adaptation = threshold_adaptation
+        # The shared adaptation [*features, K]: a buffer (saved with the model, not reset between
+        # sequences, as Inferno's), made at the first call, which gives the features.
+        self.register_buffer("theta", None)
 
     def _dynamics(self, x, init, single=False, **returns):
-        return run_nonlinear(
+        shared = self.threshold_adaptation
+        # with an adaptation the state holds the new theta: always ask for it
+        extra = {} if shared is None else dict(return_state=True, theta0=self.theta, update_theta=self.training)
+        out = run_nonlinear(
             x,
             self.threshold,
             self.constants,
@@ -882,15 +898,34 @@ class _Nonlinear(SpikingNeuron):
             backend=self.backend,
             refractory=self.refractory,
             dt=self.dt,
+            threshold_adaptation=shared,
             single=single,
-            **returns,
+            **(returns | extra),
         )
+        if shared is None:
+            return out
+        spikes, state = out
+        self.theta = state.pop("theta")
+        if returns.get("return_state"):
+            return spikes, state
+        return (spikes, state["mem"]) if returns.get("return_mem") else spikes
+
+    def reset_adaptation(self):
+        """Forget the shared threshold adaptation (``theta``): the next call starts from zero."""
+        self.theta = None
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        theta = state_dict.get(prefix + "theta")
+        if theta is not None and self.theta is None:  # a fresh model: make the buffer to load into
+            self.theta = torch.empty_like(theta)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def extra_repr(self):
         constants = ", ".join(f"{k}={v}" for k, v in self.constants.items())
+        shared = "" if self.threshold_adaptation is None else f", threshold_adaptation={self.threshold_adaptation}"
         return (
             f"{constants}, threshold={_short(self.threshold)}, surrogate={self.surrogate}, "
-            f"detach_reset={self.detach_reset}, step_mode={self.step_mode!r}"
+            f"detach_reset={self.detach_reset}, step_mode={self.step_mode!r}{shared}"
         )
 
 

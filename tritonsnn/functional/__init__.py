@@ -18,7 +18,7 @@ from ._validate import refractory_from_spike_step, refractory_steps
 from ._validate import reset_mode as _reset_mode  # noqa: F401
 from .filters import delay, dual_exp_synapse, exp_synapse, trace
 from .first_order import alif, if_, lapicque, lapicque_coefficients, leaky
-from .nonlinear import adex, eif, izhikevich, lif, qif
+from .nonlinear import SharedThreshold, adex, eif, izhikevich, lif, qif
 from .plasticity import (
     check_stdp_options,
     elapsed,
@@ -44,6 +44,7 @@ __all__ = [
     "eif",
     "izhikevich",
     "adex",
+    "SharedThreshold",
     "refractory_steps",
     "refractory_from_spike_step",
     "exp_synapse",

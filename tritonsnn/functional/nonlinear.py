@@ -7,16 +7,19 @@ receives gradients."""
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import torch
 
 from .. import _backend, ops
 from .. import surrogate as sg
 from .._doc import shared_args
-from ..contracts import NlifOptions, NlifParams, NlifState, surrogate_fields
+from ..contracts import NlifAdaptation, NlifOptions, NlifParams, NlifState, surrogate_fields
 from ..contracts import Nonlinearity as NL
 from ._validate import Layout, _check_number, cached_record, check_input, count, param, refractory_steps, result, state
 
-__all__ = ["lif", "qif", "eif", "izhikevich", "adex"]
+__all__ = ["lif", "qif", "eif", "izhikevich", "adex", "SharedThreshold"]
 
 DEFAULT_SURROGATE = sg.sigmoid(4.0)  # SpikingJelly's Sigmoid()
 
@@ -95,10 +98,15 @@ def run_nonlinear(
     dt=1.0,
     count0=None,
     decay_input=True,
+    threshold_adaptation=None,
+    theta0=None,
+    update_theta=True,
     single=False,
 ):
     """Shape everything, run the one ``nlif`` op, unflatten the outputs. ``single``: ``x`` is one
-    step ``[B, *features]`` (the Modules' single-step mode) and so are the outputs."""
+    step ``[B, *features]`` (the Modules' single-step mode) and so are the outputs. With a
+    ``threshold_adaptation`` the op runs under it (``ops.nonlinear.nlif_shared_threshold``) and
+    ``state["theta"]`` is the adaptation after the last step."""
     check_input(x, single=single)
     layout = Layout(x, single)
     features = layout.features
@@ -114,10 +122,72 @@ def run_nonlinear(
     init = NlifState(
         mem0, state(w0, "w0", x, features, layout=layout) if adapt else None, count(count0, x, features, steps, layout)
     )
-    out = ops.nonlinear.nlif_fwd(layout.flat(x), init, params, opts, step=single)
+    if threshold_adaptation is None:
+        out = ops.nonlinear.nlif_fwd(layout.flat(x), init, params, opts, step=single)
+    else:
+        shared = _shared(threshold_adaptation, theta0, update_theta, dt, features, x.device)
+        out, theta = ops.nonlinear.nlif_shared_threshold(layout.flat(x), init, params, opts, shared, step=single)
     seqs = {"mem": out.mem, "w": out.w} if adapt else {"mem": out.mem}
     final_count = out.final_count if steps > 0 else None
-    return result(layout, out.spikes, seqs if need_mem else {}, final_count, return_mem, return_state)
+    res = result(layout, out.spikes, seqs if need_mem else {}, final_count, return_mem, return_state)
+    if return_state and threshold_adaptation is not None:
+        res[1]["theta"] = theta.view(*features, theta.shape[-1])
+    return res
+
+
+class SharedThreshold(NamedTuple):
+    """A threshold adaptation shared by the minibatch, as Inferno's ``ALIF``/``GLIF2``: the threshold
+    of each neuron is ``threshold + sum_k theta_k``; after every step each sample's copy of
+    ``theta_k`` decays by ``exp(-dt / tau[k])`` (held on the sample's refractory steps) and grows
+    by ``increment[k]`` where the sample fired, and the copies are reduced over the batch
+    (``reduction``: ``"mean"``, Inferno's default, ``"sum"``, ``"max"`` or ``"min"``). The
+    adaptation carries no gradient (Inferno's has none); the threshold itself can learn.
+
+    Args:
+        tau: time constants in ms (> 0), one or a tuple of ``K``.
+        increment: the rise per spike, one or ``K`` (a single one serves every ``tau``).
+        reduction: over the batch.
+    """
+
+    tau: float | tuple = 20.0
+    increment: float | tuple = 0.05
+    reduction: str = "mean"
+
+
+_REDUCTIONS = ("mean", "sum", "max", "min")
+
+
+def _shared(spec, theta0, update, dt, features, device) -> NlifAdaptation:
+    """The adaptation record of a ``SharedThreshold`` and the carried ``theta0 [*features, K]``."""
+    if not isinstance(spec, SharedThreshold):
+        raise TypeError(f"threshold_adaptation must be a tsnn.functional.SharedThreshold; got {type(spec).__name__}")
+    taus = spec.tau if isinstance(spec.tau, (tuple, list)) else (spec.tau,)
+    increments = spec.increment if isinstance(spec.increment, (tuple, list)) else (spec.increment,) * len(taus)
+    if not taus or len(increments) != len(taus):
+        raise ValueError(
+            f"SharedThreshold needs one increment or one per tau; got tau={spec.tau}, increment={spec.increment}"
+        )
+    for tau in taus:
+        _number(tau, "SharedThreshold tau", above=0.0)
+    for inc in increments:
+        _number(inc, "SharedThreshold increment")
+    if spec.reduction not in _REDUCTIONS:
+        raise ValueError(f"SharedThreshold reduction must be one of {_REDUCTIONS}; got {spec.reduction!r}")
+    K, N = len(taus), math.prod(features)
+    if theta0 is None:
+        theta = torch.zeros(N, K, device=device)
+    else:
+        theta = torch.as_tensor(theta0, dtype=torch.float32, device=device).detach()
+        if tuple(theta.shape) != (*features, K):
+            raise ValueError(
+                f"theta0 must be [*features, K] = {(*features, K)} (K = the number of time constants); "
+                f"got {tuple(theta.shape)}"
+            )
+        theta = theta.reshape(N, K)
+    decay = torch.tensor([math.exp(-dt / t) for t in taus], device=device)
+    return NlifAdaptation(
+        theta, decay, torch.tensor([float(i) for i in increments], device=device), spec.reduction, bool(update)
+    )
 
 
 _ARGS = """
@@ -136,7 +206,10 @@ _ARGS = """
             ``refractory=`` a refractory period in ms (0, off, by default) and ``dt=`` ms per step:
             after a spike, ``ceil(refractory/dt)`` steps that hold the membrane (and ``w``) and
             cannot fire, as Inferno's neurons; ``count0=`` the initial counter, and
-            ``state["count"]`` the final one.
+            ``state["count"]`` the final one; ``threshold_adaptation=`` a :class:`SharedThreshold`
+            (Inferno's batch-shared adaptive threshold) with ``theta0=`` its components
+            ``[*features, K]`` before the first step (zeros when None), ``update_theta=False`` to
+            keep them fixed, and ``state["theta"]`` the components after the last step.
 """
 
 

@@ -8,7 +8,7 @@ Per step ``t`` (``v[-1] = mem0``, ``w[-1] = w0``), in SpikingJelly's order of op
     h[t]  = v[t-1] + (x[t] + f(v[t-1]) - w[t-1]) / tau              (- w only with ADAPT)
           = v[t-1] + (x[t] - (v[t-1] - v_rest)) / tau               LINEAR (LIF) with DECAY_INPUT
           = v[t-1] - (v[t-1] - v_rest) / tau + x[t]                 LINEAR without
-    s[t]  = h[t] >= threshold
+    s[t]  = h[t] >= threshold (+ offset[t], HAS_OFFSET: the batch-shared threshold adaptation)
     v[t]  = s[t] * v_reset + (1 - s[t]) * h[t]                      HARD (else h[t] - s[t] * threshold)
     w[t]  = w[t-1] + (a * (h[t] - v_rest) - w[t-1]) / tau_w + b * s[t]     ADAPT
 
@@ -67,17 +67,19 @@ def _after_reset(h, s, thr, v_reset, HARD: tl.constexpr):
 @autotune
 @triton.jit(do_not_specialize=["T", "REFR_STEPS"])
 def nlif_fwd_kernel(
-    p_x, p_mem0, p_w0, p_count0, p_threshold, p_spikes, p_pre, p_mem, p_w, p_refr_bits, p_final_count,
+    p_x, p_mem0, p_w0, p_count0, p_threshold, p_offset, p_spikes, p_pre, p_mem, p_w, p_refr_bits, p_final_count,
     T, M, N, stride_xt, REFR_STEPS,
     tau, v_rest, v_c, a0, theta_rh, delta_t, v_reset, a, b, tau_w,
     EXPONENTIAL: tl.constexpr, LINEAR: tl.constexpr, DECAY_INPUT: tl.constexpr, ADAPT: tl.constexpr,
     HARD: tl.constexpr, HAS_W0: tl.constexpr,
     REFRACTORY: tl.constexpr, HAS_COUNT0: tl.constexpr,
-    THRESHOLD_PER_NEURON: tl.constexpr, STORE_MEM: tl.constexpr, BLOCK: tl.constexpr,
+    THRESHOLD_PER_NEURON: tl.constexpr, HAS_OFFSET: tl.constexpr, STORE_MEM: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    thr = load_param(p_threshold, o % N, m_o, THRESHOLD_PER_NEURON)
+    thr0 = load_param(p_threshold, o % N, m_o, THRESHOLD_PER_NEURON)
+    thr = thr0
+    p_offset += o % N
     v = tl.load(p_mem0 + o, mask=m_o, other=0.0).to(tl.float32)
     w = load_state(p_w0, o, m_o, HAS_W0, BLOCK)
     if REFRACTORY:
@@ -89,6 +91,9 @@ def nlif_fwd_kernel(
     p_w += o
     p_refr_bits += o
     for _ in range(T):
+        if HAS_OFFSET:  # this step's share of the batch-shared threshold adaptation
+            thr = thr0 + tl.load(p_offset, mask=m_o, other=0.0)
+            p_offset += N
         x = tl.load(p_x, mask=m_o, other=0.0).to(tl.float32)
         if DECAY_INPUT:
             if LINEAR:
@@ -135,18 +140,20 @@ def nlif_fwd_kernel(
 @autotune
 @triton.jit(do_not_specialize=["T"])
 def nlif_bwd_kernel(
-    p_g_spikes, p_g_mem, p_g_w, p_pre, p_refr_bits, p_sgrad, p_mem0, p_threshold,
+    p_g_spikes, p_g_mem, p_g_w, p_pre, p_refr_bits, p_sgrad, p_mem0, p_threshold, p_offset,
     p_dx, p_dmem0, p_dw0, p_dthreshold,
     T, M, N, stride_g_spikes, stride_g_mem, stride_g_w,
     tau, v_rest, v_c, a0, theta_rh, delta_t, v_reset, a, b, tau_w, sg_param, sg_param2,
     EXPONENTIAL: tl.constexpr, LINEAR: tl.constexpr, DECAY_INPUT: tl.constexpr, ADAPT: tl.constexpr,
     HARD: tl.constexpr, DETACH: tl.constexpr,
-    THRESHOLD_PER_NEURON: tl.constexpr, HAS_G_MEM: tl.constexpr, HAS_G_W: tl.constexpr, REFRACTORY: tl.constexpr,
-    NEED_DTHRESHOLD: tl.constexpr, SURROGATE: tl.constexpr, BLOCK: tl.constexpr,
+    THRESHOLD_PER_NEURON: tl.constexpr, HAS_OFFSET: tl.constexpr, HAS_G_MEM: tl.constexpr, HAS_G_W: tl.constexpr,
+    REFRACTORY: tl.constexpr, NEED_DTHRESHOLD: tl.constexpr, SURROGATE: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
-    thr = load_param(p_threshold, o % N, m_o, THRESHOLD_PER_NEURON)
+    thr0 = load_param(p_threshold, o % N, m_o, THRESHOLD_PER_NEURON)
+    thr = thr0
+    thr_prev = thr0
     v0 = tl.load(p_mem0 + o, mask=m_o, other=0.0).to(tl.float32)
     g_v = tl.zeros([BLOCK], dtype=tl.float32)
     g_w = tl.zeros([BLOCK], dtype=tl.float32)
@@ -159,8 +166,14 @@ def nlif_bwd_kernel(
     p_refr_bits += o + last * M
     p_sgrad += o + last * M
     p_dx += o + last * M
+    p_offset += o % N + last * N
     for i in range(T):
         t = T - 1 - i
+        m_prev = m_o & ((tl.zeros([BLOCK], dtype=tl.int32) + t) > 0)
+        if HAS_OFFSET:  # the thresholds of this step and of the one before
+            thr = thr0 + tl.load(p_offset, mask=m_o, other=0.0)
+            thr_prev = thr0 + tl.load(p_offset - N, mask=m_prev, other=0.0)
+            p_offset -= N
         h = tl.load(p_pre, mask=m_o, other=0.0)
         free = tl.full([BLOCK], 1.0, tl.float32)
         if REFRACTORY:  # a refractory step's spike is 0 and its membrane and w are held
@@ -193,12 +206,11 @@ def nlif_bwd_kernel(
             acc_thr -= g_spike
             if not HARD:
                 acc_thr -= g_v * s
-        m_prev = m_o & ((tl.zeros([BLOCK], dtype=tl.int32) + t) > 0)
         h_prev = tl.load(p_pre - M, mask=m_prev, other=0.0)
-        s_prev = (h_prev >= thr).to(tl.float32)
+        s_prev = (h_prev >= thr_prev).to(tl.float32)
         if REFRACTORY:
             s_prev = s_prev * (1.0 - tl.load(p_refr_bits - M, mask=m_prev, other=0).to(tl.float32))
-        v_prev = tl.where(m_prev, _after_reset(h_prev, s_prev, thr, v_reset, HARD), v0)
+        v_prev = tl.where(m_prev, _after_reset(h_prev, s_prev, thr_prev, v_reset, HARD), v0)
         if ADAPT:
             g_w = g_w * (1.0 - free / tau_w) - g_h * free / tau
         if LINEAR:
@@ -234,6 +246,11 @@ def _constants(opts: NlifOptions) -> dict:
     )
 
 
+def _offset(params: NlifParams, placeholder):
+    """The per-step threshold offsets ``[T, N]`` as fp32 rows, or a placeholder pointer."""
+    return placeholder if params.offset is None else params.offset.to(torch.float32).contiguous()
+
+
 def nlif_fwd(x, state: NlifState, params: NlifParams, opts: NlifOptions) -> NlifOutputs:
     """Launch the forward kernel; same contract as ``torchimpl.nonlinear.nlif_fwd``."""
     T, B, N = x.shape
@@ -249,6 +266,7 @@ def nlif_fwd(x, state: NlifState, params: NlifParams, opts: NlifOptions) -> Nlif
             p_w0=or_buffer(state.w0, out.pre),
             p_count0=or_buffer(state.count0, out.pre),
             p_threshold=params.threshold.contiguous(),
+            p_offset=_offset(params, out.pre),
             p_spikes=out.spikes,
             p_pre=out.pre,
             p_mem=or_buffer(out.mem, out.pre),
@@ -265,6 +283,7 @@ def nlif_fwd(x, state: NlifState, params: NlifParams, opts: NlifOptions) -> Nlif
             REFRACTORY=opts.refractory > 0,
             HAS_COUNT0=state.count0 is not None,
             THRESHOLD_PER_NEURON=params.threshold.numel() > 1,
+            HAS_OFFSET=params.offset is not None,
             STORE_MEM=opts.need_mem,
             **LAUNCH,
         )
@@ -286,6 +305,7 @@ def nlif_bwd(
             p_sgrad=or_buffer(saved.sgrad, saved.pre),
             p_mem0=state.mem0.contiguous(),
             p_threshold=params.threshold.contiguous(),
+            p_offset=_offset(params, saved.pre),
             p_dx=grads.dx,
             p_dmem0=grads.dmem0,
             p_dw0=or_buffer(grads.dw0, grads.dmem0),
@@ -297,6 +317,7 @@ def nlif_bwd(
             DETACH=opts.detach_reset,
             REFRACTORY=opts.refractory > 0,
             THRESHOLD_PER_NEURON=params.threshold.numel() > 1,
+            HAS_OFFSET=params.offset is not None,
             NEED_DTHRESHOLD=need.threshold,
             **surrogate_args(saved, opts),
             **LAUNCH,

@@ -6,7 +6,18 @@ from __future__ import annotations
 
 import torch
 
-from ..contracts import NlifGrads, NlifOutputs, NlifParams, NlifSaved, NlifState, NlifUpstream, nlif_outputs
+from ..contracts import (
+    NlifAdaptation,
+    NlifGrads,
+    NlifOptions,
+    NlifOutputs,
+    NlifParams,
+    NlifSaved,
+    NlifState,
+    NlifUpstream,
+    nlif_outputs,
+)
+from ..torchimpl.nonlinear import shared_adaptation_step, step_thresholds
 from ._contract import Family, precomputed_sgrad, records
 
 
@@ -36,7 +47,7 @@ def _backward(ctx, *grads):
     rec, opts = FAMILY.saved(ctx), ctx.opts
     kept, params = rec["saved"], rec["params"]
     g_spikes = torch.zeros_like(kept.pre) if g.spikes is None else g.spikes
-    kept = kept._replace(sgrad=precomputed_sgrad(opts, kept.pre, params.threshold))
+    kept = kept._replace(sgrad=precomputed_sgrad(opts, kept.pre, lambda: step_thresholds(params)))
     up = NlifUpstream(g_spikes, g.mem if opts.need_mem else None, g.w if opts.need_mem and opts.adapt else None)
     d = nlif_bwd(up, kept, rec["state"], params, opts, FAMILY.FWD.needs(ctx, "params"), ctx.x_dtype)
     return FAMILY.FWD.grads(
@@ -66,3 +77,44 @@ FAMILY = Family(
 )
 FWD, BWD = FAMILY.FWD, FAMILY.BWD
 nlif_fwd, nlif_bwd = FAMILY.forward, FAMILY.backward
+
+
+def nlif_shared_threshold(
+    x, state: NlifState, params: NlifParams, opts: NlifOptions, adaptation: NlifAdaptation, step=False
+):
+    """The ``nlif`` op under a threshold adaptation shared by the batch (``NlifAdaptation``):
+    ``(outputs, theta after the last step)``. Each step's threshold is ``threshold + sum_k
+    theta_k``; theta follows the spikes of every sample, so the steps are coupled across the
+    batch. A first pass, without gradient, runs the op one step at a time to find the
+    offsets ``[T, N]``; the second runs the whole sequence under them with autograd, the
+    adaptation detached (as Inferno's, which carries no gradient). Frozen (``update=False``):
+    one pass."""
+    theta = adaptation.theta0
+    if step:  # one step [B, N]: its offset is theta now; theta moves after it
+        out = nlif_fwd(x, state, params._replace(offset=theta.sum(-1)[None]), opts, step=True)
+        if adaptation.update:
+            theta = shared_adaptation_step(theta, out.spikes.detach(), _held(state, out.spikes, opts), adaptation)
+        return out, theta
+    T = x.shape[0]
+    if not adaptation.update:
+        return nlif_fwd(x, state, params._replace(offset=theta.sum(-1).expand(T, -1)), opts), theta
+    offsets = theta.new_empty(T, theta.shape[0])
+    with torch.no_grad():
+        carried, probe = state, opts._replace(need_mem=True)
+        for t in range(T):
+            offsets[t] = theta.sum(-1)
+            out = nlif_fwd(x[t : t + 1], carried, params._replace(offset=offsets[t : t + 1]), probe)
+            theta = shared_adaptation_step(theta, out.spikes[0], _held(carried, out.spikes[0], opts), adaptation)
+            counts = out.final_count if opts.refractory > 0 else None
+            carried = NlifState(out.mem[0], out.w[0] if opts.adapt else None, counts)
+    return nlif_fwd(x, state, params._replace(offset=offsets), opts), theta
+
+
+def _held(state: NlifState, spikes, opts: NlifOptions):
+    """Where a step holds the shared adaptation ``[B, N]`` (None: nowhere): with a refractory
+    period, on the sample's refractory steps and its spike steps, as Inferno's (which holds it
+    while the refractory time left after the step is positive)."""
+    if opts.refractory == 0:
+        return None
+    fired = spikes != 0
+    return fired if state.count0 is None else fired | (state.count0 > 0)

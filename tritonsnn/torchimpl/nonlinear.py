@@ -19,6 +19,7 @@ import torch
 from .. import _alloc
 from .. import surrogate as sg
 from ..contracts import (
+    NlifAdaptation,
     NlifGrads,
     NlifOptions,
     NlifOutputs,
@@ -72,7 +73,7 @@ def nlif_fwd(x, state: NlifState, params: NlifParams, opts: NlifOptions) -> Nlif
     holds the membrane and ``w`` and cannot fire."""
     out = nlif_outputs(x, opts)
     T, B, N = x.shape
-    thr = params.threshold
+    thr = step_thresholds(params)
     v = as_dtype(state.mem0)
     w = (torch.zeros_like(v) if state.w0 is None else as_dtype(state.w0)) if opts.adapt else None
     counter = Refractory(state.count0, opts.refractory, B, N, x.device) if opts.refractory > 0 else None
@@ -80,14 +81,15 @@ def nlif_fwd(x, state: NlifState, params: NlifParams, opts: NlifOptions) -> Nlif
     ws = rows(out.w) if opts.need_mem and opts.adapt else None
     for t, (xt, h_t, s_t) in enumerate(zip(rows(x), rows(out.pre), rows(out.spikes))):
         h = drive(v, as_dtype(xt), w, opts)
-        s = fired(h, thr)
+        thr_t = thr if params.offset is None else thr[t]
+        s = fired(h, thr_t)
         if counter is not None:
             s.mul_(counter.step(t, out.refr_bits[t]))
             counter.hold(h, v)
             counter.fired(t, s)
         h_t.copy_(h)
         s_t.copy_(s)
-        v = after_reset(h, s, thr, opts)
+        v = after_reset(h, s, thr_t, opts)
         if mems is not None:
             mems[t].copy_(v)
         if w is not None:
@@ -107,7 +109,8 @@ def nlif_step(x, state: NlifState, params: NlifParams, opts: NlifOptions) -> Nli
     options need the fused op (refractory periods)."""
     if opts.refractory > 0:
         return None
-    thr = params.threshold
+    thr = step_thresholds(params)
+    thr = thr if params.offset is None else thr[0]
     v = as_dtype(state.mem0)
     w = (torch.zeros_like(v) if state.w0 is None else as_dtype(state.w0)) if opts.adapt else None
     h = drive(v, as_dtype(x), w, opts)
@@ -115,6 +118,32 @@ def nlif_step(x, state: NlifState, params: NlifParams, opts: NlifOptions) -> Nli
     mem = after_reset(h, s.detach() if opts.detach_reset else s, thr, opts) if opts.need_mem else None
     w_new = adapted(w, h, s, opts) if opts.need_mem and w is not None else None
     return NlifOutputs(as_dtype(s, x.dtype), None, mem, w_new, None, None)
+
+
+def step_thresholds(params: NlifParams):
+    """The threshold: ``[1]`` or ``[N]``, or with a per-step offset ``[T, 1, N]`` (indexed by step,
+    broadcast over the batch)."""
+    if params.offset is None:
+        return params.threshold
+    return (params.threshold + params.offset).unsqueeze(1)
+
+
+def shared_adaptation_step(theta, spikes, held, adaptation: NlifAdaptation):
+    """The batch-shared threshold adaptation ``[N, K]`` after one step: each sample's copy decays
+    (is held where ``held [B, N]``, if given) and grows by the increment
+    where it fired (``spikes [B, N]``); the batch reduction makes it one again."""
+    decayed = theta * adaptation.decay
+    per_sample = decayed.expand(spikes.shape[0], *decayed.shape)
+    if held is not None:
+        per_sample = torch.where(held.unsqueeze(-1), theta, per_sample)
+    per_sample = per_sample + adaptation.increment * spikes.to(F32).unsqueeze(-1)
+    if spikes.shape[0] == 0:
+        return theta
+    if adaptation.reduction == "mean":
+        return per_sample.mean(0)
+    if adaptation.reduction == "sum":
+        return per_sample.sum(0)
+    return per_sample.amax(0) if adaptation.reduction == "max" else per_sample.amin(0)
 
 
 def slope(v, opts: NlifOptions, free=1.0):
@@ -135,8 +164,10 @@ class _Factors:
     reset's, unless ``detach_reset``), ``dv/dh`` (hard reset: ``1 - s``), the slope ``d h /
     d v[t-1]`` and the free-step mask (None without refractory periods)."""
 
-    def __init__(self, pre, saved, state, thr, opts, t0, t1):
+    def __init__(self, pre, saved, state, thresholds, opts, t0, t1):
         h = pre[t0:t1]
+        per_step = thresholds.dim() == 3
+        thr = thresholds[t0:t1] if per_step else thresholds
         self.free = None if saved.refr_bits is None else 1.0 - saved.refr_bits[t0:t1].to(F32)
         self.s = self._masked(fired(h, thr))
         given = saved.sgrad[t0:t1] if saved.sgrad is not None else None
@@ -146,12 +177,14 @@ class _Factors:
         # v[t-1] from pre[t-1] and s[t-1]: the chunk's own spikes, shifted by a step (only the
         # step before the chunk's are computed here)
         if t0 == 0:
-            v_prev = torch.cat([as_dtype(state.mem0)[None], after_reset(h[:-1], self.s[:-1], thr, opts)])
+            thr_prev = thr[:-1] if per_step else thr
+            v_prev = torch.cat([as_dtype(state.mem0)[None], after_reset(h[:-1], self.s[:-1], thr_prev, opts)])
         else:
-            s_before = fired(pre[t0 - 1 : t0], thr)
+            thr_prev = thresholds[t0 - 1 : t1 - 1] if per_step else thr
+            s_before = fired(pre[t0 - 1 : t0], thr_prev[:1] if per_step else thr)
             if saved.refr_bits is not None:
                 s_before.mul_(1.0 - saved.refr_bits[t0 - 1 : t0].to(F32))
-            v_prev = after_reset(pre[t0 - 1 : t1 - 1], torch.cat([s_before, self.s[:-1]]), thr, opts)
+            v_prev = after_reset(pre[t0 - 1 : t1 - 1], torch.cat([s_before, self.s[:-1]]), thr_prev, opts)
         self.slope = slope(v_prev, opts, 1.0 if self.free is None else self.free)
 
     def _masked(self, t):
@@ -178,7 +211,7 @@ def nlif_bwd(
     ``v[t-1]`` comes back from ``pre[t-1]`` (recomputed spikes), so only ``pre`` is saved."""
     pre = saved.pre
     T, B, N = pre.shape
-    thr = params.threshold
+    thr = step_thresholds(params)
     dx = _alloc.empty(T, B, N, dtype=x_dtype, device=pre.device)
     g_v = torch.zeros(B, N, dtype=F32, device=pre.device)
     g_w = torch.zeros_like(g_v) if opts.adapt else None
@@ -191,7 +224,7 @@ def nlif_bwd(
                 g_v = g_v + up.g_mem[t]
             g_s = as_dtype(up.g_spikes[t])
             if f.dv_ds is not None:
-                g_s = torch.addcmul(g_s, g_v, f.dv_ds[i] if opts.hard_reset else f.dv_ds)
+                g_s = torch.addcmul(g_s, g_v, f.dv_ds[i] if f.dv_ds.dim() == 3 else f.dv_ds)
             if g_w is not None:
                 if up.g_w is not None:
                     g_w = g_w + up.g_w[t]
@@ -208,5 +241,5 @@ def nlif_bwd(
             if g_w is not None:  # a refractory step holds w and the membrane: the gradient passes through
                 g_w = g_w * (1.0 - free / opts.tau_w) - g_h * (free / opts.tau)
             g_v = g_h * f.slope_at(i)
-    dthr = None if acc_thr is None else reduce_batch(acc_thr, thr)
+    dthr = None if acc_thr is None else reduce_batch(acc_thr, params.threshold)
     return NlifGrads(dx, g_v, g_w, dthr)

@@ -1,0 +1,208 @@
+"""The batch-shared threshold adaptation of the nonlinear neurons (Inferno's ALIF): against a
+step-by-step loop written from Inferno's equations on both backends, and against Inferno itself."""
+
+import math
+
+import pytest
+import torch
+
+import tritonsnn as tsnn
+import tritonsnn.functional as F
+from tritonsnn import surrogate as sg
+from tritonsnn.torchimpl import _common as torch_common
+
+from .checks import assert_close
+from .reference import _SpikeAtOrAbove
+
+SPEC = F.SharedThreshold(tau=(5.0, 30.0), increment=(0.3, 0.1))
+
+
+def shared_ref(x, threshold, spec, *, tau, v_reset, v_rest, v0, refractory_steps=0, dt=1.0, theta0=None):
+    """LIF (SpikingJelly's form, firing on >=, hard reset) whose threshold is ``threshold + sum_k
+    theta_k``; after each step every sample's theta decays (held where it is refractory or fired
+    with a refractory period), grows by the increment where it fired, and the batch reduces it."""
+    taus = spec.tau if isinstance(spec.tau, tuple) else (spec.tau,)
+    incs = spec.increment if isinstance(spec.increment, tuple) else (spec.increment,) * len(taus)
+    decay = torch.tensor([math.exp(-dt / t) for t in taus])
+    inc = torch.tensor(incs)
+    N = x.shape[2]
+    theta = torch.zeros(N, len(taus)) if theta0 is None else theta0.clone()
+    v, count = v0, torch.zeros(x.shape[1:], dtype=torch.int32)
+    spikes, mems = [], []
+    for t in range(x.shape[0]):
+        th = threshold + theta.sum(-1)
+        held = count > 0
+        h = torch.where(held, v, v + (x[t] - (v - v_rest)) / tau)
+        s = torch.where(held, 0.0, _SpikeAtOrAbove.apply(h - th, sg.sigmoid(4.0)))
+        v = s * v_reset + (1.0 - s) * h
+        fired = s.detach() > 0
+        count = torch.where(fired, refractory_steps, (count - 1).clamp_min(0)).to(torch.int32)
+        keep = (held | fired) if refractory_steps else torch.zeros_like(fired)
+        per_sample = torch.where(keep[..., None], theta, theta * decay) + inc * fired[..., None]
+        theta = {"mean": per_sample.mean(0), "sum": per_sample.sum(0)}.get(spec.reduction)
+        if theta is None:
+            theta = per_sample.amax(0) if spec.reduction == "max" else per_sample.amin(0)
+        spikes.append(s)
+        mems.append(v)
+    return torch.stack(spikes), torch.stack(mems), theta
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton", "torch-chunked"])
+@pytest.mark.parametrize("refractory", [0.0, 2.0])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "max", "min"])
+def test_shared_threshold_matches_the_step_by_step_rule(backend, refractory, reduction, monkeypatch):
+    if backend == "torch-chunked":  # the reverse loop in chunks of a step or two: per-step thresholds per chunk
+        monkeypatch.setattr(torch_common, "CHUNK_ELEMS", 20)
+        backend = "torch"
+    gen = torch.Generator().manual_seed(7)
+    T, B, N = 17, 3, 5
+    spec = SPEC._replace(reduction=reduction)
+    x = (torch.rand(T, B, N, generator=gen) * 1.6).requires_grad_()
+    thr = (0.8 + 0.4 * torch.rand(N, generator=gen)).requires_grad_()
+    v0 = (0.3 * torch.rand(B, N, generator=gen)).requires_grad_()
+    # a sum over the batch multiplies theta by about B each step (as Inferno's with torch.sum): start it at 0
+    theta0 = 0.1 * torch.rand(N, 2, generator=gen) * (reduction != "sum")
+    kw = dict(tau=2.0, v_reset=-0.1, v_rest=0.05)
+    spikes, state = F.lif(
+        x, **kw, threshold=thr, v0=v0, threshold_adaptation=spec, theta0=theta0, refractory=refractory,
+        return_state=True, backend=backend,
+    )  # fmt: skip
+    want_s, want_m, want_theta = shared_ref(x, thr, spec, **kw, v0=v0, refractory_steps=int(refractory), theta0=theta0)
+    assert 0 < spikes.sum() < spikes.numel()
+    assert torch.equal(spikes, want_s)
+    assert_close(state["mem"], want_m, 1e-6, 1e-6, "mem")
+    assert_close(state["theta"], want_theta, 1e-6, 1e-6, "theta")
+    g = torch.randn(T, B, N, generator=gen)
+    got = torch.autograd.grad((spikes * g).sum() + state["mem"].square().sum(), (x, thr, v0))
+    want = torch.autograd.grad((want_s * g).sum() + want_m.square().sum(), (x, thr, v0))
+    for name, a, b in zip(("x", "threshold", "v0"), got, want):
+        assert_close(a, b, 1e-5, 1e-5, f"d{name}")
+
+
+@pytest.mark.parametrize("v_reset", [-0.1, None])
+def test_nonlinear_drive_under_the_adaptation_agrees_across_backends_and_chunks(v_reset, monkeypatch):
+    """QIF (its slope reads the previous membrane, rebuilt with the previous step's threshold) and
+    the subtracting reset (its gradient reads each step's threshold): the Triton kernels and the
+    PyTorch reverse loop in chunks of one step give the same gradients."""
+    gen = torch.Generator().manual_seed(12)
+    x = (torch.rand(15, 3, 4, generator=gen) * 1.5).requires_grad_()
+    thr = torch.full((4,), 0.9, requires_grad=True)
+    g = torch.randn(15, 3, 4, generator=gen)
+    results = {}
+    for name, backend, chunk in (("triton", "triton", None), ("chunked", "torch", 12), ("whole", "torch", None)):
+        if chunk:
+            monkeypatch.setattr(torch_common, "CHUNK_ELEMS", chunk)
+        spikes, state = F.qif(x, threshold=thr, v_reset=v_reset, threshold_adaptation=SPEC, return_state=True,
+                              backend=backend)  # fmt: skip
+        loss = (spikes * g).sum() + state["mem"].square().sum()
+        results[name] = (spikes, *torch.autograd.grad(loss, (x, thr)))
+        monkeypatch.undo()
+    assert 0 < results["whole"][0].sum() < results["whole"][0].numel()
+    for name in ("triton", "chunked"):
+        assert torch.equal(results[name][0], results["whole"][0])
+        assert_close(results[name][1], results["whole"][1], 1e-5, 1e-5, f"{name} dx")
+        assert_close(results[name][2], results["whole"][2], 1e-5, 1e-5, f"{name} dthreshold")
+
+
+def test_frozen_adaptation_keeps_theta_and_adds_it_to_the_threshold():
+    gen = torch.Generator().manual_seed(8)
+    x = torch.rand(9, 2, 4, generator=gen) * 2
+    theta0 = 0.2 * torch.rand(4, 2, generator=gen)
+    spikes, state = F.lif(x, threshold_adaptation=SPEC, theta0=theta0, update_theta=False, return_state=True)
+    assert torch.equal(state["theta"], theta0)
+    assert torch.equal(spikes, F.lif(x, threshold=1.0 + theta0.sum(-1)))
+
+
+def test_module_adapts_in_training_and_freezes_in_eval():
+    gen = torch.Generator().manual_seed(9)
+    x = torch.rand(20, 4, 6, generator=gen) * 1.5
+    neuron = tsnn.LIF(threshold=0.8, threshold_adaptation=SPEC)
+    neuron(x)
+    theta = neuron.theta.clone()
+    assert theta.shape == (6, 2) and (theta > 0).any()
+    neuron.eval()
+    frozen = neuron(x)
+    assert torch.equal(neuron.theta, theta)
+    assert torch.equal(frozen, F.lif(x, threshold=0.8 + theta.sum(-1)))
+    fresh = tsnn.LIF(threshold=0.8, threshold_adaptation=SPEC)
+    fresh.load_state_dict(neuron.state_dict())
+    assert torch.equal(fresh.theta, theta)
+    neuron.reset_adaptation()
+    assert neuron.theta is None
+
+
+def test_single_steps_and_chunks_equal_one_call():
+    gen = torch.Generator().manual_seed(10)
+    x = torch.rand(24, 3, 5, generator=gen) * 1.5
+    kw = dict(threshold=0.8, threshold_adaptation=SPEC, refractory=2.0)
+    whole = tsnn.LIF(**kw)
+    want = whole(x)
+    single = tsnn.LIF(**kw, step_mode="single")
+    assert torch.equal(torch.stack([single(xt) for xt in x]), want)
+    assert torch.equal(single.theta, whole.theta)
+    chunked = tsnn.LIF(**kw, stateful=True)
+    assert torch.equal(torch.cat([chunked(x[a : a + 7]) for a in range(0, 24, 7)]), want)
+    assert torch.equal(chunked.theta, whole.theta)
+
+
+@pytest.mark.parametrize("neuron", ["qif", "izhikevich"])
+def test_every_nonlinear_neuron_takes_the_adaptation(neuron):
+    gen = torch.Generator().manual_seed(11)
+    x = torch.rand(12, 2, 3, generator=gen) * 2
+    fn = getattr(F, neuron)
+    _, adapted = fn(x, threshold_adaptation=SPEC, return_state=True)
+    frozen = fn(x, threshold_adaptation=SPEC, update_theta=False)
+    assert (adapted["theta"] > 0).any() and torch.equal(frozen, fn(x))
+
+
+def test_shared_threshold_takes_zero_sizes():
+    s, state = F.lif(torch.zeros(0, 2, 3), threshold_adaptation=SPEC, return_state=True)
+    assert s.shape == (0, 2, 3) and torch.equal(state["theta"], torch.zeros(3, 2))
+    s, state = F.lif(torch.ones(4, 0, 3), threshold_adaptation=SPEC, return_state=True)
+    assert s.shape == (4, 0, 3) and torch.equal(state["theta"], torch.zeros(3, 2))
+
+
+def test_bad_shared_threshold_arguments():
+    x = torch.rand(3, 2, 4)
+    with pytest.raises(TypeError, match="SharedThreshold"):
+        F.lif(x, threshold_adaptation=(5.0, 0.1))
+    with pytest.raises(ValueError, match="one increment or one per tau"):
+        F.lif(x, threshold_adaptation=F.SharedThreshold(tau=(5.0, 6.0), increment=(0.1, 0.2, 0.3)))
+    with pytest.raises(ValueError, match="tau must be > 0"):
+        F.lif(x, threshold_adaptation=F.SharedThreshold(tau=0.0))
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        F.lif(x, threshold_adaptation=F.SharedThreshold(reduction="median"))
+    with pytest.raises(ValueError, match=r"theta0 must be \[\*features, K\]"):
+        F.lif(x, threshold_adaptation=SPEC, theta0=torch.zeros(4))
+    with pytest.raises(TypeError, match="threshold_adaptation must be"):
+        tsnn.LIF(threshold_adaptation={"tau": 5.0})
+
+
+@pytest.mark.parametrize("refrac_t", [0.0, 2.5, 3.0])
+@pytest.mark.parametrize("reduction", [None, torch.amax])
+def test_parity_with_infernos_alif(refrac_t, reduction):
+    """Inferno's ALIF (exponential Euler, ``V' = (V - V_rest - RI) e^{-dt/tau} + V_rest + RI``) is
+    tsnn.LIF with ``1/tau = 1 - e^{-dt/tau_m}``: the same spikes and adaptation, the membrane to
+    rounding (the two forms order the same operations differently)."""
+    inferno = pytest.importorskip("inferno.neural")
+    torch.manual_seed(0)
+    T, B, N, dt, tc = 60, 4, 6, 1.0, 10.0
+    cell = inferno.ALIF(
+        N, dt, rest_v=0.0, reset_v=-0.1, thresh_eq_v=1.0, refrac_t=refrac_t, tc_membrane=tc,
+        tc_adaptation=(5.0, 30.0), spike_increment=(0.3, 0.1), batch_size=B, batch_reduction=reduction,
+    )  # fmt: skip
+    current = torch.rand(T, B, N) * 3
+    spikes, voltages = [], []
+    for t in range(T):
+        spikes.append(cell(current[t]).float())
+        voltages.append(cell.voltage.clone())
+    spec = F.SharedThreshold(tau=(5.0, 30.0), increment=(0.3, 0.1), reduction="max" if reduction else "mean")
+    s, state = F.lif(
+        current, tau=1 / (1 - math.exp(-dt / tc)), threshold=1.0, v_reset=-0.1, v_rest=0.0,
+        v0=torch.zeros(B, N), refractory=F.refractory_from_spike_step(refrac_t, dt), dt=dt,
+        threshold_adaptation=spec, return_state=True,
+    )  # fmt: skip
+    assert torch.stack(spikes).sum() > 20
+    assert torch.equal(s, torch.stack(spikes))
+    assert_close(state["mem"], torch.stack(voltages), 1e-5, 1e-6, "membrane")
+    assert_close(state["theta"], cell.threshold_adaptation, 1e-6, 1e-6, "adaptation")
