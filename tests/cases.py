@@ -648,6 +648,8 @@ def _alpha_case(name, opts, sweep=()):
 # SpikingJelly's defaults (QIFNode, EIFNode, IzhikevichNode; AdEx: tsnn.functional.adex's)
 NONLINEAR = {
     "lif": (F.lif, tsnn.LIF, dict(tau=2.0, v_reset=0.0)),
+    # GLIF2's reset without its adaptation (that has rows of its own in tests/test_shared_threshold.py)
+    "glif2": (F.glif2, tsnn.GLIF2, dict(tau=2.0, v_rest=0.05, reset_mul=0.4, reset_add=0.1, threshold_adaptation=None)),
     "qif": (F.qif, tsnn.QIF, dict(tau=2.0, v_rest=0.0, v_c=0.8, a0=1.0, v_reset=-0.1)),
     "eif": (F.eif, tsnn.EIF, dict(tau=2.0, v_rest=0.0, theta_rh=0.8, delta_t=1.0, v_reset=-0.1)),
     "izhikevich": (
@@ -725,6 +727,8 @@ CASES = [
     _plif_case("plif"),
     # SpikingJelly's LIF and nonlinear neurons (firing on >=, hard reset to v_reset).
     _nonlinear_case("lif", sweep=({"decay_input": False}, {"v_reset": None}, {"v_rest": -0.2, "v_reset": 0.1})),
+    _nonlinear_case("glif2", sweep=({"detach_reset": True}, {"decay_input": False})),
+    _nonlinear_case("glif2-refractory", {"refractory": 2.0}),
     _nonlinear_case("qif", sweep=({"v_reset": None}, {"detach_reset": True})),
     _nonlinear_case("eif", sweep=({"detach_reset": True},)),
     _nonlinear_case("izhikevich", sweep=({"v_reset": None},)),

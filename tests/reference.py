@@ -272,7 +272,9 @@ def nonlinear_ref(
     x = x.float()
     hard = c.get("v_reset", -0.1) is not None
     v_reset = c.get("v_reset", -0.1) if hard else 0.0
-    v = torch.full_like(x[0], v_reset) if v0 is None else v0.float()
+    linear_reset = "reset_mul" in c  # GLIF2 (Inferno's voltage_thresholding_linear): starts at v_rest
+    start = c["v_rest"] if linear_reset else v_reset
+    v = torch.full_like(x[0], start) if v0 is None else v0.float()
     w = (torch.zeros_like(x[0]) if w0 is None else w0.float()) if adapt else None
     count = torch.zeros(x.shape[1:], dtype=torch.int32) if count0 is None else count0.clone()
     spikes, mems, ws = [], [], []
@@ -296,7 +298,8 @@ def nonlinear_ref(
         h = torch.where(held, v_held, charged)
         s = torch.where(held, 0.0, _SpikeAtOrAbove.apply(h - thr, sigmoid(4.0)))
         s_reset = s.detach() if detach_reset else s
-        v = s_reset * v_reset + (1.0 - s_reset) * h if hard else h - s_reset * thr
+        target = (c["v_rest"] + c["reset_mul"] * (h - c["v_rest"])) - c["reset_add"] if linear_reset else v_reset
+        v = s_reset * target + (1.0 - s_reset) * h if hard else h - s_reset * thr
         if adapt:
             w = torch.where(held, w, w + (c["a"] * (h - c["v_rest"]) - w) / c["tau_w"] + c["b"] * s)
             ws.append(w)

@@ -1,5 +1,6 @@
-"""The batch-shared threshold adaptation of the nonlinear neurons (Inferno's ALIF): against a
-step-by-step loop written from Inferno's equations on both backends, and against Inferno itself."""
+"""The batch-shared threshold adaptation of the nonlinear neurons (Inferno's ALIF) against a
+step-by-step loop written from Inferno's equations, on both backends; against Inferno itself in
+tests/test_inferno_parity.py."""
 
 import math
 
@@ -176,33 +177,3 @@ def test_bad_shared_threshold_arguments():
         F.lif(x, threshold_adaptation=SPEC, theta0=torch.zeros(4))
     with pytest.raises(TypeError, match="threshold_adaptation must be"):
         tsnn.LIF(threshold_adaptation={"tau": 5.0})
-
-
-@pytest.mark.parametrize("refrac_t", [0.0, 2.5, 3.0])
-@pytest.mark.parametrize("reduction", [None, torch.amax])
-def test_parity_with_infernos_alif(refrac_t, reduction):
-    """Inferno's ALIF (exponential Euler, ``V' = (V - V_rest - RI) e^{-dt/tau} + V_rest + RI``) is
-    tsnn.LIF with ``1/tau = 1 - e^{-dt/tau_m}``: the same spikes and adaptation, the membrane to
-    rounding (the two forms order the same operations differently)."""
-    inferno = pytest.importorskip("inferno.neural")
-    torch.manual_seed(0)
-    T, B, N, dt, tc = 60, 4, 6, 1.0, 10.0
-    cell = inferno.ALIF(
-        N, dt, rest_v=0.0, reset_v=-0.1, thresh_eq_v=1.0, refrac_t=refrac_t, tc_membrane=tc,
-        tc_adaptation=(5.0, 30.0), spike_increment=(0.3, 0.1), batch_size=B, batch_reduction=reduction,
-    )  # fmt: skip
-    current = torch.rand(T, B, N) * 3
-    spikes, voltages = [], []
-    for t in range(T):
-        spikes.append(cell(current[t]).float())
-        voltages.append(cell.voltage.clone())
-    spec = F.SharedThreshold(tau=(5.0, 30.0), increment=(0.3, 0.1), reduction="max" if reduction else "mean")
-    s, state = F.lif(
-        current, tau=1 / (1 - math.exp(-dt / tc)), threshold=1.0, v_reset=-0.1, v_rest=0.0,
-        v0=torch.zeros(B, N), refractory=F.refractory_from_spike_step(refrac_t, dt), dt=dt,
-        threshold_adaptation=spec, return_state=True,
-    )  # fmt: skip
-    assert torch.stack(spikes).sum() > 20
-    assert torch.equal(s, torch.stack(spikes))
-    assert_close(state["mem"], torch.stack(voltages), 1e-5, 1e-6, "membrane")
-    assert_close(state["theta"], cell.threshold_adaptation, 1e-6, 1e-6, "adaptation")

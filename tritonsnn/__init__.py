@@ -6,6 +6,7 @@ from .monitor import Monitor
 from .neurons import (
     ALIF,
     EIF,
+    GLIF2,
     IF,
     LIF,
     PLIF,
@@ -47,6 +48,7 @@ __all__ = [
     "RLeaky",
     "ALIF",
     "LIF",
+    "GLIF2",
     "QIF",
     "EIF",
     "Izhikevich",

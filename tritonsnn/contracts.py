@@ -307,6 +307,7 @@ class NlifOptions(NamedTuple):
     nonlinearity: int
     adapt: bool  # an adaptation current w (Izhikevich, AdEx)
     hard_reset: bool  # a spike sets the membrane to v_reset; else it subtracts the threshold
+    linear_reset: bool  # with hard_reset: to v_rest + reset_mul (h - v_rest) - reset_add instead (GLIF2)
     detach_reset: bool  # no gradient through the reset (SpikingJelly's detach_reset)
     decay_input: bool  # LINEAR: the input is divided by tau too (else added as it is)
     tau: float
@@ -316,6 +317,8 @@ class NlifOptions(NamedTuple):
     theta_rh: float  # EXPONENTIAL
     delta_t: float  # EXPONENTIAL
     v_reset: float  # hard_reset
+    reset_mul: float  # linear_reset
+    reset_add: float  # linear_reset
     a: float  # ADAPT: subthreshold coupling
     b: float  # ADAPT: spike-triggered increment
     tau_w: float  # ADAPT

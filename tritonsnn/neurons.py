@@ -31,7 +31,7 @@ from .contracts import Nonlinearity, Reset, surrogate_fields
 from .functional import _reset_mode
 from .functional._validate import Common
 from .functional.first_order import _first_order, lapicque_terms
-from .functional.nonlinear import DEFAULT_SURROGATE, check_constants, lif_constants, run_nonlinear
+from .functional.nonlinear import DEFAULT_SURROGATE, GLIF2_ADAPTATION, check_constants, lif_constants, run_nonlinear
 from .functional.recurrent import run_rleaky, run_rsynaptic
 from .functional.second_order import run_alpha, run_synaptic, second_order_params
 from .utils import own_storage, register_tensor
@@ -870,7 +870,8 @@ class _Nonlinear(SpikingNeuron):
         )
         self.constants = check_constants(self._NONLINEARITY, constants, self._ADAPT)
         self.detach_reset = bool(detach_reset)
-        self.reset_mechanism = "subtract" if self.constants["v_reset"] is None else "v_reset"
+        linear = "reset_mul" in self.constants
+        self.reset_mechanism = "linear" if linear else "subtract" if self.constants["v_reset"] is None else "v_reset"
         self._CARRY = {"v0": "mem", "count0": "count"} | ({"w0": "w"} if self._ADAPT else {})
         if threshold_adaptation is not None and not isinstance(threshold_adaptation, F.SharedThreshold):
             raise TypeError(
@@ -950,6 +951,36 @@ class LIF(_Nonlinear):
 
     def _dynamics(self, x, init, single=False, **returns):
         return super()._dynamics(x, init, single, decay_input=self.decay_input, **returns)
+
+
+@shared_args(_NONLINEAR_DOC)
+class GLIF2(LIF):
+    """Generalised leaky integrate-and-fire 2 (GLIF2, Teeter et al. 2018; Inferno's ``GLIF2``):
+    :class:`LIF`'s dynamics, a reset that keeps part of the membrane (``v = v_rest + reset_mul
+    (h - v_rest) - reset_add`` where it fired) and a spike-driven threshold adaptation shared by
+    the batch (``threshold_adaptation``, by default ``SharedThreshold(tau=20.0, increment=0.1)``;
+    None: off). See ``tsnn.functional.glif2``.
+
+    Args:
+        tau: membrane time constant in steps (> 1).
+        reset_mul: the share of ``h - v_rest`` a spike keeps.
+        reset_add: what a spike subtracts besides.
+        decay_input: divide the input by ``tau`` too."""
+
+    def __init__(
+        self,
+        tau=2.0,
+        threshold=1.0,
+        v_rest=0.0,
+        reset_mul=0.5,
+        reset_add=0.1,
+        decay_input=True,
+        threshold_adaptation=GLIF2_ADAPTATION,
+        **options,
+    ):
+        constants = dict(tau=tau, v_rest=v_rest, reset_mul=reset_mul, reset_add=reset_add)
+        _Nonlinear.__init__(self, constants, threshold, threshold_adaptation=threshold_adaptation, **options)
+        self.decay_input = bool(decay_input)
 
 
 @shared_args(_NONLINEAR_DOC)

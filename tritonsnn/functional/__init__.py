@@ -6,7 +6,7 @@ calls one custom op; no dynamics are computed here. By concern:
 
 * ``first_order.py``: ``leaky``, ``if_``, ``lapicque``, ``alif``
 * ``second_order.py``: ``synaptic``, ``alpha``
-* ``nonlinear.py``: ``lif`` (SpikingJelly's form), ``qif``, ``eif``, ``izhikevich``, ``adex``
+* ``nonlinear.py``: ``lif`` (SpikingJelly's form), ``glif2``, ``qif``, ``eif``, ``izhikevich``, ``adex``
 * ``recurrent.py``: ``rleaky``, ``rsynaptic`` (one-to-one fused; all-to-all as one op)
 * ``filters.py``: ``exp_synapse``, ``dual_exp_synapse``, ``trace``, ``delay``
 * ``plasticity.py``: ``stdp``, ``kernel_stdp``, ``mstdpet``, ``triplet_stdp``, ``homeostatic_threshold``
@@ -18,7 +18,7 @@ from ._validate import refractory_from_spike_step, refractory_steps
 from ._validate import reset_mode as _reset_mode  # noqa: F401
 from .filters import delay, dual_exp_synapse, exp_synapse, trace
 from .first_order import alif, if_, lapicque, lapicque_coefficients, leaky
-from .nonlinear import SharedThreshold, adex, eif, izhikevich, lif, qif
+from .nonlinear import SharedThreshold, adex, eif, glif2, izhikevich, lif, qif
 from .plasticity import (
     check_stdp_options,
     elapsed,
@@ -40,6 +40,7 @@ __all__ = [
     "rleaky",
     "alif",
     "lif",
+    "glif2",
     "qif",
     "eif",
     "izhikevich",

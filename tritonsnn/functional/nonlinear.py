@@ -19,7 +19,7 @@ from ..contracts import NlifAdaptation, NlifOptions, NlifParams, NlifState, surr
 from ..contracts import Nonlinearity as NL
 from ._validate import Layout, _check_number, cached_record, check_input, count, param, refractory_steps, result, state
 
-__all__ = ["lif", "qif", "eif", "izhikevich", "adex", "SharedThreshold"]
+__all__ = ["lif", "glif2", "qif", "eif", "izhikevich", "adex", "SharedThreshold"]
 
 DEFAULT_SURROGATE = sg.sigmoid(4.0)  # SpikingJelly's Sigmoid()
 
@@ -52,7 +52,9 @@ def check_constants(nonlinearity, consts: dict, adapt: bool) -> dict:
     return c
 
 
-_UNUSED = dict(v_c=0.0, a0=0.0, theta_rh=0.0, delta_t=1.0, v_reset=0.0, a=0.0, b=0.0, tau_w=1.0)
+_UNUSED = dict(
+    v_c=0.0, a0=0.0, theta_rh=0.0, delta_t=1.0, v_reset=0.0, reset_mul=0.0, reset_add=0.0, a=0.0, b=0.0, tau_w=1.0
+)
 
 
 def _options(x, nonlinearity, consts, adapt, choice, flags, backend) -> NlifOptions:
@@ -67,7 +69,8 @@ def _options(x, nonlinearity, consts, adapt, choice, flags, backend) -> NlifOpti
         return NlifOptions(
             nonlinearity=int(nonlinearity),
             adapt=adapt,
-            hard_reset=c["v_reset"] is not None,
+            hard_reset=c.get("v_reset") is not None or "reset_mul" in c,
+            linear_reset="reset_mul" in c,
             detach_reset=detach_reset,
             decay_input=decay_input or nonlinearity != NL.LINEAR,  # the other drives always divide by tau
             **(_UNUSED | {k: v for k, v in c.items() if v is not None}),
@@ -117,8 +120,9 @@ def run_nonlinear(
     opts = _options(x, nonlinearity, consts, adapt, choice, flags, backend)
     params = NlifParams(param(threshold, "threshold", features, x, positive=True))
     mem0 = state(v0, "v0", x, features, layout=layout)
-    if mem0 is None:  # SpikingJelly's initial membrane: v_reset (0 without a hard reset)
-        mem0 = torch.full((layout.B, layout.N), opts.v_reset if opts.hard_reset else 0.0, device=x.device)
+    if mem0 is None:  # SpikingJelly's initial membrane: v_reset (0 without a hard reset); GLIF2's: v_rest
+        start = opts.v_rest if opts.linear_reset else opts.v_reset if opts.hard_reset else 0.0
+        mem0 = torch.full((layout.B, layout.N), start, device=x.device)
     init = NlifState(
         mem0, state(w0, "w0", x, features, layout=layout) if adapt else None, count(count0, x, features, steps, layout)
     )
@@ -243,6 +247,56 @@ def lif(x, tau=2.0, decay_input=True, threshold=1.0, v_reset=0.0, v_rest=None, *
         adapt=False,
         v0=v0,
         decay_input=decay_input,
+        **options,
+    )
+
+
+GLIF2_ADAPTATION = SharedThreshold(tau=20.0, increment=0.1)
+
+
+@shared_args(_ARGS)
+def glif2(
+    x,
+    tau=2.0,
+    threshold=1.0,
+    v_rest=0.0,
+    reset_mul=0.5,
+    reset_add=0.1,
+    decay_input=True,
+    *,
+    v0=None,
+    threshold_adaptation=GLIF2_ADAPTATION,
+    **options,
+):
+    """Generalised leaky integrate-and-fire 2 (GLIF2, Teeter et al. 2018; Inferno's ``GLIF2``):
+    :func:`lif`'s dynamics with a reset that keeps part of the membrane,
+    ``v = v_rest + reset_mul (h - v_rest) - reset_add`` where it fired, and a spike-driven
+    threshold adaptation (by default ``SharedThreshold(tau=20.0, increment=0.1)``, batch-shared
+    as Inferno's; None: off). The membrane starts at ``v_rest``. The defaults are chosen for a
+    threshold of 1, not taken from a fit. Inferno's rate constants ``rc_adaptation`` are
+    ``tau = 1 / rc``.
+
+    Args:
+        x: input current ``[T, B, *features]`` (fp32, fp16 or bf16).
+        tau: membrane time constant in steps (> 1).
+        reset_mul: the share of ``h - v_rest`` a spike keeps (Inferno's ``reset_v_mul``).
+        reset_add: what a spike subtracts besides (Inferno's ``reset_v_add``).
+        decay_input: divide the input by ``tau`` too (SpikingJelly's default).
+        threshold_adaptation: a :class:`SharedThreshold`, or None.
+
+    Returns:
+        spikes in x's dtype, or ``(spikes, mem)`` / ``(spikes, state)``.
+    """
+    consts = dict(tau=tau, v_rest=v_rest, reset_mul=reset_mul, reset_add=reset_add)
+    return run_nonlinear(
+        x,
+        threshold,
+        consts,
+        nonlinearity=NL.LINEAR,
+        adapt=False,
+        v0=v0,
+        decay_input=decay_input,
+        threshold_adaptation=threshold_adaptation,
         **options,
     )
 

@@ -10,6 +10,7 @@ Per step ``t`` (``v[-1] = mem0``, ``w[-1] = w0``), in SpikingJelly's order of op
           = v[t-1] - (v[t-1] - v_rest) / tau + x[t]                 LINEAR without
     s[t]  = h[t] >= threshold (+ offset[t], HAS_OFFSET: the batch-shared threshold adaptation)
     v[t]  = s[t] * v_reset + (1 - s[t]) * h[t]                      HARD (else h[t] - s[t] * threshold)
+            v_reset -> v_rest + reset_mul * (h[t] - v_rest) - reset_add  LINEAR_RESET (GLIF2)
     w[t]  = w[t-1] + (a * (h[t] - v_rest) - w[t-1]) / tau_w + b * s[t]     ADAPT
 
 With ``REFRACTORY`` a step where the counter (``R = ceil(refractory / dt)`` after a spike, one
@@ -58,9 +59,17 @@ from ._common import (
 
 
 @triton.jit
-def _after_reset(h, s, thr, v_reset, HARD: tl.constexpr):
+def _reset_target(h, v_reset, v_rest, reset_mul, reset_add, LINEAR_RESET: tl.constexpr):
+    """Where a hard reset sets the membrane: v_reset, or GLIF2's v_rest + m (h - v_rest) - b."""
+    if LINEAR_RESET:
+        return (v_rest + reset_mul * (h - v_rest)) - reset_add
+    return v_reset
+
+
+@triton.jit
+def _after_reset(h, s, thr, target, HARD: tl.constexpr):
     if HARD:
-        return s * v_reset + (1.0 - s) * h
+        return s * target + (1.0 - s) * h
     return h - s * thr
 
 
@@ -69,9 +78,9 @@ def _after_reset(h, s, thr, v_reset, HARD: tl.constexpr):
 def nlif_fwd_kernel(
     p_x, p_mem0, p_w0, p_count0, p_threshold, p_offset, p_spikes, p_pre, p_mem, p_w, p_refr_bits, p_final_count,
     T, M, N, stride_xt, REFR_STEPS,
-    tau, v_rest, v_c, a0, theta_rh, delta_t, v_reset, a, b, tau_w,
+    tau, v_rest, v_c, a0, theta_rh, delta_t, v_reset, reset_mul, reset_add, a, b, tau_w,
     EXPONENTIAL: tl.constexpr, LINEAR: tl.constexpr, DECAY_INPUT: tl.constexpr, ADAPT: tl.constexpr,
-    HARD: tl.constexpr, HAS_W0: tl.constexpr,
+    HARD: tl.constexpr, LINEAR_RESET: tl.constexpr, HAS_W0: tl.constexpr,
     REFRACTORY: tl.constexpr, HAS_COUNT0: tl.constexpr,
     THRESHOLD_PER_NEURON: tl.constexpr, HAS_OFFSET: tl.constexpr, STORE_MEM: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
@@ -116,7 +125,7 @@ def nlif_fwd_kernel(
             count = refractory_count(count, s > 0, REFR_STEPS)
         tl.store(p_pre, h, mask=m_o)
         tl.store(p_spikes, s.to(p_spikes.dtype.element_ty), mask=m_o)
-        v = _after_reset(h, s, thr, v_reset, HARD)
+        v = _after_reset(h, s, thr, _reset_target(h, v_reset, v_rest, reset_mul, reset_add, LINEAR_RESET), HARD)
         if ADAPT:
             w_new = w + (a * (h - v_rest) - w) / tau_w + b * s
             if REFRACTORY:
@@ -143,9 +152,9 @@ def nlif_bwd_kernel(
     p_g_spikes, p_g_mem, p_g_w, p_pre, p_refr_bits, p_sgrad, p_mem0, p_threshold, p_offset,
     p_dx, p_dmem0, p_dw0, p_dthreshold,
     T, M, N, stride_g_spikes, stride_g_mem, stride_g_w,
-    tau, v_rest, v_c, a0, theta_rh, delta_t, v_reset, a, b, tau_w, sg_param, sg_param2,
+    tau, v_rest, v_c, a0, theta_rh, delta_t, v_reset, reset_mul, reset_add, a, b, tau_w, sg_param, sg_param2,
     EXPONENTIAL: tl.constexpr, LINEAR: tl.constexpr, DECAY_INPUT: tl.constexpr, ADAPT: tl.constexpr,
-    HARD: tl.constexpr, DETACH: tl.constexpr,
+    HARD: tl.constexpr, LINEAR_RESET: tl.constexpr, DETACH: tl.constexpr,
     THRESHOLD_PER_NEURON: tl.constexpr, HAS_OFFSET: tl.constexpr, HAS_G_MEM: tl.constexpr, HAS_G_W: tl.constexpr,
     REFRACTORY: tl.constexpr, NEED_DTHRESHOLD: tl.constexpr, SURROGATE: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
@@ -185,8 +194,11 @@ def nlif_bwd_kernel(
         g_s = tl.load(p_g_spikes, mask=m_o, other=0.0).to(tl.float32)
         if HARD:
             if not DETACH:
-                g_s += g_v * (v_reset - h)
-            g_h = g_v * (1.0 - s)
+                g_s += g_v * (_reset_target(h, v_reset, v_rest, reset_mul, reset_add, LINEAR_RESET) - h)
+            if LINEAR_RESET:  # the target follows h
+                g_h = g_v * (1.0 - s * (1.0 - reset_mul))
+            else:
+                g_h = g_v * (1.0 - s)
         else:
             if not DETACH:
                 g_s -= g_v * thr
@@ -210,7 +222,8 @@ def nlif_bwd_kernel(
         s_prev = (h_prev >= thr_prev).to(tl.float32)
         if REFRACTORY:
             s_prev = s_prev * (1.0 - tl.load(p_refr_bits - M, mask=m_prev, other=0).to(tl.float32))
-        v_prev = tl.where(m_prev, _after_reset(h_prev, s_prev, thr_prev, v_reset, HARD), v0)
+        target = _reset_target(h_prev, v_reset, v_rest, reset_mul, reset_add, LINEAR_RESET)
+        v_prev = tl.where(m_prev, _after_reset(h_prev, s_prev, thr_prev, target, HARD), v0)
         if ADAPT:
             g_w = g_w * (1.0 - free / tau_w) - g_h * free / tau
         if LINEAR:
@@ -236,13 +249,27 @@ def nlif_bwd_kernel(
 
 def _constants(opts: NlifOptions) -> dict:
     """The numbers of the dynamics and the structure flags of both kernels."""
-    names = ("tau", "v_rest", "v_c", "a0", "theta_rh", "delta_t", "v_reset", "a", "b", "tau_w")
+    names = (
+        "tau",
+        "v_rest",
+        "v_c",
+        "a0",
+        "theta_rh",
+        "delta_t",
+        "v_reset",
+        "reset_mul",
+        "reset_add",
+        "a",
+        "b",
+        "tau_w",
+    )
     return {k: getattr(opts, k) for k in names} | dict(
         EXPONENTIAL=opts.nonlinearity == NL.EXPONENTIAL,
         LINEAR=opts.nonlinearity == NL.LINEAR,
         DECAY_INPUT=opts.decay_input,
         ADAPT=opts.adapt,
         HARD=opts.hard_reset,
+        LINEAR_RESET=opts.linear_reset,
     )
 
 

@@ -8,7 +8,8 @@ operations; both implementations follow it step for step::
 
     h[t] = v[t-1] + (x[t] + f(v[t-1]) - w[t-1]) / tau      (- w only with adaptation)
     s[t] = h[t] >= threshold
-    v[t] = s[t] * v_reset + (1 - s[t]) * h[t]              hard reset (else h[t] - s[t] * threshold)
+    v[t] = s[t] * v_reset + (1 - s[t]) * h[t]              hard reset (else h[t] - s[t] * threshold;
+                                                           linear: v_reset -> v_rest + m (h[t] - v_rest) - b)
     w[t] = w[t-1] + (a * (h[t] - v_rest) - w[t-1]) / tau_w + b * s[t]
 """
 
@@ -50,10 +51,18 @@ def drive(v, x, w, opts: NlifOptions):
     return v + inner / opts.tau
 
 
+def reset_target(h, opts: NlifOptions):
+    """Where a hard reset sets the membrane: ``v_reset``, or GLIF2's linear reset of the pre-reset
+    membrane ``v_rest + reset_mul (h - v_rest) - reset_add`` (Inferno's order)."""
+    if opts.linear_reset:
+        return (opts.v_rest + opts.reset_mul * (h - opts.v_rest)) - opts.reset_add
+    return opts.v_reset
+
+
 def after_reset(h, s, thr, opts: NlifOptions):
     """The membrane after the spikes ``s`` (fp32 0/1) of the step whose pre-reset membrane is ``h``."""
     if opts.hard_reset:
-        return s * opts.v_reset + (1.0 - s) * h
+        return s * reset_target(h, opts) + (1.0 - s) * h
     return h - s * thr
 
 
@@ -172,8 +181,10 @@ class _Factors:
         self.s = self._masked(fired(h, thr))
         given = saved.sgrad[t0:t1] if saved.sgrad is not None else None
         self.sg = self._masked(given.to(F32) if given is not None else sg.grad_(h - thr, opts.surrogate))
-        self.dv_ds = None if opts.detach_reset else (opts.v_reset - h if opts.hard_reset else -thr)
-        self.dv_dh = 1.0 - self.s if opts.hard_reset else None
+        self.dv_ds = None if opts.detach_reset else (reset_target(h, opts) - h if opts.hard_reset else -thr)
+        self.dv_dh = None
+        if opts.hard_reset:  # the linear reset's target follows h too
+            self.dv_dh = 1.0 - self.s if not opts.linear_reset else 1.0 - self.s * (1.0 - opts.reset_mul)
         # v[t-1] from pre[t-1] and s[t-1]: the chunk's own spikes, shifted by a step (only the
         # step before the chunk's are computed here)
         if t0 == 0:
