@@ -539,8 +539,9 @@ def test_stdp_on_per_synapse_delays_pairs_the_delayed_presynaptic_side():
         F.stdp(pre, post, w, delay=torch.zeros(3, 2), **kw)
 
 
-def test_power_and_sharp_weight_dependence():
-    """Inferno's weight dependences: power (multiplicative at exponent 1) and sharp (no change past a bound)."""
+def test_power_sharp_and_scaled_weight_dependence():
+    """Inferno's weight dependences: power (multiplicative at exponent 1), sharp (no change past a
+    bound) and the scaled ones."""
     g = torch.Generator().manual_seed(9)
     pre = (torch.rand(8, 2, 4, generator=g) < 0.4).float()
     post = (torch.rand(8, 2, 3, generator=g) < 0.4).float()
@@ -556,6 +557,13 @@ def test_power_and_sharp_weight_dependence():
     assert_close(got, want, 1e-6, 1e-6, "power (2, 0.5)")
     want = 0.1 * (w <= 1.0).float() * ltp - 0.05 * (w >= 0.0).float() * ltd
     assert_close(F.stdp(pre, post, w, rule="sharp", **kw), want, 1e-6, 1e-6, "sharp")
+    # scaled (Inferno's bound_scaled_*): the differences over the range w_max - w_min = 2 here
+    wide = dict(kw, w_min=-0.5, w_max=1.5)
+    want = 0.1 * ((1.5 - w) / 2.0) ** 2 * ltp - 0.05 * ((w + 0.5) / 2.0) ** 0.5 * ltd
+    got = F.stdp(pre, post, w, rule="scaled_power", bound_power=(2.0, 0.5), **wide)
+    assert_close(got, want, 1e-6, 1e-6, "scaled power")
+    want = 0.1 * (1.5 - w) / 2.0 * ltp - 0.05 * (w + 0.5) / 2.0 * ltd
+    assert_close(F.stdp(pre, post, w, rule="scaled_multiplicative", **wide), want, 1e-6, 1e-6, "scaled multiplicative")
     with pytest.raises(ValueError, match="bound_power must be a number > 0"):
         F.stdp(pre, post, w, rule="power", bound_power=0.0, **kw)
     with pytest.raises(ValueError, match="rule='sharp' .*needs both w_min and w_max"):

@@ -162,8 +162,9 @@ class STDP(nn.Module):
         tau_pre: presynaptic trace time constant in milliseconds.
         tau_post: postsynaptic trace time constant in milliseconds.
         dt: step length in milliseconds.
-        rule: ``"additive"`` (hard bounds by clamping), ``"multiplicative"`` (soft bounds), ``"power"``
-            or ``"sharp"`` (see :func:`tritonsnn.functional.stdp`); the weight is clamped to
+        rule: ``"additive"`` (hard bounds by clamping), ``"multiplicative"`` (soft bounds), ``"power"``,
+            ``"sharp"``, ``"scaled_multiplicative"`` or ``"scaled_power"`` (see
+            :func:`tritonsnn.functional.stdp`); the weight is clamped to
             ``[w_min, w_max]`` after every update.
         bound_power: exponent of ``rule="power"``, a number or ``(potentiation, depression)``.
         w_min: lower weight bound (``w_min < w_max``); required for ``"multiplicative"``.

@@ -27,8 +27,9 @@ __all__ = [
     "homeostatic_threshold",
 ]
 
-_STDP_RULES = ("additive", "multiplicative", "power", "sharp")
-_BOUNDED = ("multiplicative", "power", "sharp")  # weight-dependent: need w_min and w_max
+_SCALED = ("scaled_multiplicative", "scaled_power")  # the bound differences over w_max - w_min (Inferno's)
+_STDP_RULES = ("additive", "multiplicative", "power", "sharp", *_SCALED)
+_BOUNDED = ("multiplicative", "power", "sharp", *_SCALED)  # weight-dependent: need w_min and w_max
 _REDUCTIONS = ("mean", "sum", "max", "min", "median")
 _PER_SAMPLE = ("max", "min", "median")  # need every sample's update, [B, *weight]
 
@@ -93,7 +94,9 @@ def stdp(
         rule: the weight dependence (Inferno's names): ``"additive"`` (none; clamp afterwards),
             ``"multiplicative"`` (soft bounds ``(w_max - W) LTP - (W - w_min) LTD``), ``"power"``
             (the same differences to the power ``bound_power``, clipped at 0) or ``"sharp"``
-            (``H(w_max - W) LTP - H(W - w_min) LTD``: no change past a bound). All but additive
+            (``H(w_max - W) LTP - H(W - w_min) LTD``: no change past a bound);
+            ``"scaled_multiplicative"``, ``"scaled_power"``: multiplicative and power with the
+            differences divided by ``w_max - w_min`` (1 at the far bound). All but additive
             need ``w_min`` and ``w_max``.
         w_min: lower weight bound, ``w_min < w_max``.
         w_max: upper weight bound.
@@ -681,7 +684,9 @@ class _Rule:
         if rule in _BOUNDED:
             w = weight.detach().to(torch.float32)
             room_up, room_down = w_max - w, w - w_min
-            if rule == "power":
+            if rule in _SCALED:
+                room_up, room_down = room_up / (w_max - w_min), room_down / (w_max - w_min)
+            if rule in ("power", "scaled_power"):
                 up, down = power if isinstance(power, (tuple, list)) else (power, power)
                 room_up, room_down = room_up.clamp(min=0) ** up, room_down.clamp(min=0) ** down
             elif rule == "sharp":
