@@ -14,7 +14,7 @@ echo "== 1 probe"; timeout $(cap 130) $P $K/kernel_probe.py --out $O/probe.json 
 echo rc=$?; grep -v ^regs $O/probe.log|tail -n 70
 echo "== 2 CUDA tier"; X=; $P -c "import xdist" 2>/dev/null && X="-n 6"
 TRITONSNN_TEST_CUDA=1 timeout $(cap 300) $P -m pytest $X -p bench.pin_configs -p no:cacheprovider -v -rfE \
- tests/test_{lif,synaptic,synapses,delay,stdp,refractory,memory,conformance,gpu_sync}.py >$O/tier.log 2>&1
+ tests/test_{lif,synaptic,synapses,delay,stdp,refractory,memory,conformance,gpu_sync,shared_threshold}.py >$O/tier.log 2>&1
 echo "rc=$? passed=$(grep -c ' PASSED' $O/tier.log) failed=$(grep -c ' FAILED' $O/tier.log)"
 grep -E "^(FAILED|ERROR)|rror|passed|failed" $O/tier.log|tail -n 30
 echo "== 3 bench"; B="$P -m bench.gpu --repeats 10 --budget-s 3"

@@ -81,28 +81,34 @@ def test_shared_threshold_matches_the_step_by_step_rule(backend, refractory, red
 
 
 @pytest.mark.parametrize("v_reset", [-0.1, None])
-def test_nonlinear_drive_under_the_adaptation_agrees_across_backends_and_chunks(v_reset, monkeypatch):
+def test_nonlinear_drive_under_the_adaptation_agrees_across_backends_and_chunks(v_reset, device, monkeypatch):
     """QIF (its slope reads the previous membrane, rebuilt with the previous step's threshold) and
-    the subtracting reset (its gradient reads each step's threshold): the Triton kernels and the
-    PyTorch reverse loop in chunks of one step give the same gradients."""
+    the subtracting reset (its gradient reads each step's threshold): the Triton kernels (on the
+    test device) and the PyTorch reverse loop in chunks of one step give the same gradients."""
     gen = torch.Generator().manual_seed(12)
-    x = (torch.rand(15, 3, 4, generator=gen) * 1.5).requires_grad_()
-    thr = torch.full((4,), 0.9, requires_grad=True)
+    x = torch.rand(15, 3, 4, generator=gen) * 1.5
     g = torch.randn(15, 3, 4, generator=gen)
     results = {}
-    for name, backend, chunk in (("triton", "triton", None), ("chunked", "torch", 12), ("whole", "torch", None)):
+    for name, backend, dev, chunk in (
+        ("triton", "triton", device, None),
+        ("chunked", "torch", "cpu", 12),
+        ("whole", "torch", "cpu", None),
+    ):
         if chunk:
             monkeypatch.setattr(torch_common, "CHUNK_ELEMS", chunk)
-        spikes, state = F.qif(x, threshold=thr, v_reset=v_reset, threshold_adaptation=SPEC, return_state=True,
+        xd = x.to(dev).requires_grad_()
+        thr = torch.full((4,), 0.9, device=dev, requires_grad=True)
+        spikes, state = F.qif(xd, threshold=thr, v_reset=v_reset, threshold_adaptation=SPEC, return_state=True,
                               backend=backend)  # fmt: skip
-        loss = (spikes * g).sum() + state["mem"].square().sum()
-        results[name] = (spikes, *torch.autograd.grad(loss, (x, thr)))
+        loss = (spikes * g.to(dev)).sum() + state["mem"].square().sum()
+        results[name] = [t.cpu() for t in (spikes, state["theta"], *torch.autograd.grad(loss, (xd, thr)))]
         monkeypatch.undo()
     assert 0 < results["whole"][0].sum() < results["whole"][0].numel()
     for name in ("triton", "chunked"):
         assert torch.equal(results[name][0], results["whole"][0])
-        assert_close(results[name][1], results["whole"][1], 1e-5, 1e-5, f"{name} dx")
-        assert_close(results[name][2], results["whole"][2], 1e-5, 1e-5, f"{name} dthreshold")
+        assert_close(results[name][1], results["whole"][1], 1e-6, 1e-6, f"{name} theta")
+        assert_close(results[name][2], results["whole"][2], 1e-5, 1e-5, f"{name} dx")
+        assert_close(results[name][3], results["whole"][3], 1e-5, 1e-5, f"{name} dthreshold")
 
 
 def test_frozen_adaptation_keeps_theta_and_adds_it_to_the_threshold():
