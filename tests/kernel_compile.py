@@ -243,8 +243,9 @@ def compile_scan_and_delay():
 
 
 def compile_nonlinear():
-    """QIF / EIF / Izhikevich / AdEx: each drive with and without adaptation, hard and soft reset,
-    detached reset, per-neuron threshold with its gradient, a precomputed surrogate."""
+    """QIF / EIF / Izhikevich / AdEx / LIF / GLIF2: each drive with and without adaptation, hard,
+    linear (GLIF2) and soft reset, detached reset, per-neuron threshold with its gradient, per-step
+    threshold offsets (the batch-shared adaptation), a precomputed surrogate."""
     from tritonsnn import surrogate as sg
     from tritonsnn.contracts import NlifOptions, NlifParams, NlifSaved, NlifState, NlifUpstream
     from tritonsnn.kernels import nonlinear
@@ -252,26 +253,41 @@ def compile_nonlinear():
     T, B, N = 3, 2, 5
     x = torch.randn(T, B, N).half()
     mem0 = torch.zeros(B, N)
-    for nonlinearity, adapt, hard, detach, per_neuron, given, refractory in [
-        (0, False, True, False, False, False, 0),
-        (1, False, True, True, True, False, 2),
-        (0, True, False, False, True, True, 0),
-        (1, True, True, False, False, False, 3),
-        (2, False, True, False, True, False, 2),
-        (2, False, False, True, False, False, 0),
+    constants = dict(tau=2.0, v_rest=0.0, v_c=0.8, a0=1.0, theta_rh=0.8, delta_t=1.0, v_reset=-0.1)
+    constants |= dict(reset_mul=0.4, reset_add=0.1, a=0.1, b=0.1, tau_w=3.0)
+    for nonlinearity, adapt, reset, detach, per_neuron, given, refractory, offset in [
+        (0, False, "hard", False, False, False, 0, False),
+        (1, False, "hard", True, True, False, 2, True),
+        (0, True, "soft", False, True, True, 0, False),
+        (1, True, "hard", False, False, False, 3, False),
+        (2, False, "hard", False, True, False, 2, True),
+        (2, False, "soft", True, False, False, 0, False),
+        (2, False, "linear", False, True, False, 2, True),
+        (2, False, "linear", True, False, False, 0, False),
     ]:
         opts = NlifOptions(
-            nonlinearity, adapt, hard, detach, nonlinearity != 2, 2.0, 0.0, 0.8, 1.0, 0.8, 1.0, -0.1, 0.1, 0.1, 3.0,
-            True, refractory,
-            sg.SIGMOID, 4.0, 0.0, True,
-        )  # fmt: skip
-        params = NlifParams(torch.rand(N if per_neuron else 1) + 0.5)
+            nonlinearity=nonlinearity,
+            adapt=adapt,
+            hard_reset=reset != "soft",
+            linear_reset=reset == "linear",
+            detach_reset=detach,
+            decay_input=nonlinearity != 2,
+            **constants,
+            need_mem=True,
+            refractory=refractory,
+            surrogate_kind=sg.SIGMOID,
+            surrogate_param=4.0,
+            surrogate_param2=0.0,
+            use_triton=True,
+        )
+        params = NlifParams(torch.rand(N if per_neuron else 1) + 0.5, torch.rand(T, N) if offset else None)
         count0 = torch.zeros(B, N, dtype=torch.int32) if refractory else None
         st = NlifState(mem0, mem0 if adapt else None, count0)
         out = nonlinear.nlif_fwd(x, st, params, opts)
         g = torch.randn(T, B, N)
         saved = NlifSaved(out.pre, out.refr_bits if refractory else None, g if given else None)
-        nonlinear.nlif_bwd(NlifUpstream(g, g, g if adapt else None), saved, st, params, opts, NlifParams(True), x.dtype)
+        need = NlifParams(True, False)
+        nonlinear.nlif_bwd(NlifUpstream(g, g, g if adapt else None), saved, st, params, opts, need, x.dtype)
 
 
 if __name__ == "__main__":

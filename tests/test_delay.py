@@ -1,5 +1,7 @@
 """Per-channel fractional delays: both backends against the step-by-step reference."""
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -248,3 +250,56 @@ def test_stateful_delayed_linear_keeps_enough_history_when_delays_grow():
         layer.delay.fill_(2.0)
     want = nn.functional.linear(x[1:4], layer.weight) + layer.bias  # y[t] = W x[t - 2]
     assert_close(layer(x[3:]), want, 1e-6, 1e-6, "after lengthening the delays")
+
+
+def test_exp_decay_interpolation_delays_a_decaying_current_exactly():
+    """Inferno's fractional delays of a synaptic current: ``x[t - ceil(d)]`` decayed over the
+    ``ceil(d) - d`` steps to the delayed time. A current that only decays after a spike is then
+    delayed exactly: ``i(t - d) = exp(-(t - d - t_spike) / tau)`` in continuous time."""
+    tau, T = 3.0, 12
+    current = torch.exp(-torch.arange(T, dtype=torch.float32) / tau).view(T, 1, 1)  # a spike at t = 0
+    delays = torch.tensor([[0.0, 2.3, 4.0]]).T  # [O=3, I=1]
+    layer = tsnn.DelayedLinear(1, 3, delays, bias=False, interpolation="exp_decay", tau=tau)
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+        y = layer(current)[:, 0]  # [T, 3]
+    t = torch.arange(T, dtype=torch.float32)[:, None]
+    lag = t - delays.T
+    want = torch.where(lag >= 0, torch.exp(-lag / tau), 0.0)
+    assert_close(y[5:], want[5:], 1e-6, 1e-6, "delayed current")  # from ceil(d) on: inside the history
+    assert y[2, 1] == 0 and y[3, 1] > 0  # d = 2.3 reads the current from step ceil(d) = 3 on
+    g = torch.Generator().manual_seed(6)
+    d = torch.rand(4, 5, generator=g) * 3
+    x = torch.randn(10, 2, 5, generator=g)
+    exp_layer = tsnn.DelayedLinear(5, 4, d, interpolation="exp_decay", tau=2.0, dt=None)
+    k, f = torch.ceil(d), torch.ceil(d) - d
+    want = exp_layer.bias.detach().expand(10, 2, 4).clone()
+    for o in range(4):
+        for i in range(5):
+            lagged = torch.cat([torch.zeros(int(k[o, i]), 2), x[: 10 - int(k[o, i]), :, i]])
+            want[:, :, o] += exp_layer.weight[o, i].detach() * lagged * torch.exp(-f[o, i] / 2.0)
+    with torch.no_grad():
+        assert_close(exp_layer(x), want, 1e-5, 1e-5, "synapse by synapse")
+    assert "exp_decay" in repr(exp_layer)
+    with pytest.raises(ValueError, match="needs tau="):
+        tsnn.DelayedLinear(5, 4, d, interpolation="exp_decay")
+    with pytest.raises(ValueError, match="interpolation must be"):
+        tsnn.DelayedLinear(5, 4, d, interpolation="cubic")
+
+
+def test_stdp_pairs_through_the_exp_decay_interpolation():
+    g = torch.Generator().manual_seed(7)
+    pre = (torch.rand(12, 2, 3, generator=g) < 0.4).float()
+    post = (torch.rand(12, 2, 2, generator=g) < 0.4).float()
+    layer = tsnn.DelayedLinear(
+        3, 2, torch.tensor([[0.4, 1.0, 2.6], [1.5, 0.0, 3.2]]), interpolation="exp_decay", tau=4.0
+    )
+    kw = dict(a_plus=0.1, a_minus=0.05, decay_pre=0.8, decay_post=0.7, reduction="sum")
+    got = tsnn.STDP(layer, a_plus=0.1, a_minus=0.05, tau_pre=-1 / math.log(0.8), tau_post=-1 / math.log(0.7),
+                    reduction="sum")(pre, post)  # fmt: skip
+    w, steps = layer.weight, layer.delay
+    whole = [F.stdp(pre, post, w, delay=torch.full((2, 3), float(k)), **kw) for k in range(5)]
+    want = sum(F.delay_shares(steps, k, 4.0) * whole[k] for k in range(5))
+    assert_close(got, want, 1e-5, 1e-5, "the split over whole-step lags")
+    linear = F.stdp(pre, post, w, delay=steps, **kw)
+    assert not torch.allclose(got, linear)

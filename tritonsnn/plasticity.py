@@ -137,7 +137,8 @@ def _geometry(layer) -> dict:
     if isinstance(layer, nn.Conv2d):
         return dict(stride=layer.stride, padding=layer.padding, dilation=layer.dilation)
     if isinstance(layer, DelayedLinear):
-        return dict(delay=layer._steps().detach())
+        steps = layer._steps().detach()
+        return dict(delay=steps if layer.tau is None else (steps, layer._tau_steps()))
     return {}
 
 

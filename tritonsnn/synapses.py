@@ -266,10 +266,13 @@ class DelayedLinear(_Delays):
     PySNN's per-synapse delays): ``y[t, b, o] = bias[o] + sum_i W[o, i] * x[t - d[o, i], b, i]``.
 
     A fractional delay ``d = k + f`` interpolates between neighbouring steps as :class:`Delay`
-    does, ``(1 - f) x[t - k] + f x[t - k - 1]``, so delays train by gradient. The layer runs as one
+    does, ``(1 - f) x[t - k] + f x[t - k - 1]``, so delays train by gradient; with
+    ``interpolation="exp_decay"`` (Inferno's, for an input that is a synaptic current decaying
+    with time constant ``tau``) it reads ``x[t - ceil(d)]`` decayed over the ``ceil(d) - d``
+    steps to the delayed time (:func:`tritonsnn.functional.delay_shares`). The layer runs as one
     matrix product per whole-step lag: the weight is split over lags ``0 .. K-1`` by the
-    triangular kernel ``max(0, 1 - |d - k|)`` (``K`` = the longest delay + 2), and the shifted
-    inputs are multiplied by their share. Inputs are ``[T, B, in_features]`` (time first).
+    interpolation's shares (``K`` = the longest delay + 2), and the shifted inputs are
+    multiplied by their share. Inputs are ``[T, B, in_features]`` (time first).
 
     Args:
         in_features: inputs per sample.
@@ -282,6 +285,8 @@ class DelayedLinear(_Delays):
         max_delay: the longest delay learned delays may reach (same unit as ``delay``); needed with
             ``learn_delay`` (it fixes the number of lags).
         stateful: keep the last input steps, so that delays reach back into the previous call.
+        interpolation: of fractional delays, ``"linear"`` or ``"exp_decay"``.
+        tau: with ``"exp_decay"``, the input current's time constant (same unit as ``delay``).
     """
 
     def __init__(
@@ -295,6 +300,8 @@ class DelayedLinear(_Delays):
         learn_delay=False,
         max_delay=None,
         stateful=False,
+        interpolation="linear",
+        tau=None,
     ):
         super().__init__()
         dense = nn.Linear(in_features, out_features, bias=bias)  # nn.Linear's initialisation
@@ -312,6 +319,17 @@ class DelayedLinear(_Delays):
         if learn_delay and max_delay is None:
             raise ValueError("learn_delay=True needs max_delay= (the longest delay it may learn; it fixes the lags)")
         self._init_delays(d, dt=dt, learn_delay=learn_delay, max_delay=max_delay, stateful=stateful)
+        if interpolation not in ("linear", "exp_decay"):
+            raise ValueError(f"interpolation must be 'linear' or 'exp_decay'; got {interpolation!r}")
+        if (interpolation == "exp_decay") != (tau is not None):
+            raise ValueError("interpolation='exp_decay' needs tau= (the input's time constant), and only it takes one")
+        if tau is not None and not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0):
+            raise ValueError(f"tau must be a time constant > 0; got {tau!r}")
+        self.interpolation, self.tau = interpolation, tau
+
+    def _tau_steps(self):
+        """The exponential interpolation's time constant in steps (None: linear)."""
+        return None if self.tau is None else self.tau / (self.dt or 1.0)
 
     def forward(self, x):
         if x.dim() < 3 or x.shape[-1] != self.in_features:
@@ -322,7 +340,7 @@ class DelayedLinear(_Delays):
         past = lags - 1  # steps of input before this call that a lag can reach
         padded = self._with_history(x, past)
         k = torch.arange(lags, dtype=steps.dtype, device=steps.device)[:, None, None]
-        shares = self.weight * torch.relu(1.0 - (steps - k).abs())  # [lags, O, I]
+        shares = self.weight * F.delay_shares(steps, k, self._tau_steps())  # [lags, O, I]
         y = None
         for lag in range(lags):
             term = torch.nn.functional.linear(padded[past - lag : past - lag + T], shares[lag])
@@ -334,7 +352,11 @@ class DelayedLinear(_Delays):
     def extra_repr(self):
         unit = "steps" if self.dt is None else f"ms, dt={self.dt}"
         longest = f"delays up to {float(self.delay.max()):g} {unit}"
-        return f"in_features={self.in_features}, out_features={self.out_features}, {longest}, stateful={self.stateful}"
+        exp = "" if self.tau is None else f", interpolation='exp_decay', tau={self.tau:g}"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, {longest}, "
+            f"stateful={self.stateful}{exp}"
+        )
 
 
 class OneToOne(nn.Module):

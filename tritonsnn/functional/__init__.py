@@ -16,7 +16,7 @@ from .. import ops  # noqa: F401  (tsnn.functional.ops, as before the split)
 from ._validate import is_set as _is_set  # noqa: F401  (used by the Modules)
 from ._validate import refractory_from_spike_step, refractory_steps
 from ._validate import reset_mode as _reset_mode  # noqa: F401
-from .filters import delay, dual_exp_synapse, exp_synapse, trace
+from .filters import delay, delay_shares, dual_exp_synapse, exp_synapse, trace
 from .first_order import alif, if_, lapicque, lapicque_coefficients, leaky
 from .nonlinear import SharedThreshold, adex, eif, glif2, izhikevich, lif, qif
 from .plasticity import (
@@ -51,6 +51,7 @@ __all__ = [
     "exp_synapse",
     "dual_exp_synapse",
     "delay",
+    "delay_shares",
     "trace",
     "stdp",
     "kernel_stdp",

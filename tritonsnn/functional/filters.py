@@ -177,3 +177,15 @@ def delay(x, delay, *, dt=None, backend="auto"):
             )
     use_triton = _backend.resolve(backend, x.device) == "triton"
     return ops.scan.delay_fwd(flat(x), steps, use_triton).view(x.shape)
+
+
+def delay_shares(steps, lag, tau=None):
+    """The share of whole-step lag ``lag`` in fractional delays ``steps`` (in steps): how a delay
+    ``d = k + f`` reads the sequence. Linear (``tau`` None): ``(1 - f)`` of lag ``k`` and ``f`` of lag
+    ``k + 1``, the triangle ``max(0, 1 - |d - lag|)``. Exponential decay (``tau``, the synapse's time
+    constant in steps; Inferno's ``interp_expdecay``): all of lag ``ceil(d)``, decayed over the
+    ``ceil(d) - d`` steps to the delayed time, ``exp(-(ceil(d) - d) / tau)``: exact for a current that
+    only decays between steps. Differentiable in ``steps`` (piecewise, for learned delays)."""
+    if tau is None:
+        return torch.relu(1.0 - (steps - lag).abs())
+    return torch.where(torch.ceil(steps) == lag, torch.exp((steps - lag) / tau), 0.0)

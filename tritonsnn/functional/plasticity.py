@@ -14,7 +14,7 @@ import torch
 
 from .. import _alloc
 from ._validate import check_input
-from .filters import trace
+from .filters import delay_shares, trace
 
 __all__ = [
     "stdp",
@@ -94,10 +94,8 @@ def stdp(
         rule: the weight dependence (Inferno's names): ``"additive"`` (none; clamp afterwards),
             ``"multiplicative"`` (soft bounds ``(w_max - W) LTP - (W - w_min) LTD``), ``"power"``
             (the same differences to the power ``bound_power``, clipped at 0) or ``"sharp"``
-            (``H(w_max - W) LTP - H(W - w_min) LTD``: no change past a bound);
-            ``"scaled_multiplicative"``, ``"scaled_power"``: multiplicative and power with the
-            differences divided by ``w_max - w_min`` (1 at the far bound). All but additive
-            need ``w_min`` and ``w_max``.
+            (``H(w_max - W) LTP - H(W - w_min) LTD``: no change past a bound); ``"scaled_multiplicative"``,
+            ``"scaled_power"``: the differences over ``w_max - w_min``. All but additive need both bounds.
         w_min: lower weight bound, ``w_min < w_max``.
         w_max: upper weight bound.
         bound_power: exponent of ``rule="power"``: a number, or ``(potentiation, depression)``.
@@ -113,9 +111,9 @@ def stdp(
         stride: of the convolution, for a ``Conv2d`` weight.
         padding: of the convolution (zeros), for a ``Conv2d`` weight.
         dilation: of the convolution, for a ``Conv2d`` weight.
-        delay: per-synapse delays ``[O, I]`` in steps (a :class:`tritonsnn.DelayedLinear`'s): the
-            presynaptic spikes and trace reach synapse ``(o, i)`` ``delay[o, i]`` steps late
-            (fractional delays interpolate); activity from before the sequence is not seen.
+        delay: per-synapse delays ``[O, I]`` in steps (a :class:`tritonsnn.DelayedLinear`'s), or
+            ``(delays, tau)`` for exponential-decay interpolation (``delay_shares``): the presynaptic
+            side reaches synapse ``(o, i)`` ``delay[o, i]`` steps late; the past is not seen.
 
     Returns:
         ``dW`` (the weight's shape) in fp32, or ``(dW, x_pre, x_post)``.
@@ -558,20 +556,22 @@ ONE_TO_ONE = _OneToOne()
 
 
 class _Delays:
-    """Per-synapse delays ``[O, I]`` (steps) of a dense layer: the geometry of its pair sums."""
+    """Per-synapse delays ``[O, I]`` (steps) of a dense layer, interpolated as ``delay_shares`` does
+    (``tau``: exponential decay): the geometry of its pair sums."""
 
-    def __init__(self, steps):
-        self.steps = steps
+    def __init__(self, steps, tau=None):
+        self.steps, self.tau = steps, tau
         self.lags = int(math.floor(float(steps.max()))) + 2 if steps.numel() else 1
 
     def shares(self, lag):
-        return torch.relu(1.0 - (self.steps - lag).abs())  # the interpolation kernel, [O, I]
+        return delay_shares(self.steps, lag, self.tau)  # [O, I]
 
 
 def _check_pair(pre, post, weight, stride=1, padding=0, dilation=1, delay=None):
     """Validate the shapes; the convolution's geometry ``(kernel, stride, padding, dilation)`` for a
     ``Conv2d`` weight, :class:`_Delays` for a dense one with per-synapse delays, else None."""
     if delay is not None:
+        delay, tau = delay if isinstance(delay, tuple) else (delay, None)
         d = torch.as_tensor(delay, dtype=torch.float32, device=pre.device).detach()
         if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or tuple(d.shape) != tuple(weight.shape):
             raise ValueError(
@@ -581,7 +581,7 @@ def _check_pair(pre, post, weight, stride=1, padding=0, dilation=1, delay=None):
         if d.numel() and float(d.min()) < 0:
             raise ValueError("delays must be >= 0")
         _check_pair(pre, post, weight)
-        return _Delays(d)
+        return _Delays(d, tau)
     if not isinstance(weight, torch.Tensor) or weight.dim() not in (1, 2, 4):
         raise ValueError(
             "weight must be a dense layer's [O, I], a Conv2d's [O, C, kh, kw] or a one-to-one "

@@ -60,10 +60,13 @@ from ._common import (
 
 @triton.jit
 def _reset_target(h, v_reset, v_rest, reset_mul, reset_add, LINEAR_RESET: tl.constexpr):
-    """Where a hard reset sets the membrane: v_reset, or GLIF2's v_rest + m (h - v_rest) - b."""
+    """Where a hard reset sets the membrane: v_reset, or GLIF2's v_rest + m (h - v_rest) - b (one
+    return of one type: the compiler refuses a block on one branch and a scalar on the other)."""
     if LINEAR_RESET:
-        return (v_rest + reset_mul * (h - v_rest)) - reset_add
-    return v_reset
+        target = (v_rest + reset_mul * (h - v_rest)) - reset_add
+    else:
+        target = tl.zeros_like(h) + v_reset
+    return target
 
 
 @triton.jit
