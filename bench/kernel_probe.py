@@ -128,7 +128,16 @@ SURROGATE = surrogate_fields(sg.atan(2.0))
 def leaky(x, g):
     """Leaky, subtract reset, reset_delay=True, spikes only: (fwd, bwd, kernels, forward outputs)."""
     state, params = LifState(None, None, None, None), LifParams(ONE(0.9), ONE(1.0))
-    opts = LifOptions(reset=0, delay=True, zero_whole=False, refractory=0, need_mem=False, use_triton=True, **SURROGATE)
+    opts = LifOptions(
+        reset=0,
+        delay=True,
+        zero_whole=False,
+        refractory=0,
+        need_mem=False,
+        at_threshold=False,
+        use_triton=True,
+        **SURROGATE,
+    )
     fwd = lambda: lif.lif_fwd(x, state, params, opts)  # noqa: E731
     outs = fwd()
     saved = LifSaved(outs.pre, outs.reset_bits, None, None)
@@ -149,6 +158,7 @@ def syn(x, g):
         store_cur=False,
         need_mem=False,
         refractory=0,
+        at_threshold=False,
         use_triton=True,
         **SURROGATE,
     )

@@ -79,6 +79,7 @@ def _lif(kind=0, param=2.0, param2=0.0, **options):
             "zero_whole": False,
             "refractory": 0,
             "need_mem": True,
+            "at_threshold": False,
             "surrogate_kind": kind,
             "surrogate_param": param,
             "surrogate_param2": param2,
@@ -168,7 +169,7 @@ def compile_synaptic():
             state if recurrent else None,
             torch.zeros(B, N, dtype=torch.int32) if refr_steps else None,
         )
-        opts = SynOptions(neuron, reset, delay, store, True, refr_steps, kind, 2.0, 0.0, True)
+        opts = SynOptions(neuron, reset, delay, store, True, refr_steps, False, kind, 2.0, 0.0, True)
         out = synaptic.syn_fwd(x, states, params, opts)
         saved = SynSaved(out.cur, out.aux, out.mem, out.reset_bits, out.refr_bits)
         need = SynParams(store, store, is_alpha and store, True, recurrent)
@@ -177,7 +178,7 @@ def compile_synaptic():
         x.half(),
         SynState(None, None, None, None, None),
         SynParams(torch.rand(1), torch.rand(1), None, torch.rand(1) + 0.5, None),
-        SynOptions(SYN, 0, True, False, False, 0, sg.ATAN, 2.0, 0.0, True),
+        SynOptions(SYN, 0, True, False, False, 0, False, sg.ATAN, 2.0, 0.0, True),
     )
 
 

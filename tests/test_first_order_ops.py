@@ -25,7 +25,7 @@ def test_fake_kernels_pass_opcheck(opts, delay):
     state = LifState(None, opts.get("spk0"), opts.get("adapt0"), None)
     params = LifParams(beta, thr, opts.get("gain"), opts.get("v"), opts.get("rho"), opts.get("b"))
     options = LifOptions(
-        0, delay, opts.get("zero_whole", False), opts.get("refractory", 0), True, **ATAN, use_triton=False
+        0, delay, opts.get("zero_whole", False), opts.get("refractory", 0), True, False, **ATAN, use_triton=False
     )
     torch.library.opcheck(
         torch.ops.tritonsnn.lif_fwd.default,
@@ -41,7 +41,7 @@ def test_dense_rleaky_op_passes_opcheck(delay, refractory):
     bias = torch.randn(3, requires_grad=True)
     beta = torch.tensor([0.9]).requires_grad_()
     thr = torch.tensor([1.0])
-    opts = LifOptions(0, delay, True, refractory, True, **ATAN, use_triton=False)
+    opts = LifOptions(0, delay, True, refractory, True, False, **ATAN, use_triton=False)
     conv_w = torch.randn(3, 3, 3, 3, requires_grad=True)  # 3 channels of 1x1 images
     for dense in (Dense(w, bias, None), Dense(conv_w, bias, [3, 1, 1])):
         torch.library.opcheck(

@@ -73,7 +73,7 @@ def test_negative_refractory_is_rejected():
 def test_refractory_flags_saved_only_when_on():
     x = torch.randn(4, 2, 5)
     state, params = LifState(None, None, None, None), LifParams(torch.tensor([0.9]), torch.tensor([1.0]))
-    opts = LifOptions(0, True, False, 0, False, **surrogate_fields(tsnn.surrogate.atan(2.0)), use_triton=False)
+    opts = LifOptions(0, True, False, 0, False, False, **surrogate_fields(tsnn.surrogate.atan(2.0)), use_triton=False)
     out_off = tsnn.ops.lif.lif_fwd(x, state, params, opts)
     out_on = tsnn.ops.lif.lif_fwd(x, state, params, opts._replace(refractory=2))
     assert out_off.refr_bits.numel() == 0 and out_off.final_count.numel() == 0

@@ -319,7 +319,7 @@ def test_fake_kernels_pass_opcheck():
     ]
     surrogate = surrogate_fields(tsnn.surrogate.atan(2.0))
     for cur0, aux0, mem0, spk0, c0, tau, v, neuron, reset, delay, store_cur, need_mem, refr_steps in cases:
-        opts = SynOptions(neuron, reset, delay, store_cur, need_mem, refr_steps, **surrogate, use_triton=False)
+        opts = SynOptions(neuron, reset, delay, store_cur, need_mem, refr_steps, False, **surrogate, use_triton=False)
         torch.library.opcheck(
             torch.ops.tritonsnn.syn_fwd.default,
             ops.synaptic.FWD.flatten(
@@ -330,7 +330,7 @@ def test_fake_kernels_pass_opcheck():
     bias = torch.randn(3, requires_grad=True)
     linear_w, _conv_w = torch.randn(3, 3, requires_grad=True), torch.randn(3, 3, 3, 3, requires_grad=True)
     for syn0, s0, c0, delay, refr_steps, w, image in [(state, state, cnt0, False, 2, linear_w, None)]:
-        opts = SynOptions(0, 0, delay, True, True, refr_steps, **surrogate, use_triton=False)
+        opts = SynOptions(0, 0, delay, True, True, refr_steps, False, **surrogate, use_triton=False)
         torch.library.opcheck(
             torch.ops.tritonsnn.rsyn_dense_fwd.default,
             ops.recurrent.RSYNAPTIC.flatten(

@@ -84,6 +84,7 @@ class LifOptions(NamedTuple):
     zero_whole: bool  # the zero reset clears the input too (Lapicque, RLeaky)
     refractory: int  # refractory period in steps (0 = off)
     need_mem: bool  # the caller reads the membrane (post-reset without delay)
+    at_threshold: bool  # a membrane equal to the threshold fires (>=; else only above it, snnTorch's >)
     surrogate_kind: int
     surrogate_param: float
     surrogate_param2: float
@@ -172,6 +173,7 @@ class SynOptions(NamedTuple):
     store_cur: bool  # keep the current sequences (returned, or read by a decay's gradient)
     need_mem: bool
     refractory: int
+    at_threshold: bool  # a membrane equal to the threshold fires (>=; else snnTorch's >)
     surrogate_kind: int
     surrogate_param: float
     surrogate_param2: float

@@ -55,6 +55,7 @@ _COMMON_OPTIONS = (
     "dt",
     "return_state",
     "spike_grad",
+    "fire_at_threshold",
 )
 
 
@@ -111,6 +112,7 @@ class SpikingNeuron(nn.Module):
         dt=1.0,
         return_state=False,
         spike_grad=None,
+        fire_at_threshold=False,
     ):
         super().__init__()
         _reset_mode(reset_mechanism)
@@ -132,6 +134,7 @@ class SpikingNeuron(nn.Module):
         self.return_mem = bool(return_mem)
         self.return_state = bool(return_state)
         self.backend = _backend.check_backend_name(backend)
+        self.fire_at_threshold = bool(fire_at_threshold)
         self._register("threshold", threshold, learn_threshold)
         if not bool((self.threshold.detach() > 0).all()):
             raise ValueError(f"threshold must be > 0; got {threshold}")
@@ -153,6 +156,7 @@ class SpikingNeuron(nn.Module):
             mode,
             bool(self.reset_delay) or mode == Reset.NONE,
             self.refractory_steps,
+            self.fire_at_threshold,
             **surrogate_fields(self.surrogate),
             backend=self.backend,
         )
@@ -250,7 +254,8 @@ class SpikingNeuron(nn.Module):
             f"threshold={_short(self.threshold)}, reset_mechanism={self.reset_mechanism!r}, "
             f"reset_delay={self.reset_delay}, surrogate={self.surrogate}, step_mode={self.step_mode!r}"
         )
-        return r + (f", refractory={self.refractory}, dt={self.dt}" if self.refractory_steps else "")
+        r += f", refractory={self.refractory}, dt={self.dt}" if self.refractory_steps else ""
+        return r + (", fire_at_threshold=True" if self.fire_at_threshold else "")
 
 
 def _short(t):
@@ -269,6 +274,8 @@ _COMMON_DOC = """
         refractory: refractory period in ms (0 = off): after a spike, ``ceil(refractory/dt)``
             steps without input, leak or firing (the spike's reset applies once).
         dt: ms per step.
+        fire_at_threshold: a membrane equal to the threshold fires (``>=``, as Inferno, PySNN and
+            SpikingJelly); False (default): only above it (``>``, snnTorch's).
 """
 
 
@@ -303,6 +310,7 @@ class Leaky(SpikingNeuron):
         dt=1.0,
         return_state=False,
         spike_grad=None,
+        fire_at_threshold=False,
     ):
         super().__init__(**_common(locals()))
         self._register_learnable(locals(), "beta")
@@ -361,6 +369,7 @@ class PLIF(SpikingNeuron):
         dt=1.0,
         return_state=False,
         spike_grad=None,
+        fire_at_threshold=False,
     ):
         tau = torch.as_tensor(init_tau, dtype=torch.float32).detach()
         if tau.numel() == 0 or not bool((torch.isfinite(tau) & (tau > 1)).all()):
@@ -424,6 +433,7 @@ class Lapicque(SpikingNeuron):
         dt=1.0,
         return_state=False,
         spike_grad=None,
+        fire_at_threshold=False,
     ):
         if learn_beta:
             raise ValueError(
@@ -547,6 +557,7 @@ class RLeaky(SpikingNeuron):
         dt=1.0,
         return_state=False,
         spike_grad=None,
+        fire_at_threshold=False,
     ):
         super().__init__(**_common(locals()))
         self.all_to_all = bool(all_to_all)
@@ -610,6 +621,7 @@ class ALIF(SpikingNeuron):
         dt=1.0,
         return_state=False,
         spike_grad=None,
+        fire_at_threshold=False,
     ):
         super().__init__(**_common(locals(), reset_delay=True))
         self._register_learnable(locals(), "beta", "rho", "b")
@@ -673,6 +685,7 @@ class Synaptic(SpikingNeuron):
         dt=1.0,
         return_state=False,
         spike_grad=None,
+        fire_at_threshold=False,
     ):
         super().__init__(**_common(locals()))
         self._register_learnable(locals(), "alpha", "beta")
@@ -719,6 +732,7 @@ class Alpha(SpikingNeuron):
         dt=1.0,
         return_state=False,
         spike_grad=None,
+        fire_at_threshold=False,
     ):
         super().__init__(**_common(locals(), reset_delay=True))
         self._register_learnable(locals(), "alpha", "beta")
@@ -789,6 +803,7 @@ class RSynaptic(SpikingNeuron):
         dt=1.0,
         return_state=False,
         spike_grad=None,
+        fire_at_threshold=False,
     ):
         super().__init__(**_common(locals()))
         self._register_learnable(locals(), "alpha", "beta")

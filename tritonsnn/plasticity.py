@@ -250,11 +250,7 @@ class STDP(nn.Module):
             a_minus=self.a_minus,
             decay_pre=self.decay_pre,
             decay_post=self.decay_post,
-            rule=self.rule,
-            w_min=self.w_min,
-            w_max=self.w_max,
-            bound_power=self.bound_power,
-            reduction="sum" if group is not None else self.reduction,
+            **self._weight_options(group),
             reward=reward,
             trace_mode=self.trace_mode,
             pre_trace0=self.pre_trace if carry else None,
@@ -266,6 +262,14 @@ class STDP(nn.Module):
         if self.stateful and pre.shape[0] > 0:
             self.pre_trace, self.post_trace = x_pre[-1], x_post[-1]
         return self._across(delta, pre.shape[1], group)
+
+    def _weight_options(self, group) -> dict:
+        """The weight dependence and batch reduction every rule's function takes; with a process
+        ``group`` the batch's sum, for :meth:`_across` to reduce over the global batch."""
+        reduction = "sum" if group is not None else self.reduction
+        return dict(
+            rule=self.rule, w_min=self.w_min, w_max=self.w_max, bound_power=self.bound_power, reduction=reduction
+        )
 
     def _across(self, delta, batch, group):
         """``delta`` (a batch's sum when ``group`` is set) as the global batch's sum or mean."""
@@ -353,11 +357,7 @@ class MSTDPET(STDP):
             decay_pre=self.decay_pre,
             decay_post=self.decay_post,
             decay_eligibility=self.decay_eligibility,
-            rule=self.rule,
-            w_min=self.w_min,
-            w_max=self.w_max,
-            bound_power=self.bound_power,
-            reduction="sum" if group is not None else self.reduction,
+            **self._weight_options(group),
             trace_mode=self.trace_mode,
             pre_trace0=self.pre_trace if carry else None,
             post_trace0=self.post_trace if carry else None,
@@ -417,11 +417,7 @@ class KernelSTDP(STDP):
             kernel_post=self.kernel_post,
             kernel_pre=self.kernel_pre,
             dt=self.dt,
-            rule=self.rule,
-            w_min=self.w_min,
-            w_max=self.w_max,
-            bound_power=self.bound_power,
-            reduction="sum" if group is not None else self.reduction,
+            **self._weight_options(group),
             reward=reward,
             elapsed_pre0=self.elapsed[0] if carry else None,
             elapsed_post0=self.elapsed[1] if carry else None,
@@ -521,11 +517,7 @@ class TripletSTDP(STDP):
             decay_minus=self.decay_post,
             decay_x=self.decay_x,
             decay_y=self.decay_y,
-            rule=self.rule,
-            w_min=self.w_min,
-            w_max=self.w_max,
-            bound_power=self.bound_power,
-            reduction="sum" if group is not None else self.reduction,
+            **self._weight_options(group),
             traces0=self.traces if carry else None,
             return_traces=True,
             backend=self.backend,

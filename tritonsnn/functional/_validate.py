@@ -212,6 +212,7 @@ class Common(NamedTuple):
     reset: int
     delay: bool  # a neuron without reset has nothing to delay: True
     refractory: int  # steps
+    at_threshold: bool  # fire_at_threshold: a membrane equal to the threshold fires
     surrogate_kind: int
     surrogate_param: float
     surrogate_param2: float
@@ -247,7 +248,7 @@ def cached_record(key, make):
     return rec
 
 
-_COMMON_OPTIONS = ("reset_mechanism", "reset_delay", "surrogate", "refractory", "dt", "backend")
+_COMMON_OPTIONS = ("reset_mechanism", "reset_delay", "surrogate", "refractory", "dt", "backend", "fire_at_threshold")
 
 
 def common(args: dict, **fixed) -> Common:
@@ -260,6 +261,7 @@ def common(args: dict, **fixed) -> Common:
         mode,
         bool(o["reset_delay"]) or mode == Reset.NONE,
         refractory_steps(o["refractory"], o["dt"]),
+        bool(o.get("fire_at_threshold", False)),
         **surrogate_fields(sg.from_any(o["surrogate"])),
         backend=_backend.check_backend_name(o["backend"]),
     )

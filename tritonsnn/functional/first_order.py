@@ -75,6 +75,8 @@ _COMMON_ARGS = """
             input, no leak, no firing; the spike's reset applies once (one threshold per spike).
         dt: milliseconds per step (default 1.0).
         count0: initial refractory counter ``[B, *features]`` (steps left), zeros when None.
+        fire_at_threshold: a membrane equal to the threshold fires (``>=``, as Inferno, PySNN and
+            SpikingJelly); False (default): only above it (``>``, snnTorch's).
 """
 
 
@@ -94,6 +96,7 @@ def leaky(
     refractory=0.0,
     dt=1.0,
     count0=None,
+    fire_at_threshold=False,
 ):
     """Leaky integrate-and-fire over a whole sequence (snnTorch ``Leaky`` semantics).
 
@@ -201,6 +204,7 @@ def lapicque(
     refractory=0.0,
     dt=1.0,
     count0=None,
+    fire_at_threshold=False,
 ):
     """Lapicque's RC neuron, as ``snntorch.Lapicque`` (a forward-Euler RC step).
 
@@ -265,6 +269,7 @@ def alif(
     refractory=0.0,
     dt=1.0,
     count0=None,
+    fire_at_threshold=False,
 ):
     """Adaptive-threshold leaky integrate-and-fire (Bellec et al. 2018, LSNN's ALIF).
 

@@ -97,6 +97,7 @@ def rleaky(
     refractory=0.0,
     dt=1.0,
     count0=None,
+    fire_at_threshold=False,
 ):
     """Recurrent leaky integrate-and-fire, as ``snntorch.RLeaky``.
 
@@ -247,6 +248,7 @@ def rsynaptic(
     refractory=0.0,
     dt=1.0,
     count0=None,
+    fire_at_threshold=False,
 ):
     """Recurrent Synaptic neuron (snnTorch ``RSynaptic``): each step's spikes feed the next step's current.
 

@@ -120,6 +120,8 @@ _SECOND_ORDER_ARGS = """
         dt: ms per step.
         count0: initial refractory counter ``[B, *features]`` (steps left), zeros when None.
         backend: ``"auto"`` (Triton on CUDA, PyTorch elsewhere), ``"triton"`` or ``"torch"``.
+        fire_at_threshold: a membrane equal to the threshold fires (``>=``, as Inferno, PySNN and
+            SpikingJelly); False (default): only above it (``>``, snnTorch's).
 """
 
 
@@ -141,6 +143,7 @@ def synaptic(
     refractory=0.0,
     dt=1.0,
     count0=None,
+    fire_at_threshold=False,
 ):
     """Second-order LIF with a synaptic current (snnTorch ``Synaptic`` semantics) over a sequence.
 
@@ -185,6 +188,7 @@ def alpha(
     refractory=0.0,
     dt=1.0,
     count0=None,
+    fire_at_threshold=False,
 ):
     """Alpha neuron (snnTorch ``Alpha``): excitatory and inhibitory currents whose sum,
     scaled by ``tau = log(alpha) / (log(beta) - log(alpha)) + 1``, is the membrane.

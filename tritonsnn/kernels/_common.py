@@ -154,12 +154,23 @@ def post_reset(pre, s, r, thr, RESET: tl.constexpr):
 
 
 @triton.jit
-def through_same_step_reset(g_spike, g_post, pre, free, r, thr, sgrad, RESET: tl.constexpr):
+def fires(mem, thr, AT_THRESHOLD: tl.constexpr):
+    """Where ``mem`` fires against ``thr``: above it (snnTorch's ``>``), or from it on
+    (``AT_THRESHOLD``, ``>=``: Inferno's, PySNN's, SpikingJelly's), as fp32 0/1."""
+    if AT_THRESHOLD:
+        out = (mem >= thr).to(tl.float32)
+    else:
+        out = (mem > thr).to(tl.float32)
+    return out
+
+
+@triton.jit
+def through_same_step_reset(g_spike, g_post, pre, s, r, thr, sgrad, RESET: tl.constexpr):
     """Backward through the same-step reset (``reset_delay=False``) as in snnTorch, the surrogate
     flowing through it: ``(dL/d pre[t], the step's term of dL/d threshold)`` from ``g_spike``
-    (dL/d s[t] times the surrogate) and ``g_post`` (dL/d post[t]); ``free`` masks the spikes
-    of refractory steps."""
-    d = (pre > thr).to(tl.float32) * free - r
+    (dL/d s[t] times the surrogate) and ``g_post`` (dL/d post[t]); ``s`` the step's spikes (0 on
+    refractory steps)."""
+    d = s - r
     if RESET == 0:
         return g_spike + (1.0 - thr * sgrad) * g_post, g_post * (thr * sgrad - d)
     return g_spike + ((1.0 - d) - pre * sgrad) * g_post, g_post * (pre * sgrad)

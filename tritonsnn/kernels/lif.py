@@ -70,6 +70,7 @@ import triton.language as tl
 from ..contracts import LifGrads, LifOptions, LifOutputs, LifParams, LifSaved, LifState, LifUpstream, lif_outputs
 from ._common import (
     autotune,
+    fires,
     grad_partials,
     has_flags,
     load_count,
@@ -97,7 +98,7 @@ def lif_fwd_kernel(
     RECURRENT: tl.constexpr, V_PER_NEURON: tl.constexpr, HAS_SPK0: tl.constexpr,
     REFRACTORY: tl.constexpr, HAS_COUNT0: tl.constexpr,
     ADAPT: tl.constexpr, RHO_PER_NEURON: tl.constexpr, B_PER_NEURON: tl.constexpr, HAS_ADAPT0: tl.constexpr,
-    BLOCK: tl.constexpr,
+    AT_THRESHOLD: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
@@ -126,7 +127,7 @@ def lif_fwd_kernel(
         if DELAY:
             # The delayed reset is the previous step's spike (step -1 fired where count0 == R):
             # a membrane held above threshold is not reset again.
-            pending = ((post > th_prev) & (count == REFR_STEPS)).to(tl.float32)
+            pending = fires(post, th_prev, AT_THRESHOLD) * (count == REFR_STEPS).to(tl.float32)
     # Pointers advance one row per step: pointer arithmetic is 64-bit, so T*B*N may exceed 2**31.
     p_x += o
     p_spikes += o
@@ -147,7 +148,7 @@ def lif_fwd_kernel(
         elif REFRACTORY and DELAY:
             r = pending
         else:
-            r = (post > th_prev).to(tl.float32)
+            r = fires(post, th_prev, AT_THRESHOLD)
         if RESET == 1 and not ZERO_WHOLE:
             pre = beta * (post * (1.0 - r)) + x
         else:
@@ -168,12 +169,12 @@ def lif_fwd_kernel(
             else:
                 hold = post
             pre = tl.where(refr, hold, pre)
-            fire = (pre > th) & (~refr)
+            fire = (fires(pre, th, AT_THRESHOLD) > 0) & (~refr)
             count = refractory_count(count, fire, REFR_STEPS)
             tl.store(p_refr_bits, refr.to(tl.int8), mask=m_o)
             s = fire.to(tl.float32)
         else:
-            s = (pre > th).to(tl.float32)
+            s = fires(pre, th, AT_THRESHOLD)
         tl.store(p_spikes, s.to(p_spikes.dtype.element_ty), mask=m_o)
         tl.store(p_pre, pre, mask=m_o)
         if DELAY:
@@ -215,7 +216,8 @@ def lif_bwd_kernel(
     RECURRENT: tl.constexpr, V_PER_NEURON: tl.constexpr, HAS_SPK0: tl.constexpr, NEED_DV: tl.constexpr,
     REFRACTORY: tl.constexpr, HAS_COUNT0: tl.constexpr,
     ADAPT: tl.constexpr, RHO_PER_NEURON: tl.constexpr, B_PER_NEURON: tl.constexpr, HAS_ADAPT0: tl.constexpr,
-    NEED_DRHO: tl.constexpr, NEED_DB: tl.constexpr, HAS_G_ADAPT: tl.constexpr, BLOCK: tl.constexpr,
+    NEED_DRHO: tl.constexpr, NEED_DB: tl.constexpr, HAS_G_ADAPT: tl.constexpr, AT_THRESHOLD: tl.constexpr,
+    BLOCK: tl.constexpr,
 ):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
@@ -282,12 +284,12 @@ def lif_bwd_kernel(
         else:
             th = thr
             th_p = thr
-        s_prev = (pre_prev > th_p).to(tl.float32) * nq_prev  # spikes of step t-1
+        s_prev = fires(pre_prev, th_p, AT_THRESHOLD) * nq_prev  # spikes of step t-1
         if DELAY:
             prev = tl.where(m_prev, pre_prev, v0)
             r_prev = tl.zeros([BLOCK], dtype=tl.float32)
             if RESET != 2:
-                r = (prev > th_p).to(tl.float32)
+                r = fires(prev, th_p, AT_THRESHOLD)
                 if REFRACTORY:  # r[t] = s[t-1]
                     r = r * tl.where(m_prev, nq_prev, fired0)
         else:
@@ -304,7 +306,8 @@ def lif_bwd_kernel(
         if DELAY:
             g_pre = a + g_post
         else:
-            g_pre, g_thr = through_same_step_reset(a, g_post, pre, nq, r, thr, sgrad, RESET)
+            s_now = fires(pre, thr, AT_THRESHOLD) * nq
+            g_pre, g_thr = through_same_step_reset(a, g_post, pre, s_now, r, thr, sgrad, RESET)
             if NEED_DTHRESHOLD:
                 acc_thr += g_thr
         if RESET == 1:
@@ -394,6 +397,7 @@ def _flags(state: LifState, params: LifParams, opts: LifOptions) -> dict:
         RECURRENT=params.v is not None,
         ADAPT=params.rho is not None,
         REFRACTORY=opts.refractory > 0,
+        AT_THRESHOLD=opts.at_threshold,
         **per_neuron_flags(params),
         **has_flags(state),
     )

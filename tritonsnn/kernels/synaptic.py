@@ -80,6 +80,7 @@ from ..contracts import (
 )
 from ._common import (
     autotune,
+    fires,
     grad_partials,
     has_flags,
     load_count,
@@ -106,7 +107,7 @@ def syn_fwd_kernel(
     HAS_CUR0: tl.constexpr, HAS_AUX0: tl.constexpr, HAS_MEM0: tl.constexpr, HAS_SPK0: tl.constexpr,
     ALPHA_PER_NEURON: tl.constexpr, BETA_PER_NEURON: tl.constexpr, TAU_PER_NEURON: tl.constexpr,
     THRESHOLD_PER_NEURON: tl.constexpr,
-    V_PER_NEURON: tl.constexpr, BLOCK: tl.constexpr,
+    V_PER_NEURON: tl.constexpr, AT_THRESHOLD: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
@@ -127,7 +128,7 @@ def syn_fwd_kernel(
         if DELAY:
             # The delayed reset is the previous step's spike (step -1 fired where count0 == R):
             # a membrane held above threshold is not reset again.
-            pending = ((mem > thr) & (cnt == REFR_STEPS)).to(tl.float32)
+            pending = fires(mem, thr, AT_THRESHOLD) * (cnt == REFR_STEPS).to(tl.float32)
     p_x += o
     p_spikes += o
     p_cur += o
@@ -142,7 +143,7 @@ def syn_fwd_kernel(
         elif REFRACTORY and DELAY:
             r = pending
         else:
-            r = (mem > thr).to(tl.float32)
+            r = fires(mem, thr, AT_THRESHOLD)
         cur_new = alpha * cur + x
         if RECURRENT:
             cur_new += v * spk
@@ -173,7 +174,7 @@ def syn_fwd_kernel(
             elif RESET == 1:
                 pre = pre * (1.0 - r)
         cur = cur_new
-        fire = pre > thr
+        fire = fires(pre, thr, AT_THRESHOLD) > 0
         if REFRACTORY:
             fire = fire & (cnt <= 0)
             cnt = refractory_count(cnt, fire, REFR_STEPS)
@@ -219,7 +220,8 @@ def syn_bwd_kernel(
     ALPHA_PER_NEURON: tl.constexpr, BETA_PER_NEURON: tl.constexpr, TAU_PER_NEURON: tl.constexpr,
     THRESHOLD_PER_NEURON: tl.constexpr,
     V_PER_NEURON: tl.constexpr, NEED_DALPHA: tl.constexpr, NEED_DBETA: tl.constexpr, NEED_DTAU: tl.constexpr,
-    NEED_DTHRESHOLD: tl.constexpr, NEED_DV: tl.constexpr, SURROGATE: tl.constexpr, BLOCK: tl.constexpr,
+    NEED_DTHRESHOLD: tl.constexpr, NEED_DV: tl.constexpr, SURROGATE: tl.constexpr, AT_THRESHOLD: tl.constexpr,
+    BLOCK: tl.constexpr,
 ):  # fmt: skip
     o = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m_o = o < M
@@ -267,7 +269,7 @@ def syn_bwd_kernel(
         # Row t-1 (or the initial state at t == 0): membrane carried in, reset flag, currents.
         pre_prev = tl.load(p_mem - M, mask=m_prev, other=0.0)
         # Spikes of step t-1 and t; refractory steps cannot fire.
-        s_prev = (pre_prev > thr).to(tl.float32)
+        s_prev = fires(pre_prev, thr, AT_THRESHOLD)
         free = tl.full([BLOCK], 1.0, tl.float32)
         if REFRACTORY:
             free = 1.0 - tl.load(p_refr_bits, mask=m_o, other=0).to(tl.float32)
@@ -278,7 +280,7 @@ def syn_bwd_kernel(
             if RESET == 2:
                 r = zero
             else:
-                r = (prev > thr).to(tl.float32)
+                r = fires(prev, thr, AT_THRESHOLD)
                 if REFRACTORY:  # r[t] = s[t-1]
                     r = r * tl.where(m_prev, free_prev, fired0)
         else:
@@ -346,7 +348,8 @@ def syn_bwd_kernel(
             if DELAY:
                 g_pre = a + g_post
             else:
-                g_pre, g_thr = through_same_step_reset(a, g_post, pre, free, r, thr, sgrad, RESET)
+                s_now = fires(pre, thr, AT_THRESHOLD) * free
+                g_pre, g_thr = through_same_step_reset(a, g_post, pre, s_now, r, thr, sgrad, RESET)
                 if NEED_DTHRESHOLD:
                     acc_thr += g_thr
             g_n = g_pre
@@ -414,6 +417,7 @@ def _flags(state: SynState, params: SynParams, opts: SynOptions) -> dict:
         DELAY=opts.delay,
         RECURRENT=params.v is not None,
         REFRACTORY=opts.refractory > 0,
+        AT_THRESHOLD=opts.at_threshold,
         **per_neuron_flags(params),
         **has_flags(state),
     )

@@ -22,7 +22,7 @@ _MARGIN = 2.0**-16
 
 
 class Compact(NamedTuple):
-    fired: torch.Tensor  # uint8, membrane > threshold of every element, 8 per byte
+    fired: torch.Tensor  # uint8, whether each element fired (membrane > or >= threshold), 8 per byte
 
 
 def _weights(device):
@@ -32,9 +32,11 @@ def _weights(device):
     )
 
 
-def encode(membrane: torch.Tensor, threshold) -> tuple[torch.Tensor, Compact]:
-    """``membrane`` (fp32) as bf16 and its packed comparison with ``threshold`` (broadcasts)."""
-    flags = torch.gt(membrane, threshold).reshape(-1).to(torch.uint8)
+def encode(membrane: torch.Tensor, threshold, at=False) -> tuple[torch.Tensor, Compact]:
+    """``membrane`` (fp32) as bf16 and its packed comparison with ``threshold`` (broadcasts): ``>``,
+    or ``>=`` with ``at`` (a membrane at the threshold fires). :func:`decode` puts the membrane
+    strictly on its side of the threshold, so either comparison reads it back the same."""
+    flags = (torch.ge if at else torch.gt)(membrane, threshold).reshape(-1).to(torch.uint8)
     flags = F.pad(flags, (0, -flags.numel() % 8)).view(-1, 8)
     packed = torch.sum(flags * _weights(membrane.device), dim=1, dtype=torch.uint8)
     return membrane.to(torch.bfloat16), Compact(packed)

@@ -325,7 +325,8 @@ class Family:
             # One step keeps fp32: the next step saves that membrane as its initial state anyway.
             if _compact.ACTIVE[0] and membrane is not None and len(getattr(kept_, membrane[0])) > 1:
                 field, threshold = membrane
-                value, extra["compact"] = _compact.encode(getattr(kept_, field), threshold(kept_, params))
+                kept_membrane, thr = getattr(kept_, field), threshold(kept_, params)
+                value, extra["compact"] = _compact.encode(kept_membrane, thr, opts.at_threshold)
                 kept_ = kept_._replace(**{field: value})
             save(ctx, saved=kept_, state=state, params=params, **extra)
             ctx.set_materialize_grads(False)  # unused outputs give None, not [T, B, N] of zeros

@@ -50,11 +50,22 @@ def full_row(param, N):
     return param.expand(N).contiguous()
 
 
-def above(a, b):
-    """``a > b`` as fp32 0/1 (``b`` broadcasts to ``a``). Comparisons into a float output run
-    vectorised; a bool tensor, and every op that reads one (``to``, ``where``, ``masked_fill``), is
-    several times slower on the CPU."""
-    return torch.gt(a, b, out=torch.empty_like(a, dtype=F32))
+def above(a, b, at=False, out=None):
+    """``a > b`` (``at``: ``a >= b``, firing at the threshold) as fp32 0/1 (``b`` broadcasts to
+    ``a``), into ``out`` if given. Comparisons into a float output run vectorised; a bool tensor,
+    and every op that reads one (``to``, ``where``, ``masked_fill``), is several times slower on the CPU."""
+    return (torch.ge if at else torch.gt)(a, b, out=torch.empty_like(a, dtype=F32) if out is None else out)
+
+
+def quiet(a, b, at=False):
+    """Where ``a`` does not fire against ``b`` (:func:`above`'s complement), as fp32 0/1."""
+    return comparisons(at)[1](a, b, out=torch.empty_like(a, dtype=F32))
+
+
+def comparisons(at=False):
+    """``(fires, quiet)``: the comparisons of a membrane with its threshold, ``(ge, lt)`` when a
+    membrane at the threshold fires, else snnTorch's ``(gt, le)``."""
+    return (torch.ge, torch.lt) if at else (torch.gt, torch.le)
 
 
 def as_dtype(t, dtype=F32):
@@ -121,22 +132,22 @@ def post_reset(m, s, r, thr, reset, out=None):
     return torch.addcmul(m, d, thr if reset == Reset.SUBTRACT else m, value=-1, out=out)
 
 
-def reset_now(m, s, r, thr, reset, bits_t, post_t):
+def reset_now(m, s, r, thr, reset, bits_t, post_t, at=False):
     """Without ``reset_delay``: store step t's reset flags (and, given ``post_t``, the post-reset
     membrane straight into it); return the post-reset membrane and the flags of step t+1."""
     bits_t.copy_(r)
     p = post_reset(m, s, r, thr, reset, out=post_t)
-    return p, above(p, thr)
+    return p, above(p, thr, at)
 
 
-def same_step_reset_grad(pre, r, sgrad, thr, reset, free=None):
+def same_step_reset_grad(pre, r, sgrad, thr, reset, free=None, at=False):
     """The same-step reset in backward: ``(post_jac, d)`` with ``post_jac = d post[t] / d pre[t]``
     (the surrogate flows through the reset, as in snnTorch) and ``d = s[t] - r[t]`` the reset
     applied (None when ``r`` is: the subtracting reset's jacobian needs neither); ``free`` masks
     the spikes of refractory steps."""
     if r is None and reset == Reset.SUBTRACT:
         return 1 - thr * sgrad, None
-    s = above(pre, thr)
+    s = above(pre, thr, at)
     if free is not None:
         s = s * free
     d = s - r
@@ -164,6 +175,7 @@ def carried_membrane(
     fired_prev=None,
     need_prev=True,
     need_r=True,
+    at=False,
 ):
     """The membrane carried into each step of chunk ``t0..t1`` (``post[t-1]``, ``mem0`` at t = 0) and
     the reset flags ``r[t]``, as ``(prev, r)`` (None where not needed). With delay the carried
@@ -177,7 +189,7 @@ def carried_membrane(
         if need_prev or need_r:
             prev = torch.cat([(mem0 if t0 == 0 else pre[t0 - 1])[None], pre[t0 : t1 - 1]])
         if need_r:
-            r = above(prev, th_prev)
+            r = above(prev, th_prev, at)
             if fired_prev is not None:
                 r = r * fired_prev
         return prev, r
@@ -185,7 +197,7 @@ def carried_membrane(
     if not need_prev:
         return None, r
     lo = max(t0 - 1, 0)
-    s_lo = above(pre[lo : t1 - 1], thr)
+    s_lo = above(pre[lo : t1 - 1], thr, at)
     if free_prev is not None:
         s_lo = s_lo * free_prev
     post_prev = post_reset(pre[lo : t1 - 1], s_lo, bits[lo : t1 - 1].to(F32), thr, reset)

@@ -34,6 +34,7 @@ from ._common import (
     full_row,
     param_grads,
     post_reset,
+    quiet,
     reset_now,
     rows,
     same_step_reset_grad,
@@ -71,7 +72,8 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
         th_prev = thr + b * a  # threshold of the previous step: the one its spike crossed
     else:
         th = th_prev = thr
-    r = above(p, th_prev)
+    at = opts.at_threshold
+    r = above(p, th_prev, at)
     if refr and delay:
         r = r * fired_last(c0, refractory, r)
     xs, pres, spks = ((x[0],), (pre[0],), (spikes[0],)) if T == 1 else (rows(x), rows(pre), rows(spikes))
@@ -92,11 +94,11 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
                 s_in = s_prev * free
         membrane(p, r, xt, beta_t, th_prev, opts, rec=rec, s_in=s_in, out=m)
         if refr:
-            sf = torch.gt(m, th, out=torch.empty_like(m)).mul_(free)
+            sf = above(m, th, at).mul_(free)
             spks[t].copy_(sf)
             counter.fired(t, sf)
         else:
-            s = torch.gt(m, th, out=spks[t])
+            s = above(m, th, at, out=spks[t])
             sf = s if s.dtype == f32 else s.to(f32)
         if delay:
             p = m
@@ -104,7 +106,7 @@ def lif_fwd(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutpu
             # membrane is not reset again.
             r = sf
         else:
-            p, r = reset_now(m, sf, r, thr, reset, bits[t], post[t] if need_post else None)
+            p, r = reset_now(m, sf, r, thr, reset, bits[t], post[t] if need_post else None, at)
         s_prev = sf
         th_prev = th
     if refr:
@@ -141,11 +143,11 @@ def lif_step(x, state: LifState, params: LifParams, opts: LifOptions) -> LifOutp
     B, N = x.shape
     p = zeros_or(state.mem0, B, N, x.device)
     thr = params.threshold
-    r = above(p, thr) if opts.reset != Reset.NONE else None
+    r = above(p, thr, opts.at_threshold) if opts.reset != Reset.NONE else None
     xt = x if params.gain is None else params.gain * x
     s_in = None if params.v is None else zeros_or(state.spk0, B, N, x.device)
     m = membrane(p, r, xt, params.beta, thr, opts, rec=params.v, s_in=s_in)
-    spikes = sg.spike(m - thr, opts.surrogate)
+    spikes = sg.spike(m - thr, opts.surrogate, at_zero=opts.at_threshold)
     mem = (m if opts.delay else post_reset(m, spikes, r, thr, opts.reset)) if opts.need_mem else None
     pre, post = (mem, None) if opts.delay else (None, mem)
     return LifOutputs(as_dtype(spikes, x.dtype), pre, None, post, None, None, None)
@@ -295,9 +297,10 @@ class _Backward:
             fired_prev=self._could_fire(t0, t1),
             need_prev=need.beta,
             need_r=self.need_r,
+            at=opts.at_threshold,
         )
         if need.v and t1 - 1 > f.lo:  # spikes of steps lo .. t1-2 (s[t-1] for each t of the chunk but t = 0)
-            f.s_lo = torch.gt(saved.pre[f.lo : t1 - 1], f.th_lo, out=self.spk_rows[: t1 - 1 - f.lo])
+            f.s_lo = above(saved.pre[f.lo : t1 - 1], f.th_lo, opts.at_threshold, out=self.spk_rows[: t1 - 1 - f.lo])
             if nq_prev is not None:
                 f.s_lo.mul_(nq_prev)
         sgrad = surrogate(f.pc - f.th_c, opts.surrogate, saved.sgrad, t0, t1)
@@ -320,7 +323,7 @@ class _Backward:
                 f.vcoef = v * f.din if f.din is not None else v.expand(f.c, 1, -1)
         f.rsub = f.r if reset == RESET_SUBTRACT else None
         if self.zero_k:
-            f.coef_sh = torch.le(f.pc, thr, out=torch.empty_like(f.pc)).mul_(beta)
+            f.coef_sh = quiet(f.pc, thr, opts.at_threshold).mul_(beta)
         else:
             f.coef_sh = None if self.const_coef else shifted(f.coef, self._or_zeros(self.coef_next))
         f.vcoef_sh = None
@@ -328,7 +331,7 @@ class _Backward:
             f.vcoef_sh = v if self.const_coef else shifted(f.vcoef, self._or_zeros(self.vcoef_next))
         f.post_jac = f.d = None
         if not opts.delay:
-            f.post_jac, f.d = same_step_reset_grad(f.pc, f.r, f.sgrad, thr, reset, f.nq)
+            f.post_jac, f.d = same_step_reset_grad(f.pc, f.r, f.sgrad, thr, reset, f.nq, opts.at_threshold)
         self._sources(f)
         return f
 
@@ -414,9 +417,7 @@ class _Backward:
             self.coef_next, self.vcoef_next = f.coef, f.vcoef
         elif self.zero_k:  # only dL/dmem0 reads it: beta * (1 - r[0]), r[0] = H(mem0 - thr)
             if f.t0 == 0:
-                self.coef_next = torch.le(self.mem0, self.params.threshold, out=torch.empty_like(self.mem0)).mul_(
-                    self.params.beta
-                )
+                self.coef_next = quiet(self.mem0, self.params.threshold, self.opts.at_threshold).mul_(self.params.beta)
         else:
             self.coef_next = f.coef[0].expand(self.B, self.N)
             if self.params.v is not None:

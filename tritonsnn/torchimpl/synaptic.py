@@ -37,6 +37,7 @@ from ._common import (
     chunk_rows,
     chunk_steps,
     chunks,
+    comparisons,
     could_fire,
     dpost_dthreshold,
     fired_last,
@@ -88,7 +89,8 @@ def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutpu
     p = zeros_or(mem0, B, N, dev)
     s_prev = zeros_or(spk0, B, N, dev) if v is not None else None
     counter = Refractory(cnt0, refr_steps, B, N, dev) if refr_steps > 0 else None
-    r = above(p, thr)
+    at = opts.at_threshold
+    r = above(p, thr, at)
     if counter is not None and delay:
         r = r * fired_last(cnt0, refr_steps, r)
     xs, mems, spks = rows(x), rows(mem), rows(spikes)
@@ -100,7 +102,7 @@ def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutpu
             free = counter.step(t, refr[t])
             counter.hold(m, p)  # refractory: no leak, no input; the reset below still applies
         delayed_reset_(m, r, thr, reset)
-        s = torch.gt(m, thr, out=spks[t])
+        s = above(m, thr, at, out=spks[t])
         if counter is not None:
             s.mul_(free)
         s32 = s if s.dtype == f32 else s.to(f32)
@@ -113,7 +115,7 @@ def syn_fwd(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutpu
             # membrane is not reset again.
             p, r = m, s32
         else:
-            p, r = reset_now(m, s32, r, thr, reset, bits[t], post[t] if need_post else None)
+            p, r = reset_now(m, s32, r, thr, reset, bits[t], post[t] if need_post else None, at)
     if counter is not None:
         counter.final(T, cnt_out)
     return outs
@@ -148,7 +150,7 @@ def syn_step(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutp
     dev, thr = x.device, params.threshold
     is_alpha = opts.neuron == SecondOrder.ALPHA
     p = zeros_or(state.mem0, B, N, dev)
-    r = above(p, thr) if opts.reset != RESET_NONE else None
+    r = above(p, thr, opts.at_threshold) if opts.reset != RESET_NONE else None
     c = zeros_or(state.cur0, B, N, dev)
     aux = None
     if is_alpha:
@@ -159,7 +161,7 @@ def syn_step(x, state: SynState, params: SynParams, opts: SynOptions) -> SynOutp
         s_prev = None if params.v is None else zeros_or(state.spk0, B, N, dev)
         c, m = synaptic_update(c, p, x, s_prev, params)
         delayed_reset_(m, r, thr, opts.reset)
-    spikes = sg.spike(m - thr, opts.surrogate)
+    spikes = sg.spike(m - thr, opts.surrogate, at_zero=opts.at_threshold)
     post = None
     if opts.need_mem and not opts.delay and not is_alpha:
         post = post_reset(m, spikes, r, thr, opts.reset)
@@ -190,7 +192,8 @@ def _alpha_fwd(x, state: SynState, params: SynParams, opts: SynOptions, outs: Sy
     # r[t] = H(mem[t-1] - thr) (with a refractory period s[t-1]): Alpha always delays the
     # reset. `flag` holds r (subtract) or 1 - r (zero), refreshed after each step.
     flag = torch.empty(B, N, dtype=f32, device=dev)
-    refresh = torch.gt if reset == RESET_SUBTRACT else torch.le
+    fires, quiet = comparisons(opts.at_threshold)
+    refresh = fires if reset == RESET_SUBTRACT else quiet
     if reset != RESET_NONE:
         refresh(u, thr, out=flag)
         if counter is not None:  # the reset is step -1's spike
@@ -215,7 +218,7 @@ def _alpha_fwd(x, state: SynState, params: SynParams, opts: SynOptions, outs: Sy
             if reset == RESET_ZERO:
                 u.mul_(flag)  # the pending reset zeroes a held membrane too
             e, h = alpha_reset_(e_new, h_new, u, h, flag, thr, reset), h_new
-        s = torch.gt(u, thr, out=spks[t])
+        s = fires(u, thr, out=spks[t])
         if counter is not None:
             s.mul_(free)
             counter.fired(t, s if s.dtype == f32 else s.to(f32))
@@ -351,6 +354,7 @@ class _SynapticBackward:
             fired_prev=None if self.fired0 is None else could_fire(refr, self.fired0, t0, t1),
             need_prev=self.need.beta,
             need_r=self.need_r,
+            at=opts.at_threshold,
         )
         f.sgrad = surrogate(torch.sub(f.pc, thr, out=head(self.sg_rows, n)), opts.surrogate, saved.sgrad, t0, t1)
         f.coef = f.free = f.g_in = None
@@ -378,7 +382,7 @@ class _SynapticBackward:
             # g_pre[t] = a[t] + g_mem[t] + beta * g_n[t+1]: the part without recurrence summed up front.
             f.base = f.a if f.gm is None else f.a + f.gm
         else:
-            f.post_jac, f.d = same_step_reset_grad(f.pc, f.r, f.sgrad, thr, reset, f.free)
+            f.post_jac, f.d = same_step_reset_grad(f.pc, f.r, f.sgrad, thr, reset, f.free, opts.at_threshold)
             f.g_post = f.pc.new_zeros(f.pc.shape) if f.gm is None else f.gm.to(F32, copy=True)
         f.g_pre = head(self.pre_rows, n)
         f.g_n = f.g_pre if f.keep is None else head(self.n_rows, n)
@@ -475,7 +479,7 @@ class _SynapticBackward:
                 g_v = f.gc[1:]
             if g_v.shape[0]:
                 lo = max(t0 - 1, 0)
-                s_lo = torch.gt(saved.mem[lo : t1 - 1], thr, out=self.spk_rows[: t1 - 1 - lo])
+                s_lo = above(saved.mem[lo : t1 - 1], thr, self.opts.at_threshold, out=self.spk_rows[: t1 - 1 - lo])
                 if self.has_refr:
                     s_lo.mul_(1 - as_dtype(saved.refr_bits[lo : t1 - 1]))
                 self.acc_v_rows[: g_v.shape[0]].addcmul_(g_v, s_lo)
@@ -586,14 +590,15 @@ class _AlphaBackward:
         saved, up, thr = self.saved, self.up, self.params.threshold
         n = t1 - t0
         f = SimpleNamespace(t0=t0, t1=t1, n=n)
+        fires, quiet = comparisons(self.opts.at_threshold)
         if self.resets and self.has_refr:  # r[t] = s[t-1]: the crossing times "step t-1 could fire"
-            keep = self._from_prev_mem(torch.gt, self.keep_rows[:n], t0, t1)
+            keep = self._from_prev_mem(fires, self.keep_rows[:n], t0, t1)
             keep.mul_(could_fire(saved.refr_bits, self.fired0, t0, t1))
             f.r = self.r_rows[:n].copy_(keep) if self.subtract else None
             f.keep = keep.neg_().add_(1)
         else:
-            f.r = self._from_prev_mem(torch.gt, self.r_rows[:n], t0, t1) if self.subtract else None
-            f.keep = self._from_prev_mem(torch.le, self.keep_rows[:n], t0, t1) if self.resets else None  # 1 - r
+            f.r = self._from_prev_mem(fires, self.r_rows[:n], t0, t1) if self.subtract else None
+            f.keep = self._from_prev_mem(quiet, self.keep_rows[:n], t0, t1) if self.resets else None  # 1 - r
         f.a = surrogate(torch.sub(saved.mem[t0:t1], thr, out=self.a_rows[:n]), self.opts.surrogate, saved.sgrad, t0, t1)
         if up.g_spikes is not None:
             f.a.mul_(up.g_spikes[t0:t1])
