@@ -88,7 +88,7 @@ def nlif_shared_threshold(
     batch. A first pass, without gradient, runs the op one step at a time to find the
     offsets ``[T, N]``; the second runs the whole sequence under them with autograd, the
     adaptation detached (as Inferno's, which carries no gradient). Frozen (``update=False``):
-    one pass."""
+    one pass, theta added to the threshold."""
     theta = adaptation.theta0
     if step:  # one step [B, N]: its offset is theta now; theta moves after it
         out = nlif_fwd(x, state, params._replace(offset=theta.sum(-1)[None]), opts, step=True)
@@ -96,8 +96,8 @@ def nlif_shared_threshold(
             theta = shared_adaptation_step(theta, out.spikes.detach(), _held(state, out.spikes, opts), adaptation)
         return out, theta
     T = x.shape[0]
-    if not adaptation.update:
-        return nlif_fwd(x, state, params._replace(offset=theta.sum(-1).expand(T, -1)), opts), theta
+    if not adaptation.update:  # the same offset every step: part of the threshold (autograd passes its gradient on)
+        return nlif_fwd(x, state, params._replace(threshold=params.threshold + theta.sum(-1)), opts), theta
     offsets = theta.new_empty(T, theta.shape[0])
     with torch.no_grad():
         carried, probe = state, opts._replace(need_mem=True)

@@ -1,0 +1,61 @@
+"""What the batch-shared threshold adaptation (Inferno's ALIF) costs over a plain LIF, on the CPU.
+
+    python bench/shared_threshold.py [--T 100 --B 32 --N 1024 --threads 1 --repeats 9]
+
+Three ways of the same ``tsnn.functional.lif`` layer, fwd+bwd over ``[T, B, N]`` on the PyTorch
+path, taking turns call by call (interleaved rounds): without adaptation, with
+``SharedThreshold(tau=(20, 100), increment=(0.05, 0.01))`` adapting (the first pass runs the op
+step by step to find each step's threshold, then the fused pass runs with gradients) and with it
+frozen (``update_theta=False``: one pass). Medians in ms and the ratio to the plain layer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch
+
+import tritonsnn.functional as F
+from bench.timing import measure_interleaved, steady_allocator, summary
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--T", type=int, default=100)
+    p.add_argument("--B", type=int, default=32)
+    p.add_argument("--N", type=int, default=1024)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=9)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    allocator = steady_allocator()
+    x = (torch.rand(args.T, args.B, args.N, generator=torch.Generator().manual_seed(0)) * 1.5).requires_grad_()
+    spec = F.SharedThreshold(tau=(20.0, 100.0), increment=(0.05, 0.01))
+
+    def run(**kw):
+        def call():
+            F.lif(x, backend="torch", **kw).sum().backward()
+
+        return call
+
+    times = measure_interleaved(
+        {
+            "plain": run(),
+            "adapting": run(threshold_adaptation=spec),
+            "frozen": run(threshold_adaptation=spec, update_theta=False),
+        },
+        repeats=args.repeats,
+    )
+    medians = {k: summary(v)["median_ms"] for k, v in times.items()}
+    print(f"LIF fwd+bwd, T={args.T}, B={args.B}, N={args.N}, {args.threads} thread(s), {allocator}")
+    for k, ms in medians.items():
+        print(f"{k:>9}: {ms:7.1f} ms  {ms / medians['plain']:.2f}x plain")
+
+
+if __name__ == "__main__":
+    main()
