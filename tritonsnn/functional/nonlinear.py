@@ -142,7 +142,8 @@ def run_nonlinear(
 class SharedThreshold(NamedTuple):
     """A threshold adaptation shared by the minibatch, as Inferno's ``ALIF``/``GLIF2``: the threshold
     of each neuron is ``threshold + sum_k theta_k``; after every step each sample's copy of
-    ``theta_k`` decays by ``exp(-dt / tau[k])`` (held on the sample's refractory steps) and grows
+    ``theta_k`` decays by ``exp(-dt / tau[k])`` (held, with a refractory period, on the sample's
+    refractory and spike steps, as Inferno holds it while refractory time is left) and grows
     by ``increment[k]`` where the sample fired, and the copies are reduced over the batch
     (``reduction``: ``"mean"``, Inferno's default, ``"sum"``, ``"max"`` or ``"min"``). The
     adaptation carries no gradient (Inferno's has none); the threshold itself can learn.
