@@ -710,3 +710,22 @@ def test_agrees_with_snntorchs_own_importer(hidden):
     expected = torch.stack([s[0] if isinstance(s, tuple) else s for s in steps])
     assert expected.sum() > 0
     assert torch.equal(import_from_nir(graph)(x), expected)
+
+
+@pytest.mark.parametrize("via_file", [False, True])
+def test_firing_at_the_threshold_survives_a_round_trip(via_file, tmp_path):
+    """NIR does not say whether a membrane at the threshold fires: tritonsnn records
+    ``fire_at_threshold`` in the node metadata and restores it, so ties fire after the trip too."""
+    net = nn.Sequential(
+        nn.Identity(), tsnn.IF(threshold=1.0, reset_mechanism="zero", reset_delay=False, fire_at_threshold=True)
+    )
+    x = torch.tensor([[[1.0, 0.5]], [[1.0, 0.5]], [[0.0, 0.5]]])  # the first neuron sits on the threshold
+    graph = export_to_nir(net, x)
+    if via_file:
+        nir.write(tmp_path / "net.nir", graph)
+        graph = tmp_path / "net.nir"
+    back = import_from_nir(graph)
+    assert torch.equal(back(x), net(x))
+    assert net(x)[:, 0, 0].tolist() == [1.0, 1.0, 0.0]
+    strict = export_to_nir(nn.Sequential(nn.Identity(), tsnn.IF(reset_mechanism="zero", reset_delay=False)), x)
+    assert not any(getattr(n, "metadata", {}).get("tritonsnn.fire_at_threshold") for n in strict.nodes.values())

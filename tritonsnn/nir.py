@@ -54,6 +54,8 @@ exported with ``v_reset = 0`` and a warning; its true reset is kept in the node'
 exporter records no reset: to rebuild a network of default ``snntorch.Leaky`` /
 ``snntorch.Synaptic`` neurons exactly, pass
 ``reset_mechanism="subtract", reset_delay=True`` to :func:`import_from_nir`.
+A neuron with ``fire_at_threshold=True`` (a membrane at the threshold fires; NIR does not say)
+records it as ``tritonsnn.fire_at_threshold`` in the metadata, which the importer restores.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ DEFAULT_DT = 1e-4
 _GAIN_RTOL = 1e-5
 _META_RESET = "tritonsnn.reset_mechanism"
 _META_DELAY = "tritonsnn.reset_delay"
+_META_AT = "tritonsnn.fire_at_threshold"  # recorded only when True: NIR does not say how ties fire
 _EXPORTABLE = (
     "nn.Linear",
     "nn.Conv2d",
@@ -159,7 +162,8 @@ def _neuron_metadata(name, neuron: SpikingNeuron):
             UserWarning,
             stacklevel=5,
         )
-    return {_META_RESET: neuron.reset_mechanism, _META_DELAY: neuron.reset_delay}
+    meta = {_META_RESET: neuron.reset_mechanism, _META_DELAY: neuron.reset_delay}
+    return meta | ({_META_AT: True} if getattr(neuron, "fire_at_threshold", False) else {})
 
 
 def _decay(value: torch.Tensor, features) -> np.ndarray:
@@ -569,7 +573,8 @@ def _neuron_args(name, node, dt, options):
         )
     threshold = _parameter(np.asarray(node.v_threshold, dtype=np.float64) / gain)
     decays = {k: _parameter(v) for k, v in decays.items()}
-    return cls, dict(decays, threshold=threshold, reset_mechanism=mechanism, reset_delay=delay, **options)
+    at = {"fire_at_threshold": True} if (getattr(node, "metadata", None) or {}).get(_META_AT) else {}
+    return cls, dict(decays, threshold=threshold, reset_mechanism=mechanism, reset_delay=delay, **at, **options)
 
 
 def _recurrent(name, graph, dt, options):
