@@ -44,6 +44,7 @@ from ._common import (
     LAUNCH,
     autotune,
     finish_grads,
+    fires,
     flat_time_major,
     grad_partials,
     grid,
@@ -119,7 +120,7 @@ def nlif_fwd_kernel(
             h = v + inner / tau
         else:  # LINEAR only
             h = v - (v - v_rest) / tau + x
-        s = (h >= thr).to(tl.float32)
+        s = fires(h, thr, True)  # SpikingJelly's Heaviside fires at the threshold
         if REFRACTORY:  # a refractory step holds the membrane (and w) and cannot fire
             refr = count > 0
             h = tl.where(refr, v, h)
@@ -190,7 +191,7 @@ def nlif_bwd_kernel(
         free = tl.full([BLOCK], 1.0, tl.float32)
         if REFRACTORY:  # a refractory step's spike is 0 and its membrane and w are held
             free = 1.0 - tl.load(p_refr_bits, mask=m_o, other=0).to(tl.float32)
-        s = (h >= thr).to(tl.float32) * free
+        s = fires(h, thr, True) * free
         sgrad = surrogate_at(p_sgrad, h - thr, m_o, SURROGATE, sg_param, sg_param2) * free
         if HAS_G_MEM:
             g_v += tl.load(p_g_mem, mask=m_o, other=0.0).to(tl.float32)
@@ -222,7 +223,7 @@ def nlif_bwd_kernel(
             if not HARD:
                 acc_thr -= g_v * s
         h_prev = tl.load(p_pre - M, mask=m_prev, other=0.0)
-        s_prev = (h_prev >= thr_prev).to(tl.float32)
+        s_prev = fires(h_prev, thr_prev, True)
         if REFRACTORY:
             s_prev = s_prev * (1.0 - tl.load(p_refr_bits - M, mask=m_prev, other=0).to(tl.float32))
         target = _reset_target(h_prev, v_reset, v_rest, reset_mul, reset_add, LINEAR_RESET)

@@ -32,7 +32,7 @@ from ..contracts import (
 )
 from ..contracts import Nonlinearity as NL
 from . import _common
-from ._common import F32, Refractory, as_dtype, chunk_steps, chunks, reduce_batch, rows
+from ._common import F32, Refractory, above, as_dtype, chunk_steps, chunks, reduce_batch, rows
 
 
 def drive(v, x, w, opts: NlifOptions):
@@ -73,7 +73,7 @@ def adapted(w, h, s, opts: NlifOptions):
 
 def fired(h, thr):
     """Spikes ``h >= threshold`` as fp32 0/1 (SpikingJelly's Heaviside fires at equality)."""
-    return torch.ge(h, thr, out=torch.empty_like(h))
+    return above(h, thr, at=True)
 
 
 def nlif_fwd(x, state: NlifState, params: NlifParams, opts: NlifOptions) -> NlifOutputs:
