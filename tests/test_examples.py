@@ -115,3 +115,16 @@ def test_ddp_digits_runs_with_torchrun(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "2 process(es)" in result.stdout
     assert ACCURACY_LINE.fullmatch(_last_line(result.stdout)), result.stdout
+
+
+def test_unsupervised_examples_learn_the_patterns(monkeypatch, capsys):
+    """stdp_unsupervised.py (Leaky, STDP, homeostasis) and inferno_unsupervised.py (GLIF2's
+    batch-shared adaptive threshold, kernel STDP): near-perfect pattern<->winner information
+    after training, well above the control without plasticity."""
+    stdp = _load("stdp_unsupervised", monkeypatch)
+    (mi0, _), (mi1, acc1, _) = stdp.train(stdp.make_patterns(), a_plus=0.01, a_minus=0.006)
+    assert mi0 < 1.2 and mi1 > 1.9 and acc1 > 0.95
+    inferno = _load("inferno_unsupervised", monkeypatch)
+    (mi0, _), (mi1, acc1), (mi_control, _) = inferno.main()
+    assert mi0 < 1.2 and mi1 > 1.9 and acc1 > 0.95 and mi_control < 1.5
+    assert _last_line(capsys.readouterr().out).startswith("clustering accuracy:")
