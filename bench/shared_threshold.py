@@ -6,7 +6,7 @@ Three ways of the same ``tsnn.functional.lif`` layer, fwd+bwd over ``[T, B, N]``
 path, taking turns call by call (interleaved rounds): without adaptation, with
 ``SharedThreshold(tau=(20, 100), increment=(0.05, 0.01))`` adapting (the first pass runs the op
 step by step to find each step's threshold, then the fused pass runs with gradients) and with it
-frozen (``update_theta=False``: one pass). Medians in ms and the ratio to the plain layer.
+frozen (``update_adaptation=False``: one pass). Medians in ms and the ratio to the plain layer.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def main(argv=None):
         {
             "plain": run(),
             "adapting": run(threshold_adaptation=spec),
-            "frozen": run(threshold_adaptation=spec, update_theta=False),
+            "frozen": run(threshold_adaptation=spec, update_adaptation=False),
         },
         repeats=args.repeats,
     )

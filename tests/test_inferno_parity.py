@@ -109,3 +109,28 @@ def test_qif_and_eif(neuron):
             v0=torch.zeros(B, N), refractory=F.refractory_from_spike_step(2.0, DT), dt=DT, return_state=True,
         )  # fmt: skip
     _check(spikes, _run(cell, current), state)
+
+
+@pytest.mark.parametrize("neuron", ["izhikevich", "adex"])
+@pytest.mark.parametrize("refrac_t", [0.0, 2.0])
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_izhikevich_and_adex_with_the_batch_shared_current(neuron, refrac_t, backend):
+    """Inferno's Izhikevich and AdEx are QIF and EIF whose input loses an adaptation current shared
+    by the batch: ``tsnn.QIF`` / ``tsnn.EIF`` with ``current_adaptation=SharedCurrent(...)``."""
+    torch.manual_seed(4)
+    current = torch.rand(T, B, N) * 1.5
+    common = dict(rest_v=0.0, reset_v=-0.1, thresh_v=1.0, refrac_t=refrac_t, tc_membrane=4.0, batch_size=B)
+    adaptation = dict(tc_adaptation=(5.0, 30.0), voltage_coupling=(0.2, 0.05), spike_increment=(0.3, 0.1))
+    ours = dict(
+        tau=4.0 / DT, threshold=1.0, v_rest=0.0, v_reset=-0.1, v0=torch.zeros(B, N), dt=DT, return_state=True,
+        refractory=F.refractory_from_spike_step(refrac_t, DT), backend=backend,
+        current_adaptation=F.SharedCurrent(tau=(5.0, 30.0), coupling=(0.2, 0.05), increment=(0.3, 0.1)),
+    )  # fmt: skip
+    if neuron == "izhikevich":
+        cell = inferno.Izhikevich(N, DT, crit_v=0.8, affinity=1.0, **common, **adaptation)
+        spikes, state = F.qif(current, v_c=0.8, a0=1.0, **ours)
+    else:
+        cell = inferno.AdEx(N, DT, rheobase_v=0.8, sharpness=1.0, **common, **adaptation)
+        spikes, state = F.eif(current, delta_t=1.0, theta_rh=0.8, **ours)
+    _check(spikes, _run(cell, current), state)
+    assert_close(state["current"], cell.current_adaptation, 1e-6, 1e-6, "adaptation current")

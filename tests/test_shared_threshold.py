@@ -115,7 +115,7 @@ def test_frozen_adaptation_keeps_theta_and_adds_it_to_the_threshold():
     gen = torch.Generator().manual_seed(8)
     x = torch.rand(9, 2, 4, generator=gen) * 2
     theta0 = 0.2 * torch.rand(4, 2, generator=gen)
-    spikes, state = F.lif(x, threshold_adaptation=SPEC, theta0=theta0, update_theta=False, return_state=True)
+    spikes, state = F.lif(x, threshold_adaptation=SPEC, theta0=theta0, update_adaptation=False, return_state=True)
     assert torch.equal(state["theta"], theta0)
     assert torch.equal(spikes, F.lif(x, threshold=1.0 + theta0.sum(-1)))
 
@@ -158,7 +158,7 @@ def test_every_nonlinear_neuron_takes_the_adaptation(neuron):
     x = torch.rand(12, 2, 3, generator=gen) * 2
     fn = getattr(F, neuron)
     _, adapted = fn(x, threshold_adaptation=SPEC, return_state=True)
-    frozen = fn(x, threshold_adaptation=SPEC, update_theta=False)
+    frozen = fn(x, threshold_adaptation=SPEC, update_adaptation=False)
     assert (adapted["theta"] > 0).any() and torch.equal(frozen, fn(x))
 
 
@@ -171,9 +171,11 @@ def test_shared_threshold_takes_zero_sizes():
 
 def test_bad_shared_threshold_arguments():
     x = torch.rand(3, 2, 4)
-    with pytest.raises(TypeError, match="SharedThreshold"):
+    with pytest.raises(TypeError, match="threshold_adaptation must be a tsnn.functional.SharedThreshold"):
         F.lif(x, threshold_adaptation=(5.0, 0.1))
-    with pytest.raises(ValueError, match="one increment or one per tau"):
+    with pytest.raises(TypeError, match="current_adaptation must be a tsnn.functional.SharedCurrent"):
+        F.lif(x, current_adaptation=SPEC)
+    with pytest.raises(ValueError, match="one value or one per tau"):
         F.lif(x, threshold_adaptation=F.SharedThreshold(tau=(5.0, 6.0), increment=(0.1, 0.2, 0.3)))
     with pytest.raises(ValueError, match="tau must be > 0"):
         F.lif(x, threshold_adaptation=F.SharedThreshold(tau=0.0))
@@ -183,3 +185,86 @@ def test_bad_shared_threshold_arguments():
         F.lif(x, threshold_adaptation=SPEC, theta0=torch.zeros(4))
     with pytest.raises(TypeError, match="threshold_adaptation must be"):
         tsnn.LIF(threshold_adaptation={"tau": 5.0})
+
+
+# ------------------------------------------------------------------ the batch-shared adaptation current
+
+CURRENT = F.SharedCurrent(tau=(5.0, 30.0), coupling=(0.2, 0.05), increment=(0.3, 0.1))
+
+
+def shared_current_ref(x, threshold, spec, *, v0, refractory_steps=0, dt=1.0):
+    """QIF (tau=2, v_c=0.8, a0=1, v_rest=0, v_reset=-0.1) whose input loses ``sum_k w_k``; after each
+    step every sample's ``w`` takes the Euler step towards its post-reset membrane (held where it is
+    refractory or fired with a refractory period), grows by the increment where it fired, and the
+    batch mean makes it one again (Inferno's ``adaptive_currents_linear``)."""
+    rate = dt / torch.tensor(spec.tau, dtype=torch.float32)
+    coupling, inc = torch.tensor(spec.coupling), torch.tensor(spec.increment)
+    w = torch.zeros(x.shape[2], len(spec.tau))
+    v, count = v0, torch.zeros(x.shape[1:], dtype=torch.int32)
+    spikes, mems = [], []
+    for t in range(x.shape[0]):
+        held = count > 0
+        drive = x[t] - w.sum(-1)
+        h = torch.where(held, v, v + (drive + (v - 0.0) * (v - 0.8)) / 2.0)
+        s = torch.where(held, 0.0, _SpikeAtOrAbove.apply(h - threshold, sg.sigmoid(4.0)))
+        v = s * -0.1 + (1.0 - s) * h
+        fired = s.detach() > 0
+        count = torch.where(fired, refractory_steps, (count - 1).clamp_min(0)).to(torch.int32)
+        keep = (held | fired) if refractory_steps else torch.zeros_like(fired)
+        moved = w + rate * (coupling * (v.detach() - 0.0)[..., None] - w)
+        w = (torch.where(keep[..., None], w, moved) + inc * fired[..., None]).mean(0)
+        spikes.append(s)
+        mems.append(v)
+    return torch.stack(spikes), torch.stack(mems), w
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("refractory", [0.0, 2.0])
+def test_shared_current_matches_the_step_by_step_rule(backend, refractory):
+    gen = torch.Generator().manual_seed(13)
+    x = (torch.rand(17, 3, 5, generator=gen) * 1.2).requires_grad_()
+    thr = torch.full((5,), 1.0, requires_grad=True)
+    v0 = torch.zeros(3, 5)
+    spikes, state = F.qif(
+        x, threshold=thr, v0=v0, current_adaptation=CURRENT, refractory=refractory, return_state=True, backend=backend
+    )
+    want_s, want_m, want_w = shared_current_ref(x, thr, CURRENT, v0=v0, refractory_steps=int(refractory))
+    assert 0 < spikes.sum() < spikes.numel()
+    assert torch.equal(spikes, want_s)
+    assert_close(state["mem"], want_m, 1e-6, 1e-6, "mem")
+    assert_close(state["current"], want_w, 1e-6, 1e-6, "current")
+    g = torch.randn(x.shape, generator=gen)
+    got = torch.autograd.grad((spikes * g).sum() + state["mem"].square().sum(), (x, thr))
+    want = torch.autograd.grad((want_s * g).sum() + want_m.square().sum(), (x, thr))
+    for name, a, b in zip(("x", "threshold"), got, want):
+        assert_close(a, b, 1e-5, 1e-5, f"d{name}")
+
+
+def test_both_shared_adaptations_in_a_module():
+    """Threshold and current together, in a Module: single steps and chunks equal one call, eval
+    freezes both, a checkpoint restores both, half-precision input keeps its dtype."""
+    gen = torch.Generator().manual_seed(14)
+    x = torch.rand(20, 3, 4, generator=gen) * 1.5
+    kw = dict(threshold_adaptation=SPEC, current_adaptation=CURRENT, refractory=2.0)
+    whole = tsnn.QIF(**kw)
+    want = whole(x)
+    single = tsnn.QIF(**kw, step_mode="single")
+    assert torch.equal(torch.stack([single(xt) for xt in x]), want)
+    chunked = tsnn.QIF(**kw, stateful=True)
+    assert torch.equal(torch.cat([chunked(x[:7]), chunked(x[7:])]), want)
+    for other in (single, chunked):
+        assert torch.equal(other.theta, whole.theta) and torch.equal(other.current, whole.current)
+    fresh = tsnn.QIF(**kw)
+    fresh.load_state_dict(whole.state_dict())
+    assert torch.equal(fresh.current, whole.current) and torch.equal(fresh.theta, whole.theta)
+    whole.eval()
+    theta, current = whole.theta.clone(), whole.current.clone()
+    frozen = whole(x)
+    assert torch.equal(whole.theta, theta) and torch.equal(whole.current, current)
+    assert torch.equal(frozen, F.qif(x - current.sum(-1), threshold=1.0 + theta.sum(-1), refractory=2.0))
+    assert tsnn.QIF(current_adaptation=CURRENT)(x.half()).dtype == torch.float16
+    whole.reset_adaptation()
+    assert whole.theta is None and whole.current is None
+    assert "current_adaptation=SharedCurrent" in repr(tsnn.QIF(current_adaptation=CURRENT))
+    with pytest.raises(TypeError, match="current_adaptation must be a tsnn.functional.SharedCurrent"):
+        tsnn.QIF(current_adaptation=SPEC)

@@ -305,6 +305,20 @@ class NlifAdaptation(NamedTuple):
     update: bool  # False: frozen (evaluation), the offsets are the sum of theta0
 
 
+class NlifCurrent(NamedTuple):
+    """An adaptation current shared by the batch (Inferno's Izhikevich and AdEx): ``K`` components
+    per neuron, subtracted from the input; each follows the membrane after the reset by an Euler
+    step ``w += rate (coupling (v - v_rest) - w)`` (held on a sample's refractory and spike steps),
+    grows by ``increment`` per spike, and is reduced over the batch after every step."""
+
+    w0: Tensor  # [N, K] fp32, before the first step
+    rate: Tensor  # [K] dt / tau_k
+    coupling: Tensor  # [K]
+    increment: Tensor  # [K]
+    reduction: str  # "mean", "sum", "max" or "min"
+    update: bool  # False: frozen, the same current every step
+
+
 class NlifOptions(NamedTuple):
     nonlinearity: int
     adapt: bool  # an adaptation current w (Izhikevich, AdEx)

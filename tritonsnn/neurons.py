@@ -840,7 +840,9 @@ _NONLINEAR_DOC = """
             steps that hold the membrane and ``w`` and cannot fire; ``threshold_adaptation`` a
             ``tsnn.functional.SharedThreshold``: Inferno's adaptive threshold shared by the batch,
             kept in the buffer ``theta`` ``[*features, K]`` (adapting in ``train()``, frozen in
-            ``eval()``, cleared by :meth:`reset_adaptation`, not by ``reset_state``).
+            ``eval()``, cleared by :meth:`reset_adaptation`, not by ``reset_state``);
+            ``current_adaptation`` a ``tsnn.functional.SharedCurrent``: Inferno's adaptation
+            current shared by the batch, in the buffer ``current``, likewise.
 """
 
 
@@ -870,6 +872,7 @@ class _Nonlinear(SpikingNeuron):
         refractory=0.0,
         dt=1.0,
         threshold_adaptation=None,
+        current_adaptation=None,
     ):
         super().__init__(
             threshold=threshold,
@@ -888,20 +891,24 @@ class _Nonlinear(SpikingNeuron):
         linear = "reset_mul" in self.constants
         self.reset_mechanism = "linear" if linear else "subtract" if self.constants["v_reset"] is None else "v_reset"
         self._CARRY = {"v0": "mem", "count0": "count"} | ({"w0": "w"} if self._ADAPT else {})
-        if threshold_adaptation is not None and not isinstance(threshold_adaptation, F.SharedThreshold):
-            raise TypeError(
-                "threshold_adaptation must be a tsnn.functional.SharedThreshold(tau, increment, reduction); got "
-                f"{type(threshold_adaptation).__name__}"
-            )
-        self.threshold_adaptation = threshold_adaptation
-        # The shared adaptation [*features, K]: a buffer (saved with the model, not reset between
+        for name, spec, kind in (
+            ("threshold_adaptation", threshold_adaptation, F.SharedThreshold),
+            ("current_adaptation", current_adaptation, F.SharedCurrent),
+        ):
+            if spec is not None and not isinstance(spec, kind):
+                raise TypeError(f"{name} must be a tsnn.functional.{kind.__name__}; got {type(spec).__name__}")
+        self.threshold_adaptation, self.current_adaptation = threshold_adaptation, current_adaptation
+        # The shared adaptations [*features, K]: buffers (saved with the model, not reset between
         # sequences, as Inferno's), made at the first call, which gives the features.
         self.register_buffer("theta", None)
+        self.register_buffer("current", None)
 
     def _dynamics(self, x, init, single=False, **returns):
-        shared = self.threshold_adaptation
-        # with an adaptation the state holds the new theta: always ask for it
-        extra = {} if shared is None else dict(return_state=True, theta0=self.theta, update_theta=self.training)
+        shared = self.threshold_adaptation is not None or self.current_adaptation is not None
+        # with an adaptation the state holds the new ones: always ask for it
+        extra = {}
+        if shared:
+            extra = dict(return_state=True, theta0=self.theta, current0=self.current, update_adaptation=self.training)
         out = run_nonlinear(
             x,
             self.threshold,
@@ -914,31 +921,40 @@ class _Nonlinear(SpikingNeuron):
             backend=self.backend,
             refractory=self.refractory,
             dt=self.dt,
-            threshold_adaptation=shared,
+            threshold_adaptation=self.threshold_adaptation,
+            current_adaptation=self.current_adaptation,
             single=single,
             **(returns | extra),
         )
-        if shared is None:
+        if not shared:
             return out
         spikes, state = out
-        self.theta = state.pop("theta")
+        self.theta, self.current = state.pop("theta", None), state.pop("current", None)
         if returns.get("return_state"):
             return spikes, state
         return (spikes, state["mem"]) if returns.get("return_mem") else spikes
 
     def reset_adaptation(self):
-        """Forget the shared threshold adaptation (``theta``): the next call starts from zero."""
-        self.theta = None
+        """Forget the shared adaptations (``theta``, ``current``): the next call starts from zero."""
+        self.theta = self.current = None
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        theta = state_dict.get(prefix + "theta")
-        if theta is not None and self.theta is None:  # a fresh model: make the buffer to load into
-            self.theta = torch.empty_like(theta)
+        for name in ("theta", "current"):  # a fresh model: make the buffers to load into
+            saved = state_dict.get(prefix + name)
+            if saved is not None and getattr(self, name) is None:
+                setattr(self, name, torch.empty_like(saved))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def extra_repr(self):
         constants = ", ".join(f"{k}={v}" for k, v in self.constants.items())
-        shared = "" if self.threshold_adaptation is None else f", threshold_adaptation={self.threshold_adaptation}"
+        shared = "".join(
+            f", {name}={spec}"
+            for name, spec in (
+                ("threshold_adaptation", self.threshold_adaptation),
+                ("current_adaptation", self.current_adaptation),
+            )
+            if spec is not None
+        )
         return (
             f"{constants}, threshold={_short(self.threshold)}, surrogate={self.surrogate}, "
             f"detach_reset={self.detach_reset}, step_mode={self.step_mode!r}{shared}"

@@ -18,7 +18,7 @@ from ._validate import refractory_from_spike_step, refractory_steps
 from ._validate import reset_mode as _reset_mode  # noqa: F401
 from .filters import delay, delay_shares, dual_exp_synapse, exp_synapse, trace
 from .first_order import alif, if_, lapicque, lapicque_coefficients, leaky
-from .nonlinear import SharedThreshold, adex, eif, glif2, izhikevich, lif, qif
+from .nonlinear import SharedCurrent, SharedThreshold, adex, eif, glif2, izhikevich, lif, qif
 from .plasticity import (
     check_stdp_options,
     elapsed,
@@ -46,6 +46,7 @@ __all__ = [
     "izhikevich",
     "adex",
     "SharedThreshold",
+    "SharedCurrent",
     "refractory_steps",
     "refractory_from_spike_step",
     "exp_synapse",

@@ -15,11 +15,11 @@ import torch
 from .. import _backend, ops
 from .. import surrogate as sg
 from .._doc import shared_args
-from ..contracts import NlifAdaptation, NlifOptions, NlifParams, NlifState, surrogate_fields
+from ..contracts import NlifAdaptation, NlifCurrent, NlifOptions, NlifParams, NlifState, surrogate_fields
 from ..contracts import Nonlinearity as NL
 from ._validate import Layout, _check_number, cached_record, check_input, count, param, refractory_steps, result, state
 
-__all__ = ["lif", "glif2", "qif", "eif", "izhikevich", "adex", "SharedThreshold"]
+__all__ = ["lif", "glif2", "qif", "eif", "izhikevich", "adex", "SharedThreshold", "SharedCurrent"]
 
 DEFAULT_SURROGATE = sg.sigmoid(4.0)  # SpikingJelly's Sigmoid()
 
@@ -103,13 +103,16 @@ def run_nonlinear(
     decay_input=True,
     threshold_adaptation=None,
     theta0=None,
-    update_theta=True,
+    current_adaptation=None,
+    current0=None,
+    update_adaptation=True,
     single=False,
 ):
     """Shape everything, run the one ``nlif`` op, unflatten the outputs. ``single``: ``x`` is one
     step ``[B, *features]`` (the Modules' single-step mode) and so are the outputs. With a
-    ``threshold_adaptation`` the op runs under it (``ops.nonlinear.nlif_shared_threshold``) and
-    ``state["theta"]`` is the adaptation after the last step."""
+    ``threshold_adaptation`` or ``current_adaptation`` the op runs under them
+    (``ops.nonlinear.nlif_shared``) and ``state["theta"]`` / ``state["current"]`` are the
+    adaptations after the last step."""
     check_input(x, single=single)
     layout = Layout(x, single)
     features = layout.features
@@ -126,16 +129,21 @@ def run_nonlinear(
     init = NlifState(
         mem0, state(w0, "w0", x, features, layout=layout) if adapt else None, count(count0, x, features, steps, layout)
     )
-    if threshold_adaptation is None:
+    shared = threshold_adaptation is not None or current_adaptation is not None
+    if not shared:
         out = ops.nonlinear.nlif_fwd(layout.flat(x), init, params, opts, step=single)
     else:
-        shared = _shared(threshold_adaptation, theta0, update_theta, dt, features, x.device)
-        out, theta = ops.nonlinear.nlif_shared_threshold(layout.flat(x), init, params, opts, shared, step=single)
+        where = (update_adaptation, dt, features, x.device)
+        thr = None if threshold_adaptation is None else _shared(threshold_adaptation, SharedThreshold, theta0, *where)
+        cur = None if current_adaptation is None else _shared(current_adaptation, SharedCurrent, current0, *where)
+        out, theta, w = ops.nonlinear.nlif_shared(layout.flat(x), init, params, opts, thr, cur, step=single)
     seqs = {"mem": out.mem, "w": out.w} if adapt else {"mem": out.mem}
     final_count = out.final_count if steps > 0 else None
     res = result(layout, out.spikes, seqs if need_mem else {}, final_count, return_mem, return_state)
-    if return_state and threshold_adaptation is not None:
-        res[1]["theta"] = theta.view(*features, theta.shape[-1])
+    if return_state and shared:
+        for key, value in (("theta", theta), ("current", w)):
+            if value is not None:
+                res[1][key] = value.view(*features, value.shape[-1])
     return res
 
 
@@ -159,40 +167,72 @@ class SharedThreshold(NamedTuple):
     reduction: str = "mean"
 
 
+class SharedCurrent(NamedTuple):
+    """An adaptation current shared by the minibatch, as Inferno's ``Izhikevich``/``AdEx``
+    (``adaptive_currents_linear``): the input of each neuron is ``x - sum_k w_k``; after every
+    step each sample's copy of ``w_k`` takes the Euler step ``w_k + (dt / tau[k]) (coupling[k]
+    (v - v_rest) - w_k)`` towards its membrane after the reset (held, with a refractory period,
+    on the sample's refractory and spike steps), grows by ``increment[k]`` where the sample
+    fired, and the copies are reduced over the batch. ``w`` is in the input's units (Inferno's
+    with ``R = 1``; scale ``coupling`` and ``increment`` by ``R`` otherwise). It carries no
+    gradient. tritonsnn's own ``Izhikevich``/``AdEx`` current ``w`` is per sample, as
+    SpikingJelly's: with this one use :class:`tritonsnn.QIF` / :class:`tritonsnn.EIF`.
+
+    Args:
+        tau: time constants in ms (> 0), one or a tuple of ``K``.
+        coupling: to the membrane, one or ``K``.
+        increment: the rise per spike, one or ``K``.
+        reduction: over the batch: ``"mean"``, ``"sum"``, ``"max"`` or ``"min"``.
+    """
+
+    tau: float | tuple = 100.0
+    coupling: float | tuple = 0.0
+    increment: float | tuple = 0.05
+    reduction: str = "mean"
+
+
 _REDUCTIONS = ("mean", "sum", "max", "min")
 
 
-def _shared(spec, theta0, update, dt, features, device) -> NlifAdaptation:
-    """The adaptation record of a ``SharedThreshold`` and the carried ``theta0 [*features, K]``."""
-    if not isinstance(spec, SharedThreshold):
-        raise TypeError(f"threshold_adaptation must be a tsnn.functional.SharedThreshold; got {type(spec).__name__}")
+def _shared(spec, want, value0, update, dt, features, device):
+    """The adaptation record (``NlifAdaptation`` or ``NlifCurrent``) of a ``SharedThreshold`` or
+    ``SharedCurrent`` and the carried components ``value0 [*features, K]`` (zeros when None). The
+    rates are computed as Inferno computes them, in fp32 from ``dt`` and the time constants."""
+    kind = type(spec).__name__
+    if not isinstance(spec, want):
+        slot = "threshold_adaptation" if want is SharedThreshold else "current_adaptation"
+        raise TypeError(f"{slot} must be a tsnn.functional.{want.__name__}; got {kind}")
     taus = spec.tau if isinstance(spec.tau, (tuple, list)) else (spec.tau,)
-    increments = spec.increment if isinstance(spec.increment, (tuple, list)) else (spec.increment,) * len(taus)
-    if not taus or len(increments) != len(taus):
-        raise ValueError(
-            f"SharedThreshold needs one increment or one per tau; got tau={spec.tau}, increment={spec.increment}"
-        )
+    K = len(taus)
+    per_k = {"increment": spec.increment} | ({"coupling": spec.coupling} if isinstance(spec, SharedCurrent) else {})
+    per_k = {k: v if isinstance(v, (tuple, list)) else (v,) * K for k, v in per_k.items()}
+    if not taus or any(len(v) != K for v in per_k.values()):
+        raise ValueError(f"{kind} needs one value or one per tau of each of {sorted(per_k)}; got {spec}")
     for tau in taus:
-        _number(tau, "SharedThreshold tau", above=0.0)
-    for inc in increments:
-        _number(inc, "SharedThreshold increment")
+        _number(tau, f"{kind} tau", above=0.0)
+    for name, values in per_k.items():
+        for v in values:
+            _number(v, f"{kind} {name}")
     if spec.reduction not in _REDUCTIONS:
-        raise ValueError(f"SharedThreshold reduction must be one of {_REDUCTIONS}; got {spec.reduction!r}")
-    K, N = len(taus), math.prod(features)
-    if theta0 is None:
-        theta = torch.zeros(N, K, device=device)
+        raise ValueError(f"{kind} reduction must be one of {_REDUCTIONS}; got {spec.reduction!r}")
+    name0 = "theta0" if isinstance(spec, SharedThreshold) else "current0"
+    N = math.prod(features)
+    if value0 is None:
+        value = torch.zeros(N, K, device=device)
     else:
-        theta = torch.as_tensor(theta0, dtype=torch.float32, device=device).detach()
-        if tuple(theta.shape) != (*features, K):
+        value = torch.as_tensor(value0, dtype=torch.float32, device=device).detach()
+        if tuple(value.shape) != (*features, K):
             raise ValueError(
-                f"theta0 must be [*features, K] = {(*features, K)} (K = the number of time constants); "
-                f"got {tuple(theta.shape)}"
+                f"{name0} must be [*features, K] = {(*features, K)} (K = the number of time constants); "
+                f"got {tuple(value.shape)}"
             )
-        theta = theta.reshape(N, K)
-    decay = torch.tensor([math.exp(-dt / t) for t in taus], device=device)
-    return NlifAdaptation(
-        theta, decay, torch.tensor([float(i) for i in increments], device=device), spec.reduction, bool(update)
-    )
+        value = value.reshape(N, K)
+    rate = float(dt) / torch.tensor(taus, dtype=torch.float32, device=device)  # Inferno's step_time / tau
+    increment = torch.tensor([float(v) for v in per_k["increment"]], device=device)
+    if isinstance(spec, SharedThreshold):
+        return NlifAdaptation(value, torch.exp(-rate), increment, spec.reduction, bool(update))
+    coupling = torch.tensor([float(v) for v in per_k["coupling"]], device=device)
+    return NlifCurrent(value, rate, coupling, increment, spec.reduction, bool(update))
 
 
 _ARGS = """
@@ -213,8 +253,10 @@ _ARGS = """
             cannot fire, as Inferno's neurons; ``count0=`` the initial counter, and
             ``state["count"]`` the final one; ``threshold_adaptation=`` a :class:`SharedThreshold`
             (Inferno's batch-shared adaptive threshold) with ``theta0=`` its components
-            ``[*features, K]`` before the first step (zeros when None), ``update_theta=False`` to
-            keep them fixed, and ``state["theta"]`` the components after the last step.
+            ``[*features, K]`` before the first step (zeros when None), ``update_adaptation=False`` to
+            keep them fixed, and ``state["theta"]`` the components after the last step;
+            ``current_adaptation=`` a :class:`SharedCurrent` (Inferno's batch-shared adaptation
+            current) with ``current0=`` and ``state["current"]`` likewise.
 """
 
 

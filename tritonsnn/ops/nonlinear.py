@@ -8,6 +8,7 @@ import torch
 
 from ..contracts import (
     NlifAdaptation,
+    NlifCurrent,
     NlifGrads,
     NlifOptions,
     NlifOutputs,
@@ -17,7 +18,7 @@ from ..contracts import (
     NlifUpstream,
     nlif_outputs,
 )
-from ..torchimpl.nonlinear import shared_adaptation_step, step_thresholds
+from ..torchimpl.nonlinear import shared_adaptation_step, shared_current_step, step_thresholds
 from ._contract import Family, precomputed_sgrad, records
 
 
@@ -79,35 +80,70 @@ FWD, BWD = FAMILY.FWD, FAMILY.BWD
 nlif_fwd, nlif_bwd = FAMILY.forward, FAMILY.backward
 
 
-def nlif_shared_threshold(
-    x, state: NlifState, params: NlifParams, opts: NlifOptions, adaptation: NlifAdaptation, step=False
-):
-    """The ``nlif`` op under a threshold adaptation shared by the batch (``NlifAdaptation``):
-    ``(outputs, theta after the last step)``. Each step's threshold is ``threshold + sum_k
-    theta_k``; theta follows the spikes of every sample, so the steps are coupled across the
-    batch. A first pass, without gradient, runs the op one step at a time to find the
-    offsets ``[T, N]``; the second runs the whole sequence under them with autograd, the
-    adaptation detached (as Inferno's, which carries no gradient). Frozen (``update=False``):
-    one pass, theta added to the threshold."""
-    theta = adaptation.theta0
-    if step:  # one step [B, N]: its offset is theta now; theta moves after it
-        out = nlif_fwd(x, state, params._replace(offset=theta.sum(-1)[None]), opts, step=True)
-        if adaptation.update:
-            theta = shared_adaptation_step(theta, out.spikes.detach(), _held(state, out.spikes, opts), adaptation)
-        return out, theta
+def nlif_shared(
+    x, state: NlifState, params: NlifParams, opts: NlifOptions, threshold: NlifAdaptation | None,
+    current: NlifCurrent | None, step=False,
+):  # fmt: skip
+    """The ``nlif`` op under adaptations shared by the batch (Inferno's): a threshold adaptation
+    (``threshold + sum_k theta_k`` at each step) and an adaptation current (``x - sum_k w_k``), each
+    None if absent; returns ``(outputs, theta, w)`` after the last step. Both follow the spikes
+    and membranes of every sample, so the steps are coupled across the batch. A first pass,
+    without gradient, runs the op one step at a time to find each step's offsets; the second
+    runs the whole sequence under them with autograd, the adaptations detached (as Inferno's,
+    which carry no gradient). Frozen (``update=False``): one pass, the offsets constant."""
+    theta = None if threshold is None else threshold.theta0
+    w = None if current is None else current.w0
+    update = (threshold is not None and threshold.update) or (current is not None and current.update)
+    if step:  # one step [B, N]: the offsets are the adaptations now; they move after it
+        out = nlif_fwd(_drive(x, w), state, _offset(params, theta), opts._replace(need_mem=True), step=True)
+        if update:
+            theta, w = _adapt(theta, w, threshold, current, state, out.spikes.detach(), out.mem.detach(), opts)
+        return _as_input(out, x), theta, w
     T = x.shape[0]
-    if not adaptation.update:  # the same offset every step: part of the threshold (autograd passes its gradient on)
-        return nlif_fwd(x, state, params._replace(threshold=params.threshold + theta.sum(-1)), opts), theta
-    offsets = theta.new_empty(T, theta.shape[0])
+    if not update:  # the same offsets every step: theta folds into the threshold, w into the input
+        thr = params.threshold if theta is None else params.threshold + theta.sum(-1)
+        return _as_input(nlif_fwd(_drive(x, w), state, params._replace(threshold=thr), opts), x), theta, w
+    thr_offsets = None if theta is None else theta.new_empty(T, theta.shape[0])
+    currents = None if w is None else w.new_empty(T, w.shape[0])
     with torch.no_grad():
         carried, probe = state, opts._replace(need_mem=True)
         for t in range(T):
-            offsets[t] = theta.sum(-1)
-            out = nlif_fwd(x[t : t + 1], carried, params._replace(offset=offsets[t : t + 1]), probe)
-            theta = shared_adaptation_step(theta, out.spikes[0], _held(carried, out.spikes[0], opts), adaptation)
+            if thr_offsets is not None:
+                thr_offsets[t] = theta.sum(-1)
+            if currents is not None:
+                currents[t] = w.sum(-1)
+            offset = None if thr_offsets is None else thr_offsets[t : t + 1]
+            xt = x[t : t + 1] if currents is None else x[t : t + 1] - currents[t]
+            out = nlif_fwd(xt, carried, params._replace(offset=offset), probe)
+            theta, w = _adapt(theta, w, threshold, current, carried, out.spikes[0], out.mem[0], opts)
             counts = out.final_count if opts.refractory > 0 else None
             carried = NlifState(out.mem[0], out.w[0] if opts.adapt else None, counts)
-    return nlif_fwd(x, state, params._replace(offset=offsets), opts), theta
+    xs = x if currents is None else x - currents[:, None, :]
+    return _as_input(nlif_fwd(xs, state, params._replace(offset=thr_offsets), opts), x), theta, w
+
+
+def _drive(x, w):
+    """The input less the adaptation current (constant over the call), or the input."""
+    return x if w is None else x - w.sum(-1)
+
+
+def _offset(params: NlifParams, theta):
+    return params if theta is None else params._replace(offset=theta.sum(-1)[None])
+
+
+def _as_input(out: NlifOutputs, x):
+    """Spikes in the input's dtype (the current, fp32, promotes a half-precision input)."""
+    return out if out.spikes.dtype == x.dtype else out._replace(spikes=out.spikes.to(x.dtype))
+
+
+def _adapt(theta, w, threshold, current, state: NlifState, spikes, mem, opts: NlifOptions):
+    """Both adaptations after one step whose spikes and post-reset membrane are ``[B, N]``."""
+    held = _held(state, spikes, opts)
+    if threshold is not None and threshold.update:
+        theta = shared_adaptation_step(theta, spikes, held, threshold)
+    if current is not None and current.update:
+        w = shared_current_step(w, spikes, mem, held, current, opts.v_rest)
+    return theta, w
 
 
 def _held(state: NlifState, spikes, opts: NlifOptions):

@@ -21,6 +21,7 @@ from .. import _alloc
 from .. import surrogate as sg
 from ..contracts import (
     NlifAdaptation,
+    NlifCurrent,
     NlifGrads,
     NlifOptions,
     NlifOutputs,
@@ -143,16 +144,31 @@ def shared_adaptation_step(theta, spikes, held, adaptation: NlifAdaptation):
     where it fired (``spikes [B, N]``); the batch reduction makes it one again."""
     decayed = theta * adaptation.decay
     per_sample = decayed.expand(spikes.shape[0], *decayed.shape)
+    return _shared_reduce(theta, per_sample, spikes, held, adaptation)
+
+
+def shared_current_step(w, spikes, mem, held, current: NlifCurrent, v_rest):
+    """The batch-shared adaptation current ``[N, K]`` after one step (Inferno's
+    ``adaptive_currents_linear``): each sample's copy takes the Euler step ``w + rate (coupling
+    (mem - v_rest) - w)`` towards its membrane after the reset ``mem [B, N]`` (held where ``held``)
+    and grows by the increment where it fired; the batch reduction makes it one again."""
+    euler = current.rate * (current.coupling * (mem - v_rest).unsqueeze(-1) - w)
+    return _shared_reduce(w, w + euler, spikes, held, current)
+
+
+def _shared_reduce(value, moved, spikes, held, adaptation):
+    """``moved`` (each sample's copy of ``value`` after the step) held where ``held``, plus the
+    increment where the sample fired, reduced over the batch."""
     if held is not None:
-        per_sample = torch.where(held.unsqueeze(-1), theta, per_sample)
-    per_sample = per_sample + adaptation.increment * spikes.to(F32).unsqueeze(-1)
+        moved = torch.where(held.unsqueeze(-1), value, moved)
+    moved = moved + adaptation.increment * spikes.to(F32).unsqueeze(-1)
     if spikes.shape[0] == 0:
-        return theta
+        return value
     if adaptation.reduction == "mean":
-        return per_sample.mean(0)
+        return moved.mean(0)
     if adaptation.reduction == "sum":
-        return per_sample.sum(0)
-    return per_sample.amax(0) if adaptation.reduction == "max" else per_sample.amin(0)
+        return moved.sum(0)
+    return moved.amax(0) if adaptation.reduction == "max" else moved.amin(0)
 
 
 def slope(v, opts: NlifOptions, free=1.0):
