@@ -268,3 +268,20 @@ def test_both_shared_adaptations_in_a_module():
     assert "current_adaptation=SharedCurrent" in repr(tsnn.QIF(current_adaptation=CURRENT))
     with pytest.raises(TypeError, match="current_adaptation must be a tsnn.functional.SharedCurrent"):
         tsnn.QIF(current_adaptation=SPEC)
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_without_gradients_the_first_pass_is_the_result(backend):
+    """Under no_grad (plastic networks, inference) the step-by-step pass's outputs are returned
+    as they are: the same spikes, states and adaptations as the two-pass run with autograd."""
+    gen = torch.Generator().manual_seed(15)
+    x = torch.rand(11, 3, 4, generator=gen) * 1.5
+    kw = dict(threshold_adaptation=SPEC, current_adaptation=CURRENT, refractory=2.0, return_state=True, backend=backend)
+    spikes, state = F.izhikevich(x.clone().requires_grad_(), **kw)
+    with torch.no_grad():
+        fast_spikes, fast_state = F.izhikevich(x, **kw)
+    assert torch.equal(fast_spikes, spikes) and fast_spikes.dtype == spikes.dtype
+    assert set(fast_state) == set(state)
+    for key in state:
+        assert torch.equal(fast_state[key], state[key].detach()), key
+    assert torch.equal(F.izhikevich(x, **kw)[0], spikes)  # nothing requires grad: the same fast path

@@ -90,7 +90,8 @@ def nlif_shared(
     and membranes of every sample, so the steps are coupled across the batch. A first pass,
     without gradient, runs the op one step at a time to find each step's offsets; the second
     runs the whole sequence under them with autograd, the adaptations detached (as Inferno's,
-    which carry no gradient). Frozen (``update=False``): one pass, the offsets constant."""
+    which carry no gradient); with nothing to differentiate the first pass's steps are the
+    outputs. Frozen (``update=False``): one pass, the offsets constant."""
     theta = None if threshold is None else threshold.theta0
     w = None if current is None else current.w0
     update = (threshold is not None and threshold.update) or (current is not None and current.update)
@@ -105,6 +106,8 @@ def nlif_shared(
         return _as_input(nlif_fwd(_drive(x, w), state, params._replace(threshold=thr), opts), x), theta, w
     thr_offsets = None if theta is None else theta.new_empty(T, theta.shape[0])
     currents = None if w is None else w.new_empty(T, w.shape[0])
+    graph = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, *state, *params))
+    steps = []
     with torch.no_grad():
         carried, probe = state, opts._replace(need_mem=True)
         for t in range(T):
@@ -115,11 +118,26 @@ def nlif_shared(
             offset = None if thr_offsets is None else thr_offsets[t : t + 1]
             xt = x[t : t + 1] if currents is None else x[t : t + 1] - currents[t]
             out = nlif_fwd(xt, carried, params._replace(offset=offset), probe)
+            steps.append(out)
             theta, w = _adapt(theta, w, threshold, current, carried, out.spikes[0], out.mem[0], opts)
             counts = out.final_count if opts.refractory > 0 else None
             carried = NlifState(out.mem[0], out.w[0] if opts.adapt else None, counts)
+    if not graph and T > 0:  # nothing to differentiate: the first pass's steps are the outputs
+        return _joined(steps, x, opts), theta, w
     xs = x if currents is None else x - currents[:, None, :]
     return _as_input(nlif_fwd(xs, state, params._replace(offset=thr_offsets), opts), x), theta, w
+
+
+def _joined(steps, x, opts: NlifOptions) -> NlifOutputs:
+    """The outputs of a sequence from those of its one-step calls (the fields ``opts`` asks for)."""
+    full = nlif_outputs(x, opts)
+    for name in ("spikes", "pre", "mem", "w", "refr_bits"):
+        target = getattr(full, name)
+        if target.numel():
+            target.copy_(torch.cat([getattr(o, name) for o in steps]))
+    if full.final_count.numel():
+        full.final_count.copy_(steps[-1].final_count)
+    return full
 
 
 def _drive(x, w):
