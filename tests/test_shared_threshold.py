@@ -285,3 +285,28 @@ def test_without_gradients_the_first_pass_is_the_result(backend):
     for key in state:
         assert torch.equal(fast_state[key], state[key].detach()), key
     assert torch.equal(F.izhikevich(x, **kw)[0], spikes)  # nothing requires grad: the same fast path
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_shared_adaptations_take_low_precision_strided_inputs_and_odd_shapes(backend, dtype):
+    """A half-precision input seen through a transpose (non-contiguous), features [3, 5], a batch of
+    one: the same spikes, states and gradients as the contiguous fp32 copy of the same values."""
+    gen = torch.Generator().manual_seed(16)
+    base = (torch.rand(5, 3, 9, 1, generator=gen) * 1.5).to(dtype)  # [*features, T, B]
+    strided = base.permute(2, 3, 0, 1)  # [T=9, B=1, 5, 3] as a view: not contiguous
+    assert not strided.is_contiguous()
+    kw = dict(threshold_adaptation=SPEC, current_adaptation=CURRENT, refractory=1.0, return_state=True, backend=backend)
+    results = []
+    for x in (strided, strided.float().contiguous()):
+        x = x.detach().requires_grad_()
+        spikes, state = F.qif(x, **kw)
+        (dx,) = torch.autograd.grad((spikes.float() * torch.arange(15.0).view(5, 3)).sum() + state["mem"].sum(), x)
+        results.append((spikes, state, dx))
+    (s, st, dx), (s32, st32, dx32) = results
+    assert s.dtype == dtype and dx.dtype == dtype and 0 < s32.sum() < s32.numel()
+    assert torch.equal(s.float(), s32)
+    for key in ("mem", "theta", "current"):
+        assert torch.equal(st[key], st32[key]), key
+    assert_close(dx.float(), dx32, 1e-2, 1e-2, "dx (rounded to the input's dtype)")
+    assert st["theta"].shape == (5, 3, 2) and st["current"].shape == (5, 3, 2)
