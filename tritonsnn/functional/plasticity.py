@@ -209,22 +209,24 @@ def kernel_stdp(
     geometry = _check_pair(pre, post, weight, stride, padding, dilation, delay)
     B = pre.shape[1]
     with torch.no_grad():
-        e_pre = elapsed(pre, dt, elapsed_pre0, "elapsed_pre0")
-        e_post = elapsed(post, dt, elapsed_post0, "elapsed_post0")
-        before = _elapsed0(elapsed_post0, post, "elapsed_post0").unsqueeze(0)
-        last_post = torch.cat([before, e_post])[: post.shape[0]] + dt  # the latest post spike strictly before
+        start_pre = _elapsed0(elapsed_pre0, pre, "elapsed_pre0")
+        start_post = _elapsed0(elapsed_post0, post, "elapsed_post0")
+        e_pre, e_post = elapsed(pre, dt, start_pre), elapsed(post, dt, start_post)
+        last_post = torch.cat([start_post[None], e_post])[: post.shape[0]] + dt  # the latest post spike strictly before
         k_post = _kernel(kernel_post, e_pre, "kernel_post")
         k_pre = _kernel(kernel_pre, -last_post, "kernel_pre")
         r = None if reward is None else _sample_rewards(reward, B, post)
         per_sample = reduction in _PER_SAMPLE
-        up_post, up_pre = _pair_sums(pre, post, k_post.clamp(min=0), k_pre.clamp(min=0), r, geometry, per_sample)
-        down_post, down_pre = _pair_sums(pre, post, -k_post.clamp(max=0), -k_pre.clamp(max=0), r, geometry, per_sample)
         rule_ = _Rule(1.0, 1.0, rule, w_min, w_max, weight, bound_power)
-        delta = _reduce(rule_.delta(up_post + up_pre, down_post + down_pre), reduction, B)
+        if rule_.up is None:  # no weight dependence: the signed kernels in STDP's two products
+            delta = sum(_pair_sums(pre, post, k_post, k_pre, r, geometry, per_sample))
+        else:  # the positive parts are bounded as potentiation, the negative ones as depression
+            up = _pair_sums(pre, post, k_post.clamp(min=0), k_pre.clamp(min=0), r, geometry, per_sample)
+            down = _pair_sums(pre, post, -k_post.clamp(max=0), -k_pre.clamp(max=0), r, geometry, per_sample)
+            delta = rule_.delta(sum(up), sum(down))
+        delta = _reduce(delta, reduction, B)
     if return_elapsed:
-        if pre.shape[0]:
-            return delta, (e_pre[-1], e_post[-1])
-        return delta, (_elapsed0(elapsed_pre0, pre, "elapsed_pre0"), _elapsed0(elapsed_post0, post, "elapsed_post0"))
+        return delta, ((e_pre[-1], e_post[-1]) if pre.shape[0] else (start_pre, start_post))
     return delta
 
 
