@@ -25,16 +25,15 @@ import torch
 from stdp_unsupervised import (  # the task, the readout and the evaluation
     BATCH,
     EPOCHS,
-    NUM_INPUTS,
     NUM_NEURONS,
     NUM_PATTERNS,
     T,
     evaluate,
+    input_layer,
     make_patterns,
     sample,
     winner_take_all,
 )
-from torch import nn
 
 import tritonsnn as tsnn
 import tritonsnn.functional as F
@@ -45,10 +44,7 @@ ADAPTATION = F.SharedThreshold(tau=2000.0, increment=0.02)  # ms, threshold unit
 def train(rates, a_plus, a_minus):
     """Build the network, train it for EPOCHS minibatches; returns (before, after) evaluations."""
     gen = torch.Generator().manual_seed(0)
-    linear = nn.Linear(NUM_INPUTS, NUM_NEURONS, bias=False)
-    with torch.no_grad():
-        linear.weight.uniform_(0.05, 0.25, generator=gen)
-    total_weight = linear.weight.sum(1, keepdim=True).mean().item()  # per-neuron budget kept fixed
+    linear, total_weight = input_layer(gen)
     # tau=10 steps; a spike resets the membrane to v_rest (reset_mul=0, reset_add=0)
     neuron = tsnn.GLIF2(
         tau=10.0, threshold=0.4, reset_mul=0.0, reset_add=0.0, threshold_adaptation=ADAPTATION, return_mem=True

@@ -65,13 +65,19 @@ def evaluate(cell, rates, gen):
     return mi, accuracy, joint
 
 
-def train(rates, a_plus, a_minus):
-    """Build the network, train it for EPOCHS minibatches; returns (before, after) evaluations."""
-    gen = torch.Generator().manual_seed(0)
+def input_layer(gen):
+    """The layer plasticity learns, with small random weights, and the input weight each neuron
+    keeps (the competitive normalisation's budget)."""
     linear = nn.Linear(NUM_INPUTS, NUM_NEURONS, bias=False)
     with torch.no_grad():
         linear.weight.uniform_(0.05, 0.25, generator=gen)
-    total_weight = linear.weight.sum(1, keepdim=True).mean().item()  # per-neuron budget kept fixed
+    return linear, linear.weight.sum(1, keepdim=True).mean().item()
+
+
+def train(rates, a_plus, a_minus):
+    """Build the network, train it for EPOCHS minibatches; returns (before, after) evaluations."""
+    gen = torch.Generator().manual_seed(0)
+    linear, total_weight = input_layer(gen)
     neuron = tsnn.Leaky(beta=0.9, threshold=4.0, return_mem=True)
     cell = tsnn.Cell(tsnn.Connection(linear, synapse=tsnn.ExpSynapse(tau=2.0)), neuron, record=True)
     stdp = tsnn.STDP(

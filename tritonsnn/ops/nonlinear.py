@@ -96,7 +96,7 @@ def nlif_shared(
     w = None if current is None else current.w0
     update = (threshold is not None and threshold.update) or (current is not None and current.update)
     if step:  # one step [B, N]: the offsets are the adaptations now; they move after it
-        out = nlif_fwd(_drive(x, w), state, _offset(params, theta), opts._replace(need_mem=True), step=True)
+        out = nlif_fwd(_drive(x, w), state, _with_offset(params, theta), opts._replace(need_mem=True), step=True)
         if update:
             theta, w = _adapt(theta, w, threshold, current, state, out.spikes.detach(), out.mem.detach(), opts)
         return _as_input(out, x), theta, w
@@ -145,7 +145,8 @@ def _drive(x, w):
     return x if w is None else x - w.sum(-1)
 
 
-def _offset(params: NlifParams, theta):
+def _with_offset(params: NlifParams, theta):
+    """``params`` with theta's sum as the one step's threshold offset."""
     return params if theta is None else params._replace(offset=theta.sum(-1)[None])
 
 
