@@ -100,6 +100,8 @@ def _short(key, value):
         return "delay" if value else "nodelay"
     if key == "refractory":
         return f"refr{value:g}"
+    if key in POTENTIALS:
+        return f"{key}={value}"
     return str(value)
 
 
@@ -120,7 +122,12 @@ def _common_ref(st, opts):
         "reset_delay": opts.get("reset_delay", True),
         "refractory_steps": _steps(opts),
         "c0": st.get("count0"),
+        **_potentials(opts),
     }
+
+
+def _potentials(opts):
+    return {"v_rest": opts.get("v_rest", 0.0), "v_reset": opts.get("v_reset", 0.0)}
 
 
 def _leaky_ref(x, p, st, **opts):
@@ -191,6 +198,7 @@ def _synaptic_ref(x, p, st, **opts):
         spk0=st.get("s0"),
         refractory_steps=_steps(opts),
         refr0=st.get("count0"),
+        **_potentials(opts),
     )
     return s, {"syn": syn, "mem": m}
 
@@ -285,6 +293,25 @@ def _other_delays(exclude=()):
     return _delays(*sorted(ALL_OTHER_DELAYS - set(exclude), key=lambda rd: (RESETS.index(rd[0]), not rd[1])))
 
 
+# Rest and reset potentials (v_rest, v_reset): tritonsnn's options of the snnTorch-form neurons,
+# so the rows' sweeps that set them are left out of the snnTorch parity test.
+POTENTIALS = ("v_rest", "v_reset")
+
+
+def _rest(v_rest, v_reset=None, **opts):
+    """A sweep entry with a rest potential (and, given ``v_reset``, the zero reset to it)."""
+    reset = {} if v_reset is None else {"reset_mechanism": "zero", "v_reset": v_reset}
+    return {**opts, **reset, "v_rest": v_rest}
+
+
+LEAKY_POTENTIALS = {  # (reset, delay) -> the sweep of that Leaky row
+    ("subtract", True): (_rest(0.3),),
+    ("zero", True): (_rest(-0.4, -0.2), _rest(0.25, 0.25)),
+    ("zero", False): (_rest(0.2, -0.3, reset_delay=False),),
+    ("none", True): (_rest(0.3),),
+}
+
+
 def leaky_case(reset, delay):
     name = "leaky-" + reset + ("" if delay else "-nodelay")
     opts = {"reset_mechanism": reset, "reset_delay": delay}
@@ -296,6 +323,7 @@ def leaky_case(reset, delay):
         params=LEAKY_P,
         state={"v0": "mem"},
         opts=opts,
+        sweep=LEAKY_POTENTIALS.get((reset, delay), ()),
         snntorch=lambda p, **o: _snn().Leaky(
             beta=_v(p["beta"]), threshold=_v(p["threshold"]), learn_beta=True, learn_threshold=True, **_snn_reset(o)
         ),
@@ -709,19 +737,27 @@ CASES = [
         for r, d in itertools.product(RESETS, (True, False))
     ),
     _if_case("if", {}),
-    _lapicque_case("lapicque", {}, sweep=_resets("zero", "none")),
-    _rleaky_case("rleaky", {}, sweep=_other_delays()),
+    _lapicque_case("lapicque", {}, sweep=(*_resets("zero", "none"), _rest(0.2, -0.3))),
+    _rleaky_case("rleaky", {}, sweep=(*_other_delays(), _rest(0.2), _rest(-0.2, 0.1, reset_delay=False))),
     replace(
-        _rleaky_dense_case("rleaky-linear", linear, {}, sweep=_other_delays(exclude=[("none", False)])),
+        _rleaky_dense_case(
+            "rleaky-linear", linear, {}, sweep=(*_other_delays(exclude=[("none", False)]), _rest(-0.2, 0.1))
+        ),
         full_triton=True,
     ),
     _rleaky_dense_case("rleaky-conv", conv, {}, sweep=_delays(("zero", True))),
-    replace(_alif_case("alif", {}, sweep=_resets("zero", "none")), full_triton=True, triton_more=("spikes",)),
     replace(
-        _synaptic_case("synaptic", {}, sweep=_other_delays()), full_triton=True, triton_more=("T1", "B1N1", "fixed")
+        _alif_case("alif", {}, sweep=(*_resets("zero", "none"), _rest(0.2), _rest(0.1, -0.2))),
+        full_triton=True,
+        triton_more=("spikes",),
     ),
-    replace(_rsynaptic_case("rsynaptic", {}, sweep=_resets("zero", "none")), full_triton=True),
-    _rsynaptic_dense_case("rsynaptic-linear", linear, {}, sweep=_resets("zero")),
+    replace(
+        _synaptic_case("synaptic", {}, sweep=(*_other_delays(), _rest(0.3), _rest(0.2, -0.3, reset_delay=False))),
+        full_triton=True,
+        triton_more=("T1", "B1N1", "fixed"),
+    ),
+    replace(_rsynaptic_case("rsynaptic", {}, sweep=(*_resets("zero", "none"), _rest(-0.2, 0.1))), full_triton=True),
+    _rsynaptic_dense_case("rsynaptic-linear", linear, {}, sweep=(*_resets("zero"), _rest(0.2), _rest(0.2, -0.1))),
     _rsynaptic_dense_case("rsynaptic-conv", conv, {}),
     replace(_alpha_case("alpha", {}, sweep=_resets("subtract", "none")), full_triton=True),
     _plif_case("plif"),
@@ -742,13 +778,16 @@ CASES = [
         opts={"refractory": 2.5, "dt": 1.0},
         state={"v0": "mem", "count0": "count"},
         snntorch=None,
-        sweep=_other_delays(),
+        sweep=(*_other_delays(), _rest(0.2, -0.3), _rest(0.3)),
         full_triton=True,
     ),
     _if_case("if-refractory", {"refractory": 2.0}),
     replace(_lapicque_case("lapicque-refractory", {"refractory": 2.0, "reset_mechanism": "zero"}), full_triton=True),
     replace(
-        _rleaky_case("rleaky-refractory", {"refractory": 2.0}, sweep=_resets("zero"), refractory=True), full_triton=True
+        _rleaky_case(
+            "rleaky-refractory", {"refractory": 2.0}, sweep=(*_resets("zero"), _rest(0.2, -0.2)), refractory=True
+        ),
+        full_triton=True,
     ),
     _rleaky_dense_case("rleaky-linear-refractory", linear, {"refractory": 1.0}, refractory=True),
     _rleaky_dense_case("rleaky-conv-refractory", conv, {"refractory": 1.0}, refractory=True),
@@ -756,7 +795,7 @@ CASES = [
     _synaptic_case(
         "synaptic-refractory",
         {"refractory": 3.0},
-        sweep=(*_other_delays(exclude=[("none", False)]), {"refractory": 1.0}),
+        sweep=(*_other_delays(exclude=[("none", False)]), {"refractory": 1.0}, _rest(0.2, -0.2)),
     ),
     replace(_rsynaptic_case("rsynaptic-refractory", {"refractory": 2.0}), full_triton=True),
     _rsynaptic_dense_case("rsynaptic-linear-refractory", linear, {"refractory": 2.0}, sweep=_delays(("zero", False))),

@@ -53,6 +53,8 @@ def first_order_ref(
     b=None,
     a0=None,
     recurrent=None,
+    v_rest=0.0,
+    v_reset=0.0,
 ):
     """The first-order family in one loop: Leaky plus the options Lapicque, RLeaky and
     refractory periods add. Returns ``(spikes, mem, final_count)``.
@@ -73,6 +75,8 @@ def first_order_ref(
       ``th[t] = threshold + b*a[t]``; the spike compares with ``th[t]``, while the reset
       flag and the subtracted amount use ``th[t-1]``, the threshold the previous spike crossed.
       Gradients flow through ``s[t-1]`` into ``a[t]``.
+    * ``v_rest``: the leak goes towards it, ``v_rest + beta*(mem' - v_rest)``, and the membrane
+      starts there; ``v_reset``: where the zero reset sets the membrane.
     Returns ``(spikes, mem, final_count)``, plus the adaptation sequence when ``rho`` is given.
     """
     spike = surrogate or atan()
@@ -80,7 +84,7 @@ def first_order_ref(
     beta = beta.clamp(0, 1) if clamp_beta else beta
     thr = torch.as_tensor(threshold, dtype=torch.float32)
     x = x.float()
-    mem = torch.zeros_like(x[0]) if v0 is None else v0.float()
+    mem = torch.full_like(x[0], v_rest) if v0 is None else v0.float()
     spk = torch.zeros_like(x[0]) if s0 is None else s0.float()
     count = torch.zeros(x.shape[1:], dtype=torch.int32, device=x.device) if c0 is None else c0.to(torch.int32)
     adapt = (torch.zeros_like(x[0]) if a0 is None else a0.float()) if rho is not None else None
@@ -96,14 +100,14 @@ def first_order_ref(
         reset = spike(mem - th_prev).detach() if reset_mechanism != "none" else torch.zeros_like(mem)
         if reset_delay and refractory_steps > 0:
             reset = reset * (count == refractory_steps)  # the previous step's spike
-        kept = (1 - reset) * mem if reset_mechanism == "zero" else mem
-        drive = beta * (mem if zero_whole else kept) + gain * x[t]
+        kept = (1 - reset) * mem + reset * v_reset if reset_mechanism == "zero" else mem
+        drive = v_rest + beta * ((mem if zero_whole else kept) - v_rest) + gain * x[t]
         if V is not None:
             drive = drive + V * spk
         elif recurrent is not None:
             drive = drive + recurrent(spk)
         if zero_whole and reset_mechanism == "zero":
-            drive = (1 - reset) * drive
+            drive = (1 - reset) * drive + reset * v_reset
         hold = kept
         if reset_mechanism == "subtract":
             drive = drive - reset * th_prev
@@ -112,7 +116,7 @@ def first_order_ref(
         s = spike(new - th) * (~refr)
         if not reset_delay and reset_mechanism != "none":
             do_reset = s - reset
-            new = new - do_reset * thr if reset_mechanism == "subtract" else new - do_reset * new
+            new = new - do_reset * thr if reset_mechanism == "subtract" else new - do_reset * (new - v_reset)
         count = torch.where(s > 0, torch.full_like(count, refractory_steps), (count - 1).clamp_min(0))
         mem, spk, th_prev = new, s, th
         spikes.append(s)
@@ -137,6 +141,8 @@ def synaptic_ref(
     spk0=None,
     refractory_steps=0,
     refr0=None,
+    v_rest=0.0,
+    v_reset=0.0,
 ):
     """snnTorch ``Synaptic`` (and ``RSynaptic`` with ``V`` one-to-one or a ``recurrent`` callable)
     step by step. Returns ``(spikes, syn, mem)`` over ``x [T, B, *features]`` in fp32.
@@ -145,14 +151,15 @@ def synaptic_ref(
     t+1 .. t+R: its membrane is held (no leak, no input), it cannot fire, the pending reset
     still applies and the synaptic current evolves as usual; delayed, the reset is the previous
     step's spike (one threshold per spike). ``refr0`` is the remaining refractory steps before
-    the first step."""
+    the first step. ``v_rest``: the membrane leaks towards it and starts there; ``v_reset``: where
+    the zero reset sets it."""
     spike = surrogate or atan()
     alpha = torch.as_tensor(alpha, dtype=torch.float32).clamp(0, 1)
     beta = torch.as_tensor(beta, dtype=torch.float32).clamp(0, 1)
     thr = torch.as_tensor(threshold, dtype=torch.float32)
     x = x.float()
     syn = torch.zeros_like(x[0]) if syn0 is None else syn0.float()
-    mem = torch.zeros_like(x[0]) if mem0 is None else mem0.float()
+    mem = torch.full_like(x[0], v_rest) if mem0 is None else mem0.float()
     spk = torch.zeros_like(x[0]) if spk0 is None else spk0.float()
     count = torch.zeros(x.shape[1:], dtype=torch.long, device=x.device) if refr0 is None else refr0.long()
     spikes, syns, mems = [], [], []
@@ -166,17 +173,17 @@ def synaptic_ref(
         elif recurrent is not None:
             syn = syn + recurrent(spk)
         held = count > 0
-        mem = torch.where(held, mem, beta * mem + syn)
+        mem = torch.where(held, mem, v_rest + beta * (mem - v_rest) + syn)
         if reset_mechanism == "subtract":
             mem = mem - reset * thr
         elif reset_mechanism == "zero":
-            mem = mem - mem * reset  # the new membrane, input included
+            mem = mem - (mem - v_reset) * reset  # the new membrane, input included
         spk = spike(mem - thr) * (~held)
         if refractory_steps > 0:
             count = torch.where(spk.detach() > 0, refractory_steps, (count - 1).clamp(min=0))
         if not reset_delay and reset_mechanism != "none":
             do_reset = spk - reset
-            mem = mem - do_reset * thr if reset_mechanism == "subtract" else mem - do_reset * mem
+            mem = mem - do_reset * thr if reset_mechanism == "subtract" else mem - do_reset * (mem - v_reset)
         spikes.append(spk)
         syns.append(syn)
         mems.append(mem)

@@ -19,7 +19,7 @@ from torch import nn
 import tritonsnn as tsnn
 from tritonsnn.ops import _contract
 
-from .cases import CASES
+from .cases import CASES, POTENTIALS
 from .checks import TOL, assert_close, assert_compiles_like_eager, assert_spikes_equal
 
 BACKENDS = ["torch", "triton"]
@@ -621,6 +621,8 @@ def _snntorch_params():
         if case.snntorch is None:
             continue
         for vid, opts in case.variants():
+            if any(k in opts for k in POTENTIALS):  # tritonsnn's own options: no snnTorch counterpart
+                continue
             for kind in case.snntorch_kinds:
                 out += [
                     pytest.param(case, opts, kind, backend, id=f"{case.name}[{vid or 'row'}]-{kind}-{backend}")

@@ -13,7 +13,7 @@ from .checks import assert_close
 from .reference import first_order_ref
 
 BACKENDS = ["torch", "triton"]
-CASES = [(True, 0.0), (False, 0.0)]  # (decay_input, v_reset)
+CASES = [(True, 0.0), (False, 0.0), (True, -0.25), (False, 0.5)]  # (decay_input, v_reset)
 
 
 def _input(seed=0, shape=(12, 3, 5)):
@@ -31,7 +31,13 @@ def test_plif_matches_the_reference_loop(backend, decay_input, v_reset):
     k = torch.sigmoid(w)
     x_ref = x.detach().requires_grad_()
     s_ref, m_ref, _ = first_order_ref(
-        x_ref * k if decay_input else x_ref, 1 - k, 1.0, reset_mechanism="zero", reset_delay=False
+        x_ref * k if decay_input else x_ref,
+        1 - k,
+        1.0,
+        reset_mechanism="zero",
+        reset_delay=False,
+        v_rest=v_reset,  # SpikingJelly's membrane leaks towards v_reset and starts there
+        v_reset=v_reset,
     )
     assert torch.equal(spikes, s_ref) and spikes.sum() > 0
     assert_close(mem, m_ref, 1e-6, 1e-6, "membrane")
@@ -82,9 +88,10 @@ def test_plif_learns_its_time_constant_and_checks_its_options():
     for bad in (1.0, 0.5, float("nan")):
         with pytest.raises(ValueError, match="init_tau must be a time constant > 1"):
             tsnn.PLIF(init_tau=bad)
-    for bad in (-0.5, None):
-        with pytest.raises(ValueError, match="v_reset must be 0.0"):
-            tsnn.PLIF(v_reset=bad)
+    with pytest.raises(ValueError, match="v_reset must be a number"):
+        tsnn.PLIF(v_reset=None)
+    with pytest.raises(ValueError, match="threshold must be > v_reset"):
+        tsnn.PLIF(v_reset=1.0)
     single = tsnn.PLIF(step_mode="single")
     x = _input()
     steps = torch.stack([single(x_t) for x_t in x.detach().unbind(0)])

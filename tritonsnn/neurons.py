@@ -29,7 +29,8 @@ from . import surrogate as sg
 from ._doc import shared_args
 from .contracts import Nonlinearity, Reset, surrogate_fields
 from .functional import _reset_mode
-from .functional._validate import Common
+from .functional._rest import shift_of
+from .functional._validate import Common, potentials
 from .functional.first_order import _first_order, lapicque_terms
 from .functional.nonlinear import DEFAULT_SURROGATE, GLIF2_ADAPTATION, check_constants, lif_constants, run_nonlinear
 from .functional.recurrent import run_rleaky, run_rsynaptic
@@ -56,6 +57,8 @@ _COMMON_OPTIONS = (
     "return_state",
     "spike_grad",
     "fire_at_threshold",
+    "v_rest",
+    "v_reset",
 )
 
 
@@ -113,6 +116,8 @@ class SpikingNeuron(nn.Module):
         return_state=False,
         spike_grad=None,
         fire_at_threshold=False,
+        v_rest=0.0,
+        v_reset=0.0,
     ):
         super().__init__()
         _reset_mode(reset_mechanism)
@@ -135,9 +140,11 @@ class SpikingNeuron(nn.Module):
         self.return_state = bool(return_state)
         self.backend = _backend.check_backend_name(backend)
         self.fire_at_threshold = bool(fire_at_threshold)
+        rest = potentials(v_rest, v_reset, _reset_mode(reset_mechanism))
+        self.v_rest, self.v_reset = rest["v_rest"], rest["v_reset"]
         self._register("threshold", threshold, learn_threshold)
-        if not bool((self.threshold.detach() > 0).all()):
-            raise ValueError(f"threshold must be > 0; got {threshold}")
+        if not bool((self.threshold.detach() > self.v_reset).all()):
+            raise ValueError(f"threshold must be > {'v_reset' if self.v_reset else 0}; got {threshold}")
         self._state = {}  # carried state, a plain attribute so it never enters state_dict
         self._observers = []  # tsnn.Monitor callbacks: (neuron, spikes, state) after every call
 
@@ -159,6 +166,8 @@ class SpikingNeuron(nn.Module):
             self.fire_at_threshold,
             **surrogate_fields(self.surrogate),
             backend=self.backend,
+            v_rest=self.v_rest,
+            v_reset=self.v_reset,
         )
 
     @property
@@ -255,6 +264,7 @@ class SpikingNeuron(nn.Module):
             f"reset_delay={self.reset_delay}, surrogate={self.surrogate}, step_mode={self.step_mode!r}"
         )
         r += f", refractory={self.refractory}, dt={self.dt}" if self.refractory_steps else ""
+        r += "".join(f", {k}={getattr(self, k)}" for k in ("v_rest", "v_reset") if getattr(self, k))
         return r + (", fire_at_threshold=True" if self.fire_at_threshold else "")
 
 
@@ -276,6 +286,10 @@ _COMMON_DOC = """
         dt: ms per step.
         fire_at_threshold: a membrane equal to the threshold fires (``>=``, as Inferno, PySNN and
             SpikingJelly); False (default): only above it (``>``, snnTorch's).
+        v_rest: the potential the membrane leaks towards, ``v_rest + beta * (mem - v_rest)``
+            (Inferno's ``rest_v``); the membrane starts there. Not on Alpha.
+        v_reset: where ``reset_mechanism="zero"`` sets the membrane (SpikingJelly's and
+            Inferno's hard reset); the threshold must exceed it. 0 with the other resets.
 """
 
 
@@ -311,6 +325,8 @@ class Leaky(SpikingNeuron):
         return_state=False,
         spike_grad=None,
         fire_at_threshold=False,
+        v_rest=0.0,
+        v_reset=0.0,
     ):
         super().__init__(**_common(locals()))
         self._register_learnable(locals(), "beta")
@@ -347,10 +363,11 @@ class PLIF(SpikingNeuron):
         init_tau: initial time constant in steps (> 1), a number (SpikingJelly's one shared
             ``w``) or a tensor broadcastable to the features (one per neuron): ``w = -ln(init_tau - 1)``.
         decay_input: scale the input by ``k`` (SpikingJelly's default) or add it as it is.
-        threshold: firing threshold (> 0).
-        v_reset: ``0.0``, the hard reset to zero (the only one: SpikingJelly's soft reset,
-            ``None``, decides the spike from the membrane before the previous reset is taken
-            off, which tritonsnn's subtracting reset, snnTorch's, does not).
+        threshold: firing threshold (> v_reset).
+        v_reset: the hard reset's potential, also the one the membrane leaks towards and starts
+            at, as SpikingJelly's (its soft reset, ``None``, decides the spike from the membrane
+            before the previous reset is taken off, which tritonsnn's subtracting reset,
+            snnTorch's, does not: refused).
     """
 
     def __init__(
@@ -374,14 +391,15 @@ class PLIF(SpikingNeuron):
         tau = torch.as_tensor(init_tau, dtype=torch.float32).detach()
         if tau.numel() == 0 or not bool((torch.isfinite(tau) & (tau > 1)).all()):
             raise ValueError(f"init_tau must be a time constant > 1 (steps); got {init_tau!r}")
-        if v_reset is None or v_reset != 0.0:
+        if v_reset is None:
             raise ValueError(
-                f"v_reset must be 0.0 (SpikingJelly's hard reset); got {v_reset!r}. SpikingJelly's soft reset "
-                "(None) is not implemented: tritonsnn's subtracting reset is snnTorch's, whose spikes differ when "
-                "the membrane stays above threshold after a reset; for another reset potential shift the threshold"
+                "v_reset must be a number (SpikingJelly's hard reset); SpikingJelly's soft reset (None) is not "
+                "implemented: tritonsnn's subtracting reset is snnTorch's, whose spikes differ when the membrane "
+                "stays above threshold after a reset"
             )
-        super().__init__(**_common(locals(), reset_mechanism="zero", reset_delay=False))
-        self.decay_input, self.v_reset = bool(decay_input), v_reset
+        # SpikingJelly's membrane leaks towards v_reset and starts there
+        super().__init__(**_common(locals(), reset_mechanism="zero", reset_delay=False, v_rest=v_reset))
+        self.decay_input = bool(decay_input)
         self.w = nn.Parameter(-torch.log(tau - 1))
 
     def _dynamics(self, x, init, single=False, **returns):
@@ -391,7 +409,7 @@ class PLIF(SpikingNeuron):
 
     def extra_repr(self):
         tau = 1 / torch.sigmoid(self.w.detach())
-        return f"tau={_short(tau)}, decay_input={self.decay_input}, v_reset={self.v_reset}, " + super().extra_repr()
+        return f"tau={_short(tau)}, decay_input={self.decay_input}, " + super().extra_repr()
 
 
 @shared_args(_COMMON_DOC)
@@ -434,6 +452,8 @@ class Lapicque(SpikingNeuron):
         return_state=False,
         spike_grad=None,
         fire_at_threshold=False,
+        v_rest=0.0,
+        v_reset=0.0,
     ):
         if learn_beta:
             raise ValueError(
@@ -558,6 +578,8 @@ class RLeaky(SpikingNeuron):
         return_state=False,
         spike_grad=None,
         fire_at_threshold=False,
+        v_rest=0.0,
+        v_reset=0.0,
     ):
         super().__init__(**_common(locals()))
         self.all_to_all = bool(all_to_all)
@@ -622,6 +644,8 @@ class ALIF(SpikingNeuron):
         return_state=False,
         spike_grad=None,
         fire_at_threshold=False,
+        v_rest=0.0,
+        v_reset=0.0,
     ):
         super().__init__(**_common(locals(), reset_delay=True))
         self._register_learnable(locals(), "beta", "rho", "b")
@@ -686,13 +710,17 @@ class Synaptic(SpikingNeuron):
         return_state=False,
         spike_grad=None,
         fire_at_threshold=False,
+        v_rest=0.0,
+        v_reset=0.0,
     ):
         super().__init__(**_common(locals()))
         self._register_learnable(locals(), "alpha", "beta")
 
     def _dynamics(self, x, init, single=False, **returns):
-        layout, params = second_order_params(x, self.alpha, self.beta, self.threshold, single=single)
-        return run_synaptic(x, layout, params, self._options(), **init, **returns)
+        options = self._options()
+        shift = shift_of(options)
+        layout, params = second_order_params(x, self.alpha, self.beta, self.threshold, single=single, shift=shift)
+        return run_synaptic(x, layout, params, options, **init, **returns)
 
     def extra_repr(self):
         return f"alpha={_short(self.alpha)}, beta={_short(self.beta)}, " + super().extra_repr()
@@ -804,6 +832,8 @@ class RSynaptic(SpikingNeuron):
         return_state=False,
         spike_grad=None,
         fire_at_threshold=False,
+        v_rest=0.0,
+        v_reset=0.0,
     ):
         super().__init__(**_common(locals()))
         self._register_learnable(locals(), "alpha", "beta")
@@ -887,6 +917,7 @@ class _Nonlinear(SpikingNeuron):
             return_state=return_state,
         )
         self.constants = check_constants(self._NONLINEARITY, constants, self._ADAPT)
+        self.v_rest, self.v_reset = self.constants.get("v_rest"), self.constants.get("v_reset")
         self.detach_reset = bool(detach_reset)
         linear = "reset_mul" in self.constants
         self.reset_mechanism = "linear" if linear else "subtract" if self.constants["v_reset"] is None else "v_reset"

@@ -217,6 +217,8 @@ class Common(NamedTuple):
     surrogate_param: float
     surrogate_param2: float
     backend: str
+    v_rest: float = 0.0  # the potentials of the snnTorch-form neurons (``functional/_rest.py``)
+    v_reset: float = 0.0
 
     def record(self, kind, x, **fields):
         """The options record ``kind`` (``LifOptions``, ...) of a call on tensors like ``x``: these
@@ -227,7 +229,8 @@ class Common(NamedTuple):
 
         def make():  # only on a miss: the hot path is the lookup
             common = self._asdict()
-            del common["backend"]
+            for name in ("backend", "v_rest", "v_reset"):  # not the op's: resolved above it
+                del common[name]
             return kind(**fields, **common, use_triton=use_triton)
 
         return cached_record((kind, self, use_triton, *fields.items()), make)
@@ -248,7 +251,17 @@ def cached_record(key, make):
     return rec
 
 
-_COMMON_OPTIONS = ("reset_mechanism", "reset_delay", "surrogate", "refractory", "dt", "backend", "fire_at_threshold")
+_COMMON_OPTIONS = (
+    "reset_mechanism",
+    "reset_delay",
+    "surrogate",
+    "refractory",
+    "dt",
+    "backend",
+    "fire_at_threshold",
+    "v_rest",
+    "v_reset",
+)
 
 
 def common(args: dict, **fixed) -> Common:
@@ -264,7 +277,29 @@ def common(args: dict, **fixed) -> Common:
         bool(o.get("fire_at_threshold", False)),
         **surrogate_fields(sg.from_any(o["surrogate"])),
         backend=_backend.check_backend_name(o["backend"]),
+        **potentials(o.get("v_rest", 0.0), o.get("v_reset", 0.0), mode),
     )
+
+
+def potentials(v_rest, v_reset, mode) -> dict:
+    """``v_rest`` and ``v_reset`` of an snnTorch-form neuron as floats, checked: finite numbers, and
+    ``v_reset`` only where it is used (the zero reset sets the membrane to it)."""
+    out = {}
+    for name, v in (("v_rest", v_rest), ("v_reset", v_reset)):
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            raise TypeError(f"{name} must be a number (a potential shared by all neurons); got {type(v).__name__}")
+        _check_number(float(v), name, v, False)
+        out[name] = float(v)
+    if out["v_reset"] != 0.0 and mode != Reset.ZERO:
+        raise ValueError(
+            f"v_reset={v_reset} is the membrane after a spike of reset_mechanism='zero'; with reset_mechanism="
+            f"{_mode_name(mode)!r} it would be ignored: pass reset_mechanism='zero' or leave v_reset at 0"
+        )
+    return out
+
+
+def _mode_name(mode):
+    return next(name for name, m in RESET_MODES.items() if m == mode)
 
 
 def result(layout: Layout, spikes, seqs: dict, count, return_mem, return_state):

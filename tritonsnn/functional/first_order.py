@@ -8,6 +8,7 @@ import torch
 from .. import ops
 from .._doc import shared_args
 from ..contracts import LifOptions, LifParams, LifState
+from . import _rest
 from ._validate import Common, Layout, check_input, common, count, is_set, param, result, state
 
 __all__ = ["leaky", "if_", "lapicque", "lapicque_coefficients", "alif"]
@@ -40,26 +41,29 @@ def _first_order(
     features = layout.features
     beta_v = param(beta, "beta", features, x)
     adapt = rho is not None
+    shift = _rest.shift_of(options)
     params = LifParams(
         beta=beta_v.clamp(0.0, 1.0) if clamp_beta else beta_v,
-        threshold=param(threshold, "threshold", features, x, positive=True),
+        threshold=param(_rest.threshold(threshold, shift), _rest.threshold_name(shift), features, x, positive=True),
         gain=None if gain is None else param(gain, "gain", features, x),
         v=None if V is None else param(V, "V", features, x),
         rho=param(rho, "rho", features, x) if adapt else None,
         b=param(b, "b", features, x) if adapt else None,
     )
     init = LifState(
-        mem0=state(v0, "v0", x, features, layout=layout),
+        mem0=_rest.start(state(v0, "v0", x, features, layout=layout), shift, (layout.B, layout.N), x),
         spk0=state(s0, "s0", x, features, layout=layout) if V is not None or adapt else None,
         adapt0=state(a0, "a0", x, features, layout=layout) if adapt else None,
         count0=count(count0, x, features, options.refractory, layout),
     )
     opts = options.record(LifOptions, x, zero_whole=bool(zero_whole), need_mem=bool(return_mem or return_state))
-    out = ops.lif.lif_fwd(layout.flat(x), init, params, opts, step=single)
-    seqs = {"mem": out.pre if opts.delay else out.post} if opts.need_mem else {}
+    leak = _rest.leak_input(shift, params.beta, params.gain)
+    out = ops.lif.lif_fwd(_rest.add_input(layout.flat(x), leak), init, params, opts, step=single)
+    seqs = {"mem": _rest.membrane(out.pre if opts.delay else out.post, shift)} if opts.need_mem else {}
     if adapt:
         seqs["adapt"] = out.adapt
-    return result(layout, out.spikes, seqs, out.final_count if opts.refractory > 0 else None, return_mem, return_state)
+    spikes = out.spikes if leak is None else out.spikes.to(x.dtype)
+    return result(layout, spikes, seqs, out.final_count if opts.refractory > 0 else None, return_mem, return_state)
 
 
 _COMMON_ARGS = """
@@ -77,6 +81,10 @@ _COMMON_ARGS = """
         count0: initial refractory counter ``[B, *features]`` (steps left), zeros when None.
         fire_at_threshold: a membrane equal to the threshold fires (``>=``, as Inferno, PySNN and
             SpikingJelly); False (default): only above it (``>``, snnTorch's).
+        v_rest: the potential the membrane leaks towards, ``mem[t] = v_rest + beta * (mem[t-1] -
+            v_rest) + x[t]`` (as Inferno's ``rest_v``); the membrane starts there when ``v0`` is None.
+        v_reset: where ``reset_mechanism="zero"`` sets the membrane (SpikingJelly's and Inferno's
+            hard reset); then the threshold must exceed it. 0 with the other resets.
 """
 
 
@@ -97,6 +105,8 @@ def leaky(
     dt=1.0,
     count0=None,
     fire_at_threshold=False,
+    v_rest=0.0,
+    v_reset=0.0,
 ):
     """Leaky integrate-and-fire over a whole sequence (snnTorch ``Leaky`` semantics).
 
@@ -104,7 +114,7 @@ def leaky(
         x: input current ``[T, B, *features]`` (fp32, fp16 or bf16; any strides).
         beta: membrane decay, clamped to [0, 1]; number or tensor broadcastable to ``features``.
         threshold: firing threshold (> 0); number or tensor broadcastable to ``features``.
-        v0: initial membrane ``[B, *features]``; zeros when None. Receives gradients.
+        v0: initial membrane ``[B, *features]``; ``v_rest`` (0) when None. Receives gradients.
         reset_delay: True (snnTorch default) applies the reset of a spike at the next step;
             False applies it in the same step, so the returned membrane is post-reset.
 
@@ -205,6 +215,8 @@ def lapicque(
     dt=1.0,
     count0=None,
     fire_at_threshold=False,
+    v_rest=0.0,
+    v_reset=0.0,
 ):
     """Lapicque's RC neuron, as ``snntorch.Lapicque`` (a forward-Euler RC step).
 
@@ -270,6 +282,8 @@ def alif(
     dt=1.0,
     count0=None,
     fire_at_threshold=False,
+    v_rest=0.0,
+    v_reset=0.0,
 ):
     """Adaptive-threshold leaky integrate-and-fire (Bellec et al. 2018, LSNN's ALIF).
 

@@ -13,6 +13,7 @@ from .. import ops
 from .._doc import shared_args
 from .._spikes import mark_spikes
 from ..contracts import Dense, LifOptions, LifParams, LifState, SecondOrder, SynOptions, SynState
+from . import _rest
 from ._validate import Common, Layout, check_input, common, count, decay, param, result, state
 from .first_order import _COMMON_ARGS, _first_order
 from .second_order import run_synaptic, second_order_params
@@ -98,6 +99,8 @@ def rleaky(
     dt=1.0,
     count0=None,
     fire_at_threshold=False,
+    v_rest=0.0,
+    v_reset=0.0,
 ):
     """Recurrent leaky integrate-and-fire, as ``snntorch.RLeaky``.
 
@@ -164,24 +167,27 @@ def run_rleaky(
     if dense is not None:
         layout = Layout(x, single)
         features = layout.features
+        shift = _rest.shift_of(options)  # v_rest, v_reset: as in _first_order
         init = LifState(
-            state(v0, "v0", x, features, layout=layout),
+            _rest.start(state(v0, "v0", x, features, layout=layout), shift, (layout.B, layout.N), x),
             state(s0, "s0", x, features, layout=layout),
             None,
             count(count0, x, features, options.refractory, layout),
         )
-        params = LifParams(decay(beta, "beta", features, x), param(threshold, "threshold", features, x, positive=True))
+        threshold = param(_rest.threshold(threshold, shift), _rest.threshold_name(shift), features, x, positive=True)
+        params = LifParams(decay(beta, "beta", features, x), threshold)
+        leak = _rest.leak_input(shift, params.beta)
         out = ops.recurrent.rleaky_dense_fwd(
-            layout.flat(x),
+            _rest.add_input(layout.flat(x), leak),
             init,
             dense,
             params,
             options.record(LifOptions, x, zero_whole=True, need_mem=True),
             step=single,
         )
-        return result(
-            layout, out.spikes, {"mem": out.mem}, out.final_count if options.refractory > 0 else None, **returns
-        )
+        spikes = out.spikes if leak is None else out.spikes.to(x.dtype)
+        mem = _rest.membrane(out.mem, shift)
+        return result(layout, spikes, {"mem": mem}, out.final_count if options.refractory > 0 else None, **returns)
     # Any other layer: an autograd loop of one fused update per step.
     seq = x[None] if single else x
     spk = torch.zeros_like(seq[0]) if s0 is None else s0.to(x.dtype)
@@ -249,6 +255,8 @@ def rsynaptic(
     dt=1.0,
     count0=None,
     fire_at_threshold=False,
+    v_rest=0.0,
+    v_reset=0.0,
 ):
     """Recurrent Synaptic neuron (snnTorch ``RSynaptic``): each step's spikes feed the next step's current.
 
@@ -310,26 +318,32 @@ def run_rsynaptic(
     single=False,
 ):
     """:func:`rsynaptic` with validated options; ``single`` as in ``first_order._first_order``."""
-    layout, params = second_order_params(x, alpha, beta, threshold, V=V if recurrent is None else None, single=single)
+    shift = _rest.shift_of(options)
+    layout, params = second_order_params(
+        x, alpha, beta, threshold, V=V if recurrent is None else None, single=single, shift=shift
+    )
     returns = dict(return_mem=return_mem, return_state=return_state)
     if recurrent is None:
         return run_synaptic(x, layout, params, options, syn0=syn0, v0=v0, s0=s0, count0=count0, **returns)
     dense = _dense(recurrent, x, single)
     if dense is not None:
         features = layout.features
+        k = _rest.leak_input(shift, params.beta)  # v_rest, v_reset: as in run_synaptic
         init = SynState(
-            state(syn0, "syn0", x, features, layout=layout),
+            _rest.add_state(state(syn0, "syn0", x, features, layout=layout), k, (layout.B, layout.N), x),
             None,
-            state(v0, "v0", x, features, layout=layout),
+            _rest.start(state(v0, "v0", x, features, layout=layout), shift, (layout.B, layout.N), x),
             state(s0, "s0", x, features, layout=layout),
             count(count0, x, features, options.refractory, layout),
         )
         opts = options.record(SynOptions, x, neuron=SecondOrder.SYNAPTIC, store_cur=True, need_mem=True)
-        out = ops.recurrent.rsyn_dense_fwd(layout.flat(x), init, dense, params, opts, step=single)
+        drive = _rest.add_input(layout.flat(x), None if k is None else (1 - params.alpha) * k)
+        out = ops.recurrent.rsyn_dense_fwd(drive, init, dense, params, opts, step=single)
+        mem = _rest.membrane(out.mem, shift)
         return result(
             layout,
-            out.spikes,
-            {"syn": out.cur, "mem": out.mem} if return_state else {"mem": out.mem},
+            out.spikes if k is None else out.spikes.to(x.dtype),
+            {"syn": out.cur if k is None else out.cur - k, "mem": mem} if return_state else {"mem": mem},
             out.final_count if options.refractory > 0 else None,
             **returns,
         )

@@ -8,13 +8,15 @@ import torch
 from .. import ops
 from .._doc import shared_args
 from ..contracts import SecondOrder, SynOptions, SynParams, SynState
+from . import _rest
 from ._validate import Common, Layout, check_input, common, count, decay, param, result, state
 
 __all__ = ["synaptic", "alpha"]
 
 
-def second_order_params(x, alpha, beta, threshold, V=None, single=False):
-    """``(layout, SynParams)``: the decays clamped to [0, 1], the threshold checked."""
+def second_order_params(x, alpha, beta, threshold, V=None, single=False, shift=None):
+    """``(layout, SynParams)``: the decays clamped to [0, 1], the threshold checked (and shifted
+    by ``v_reset``: ``_rest.threshold``)."""
     check_input(x, single=single)
     layout = Layout(x, single)
     features = layout.features
@@ -22,7 +24,7 @@ def second_order_params(x, alpha, beta, threshold, V=None, single=False):
         alpha=decay(alpha, "alpha", features, x),
         beta=decay(beta, "beta", features, x),
         tau=None,
-        threshold=param(threshold, "threshold", features, x, positive=True),
+        threshold=param(_rest.threshold(threshold, shift), _rest.threshold_name(shift), features, x, positive=True),
         v=None if V is None else param(V, "V", features, x),
     )
 
@@ -43,10 +45,14 @@ def run_synaptic(
     """Synaptic (``params.v`` None) or one-to-one RSynaptic through one ``syn`` op."""
     features = layout.features
     need_mem = bool(return_mem or return_state)
+    # With v_rest, the membrane's leak input (1 - beta)(v_rest - c) rides on the current: the
+    # current runs as syn + k, which takes (1 - alpha) k more input per step.
+    shift = _rest.shift_of(options)  # params.threshold is shifted already (second_order_params)
+    k = _rest.leak_input(shift, params.beta)
     init = SynState(
-        cur0=state(syn0, "syn0", x, features, layout=layout),
+        cur0=_rest.add_state(state(syn0, "syn0", x, features, layout=layout), k, (layout.B, layout.N), x),
         aux0=None,
-        mem0=state(v0, "v0", x, features, layout=layout),
+        mem0=_rest.start(state(v0, "v0", x, features, layout=layout), shift, (layout.B, layout.N), x),
         spk0=state(s0, "s0", x, features, layout=layout) if params.v is not None else None,
         count0=count(count0, x, features, options.refractory, layout),
     )
@@ -57,11 +63,13 @@ def run_synaptic(
         store_cur=bool(return_state) or params.alpha.requires_grad,
         need_mem=need_mem,
     )
-    out = ops.synaptic.syn_fwd(layout.flat(x), init, params, opts, step=layout.single)
-    seqs = {"syn": out.cur} if return_state else {}
+    drive = _rest.add_input(layout.flat(x), None if k is None else (1 - params.alpha) * k)
+    out = ops.synaptic.syn_fwd(drive, init, params, opts, step=layout.single)
+    seqs = {"syn": out.cur if k is None else out.cur - k} if return_state else {}
     if need_mem:
-        seqs["mem"] = out.mem if opts.delay else out.post
-    return result(layout, out.spikes, seqs, out.final_count if opts.refractory > 0 else None, return_mem, return_state)
+        seqs["mem"] = _rest.membrane(out.mem if opts.delay else out.post, shift)
+    spikes = out.spikes if k is None else out.spikes.to(x.dtype)
+    return result(layout, spikes, seqs, out.final_count if opts.refractory > 0 else None, return_mem, return_state)
 
 
 def run_alpha(
@@ -122,6 +130,10 @@ _SECOND_ORDER_ARGS = """
         backend: ``"auto"`` (Triton on CUDA, PyTorch elsewhere), ``"triton"`` or ``"torch"``.
         fire_at_threshold: a membrane equal to the threshold fires (``>=``, as Inferno, PySNN and
             SpikingJelly); False (default): only above it (``>``, snnTorch's).
+        v_rest: the potential the membrane leaks towards, ``mem[t] = v_rest + beta * (mem[t-1] -
+            v_rest) + syn[t]``; the membrane starts there when ``v0`` is None.
+        v_reset: where ``reset_mechanism="zero"`` sets the membrane; then the threshold must
+            exceed it. 0 with the other resets.
 """
 
 
@@ -144,6 +156,8 @@ def synaptic(
     dt=1.0,
     count0=None,
     fire_at_threshold=False,
+    v_rest=0.0,
+    v_reset=0.0,
 ):
     """Second-order LIF with a synaptic current (snnTorch ``Synaptic`` semantics) over a sequence.
 
@@ -156,7 +170,7 @@ def synaptic(
         beta: membrane decay, clamped to [0, 1]; number or tensor broadcastable to ``features``.
         threshold: firing threshold (> 0); number or tensor broadcastable to ``features``.
         syn0: initial synaptic current ``[B, *features]``; zeros when None. Receives gradients.
-        v0: initial membrane ``[B, *features]``; zeros when None. Receives gradients.
+        v0: initial membrane ``[B, *features]``; ``v_rest`` (0) when None. Receives gradients.
         reset_mechanism: ``"subtract"`` (default), ``"zero"`` or ``"none"``. As in snnTorch,
             ``"zero"`` zeroes the *new* membrane (input included) and leaves ``syn`` alone.
     Returns:
@@ -164,8 +178,8 @@ def synaptic(
         ``return_state``. The state for a following chunk is ``state["syn"][-1]``,
         ``state["mem"][-1]`` (and ``state["count"]``).
     """
-    layout, params = second_order_params(x, alpha, beta, threshold)
     options = common(locals())
+    layout, params = second_order_params(x, alpha, beta, threshold, shift=_rest.shift_of(options))
     return run_synaptic(
         x, layout, params, options, syn0=syn0, v0=v0, count0=count0, return_mem=return_mem, return_state=return_state
     )
