@@ -599,9 +599,9 @@ def _cubalif_params():
     }
 
 
-_COMMON_REFUSALS = [
-    ("v_leak", 0.5, "v_leak != 0"),
-    ("v_reset", 0.5, "v_reset != 0"),
+_COMMON_REFUSALS = [  # tritonsnn's v_rest and v_reset are one number per layer
+    ("v_leak", [0.5, 0.2, 0.5], "v_leak differing between neurons"),
+    ("v_reset", [0.5, 0.2, 0.5], "v_reset differing between neurons"),
     ("r", -1.0, "an input gain .* <= 0"),
 ]
 

@@ -24,13 +24,14 @@ packages with the same parameters. With a time step ``dt`` (``1e-4`` as in
 snnTorch), NIR's ``LIF`` ``tau dv/dt = (v_leak - v) + R I`` discretised by Euler is
 ``v[t] = (1 - dt/tau) v[t-1] + (R dt/tau) I[t]``, so
 
-* ``Leaky(beta, threshold)`` <-> ``LIF(tau = dt / (1 - beta), r = tau / dt, v_leak = 0,
-  v_threshold = threshold, v_reset = 0)``; beta = 1 (no leak) exports as ``IF``;
-* ``IF(threshold)`` <-> ``IF(r = 1 / dt, v_threshold = threshold, v_reset = 0)``
+* ``Leaky(beta, threshold, v_rest, v_reset)`` <-> ``LIF(tau = dt / (1 - beta), r = tau / dt,
+  v_leak = v_rest, v_threshold = threshold, v_reset = v_reset)`` (Euler's ``(1 - beta) v_leak``
+  is Leaky's leak towards ``v_rest``); beta = 1 (no leak) exports as ``IF``;
+* ``IF(threshold)`` <-> ``IF(r = 1 / dt, v_threshold = threshold, v_reset = v_reset)``
   (NIR's ``IF`` is ``dv/dt = R I``, so the input gain per step is ``R dt``);
 * ``Synaptic(alpha, beta, threshold)`` <-> ``CubaLIF(tau_syn = dt / (1 - alpha),
-  tau_mem = dt / (1 - beta), w_in = tau_syn / dt, r = tau_mem / dt, v_leak = 0,
-  v_threshold = threshold, v_reset = 0)``. NIR's ``tau_syn dI/dt = -I + w_in S``,
+  tau_mem = dt / (1 - beta), w_in = tau_syn / dt, r = tau_mem / dt, v_leak = v_rest,
+  v_threshold = threshold, v_reset = v_reset)``. NIR's ``tau_syn dI/dt = -I + w_in S``,
   ``tau_mem dv/dt = (v_leak - v) + R I``, Euler-discretised with the current updated
   first (snnTorch's order), is ``I[t] = alpha I[t-1] + (w_in dt / tau_syn) S[t]``,
   ``v[t] = beta v[t-1] + (R dt / tau_mem) I[t]``: both gains are 1 with these ``w_in``
@@ -40,7 +41,8 @@ On import, an input gain ``w = R dt / tau`` (``R dt`` for ``IF``, the product
 ``(w_in dt / tau_syn) (R dt / tau_mem)`` for ``CubaLIF``) other than 1 is folded
 into the threshold (``threshold = v_threshold / w``), which gives the same spikes
 (the node is linear below the threshold); the membrane tsnn reports is then NIR's
-``v / w`` (and a Synaptic's current ``I / (w_in dt / tau_syn)``). Gains within 1e-5
+``v / w`` (and a Synaptic's current ``I / (w_in dt / tau_syn)``), and ``v_leak / w`` and
+``v_reset / w`` are its ``v_rest`` and ``v_reset``, which must be one number per layer. Gains within 1e-5
 of 1 are taken as 1: they are the float32 rounding of ``r = tau / dt``. (snnTorch's
 own importer folds ``w_in`` the same way but requires ``r = tau_mem / dt``.)
 
@@ -184,20 +186,20 @@ def _time_constant(name, decay: np.ndarray, symbol: str, kind: str, dt) -> np.nd
 
 def _neuron_node(nir, name, neuron: SpikingNeuron, features, dt):
     threshold = _per_neuron(neuron.threshold, features)
-    common = dict(v_threshold=threshold, v_reset=np.zeros_like(threshold), metadata=_neuron_metadata(name, neuron))
+    meta = _neuron_metadata(name, neuron)
+    common = dict(v_threshold=threshold, v_reset=np.full_like(threshold, neuron.v_reset), metadata=meta)
+    v_leak = np.full_like(threshold, neuron.v_rest)
     if isinstance(neuron, (Synaptic, RSynaptic)):
         tau_syn = _time_constant(name, _decay(neuron.alpha, features), "alpha", "CubaLIF", dt)
         tau_mem = _time_constant(name, _decay(neuron.beta, features), "beta", "CubaLIF", dt)
         # snnTorch's gains w_in = tau_syn/dt, r = tau_mem/dt: each Euler step adds x[t] to the current
         # and the current to v, as Synaptic does.
-        return nir.CubaLIF(
-            tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, w_in=tau_syn / dt, v_leak=np.zeros_like(tau_mem), **common
-        )
+        return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, w_in=tau_syn / dt, v_leak=v_leak, **common)
     beta = _decay(neuron.beta, features) if isinstance(neuron, (Leaky, RLeaky)) else None
     if beta is None or (np.all(beta == 1.0) and not isinstance(neuron, RLeaky)):
         return nir.IF(r=np.full(threshold.shape, 1.0 / dt), **common)
     tau = _time_constant(name, beta, "beta", "LIF", dt)
-    return nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros_like(tau), **common)
+    return nir.LIF(tau=tau, r=tau / dt, v_leak=v_leak, **common)
 
 
 def _recurrent_node(nir, name, neuron, features, dt):
@@ -486,13 +488,20 @@ def _reset_options(name, node, reset_mechanism, reset_delay):
     meta = getattr(node, "metadata", None) or {}
     mechanism = reset_mechanism or str(meta.get(_META_RESET, "zero"))
     delay = reset_delay if reset_delay is not None else bool(meta.get(_META_DELAY, False))
-    if not np.allclose(node.v_reset, 0.0):
-        raise ValueError(
-            f"import_from_nir: node {name!r} ({type(node).__name__}) has v_reset != 0; tritonsnn "
-            "neurons reset to 0 (or subtract the threshold): shift v_reset, v_threshold and "
-            "v_leak by -v_reset before importing"
-        )
     return mechanism, delay
+
+
+def _potential(name, node, field, gain) -> float:
+    """A NIR potential (``v_leak``, ``v_reset``) in the imported neuron's units (divided by the input
+    gain folded into the threshold): one number, as tritonsnn's ``v_rest`` and ``v_reset`` are."""
+    values = np.broadcast_to(np.asarray(getattr(node, field), dtype=np.float64) / gain, np.shape(gain)).reshape(-1)
+    if values.size and not np.allclose(values, values[0], rtol=1e-6, atol=1e-7):
+        raise ValueError(
+            f"import_from_nir: node {name!r} ({type(node).__name__}) has {field} differing between neurons "
+            f"(in units of the folded input gain: {values[:4]}); tritonsnn's v_rest and v_reset are one number "
+            "per layer: split the layer or make them uniform"
+        )
+    return float(values[0]) if values.size else 0.0
 
 
 def _decay_of(name, node, field: str, dt) -> np.ndarray:
@@ -547,11 +556,6 @@ def _neuron_args(name, node, dt, options):
     nir = _nir()
     kind = type(node).__name__
     mechanism, delay = _reset_options(name, node, options.pop("reset_mechanism"), options.pop("reset_delay"))
-    if not isinstance(node, nir.IF) and not np.allclose(node.v_leak, 0.0):
-        raise ValueError(
-            f"import_from_nir: node {name!r} ({kind}) has v_leak != 0 (a resting potential), "
-            "which tritonsnn neurons do not model"
-        )
     r = np.asarray(node.r, dtype=np.float64)
     if isinstance(node, nir.IF):
         cls, decays, gain_formula = IF, {}, "r*dt"
@@ -573,6 +577,10 @@ def _neuron_args(name, node, dt, options):
         )
     threshold = _parameter(np.asarray(node.v_threshold, dtype=np.float64) / gain)
     decays = {k: _parameter(v) for k, v in decays.items()}
+    gain = np.broadcast_to(gain, np.broadcast_shapes(np.shape(gain), np.shape(node.v_threshold)))
+    for field, kw in (("v_leak", "v_rest"), ("v_reset", "v_reset")):
+        if hasattr(node, field):  # NIR's IF has no leak
+            decays[kw] = _potential(name, node, field, gain)
     at = {"fire_at_threshold": True} if (getattr(node, "metadata", None) or {}).get(_META_AT) else {}
     return cls, dict(decays, threshold=threshold, reset_mechanism=mechanism, reset_delay=delay, **at, **options)
 
@@ -738,8 +746,8 @@ def import_from_nir(
     Raises:
         ValueError: the graph is not a single feed-forward chain, or a node has
             no tritonsnn equivalent (the message names the node and its NIR type)
-            or parameters tritonsnn cannot represent (v_leak != 0, v_reset != 0, tau < dt,
-            an input gain <= 0).
+            or parameters tritonsnn cannot represent (v_leak or v_reset differing
+            between the neurons of a layer, tau < dt, an input gain <= 0).
     """
     nir = _nir()
     if isinstance(graph, (str, Path)):
