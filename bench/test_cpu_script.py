@@ -82,3 +82,12 @@ def test_norse_runs_beside_the_same_step_zero_reset(capsys):
     )
     out = capsys.readouterr().out
     assert status == 0 and "norse spikes agree with tritonsnn at" in out
+
+
+def test_rest_reset_costs_and_inferno_comparison_run(capsys):
+    from bench import rest_reset
+
+    pytest.importorskip("inferno")
+    rest_reset.main(["--T", "5", "--B", "2", "--N", "16", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "v_rest != v_reset" in out and "as fast as Inferno" in out
