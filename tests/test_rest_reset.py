@@ -13,7 +13,7 @@ import torch
 import tritonsnn as tsnn
 import tritonsnn.functional as F
 
-from .checks import assert_close, assert_spikes_equal
+from .checks import assert_close, assert_compiles_like_eager, assert_spikes_equal
 from .reference import first_order_ref, synaptic_ref
 
 BACKENDS = ["torch", "triton"]
@@ -121,6 +121,22 @@ def test_module_state_carries_the_true_membrane(make):
     tsnn.reset(single)
     single(torch.zeros(3, 5))  # no input: a fresh neuron rests where it starts
     assert_close(single.mem, torch.full((3, 5), -0.3), 1e-7, 0, "rest")
+
+
+@pytest.mark.parametrize(
+    "neuron",
+    [
+        lambda: tsnn.Leaky(0.9, -50.0, reset_mechanism="zero", v_rest=-65.0, v_reset=-70.0, learn_beta=True),
+        lambda: tsnn.Synaptic(0.8, 0.9, 0.6, v_rest=0.2, learn_alpha=True),
+    ],
+    ids=["leaky", "synaptic"],
+)
+def test_compiles_like_eager(neuron):
+    """The shift is plain tensor arithmetic around the op: torch.compile traces it without a break."""
+    cell = neuron()
+    cell.return_mem = True
+    x = torch.rand(10, 3, 6, generator=torch.Generator().manual_seed(2)) * (30.0 if cell.v_rest < -1 else 1.5)
+    assert_compiles_like_eager(cell, x)
 
 
 def test_bad_potentials_are_refused():
