@@ -21,6 +21,7 @@ from typing import NamedTuple
 import torch
 
 from ..contracts import Reset
+from ._validate import param, state
 
 
 class Shift(NamedTuple):
@@ -38,22 +39,22 @@ def shift_of(options) -> Shift | None:
     return Shift(offset, options.v_rest - offset)
 
 
-def threshold(value, shift: Shift | None):
-    """The threshold the kernels compare ``mem - c`` with."""
-    return value if shift is None or shift.offset == 0.0 else value - shift.offset
+def threshold(value, shift: Shift | None, features, x):
+    """The threshold the kernels compare ``mem - c`` with, checked (> 0, so the threshold > v_reset)."""
+    if shift is None or shift.offset == 0.0:
+        return param(value, "threshold", features, x, positive=True)
+    return param(value - shift.offset, "threshold - v_reset", features, x, positive=True)
 
 
-def threshold_name(shift: Shift | None) -> str:
-    return "threshold" if shift is None or shift.offset == 0.0 else "threshold - v_reset"
-
-
-def start(v0, shift: Shift | None, shape, x):
-    """The initial shifted membrane: ``v0 - c``, or (``v0`` None) the rest, ``v_rest - c``; None for zeros."""
+def start(v0, shift: Shift | None, x, layout):
+    """The initial shifted membrane ``[B, N]``: ``v0 - c``, or (``v0`` None) the rest, ``v_rest - c``;
+    None for zeros."""
+    v0 = state(v0, "v0", x, layout.features, layout=layout)
     if shift is None:
         return v0
     if v0 is not None:
         return v0 - shift.offset if shift.offset else v0
-    return torch.full(shape, shift.rest, dtype=torch.float32, device=x.device) if shift.rest else None
+    return torch.full((layout.B, layout.N), shift.rest, dtype=torch.float32, device=x.device) if shift.rest else None
 
 
 def leak_input(shift: Shift | None, beta, gain=None):
@@ -70,11 +71,17 @@ def add_input(x, k):
     return x if k is None else x.to(torch.float32) + k
 
 
-def add_state(s0, k, shape, x):
-    """An initial state plus ``k`` (``s0`` None: zeros), or ``s0`` for ``k`` None."""
+def start_current(syn0, k, x, layout):
+    """The initial current ``[B, N]`` of a second-order neuron, plus ``k`` (``syn0`` None: zeros)."""
+    syn0 = state(syn0, "syn0", x, layout.features, layout=layout)
     if k is None:
-        return s0
-    return (torch.zeros(shape, dtype=torch.float32, device=x.device) if s0 is None else s0) + k
+        return syn0
+    return (torch.zeros(layout.B, layout.N, dtype=torch.float32, device=x.device) if syn0 is None else syn0) + k
+
+
+def spikes_like(spikes, x):
+    """The spikes in ``x``'s dtype (a shifted input runs in fp32)."""
+    return spikes if spikes.dtype == x.dtype else spikes.to(x.dtype)
 
 
 def membrane(mem, shift: Shift | None):

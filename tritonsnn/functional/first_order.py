@@ -44,14 +44,14 @@ def _first_order(
     shift = _rest.shift_of(options)
     params = LifParams(
         beta=beta_v.clamp(0.0, 1.0) if clamp_beta else beta_v,
-        threshold=param(_rest.threshold(threshold, shift), _rest.threshold_name(shift), features, x, positive=True),
+        threshold=_rest.threshold(threshold, shift, features, x),
         gain=None if gain is None else param(gain, "gain", features, x),
         v=None if V is None else param(V, "V", features, x),
         rho=param(rho, "rho", features, x) if adapt else None,
         b=param(b, "b", features, x) if adapt else None,
     )
     init = LifState(
-        mem0=_rest.start(state(v0, "v0", x, features, layout=layout), shift, (layout.B, layout.N), x),
+        mem0=_rest.start(v0, shift, x, layout),
         spk0=state(s0, "s0", x, features, layout=layout) if V is not None or adapt else None,
         adapt0=state(a0, "a0", x, features, layout=layout) if adapt else None,
         count0=count(count0, x, features, options.refractory, layout),
@@ -62,7 +62,7 @@ def _first_order(
     seqs = {"mem": _rest.membrane(out.pre if opts.delay else out.post, shift)} if opts.need_mem else {}
     if adapt:
         seqs["adapt"] = out.adapt
-    spikes = out.spikes if leak is None else out.spikes.to(x.dtype)
+    spikes = _rest.spikes_like(out.spikes, x)
     return result(layout, spikes, seqs, out.final_count if opts.refractory > 0 else None, return_mem, return_state)
 
 

@@ -14,7 +14,7 @@ from .._doc import shared_args
 from .._spikes import mark_spikes
 from ..contracts import Dense, LifOptions, LifParams, LifState, SecondOrder, SynOptions, SynState
 from . import _rest
-from ._validate import Common, Layout, check_input, common, count, decay, param, result, state
+from ._validate import Common, Layout, check_input, common, count, decay, result, state
 from .first_order import _COMMON_ARGS, _first_order
 from .second_order import run_synaptic, second_order_params
 
@@ -169,12 +169,12 @@ def run_rleaky(
         features = layout.features
         shift = _rest.shift_of(options)  # v_rest, v_reset: as in _first_order
         init = LifState(
-            _rest.start(state(v0, "v0", x, features, layout=layout), shift, (layout.B, layout.N), x),
+            _rest.start(v0, shift, x, layout),
             state(s0, "s0", x, features, layout=layout),
             None,
             count(count0, x, features, options.refractory, layout),
         )
-        threshold = param(_rest.threshold(threshold, shift), _rest.threshold_name(shift), features, x, positive=True)
+        threshold = _rest.threshold(threshold, shift, features, x)
         params = LifParams(decay(beta, "beta", features, x), threshold)
         leak = _rest.leak_input(shift, params.beta)
         out = ops.recurrent.rleaky_dense_fwd(
@@ -185,7 +185,7 @@ def run_rleaky(
             options.record(LifOptions, x, zero_whole=True, need_mem=True),
             step=single,
         )
-        spikes = out.spikes if leak is None else out.spikes.to(x.dtype)
+        spikes = _rest.spikes_like(out.spikes, x)
         mem = _rest.membrane(out.mem, shift)
         return result(layout, spikes, {"mem": mem}, out.final_count if options.refractory > 0 else None, **returns)
     # Any other layer: an autograd loop of one fused update per step.
@@ -330,9 +330,9 @@ def run_rsynaptic(
         features = layout.features
         k = _rest.leak_input(shift, params.beta)  # v_rest, v_reset: as in run_synaptic
         init = SynState(
-            _rest.add_state(state(syn0, "syn0", x, features, layout=layout), k, (layout.B, layout.N), x),
+            _rest.start_current(syn0, k, x, layout),
             None,
-            _rest.start(state(v0, "v0", x, features, layout=layout), shift, (layout.B, layout.N), x),
+            _rest.start(v0, shift, x, layout),
             state(s0, "s0", x, features, layout=layout),
             count(count0, x, features, options.refractory, layout),
         )
@@ -342,7 +342,7 @@ def run_rsynaptic(
         mem = _rest.membrane(out.mem, shift)
         return result(
             layout,
-            out.spikes if k is None else out.spikes.to(x.dtype),
+            _rest.spikes_like(out.spikes, x),
             {"syn": out.cur if k is None else out.cur - k, "mem": mem} if return_state else {"mem": mem},
             out.final_count if options.refractory > 0 else None,
             **returns,

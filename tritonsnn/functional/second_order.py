@@ -24,7 +24,7 @@ def second_order_params(x, alpha, beta, threshold, V=None, single=False, shift=N
         alpha=decay(alpha, "alpha", features, x),
         beta=decay(beta, "beta", features, x),
         tau=None,
-        threshold=param(_rest.threshold(threshold, shift), _rest.threshold_name(shift), features, x, positive=True),
+        threshold=_rest.threshold(threshold, shift, features, x),
         v=None if V is None else param(V, "V", features, x),
     )
 
@@ -50,9 +50,9 @@ def run_synaptic(
     shift = _rest.shift_of(options)  # params.threshold is shifted already (second_order_params)
     k = _rest.leak_input(shift, params.beta)
     init = SynState(
-        cur0=_rest.add_state(state(syn0, "syn0", x, features, layout=layout), k, (layout.B, layout.N), x),
+        cur0=_rest.start_current(syn0, k, x, layout),
         aux0=None,
-        mem0=_rest.start(state(v0, "v0", x, features, layout=layout), shift, (layout.B, layout.N), x),
+        mem0=_rest.start(v0, shift, x, layout),
         spk0=state(s0, "s0", x, features, layout=layout) if params.v is not None else None,
         count0=count(count0, x, features, options.refractory, layout),
     )
@@ -68,7 +68,7 @@ def run_synaptic(
     seqs = {"syn": out.cur if k is None else out.cur - k} if return_state else {}
     if need_mem:
         seqs["mem"] = _rest.membrane(out.mem if opts.delay else out.post, shift)
-    spikes = out.spikes if k is None else out.spikes.to(x.dtype)
+    spikes = _rest.spikes_like(out.spikes, x)
     return result(layout, spikes, seqs, out.final_count if opts.refractory > 0 else None, return_mem, return_state)
 
 
