@@ -17,7 +17,6 @@ spikes are checked equal first (but for rounding ties, counted).
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from pathlib import Path
@@ -28,20 +27,14 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 import torch
 
 import tritonsnn.functional as F
-from bench.timing import measure_interleaved, steady_allocator, summary
+from bench.timing import layer_parser, measure_interleaved, report_against, steady_allocator, summary
 
 TAU = 10.0  # Inferno's membrane time constant in ms, dt = 1 ms
 BETA = math.exp(-1.0 / TAU)
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--T", type=int, default=100)
-    p.add_argument("--B", type=int, default=32)
-    p.add_argument("--N", type=int, default=1024)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=9)
-    args = p.parse_args(argv)
+    args = layer_parser(__doc__).parse_args(argv)
     torch.set_num_threads(args.threads)
     allocator = steady_allocator()
     current = torch.rand(args.T, args.B, args.N, generator=torch.Generator().manual_seed(0)) * 30.0
@@ -93,11 +86,7 @@ def against_inferno(current, x, repeats):
         assert differ <= 1e-5 * current.numel(), f"tritonsnn and Inferno spike differently at {differ} places"
         print(f"spikes equal to Inferno's but at {differ} of {current.numel()} (rounding ties)")
         times = measure_interleaved({"inferno LIF": inferno_run, "tritonsnn": ours}, repeats=repeats)
-    medians = {k: summary(v)["median_ms"] for k, v in times.items()}
-    print("LIF forward, no gradient (a plastic network's run):")
-    for k, ms in medians.items():
-        print(f"{k:>12}: {ms:7.1f} ms")
-    print(f"tritonsnn is {medians['inferno LIF'] / medians['tritonsnn']:.2f}x as fast as Inferno")
+    report_against("LIF forward, no gradient (a plastic network's run):", times, "inferno LIF")
 
 
 if __name__ == "__main__":

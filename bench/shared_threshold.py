@@ -15,7 +15,6 @@ users step it, one call per step; spikes are checked equal first.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from pathlib import Path
@@ -26,17 +25,11 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 import torch
 
 import tritonsnn.functional as F
-from bench.timing import measure_interleaved, steady_allocator, summary
+from bench.timing import layer_parser, measure_interleaved, report_against, steady_allocator, summary
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--T", type=int, default=100)
-    p.add_argument("--B", type=int, default=32)
-    p.add_argument("--N", type=int, default=1024)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=9)
-    args = p.parse_args(argv)
+    args = layer_parser(__doc__).parse_args(argv)
     torch.set_num_threads(args.threads)
     allocator = steady_allocator()
     x = (torch.rand(args.T, args.B, args.N, generator=torch.Generator().manual_seed(0)) * 1.5).requires_grad_()
@@ -86,11 +79,7 @@ def against_inferno(x, spec, repeats):
     with torch.no_grad():
         assert torch.equal(ours(), inferno_run()), "tritonsnn and Inferno spike differently"
         times = measure_interleaved({"inferno ALIF": inferno_run, "tritonsnn": ours}, repeats=repeats)
-    medians = {k: summary(v)["median_ms"] for k, v in times.items()}
-    print("ALIF forward, no gradient (a plastic network's run):")
-    for k, ms in medians.items():
-        print(f"{k:>13}: {ms:7.1f} ms")
-    print(f"tritonsnn is {medians['inferno ALIF'] / medians['tritonsnn']:.2f}x as fast as Inferno")
+    report_against("ALIF forward, no gradient (a plastic network's run):", times, "inferno ALIF")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ order of operations) before anything is timed; the providers take turns call by 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 import tritonsnn as tsnn
-from bench.timing import measure_interleaved, steady_allocator, summary
+from bench.timing import layer_parser, measure_interleaved, steady_allocator, summary
 
 # row -> (tritonsnn Module, SpikingJelly node, keyword arguments both take)
 ROWS = {
@@ -38,12 +37,7 @@ ROWS = {
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--T", type=int, default=100)
-    p.add_argument("--B", type=int, default=32)
-    p.add_argument("--N", type=int, default=1024)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=9, help="interleaved rounds (median reported)")
+    p = layer_parser(__doc__)
     p.add_argument("--single", action="store_true", help="one step per call on both sides")
     return p.parse_args(argv)
 

@@ -90,4 +90,4 @@ def test_rest_reset_costs_and_inferno_comparison_run(capsys):
     pytest.importorskip("inferno")
     rest_reset.main(["--T", "5", "--B", "2", "--N", "16", "--repeats", "1"])
     out = capsys.readouterr().out
-    assert "v_rest != v_reset" in out and "as fast as Inferno" in out
+    assert "v_rest != v_reset" in out and "as fast as inferno LIF" in out

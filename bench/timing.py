@@ -7,6 +7,7 @@ Warm-up calls run first, so compilation and autotuning are never timed.
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import statistics
 import time
@@ -89,6 +90,28 @@ def measure_interleaved(fns: dict, repeats: int = 7, warmup: int = 1):
             fn()
             times[name].append(time.perf_counter() - t0)
     return times
+
+
+def layer_parser(doc: str) -> argparse.ArgumentParser:
+    """The options of the CPU layer benches (the first line of ``doc`` describes the script): the
+    shape ``[T, B, N]``, the torch threads and the interleaved rounds."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--T", type=int, default=100)
+    p.add_argument("--B", type=int, default=32)
+    p.add_argument("--N", type=int, default=1024)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=9, help="interleaved rounds (median reported)")
+    return p
+
+
+def report_against(title: str, times: dict, theirs: str, ours: str = "tritonsnn") -> None:
+    """Print the medians of ``times`` (name -> seconds) and how many times as fast ``ours`` runs as ``theirs``."""
+    medians = {k: summary(v)["median_ms"] for k, v in times.items()}
+    print(title)
+    width = max(map(len, medians))
+    for k, ms in medians.items():
+        print(f"{k:>{width}}: {ms:7.1f} ms")
+    print(f"{ours} is {medians[theirs] / medians[ours]:.2f}x as fast as {theirs}")
 
 
 def steady_allocator() -> str:
