@@ -58,6 +58,24 @@ def test_synaptic_starts_at_rest_and_returns_its_current_unshifted(backend):
     assert_close(st["mem"], m_r, 1e-6, 1e-5, "membrane")
 
 
+def test_a_callable_recurrence_steps_with_the_potentials():
+    """Any other recurrence than a Linear or Conv2d runs as an autograd loop of single steps, each
+    shifting and unshifting the carried membrane (and current)."""
+    x = _x(shape=(12, 3, 5))
+    rec = lambda s: 0.3 * s.flip(-1)  # noqa: E731
+    kw = dict(reset_mechanism="zero", v_rest=0.3, v_reset=-0.2)
+    s, m = F.rleaky(x, 0.8, threshold=0.9, recurrent=rec, return_mem=True, **kw)
+    s_r, m_r, _ = first_order_ref(x.detach(), 0.8, 0.9, recurrent=rec, zero_whole=True, **kw)
+    assert_spikes_equal(s, s_r)
+    assert_close(m, m_r, 1e-6, 1e-6, "RLeaky membrane")
+    s, st = F.rsynaptic(x, 0.7, 0.8, threshold=0.9, recurrent=rec, return_state=True, **kw)
+    s_r, syn_r, m_r = synaptic_ref(x.detach(), 0.7, 0.8, 0.9, recurrent=rec, **kw)
+    assert_spikes_equal(s, s_r)
+    assert 0 < s.sum() < s.numel()
+    assert_close(st["syn"], syn_r, 1e-6, 1e-6, "RSynaptic current")
+    assert_close(st["mem"], m_r, 1e-6, 1e-6, "RSynaptic membrane")
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_low_precision_input_is_shifted_in_fp32(backend, dtype):
