@@ -230,6 +230,30 @@ def test_a_parameter_that_turns_bad_after_passing_is_refused(step_mode):
         lif(x)
 
 
+def test_a_threshold_above_v_reset_is_checked_once_per_version(monkeypatch):
+    """With ``v_reset`` the check reads the Module's threshold itself (``threshold - v_reset > 0``),
+    so it passes once per version as above; a threshold that drifts below ``v_reset`` is refused,
+    and a pass above a lower floor does not vouch for a higher one."""
+    from tritonsnn.functional import _validate
+
+    lif = tsnn.Leaky(beta=0.9, threshold=0.5, reset_mechanism="zero", v_reset=-0.5, learn_threshold=True)
+    lif(X)
+    checked = []
+    real = _validate._check_number
+    monkeypatch.setattr(_validate, "_check_number", lambda v, name, *a: checked.append(name) or real(v, name, *a))
+    lif(X)
+    assert "threshold - v_reset" not in checked
+    with torch.no_grad():
+        lif.threshold.fill_(-0.6)
+    with pytest.raises(ValueError, match="threshold - v_reset must be > 0"):
+        lif(X)
+    with torch.no_grad():
+        lif.threshold.fill_(0.2)
+    lif(X)  # passes above -0.5 ...
+    with pytest.raises(ValueError, match="threshold - v_reset must be > 0"):
+        tsnn.functional.leaky(X, 0.9, lif.threshold, reset_mechanism="zero", v_reset=0.3)  # ... not above 0.3
+
+
 def test_number_parameters_become_one_tensor_per_value_and_device():
     """A Python number as a parameter is made into a device tensor once and reused (a fresh one per
     call is a host-to-device copy, which synchronises a GPU and breaks CUDA graph capture); the

@@ -29,7 +29,6 @@ from . import surrogate as sg
 from ._doc import shared_args
 from .contracts import Nonlinearity, Reset, surrogate_fields
 from .functional import _reset_mode
-from .functional._rest import shift_of
 from .functional._validate import Common, potentials
 from .functional.first_order import _first_order, lapicque_terms
 from .functional.nonlinear import DEFAULT_SURROGATE, GLIF2_ADAPTATION, check_constants, lif_constants, run_nonlinear
@@ -718,8 +717,7 @@ class Synaptic(SpikingNeuron):
 
     def _dynamics(self, x, init, single=False, **returns):
         options = self._options()
-        shift = shift_of(options)
-        layout, params = second_order_params(x, self.alpha, self.beta, self.threshold, single=single, shift=shift)
+        layout, params = second_order_params(x, self.alpha, self.beta, self.threshold, single=single, options=options)
         return run_synaptic(x, layout, params, options, **init, **returns)
 
     def extra_repr(self):

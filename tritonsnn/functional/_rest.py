@@ -40,10 +40,11 @@ def shift_of(options) -> Shift | None:
 
 
 def threshold(value, shift: Shift | None, features, x):
-    """The threshold the kernels compare ``mem - c`` with, checked (> 0, so the threshold > v_reset)."""
+    """The threshold the kernels compare ``mem - c`` with, checked (> 0, so the threshold > v_reset).
+    The check reads ``value`` itself: a Module's threshold then passes once per version, not per call."""
     if shift is None or shift.offset == 0.0:
         return param(value, "threshold", features, x, positive=True)
-    return param(value - shift.offset, "threshold - v_reset", features, x, positive=True)
+    return param(value, "threshold - v_reset", features, x, positive=True, above=shift.offset) - shift.offset
 
 
 def start(v0, shift: Shift | None, x, layout):
@@ -77,6 +78,16 @@ def start_current(syn0, k, x, layout):
     if k is None:
         return syn0
     return (torch.zeros(layout.B, layout.N, dtype=torch.float32, device=x.device) if syn0 is None else syn0) + k
+
+
+def current_input(x, k, alpha):
+    """A second-order neuron's input with the current run as ``syn + k``: ``(1 - alpha) k`` more per step."""
+    return add_input(x, None if k is None else (1 - alpha) * k)
+
+
+def current(cur, k):
+    """The current out of the one run as ``syn + k``."""
+    return cur if k is None else cur - k
 
 
 def spikes_like(spikes, x):

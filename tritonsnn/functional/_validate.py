@@ -72,8 +72,9 @@ def flat(x):
     return Layout(x).flat(x)
 
 
-def param(value, name, features, x, positive=False):
-    """``value`` (number or tensor broadcastable to ``features``) as fp32 ``[1]`` or ``[N]`` on x's device."""
+def param(value, name, features, x, positive=False, above=0.0):
+    """``value`` (number or tensor broadcastable to ``features``) as fp32 ``[1]`` or ``[N]`` on x's device;
+    ``positive``: ``value - above`` (named ``name``) must be > 0."""
     if isinstance(value, torch.Tensor):
         if value.device != x.device:
             if value.numel() != 1:
@@ -85,10 +86,10 @@ def param(value, name, features, x, positive=False):
         # A value check needs the data on the host: skipped on GPU (it would sync) and while
         # torch.compile traces; Modules check at construction.
         if t.numel() and not t.is_cuda and not torch.compiler.is_compiling():
-            _check_tensor(t, name, value, positive)
+            _check_tensor(t, name, value, above if positive else None)
     elif isinstance(value, (int, float)):
         v = float(value)
-        _check_number(v, name, value, positive)
+        _check_number(v, name, value, above if positive else None)
         # made once per value and device: no host-to-device copy (a GPU sync) per call
         t = constant(v, torch.float32, x.device, (1,))
     else:
@@ -105,34 +106,36 @@ def param(value, name, features, x, positive=False):
     return t.reshape(-1)
 
 
-def _check_number(v, name, value, positive):
-    """NaN, infinite or (``positive``) non-positive parameter values are refused: they would give a
-    NaN or exploding membrane and no spikes, without an error."""
+def _check_number(v, name, value, floor=None):
+    """NaN, infinite or (``floor`` given) parameter values not above ``floor`` are refused: they would
+    give a NaN or exploding membrane and no spikes, without an error. ``name`` is of ``value - floor``."""
     if not math.isfinite(v):
         raise ValueError(f"{name} must be finite; got {value}")
-    if positive and v <= 0:
-        raise ValueError(f"{name} must be > 0; got {value}")
+    if floor is not None and v <= floor:
+        raise ValueError(f"{name} must be > 0; got {value if floor == 0 else f'{v - floor:g}'}")
 
 
-# id(tensor) -> (weak reference, version, storage, positive) of the tensors whose values passed: a
+# id(tensor) -> (weak reference, version, storage, floor) of the tensors whose values passed: a
 # Module's parameter is checked again only after it changed (an optimiser step bumps its version),
 # so a one-step-per-call loop does not pay four reductions and host reads per parameter per step.
 # A change made through ``.data`` is not versioned and is seen at the next versioned change.
 _CHECKED: dict = {}
 
 
-def _check_tensor(t, name, value, positive):
+def _check_tensor(t, name, value, floor=None):
     versioned = not t.is_inference()  # an inference-mode tensor has no version counter: always checked
     if versioned:
         key, version, storage = id(t), t._version, t.data_ptr()
         seen = _CHECKED.get(key)
-        if seen is not None and seen[0]() is t and seen[1:3] == (version, storage) and (seen[3] or not positive):
+        # a pass above a floor is a pass above any lower one
+        covered = floor is None or (seen is not None and seen[3] is not None and seen[3] >= floor)
+        if seen is not None and seen[0]() is t and seen[1:3] == (version, storage) and covered:
             return
     detached = t.detach()
-    _check_number(float(detached.min()), name, value, positive)
-    _check_number(float(detached.max()), name, value, False)
+    _check_number(float(detached.min()), name, value, floor)
+    _check_number(float(detached.max()), name, value)
     if versioned:
-        _CHECKED[key] = (weakref.ref(t, lambda _, key=key: _CHECKED.pop(key, None)), version, storage, positive)
+        _CHECKED[key] = (weakref.ref(t, lambda _, key=key: _CHECKED.pop(key, None)), version, storage, floor)
 
 
 def decay(value, name, features, x):
@@ -288,7 +291,7 @@ def potentials(v_rest, v_reset, mode) -> dict:
     for name, v in (("v_rest", v_rest), ("v_reset", v_reset)):
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             raise TypeError(f"{name} must be a number (a potential shared by all neurons); got {type(v).__name__}")
-        _check_number(float(v), name, v, False)
+        _check_number(float(v), name, v)
         out[name] = float(v)
     if out["v_reset"] != 0.0 and mode != Reset.ZERO:
         raise ValueError(

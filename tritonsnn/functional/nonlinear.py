@@ -32,7 +32,7 @@ def _number(value, name, *, above=None):
             "are not learnable (the threshold is: pass it as a tensor, or learn_threshold=True on the Module)"
         )
     v = float(value)
-    _check_number(v, name, value, positive=False)
+    _check_number(v, name, value)
     if above is not None and not v > above:
         raise ValueError(f"{name} must be > {above}; got {value}")
     return v

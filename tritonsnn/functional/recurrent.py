@@ -318,9 +318,8 @@ def run_rsynaptic(
     single=False,
 ):
     """:func:`rsynaptic` with validated options; ``single`` as in ``first_order._first_order``."""
-    shift = _rest.shift_of(options)
     layout, params = second_order_params(
-        x, alpha, beta, threshold, V=V if recurrent is None else None, single=single, shift=shift
+        x, alpha, beta, threshold, V=V if recurrent is None else None, single=single, options=options
     )
     returns = dict(return_mem=return_mem, return_state=return_state)
     if recurrent is None:
@@ -328,7 +327,8 @@ def run_rsynaptic(
     dense = _dense(recurrent, x, single)
     if dense is not None:
         features = layout.features
-        k = _rest.leak_input(shift, params.beta)  # v_rest, v_reset: as in run_synaptic
+        shift = _rest.shift_of(options)  # v_rest, v_reset: as in run_synaptic
+        k = _rest.leak_input(shift, params.beta)
         init = SynState(
             _rest.start_current(syn0, k, x, layout),
             None,
@@ -337,13 +337,14 @@ def run_rsynaptic(
             count(count0, x, features, options.refractory, layout),
         )
         opts = options.record(SynOptions, x, neuron=SecondOrder.SYNAPTIC, store_cur=True, need_mem=True)
-        drive = _rest.add_input(layout.flat(x), None if k is None else (1 - params.alpha) * k)
-        out = ops.recurrent.rsyn_dense_fwd(drive, init, dense, params, opts, step=single)
+        out = ops.recurrent.rsyn_dense_fwd(
+            _rest.current_input(layout.flat(x), k, params.alpha), init, dense, params, opts, step=single
+        )
         mem = _rest.membrane(out.mem, shift)
         return result(
             layout,
             _rest.spikes_like(out.spikes, x),
-            {"syn": out.cur if k is None else out.cur - k, "mem": mem} if return_state else {"mem": mem},
+            {"syn": _rest.current(out.cur, k), "mem": mem} if return_state else {"mem": mem},
             out.final_count if options.refractory > 0 else None,
             **returns,
         )

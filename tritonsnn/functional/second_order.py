@@ -14,9 +14,10 @@ from ._validate import Common, Layout, check_input, common, count, decay, param,
 __all__ = ["synaptic", "alpha"]
 
 
-def second_order_params(x, alpha, beta, threshold, V=None, single=False, shift=None):
+def second_order_params(x, alpha, beta, threshold, V=None, single=False, options: Common | None = None):
     """``(layout, SynParams)``: the decays clamped to [0, 1], the threshold checked (and shifted
-    by ``v_reset``: ``_rest.threshold``)."""
+    by the ``options``' ``v_reset``: ``_rest.threshold``)."""
+    shift = None if options is None else _rest.shift_of(options)
     check_input(x, single=single)
     layout = Layout(x, single)
     features = layout.features
@@ -63,9 +64,10 @@ def run_synaptic(
         store_cur=bool(return_state) or params.alpha.requires_grad,
         need_mem=need_mem,
     )
-    drive = _rest.add_input(layout.flat(x), None if k is None else (1 - params.alpha) * k)
-    out = ops.synaptic.syn_fwd(drive, init, params, opts, step=layout.single)
-    seqs = {"syn": out.cur if k is None else out.cur - k} if return_state else {}
+    out = ops.synaptic.syn_fwd(
+        _rest.current_input(layout.flat(x), k, params.alpha), init, params, opts, step=layout.single
+    )
+    seqs = {"syn": _rest.current(out.cur, k)} if return_state else {}
     if need_mem:
         seqs["mem"] = _rest.membrane(out.mem if opts.delay else out.post, shift)
     spikes = _rest.spikes_like(out.spikes, x)
@@ -179,7 +181,7 @@ def synaptic(
         ``state["mem"][-1]`` (and ``state["count"]``).
     """
     options = common(locals())
-    layout, params = second_order_params(x, alpha, beta, threshold, shift=_rest.shift_of(options))
+    layout, params = second_order_params(x, alpha, beta, threshold, options=options)
     return run_synaptic(
         x, layout, params, options, syn0=syn0, v0=v0, count0=count0, return_mem=return_mem, return_state=return_state
     )
